@@ -43,7 +43,7 @@ func (l *Loader) eval(ctx context.Context, id string, s *loader.Source, src []by
 	where := token.Position{Filename: s.File}
 	tap := &stderrTap{w: l.opts.Stderr, file: s.File, capturing: true}
 	i := interp.New(interp.Options{Stdout: l.opts.Stdout, Stderr: tap})
-	if err := safely(func() error { return i.Use(l.pol.exports(s.Imports)) }); err != nil {
+	if err := safely(func() error { return i.Use(l.pol.exports(s.Imports, l.opts.Stdout, tap)) }); err != nil {
 		return nil, nil, &loader.Error{Pos: where, Err: fmt.Errorf("%w: loading symbols: %w", ErrInterpreter, err)}
 	}
 	_, err := i.EvalWithContext(ctx, string(src))

@@ -2,8 +2,11 @@ package script
 
 import (
 	"fmt"
+	"io"
+	"maps"
 	"path"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -100,34 +103,45 @@ func (p *policy) check(s *loader.Source) error {
 	return joinErrors(errs)
 }
 
-// virtualized are the packages whose presence makes yaegi's Use redirect
-// fmt, log, flag and os to the interpreter's own stdio, arguments and
-// environment and compile its generic cmp, maps and slices sources. Use
-// does that only when the table it gets holds fmt.
-var virtualized = [...]string{"fmt", "log", "flag", "os", "cmp", "maps", "slices"}
+// generic are the packages whose generic funcs yaegi provides as source,
+// compiled by Use into each interpreter that needs them.
+var generic = [...]string{"cmp", "maps", "slices"}
 
 // exports returns the symbol table for an interpreter that runs a script
-// with the given imports. It holds only those packages: a fresh interpreter
-// then costs tens of microseconds and a few kilobytes rather than
-// milliseconds and megabytes for the whole standard library. The script
-// cannot tell the difference, since it can only reach what it imports.
-func (p *policy) exports(imports []string) interp.Exports {
+// with the given imports, which the policy has allowed. It holds only those
+// packages: a fresh interpreter then costs tens of microseconds and a few
+// kilobytes rather than milliseconds and megabytes for the whole standard
+// library. The script cannot tell the difference, since it can only reach
+// what it imports.
+//
+// yaegi's Use compiles its generic cmp, maps and slices sources (3 ms and
+// 1.2 MB per interpreter) whenever the table has the key "fmt/fmt", and
+// only then gives the interpreter its own stdio, logger, flag set and
+// environment. So fmt goes in under that key only when the script imports
+// one of those packages; otherwise it goes in as "fmt//fmt", which Use reads
+// as the same import path and name, and [sandbox] does the rest.
+func (p *policy) exports(imports []string, stdout, stderr io.Writer) interp.Exports {
 	e := make(interp.Exports, len(imports)+2)
-	std := false
+	std, gen := false, false
 	for _, ip := range imports {
 		pk := p.pkgs[ip]
 		e[pk.key] = pk.syms
 		std = std || pk.std
-		for _, v := range virtualized {
-			if ip == v {
-				if f, ok := p.pkgs["fmt"]; ok && f.std {
-					e[f.key] = f.syms
-				}
-			}
+		gen = gen || pk.std && slices.Contains(generic[:], ip)
+	}
+	if !std {
+		return e
+	}
+	if f, ok := p.pkgs["fmt"]; ok && f.std && f.key == "fmt/fmt" {
+		if gen {
+			e["fmt/fmt"] = f.syms
+		} else if _, imported := e["fmt/fmt"]; imported {
+			delete(e, "fmt/fmt")
+			e["fmt//fmt"] = f.syms
 		}
 	}
-	if std && p.types != nil {
-		e["."] = map[string]reflect.Value{"MapTypes": reflect.ValueOf(p.types)}
-	}
+	types := maps.Clone(p.types)
+	sandbox(e, types, stdout, stderr)
+	e["."] = map[string]reflect.Value{"MapTypes": reflect.ValueOf(types)}
 	return e
 }

@@ -228,29 +228,62 @@ func Join(sep string, parts ...string) string { return "[" + strings.Join(parts,
 	}
 }
 
-func TestScriptOutput(t *testing.T) {
+// TestSandbox checks that each interpreter has its own stdio, logger and
+// environment, both when yaegi sets them up (a script that imports slices)
+// and when the loader does (one that does not).
+func TestSandbox(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t)
-	var stdout syncBuffer
-	l := e.loader(script.Options{Stdout: &stdout})
-	p, err := l.Load(context.Background(), e.write("out.go", `package patch
+	for _, extra := range []string{"", "\t\"slices\"\n"} {
+		t.Run(fmt.Sprintf("generic=%v", extra != ""), func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t)
+			var stdout, stderr syncBuffer
+			l := e.loader(script.Options{Stdout: &stdout, Stderr: &stderr})
+			use := ""
+			if extra != "" {
+				use = "_ = slices.Contains([]string{}, name)\n\t"
+			}
+			p, err := l.Load(context.Background(), e.write("out.go", `package patch
 
 import (
 	"fmt"
+	"log"
 	"os"
-)
+`+extra+`)
 
-func init() { fmt.Println("loaded, HOME is", os.Getenv("HOME") == "") }
+type who string
+
+func (w who) String() string { return "<" + string(w) + ">" }
+
+func init() {
+	fmt.Println("loaded, HOME empty:", os.Getenv("HOME") == "")
+	os.Setenv("HOTPATCH_SANDBOX_TEST", "leak")
+	log.SetFlags(0)
+}
 
 //hotpatch:slot example.Greet
-func Greet(name string) string { fmt.Printf("greeting %s\n", name); return name }
+func Greet(name string) string {
+	`+use+`fmt.Println("greeting", who(name))
+	log.Printf("greeted %s", name)
+	return os.Getenv("HOTPATCH_SANDBOX_TEST")
+}
 `))
-	if err != nil {
-		t.Fatal(err)
-	}
-	p.Impls["example.Greet"].(func(string) string)("bob")
-	if got, want := stdout.String(), "loaded, HOME is true\ngreeting bob\n"; got != want {
-		t.Errorf("stdout = %q, want %q (scripts print to Options.Stdout and see an empty environment)", got, want)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := p.Impls["example.Greet"].(func(string) string)("bob"); got != "leak" {
+				t.Errorf("the script's own environment: Getenv = %q, want %q", got, "leak")
+			}
+			if _, ok := os.LookupEnv("HOTPATCH_SANDBOX_TEST"); ok {
+				t.Errorf("a script's Setenv changed the process environment")
+			}
+			if got, want := stdout.String(), "loaded, HOME empty: true\ngreeting <bob>\n"; got != want {
+				t.Errorf("stdout = %q, want %q", got, want)
+			}
+			if got, want := stderr.String(), "greeted bob\n"; got != want {
+				t.Errorf("stderr = %q, want %q", got, want)
+			}
+		})
 	}
 }
 
