@@ -5,8 +5,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"slices"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -244,10 +242,9 @@ func TestChanges(t *testing.T) {
 			}
 
 			tc.change(t, dir)
-			got := barrier(t, w, dir)
 			// Changes that happen together may be reported in either
 			// order; compare by name.
-			slices.SortFunc(got, func(a, b watcher.Event) int { return strings.Compare(a.Name, b.Name) })
+			got := byName(barrier(t, w, dir))
 			if len(got) != len(tc.want) {
 				t.Fatalf("got %s, want %d events", describeAll(got), len(tc.want))
 			}
