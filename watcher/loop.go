@@ -16,17 +16,24 @@ import (
 // loop is the state of the watcher's one goroutine; nothing else touches
 // it.
 type loop struct {
-	w *Watcher
-	t *tracker
+	w  *Watcher
+	t  *tracker
+	hs *hasher
+
+	// links holds the candidate names that are symlinks. Only through
+	// them can a change to another entry change a candidate's content;
+	// without any, such changes need no rescan.
+	links map[string]bool
 
 	// dirty holds, per candidate name, when fsnotify last reported it.
 	// The name is read once it has been quiet for the debounce period.
 	dirty map[string]time.Time
 
 	// full, when not zero, is when something other than a candidate last
-	// changed: a symlink target such as "..data", an ignored file, the
-	// directory itself, or an unknown number of things (queue overflow).
-	// Once it has been quiet, every candidate is read again.
+	// changed while candidates are symlinks (a link target such as
+	// "..data"), or the directory itself changed, or an unknown number of
+	// things did (queue overflow). Once it has been quiet, every candidate
+	// is read again.
 	full time.Time
 }
 
@@ -42,6 +49,8 @@ func (w *Watcher) run() {
 	l := &loop{
 		w:     w,
 		t:     newTracker(),
+		hs:    newHasher(),
+		links: make(map[string]bool),
 		dirty: make(map[string]time.Time),
 		full:  time.Now(), // the initial scan, debounced like any other
 	}
@@ -115,9 +124,12 @@ func (l *loop) handle(e fsnotify.Event, now time.Time) (gone bool) {
 		return false
 	}
 	name := filepath.Base(e.Name)
-	if filepath.Dir(e.Name) == w.dir && w.candidate(name) {
+	switch {
+	case filepath.Dir(e.Name) != w.dir:
+		l.full = now // not expected from fsnotify; look at everything
+	case w.candidate(name):
 		l.dirty[name] = now
-	} else {
+	case len(l.links) > 0:
 		l.full = now
 	}
 	return false
@@ -191,13 +203,17 @@ func (l *loop) settle(now time.Time) {
 		return cmp.Or(a.at.Compare(b.at), cmp.Compare(a.name, b.name))
 	})
 	for _, d := range names {
-		path := filepath.Join(w.dir, d.name)
-		s, present, err := hashFile(path)
+		e, err := l.hs.look(filepath.Join(w.dir, d.name))
 		if err != nil {
 			w.report(fmt.Errorf("watcher: %w", err))
 		}
-		if present {
-			l.t.set(d.name, s)
+		if e.link {
+			l.links[d.name] = true
+		} else {
+			delete(l.links, d.name)
+		}
+		if e.present {
+			l.t.set(d.name, e.sum)
 		} else {
 			l.t.unset(d.name)
 		}

@@ -3,6 +3,7 @@ package watcher
 import (
 	"crypto/sha256"
 	"errors"
+	"hash"
 	"io"
 	"io/fs"
 	"os"
@@ -43,37 +44,63 @@ func (w *Watcher) candidate(name string) bool {
 	return !ignored(name) && (w.match == nil || w.match(name))
 }
 
-// hashFile returns the SHA-256 of the regular file at path, following
-// symlinks. present is false when path does not exist, is a dangling
-// symlink or is not a regular file; err is set when it exists but cannot
-// be read, in which case it counts as absent too.
-func hashFile(path string) (s sum, present bool, err error) {
-	fi, err := os.Stat(path)
+// hasher reads entries. It reuses its hash and buffer, so it belongs to
+// the watcher's goroutine.
+type hasher struct {
+	h   hash.Hash
+	buf []byte
+}
+
+func newHasher() *hasher {
+	return &hasher{h: sha256.New(), buf: make([]byte, 32<<10)}
+}
+
+// entry is what look found at a name.
+type entry struct {
+	sum     sum
+	present bool // a regular file, directly or through symlinks
+	link    bool // the name itself is a symlink, dangling or not
+}
+
+// look resolves the entry at path, following symlinks, and hashes it if
+// it is a regular file. An entry that does not exist, dangles or is not
+// a regular file is absent; one that exists but cannot be read is absent
+// too, and err says why.
+func (hs *hasher) look(path string) (e entry, err error) {
+	fi, err := os.Lstat(path)
 	if err != nil {
-		return s, false, notFoundIsAbsent(err)
+		return e, notFoundIsAbsent(err)
+	}
+	if fi.Mode()&fs.ModeSymlink != 0 {
+		e.link = true
+		if fi, err = os.Stat(path); err != nil {
+			return e, notFoundIsAbsent(err)
+		}
 	}
 	if !fi.Mode().IsRegular() {
-		return s, false, nil
+		return e, nil
 	}
 	// Opened without blocking: the entry may have been replaced by a FIFO
 	// since Stat, and opening a FIFO with no writer would wait forever.
 	f, err := openNonblock(path)
 	if err != nil {
-		return s, false, notFoundIsAbsent(err)
+		return e, notFoundIsAbsent(err)
 	}
 	defer f.Close()
 	if fi, err = f.Stat(); err != nil {
-		return s, false, err
+		return e, err
 	}
 	if !fi.Mode().IsRegular() {
-		return s, false, nil
+		return e, nil
 	}
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return s, false, err
+	hs.h.Reset()
+	// Hiding WriteTo makes CopyBuffer use hs.buf instead of allocating.
+	if _, err := io.CopyBuffer(hs.h, struct{ io.Reader }{f}, hs.buf); err != nil {
+		return e, err
 	}
-	h.Sum(s[:0])
-	return s, true, nil
+	hs.h.Sum(e.sum[:0])
+	e.present = true
+	return e, nil
 }
 
 func notFoundIsAbsent(err error) error {

@@ -91,6 +91,7 @@ func TestChanges(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
 		before map[string]string // files present before New
+		links  map[string]string // symlinks present before New: name -> target
 		change func(t *testing.T, dir string)
 		want   []watcher.Event // Sum holds the content's sum
 	}{{
@@ -213,6 +214,24 @@ func TestChanges(t *testing.T) {
 		},
 		want: []watcher.Event{{Op: watcher.Apply, Name: "greet.go", Sum: sumOf("v2")}},
 	}, {
+		name:   "symlink target rewritten",
+		before: map[string]string{"greet.txt": "v1"},
+		links:  map[string]string{"greet.go": "greet.txt"},
+		change: func(t *testing.T, dir string) {
+			write(t, filepath.Join(dir, "greet.txt"), "v2")
+		},
+		want: []watcher.Event{{Op: watcher.Apply, Name: "greet.go", Sum: sumOf("v2")}},
+	}, {
+		name:   "symlink target removed",
+		before: map[string]string{"greet.txt": "v1"},
+		links:  map[string]string{"greet.go": "greet.txt"},
+		change: func(t *testing.T, dir string) {
+			if err := os.Remove(filepath.Join(dir, "greet.txt")); err != nil {
+				t.Fatal(err)
+			}
+		},
+		want: []watcher.Event{{Op: watcher.Remove, Name: "greet.go"}},
+	}, {
 		name:   "symlink left dangling",
 		before: map[string]string{"v1.txt": "v1"},
 		change: func(t *testing.T, dir string) {
@@ -230,14 +249,21 @@ func TestChanges(t *testing.T) {
 			for name, content := range tc.before {
 				write(t, filepath.Join(dir, name), content)
 			}
+			for name, target := range tc.links {
+				if err := os.Symlink(target, filepath.Join(dir, name)); err != nil {
+					t.Fatal(err)
+				}
+			}
 			w := start(t, dir, watcher.Options{Debounce: fast, Match: goFiles})
 			initial := map[string]bool{}
 			for _, ev := range barrier(t, w, dir) {
 				initial[ev.Name] = true
 			}
-			for name := range tc.before {
-				if goFiles(name) && !initial[name] {
-					t.Fatalf("initial scan did not report %s", name)
+			for _, entries := range []map[string]string{tc.before, tc.links} {
+				for name := range entries {
+					if goFiles(name) && !initial[name] {
+						t.Fatalf("initial scan did not report %s", name)
+					}
 				}
 			}
 
