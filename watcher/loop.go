@@ -49,7 +49,7 @@ func (w *Watcher) run() {
 	l := &loop{
 		w:     w,
 		t:     newTracker(),
-		hs:    newHasher(),
+		hs:    newHasher(w.done),
 		links: make(map[string]bool),
 		dirty: make(map[string]time.Time),
 		full:  time.Now(), // the initial scan, debounced like any other
@@ -204,6 +204,9 @@ func (l *loop) settle(now time.Time) {
 	})
 	for _, d := range names {
 		e, err := l.hs.look(filepath.Join(w.dir, d.name))
+		if errors.Is(err, errClosing) {
+			return
+		}
 		if err != nil {
 			w.report(fmt.Errorf("watcher: %w", err))
 		}

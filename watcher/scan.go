@@ -47,12 +47,13 @@ func (w *Watcher) candidate(name string) bool {
 // hasher reads entries. It reuses its hash and buffer, so it belongs to
 // the watcher's goroutine.
 type hasher struct {
-	h   hash.Hash
-	buf []byte
+	h    hash.Hash
+	buf  []byte
+	done <-chan struct{} // closed by Close: stop reading, even a huge file
 }
 
-func newHasher() *hasher {
-	return &hasher{h: sha256.New(), buf: make([]byte, 32<<10)}
+func newHasher(done <-chan struct{}) *hasher {
+	return &hasher{h: sha256.New(), buf: make([]byte, 32<<10), done: done}
 }
 
 // entry is what look found at a name.
@@ -94,9 +95,20 @@ func (hs *hasher) look(path string) (e entry, err error) {
 		return e, nil
 	}
 	hs.h.Reset()
-	// Hiding WriteTo makes CopyBuffer use hs.buf instead of allocating.
-	if _, err := io.CopyBuffer(hs.h, struct{ io.Reader }{f}, hs.buf); err != nil {
-		return e, err
+	for {
+		select {
+		case <-hs.done:
+			return e, errClosing
+		default:
+		}
+		n, err := f.Read(hs.buf)
+		hs.h.Write(hs.buf[:n])
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return e, err
+		}
 	}
 	hs.h.Sum(e.sum[:0])
 	e.present = true

@@ -29,6 +29,9 @@ var (
 	// is removed or renamed; the watcher then stops (see the package
 	// documentation).
 	ErrDirRemoved = errors.New("watcher: directory removed or renamed")
+
+	// errClosing interrupts the hashing of a file when Close is called.
+	errClosing = errors.New("watcher: closing")
 )
 
 // Op says what the consumer should do with a file.
@@ -171,7 +174,7 @@ func (w *Watcher) Errors() <-chan error { return w.errors }
 // Events and Errors. Changes not yet delivered are dropped. Close is safe
 // to call more than once and concurrently; later calls return nil.
 func (w *Watcher) Close() error {
-	err := error(nil)
+	var err error
 	w.closeOnce.Do(func() {
 		close(w.done)
 		<-w.exited

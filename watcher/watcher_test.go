@@ -512,6 +512,38 @@ func TestCloseWithPendingEvents(t *testing.T) {
 	}
 }
 
+// TestCloseWhileHashing closes the watcher while it reads a file far too
+// big to finish reading within the test's patience.
+func TestCloseWhileHashing(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	f, err := os.Create(filepath.Join(dir, "huge.go"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = f.Truncate(1 << 40) // a hole: no disk space used, 1 TiB of zeros to read
+	f.Close()
+	if err != nil {
+		t.Skipf("no sparse file: %v", err)
+	}
+	w, err := watcher.New(dir, watcher.Options{Debounce: time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(50 * time.Millisecond) // let it start reading
+
+	closed := make(chan error, 1)
+	go func() { closed <- w.Close() }()
+	select {
+	case err := <-closed:
+		if err != nil {
+			t.Errorf("Close: %v", err)
+		}
+	case <-time.After(patience):
+		t.Fatal("Close waited for the file to be read")
+	}
+}
+
 // TestConcurrentWriters has several writers change, rename and remove
 // files while the events are read: once they stop, what the reader was
 // told must be exactly what is on disk.
