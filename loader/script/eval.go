@@ -8,8 +8,10 @@ import (
 	"go/scanner"
 	"go/token"
 	"io"
+	"io/fs"
 	"reflect"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -42,10 +44,11 @@ func (l *Loader) eval(ctx context.Context, id string, s *loader.Source, src []by
 
 	where := token.Position{Filename: s.File}
 	tap := &stderrTap{w: l.opts.Stderr, file: s.File, capturing: true}
-	i := interp.New(interp.Options{Stdout: l.opts.Stdout, Stderr: tap})
+	i := interp.New(interp.Options{Stdout: l.opts.Stdout, Stderr: tap, SourcecodeFilesystem: nameFS{}})
 	if err := safely(func() error { return i.Use(l.pol.exports(s.Imports, l.opts.Stdout, tap)) }); err != nil {
 		return nil, nil, &loader.Error{Pos: where, Err: fmt.Errorf("%w: loading symbols: %w", ErrInterpreter, err)}
 	}
+	nameScript(i)
 	_, err := i.EvalWithContext(ctx, string(src))
 	tap.stopCapture()
 	switch {
@@ -56,7 +59,7 @@ func (l *Loader) eval(ctx context.Context, id string, s *loader.Source, src []by
 	case ctx.Err() != nil:
 		return nil, nil, fmt.Errorf("%s: %w", s.File, ctx.Err())
 	default:
-		return nil, nil, interpError(s.File, err, tap)
+		return nil, nil, interpError(s, err, tap)
 	}
 
 	ver := &version{id: id, report: l.opts.Report, interp: i}
@@ -75,6 +78,51 @@ func (l *Loader) eval(ctx context.Context, id string, s *loader.Source, src []by
 	}
 	return impls, ver, nil
 }
+
+// scriptName is the name under which yaegi knows every script; errors and
+// panic traces carry it, and the loader puts the real path in its place.
+// Positions that carry no name are in yaegi's own generic sources.
+const scriptName = "hotpatch-script.go"
+
+// nameScript makes yaegi call the next source it evaluates scriptName.
+// yaegi's EvalWithContext has no name parameter, but keeps the name of the
+// last source evaluated by path: so evaluate, by that name, an empty source
+// that fails at once, before it changes anything else.
+func nameScript(i *interp.Interpreter) {
+	_, _ = i.EvalPath(scriptName)
+}
+
+// nameFS is the interpreter's source file system: it holds only the empty
+// file that nameScript evaluates, so yaegi never looks for source on disk
+// (imports come from symbols only, and the policy has checked them).
+type nameFS struct{}
+
+func (nameFS) Open(name string) (fs.File, error) {
+	return nil, &fs.PathError{Op: "open", Path: name, Err: fs.ErrNotExist}
+}
+
+func (nameFS) Stat(name string) (fs.FileInfo, error) {
+	if name != scriptName {
+		return nil, &fs.PathError{Op: "stat", Path: name, Err: fs.ErrNotExist}
+	}
+	return emptyFile{}, nil
+}
+
+func (nameFS) ReadFile(name string) ([]byte, error) {
+	if name != scriptName {
+		return nil, &fs.PathError{Op: "read", Path: name, Err: fs.ErrNotExist}
+	}
+	return nil, nil
+}
+
+type emptyFile struct{}
+
+func (emptyFile) Name() string       { return scriptName }
+func (emptyFile) Size() int64        { return 0 }
+func (emptyFile) Mode() fs.FileMode  { return 0o444 }
+func (emptyFile) ModTime() time.Time { return time.Time{} }
+func (emptyFile) IsDir() bool        { return false }
+func (emptyFile) Sys() any           { return nil }
 
 // safely runs f, turning a panic into an error: yaegi reports some of its
 // own limits by panicking.
@@ -184,11 +232,11 @@ func (ver *version) retire(ctx context.Context) error {
 	return nil
 }
 
-// stderrTap forwards the interpreter's stderr, naming the file in the
-// positions yaegi prints without it, and, while the script's top-level code
+// stderrTap forwards the interpreter's stderr, with the script's real name
+// in the positions yaegi prints, and, while the script's top-level code
 // runs, remembers where the first panic was raised: yaegi prints
-// "line:col: panic: ..." there but keeps the position out of the error it
-// returns.
+// "file:line:col: panic: ..." there but keeps the position out of the error
+// it returns.
 type stderrTap struct {
 	mu        sync.Mutex // guards the fields below and serializes writes
 	w         io.Writer
@@ -202,15 +250,16 @@ func (t *stderrTap) Write(p []byte) (int, error) {
 	defer t.mu.Unlock()
 	var b strings.Builder
 	for line := range strings.Lines(string(p)) {
-		pos, msg, ok := splitPos(t.file, line)
-		if !ok || !strings.HasPrefix(msg, "panic") { // not yaegi's, leave it alone
+		rest, ours := strings.CutPrefix(line, scriptName+":")
+		pos, msg, ok := splitPos(t.file, rest)
+		if !ours || !ok || !strings.HasPrefix(msg, "panic") { // not yaegi's word on the script
 			b.WriteString(line)
 			continue
 		}
 		if t.capturing && !t.where.IsValid() {
 			t.where = pos
 		}
-		b.WriteString(t.file + ":" + line)
+		b.WriteString(t.file + ":" + rest)
 	}
 	if _, err := io.WriteString(t.w, b.String()); err != nil {
 		return 0, err
@@ -230,8 +279,7 @@ func (t *stderrTap) panicWhere() token.Position {
 	return t.where
 }
 
-// splitPos parses "line:col: msg", the form of yaegi's positions in a
-// source it knows by no name.
+// splitPos parses "line:col: msg".
 func splitPos(file, s string) (token.Position, string, bool) {
 	ls, rest, ok1 := strings.Cut(s, ":")
 	cs, msg, ok2 := strings.Cut(rest, ":")
@@ -244,14 +292,23 @@ func splitPos(file, s string) (token.Position, string, bool) {
 }
 
 // interpError turns an error from yaegi into a positioned error.
-func interpError(file string, err error, tap *stderrTap) error {
+func interpError(s *loader.Source, err error, tap *stderrTap) error {
+	file := s.File
 	var p interp.Panic
 	if errors.As(err, &p) {
 		pe := &hotswap.PanicError{Value: p.Value, Stack: p.Stack}
 		if pos := tap.panicWhere(); pos.IsValid() {
 			return &loader.Error{Pos: pos, Err: fmt.Errorf("%w: %w", errEvalPanic, pe)}
 		}
-		// No script frame saw it: the interpreter itself gave up.
+		// No script frame saw it: the interpreter itself gave up. Its
+		// "nil type" is what it says of a range over an integer or a func
+		// that unsupported could not see, the operand's type coming from
+		// an import; point at such a range if there is one.
+		if fmt.Sprint(p.Value) == "nil type" {
+			if sus := rangeSuspects(s); len(sus) > 0 {
+				return &loader.Error{Pos: sus[0], Err: fmt.Errorf("%w: %w (probably this range: yaegi %s cannot range over an integer or a func)", ErrInterpreter, pe, yaegiVersion)}
+			}
+		}
 		return &loader.Error{Pos: token.Position{Filename: file}, Err: fmt.Errorf("%w: %w", ErrInterpreter, pe)}
 	}
 	var list scanner.ErrorList
@@ -260,9 +317,9 @@ func interpError(file string, err error, tap *stderrTap) error {
 		for _, e := range list {
 			pos := e.Pos
 			pos.Filename = file
-			// "F redeclared in this block\n\tprevious declaration at _.go:4:6" on one line
+			// "F redeclared in this block\n\tprevious declaration at x.go:4:6" on one line
 			msg := strings.ReplaceAll(e.Msg, "\n\t", "; ")
-			msg = strings.ReplaceAll(msg, interp.DefaultSourceName+":", file+":")
+			msg = strings.ReplaceAll(msg, scriptName+":", file+":")
 			errs = append(errs, &loader.Error{Pos: pos, Err: fmt.Errorf("%w: %s", loader.ErrSyntax, msg)})
 		}
 		if len(errs) == 1 {
@@ -270,11 +327,57 @@ func interpError(file string, err error, tap *stderrTap) error {
 		}
 		return joinErrors(errs)
 	}
-	msg := strings.TrimPrefix(err.Error(), interp.DefaultSourceName+":")
-	if pos, m, ok := splitPos(file, msg); ok {
-		return &loader.Error{Pos: pos, Err: fmt.Errorf("%w: %s", ErrCompile, m)}
+	msg := err.Error()
+	if rest, ours := strings.CutPrefix(msg, scriptName+":"); ours {
+		if pos, m, ok := splitPos(file, rest); ok {
+			return &loader.Error{Pos: pos, Err: fmt.Errorf("%w: %s", ErrCompile, m)}
+		}
+	}
+	// A position without a file name is in yaegi's own source of the
+	// generic cmp, maps and slices funcs: one it cannot instantiate.
+	if pos, m, ok := splitPos(file, strings.TrimPrefix(msg, interp.DefaultSourceName+":")); ok {
+		where, call := genericCall(s)
+		if call == "" {
+			where, call = token.Position{Filename: file}, "a generic func of cmp, maps or slices"
+		}
+		return &loader.Error{Pos: where, Err: fmt.Errorf("%w: %s (at line %d of yaegi's own source of the generic standard library; yaegi %s cannot instantiate %s here)",
+			ErrCompile, m, pos.Line, yaegiVersion, call)}
 	}
 	return &loader.Error{Pos: token.Position{Filename: file}, Err: fmt.Errorf("%w: %s", ErrCompile, msg)}
+}
+
+// genericCall returns the first call of the script to a func of cmp, maps
+// or slices, the packages yaegi provides as generic source.
+func genericCall(s *loader.Source) (token.Position, string) {
+	names := map[string]bool{} // the names the file gives those packages
+	for _, imp := range s.AST.Imports {
+		ip, _ := strconv.Unquote(imp.Path.Value)
+		if slices.Contains(generic[:], ip) {
+			name := ip
+			if imp.Name != nil {
+				name = imp.Name.Name
+			}
+			names[name] = true
+		}
+	}
+	var (
+		where token.Position
+		call  string
+	)
+	ast.Inspect(s.AST, func(n ast.Node) bool {
+		if call != "" {
+			return false
+		}
+		if c, ok := n.(*ast.CallExpr); ok {
+			if sel, ok := c.Fun.(*ast.SelectorExpr); ok {
+				if x, ok := sel.X.(*ast.Ident); ok && names[x.Name] {
+					where, call = s.FileSet.Position(c.Pos()), x.Name+"."+sel.Sel.Name
+				}
+			}
+		}
+		return true
+	})
+	return where, call
 }
 
 // errEvalPanic words a panic in top-level code; callers match the

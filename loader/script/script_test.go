@@ -127,6 +127,7 @@ var hostSymbols = interp.Exports{
 	"example.com/shop/shop": {
 		"Book":     reflect.ValueOf((*Book)(nil)),
 		"Discount": reflect.ValueOf(Discount),
+		"Copies":   reflect.ValueOf(func() int { return 3 }),
 	},
 }
 
@@ -321,10 +322,16 @@ func TestLoadRefuses(t *testing.T) {
 		{name: "over the size limit", src: greetScript(`"` + strings.Repeat("x", 2000) + `"`), opts: script.Options{MaxSize: 1024}, want: script.ErrTooLarge, msg: "the limit is 1024"},
 		{name: "range over int", src: okHead + "//hotpatch:slot example.Greet\nfunc Greet(n string) string {\n\ts := \"\"\n\tfor i := range len(n) {\n\t\ts += n[i : i+1]\n\t}\n\treturn s\n}\n", want: script.ErrUnsupported, line: 6, msg: "range over an integer"},
 		{name: "range over func", src: okHead + "func seq(yield func(int) bool) { yield(1) }\n\n//hotpatch:slot example.Greet\nfunc Greet(n string) string {\n\tfor v := range seq {\n\t\t_ = v\n\t}\n\treturn n\n}\n", want: script.ErrUnsupported, line: 7, msg: "range over a func"},
+		// The loader cannot see the type of shop.Copies(); yaegi panics, and
+		// the error points at the range it suspects.
+		{name: "range over an imported int", src: okHead + "import \"example.com/shop\"\n\n//hotpatch:slot example.Greet\nfunc Greet(n string) string {\n\tfor i := range shop.Copies() {\n\t\tn += string(rune('0' + i))\n\t}\n\treturn n\n}\n",
+			opts: script.Options{Symbols: hostSymbols}, want: script.ErrInterpreter, line: 7, msg: "panic: nil type (probably this range"},
 		{name: "min builtin", src: greetScript(`name[:min(len(name), 3)]`), want: script.ErrUnsupported, line: 5, msg: "the min builtin"},
 		{name: "max builtin", src: greetScript(`name[:max(len(name), 3)]`), want: script.ErrUnsupported, line: 5, msg: "the max builtin"},
 		{name: "clear builtin", src: okHead + "//hotpatch:slot example.Greet\nfunc Greet(n string) string {\n\tm := map[string]int{n: 1}\n\tclear(m)\n\treturn n\n}\n", want: script.ErrUnsupported, line: 6, msg: "the clear builtin"},
 		{name: "generic stdlib func", src: okHead + "import \"slices\"\n\n//hotpatch:slot example.Greet\nfunc Greet(n string) string { return slices.Max([]string{n, \"z\"}) }\n", want: script.ErrCompile, line: 6, msg: "undefined selector: slices.Max"},
+		{name: "generic stdlib func yaegi cannot instantiate", src: okHead + "import \"slices\"\n\n//hotpatch:slot example.Greet\nfunc Greet(n string) string {\n\ts := []string{n, \"b\"}\n\tslices.Reverse(s)\n\treturn s[0]\n}\n",
+			want: script.ErrCompile, line: 8, msg: "yaegi v0.16.1 cannot instantiate slices.Reverse here"},
 		{name: "stdlib func newer than Go 1.22", src: okHead + "import \"strings\"\n\n//hotpatch:slot example.Greet\nfunc Greet(n string) string {\n\tfor l := range strings.Lines(n) {\n\t\treturn l\n\t}\n\treturn n\n}\n", want: script.ErrCompile, line: 7, msg: "has no symbol Lines"},
 		{name: "undefined name", src: greetScript(`shout(name)`), want: script.ErrCompile, line: 5, msg: "undefined: shout"},
 		{name: "redeclared", src: greetScript(`name`) + "\nfunc Greet(n string) string { return n }\n", want: loader.ErrSyntax, line: 8, msg: "Greet redeclared in this block; previous declaration at"},

@@ -70,6 +70,25 @@ func unsupported(s *loader.Source) error {
 	return joinErrors(errs)
 }
 
+// rangeSuspects returns the range statements whose operand's type depends
+// on an import, which unsupported cannot judge: when yaegi then panics with
+// "nil type", one of them is the likely cause.
+func rangeSuspects(s *loader.Source) []token.Position {
+	info := &types.Info{Types: make(map[ast.Expr]types.TypeAndValue)}
+	conf := types.Config{Importer: emptyImporter{}, Error: func(error) {}, DisableUnusedImportCheck: true}
+	_, _ = conf.Check(s.Package, s.FileSet, []*ast.File{s.AST}, info)
+	var out []token.Position
+	ast.Inspect(s.AST, func(n ast.Node) bool {
+		if r, ok := n.(*ast.RangeStmt); ok {
+			if t := info.TypeOf(r.X); t == nil || t == types.Typ[types.Invalid] {
+				out = append(out, s.FileSet.Position(r.For))
+			}
+		}
+		return true
+	})
+	return out
+}
+
 // emptyImporter stands in for every import with an empty package, so that
 // type checking can go on without export data, which a deployed server does
 // not have. Only unsafe, which go/types knows by itself, is real.
