@@ -18,6 +18,8 @@ import (
 	"testing"
 	"time"
 
+	"go.uber.org/goleak"
+
 	"github.com/hotpatch-go/hotpatch/examples/httpserver/shop"
 )
 
@@ -417,4 +419,10 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// TestMain checks that no goroutine outlives the tests: the server, the
+// watch, the manager and the interpreters all stop with run.
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
 }
