@@ -10,7 +10,7 @@ import (
 	"time"
 )
 
-// parkTimeout bounds how long parkedStore tries to gather every P.
+// parkTimeout bounds how long a code write tries to gather every P.
 const parkTimeout = 5 * time.Second
 
 // rendezvous is shared by the participants of one parked store. Its layout
@@ -113,8 +113,8 @@ func arrive(r *rendezvous) bool
 // other thread at the moment of the store, and every thread that holds a P
 // serializes its instruction stream right after it. The participants are
 // the caller and goroutines that are all gone when parkedStore returns.
-func parkedStore(addr uintptr, val uint64) error {
-	deadline := time.Now().Add(parkTimeout)
+func parkedStore(addr uintptr, val uint64, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
 	for {
 		n := runtime.GOMAXPROCS(0)
 		r := &rendezvous{n: uint32(n), addr: addr, val: val, spins: spinBudget}
@@ -131,7 +131,7 @@ func parkedStore(addr uintptr, val uint64) error {
 			return nil
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("%w: %d Ps not gathered within %v", ErrNotParked, n, parkTimeout)
+			return fmt.Errorf("%w: %d Ps not gathered within %v", ErrNotParked, n, timeout)
 		}
 	}
 }

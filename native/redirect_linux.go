@@ -259,7 +259,7 @@ func writeWord(s *site, word uint64) error {
 	if err := mprotect(page, ps, s.prot|unix.PROT_WRITE); err != nil {
 		return err
 	}
-	err := parkedStore(s.word, word)
+	err := parkedStore(s.word, word, parkTimeout)
 	if perr := mprotect(page, ps, s.prot); perr != nil && err == nil {
 		err = perr
 	}
