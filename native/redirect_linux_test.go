@@ -63,6 +63,9 @@ func TestChildNotParked(t *testing.T) {
 	if runtime.GOMAXPROCS(0) < 2 {
 		t.Skip("needs two Ps")
 	}
+	if raceEnabled {
+		t.Skip("the race detector's instrumentation puts calls, preemption points, in every loop: no goroutine can hold a P")
+	}
 	defer debug.SetGCPercent(debug.SetGCPercent(-1)) // a GC would wait for the hog too
 	var word uint64 = 1
 	var stop, started atomic.Bool

@@ -276,9 +276,13 @@ func hammer(t *testing.T, cycles int, target, replacement any, check func(int) (
 			bad.Add(nBad)
 		})
 	}
-	// Every cycle gathers every P twice; on a machine shared with other
-	// work that can take milliseconds, so the run is also bounded in time.
-	const budget = 20 * time.Second
+	// Every cycle gathers every P twice; on a machine whose CPUs are shared
+	// with other work that takes milliseconds, so the run is also bounded
+	// in time (the package's tests keep within about a minute).
+	budget := 10 * time.Second
+	if d, err := time.ParseDuration(os.Getenv("HOTPATCH_NATIVE_BUDGET")); err == nil {
+		budget = d
+	}
 	start := time.Now()
 	var err error
 	done := 0
@@ -301,7 +305,7 @@ func hammer(t *testing.T, cycles int, target, replacement any, check func(int) (
 		done, elapsed.Round(time.Millisecond), elapsed/time.Duration(max(done, 1)), calls.Load(), seenOld.Load(), seenNew.Load())
 	if done < cycles {
 		t.Logf("stopped at the %v budget after %d of %d cycles: the machine is busy", budget, done, cycles)
-		if done < min(cycles, 200) {
+		if done < min(cycles, 100) {
 			t.Errorf("only %d cycles in %v", done, budget)
 		}
 	}
@@ -473,7 +477,7 @@ func TestRedirectARM64UnderQEMU(t *testing.T) {
 		cmd := exec.Command(qemu, bin, "-test.run=^"+name+"$", "-test.v", "-test.count=1")
 		// Emulated, a cycle takes milliseconds: 1,000 cycles keep the
 		// package's tests within their time budget.
-		cmd.Env = append(os.Environ(), childEnv+"=1", "HOTPATCH_NATIVE_CYCLES=1000")
+		cmd.Env = append(os.Environ(), childEnv+"=1", "HOTPATCH_NATIVE_CYCLES=1000", "HOTPATCH_NATIVE_BUDGET=5s")
 		out, err := cmd.CombinedOutput()
 		if err != nil || !strings.Contains(string(out), "--- PASS: "+name) {
 			t.Fatalf("arm64 %s under qemu: %v\n%s", name, err, out)
