@@ -47,13 +47,16 @@ const closed = 1 << 30
 // is closed (false). A participant waits, in Go and preemptible, until n
 // participants are running at once, and only then enters the
 // non-preemptible rendezvous, which then completes at once. Between
-// attempts it yields through the global run queue, which every P serves.
+// attempts it yields through the global run queue, which every P serves,
+// so that participants queued behind it on its P get to run elsewhere.
 // giveUp, called by the leader between attempts, closes the round when it
 // returns true.
 func (r *rendezvous) participate(giveUp func() bool) bool {
 	n := int32(r.n)
-	for {
-		runtime.Gosched()
+	for attempt := 0; ; attempt++ {
+		if attempt > 0 {
+			runtime.Gosched()
+		}
 		if atomic.LoadUint32(&r.done) != 0 {
 			return true
 		}
