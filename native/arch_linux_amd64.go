@@ -71,7 +71,7 @@ func placeTrampoline(s *site) error {
 	if !mapTrampoline(s, uintptr(lo), pad+jumpLen+1<<31-1, &budget) {
 		return errors.New("no free page within ±2 GiB")
 	}
-	j, ok := amd64Jump(pad, s.tramp)
+	j, ok := amd64Jump(uint64(pad), uint64(s.tramp))
 	if !ok {
 		return errors.New("trampoline out of jump range")
 	}
@@ -83,7 +83,7 @@ func placeTrampoline(s *site) error {
 }
 
 func trampolineCode(at, data uintptr) ([]byte, bool) {
-	b, ok := amd64Trampoline(at, data)
+	b, ok := amd64Trampoline(uint64(at), uint64(data))
 	return b[:], ok
 }
 
@@ -93,13 +93,13 @@ func trampolineCode(at, data uintptr) ([]byte, bool) {
 func patchedWord(s *site) (uint64, error) {
 	var j []byte
 	if s.pad != 0 {
-		b, ok := amd64ShortJump(s.entry, s.pad)
+		b, ok := amd64ShortJump(uint64(s.entry), uint64(s.pad))
 		if !ok {
 			return 0, errors.New("padding out of short jump range")
 		}
 		j = b[:]
 	} else {
-		b, ok := amd64Jump(s.entry, s.tramp)
+		b, ok := amd64Jump(uint64(s.entry), uint64(s.tramp))
 		if !ok {
 			return 0, errors.New("trampoline out of jump range")
 		}

@@ -44,12 +44,12 @@ func placeTrampoline(s *site) error {
 }
 
 func trampolineCode(at, data uintptr) ([]byte, bool) {
-	b, ok := arm64Trampoline(at, data)
+	b, ok := arm64Trampoline(uint64(at), uint64(data))
 	return b[:], ok
 }
 
 func patchedWord(s *site) (uint64, error) {
-	insn, ok := arm64Branch(s.entry, s.tramp)
+	insn, ok := arm64Branch(uint64(s.entry), uint64(s.tramp))
 	if !ok {
 		return 0, errors.New("native: trampoline out of branch range")
 	}

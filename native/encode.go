@@ -3,7 +3,8 @@ package native
 import "encoding/binary"
 
 // The encoders in this file are pure functions of addresses and bytes, built
-// on every platform so that their output can be tested anywhere.
+// on every platform so that their output can be tested anywhere; addresses
+// are uint64 so that 32-bit hosts can test them too.
 
 // Registers that carry a closure's context: the funcval pointer a Go
 // closure reads its captured variables through.
@@ -23,7 +24,7 @@ const (
 )
 
 // amd64Jump encodes JMP rel32 at from to to.
-func amd64Jump(from, to uintptr) ([amd64JumpLen]byte, bool) {
+func amd64Jump(from, to uint64) ([amd64JumpLen]byte, bool) {
 	var b [amd64JumpLen]byte
 	rel := int64(to) - int64(from+amd64JumpLen)
 	if rel != int64(int32(rel)) {
@@ -39,7 +40,7 @@ func amd64Jump(from, to uintptr) ([amd64JumpLen]byte, bool) {
 //
 //	48 8B 15 rel32   MOVQ data(RIP), DX
 //	FF 22            JMP  (DX)
-func amd64Trampoline(at, data uintptr) ([amd64TrampolineLen]byte, bool) {
+func amd64Trampoline(at, data uint64) ([amd64TrampolineLen]byte, bool) {
 	var b [amd64TrampolineLen]byte
 	rel := int64(data) - int64(at+7)
 	if rel != int64(int32(rel)) {
@@ -124,7 +125,7 @@ func amd64RelWindows(code []byte, codeLen int) [][2]int64 {
 }
 
 // amd64ShortJump encodes JMP rel8 at from to to.
-func amd64ShortJump(from, to uintptr) ([2]byte, bool) {
+func amd64ShortJump(from, to uint64) ([2]byte, bool) {
 	rel := int64(to) - int64(from+2)
 	if rel != int64(int8(rel)) {
 		return [2]byte{}, false
@@ -144,7 +145,7 @@ func amd64PaddingSlot(code []byte, codeLen, room int) (int, bool) {
 }
 
 // arm64Branch encodes B from to to.
-func arm64Branch(from, to uintptr) (uint32, bool) {
+func arm64Branch(from, to uint64) (uint32, bool) {
 	rel := int64(to) - int64(from)
 	if rel&3 != 0 || rel < -arm64BRange || rel >= arm64BRange {
 		return 0, false
@@ -160,7 +161,7 @@ func arm64Branch(from, to uintptr) (uint32, bool) {
 //	D61F0360   B     (R27)
 //
 // R27 is the Go linker's scratch register, free at a function entry.
-func arm64Trampoline(at, data uintptr) ([arm64TrampolineLen]byte, bool) {
+func arm64Trampoline(at, data uint64) ([arm64TrampolineLen]byte, bool) {
 	var b [arm64TrampolineLen]byte
 	rel := int64(data) - int64(at)
 	if rel&3 != 0 || rel < -1<<20 || rel >= 1<<20 {

@@ -25,7 +25,7 @@ func hexBytes(t *testing.T, s string) []byte {
 
 func TestAMD64Jump(t *testing.T) {
 	tests := []struct {
-		from, to uintptr
+		from, to uint64
 		want     string
 		ok       bool
 	}{
@@ -193,7 +193,7 @@ func TestX86InsnLenObjdump(t *testing.T) {
 }
 
 func TestAMD64RelWindows(t *testing.T) {
-	const entry = 0x7f1234560000
+	const entry uint64 = 0x7f1234560000
 	tests := []struct {
 		name    string
 		code    string
@@ -226,7 +226,7 @@ func TestAMD64RelWindows(t *testing.T) {
 					t.Errorf("window %d [%#x, %#x] spans %#x, want %#x", i, w[0], w[1], w[1]-w[0]+1, tt.span)
 				}
 				for _, rel := range []int64{w[0], w[1], w[0] + (w[1]-w[0])/2} {
-					jmp, ok := amd64Jump(entry, uintptr(entry+amd64JumpLen+rel))
+					jmp, ok := amd64Jump(entry, uint64(int64(entry)+amd64JumpLen+rel))
 					if !ok {
 						t.Fatalf("rel %#x out of jump range", rel)
 					}
@@ -263,7 +263,7 @@ func TestAMD64ShortJumpAndPaddingSlot(t *testing.T) {
 
 func TestARM64Branch(t *testing.T) {
 	tests := []struct {
-		from, to uintptr
+		from, to uint64
 		want     uint32
 		ok       bool
 	}{

@@ -97,7 +97,7 @@ func restore(r *Redirection) error {
 	defer process.mu.Unlock()
 
 	s := r.site
-	if s.active != r {
+	if s == nil || s.active != r {
 		return nil // already restored
 	}
 	want, err := patchedWord(s)

@@ -35,7 +35,7 @@ func writeForeignJump(entry, to uintptr, restore ...uint64) (uint64, error) {
 	case len(restore) > 0:
 		word = restore[0]
 	case runtime.GOARCH == "amd64":
-		j, ok := amd64Jump(entry, to)
+		j, ok := amd64Jump(uint64(entry), uint64(to))
 		if !ok {
 			return 0, errors.New("out of range")
 		}
@@ -44,7 +44,7 @@ func writeForeignJump(entry, to uintptr, restore ...uint64) (uint64, error) {
 		copy(w[entry-s.word:], j[:])
 		word = binary.LittleEndian.Uint64(w[:])
 	default:
-		insn, ok := arm64Branch(entry, to)
+		insn, ok := arm64Branch(uint64(entry), uint64(to))
 		if !ok {
 			return 0, errors.New("out of range")
 		}
