@@ -66,7 +66,9 @@
 // Each of these is refused with its own error, before anything is written:
 // a target or replacement that is not a non-nil func ([ErrNotFunc]),
 // different types ([ErrTypeMismatch]), the target as its own replacement
-// ([ErrSameFunc]), a target with fewer bytes than the jump before the next
+// ([ErrSameFunc]), a function of the Go runtime or reflect, which run under
+// the write itself ([ErrRuntimeFunc]), a target with fewer bytes than the
+// jump before the next
 // function ([ErrTooShort]), a target already redirected ([ErrAlreadyRedirected]),
 // and a target whose entry someone else rewrote: it starts with a jump, or
 // its bytes differ from what this package recorded when it first saw it

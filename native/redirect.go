@@ -31,7 +31,8 @@ type Redirection struct {
 // Redirect refuses, with an error wrapping the sentinel named, a target or
 // replacement that is not a func ([ErrNotFunc]), types that differ
 // ([ErrTypeMismatch]), a replacement that is the target itself
-// ([ErrSameFunc]), a target shorter than the jump ([ErrTooShort]), a target
+// ([ErrSameFunc]), a function of the Go runtime or reflect
+// ([ErrRuntimeFunc]), a target shorter than the jump ([ErrTooShort]), a target
 // already redirected through this package ([ErrAlreadyRedirected]; restore
 // it first: redirections do not stack), a target whose entry someone else
 // rewrote ([ErrEntryModified]), and an entry that cannot be written with one
@@ -60,7 +61,12 @@ func Redirect(target, replacement any) (*Redirection, error) {
 // code again. It refuses with [ErrEntryModified], leaving the code as it
 // is, when the entry no longer holds the jump Redirect wrote. Restoring a
 // restored Redirection does nothing and returns nil.
-func (r *Redirection) Restore() error { return restore(r) }
+func (r *Redirection) Restore() error {
+	if r == nil {
+		return nil
+	}
+	return restore(r)
+}
 
 // String describes r for logs: "native.Redirection(pkg.F => pkg.G)".
 func (r *Redirection) String() string {

@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"runtime"
 	"strconv"
 	"strings"
@@ -334,6 +335,8 @@ func TestChildRedirectRefusals(t *testing.T) {
 		{"types differ", targetAdd, func(a int) int { return a }, ErrTypeMismatch},
 		{"named vs unnamed type", targetAdd, namedAdd(replAdd), ErrTypeMismatch},
 		{"same function", targetAdd, targetAdd, ErrSameFunc},
+		{"runtime function", runtime.Gosched, func() {}, ErrRuntimeFunc},
+		{"reflect.MakeFunc stub", reflect.MakeFunc(reflect.TypeOf(targetAdd), nil).Interface(), replAdd, ErrRuntimeFunc},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
