@@ -122,7 +122,11 @@ func parkedStore(addr uintptr, val uint64, timeout time.Duration) error {
 		n := runtime.GOMAXPROCS(0)
 		r := &rendezvous{n: uint32(n), addr: addr, val: val, spins: spinBudget}
 		var wg sync.WaitGroup
-		for range participantsPerP*n - 1 {
+		helpers := participantsPerP*n - 1
+		if n == 1 {
+			helpers = 0 // the caller holds the only P
+		}
+		for range helpers {
 			wg.Go(func() { r.participate(nil) })
 		}
 		done := r.participate(func() bool {
