@@ -31,7 +31,7 @@ var process struct {
 type site struct {
 	entry uintptr // the function's entry
 	word  uintptr // aligned address of the machine word rewritten
-	orig  uint64  // that word as first seen (low wordSize bytes)
+	orig  uint64  // that word as first seen (arm64: the low 4 bytes)
 	prot  int     // protection of the page holding word, restored after a write
 
 	code    []byte // original bytes at entry (amd64: enough to decode one instruction)
