@@ -103,7 +103,7 @@
 //
 // Gathering every P costs about the time the kernel takes to wake a thread
 // on another CPU: BenchmarkRedirect (a Redirect and a Restore, two
-// gatherings) takes about 20 µs with one P and about 400 µs with two on
+// gatherings) takes about 20 µs with one P and 0.4 to 0.8 ms with two on
 // this project's 2-vCPU virtual machine, where waking an idle vCPU is slow.
 // It takes longer when every P is busy: a goroutine that runs without
 // reaching a preemption point holds its P until the runtime preempts it
