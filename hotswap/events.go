@@ -1,0 +1,81 @@
+package hotswap
+
+import (
+	"fmt"
+	"strings"
+	"time"
+)
+
+// EventType says what happened.
+type EventType string
+
+// The events a manager records.
+const (
+	EventApplied    EventType = "applied"     // a patch became part of the stack
+	EventReverted   EventType = "reverted"    // a patch left the stack on request
+	EventRolledBack EventType = "rolled-back" // a patch left the stack after repeated failures
+	EventRejected   EventType = "rejected"    // a patch (or a file meant to become one) was refused; Err says why
+	EventRetired    EventType = "retired"     // a patch's resources were released; Err is its Retire error, if any
+	EventFailure    EventType = "failure"     // a failure was reported against a slot
+)
+
+// Event is one entry of the manager's history.
+type Event struct {
+	Type       EventType
+	Time       time.Time
+	Generation uint64   // the manager's generation after the event
+	PatchID    string   // the patch concerned, if any
+	Kind       Kind     // its kind, if known
+	Source     string   // its source (file, origin), if known
+	Slots      []string // the slots concerned, sorted
+	Err        error    // why, for rejected, rolled-back, failure and failed retire events
+}
+
+// String renders the event on one line for logs and terminals.
+func (e Event) String() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s gen=%d %s", e.Time.Format(time.RFC3339Nano), e.Generation, e.Type)
+	if e.PatchID != "" {
+		fmt.Fprintf(&b, " patch=%s", e.PatchID)
+	}
+	if e.Kind != "" {
+		fmt.Fprintf(&b, " kind=%s", e.Kind)
+	}
+	if e.Source != "" {
+		fmt.Fprintf(&b, " source=%s", e.Source)
+	}
+	if len(e.Slots) > 0 {
+		fmt.Fprintf(&b, " slots=%s", strings.Join(e.Slots, ","))
+	}
+	if e.Err != nil {
+		fmt.Fprintf(&b, " err=%q", e.Err.Error())
+	}
+	return b.String()
+}
+
+// history is a bounded ring of events.
+type history struct {
+	buf  []Event
+	next int
+	full bool
+}
+
+func (h *history) add(e Event) {
+	if len(h.buf) == 0 {
+		return
+	}
+	h.buf[h.next] = e
+	h.next++
+	if h.next == len(h.buf) {
+		h.next, h.full = 0, true
+	}
+}
+
+func (h *history) list() []Event {
+	if !h.full {
+		return append([]Event(nil), h.buf[:h.next]...)
+	}
+	out := make([]Event, 0, len(h.buf))
+	out = append(out, h.buf[h.next:]...)
+	return append(out, h.buf[:h.next]...)
+}

@@ -1,0 +1,36 @@
+package hotswap
+
+import (
+	"context"
+	"log/slog"
+)
+
+func (m *Manager) logEvent(e Event) {
+	level := slog.LevelInfo
+	if e.Err != nil && e.Type != EventReverted {
+		level = slog.LevelWarn
+	}
+	if !m.log.Enabled(context.Background(), level) {
+		return
+	}
+	attrs := []slog.Attr{
+		slog.String("event", string(e.Type)),
+		slog.Uint64("gen", e.Generation),
+	}
+	if e.PatchID != "" {
+		attrs = append(attrs, slog.String("patch", e.PatchID))
+	}
+	if e.Kind != "" {
+		attrs = append(attrs, slog.String("kind", string(e.Kind)))
+	}
+	if e.Source != "" {
+		attrs = append(attrs, slog.String("source", e.Source))
+	}
+	if len(e.Slots) > 0 {
+		attrs = append(attrs, slog.Any("slots", e.Slots))
+	}
+	if e.Err != nil {
+		attrs = append(attrs, slog.String("err", e.Err.Error()))
+	}
+	m.log.LogAttrs(context.Background(), level, "hotswap: "+string(e.Type), attrs...)
+}

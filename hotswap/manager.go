@@ -1,0 +1,463 @@
+package hotswap
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"reflect"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hotpatch-go/hotpatch/internal/slotaccess"
+	"github.com/hotpatch-go/hotpatch/registry"
+)
+
+// Defaults for zero fields of [Options] and [RollbackPolicy].
+const (
+	DefaultHistorySize    = 1000
+	DefaultRetireTimeout  = 2 * time.Minute
+	DefaultRollbackWindow = time.Minute
+)
+
+// Options configure a [Manager]. The zero value is ready to use: a zero field
+// means the matching Default constant.
+type Options struct {
+	// Logger receives one structured record per event. nil discards.
+	Logger *slog.Logger
+	// HistorySize bounds the event log kept for [Manager.History].
+	HistorySize int
+	// RetireTimeout bounds each Retire hook (draining and releasing).
+	RetireTimeout time.Duration
+	// Rollback reverts a patch automatically after repeated failures.
+	Rollback RollbackPolicy
+}
+
+// RollbackPolicy reverts the patch that serves a slot once Failures failures
+// have been reported for it (see [Manager.ReportFailure]) within Window
+// after it became current. Failures == 0 disables automatic rollback.
+type RollbackPolicy struct {
+	Failures int
+	Window   time.Duration
+}
+
+// Manager applies and reverts patches on the slots of one registry. It is the
+// only writer of those slots. All methods are safe for concurrent use;
+// changes are serialized, and calls through slots never wait for them.
+type Manager struct {
+	reg     *registry.Registry
+	key     slotaccess.Key
+	release func() // nil when another manager holds the registry
+	opts    Options
+	log     *slog.Logger
+
+	sem     chan struct{}                // one holder at a time; guards the fields below it
+	stack   []*entry                     // applied patches, bottom first
+	byID    map[string]*entry            // applied patches by ID
+	cur     map[string]*entry            // slot name -> patch serving it; absent: baseline
+	writers map[string]slotaccess.Writer // cache of registry writers
+	gen     uint64
+
+	closed atomic.Bool
+	snap   atomic.Pointer[snapshot] // published after every change
+
+	evMu     sync.Mutex // guards hist, subs, stopping
+	hist     history
+	subs     map[chan Event]struct{}
+	stopping bool // no new background work may start
+
+	wg        sync.WaitGroup // retire and rollback goroutines
+	done      chan struct{}  // closed by Close
+	closeOnce sync.Once
+}
+
+// entry is one applied patch.
+type entry struct {
+	p         Patch
+	slots     []string // sorted
+	gen       uint64
+	appliedAt time.Time
+	failures  atomic.Int64 // failures reported while it served, for rollback
+	rolling   atomic.Bool  // a rollback has been started
+}
+
+// New returns a manager for reg. One registry has at most one manager at a
+// time: a second manager on the same registry refuses every change with
+// [ErrRegistryInUse] until the first is closed.
+func New(reg *registry.Registry, opts Options) *Manager {
+	if reg == nil {
+		panic("hotswap: New with nil registry")
+	}
+	if opts.HistorySize <= 0 {
+		opts.HistorySize = DefaultHistorySize
+	}
+	if opts.RetireTimeout <= 0 {
+		opts.RetireTimeout = DefaultRetireTimeout
+	}
+	if opts.Rollback.Failures > 0 && opts.Rollback.Window <= 0 {
+		opts.Rollback.Window = DefaultRollbackWindow
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	m := &Manager{
+		reg:     reg,
+		key:     slotaccess.NewKey(),
+		opts:    opts,
+		log:     log,
+		sem:     make(chan struct{}, 1),
+		byID:    make(map[string]*entry),
+		cur:     make(map[string]*entry),
+		writers: make(map[string]slotaccess.Writer),
+		hist:    history{buf: make([]Event, opts.HistorySize)},
+		subs:    make(map[chan Event]struct{}),
+		done:    make(chan struct{}),
+	}
+	if rel, ok := reg.Claim(m.key); ok {
+		m.release = rel
+	} else {
+		log.Warn("hotswap: registry already managed; this manager refuses every change", "err", ErrRegistryInUse)
+	}
+	m.publish(nil)
+	return m
+}
+
+// lock takes the writer token, or fails if ctx ends first or the manager is
+// closed.
+func (m *Manager) lock(ctx context.Context) error {
+	if m.closed.Load() {
+		return ErrClosed
+	}
+	select {
+	case m.sem <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	if m.closed.Load() {
+		<-m.sem
+		return ErrClosed
+	}
+	return nil
+}
+
+func (m *Manager) unlock() { <-m.sem }
+
+// Apply checks p and swaps all of its implementations in at once. On any
+// error nothing changes: the error says which slots are wrong and why, and a
+// rejected event is recorded.
+func (m *Manager) Apply(ctx context.Context, p Patch) (Applied, error) {
+	if err := m.lock(ctx); err != nil {
+		return Applied{}, fmt.Errorf("apply patch %q: %w", p.ID, err)
+	}
+	defer m.unlock()
+	a, err := m.apply(ctx, p)
+	if err != nil {
+		err = fmt.Errorf("apply patch %q: %w", p.ID, err)
+		m.emit(Event{Type: EventRejected, PatchID: p.ID, Kind: p.Kind, Source: p.Source, Slots: sortedKeys(p.Impls), Err: err})
+	}
+	return a, err
+}
+
+func (m *Manager) apply(ctx context.Context, p Patch) (Applied, error) {
+	if m.release == nil {
+		return Applied{}, ErrRegistryInUse
+	}
+	if p.ID == "" {
+		return Applied{}, ErrNoID
+	}
+	if p.Kind == "" {
+		p.Kind = KindManual
+	}
+	if !p.Kind.valid() {
+		return Applied{}, fmt.Errorf("%w %q (want script, native, process or manual)", ErrBadKind, p.Kind)
+	}
+	if len(p.Impls) == 0 {
+		return Applied{}, ErrEmptyPatch
+	}
+	if _, dup := m.byID[p.ID]; dup {
+		return Applied{}, ErrDuplicateID
+	}
+	var old *entry
+	if p.Replaces != "" {
+		if old = m.byID[p.Replaces]; old == nil {
+			return Applied{}, fmt.Errorf("replaces %q: %w", p.Replaces, ErrUnknownPatch)
+		}
+	}
+	slots := sortedKeys(p.Impls)
+	impls := make(map[string]any, len(p.Impls))
+	var errs []error
+	for _, name := range slots {
+		impl := p.Impls[name]
+		w, err := m.checkImpl(name, impl)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		m.writers[name] = w
+		impls[name] = impl
+	}
+	if len(errs) > 0 {
+		return Applied{}, errors.Join(errs...)
+	}
+	p.Impls = impls
+	if p.Validate != nil {
+		if err := callHook(ctx, p.Validate); err != nil {
+			return Applied{}, fmt.Errorf("%w: %w", ErrVetoed, err)
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return Applied{}, err
+	}
+
+	// The swap. Every check is done; nothing below can fail.
+	m.gen++
+	now := time.Now()
+	e := &entry{p: p, slots: slots, gen: m.gen, appliedAt: now}
+	if old != nil {
+		m.removeFromStack(old)
+	}
+	m.stack = append(m.stack, e)
+	m.byID[p.ID] = e
+	v := slotaccess.Version{PatchID: p.ID, Generation: m.gen, Since: now}
+	for _, name := range slots {
+		if err := m.writers[name].Store(p.Impls[name], v); err != nil {
+			panic(fmt.Sprintf("hotswap: store after check: %v", err)) // unreachable: types were checked
+		}
+		m.cur[name] = e
+	}
+	changed := slots
+	if old != nil {
+		for _, name := range old.slots {
+			if m.cur[name] == old {
+				m.recompute(name, now)
+				changed = append(changed[:len(changed):len(changed)], name)
+			}
+		}
+	}
+	m.publish(changed)
+	m.emit(Event{Type: EventApplied, Generation: m.gen, PatchID: p.ID, Kind: p.Kind, Source: p.Source, Slots: slots})
+	if old != nil {
+		m.emit(Event{Type: EventReverted, Generation: m.gen, PatchID: old.p.ID, Kind: old.p.Kind, Source: old.p.Source, Slots: old.slots})
+		m.retire(old)
+	}
+	return Applied{ID: p.ID, Generation: m.gen, Slots: slots, At: now}, nil
+}
+
+// checkImpl checks one implementation against its slot and returns the
+// slot's writer.
+func (m *Manager) checkImpl(name string, impl any) (slotaccess.Writer, error) {
+	s, ok := m.reg.Lookup(name)
+	if !ok {
+		return nil, fmt.Errorf("slot %q: %w", name, ErrUnknownSlot)
+	}
+	if impl == nil {
+		return nil, fmt.Errorf("slot %q: %w", name, ErrNilImpl)
+	}
+	got := reflect.TypeOf(impl)
+	if got != s.Type() {
+		return nil, &TypeMismatchError{Slot: name, Want: s.Type(), Got: got}
+	}
+	if reflect.ValueOf(impl).IsNil() {
+		return nil, fmt.Errorf("slot %q: %w", name, ErrNilImpl)
+	}
+	if w := m.writers[name]; w != nil {
+		return w, nil
+	}
+	return m.reg.Writer(m.key, name)
+}
+
+// Revert removes the patch with the given ID from the stack, wherever it is.
+// Each slot it served goes back to the top-most remaining patch that provides
+// it, or to the baseline. The patch is then retired in the background.
+func (m *Manager) Revert(ctx context.Context, id string) error {
+	if err := m.lock(ctx); err != nil {
+		return fmt.Errorf("revert patch %q: %w", id, err)
+	}
+	defer m.unlock()
+	return m.revert(id, EventReverted, nil)
+}
+
+// revert does the work of Revert; the caller holds the lock.
+func (m *Manager) revert(id string, typ EventType, why error) error {
+	e := m.byID[id]
+	if e == nil {
+		return fmt.Errorf("revert patch %q: %w", id, ErrUnknownPatch)
+	}
+	m.gen++
+	now := time.Now()
+	m.removeFromStack(e)
+	for _, name := range e.slots {
+		if m.cur[name] == e {
+			m.recompute(name, now)
+		}
+	}
+	m.publish(e.slots)
+	m.emit(Event{Type: typ, Generation: m.gen, PatchID: id, Kind: e.p.Kind, Source: e.p.Source, Slots: e.slots, Err: why})
+	m.retire(e)
+	return nil
+}
+
+func (m *Manager) removeFromStack(e *entry) {
+	m.stack = slices.DeleteFunc(m.stack, func(x *entry) bool { return x == e })
+	delete(m.byID, e.p.ID)
+}
+
+// recompute points slot name at the top-most patch that provides it, or at
+// its baseline. The caller holds the lock and has raised the generation.
+func (m *Manager) recompute(name string, now time.Time) {
+	w := m.writers[name]
+	for i := len(m.stack) - 1; i >= 0; i-- {
+		e := m.stack[i]
+		if impl, ok := e.p.Impls[name]; ok {
+			if err := w.Store(impl, slotaccess.Version{PatchID: e.p.ID, Generation: m.gen, Since: now}); err != nil {
+				panic(fmt.Sprintf("hotswap: store after check: %v", err)) // unreachable: checked at apply
+			}
+			m.cur[name] = e
+			return
+		}
+	}
+	w.Reset(slotaccess.Version{Generation: m.gen, Since: now})
+	delete(m.cur, name)
+}
+
+// retire releases e's resources in the background, once.
+func (m *Manager) retire(e *entry) {
+	ev := Event{Type: EventRetired, PatchID: e.p.ID, Kind: e.p.Kind, Source: e.p.Source, Slots: e.slots}
+	if e.p.Retire == nil {
+		ev.Generation = m.gen
+		m.emit(ev)
+		return
+	}
+	m.goAsync(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), m.opts.RetireTimeout)
+		defer cancel()
+		if err := callHook(ctx, e.p.Retire); err != nil {
+			ev.Err = fmt.Errorf("retire patch %q: %w", e.p.ID, err)
+		}
+		ev.Generation = m.snap.Load().gen
+		m.emit(ev)
+	})
+}
+
+// goAsync runs f on a goroutine that Close waits for. It returns false, and
+// runs nothing, once Close has started waiting.
+func (m *Manager) goAsync(f func()) bool {
+	m.evMu.Lock()
+	defer m.evMu.Unlock()
+	if m.stopping {
+		return false
+	}
+	m.wg.Add(1)
+	go func() {
+		defer m.wg.Done()
+		f()
+	}()
+	return true
+}
+
+// ReportFailure tells the manager that a call through slot failed (a panic,
+// an error response). It never blocks. With a [RollbackPolicy], the patch
+// serving the slot is reverted once enough failures arrive within the window
+// after it became current; a rolled-back event records why.
+func (m *Manager) ReportFailure(slot string, err error) {
+	if m.closed.Load() {
+		return
+	}
+	s := m.snap.Load()
+	i := s.find(slot)
+	var e *entry
+	if i >= 0 {
+		e = s.serving[i]
+	}
+	if e == nil {
+		m.log.Debug("hotswap: failure on baseline slot", "slot", slot, "err", err)
+		return
+	}
+	n := e.failures.Add(1)
+	m.log.Debug("hotswap: failure reported", "slot", slot, "patch", e.p.ID, "count", n, "err", err)
+	pol := m.opts.Rollback
+	if pol.Failures <= 0 || n < int64(pol.Failures) {
+		return
+	}
+	if time.Since(s.slots[i].Since) > pol.Window {
+		return
+	}
+	if !e.rolling.CompareAndSwap(false, true) {
+		return
+	}
+	why := fmt.Errorf("%d failures reported within %v after patch %q became current for slot %s; last: %w",
+		n, pol.Window, e.p.ID, slot, err)
+	m.goAsync(func() {
+		if m.lock(context.Background()) != nil {
+			return
+		}
+		defer m.unlock()
+		if m.byID[e.p.ID] != e {
+			return // already reverted or replaced
+		}
+		_ = m.revert(e.p.ID, EventRolledBack, why)
+	})
+}
+
+// Close stops the manager. It puts every slot back to its baseline, retires
+// every applied patch, waits for background work (retire hooks are bounded
+// by Options.RetireTimeout) and closes the event channels of subscribers.
+// Changes after Close fail with [ErrClosed]. Close is safe to call more than
+// once; later calls return at once.
+func (m *Manager) Close() error {
+	m.closeOnce.Do(func() {
+		m.sem <- struct{}{}
+		m.closed.Store(true)
+		stack := m.stack
+		if len(stack) > 0 {
+			m.gen++
+			now := time.Now()
+			m.stack, m.byID = nil, map[string]*entry{}
+			for name := range m.cur {
+				m.recompute(name, now)
+			}
+			m.publish(nil)
+			for i := len(stack) - 1; i >= 0; i-- {
+				e := stack[i]
+				m.emit(Event{Type: EventReverted, Generation: m.gen, PatchID: e.p.ID, Kind: e.p.Kind, Source: e.p.Source, Slots: e.slots, Err: ErrClosed})
+				m.retire(e)
+			}
+		}
+		<-m.sem
+
+		m.evMu.Lock()
+		m.stopping = true
+		m.evMu.Unlock()
+		close(m.done)
+		m.wg.Wait()
+		if m.release != nil {
+			m.release()
+		}
+		m.evMu.Lock()
+		for ch := range m.subs {
+			close(ch)
+			delete(m.subs, ch)
+		}
+		m.evMu.Unlock()
+	})
+	return nil
+}
+
+// Done returns a channel closed when Close starts shutting the manager down.
+func (m *Manager) Done() <-chan struct{} { return m.done }
+
+// Generation returns the current generation: a counter that rises on every
+// change of any slot.
+func (m *Manager) Generation() uint64 { return m.snap.Load().gen }
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}

@@ -1,0 +1,185 @@
+package hotswap
+
+import (
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/hotpatch-go/hotpatch/registry"
+)
+
+// Status is a consistent picture of a manager: no patch is ever seen half
+// applied.
+type Status struct {
+	Generation uint64
+	Slots      []SlotStatus // every registered slot, sorted by name
+	Stack      []PatchInfo  // applied patches, bottom (oldest) first
+}
+
+// SlotStatus describes one slot.
+type SlotStatus struct {
+	Name       string
+	Type       string    // the slot's func type
+	PatchID    string    // the patch serving it; "" for the baseline
+	Kind       Kind      // that patch's kind; "" for the baseline
+	Generation uint64    // generation at which the version became current
+	Since      time.Time // when it became current
+	Failures   int64     // failures reported against the serving patch
+}
+
+// PatchInfo describes one applied patch.
+type PatchInfo struct {
+	ID         string
+	Kind       Kind
+	Source     string
+	Baseline   string
+	Slots      []string // the slots it provides, sorted
+	Serving    []string // the slots it serves now (others are shadowed by patches above)
+	Generation uint64   // generation at which it was applied
+	AppliedAt  time.Time
+}
+
+// snapshot is the immutable state published after every change.
+type snapshot struct {
+	gen     uint64
+	slots   []SlotStatus // every slot known at the time, sorted by name
+	serving []*entry     // parallel to slots: the patch serving each; nil for the baseline
+	stack   []PatchInfo
+}
+
+// find returns the index of the named slot in s.slots, or -1.
+func (s *snapshot) find(name string) int {
+	i, ok := slices.BinarySearchFunc(s.slots, name, func(ss SlotStatus, n string) int { return strings.Compare(ss.Name, n) })
+	if !ok {
+		return -1
+	}
+	return i
+}
+
+// publish builds and stores a snapshot after a change of the named slots
+// (all slots when changed is nil). The caller holds the lock.
+func (m *Manager) publish(changed []string) {
+	prev := m.snap.Load()
+	s := &snapshot{gen: m.gen, stack: make([]PatchInfo, len(m.stack))}
+	if prev != nil && changed != nil && m.reg.Len() == len(prev.slots) {
+		// Slots are never unregistered: same count, same slots.
+		s.slots = slices.Clone(prev.slots)
+		s.serving = slices.Clone(prev.serving)
+		for _, name := range changed {
+			if i := s.find(name); i >= 0 {
+				sl, _ := m.reg.Lookup(name)
+				s.slots[i], s.serving[i] = m.slotStatus(sl)
+			}
+		}
+	} else {
+		all := m.reg.Slots()
+		s.slots = make([]SlotStatus, len(all))
+		s.serving = make([]*entry, len(all))
+		for i, sl := range all {
+			s.slots[i], s.serving[i] = m.slotStatus(sl)
+		}
+	}
+	for i, e := range m.stack {
+		var serving []string
+		for _, name := range e.slots {
+			if m.cur[name] == e {
+				serving = append(serving, name)
+			}
+		}
+		s.stack[i] = PatchInfo{ID: e.p.ID, Kind: e.p.Kind, Source: e.p.Source, Baseline: e.p.Baseline,
+			Slots: e.slots, Serving: serving, Generation: e.gen, AppliedAt: e.appliedAt}
+	}
+	m.snap.Store(s)
+}
+
+func (m *Manager) slotStatus(sl registry.Slot) (SlotStatus, *entry) {
+	info := sl.Info()
+	ss := SlotStatus{Name: info.Name, Type: info.Type.String(), PatchID: info.PatchID, Generation: info.Generation, Since: info.Since}
+	e := m.cur[info.Name]
+	if e != nil {
+		ss.Kind = e.p.Kind
+	}
+	return ss, e
+}
+
+// Status returns the state of every slot and the patch stack. It takes no
+// lock that a change holds, so it never waits for an Apply in progress.
+func (m *Manager) Status() Status {
+	s := m.snap.Load()
+	st := Status{Generation: s.gen, Stack: make([]PatchInfo, len(s.stack))}
+	for i, p := range s.stack {
+		p.Slots = append([]string(nil), p.Slots...)
+		p.Serving = append([]string(nil), p.Serving...)
+		st.Stack[i] = p
+	}
+	st.Slots = append([]SlotStatus(nil), s.slots...)
+	for i, e := range s.serving {
+		if e != nil {
+			st.Slots[i].Failures = e.failures.Load()
+		}
+	}
+	if all := m.reg.Slots(); len(all) != len(st.Slots) {
+		// Slots registered since the last change serve their baseline.
+		known := make(map[string]bool, len(st.Slots))
+		for _, ss := range st.Slots {
+			known[ss.Name] = true
+		}
+		for _, sl := range all {
+			if !known[sl.Name()] {
+				info := sl.Info()
+				st.Slots = append(st.Slots, SlotStatus{Name: info.Name, Type: info.Type.String(), Since: info.Since})
+			}
+		}
+		slices.SortFunc(st.Slots, func(a, b SlotStatus) int { return strings.Compare(a.Name, b.Name) })
+	}
+	return st
+}
+
+// History returns the recorded events, oldest first. The log keeps the last
+// Options.HistorySize events.
+func (m *Manager) History() []Event {
+	m.evMu.Lock()
+	defer m.evMu.Unlock()
+	return m.hist.list()
+}
+
+// Subscribe returns a channel that receives every event from now on, and a
+// function that cancels the subscription and closes the channel. A
+// subscriber that falls more than buffer events behind misses events rather
+// than slowing the manager; History keeps them. The channel is closed by
+// Close too.
+func (m *Manager) Subscribe(buffer int) (<-chan Event, func()) {
+	ch := make(chan Event, max(buffer, 0))
+	m.evMu.Lock()
+	defer m.evMu.Unlock()
+	if m.stopping {
+		close(ch)
+		return ch, func() {}
+	}
+	m.subs[ch] = struct{}{}
+	return ch, func() {
+		m.evMu.Lock()
+		defer m.evMu.Unlock()
+		if _, ok := m.subs[ch]; ok {
+			delete(m.subs, ch)
+			close(ch)
+		}
+	}
+}
+
+// emit records e, fans it out to subscribers and logs it.
+func (m *Manager) emit(e Event) {
+	if e.Time.IsZero() {
+		e.Time = time.Now()
+	}
+	m.evMu.Lock()
+	m.hist.add(e)
+	for ch := range m.subs {
+		select {
+		case ch <- e:
+		default:
+		}
+	}
+	m.evMu.Unlock()
+	m.logEvent(e)
+}

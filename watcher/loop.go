@@ -1,0 +1,224 @@
+package watcher
+
+import (
+	"cmp"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"time"
+
+	"github.com/fsnotify/fsnotify"
+)
+
+// loop is the state of the watcher's one goroutine; nothing else touches
+// it.
+type loop struct {
+	w  *Watcher
+	t  *tracker
+	hs *hasher
+
+	// links holds the candidate names that are symlinks. Only through
+	// them can a change to another entry change a candidate's content;
+	// without any, such changes need no rescan.
+	links map[string]bool
+
+	// dirty holds, per candidate name, when fsnotify last reported it.
+	// The name is read once it has been quiet for the debounce period.
+	dirty map[string]time.Time
+
+	// full, when not zero, is when something other than a candidate last
+	// changed while candidates are symlinks (a link target such as
+	// "..data"), or the directory itself changed, or an unknown number of
+	// things did (queue overflow). Once it has been quiet, every candidate
+	// is read again.
+	full time.Time
+}
+
+// run is the watcher's goroutine. It reads fsnotify, debounces, reads
+// settled files and delivers events, until Close or until the directory
+// disappears and the resulting Remove events are delivered.
+func (w *Watcher) run() {
+	defer close(w.exited)
+	defer close(w.errors)
+	defer close(w.events)
+	defer func() { w.closeErr = w.fsw.Close() }()
+
+	l := &loop{
+		w:     w,
+		t:     newTracker(),
+		hs:    newHasher(w.done),
+		links: make(map[string]bool),
+		dirty: make(map[string]time.Time),
+		full:  time.Now(), // the initial scan, debounced like any other
+	}
+	fsEvents, fsErrors := w.fsw.Events, w.fsw.Errors
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+
+	for {
+		var fire <-chan time.Time
+		if at, ok := l.deadline(); ok && fsEvents != nil {
+			timer.Reset(time.Until(at))
+			fire = timer.C
+		}
+		var out chan<- Event
+		name, op, s, pending := l.t.head()
+		if pending {
+			out = w.events
+		} else if fsEvents == nil {
+			return // stopped, and every Remove delivered
+		}
+		ev := Event{Op: op, Name: name, Sum: s}
+		if pending {
+			ev.Path = filepath.Join(w.dir, name)
+		}
+
+		select {
+		case <-w.done:
+			return
+		case out <- ev:
+			l.t.ack()
+		case e, ok := <-fsEvents:
+			var stop error
+			switch {
+			case !ok:
+				stop = fmt.Errorf("watcher: %s: %w", w.dir, fsnotify.ErrClosed)
+			case l.handle(e, time.Now()):
+				stop = fmt.Errorf("%w: %s", ErrDirRemoved, w.dir)
+			}
+			if stop != nil {
+				// Nothing more can be observed, so every file counts as
+				// removed; deliver that, then exit.
+				w.report(stop)
+				l.t.unsetAll()
+				clear(l.dirty)
+				l.full = time.Time{}
+				fsEvents, fsErrors = nil, nil
+				timer.Stop()
+			}
+		case err, ok := <-fsErrors:
+			if !ok {
+				fsErrors = nil
+				break
+			}
+			w.report(fmt.Errorf("watcher: %s: %w", w.dir, err))
+			l.full = time.Now() // events may have been lost
+		case now := <-fire:
+			l.settle(now)
+		}
+	}
+}
+
+// handle records one fsnotify event. It reports whether the watched
+// directory itself is gone.
+func (l *loop) handle(e fsnotify.Event, now time.Time) (gone bool) {
+	w := l.w
+	if e.Name == w.dir {
+		if e.Has(fsnotify.Remove) || e.Has(fsnotify.Rename) {
+			return true
+		}
+		l.full = now
+		return false
+	}
+	name := filepath.Base(e.Name)
+	switch {
+	case filepath.Dir(e.Name) != w.dir:
+		l.full = now // not expected from fsnotify; look at everything
+	case w.candidate(name):
+		l.dirty[name] = now
+	case len(l.links) > 0:
+		l.full = now
+	}
+	return false
+}
+
+// deadline returns when the earliest pending change will have been quiet
+// for the debounce period.
+func (l *loop) deadline() (at time.Time, ok bool) {
+	if !l.full.IsZero() {
+		at, ok = l.full, true
+	}
+	for _, t := range l.dirty {
+		if !ok || t.Before(at) {
+			at, ok = t, true
+		}
+	}
+	return at.Add(l.w.debounce), ok
+}
+
+// settle reads every name that has been quiet for the debounce period
+// and records what it finds, oldest change first, so that events follow
+// the order of the changes that caused them.
+func (l *loop) settle(now time.Time) {
+	w := l.w
+	quiet := func(t time.Time) bool { return !now.Before(t.Add(w.debounce)) }
+
+	type due struct {
+		name string
+		at   time.Time
+	}
+	var names []due
+	for name, t := range l.dirty {
+		if quiet(t) {
+			names = append(names, due{name, t})
+			delete(l.dirty, name)
+		}
+	}
+	if !l.full.IsZero() && quiet(l.full) {
+		at := l.full
+		l.full = time.Time{}
+		seen := make(map[string]bool, len(names))
+		for _, d := range names {
+			seen[d.name] = true
+		}
+		add := func(name string) {
+			if _, busy := l.dirty[name]; !busy && !seen[name] {
+				seen[name] = true
+				names = append(names, due{name, at})
+			}
+		}
+		entries, err := os.ReadDir(w.dir)
+		switch {
+		case err == nil:
+			for _, e := range entries {
+				if w.candidate(e.Name()) {
+					add(e.Name())
+				}
+			}
+			for name := range l.t.disk {
+				add(name) // gone from the listing: read to confirm
+			}
+		case errors.Is(err, fs.ErrNotExist):
+			// The directory is going away; its own event follows and
+			// stops the watcher. Nothing to change before that.
+		default:
+			w.report(fmt.Errorf("watcher: %w", err))
+		}
+	}
+
+	slices.SortFunc(names, func(a, b due) int {
+		return cmp.Or(a.at.Compare(b.at), cmp.Compare(a.name, b.name))
+	})
+	for _, d := range names {
+		e, err := l.hs.look(filepath.Join(w.dir, d.name))
+		if errors.Is(err, errClosing) {
+			return
+		}
+		if err != nil {
+			w.report(fmt.Errorf("watcher: %w", err))
+		}
+		if e.link {
+			l.links[d.name] = true
+		} else {
+			delete(l.links, d.name)
+		}
+		if e.present {
+			l.t.set(d.name, e.sum)
+		} else {
+			l.t.unset(d.name)
+		}
+	}
+}
