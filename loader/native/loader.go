@@ -16,7 +16,6 @@ import (
 	"sync"
 
 	"github.com/hotpatch-go/hotpatch/hotswap"
-	"github.com/hotpatch-go/hotpatch/loader"
 	"github.com/hotpatch-go/hotpatch/native"
 	"github.com/hotpatch-go/hotpatch/registry"
 )
@@ -60,7 +59,7 @@ type Loader struct {
 
 	mu     sync.Mutex         // serializes opens; guards the fields below
 	used   int64              // bytes mapped by opened patches, failed opens that mapped included
-	opened map[string]*opened // by SHA-256 of the file
+	opened map[string]*opened // by plugin path
 	closed bool
 
 	redirects redirTable
@@ -68,8 +67,9 @@ type Loader struct {
 
 // opened is one distinct patch file the loader has handed to plugin.Open.
 type opened struct {
-	p   *plugin.Plugin // nil when the open failed
-	err error          // why it failed; Go refuses a second attempt anyway
+	p   *plugin.Plugin    // nil when the open failed
+	err error             // why it failed; Go refuses a second attempt anyway
+	sum [sha256.Size]byte // of the file
 }
 
 // New returns a loader for the slots of reg.
@@ -169,7 +169,17 @@ func (l *Loader) Load(ctx context.Context, path string) (hotswap.Patch, error) {
 	if err := ctx.Err(); err != nil {
 		return hotswap.Patch{}, err
 	}
-	p, err := l.open(path, data, info)
+	// Hash while the private copy is written: the hash is for the patch ID
+	// and to recognize the same build loaded again.
+	var sum [sha256.Size]byte
+	hashed := make(chan struct{})
+	go func() {
+		defer close(hashed)
+		sum = sha256.Sum256(data)
+	}()
+	hash := func() [sha256.Size]byte { <-hashed; return sum }
+	p, err := l.open(path, data, hash, info)
+	<-hashed
 	if err != nil {
 		return hotswap.Patch{}, err
 	}
@@ -178,7 +188,7 @@ func (l *Loader) Load(ctx context.Context, path string) (hotswap.Patch, error) {
 		return hotswap.Patch{}, err
 	}
 	patch := hotswap.Patch{
-		ID:       loader.PatchID(path, data),
+		ID:       patchID(path, sum),
 		Kind:     hotswap.KindNative,
 		Source:   path,
 		Baseline: m.Baseline.Hash(),
@@ -197,28 +207,35 @@ func (l *Loader) fingerprint() (native.Record, error) {
 	return l.fp, l.fpErr
 }
 
-// open opens the patch through a private copy, once per distinct content,
-// and counts its memory.
+// open opens the patch through a private copy, once per build, and counts
+// its memory.
 //
 // Why a copy: plugin.Open caches plugins by path, so a new version written
 // over the same name would silently open as the old one; and a mapped file
 // changed in place crashes the process (SIGBUS) when the change is read.
 // The copy is written from the bytes that were checked, opened, and
 // removed: the mapping keeps its inode alive and nobody else can reach it.
-func (l *Loader) open(path string, data []byte, info soInfo) (*plugin.Plugin, error) {
-	sum := sha256.Sum256(data)
-	key := hex.EncodeToString(sum[:])
-
+// It is named after the build's unique ID, so that two loaders of the
+// process that open the same build use the same path, and Go's plugin
+// cache gives the second one the plugin the first opened.
+func (l *Loader) open(path string, data []byte, hash func() [sha256.Size]byte, info soInfo) (*plugin.Plugin, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.closed {
 		return nil, fmt.Errorf("%s: %w", path, ErrClosed)
 	}
+	// Go refuses a second plugin with the same plugin path, so that is the
+	// key; the content must be the same too.
+	key := info.manifest.Package
 	if o := l.opened[key]; o != nil {
+		if o.sum != hash() {
+			return nil, fmt.Errorf("%s: %w: another file of the same build (plugin path %s) is already loaded, "+
+				"with other content: the file was modified after it was built", path, ErrOpen, key)
+		}
 		if o.err != nil {
 			return nil, o.err
 		}
-		return o.p, nil // the same bytes, already open: no new memory
+		return o.p, nil // the same build, already open: no new memory
 	}
 	if l.used+info.mapped > l.opts.MaxMemory {
 		return nil, fmt.Errorf("%s: %w: it needs %s, %s of %s are taken by the %d patches opened so far, "+
@@ -229,7 +246,7 @@ func (l *Loader) open(path string, data []byte, info soInfo) (*plugin.Plugin, er
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	cp := filepath.Join(dir, key[:32]+Ext)
+	cp := filepath.Join(dir, info.manifest.ID+Ext)
 	if err := os.WriteFile(cp, data, 0o500); err != nil {
 		return nil, fmt.Errorf("%s: private copy: %w", path, err)
 	}
@@ -242,11 +259,11 @@ func (l *Loader) open(path string, data []byte, info soInfo) (*plugin.Plugin, er
 	if err != nil {
 		err = l.openError(path, cp, err)
 		if mapped {
-			l.opened[key] = &opened{err: err}
+			l.opened[key] = &opened{err: err, sum: hash()}
 		}
 		return nil, err
 	}
-	l.opened[key] = &opened{p: p}
+	l.opened[key] = &opened{p: p, sum: hash()}
 	return p, nil
 }
 
@@ -372,6 +389,12 @@ func redirectsOf(p *plugin.Plugin, m Manifest) ([]*redirect, error) {
 		}
 	}
 	return out, errors.Join(errs...)
+}
+
+// patchID is [loader.PatchID] of a file whose SHA-256 is already known:
+// the file is hashed once, not twice.
+func patchID(path string, sum [sha256.Size]byte) string {
+	return filepath.Base(path) + "-" + hex.EncodeToString(sum[:6])
 }
 
 func mib(n int64) string { return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20)) }

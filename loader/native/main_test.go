@@ -38,6 +38,9 @@ var fixtures string
 func TestMain(m *testing.M) {
 	if dir := os.Getenv(fixturesEnv); dir != "" {
 		fixtures = dir
+		if spec := os.Getenv(benchEnv); spec != "" {
+			os.Exit(benchChild(spec))
+		}
 		os.Exit(m.Run())
 	}
 	dir, err := os.MkdirTemp("", "nativeloader-test-")
@@ -47,14 +50,35 @@ func TestMain(m *testing.M) {
 	}
 	fixtures = dir
 	flag.Parse()
-	start := time.Now()
-	buildFixtures(dir)
-	if testing.Verbose() {
-		fmt.Fprintf(os.Stderr, "built fixtures in %v\n", time.Since(start).Round(time.Millisecond))
+	if needFixtures() {
+		start := time.Now()
+		buildFixtures(dir)
+		if testing.Verbose() {
+			fmt.Fprintf(os.Stderr, "built fixtures in %v\n", time.Since(start).Round(time.Millisecond))
+		}
 	}
 	code := m.Run()
 	os.RemoveAll(dir)
 	os.Exit(code)
+}
+
+// needFixtures reports whether this run may load a fixture: not when
+// fuzzing (every fuzz worker would build them again), listing, or running
+// no test.
+func needFixtures() bool {
+	get := func(name string) string {
+		if f := flag.Lookup(name); f != nil {
+			return f.Value.String()
+		}
+		return ""
+	}
+	switch {
+	case get("test.fuzz") != "", get("test.fuzzworker") == "true", get("test.list") != "":
+		return false
+	case get("test.run") == "^$" && get("test.bench") == "":
+		return false
+	}
+	return true
 }
 
 func fixture(t testing.TB, name string) string {

@@ -150,8 +150,11 @@ func (m *Manifest) UnmarshalText(text []byte) error {
 	if n == 0 {
 		return fmt.Errorf("%w: empty", ErrBadManifest)
 	}
-	if out.ID == "" || len(out.Slots) == 0 {
-		return fmt.Errorf("%w: no id or no slot", ErrBadManifest)
+	if !validID(out.ID) {
+		return fmt.Errorf("%w: id %q is not a name of letters, digits, '_', '-' and '.'", ErrBadManifest, out.ID)
+	}
+	if out.Package == "" || len(out.Slots) == 0 {
+		return fmt.Errorf("%w: no package or no slot", ErrBadManifest)
 	}
 	for _, list := range [][]string{out.Slots, out.Redirects} {
 		slices.Sort(list)
@@ -164,6 +167,20 @@ func (m *Manifest) UnmarshalText(text []byte) error {
 	}
 	*m = out
 	return nil
+}
+
+// validID reports whether id can name a file: the loader's private copy
+// of the patch is named after it.
+func validID(id string) bool {
+	if id == "" || len(id) > 200 || id[0] == '.' {
+		return false
+	}
+	for _, c := range id {
+		if !(c == '_' || c == '-' || c == '.' || '0' <= c && c <= '9' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z') {
+			return false
+		}
+	}
+	return true
 }
 
 func duplicate(sorted []string) int {
