@@ -3,7 +3,8 @@ package native
 import "encoding/binary"
 
 // The encoders in this file are pure functions of addresses and bytes, built
-// on every platform so that their output can be tested anywhere.
+// on every platform so that their output can be tested anywhere; addresses
+// are uint64 so that 32-bit hosts can test them too.
 
 // Registers that carry a closure's context: the funcval pointer a Go
 // closure reads its captured variables through.
@@ -23,7 +24,7 @@ const (
 )
 
 // amd64Jump encodes JMP rel32 at from to to.
-func amd64Jump(from, to uintptr) ([amd64JumpLen]byte, bool) {
+func amd64Jump(from, to uint64) ([amd64JumpLen]byte, bool) {
 	var b [amd64JumpLen]byte
 	rel := int64(to) - int64(from+amd64JumpLen)
 	if rel != int64(int32(rel)) {
@@ -39,7 +40,7 @@ func amd64Jump(from, to uintptr) ([amd64JumpLen]byte, bool) {
 //
 //	48 8B 15 rel32   MOVQ data(RIP), DX
 //	FF 22            JMP  (DX)
-func amd64Trampoline(at, data uintptr) ([amd64TrampolineLen]byte, bool) {
+func amd64Trampoline(at, data uint64) ([amd64TrampolineLen]byte, bool) {
 	var b [amd64TrampolineLen]byte
 	rel := int64(data) - int64(at+7)
 	if rel != int64(int32(rel)) {
@@ -66,51 +67,85 @@ func amd64IsJump(code []byte) bool {
 	return false
 }
 
-// amd64JumpWindow returns the range [lo, hi] of trampoline addresses a
-// JMP rel32 written at entry may target without changing any byte of code
-// past the first instruction. entryCode holds the original code at entry.
+// amd64RelWindows returns ranges [lo, hi] of rel32 values that a JMP rel32
+// written at an entry may take without changing any byte of code past the
+// entry's first instruction, nearest ranges first. code holds the original
+// bytes at the entry (at least 5), codeLen how many of them are the
+// function's instructions; bytes from codeLen on are the alignment padding
+// after its last instruction, which nothing executes.
 //
-// Why: a thread may be stopped (descheduled by the kernel, or parked by an
-// asynchronous preemption in a frameless leaf function) with its PC at the
-// start of the second or a later instruction. If the jump leaves every byte
-// from the end of the first instruction on unchanged, such a thread resumes
-// into the original instructions, which are intact; only a thread at the
-// entry itself sees the jump. With a first instruction of length L < 5, the
-// jump's bytes L..4 are the high bytes of rel32, so they pin rel32 to a
-// window of 2^(8(L-1)) values: 16 MiB for the 4-byte CMPQ SP, 16(R14) of
-// Go's stack-check prologue, 64 KiB for L=3, 256 bytes for L=2, a single
-// address for L=1. When the first instruction cannot be decoded it is
-// taken as one byte long, which only narrows the window.
-func amd64JumpWindow(entry uintptr, entryCode []byte) (lo, hi uintptr, insnLen int) {
-	l := x86InsnLen(entryCode)
+// Why: a thread may be stopped with its PC at the start of the second or a
+// later instruction: descheduled by the kernel, interrupted by a signal, or
+// parked by an asynchronous preemption in a frameless leaf function (only
+// the stack-check prologue of other functions is excluded from
+// preemption). If the jump leaves every byte of those instructions
+// unchanged, such a thread resumes into the original instructions, intact;
+// only a thread at the entry itself, or one that has not yet fetched it,
+// sees the jump, and it sees the old or the new 8-byte word whole. With a
+// first instruction of length L < 5, the jump's bytes L..4 are the high
+// bytes of rel32, so they pin rel32 into windows of 2^(8(L-1)) values: 16
+// MiB for the 4-byte CMPQ SP, 16(R14) of Go's stack-check prologue, 64 KiB
+// for L=3, 256 bytes for L=2, a single value for L=1. Bytes that are
+// padding are free again. An undecodable first instruction counts as one
+// byte long, which only narrows the windows.
+func amd64RelWindows(code []byte, codeLen int) [][2]int64 {
+	l := x86InsnLen(code)
 	if l == 0 {
 		l = 1
 	}
-	insnLen = l
-	if len(entryCode) < amd64JumpLen {
-		return 0, 0, l
+	fixedEnd := min(codeLen, amd64JumpLen) // entry bytes [l, fixedEnd) are kept
+	if l >= fixedEnd || len(code) < amd64JumpLen {
+		return [][2]int64{{-1 << 31, 1<<31 - 1}}
 	}
-	relLo, relHi := int64(-1<<31), int64(1<<31-1)
-	if l < amd64JumpLen {
-		free := uint(8 * (l - 1))
-		var fixed [4]byte
-		copy(fixed[l-1:], entryCode[l:amd64JumpLen])
-		base := int64(int32(binary.LittleEndian.Uint32(fixed[:])))
-		relLo, relHi = base, base+(1<<free)-1
+	lowFree := uint(8 * (l - 1)) // rel32 bits below the kept bytes
+	var fixed int64
+	for p := l; p < fixedEnd; p++ {
+		fixed |= int64(code[p]) << (8 * (p - 1))
 	}
-	next := int64(entry) + amd64JumpLen
-	loI, hiI := next+relLo, next+relHi
-	if loI < 1<<16 {
-		loI = 1 << 16 // never map the first 64 KiB (vm.mmap_min_addr)
+	highFree := amd64JumpLen - fixedEnd // free bytes of padding above them
+	if highFree == 0 {
+		base := int64(int32(uint32(fixed)))
+		return [][2]int64{{base, base + 1<<lowFree - 1}}
 	}
-	if hiI < loI {
-		return 0, 0, l
+	shift := uint(8 * (4 - highFree))
+	limit := int64(1) << (8*highFree - 1)
+	var out [][2]int64
+	for k := int64(0); len(out) < 64 && k < 2*limit; k++ {
+		v := k / 2 // 0, -1, 1, -2, 2, ...: nearest first
+		if k%2 == 1 {
+			v = -(k + 1) / 2
+		}
+		if v >= limit || v < -limit {
+			continue
+		}
+		rel := v<<shift | fixed
+		out = append(out, [2]int64{rel, rel + 1<<lowFree - 1})
 	}
-	return uintptr(loI), uintptr(hiI), l
+	return out
+}
+
+// amd64ShortJump encodes JMP rel8 at from to to.
+func amd64ShortJump(from, to uint64) ([2]byte, bool) {
+	rel := int64(to) - int64(from+2)
+	if rel != int64(int8(rel)) {
+		return [2]byte{}, false
+	}
+	return [2]byte{0xEB, byte(int8(rel))}, true
+}
+
+// amd64PaddingSlot returns the offset from the entry of a place in the
+// padding after the function's code for a 5-byte JMP rel32, reached from
+// the entry by a 2-byte JMP rel8 that changes only bytes of the first
+// instruction: the form used when no rel32 window is free.
+func amd64PaddingSlot(code []byte, codeLen, room int) (int, bool) {
+	if x86InsnLen(code) < 2 || room-codeLen < amd64JumpLen || codeLen-2 > 127 {
+		return 0, false
+	}
+	return codeLen, true
 }
 
 // arm64Branch encodes B from to to.
-func arm64Branch(from, to uintptr) (uint32, bool) {
+func arm64Branch(from, to uint64) (uint32, bool) {
 	rel := int64(to) - int64(from)
 	if rel&3 != 0 || rel < -arm64BRange || rel >= arm64BRange {
 		return 0, false
@@ -126,7 +161,7 @@ func arm64Branch(from, to uintptr) (uint32, bool) {
 //	D61F0360   B     (R27)
 //
 // R27 is the Go linker's scratch register, free at a function entry.
-func arm64Trampoline(at, data uintptr) ([arm64TrampolineLen]byte, bool) {
+func arm64Trampoline(at, data uint64) ([arm64TrampolineLen]byte, bool) {
 	var b [arm64TrampolineLen]byte
 	rel := int64(data) - int64(at)
 	if rel&3 != 0 || rel < -1<<20 || rel >= 1<<20 {

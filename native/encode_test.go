@@ -25,7 +25,7 @@ func hexBytes(t *testing.T, s string) []byte {
 
 func TestAMD64Jump(t *testing.T) {
 	tests := []struct {
-		from, to uintptr
+		from, to uint64
 		want     string
 		ok       bool
 	}{
@@ -192,53 +192,78 @@ func TestX86InsnLenObjdump(t *testing.T) {
 	t.Logf("%d instructions agree, %d not decoded (taken as 1 byte)", checked, unknown)
 }
 
-func TestAMD64JumpWindow(t *testing.T) {
-	const entry = 0x7f1234560000 // high enough for windows below it
+func TestAMD64RelWindows(t *testing.T) {
+	const entry uint64 = 0x7f1234560000
 	tests := []struct {
 		name    string
 		code    string
-		insnLen int
-		span    uintptr // hi-lo+1
+		codeLen int
+		windows int   // how many windows
+		span    int64 // size of each
 	}{
-		{"stack check, JLS rel8", "49 3b 66 10 76 2e 55 48", 4, 1 << 24},
-		{"stack check, JLS rel32", "49 3b 66 10 0f 86 9a 00", 4, 1 << 24},
-		{"LEAQ prologue", "4c 8d 64 24 f8 4d 3b 66", 5, 0},
-		{"MOVQ SP, BP", "48 89 e5 48 83 ec 10 90", 3, 1 << 16},
-		{"XORL", "31 c0 c3 cc cc cc cc cc", 2, 1 << 8},
-		{"PUSHQ BP", "55 48 89 e5 48 83 ec 10", 1, 1},
-		{"VEX: unknown, as 1", "c5 f8 77 c3 cc cc cc cc", 1, 1},
+		{"stack check, JLS rel8", "49 3b 66 10 76 2e 55 48", 64, 1, 1 << 24},
+		{"stack check, JLS rel32", "49 3b 66 10 0f 86 9a 00", 64, 1, 1 << 24},
+		{"LEAQ prologue", "4c 8d 64 24 f8 4d 3b 66", 64, 1, 1 << 32},
+		{"MOVQ SP, BP", "48 89 e5 48 83 ec 10 90", 64, 1, 1 << 16},
+		{"XORL; RET", "31 c0 c3 cc cc cc cc cc", 3, 64, 1 << 8},
+		{"PUSHQ BP", "55 48 89 e5 48 83 ec 10", 64, 1, 1},
+		{"ADDQ; RET", "48 01 d8 c3 cc cc cc cc", 4, 64, 1 << 16},
+		{"LEAQ; RET", "48 8d 04 18 c3 cc cc cc", 5, 1, 1 << 24},
+		{"RET alone", "c3 cc cc cc cc cc cc cc", 1, 1, 1 << 32},
+		{"VEX: unknown, as 1", "c5 f8 77 c3 cc cc cc cc", 64, 1, 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			code := hexBytes(t, tt.code)
-			lo, hi, l := amd64JumpWindow(entry, code)
-			if l != tt.insnLen {
-				t.Fatalf("first instruction length %d, want %d", l, tt.insnLen)
+			ws := amd64RelWindows(code, tt.codeLen)
+			if len(ws) != tt.windows {
+				t.Fatalf("%d windows, want %d: %v", len(ws), tt.windows, ws)
 			}
-			if tt.span != 0 && hi-lo+1 != tt.span {
-				t.Errorf("window [%#x, %#x] spans %#x, want %#x", lo, hi, hi-lo+1, tt.span)
+			l := max(x86InsnLen(code), 1)
+			keep := min(tt.codeLen, amd64JumpLen)
+			for i, w := range ws {
+				if w[1]-w[0]+1 != tt.span {
+					t.Errorf("window %d [%#x, %#x] spans %#x, want %#x", i, w[0], w[1], w[1]-w[0]+1, tt.span)
+				}
+				for _, rel := range []int64{w[0], w[1], w[0] + (w[1]-w[0])/2} {
+					jmp, ok := amd64Jump(entry, uint64(int64(entry)+amd64JumpLen+rel))
+					if !ok {
+						t.Fatalf("rel %#x out of jump range", rel)
+					}
+					if l < keep && !bytes.Equal(jmp[l:keep], code[l:keep]) {
+						t.Errorf("rel %#x: jump % x changes instruction bytes % x", rel, jmp, code[l:keep])
+					}
+				}
 			}
-			for _, to := range []uintptr{lo, hi, lo + (hi-lo)/2} {
-				jmp, ok := amd64Jump(entry, to)
-				if !ok {
-					t.Fatalf("target %#x in window but out of jump range", to)
-				}
-				if l < amd64JumpLen && !bytes.Equal(jmp[l:], code[l:amd64JumpLen]) {
-					t.Errorf("jump to %#x = % x changes bytes past the first instruction of % x", to, jmp, code[:amd64JumpLen])
-				}
-			}
-			if l < amd64JumpLen {
-				if jmp, ok := amd64Jump(entry, hi+1); ok && bytes.Equal(jmp[l:], code[l:amd64JumpLen]) {
-					t.Errorf("window too narrow: %#x also keeps the bytes", hi+1)
-				}
+			if len(ws) > 1 && (ws[0][0] > ws[1][0] && ws[0][0] < 0) {
+				t.Errorf("windows not nearest first: %v", ws[:2])
 			}
 		})
 	}
 }
 
+func TestAMD64ShortJumpAndPaddingSlot(t *testing.T) {
+	if b, ok := amd64ShortJump(0x1000, 0x1004); !ok || b != [2]byte{0xeb, 0x02} {
+		t.Errorf("amd64ShortJump = % x, %v", b, ok)
+	}
+	if _, ok := amd64ShortJump(0x1000, 0x1000+130); ok {
+		t.Error("amd64ShortJump accepted rel8 overflow")
+	}
+	lea := hexBytes(t, "48 8d 04 18 c3 cc cc cc")
+	if off, ok := amd64PaddingSlot(lea, 5, 32); !ok || off != 5 {
+		t.Errorf("amd64PaddingSlot(LEAQ; RET) = %d, %v; want 5, true", off, ok)
+	}
+	if _, ok := amd64PaddingSlot(lea, 28, 32); ok {
+		t.Error("amd64PaddingSlot accepted 4 bytes of padding")
+	}
+	if _, ok := amd64PaddingSlot(hexBytes(t, "55 48 89 e5 48"), 5, 32); ok {
+		t.Error("amd64PaddingSlot accepted a 1-byte first instruction")
+	}
+}
+
 func TestARM64Branch(t *testing.T) {
 	tests := []struct {
-		from, to uintptr
+		from, to uint64
 		want     uint32
 		ok       bool
 	}{

@@ -28,6 +28,12 @@ var (
 	// own code: the jump would loop forever.
 	ErrSameFunc = errors.New("native: target and replacement are the same function")
 
+	// ErrRuntimeFunc is returned when the target belongs to the Go runtime
+	// or to reflect: the scheduler, the allocator and reflect's call stubs
+	// run under this package's own code write, and a reflect.MakeFunc
+	// function shares its entry with every other one.
+	ErrRuntimeFunc = errors.New("native: target belongs to the Go runtime")
+
 	// ErrTooShort is returned when the target's machine code is shorter
 	// than the jump that would be written over it: the jump would overwrite
 	// the next function.

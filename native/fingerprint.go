@@ -68,7 +68,7 @@ func Fingerprint() (Record, error) {
 }
 
 // FingerprintOf returns the fingerprint recorded in info. A tool fingerprints
-// another binary, executable or plugin, with [buildinfo.ReadFile]:
+// another binary, executable or plugin, with [debug/buildinfo.ReadFile]:
 //
 //	info, err := buildinfo.ReadFile(path)
 //	...

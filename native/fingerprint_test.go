@@ -1,7 +1,9 @@
 package native
 
 import (
+	"debug/buildinfo"
 	"errors"
+	"os"
 	"runtime/debug"
 	"slices"
 	"strings"
@@ -101,6 +103,27 @@ func TestFingerprintRunningBinary(t *testing.T) {
 	}
 	if _, err := FingerprintOf(nil); !errors.Is(err, ErrNoBuildInfo) {
 		t.Errorf("FingerprintOf(nil) = %v, want ErrNoBuildInfo", err)
+	}
+}
+
+// A tool fingerprints another binary from its file; for the running test
+// binary, that must match what it says of itself.
+func TestFingerprintOfFile(t *testing.T) {
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := buildinfo.ReadFile(exe)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fromFile := mustRecord(t, info)
+	self, err := Fingerprint()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fromFile.Hash() != self.Hash() {
+		t.Errorf("file and running fingerprints differ: %v", Diff(fromFile, self))
 	}
 }
 
