@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"plugin"
 	"reflect"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -63,6 +64,7 @@ type Loader struct {
 	closed bool
 
 	redirects redirTable
+	host      hostFuncs // the running executable's functions, read at the first redirect
 }
 
 // opened is one distinct patch file the loader has handed to plugin.Open.
@@ -351,15 +353,17 @@ func (l *Loader) exports(path string, p *plugin.Plugin, m Manifest) (map[string]
 		return nil, nil, fmt.Errorf("%s: %w", path, errors.Join(errs...))
 	}
 
-	redirects, err := redirectsOf(p, m)
+	redirects, err := l.redirectsOf(p, m)
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return impls, redirects, nil
 }
 
-// redirectsOf reads and checks the optional redirect table.
-func redirectsOf(p *plugin.Plugin, m Manifest) ([]*redirect, error) {
+// redirectsOf reads and checks the optional redirect table, and resolves
+// each target to the running binary's own function of that name (see
+// hostFuncs for why the plugin's value cannot be used as it is).
+func (l *Loader) redirectsOf(p *plugin.Plugin, m Manifest) ([]*redirect, error) {
 	sym, err := p.Lookup(SymbolRedirects)
 	if err != nil {
 		if len(m.Redirects) > 0 {
@@ -385,7 +389,17 @@ func redirectsOf(p *plugin.Plugin, m Manifest) ([]*redirect, error) {
 		case t.Type() != r.Type():
 			errs = append(errs, fmt.Errorf("redirect %s: %w: target is %v, replacement is %v", name, ErrBadExport, t.Type(), r.Type()))
 		default:
-			out = append(out, &redirect{name: name, target: pair[0], replacement: pair[1], entry: t.Pointer()})
+			fn := runtime.FuncForPC(t.Pointer())
+			if fn == nil {
+				errs = append(errs, fmt.Errorf("redirect %s: %w: the target is not a known function", name, ErrBadExport))
+				continue
+			}
+			entry, err := l.host.lookup(fn.Name())
+			if err != nil {
+				errs = append(errs, fmt.Errorf("redirect %s: %w: %w", name, ErrRedirect, err))
+				continue
+			}
+			out = append(out, &redirect{name: name, target: funcAt(t.Type(), entry), replacement: pair[1], entry: entry})
 		}
 	}
 	return out, errors.Join(errs...)

@@ -386,3 +386,82 @@ func TestWatchDir(t *testing.T) {
 	}
 	want(hotswap.EventReverted, "hello, gopher")
 }
+
+// TestRedirect applies a patch that serves a slot and redirects a function
+// the host never registered; reverting it restores both.
+func TestRedirect(t *testing.T) {
+	if !inChild(t) {
+		return
+	}
+	e := newEnv(t, nativeloader.Options{})
+	events, cancel := e.mgr.Subscribe(16)
+	defer cancel()
+	p := e.load(t, fixture(t, "redirect.so"))
+	if host.Shout("hi") != "HI!" {
+		t.Fatal("loading redirected already")
+	}
+	e.apply(t, p)
+	if got := host.Shout("Hi"); got != "hi..." {
+		t.Fatalf("redirected Shout = %q", got)
+	}
+	if got := e.slots.Add.Load()(1, 2); got != 12 {
+		t.Fatalf("patched Add = %d", got)
+	}
+	if err := e.mgr.Revert(context.Background(), p.ID); err != nil {
+		t.Fatal(err)
+	}
+	// The slot is back at once; the redirection is restored by the
+	// patch's Retire hook, which the manager runs in the background.
+	if got := e.slots.Add.Load()(1, 2); got != 3 {
+		t.Fatalf("reverted Add = %d", got)
+	}
+	for ev := range events {
+		if ev.Type == hotswap.EventRetired && ev.PatchID == p.ID {
+			if ev.Err != nil {
+				t.Fatalf("retire: %v", ev.Err)
+			}
+			break
+		}
+	}
+	if got := host.Shout("Hi"); got != "HI!" {
+		t.Fatalf("restored Shout = %q", got)
+	}
+	// Applying it again redirects again (the code never left).
+	e.apply(t, e.load(t, fixture(t, "redirect.so")))
+	if got := host.Shout("Hi"); got != "hi..." {
+		t.Fatalf("re-applied Shout = %q", got)
+	}
+	if err := e.mgr.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if got := host.Shout("Hi"); got != "HI!" {
+		t.Fatalf("after Close: Shout = %q", got)
+	}
+}
+
+// TestRedirectVersions replaces a redirecting patch with a new version of
+// itself (as the directory watch does): the new version's redirection
+// takes over from the old one's, it is not refused as a double redirection.
+func TestRedirectVersions(t *testing.T) {
+	if !inChild(t) {
+		return
+	}
+	e := newEnv(t, nativeloader.Options{})
+	p1 := e.load(t, fixture(t, "redirect.so"))
+	e.apply(t, p1)
+	p2 := e.load(t, fixture(t, "redirect2.so"))
+	p2.Replaces = p1.ID
+	e.apply(t, p2)
+	if got := host.Shout("Hi"); got != "hi???" {
+		t.Fatalf("after the replacement, Shout = %q", got)
+	}
+	if err := e.mgr.Revert(context.Background(), p2.ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.mgr.Close(); err != nil { // waits for the Retire hooks
+		t.Fatal(err)
+	}
+	if got := host.Shout("Hi"); got != "HI!" {
+		t.Fatalf("after revert, Shout = %q", got)
+	}
+}
