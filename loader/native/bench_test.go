@@ -128,6 +128,9 @@ func benchLoad(b *testing.B, warm int) {
 	b.ReportMetric(float64(sum)/n, "ns/op")
 	b.ReportMetric(float64(res.Bytes)/n, "B/op")
 	b.ReportMetric(float64(res.Allocs)/n, "allocs/op")
+	if !testing.Verbose() {
+		return
+	}
 	sorted := slices.Sorted(slices.Values(res.Ns))
 	b.Logf("after %d loaded: first %v, median %v, last %v, max %v", warm,
 		time.Duration(res.Ns[0]), time.Duration(sorted[len(sorted)/2]), time.Duration(res.Ns[len(res.Ns)-1]), time.Duration(sorted[len(sorted)-1]))

@@ -12,6 +12,7 @@ import (
 	"plugin"
 	"reflect"
 	"runtime"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"sync"
@@ -143,6 +144,13 @@ func (l *Loader) Load(ctx context.Context, path string) (hotswap.Patch, error) {
 	if err := supported(); err != nil {
 		return hotswap.Patch{}, fmt.Errorf("%s: %w", path, err)
 	}
+	fi, err := os.Stat(path)
+	if err != nil {
+		return hotswap.Patch{}, err
+	}
+	if fi.Size() > l.opts.MaxMemory {
+		return hotswap.Patch{}, fmt.Errorf("%s: %w: the file alone (%s) is larger than the cap (%s)", path, ErrMemoryCap, mib(fi.Size()), mib(l.opts.MaxMemory))
+	}
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return hotswap.Patch{}, err
@@ -252,7 +260,7 @@ func (l *Loader) open(path string, data []byte, hash func() [sha256.Size]byte, i
 	if err := os.WriteFile(cp, data, 0o500); err != nil {
 		return nil, fmt.Errorf("%s: private copy: %w", path, err)
 	}
-	p, err := plugin.Open(cp)
+	p, err := openPlugin(cp)
 	mapped := err == nil || isMapped(cp)
 	_ = os.Remove(cp)
 	if mapped {
@@ -267,6 +275,18 @@ func (l *Loader) open(path string, data []byte, hash func() [sha256.Size]byte, i
 	}
 	l.opened[key] = &opened{p: p, sum: hash()}
 	return p, nil
+}
+
+// openPlugin is plugin.Open, with a panic of the plugin's init functions
+// turned into an error (a *hotswap.PanicError): a patch that panics while
+// it initializes is refused, and the process goes on.
+func openPlugin(path string) (p *plugin.Plugin, err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			p, err = nil, &hotswap.PanicError{Value: v, Stack: debug.Stack()}
+		}
+	}()
+	return plugin.Open(path)
 }
 
 // privateDir returns the directory of private copies, making it if need
@@ -309,6 +329,8 @@ func (l *Loader) openError(path, cp string, err error) error {
 	case strings.Contains(msg, "plugin already loaded"):
 		return fmt.Errorf("%s: %w: a plugin with the same plugin path is already loaded "+
 			"(`hotpatch patch build` gives each build a unique one; was this file built another way?)", path, ErrOpen)
+	case errors.As(err, new(*hotswap.PanicError)):
+		return fmt.Errorf("%s: %w: its initialization panicked: %w", path, ErrOpen, err)
 	case strings.Contains(msg, "not implemented"):
 		return fmt.Errorf("%s: %w: %s", path, ErrNotSupported, msg)
 	}

@@ -123,6 +123,7 @@ func buildFixtures(dir string) {
 		"wrongtype.so": patch("wrongtype.go", "wrongtype.so", nil),
 		"redirect.so":  patch("redirect.go", "redirect.so", nil),
 		"redirect2.so": patch("redirect2.go", "redirect2.so", nil),
+		"panicinit.so": patch("panicinit.go", "panicinit.so", nil),
 		// Manifest and fingerprint are right, the HotpatchSlots export is not there.
 		"noexport.so": patch("greet_v1.go", "noexport.so", func(p *patchbuild.Plan) {
 			gen := p.Files[patchbuild.GeneratedFile]

@@ -275,6 +275,24 @@ func TestRefuseBadFiles(t *testing.T) {
 	}
 }
 
+// TestRefusePanickingInit loads a patch whose init panics: refused with
+// the panic, and the process goes on.
+func TestRefusePanickingInit(t *testing.T) {
+	if !inChild(t) {
+		return
+	}
+	e := newEnv(t, nativeloader.Options{})
+	_, err := e.l.Load(context.Background(), fixture(t, "panicinit.so"))
+	var pe *hotswap.PanicError
+	if !errors.As(err, &pe) || !errors.Is(err, nativeloader.ErrOpen) || pe.Value != "patch init fails" {
+		t.Fatalf("err = %v, want ErrOpen with the panic", err)
+	}
+	e.apply(t, e.load(t, fixture(t, "v1.so")))
+	if got := e.slots.Greet.Load()("x"); got != "v1, x" {
+		t.Fatalf("after the refusal, a good patch serves %q", got)
+	}
+}
+
 func TestRefuseNoExport(t *testing.T) {
 	if !inChild(t) {
 		return
@@ -338,6 +356,12 @@ func TestMemoryCap(t *testing.T) {
 	e.load(t, fixture(t, "v1.so"))
 	if used, limit := e.l.Memory(); used != size || limit != size+size/2 {
 		t.Errorf("Memory() = %d, %d; want %d, %d", used, limit, size, size+size/2)
+	}
+	// A file larger than the whole cap is not even read.
+	tiny := nativeloader.New(e.reg, nativeloader.Options{MaxMemory: 4096})
+	defer tiny.Close()
+	if _, err := tiny.Load(context.Background(), fixture(t, "v2.so")); !errors.Is(err, nativeloader.ErrMemoryCap) {
+		t.Errorf("a file larger than the cap: %v", err)
 	}
 	t.Logf("refusal reads:\n%v", err)
 }
