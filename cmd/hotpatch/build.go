@@ -2,12 +2,17 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
 
 	"github.com/hotpatch-go/hotpatch/internal/patchbuild"
 )
+
+// errBadArgs marks an error in a command line: a dispatcher prints it and
+// exits with status 2.
+var errBadArgs = errors.New("usage")
 
 const buildUsage = `usage: hotpatch build [-o BIN] [-inline module|all|none|PATTERN] [go build flags] [PKG]
 
@@ -57,7 +62,7 @@ func parseBuildArgs(args []string) (patchbuild.BaselineOptions, error) {
 		a := args[i]
 		if !strings.HasPrefix(a, "-") || a == "-" {
 			if i != len(args)-1 {
-				return opts, fmt.Errorf("%w: the package %q must come last\n%s", errUsage, a, buildUsage)
+				return opts, fmt.Errorf("%w: the package %q must come last\n%s", errBadArgs, a, buildUsage)
 			}
 			opts.Package = a
 			break
@@ -70,7 +75,7 @@ func parseBuildArgs(args []string) (patchbuild.BaselineOptions, error) {
 		case "o", "inline":
 			if !hasValue {
 				if i+1 == len(args) {
-					return opts, fmt.Errorf("%w: %s needs a value\n%s", errUsage, a, buildUsage)
+					return opts, fmt.Errorf("%w: %s needs a value\n%s", errBadArgs, a, buildUsage)
 				}
 				i++
 				value = args[i]

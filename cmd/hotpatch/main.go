@@ -11,16 +11,13 @@ import (
 	"os/signal"
 )
 
-// errUsage marks an error in the command line; main exits with status 2.
-var errUsage = errors.New("usage")
-
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	switch {
 	case err == nil:
-	case errors.Is(err, errUsage):
+	case errors.Is(err, errBadArgs):
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(2)
 	default:
@@ -45,5 +42,5 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	case args[0] == "patch" && len(args) > 1 && args[1] == "build":
 		return cmdPatchBuildNative(ctx, args[2:], stdout, stderr)
 	}
-	return fmt.Errorf("%w: unknown command %q\n%s", errUsage, args[0], usage)
+	return fmt.Errorf("%w: unknown command %q\n%s", errBadArgs, args[0], usage)
 }

@@ -36,7 +36,15 @@ func testFlags(t *testing.T) []string {
 func runCLI(t *testing.T, args ...string) (string, error) {
 	t.Helper()
 	var stdout, stderr bytes.Buffer
-	err := run(context.Background(), args, &stdout, &stderr)
+	var err error
+	switch {
+	case len(args) > 0 && args[0] == "build":
+		err = cmdBuild(context.Background(), args[1:], &stdout, &stderr)
+	case len(args) > 1 && args[0] == "patch" && args[1] == "build":
+		err = cmdPatchBuildNative(context.Background(), args[2:], &stdout, &stderr)
+	default:
+		err = run(context.Background(), args, &stdout, &stderr)
+	}
 	if stderr.Len() > 0 {
 		t.Logf("hotpatch %s: stderr:\n%s", strings.Join(args, " "), stderr.String())
 	}
@@ -115,13 +123,13 @@ func TestPatchBuildUsage(t *testing.T) {
 		{"patch", "build", "--nope", "x.go"},
 		{"frobnicate"},
 	} {
-		if _, err := runCLI(t, args...); !errors.Is(err, errUsage) {
+		if _, err := runCLI(t, args...); !errors.Is(err, errBadArgs) {
 			t.Errorf("%q: err = %v, want a usage error", args, err)
 		}
 	}
 	// The file may come before the flags.
 	_, err := runCLI(t, "patch", "build", filepath.Join(t.TempDir(), "missing.go"), "--baseline", "/nonexistent/bin")
-	if err == nil || errors.Is(err, errUsage) {
+	if err == nil || errors.Is(err, errBadArgs) {
 		t.Errorf("err = %v, want a build error", err)
 	}
 }
@@ -144,7 +152,7 @@ func TestParseBuildArgs(t *testing.T) {
 	for _, tt := range tests {
 		opts, err := parseBuildArgs(tt.args)
 		if tt.usageErr {
-			if !errors.Is(err, errUsage) {
+			if !errors.Is(err, errBadArgs) {
 				t.Errorf("%q: err = %v, want a usage error", tt.args, err)
 			}
 			continue

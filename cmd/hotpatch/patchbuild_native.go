@@ -45,13 +45,13 @@ func cmdPatchBuildNative(ctx context.Context, args []string, stdout, stderr io.W
 			fmt.Fprintln(stdout, patchBuildUsage)
 			return nil
 		}
-		return fmt.Errorf("%w: %v\n%s", errUsage, err, patchBuildUsage)
+		return fmt.Errorf("%w: %v\n%s", errBadArgs, err, patchBuildUsage)
 	}
 	if *kind != "native" {
-		return fmt.Errorf("%w: --kind %s is not built by this command\n%s", errUsage, *kind, patchBuildUsage)
+		return fmt.Errorf("%w: --kind %s is not built by this command\n%s", errBadArgs, *kind, patchBuildUsage)
 	}
 	if fs.NArg() != 1 || opts.Baseline == "" {
-		return fmt.Errorf("%w: want --baseline BIN and one FILE.go\n%s", errUsage, patchBuildUsage)
+		return fmt.Errorf("%w: want --baseline BIN and one FILE.go\n%s", errBadArgs, patchBuildUsage)
 	}
 	opts.Source = fs.Arg(0)
 	return patchBuildNative(ctx, opts)
