@@ -31,7 +31,7 @@ var process struct {
 type site struct {
 	entry uintptr // the function's entry
 	word  uintptr // aligned address of the machine word rewritten
-	orig  uint64  // that word as first seen (low wordSize bytes)
+	orig  uint64  // that word as first seen (arm64: the low 4 bytes)
 	prot  int     // protection of the page holding word, restored after a write
 
 	code    []byte // original bytes at entry (amd64: enough to decode one instruction)
@@ -275,25 +275,25 @@ func writeWord(s *site, word uint64) error {
 // mmapAt maps size bytes of anonymous read-write memory exactly at addr,
 // never replacing an existing mapping.
 func mmapAt(addr, size uintptr) error {
-	got, _, errno := unix.Syscall6(unix.SYS_MMAP, addr, size, unix.PROT_READ|unix.PROT_WRITE,
-		unix.MAP_PRIVATE|unix.MAP_ANONYMOUS|unix.MAP_FIXED_NOREPLACE, ^uintptr(0), 0)
-	if errno != 0 {
-		return errno
+	got, err := unix.MmapPtr(-1, 0, ptr(addr), size, unix.PROT_READ|unix.PROT_WRITE,
+		unix.MAP_PRIVATE|unix.MAP_ANONYMOUS|unix.MAP_FIXED_NOREPLACE)
+	if err != nil {
+		return err
 	}
-	if got != addr { // kernels before 4.17 take MAP_FIXED_NOREPLACE as a hint
-		munmap(got, size)
+	if uintptr(got) != addr { // kernels before 4.17 take MAP_FIXED_NOREPLACE as a hint
+		unix.MunmapPtr(got, size)
 		return unix.EEXIST
 	}
 	return nil
 }
 
-func munmap(addr, size uintptr) {
-	unix.Syscall(unix.SYS_MUNMAP, addr, size, 0)
-}
+func munmap(addr, size uintptr) { unix.MunmapPtr(ptr(addr), size) }
 
+// mprotect sets the protection of the pages [addr, addr+size), which are
+// machine code or pages this package mapped, never Go memory.
 func mprotect(addr, size uintptr, prot int) error {
-	if _, _, errno := unix.Syscall(unix.SYS_MPROTECT, addr, size, uintptr(prot)); errno != 0 {
-		return fmt.Errorf("mprotect %#x: %w", addr, errno)
+	if err := unix.Mprotect(unsafe.Slice((*byte)(ptr(addr)), size), prot); err != nil {
+		return fmt.Errorf("mprotect %#x: %w", addr, err)
 	}
 	return nil
 }

@@ -475,7 +475,7 @@ func TestRedirectARM64UnderQEMU(t *testing.T) {
 	}
 	bin := filepath.Join(t.TempDir(), "native.arm64.test")
 	build := exec.Command(goTool, "test", "-c", "-o", bin, ".")
-	build.Env = append(os.Environ(), "GOARCH=arm64", "CGO_ENABLED=0", "GOFLAGS=-buildvcs=false")
+	build.Env = append(os.Environ(), "GOARCH=arm64", "CGO_ENABLED=0", "GOFLAGS="+strings.TrimSpace(os.Getenv("GOFLAGS")+" -buildvcs=false"))
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("building the arm64 test binary: %v\n%s", err, out)
 	}
