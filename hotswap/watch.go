@@ -1,9 +1,13 @@
 package hotswap
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
+	"io"
+	"os"
 	"path/filepath"
 	"sync"
 	"time"
@@ -154,9 +158,18 @@ func (d *DirWatch) apply(ev watcher.Event) {
 	if l == nil {
 		return
 	}
+	if !sameContent(ev) {
+		return // changed again since it settled; another event follows
+	}
 	ctx, cancel := context.WithTimeout(d.ctx, d.opts.LoadTimeout)
 	defer cancel()
 	p, err := l.Load(ctx, ev.Path)
+	if err == nil && !sameContent(ev) {
+		// The loader may have read newer, unsettled bytes: drop this load
+		// and wait for the event that the change will bring.
+		d.release(p)
+		return
+	}
 	if err != nil {
 		d.m.emit(Event{Type: EventRejected, Generation: d.m.Generation(), Kind: l.Kind(), Source: ev.Path,
 			Err: fmt.Errorf("load %s: %w", ev.Path, err)})
@@ -212,4 +225,19 @@ func (d *DirWatch) release(p Patch) {
 		d.m.emit(Event{Type: EventRetired, Generation: d.m.Generation(), PatchID: p.ID, Kind: p.Kind, Source: p.Source,
 			Err: fmt.Errorf("release refused patch %q: %w", p.ID, err)})
 	}
+}
+
+// sameContent reports whether the file still holds the content the watcher
+// saw settle.
+func sameContent(ev watcher.Event) bool {
+	f, err := os.Open(ev.Path)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return false
+	}
+	return bytes.Equal(h.Sum(nil), ev.Sum[:])
 }

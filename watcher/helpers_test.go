@@ -71,7 +71,7 @@ func next(t *testing.T, w *watcher.Watcher) watcher.Event {
 func barrier(t *testing.T, w *watcher.Watcher, dir string) []watcher.Event {
 	t.Helper()
 	name := fmt.Sprintf("zzbarrier%d.go", time.Now().UnixNano())
-	write(t, filepath.Join(dir, name), "barrier")
+	writeRename(t, filepath.Join(dir, name), ".barrier.tmp", "barrier")
 	var evs []watcher.Event
 	for {
 		ev := next(t, w)
@@ -140,4 +140,37 @@ func none(t *testing.T, evs []watcher.Event) {
 	if len(evs) != 0 {
 		t.Errorf("unexpected events: %s", describeAll(evs))
 	}
+}
+
+// within runs change and reports whether it took less than d. The
+// watcher can promise that no intermediate state of a change is reported
+// only when the whole change takes less than the debounce period: a
+// writer that stalls for longer (on a badly overloaded machine) has
+// legitimately let the file settle in between. Tests then check the
+// final state only, and say so.
+func within(t *testing.T, d time.Duration, change func()) bool {
+	t.Helper()
+	start := time.Now()
+	change()
+	if took := time.Since(start); took >= d {
+		t.Logf("the change took %v, not less than the debounce period %v: checking the final state only", took, d)
+		return false
+	}
+	return true
+}
+
+// view is what a reader knows after a sequence of events: name -> sum.
+type view map[string][sha256.Size]byte
+
+// apply updates v with evs and returns it.
+func (v view) apply(evs ...watcher.Event) view {
+	for _, ev := range evs {
+		switch ev.Op {
+		case watcher.Apply:
+			v[ev.Name] = ev.Sum
+		case watcher.Remove:
+			delete(v, ev.Name)
+		}
+	}
+	return v
 }

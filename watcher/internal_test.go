@@ -1,11 +1,14 @@
 package watcher
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/fsnotify/fsnotify"
 )
 
 func TestIgnored(t *testing.T) {
@@ -137,5 +140,26 @@ func TestDefaultOptions(t *testing.T) {
 		if err := w.Close(); err != nil {
 			t.Fatal(err)
 		}
+	}
+}
+
+// TestOverflowRescans feeds the loop the error fsnotify sends when the
+// kernel queue overflowed: it is reported, and a full rescan scheduled
+// even though no symlink makes one necessary otherwise.
+func TestOverflowRescans(t *testing.T) {
+	t.Parallel()
+	w := &Watcher{dir: "patches", errors: make(chan error, errBacklog)}
+	l := &loop{w: w, links: map[string]bool{}, dirty: map[string]time.Time{}}
+
+	l.handle(fsnotify.Event{Name: "patches/.greet.go.swp", Op: fsnotify.Write}, true)
+	if !l.full.IsZero() {
+		t.Fatal("an ignored file scheduled a rescan of a directory without symlinks")
+	}
+	l.handleError(fsnotify.ErrEventOverflow, true)
+	if l.full.IsZero() {
+		t.Error("no rescan scheduled after an overflow")
+	}
+	if err := <-w.errors; !errors.Is(err, fsnotify.ErrEventOverflow) {
+		t.Errorf("reported %v, want the overflow", err)
 	}
 }

@@ -35,6 +35,10 @@ type loop struct {
 	// things did (queue overflow). Once it has been quiet, every candidate
 	// is read again.
 	full time.Time
+
+	// fsEvents and fsErrors are fsw's channels, nil once stopped.
+	fsEvents <-chan fsnotify.Event
+	fsErrors <-chan error
 }
 
 // run is the watcher's goroutine. It reads fsnotify, debounces, reads
@@ -47,20 +51,21 @@ func (w *Watcher) run() {
 	defer func() { w.closeErr = w.fsw.Close() }()
 
 	l := &loop{
-		w:     w,
-		t:     newTracker(),
-		hs:    newHasher(w.done),
-		links: make(map[string]bool),
-		dirty: make(map[string]time.Time),
-		full:  time.Now(), // the initial scan, debounced like any other
+		w:        w,
+		t:        newTracker(),
+		hs:       newHasher(w.done),
+		links:    make(map[string]bool),
+		dirty:    make(map[string]time.Time),
+		full:     time.Now(), // the initial scan, debounced like any other
+		fsEvents: w.fsw.Events,
+		fsErrors: w.fsw.Errors,
 	}
-	fsEvents, fsErrors := w.fsw.Events, w.fsw.Errors
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
 
 	for {
 		var fire <-chan time.Time
-		if at, ok := l.deadline(); ok && fsEvents != nil {
+		if at, ok := l.deadline(); ok {
 			timer.Reset(time.Until(at))
 			fire = timer.C
 		}
@@ -68,7 +73,7 @@ func (w *Watcher) run() {
 		name, op, s, pending := l.t.head()
 		if pending {
 			out = w.events
-		} else if fsEvents == nil {
+		} else if l.fsEvents == nil {
 			return // stopped, and every Remove delivered
 		}
 		ev := Event{Op: op, Name: name, Sum: s}
@@ -81,47 +86,47 @@ func (w *Watcher) run() {
 			return
 		case out <- ev:
 			l.t.ack()
-		case e, ok := <-fsEvents:
-			var stop error
-			switch {
-			case !ok:
-				stop = fmt.Errorf("watcher: %s: %w", w.dir, fsnotify.ErrClosed)
-			case l.handle(e, time.Now()):
-				stop = fmt.Errorf("%w: %s", ErrDirRemoved, w.dir)
-			}
-			if stop != nil {
-				// Nothing more can be observed, so every file counts as
-				// removed; deliver that, then exit.
-				w.report(stop)
-				l.t.unsetAll()
-				clear(l.dirty)
-				l.full = time.Time{}
-				fsEvents, fsErrors = nil, nil
-				timer.Stop()
-			}
-		case err, ok := <-fsErrors:
-			if !ok {
-				fsErrors = nil
+		case e, ok := <-l.fsEvents:
+			l.handle(e, ok)
+		case err, ok := <-l.fsErrors:
+			l.handleError(err, ok)
+		case <-fire:
+			// Events that are ready may say a file is still changing;
+			// take them first, rather than let select pick at random.
+			for range maxDrain {
+				select {
+				case e, ok := <-l.fsEvents:
+					l.handle(e, ok)
+					continue
+				default:
+				}
 				break
 			}
-			w.report(fmt.Errorf("watcher: %s: %w", w.dir, err))
-			l.full = time.Now() // events may have been lost
-		case now := <-fire:
-			l.settle(now)
+			l.settle(time.Now())
 		}
 	}
 }
 
-// handle records one fsnotify event. It reports whether the watched
-// directory itself is gone.
-func (l *loop) handle(e fsnotify.Event, now time.Time) (gone bool) {
+// maxDrain bounds how many ready fsnotify events are taken before a
+// settle, so that a storm of them cannot postpone it for ever.
+const maxDrain = 256
+
+// handle records one fsnotify event; ok is false when fsnotify closed its
+// channel.
+func (l *loop) handle(e fsnotify.Event, ok bool) {
 	w := l.w
-	if e.Name == w.dir {
+	now := time.Now()
+	switch {
+	case !ok:
+		l.stop(fmt.Errorf("watcher: %s: %w", w.dir, fsnotify.ErrClosed))
+		return
+	case e.Name == w.dir:
 		if e.Has(fsnotify.Remove) || e.Has(fsnotify.Rename) {
-			return true
+			l.stop(fmt.Errorf("%w: %s", ErrDirRemoved, w.dir))
+			return
 		}
 		l.full = now
-		return false
+		return
 	}
 	name := filepath.Base(e.Name)
 	switch {
@@ -132,7 +137,25 @@ func (l *loop) handle(e fsnotify.Event, now time.Time) (gone bool) {
 	case len(l.links) > 0:
 		l.full = now
 	}
-	return false
+}
+
+func (l *loop) handleError(err error, ok bool) {
+	if !ok {
+		l.fsErrors = nil
+		return
+	}
+	l.w.report(fmt.Errorf("watcher: %s: %w", l.w.dir, err))
+	l.full = time.Now() // events may have been lost
+}
+
+// stop ends watching: nothing more can be observed, so every file counts
+// as removed. run exits once that is delivered.
+func (l *loop) stop(why error) {
+	l.w.report(why)
+	l.t.unsetAll()
+	clear(l.dirty)
+	l.full = time.Time{}
+	l.fsEvents, l.fsErrors = nil, nil
 }
 
 // deadline returns when the earliest pending change will have been quiet

@@ -65,7 +65,7 @@ type Event struct {
 	// Name is the entry's base name, e.g. "greet.go".
 	Name string
 
-	// Path is Name joined to the directory as it was passed to [New],
+	// Path is filepath.Join of the directory passed to [New] and Name,
 	// e.g. "patches/greet.go". For a symlink it is the link, not its
 	// target.
 	Path string
@@ -171,8 +171,9 @@ func (w *Watcher) Events() <-chan Event { return w.events }
 func (w *Watcher) Errors() <-chan error { return w.errors }
 
 // Close stops the watcher, waits for its goroutines to exit, and closes
-// Events and Errors. Changes not yet delivered are dropped. Close is safe
-// to call more than once and concurrently; later calls return nil.
+// Events and Errors. Changes not yet delivered are dropped; a file being
+// hashed is abandoned. Close is safe to call more than once and
+// concurrently; later calls return nil.
 func (w *Watcher) Close() error {
 	var err error
 	w.closeOnce.Do(func() {
