@@ -1,0 +1,163 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"debug/buildinfo"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime/debug"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/hotpatch-go/hotpatch/internal/patchbuild"
+	nativeloader "github.com/hotpatch-go/hotpatch/loader/native"
+	"github.com/hotpatch-go/hotpatch/native"
+)
+
+// testFlags returns the go build flags of the test binary, so that what the
+// tests build shares its compiled packages (and -race).
+func testFlags(t *testing.T) []string {
+	t.Helper()
+	info, ok := debug.ReadBuildInfo()
+	if !ok {
+		t.Fatal("no build info")
+	}
+	flags, _, err := patchbuild.Reproduce(info.Settings)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return slices.DeleteFunc(flags, func(f string) bool { return strings.HasPrefix(f, "-gcflags") })
+}
+
+func runCLI(t *testing.T, args ...string) (string, error) {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	var err error
+	switch {
+	case len(args) > 0 && args[0] == "build":
+		err = cmdBuild(context.Background(), args[1:], &stdout, &stderr)
+	case len(args) > 1 && args[0] == "patch" && args[1] == "build":
+		err = cmdPatchBuildNative(context.Background(), args[2:], &stdout, &stderr)
+	default:
+		t.Fatalf("not a command of these tests: %q", args)
+	}
+	if stderr.Len() > 0 {
+		t.Logf("hotpatch %s: stderr:\n%s", strings.Join(args, " "), stderr.String())
+	}
+	return stdout.String(), err
+}
+
+func runDemo(t *testing.T, bin string, args ...string) string {
+	t.Helper()
+	out, err := exec.Command(bin, args...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("%s: %v\n%s", bin, err, out)
+	}
+	return strings.TrimSpace(string(out))
+}
+
+// TestBuildAndPatchNative is the whole native life through the CLI: build
+// a baseline, build a patch for it, and have the baseline load it.
+func TestBuildAndPatchNative(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds a baseline and a plugin")
+	}
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "demo")
+	args := append([]string{"build", "-o", bin}, testFlags(t)...)
+	out, err := runCLI(t, append(args, "./testdata/demo")...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := buildinfo.ReadFile(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec, _ := native.FingerprintOf(info)
+	if !strings.Contains(out, rec.Hash()[:16]) {
+		t.Errorf("build output %q does not show the fingerprint %s", out, rec.Hash()[:16])
+	}
+	if v, _ := rec.Setting("-gcflags"); v != "github.com/hotpatch-go/hotpatch/...=-l" {
+		t.Errorf("-gcflags recorded = %q, want the main module without inlining", v)
+	}
+	if v, _ := rec.Setting("CGO_ENABLED"); v != "1" {
+		t.Errorf("CGO_ENABLED = %q", v)
+	}
+	if got := runDemo(t, bin); got != "hello, world" {
+		t.Fatalf("baseline says %q", got)
+	}
+
+	so := filepath.Join(dir, "greet.so")
+	out, err = runCLI(t, "patch", "build", "--baseline", bin, "-o", so, "testdata/patches/greet.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out, "demo.Greet") {
+		t.Errorf("patch build output %q does not list the slot", out)
+	}
+	m, err := nativeloader.ReadManifest(so)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Baseline.Hash() != rec.Hash() || !slices.Equal(m.Slots, []string{"demo.Greet"}) {
+		t.Errorf("manifest = %+v", m)
+	}
+	if got := runDemo(t, bin, so); got != "patched, WORLD" {
+		t.Fatalf("patched baseline says %q", got)
+	}
+	if _, err := os.Stat(filepath.Join("..", "..", patchbuild.WorkDir, m.ID)); !os.IsNotExist(err) {
+		t.Errorf("build directory %s left behind (%v)", m.ID, err)
+	}
+}
+
+func TestPatchBuildUsage(t *testing.T) {
+	for _, args := range [][]string{
+		{"patch", "build"},
+		{"patch", "build", "x.go"},
+		{"patch", "build", "--baseline", "bin"},
+		{"patch", "build", "--kind", "process", "--baseline", "bin", "x.go"},
+		{"patch", "build", "--nope", "x.go"},
+	} {
+		if _, err := runCLI(t, args...); !errors.Is(err, errBadArgs) {
+			t.Errorf("%q: err = %v, want a usage error", args, err)
+		}
+	}
+	// The file may come before the flags.
+	_, err := runCLI(t, "patch", "build", filepath.Join(t.TempDir(), "missing.go"), "--baseline", "/nonexistent/bin")
+	if err == nil || errors.Is(err, errBadArgs) {
+		t.Errorf("err = %v, want a build error", err)
+	}
+}
+
+func TestParseBuildArgs(t *testing.T) {
+	tests := []struct {
+		args             []string
+		out, inline, pkg string
+		flags            []string
+		usageErr         bool
+	}{
+		{args: nil},
+		{args: []string{"./cmd/server"}, pkg: "./cmd/server"},
+		{args: []string{"-o", "bin/server", "-race", "./cmd/server"}, out: "bin/server", pkg: "./cmd/server", flags: []string{"-race"}},
+		{args: []string{"-tags", "prod", "-o=srv", "-inline=all", "."}, out: "srv", inline: "all", pkg: ".", flags: []string{"-tags", "prod"}},
+		{args: []string{"--inline", "none", "-ldflags", "-s -w"}, inline: "none", flags: []string{"-ldflags", "-s -w"}},
+		{args: []string{"./a", "-race"}, usageErr: true},
+		{args: []string{"-o"}, usageErr: true},
+	}
+	for _, tt := range tests {
+		opts, err := parseBuildArgs(tt.args)
+		if tt.usageErr {
+			if !errors.Is(err, errBadArgs) {
+				t.Errorf("%q: err = %v, want a usage error", tt.args, err)
+			}
+			continue
+		}
+		if err != nil || opts.Output != tt.out || opts.Inline != tt.inline || opts.Package != tt.pkg || !slices.Equal(opts.Flags, tt.flags) {
+			t.Errorf("%q: got %+v, %v", tt.args, opts, err)
+		}
+	}
+}

@@ -1,0 +1,34 @@
+// Command demo is the baseline of the CLI tests: it registers a slot,
+// loads and applies the native patches named on its command line, and
+// prints what the slot answers.
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+
+	"github.com/hotpatch-go/hotpatch/hotswap"
+	nativeloader "github.com/hotpatch-go/hotpatch/loader/native"
+	"github.com/hotpatch-go/hotpatch/registry"
+)
+
+func main() {
+	ctx := context.Background()
+	reg := registry.New()
+	greet := registry.MustRegister(reg, "demo.Greet", func(name string) string { return "hello, " + name })
+	mgr := hotswap.New(reg, hotswap.Options{})
+	defer mgr.Close()
+	l := nativeloader.New(reg, nativeloader.Options{})
+	defer l.Close()
+	for _, path := range os.Args[1:] {
+		p, err := l.Load(ctx, path)
+		if err == nil {
+			_, err = mgr.Apply(ctx, p)
+		}
+		if err != nil {
+			fmt.Println("refused:", err)
+		}
+	}
+	fmt.Println(greet.Load()("world"))
+}

@@ -1,0 +1,227 @@
+package patchbuild
+
+import (
+	"context"
+	"debug/buildinfo"
+	"debug/elf"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+
+	"github.com/hotpatch-go/hotpatch/native"
+)
+
+// Values of BaselineOptions.Inline.
+const (
+	InlineModule = "module" // -gcflags=<main module>/...=-l: the default
+	InlineAll    = "all"    // -gcflags=all=-l: nothing is inlined anywhere
+	InlineNone   = "none"   // no flag: rely on //go:noinline on redirect targets
+)
+
+// BaselineOptions say how to build a patchable baseline.
+type BaselineOptions struct {
+	Package string // the main package to build; "" means "."
+	Output  string // the binary to write; "" means go build's default name, in Dir
+	// Inline says which code is compiled without inlining, so that
+	// functions there stay out of line and can be redirected: InlineModule
+	// (the default), InlineAll, InlineNone, or an import path pattern. A
+	// -gcflags in Flags replaces it.
+	Inline string
+	Flags  []string // further go build flags, passed through
+	Dir    string   // the working directory; "" means the current one
+	Go     string   // the go command; "" means "go"
+	Log    io.Writer
+}
+
+// BaselineResult describes a built baseline.
+type BaselineResult struct {
+	Output      string
+	Command     []string
+	Fingerprint native.Record
+	Warnings    []string // things that will keep patches from working, said before they fail
+}
+
+// valueFlags are the go build flags that take a value, which may follow as
+// the next argument.
+var valueFlags = map[string]bool{
+	"C": true, "p": true, "asmflags": true, "buildmode": true, "buildvcs": false, "compiler": true,
+	"gccgoflags": true, "gcflags": true, "installsuffix": true, "ldflags": true, "mod": true,
+	"modfile": true, "overlay": true, "pgo": true, "pkgdir": true, "tags": true, "toolexec": true,
+	"covermode": true, "coverpkg": true, "o": true,
+}
+
+// flagArg is one flag of a go build command line.
+type flagArg struct {
+	name, value string
+	hasValue    bool
+}
+
+// parseFlags splits go build flags into flags, for inspection. It does not
+// validate them; the go command does.
+func parseFlags(args []string) ([]flagArg, error) {
+	var out []flagArg
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if !strings.HasPrefix(a, "-") {
+			return nil, fmt.Errorf("%w: %q is not a flag (the package comes last)", ErrFlags, a)
+		}
+		name, value, ok := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		if !ok && valueFlags[name] {
+			if i+1 == len(args) {
+				return nil, fmt.Errorf("%w: flag %s needs a value", ErrFlags, a)
+			}
+			i++
+			value, ok = args[i], true
+		}
+		out = append(out, flagArg{name: name, value: value, hasValue: ok})
+	}
+	return out, nil
+}
+
+// BuildBaseline builds a binary that can take native patches:
+//
+//   - cgo on (CGO_ENABLED=1), which loading Go plugins needs;
+//   - every build setting recorded in the binary, which the go command does
+//     for the flags it was given, so `hotpatch patch build` can reproduce
+//     them; flags it cannot record faithfully (-gcflags, -ldflags or
+//     -asmflags given twice, -overlay, -toolexec) are refused;
+//   - the code of the main module compiled without inlining (Inline), so
+//     that its functions stay out of line and can be redirected, while the
+//     standard library and dependencies keep their inlining.
+func BuildBaseline(ctx context.Context, opts BaselineOptions) (*BaselineResult, error) {
+	if opts.Go == "" {
+		opts.Go = "go"
+	}
+	if opts.Log == nil {
+		opts.Log = io.Discard
+	}
+	if opts.Package == "" {
+		opts.Package = "."
+	}
+	if opts.Inline == "" {
+		opts.Inline = InlineModule
+	}
+	res := &BaselineResult{}
+	flags, err := parseFlags(opts.Flags)
+	if err != nil {
+		return nil, err
+	}
+	count := map[string]int{}
+	var gcflags string
+	for _, f := range flags {
+		count[f.name]++
+		switch f.name {
+		case "gcflags":
+			gcflags = f.value
+		case "buildmode":
+			if f.value != "exe" && f.value != "pie" && f.value != "default" {
+				return nil, fmt.Errorf("%w: -buildmode=%s: a baseline is an executable (exe or pie)", ErrFlags, f.value)
+			}
+		case "o":
+			return nil, fmt.Errorf("%w: give the output in BaselineOptions.Output, not as -o", ErrFlags)
+		case "overlay", "toolexec", "modfile", "linkshared":
+			return nil, fmt.Errorf("%w: -%s is not recorded in the binary's build information, so patches could not be built the same way", ErrFlags, f.name)
+		}
+	}
+	for _, name := range []string{"gcflags", "ldflags", "asmflags"} {
+		if count[name] > 1 {
+			return nil, fmt.Errorf("%w: -%s given %d times: the binary records only the last one, so patches could not be built the same way; merge them into one", ErrFlags, name, count[name])
+		}
+	}
+	if gf := os.Getenv("GOFLAGS"); regexp.MustCompile(`-(gc|ld|asm)flags`).MatchString(gf) {
+		return nil, fmt.Errorf("%w: GOFLAGS=%q sets per-package compiler or linker flags, which the binary does not record; pass them on the command line", ErrFlags, gf)
+	}
+
+	env := setEnv(os.Environ(), "CGO_ENABLED=1")
+	if v, ok := os.LookupEnv("CGO_ENABLED"); ok && v != "1" {
+		res.Warnings = append(res.Warnings, "CGO_ENABLED="+v+" overridden: loading Go plugins needs cgo")
+	}
+	p := &Plan{Options: Options{Go: opts.Go}, GoEnv: env}
+	dir := opts.Dir
+	if dir == "" {
+		dir = "."
+	}
+	out, err := p.goOutput(ctx, dir, "list", "-f", "{{.Name}}\t{{.ImportPath}}\t{{with .Module}}{{.Path}}{{end}}", opts.Package)
+	if err != nil {
+		return nil, err
+	}
+	fields := strings.Split(strings.TrimSpace(out), "\t")
+	if len(fields) != 3 || fields[0] != "main" {
+		return nil, fmt.Errorf("%w: %s is not one main package (go list says %q)", ErrFlags, opts.Package, strings.TrimSpace(out))
+	}
+	importPath, modPath := fields[1], fields[2]
+
+	args := []string{"build"}
+	switch {
+	case count["gcflags"] > 0:
+		if !strings.Contains(" "+gcflags+" ", " -l ") && opts.Inline != InlineNone {
+			res.Warnings = append(res.Warnings, "your -gcflags replaces the default -l: functions it does not cover may be inlined and then cannot be redirected")
+		}
+	case opts.Inline == InlineNone:
+	case opts.Inline == InlineAll:
+		args = append(args, "-gcflags=all=-l")
+	case opts.Inline == InlineModule:
+		if modPath == "" {
+			return nil, fmt.Errorf("%w: %s is not in a module", ErrFlags, opts.Package)
+		}
+		args = append(args, "-gcflags="+modPath+"/...=-l")
+	default:
+		args = append(args, "-gcflags="+opts.Inline+"=-l")
+	}
+	args = append(args, opts.Flags...)
+	if opts.Output == "" {
+		opts.Output = defaultExeName(importPath)
+	}
+	args = append(args, "-o", opts.Output, opts.Package)
+	res.Command = append([]string{opts.Go}, args...)
+	res.Output = opts.Output
+	if !filepath.IsAbs(res.Output) {
+		res.Output = filepath.Join(dir, res.Output)
+	}
+	fmt.Fprintf(opts.Log, "CGO_ENABLED=1 %s\n", strings.Join(res.Command, " "))
+	if _, err := p.goOutput(ctx, dir, args...); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrGoBuild, err)
+	}
+
+	info, err := buildinfo.ReadFile(res.Output)
+	if err != nil {
+		return nil, fmt.Errorf("%w: reading the build info of %s: %v", ErrGoBuild, res.Output, err)
+	}
+	if res.Fingerprint, err = native.FingerprintOf(info); err != nil {
+		return nil, err
+	}
+	res.Warnings = append(res.Warnings, pluginReady(res.Output)...)
+	return res, nil
+}
+
+// defaultExeName is go build's name for the binary of a main package.
+func defaultExeName(importPath string) string {
+	base := path.Base(importPath)
+	if len(base) >= 2 && base[0] == 'v' && strings.Trim(base[1:], "0123456789") == "" && path.Dir(importPath) != "." {
+		base = path.Base(path.Dir(importPath)) // example.com/cmd/tool/v2 -> tool
+	}
+	return base
+}
+
+// pluginReady says what would keep the binary from loading native patches.
+func pluginReady(exe string) []string {
+	f, err := elf.Open(exe)
+	if err != nil {
+		return nil // not ELF: nothing to say here
+	}
+	defer f.Close()
+	var warn []string
+	if !slices.ContainsFunc(f.Progs, func(p *elf.Prog) bool { return p.Type == elf.PT_INTERP }) {
+		warn = append(warn, exe+" is statically linked: it cannot load plugins")
+	}
+	syms, err := f.Symbols()
+	if err == nil && !slices.ContainsFunc(syms, func(s elf.Symbol) bool { return s.Name == "plugin.Open" }) {
+		warn = append(warn, exe+" does not link package plugin: import github.com/hotpatch-go/hotpatch/loader/native to load native patches")
+	}
+	return warn
+}

@@ -1,0 +1,34 @@
+// Package patchbuild builds what native patches need: baselines that can
+// load them ([BuildBaseline], behind `hotpatch build`) and the patches
+// themselves ([Build], behind `hotpatch patch build`). The CLI and the
+// tests of package loader/native share it.
+//
+// # Baselines
+//
+// A baseline is a Go executable built with cgo (Go plugins need it), with
+// every build flag recorded in its build information (the go command does
+// that, for flags given once), and with the main module's packages compiled
+// without inlining by default, so that their functions stay out of line and
+// can be redirected. See docs/native.md for what that costs.
+//
+// # Patches
+//
+// A patch build reads the baseline's build information
+// (debug/buildinfo.ReadFile), reproduces its settings ([Reproduce]),
+// refuses a local Go toolchain other than the baseline's, and builds the
+// patch source as a plugin inside the baseline's main module, in a fresh
+// directory <module root>/.hotpatch/build/<id>: the patch resolves the same
+// go.mod and go.sum as the baseline, may import the host's own packages,
+// and gets a unique import path and so a unique plugin path (Go refuses to
+// load a second plugin with the plugin path of one already loaded). Next to
+// the patch, a generated file carries the manifest as an ELF section and
+// exports the slot table and the baseline fingerprint (see package
+// loader/native). After the build, the plugin's own build information is
+// compared with the baseline's: a module version or a setting that differs
+// fails the build, rather than a load later.
+//
+// The source tree must be the one the baseline was built from, at the same
+// path (file paths are part of compiled packages unless -trimpath): Go
+// checks at load time that every package the patch shares with the host was
+// compiled from the same source.
+package patchbuild

@@ -1,0 +1,93 @@
+// Package nativeloader loads native patches: Go plugins (.so files) built by
+// `hotpatch patch build` against the running binary. It implements
+// [github.com/hotpatch-go/hotpatch/hotswap.Loader] for the native kind.
+//
+// The directory is loader/native; the package is named nativeloader so that
+// it does not shadow package [github.com/hotpatch-go/hotpatch/native], which
+// it uses:
+//
+//	import nativeloader "github.com/hotpatch-go/hotpatch/loader/native"
+//
+//	l := nativeloader.New(reg, nativeloader.Options{})
+//	w, err := hotswap.WatchDir(ctx, mgr, "patches", l)
+//
+// # What a native patch is
+//
+// A patch source (see package [github.com/hotpatch-go/hotpatch/loader]) is
+// built into a Go plugin by `hotpatch patch build --baseline BIN FILE.go`,
+// inside the host's own module, with BIN's Go version, build flags and
+// module versions, and under a plugin path of its own. Besides the code, the
+// .so carries:
+//
+//   - a [Manifest] in the ELF section [Section]: the build's unique ID, the
+//     patch source's name and hash, the slots it serves, the host functions
+//     it redirects, and the fingerprint ([native.Record]) of the baseline it
+//     was built against;
+//   - the exported variable HotpatchSlots ([SymbolSlots]), a map[string]any
+//     from slot names to implementations;
+//   - the exported string HotpatchBaseline ([SymbolBaseline]), the
+//     fingerprint again;
+//   - optionally HotpatchRedirects ([SymbolRedirects]), declared by the patch
+//     source itself, for functions of the host that were never registered.
+//
+// A patch may import the host's own packages: Go plugins share package
+// instances with their host, so the patch reads and writes the host's state.
+//
+// # Loading
+//
+// [Loader.Load] reads the file once and checks it before anything of it is
+// mapped: an ELF shared object with a manifest, a baseline fingerprint equal
+// to the running binary's ([native.Fingerprint]; a mismatch is a
+// [*BaselineError] that lists what differs, from [native.Diff], and advises
+// the baseline step), slots that exist, and room under the memory cap. Only
+// then does it open a private copy with plugin.Open, and check the exports
+// and each implementation's type against its slot
+// ([*hotswap.TypeMismatchError]). The Go runtime's own refusal of a plugin
+// that was compiled from other source of a shared package ("plugin was
+// built with a different version of package …") comes back as a
+// [*BaselineError] naming the package.
+//
+// The private copy exists because plugin.Open caches plugins by path (a new
+// version written over the same name would open as the old one) and because
+// a mapped file modified in place crashes the process. It is written from
+// the checked bytes, opened, and removed at once.
+//
+// # Plugins are never unloaded
+//
+// Go cannot unload a plugin: its code and data stay mapped for the life of
+// the process, and so does a plugin that the Go runtime refused after the
+// dynamic loader had mapped it. Reverting a native patch is still instant
+// (the slot pointer moves back) and the patch can be applied again without
+// opening anything; the Retire hook does nothing for the code (it only
+// restores redirections). The loader counts the mapped size of every .so it
+// opened and refuses new ones past Options.MaxMemory ([ErrMemoryCap],
+// default [DefaultMaxMemory]); the baseline step, a rebuild and restart,
+// starts from zero again. A -race plugin maps about 19 MiB (most of it the
+// race runtime's untouched BSS), a plain one about 3 MiB.
+//
+// # Redirections
+//
+// A patch source may declare
+//
+//	var HotpatchRedirects = map[string][2]any{
+//		"example.com/app/billing.Round": {billing.Round, Round},
+//	}
+//
+// to replace functions of the host that were never registered as slots.
+// The patch's Validate hook redirects each target to its replacement with
+// [native.Redirect]; its Retire hook restores them, so reverting the patch
+// undoes both its slots and its redirections. The loader resolves each
+// target by name to the running binary's own function (a func value taken
+// in the plugin may point at the plugin's copy of the code), and stacks the
+// redirections of its patches per target: a new version of a patch takes
+// over from the old one, and reverting the top one brings back the one
+// below. See native/REDIRECTION.md for how a running function is rewritten
+// safely, and what cannot be redirected (inlined call sites, package main,
+// which a plugin cannot import).
+//
+// # Platforms
+//
+// Linux with cgo, amd64 and arm64 (redirection needs one of those two).
+// Elsewhere, and in a binary built without cgo, Load returns
+// [ErrNotSupported]; the package compiles everywhere.
+package nativeloader

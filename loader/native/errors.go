@@ -1,0 +1,95 @@
+package nativeloader
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/hotpatch-go/hotpatch/hotswap"
+	"github.com/hotpatch-go/hotpatch/native"
+)
+
+// Errors of the loader. Load wraps them with the file name and what was
+// found; match them with [errors.Is].
+var (
+	// ErrNotSupported is returned on platforms without Go plugins (anything
+	// but linux with cgo today).
+	ErrNotSupported = errors.New("nativeloader: native patches are not supported on this platform or without cgo")
+
+	// ErrClosed is returned by Load after Close.
+	ErrClosed = errors.New("nativeloader: loader closed")
+
+	// ErrNotPatch is returned for a file that is not a native patch: not an
+	// ELF shared object, truncated, or a Go plugin without the hotpatch
+	// manifest section.
+	ErrNotPatch = errors.New("nativeloader: not a native patch")
+
+	// ErrBadManifest is returned when the manifest section cannot be parsed.
+	ErrBadManifest = errors.New("nativeloader: malformed patch manifest")
+
+	// ErrBaselineMismatch is matched by a [*BaselineError]: the patch was
+	// built against another baseline than the running binary.
+	ErrBaselineMismatch = errors.New("nativeloader: patch was built against another baseline")
+
+	// ErrMemoryCap is returned when opening the patch would take the memory
+	// of loaded patches past Options.MaxMemory. Plugins are never unloaded;
+	// the baseline step (rebuild and restart) starts from zero again.
+	ErrMemoryCap = errors.New("nativeloader: memory cap of native patches reached; take the baseline step")
+
+	// ErrOpen is returned when the dynamic loader or the Go runtime refuses
+	// the file for a reason other than the baseline.
+	ErrOpen = errors.New("nativeloader: plugin open failed")
+
+	// ErrNoExport is returned for a patch that does not export
+	// HotpatchSlots (or HotpatchBaseline).
+	ErrNoExport = errors.New("nativeloader: patch does not export its slots")
+
+	// ErrBadExport is returned when an exported variable has the wrong
+	// type or disagrees with the manifest.
+	ErrBadExport = errors.New("nativeloader: patch export is malformed")
+
+	// ErrRedirect is returned by a patch's Validate hook when one of its
+	// redirections cannot be made; see the wrapped native error.
+	ErrRedirect = errors.New("nativeloader: redirection failed")
+)
+
+// BaselineError reports a patch built against another baseline than the
+// running binary. It matches [ErrBaselineMismatch] and
+// [hotswap.ErrBaselineChanged] with errors.Is.
+//
+// It comes from one of two checks. Before opening, the fingerprint embedded
+// in the patch is compared with the running binary's; Differences lists
+// what differs. After a matching fingerprint, the Go runtime may still find
+// that a package both contain was compiled from other source (edited files,
+// another checkout path without -trimpath); Package names it and
+// Differences is empty.
+type BaselineError struct {
+	File        string              // the patch file
+	Differences []native.Difference // patch is the first side, running binary the second
+	Package     string              // package whose build differs, from the Go runtime
+}
+
+func (e *BaselineError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s: patch was built against another baseline than the running binary; "+
+		"take the baseline step (rebuild and restart with the change), or rebuild the patch with "+
+		"`hotpatch patch build --baseline` on the running binary", e.File)
+	if e.Package != "" {
+		fmt.Fprintf(&b, ":\n\tpackage %s was compiled from different source in the patch and in the running binary "+
+			"(the fingerprints match: its files changed since the baseline build, or the patch was built in "+
+			"another directory without -trimpath)", e.Package)
+	}
+	for i, d := range e.Differences {
+		if i == 0 {
+			b.WriteString(":")
+		}
+		b.WriteString("\n\t" + d.Describe("patch", "running"))
+	}
+	return b.String()
+}
+
+// Unwrap makes errors.Is match [ErrBaselineMismatch] and
+// [hotswap.ErrBaselineChanged].
+func (e *BaselineError) Unwrap() []error {
+	return []error{ErrBaselineMismatch, hotswap.ErrBaselineChanged}
+}

@@ -1,0 +1,436 @@
+package nativeloader
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"maps"
+	"os"
+	"path/filepath"
+	"plugin"
+	"reflect"
+	"runtime"
+	"runtime/debug"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/hotpatch-go/hotpatch/hotswap"
+	"github.com/hotpatch-go/hotpatch/native"
+	"github.com/hotpatch-go/hotpatch/registry"
+)
+
+// DefaultMaxMemory is the default cap on the memory that loaded native
+// patches may take: 256 MiB.
+const DefaultMaxMemory = 256 << 20
+
+// Options configure a [Loader]. The zero value is ready to use: a zero field
+// means the matching default.
+type Options struct {
+	// MaxMemory caps the bytes of address space that opened patches take
+	// (the page-rounded size of their loadable segments, summed). A patch
+	// that would take the total past it is refused with [ErrMemoryCap].
+	// Zero means DefaultMaxMemory.
+	MaxMemory int64
+
+	// Dir is where the loader writes the private copy of each patch it
+	// opens, removed once it is mapped (see the package documentation). It
+	// must be on a file system that allows executable mappings (not mounted
+	// noexec). "" means a directory of mode 0700 in os.TempDir() named
+	// after the user and the process, shared by the loaders of the process.
+	Dir string
+}
+
+// Loader loads native patches: Go plugins built by `hotpatch patch build`
+// against the running binary. It implements [hotswap.Loader]. All methods
+// are safe for concurrent use.
+//
+// One Loader per process is the intended use: the memory it counts and the
+// redirections it stacks are its own, while the plugins it opens are the
+// process's for good.
+type Loader struct {
+	reg      *registry.Registry
+	opts     Options
+	redirect redirectFunc // native.Redirect; a field so the table can be tested without rewriting code
+
+	fpOnce sync.Once
+	fp     native.Record // fingerprint of the running binary, read once
+	fpErr  error
+
+	mu     sync.Mutex         // serializes opens; guards the fields below
+	used   int64              // bytes mapped by opened patches, failed opens that mapped included
+	opened map[string]*opened // by plugin path
+	closed bool
+
+	redirects redirTable
+	host      hostFuncs // the running executable's functions, read at the first redirect
+}
+
+// opened is one distinct patch file the loader has handed to plugin.Open.
+type opened struct {
+	p   *plugin.Plugin    // nil when the open failed
+	err error             // why it failed; Go refuses a second attempt anyway
+	sum [sha256.Size]byte // of the file
+}
+
+// New returns a loader for the slots of reg.
+func New(reg *registry.Registry, opts Options) *Loader {
+	if reg == nil {
+		panic("nativeloader: New with nil registry")
+	}
+	if opts.MaxMemory <= 0 {
+		opts.MaxMemory = DefaultMaxMemory
+	}
+	return &Loader{
+		reg:       reg,
+		opts:      opts,
+		redirect:  nativeRedirect,
+		opened:    make(map[string]*opened),
+		redirects: redirTable{targets: make(map[uintptr]*redirTarget)},
+	}
+}
+
+// Kind returns [hotswap.KindNative].
+func (l *Loader) Kind() hotswap.Kind { return hotswap.KindNative }
+
+// Match reports whether path names a native patch: a ".so" file.
+func (l *Loader) Match(path string) bool { return strings.HasSuffix(path, Ext) }
+
+// Memory returns the bytes of address space taken by the patches this
+// loader opened, and the cap (Options.MaxMemory).
+func (l *Loader) Memory() (used, limit int64) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.used, l.opts.MaxMemory
+}
+
+// Close refuses later loads with [ErrClosed] and removes the default
+// private directory if it is empty (another loader may still use it).
+// Patches already loaded keep working: their code stays mapped for the
+// life of the process. Close is safe to call more than once.
+func (l *Loader) Close() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if !l.closed && l.opts.Dir == "" {
+		_ = os.Remove(defaultDir())
+	}
+	l.closed = true
+	return nil
+}
+
+// Load checks the native patch at path and opens it. In order, each
+// refusal naming the file:
+//
+//  1. the file must be an ELF shared object with the manifest section
+//     ([ErrNotPatch], [ErrBadManifest]); it is read once, into memory, and
+//     every later step uses those bytes;
+//  2. the baseline fingerprint in the manifest must equal the running
+//     binary's ([*BaselineError], listing what differs);
+//  3. every slot it serves must exist ([hotswap.ErrUnknownSlot]);
+//  4. the memory of opened patches plus this one must stay within
+//     Options.MaxMemory ([ErrMemoryCap]);
+//  5. only then is a private copy opened with plugin.Open; Go's own
+//     refusals become readable ([*BaselineError] for "plugin was built
+//     with a different version of package", [ErrOpen] otherwise);
+//  6. the exports must be there and well-typed ([ErrNoExport],
+//     [ErrBadExport]), and each implementation's type must be its slot's
+//     ([*hotswap.TypeMismatchError]).
+//
+// The returned patch's Validate hook makes its redirections (if it carries
+// any) and its Retire hook restores them; the code itself stays mapped.
+func (l *Loader) Load(ctx context.Context, path string) (hotswap.Patch, error) {
+	if err := supported(); err != nil {
+		return hotswap.Patch{}, fmt.Errorf("%s: %w", path, err)
+	}
+	fi, err := os.Stat(path)
+	if err != nil {
+		return hotswap.Patch{}, err
+	}
+	if fi.Size() > l.opts.MaxMemory {
+		return hotswap.Patch{}, fmt.Errorf("%s: %w: the file alone (%s) is larger than the cap (%s)", path, ErrMemoryCap, mib(fi.Size()), mib(l.opts.MaxMemory))
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return hotswap.Patch{}, err
+	}
+	info, err := inspect(data)
+	if err != nil {
+		return hotswap.Patch{}, fmt.Errorf("%s: %w", path, err)
+	}
+	m := info.manifest
+	running, err := l.fingerprint()
+	if err != nil {
+		return hotswap.Patch{}, fmt.Errorf("%s: fingerprint of the running binary: %w", path, err)
+	}
+	if m.Baseline.Hash() != running.Hash() {
+		return hotswap.Patch{}, &BaselineError{File: path, Differences: native.Diff(m.Baseline, running)}
+	}
+	var errs []error
+	for _, name := range m.Slots {
+		if _, ok := l.reg.Lookup(name); !ok {
+			errs = append(errs, fmt.Errorf("slot %q: %w", name, hotswap.ErrUnknownSlot))
+		}
+	}
+	if len(errs) > 0 {
+		return hotswap.Patch{}, fmt.Errorf("%s: %w", path, errors.Join(errs...))
+	}
+	if err := ctx.Err(); err != nil {
+		return hotswap.Patch{}, err
+	}
+	// Hash while the private copy is written: the hash is for the patch ID
+	// and to recognize the same build loaded again.
+	var sum [sha256.Size]byte
+	hashed := make(chan struct{})
+	go func() {
+		defer close(hashed)
+		sum = sha256.Sum256(data)
+	}()
+	hash := func() [sha256.Size]byte { <-hashed; return sum }
+	p, err := l.open(path, data, hash, info)
+	<-hashed
+	if err != nil {
+		return hotswap.Patch{}, err
+	}
+	impls, redirects, err := l.exports(path, p, m)
+	if err != nil {
+		return hotswap.Patch{}, err
+	}
+	patch := hotswap.Patch{
+		ID:       patchID(path, sum),
+		Kind:     hotswap.KindNative,
+		Source:   path,
+		Baseline: m.Baseline.Hash(),
+		Impls:    impls,
+	}
+	if len(redirects) > 0 {
+		set := &redirectSet{list: redirects}
+		patch.Validate = func(context.Context) error { return l.redirects.push(set, l.redirect) }
+		patch.Retire = func(context.Context) error { return l.redirects.pop(set, l.redirect) }
+	}
+	return patch, nil
+}
+
+func (l *Loader) fingerprint() (native.Record, error) {
+	l.fpOnce.Do(func() { l.fp, l.fpErr = native.Fingerprint() })
+	return l.fp, l.fpErr
+}
+
+// open opens the patch through a private copy, once per build, and counts
+// its memory.
+//
+// Why a copy: plugin.Open caches plugins by path, so a new version written
+// over the same name would silently open as the old one; and a mapped file
+// changed in place crashes the process (SIGBUS) when the change is read.
+// The copy is written from the bytes that were checked, opened, and
+// removed: the mapping keeps its inode alive and nobody else can reach it.
+// It is named after the build's unique ID, so that two loaders of the
+// process that open the same build use the same path, and Go's plugin
+// cache gives the second one the plugin the first opened.
+func (l *Loader) open(path string, data []byte, hash func() [sha256.Size]byte, info soInfo) (*plugin.Plugin, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		return nil, fmt.Errorf("%s: %w", path, ErrClosed)
+	}
+	// Go refuses a second plugin with the same plugin path, so that is the
+	// key; the content must be the same too.
+	key := info.manifest.Package
+	if o := l.opened[key]; o != nil {
+		if o.sum != hash() {
+			return nil, fmt.Errorf("%s: %w: another file of the same build (plugin path %s) is already loaded, "+
+				"with other content: the file was modified after it was built", path, ErrOpen, key)
+		}
+		if o.err != nil {
+			return nil, o.err
+		}
+		return o.p, nil // the same build, already open: no new memory
+	}
+	if l.used+info.mapped > l.opts.MaxMemory {
+		return nil, fmt.Errorf("%s: %w: it needs %s, %s of %s are taken by the %d patches opened so far, "+
+			"and Go plugins are never unmapped (Options.MaxMemory)",
+			path, ErrMemoryCap, mib(info.mapped), mib(l.used), mib(l.opts.MaxMemory), len(l.opened))
+	}
+	dir, err := l.privateDir()
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	cp := filepath.Join(dir, info.manifest.ID+Ext)
+	if err := os.WriteFile(cp, data, 0o500); err != nil {
+		return nil, fmt.Errorf("%s: private copy: %w", path, err)
+	}
+	p, err := openPlugin(cp)
+	mapped := err == nil || isMapped(cp)
+	_ = os.Remove(cp)
+	if mapped {
+		l.used += info.mapped
+	}
+	if err != nil {
+		err = l.openError(path, cp, err)
+		if mapped {
+			l.opened[key] = &opened{err: err, sum: hash()}
+		}
+		return nil, err
+	}
+	l.opened[key] = &opened{p: p, sum: hash()}
+	return p, nil
+}
+
+// openPlugin is plugin.Open, with a panic of the plugin's init functions
+// turned into an error (a *hotswap.PanicError): a patch that panics while
+// it initializes is refused, and the process goes on.
+func openPlugin(path string) (p *plugin.Plugin, err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			p, err = nil, &hotswap.PanicError{Value: v, Stack: debug.Stack()}
+		}
+	}()
+	return plugin.Open(path)
+}
+
+// privateDir returns the directory of private copies, making it if need
+// be. The default is the same for every Loader of the process, so that two
+// loaders that open the same bytes write them to the same path and Go's
+// plugin cache hands the second one the plugin the first opened (a second
+// plugin.Open of the same plugin path from another file is refused).
+func (l *Loader) privateDir() (string, error) {
+	if l.opts.Dir != "" {
+		return l.opts.Dir, os.MkdirAll(l.opts.Dir, 0o700)
+	}
+	dir := defaultDir()
+	if err := os.Mkdir(dir, 0o700); err != nil && !os.IsExist(err) {
+		return "", err
+	}
+	// The name is predictable: accept it only as a real directory of ours
+	// that nobody else can write to.
+	fi, err := os.Lstat(dir)
+	if err != nil {
+		return "", err
+	}
+	if !fi.IsDir() || fi.Mode().Perm() != 0o700 || !ownedByUs(fi) {
+		return "", fmt.Errorf("private directory %s is not a directory of mode 0700 owned by this user; set Options.Dir", dir)
+	}
+	return dir, nil
+}
+
+func defaultDir() string {
+	return filepath.Join(os.TempDir(), fmt.Sprintf("hotpatch-native-%d-%d", os.Getuid(), os.Getpid()))
+}
+
+// openError turns an error of plugin.Open into one that says what to do.
+func (l *Loader) openError(path, cp string, err error) error {
+	msg := strings.ReplaceAll(err.Error(), cp, path)
+	const pkgPrefix = "plugin was built with a different version of package "
+	switch {
+	case strings.Contains(msg, pkgPrefix):
+		pkg := msg[strings.Index(msg, pkgPrefix)+len(pkgPrefix):]
+		return &BaselineError{File: path, Package: strings.TrimSpace(pkg)}
+	case strings.Contains(msg, "plugin already loaded"):
+		return fmt.Errorf("%s: %w: a plugin with the same plugin path is already loaded "+
+			"(`hotpatch patch build` gives each build a unique one; was this file built another way?)", path, ErrOpen)
+	case errors.As(err, new(*hotswap.PanicError)):
+		return fmt.Errorf("%s: %w: its initialization panicked: %w", path, ErrOpen, err)
+	case strings.Contains(msg, "not implemented"):
+		return fmt.Errorf("%s: %w: %s", path, ErrNotSupported, msg)
+	}
+	return fmt.Errorf("%s: %w: %s", path, ErrOpen, msg)
+}
+
+// exports looks up and checks what the patch exports.
+func (l *Loader) exports(path string, p *plugin.Plugin, m Manifest) (map[string]any, []*redirect, error) {
+	sym, err := p.Lookup(SymbolBaseline)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: %w: no %s", path, ErrNoExport, SymbolBaseline)
+	}
+	text, ok := sym.(*string)
+	if !ok {
+		return nil, nil, fmt.Errorf("%s: %w: %s is %T, want string", path, ErrBadExport, SymbolBaseline, sym)
+	}
+	var rec native.Record
+	if err := rec.UnmarshalText([]byte(*text)); err != nil || rec.Hash() != m.Baseline.Hash() {
+		return nil, nil, fmt.Errorf("%s: %w: %s disagrees with the manifest section", path, ErrBadExport, SymbolBaseline)
+	}
+
+	sym, err = p.Lookup(SymbolSlots)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: %w: no %s", path, ErrNoExport, SymbolSlots)
+	}
+	slotsVar, ok := sym.(*map[string]any)
+	if !ok {
+		return nil, nil, fmt.Errorf("%s: %w: %s is %T, want map[string]any", path, ErrBadExport, SymbolSlots, sym)
+	}
+	impls := maps.Clone(*slotsVar)
+	if got := slices.Sorted(maps.Keys(impls)); !slices.Equal(got, m.Slots) {
+		return nil, nil, fmt.Errorf("%s: %w: %s serves %v, the manifest says %v", path, ErrBadExport, SymbolSlots, got, m.Slots)
+	}
+	var errs []error
+	for _, name := range m.Slots {
+		s, _ := l.reg.Lookup(name) // existence checked before opening
+		if got := reflect.TypeOf(impls[name]); got != s.Type() {
+			errs = append(errs, &hotswap.TypeMismatchError{Slot: name, Want: s.Type(), Got: got})
+		}
+	}
+	if len(errs) > 0 {
+		return nil, nil, fmt.Errorf("%s: %w", path, errors.Join(errs...))
+	}
+
+	redirects, err := l.redirectsOf(p, m)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return impls, redirects, nil
+}
+
+// redirectsOf reads and checks the optional redirect table, and resolves
+// each target to the running binary's own function of that name (see
+// hostFuncs for why the plugin's value cannot be used as it is).
+func (l *Loader) redirectsOf(p *plugin.Plugin, m Manifest) ([]*redirect, error) {
+	sym, err := p.Lookup(SymbolRedirects)
+	if err != nil {
+		if len(m.Redirects) > 0 {
+			return nil, fmt.Errorf("%w: no %s, the manifest lists %v", ErrNoExport, SymbolRedirects, m.Redirects)
+		}
+		return nil, nil
+	}
+	table, ok := sym.(*map[string][2]any)
+	if !ok {
+		return nil, fmt.Errorf("%w: %s is %T, want map[string][2]any", ErrBadExport, SymbolRedirects, sym)
+	}
+	if got := slices.Sorted(maps.Keys(*table)); !slices.Equal(got, m.Redirects) {
+		return nil, fmt.Errorf("%w: %s redirects %v, the manifest says %v", ErrBadExport, SymbolRedirects, got, m.Redirects)
+	}
+	var out []*redirect
+	var errs []error
+	for _, name := range m.Redirects {
+		pair := (*table)[name]
+		t, r := reflect.ValueOf(pair[0]), reflect.ValueOf(pair[1])
+		switch {
+		case t.Kind() != reflect.Func || t.IsNil() || r.Kind() != reflect.Func || r.IsNil():
+			errs = append(errs, fmt.Errorf("redirect %s: %w: want {target, replacement} funcs, have {%T, %T}", name, ErrBadExport, pair[0], pair[1]))
+		case t.Type() != r.Type():
+			errs = append(errs, fmt.Errorf("redirect %s: %w: target is %v, replacement is %v", name, ErrBadExport, t.Type(), r.Type()))
+		default:
+			fn := runtime.FuncForPC(t.Pointer())
+			if fn == nil {
+				errs = append(errs, fmt.Errorf("redirect %s: %w: the target is not a known function", name, ErrBadExport))
+				continue
+			}
+			entry, err := l.host.lookup(fn.Name())
+			if err != nil {
+				errs = append(errs, fmt.Errorf("redirect %s: %w: %w", name, ErrRedirect, err))
+				continue
+			}
+			out = append(out, &redirect{name: name, target: funcAt(t.Type(), entry), replacement: pair[1], entry: entry})
+		}
+	}
+	return out, errors.Join(errs...)
+}
+
+// patchID is [loader.PatchID] of a file whose SHA-256 is already known:
+// the file is hashed once, not twice.
+func patchID(path string, sum [sha256.Size]byte) string {
+	return filepath.Base(path) + "-" + hex.EncodeToString(sum[:6])
+}
+
+func mib(n int64) string { return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20)) }

@@ -1,0 +1,11 @@
+//go:build !linux || !cgo
+
+package nativeloader
+
+import "io/fs"
+
+func supported() error { return ErrNotSupported }
+
+func isMapped(string) bool { return true }
+
+func ownedByUs(fs.FileInfo) bool { return true }

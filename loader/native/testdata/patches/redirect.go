@@ -1,0 +1,20 @@
+package patch
+
+import (
+	"strings"
+
+	"github.com/hotpatch-go/hotpatch/loader/native/testdata/host"
+)
+
+// HotpatchRedirects redirects a host function that was never registered.
+var HotpatchRedirects = map[string][2]any{
+	"github.com/hotpatch-go/hotpatch/loader/native/testdata/host.Shout": {host.Shout, Shout},
+}
+
+// Shout whispers now.
+func Shout(s string) string { return strings.ToLower(s) + "..." }
+
+// Add serves a slot too: a native patch serves at least one.
+//
+//hotpatch:slot example.Add
+func Add(a, b int) int { return a*10 + b }
