@@ -27,6 +27,7 @@ import (
 
 	"github.com/hotpatch-go/hotpatch/examples/httpserver/symbols"
 	"github.com/hotpatch-go/hotpatch/hotswap"
+	nativeloader "github.com/hotpatch-go/hotpatch/loader/native"
 	"github.com/hotpatch-go/hotpatch/loader/script"
 	"github.com/hotpatch-go/hotpatch/registry"
 	"github.com/hotpatch-go/hotpatch/watcher"
@@ -52,7 +53,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready fun
 	fs := flag.NewFlagSet("httpserver", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	addr := fs.String("addr", "127.0.0.1:8080", "listen on `host:port`")
-	dir := fs.String("patches", "./patches", "watch `dir` for patch scripts (*.go); created if missing")
+	dir := fs.String("patches", "./patches", "watch `dir` for patches (*.go scripts, *.so native patches); created if missing")
 	debounce := fs.Duration("debounce", watcher.DefaultDebounce, "how long a patch file must stay unchanged before it is loaded")
 	evalTimeout := fs.Duration("eval-timeout", script.DefaultEvalTimeout, "bound on a script's top-level code")
 	maxSize := fs.Int64("max-size", script.DefaultMaxSize, "largest script accepted, in `bytes`")
@@ -85,7 +86,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready fun
 		Stderr:      stderr,
 		// Report stays nil: the HTTP middleware reports panics (server.slot).
 	})
-	watch, err := hotswap.Watch(ctx, mgr, *dir, hotswap.WatchOptions{Debounce: *debounce}, loader)
+	// Native patches (.so built by "hotpatch patch build" against this
+	// binary) load where Go plugins work: linux or darwin with cgo. Elsewhere
+	// the loader refuses each .so with a clear error; scripts still work.
+	native := nativeloader.New(reg, nativeloader.Options{})
+	defer native.Close()
+	watch, err := hotswap.Watch(ctx, mgr, *dir, hotswap.WatchOptions{Debounce: *debounce}, loader, native)
 	if err != nil {
 		return err
 	}
