@@ -92,10 +92,7 @@ func (a *adapter) call(args []reflect.Value) []reflect.Value {
 		c.dec(&d, out[i])
 	}
 	if sh.err {
-		var err error
-		if d.bool() {
-			err = &remoteError{msg: d.string()}
-		}
+		err := decodeError(&d)
 		out[len(out)-1] = reflect.ValueOf(&err).Elem()
 	}
 	if d.err == nil && len(d.b) != 0 {

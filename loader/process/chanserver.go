@@ -170,12 +170,8 @@ func (sc *serverConn) handleFunc(ctx context.Context, sl *servedSlot, d *decoder
 		sh.outC[i].enc(e, out[i])
 	}
 	if sh.err {
-		if err, _ := out[len(out)-1].Interface().(error); err != nil {
-			e.bool(true)
-			e.string(err.Error())
-		} else {
-			e.bool(false)
-		}
+		err, _ := out[len(out)-1].Interface().(error)
+		encodeError(e, err)
 	}
 	return nil
 }

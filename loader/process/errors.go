@@ -1,6 +1,7 @@
 package process
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strings"
@@ -84,8 +85,55 @@ func (e *TypeMismatchError) Error() string {
 // Unwrap makes errors.Is(err, hotswap.ErrTypeMismatch) true.
 func (e *TypeMismatchError) Unwrap() error { return hotswap.ErrTypeMismatch }
 
-// remoteError is an error value returned by the plugin's function; only its
-// message crosses the boundary.
-type remoteError struct{ msg string }
+// remoteError is an error value returned by the plugin's function. Its
+// message crosses the boundary, and whether it was a context's error, so
+// that errors.Is(err, context.DeadlineExceeded) holds on both sides.
+type remoteError struct {
+	msg string
+	is  error // context.Canceled, context.DeadlineExceeded or nil
+}
 
 func (e *remoteError) Error() string { return e.msg }
+func (e *remoteError) Unwrap() error { return e.is }
+
+// Error kinds on the wire, after a func's results.
+const (
+	errNone     byte = 0
+	errPlain    byte = 1
+	errCanceled byte = 2
+	errDeadline byte = 3
+)
+
+func encodeError(e *encoder, err error) {
+	switch {
+	case err == nil:
+		e.b = append(e.b, errNone)
+		return
+	case errors.Is(err, context.DeadlineExceeded):
+		e.b = append(e.b, errDeadline)
+	case errors.Is(err, context.Canceled):
+		e.b = append(e.b, errCanceled)
+	default:
+		e.b = append(e.b, errPlain)
+	}
+	e.string(err.Error())
+}
+
+func decodeError(d *decoder) error {
+	p := d.take(1)
+	if p == nil || p[0] == errNone {
+		return nil
+	}
+	re := &remoteError{msg: d.string()}
+	switch p[0] {
+	case errPlain:
+	case errCanceled:
+		re.is = context.Canceled
+	case errDeadline:
+		re.is = context.DeadlineExceeded
+	default:
+		d.fail(fmt.Errorf("bad error kind %d", p[0]))
+		return nil
+	}
+	return re
+}

@@ -99,6 +99,13 @@ func (l *Loader) start(ctx context.Context, v *version) (*instance, error) {
 		if errors.Is(err, context.DeadlineExceeded) {
 			err = fmt.Errorf("no handshake within %v: %w", l.opts.StartTimeout, err)
 		}
+		if r := in.runner(); r != nil && r.ID() != "" {
+			select {
+			case <-r.exited:
+				err = fmt.Errorf("%w (process: %s)", err, exitStatus(r.exitErr()))
+			default:
+			}
+		}
 		return nil, &StartError{Path: v.source, Err: err, Stderr: in.stderr.Tail()}
 	}
 	return in, nil

@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"syscall"
 
 	"github.com/hotpatch-go/hotpatch/hotswap"
 	"github.com/hotpatch-go/hotpatch/registry"
@@ -102,7 +103,7 @@ func (l *Loader) Load(ctx context.Context, path string) (hotswap.Patch, error) {
 		return hotswap.Patch{}, fmt.Errorf("process: load %s: %w", path, err)
 	}
 	exe := filepath.Join(vdir, filepath.Base(path))
-	if err := os.WriteFile(exe, content, 0o700); err != nil {
+	if err := writeExecutable(exe, content); err != nil {
 		os.RemoveAll(vdir)
 		return hotswap.Patch{}, fmt.Errorf("process: load %s: %w", path, err)
 	}
@@ -152,6 +153,16 @@ func readExecutable(path string) ([]byte, error) {
 		return nil, fmt.Errorf("process: load %s: %w", path, err)
 	}
 	return content, nil
+}
+
+// writeExecutable writes an executable file that is about to be run. It
+// holds syscall.ForkLock while the file is open for writing, so that no
+// child forked meanwhile by another goroutine inherits the descriptor and
+// makes the exec fail with "text file busy" (golang.org/issue/22315).
+func writeExecutable(path string, content []byte) error {
+	syscall.ForkLock.RLock()
+	defer syscall.ForkLock.RUnlock()
+	return os.WriteFile(path, content, 0o700)
 }
 
 // privateDir returns the loader's private directory, creating it once.

@@ -106,9 +106,15 @@ func (s *stderrSink) line(b []byte) {
 	if !s.inPanic && strings.HasPrefix(text, "{") {
 		var rec map[string]any
 		if json.Unmarshal(b, &rec) == nil {
-			if msg, ok := rec["@message"].(string); ok {
+			msg, ok := rec["@message"].(string) // hclog
+			if !ok {
+				msg, ok = rec[slog.MessageKey].(string) // slog
+			}
+			if ok {
 				level := slog.LevelInfo
 				if lv, ok := rec["@level"].(string); ok {
+					level = parseLevel(lv)
+				} else if lv, ok := rec[slog.LevelKey].(string); ok {
 					level = parseLevel(lv)
 				}
 				if !s.log.Enabled(ctx, level) {
@@ -118,7 +124,7 @@ func (s *stderrSink) line(b []byte) {
 				attrs = append(attrs, slog.String("stream", s.stream))
 				for k, v := range rec {
 					switch k {
-					case "@message", "@level", "@timestamp", "time", "level", "msg":
+					case "@message", "@level", "@timestamp", slog.TimeKey, slog.LevelKey, slog.MessageKey:
 						continue
 					}
 					attrs = append(attrs, slog.Any(strings.TrimPrefix(k, "@"), v))
@@ -146,6 +152,10 @@ func (s *stderrSink) line(b []byte) {
 }
 
 func parseLevel(s string) slog.Level {
+	var l slog.Level
+	if l.UnmarshalText([]byte(s)) == nil { // slog: DEBUG, INFO+2, ...
+		return l
+	}
 	switch strings.ToLower(s) {
 	case "trace":
 		return slog.LevelDebug - 4
@@ -159,40 +169,10 @@ func parseLevel(s string) slog.Level {
 	return slog.LevelInfo
 }
 
-// newPluginLogHandler returns the slog handler of a plugin: JSON records
-// with hclog's key names, which the host's stderrSink understands.
+// newPluginLogHandler returns the slog handler of a plugin: JSON records,
+// which the host's stderrSink logs with their level and attributes.
 func newPluginLogHandler(w io.Writer) slog.Handler {
-	return slog.NewJSONHandler(w, &slog.HandlerOptions{
-		Level: slog.LevelDebug,
-		ReplaceAttr: func(groups []string, a slog.Attr) slog.Attr {
-			if len(groups) > 0 {
-				return a
-			}
-			switch a.Key {
-			case slog.TimeKey:
-				return slog.String("@timestamp", a.Value.Time().Format("2006-01-02T15:04:05.000000Z07:00"))
-			case slog.LevelKey:
-				lv, _ := a.Value.Any().(slog.Level)
-				name := "info"
-				switch {
-				case lv < slog.LevelDebug:
-					name = "trace"
-				case lv < slog.LevelInfo:
-					name = "debug"
-				case lv < slog.LevelWarn:
-					name = "info"
-				case lv < slog.LevelError:
-					name = "warn"
-				default:
-					name = "error"
-				}
-				return slog.String("@level", name)
-			case slog.MessageKey:
-				a.Key = "@message"
-			}
-			return a
-		},
-	})
+	return slog.NewJSONHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug})
 }
 
 // hclogAdapter lets go-plugin's host-side logging reach a slog logger. It

@@ -226,7 +226,7 @@ func (s *server) close() {
 	}()
 	select {
 	case <-done:
-	case <-time.After(time.Second):
+	case <-time.After(250 * time.Millisecond):
 	}
 	if s.sockDir != "" {
 		os.RemoveAll(s.sockDir)
