@@ -8,45 +8,90 @@ import (
 	"reflect"
 	"runtime/debug"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
-// serverConn is one call channel connection on the plugin's side. A reader
-// goroutine takes frames off the socket; each call runs on its own goroutine
-// so that a slow call does not hold up the others, and writes its result
-// under the connection's write lock.
+// serverConn is one call channel connection on the plugin's side.
+//
+// Its goroutines ("workers") take turns: one reads; when it meets a call,
+// it hands the reading to an idle worker (or starts one) and runs the call
+// itself, so that the call does not wait for another goroutine to be
+// scheduled; afterwards it waits to read again. Reusing workers keeps their
+// grown stacks: a fresh goroutine per call would grow its stack on every
+// reflect call. Each call writes its result under the write lock; many run
+// at once, and a slow one holds up nothing.
 type serverConn struct {
-	s *server
-	c net.Conn
+	s  *server
+	c  net.Conn
+	fr *frameReader // used by the reading worker only
 
 	wmu sync.Mutex // serializes writes to c
+
+	token chan struct{} // hands the reading from worker to idle worker
+	quit  chan struct{} // closed when the connection ends
+	idle  atomic.Int32  // workers waiting for the token
 
 	cmu     sync.Mutex                    // guards cancels
 	cancels map[uint64]context.CancelFunc // calls with a context, by id
 }
 
-func (sc *serverConn) read() {
-	defer sc.c.Close()
-	fr := newFrameReader(sc.c)
+// maxIdleWorkers bounds the workers a connection keeps waiting.
+const maxIdleWorkers = 16
+
+func newServerConn(s *server, c net.Conn) *serverConn {
+	return &serverConn{
+		s:       s,
+		c:       c,
+		fr:      newFrameReader(c),
+		token:   make(chan struct{}),
+		quit:    make(chan struct{}),
+		cancels: make(map[uint64]context.CancelFunc),
+	}
+}
+
+// work is a worker's life. It starts as the reader. The caller has counted
+// it in s.workers.
+func (sc *serverConn) work() {
+	defer sc.s.workers.Done()
 	for {
-		typ, id, n, err := fr.next()
-		if err != nil {
-			sc.cancelAll()
+		id, body, ok := sc.readCall()
+		if !ok {
 			return
+		}
+		select {
+		case sc.token <- struct{}{}: // an idle worker reads next
+		default:
+			sc.s.workers.Add(1)
+			go sc.work()
+		}
+		sc.handle(id, body)
+		if sc.idle.Add(1) > maxIdleWorkers {
+			sc.idle.Add(-1)
+			return
+		}
+		select {
+		case <-sc.token:
+			sc.idle.Add(-1)
+		case <-sc.quit:
+			return
+		}
+	}
+}
+
+// readCall reads frames until a call, handling cancels on the way. It
+// returns false when the connection has ended.
+func (sc *serverConn) readCall() (id uint64, body []byte, ok bool) {
+	for {
+		typ, id, body, err := sc.fr.read(nil) // the body is owned by the call
+		if err != nil {
+			sc.end()
+			return 0, nil, false
 		}
 		switch typ {
 		case frameCall:
-			body, err := fr.body(nil, n) // owned by the call
-			if err != nil {
-				sc.cancelAll()
-				return
-			}
-			sc.s.calls.Go(func() { sc.handle(id, body) })
+			return id, body, true
 		case frameCancel:
-			if _, err := fr.body(nil, n); err != nil {
-				sc.cancelAll()
-				return
-			}
 			sc.cmu.Lock()
 			cancel := sc.cancels[id]
 			delete(sc.cancels, id)
@@ -55,10 +100,21 @@ func (sc *serverConn) read() {
 				cancel()
 			}
 		default:
-			sc.cancelAll()
-			return
+			sc.end()
+			return 0, nil, false
 		}
 	}
+}
+
+// end closes the connection after its last read, cancels its calls and
+// releases its idle workers.
+func (sc *serverConn) end() {
+	sc.c.Close()
+	sc.cancelAll()
+	close(sc.quit)
+	sc.s.mu.Lock()
+	delete(sc.s.conns, sc)
+	sc.s.mu.Unlock()
 }
 
 // cancelAll cancels every call in flight: the host is gone.

@@ -265,7 +265,7 @@ func (b *codecBuilder) fill(c *typeCodec, t reflect.Type, path string) error {
 				continue
 			}
 			if !f.IsExported() {
-				return fmt.Errorf("%s: struct field %s of %v is unexported and cannot cross a process boundary", path, f.Name, t)
+				return fmt.Errorf("%s: %w: struct field %s of %v is unexported", path, ErrUnsupportedType, f.Name, t)
 			}
 			fc, err := b.build(f.Type, path+"."+f.Name)
 			if err != nil {

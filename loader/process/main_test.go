@@ -3,6 +3,7 @@ package process
 import (
 	"bytes"
 	"context"
+	"flag"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -31,6 +32,10 @@ const envHelper = "HOTPATCH_PROCESS_TEST_HELPER"
 func TestMain(m *testing.M) {
 	if mode := os.Getenv(envHelper); mode != "" {
 		os.Exit(helperMain(mode))
+	}
+	flag.Parse()
+	if f := flag.Lookup("test.fuzzworker"); f != nil && f.Value.String() == "true" {
+		os.Exit(m.Run()) // fuzz workers run FuzzDecode only: no fixture
 	}
 	dir, err := os.MkdirTemp("", "hotpatch-process-test-")
 	if err != nil {
@@ -236,4 +241,16 @@ func eventually(t testing.TB, d time.Duration, what string, cond func() bool) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// versionOf returns the live version with the given patch ID.
+func (l *Loader) versionOf(id string) *version {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for v := range l.versions {
+		if v.id == id {
+			return v
+		}
+	}
+	return nil
 }

@@ -100,8 +100,8 @@ type server struct {
 	ln      net.Listener
 	conns   map[*serverConn]struct{}
 	closed  bool
-	wg      sync.WaitGroup // accept loop and connection readers
-	calls   sync.WaitGroup // running calls
+	wg      sync.WaitGroup // the accept loop
+	workers sync.WaitGroup // connection workers: reading, calling or idle
 	sockDir string         // a directory the server created for its socket, removed on close
 }
 
@@ -184,7 +184,7 @@ func (s *server) accept(ln net.Listener) {
 		if err != nil {
 			return
 		}
-		sc := &serverConn{s: s, c: c, cancels: make(map[uint64]context.CancelFunc)}
+		sc := newServerConn(s, c)
 		s.mu.Lock()
 		if s.closed {
 			s.mu.Unlock()
@@ -192,15 +192,9 @@ func (s *server) accept(ln net.Listener) {
 			return
 		}
 		s.conns[sc] = struct{}{}
-		s.wg.Add(1)
+		s.workers.Add(1)
 		s.mu.Unlock()
-		go func() {
-			defer s.wg.Done()
-			sc.read()
-			s.mu.Lock()
-			delete(s.conns, sc)
-			s.mu.Unlock()
-		}()
+		go sc.work()
 	}
 }
 
@@ -221,7 +215,7 @@ func (s *server) close() {
 	s.wg.Wait()
 	done := make(chan struct{})
 	go func() {
-		s.calls.Wait()
+		s.workers.Wait()
 		close(done)
 	}()
 	select {

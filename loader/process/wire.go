@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"io"
+	"slices"
 )
 
 // The call channel is a stream of frames over a unix socket that the plugin
@@ -68,35 +69,64 @@ func endFrame(b []byte) error {
 // setFrameID sets the id of the frame that starts at b[0].
 func setFrameID(b []byte, id uint64) { binary.LittleEndian.PutUint64(b[5:], id) }
 
-// frameReader reads frames from a buffered stream.
+// frameReader reads frames from a buffered stream. It is resumable: when
+// a read fails (a read deadline that interrupts a waiting leader), the next
+// call goes on where it stopped.
 type frameReader struct {
-	r   *bufio.Reader
-	hdr [frameHeader]byte
+	r *bufio.Reader
+
+	hdr    [frameHeader]byte
+	hdrN   int  // header bytes read so far
+	inBody bool // the header is complete; reading the body
+	typ    byte
+	id     uint64
+	n      int    // body length
+	body   []byte // body read so far
 }
 
 func newFrameReader(r io.Reader) *frameReader {
 	return &frameReader{r: bufio.NewReaderSize(r, 32<<10)}
 }
 
-// next reads the next frame's header and returns its type, id and body
-// length. The caller then reads the body with body.
-func (fr *frameReader) next() (typ byte, id uint64, n int, err error) {
-	if _, err = io.ReadFull(fr.r, fr.hdr[:]); err != nil {
-		return 0, 0, 0, err
+// read returns the next frame. Its body is read into buf (grown if needed)
+// unless the frame was begun by an earlier, interrupted call. A large body
+// is read in steps, so that a frame that only claims to be large costs no
+// more memory than the bytes that actually arrive.
+func (fr *frameReader) read(buf []byte) (typ byte, id uint64, body []byte, err error) {
+	if !fr.inBody {
+		for fr.hdrN < frameHeader {
+			m, err := fr.r.Read(fr.hdr[fr.hdrN:])
+			fr.hdrN += m
+			if err != nil && fr.hdrN < frameHeader {
+				return 0, 0, nil, err
+			}
+		}
+		size := binary.LittleEndian.Uint32(fr.hdr[:4])
+		if size < frameHeader-4 || size > maxFrame {
+			return 0, 0, nil, fmt.Errorf("%w: bad frame length %d", ErrProtocol, size)
+		}
+		fr.typ = fr.hdr[4]
+		fr.id = binary.LittleEndian.Uint64(fr.hdr[5:])
+		fr.n = int(size) - (frameHeader - 4)
+		fr.body = buf[:0]
+		fr.inBody = true
 	}
-	size := binary.LittleEndian.Uint32(fr.hdr[:4])
-	if size < frameHeader-4 || size > maxFrame {
-		return 0, 0, 0, fmt.Errorf("%w: bad frame length %d", ErrProtocol, size)
+	const step = 1 << 20
+	for len(fr.body) < fr.n {
+		if len(fr.body) == cap(fr.body) {
+			want := fr.n
+			if want > step && cap(fr.body) < want {
+				want = min(fr.n, max(2*cap(fr.body), step))
+			}
+			fr.body = slices.Grow(fr.body, want-len(fr.body))
+		}
+		m, err := fr.r.Read(fr.body[len(fr.body):min(cap(fr.body), fr.n)])
+		fr.body = fr.body[:len(fr.body)+m]
+		if err != nil && len(fr.body) < fr.n {
+			return 0, 0, nil, err
+		}
 	}
-	return fr.hdr[4], binary.LittleEndian.Uint64(fr.hdr[5:]), int(size) - (frameHeader - 4), nil
-}
-
-// body reads n bytes into buf (grown if needed) and returns them.
-func (fr *frameReader) body(buf []byte, n int) ([]byte, error) {
-	if cap(buf) < n {
-		buf = make([]byte, n)
-	}
-	buf = buf[:n]
-	_, err := io.ReadFull(fr.r, buf)
-	return buf, err
+	typ, id, body = fr.typ, fr.id, fr.body
+	fr.hdrN, fr.inBody, fr.body = 0, false, nil
+	return typ, id, body, nil
 }
