@@ -149,22 +149,13 @@ func (m *Manager) unlock() { <-m.sem }
 // Apply checks p and swaps all of its implementations in at once. On any
 // error nothing changes: the error says which slots are wrong and why, and a
 // rejected event is recorded.
-//
-// A refused patch is released: its Retire hook runs in the background, as
-// nobody else will run it (a loader's patch owns a process or an
-// interpreter). The exception is a patch refused with ErrDuplicateID, which
-// may be the very patch that is applied.
 func (m *Manager) Apply(ctx context.Context, p Patch) (Applied, error) {
 	if err := m.lock(ctx); err != nil {
-		m.discard(p)
 		return Applied{}, fmt.Errorf("apply patch %q: %w", p.ID, err)
 	}
 	defer m.unlock()
 	a, err := m.apply(ctx, p)
 	if err != nil {
-		if !errors.Is(err, ErrDuplicateID) {
-			m.discard(p)
-		}
 		err = fmt.Errorf("apply patch %q: %w", p.ID, err)
 		m.emit(Event{Type: EventRejected, PatchID: p.ID, Kind: p.Kind, Source: p.Source, Slots: sortedKeys(p.Impls), Err: err})
 	}

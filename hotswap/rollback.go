@@ -16,21 +16,3 @@ func (m *Manager) RollBack(ctx context.Context, id string, why error) error {
 	defer m.unlock()
 	return m.revert(id, EventRolledBack, why)
 }
-
-// discard runs the Retire hook of a patch that Apply refused, in the
-// background, or at once if the manager is shutting down.
-func (m *Manager) discard(p Patch) {
-	if p.Retire == nil {
-		return
-	}
-	run := func() {
-		ctx, cancel := context.WithTimeout(context.Background(), m.opts.RetireTimeout)
-		defer cancel()
-		if err := callHook(ctx, p.Retire); err != nil {
-			m.log.Warn("hotswap: releasing a refused patch", "patch", p.ID, "err", err)
-		}
-	}
-	if !m.goAsync(run) {
-		run()
-	}
-}
