@@ -14,6 +14,8 @@ type Loader interface {
 	// Load reads the file and returns a patch ready for [Manager.Apply]. It
 	// changes no slot. The patch ID must be derived from the file's name and
 	// content, so that the same bytes give the same ID. Errors name the file,
-	// and the line where there is one.
+	// and the line where there is one. A loaded patch that is then not
+	// applied (Apply refused it) must be released by its caller through its
+	// Retire hook; the manager retires only patches that were applied.
 	Load(ctx context.Context, path string) (Patch, error)
 }

@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"reflect"
 	"slices"
-	"sort"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -122,7 +121,7 @@ func New(reg *registry.Registry, opts Options) *Manager {
 	} else {
 		log.Warn("hotswap: registry already managed; this manager refuses every change", "err", ErrRegistryInUse)
 	}
-	m.publish()
+	m.publish(nil)
 	return m
 }
 
@@ -229,14 +228,16 @@ func (m *Manager) apply(ctx context.Context, p Patch) (Applied, error) {
 		}
 		m.cur[name] = e
 	}
+	changed := slots
 	if old != nil {
 		for _, name := range old.slots {
 			if m.cur[name] == old {
 				m.recompute(name, now)
+				changed = append(changed[:len(changed):len(changed)], name)
 			}
 		}
 	}
-	m.publish()
+	m.publish(changed)
 	m.emit(Event{Type: EventApplied, Generation: m.gen, PatchID: p.ID, Kind: p.Kind, Source: p.Source, Slots: slots})
 	if old != nil {
 		m.emit(Event{Type: EventReverted, Generation: m.gen, PatchID: old.p.ID, Kind: old.p.Kind, Source: old.p.Source, Slots: old.slots})
@@ -293,7 +294,7 @@ func (m *Manager) revert(id string, typ EventType, why error) error {
 			m.recompute(name, now)
 		}
 	}
-	m.publish()
+	m.publish(e.slots)
 	m.emit(Event{Type: typ, Generation: m.gen, PatchID: id, Kind: e.p.Kind, Source: e.p.Source, Slots: e.slots, Err: why})
 	m.retire(e)
 	return nil
@@ -366,7 +367,11 @@ func (m *Manager) ReportFailure(slot string, err error) {
 		return
 	}
 	s := m.snap.Load()
-	e := s.cur[slot]
+	i := s.find(slot)
+	var e *entry
+	if i >= 0 {
+		e = s.serving[i]
+	}
 	if e == nil {
 		m.log.Debug("hotswap: failure on baseline slot", "slot", slot, "err", err)
 		return
@@ -377,8 +382,7 @@ func (m *Manager) ReportFailure(slot string, err error) {
 	if pol.Failures <= 0 || n < int64(pol.Failures) {
 		return
 	}
-	since := s.since[slot]
-	if time.Since(since) > pol.Window {
+	if time.Since(s.slots[i].Since) > pol.Window {
 		return
 	}
 	if !e.rolling.CompareAndSwap(false, true) {
@@ -415,7 +419,7 @@ func (m *Manager) Close() error {
 			for name := range m.cur {
 				m.recompute(name, now)
 			}
-			m.publish()
+			m.publish(nil)
 			for i := len(stack) - 1; i >= 0; i-- {
 				e := stack[i]
 				m.emit(Event{Type: EventReverted, Generation: m.gen, PatchID: e.p.ID, Kind: e.p.Kind, Source: e.p.Source, Slots: e.slots, Err: ErrClosed})
@@ -454,6 +458,6 @@ func sortedKeys[V any](m map[string]V) []string {
 	for k := range m {
 		keys = append(keys, k)
 	}
-	sort.Strings(keys)
+	slices.Sort(keys)
 	return keys
 }

@@ -1,7 +1,11 @@
 package hotswap
 
 import (
+	"slices"
+	"strings"
 	"time"
+
+	"github.com/hotpatch-go/hotpatch/registry"
 )
 
 // Status is a consistent picture of a manager: no patch is ever seen half
@@ -37,32 +41,43 @@ type PatchInfo struct {
 
 // snapshot is the immutable state published after every change.
 type snapshot struct {
-	gen   uint64
-	slots []SlotStatus
-	stack []PatchInfo
-	cur   map[string]*entry    // slot -> serving patch
-	since map[string]time.Time // slot -> when its serving patch became current
+	gen     uint64
+	slots   []SlotStatus // every slot known at the time, sorted by name
+	serving []*entry     // parallel to slots: the patch serving each; nil for the baseline
+	stack   []PatchInfo
 }
 
-// publish builds and stores a snapshot. The caller holds the lock.
-func (m *Manager) publish() {
-	all := m.reg.Slots()
-	s := &snapshot{
-		gen:   m.gen,
-		slots: make([]SlotStatus, len(all)),
-		stack: make([]PatchInfo, len(m.stack)),
-		cur:   make(map[string]*entry, len(m.cur)),
-		since: make(map[string]time.Time, len(m.cur)),
+// find returns the index of the named slot in s.slots, or -1.
+func (s *snapshot) find(name string) int {
+	i, ok := slices.BinarySearchFunc(s.slots, name, func(ss SlotStatus, n string) int { return strings.Compare(ss.Name, n) })
+	if !ok {
+		return -1
 	}
-	for i, sl := range all {
-		info := sl.Info()
-		ss := SlotStatus{Name: info.Name, Type: info.Type.String(), PatchID: info.PatchID, Generation: info.Generation, Since: info.Since}
-		if e := m.cur[info.Name]; e != nil {
-			ss.Kind = e.p.Kind
-			s.cur[info.Name] = e
-			s.since[info.Name] = info.Since
+	return i
+}
+
+// publish builds and stores a snapshot after a change of the named slots
+// (all slots when changed is nil). The caller holds the lock.
+func (m *Manager) publish(changed []string) {
+	prev := m.snap.Load()
+	s := &snapshot{gen: m.gen, stack: make([]PatchInfo, len(m.stack))}
+	if prev != nil && changed != nil && m.reg.Len() == len(prev.slots) {
+		// Slots are never unregistered: same count, same slots.
+		s.slots = slices.Clone(prev.slots)
+		s.serving = slices.Clone(prev.serving)
+		for _, name := range changed {
+			if i := s.find(name); i >= 0 {
+				sl, _ := m.reg.Lookup(name)
+				s.slots[i], s.serving[i] = m.slotStatus(sl)
+			}
 		}
-		s.slots[i] = ss
+	} else {
+		all := m.reg.Slots()
+		s.slots = make([]SlotStatus, len(all))
+		s.serving = make([]*entry, len(all))
+		for i, sl := range all {
+			s.slots[i], s.serving[i] = m.slotStatus(sl)
+		}
 	}
 	for i, e := range m.stack {
 		var serving []string
@@ -77,6 +92,16 @@ func (m *Manager) publish() {
 	m.snap.Store(s)
 }
 
+func (m *Manager) slotStatus(sl registry.Slot) (SlotStatus, *entry) {
+	info := sl.Info()
+	ss := SlotStatus{Name: info.Name, Type: info.Type.String(), PatchID: info.PatchID, Generation: info.Generation, Since: info.Since}
+	e := m.cur[info.Name]
+	if e != nil {
+		ss.Kind = e.p.Kind
+	}
+	return ss, e
+}
+
 // Status returns the state of every slot and the patch stack. It takes no
 // lock that a change holds, so it never waits for an Apply in progress.
 func (m *Manager) Status() Status {
@@ -88,8 +113,8 @@ func (m *Manager) Status() Status {
 		st.Stack[i] = p
 	}
 	st.Slots = append([]SlotStatus(nil), s.slots...)
-	for i := range st.Slots {
-		if e := s.cur[st.Slots[i].Name]; e != nil {
+	for i, e := range s.serving {
+		if e != nil {
 			st.Slots[i].Failures = e.failures.Load()
 		}
 	}
@@ -105,17 +130,9 @@ func (m *Manager) Status() Status {
 				st.Slots = append(st.Slots, SlotStatus{Name: info.Name, Type: info.Type.String(), Since: info.Since})
 			}
 		}
-		sortSlots(st.Slots)
+		slices.SortFunc(st.Slots, func(a, b SlotStatus) int { return strings.Compare(a.Name, b.Name) })
 	}
 	return st
-}
-
-func sortSlots(s []SlotStatus) {
-	for i := 1; i < len(s); i++ {
-		for j := i; j > 0 && s[j].Name < s[j-1].Name; j-- {
-			s[j], s[j-1] = s[j-1], s[j]
-		}
-	}
 }
 
 // History returns the recorded events, oldest first. The log keeps the last

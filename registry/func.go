@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"reflect"
 	"sync/atomic"
+	"unsafe"
 
 	"github.com/hotpatch-go/hotpatch/internal/slotaccess"
 )
@@ -11,6 +12,10 @@ import (
 // Func is the typed handle of one slot. Call through it with
 // f.Load()(args...): one atomic load, no lock, no allocation.
 type Func[F any] struct {
+	// fn is the serving implementation's func value (a pointer to its
+	// closure record), kept apart from cur so that Load is a single
+	// dependent load before the call.
+	fn    unsafe.Pointer
 	cur   atomic.Pointer[version[F]]
 	name  string
 	typ   reflect.Type
@@ -27,7 +32,10 @@ type version[F any] struct {
 
 // Load returns the implementation that serves now. Call it on every use
 // rather than keeping the result, so a swap takes effect on the next call.
-func (f *Func[F]) Load() F { return f.cur.Load().fn }
+func (f *Func[F]) Load() F {
+	p := atomic.LoadPointer(&f.fn)
+	return *(*F)(unsafe.Pointer(&p))
+}
 
 // Name returns the slot's registered name.
 func (f *Func[F]) Name() string { return f.name }
@@ -72,11 +80,19 @@ func (w *funcWriter[F]) Store(impl any, v slotaccess.Version) error {
 	if reflect.ValueOf(&fn).Elem().IsNil() {
 		return fmt.Errorf("registry: slot %q: %w", w.name, ErrNilFunc)
 	}
-	w.cur.Store(&version[F]{fn: fn, impl: impl, v: v})
+	(*Func[F])(w).set(&version[F]{fn: fn, impl: impl, v: v})
 	return nil
 }
 
 func (w *funcWriter[F]) Reset(v slotaccess.Version) {
 	v.PatchID = ""
-	w.cur.Store(&version[F]{fn: w.base, impl: w.boxed, v: v})
+	(*Func[F])(w).set(&version[F]{fn: w.base, impl: w.boxed, v: v})
+}
+
+// set publishes ver: first the func value that Load reads, then the
+// metadata. A reader may see the new implementation a moment before its
+// patch ID; the manager's status snapshot is the consistent view.
+func (f *Func[F]) set(ver *version[F]) {
+	atomic.StorePointer(&f.fn, *(*unsafe.Pointer)(unsafe.Pointer(&ver.fn)))
+	f.cur.Store(ver)
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -23,9 +24,10 @@ var (
 // Registry holds the patchable functions (slots) of a program. The zero value
 // is not usable; call [New]. All methods are safe for concurrent use.
 type Registry struct {
-	mu    sync.RWMutex    // guards slots and owner
-	slots map[string]Slot // by name
-	owner bool            // a swap manager has claimed the registry
+	mu     sync.RWMutex    // guards slots, sorted and owner
+	slots  map[string]Slot // by name
+	sorted []Slot          // the same slots by name; replaced, never changed in place
+	owner  bool            // a swap manager has claimed the registry
 }
 
 // New returns an empty registry.
@@ -76,7 +78,7 @@ func Register[F any](r *Registry, name string, impl F) (*Func[F], error) {
 		return nil, fmt.Errorf("register %q: %w", name, ErrBadName)
 	}
 	f := &Func[F]{name: name, typ: typ, base: impl, boxed: impl}
-	f.cur.Store(&version[F]{fn: impl, impl: impl, v: slotaccess.Version{Since: time.Now()}})
+	f.set(&version[F]{fn: impl, impl: impl, v: slotaccess.Version{Since: time.Now()}})
 
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -84,6 +86,8 @@ func Register[F any](r *Registry, name string, impl F) (*Func[F], error) {
 		return nil, fmt.Errorf("register %q: %w", name, ErrDuplicate)
 	}
 	r.slots[name] = f
+	i := sort.Search(len(r.sorted), func(i int) bool { return r.sorted[i].Name() > name })
+	r.sorted = slices.Insert(slices.Clone(r.sorted), i, Slot(f))
 	return f, nil
 }
 
@@ -134,13 +138,8 @@ func (r *Registry) Lookup(name string) (Slot, bool) {
 // Slots returns every registered slot, sorted by name.
 func (r *Registry) Slots() []Slot {
 	r.mu.RLock()
-	out := make([]Slot, 0, len(r.slots))
-	for _, s := range r.slots {
-		out = append(out, s)
-	}
-	r.mu.RUnlock()
-	sort.Slice(out, func(i, j int) bool { return out[i].Name() < out[j].Name() })
-	return out
+	defer r.mu.RUnlock()
+	return slices.Clone(r.sorted)
 }
 
 // Len returns the number of registered slots.

@@ -1,0 +1,123 @@
+// Command httpserver is a small bookshop API whose logic can be patched
+// while it runs: drop a Go file into the patch directory and the next
+// request runs the new code. See README.md for the tour.
+//
+// Usage:
+//
+//	httpserver [-addr 127.0.0.1:8080] [-patches ./patches] [flags]
+//
+// It serves GET /greet?name=NAME, /price?isbn=ISBN&qty=N,
+// /books?q=QUERY, /recommend?isbn=ISBN&n=N and /admin/patches, and stops
+// gracefully on SIGINT or SIGTERM.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/hotpatch-go/hotpatch/examples/httpserver/symbols"
+	"github.com/hotpatch-go/hotpatch/hotswap"
+	"github.com/hotpatch-go/hotpatch/loader/script"
+	"github.com/hotpatch-go/hotpatch/registry"
+	"github.com/hotpatch-go/hotpatch/watcher"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr, nil); err != nil {
+		fmt.Fprintln(os.Stderr, "httpserver:", err)
+		os.Exit(1)
+	}
+}
+
+// shutdownTimeout bounds the graceful shutdown: requests in flight get this
+// long to finish.
+const shutdownTimeout = 10 * time.Second
+
+// run runs the server until ctx ends. Scripts print to stdout; logs go to
+// stderr. ready, if set, is called with the listening address once the
+// server accepts connections.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready func(addr string)) error {
+	fs := flag.NewFlagSet("httpserver", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	addr := fs.String("addr", "127.0.0.1:8080", "listen on `host:port`")
+	dir := fs.String("patches", "./patches", "watch `dir` for patch scripts (*.go); created if missing")
+	debounce := fs.Duration("debounce", watcher.DefaultDebounce, "how long a patch file must stay unchanged before it is loaded")
+	evalTimeout := fs.Duration("eval-timeout", script.DefaultEvalTimeout, "bound on a script's top-level code")
+	maxSize := fs.Int64("max-size", script.DefaultMaxSize, "largest script accepted, in `bytes`")
+	rollback := fs.Int("rollback-after", 3, "revert a patch after `n` failed requests within a minute of its swap (0: never)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	log := slog.New(slog.NewTextHandler(stderr, nil))
+
+	if err := os.MkdirAll(*dir, 0o755); err != nil {
+		return err
+	}
+	reg := registry.New()
+	srv := newServer(reg, log)
+	mgr := hotswap.New(reg, hotswap.Options{
+		Logger:   log, // one record per swap, revert, rollback and refused patch
+		Rollback: hotswap.RollbackPolicy{Failures: *rollback, Window: time.Minute},
+	})
+	defer mgr.Close()
+	srv.mgr = mgr
+
+	loader := script.New(reg, script.Options{
+		Symbols:     symbols.Symbols, // scripts may import the shop package
+		EvalTimeout: *evalTimeout,
+		MaxSize:     *maxSize,
+		Stdout:      stdout,
+		Stderr:      stderr,
+		// Report stays nil: the HTTP middleware reports panics (server.slot).
+	})
+	watch, err := hotswap.Watch(ctx, mgr, *dir, hotswap.WatchOptions{Debounce: *debounce}, loader)
+	if err != nil {
+		return err
+	}
+	defer watch.Close()
+
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return err
+	}
+	hs := &http.Server{
+		Handler:           srv.routes(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	served := make(chan error, 1)
+	go func() { served <- hs.Serve(ln) }()
+	log.Info("serving", "addr", ln.Addr().String(), "patches", *dir, "slots", reg.Len())
+	if ready != nil {
+		ready(ln.Addr().String())
+	}
+
+	select {
+	case err := <-served:
+		return err // the listener failed; nothing to drain
+	case <-ctx.Done():
+	}
+	log.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+	defer cancel()
+	err = hs.Shutdown(sctx)
+	if serr := <-served; !errors.Is(serr, http.ErrServerClosed) {
+		err = errors.Join(err, serr)
+	}
+	return err
+}

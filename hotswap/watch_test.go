@@ -1,0 +1,174 @@
+package hotswap_test
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/hotpatch-go/hotpatch/hotswap"
+)
+
+// wordLoader loads "*.word" files: the file's content is the greeting word.
+// Content "fail" fails to load; "wrongtype" loads an implementation of the
+// wrong type.
+type wordLoader struct {
+	loads, released atomic.Int32
+}
+
+func (l *wordLoader) Kind() hotswap.Kind     { return hotswap.KindScript }
+func (l *wordLoader) Match(path string) bool { return strings.HasSuffix(path, ".word") }
+func (l *wordLoader) Load(_ context.Context, path string) (hotswap.Patch, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return hotswap.Patch{}, err
+	}
+	word := strings.TrimSpace(string(b))
+	if word == "fail" {
+		return hotswap.Patch{}, fmt.Errorf("%s:1:1: cannot load this", path)
+	}
+	l.loads.Add(1)
+	var impl any = func(n string) string { return word + ", " + n }
+	if word == "wrongtype" {
+		impl = func(n int) string { return "" }
+	}
+	return hotswap.Patch{
+		ID:     fmt.Sprintf("%s-%x", filepath.Base(path), sha256.Sum256(b))[:20],
+		Kind:   hotswap.KindScript,
+		Impls:  map[string]any{"example.Greet": impl},
+		Retire: func(context.Context) error { l.released.Add(1); return nil },
+	}, nil
+}
+
+func writeAtomic(t *testing.T, dir, name, content string) {
+	t.Helper()
+	tmp := filepath.Join(dir, "."+name+".tmp")
+	if err := os.WriteFile(tmp, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, filepath.Join(dir, name)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestWatchDir(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, hotswap.Options{})
+	dir := t.TempDir()
+	writeAtomic(t, dir, "greet.word", "early") // present before the watch starts
+	l := &wordLoader{}
+	w, err := hotswap.Watch(context.Background(), f.m, dir, hotswap.WatchOptions{Debounce: 20 * time.Millisecond}, l)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	greet := func() string { return f.greet.Load()("x") }
+	waitFor(t, func() bool { return greet() == "early, x" })
+
+	writeAtomic(t, dir, "greet.word", "second")
+	waitFor(t, func() bool { return greet() == "second, x" })
+	if st := f.m.Status(); len(st.Stack) != 1 {
+		t.Fatalf("a changed file left %d patches in the stack, want 1", len(st.Stack))
+	}
+	waitFor(t, func() bool { return l.released.Load() == 1 }) // "early" retired
+
+	// Bad files are refused with the file name; the old version serves.
+	for _, bad := range []string{"fail", "wrongtype"} {
+		n := len(f.m.History())
+		writeAtomic(t, dir, "greet.word", bad)
+		waitFor(t, func() bool {
+			for _, e := range f.m.History()[n:] {
+				if e.Type == hotswap.EventRejected && e.Err != nil && strings.Contains(e.Err.Error()+e.Source, "greet.word") {
+					return true
+				}
+			}
+			return false
+		})
+		if greet() != "second, x" {
+			t.Fatalf("after bad file %q: serving %q", bad, greet())
+		}
+	}
+	// The refused "wrongtype" load was released.
+	waitFor(t, func() bool { return l.released.Load() == 2 })
+
+	// Back to good content: applied in place of "second".
+	writeAtomic(t, dir, "greet.word", "third")
+	waitFor(t, func() bool { return greet() == "third, x" })
+
+	// A second file stacks on top; removing it falls back to the first.
+	writeAtomic(t, dir, "other.word", "other")
+	waitFor(t, func() bool { return greet() == "other, x" })
+	if err := os.Remove(filepath.Join(dir, "other.word")); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, func() bool { return greet() == "third, x" })
+
+	// Removing the last file brings the baseline back.
+	if err := os.Remove(filepath.Join(dir, "greet.word")); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, func() bool { return greet() == "hello, x" })
+
+	// Files no loader matches are ignored.
+	writeAtomic(t, dir, "notes.txt", "nothing")
+	time.Sleep(100 * time.Millisecond)
+	if greet() != "hello, x" {
+		t.Fatal("an unmatched file changed a slot")
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestWatchDirRevertedMeanwhile(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, hotswap.Options{})
+	dir := t.TempDir()
+	w, err := hotswap.Watch(context.Background(), f.m, dir, hotswap.WatchOptions{Debounce: 10 * time.Millisecond}, &wordLoader{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	writeAtomic(t, dir, "greet.word", "one")
+	waitFor(t, func() bool { return f.greet.PatchID() != "" })
+	// An operator reverts the file's patch; the next version still applies.
+	if err := f.m.Revert(context.Background(), f.greet.PatchID()); err != nil {
+		t.Fatal(err)
+	}
+	writeAtomic(t, dir, "greet.word", "two")
+	waitFor(t, func() bool { return f.greet.Load()("x") == "two, x" })
+}
+
+func TestWatchDirBadArgs(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, hotswap.Options{})
+	if _, err := hotswap.WatchDir(context.Background(), f.m, filepath.Join(t.TempDir(), "missing"), &wordLoader{}); err == nil || !strings.Contains(err.Error(), "missing") {
+		t.Fatalf("missing dir: err = %v", err)
+	}
+	if _, err := hotswap.WatchDir(context.Background(), f.m, t.TempDir()); err == nil {
+		t.Fatal("no loaders: no error")
+	}
+}
+
+func TestWatchDirStopsWithContext(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, hotswap.Options{})
+	ctx, cancel := context.WithCancel(context.Background())
+	w, err := hotswap.WatchDir(ctx, f.m, t.TempDir(), &wordLoader{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	if err := w.Close(); err != nil && !errors.Is(err, context.Canceled) {
+		t.Fatal(err)
+	}
+}

@@ -1,0 +1,117 @@
+// Package script loads patches written as Go source and runs them in the
+// yaegi interpreter (github.com/traefik/yaegi, v0.16.1): the "script" kind
+// of [github.com/hotpatch-go/hotpatch/hotswap.Kind]. A [Loader] implements
+// [github.com/hotpatch-go/hotpatch/hotswap.Loader] for *.go files, so the
+// directory glue (hotswap.WatchDir) or any caller can turn a file into a
+// patch and hand it to [github.com/hotpatch-go/hotpatch/hotswap.Manager.Apply].
+//
+// The file format is the one every kind shares (package
+// [github.com/hotpatch-go/hotpatch/loader]): ordinary Go source with a
+// //hotpatch:slot directive above each func that replaces a slot. The
+// user's guide, with the interpreter's limits and the exact errors they
+// cause, is docs/scripts.md.
+//
+// # Lifecycle
+//
+// [Loader.Load] reads the file (refusing it past Options.MaxSize before
+// reading), parses and checks its directives, checks its slots against the
+// registry and its imports against the import policy, looks for constructs
+// the interpreter cannot run, then evaluates it in a fresh interpreter:
+// one interpreter per version of a script, sharing nothing with the others.
+// It fetches each directive's func, checks that its type is the slot's
+// (a [*github.com/hotpatch-go/hotpatch/hotswap.TypeMismatchError]
+// otherwise), and returns a patch whose ID is derived from the file's name
+// and bytes ([github.com/hotpatch-go/hotpatch/loader.PatchID]).
+//
+// When the patch leaves the manager's stack, its Retire hook waits for the
+// calls in flight through its funcs and drops the interpreter, which the
+// garbage collector then frees with the last reference to its funcs. The
+// heap does not grow with the number of versions applied
+// (TestMemoryPerVersion measures it: a few bytes per version, against about
+// 50 KiB that each retained interpreter would cost).
+//
+// # Errors
+//
+// Every error about the file's content is a
+// [*github.com/hotpatch-go/hotpatch/loader.Error] whose message starts
+// with file:line:col (only file: for the size limit and the like), wrapping
+// a sentinel of this package or of package loader: [ErrImportRefused],
+// [ErrNoSuchImport], [ErrUnsupported], [ErrCompile], [ErrTimeout],
+// [ErrTooLarge], loader.ErrSyntax, loader.ErrUnknownSlot and so on.
+// Several problems are joined in source order.
+//
+// # Import policy
+//
+// A script may import the standard library as yaegi provides it (Go 1.22's
+// exported API, without generic funcs) and the host packages the
+// application passes in Options.Symbols, except [DefaultDeny]: unsafe,
+// syscall, os/exec, plugin and runtime/debug. Options.Allow narrows what is
+// allowed and Options.Deny replaces the deny list; both take exact import
+// paths or subtrees ("example.com/shop/..."). A refused import is an
+// [ErrImportRefused] at its line; one with no symbols is [ErrNoSuchImport].
+// yaegi's own packages are never offered to scripts, and the interpreter
+// never looks for source packages on disk: imports come from symbols only.
+//
+// Each interpreter gets its own fmt printing (to Options.Stdout), standard
+// logger (to Options.Stderr), flag.CommandLine and an empty environment of
+// its own: a script cannot read the server's environment or change it. This
+// guards against accidents; it is not a security boundary, since a script
+// shares the process, its files and its network. Load only scripts you
+// would compile into the server.
+//
+// # Host symbols
+//
+// For a script to call the application's own packages and use their types,
+// generate their symbols with yaegi extract, in a package of the
+// application, and pass them in Options.Symbols:
+//
+//	// Package symbols exports the shop package to patch scripts.
+//	package symbols
+//
+//	import "reflect"
+//
+//	//go:generate go run github.com/traefik/yaegi/cmd/yaegi extract github.com/you/app/shop
+//
+//	// Symbols are the packages above, for script.Options.Symbols.
+//	var Symbols = map[string]map[string]reflect.Value{}
+//
+// A script then imports "github.com/you/app/shop" and works with the real
+// shop types, which is what lets its funcs have exactly the slots' types.
+// examples/httpserver does this.
+//
+// # Evaluation bounds
+//
+// Evaluating a script runs its top-level code: package var initializers
+// and init funcs. That is bounded by Options.EvalTimeout and by the context
+// passed to Load, whichever ends first; a script whose top-level code does
+// not return in time is refused with [ErrTimeout], at the position of its
+// first init func or var initializer that calls something. The
+// interpreter's goroutine is then told to stop, which it does at its next
+// interpreted step; one blocked inside compiled code (a long time.Sleep)
+// ends when that call returns. One yaegi limit remains: if the deadline
+// passes while yaegi is still compiling the script rather than running it,
+// the cancellation does not reach the code that runs next, so keep the
+// limit well above the compile time (about a millisecond per 50 lines).
+//
+// A panic in top-level code is refused with a
+// [*github.com/hotpatch-go/hotpatch/hotswap.PanicError] at the line yaegi
+// reports for it; so are panics of the interpreter itself.
+//
+// # Calls
+//
+// A call through a slot served by a script enters the interpreter through
+// reflection: about 12 µs and 150 allocations for a small func, against
+// about 1 µs compiled (BenchmarkScriptCall, BenchmarkCompiledCall). Scripts suit logic that changes often, not inner
+// loops.
+//
+// A panic that escapes an interpreted call continues up the caller's stack
+// with the value the script panicked with, as it would from compiled code,
+// so net/http's recovery and errors.Is work as usual; before that, it is
+// reported to Options.Report (typically the manager's ReportFailure, for
+// its rollback policy) as a *hotswap.PanicError. yaegi prints the panic's
+// script position to Options.Stderr.
+//
+// A script must not start goroutines that outlive its calls: they keep
+// running after the patch is retired, and a panic in one ends the process,
+// as it would in compiled code.
+package script

@@ -1,0 +1,414 @@
+package script
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"go/ast"
+	"go/scanner"
+	"go/token"
+	"io"
+	"io/fs"
+	"reflect"
+	"runtime/debug"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/traefik/yaegi/interp"
+
+	"github.com/hotpatch-go/hotpatch/hotswap"
+	"github.com/hotpatch-go/hotpatch/loader"
+)
+
+// eval runs the script in a fresh interpreter, bounded by ctx and
+// Options.EvalTimeout, and returns its directive funcs, wrapped, by slot.
+//
+// yaegi's EvalWithContext runs the script on a goroutine of its own, so
+// that top-level code that never returns cannot hold the caller: on timeout
+// it returns at once and tells that goroutine to stop, which it does at the
+// interpreter's next step (or when compiled code it is blocked in returns),
+// dropping the interpreter with it. EvalWithContext rather than
+// CompileAST+ExecuteWithContext because the latter races on its results
+// when it times out (yaegi v0.16.1), which -race rightly reports.
+func (l *Loader) eval(ctx context.Context, id string, s *loader.Source, src []byte) (map[string]any, *version, error) {
+	limit := l.opts.EvalTimeout
+	if dl, ok := ctx.Deadline(); ok && time.Until(dl) < limit {
+		limit = time.Until(dl)
+	}
+	ctx, cancel := context.WithTimeout(ctx, l.opts.EvalTimeout)
+	defer cancel()
+
+	where := token.Position{Filename: s.File}
+	tap := &stderrTap{w: l.opts.Stderr, file: s.File, capturing: true}
+	i := interp.New(interp.Options{Stdout: l.opts.Stdout, Stderr: tap, SourcecodeFilesystem: nameFS{}})
+	if err := safely(func() error { return i.Use(l.pol.exports(s.Imports, l.opts.Stdout, tap)) }); err != nil {
+		return nil, nil, &loader.Error{Pos: where, Err: fmt.Errorf("%w: loading symbols: %w", ErrInterpreter, err)}
+	}
+	nameScript(i)
+	_, err := i.EvalWithContext(ctx, string(src))
+	tap.stopCapture()
+	switch {
+	case err == nil:
+	case errors.Is(ctx.Err(), context.DeadlineExceeded):
+		return nil, nil, &loader.Error{Pos: topLevelPos(s), Err: fmt.Errorf("%w: top-level code (init funcs, var initializers; the first one is here) still ran after %v",
+			ErrTimeout, limit.Round(time.Millisecond))}
+	case ctx.Err() != nil:
+		return nil, nil, fmt.Errorf("%s: %w", s.File, ctx.Err())
+	default:
+		return nil, nil, interpError(s, err, tap)
+	}
+
+	ver := &version{id: id, report: l.opts.Report, interp: i}
+	impls := make(map[string]any, len(s.Directives))
+	var errs []error
+	for _, d := range s.Directives {
+		fn, err := l.fetch(i, s, d)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		impls[d.Slot] = ver.wrap(d.Slot, fn)
+	}
+	if len(errs) > 0 {
+		return nil, nil, joinErrors(errs)
+	}
+	return impls, ver, nil
+}
+
+// scriptName is the name under which yaegi knows every script; errors and
+// panic traces carry it, and the loader puts the real path in its place.
+// Positions that carry no name are in yaegi's own generic sources.
+const scriptName = "hotpatch-script.go"
+
+// nameScript makes yaegi call the next source it evaluates scriptName.
+// yaegi's EvalWithContext has no name parameter, but keeps the name of the
+// last source evaluated by path: so evaluate, by that name, an empty source
+// that fails at once, before it changes anything else.
+func nameScript(i *interp.Interpreter) {
+	_, _ = i.EvalPath(scriptName)
+}
+
+// nameFS is the interpreter's source file system: it holds only the empty
+// file that nameScript evaluates, so yaegi never looks for source on disk
+// (imports come from symbols only, and the policy has checked them).
+type nameFS struct{}
+
+func (nameFS) Open(name string) (fs.File, error) {
+	return nil, &fs.PathError{Op: "open", Path: name, Err: fs.ErrNotExist}
+}
+
+func (nameFS) Stat(name string) (fs.FileInfo, error) {
+	if name != scriptName {
+		return nil, &fs.PathError{Op: "stat", Path: name, Err: fs.ErrNotExist}
+	}
+	return emptyFile{}, nil
+}
+
+func (nameFS) ReadFile(name string) ([]byte, error) {
+	if name != scriptName {
+		return nil, &fs.PathError{Op: "read", Path: name, Err: fs.ErrNotExist}
+	}
+	return nil, nil
+}
+
+type emptyFile struct{}
+
+func (emptyFile) Name() string       { return scriptName }
+func (emptyFile) Size() int64        { return 0 }
+func (emptyFile) Mode() fs.FileMode  { return 0o444 }
+func (emptyFile) ModTime() time.Time { return time.Time{} }
+func (emptyFile) IsDir() bool        { return false }
+func (emptyFile) Sys() any           { return nil }
+
+// safely runs f, turning a panic into an error: yaegi reports some of its
+// own limits by panicking.
+func safely(f func() error) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = &hotswap.PanicError{Value: v, Stack: debug.Stack()}
+		}
+	}()
+	return f()
+}
+
+// fetch returns the directive's func as a value of the slot's type.
+func (l *Loader) fetch(i *interp.Interpreter, s *loader.Source, d loader.Directive) (reflect.Value, error) {
+	slot, ok := l.reg.Lookup(d.Slot)
+	if !ok { // checked by Load; registries never forget a slot
+		return reflect.Value{}, &loader.Error{Pos: d.Pos, Err: fmt.Errorf("%w: %s", loader.ErrUnknownSlot, d.Slot)}
+	}
+	ref := s.Package + "." + d.Func
+	if s.Package == "main" {
+		ref = d.Func // yaegi evaluates expressions in package main
+	}
+	var v reflect.Value
+	err := safely(func() (err error) { v, err = i.Eval(ref); return err })
+	if err != nil {
+		return reflect.Value{}, &loader.Error{Pos: d.Pos, Err: fmt.Errorf("%w: func %s: %v", ErrInterpreter, d.Func, err)}
+	}
+	if !v.IsValid() || v.Kind() != reflect.Func || v.IsNil() {
+		return reflect.Value{}, &loader.Error{Pos: d.Pos, Err: fmt.Errorf("%w: %s", ErrNotFuncValue, d.Func)}
+	}
+	want := slot.Type()
+	switch got := v.Type(); {
+	case got == want:
+		return v, nil
+	case got.AssignableTo(want):
+		// The script declares func(string) string and the slot's type is a
+		// named type with that underlying type: Go assigns one to the other
+		// without a conversion, so the script is right.
+		return v.Convert(want), nil
+	default:
+		return reflect.Value{}, &loader.Error{Pos: d.Pos, Err: fmt.Errorf("func %s: %w", d.Func, &hotswap.TypeMismatchError{Slot: d.Slot, Want: want, Got: got})}
+	}
+}
+
+// version is one evaluated script: its interpreter and the calls in flight
+// through its funcs.
+type version struct {
+	id       string
+	report   func(slot string, err error)
+	inflight atomic.Int64 // calls running now; a counter, not a WaitGroup, since calls may start while retire waits
+
+	mu     sync.Mutex // guards interp
+	interp *interp.Interpreter
+}
+
+// wrap returns fn, of a slot's type, wrapped so that calls are counted and a
+// panic escaping the script is reported before it continues up the caller's
+// stack, as a panic in compiled code would.
+func (ver *version) wrap(slot string, fn reflect.Value) any {
+	call := fn.Call
+	if fn.Type().IsVariadic() {
+		call = fn.CallSlice // args arrive with the variadic ones as a slice
+	}
+	return reflect.MakeFunc(fn.Type(), func(args []reflect.Value) []reflect.Value {
+		ver.inflight.Add(1)
+		defer ver.exit(slot)
+		return call(args)
+	}).Interface()
+}
+
+// exit ends one call; it is deferred so that it sees a panic.
+func (ver *version) exit(slot string) {
+	ver.inflight.Add(-1)
+	v := recover()
+	if v == nil {
+		return
+	}
+	// yaegi re-panics with the value boxed in a reflect.Value; unbox it so
+	// that callers see what the script passed to panic (net/http compares
+	// with http.ErrAbortHandler, errors.Is unwraps errors).
+	if rv, ok := v.(reflect.Value); ok && rv.IsValid() && rv.CanInterface() {
+		v = rv.Interface()
+	}
+	if ver.report != nil {
+		ver.report(slot, fmt.Errorf("script %s: %w", ver.id, &hotswap.PanicError{Value: v, Stack: debug.Stack()}))
+	}
+	panic(v)
+}
+
+// retire waits for the calls in flight, then drops the interpreter. What
+// is left of it is garbage once no slot and no caller holds its funcs.
+func (ver *version) retire(ctx context.Context) error {
+	wait := time.Millisecond
+	for ver.inflight.Load() > 0 {
+		t := time.NewTimer(wait)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return fmt.Errorf("script %s: %d calls still in flight: %w", ver.id, ver.inflight.Load(), ctx.Err())
+		}
+		wait = min(2*wait, 50*time.Millisecond)
+	}
+	ver.mu.Lock()
+	ver.interp = nil
+	ver.mu.Unlock()
+	return nil
+}
+
+// stderrTap forwards the interpreter's stderr, with the script's real name
+// in the positions yaegi prints, and, while the script's top-level code
+// runs, remembers where the first panic was raised: yaegi prints
+// "file:line:col: panic: ..." there but keeps the position out of the error
+// it returns.
+type stderrTap struct {
+	mu        sync.Mutex // guards the fields below and serializes writes
+	w         io.Writer
+	file      string
+	capturing bool
+	where     token.Position
+}
+
+func (t *stderrTap) Write(p []byte) (int, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	var b strings.Builder
+	for line := range strings.Lines(string(p)) {
+		rest, ours := strings.CutPrefix(line, scriptName+":")
+		pos, msg, ok := splitPos(t.file, rest)
+		if !ours || !ok || !strings.HasPrefix(msg, "panic") { // not yaegi's word on the script
+			b.WriteString(line)
+			continue
+		}
+		if t.capturing && !t.where.IsValid() {
+			t.where = pos
+		}
+		b.WriteString(t.file + ":" + rest)
+	}
+	if _, err := io.WriteString(t.w, b.String()); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
+
+func (t *stderrTap) stopCapture() {
+	t.mu.Lock()
+	t.capturing = false
+	t.mu.Unlock()
+}
+
+func (t *stderrTap) panicWhere() token.Position {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.where
+}
+
+// splitPos parses "line:col: msg".
+func splitPos(file, s string) (token.Position, string, bool) {
+	ls, rest, ok1 := strings.Cut(s, ":")
+	cs, msg, ok2 := strings.Cut(rest, ":")
+	line, err1 := strconv.Atoi(ls)
+	col, err2 := strconv.Atoi(cs)
+	if !ok1 || !ok2 || err1 != nil || err2 != nil || line < 1 || col < 0 {
+		return token.Position{}, "", false
+	}
+	return token.Position{Filename: file, Line: line, Column: col}, strings.TrimSpace(msg), true
+}
+
+// interpError turns an error from yaegi into a positioned error.
+func interpError(s *loader.Source, err error, tap *stderrTap) error {
+	file := s.File
+	var p interp.Panic
+	if errors.As(err, &p) {
+		pe := &hotswap.PanicError{Value: p.Value, Stack: p.Stack}
+		if pos := tap.panicWhere(); pos.IsValid() {
+			return &loader.Error{Pos: pos, Err: fmt.Errorf("%w: %w", errEvalPanic, pe)}
+		}
+		// No script frame saw it: the interpreter itself gave up. Its
+		// "nil type" is what it says of a range over an integer or a func
+		// that unsupported could not see, the operand's type coming from
+		// an import; point at such a range if there is one.
+		if fmt.Sprint(p.Value) == "nil type" {
+			if sus := rangeSuspects(s); len(sus) > 0 {
+				return &loader.Error{Pos: sus[0], Err: fmt.Errorf("%w: %w (probably this range: yaegi %s cannot range over an integer or a func)", ErrInterpreter, pe, yaegiVersion)}
+			}
+		}
+		return &loader.Error{Pos: token.Position{Filename: file}, Err: fmt.Errorf("%w: %w", ErrInterpreter, pe)}
+	}
+	var list scanner.ErrorList
+	if errors.As(err, &list) && len(list) > 0 {
+		errs := make([]error, 0, len(list))
+		for _, e := range list {
+			pos := e.Pos
+			pos.Filename = file
+			// "F redeclared in this block\n\tprevious declaration at x.go:4:6" on one line
+			msg := strings.ReplaceAll(e.Msg, "\n\t", "; ")
+			msg = strings.ReplaceAll(msg, scriptName+":", file+":")
+			errs = append(errs, &loader.Error{Pos: pos, Err: fmt.Errorf("%w: %s", loader.ErrSyntax, msg)})
+		}
+		if len(errs) == 1 {
+			return errs[0]
+		}
+		return joinErrors(errs)
+	}
+	msg := err.Error()
+	if rest, ours := strings.CutPrefix(msg, scriptName+":"); ours {
+		if pos, m, ok := splitPos(file, rest); ok {
+			return &loader.Error{Pos: pos, Err: fmt.Errorf("%w: %s", ErrCompile, m)}
+		}
+	}
+	// A position without a file name is in yaegi's own source of the
+	// generic cmp, maps and slices funcs: one it cannot instantiate.
+	if pos, m, ok := splitPos(file, strings.TrimPrefix(msg, interp.DefaultSourceName+":")); ok {
+		where, call := genericCall(s)
+		if call == "" {
+			where, call = token.Position{Filename: file}, "a generic func of cmp, maps or slices"
+		}
+		return &loader.Error{Pos: where, Err: fmt.Errorf("%w: %s (at line %d of yaegi's own source of the generic standard library; yaegi %s cannot instantiate %s here)",
+			ErrCompile, m, pos.Line, yaegiVersion, call)}
+	}
+	return &loader.Error{Pos: token.Position{Filename: file}, Err: fmt.Errorf("%w: %s", ErrCompile, msg)}
+}
+
+// genericCall returns the first call of the script to a func of cmp, maps
+// or slices, the packages yaegi provides as generic source.
+func genericCall(s *loader.Source) (token.Position, string) {
+	names := map[string]bool{} // the names the file gives those packages
+	for _, imp := range s.AST.Imports {
+		ip, _ := strconv.Unquote(imp.Path.Value)
+		if slices.Contains(generic[:], ip) {
+			name := ip
+			if imp.Name != nil {
+				name = imp.Name.Name
+			}
+			names[name] = true
+		}
+	}
+	var (
+		where token.Position
+		call  string
+	)
+	ast.Inspect(s.AST, func(n ast.Node) bool {
+		if call != "" {
+			return false
+		}
+		if c, ok := n.(*ast.CallExpr); ok {
+			if sel, ok := c.Fun.(*ast.SelectorExpr); ok {
+				if x, ok := sel.X.(*ast.Ident); ok && names[x.Name] {
+					where, call = s.FileSet.Position(c.Pos()), x.Name+"."+sel.Sel.Name
+				}
+			}
+		}
+		return true
+	})
+	return where, call
+}
+
+// errEvalPanic words a panic in top-level code; callers match the
+// *hotswap.PanicError it wraps.
+var errEvalPanic = errors.New("script: top-level code panicked")
+
+// topLevelPos returns the position of the first top-level code that runs
+// at evaluation: an init func or a var initializer that calls something.
+func topLevelPos(s *loader.Source) token.Position {
+	for _, d := range s.AST.Decls {
+		switch d := d.(type) {
+		case *ast.FuncDecl:
+			if d.Recv == nil && d.Name.Name == "init" {
+				return s.FileSet.Position(d.Pos())
+			}
+		case *ast.GenDecl:
+			if d.Tok != token.VAR {
+				continue
+			}
+			for _, spec := range d.Specs {
+				calls := false
+				ast.Inspect(spec, func(n ast.Node) bool {
+					_, isCall := n.(*ast.CallExpr)
+					calls = calls || isCall
+					return !calls
+				})
+				if calls {
+					return s.FileSet.Position(spec.Pos())
+				}
+			}
+		}
+	}
+	return token.Position{Filename: s.File}
+}

@@ -1,0 +1,201 @@
+package script
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"go/token"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/traefik/yaegi/interp"
+
+	"github.com/hotpatch-go/hotpatch/hotswap"
+	"github.com/hotpatch-go/hotpatch/loader"
+	"github.com/hotpatch-go/hotpatch/registry"
+)
+
+// Defaults for zero fields of [Options].
+const (
+	DefaultEvalTimeout = 5 * time.Second
+	DefaultMaxSize     = 1 << 20 // bytes
+)
+
+// DefaultDeny returns the import paths refused when Options.Deny is nil: the
+// packages that reach around the Go memory model or out of the process.
+// Most of them are not in yaegi's standard library symbols anyway; naming
+// them makes the refusal say "refused" rather than "not available".
+func DefaultDeny() []string {
+	return []string{"unsafe", "syscall", "os/exec", "plugin", "runtime/debug"}
+}
+
+// Errors of the script loader. Errors about the file's content reach the
+// caller inside a [*loader.Error] that says where.
+var (
+	ErrTooLarge      = errors.New("script: file too large")
+	ErrNotRegular    = errors.New("script: not a regular file")
+	ErrImportRefused = errors.New("script: import refused by the import policy")
+	ErrNoSuchImport  = errors.New("script: import not available to scripts")
+	ErrUnsupported   = errors.New("script: not supported by the interpreter (yaegi " + yaegiVersion + ")")
+	ErrCompile       = errors.New("script: compile error")
+	ErrTimeout       = errors.New("script: evaluation did not finish in time")
+	ErrInterpreter   = errors.New("script: interpreter failure")
+	ErrNotFuncValue  = errors.New("script: directive names something that is not a func value")
+)
+
+// yaegiVersion is the interpreter version this package is built and
+// documented against; the limits in the docs are this version's.
+const yaegiVersion = "v0.16.1"
+
+// Options configure a [Loader]. The zero value is ready to use: a zero
+// field means the matching Default.
+type Options struct {
+	// Symbols are the host packages scripts may import besides the standard
+	// library, usually generated with yaegi extract (see the package
+	// documentation). Keys are "importpath/pkgname", as yaegi extract
+	// writes them.
+	Symbols interp.Exports
+
+	// Allow lists the import paths scripts may import. An entry is an exact
+	// path ("net/http") or a subtree ("example.com/shop/..."; "..." alone
+	// matches every path). nil allows every package that has symbols: the
+	// standard library as yaegi provides it, and every package in Symbols.
+	Allow []string
+	// Deny lists import paths refused even if allowed, with the same
+	// patterns. nil means [DefaultDeny]; an empty non-nil slice denies
+	// nothing.
+	Deny []string
+
+	// EvalTimeout bounds the evaluation of a script's top-level code (var
+	// initializers and init funcs); the context passed to Load bounds it
+	// too. Zero means DefaultEvalTimeout.
+	EvalTimeout time.Duration
+	// MaxSize is the largest script accepted, in bytes, checked before the
+	// file is read. Zero means DefaultMaxSize.
+	MaxSize int64
+
+	// Report, if set, is told about every panic that escapes an interpreted
+	// call, before the panic continues up the caller's stack. Set it to the
+	// manager's ReportFailure so a rollback policy sees script panics, unless
+	// something else (such as an HTTP middleware) reports them already.
+	Report func(slot string, err error)
+
+	// Stdout and Stderr receive what scripts print through fmt.Print* and
+	// log, and the interpreter's own panic traces. nil means os.Stdout and
+	// os.Stderr.
+	Stdout, Stderr io.Writer
+}
+
+// Loader loads Go source files as script patches, each in a fresh yaegi
+// interpreter. It implements [hotswap.Loader]. A Loader holds no per-patch
+// state and is safe for concurrent use.
+type Loader struct {
+	reg  *registry.Registry
+	opts Options
+	pol  *policy
+}
+
+var _ hotswap.Loader = (*Loader)(nil)
+
+// New returns a loader whose scripts replace slots of reg.
+func New(reg *registry.Registry, opts Options) *Loader {
+	if reg == nil {
+		panic("script: New with nil registry")
+	}
+	if opts.EvalTimeout <= 0 {
+		opts.EvalTimeout = DefaultEvalTimeout
+	}
+	if opts.MaxSize <= 0 {
+		opts.MaxSize = DefaultMaxSize
+	}
+	if opts.Deny == nil {
+		opts.Deny = DefaultDeny()
+	}
+	if opts.Stdout == nil {
+		opts.Stdout = os.Stdout
+	}
+	if opts.Stderr == nil {
+		opts.Stderr = os.Stderr
+	}
+	// Copy what the caller could change under us.
+	// Copy what the caller could change under us; nil and empty differ.
+	if opts.Allow != nil {
+		opts.Allow = append([]string{}, opts.Allow...)
+	}
+	opts.Deny = append([]string{}, opts.Deny...)
+	return &Loader{reg: reg, opts: opts, pol: newPolicy(opts.Symbols, opts.Allow, opts.Deny)}
+}
+
+// Kind returns [hotswap.KindScript].
+func (l *Loader) Kind() hotswap.Kind { return hotswap.KindScript }
+
+// Match reports whether path names a script: a .go file that is not a test
+// file (*_test.go).
+func (l *Loader) Match(path string) bool {
+	return strings.HasSuffix(path, ".go") && !strings.HasSuffix(path, "_test.go")
+}
+
+// Load reads, checks and evaluates the script at path and returns a patch
+// whose implementations call into the script's own interpreter. It changes
+// no slot. Errors about the file start with path:line:col where there is a
+// line (see the package documentation for the checks).
+func (l *Loader) Load(ctx context.Context, path string) (hotswap.Patch, error) {
+	src, err := l.read(path)
+	if err != nil {
+		return hotswap.Patch{}, err
+	}
+	s, err := loader.Parse(path, src)
+	if err != nil {
+		return hotswap.Patch{}, err
+	}
+	if err := s.CheckSlots(func(name string) bool { _, ok := l.reg.Lookup(name); return ok }); err != nil {
+		return hotswap.Patch{}, err
+	}
+	if err := l.pol.check(s); err != nil {
+		return hotswap.Patch{}, err
+	}
+	if err := unsupported(s); err != nil {
+		return hotswap.Patch{}, err
+	}
+	id := loader.PatchID(path, src)
+	impls, ver, err := l.eval(ctx, id, s, src)
+	if err != nil {
+		return hotswap.Patch{}, err
+	}
+	return hotswap.Patch{ID: id, Kind: hotswap.KindScript, Source: path, Impls: impls, Retire: ver.retire}, nil
+}
+
+// read returns the file's bytes, refusing what is too large before reading
+// it. The limit applies to what is read too, in case the file grows between
+// the stat and the read.
+func (l *Loader) read(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	where := token.Position{Filename: path}
+	if !fi.Mode().IsRegular() {
+		return nil, &loader.Error{Pos: where, Err: fmt.Errorf("%w (%v)", ErrNotRegular, fi.Mode().Type())}
+	}
+	tooLarge := func(n int64) error {
+		return &loader.Error{Pos: where, Err: fmt.Errorf("%w: %d bytes or more, the limit is %d (Options.MaxSize)", ErrTooLarge, n, l.opts.MaxSize)}
+	}
+	if fi.Size() > l.opts.MaxSize {
+		return nil, tooLarge(fi.Size())
+	}
+	src, err := io.ReadAll(io.LimitReader(f, l.opts.MaxSize+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(src)) > l.opts.MaxSize {
+		return nil, tooLarge(int64(len(src)))
+	}
+	return src, nil
+}

@@ -1,0 +1,111 @@
+package script
+
+import (
+	"errors"
+	"fmt"
+	"go/ast"
+	"go/token"
+	"go/types"
+	"path"
+	"strings"
+
+	"github.com/hotpatch-go/hotpatch/loader"
+)
+
+// unsupported finds the constructs of newer Go that yaegi v0.16.1 cannot
+// run, so the user gets an error at the right line instead of an
+// interpreter panic without one ("nil type" for range over an integer or a
+// func) or a bare "undefined: min".
+//
+// It type-checks the script against empty stand-ins for its imports: what
+// depends on an import stays untyped and unflagged, so this finds the usual
+// cases (range over a literal, a parameter, len(x)) and never flags correct
+// code. What it misses still fails later, in the interpreter.
+func unsupported(s *loader.Source) error {
+	info := &types.Info{Types: make(map[ast.Expr]types.TypeAndValue), Uses: make(map[*ast.Ident]types.Object)}
+	conf := types.Config{
+		Importer:                 emptyImporter{},
+		Error:                    func(error) {}, // the interpreter reports real errors, with its own wording
+		DisableUnusedImportCheck: true,
+	}
+	_, _ = conf.Check(s.Package, s.FileSet, []*ast.File{s.AST}, info)
+
+	var errs []error
+	fail := func(pos token.Pos, format string, args ...any) {
+		errs = append(errs, &loader.Error{Pos: s.FileSet.Position(pos), Err: fmt.Errorf("%w: "+format, append([]any{ErrUnsupported}, args...)...)})
+	}
+	ast.Inspect(s.AST, func(n ast.Node) bool {
+		switch n := n.(type) {
+		case *ast.RangeStmt:
+			t := info.TypeOf(n.X)
+			if t == nil {
+				break
+			}
+			switch u := t.Underlying().(type) {
+			case *types.Basic:
+				if u.Info()&types.IsInteger != 0 {
+					fail(n.For, "range over an integer (Go 1.22); write for i := 0; i < n; i++")
+				}
+			case *types.Signature:
+				fail(n.For, "range over a func (Go 1.23 iterators); call the func with a yield callback, or range over a slice")
+			}
+		case *ast.Ident:
+			if b, ok := info.Uses[n].(*types.Builtin); ok {
+				switch b.Name() {
+				case "min", "max":
+					fail(n.Pos(), "the %s builtin (Go 1.21); compare with if, or call a helper", b.Name())
+				case "clear":
+					fail(n.Pos(), "the clear builtin (Go 1.21); delete keys in a loop, or make a new map")
+				}
+			}
+		}
+		return true
+	})
+	switch len(errs) {
+	case 0:
+		return nil
+	case 1:
+		return errs[0]
+	}
+	return joinErrors(errs)
+}
+
+// rangeSuspects returns the range statements whose operand's type depends
+// on an import, which unsupported cannot judge: when yaegi then panics with
+// "nil type", one of them is the likely cause.
+func rangeSuspects(s *loader.Source) []token.Position {
+	info := &types.Info{Types: make(map[ast.Expr]types.TypeAndValue)}
+	conf := types.Config{Importer: emptyImporter{}, Error: func(error) {}, DisableUnusedImportCheck: true}
+	_, _ = conf.Check(s.Package, s.FileSet, []*ast.File{s.AST}, info)
+	var out []token.Position
+	ast.Inspect(s.AST, func(n ast.Node) bool {
+		if r, ok := n.(*ast.RangeStmt); ok {
+			if t := info.TypeOf(r.X); t == nil || t == types.Typ[types.Invalid] {
+				out = append(out, s.FileSet.Position(r.For))
+			}
+		}
+		return true
+	})
+	return out
+}
+
+// emptyImporter stands in for every import with an empty package, so that
+// type checking can go on without export data, which a deployed server does
+// not have. Only unsafe, which go/types knows by itself, is real.
+type emptyImporter struct{}
+
+func (emptyImporter) Import(ip string) (*types.Package, error) {
+	if ip == "unsafe" {
+		return types.Unsafe, nil
+	}
+	name := path.Base(ip)
+	if strings.HasPrefix(name, "v") && len(name) > 1 && strings.Trim(name[1:], "0123456789") == "" {
+		name = path.Base(path.Dir(ip)) // math/rand/v2 is package rand
+	}
+	p := types.NewPackage(ip, name)
+	p.MarkComplete()
+	return p, nil
+}
+
+// joinErrors joins errs, which are already in source order.
+func joinErrors(errs []error) error { return errors.Join(errs...) }

@@ -1,0 +1,247 @@
+package watcher
+
+import (
+	"cmp"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"time"
+
+	"github.com/fsnotify/fsnotify"
+)
+
+// loop is the state of the watcher's one goroutine; nothing else touches
+// it.
+type loop struct {
+	w  *Watcher
+	t  *tracker
+	hs *hasher
+
+	// links holds the candidate names that are symlinks. Only through
+	// them can a change to another entry change a candidate's content;
+	// without any, such changes need no rescan.
+	links map[string]bool
+
+	// dirty holds, per candidate name, when fsnotify last reported it.
+	// The name is read once it has been quiet for the debounce period.
+	dirty map[string]time.Time
+
+	// full, when not zero, is when something other than a candidate last
+	// changed while candidates are symlinks (a link target such as
+	// "..data"), or the directory itself changed, or an unknown number of
+	// things did (queue overflow). Once it has been quiet, every candidate
+	// is read again.
+	full time.Time
+
+	// fsEvents and fsErrors are fsw's channels, nil once stopped.
+	fsEvents <-chan fsnotify.Event
+	fsErrors <-chan error
+}
+
+// run is the watcher's goroutine. It reads fsnotify, debounces, reads
+// settled files and delivers events, until Close or until the directory
+// disappears and the resulting Remove events are delivered.
+func (w *Watcher) run() {
+	defer close(w.exited)
+	defer close(w.errors)
+	defer close(w.events)
+	defer func() { w.closeErr = w.fsw.Close() }()
+
+	l := &loop{
+		w:        w,
+		t:        newTracker(),
+		hs:       newHasher(w.done),
+		links:    make(map[string]bool),
+		dirty:    make(map[string]time.Time),
+		full:     time.Now(), // the initial scan, debounced like any other
+		fsEvents: w.fsw.Events,
+		fsErrors: w.fsw.Errors,
+	}
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+
+	for {
+		var fire <-chan time.Time
+		if at, ok := l.deadline(); ok {
+			timer.Reset(time.Until(at))
+			fire = timer.C
+		}
+		var out chan<- Event
+		name, op, s, pending := l.t.head()
+		if pending {
+			out = w.events
+		} else if l.fsEvents == nil {
+			return // stopped, and every Remove delivered
+		}
+		ev := Event{Op: op, Name: name, Sum: s}
+		if pending {
+			ev.Path = filepath.Join(w.dir, name)
+		}
+
+		select {
+		case <-w.done:
+			return
+		case out <- ev:
+			l.t.ack()
+		case e, ok := <-l.fsEvents:
+			l.handle(e, ok)
+		case err, ok := <-l.fsErrors:
+			l.handleError(err, ok)
+		case <-fire:
+			// Events that are ready may say a file is still changing;
+			// take them first, rather than let select pick at random.
+			for range maxDrain {
+				select {
+				case e, ok := <-l.fsEvents:
+					l.handle(e, ok)
+					continue
+				default:
+				}
+				break
+			}
+			l.settle(time.Now())
+		}
+	}
+}
+
+// maxDrain bounds how many ready fsnotify events are taken before a
+// settle, so that a storm of them cannot postpone it for ever.
+const maxDrain = 256
+
+// handle records one fsnotify event; ok is false when fsnotify closed its
+// channel.
+func (l *loop) handle(e fsnotify.Event, ok bool) {
+	w := l.w
+	now := time.Now()
+	switch {
+	case !ok:
+		l.stop(fmt.Errorf("watcher: %s: %w", w.dir, fsnotify.ErrClosed))
+		return
+	case e.Name == w.dir:
+		if e.Has(fsnotify.Remove) || e.Has(fsnotify.Rename) {
+			l.stop(fmt.Errorf("%w: %s", ErrDirRemoved, w.dir))
+			return
+		}
+		l.full = now
+		return
+	}
+	name := filepath.Base(e.Name)
+	switch {
+	case filepath.Dir(e.Name) != w.dir:
+		l.full = now // not expected from fsnotify; look at everything
+	case w.candidate(name):
+		l.dirty[name] = now
+	case len(l.links) > 0:
+		l.full = now
+	}
+}
+
+func (l *loop) handleError(err error, ok bool) {
+	if !ok {
+		l.fsErrors = nil
+		return
+	}
+	l.w.report(fmt.Errorf("watcher: %s: %w", l.w.dir, err))
+	l.full = time.Now() // events may have been lost
+}
+
+// stop ends watching: nothing more can be observed, so every file counts
+// as removed. run exits once that is delivered.
+func (l *loop) stop(why error) {
+	l.w.report(why)
+	l.t.unsetAll()
+	clear(l.dirty)
+	l.full = time.Time{}
+	l.fsEvents, l.fsErrors = nil, nil
+}
+
+// deadline returns when the earliest pending change will have been quiet
+// for the debounce period.
+func (l *loop) deadline() (at time.Time, ok bool) {
+	if !l.full.IsZero() {
+		at, ok = l.full, true
+	}
+	for _, t := range l.dirty {
+		if !ok || t.Before(at) {
+			at, ok = t, true
+		}
+	}
+	return at.Add(l.w.debounce), ok
+}
+
+// settle reads every name that has been quiet for the debounce period
+// and records what it finds, oldest change first, so that events follow
+// the order of the changes that caused them.
+func (l *loop) settle(now time.Time) {
+	w := l.w
+	quiet := func(t time.Time) bool { return !now.Before(t.Add(w.debounce)) }
+
+	type due struct {
+		name string
+		at   time.Time
+	}
+	var names []due
+	for name, t := range l.dirty {
+		if quiet(t) {
+			names = append(names, due{name, t})
+			delete(l.dirty, name)
+		}
+	}
+	if !l.full.IsZero() && quiet(l.full) {
+		at := l.full
+		l.full = time.Time{}
+		seen := make(map[string]bool, len(names))
+		for _, d := range names {
+			seen[d.name] = true
+		}
+		add := func(name string) {
+			if _, busy := l.dirty[name]; !busy && !seen[name] {
+				seen[name] = true
+				names = append(names, due{name, at})
+			}
+		}
+		entries, err := os.ReadDir(w.dir)
+		switch {
+		case err == nil:
+			for _, e := range entries {
+				if w.candidate(e.Name()) {
+					add(e.Name())
+				}
+			}
+			for name := range l.t.disk {
+				add(name) // gone from the listing: read to confirm
+			}
+		case errors.Is(err, fs.ErrNotExist):
+			// The directory is going away; its own event follows and
+			// stops the watcher. Nothing to change before that.
+		default:
+			w.report(fmt.Errorf("watcher: %w", err))
+		}
+	}
+
+	slices.SortFunc(names, func(a, b due) int {
+		return cmp.Or(a.at.Compare(b.at), cmp.Compare(a.name, b.name))
+	})
+	for _, d := range names {
+		e, err := l.hs.look(filepath.Join(w.dir, d.name))
+		if errors.Is(err, errClosing) {
+			return
+		}
+		if err != nil {
+			w.report(fmt.Errorf("watcher: %w", err))
+		}
+		if e.link {
+			l.links[d.name] = true
+		} else {
+			delete(l.links, d.name)
+		}
+		if e.present {
+			l.t.set(d.name, e.sum)
+		} else {
+			l.t.unset(d.name)
+		}
+	}
+}

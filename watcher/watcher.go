@@ -1,0 +1,205 @@
+package watcher
+
+import (
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/fsnotify/fsnotify"
+)
+
+// DefaultDebounce is the quiet period used when [Options.Debounce] is zero.
+const DefaultDebounce = 100 * time.Millisecond
+
+// errBacklog is how many errors wait in [Watcher.Errors] for a reader
+// before the oldest is dropped to make room.
+const errBacklog = 16
+
+var (
+	// ErrNotDir is returned by [New] when the path exists but is not a
+	// directory.
+	ErrNotDir = errors.New("watcher: not a directory")
+
+	// ErrDirRemoved is sent on [Watcher.Errors] when the watched directory
+	// is removed or renamed; the watcher then stops (see the package
+	// documentation).
+	ErrDirRemoved = errors.New("watcher: directory removed or renamed")
+
+	// errClosing interrupts the hashing of a file when Close is called.
+	errClosing = errors.New("watcher: closing")
+)
+
+// Op says what the consumer should do with a file.
+type Op int
+
+const (
+	// Apply means the file is new or its content changed; the content
+	// has settled and its SHA-256 is in [Event.Sum].
+	Apply Op = iota + 1
+
+	// Remove means a file that was applied before is gone: deleted,
+	// renamed away, no longer a regular file, or unreadable.
+	Remove
+)
+
+// String returns "Apply" or "Remove".
+func (op Op) String() string {
+	switch op {
+	case Apply:
+		return "Apply"
+	case Remove:
+		return "Remove"
+	}
+	return "Op(" + strconv.Itoa(int(op)) + ")"
+}
+
+// Event is one settled change of one file in the watched directory.
+type Event struct {
+	Op Op
+
+	// Name is the entry's base name, e.g. "greet.go".
+	Name string
+
+	// Path is filepath.Join of the directory passed to [New] and Name,
+	// e.g. "patches/greet.go". For a symlink it is the link, not its
+	// target.
+	Path string
+
+	// Sum is the SHA-256 of the content the watcher read once it had
+	// settled; zero for Remove. A consumer that reads Path again can
+	// compare: a different sum means the file changed since, and another
+	// event for it will follow.
+	Sum [sha256.Size]byte
+}
+
+// Options configures a [Watcher]. The zero value is ready to use.
+type Options struct {
+	// Debounce is how long a file (or, for symlink swaps, the directory)
+	// must stay quiet before it is read. Zero or negative means
+	// DefaultDebounce.
+	Debounce time.Duration
+
+	// Match selects the entries to report, by base name. It is called
+	// only for names that are not ignored (see the package documentation),
+	// only from the watcher's own goroutine. Nil matches every name.
+	Match func(name string) bool
+}
+
+// Watcher reports settled changes of the files in one directory. Create
+// it with [New]; read [Watcher.Events] (and preferably [Watcher.Errors])
+// until [Watcher.Close].
+type Watcher struct {
+	dir      string // cleaned, as the caller named it; also fsnotify's name for it
+	debounce time.Duration
+	match    func(string) bool // nil matches all
+
+	fsw *fsnotify.Watcher // owned by run, which closes it
+
+	events chan Event // closed by run on exit
+	errors chan error // buffered errBacklog; closed by run on exit, after events
+
+	done      chan struct{} // closed by Close
+	exited    chan struct{} // closed when run has returned
+	closeOnce sync.Once
+	closeErr  error // written by run before exited is closed
+}
+
+// New starts watching dir, which must be an existing directory. The first
+// scan of the files already present happens once the directory has been
+// quiet for the debounce period, and reports every matching file as
+// Apply, so a restarted server re-applies what is in the directory.
+//
+// Only dir itself is watched, not its subdirectories.
+func New(dir string, opts Options) (*Watcher, error) {
+	fi, err := os.Stat(dir)
+	if err != nil {
+		return nil, fmt.Errorf("watcher: %w", err)
+	}
+	if !fi.IsDir() {
+		return nil, fmt.Errorf("%w: %s", ErrNotDir, dir)
+	}
+	debounce := opts.Debounce
+	if debounce <= 0 {
+		debounce = DefaultDebounce
+	}
+	clean := filepath.Clean(dir)
+
+	fsw, err := fsnotify.NewWatcher()
+	if err != nil {
+		return nil, fmt.Errorf("watcher: %w", err)
+	}
+	if err := fsw.Add(clean); err != nil {
+		_ = fsw.Close() // the Add error says more
+		return nil, fmt.Errorf("watcher: watch %s: %w", dir, err)
+	}
+
+	w := &Watcher{
+		dir:      clean,
+		debounce: debounce,
+		match:    opts.Match,
+		fsw:      fsw,
+		events:   make(chan Event),
+		errors:   make(chan error, errBacklog),
+		done:     make(chan struct{}),
+		exited:   make(chan struct{}),
+	}
+	go w.run()
+	return w, nil
+}
+
+// Events returns the channel of settled changes. It is closed after
+// [Watcher.Close], or after the watched directory disappeared and the
+// resulting Remove events were delivered.
+//
+// Events are never dropped: while nobody reads, the watcher keeps, per
+// file, only the difference between what it last delivered and what is
+// on disk now, so a slow reader receives the latest state, not a history.
+func (w *Watcher) Events() <-chan Event { return w.events }
+
+// Errors returns the channel of non-fatal errors: fsnotify errors (an
+// event queue overflow among them, after which the directory is rescanned),
+// unreadable files and directory read errors, each naming the path. The
+// watcher keeps running after them, except after [ErrDirRemoved].
+//
+// Reading Errors is optional: it holds the newest few errors and drops
+// older ones rather than block. It is closed after Events.
+func (w *Watcher) Errors() <-chan error { return w.errors }
+
+// Close stops the watcher, waits for its goroutines to exit, and closes
+// Events and Errors. Changes not yet delivered are dropped; a file being
+// hashed is abandoned. Close is safe to call more than once and
+// concurrently; later calls return nil.
+func (w *Watcher) Close() error {
+	var err error
+	w.closeOnce.Do(func() {
+		close(w.done)
+		<-w.exited
+		err = w.closeErr
+	})
+	<-w.exited
+	return err
+}
+
+// report hands err to the reader of Errors without ever blocking: when
+// the backlog is full, the oldest error makes room.
+func (w *Watcher) report(err error) {
+	select {
+	case w.errors <- err:
+		return
+	default:
+	}
+	select {
+	case <-w.errors:
+	default:
+	}
+	// run is the only sender, so there is room now.
+	select {
+	case w.errors <- err:
+	default:
+	}
+}
