@@ -16,7 +16,6 @@ const (
 	EventRolledBack EventType = "rolled-back" // a patch left the stack after repeated failures
 	EventRejected   EventType = "rejected"    // a patch (or a file meant to become one) was refused; Err says why
 	EventRetired    EventType = "retired"     // a patch's resources were released; Err is its Retire error, if any
-	EventFailure    EventType = "failure"     // a failure was reported against a slot
 )
 
 // Event is one entry of the manager's history.
@@ -28,7 +27,7 @@ type Event struct {
 	Kind       Kind     // its kind, if known
 	Source     string   // its source (file, origin), if known
 	Slots      []string // the slots concerned, sorted
-	Err        error    // why, for rejected, rolled-back, failure and failed retire events
+	Err        error    // why, for rejected, rolled-back, watch-error and failed retire events
 }
 
 // String renders the event on one line for logs and terminals.

@@ -370,7 +370,7 @@ func (m *Manager) ReportFailure(slot string, err error) {
 	i := s.find(slot)
 	var e *entry
 	if i >= 0 {
-		e = s.serving[i]
+		e = s.vers[i].e
 	}
 	if e == nil {
 		m.log.Debug("hotswap: failure on baseline slot", "slot", slot, "err", err)
@@ -382,7 +382,7 @@ func (m *Manager) ReportFailure(slot string, err error) {
 	if pol.Failures <= 0 || n < int64(pol.Failures) {
 		return
 	}
-	if time.Since(s.slots[i].Since) > pol.Window {
+	if time.Since(time.Unix(0, s.vers[i].since)) > pol.Window {
 		return
 	}
 	if !e.rolling.CompareAndSwap(false, true) {

@@ -39,17 +39,26 @@ type PatchInfo struct {
 	AppliedAt  time.Time
 }
 
-// snapshot is the immutable state published after every change.
+// snapshot is the immutable state published after every change. It is
+// kept small so that publishing costs little: names and types are read from
+// the registry's slots when Status asks.
 type snapshot struct {
-	gen     uint64
-	slots   []SlotStatus // every slot known at the time, sorted by name
-	serving []*entry     // parallel to slots: the patch serving each; nil for the baseline
-	stack   []PatchInfo
+	gen   uint64
+	slots []registry.Slot // sorted by name; shared by snapshots until a slot is registered
+	vers  []slotVer       // parallel to slots
+	stack []PatchInfo
+}
+
+// slotVer is the version a slot serves.
+type slotVer struct {
+	e     *entry // the serving patch; nil for the baseline
+	gen   uint64
+	since int64 // unix nanoseconds
 }
 
 // find returns the index of the named slot in s.slots, or -1.
 func (s *snapshot) find(name string) int {
-	i, ok := slices.BinarySearchFunc(s.slots, name, func(ss SlotStatus, n string) int { return strings.Compare(ss.Name, n) })
+	i, ok := slices.BinarySearchFunc(s.slots, name, func(sl registry.Slot, n string) int { return strings.Compare(sl.Name(), n) })
 	if !ok {
 		return -1
 	}
@@ -63,20 +72,18 @@ func (m *Manager) publish(changed []string) {
 	s := &snapshot{gen: m.gen, stack: make([]PatchInfo, len(m.stack))}
 	if prev != nil && changed != nil && m.reg.Len() == len(prev.slots) {
 		// Slots are never unregistered: same count, same slots.
-		s.slots = slices.Clone(prev.slots)
-		s.serving = slices.Clone(prev.serving)
+		s.slots = prev.slots
+		s.vers = slices.Clone(prev.vers)
 		for _, name := range changed {
 			if i := s.find(name); i >= 0 {
-				sl, _ := m.reg.Lookup(name)
-				s.slots[i], s.serving[i] = m.slotStatus(sl)
+				s.vers[i] = m.slotVer(s.slots[i])
 			}
 		}
 	} else {
-		all := m.reg.Slots()
-		s.slots = make([]SlotStatus, len(all))
-		s.serving = make([]*entry, len(all))
-		for i, sl := range all {
-			s.slots[i], s.serving[i] = m.slotStatus(sl)
+		s.slots = m.reg.Slots()
+		s.vers = make([]slotVer, len(s.slots))
+		for i, sl := range s.slots {
+			s.vers[i] = m.slotVer(sl)
 		}
 	}
 	for i, e := range m.stack {
@@ -92,40 +99,33 @@ func (m *Manager) publish(changed []string) {
 	m.snap.Store(s)
 }
 
-func (m *Manager) slotStatus(sl registry.Slot) (SlotStatus, *entry) {
+func (m *Manager) slotVer(sl registry.Slot) slotVer {
 	info := sl.Info()
-	ss := SlotStatus{Name: info.Name, Type: info.Type.String(), PatchID: info.PatchID, Generation: info.Generation, Since: info.Since}
-	e := m.cur[info.Name]
-	if e != nil {
-		ss.Kind = e.p.Kind
-	}
-	return ss, e
+	return slotVer{e: m.cur[info.Name], gen: info.Generation, since: info.Since.UnixNano()}
 }
 
 // Status returns the state of every slot and the patch stack. It takes no
 // lock that a change holds, so it never waits for an Apply in progress.
 func (m *Manager) Status() Status {
 	s := m.snap.Load()
-	st := Status{Generation: s.gen, Stack: make([]PatchInfo, len(s.stack))}
+	st := Status{Generation: s.gen, Stack: make([]PatchInfo, len(s.stack)), Slots: make([]SlotStatus, len(s.slots))}
 	for i, p := range s.stack {
-		p.Slots = append([]string(nil), p.Slots...)
-		p.Serving = append([]string(nil), p.Serving...)
+		p.Slots = slices.Clone(p.Slots)
+		p.Serving = slices.Clone(p.Serving)
 		st.Stack[i] = p
 	}
-	st.Slots = append([]SlotStatus(nil), s.slots...)
-	for i, e := range s.serving {
-		if e != nil {
-			st.Slots[i].Failures = e.failures.Load()
+	for i, sl := range s.slots {
+		v := s.vers[i]
+		ss := SlotStatus{Name: sl.Name(), Type: sl.Type().String(), Generation: v.gen, Since: time.Unix(0, v.since)}
+		if v.e != nil {
+			ss.PatchID, ss.Kind, ss.Failures = v.e.p.ID, v.e.p.Kind, v.e.failures.Load()
 		}
+		st.Slots[i] = ss
 	}
 	if all := m.reg.Slots(); len(all) != len(st.Slots) {
 		// Slots registered since the last change serve their baseline.
-		known := make(map[string]bool, len(st.Slots))
-		for _, ss := range st.Slots {
-			known[ss.Name] = true
-		}
 		for _, sl := range all {
-			if !known[sl.Name()] {
+			if s.find(sl.Name()) < 0 {
 				info := sl.Info()
 				st.Slots = append(st.Slots, SlotStatus{Name: info.Name, Type: info.Type.String(), Since: info.Since})
 			}

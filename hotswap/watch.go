@@ -172,7 +172,7 @@ func (d *DirWatch) apply(ev watcher.Event) {
 	}
 	if err != nil {
 		d.m.emit(Event{Type: EventRejected, Generation: d.m.Generation(), Kind: l.Kind(), Source: ev.Path,
-			Err: fmt.Errorf("load %s: %w", ev.Path, err)})
+			Err: fmt.Errorf("load: %w", err)})
 		return
 	}
 	if p.Source == "" {
