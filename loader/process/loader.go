@@ -14,6 +14,7 @@ import (
 	"syscall"
 
 	"github.com/hotpatch-go/hotpatch/hotswap"
+	"github.com/hotpatch-go/hotpatch/loader"
 	"github.com/hotpatch-go/hotpatch/registry"
 )
 
@@ -93,7 +94,7 @@ func (l *Loader) Load(ctx context.Context, path string) (hotswap.Patch, error) {
 	if err != nil {
 		return hotswap.Patch{}, err
 	}
-	id := patchID(filepath.Base(path), content)
+	id := loader.PatchID(path, content)
 	dir, err := l.privateDir()
 	if err != nil {
 		return hotswap.Patch{}, fmt.Errorf("process: load %s: %w", path, err)

@@ -93,8 +93,8 @@ func TestLateCallerFallsBack(t *testing.T) {
 	}
 }
 
-// TestRefusedPatchIsReleased hands the manager a patch it refuses: the
-// patch's process is stopped.
+// TestRefusedPatchIsReleased: a patch the manager refuses is released by
+// its Retire hook (what the watch glue does): its process stops.
 func TestRefusedPatchIsReleased(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, Options{})
@@ -107,7 +107,15 @@ func TestRefusedPatchIsReleased(t *testing.T) {
 	if _, err := e.mgr.Apply(context.Background(), p); !errors.Is(err, hotswap.ErrUnknownPatch) {
 		t.Fatalf("Apply = %v", err)
 	}
-	eventually(t, 10*time.Second, "the refused patch's process to stop", func() bool { return !alive(pid) })
+	if err := p.Retire(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if alive(pid) {
+		t.Fatal("the refused patch's process outlived Retire")
+	}
+	if err := p.Retire(context.Background()); err != nil {
+		t.Fatalf("second Retire: %v", err)
+	}
 }
 
 // TestCloseStopsEverything closes the loader with applied and unapplied
