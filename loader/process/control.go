@@ -61,6 +61,10 @@ type helloReply struct {
 	PID     int        `json:"pid"`
 	Socket  string     `json:"socket"` // the call channel's unix socket
 	Slots   []slotInfo `json:"slots"`  // in call-channel index order
+
+	// Manifest is the build manifest of a patch built by `hotpatch patch
+	// build` (internal/procmanifest), if any.
+	Manifest string `json:"manifest,omitempty"`
 }
 
 // slotInfo describes one slot the plugin serves.

@@ -64,6 +64,11 @@ func Serve(impls map[string]any) {
 	wg.Wait()
 }
 
+// buildManifest is set by `hotpatch patch build --kind process`, with
+// -ldflags=-X, to the slots of the patch source and their types as written
+// (internal/procmanifest); the plugin reports it in its hello.
+var buildManifest string
+
 // watchParent exits the process when its parent is no longer ppid: the host
 // died and the plugin was re-parented. On Linux the parent-death signal
 // usually comes first; this covers the other platforms.
@@ -143,7 +148,7 @@ func (s *server) hello(_ context.Context, req helloRequest) (helloReply, error) 
 	if err != nil {
 		return helloReply{}, err
 	}
-	reply := helloReply{Version: channelVersion, PID: os.Getpid(), Socket: addr}
+	reply := helloReply{Version: channelVersion, PID: os.Getpid(), Socket: addr, Manifest: buildManifest}
 	for _, sl := range s.slots {
 		reply.Slots = append(reply.Slots, slotInfo{Name: sl.name, Type: sl.shape.typ.String(), Desc: sl.shape.desc})
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/hotpatch-go/hotpatch/internal/procmanifest"
 	"log/slog"
 	"os"
 	"sort"
@@ -91,6 +92,13 @@ func (v *version) bind(in *instance) (map[string]any, error) {
 		return nil, errors.Join(errs...)
 	}
 	sort.Strings(v.slots)
+	if in.hello.Manifest != "" {
+		if m, err := procmanifest.Decode(in.hello.Manifest); err == nil {
+			for _, s := range m.Slots {
+				v.log.Debug("process: slot built from source", "slot", s.Name, "func", s.Func, "type", s.Type, "source", m.Source)
+			}
+		}
+	}
 	return impls, nil
 }
 
