@@ -118,7 +118,7 @@ func (in *instance) runnerFunc(_ hclog.Logger, tmpl *exec.Cmd, tmpDir string) (r
 		envCallSocket+"="+filepath.Join(tmpDir, "call.sock"),
 		envParentPID+"="+strconv.Itoa(os.Getpid()),
 	)
-	r, err := newProcRunner(cmd)
+	r, err := newProcRunner(cmd, in.v.l.spawn)
 	if err != nil {
 		return nil, err
 	}

@@ -30,13 +30,15 @@ type Loader struct {
 	log    *slog.Logger
 	custom *Custom // nil for hotpatch plugins (Serve)
 
-	mu       sync.Mutex // guards dir, versions, closed
+	mu       sync.Mutex // guards dir, spawner, versions, closed
 	dir      string     // private directory: executable copies and sockets
+	spawner  *spawner   // started with the first process
 	versions map[*version]struct{}
 	closed   bool
 
-	wg   sync.WaitGroup // supervisors and drains
-	done chan struct{}  // closed by Close
+	wg      sync.WaitGroup // supervisors and drains
+	spawnWG sync.WaitGroup // spawn calls in progress
+	done    chan struct{}  // closed by Close
 }
 
 var _ hotswap.Loader = (*Loader)(nil)
@@ -183,6 +185,23 @@ func (l *Loader) privateDir() (string, error) {
 	return l.dir, nil
 }
 
+// spawn runs start (an exec.Cmd's Start) on the loader's spawner thread.
+func (l *Loader) spawn(start func() error) error {
+	l.mu.Lock()
+	if l.closed {
+		l.mu.Unlock()
+		return ErrClosed
+	}
+	if l.spawner == nil {
+		l.spawner = newSpawner()
+	}
+	s := l.spawner
+	l.spawnWG.Add(1)
+	l.mu.Unlock()
+	defer l.spawnWG.Done()
+	return s.run(start)
+}
+
 // track records a live version and starts its supervisor; it returns false
 // once the loader is closed.
 func (l *Loader) track(v *version) bool {
@@ -248,9 +267,13 @@ func (l *Loader) Close() error {
 	}
 	wg.Wait()
 	l.wg.Wait()
+	l.spawnWG.Wait()
 	l.mu.Lock()
-	dir := l.dir
+	dir, sp := l.dir, l.spawner
 	l.mu.Unlock()
+	if sp != nil {
+		sp.close()
+	}
 	if dir != "" {
 		os.RemoveAll(dir)
 	}

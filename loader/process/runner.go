@@ -18,7 +18,8 @@ import (
 // plain pipes that outlive cmd.Wait (so no line of a dying plugin's stderr is
 // lost), and the host learns of its exit at once through exited.
 type procRunner struct {
-	cmd *exec.Cmd
+	cmd   *exec.Cmd
+	spawn func(start func() error) error // runs cmd.Start on the loader's spawner thread
 
 	stdoutR, stderrR *os.File // read ends, closed by Wait
 	stdoutW, stderrW *os.File // write ends, closed after Start
@@ -33,8 +34,8 @@ type procRunner struct {
 
 var _ runner.Runner = (*procRunner)(nil)
 
-func newProcRunner(cmd *exec.Cmd) (*procRunner, error) {
-	r := &procRunner{cmd: cmd, exited: make(chan struct{})}
+func newProcRunner(cmd *exec.Cmd, spawn func(func() error) error) (*procRunner, error) {
+	r := &procRunner{cmd: cmd, spawn: spawn, exited: make(chan struct{})}
 	var err error
 	if r.stdoutR, r.stdoutW, err = os.Pipe(); err != nil {
 		return nil, err
@@ -52,7 +53,7 @@ func newProcRunner(cmd *exec.Cmd) (*procRunner, error) {
 }
 
 func (r *procRunner) Start(context.Context) error {
-	err := r.cmd.Start()
+	err := r.spawn(r.cmd.Start)
 	r.stdoutW.Close()
 	r.stderrW.Close()
 	if err != nil {
