@@ -1,9 +1,11 @@
 package process
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"reflect"
 
@@ -184,18 +186,9 @@ func (a *adapter) current() (reflect.Value, bool) {
 	return reflect.ValueOf(s.Impl()), true
 }
 
-// serveHTTP forwards one HTTP request.
+// serveHTTP forwards one HTTP request. The body is read before the call
+// counts as in flight, so that a slow upload does not hold up a drain.
 func (a *adapter) serveHTTP(w http.ResponseWriter, r *http.Request) {
-	in := a.v.acquire()
-	if in == nil {
-		if fn, ok := a.current(); ok {
-			fn.Call([]reflect.Value{reflect.ValueOf(&w).Elem(), reflect.ValueOf(r)})
-			return
-		}
-		http.Error(w, http.StatusText(http.StatusServiceUnavailable), http.StatusServiceUnavailable)
-		return
-	}
-	defer in.release()
 	hr, err := readRequest(r)
 	if err != nil {
 		status := http.StatusBadRequest
@@ -205,6 +198,17 @@ func (a *adapter) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, err.Error(), status)
 		return
 	}
+	in := a.v.acquire()
+	if in == nil {
+		if fn, ok := a.current(); ok {
+			r.Body = io.NopCloser(bytes.NewReader(hr.Body))
+			fn.Call([]reflect.Value{reflect.ValueOf(&w).Elem(), reflect.ValueOf(r)})
+			return
+		}
+		http.Error(w, http.StatusText(http.StatusServiceUnavailable), http.StatusServiceUnavailable)
+		return
+	}
+	defer in.release()
 	cc := in.conn()
 	pc := cc.get()
 	defer cc.put(pc)

@@ -197,7 +197,11 @@ func (cc *callConn) lead(ctx context.Context, pc *pendingCall) error {
 			defer cc.mu.Unlock()
 			return pc.err
 		}
-		cc.scratch = body
+		if cap(body) <= 64<<10 { // keep a small buffer for the next frame
+			cc.scratch = body
+		} else {
+			cc.scratch = nil
+		}
 		if typ != frameResult || len(body) < 1 {
 			endLead()
 			cc.broken(fmt.Errorf("%w: unexpected frame type %d", ErrProtocol, typ))

@@ -27,8 +27,9 @@ type instance struct {
 	client *plugin.Client
 	stderr *stderrSink
 
-	runMu sync.Mutex // guards run until start has returned
-	run   *procRunner
+	runMu sync.Mutex  // guards run and abort until start has returned
+	run   *procRunner // set by runnerFunc
+	abort bool        // start's context ended: do not start, or kill at once
 
 	hello helloReply               // hotpatch plugins
 	conns []*callConn              // hotpatch plugins: the call channel
@@ -82,7 +83,11 @@ func (l *Loader) start(ctx context.Context, v *version) (*instance, error) {
 	// go-plugin's handshake wait does not watch ctx: end it by killing the
 	// process when ctx ends first.
 	stopWatch := context.AfterFunc(ctx, func() {
-		if r := in.runner(); r != nil {
+		in.runMu.Lock()
+		in.abort = true
+		r := in.run
+		in.runMu.Unlock()
+		if r != nil {
 			_ = r.Kill(context.Background())
 		}
 	})
@@ -123,8 +128,12 @@ func (in *instance) runnerFunc(_ hclog.Logger, tmpl *exec.Cmd, tmpDir string) (r
 		return nil, err
 	}
 	in.runMu.Lock()
+	defer in.runMu.Unlock()
+	if in.abort {
+		r.closeAll()
+		return nil, context.Canceled
+	}
 	in.run = r
-	in.runMu.Unlock()
 	return r, nil
 }
 
@@ -230,12 +239,16 @@ func (in *instance) drain(ctx context.Context, grace time.Duration) int64 {
 }
 
 // stop ends the process: go-plugin asks it to shut down, waits up to two
-// seconds, then kills its process group. It waits for go-plugin's
-// goroutines and is safe to call more than once.
-func (in *instance) stop() {
+// seconds, then kills its process group. Calls still in flight fail with
+// ErrUnavailable. It waits for go-plugin's goroutines and is safe to call
+// more than once.
+func (in *instance) stop() { in.stopWith(ErrUnavailable) }
+
+// stopWith is stop with the error that calls in flight fail with.
+func (in *instance) stopWith(err error) {
 	in.stopOnce.Do(func() {
 		for _, cc := range in.conns {
-			cc.close(ErrUnavailable)
+			cc.close(err)
 		}
 		in.client.Kill()
 		if r := in.runner(); r != nil {

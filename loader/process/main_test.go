@@ -1,3 +1,5 @@
+//go:build linux
+
 package process
 
 import (
@@ -50,7 +52,7 @@ func TestMain(m *testing.M) {
 	}
 	code := m.Run()
 	if code == 0 {
-		if err := goleak.Find(leakOptions()...); err != nil {
+		if err := goleak.Find(); err != nil {
 			fmt.Fprintln(os.Stderr, "goleak:", err)
 			code = 1
 		}
@@ -63,12 +65,7 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-func leakOptions() []goleak.Option {
-	return []goleak.Option{
-		// Started by net/http's test servers' idle connections, gone soon.
-		goleak.IgnoreTopFunction("internal/poll.runtime_pollWait"),
-	}
-}
+
 
 // fixtureAs links the fixture executable into a temporary directory under
 // name and returns its path.

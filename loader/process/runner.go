@@ -24,8 +24,9 @@ type procRunner struct {
 	stdoutR, stderrR *os.File // read ends, closed by Wait
 	stdoutW, stderrW *os.File // write ends, closed after Start
 
-	mu      sync.Mutex // guards pid, waitErr
+	mu      sync.Mutex // guards pid, killed, waitErr
 	pid     int
+	killed  bool // Kill was called: a process started after it is killed at once
 	waitErr error
 
 	exited    chan struct{} // closed when the process has exited and been reaped
@@ -63,7 +64,12 @@ func (r *procRunner) Start(context.Context) error {
 	}
 	r.mu.Lock()
 	r.pid = r.cmd.Process.Pid
+	killed := r.killed
 	r.mu.Unlock()
+	if killed {
+		killGroup(r.pid)
+		_ = r.cmd.Process.Kill()
+	}
 	go func() { // ends when the process does; Kill makes sure it does
 		err := r.cmd.Wait()
 		r.mu.Lock()
@@ -79,6 +85,13 @@ func (r *procRunner) Wait(context.Context) error {
 	<-r.exited
 	r.closeReaders()
 	return r.exitErr()
+}
+
+// closeAll releases the pipes of a runner that will not start.
+func (r *procRunner) closeAll() {
+	r.stdoutW.Close()
+	r.stderrW.Close()
+	r.closeReaders()
 }
 
 func (r *procRunner) closeReaders() {
@@ -98,6 +111,7 @@ func (r *procRunner) exitErr() error {
 // Kill stops the process and its process group at once.
 func (r *procRunner) Kill(context.Context) error {
 	r.mu.Lock()
+	r.killed = true
 	pid := r.pid
 	r.mu.Unlock()
 	if pid == 0 {

@@ -275,7 +275,7 @@ func (v *version) supervise() {
 			v.cur.CompareAndSwap(in, nil)
 			v.mu.Unlock()
 			in.draining.Store(true)
-			in.stop()
+			in.stopWith(cause)
 			// Calls that failed with it were not reported one by one: a
 			// crash counts once.
 			v.l.report(v, v.slots[0], cause)
