@@ -65,8 +65,6 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-
-
 // fixtureAs links the fixture executable into a temporary directory under
 // name and returns its path.
 func fixtureAs(t testing.TB, name string) string {
