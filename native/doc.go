@@ -1,0 +1,140 @@
+// Package native is hotpatch's machine level: the fingerprint of a build,
+// and the redirection of a function's entry to new code.
+//
+// It imports nothing of hotpatch. The loader of native patches
+// (loader/native) and the build commands (hotpatch build, hotpatch patch
+// build) are built on it.
+//
+// # Fingerprints
+//
+// A [Record] is what must be identical for code compiled separately, a Go
+// plugin or a patch, to be linked into a running binary: the Go version,
+// the main module, every dependency's path, version and sum (replacements
+// included), and every build setting the go command records that changes
+// code (-gcflags, -asmflags, -tags, -race, -trimpath, -cover, -pgo,
+// CGO_ENABLED and the cgo compiler flags, GOOS, GOARCH, GOAMD64, GOARM64,
+// GOARM and the like, GOEXPERIMENT), and vcs.revision and vcs.modified.
+// [Fingerprint] reads it from the running binary; [FingerprintOf] from any
+// [debug.BuildInfo], such as the one [debug/buildinfo.ReadFile] reads from
+// another executable or a plugin.
+//
+// A few recorded settings are not compared, because they legitimately
+// differ between a host and a plugin built for it or change no code:
+// -buildmode (a plugin's is "plugin"), -ldflags and CGO_LDFLAGS (link-time:
+// -X sets the initial value of string variables, -s and -w drop tables,
+// -pluginpath names each patch build uniquely), DefaultGODEBUG (a process
+// default taken from the main package), vcs and vcs.time, and the main
+// package path. They are kept in Record.Path and Record.Info for people.
+//
+// [Record.Hash] is the hex SHA-256 of the compared part in a canonical text
+// form; two records have the same hash exactly when [Diff] finds nothing
+// between them. [Diff] lists what differs for people, one [Difference] per
+// fact: "dependency golang.org/x/text: v0.41.0 (patch) vs v0.42.0
+// (running)". [Record.MarshalText] and [Record.UnmarshalText] give the
+// stable text form that patches and bundle manifests embed.
+//
+// A fingerprint cannot see what the go command does not record: the
+// content of a directory replacement (=> ../fork) or of a modified work
+// tree (vcs.modified=true) beyond that flag, and C libraries linked by cgo.
+// Binaries built with -buildvcs=false record no revision at all.
+//
+// # Redirection
+//
+// [Redirect] rewrites the entry of a Go function so that every call that
+// reaches it runs a replacement of the identical func type, and
+// [Redirection.Restore] puts the original entry back. It is meant for
+// functions that were never registered as slots (registered slots swap by
+// pointer, which needs none of this): the replacement may come from the
+// binary itself or from a loaded plugin.
+//
+//	r, err := native.Redirect(pricing.Discount, patch.Discount)
+//	...
+//	err = r.Restore()
+//
+// Redirections do not stack: redirecting a target that is already
+// redirected through this package fails with [ErrAlreadyRedirected]; to
+// change the replacement, restore and redirect again. (The patch stack of
+// package hotswap decides which replacement is current; this package only
+// writes it.) Restore is idempotent.
+//
+// The replacement may be any func value, closures included: the jump
+// passes the replacement's closure context (its funcval, in RDX on amd64
+// and R26 on arm64) exactly as a Go closure call does, so captured
+// variables work. The replacement value is kept reachable while it is in
+// use.
+//
+// Each of these is refused with its own error, before anything is written:
+// a target or replacement that is not a non-nil func ([ErrNotFunc]),
+// different types ([ErrTypeMismatch]), the target as its own replacement
+// ([ErrSameFunc]), a function of the Go runtime or reflect, which run under
+// the write itself ([ErrRuntimeFunc]), a target with fewer bytes than the
+// jump before the next
+// function ([ErrTooShort]), a target already redirected ([ErrAlreadyRedirected]),
+// and a target whose entry someone else rewrote: it starts with a jump, or
+// its bytes differ from what this package recorded when it first saw it
+// ([ErrEntryModified]). Restore refuses, with [ErrEntryModified], to
+// overwrite a jump that is no longer the one it wrote.
+//
+// # How the entry is rewritten
+//
+// The entry's first machine word (8 bytes on amd64, the first 4-byte
+// instruction on arm64) is replaced with a single aligned atomic store by a
+// jump to a per-target trampoline, mapped within jump range of the target
+// and never unmapped. The trampoline loads the replacement's funcval from a
+// data word and jumps through it. On amd64 the 5-byte JMP rel32 is placed so
+// that it changes no byte of any instruction but the first: its
+// displacement's high bytes equal the original bytes they overwrite, which
+// pins the trampoline to an address window (16 MiB wide for Go's
+// stack-check prologue); bytes of the alignment padding after the last
+// instruction are free. When no window has room, a 2-byte JMP rel8 within
+// the first instruction reaches a 5-byte jump written into that padding.
+// So a thread stopped at any instruction boundary of the target, running or
+// preempted, resumes into intact original code; only the first
+// instruction is ever replaced.
+//
+// The store itself happens while every P of the scheduler is held by a
+// goroutine of this package spinning in assembly, where it cannot be
+// preempted: no other goroutine runs Go code at that instant, and every
+// thread that holds a P executes a serializing instruction (CPUID on amd64;
+// ISB after DC CVAU, IC IVAU and DSB on arm64) right after it, as the
+// architectures require of cross-modifying code. The page is made writable
+// for just that long. See REDIRECTION.md in this directory for the full
+// argument and its limits.
+//
+// Gathering every P costs about the time the kernel takes to wake a thread
+// on another CPU: BenchmarkRedirect (a Redirect and a Restore, two
+// gatherings) takes about 20 µs with one P and 0.4 to 0.8 ms with two on
+// this project's 2-vCPU virtual machine, where waking an idle vCPU is slow.
+// It takes longer when every P is busy: a goroutine that runs without
+// reaching a preemption point holds its P until the runtime preempts it
+// (about 10 ms), a garbage collection in progress holds a P with its mark
+// worker, and on a machine whose CPUs are shared with other processes all
+// of this process's threads must be running at once.
+// A write that cannot gather every P within 5 seconds (for example, with
+// GODEBUG=asyncpreemptoff=1 and a goroutine spinning in a loop without
+// calls) fails with [ErrNotParked] and changes nothing.
+//
+// # Inlining
+//
+// A call site where the compiler inlined the target does not go through
+// its entry and keeps running the original code; only calls that reach the
+// out-of-line body (calls through func values, calls from functions the
+// target was not inlined into, and any call when inlining is off) are
+// redirected. Taking the target as a func value to pass it to Redirect
+// always leaves an out-of-line body, so Redirect cannot tell whether some
+// call sites were inlined. Mark functions meant to be redirected
+// //go:noinline, or build with -gcflags=-l for the packages that hold
+// them (hotpatch build is to produce baselines built that way).
+//
+// Redirect targets declared functions and method expressions ((*T).M). A
+// method value (x.M) is a compiler-generated wrapper: redirecting it
+// redirects the wrapper, not M.
+//
+// # Platforms
+//
+// Fingerprints work everywhere. Redirection works on linux/amd64 and
+// linux/arm64, with or without the race detector; on every other
+// platform [Redirect] returns [ErrNotSupported]. (macOS would need its
+// code-signing rules for writable text pages to be handled and is not
+// attempted.)
+package native

@@ -1,0 +1,65 @@
+package native
+
+import "errors"
+
+// Errors returned by this package. Redirect wraps them with the function
+// names and addresses involved; match them with [errors.Is].
+var (
+	// ErrNotSupported is returned where redirection is not implemented:
+	// every platform but linux/amd64 and linux/arm64.
+	ErrNotSupported = errors.New("native: not supported on this platform")
+
+	// ErrNoBuildInfo is returned by [Fingerprint] when the binary carries
+	// no module build information (built outside module mode).
+	ErrNoBuildInfo = errors.New("native: binary has no build information")
+
+	// ErrBadFingerprint is returned when a fingerprint text cannot be parsed.
+	ErrBadFingerprint = errors.New("native: malformed fingerprint text")
+
+	// ErrNotFunc is returned when the target or the replacement is not a
+	// non-nil func value.
+	ErrNotFunc = errors.New("native: not a non-nil func value")
+
+	// ErrTypeMismatch is returned when the target and the replacement do
+	// not have identical func types.
+	ErrTypeMismatch = errors.New("native: target and replacement types differ")
+
+	// ErrSameFunc is returned when the replacement's code is the target's
+	// own code: the jump would loop forever.
+	ErrSameFunc = errors.New("native: target and replacement are the same function")
+
+	// ErrRuntimeFunc is returned when the target belongs to the Go runtime
+	// or to reflect: the scheduler, the allocator and reflect's call stubs
+	// run under this package's own code write, and a reflect.MakeFunc
+	// function shares its entry with every other one.
+	ErrRuntimeFunc = errors.New("native: target belongs to the Go runtime")
+
+	// ErrTooShort is returned when the target's machine code is shorter
+	// than the jump that would be written over it: the jump would overwrite
+	// the next function.
+	ErrTooShort = errors.New("native: target is shorter than the jump")
+
+	// ErrAlreadyRedirected is returned when the target is already
+	// redirected through this package and not yet restored.
+	ErrAlreadyRedirected = errors.New("native: target is already redirected")
+
+	// ErrEntryModified is returned when the target's entry does not hold
+	// what this package expects: it already starts with a jump, its bytes
+	// changed since this package first saw them, or (from Restore) the
+	// jump this package wrote was overwritten. Someone else patched it.
+	ErrEntryModified = errors.New("native: target entry was modified outside this package")
+
+	// ErrUnaligned is returned when the bytes to rewrite at the target's
+	// entry do not fit in one aligned machine word, so they cannot be
+	// written with a single atomic store.
+	ErrUnaligned = errors.New("native: target entry cannot be written atomically")
+
+	// ErrNoTrampoline is returned when no free page could be mapped within
+	// jump range of the target to hold its trampoline.
+	ErrNoTrampoline = errors.New("native: no free memory within jump range of the target")
+
+	// ErrNotParked is returned when the scheduler's Ps could not all be
+	// parked for the code write in time: some goroutine kept a P without
+	// reaching a preemption point (for example with GODEBUG=asyncpreemptoff=1).
+	ErrNotParked = errors.New("native: could not park every P for the code write")
+)

@@ -1,0 +1,180 @@
+//go:build linux && (amd64 || arm64)
+
+package native
+
+import (
+	"encoding/binary"
+	"errors"
+	"runtime"
+	"runtime/debug"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// writeForeignJump writes, at entry, a jump to to (or the word restore[0]),
+// bypassing this package's bookkeeping as another patcher would, and
+// returns the word it replaced.
+func writeForeignJump(entry, to uintptr, restore ...uint64) (uint64, error) {
+	process.mu.Lock()
+	defer process.mu.Unlock()
+	m, err := findMapping(entry)
+	if err != nil {
+		return 0, err
+	}
+	s := &site{entry: entry, prot: m.prot}
+	s.word = entry
+	if runtime.GOARCH == "amd64" {
+		s.word = entry &^ 7
+	}
+	prev := loadWord(s.word)
+	word := prev
+	switch {
+	case len(restore) > 0:
+		word = restore[0]
+	case runtime.GOARCH == "amd64":
+		j, ok := amd64Jump(uint64(entry), uint64(to))
+		if !ok {
+			return 0, errors.New("out of range")
+		}
+		var w [8]byte
+		binary.LittleEndian.PutUint64(w[:], prev)
+		copy(w[entry-s.word:], j[:])
+		word = binary.LittleEndian.Uint64(w[:])
+	default:
+		insn, ok := arm64Branch(uint64(entry), uint64(to))
+		if !ok {
+			return 0, errors.New("out of range")
+		}
+		word = uint64(insn)
+	}
+	return prev, writeWord(s, word)
+}
+
+func TestNotParked(t *testing.T) { runChild(t, "TestChildNotParked", "GODEBUG=asyncpreemptoff=1") }
+
+// TestChildNotParked holds a P with a goroutine that never reaches a
+// preemption point (asynchronous preemption off, a loop without calls):
+// the write must give up with ErrNotParked and change nothing.
+func TestChildNotParked(t *testing.T) {
+	inChild(t)
+	if runtime.GOMAXPROCS(0) < 2 {
+		t.Skip("needs two Ps")
+	}
+	if raceEnabled {
+		t.Skip("the race detector's instrumentation puts calls, preemption points, in every loop: no goroutine can hold a P")
+	}
+	defer debug.SetGCPercent(debug.SetGCPercent(-1)) // a GC would wait for the hog too
+	var word uint64 = 1
+	var stop, started atomic.Bool
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		started.Store(true)
+		for !stop.Load() {
+		}
+	})
+	for !started.Load() {
+		runtime.Gosched()
+	}
+	err := parkedStore(uintptr(unsafe.Pointer(&word)), 2, 200*time.Millisecond)
+	stop.Store(true)
+	wg.Wait()
+	if !errors.Is(err, ErrNotParked) {
+		t.Errorf("parkedStore = %v, want ErrNotParked", err)
+	}
+	if word != 1 {
+		t.Errorf("word = %d after a failed parked store, want 1", word)
+	}
+	if err := parkedStore(uintptr(unsafe.Pointer(&word)), 3, time.Second); err != nil || word != 3 {
+		t.Errorf("parkedStore once the P is free: %v, word %d", err, word)
+	}
+}
+
+func TestUnparkedStores(t *testing.T) { runChild(t, "TestChildUnparkedStores") }
+
+// TestChildUnparkedStores checks the first line of defence alone: the jump
+// is written without gathering the Ps, as fast as possible, while 8
+// goroutines that never yield call the target (so the runtime preempts them
+// asynchronously, anywhere in it). Because the jump changes no instruction
+// but the first, every call must still return the old or the new result.
+// (Writing a plain JMP rel32 over the entry instead crashes this test
+// within seconds: a thread that has executed the entry's first instruction
+// resumes inside the jump.)
+func TestChildUnparkedStores(t *testing.T) {
+	inChild(t)
+	for _, tc := range []struct {
+		name                string
+		target, replacement func(int, int) int
+		old, new            func(int) int
+	}{
+		{"leaf", targetAdd, replAdd, func(i int) int { return i + 1 }, func(i int) int { return -(i + 1) }},
+		{"stack-check prologue", targetFramed, replFramed, func(i int) int { return 3*i + 1 }, func(i int) int { return -(3*i + 1) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r, err := Redirect(tc.target, tc.replacement)
+			if err != nil {
+				t.Fatal(err)
+			}
+			s := r.site
+			jump, err := patchedWord(s)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var stop atomic.Bool
+			var bad, calls atomic.Int64
+			var wg sync.WaitGroup
+			for g := range 8 {
+				wg.Go(func() {
+					var n, nBad int64
+					for i := g; !stop.Load(); i += 8 {
+						if got := tc.target(i, 1); got != tc.old(i) && got != tc.new(i) {
+							nBad++
+						}
+						n++
+					}
+					calls.Add(n)
+					bad.Add(nBad)
+				})
+			}
+			ps := uintptr(unix.Getpagesize())
+			page := s.word &^ (ps - 1)
+			if err := mprotect(page, ps, s.prot|unix.PROT_WRITE); err != nil {
+				t.Fatal(err)
+			}
+			start, writes := time.Now(), 0
+			for time.Since(start) < 2*time.Second {
+				for range 1000 {
+					storeWord(s.word, s.orig)
+					storeWord(s.word, jump)
+					writes += 2
+				}
+			}
+			stop.Store(true)
+			wg.Wait()
+			if err := mprotect(page, ps, s.prot); err != nil {
+				t.Fatal(err)
+			}
+			if err := r.Restore(); err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("%d unparked writes under %d calls", writes, calls.Load())
+			if bad.Load() != 0 {
+				t.Errorf("%d results from neither version", bad.Load())
+			}
+		})
+	}
+}
+
+// storeWord is the bare atomic store of the write, without the rendezvous.
+func storeWord(addr uintptr, v uint64) {
+	if runtime.GOARCH == "amd64" {
+		atomic.StoreUint64((*uint64)(ptr(addr)), v)
+		return
+	}
+	atomic.StoreUint32((*uint32)(ptr(addr)), uint32(v))
+	flushICache(addr)
+}

@@ -1,0 +1,11 @@
+//go:build !(linux && (amd64 || arm64))
+
+package native
+
+func writeForeignJump(entry, to uintptr, restore ...uint64) (uint64, error) {
+	return 0, ErrNotSupported
+}
+
+const jumpLen = 5
+
+func checkRoom(name string, room int) error { return ErrNotSupported }
