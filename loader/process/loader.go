@@ -6,9 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"reflect"
 	"runtime"
-	"sort"
 	"strings"
 	"sync"
 	"syscall"
@@ -303,13 +301,4 @@ func (l *Loader) checkSlot(name, gotType, gotDesc string, b *codecBuilder) (regi
 		return nil, nil, &TypeMismatchError{Slot: name, Want: s.Type().String(), Got: gotType}
 	}
 	return s, shape, nil
-}
-
-func sortedNames(m map[string]reflect.Type) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }

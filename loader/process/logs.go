@@ -4,13 +4,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
 	"io"
 	"log"
 	"log/slog"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/hashicorp/go-hclog"
 )
@@ -254,6 +252,3 @@ func (h *hclogAdapter) StandardWriter(*hclog.StandardLoggerOptions) io.Writer {
 // lineWriter logs each line written to it; it receives a plugin's
 // forwarded standard output and standard error.
 func lineWriter(log *slog.Logger, stream string) io.Writer { return newStderrSink(log, stream) }
-
-// formatDuration renders d for error messages.
-func formatDuration(d time.Duration) string { return fmt.Sprint(d.Round(time.Millisecond)) }
