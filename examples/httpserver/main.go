@@ -28,6 +28,7 @@ import (
 	"github.com/hotpatch-go/hotpatch/examples/httpserver/symbols"
 	"github.com/hotpatch-go/hotpatch/hotswap"
 	nativeloader "github.com/hotpatch-go/hotpatch/loader/native"
+	"github.com/hotpatch-go/hotpatch/loader/process"
 	"github.com/hotpatch-go/hotpatch/loader/script"
 	"github.com/hotpatch-go/hotpatch/registry"
 	"github.com/hotpatch-go/hotpatch/watcher"
@@ -53,7 +54,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready fun
 	fs := flag.NewFlagSet("httpserver", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	addr := fs.String("addr", "127.0.0.1:8080", "listen on `host:port`")
-	dir := fs.String("patches", "./patches", "watch `dir` for patches (*.go scripts, *.so native patches); created if missing")
+	dir := fs.String("patches", "./patches", "watch `dir` for patches: scripts (*.go), native patches (*.so), process patches (*.proc); created if missing")
 	debounce := fs.Duration("debounce", watcher.DefaultDebounce, "how long a patch file must stay unchanged before it is loaded")
 	evalTimeout := fs.Duration("eval-timeout", script.DefaultEvalTimeout, "bound on a script's top-level code")
 	maxSize := fs.Int64("max-size", script.DefaultMaxSize, "largest script accepted, in `bytes`")
@@ -75,7 +76,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready fun
 		Logger:   log, // one record per swap, revert, rollback and refused patch
 		Rollback: hotswap.RollbackPolicy{Failures: *rollback, Window: time.Minute},
 	})
-	defer mgr.Close()
+	// Process patches (*.proc, built by `hotpatch patch build --kind
+	// process`) run in processes of their own, supervised by this loader.
+	procs := process.New(reg, process.Options{Manager: mgr, Logger: log})
+	// The manager closes first, retiring applied patches gracefully (their
+	// processes drain); the loader then stops whatever is left.
+	defer func() {
+		mgr.Close()
+		procs.Close()
+	}()
 	srv.mgr = mgr
 
 	loader := script.New(reg, script.Options{
@@ -91,7 +100,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready fun
 	// the loader refuses each .so with a clear error; scripts still work.
 	native := nativeloader.New(reg, nativeloader.Options{})
 	defer native.Close()
-	watch, err := hotswap.Watch(ctx, mgr, *dir, hotswap.WatchOptions{Debounce: *debounce}, loader, native)
+	watch, err := hotswap.Watch(ctx, mgr, *dir, hotswap.WatchOptions{Debounce: *debounce}, loader, native, procs)
 	if err != nil {
 		return err
 	}

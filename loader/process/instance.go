@@ -1,0 +1,280 @@
+package process
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"reflect"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/go-plugin"
+	"github.com/hashicorp/go-plugin/runner"
+	"github.com/hotpatch-go/hotpatch/hotswap"
+	"google.golang.org/grpc/health/grpc_health_v1"
+)
+
+// instance is one running plugin process.
+type instance struct {
+	v      *version
+	client *plugin.Client
+	stderr *stderrSink
+
+	runMu sync.Mutex  // guards run and abort until start has returned
+	run   *procRunner // set by runnerFunc
+	abort bool        // start's context ended: do not start, or kill at once
+
+	hello helloReply               // hotpatch plugins
+	conns []*callConn              // hotpatch plugins: the call channel
+	rr    atomic.Uint32            // round robin over conns
+	impls map[string]reflect.Value // custom plugins: the dispensed implementations
+
+	inflight atomic.Int64
+	draining atomic.Bool   // replaced or retired: no new calls
+	idle     chan struct{} // signaled when draining and inflight reaches zero
+
+	panicMu sync.Mutex // guards panicVal
+	panicV  error      // the first panic of a call, the reason to replace it
+
+	stopOnce sync.Once
+}
+
+// start brings up a process for v: start, handshake, health check, slot
+// report, call channel. On failure nothing is left running and the error is
+// a *StartError with the process's stderr.
+func (l *Loader) start(ctx context.Context, v *version) (*instance, error) {
+	ctx, cancel := context.WithTimeout(ctx, l.opts.StartTimeout)
+	defer cancel()
+	in := &instance{v: v, idle: make(chan struct{}, 1), stderr: newStderrSink(v.log, "stderr")}
+	dir, err := l.privateDir()
+	if err != nil {
+		return nil, &StartError{Path: v.source, Err: err}
+	}
+
+	plugins := plugin.PluginSet{pluginName: &grpcPlugin{}}
+	protocols := []plugin.Protocol{plugin.ProtocolGRPC}
+	handshake := handshakeConfig()
+	if c := l.custom; c != nil {
+		plugins, handshake = c.Plugins, c.Handshake
+		protocols = c.Protocols
+		if len(protocols) == 0 {
+			protocols = []plugin.Protocol{plugin.ProtocolGRPC, plugin.ProtocolNetRPC}
+		}
+	}
+	in.client = plugin.NewClient(&plugin.ClientConfig{
+		HandshakeConfig:  handshake,
+		Plugins:          plugins,
+		RunnerFunc:       in.runnerFunc,
+		StartTimeout:     l.opts.StartTimeout,
+		Stderr:           in.stderr,
+		SyncStdout:       lineWriter(v.log, "stdout"),
+		SyncStderr:       lineWriter(v.log, "stderr"),
+		AllowedProtocols: protocols,
+		Logger:           &hclogAdapter{log: v.log},
+		UnixSocketConfig: &plugin.UnixSocketConfig{TempDir: dir},
+	})
+	// go-plugin's handshake wait does not watch ctx: end it by killing the
+	// process when ctx ends first.
+	stopWatch := context.AfterFunc(ctx, func() {
+		in.runMu.Lock()
+		in.abort = true
+		r := in.run
+		in.runMu.Unlock()
+		if r != nil {
+			_ = r.Kill(context.Background())
+		}
+	})
+	err = in.connect(ctx)
+	stopWatch()
+	if err == nil {
+		err = ctx.Err()
+	}
+	if err != nil {
+		in.stop()
+		if ctx.Err() != nil && !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled) {
+			err = fmt.Errorf("%w (%w)", ctx.Err(), err)
+		}
+		if errors.Is(err, context.DeadlineExceeded) {
+			err = fmt.Errorf("no handshake within %v: %w", l.opts.StartTimeout, err)
+		}
+		if r := in.runner(); r != nil && r.ID() != "" {
+			select {
+			case <-r.exited:
+				err = fmt.Errorf("%w (process: %s)", err, exitStatus(r.exitErr()))
+			default:
+			}
+		}
+		return nil, &StartError{Path: v.source, Err: err, Stderr: in.stderr.Tail()}
+	}
+	return in, nil
+}
+
+// runnerFunc is go-plugin's RunnerFunc: it builds the exec.Cmd.
+func (in *instance) runnerFunc(_ hclog.Logger, tmpl *exec.Cmd, tmpDir string) (runner.Runner, error) {
+	cmd := exec.Command(in.v.exe)
+	cmd.Env = append(tmpl.Env,
+		envCallSocket+"="+filepath.Join(tmpDir, "call.sock"),
+		envParentPID+"="+strconv.Itoa(os.Getpid()),
+	)
+	r, err := newProcRunner(cmd, in.v.l.spawn)
+	if err != nil {
+		return nil, err
+	}
+	in.runMu.Lock()
+	defer in.runMu.Unlock()
+	if in.abort {
+		r.closeAll()
+		return nil, context.Canceled
+	}
+	in.run = r
+	return r, nil
+}
+
+func (in *instance) runner() *procRunner {
+	in.runMu.Lock()
+	defer in.runMu.Unlock()
+	return in.run
+}
+
+func (in *instance) pid() string {
+	if r := in.runner(); r != nil {
+		return r.ID()
+	}
+	return ""
+}
+
+// connect runs the handshake and everything after it.
+func (in *instance) connect(ctx context.Context) error {
+	rpc, err := in.client.Client() // start + handshake + gRPC dial
+	if err != nil {
+		return err
+	}
+	if gc, ok := rpc.(*plugin.GRPCClient); ok {
+		_, err := grpc_health_v1.NewHealthClient(gc.Conn).Check(ctx,
+			&grpc_health_v1.HealthCheckRequest{Service: plugin.GRPCServiceName})
+		if err != nil {
+			return fmt.Errorf("health check: %w", err)
+		}
+	} else if err := rpc.Ping(); err != nil {
+		return fmt.Errorf("health check: %w", err)
+	}
+	if c := in.v.l.custom; c != nil {
+		return in.connectCustom(rpc, c)
+	}
+	raw, err := rpc.Dispense(pluginName)
+	if err != nil {
+		return err
+	}
+	ctl, ok := raw.(*controlClient)
+	if !ok {
+		return fmt.Errorf("%w: dispensed %T", ErrProtocol, raw)
+	}
+	in.hello, err = ctl.hello(ctx, helloRequest{Version: channelVersion})
+	if err != nil {
+		return err
+	}
+	if in.hello.Version != channelVersion {
+		return fmt.Errorf("%w: plugin speaks call channel version %d, host %d", ErrProtocol, in.hello.Version, channelVersion)
+	}
+	var d net.Dialer
+	for range in.v.l.opts.Conns {
+		c, err := d.DialContext(ctx, "unix", in.hello.Socket)
+		if err != nil {
+			return fmt.Errorf("call channel: %w", err)
+		}
+		in.conns = append(in.conns, newCallConn(c))
+	}
+	return nil
+}
+
+// conn picks a call channel connection.
+func (in *instance) conn() *callConn {
+	if len(in.conns) == 1 {
+		return in.conns[0]
+	}
+	return in.conns[in.rr.Add(1)%uint32(len(in.conns))]
+}
+
+// release ends a call counted by version.acquire.
+func (in *instance) release() {
+	if in.inflight.Add(-1) == 0 && in.draining.Load() {
+		select {
+		case in.idle <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// drain stops new calls, waits until the calls in flight are done (or
+// grace or ctx ends, or the process exits), stops the process and returns
+// the number of calls it cut short.
+func (in *instance) drain(ctx context.Context, grace time.Duration) int64 {
+	in.draining.Store(true)
+	if in.inflight.Load() > 0 {
+		t := time.NewTimer(grace)
+	wait:
+		for in.inflight.Load() > 0 {
+			select {
+			case <-in.idle:
+			case <-t.C:
+				break wait
+			case <-ctx.Done():
+				break wait
+			case <-in.run.exited:
+				break wait
+			}
+		}
+		t.Stop()
+	}
+	left := in.inflight.Load()
+	in.stop()
+	return left
+}
+
+// stop ends the process: go-plugin asks it to shut down, waits up to two
+// seconds, then kills its process group. Calls still in flight fail with
+// ErrUnavailable. It waits for go-plugin's goroutines and is safe to call
+// more than once.
+func (in *instance) stop() { in.stopWith(ErrUnavailable) }
+
+// stopWith is stop with the error that calls in flight fail with.
+func (in *instance) stopWith(err error) {
+	in.stopOnce.Do(func() {
+		for _, cc := range in.conns {
+			cc.close(err)
+		}
+		in.client.Kill()
+		if r := in.runner(); r != nil {
+			_ = r.Kill(context.Background())
+			<-r.exited
+		}
+		in.stderr.Flush()
+	})
+}
+
+// notePanic records a panic in a call and asks the supervisor to replace
+// the process.
+func (in *instance) notePanic(err error) {
+	in.panicMu.Lock()
+	if in.panicV == nil {
+		in.panicV = err
+	}
+	in.panicMu.Unlock()
+	in.v.askReplace(in)
+}
+
+func (in *instance) panicErr() error {
+	in.panicMu.Lock()
+	defer in.panicMu.Unlock()
+	if in.panicV == nil {
+		return &hotswap.PanicError{Value: "unknown"}
+	}
+	return in.panicV
+}

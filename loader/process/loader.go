@@ -1,0 +1,304 @@
+package process
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"syscall"
+
+	"github.com/hotpatch-go/hotpatch/hotswap"
+	"github.com/hotpatch-go/hotpatch/loader"
+	"github.com/hotpatch-go/hotpatch/registry"
+)
+
+// Ext is the file extension of process patches.
+const Ext = ".proc"
+
+// Loader turns plugin executables into patches whose slots call into a
+// supervised subprocess. It implements [hotswap.Loader]. All methods are
+// safe for concurrent use.
+type Loader struct {
+	reg    *registry.Registry
+	opts   Options
+	log    *slog.Logger
+	custom *Custom // nil for hotpatch plugins (Serve)
+
+	mu       sync.Mutex // guards dir, spawner, versions, closed
+	dir      string     // private directory: executable copies and sockets
+	spawner  *spawner   // started with the first process
+	versions map[*version]struct{}
+	closed   bool
+
+	wg      sync.WaitGroup // supervisors and drains
+	spawnWG sync.WaitGroup // spawn calls in progress
+	done    chan struct{}  // closed by Close
+}
+
+var _ hotswap.Loader = (*Loader)(nil)
+
+// New returns a loader of process patches (executables built with [Serve],
+// usually by `hotpatch patch build --kind process`) for the slots of reg.
+func New(reg *registry.Registry, opts Options) *Loader {
+	return newLoader(reg, nil, opts)
+}
+
+func newLoader(reg *registry.Registry, c *Custom, opts Options) *Loader {
+	if reg == nil {
+		panic("process: New with nil registry")
+	}
+	opts = opts.withDefaults()
+	return &Loader{
+		reg:      reg,
+		opts:     opts,
+		log:      opts.Logger,
+		custom:   c,
+		versions: make(map[*version]struct{}),
+		done:     make(chan struct{}),
+	}
+}
+
+// Kind returns hotswap.KindProcess.
+func (l *Loader) Kind() hotswap.Kind { return hotswap.KindProcess }
+
+// Match reports whether path names a process patch: a *.proc file (or the
+// extension of a [Custom] plugin).
+func (l *Loader) Match(path string) bool {
+	return strings.EqualFold(filepath.Ext(path), l.ext())
+}
+
+func (l *Loader) ext() string {
+	if l.custom != nil && l.custom.Ext != "" {
+		return l.custom.Ext
+	}
+	return Ext
+}
+
+// Load starts the executable at path, hand-shakes with it, checks its
+// health and the types of the slots it serves against the registry, and
+// returns a patch whose implementations call into it. Nothing is swapped:
+// hand the patch to [hotswap.Manager.Apply]. The patch's Retire hook drains
+// and stops the process; once a patch is handed to Apply, the manager owns
+// it and retires it whether it was applied or refused.
+//
+// The executable is copied first, so that restarts run the same bytes even
+// if the file is replaced or removed. A file that cannot be brought up is
+// refused with a [*StartError] that holds the tail of its standard error;
+// no process is left running.
+func (l *Loader) Load(ctx context.Context, path string) (hotswap.Patch, error) {
+	content, err := readExecutable(path)
+	if err != nil {
+		return hotswap.Patch{}, err
+	}
+	id := loader.PatchID(path, content)
+	dir, err := l.privateDir()
+	if err != nil {
+		return hotswap.Patch{}, fmt.Errorf("process: load %s: %w", path, err)
+	}
+	vdir, err := os.MkdirTemp(dir, "v-")
+	if err != nil {
+		return hotswap.Patch{}, fmt.Errorf("process: load %s: %w", path, err)
+	}
+	exe := filepath.Join(vdir, filepath.Base(path))
+	if err := writeExecutable(exe, content); err != nil {
+		os.RemoveAll(vdir)
+		return hotswap.Patch{}, fmt.Errorf("process: load %s: %w", path, err)
+	}
+	v := newVersion(l, id, path, exe, vdir)
+	in, err := l.start(ctx, v)
+	if err != nil {
+		os.RemoveAll(vdir)
+		return hotswap.Patch{}, err
+	}
+	impls, err := v.bind(in)
+	if err != nil {
+		in.stop()
+		os.RemoveAll(vdir)
+		return hotswap.Patch{}, &StartError{Path: path, Err: err, Stderr: in.stderr.Tail()}
+	}
+	v.cur.Store(in)
+	if !l.track(v) {
+		in.stop()
+		os.RemoveAll(vdir)
+		return hotswap.Patch{}, fmt.Errorf("process: load %s: %w", path, ErrClosed)
+	}
+	v.log.Info("process: loaded", "source", path, "pid", in.pid(), "slots", v.slots)
+	return hotswap.Patch{
+		ID:       id,
+		Kind:     hotswap.KindProcess,
+		Source:   path,
+		Impls:    impls,
+		Validate: v.validate,
+		Retire:   v.retire,
+	}, nil
+}
+
+// readExecutable reads a regular, executable file.
+func readExecutable(path string) ([]byte, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil, fmt.Errorf("process: load %s: %w", path, err)
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("process: load %s: %w: not a regular file", path, ErrNotExecutable)
+	}
+	if runtime.GOOS != "windows" && fi.Mode().Perm()&0o111 == 0 {
+		return nil, fmt.Errorf("process: load %s: %w: no execute permission (mode %v)", path, ErrNotExecutable, fi.Mode().Perm())
+	}
+	content, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("process: load %s: %w", path, err)
+	}
+	return content, nil
+}
+
+// writeExecutable writes an executable file that is about to be run. It
+// holds syscall.ForkLock while the file is open for writing, so that no
+// child forked meanwhile by another goroutine inherits the descriptor and
+// makes the exec fail with "text file busy" (golang.org/issue/22315).
+func writeExecutable(path string, content []byte) error {
+	syscall.ForkLock.RLock()
+	defer syscall.ForkLock.RUnlock()
+	return os.WriteFile(path, content, 0o700)
+}
+
+// privateDir returns the loader's private directory, creating it once.
+func (l *Loader) privateDir() (string, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		return "", ErrClosed
+	}
+	if l.dir == "" {
+		dir, err := os.MkdirTemp("", "hotpatch-process-")
+		if err != nil {
+			return "", err
+		}
+		l.dir = dir
+	}
+	return l.dir, nil
+}
+
+// spawn runs start (an exec.Cmd's Start) on the loader's spawner thread.
+func (l *Loader) spawn(start func() error) error {
+	l.mu.Lock()
+	if l.closed {
+		l.mu.Unlock()
+		return ErrClosed
+	}
+	if l.spawner == nil {
+		l.spawner = newSpawner()
+	}
+	s := l.spawner
+	l.spawnWG.Add(1)
+	l.mu.Unlock()
+	defer l.spawnWG.Done()
+	return s.run(start)
+}
+
+// track records a live version and starts its supervisor; it returns false
+// once the loader is closed.
+func (l *Loader) track(v *version) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		return false
+	}
+	l.versions[v] = struct{}{}
+	l.wg.Add(1)
+	go func() {
+		defer l.wg.Done()
+		v.supervise()
+	}()
+	return true
+}
+
+func (l *Loader) forget(v *version) {
+	l.mu.Lock()
+	delete(l.versions, v)
+	l.mu.Unlock()
+}
+
+// goAsync runs f on a goroutine that Close waits for, unless the loader is
+// closed; then it runs nothing and returns false.
+func (l *Loader) goAsync(f func()) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		return false
+	}
+	l.wg.Add(1)
+	go func() {
+		defer l.wg.Done()
+		f()
+	}()
+	return true
+}
+
+// Close stops every process the loader started, at once: calls in flight
+// fail with ErrProcessExited. Patches still applied keep adapters that fail
+// with [ErrUnavailable]; close the manager first to retire them gracefully.
+// Close waits for the loader's goroutines and is safe to call more than
+// once.
+func (l *Loader) Close() error {
+	l.mu.Lock()
+	if l.closed {
+		l.mu.Unlock()
+		l.wg.Wait()
+		return nil
+	}
+	l.closed = true
+	close(l.done)
+	vs := make([]*version, 0, len(l.versions))
+	for v := range l.versions {
+		vs = append(vs, v)
+	}
+	l.mu.Unlock()
+
+	var wg sync.WaitGroup
+	for _, v := range vs {
+		wg.Go(v.kill)
+	}
+	wg.Wait()
+	l.wg.Wait()
+	l.spawnWG.Wait()
+	l.mu.Lock()
+	dir, sp := l.dir, l.spawner
+	l.mu.Unlock()
+	if sp != nil {
+		sp.close()
+	}
+	if dir != "" {
+		os.RemoveAll(dir)
+	}
+	return nil
+}
+
+// report tells the manager about a failed call.
+func (l *Loader) report(v *version, slot string, err error) {
+	v.log.Warn("process: call failed", "slot", slot, "err", err)
+	if l.opts.Manager != nil {
+		l.opts.Manager.ReportFailure(slot, err)
+	}
+}
+
+// checkSlot finds slot name in the registry and checks that a plugin's
+// description of its type fits.
+func (l *Loader) checkSlot(name, gotType, gotDesc string, b *codecBuilder) (registry.Slot, *funcShape, error) {
+	s, ok := l.reg.Lookup(name)
+	if !ok {
+		return nil, nil, fmt.Errorf("slot %q: %w (the plugin serves it; the host has no such slot)", name, hotswap.ErrUnknownSlot)
+	}
+	shape, err := analyze(s.Type(), b)
+	if err != nil {
+		return nil, nil, fmt.Errorf("slot %q: type %v: %w", name, s.Type(), err)
+	}
+	if shape.desc != gotDesc {
+		return nil, nil, &TypeMismatchError{Slot: name, Want: s.Type().String(), Got: gotType}
+	}
+	return s, shape, nil
+}

@@ -1,0 +1,87 @@
+package process
+
+import (
+	"context"
+	"log/slog"
+	"time"
+)
+
+// Defaults for zero fields of [Options] and [RestartPolicy].
+const (
+	DefaultStartTimeout   = 10 * time.Second
+	DefaultGrace          = 30 * time.Second
+	DefaultConns          = 2
+	DefaultMaxRestarts    = 5
+	DefaultRestartWindow  = time.Minute
+	DefaultRestartBackoff = 100 * time.Millisecond
+
+	// maxBackoff caps the delay between two restart attempts.
+	maxBackoff = 5 * time.Second
+)
+
+// Options configure a [Loader]. The zero value is ready to use: a zero
+// field means the matching Default constant.
+type Options struct {
+	// Logger receives the loader's records and the plugins' standard
+	// error and logs, each with the patch ID. nil discards.
+	Logger *slog.Logger
+	// Manager is told about failed calls and asked to roll a patch back
+	// when its process keeps failing; pass the *hotswap.Manager the patches
+	// are applied to. nil: failures are only logged.
+	Manager Manager
+	// StartTimeout bounds bringing a process up: start, handshake, health
+	// check and the slot report.
+	StartTimeout time.Duration
+	// Grace bounds how long a replaced or reverted process may take to
+	// finish the calls in flight before it is stopped.
+	Grace time.Duration
+	// Conns is the number of call channel connections per process.
+	Conns int
+	// Restart says how a process that dies is restarted.
+	Restart RestartPolicy
+}
+
+// RestartPolicy restarts a patch's process when it exits or a call panics,
+// waiting Backoff before the first attempt and twice as long before each
+// next one (up to 5 s). When more than MaxRestarts restarts are needed
+// within Window, the loader gives up: the patch is rolled back through
+// Options.Manager, and its slots fail with [ErrUnavailable] until then.
+type RestartPolicy struct {
+	MaxRestarts int // negative: never restart
+	Window      time.Duration
+	Backoff     time.Duration
+}
+
+// Manager is the part of the swap manager a loader talks to;
+// *hotswap.Manager implements it.
+type Manager interface {
+	// ReportFailure records a failed call through slot.
+	ReportFailure(slot string, err error)
+	// RollBack reverts the patch with the given ID because of why.
+	RollBack(ctx context.Context, id string, why error) error
+}
+
+func (o Options) withDefaults() Options {
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.StartTimeout <= 0 {
+		o.StartTimeout = DefaultStartTimeout
+	}
+	if o.Grace <= 0 {
+		o.Grace = DefaultGrace
+	}
+	if o.Conns <= 0 {
+		o.Conns = DefaultConns
+	}
+	if o.Restart.MaxRestarts == 0 {
+		o.Restart.MaxRestarts = DefaultMaxRestarts
+	}
+	if o.Restart.Window <= 0 {
+		o.Restart.Window = DefaultRestartWindow
+	}
+	if o.Restart.Backoff <= 0 {
+		o.Restart.Backoff = DefaultRestartBackoff
+	}
+	return o
+}
