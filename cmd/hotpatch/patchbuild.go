@@ -96,7 +96,7 @@ func runPatchBuild(ctx context.Context, args []string, stdout, stderr io.Writer)
 	}
 	build, ok := builders[*kind]
 	if !ok {
-		fmt.Fprintf(stderr, "hotpatch patch build: unknown or unavailable kind %q (available: %s)\n", *kind, kinds)
+		fmt.Fprintf(stderr, "hotpatch patch build: unknown kind %q (available: %s)\n", *kind, kinds)
 		return 2
 	}
 	req := buildRequest{File: fs.Arg(0), Out: *out, ModuleRoot: *root, Stdout: stdout, Stderr: stderr}
