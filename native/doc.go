@@ -98,7 +98,7 @@
 // thread that holds a P executes a serializing instruction (CPUID on amd64;
 // ISB after DC CVAU, IC IVAU and DSB on arm64) right after it, as the
 // architectures require of cross-modifying code. The page is made writable
-// for just that long. See REDIRECTION.md in this directory for the full
+// for just that long. See docs/redirection.md in the repository for the full
 // argument and its limits.
 //
 // Gathering every P costs about the time the kernel takes to wake a thread

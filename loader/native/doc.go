@@ -81,7 +81,7 @@
 // in the plugin may point at the plugin's copy of the code), and stacks the
 // redirections of its patches per target: a new version of a patch takes
 // over from the old one, and reverting the top one brings back the one
-// below. See native/REDIRECTION.md for how a running function is rewritten
+// below. See docs/redirection.md for how a running function is rewritten
 // safely, and what cannot be redirected (inlined call sites, package main,
 // which a plugin cannot import).
 //
