@@ -203,13 +203,16 @@ func (m *Manager) apply(ctx context.Context, p Patch) (Applied, error) {
 		return Applied{}, errors.Join(errs...)
 	}
 	p.Impls = impls
+	if err := ctx.Err(); err != nil {
+		return Applied{}, err
+	}
+	// Validate is the last step that may fail: a hook that commits
+	// something (a loader's function-entry redirections) can rely on the
+	// swap following its success.
 	if p.Validate != nil {
 		if err := callHook(ctx, p.Validate); err != nil {
 			return Applied{}, fmt.Errorf("%w: %w", ErrVetoed, err)
 		}
-	}
-	if err := ctx.Err(); err != nil {
-		return Applied{}, err
 	}
 
 	// The swap. Every check is done; nothing below can fail.

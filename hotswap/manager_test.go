@@ -242,7 +242,7 @@ func TestApplyCanceledContext(t *testing.T) {
 	f := newFixture(t, hotswap.Options{})
 	ctx, cancel := context.WithCancel(context.Background())
 	p := greetPatch("p", "slow")
-	p.Validate = func(context.Context) error { cancel(); return nil }
+	p.Validate = func(ctx context.Context) error { cancel(); return ctx.Err() }
 	if _, err := f.m.Apply(ctx, p); !errors.Is(err, context.Canceled) {
 		t.Fatalf("err = %v, want context.Canceled", err)
 	}

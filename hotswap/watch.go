@@ -106,7 +106,7 @@ func (d *DirWatch) Close() error {
 	d.closeOnce.Do(func() {
 		d.cancel()
 		<-d.exited
-		err = d.w.Close()
+		err = d.w.Close() // run closed it already; this waits for it
 	})
 	<-d.exited
 	return err
@@ -114,6 +114,9 @@ func (d *DirWatch) Close() error {
 
 func (d *DirWatch) run() {
 	defer close(d.exited)
+	// Stop the watcher (its goroutine and descriptor) as soon as the watch
+	// ends, whether by ctx, by the manager closing or by Close.
+	defer d.w.Close()
 	events, errs := d.w.Events(), d.w.Errors()
 	for {
 		select {

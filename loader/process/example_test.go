@@ -29,9 +29,13 @@ func ExampleNew() {
 
 	logger := slog.New(slog.NewTextHandler(os.Stderr, nil))
 	mgr := hotswap.New(reg, hotswap.Options{Logger: logger})
-	defer mgr.Close() // first: retire the applied patches gracefully
 	l := process.New(reg, process.Options{Manager: mgr, Logger: logger})
-	defer l.Close()
+	// The manager closes first, retiring the applied patches gracefully
+	// (their processes drain); the loader then stops whatever is left.
+	defer func() {
+		mgr.Close()
+		l.Close()
+	}()
 
 	w, err := hotswap.WatchDir(context.Background(), mgr, "patches", l)
 	if err != nil {

@@ -157,10 +157,13 @@ func (in *instance) connect(ctx context.Context) error {
 		return err
 	}
 	if gc, ok := rpc.(*plugin.GRPCClient); ok {
-		_, err := grpc_health_v1.NewHealthClient(gc.Conn).Check(ctx,
+		resp, err := grpc_health_v1.NewHealthClient(gc.Conn).Check(ctx,
 			&grpc_health_v1.HealthCheckRequest{Service: plugin.GRPCServiceName})
 		if err != nil {
 			return fmt.Errorf("health check: %w", err)
+		}
+		if st := resp.GetStatus(); st != grpc_health_v1.HealthCheckResponse_SERVING {
+			return fmt.Errorf("health check: %w: the plugin reports %v", ErrStart, st)
 		}
 	} else if err := rpc.Ping(); err != nil {
 		return fmt.Errorf("health check: %w", err)

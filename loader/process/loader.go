@@ -82,8 +82,9 @@ func (l *Loader) ext() string {
 // health and the types of the slots it serves against the registry, and
 // returns a patch whose implementations call into it. Nothing is swapped:
 // hand the patch to [hotswap.Manager.Apply]. The patch's Retire hook drains
-// and stops the process; once a patch is handed to Apply, the manager owns
-// it and retires it whether it was applied or refused.
+// and stops the process. The manager retires the patch once it leaves the
+// stack; if Apply refuses it, the caller runs its Retire hook
+// ([hotswap.WatchDir] does), or the process is left running until Close.
 //
 // The executable is copied first, so that restarts run the same bytes even
 // if the file is replaced or removed. A file that cannot be brought up is
