@@ -71,7 +71,7 @@ func redirect(t, r fn) (*Redirection, error) {
 	}
 	if s.tramp == 0 {
 		if err := placeTrampoline(s); err != nil {
-			return nil, fmt.Errorf("%w: %s at %#x: %v", ErrNoTrampoline, t.name, t.code, err)
+			return nil, fmt.Errorf("%w: %s at %#x: %w", ErrNoTrampoline, t.name, t.code, err)
 		}
 	}
 

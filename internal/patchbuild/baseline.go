@@ -190,7 +190,7 @@ func BuildBaseline(ctx context.Context, opts BaselineOptions) (*BaselineResult, 
 
 	info, err := buildinfo.ReadFile(res.Output)
 	if err != nil {
-		return nil, fmt.Errorf("%w: reading the build info of %s: %v", ErrGoBuild, res.Output, err)
+		return nil, fmt.Errorf("%w: reading the build info of %s: %w", ErrGoBuild, res.Output, err)
 	}
 	if res.Fingerprint, err = native.FingerprintOf(info); err != nil {
 		return nil, err

@@ -110,7 +110,7 @@ func Prepare(ctx context.Context, opts Options) (*Plan, error) {
 
 	info, err := buildinfo.ReadFile(opts.Baseline)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %s: %v", ErrBaseline, opts.Baseline, err)
+		return nil, fmt.Errorf("%w: %s: %w", ErrBaseline, opts.Baseline, err)
 	}
 	rec, err := native.FingerprintOf(info)
 	if err != nil {
@@ -246,7 +246,7 @@ func (p *Plan) Run(ctx context.Context) (*Result, error) {
 	}
 	built, err := buildinfo.ReadFile(tmp)
 	if err != nil {
-		return nil, fmt.Errorf("%w: reading the build info of the plugin: %v", ErrGoBuild, err)
+		return nil, fmt.Errorf("%w: reading the build info of the plugin: %w", ErrGoBuild, err)
 	}
 	if diffs := mismatch(built, p.Manifest.Baseline); len(diffs) > 0 {
 		var b strings.Builder

@@ -222,7 +222,7 @@ const pageSize = 4096
 func inspect(data []byte) (soInfo, error) {
 	f, err := elf.NewFile(bytes.NewReader(data))
 	if err != nil {
-		return soInfo{}, fmt.Errorf("%w: not an ELF file: %v", ErrNotPatch, err)
+		return soInfo{}, fmt.Errorf("%w: not an ELF file: %w", ErrNotPatch, err)
 	}
 	defer f.Close()
 	if f.Type != elf.ET_DYN {
@@ -252,7 +252,7 @@ func inspect(data []byte) (soInfo, error) {
 	}
 	text, err := io.ReadAll(s.Open())
 	if err != nil {
-		return soInfo{}, fmt.Errorf("%w: reading %s: %v", ErrNotPatch, Section, err)
+		return soInfo{}, fmt.Errorf("%w: reading %s: %w", ErrNotPatch, Section, err)
 	}
 	text = bytes.TrimRight(text, "\x00") // the C string's terminator
 	if err := info.manifest.UnmarshalText(text); err != nil {

@@ -148,7 +148,7 @@ func (l *Loader) fetch(i *interp.Interpreter, s *loader.Source, d loader.Directi
 	var v reflect.Value
 	err := safely(func() (err error) { v, err = i.Eval(ref); return err })
 	if err != nil {
-		return reflect.Value{}, &loader.Error{Pos: d.Pos, Err: fmt.Errorf("%w: func %s: %v", ErrInterpreter, d.Func, err)}
+		return reflect.Value{}, &loader.Error{Pos: d.Pos, Err: fmt.Errorf("%w: func %s: %w", ErrInterpreter, d.Func, err)}
 	}
 	if !v.IsValid() || v.Kind() != reflect.Func || v.IsNil() {
 		return reflect.Value{}, &loader.Error{Pos: d.Pos, Err: fmt.Errorf("%w: %s", ErrNotFuncValue, d.Func)}

@@ -119,7 +119,6 @@ func New(reg *registry.Registry, opts Options) *Loader {
 	if opts.Stderr == nil {
 		opts.Stderr = os.Stderr
 	}
-	// Copy what the caller could change under us.
 	// Copy what the caller could change under us; nil and empty differ.
 	if opts.Allow != nil {
 		opts.Allow = append([]string{}, opts.Allow...)
