@@ -280,10 +280,11 @@ func hammer(t *testing.T, cycles int, target, replacement any, check func(int) (
 			bad.Add(nBad)
 		})
 	}
-	// Every cycle gathers every P twice; on a machine whose CPUs are shared
-	// with other work that takes milliseconds, so the run is also bounded
-	// in time (the package's tests keep within about a minute).
-	budget := 10 * time.Second
+	// Every cycle gathers every P twice: about 0.5 ms on an idle 2-core
+	// machine (about 5 s for the whole run), milliseconds when the CPUs are
+	// shared with other work. The budget only keeps a stuck run from
+	// hanging the suite; every cycle must complete.
+	budget := 3 * time.Minute
 	if d, err := time.ParseDuration(os.Getenv("HOTPATCH_NATIVE_BUDGET")); err == nil {
 		budget = d
 	}
@@ -308,10 +309,7 @@ func hammer(t *testing.T, cycles int, target, replacement any, check func(int) (
 	t.Logf("%d redirect+restore cycles in %v (%v each) under %d calls: %d old, %d new results",
 		done, elapsed.Round(time.Millisecond), elapsed/time.Duration(max(done, 1)), calls.Load(), seenOld.Load(), seenNew.Load())
 	if done < cycles {
-		t.Logf("stopped at the %v budget after %d of %d cycles: the machine is busy", budget, done, cycles)
-		if done < min(cycles, 100) {
-			t.Errorf("only %d cycles in %v", done, budget)
-		}
+		t.Errorf("only %d of %d redirect+restore cycles within the %v budget", done, cycles, budget)
 	}
 	if bad.Load() != 0 {
 		t.Errorf("%d results came from neither the old nor the new code", bad.Load())
@@ -483,7 +481,7 @@ func TestRedirectARM64UnderQEMU(t *testing.T) {
 		cmd := exec.Command(qemu, bin, "-test.run=^"+name+"$", "-test.v", "-test.count=1")
 		// Emulated, a cycle takes milliseconds: 1,000 cycles keep the
 		// package's tests within their time budget.
-		cmd.Env = append(os.Environ(), childEnv+"=1", "HOTPATCH_NATIVE_CYCLES=1000", "HOTPATCH_NATIVE_BUDGET=5s")
+		cmd.Env = append(os.Environ(), childEnv+"=1", "HOTPATCH_NATIVE_CYCLES=1000", "HOTPATCH_NATIVE_BUDGET=2m")
 		out, err := cmd.CombinedOutput()
 		if err != nil || !strings.Contains(string(out), "--- PASS: "+name) {
 			t.Fatalf("arm64 %s under qemu: %v\n%s", name, err, out)

@@ -96,7 +96,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready fun
 		// Report stays nil: the HTTP middleware reports panics (server.slot).
 	})
 	// Native patches (.so built by "hotpatch patch build" against this
-	// binary) load where Go plugins work: linux or darwin with cgo. Elsewhere
+	// binary) load on linux with cgo. Elsewhere
 	// the loader refuses each .so with a clear error; scripts still work.
 	native := nativeloader.New(reg, nativeloader.Options{})
 	defer native.Close()
