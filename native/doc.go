@@ -121,10 +121,26 @@
 // out-of-line body (calls through func values, calls from functions the
 // target was not inlined into, and any call when inlining is off) are
 // redirected. Taking the target as a func value to pass it to Redirect
-// always leaves an out-of-line body, so Redirect cannot tell whether some
-// call sites were inlined. Mark functions meant to be redirected
+// always leaves an out-of-line body, so Redirect itself cannot tell whether
+// some call sites were inlined. Mark functions meant to be redirected
 // //go:noinline, or build with -gcflags=-l for the packages that hold
 // them (hotpatch build is to produce baselines built that way).
+//
+// # Detecting inlined call sites
+//
+// [Redirection.DirectCalls] counts the direct calls to the target's entry
+// in the code of its module (the executable, or the plugin that holds the
+// target): CALL rel32 and tail-call JMP rel32 on amd64, BL and B on arm64.
+// It scans that module's text on first use (about half a millisecond per
+// megabyte of code on amd64) and caches the count; Redirect itself does not
+// scan. Zero means one of two things: the compiler inlined every call site
+// of the target in its module, so those calls are not redirected, or the
+// target is only ever called through func values or interfaces, which are
+// redirected. It is a diagnostic: Redirect does not refuse such a target.
+// A count above zero does not prove that no call site was inlined, only
+// that some are not: the compiler may inline a function at some call sites
+// and not at others. Calls from other modules (a plugin calling into the
+// executable) are not counted.
 //
 // Redirect targets declared functions and method expressions ((*T).M). A
 // method value (x.M) is a compiler-generated wrapper: redirecting it

@@ -26,7 +26,8 @@ type Redirection struct {
 //
 // Call sites where the compiler inlined target keep running the original
 // code; see the package documentation ("Inlining") for how to build
-// targets that stay out of line.
+// targets that stay out of line, and [Redirection.DirectCalls] to detect a
+// target that has no out-of-line call left.
 //
 // Redirect refuses, with an error wrapping the sentinel named, a target or
 // replacement that is not a func ([ErrNotFunc]), types that differ

@@ -10,3 +10,5 @@ func redirect(t, r fn) (*Redirection, error) {
 }
 
 func restore(r *Redirection) error { return ErrNotSupported }
+
+func directCalls(entry uintptr) (int, error) { return 0, ErrNotSupported }

@@ -477,7 +477,7 @@ func TestRedirectARM64UnderQEMU(t *testing.T) {
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("building the arm64 test binary: %v\n%s", err, out)
 	}
-	for _, name := range []string{"TestChildRedirect", "TestChildRedirectRefusals", "TestChildRedirectForeignPatch", "TestChildRedirectConcurrent", "TestChildUnparkedStores"} {
+	for _, name := range []string{"TestChildRedirect", "TestChildRedirectRefusals", "TestChildRedirectForeignPatch", "TestChildRedirectConcurrent", "TestChildUnparkedStores", "TestChildDirectCalls"} {
 		cmd := exec.Command(qemu, bin, "-test.run=^"+name+"$", "-test.v", "-test.count=1")
 		// Emulated, a cycle takes milliseconds: 1,000 cycles keep the
 		// package's tests within their time budget.
