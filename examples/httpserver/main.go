@@ -98,7 +98,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready fun
 	// Native patches (.so built by "hotpatch patch build" against this
 	// binary) load on linux with cgo. Elsewhere
 	// the loader refuses each .so with a clear error; scripts still work.
-	native := nativeloader.New(reg, nativeloader.Options{})
+	native := nativeloader.New(reg, nativeloader.Options{Logger: log})
 	defer native.Close()
 	watch, err := hotswap.Watch(ctx, mgr, *dir, hotswap.WatchOptions{Debounce: *debounce}, loader, native, procs)
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"log/slog"
 	"maps"
 	"os"
 	"path/filepath"
@@ -41,6 +42,11 @@ type Options struct {
 	// noexec). "" means a directory of mode 0700 in os.TempDir() named
 	// after the user and the process, shared by the loaders of the process.
 	Dir string
+
+	// Logger receives warnings, such as a redirection whose target has no
+	// direct call left in the binary (every call site was inlined, so the
+	// redirection changes nothing there). nil discards them.
+	Logger *slog.Logger
 }
 
 // Loader loads native patches: Go plugins built by `hotpatch patch build`
@@ -83,10 +89,14 @@ func New(reg *registry.Registry, opts Options) *Loader {
 	if opts.MaxMemory <= 0 {
 		opts.MaxMemory = DefaultMaxMemory
 	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
 	return &Loader{
 		reg:       reg,
 		opts:      opts,
-		redirect:  nativeRedirect,
+		redirect:  func(target, replacement any) (restorer, error) { return nativeRedirect(log, target, replacement) },
 		opened:    make(map[string]*opened),
 		redirects: redirTable{targets: make(map[uintptr]*redirTarget)},
 	}
