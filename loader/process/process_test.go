@@ -186,7 +186,7 @@ func TestShapes(t *testing.T) {
 		w := httptest.NewRecorder()
 		start := time.Now()
 		e.s.handlerFunc.Load()(w, req)
-		if time.Since(start) > 5*time.Second || w.Code != http.StatusGatewayTimeout {
+		if time.Since(start) > 30*time.Second || w.Code != http.StatusGatewayTimeout {
 			t.Fatalf("got %d after %v; want 504 soon after the request's deadline", w.Code, time.Since(start))
 		}
 	})
@@ -210,7 +210,7 @@ func TestCancelReachesPlugin(t *testing.T) {
 		}()
 		got = e.s.canceled.Load()(ctx, "c1")
 	}()
-	if got != "" || time.Since(start) > 5*time.Second {
+	if got != "" || time.Since(start) > 30*time.Second {
 		t.Fatalf("got %q after %v", got, time.Since(start))
 	}
 	if !e.s.wasCanceled.Load()("c1") {
@@ -238,7 +238,7 @@ func TestHangEndsWithCallersDeadline(t *testing.T) {
 	defer cancel()
 	start := time.Now()
 	err := e.s.hang.Load()(ctx)
-	if !errors.Is(err, context.DeadlineExceeded) || time.Since(start) > 5*time.Second {
+	if !errors.Is(err, context.DeadlineExceeded) || time.Since(start) > 30*time.Second {
 		t.Fatalf("Hang = %v after %v", err, time.Since(start))
 	}
 	// The process still serves.
