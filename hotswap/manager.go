@@ -156,7 +156,7 @@ func (m *Manager) Apply(ctx context.Context, p Patch) (Applied, error) {
 	a, err := m.apply(ctx, p)
 	if err != nil {
 		err = fmt.Errorf("apply patch %q: %w", p.ID, err)
-		m.emit(Event{Type: EventRejected, PatchID: p.ID, Kind: p.Kind, Source: p.Source, Slots: sortedKeys(p.Impls), Err: err})
+		m.emit(Event{Type: EventRejected, Generation: m.gen, PatchID: p.ID, Kind: p.Kind, Source: p.Source, Slots: sortedKeys(p.Impls), Err: err})
 	}
 	return a, err
 }
@@ -447,6 +447,17 @@ func (m *Manager) Close() error {
 		m.evMu.Unlock()
 	})
 	return nil
+}
+
+// applied reports whether a patch with the given ID is in the stack, as of
+// the last change.
+func (m *Manager) applied(id string) bool {
+	for _, p := range m.snap.Load().stack {
+		if p.ID == id {
+			return true
+		}
+	}
+	return false
 }
 
 // Done returns a channel closed when Close starts shutting the manager down.

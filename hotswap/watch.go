@@ -188,11 +188,15 @@ func (d *DirWatch) apply(ev watcher.Event) {
 		d.release(p)
 		return
 	}
+	if old != "" && !d.m.applied(old) {
+		// The previous version was reverted meanwhile (by an operator or a
+		// rollback): the new one applies on its own.
+		old = ""
+	}
 	p.Replaces = old
 	_, err = d.m.Apply(ctx, p)
 	if err != nil && old != "" && errors.Is(err, ErrUnknownPatch) {
-		// The previous version was reverted meanwhile (by an operator or
-		// a rollback): apply the new one on its own.
+		// Reverted between the check above and Apply: apply on its own.
 		p.Replaces = ""
 		_, err = d.m.Apply(ctx, p)
 	}

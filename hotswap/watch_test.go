@@ -146,6 +146,12 @@ func TestWatchDirRevertedMeanwhile(t *testing.T) {
 	}
 	writeAtomic(t, dir, "greet.word", "two")
 	waitFor(t, func() bool { return f.greet.Load()("x") == "two, x" })
+	// ... without a spurious rejection on the way.
+	for _, e := range f.m.History() {
+		if e.Type == hotswap.EventRejected {
+			t.Errorf("unexpected rejection: %v", e)
+		}
+	}
 }
 
 func TestWatchDirBadArgs(t *testing.T) {

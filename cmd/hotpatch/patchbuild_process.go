@@ -193,8 +193,12 @@ func patchModule(ctx context.Context, req buildRequest) (module, error) {
 	dir := filepath.Dir(absPath(req.File))
 	var main listedModule
 	if err := goList(ctx, dir, &main, "-m", "-json"); err != nil || main.Dir == "" {
-		return module{}, fmt.Errorf("%s is not inside a Go module that requires %s; pass --module-root (the hotpatch module's directory): %v",
-			req.File, hotpatchModule, err)
+		why := "no go.mod above it"
+		if err != nil {
+			why = err.Error()
+		}
+		return module{}, fmt.Errorf("%s is not inside a Go module that requires %s (%s); pass --module-root (the hotpatch module's directory)",
+			req.File, hotpatchModule, why)
 	}
 	if main.Path == hotpatchModule {
 		return hotpatchOnly(main)
