@@ -18,7 +18,12 @@ baseline BIN: with BIN's Go version (the local toolchain must be it), BIN's
 build flags, and the module versions of the source tree it was built from
 (DIR, default the current directory, must be in BIN's main module). The
 .so carries BIN's fingerprint and exports the slot implementations as
-HotpatchSlots; see docs/native.md.`
+HotpatchSlots; see docs/native.md.
+
+usage: hotpatch patch build --kind process [-o OUT.proc] [--module-root DIR] FILE.go
+
+Builds FILE.go into an executable that serves its slots as a process patch;
+see docs/process.md.`
 
 // nativePatchOptions are the settings of "hotpatch patch build" for the
 // native kind.
