@@ -122,9 +122,9 @@ func (m *Manager) Status() Status {
 		}
 		st.Slots[i] = ss
 	}
-	if all := m.reg.Slots(); len(all) != len(st.Slots) {
+	if m.reg.Len() != len(st.Slots) {
 		// Slots registered since the last change serve their baseline.
-		for _, sl := range all {
+		for _, sl := range m.reg.Slots() {
 			if s.find(sl.Name()) < 0 {
 				info := sl.Info()
 				st.Slots = append(st.Slots, SlotStatus{Name: info.Name, Type: info.Type.String(), Since: info.Since})
