@@ -1,0 +1,215 @@
+package native
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"os"
+	"slices"
+	"strings"
+)
+
+// Errors of the source record.
+var (
+	// ErrNoSources is returned by [ReadSources] for a binary that carries no
+	// source record: it was not built with `hotpatch build` (or the record
+	// was stripped from the file afterwards).
+	ErrNoSources = errors.New("native: binary carries no source record (not built with `hotpatch build`)")
+
+	// ErrBadSources is returned when a source record cannot be parsed.
+	ErrBadSources = errors.New("native: malformed source record")
+)
+
+// Sources is the source record of a build: for each package whose code is
+// not pinned by a module sum (the packages of the main module, of modules
+// replaced by a directory, and vendored ones), a hash of the content of its
+// source files, by import path.
+//
+// A [Record] says which module versions and build settings a binary was
+// built with, but not what the files of its own module held: in a module
+// without VCS stamping, a function body edited after the build changes no
+// fact of the Record, and the Go runtime's check at plugin.Open compares
+// only a package's export data, which a body does not change. The source
+// record is what catches that edit. `hotpatch build` computes it (with
+// `go list`) and appends it to the binary ([WriteSources]); `hotpatch
+// patch build` and the native loader compare it, package by package, with
+// the tree a patch was built from ([DiffSources]).
+//
+// The hash of a package is "sha256:" and the hex SHA-256 of its file names
+// and contents (Go, cgo, C, assembly, syso and embedded files), in name
+// order; a tool computes it, this package only stores and compares it.
+type Sources map[string]string
+
+const (
+	sourcesHeader = "hotpatch-sources v1"
+	// sourcesMagic ends a binary that carries a source record; the 8 bytes
+	// before it are the record's length, little-endian, and the record
+	// comes before them.
+	sourcesMagic = "\x00hotpatch-src-v1\n"
+	// maxSources bounds the record a reader accepts: about 100,000
+	// packages.
+	maxSources = 16 << 20
+)
+
+// MarshalText encodes s: a header line, then one "path<TAB>hash" line per
+// package, sorted by path.
+func (s Sources) MarshalText() ([]byte, error) {
+	var b bytes.Buffer
+	b.WriteString(sourcesHeader + "\n")
+	for _, p := range slices.Sorted(maps.Keys(s)) {
+		if p == "" || strings.ContainsAny(p+s[p], "\t\n") || s[p] == "" {
+			return nil, fmt.Errorf("%w: package %q hash %q", ErrBadSources, p, s[p])
+		}
+		b.WriteString(p + "\t" + s[p] + "\n")
+	}
+	return b.Bytes(), nil
+}
+
+// UnmarshalText parses the form written by [Sources.MarshalText], strictly.
+func (s *Sources) UnmarshalText(text []byte) error {
+	out := Sources{}
+	sc := bufio.NewScanner(bytes.NewReader(text))
+	sc.Buffer(nil, 1<<20)
+	n := 0
+	for sc.Scan() {
+		n++
+		line := sc.Text()
+		if n == 1 {
+			if line != sourcesHeader {
+				return fmt.Errorf("%w: line 1: want %q", ErrBadSources, sourcesHeader)
+			}
+			continue
+		}
+		p, h, ok := strings.Cut(line, "\t")
+		if !ok || p == "" || h == "" || strings.Contains(h, "\t") {
+			return fmt.Errorf("%w: line %d: want path<TAB>hash", ErrBadSources, n)
+		}
+		if _, dup := out[p]; dup {
+			return fmt.Errorf("%w: line %d: package %s listed twice", ErrBadSources, n, p)
+		}
+		out[p] = h
+	}
+	if err := sc.Err(); err != nil {
+		return fmt.Errorf("%w: %v", ErrBadSources, err)
+	}
+	if n == 0 {
+		return fmt.Errorf("%w: empty", ErrBadSources)
+	}
+	*s = out
+	return nil
+}
+
+// DiffSources lists the packages that both a and b record with different
+// hashes, sorted by path, as differences "source of package P". A package
+// only one side records is no difference: a patch links a part of its
+// baseline's packages, and may bring packages of its own.
+func DiffSources(a, b Sources) []Difference {
+	var out []Difference
+	for _, p := range slices.Sorted(maps.Keys(a)) {
+		if y, ok := b[p]; ok && y != a[p] {
+			out = append(out, Difference{What: "source of package " + p, A: shortHash(a[p]), B: shortHash(y)})
+		}
+	}
+	return out
+}
+
+// shortHash shortens "sha256:<hex>" for people; two hashes that differ
+// differ in their first bytes but for a chance of 2^-48.
+func shortHash(h string) string {
+	if alg, hex, ok := strings.Cut(h, ":"); ok && len(hex) > 12 {
+		return alg + ":" + hex[:12]
+	}
+	return h
+}
+
+// WriteSources appends s to the executable at path, after everything the
+// loader and debug tools read (the ELF file ends with its section headers,
+// and nothing maps what follows them), so the binary runs and reads as
+// before. It fails if the file already carries a record.
+func WriteSources(path string, s Sources) error {
+	text, err := s.MarshalText()
+	if err != nil {
+		return err
+	}
+	if _, err := ReadSources(path); !errors.Is(err, ErrNoSources) {
+		if err == nil {
+			return fmt.Errorf("%s: already carries a source record", path)
+		}
+		return err
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		return err
+	}
+	var n [8]byte
+	binary.LittleEndian.PutUint64(n[:], uint64(len(text)))
+	_, err = f.Write(slices.Concat(text, n[:], []byte(sourcesMagic)))
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// ReadSources returns the source record appended to the executable at
+// path by [WriteSources], or an error wrapping [ErrNoSources] if it has
+// none. It reads the end of the file only.
+func ReadSources(path string) (Sources, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s: not a regular file", path)
+	}
+	return readSources(f, fi.Size(), path)
+}
+
+func readSources(r io.ReaderAt, size int64, name string) (Sources, error) {
+	tail := int64(8 + len(sourcesMagic))
+	if size < tail {
+		return nil, fmt.Errorf("%s: %w", name, ErrNoSources)
+	}
+	buf := make([]byte, tail)
+	if _, err := r.ReadAt(buf, size-tail); err != nil {
+		return nil, err
+	}
+	if string(buf[8:]) != sourcesMagic {
+		return nil, fmt.Errorf("%s: %w", name, ErrNoSources)
+	}
+	n := binary.LittleEndian.Uint64(buf[:8])
+	if n > maxSources || int64(n) > size-tail {
+		return nil, fmt.Errorf("%s: %w: length %d", name, ErrBadSources, n)
+	}
+	text := make([]byte, n)
+	if _, err := r.ReadAt(text, size-tail-int64(n)); err != nil {
+		return nil, err
+	}
+	var s Sources
+	if err := s.UnmarshalText(text); err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	return s, nil
+}
+
+// RunningSources returns the source record of the running executable,
+// read from /proc/self/exe where there is one (it names the file the
+// process started from even if that was since replaced or removed), else
+// from [os.Executable].
+func RunningSources() (Sources, error) {
+	path := "/proc/self/exe"
+	if _, err := os.Stat(path); err != nil {
+		if path, err = os.Executable(); err != nil {
+			return nil, err
+		}
+	}
+	return ReadSources(path)
+}
