@@ -43,7 +43,8 @@ type BaselineResult struct {
 	Output      string
 	Command     []string
 	Fingerprint native.Record
-	Warnings    []string // things that will keep patches from working, said before they fail
+	Sources     native.Sources // the source record appended to Output
+	Warnings    []string       // things that will keep patches from working, said before they fail
 }
 
 // valueFlags are the go build flags that take a value, which may follow as
@@ -174,6 +175,7 @@ func BuildBaseline(ctx context.Context, opts BaselineOptions) (*BaselineResult, 
 		args = append(args, "-gcflags="+opts.Inline+"=-l")
 	}
 	args = append(args, opts.Flags...)
+	listFlags := slices.Clone(args[1:])
 	if opts.Output == "" {
 		opts.Output = defaultExeName(importPath)
 	}
@@ -183,10 +185,28 @@ func BuildBaseline(ctx context.Context, opts BaselineOptions) (*BaselineResult, 
 	if !filepath.IsAbs(res.Output) {
 		res.Output = filepath.Join(dir, res.Output)
 	}
+	// The source record is taken before and after the build: a file
+	// edited while it ran could be in the binary or not, and the record
+	// must say what is.
+	before, err := p.sourceRecord(ctx, dir, listFlags, false, opts.Package)
+	if err != nil {
+		return nil, fmt.Errorf("%w: listing the packages of %s: %w", ErrGoBuild, opts.Package, err)
+	}
 	fmt.Fprintf(opts.Log, "CGO_ENABLED=1 %s\n", strings.Join(res.Command, " "))
 	if _, err := p.goOutput(ctx, dir, args...); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrGoBuild, err)
 	}
+	after, err := p.sourceRecord(ctx, dir, listFlags, false, opts.Package)
+	if err != nil {
+		return nil, fmt.Errorf("%w: listing the packages of %s: %w", ErrGoBuild, opts.Package, err)
+	}
+	if changed := changedPackages(before, after); len(changed) > 0 {
+		return nil, fmt.Errorf("%w: the source of %s changed while it was built; build again", ErrGoBuild, strings.Join(changed, ", "))
+	}
+	if err := native.WriteSources(res.Output, after); err != nil {
+		return nil, fmt.Errorf("%w: recording the source of its packages in %s: %w", ErrGoBuild, res.Output, err)
+	}
+	res.Sources = after
 
 	info, err := buildinfo.ReadFile(res.Output)
 	if err != nil {
@@ -219,8 +239,12 @@ func pluginReady(exe string) []string {
 	if !slices.ContainsFunc(f.Progs, func(p *elf.Prog) bool { return p.Type == elf.PT_INTERP }) {
 		warn = append(warn, exe+" is statically linked: it cannot load plugins")
 	}
+	// Any function of package plugin will do: plugin.Open itself is
+	// inlined into its callers (the native loader) where they are compiled
+	// with inlining, so look for one that is not, such as plugin.open or
+	// plugin.lastmoduleinit (the runtime's plugin support).
 	syms, err := f.Symbols()
-	if err == nil && !slices.ContainsFunc(syms, func(s elf.Symbol) bool { return s.Name == "plugin.Open" }) {
+	if err == nil && !slices.ContainsFunc(syms, func(s elf.Symbol) bool { return strings.HasPrefix(s.Name, "plugin.") }) {
 		warn = append(warn, exe+" does not link package plugin: import github.com/hotpatch-go/hotpatch/loader/native to load native patches")
 	}
 	return warn

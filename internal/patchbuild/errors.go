@@ -18,6 +18,9 @@ var (
 	// ErrMismatch: the built plugin links other module versions or
 	// settings than the baseline, so it would be refused at load.
 	ErrMismatch = errors.New("patchbuild: the patch does not match its baseline")
+	// ErrDrift: packages of the source tree differ from those the baseline
+	// was built from (matched by a [*DriftError]).
+	ErrDrift = errors.New("patchbuild: the source tree differs from the baseline's")
 	// ErrFlags: flags given to BuildBaseline that the build info could not
 	// record faithfully.
 	ErrFlags = errors.New("patchbuild: unusable build flags")

@@ -17,6 +17,7 @@ import (
 	"regexp"
 	"runtime/debug"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -43,6 +44,11 @@ type Options struct {
 	Module   string // a directory in the host's main module; "" means the current directory
 	Go       string // the go command; "" means "go" from PATH
 	Log      io.Writer
+	// Progress, if set, receives the names of the packages the go command
+	// compiles, as it compiles them (go build -v): the first patch build
+	// for a baseline compiles every dependency again in plugin mode, which
+	// takes a while; later ones find them in the build cache.
+	Progress io.Writer
 	KeepWork bool // keep the build directory, for debugging
 }
 
@@ -58,6 +64,10 @@ type Plan struct {
 	Flags    []string              // go build flags reproduced from the baseline
 	Env      []string              // environment settings reproduced from the baseline
 	GoEnv    []string              // the full environment of the go command
+	Warnings []string              // what may keep the patch from working, said before it fails
+
+	imports []string       // the patch source's imports, whose source record the manifest carries
+	tree    native.Sources // their source record in the tree, taken by Prepare
 }
 
 // Result describes a built patch.
@@ -145,6 +155,11 @@ func Prepare(ctx context.Context, opts Options) (*Plan, error) {
 		return nil, err
 	}
 
+	if err := p.checkSources(ctx, s); err != nil {
+		return nil, err
+	}
+	p.Warnings = append(p.Warnings, baselineWarnings(opts.Baseline, info)...)
+
 	id := buildID(opts.Source)
 	p.Dir = path.Join(WorkDir, id)
 	sum := sha256.Sum256(src)
@@ -154,6 +169,7 @@ func Prepare(ctx context.Context, opts Options) (*Plan, error) {
 		Source:    filepath.Base(opts.Source),
 		SourceSum: "sha256:" + hex.EncodeToString(sum[:]),
 		Baseline:  rec,
+		Sources:   p.tree,
 	}
 	funcs := make(map[string]string, len(s.Directives))
 	for _, d := range s.Directives {
@@ -212,6 +228,9 @@ func (p *Plan) moduleRoot(ctx context.Context, modPath string) (string, error) {
 // Command returns the go command Run will run, relative to ModRoot.
 func (p *Plan) Command(out string) []string {
 	args := []string{p.Go, "build", "-buildmode=plugin", "-buildvcs=false"}
+	if p.Progress != nil {
+		args = append(args, "-v")
+	}
 	args = append(args, p.Flags...)
 	return append(args, "-o", out, "./"+p.Dir)
 }
@@ -241,8 +260,17 @@ func (p *Plan) Run(ctx context.Context) (*Result, error) {
 	defer os.Remove(tmp)
 	cmd := p.Command(tmp)
 	fmt.Fprintf(p.Log, "cd %s && %s\n", p.ModRoot, strings.Join(cmd, " "))
-	if _, err := p.goOutput(ctx, p.ModRoot, cmd[1:]...); err != nil {
+	if _, err := p.goRun(ctx, p.ModRoot, p.Progress, cmd[1:]...); err != nil {
 		return nil, fmt.Errorf("%w: %s: %w", ErrGoBuild, p.Source, err)
+	}
+	// The record in the manifest was taken before the build; a file edited
+	// since could be in the plugin or not.
+	after, err := p.sourceRecord(ctx, p.ModRoot, p.Flags, true, p.imports...)
+	if err != nil {
+		return nil, fmt.Errorf("%w: listing the packages of the patch: %w", ErrGoBuild, err)
+	}
+	if changed := changedPackages(p.Manifest.Sources, after); len(changed) > 0 {
+		return nil, fmt.Errorf("%w: the source of %s changed while the patch was built; build it again", ErrGoBuild, strings.Join(changed, ", "))
 	}
 	built, err := buildinfo.ReadFile(tmp)
 	if err != nil {
@@ -303,13 +331,68 @@ func buildID(source string) string {
 // goOutput runs the go command in dir with the plan's environment and
 // returns its standard output; on failure the error holds its output.
 func (p *Plan) goOutput(ctx context.Context, dir string, args ...string) (string, error) {
+	return p.goRun(ctx, dir, nil, args...)
+}
+
+// goRun is goOutput that also copies the command's standard error to
+// progress, if not nil, as it comes.
+func (p *Plan) goRun(ctx context.Context, dir string, progress io.Writer, args ...string) (string, error) {
 	cmd := exec.CommandContext(ctx, p.Go, args...)
 	cmd.Dir = dir
 	cmd.Env = p.GoEnv
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if progress != nil {
+		cmd.Stderr = io.MultiWriter(&stderr, progress)
+	}
 	if err := cmd.Run(); err != nil {
 		return "", fmt.Errorf("go %s: %v\n%s", strings.Join(args, " "), err, strings.TrimSpace(stderr.String()))
 	}
 	return stdout.String(), nil
+}
+
+// checkSources compares the source of the packages the patch links, as
+// the tree holds them now, with the baseline's source record, and refuses
+// a tree that differs ([*DriftError]): the patch would carry code the
+// running binary does not contain. Only packages both record are
+// compared: a patch links a part of the baseline, and may link packages of
+// its own.
+func (p *Plan) checkSources(ctx context.Context, s *loader.Source) error {
+	base, warn, err := readBaselineSources(p.Baseline)
+	if err != nil {
+		return fmt.Errorf("%s: %w", p.Baseline, err)
+	}
+	if warn != "" {
+		p.Warnings = append(p.Warnings, warn)
+	}
+	for _, imp := range s.AST.Imports {
+		if path, err := strconv.Unquote(imp.Path.Value); err == nil {
+			p.imports = append(p.imports, path)
+		}
+	}
+	p.imports = sourceImports(p.imports)
+	if p.tree, err = p.sourceRecord(ctx, p.ModRoot, p.Flags, true, p.imports...); err != nil {
+		return fmt.Errorf("%w: listing the packages the patch imports: %w", ErrModule, err)
+	}
+	if diffs := native.DiffSources(p.tree, base); len(diffs) > 0 {
+		return &DriftError{Baseline: p.Baseline, Differences: diffs}
+	}
+	return nil
+}
+
+// baselineWarnings says what in a baseline's build may keep a patch from
+// working, as `hotpatch build` says it of the baselines it builds.
+func baselineWarnings(baseline string, info *debug.BuildInfo) []string {
+	var warn []string
+	gcflags := ""
+	for _, s := range info.Settings {
+		if s.Key == "-gcflags" {
+			gcflags = s.Value
+		}
+	}
+	if !strings.Contains(" "+gcflags+" ", " -l ") && !strings.Contains(gcflags, "=-l") {
+		warn = append(warn, baseline+" was built without -l in -gcflags (not with `hotpatch build`?): "+
+			"its functions may be inlined where they are called, and a redirection changes nothing there")
+	}
+	return append(warn, pluginReady(baseline)...)
 }

@@ -54,36 +54,51 @@ var (
 )
 
 // BaselineError reports a patch built against another baseline than the
-// running binary. It matches [ErrBaselineMismatch] and
-// [hotswap.ErrBaselineChanged] with errors.Is.
+// running binary, or from other source. It matches [ErrBaselineMismatch]
+// and [hotswap.ErrBaselineChanged] with errors.Is.
 //
-// It comes from one of two checks. Before opening, the fingerprint embedded
-// in the patch is compared with the running binary's; Differences lists
-// what differs. After a matching fingerprint, the Go runtime may still find
-// that a package both contain was compiled from other source (edited files,
-// another checkout path without -trimpath); Package names it and
-// Differences is empty.
+// It comes from one of three checks. Before opening, the fingerprint
+// embedded in the patch is compared with the running binary's, then the
+// source record of the packages the patch links with the running binary's
+// own (see [native.Sources]); Differences lists what differs. After both
+// match, the Go runtime may still find that a package both contain was
+// compiled from other source; Package names it and Differences is empty.
+//
+// Its Error is one line, fit for a log; the differences are separated by
+// "; ". A command line tool that wants one difference per line prints
+// Differences itself.
 type BaselineError struct {
 	File        string              // the patch file
 	Differences []native.Difference // patch is the first side, running binary the second
 	Package     string              // package whose build differs, from the Go runtime
+
+	// Unrecorded is set when the running binary carries no source record:
+	// it was not built with `hotpatch build`, which is the likely reason
+	// for the differences.
+	Unrecorded bool
 }
 
 func (e *BaselineError) Error() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s: patch was built against another baseline than the running binary; "+
+	fmt.Fprintf(&b, "%s: patch does not match the running binary; "+
 		"take the baseline step (rebuild and restart with the change), or rebuild the patch with "+
-		"`hotpatch patch build --baseline` on the running binary", e.File)
+		"`hotpatch patch build --baseline` on the running binary, from the source it was built from", e.File)
+	if e.Unrecorded {
+		b.WriteString("; was the server built with `hotpatch build`? it carries no record of it (a plain `go build` " +
+			"lacks the flags native patches are built with): build it with `hotpatch build` and build patches against that binary")
+	}
 	if e.Package != "" {
-		fmt.Fprintf(&b, ":\n\tpackage %s was compiled from different source in the patch and in the running binary "+
+		fmt.Fprintf(&b, ": package %s was compiled from different source in the patch and in the running binary "+
 			"(the fingerprints match: its files changed since the baseline build, or the patch was built in "+
 			"another directory without -trimpath)", e.Package)
 	}
 	for i, d := range e.Differences {
 		if i == 0 {
-			b.WriteString(":")
+			b.WriteString(": ")
+		} else {
+			b.WriteString("; ")
 		}
-		b.WriteString("\n\t" + d.Describe("patch", "running"))
+		b.WriteString(d.Describe("patch", "running"))
 	}
 	return b.String()
 }

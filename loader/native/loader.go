@@ -1,6 +1,7 @@
 package nativeloader
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -19,6 +20,7 @@ import (
 	"sync"
 
 	"github.com/hotpatch-go/hotpatch/hotswap"
+	"github.com/hotpatch-go/hotpatch/internal/patchfile"
 	"github.com/hotpatch-go/hotpatch/native"
 	"github.com/hotpatch-go/hotpatch/registry"
 )
@@ -65,6 +67,12 @@ type Loader struct {
 	fp     native.Record // fingerprint of the running binary, read once
 	fpErr  error
 
+	srcOnce sync.Once
+	src     native.Sources // source record of the running binary, read once
+	srcOK   bool           // whether it has one
+
+	log *slog.Logger
+
 	mu     sync.Mutex         // serializes opens; guards the fields below
 	used   int64              // bytes mapped by opened patches, failed opens that mapped included
 	opened map[string]*opened // by plugin path
@@ -76,9 +84,10 @@ type Loader struct {
 
 // opened is one distinct patch file the loader has handed to plugin.Open.
 type opened struct {
-	p   *plugin.Plugin    // nil when the open failed
-	err error             // why it failed; Go refuses a second attempt anyway
-	sum [sha256.Size]byte // of the file
+	p     *plugin.Plugin    // nil when the open failed
+	err   error             // why it failed; Go refuses a second attempt anyway
+	sum   [sha256.Size]byte // of the file
+	paths []string          // the names it was loaded under
 }
 
 // New returns a loader for the slots of reg.
@@ -97,6 +106,7 @@ func New(reg *registry.Registry, opts Options) *Loader {
 		reg:       reg,
 		opts:      opts,
 		redirect:  func(target, replacement any) (restorer, error) { return nativeRedirect(log, target, replacement) },
+		log:       log,
 		opened:    make(map[string]*opened),
 		redirects: redirTable{targets: make(map[uintptr]*redirTarget)},
 	}
@@ -154,18 +164,16 @@ func (l *Loader) Load(ctx context.Context, path string) (hotswap.Patch, error) {
 	if err := supported(); err != nil {
 		return hotswap.Patch{}, fmt.Errorf("%s: %w", path, err)
 	}
-	fi, err := os.Stat(path)
+	// The file is opened without blocking (a FIFO put in its place must
+	// not hang the load) and its size is checked before a byte is read.
+	data, _, err := patchfile.ReadFile(path, l.opts.MaxMemory)
+	if se := (*patchfile.SizeError)(nil); errors.As(err, &se) {
+		return hotswap.Patch{}, fmt.Errorf("%s: %w: the file alone (%s) is larger than the cap (%s)", path, ErrMemoryCap, mib(se.Size), mib(l.opts.MaxMemory))
+	}
 	if err != nil {
 		return hotswap.Patch{}, err
 	}
-	if fi.Size() > l.opts.MaxMemory {
-		return hotswap.Patch{}, fmt.Errorf("%s: %w: the file alone (%s) is larger than the cap (%s)", path, ErrMemoryCap, mib(fi.Size()), mib(l.opts.MaxMemory))
-	}
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return hotswap.Patch{}, err
-	}
-	info, err := inspect(data)
+	info, err := inspect(bytes.NewReader(data), int64(len(data)))
 	if err != nil {
 		return hotswap.Patch{}, fmt.Errorf("%s: %w", path, err)
 	}
@@ -174,8 +182,12 @@ func (l *Loader) Load(ctx context.Context, path string) (hotswap.Patch, error) {
 	if err != nil {
 		return hotswap.Patch{}, fmt.Errorf("%s: fingerprint of the running binary: %w", path, err)
 	}
+	sources, recorded := l.sources()
 	if m.Baseline.Hash() != running.Hash() {
-		return hotswap.Patch{}, &BaselineError{File: path, Differences: native.Diff(m.Baseline, running)}
+		return hotswap.Patch{}, &BaselineError{File: path, Differences: native.Diff(m.Baseline, running), Unrecorded: !recorded}
+	}
+	if diffs := native.DiffSources(m.Sources, sources); len(diffs) > 0 {
+		return hotswap.Patch{}, &BaselineError{File: path, Differences: diffs}
 	}
 	var errs []error
 	for _, name := range m.Slots {
@@ -227,6 +239,24 @@ func (l *Loader) fingerprint() (native.Record, error) {
 	return l.fp, l.fpErr
 }
 
+// sources returns the source record of the running binary, read once,
+// and whether it has one. Without one (a binary not built with `hotpatch
+// build`), nothing can tell whether a patch was built from the source the
+// binary was built from; that is logged once, and patches load as before.
+func (l *Loader) sources() (native.Sources, bool) {
+	l.srcOnce.Do(func() {
+		s, err := native.RunningSources()
+		if err != nil {
+			l.log.Warn("nativeloader: the running binary carries no source record, so native patches cannot be checked "+
+				"against the source it was built from: a package edited after the build would load unnoticed; "+
+				"build the server with `hotpatch build`", "err", err)
+			return
+		}
+		l.src, l.srcOK = s, true
+	})
+	return l.src, l.srcOK
+}
+
 // open opens the patch through a private copy, once per build, and counts
 // its memory.
 //
@@ -255,6 +285,14 @@ func (l *Loader) open(path string, data []byte, hash func() [sha256.Size]byte, i
 		if o.err != nil {
 			return nil, o.err
 		}
+		if !slices.Contains(o.paths, path) {
+			// Not an error: in a patch directory both files are there, so
+			// both apply, and removing one leaves the other serving. But
+			// it is rarely meant.
+			l.log.Warn("nativeloader: this build is already loaded under another name: the two files apply the same patch twice",
+				"file", path, "loaded", strings.Join(o.paths, ", "), "id", info.manifest.ID)
+			o.paths = append(o.paths, path)
+		}
 		return o.p, nil // the same build, already open: no new memory
 	}
 	if l.used+info.mapped > l.opts.MaxMemory {
@@ -279,11 +317,11 @@ func (l *Loader) open(path string, data []byte, hash func() [sha256.Size]byte, i
 	if err != nil {
 		err = l.openError(path, cp, err)
 		if mapped {
-			l.opened[key] = &opened{err: err, sum: hash()}
+			l.opened[key] = &opened{err: err, sum: hash(), paths: []string{path}}
 		}
 		return nil, err
 	}
-	l.opened[key] = &opened{p: p, sum: hash()}
+	l.opened[key] = &opened{p: p, sum: hash(), paths: []string{path}}
 	return p, nil
 }
 

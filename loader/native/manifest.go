@@ -4,12 +4,14 @@ import (
 	"bufio"
 	"bytes"
 	"debug/elf"
+	"errors"
 	"fmt"
 	"io"
-	"os"
+	"maps"
 	"slices"
 	"strings"
 
+	"github.com/hotpatch-go/hotpatch/internal/patchfile"
 	"github.com/hotpatch-go/hotpatch/native"
 )
 
@@ -59,11 +61,19 @@ type Manifest struct {
 	Slots     []string      // slot names the patch serves, sorted
 	Redirects []string      // host functions it redirects, sorted; may be empty
 	Baseline  native.Record // fingerprint of the baseline it was built against
+
+	// Sources is the source record (see [native.Sources]) of the packages
+	// the patch links, as the tree it was built from held them. The loader
+	// compares it with the running binary's own record: a package both
+	// record with different source means the patch carries code the binary
+	// does not contain.
+	Sources native.Sources
 }
 
 // MarshalText encodes m: a header, one "key<TAB>value" line per field
-// (one "slot" or "redirect" line per name), a blank line, and the baseline
-// fingerprint in its own text form ([native.Record.MarshalText]).
+// (one "slot" or "redirect" line per name, one "src<TAB>package<TAB>hash"
+// line per package of Sources), a blank line, and the baseline fingerprint
+// in its own text form ([native.Record.MarshalText]).
 func (m Manifest) MarshalText() ([]byte, error) {
 	var b bytes.Buffer
 	b.WriteString(manifestHeader + "\n")
@@ -83,6 +93,13 @@ func (m Manifest) MarshalText() ([]byte, error) {
 			}
 			b.WriteString(list.key + "\t" + n + "\n")
 		}
+	}
+	for _, p := range slices.Sorted(maps.Keys(m.Sources)) {
+		h := m.Sources[p]
+		if p == "" || h == "" || strings.ContainsAny(p+h, "\t\n") {
+			return nil, fmt.Errorf("%w: src %q %q", ErrBadManifest, p, h)
+		}
+		b.WriteString("src\t" + p + "\t" + h + "\n")
 	}
 	b.WriteByte('\n')
 	fp, err := m.Baseline.MarshalText()
@@ -115,6 +132,20 @@ func (m *Manifest) UnmarshalText(text []byte) error {
 			continue
 		}
 		key, val, ok := strings.Cut(line, "\t")
+		if key == "src" {
+			p, h, ok := strings.Cut(val, "\t")
+			if !ok || p == "" || h == "" || strings.Contains(h, "\t") {
+				return fmt.Errorf("%w: line %d: want src<TAB>package<TAB>hash", ErrBadManifest, n)
+			}
+			if out.Sources == nil {
+				out.Sources = native.Sources{}
+			}
+			if _, dup := out.Sources[p]; dup {
+				return fmt.Errorf("%w: line %d: src %s listed twice", ErrBadManifest, n, p)
+			}
+			out.Sources[p] = h
+			continue
+		}
 		if !ok || strings.Contains(val, "\t") {
 			return fmt.Errorf("%w: line %d: want key<TAB>value", ErrBadManifest, n)
 		}
@@ -195,13 +226,15 @@ func duplicate(sorted []string) int {
 // ReadManifest reads the manifest of the native patch at path without
 // opening it as a plugin: nothing is mapped and no code of it runs. A file
 // that is not an ELF shared object, or has no [Section], is refused with
-// [ErrNotPatch].
+// [ErrNotPatch]. The file is opened without blocking, and only a regular
+// file is read (see package internal/patchfile).
 func ReadManifest(path string) (Manifest, error) {
-	data, err := os.ReadFile(path)
+	f, fi, err := patchfile.Open(path)
 	if err != nil {
 		return Manifest{}, err
 	}
-	info, err := inspect(data)
+	defer f.Close()
+	info, err := inspect(f, fi.Size())
 	if err != nil {
 		return Manifest{}, fmt.Errorf("%s: %w", path, err)
 	}
@@ -219,9 +252,17 @@ const pageSize = 4096
 // inspect parses data as an ELF shared object and returns its manifest and
 // mapped size. Section and program headers are at both ends of the file,
 // so a truncated file fails here, before anything maps it.
-func inspect(data []byte) (soInfo, error) {
-	f, err := elf.NewFile(bytes.NewReader(data))
+func inspect(r io.ReaderAt, size int64) (soInfo, error) {
+	f, err := elf.NewFile(io.NewSectionReader(r, 0, size))
 	if err != nil {
+		var magic [4]byte
+		if n, _ := r.ReadAt(magic[:], 0); n == 4 && string(magic[:]) == elf.ELFMAG {
+			if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+				return soInfo{}, fmt.Errorf("%w: truncated: an ELF file of %d bytes whose headers point past its end "+
+					"(was it copied while it was written?)", ErrNotPatch, size)
+			}
+			return soInfo{}, fmt.Errorf("%w: a damaged ELF file: %w", ErrNotPatch, err)
+		}
 		return soInfo{}, fmt.Errorf("%w: not an ELF file: %w", ErrNotPatch, err)
 	}
 	defer f.Close()
@@ -233,8 +274,8 @@ func inspect(data []byte) (soInfo, error) {
 		if p.Type != elf.PT_LOAD {
 			continue
 		}
-		if p.Off+p.Filesz > uint64(len(data)) {
-			return soInfo{}, fmt.Errorf("%w: truncated: a loadable segment ends at byte %d of %d", ErrNotPatch, p.Off+p.Filesz, len(data))
+		if p.Off+p.Filesz > uint64(size) {
+			return soInfo{}, fmt.Errorf("%w: truncated: a loadable segment ends at byte %d of %d", ErrNotPatch, p.Off+p.Filesz, size)
 		}
 		start := p.Vaddr &^ (pageSize - 1)
 		end := (p.Vaddr + p.Memsz + pageSize - 1) &^ (pageSize - 1)
@@ -246,6 +287,9 @@ func inspect(data []byte) (soInfo, error) {
 	s := f.Section(Section)
 	if s == nil {
 		return soInfo{}, fmt.Errorf("%w: no %s section (build native patches with `hotpatch patch build`)", ErrNotPatch, Section)
+	}
+	if s.Type != elf.SHT_NOBITS && s.Offset+s.Size > uint64(size) {
+		return soInfo{}, fmt.Errorf("%w: truncated: the %s section ends at byte %d of %d", ErrNotPatch, Section, s.Offset+s.Size, size)
 	}
 	if s.Size > 1<<20 {
 		return soInfo{}, fmt.Errorf("%w: %s section of %d bytes", ErrBadManifest, Section, s.Size)

@@ -30,6 +30,7 @@ func testManifest() Manifest {
 		Slots:     []string{"example.Add", "example.Greet"},
 		Redirects: []string{"example.com/app/billing.Round"},
 		Baseline:  rec,
+		Sources:   native.Sources{"example.com/app/billing": "sha256:0011", "example.com/app": "sha256:2233"},
 	}
 }
 
@@ -47,7 +48,7 @@ func TestManifestRoundTrip(t *testing.T) {
 	if !bytes.Equal(text, again) {
 		t.Fatalf("round trip changed the text:\n%s\n---\n%s", text, again)
 	}
-	if got.Baseline.Hash() != m.Baseline.Hash() || got.ID != m.ID || len(got.Slots) != 2 {
+	if got.Baseline.Hash() != m.Baseline.Hash() || got.ID != m.ID || len(got.Slots) != 2 || got.Sources["example.com/app/billing"] != "sha256:0011" {
 		t.Fatalf("got %+v", got)
 	}
 }
@@ -63,6 +64,8 @@ func TestManifestErrors(t *testing.T) {
 		"no tab":         head + "\nslot\n\n" + fp,
 		"duplicate id":   head + "\nid\tx\n\n" + fp,
 		"duplicate slot": head + "\nslot\texample.Greet\n\n" + fp,
+		"duplicate src":  head + "\nsrc\texample.com/app\tsha256:9\n\n" + fp,
+		"src no hash":    head + "\nsrc\texample.com/x\n\n" + fp,
 		"no slot":        strings.NewReplacer("slot\texample.Add\n", "", "slot\texample.Greet\n", "").Replace(head) + "\n\n" + fp,
 		"bad baseline":   head + "\n\nnot a fingerprint\n",
 		"id with slash":  strings.Replace(head, "id\tgreet_", "id\t../greet_", 1) + "\n\n" + fp,
@@ -95,7 +98,7 @@ func TestInspectRefusesNonPatches(t *testing.T) {
 		"executable": exe,
 		"elf magic":  []byte("\x7fELF\x02\x01\x01"),
 	} {
-		if _, err := inspect(data); !errors.Is(err, ErrNotPatch) {
+		if _, err := inspect(bytes.NewReader(data), int64(len(data))); !errors.Is(err, ErrNotPatch) {
 			t.Errorf("%s: err = %v, want ErrNotPatch", name, err)
 		}
 	}
@@ -103,6 +106,25 @@ func TestInspectRefusesNonPatches(t *testing.T) {
 	os.WriteFile(path, []byte("nope"), 0o644)
 	if _, err := ReadManifest(path); !errors.Is(err, ErrNotPatch) || !strings.Contains(err.Error(), path) {
 		t.Errorf("ReadManifest: %v", err)
+	}
+}
+
+// TestInspectTruncated: an ELF file cut short (a copy in progress, a full
+// disk) is said to be truncated, not "not an ELF file: EOF".
+func TestInspectTruncated(t *testing.T) {
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	exe, err := os.ReadFile(self)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []int{64, 100, 4096, len(exe) / 2, len(exe) - 1} {
+		_, err := inspect(bytes.NewReader(exe[:n]), int64(n))
+		if !errors.Is(err, ErrNotPatch) || !strings.Contains(err.Error(), "truncated") {
+			t.Errorf("first %d bytes: err = %v, want ErrNotPatch saying truncated", n, err)
+		}
 	}
 }
 

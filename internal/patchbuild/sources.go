@@ -1,0 +1,161 @@
+package patchbuild
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/hotpatch-go/hotpatch/native"
+)
+
+// listedPackage is what `go list -json` says of a package: the fields the
+// source record needs.
+type listedPackage struct {
+	ImportPath string
+	Dir        string
+	Standard   bool
+	GoFiles, CgoFiles, CFiles, CXXFiles, MFiles, HFiles, FFiles, SFiles,
+	SwigFiles, SwigCXXFiles, SysoFiles, EmbedFiles []string
+	Error *struct{ Err string }
+}
+
+// listFields are the fields asked of `go list -json=...`.
+const listFields = "ImportPath,Dir,Standard,GoFiles,CgoFiles,CFiles,CXXFiles,MFiles,HFiles,FFiles,SFiles," +
+	"SwigFiles,SwigCXXFiles,SysoFiles,EmbedFiles,Error"
+
+// sourceRecord returns the source record (see [native.Sources]) of pkgs and
+// everything they import, as the go command in dir with the plan's
+// environment and the given build flags sees them: every package outside
+// the standard library and outside the module cache (whose content go.sum
+// pins and the fingerprint compares) is hashed. With tolerant, packages
+// the go command cannot load are skipped (the build that follows reports
+// them better).
+func (p *Plan) sourceRecord(ctx context.Context, dir string, flags []string, tolerant bool, pkgs ...string) (native.Sources, error) {
+	out := native.Sources{}
+	if len(pkgs) == 0 {
+		return out, nil
+	}
+	cache, err := p.goOutput(ctx, dir, "env", "GOMODCACHE")
+	if err != nil {
+		return nil, err
+	}
+	cache = strings.TrimSpace(cache)
+	args := []string{"list", "-deps", "-json=" + listFields}
+	if tolerant {
+		args = append(args, "-e")
+	}
+	args = append(append(args, flags...), pkgs...)
+	list, err := p.goOutput(ctx, dir, args...)
+	if err != nil {
+		return nil, err
+	}
+	dec := json.NewDecoder(strings.NewReader(list))
+	for {
+		var pkg listedPackage
+		if err := dec.Decode(&pkg); err == io.EOF {
+			break
+		} else if err != nil {
+			return nil, fmt.Errorf("go list: %w", err)
+		}
+		if pkg.Standard || pkg.Error != nil || pkg.Dir == "" || pkg.ImportPath == "C" ||
+			cache != "" && strings.HasPrefix(pkg.Dir, cache+string(filepath.Separator)) {
+			continue
+		}
+		sum, err := packageSum(pkg)
+		if err != nil {
+			return nil, err
+		}
+		out[pkg.ImportPath] = sum
+	}
+	return out, nil
+}
+
+// packageSum hashes the names and contents of a package's source files.
+func packageSum(pkg listedPackage) (string, error) {
+	names := slices.Concat(pkg.GoFiles, pkg.CgoFiles, pkg.CFiles, pkg.CXXFiles, pkg.MFiles, pkg.HFiles, pkg.FFiles,
+		pkg.SFiles, pkg.SwigFiles, pkg.SwigCXXFiles, pkg.SysoFiles, pkg.EmbedFiles)
+	slices.Sort(names)
+	names = slices.Compact(names)
+	h := sha256.New()
+	for _, name := range names {
+		data, err := os.ReadFile(filepath.Join(pkg.Dir, filepath.FromSlash(name)))
+		if err != nil {
+			return "", fmt.Errorf("package %s: %w", pkg.ImportPath, err)
+		}
+		fmt.Fprintf(h, "%s\x00%d\x00", name, len(data))
+		h.Write(data)
+	}
+	return "sha256:" + hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// DriftError reports a source tree whose packages differ from those the
+// baseline was built from: a patch built from it would carry code the
+// running binary does not contain. It matches [ErrDrift].
+type DriftError struct {
+	Baseline    string              // the baseline binary
+	Differences []native.Difference // the tree is the first side, the baseline the second
+}
+
+func (e *DriftError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%v: %s was built from other source than this tree holds now; the patch links these packages, which differ:",
+		ErrDrift, e.Baseline)
+	for _, d := range e.Differences {
+		b.WriteString("\n\t" + d.Describe("tree", "baseline"))
+	}
+	b.WriteString("\nThe running binary does not contain these changes, and a patch cannot bring them safely: " +
+		"take the baseline step (rebuild with `hotpatch build` and restart), or put the files back as they were " +
+		"when the baseline was built and build the patch again.")
+	return b.String()
+}
+
+func (e *DriftError) Unwrap() error { return ErrDrift }
+
+// sourceImports returns the import paths of a patch source for its source
+// record: all but "C", sorted.
+func sourceImports(paths []string) []string {
+	out := slices.DeleteFunc(slices.Clone(paths), func(p string) bool { return p == "C" })
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+// readBaselineSources reads the source record of the baseline; a baseline
+// without one gives a nil record and a warning.
+func readBaselineSources(baseline string) (native.Sources, string, error) {
+	s, err := native.ReadSources(baseline)
+	switch {
+	case errors.Is(err, native.ErrNoSources):
+		return nil, baseline + " carries no record of its packages' source: it was not built with `hotpatch build`, " +
+			"so nothing can check that this tree is the one it was built from, and a package edited since then " +
+			"would reach the server through the patch; build the baseline with `hotpatch build`", nil
+	case err != nil:
+		return nil, "", fmt.Errorf("%w: %w", ErrBaseline, err)
+	}
+	return s, "", nil
+}
+
+// changedPackages lists the packages whose hash differs between two
+// records, or that only one of them has.
+func changedPackages(a, b native.Sources) []string {
+	var out []string
+	for p, h := range a {
+		if b[p] != h {
+			out = append(out, p)
+		}
+	}
+	for p := range b {
+		if _, ok := a[p]; !ok {
+			out = append(out, p)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
