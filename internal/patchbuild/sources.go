@@ -52,7 +52,7 @@ func (p *Plan) sourceRecord(ctx context.Context, dir string, flags []string, tol
 	if tolerant {
 		args = append(args, "-e")
 	}
-	args = append(append(args, flags...), pkgs...)
+	args = append(append(args, selectionFlags(flags)...), pkgs...)
 	list, err := p.goOutput(ctx, dir, args...)
 	if err != nil {
 		return nil, err
@@ -157,5 +157,33 @@ func changedPackages(a, b native.Sources) []string {
 		}
 	}
 	slices.Sort(out)
+	return out
+}
+
+// selectionFlags keeps the build flags that change which packages and
+// files a build uses (build tags, and the tags that -race, -msan, -asan
+// and -cover imply; module mode), which is all `go list` needs here. The
+// others change how code compiles, which the fingerprint compares, or,
+// like -overlay, replace files whose content the record must read from
+// disk.
+func selectionFlags(flags []string) []string {
+	var out []string
+	for i := 0; i < len(flags); i++ {
+		name, _, hasValue := strings.Cut(strings.TrimLeft(flags[i], "-"), "=")
+		switch name {
+		case "tags", "mod":
+			out = append(out, flags[i])
+			if !hasValue && i+1 < len(flags) {
+				i++
+				out = append(out, flags[i])
+			}
+		case "race", "msan", "asan", "cover":
+			out = append(out, flags[i])
+		default:
+			if !hasValue && valueFlags[name] && i+1 < len(flags) {
+				i++ // skip the value too
+			}
+		}
+	}
 	return out
 }

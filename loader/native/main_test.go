@@ -206,6 +206,13 @@ func buildOtherBaseline(ctx context.Context, out string) error {
 // reports the child's result as its own.
 func inChild(t *testing.T) bool {
 	t.Helper()
+	return inChildOf(t, func(*testing.T) string { return os.Args[0] })
+}
+
+// inChildOf is inChild with the executable of the child given by exe, run
+// in the parent only: a copy of the test binary with something changed.
+func inChildOf(t *testing.T, exe func(*testing.T) string) bool {
+	t.Helper()
 	if os.Getenv(fixturesEnv) != "" {
 		return true
 	}
@@ -213,7 +220,7 @@ func inChild(t *testing.T) bool {
 	if testing.Verbose() {
 		args = append(args, "-test.v")
 	}
-	cmd := exec.Command(os.Args[0], args...)
+	cmd := exec.Command(exe(t), args...)
 	cmd.Env = append(os.Environ(), fixturesEnv+"="+fixtures)
 	out, err := cmd.CombinedOutput()
 	if err != nil {

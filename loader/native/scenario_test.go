@@ -204,6 +204,9 @@ func TestRefuseOtherBaseline(t *testing.T) {
 	if len(be.Differences) != 1 || be.Differences[0].What != "build setting -tags" {
 		t.Errorf("differences = %v, want only the -tags setting", be.Differences)
 	}
+	if !be.Unrecorded || !strings.Contains(err.Error(), "built with `hotpatch build`?") {
+		t.Errorf("the refusal does not ask whether the server was built with hotpatch build (this test binary was not):\n%v", err)
+	}
 	if !strings.Contains(err.Error(), "baseline step") || !strings.Contains(err.Error(), "hotpatch_other (patch)") {
 		t.Errorf("message does not say what differs and what to do:\n%v", err)
 	}
