@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/hotpatch-go/hotpatch/internal/testbuild"
 	"github.com/hotpatch-go/hotpatch/loader"
 	nativeloader "github.com/hotpatch-go/hotpatch/loader/native"
 	"github.com/hotpatch-go/hotpatch/native"
@@ -261,6 +262,171 @@ func TestDefaultExeName(t *testing.T) {
 	for in, want := range map[string]string{"example.com/cmd/server": "server", "example.com/tool/v2": "tool", "server": "server"} {
 		if got := defaultExeName(in); got != want {
 			t.Errorf("defaultExeName(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// newUserApp writes an application module outside this one, as a new user
+// has it: not a VCS checkout (nothing stamps a revision), hotpatch
+// required through a replace, a host package and a main that loads native
+// patches.
+func newUserApp(t *testing.T) string {
+	t.Helper()
+	root, err := filepath.Abs("../..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	app := t.TempDir()
+	sum, err := os.ReadFile(filepath.Join(root, "go.sum"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := map[string]string{
+		"go.mod": "module example.com/app\n\ngo 1.26\n\nrequire (\n" +
+			"\tgithub.com/hotpatch-go/hotpatch v0.0.0-00010101000000-000000000000\n" +
+			"\tgithub.com/fsnotify/fsnotify v1.10.1\n\tgolang.org/x/sys v0.50.0\n)\n\n" +
+			"replace github.com/hotpatch-go/hotpatch => " + root + "\n",
+		"go.sum":         string(sum),
+		"greet/greet.go": "package greet\n\nfunc Greeting() string { return \"hello\" }\n",
+		"main.go": `package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+
+	"example.com/app/greet"
+	"github.com/hotpatch-go/hotpatch/hotswap"
+	nativeloader "github.com/hotpatch-go/hotpatch/loader/native"
+	"github.com/hotpatch-go/hotpatch/registry"
+)
+
+func main() {
+	reg := registry.New()
+	hi := registry.MustRegister(reg, "app.Hi", func(name string) string { return greet.Greeting() + ", " + name })
+	mgr := hotswap.New(reg, hotswap.Options{})
+	defer mgr.Close()
+	l := nativeloader.New(reg, nativeloader.Options{})
+	for _, path := range os.Args[1:] {
+		p, err := l.Load(context.Background(), path)
+		if err == nil {
+			_, err = mgr.Apply(context.Background(), p)
+		}
+		if err != nil {
+			fmt.Println("refused:", err)
+		}
+	}
+	fmt.Println(hi.Load()("world"))
+}
+`,
+		"patches/hi.go": `package patch
+
+import "example.com/app/greet"
+
+//hotpatch:slot app.Hi
+func Hi(name string) string { return greet.Greeting() + " again, " + name }
+`,
+	}
+	for name, data := range files {
+		path := filepath.Join(app, filepath.FromSlash(name))
+		os.MkdirAll(filepath.Dir(path), 0o755)
+		if err := os.WriteFile(path, []byte(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return app
+}
+
+// TestNewUserSourceDrift is the case of a new user: in a module without
+// VCS stamping, a host package's function body is edited after `hotpatch
+// build`. The fingerprint does not change (same modules, same settings, no
+// revision) and the Go runtime's check at plugin.Open would not see it (a
+// body is not export data), so before the source record the patch built,
+// loaded, and served code the running binary does not contain. Now patch
+// build refuses it, naming the package.
+func TestNewUserSourceDrift(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds a baseline")
+	}
+	t.Setenv("GOFLAGS", "-mod=mod")
+	app := newUserApp(t)
+	ctx := context.Background()
+	bin := filepath.Join(app, "server")
+	flags := slices.DeleteFunc(testbuild.Flags(), func(f string) bool { return strings.HasPrefix(f, "-gcflags") })
+	res, err := BuildBaseline(ctx, BaselineOptions{Dir: app, Output: bin, Flags: flags})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Issue 9, item 9: the app links package plugin through the native
+	// loader, compiled with inlining here (it is not in the app's module),
+	// so plugin.Open is inlined away; that is no reason to warn.
+	for _, w := range res.Warnings {
+		if strings.Contains(w, "plugin") {
+			t.Errorf("warning about a binary that links package plugin: %s", w)
+		}
+	}
+	if res.Sources["example.com/app/greet"] == "" || res.Sources["example.com/app"] == "" {
+		t.Fatalf("source record %v lacks the app's packages", res.Sources)
+	}
+	if s, err := native.ReadSources(bin); err != nil || s["example.com/app/greet"] != res.Sources["example.com/app/greet"] {
+		t.Fatalf("ReadSources(baseline) = %v, %v", s, err)
+	}
+
+	opts := Options{Baseline: bin, Source: filepath.Join(app, "patches", "hi.go"), Module: app}
+	p, err := Prepare(ctx, opts)
+	if err != nil {
+		t.Fatalf("the unchanged tree: %v", err)
+	}
+	if got := p.Manifest.Sources["example.com/app/greet"]; got != res.Sources["example.com/app/greet"] {
+		t.Errorf("manifest records greet as %q, the baseline as %q", got, res.Sources["example.com/app/greet"])
+	}
+	if len(p.Warnings) != 0 {
+		t.Errorf("warnings for a baseline of hotpatch build: %q", p.Warnings)
+	}
+
+	// Only a body changes: no export data, no module, no setting.
+	greet := filepath.Join(app, "greet", "greet.go")
+	if err := os.WriteFile(greet, []byte("package greet\n\nfunc Greeting() string { return \"HELLO\" }\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err = Prepare(ctx, opts)
+	var de *DriftError
+	if !errors.As(err, &de) || !errors.Is(err, ErrDrift) {
+		t.Fatalf("after editing greet.go: err = %v, want a *DriftError", err)
+	}
+	if len(de.Differences) != 1 || de.Differences[0].What != "source of package example.com/app/greet" {
+		t.Errorf("differences = %v, want only package example.com/app/greet", de.Differences)
+	}
+	if !strings.Contains(err.Error(), "baseline step") {
+		t.Errorf("the refusal does not advise the baseline step:\n%v", err)
+	}
+	t.Logf("refusal reads:\n%v", err)
+
+	// A baseline without the record (as a plain go build leaves it): the
+	// patch builds as before, with a warning that says what is not checked.
+	data, err := os.ReadFile(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain := filepath.Join(app, "plain")
+	text, _ := res.Sources.MarshalText()
+	os.WriteFile(plain, data[:len(data)-len(text)-8-len("\x00hotpatch-src-v1\n")], 0o755)
+	opts.Baseline = plain
+	p, err = Prepare(ctx, opts)
+	if err != nil {
+		t.Fatalf("baseline without a record: %v", err)
+	}
+	if len(p.Warnings) != 1 || !strings.Contains(p.Warnings[0], "no record of its packages' source") {
+		t.Errorf("warnings = %q, want one about the missing record", p.Warnings)
+	}
+}
+
+func TestBaselineWarnings(t *testing.T) {
+	self, _ := os.Executable()
+	for gcflags, want := range map[string]int{"": 1, "-N -l": 0, "all=-l": 0, "example.com/app/...=-l": 0, "-N": 1} {
+		info := &debug.BuildInfo{Settings: settings("-gcflags", gcflags)}
+		if got := baselineWarnings(self, info); len(got) != want {
+			t.Errorf("-gcflags=%q: warnings %q, want %d", gcflags, got, want)
 		}
 	}
 }
