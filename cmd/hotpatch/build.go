@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"path/filepath"
 	"strings"
 
 	"github.com/hotpatch-go/hotpatch/internal/patchbuild"
@@ -24,7 +25,13 @@ the standard library and dependencies keep their inlining. -inline all
 disables inlining everywhere (slower), -inline none not at all (mark
 redirect targets //go:noinline), and a PATTERN disables it for the
 packages it matches. Other flags go to "go build" as they are; a -gcflags
-of your own replaces the default.`
+of your own replaces the default.
+
+The binary also carries a record of the source of its own packages (those
+no module sum pins), appended after its ELF contents: "hotpatch patch
+build" and the native loader compare it with the tree a patch is built
+from, and refuse a patch that would bring code the binary does not
+contain. A binary from a plain "go build" has no such record.`
 
 // cmdBuild is "hotpatch build".
 func cmdBuild(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -36,6 +43,13 @@ func cmdBuild(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		fmt.Fprintln(stdout, buildUsage)
 		return nil
 	}
+	if opts.Package == "" {
+		// Without a package, "." is meant; where there is no Go file,
+		// the user needs the usage more than go list's complaint.
+		if gofiles, _ := filepath.Glob("*.go"); len(gofiles) == 0 {
+			return fmt.Errorf("%w: no Go files in the current directory: name the main package to build\n%s", errBadArgs, buildUsage)
+		}
+	}
 	opts.Log = stderr
 	res, err := patchbuild.BuildBaseline(ctx, opts)
 	if err != nil {
@@ -44,7 +58,7 @@ func cmdBuild(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	for _, w := range res.Warnings {
 		fmt.Fprintln(stderr, "hotpatch build: warning:", w)
 	}
-	fmt.Fprintf(stdout, "%s: baseline %s\n", res.Output, res.Fingerprint.Hash()[:16])
+	fmt.Fprintf(stdout, "%s: baseline %s, source of %d packages recorded\n", res.Output, res.Fingerprint.Hash()[:16], len(res.Sources))
 	return nil
 }
 

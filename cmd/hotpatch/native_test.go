@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/hotpatch-go/hotpatch/internal/patchbuild"
+	"github.com/hotpatch-go/hotpatch/internal/testbuild"
 	nativeloader "github.com/hotpatch-go/hotpatch/loader/native"
 	"github.com/hotpatch-go/hotpatch/native"
 )
@@ -35,6 +36,13 @@ func testFlags(t *testing.T) []string {
 
 func runCLI(t *testing.T, args ...string) (string, error) {
 	t.Helper()
+	stdout, _, err := runCLI2(t, args...)
+	return stdout, err
+}
+
+// runCLI2 is runCLI that returns the standard error too.
+func runCLI2(t *testing.T, args ...string) (string, string, error) {
+	t.Helper()
 	var stdout, stderr bytes.Buffer
 	var err error
 	switch {
@@ -48,7 +56,7 @@ func runCLI(t *testing.T, args ...string) (string, error) {
 	if stderr.Len() > 0 {
 		t.Logf("hotpatch %s: stderr:\n%s", strings.Join(args, " "), stderr.String())
 	}
-	return stdout.String(), err
+	return stdout.String(), stderr.String(), err
 }
 
 func runDemo(t *testing.T, bin string, args ...string) string {
@@ -78,7 +86,7 @@ func TestBuildAndPatchNative(t *testing.T) {
 		t.Fatal(err)
 	}
 	rec, _ := native.FingerprintOf(info)
-	if !strings.Contains(out, rec.Hash()[:16]) {
+	if !strings.Contains(out, rec.Hash()[:16]) || !strings.Contains(out, "source of") {
 		t.Errorf("build output %q does not show the fingerprint %s", out, rec.Hash()[:16])
 	}
 	if v, _ := rec.Setting("-gcflags"); v != "github.com/hotpatch-go/hotpatch/...=-l" {
@@ -92,9 +100,15 @@ func TestBuildAndPatchNative(t *testing.T) {
 	}
 
 	so := filepath.Join(dir, "greet.so")
-	out, err = runCLI(t, "patch", "build", "--baseline", bin, "-o", so, "testdata/patches/greet.go")
+	out, stderr, err := runCLI2(t, "patch", "build", "--baseline", bin, "-o", so, "testdata/patches/greet.go")
 	if err != nil {
 		t.Fatal(err)
+	}
+	if !strings.Contains(stderr, "as a plugin for") || !strings.Contains(stderr, "plugin mode") {
+		t.Errorf("patch build did not say what it does and why the first build is slow:\n%s", stderr)
+	}
+	if strings.Contains(stderr, "warning") {
+		t.Errorf("warnings for a baseline of hotpatch build:\n%s", stderr)
 	}
 	if !strings.Contains(out, "demo.Greet") {
 		t.Errorf("patch build output %q does not list the slot", out)
@@ -111,6 +125,27 @@ func TestBuildAndPatchNative(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join("..", "..", patchbuild.WorkDir, m.ID)); !os.IsNotExist(err) {
 		t.Errorf("build directory %s left behind (%v)", m.ID, err)
+	}
+
+	// The same server built with a plain go build refuses the patch, says
+	// which flag differs, and asks whether it was built with hotpatch build.
+	plain := filepath.Join(dir, "plain")
+	if err := testbuild.Build(".", plain, "./testdata/demo"); err != nil {
+		t.Fatal(err)
+	}
+	got := runDemo(t, plain, so)
+	if !strings.Contains(got, "refused:") || !strings.Contains(got, "build setting -gcflags") ||
+		!strings.Contains(got, "built with `hotpatch build`?") {
+		t.Errorf("a plain go build says:\n%s", got)
+	}
+	t.Logf("a plain go build says:\n%s", got)
+	// And patch build warns of such a baseline.
+	_, stderr, err = runCLI2(t, "patch", "build", "--baseline", plain, "-o", filepath.Join(dir, "plain.so"), "testdata/patches/greet.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(stderr, "no record of its packages' source") || !strings.Contains(stderr, "without -l") {
+		t.Errorf("patch build against a plain go build gave no warnings:\n%s", stderr)
 	}
 }
 

@@ -79,7 +79,7 @@ func runPatchBuild(ctx context.Context, args []string, stdout, stderr io.Writer)
 	fs.SetOutput(stderr)
 	kind := fs.String("kind", DefaultPatchKind, "the kind of patch to build: "+kinds)
 	out := fs.String("o", "", "the file to write (default: FILE's name with the kind's extension)")
-	root := fs.String("module-root", "", "the directory of the hotpatch module (default: found with go list from FILE's directory)")
+	root := fs.String("module-root", "", "the directory of the hotpatch module (default: the module around FILE, else the current directory's if it is hotpatch)")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "usage: hotpatch patch build [--kind K] [-o OUT] [--module-root DIR] FILE.go\n\n")
 		fs.PrintDefaults()

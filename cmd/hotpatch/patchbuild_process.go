@@ -193,12 +193,18 @@ func patchModule(ctx context.Context, req buildRequest) (module, error) {
 	dir := filepath.Dir(absPath(req.File))
 	var main listedModule
 	if err := goList(ctx, dir, &main, "-m", "-json"); err != nil || main.Dir == "" {
+		// A file outside any module, built from inside a checkout of
+		// hotpatch: that checkout is the module it means.
+		var here listedModule
+		if goList(ctx, ".", &here, "-m", "-json") == nil && here.Path == hotpatchModule && here.Dir != "" {
+			return hotpatchOnly(here)
+		}
 		why := "no go.mod above it"
 		if err != nil {
 			why = err.Error()
 		}
-		return module{}, fmt.Errorf("%s is not inside a Go module that requires %s (%s); pass --module-root (the hotpatch module's directory)",
-			req.File, hotpatchModule, why)
+		return module{}, fmt.Errorf("%s is not inside a Go module that requires %s (%s), nor is the current directory in the hotpatch module; "+
+			"pass --module-root (the hotpatch module's directory)", req.File, hotpatchModule, why)
 	}
 	if main.Path == hotpatchModule {
 		return hotpatchOnly(main)
