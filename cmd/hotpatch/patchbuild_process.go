@@ -15,6 +15,8 @@ import (
 	"strings"
 	"text/template"
 
+	"github.com/hotpatch-go/hotpatch/internal/patchbuild"
+	"github.com/hotpatch-go/hotpatch/internal/patchfile"
 	"github.com/hotpatch-go/hotpatch/internal/procmanifest"
 	"github.com/hotpatch-go/hotpatch/loader"
 )
@@ -33,7 +35,7 @@ const hotpatchModule = "github.com/hotpatch-go/hotpatch"
 // pointing at the directories found with `go list -m -json`. The build
 // embeds a manifest of the slots and their types as written.
 func buildProcessPatch(ctx context.Context, req buildRequest) error {
-	src, err := os.ReadFile(req.File)
+	src, _, err := patchfile.ReadFile(req.File, patchbuild.MaxSource)
 	if err != nil {
 		return err
 	}

@@ -21,6 +21,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hotpatch-go/hotpatch/internal/patchfile"
 	"github.com/hotpatch-go/hotpatch/loader"
 	nativeloader "github.com/hotpatch-go/hotpatch/loader/native"
 	"github.com/hotpatch-go/hotpatch/native"
@@ -35,6 +36,9 @@ import (
 // directory is removed after the build, and .hotpatch holds a .gitignore
 // of "*" so that version control never sees it.
 const WorkDir = ".hotpatch/build"
+
+// MaxSource is the largest patch source file a build reads: 16 MiB.
+const MaxSource = 16 << 20
 
 // Options say what to build. Baseline and Source are required.
 type Options struct {
@@ -103,7 +107,7 @@ func Prepare(ctx context.Context, opts Options) (*Plan, error) {
 	if opts.Module == "" {
 		opts.Module = "."
 	}
-	src, err := os.ReadFile(opts.Source)
+	src, _, err := patchfile.ReadFile(opts.Source, MaxSource)
 	if err != nil {
 		return nil, err
 	}

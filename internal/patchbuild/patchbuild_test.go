@@ -2,10 +2,12 @@ package patchbuild
 
 import (
 	"context"
+	"debug/elf"
 	"errors"
 	"go/parser"
 	"go/token"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime/debug"
 	"slices"
@@ -427,6 +429,31 @@ func TestBaselineWarnings(t *testing.T) {
 		info := &debug.BuildInfo{Settings: settings("-gcflags", gcflags)}
 		if got := baselineWarnings(self, info); len(got) != want {
 			t.Errorf("-gcflags=%q: warnings %q, want %d", gcflags, got, want)
+		}
+	}
+}
+
+// TestPluginReady: a binary that does not link package plugin is said to
+// (the go command is one); one that does is not, even when plugin.Open
+// itself was inlined away (see TestNewUserSourceDrift).
+func TestPluginReady(t *testing.T) {
+	goCmd, err := exec.LookPath("go")
+	if err != nil {
+		t.Skip(err)
+	}
+	if f, err := elf.Open(goCmd); err != nil {
+		t.Skipf("%s is not an ELF file: %v", goCmd, err)
+	} else {
+		f.Close()
+	}
+	warn := strings.Join(pluginReady(goCmd), "\n")
+	if !strings.Contains(warn, "does not link package plugin") {
+		t.Errorf("pluginReady(%s) = %q, want a warning about package plugin", goCmd, warn)
+	}
+	self, _ := os.Executable() // links the native loader
+	for _, w := range pluginReady(self) {
+		if strings.Contains(w, "does not link package plugin") {
+			t.Errorf("pluginReady(test binary): %s", w)
 		}
 	}
 }

@@ -8,11 +8,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 
+	"github.com/hotpatch-go/hotpatch/internal/patchfile"
 	"github.com/hotpatch-go/hotpatch/native"
 )
 
@@ -86,7 +86,7 @@ func packageSum(pkg listedPackage) (string, error) {
 	names = slices.Compact(names)
 	h := sha256.New()
 	for _, name := range names {
-		data, err := os.ReadFile(filepath.Join(pkg.Dir, filepath.FromSlash(name)))
+		data, _, err := patchfile.ReadFile(filepath.Join(pkg.Dir, filepath.FromSlash(name)), 0)
 		if err != nil {
 			return "", fmt.Errorf("package %s: %w", pkg.ImportPath, err)
 		}

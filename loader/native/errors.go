@@ -108,3 +108,34 @@ func (e *BaselineError) Error() string {
 func (e *BaselineError) Unwrap() []error {
 	return []error{ErrBaselineMismatch, hotswap.ErrBaselineChanged}
 }
+
+// joinErrors is [errors.Join] with a one-line message: the errors are
+// separated by "; ", so that a log line holds the whole refusal. It
+// returns nil if every error is nil.
+func joinErrors(errs ...error) error {
+	var out joinedError
+	for _, err := range errs {
+		if err != nil {
+			out = append(out, err)
+		}
+	}
+	switch len(out) {
+	case 0:
+		return nil
+	case 1:
+		return out[0]
+	}
+	return out
+}
+
+type joinedError []error
+
+func (e joinedError) Error() string {
+	msgs := make([]string, len(e))
+	for i, err := range e {
+		msgs[i] = err.Error()
+	}
+	return strings.Join(msgs, "; ")
+}
+
+func (e joinedError) Unwrap() []error { return e }

@@ -196,7 +196,7 @@ func (l *Loader) Load(ctx context.Context, path string) (hotswap.Patch, error) {
 		}
 	}
 	if len(errs) > 0 {
-		return hotswap.Patch{}, fmt.Errorf("%s: %w", path, errors.Join(errs...))
+		return hotswap.Patch{}, fmt.Errorf("%s: %w", path, joinErrors(errs...))
 	}
 	if err := ctx.Err(); err != nil {
 		return hotswap.Patch{}, err
@@ -420,7 +420,7 @@ func (l *Loader) exports(path string, p *plugin.Plugin, m Manifest) (map[string]
 		}
 	}
 	if len(errs) > 0 {
-		return nil, nil, fmt.Errorf("%s: %w", path, errors.Join(errs...))
+		return nil, nil, fmt.Errorf("%s: %w", path, joinErrors(errs...))
 	}
 
 	redirects, err := l.redirectsOf(p, m)
@@ -472,7 +472,7 @@ func (l *Loader) redirectsOf(p *plugin.Plugin, m Manifest) ([]*redirect, error) 
 			out = append(out, &redirect{name: name, target: funcAt(t.Type(), entry), replacement: pair[1], entry: entry})
 		}
 	}
-	return out, errors.Join(errs...)
+	return out, joinErrors(errs...)
 }
 
 // patchID is [loader.PatchID] of a file whose SHA-256 is already known:

@@ -163,3 +163,14 @@ func TestPatchIDAsLoader(t *testing.T) {
 		t.Fatalf("patchID = %q, loader.PatchID = %q", got, want)
 	}
 }
+
+func TestJoinErrorsOneLine(t *testing.T) {
+	a, b := errors.New("slot \"x\": unknown"), ErrBadExport
+	err := joinErrors(nil, a, nil, b)
+	if err.Error() != a.Error()+"; "+b.Error() || !errors.Is(err, ErrBadExport) || !errors.Is(err, a) {
+		t.Errorf("joinErrors = %q", err)
+	}
+	if joinErrors(nil, nil) != nil || joinErrors(a) != a {
+		t.Errorf("joinErrors of nothing or one error")
+	}
+}

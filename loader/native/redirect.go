@@ -1,7 +1,6 @@
 package nativeloader
 
 import (
-	"errors"
 	"fmt"
 	"slices"
 	"sync"
@@ -82,7 +81,7 @@ func (t *redirTable) pushOne(r *redirect, redirect redirectFunc) error {
 			if prev, perr := redirect(tg.stack[n-1].target, tg.stack[n-1].replacement); perr == nil {
 				tg.active = prev
 			} else {
-				err = errors.Join(err, fmt.Errorf("restoring the previous redirection of %s: %w", r.name, perr))
+				err = joinErrors(err, fmt.Errorf("restoring the previous redirection of %s: %w", r.name, perr))
 			}
 		}
 		return err
@@ -108,7 +107,7 @@ func (t *redirTable) pop(set *redirectSet, redirect redirectFunc) error {
 			errs = append(errs, fmt.Errorf("%w: restoring %s: %w", ErrRedirect, set.list[i].name, err))
 		}
 	}
-	return errors.Join(errs...)
+	return joinErrors(errs...)
 }
 
 func (t *redirTable) popOne(r *redirect, redirect redirectFunc) error {
