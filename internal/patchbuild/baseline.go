@@ -93,7 +93,12 @@ func parseFlags(args []string) ([]flagArg, error) {
 //     -asmflags given twice, -overlay, -toolexec) are refused;
 //   - the code of the main module compiled without inlining (Inline), so
 //     that its functions stay out of line and can be redirected, while the
-//     standard library and dependencies keep their inlining.
+//     standard library and dependencies keep their inlining;
+//   - a source record appended to the binary
+//     ([github.com/hotpatch-go/hotpatch/native.WriteSources]): the content
+//     hash of every package it links that no module sum pins, taken before
+//     and after the build (a package edited meanwhile fails the build), so
+//     that a patch built from a tree that differs is refused.
 func BuildBaseline(ctx context.Context, opts BaselineOptions) (*BaselineResult, error) {
 	if opts.Go == "" {
 		opts.Go = "go"

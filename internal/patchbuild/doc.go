@@ -28,7 +28,14 @@
 // fails the build, rather than a load later.
 //
 // The source tree must be the one the baseline was built from, at the same
-// path (file paths are part of compiled packages unless -trimpath): Go
-// checks at load time that every package the patch shares with the host was
-// compiled from the same source.
+// path (file paths are part of compiled packages unless -trimpath).
+// [BuildBaseline] appends a source record to the baseline (see
+// [github.com/hotpatch-go/hotpatch/native.Sources]): a content hash of
+// each package no module sum pins. [Prepare] hashes the packages the patch
+// links as the tree holds them and refuses any that differ from the
+// baseline's record ([*DriftError]); the manifest carries the hashes, and
+// the loader compares them again with the running binary's record. A
+// baseline without a record (a plain go build) is built for with a
+// warning: nothing then checks that its packages' source is unchanged but
+// Go's own check at load time, which compares export data only.
 package patchbuild

@@ -35,11 +35,14 @@
 //
 // # Loading
 //
-// [Loader.Load] reads the file once and checks it before anything of it is
+// [Loader.Load] reads the file once (opened without blocking, a regular
+// file only, its size checked first) and checks it before anything of it is
 // mapped: an ELF shared object with a manifest, a baseline fingerprint equal
 // to the running binary's ([native.Fingerprint]; a mismatch is a
 // [*BaselineError] that lists what differs, from [native.Diff], and advises
-// the baseline step), slots that exist, and room under the memory cap. Only
+// the baseline step), the same source for every package the patch shares
+// with the running binary (below), slots that exist, and room under the
+// memory cap. Only
 // then does it open a private copy with plugin.Open, and check the exports
 // and each implementation's type against its slot
 // ([*hotswap.TypeMismatchError]). The Go runtime's own refusal of a plugin
@@ -47,10 +50,30 @@
 // built with a different version of package …") comes back as a
 // [*BaselineError] naming the package.
 //
+// # Source the baseline does not contain
+//
+// The fingerprint covers module versions and build settings, and Go's own
+// check at plugin.Open covers a shared package's export data; neither
+// sees a function body edited in the host's own module after the baseline
+// was built (in a module without VCS stamping, not even the revision
+// changes). `hotpatch build` therefore appends a source record to the
+// binary ([native.Sources]: a content hash of each package no module sum
+// pins), `hotpatch patch build` records the same hashes, as the tree holds
+// them, of the packages the patch links, and refuses a tree that differs
+// from the baseline's; the loader compares the patch's record with the
+// running binary's again and refuses a difference with a [*BaselineError]
+// naming the packages. A binary built with a plain `go build` has no
+// record: its patches load as before, unchecked for this, and the loader
+// logs that once (Options.Logger); its refusals ask whether the server was
+// built with `hotpatch build`.
+//
 // The private copy exists because plugin.Open caches plugins by path (a new
 // version written over the same name would open as the old one) and because
 // a mapped file modified in place crashes the process. It is written from
-// the checked bytes, opened, and removed at once.
+// the checked bytes, opened, and removed at once. The same build loaded
+// again (a re-applied file) opens nothing new; the same build under a
+// second file name is loaded too, as a directory of both files means, and
+// the loader logs a warning naming both.
 //
 // # Plugins are never unloaded
 //

@@ -147,7 +147,9 @@ func (l *Loader) Close() error {
 //     ([ErrNotPatch], [ErrBadManifest]); it is read once, into memory, and
 //     every later step uses those bytes;
 //  2. the baseline fingerprint in the manifest must equal the running
-//     binary's ([*BaselineError], listing what differs);
+//     binary's, and the source record of the packages the patch links
+//     must agree with the running binary's own, where it has one (see
+//     [native.Sources]) ([*BaselineError], listing what differs);
 //  3. every slot it serves must exist ([hotswap.ErrUnknownSlot]);
 //  4. the memory of opened patches plus this one must stay within
 //     Options.MaxMemory ([ErrMemoryCap]);
@@ -316,6 +318,10 @@ func (l *Loader) open(path string, data []byte, hash func() [sha256.Size]byte, i
 	}
 	if err != nil {
 		err = l.openError(path, cp, err)
+		if be := (*BaselineError)(nil); errors.As(err, &be) {
+			_, recorded := l.sources()
+			be.Unrecorded = !recorded
+		}
 		if mapped {
 			l.opened[key] = &opened{err: err, sum: hash(), paths: []string{path}}
 		}
