@@ -142,4 +142,22 @@ func TestNativePatch(t *testing.T) {
 	if got := greet(); got != "hello, ann" {
 		t.Fatalf("after junk.so: greet = %q", got)
 	}
+
+	// A .so cut short (a copy in progress) is said to be truncated.
+	drop("cut.so", bin[:len(bin)/2])
+	deadline = time.Now().Add(30 * time.Second)
+	for !strings.Contains(logs.String(), "cut.so") || !strings.Contains(logs.String(), "truncated") {
+		if time.Now().After(deadline) {
+			t.Fatalf("no refusal of cut.so as truncated in the log:\n%s", logs)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if got := greet(); got != "hello, ann" {
+		t.Fatalf("after cut.so: greet = %q", got)
+	}
+	// The server was built with hotpatch build: it carries a source record,
+	// so the loader has nothing to warn about.
+	if strings.Contains(logs.String(), "carries no source record") {
+		t.Errorf("the loader says a baseline of hotpatch build has no source record:\n%s", logs)
+	}
 }
