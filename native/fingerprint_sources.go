@@ -3,7 +3,9 @@ package native
 import (
 	"bufio"
 	"bytes"
+	"crypto/sha256"
 	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -101,6 +103,19 @@ func (s *Sources) UnmarshalText(text []byte) error {
 	}
 	*s = out
 	return nil
+}
+
+// Hash returns the hex SHA-256 of the text form of s: equal exactly when
+// two records hold the same packages with the same hashes. A baseline's
+// identity for restarts may combine it with [Record.Hash], so that a
+// rebuild from edited source counts as a new baseline.
+func (s Sources) Hash() string {
+	text, err := s.MarshalText()
+	if err != nil {
+		text = []byte(err.Error())
+	}
+	sum := sha256.Sum256(text)
+	return hex.EncodeToString(sum[:])
 }
 
 // DiffSources lists the packages that both a and b record with different
