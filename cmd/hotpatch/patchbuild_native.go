@@ -19,7 +19,10 @@ baseline BIN: with BIN's Go version (the local toolchain must be it), BIN's
 build flags, and the module versions of the source tree it was built from
 (DIR, default the current directory, must be in BIN's main module). The
 .so carries BIN's fingerprint and exports the slot implementations as
-HotpatchSlots; see docs/native.md.
+HotpatchSlots; see docs/native.md. A package the patch links whose source
+differs from what BIN was built from is refused (BIN's source record, which
+"hotpatch build" writes; a BIN from a plain "go build" has none, and is
+built for with a warning). -v prints the go commands run.
 
 usage: hotpatch patch build --kind process [-o OUT.proc] [--module-root DIR] FILE.go
 
