@@ -38,7 +38,7 @@ func placeTrampoline(s *site) error {
 	}
 	budget := 64
 	if !mapTrampoline(s, lo, s.entry+arm64BRange-4, &budget) {
-		return errors.New("no free page within ±128 MiB")
+		return fmt.Errorf("%w: no free page within ±128 MiB", ErrNoTrampoline)
 	}
 	return nil
 }

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -103,10 +104,15 @@ func TestX86InsnLen(t *testing.T) {
 		{"66 0f 1f 44 00 00", 6},              // NOPW
 		{"0f 86 10 00 00 00", 6},              // JLS rel32
 		{"0f a2", 2},                          // CPUID
-		{"f3 0f 1e fa", 4},                    // ENDBR64
+		{"f3 0f 1e fa c3", 0},                 // ENDBR64: x86asm answers "REP", 1 byte
 		{"66 0f 3a 0f c1 08", 6},              // PALIGNR $8, X1, X0
-		{"c5 f8 77", 0},                       // VZEROUPPER: VEX, unknown
-		{"49 3b 66", 0},                       // truncated
+		{"c5 f8 77 c3", 0},                    // VZEROUPPER: x86asm says 4 bytes
+		{"c4 e2 79 18 c0", 0},                 // VBROADCASTSS X0, X0: VEX, not trusted
+		{"62 f1 7c 48 28 c1", 0},              // EVEX, not trusted
+		{"49 3b 66", 0},                       // truncated: x86asm answers a lone REX
+		{"66", 0},                             // a lone prefix
+		{"0f 0b", 2},                          // UD2
+		{"f0 48 0f b1 0a", 5},                 // LOCK CMPXCHGQ CX, (DX)
 		{"", 0},
 	}
 	for _, tt := range tests {
@@ -250,14 +256,31 @@ func TestAMD64ShortJumpAndPaddingSlot(t *testing.T) {
 		t.Error("amd64ShortJump accepted rel8 overflow")
 	}
 	lea := hexBytes(t, "48 8d 04 18 c3 cc cc cc")
-	if off, ok := amd64PaddingSlot(lea, 5, 32); !ok || off != 5 {
-		t.Errorf("amd64PaddingSlot(LEAQ; RET) = %d, %v; want 5, true", off, ok)
-	}
-	if _, ok := amd64PaddingSlot(lea, 28, 32); ok {
-		t.Error("amd64PaddingSlot accepted 4 bytes of padding")
-	}
-	if _, ok := amd64PaddingSlot(hexBytes(t, "55 48 89 e5 48"), 5, 32); ok {
-		t.Error("amd64PaddingSlot accepted a 1-byte first instruction")
+	movSP := hexBytes(t, "49 89 e4 49 81 ec 88 1f 00 00") // MOVQ SP, R12: a frame over 4 KiB
+	for _, tt := range []struct {
+		name                 string
+		code                 []byte
+		codeLen, room, prior int
+		want                 []int
+	}{
+		{"LEAQ; RET: after the code", lea, 5, 32, 0, []int{5}},
+		{"after, then before", lea, 5, 32, 12, []int{5, -5}},
+		{"4 bytes of padding after", lea, 28, 32, 0, nil},
+		{"long code, padding before", movSP, 400, 64, 5, []int{-5}},
+		{"long code, 4 bytes before", movSP, 400, 64, 4, nil},
+		{"code ends 129 bytes in: rel8 127", movSP, 129, 140, 0, []int{129}},
+		{"code ends 130 bytes in: out of rel8", movSP, 130, 140, 0, nil},
+		{"1-byte first instruction", hexBytes(t, "55 48 89 e5 48"), 5, 32, 16, nil},
+	} {
+		got := amd64PaddingSlots(tt.code, tt.codeLen, tt.room, tt.prior)
+		if !slices.Equal(got, tt.want) {
+			t.Errorf("%s: amd64PaddingSlots = %v, want %v", tt.name, got, tt.want)
+		}
+		for _, off := range got {
+			if _, ok := amd64ShortJump(0x1000, uint64(0x1000+off)); !ok {
+				t.Errorf("%s: slot %+d is out of short jump range", tt.name, off)
+			}
+		}
 	}
 }
 

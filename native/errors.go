@@ -34,6 +34,22 @@ var (
 	// function shares its entry with every other one.
 	ErrRuntimeFunc = errors.New("native: target belongs to the Go runtime")
 
+	// ErrGenericFunc is returned when the target is an instantiation of a
+	// generic function or method (gmax[int]): direct calls run the body
+	// shared by every instantiation of the same shape, which a func value
+	// of the instantiation does not lead to.
+	ErrGenericFunc = errors.New("native: target is a generic function instantiation")
+
+	// ErrMethodValue is returned when the target is a method value (x.M):
+	// its entry is a compiler-generated "-fm" wrapper that only calls
+	// through that func value reach. Redirect the method expression.
+	ErrMethodValue = errors.New("native: target is a method value wrapper")
+
+	// ErrWrapper is returned when the target is another compiler-generated
+	// wrapper, such as (*T).M for a method declared on T or an interface's
+	// method expression, which direct calls of the method do not reach.
+	ErrWrapper = errors.New("native: target is a compiler-generated wrapper")
+
 	// ErrTooShort is returned when the target's machine code is shorter
 	// than the jump that would be written over it: the jump would overwrite
 	// the next function.
@@ -57,6 +73,15 @@ var (
 	// ErrNoTrampoline is returned when no free page could be mapped within
 	// jump range of the target to hold its trampoline.
 	ErrNoTrampoline = errors.New("native: no free memory within jump range of the target")
+
+	// ErrNoRoomForJump is returned on amd64 when no jump can be written at
+	// the target's entry without changing one of its later instructions:
+	// the first instruction is shorter than the jump, the addresses the
+	// jump could then lead to lie outside the address space, and no
+	// alignment padding is within a short jump. Go starts functions whose
+	// frame exceeds 4 KiB with such an instruction; the message says
+	// which, and what to do.
+	ErrNoRoomForJump = errors.New("native: no room for a jump that keeps the target's later instructions intact")
 
 	// ErrNotParked is returned when the scheduler's Ps could not all be
 	// parked for the code write in time: some goroutine kept a P without

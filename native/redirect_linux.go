@@ -37,10 +37,11 @@ type site struct {
 	code    []byte // original bytes at entry (amd64: enough to decode one instruction)
 	codeLen int    // bytes of instructions from entry, up to room
 	room    int    // bytes from entry to the next function's entry, at most maxRoom
+	before  int    // amd64: bytes of padding right before entry, at most maxRoom
 
 	tramp uintptr // trampoline code, 0 until first needed
 	data  uintptr // trampoline's data word: the replacement's funcval
-	pad   uintptr // amd64: jump to tramp in the padding after the code, reached by a short jump; 0 if unused
+	pad   uintptr // amd64: jump to tramp in padding next to the code, reached by a short jump; 0 if unused
 
 	active *Redirection // current redirection, nil when restored
 	keep   any          // last replacement: its funcval stays reachable
@@ -71,7 +72,7 @@ func redirect(t, r fn) (*Redirection, error) {
 	}
 	if s.tramp == 0 {
 		if err := placeTrampoline(s); err != nil {
-			return nil, fmt.Errorf("%w: %s at %#x: %w", ErrNoTrampoline, t.name, t.code, err)
+			return nil, fmt.Errorf("%s at %#x: %w", t.name, t.code, err)
 		}
 	}
 
@@ -124,6 +125,9 @@ func newSite(t fn) (*site, error) {
 		if strings.HasPrefix(t.name, prefix) {
 			return nil, fmt.Errorf("%w: %s", ErrRuntimeFunc, t.name)
 		}
+	}
+	if err := checkWrapper(t); err != nil {
+		return nil, err
 	}
 	s := &site{entry: t.code}
 	s.codeLen, s.room = codeExtent(t.code)

@@ -232,6 +232,12 @@ func TestChildRedirectConcurrent(t *testing.T) {
 			return got == i+1 || got == -(i+1), got == -(i + 1)
 		})
 	})
+	t.Run("short leaf, padding path", func(t *testing.T) {
+		hammer(t, cycles, shortMul, replMul, func(i int) (ok, redirected bool) {
+			got := shortMul(i, 3)
+			return got == 3*i || got == -3*i, got == -3*i && i != 0
+		})
+	})
 	t.Run("stack-check prologue", func(t *testing.T) {
 		hammer(t, cycles, targetFramed, replFramed, func(i int) (ok, redirected bool) {
 			got := targetFramed(i, 1)
@@ -506,5 +512,73 @@ func TestRedirectNotSupported(t *testing.T) {
 	}
 	if _, err := Redirect(targetAdd, replAdd); !errors.Is(err, ErrNotSupported) {
 		t.Errorf("Redirect = %v, want ErrNotSupported", err)
+	}
+}
+
+// Short leaf targets: one instruction of 3 or 4 bytes, then RET. The jump
+// cannot keep the RET byte unless its trampoline sits in a window below
+// address 0 for code loaded low, so they take the padding path: a JMP rel8
+// over the first instruction to a JMP rel32 in the padding after the RET.
+
+//go:noinline
+func shortMul(a, b int) int { return a * b }
+
+//go:noinline
+func replMul(a, b int) int { return -a * b }
+
+type pair struct{ a, b int }
+
+//go:noinline
+func (p *pair) B() int { return p.b }
+
+// adder returns a closure whose body is one ADDQ from its context, then RET.
+//
+//go:noinline
+func adder(k int) func(int) int { return func(x int) int { return x + k } }
+
+func TestRedirectShortLeaf(t *testing.T) { runChild(t, "TestChildRedirectShortLeaf") }
+
+func TestChildRedirectShortLeaf(t *testing.T) {
+	inChild(t)
+	add7 := adder(7)
+	for _, tc := range []struct {
+		name        string
+		target      any
+		replacement any
+		call        func() int
+		old, new    int
+	}{
+		{"multiply", shortMul, func(a, b int) int { return a + b }, func() int { return shortMul(6, 7) }, 42, 13},
+		{"getter", (*pair).B, func(p *pair) int { return -p.b }, func() int { return (&pair{1, 5}).B() }, 5, -5},
+		{"closure", add7, func(x int) int { return x - 7 }, func() int { return add7(10) }, 17, 3},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			for round := range 3 { // the second round reuses the padding jump
+				if got := tc.call(); got != tc.old {
+					t.Fatalf("round %d, before: %d, want %d", round, got, tc.old)
+				}
+				r, err := Redirect(tc.target, tc.replacement)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if round == 0 {
+					t.Logf("%v: padding jump at %+d", r, int64(r.site.pad)-int64(r.site.entry))
+					// Code loaded below 2 GiB (a non-PIE executable) puts
+					// the windows below address 0: the padding path.
+					if runtime.GOARCH == "amd64" && !raceEnabled && r.site.entry < 1<<31 && r.site.pad == 0 {
+						t.Errorf("no padding jump: the padding path was not exercised")
+					}
+				}
+				if got := tc.call(); got != tc.new {
+					t.Errorf("round %d, redirected: %d, want %d", round, got, tc.new)
+				}
+				if err := r.Restore(); err != nil {
+					t.Fatal(err)
+				}
+				if got := tc.call(); got != tc.old {
+					t.Errorf("round %d, restored: %d, want %d", round, got, tc.old)
+				}
+			}
+		})
 	}
 }
