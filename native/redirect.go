@@ -56,6 +56,9 @@ func Redirect(target, replacement any) (*Redirection, error) {
 	if t.code == r.code {
 		return nil, fmt.Errorf("%w: %s", ErrSameFunc, t.name)
 	}
+	if err := checkWrapper(t); err != nil {
+		return nil, err
+	}
 	return redirect(t, r)
 }
 

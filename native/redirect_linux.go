@@ -126,9 +126,6 @@ func newSite(t fn) (*site, error) {
 			return nil, fmt.Errorf("%w: %s", ErrRuntimeFunc, t.name)
 		}
 	}
-	if err := checkWrapper(t); err != nil {
-		return nil, err
-	}
 	s := &site{entry: t.code}
 	s.codeLen, s.room = codeExtent(t.code)
 	if err := checkRoom(t.name, s.room); err != nil {

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"runtime"
 	"runtime/debug"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -177,4 +178,33 @@ func storeWord(addr uintptr, v uint64) {
 	}
 	atomic.StoreUint32((*uint32)(ptr(addr)), uint32(v))
 	flushICache(addr)
+}
+
+func readCodeForTest(entry uintptr) []byte { return readCode(entry) }
+
+// TestNoRoomForJump places the jump of a function shaped like one with a
+// frame over 4 KiB, loaded low, with no padding around it: every window
+// lies below address 0, so the refusal must say that, not that memory ran
+// out. Nothing is mapped or written for a refused site.
+func TestNoRoomForJump(t *testing.T) {
+	if runtime.GOARCH != "amd64" {
+		t.Skip("amd64 jump placement")
+	}
+	code := []byte{0x49, 0x89, 0xe4, 0x49, 0x81, 0xec, 0x88, 0x1f, 0x00, 0x00, 0x72, 0x4c} // MOVQ SP, R12; SUBQ $0x1f88, R12
+	s := &site{entry: 0x401000, code: code, codeLen: 400, room: 64}
+	process.mu.Lock()
+	err := placeTrampoline(s)
+	process.mu.Unlock()
+	if !errors.Is(err, ErrNoRoomForJump) || errors.Is(err, ErrNoTrampoline) {
+		t.Fatalf("placeTrampoline = %v, want ErrNoRoomForJump alone", err)
+	}
+	for _, want := range []string{"MOVQ SP, R12", "3 bytes long", "outside the address space", "frame exceeds 4 KiB", "-buildmode=pie", "0 bytes of padding before"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("%v\ndoes not say %q", err, want)
+		}
+	}
+	t.Log(err)
+	if s.tramp != 0 || s.pad != 0 {
+		t.Errorf("refused site has trampoline %#x, padding jump %#x", s.tramp, s.pad)
+	}
 }

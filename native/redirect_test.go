@@ -2,6 +2,7 @@ package native
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -341,6 +342,12 @@ func TestChildRedirectRefusals(t *testing.T) {
 		{"same function", targetAdd, targetAdd, ErrSameFunc},
 		{"runtime function", runtime.Gosched, func() {}, ErrRuntimeFunc},
 		{"reflect.MakeFunc stub", reflect.MakeFunc(reflect.TypeOf(targetAdd), nil).Interface(), replAdd, ErrRuntimeFunc},
+		{"generic instantiation", gmax[int], func(a, b int) int { return 0 }, ErrGenericFunc},
+		{"generic instantiation, other shape", gmax[string], func(a, b string) string { return "" }, ErrGenericFunc},
+		{"method of a generic type", (*box[int]).Get, func(*box[int]) int { return 0 }, ErrGenericFunc},
+		{"method value", (&counter{}).Incr, func(int) int { return 0 }, ErrMethodValue},
+		{"pointer wrapper of a value method", (*vpoint).X, func(*vpoint) int { return 0 }, ErrWrapper},
+		{"interface method expression", fmt.Stringer.String, func(fmt.Stringer) string { return "" }, ErrWrapper},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -392,6 +399,103 @@ func TestChildRedirectRefusals(t *testing.T) {
 }
 
 type namedAdd func(int, int) int
+
+//go:noinline
+func gmax[T int | string](a, b T) T {
+	if a > b {
+		return a
+	}
+	return b
+}
+
+type box[T any] struct{ v T }
+
+//go:noinline
+func (b *box[T]) Get() T { return b.v }
+
+type vpoint struct{ x int }
+
+//go:noinline
+func (p vpoint) X() int { return p.x }
+
+func TestRedirectGenericCallPaths(t *testing.T) { runChild(t, "TestChildRedirectGenericCallPaths") }
+
+// TestChildRedirectGenericCallPaths shows why instantiations are refused:
+// a direct call of gmax[int] does not go through the entry of the func
+// value gmax[int]. Redirecting that entry by hand (as Redirect did before
+// it refused) changes calls through the func value only.
+func TestChildRedirectGenericCallPaths(t *testing.T) {
+	inChild(t)
+	f, _ := funcOf(gmax[int], "target")
+	repl := func(a, b int) int { return -1 }
+	r, _ := funcOf(repl, "replacement")
+	red, err := redirect(f, r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	viaValue := callGmax(gmax[int])
+	direct := gmax(1, 2)
+	if err := red.Restore(); err != nil {
+		t.Fatal(err)
+	}
+	if viaValue != -1 || direct != 2 {
+		t.Fatalf("through the func value %d, direct %d; want -1 and 2: the call paths no longer differ, revisit ErrGenericFunc", viaValue, direct)
+	}
+	if _, err := Redirect(gmax[int], repl); !errors.Is(err, ErrGenericFunc) {
+		t.Errorf("Redirect(gmax[int]) = %v, want ErrGenericFunc", err)
+	}
+}
+
+//go:noinline
+func callGmax(f func(int, int) int) int { return f(1, 2) }
+
+// bigFramePrev is a lone RET: it leaves alignment padding right before
+// bigFrame, if the linker keeps source order.
+//
+//go:noinline
+func bigFramePrev() {}
+
+// bigFrame's frame exceeds 4 KiB, so its prologue starts with the 3-byte
+// MOVQ SP, R12.
+//
+//go:noinline
+func bigFrame(i int) int {
+	var buf [8192]byte
+	buf[i%len(buf)] = byte(i)
+	return int(buf[(i+1)%len(buf)]) + i
+}
+
+func TestRedirectBigFrame(t *testing.T) { runChild(t, "TestChildRedirectBigFrame") }
+
+func TestChildRedirectBigFrame(t *testing.T) {
+	inChild(t)
+	bigFramePrev()
+	f, _ := funcOf(bigFrame, "target")
+	first := x86Insn(readCodeForTest(f.code))
+	r, err := Redirect(bigFrame, func(i int) int { return -i })
+	if errors.Is(err, ErrNoRoomForJump) {
+		// No padding before it in this build: the refusal must say why.
+		for _, want := range []string{"MOVQ SP, R12", "frame exceeds 4 KiB", "bytes of padding before the entry"} {
+			if !strings.Contains(err.Error(), want) {
+				t.Errorf("refusal %q does not say %q", err, want)
+			}
+		}
+		t.Skipf("refused, with the reason: %v", err)
+	}
+	if err != nil {
+		t.Fatalf("Redirect(bigFrame) = %v", err)
+	}
+	t.Logf("%v: first instruction %s, padding jump at %+d", r, first, int64(r.site.pad)-int64(f.code))
+	if got := bigFrame(5); got != -5 {
+		t.Errorf("redirected: %d", got)
+	}
+	if err := r.Restore(); err != nil {
+		t.Fatal(err)
+	}
+	if got := bigFrame(5); got != 5 {
+		t.Errorf("restored: %d", got)
+	}
+}
 
 //go:noinline
 func targetForeign(a, b int) int { return a * b }
