@@ -169,8 +169,11 @@ func noRoomError(s *site, windows [][2]int64, next int64) error {
 
 // padNote describes the padding next to the function, for messages.
 func padNote(s *site, slots []int) string {
-	note := fmt.Sprintf("; no padding to use within a 2-byte jump: %d bytes of code with %d bytes of padding after them, %d bytes of padding before the entry",
-		s.codeLen, s.room-s.codeLen, s.before)
+	after := fmt.Sprintf("%d bytes of code with %d bytes of padding after them", s.codeLen, s.room-s.codeLen)
+	if s.codeLen >= maxRoom {
+		after = fmt.Sprintf("over %d bytes of code", maxRoom-1)
+	}
+	note := fmt.Sprintf("; no padding to use within a 2-byte jump: %s, %d bytes of padding before the entry", after, s.before)
 	if len(slots) > 0 {
 		note = "; the padding next to the function is taken by other redirections or has no free page within ±2 GiB"
 	}
