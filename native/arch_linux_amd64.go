@@ -7,9 +7,6 @@ import (
 	"fmt"
 	"runtime"
 	"sync/atomic"
-	"unsafe"
-
-	"golang.org/x/sys/unix"
 )
 
 const (
@@ -60,14 +57,6 @@ func paddingBefore(entry uintptr) int {
 		n++
 	}
 	return n
-}
-
-// readCode returns up to 16 bytes of code at addr, stopping at the end of
-// addr's page: enough to decode one instruction.
-func readCode(addr uintptr) []byte {
-	ps := uintptr(unix.Getpagesize())
-	n := min(16, ps-addr&(ps-1))
-	return append([]byte(nil), unsafe.Slice((*byte)(ptr(addr)), n)...)
 }
 
 // placeTrampoline finds a trampoline address the entry can jump to while
@@ -207,6 +196,27 @@ func patchedWord(s *site) (uint64, error) {
 	binary.LittleEndian.PutUint64(w[:], s.orig)
 	copy(w[s.entry-s.word:], j)
 	return binary.LittleEndian.Uint64(w[:]), nil
+}
+
+// commitWord stores word at addr, an aligned word of code, with one atomic
+// store, then has every thread of the process serialize its instruction
+// stream (membarrier's SYNC_CORE), as Intel's and AMD's rules for
+// cross-modifying code ask before other processors run the new bytes.
+// Only the first instruction changes (see amd64RelWindows), so a thread
+// anywhere in the function runs intact code whichever word it sees. Where
+// the kernel lacks the command, it gathers every P instead
+// (parkedStore): the threads holding one serialize right after the store;
+// see docs/redirection.md for what that leaves out.
+func commitWord(addr uintptr, word uint64) error {
+	if syncCoreRegistration() == nil {
+		atomic.StoreUint64((*uint64)(ptr(addr)), word) // XCHG: also a full barrier
+		if syncCores() == nil {
+			return nil
+		}
+		// Registered, yet the command failed: serialize every P's thread
+		// the old way; storing the same word again changes nothing.
+	}
+	return parkedCommit(addr, word)
 }
 
 func loadWord(addr uintptr) uint64 { return atomic.LoadUint64((*uint64)(ptr(addr))) }

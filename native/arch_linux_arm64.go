@@ -56,6 +56,16 @@ func patchedWord(s *site) (uint64, error) {
 	return uint64(insn), nil
 }
 
+// commitWord stores word at addr with every P parked (parkedStore): ARM
+// allows an instruction to be changed while another core may execute it
+// only between a few kinds (B, NOP, ...), and a Go entry's first
+// instruction is not one of them, so no core may run Go code during the
+// store. Threads without a P are in the kernel or in C and return to Go
+// through an exception return, which is context-synchronizing.
+func commitWord(addr uintptr, word uint64) error {
+	return parkedCommit(addr, word)
+}
+
 func loadWord(addr uintptr) uint64 { return uint64(atomic.LoadUint32((*uint32)(ptr(addr)))) }
 
 func storeData(addr, v uintptr) { atomic.StoreUintptr((*uintptr)(ptr(addr)), v) }

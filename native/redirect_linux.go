@@ -258,19 +258,40 @@ func writeBytes(addr uintptr, b []byte, prot int) error {
 	return mprotect(first, size, prot)
 }
 
-// writeWord stores word at s.word with every P parked, the page made
-// writable for just that long.
+// writeWord stores word at s.word, the page made writable for just that
+// long, and returns once no thread can run the previous instructions
+// without having seen the store (see commitWord).
 func writeWord(s *site, word uint64) error {
+	return writeWordWith(s, word, commitWord)
+}
+
+// writeWordWith is writeWord with the commit strategy given: commitWord,
+// or parkedCommit to test the fallback.
+func writeWordWith(s *site, word uint64, commit func(addr uintptr, word uint64) error) error {
 	ps := uintptr(unix.Getpagesize())
 	page := s.word &^ (ps - 1)
 	if err := mprotect(page, ps, s.prot|unix.PROT_WRITE); err != nil {
 		return err
 	}
-	err := parkedStore(s.word, word, parkTimeout)
+	err := commit(s.word, word)
 	if perr := mprotect(page, ps, s.prot); perr != nil && err == nil {
 		err = perr
 	}
 	return err
+}
+
+// parkedCommit stores word at addr with every P parked: the fallback of
+// commitWord, and arm64's way.
+func parkedCommit(addr uintptr, word uint64) error {
+	return parkedStore(addr, word, parkTimeout)
+}
+
+// readCode returns up to 16 bytes of code at addr, stopping at the end of
+// addr's page: enough to decode one instruction.
+func readCode(addr uintptr) []byte {
+	ps := uintptr(unix.Getpagesize())
+	n := min(16, ps-addr&(ps-1))
+	return append([]byte(nil), unsafe.Slice((*byte)(ptr(addr)), n)...)
 }
 
 // mmapAt maps size bytes of anonymous read-write memory exactly at addr,

@@ -5,8 +5,10 @@ package native
 import (
 	"encoding/binary"
 	"errors"
+	"os"
 	"runtime"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -207,3 +209,56 @@ func TestNoRoomForJump(t *testing.T) {
 		t.Errorf("refused site has trampoline %#x, padding jump %#x", s.tramp, s.pad)
 	}
 }
+
+func TestRedirectConcurrentFallback(t *testing.T) {
+	runChild(t, "TestChildRedirectConcurrentFallback")
+}
+
+// TestChildRedirectConcurrentFallback runs the concurrent test with the
+// writes of the kernels without membarrier's SYNC_CORE: every P gathered
+// for each store (arm64's only way). It runs 200 cycles: each gathers every
+// P twice, up to tens of milliseconds on a machine shared with other work.
+func TestChildRedirectConcurrentFallback(t *testing.T) {
+	inChild(t)
+	t.Logf("membarrier SYNC_CORE: %v", syncCoreError())
+	cycles := 200
+	if s := os.Getenv("HOTPATCH_NATIVE_CYCLES"); s != "" {
+		cycles, _ = strconv.Atoi(s)
+		cycles = min(cycles, 200)
+	}
+	r, err := Redirect(targetFramed, replFramed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := r.site
+	jump := loadWord(s.word)
+	cycle := func() error {
+		process.mu.Lock()
+		defer process.mu.Unlock()
+		if err := writeWordWith(s, s.orig, parkedCommit); err != nil {
+			return err
+		}
+		return writeWordWith(s, jump, parkedCommit)
+	}
+	hammerCycles(t, cycles, cycle, func(i int) (ok, redirected bool) {
+		got := targetFramed(i, 1)
+		return got == 3*i+1 || got == -(3*i+1), got == -(3*i + 1)
+	})
+	if err := r.Restore(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestSyncCore reports whether this kernel offers membarrier's SYNC_CORE,
+// which amd64 writes use, and checks that the command works where it is
+// offered.
+func TestSyncCore(t *testing.T) {
+	if err := syncCoreError(); err != nil {
+		t.Skipf("writes fall back to gathering every P: %v", err)
+	}
+	if err := syncCores(); err != nil {
+		t.Fatalf("registered, yet: %v", err)
+	}
+}
+
+func syncCoreError() error { return syncCoreRegistration() }
