@@ -21,9 +21,10 @@ type Redirection struct {
 // [Redirection.Restore]. target and replacement must be non-nil func values
 // of identical types. replacement may be any func value: a declared
 // function, a method expression or a closure (its captured variables are
-// passed as a Go closure call passes them). target should be a declared
-// function or a method expression: the entry of a method value (x.M) is a
-// compiler-generated wrapper, not M.
+// passed as a Go closure call passes them). target must be a declared
+// function, a method expression or a closure (whose code every closure of
+// the same function literal shares): the entry of a method value (x.M) is
+// a compiler-generated wrapper, not M, and is refused.
 //
 // Call sites where the compiler inlined target keep running the original
 // code; see the package documentation ("Inlining") for how to build
@@ -34,13 +35,16 @@ type Redirection struct {
 // replacement that is not a func ([ErrNotFunc]), types that differ
 // ([ErrTypeMismatch]), a replacement that is the target itself
 // ([ErrSameFunc]), a function of the Go runtime or reflect
-// ([ErrRuntimeFunc]), a target shorter than the jump ([ErrTooShort]), a target
-// already redirected through this package ([ErrAlreadyRedirected]; restore
-// it first: redirections do not stack), a target whose entry someone else
-// rewrote ([ErrEntryModified]), and an entry that cannot be written with one
-// atomic store ([ErrUnaligned]). It fails with [ErrNoTrampoline] or
-// [ErrNotParked] when the write cannot be done safely, and with
-// [ErrNotSupported] on platforms other than linux/amd64 and linux/arm64.
+// ([ErrRuntimeFunc]), an instantiation of a generic function or method
+// ([ErrGenericFunc]), a method value ([ErrMethodValue]) or another
+// compiler-generated wrapper ([ErrWrapper]), a target shorter than the
+// jump ([ErrTooShort]), a target already redirected through this package
+// ([ErrAlreadyRedirected]; restore it first: redirections do not stack), a
+// target whose entry someone else rewrote ([ErrEntryModified]), and an
+// entry that cannot be written with one atomic store ([ErrUnaligned]). It
+// fails with [ErrNoRoomForJump], [ErrNoTrampoline] or [ErrNotParked] when
+// the write cannot be done safely, and with [ErrNotSupported] on platforms
+// other than linux/amd64 and linux/arm64.
 func Redirect(target, replacement any) (*Redirection, error) {
 	t, err := funcOf(target, "target")
 	if err != nil {
