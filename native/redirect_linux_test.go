@@ -262,3 +262,31 @@ func TestSyncCore(t *testing.T) {
 }
 
 func syncCoreError() error { return syncCoreRegistration() }
+
+// BenchmarkRedirectParked is BenchmarkRedirect's two writes done the way
+// of arm64 and of amd64 kernels without SYNC_CORE: every P gathered for
+// each store.
+func BenchmarkRedirectParked(b *testing.B) {
+	r, err := Redirect(benchTarget, benchReplacement)
+	if err != nil {
+		b.Fatal(err)
+	}
+	s := r.site
+	jump := loadWord(s.word)
+	b.ReportAllocs()
+	for b.Loop() {
+		process.mu.Lock()
+		err := writeWordWith(s, s.orig, parkedCommit)
+		if err == nil {
+			err = writeWordWith(s, jump, parkedCommit)
+		}
+		process.mu.Unlock()
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.StopTimer()
+	if err := r.Restore(); err != nil {
+		b.Fatal(err)
+	}
+}

@@ -494,7 +494,9 @@ func TestChildRedirectBigFrame(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Redirect(bigFrame) = %v", err)
 	}
-	t.Logf("%v: first instruction %s, padding jump at %+d", r, first, int64(r.site.pad)-int64(f.code))
+	if runtime.GOARCH == "amd64" {
+		t.Logf("%v: first instruction %s, padding jump at %+d", r, first, int64(r.site.pad)-int64(f.code))
+	}
 	if got := bigFrame(5); got != -5 {
 		t.Errorf("redirected: %d", got)
 	}
@@ -598,9 +600,9 @@ func TestRedirectARM64UnderQEMU(t *testing.T) {
 	}
 	for _, name := range []string{"TestChildRedirect", "TestChildRedirectRefusals", "TestChildRedirectForeignPatch", "TestChildRedirectConcurrent", "TestChildRedirectShortLeaf", "TestChildRedirectBigFrame", "TestChildRedirectGenericCallPaths", "TestChildUnparkedStores", "TestChildDirectCalls"} {
 		cmd := exec.Command(qemu, bin, "-test.run=^"+name+"$", "-test.v", "-test.count=1")
-		// Emulated, a cycle takes milliseconds: 1,000 cycles keep the
-		// package's tests within their time budget.
-		cmd.Env = append(os.Environ(), childEnv+"=1", "HOTPATCH_NATIVE_CYCLES=1000", "HOTPATCH_NATIVE_BUDGET=2m")
+		// Emulated, a cycle takes up to tens of milliseconds: 300 cycles
+		// per target keep the package's tests within their time budget.
+		cmd.Env = append(os.Environ(), childEnv+"=1", "HOTPATCH_NATIVE_CYCLES=300", "HOTPATCH_NATIVE_BUDGET=2m")
 		out, err := cmd.CombinedOutput()
 		if err != nil || !strings.Contains(string(out), "--- PASS: "+name) {
 			t.Fatalf("arm64 %s under qemu: %v\n%s", name, err, out)
