@@ -84,9 +84,11 @@ func placeTrampoline(s *site) error {
 	}
 	slots := amd64PaddingSlots(s.code, s.codeLen, s.room, s.before)
 	budget = 64
+	var taken []uintptr // entries of the sites holding the slots
 	for _, off := range slots {
 		pad := uintptr(int64(s.entry) + int64(off))
 		if other := padClaimedBy(pad); other != nil {
+			taken = append(taken, other.entry)
 			continue
 		}
 		lo := max(int64(pad)+jumpLen-1<<31, 0)
@@ -112,11 +114,11 @@ func placeTrampoline(s *site) error {
 		s.orig = loadWord(s.word)
 		return nil
 	}
-	if !mappable && len(slots) == 0 {
-		return noRoomError(s, windows, next)
+	if !mappable && len(taken) == len(slots) {
+		return noRoomError(s, windows, next, taken)
 	}
-	return fmt.Errorf("%w: no free page within the jump windows of the entry (first instruction %s)%s",
-		ErrNoTrampoline, x86Insn(s.code), padNote(s, slots))
+	return fmt.Errorf("%w: no free page within the jump windows of the entry (first instruction %s), nor within ±2 GiB of the padding next to it",
+		ErrNoTrampoline, x86Insn(s.code))
 }
 
 // Bounds of the user address space a trampoline can be mapped in:
@@ -141,7 +143,7 @@ func padClaimedBy(pad uintptr) *site {
 
 // noRoomError says why no jump can be placed: every rel32 window lies
 // outside the address space and no padding is within a short jump.
-func noRoomError(s *site, windows [][2]int64, next int64) error {
+func noRoomError(s *site, windows [][2]int64, next int64, taken []uintptr) error {
 	l := max(x86InsnLen(s.code), 1)
 	w := windows[0]
 	where := fmt.Sprintf("[%#x, %#x]", next+w[0], next+w[1])
@@ -149,7 +151,7 @@ func noRoomError(s *site, windows [][2]int64, next int64) error {
 		where = fmt.Sprintf("one of %d windows from %#x", len(windows), next+w[0])
 	}
 	err := fmt.Errorf("%w: its first instruction, %s, is %d bytes long, so a 5-byte jump must keep the %d bytes after it, which puts the jump's target at %s, outside the address space%s",
-		ErrNoRoomForJump, x86Insn(s.code), l, min(s.codeLen, jumpLen)-l, where, padNote(s, nil))
+		ErrNoRoomForJump, x86Insn(s.code), l, min(s.codeLen, jumpLen)-l, where, padNote(s, taken))
 	if bytes.HasPrefix(s.code, []byte{0x49, 0x89, 0xE4}) { // MOVQ SP, R12
 		err = fmt.Errorf("%w; Go starts a function whose frame exceeds 4 KiB this way: move its large arrays to the heap, or build as a position-independent executable (-buildmode=pie), whose code is loaded high enough for the window", err)
 	}
@@ -157,14 +159,14 @@ func noRoomError(s *site, windows [][2]int64, next int64) error {
 }
 
 // padNote describes the padding next to the function, for messages.
-func padNote(s *site, slots []int) string {
+func padNote(s *site, taken []uintptr) string {
 	after := fmt.Sprintf("%d bytes of code with %d bytes of padding after them", s.codeLen, s.room-s.codeLen)
 	if s.codeLen >= maxRoom {
 		after = fmt.Sprintf("over %d bytes of code", maxRoom-1)
 	}
 	note := fmt.Sprintf("; no padding to use within a 2-byte jump: %s, %d bytes of padding before the entry", after, s.before)
-	if len(slots) > 0 {
-		note = "; the padding next to the function is taken by other redirections or has no free page within ±2 GiB"
+	if len(taken) > 0 {
+		note = fmt.Sprintf("; the padding within a 2-byte jump is taken by the jumps of the functions at %#x", taken)
 	}
 	return note
 }
@@ -223,6 +225,7 @@ func loadWord(addr uintptr) uint64 { return atomic.LoadUint64((*uint64)(ptr(addr
 
 func storeData(addr, v uintptr) { atomic.StoreUintptr((*uintptr)(ptr(addr)), v) }
 
-// flushICache: x86 keeps instruction caches coherent with stores; the
-// serializing CPUID in the rendezvous does the rest.
+// flushICache: x86 keeps instruction caches coherent with stores, and a
+// trampoline is written before any jump to it exists: the serialization
+// after the entry's store (commitWord) covers it too.
 func flushICache(uintptr) {}

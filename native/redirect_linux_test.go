@@ -290,3 +290,31 @@ func BenchmarkRedirectParked(b *testing.B) {
 		b.Fatal(err)
 	}
 }
+
+// TestPaddingClaimed: padding that one redirection's jump holds is not
+// given to another. A function with frame over 4 KiB, loaded low, whose
+// only slot (the padding before its entry) is held by the padding jump of
+// the function before it, is refused, naming that function.
+func TestPaddingClaimed(t *testing.T) {
+	if runtime.GOARCH != "amd64" {
+		t.Skip("amd64 jump placement")
+	}
+	code := []byte{0x49, 0x89, 0xe4, 0x49, 0x81, 0xec, 0x88, 0x1f, 0x00, 0x00, 0x72, 0x4c}
+	const entry = 0x401040
+	s := &site{entry: entry, code: code, codeLen: maxRoom, room: maxRoom, before: 12}
+	prev := &site{entry: 0x401000, pad: entry - 8} // its jump covers entry-8 .. entry-4
+	process.mu.Lock()
+	defer process.mu.Unlock()
+	if process.sites == nil {
+		process.sites = make(map[uintptr]*site)
+	}
+	process.sites[prev.entry] = prev
+	defer delete(process.sites, prev.entry)
+	err := placeTrampoline(s)
+	if !errors.Is(err, ErrNoRoomForJump) || !strings.Contains(err.Error(), "taken by the jumps of the functions at [0x401000]") {
+		t.Fatalf("placeTrampoline = %v, want ErrNoRoomForJump naming 0x401000", err)
+	}
+	if s.tramp != 0 || s.pad != 0 {
+		t.Errorf("refused site has trampoline %#x, padding jump %#x", s.tramp, s.pad)
+	}
+}
