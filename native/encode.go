@@ -26,6 +26,11 @@ const (
 	arm64TrampolineLen = 12 // LDR R26, data; MOVD (R26), R27; B (R27)
 	arm64BRange        = 1 << 27
 	pageSize           = 4096
+
+	// maxRoom bounds how far the code around an entry is measured: far
+	// enough to see every byte a jump may touch and the padding next to
+	// a short function.
+	maxRoom = 64
 )
 
 // amd64Jump encodes JMP rel32 at from to to.

@@ -151,10 +151,6 @@ func checkRoom(name string, room int) error {
 	return nil
 }
 
-// maxRoom bounds how far codeExtent looks: far enough to see every byte a
-// jump may touch and the padding after a short function.
-const maxRoom = 64
-
 // codeExtent measures, from the runtime's function table, the bytes from
 // entry to the next function's entry (room, at most maxRoom) and how many
 // of them are the function's instructions (codeLen): the rest is the

@@ -318,3 +318,14 @@ func TestPaddingClaimed(t *testing.T) {
 		t.Errorf("refused site has trampoline %#x, padding jump %#x", s.tramp, s.pad)
 	}
 }
+
+// padOffset is where r's padding jump is, from the entry; 0 if it has none.
+func padOffset(r *Redirection) int64 {
+	if r.site.pad == 0 {
+		return 0
+	}
+	return int64(r.site.pad) - int64(r.site.entry)
+}
+
+// lowCode reports whether r's target is loaded below 2 GiB.
+func lowCode(r *Redirection) bool { return r.site.entry < 1<<31 }

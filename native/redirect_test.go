@@ -495,7 +495,7 @@ func TestChildRedirectBigFrame(t *testing.T) {
 		t.Fatalf("Redirect(bigFrame) = %v", err)
 	}
 	if runtime.GOARCH == "amd64" {
-		t.Logf("%v: first instruction %s, padding jump at %+d", r, first, int64(r.site.pad)-int64(f.code))
+		t.Logf("%v: first instruction %s, padding jump at %+d", r, first, padOffset(r))
 	}
 	if got := bigFrame(5); got != -5 {
 		t.Errorf("redirected: %d", got)
@@ -677,10 +677,10 @@ func TestChildRedirectShortLeaf(t *testing.T) {
 					t.Fatal(err)
 				}
 				if round == 0 {
-					t.Logf("%v: padding jump at %+d", r, int64(r.site.pad)-int64(r.site.entry))
+					t.Logf("%v: padding jump at %+d", r, padOffset(r))
 					// Code loaded below 2 GiB (a non-PIE executable) puts
 					// the windows below address 0: the padding path.
-					if runtime.GOARCH == "amd64" && !raceEnabled && r.site.entry < 1<<31 && r.site.pad == 0 {
+					if runtime.GOARCH == "amd64" && !raceEnabled && lowCode(r) && padOffset(r) == 0 {
 						t.Errorf("no padding jump: the padding path was not exercised")
 					}
 				}
