@@ -83,8 +83,9 @@ var (
 	// which, and what to do.
 	ErrNoRoomForJump = errors.New("native: no room for a jump that keeps the target's later instructions intact")
 
-	// ErrNotParked is returned when the scheduler's Ps could not all be
-	// parked for the code write in time: some goroutine kept a P without
+	// ErrNotParked is returned where a code write parks every P of the
+	// scheduler (arm64, and amd64 kernels without membarrier's SYNC_CORE)
+	// and they could not all be parked in time: some goroutine kept a P without
 	// reaching a preemption point (for example with GODEBUG=asyncpreemptoff=1).
 	ErrNotParked = errors.New("native: could not park every P for the code write")
 )
