@@ -65,8 +65,8 @@
 //
 // Each of these is refused with its own error, before anything is written:
 // a target or replacement that is not a non-nil func ([ErrNotFunc]),
-// different types ([ErrTypeMismatch]), the target as its own replacement
-// ([ErrSameFunc]), a function of the Go runtime or reflect, which run under
+// different types ([ErrTypeMismatch]), the target as its own replacement,
+// directly or through redirections in place ([ErrSameFunc]), a function of the Go runtime or reflect, which run under
 // the write itself ([ErrRuntimeFunc]), an instantiation of a generic
 // function or method, whose direct calls go to a body shared by its shape
 // and not through its entry ([ErrGenericFunc]), a method value's "-fm"

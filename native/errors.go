@@ -25,7 +25,8 @@ var (
 	ErrTypeMismatch = errors.New("native: target and replacement types differ")
 
 	// ErrSameFunc is returned when the replacement's code is the target's
-	// own code: the jump would loop forever.
+	// own code, or leads back to it through redirections in place (A to B
+	// while B is redirected to A): the jump would loop forever.
 	ErrSameFunc = errors.New("native: target and replacement are the same function")
 
 	// ErrRuntimeFunc is returned when the target belongs to the Go runtime

@@ -51,6 +51,9 @@ func redirect(t, r fn) (*Redirection, error) {
 	process.mu.Lock()
 	defer process.mu.Unlock()
 
+	if err := checkCycle(t, r); err != nil {
+		return nil, err
+	}
 	s := process.sites[t.code]
 	if s == nil {
 		var err error
@@ -113,6 +116,24 @@ func restore(r *Redirection) error {
 		return fmt.Errorf("%s: %w", r.target.name, err)
 	}
 	s.active = nil
+	return nil
+}
+
+// checkCycle refuses a replacement that leads back to the target through
+// redirections in place (A to B while B is redirected to A): every call
+// would jump around the loop forever. It runs under process.mu.
+func checkCycle(t, r fn) error {
+	code := r.code
+	for range len(process.sites) + 1 {
+		s := process.sites[code]
+		if s == nil || s.active == nil {
+			return nil
+		}
+		if s.active.replacement.code == t.code {
+			return fmt.Errorf("%w: replacement %s is redirected back to %s (by %v): calls would loop forever", ErrSameFunc, r.name, t.name, s.active)
+		}
+		code = s.active.replacement.code
+	}
 	return nil
 }
 

@@ -381,6 +381,29 @@ func TestChildRedirectRefusals(t *testing.T) {
 			t.Errorf("checkRoom(%d) = %v, want nil", jumpLen, err)
 		}
 	})
+	t.Run("redirection cycle", func(t *testing.T) {
+		r, err := Redirect(targetOther, targetAdd)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer r.Restore()
+		if r2, err := Redirect(targetAdd, targetOther); !errors.Is(err, ErrSameFunc) {
+			if r2 != nil {
+				r2.Restore()
+			}
+			t.Fatalf("Redirect back = %v, want ErrSameFunc", err)
+		}
+		// A chain that does not loop is allowed: targetOther runs
+		// targetAdd, which runs replAdd.
+		r2, err := Redirect(targetAdd, replAdd)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer r2.Restore()
+		if got := targetOther(5, 2); got != -7 {
+			t.Errorf("chained: %d, want -7", got)
+		}
+	})
 	t.Run("already redirected", func(t *testing.T) {
 		r, err := Redirect(targetOther, replAdd)
 		if err != nil {
