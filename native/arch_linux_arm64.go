@@ -38,7 +38,7 @@ func placeTrampoline(s *site) error {
 	}
 	budget := 64
 	if !mapTrampoline(s, lo, s.entry+arm64BRange-4, &budget) {
-		return errors.New("no free page within ±128 MiB")
+		return fmt.Errorf("%w: no free page within ±128 MiB", ErrNoTrampoline)
 	}
 	return nil
 }
@@ -54,6 +54,16 @@ func patchedWord(s *site) (uint64, error) {
 		return 0, errors.New("native: trampoline out of branch range")
 	}
 	return uint64(insn), nil
+}
+
+// commitWord stores word at addr with every P parked (parkedStore): ARM
+// allows an instruction to be changed while another core may execute it
+// only between a few kinds (B, NOP, ...), and a Go entry's first
+// instruction is not one of them, so no core may run Go code during the
+// store. Threads without a P are in the kernel or in C and return to Go
+// through an exception return, which is context-synchronizing.
+func commitWord(addr uintptr, word uint64) error {
+	return parkedCommit(addr, word)
 }
 
 func loadWord(addr uintptr) uint64 { return uint64(atomic.LoadUint32((*uint32)(ptr(addr)))) }

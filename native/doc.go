@@ -65,10 +65,13 @@
 //
 // Each of these is refused with its own error, before anything is written:
 // a target or replacement that is not a non-nil func ([ErrNotFunc]),
-// different types ([ErrTypeMismatch]), the target as its own replacement
-// ([ErrSameFunc]), a function of the Go runtime or reflect, which run under
-// the write itself ([ErrRuntimeFunc]), a target with fewer bytes than the
-// jump before the next
+// different types ([ErrTypeMismatch]), the target as its own replacement,
+// directly or through redirections in place ([ErrSameFunc]), a function of the Go runtime or reflect, which run under
+// the write itself ([ErrRuntimeFunc]), an instantiation of a generic
+// function or method, whose direct calls go to a body shared by its shape
+// and not through its entry ([ErrGenericFunc]), a method value's "-fm"
+// wrapper ([ErrMethodValue]) and other compiler-generated wrappers
+// ([ErrWrapper]), a target with fewer bytes than the jump before the next
 // function ([ErrTooShort]), a target already redirected ([ErrAlreadyRedirected]),
 // and a target whose entry someone else rewrote: it starts with a jump, or
 // its bytes differ from what this package recorded when it first saw it
@@ -86,33 +89,41 @@
 // displacement's high bytes equal the original bytes they overwrite, which
 // pins the trampoline to an address window (16 MiB wide for Go's
 // stack-check prologue); bytes of the alignment padding after the last
-// instruction are free. When no window has room, a 2-byte JMP rel8 within
-// the first instruction reaches a 5-byte jump written into that padding.
-// So a thread stopped at any instruction boundary of the target, running or
-// preempted, resumes into intact original code; only the first
-// instruction is ever replaced.
+// instruction are free. When no window has room (short leaf functions and
+// functions with frames over 4 KiB in code loaded below 2 GiB), a 2-byte
+// JMP rel8 within the first instruction reaches a 5-byte jump written into
+// alignment padding: after the function's code, or right before its entry.
+// When neither exists, the target is refused with [ErrNoRoomForJump] and
+// the reason. So a thread stopped at any instruction boundary of the
+// target, running or preempted, resumes into intact original code; only
+// the first instruction is ever replaced. Instructions are sized with
+// golang.org/x/arch/x86/x86asm; see docs/redirection.md for the gaps of
+// that decoder this package closes.
 //
-// The store itself happens while every P of the scheduler is held by a
-// goroutine of this package spinning in assembly, where it cannot be
-// preempted: no other goroutine runs Go code at that instant, and every
+// On amd64 the store is followed by
+// membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED_SYNC_CORE), which returns
+// once every thread of the process, with or without a P, has executed a
+// serializing instruction, as the architecture requires of cross-modifying
+// code before the new bytes run. The process registers for it once, on its
+// first write (Linux 4.16 and later). Where the kernel does not offer it,
+// and always on arm64 (whose rules forbid running an entry while its
+// instruction changes between these kinds), the store happens while every
+// P of the scheduler is held by a goroutine of this package spinning in
+// assembly: no other goroutine runs Go code at that instant, and every
 // thread that holds a P executes a serializing instruction (CPUID on amd64;
-// ISB after DC CVAU, IC IVAU and DSB on arm64) right after it, as the
-// architectures require of cross-modifying code. The page is made writable
-// for just that long. See docs/redirection.md in the repository for the full
-// argument and its limits.
+// ISB after DC CVAU, IC IVAU and DSB on arm64) right after it. The page is
+// made writable for just that long. See docs/redirection.md in the
+// repository for the full argument and its limits.
 //
-// Gathering every P costs about the time the kernel takes to wake a thread
-// on another CPU: BenchmarkRedirect (a Redirect and a Restore, two
-// gatherings) takes about 20 µs with one P and 0.4 to 0.8 ms with two on
-// this project's 2-vCPU virtual machine, where waking an idle vCPU is slow.
-// It takes longer when every P is busy: a goroutine that runs without
-// reaching a preemption point holds its P until the runtime preempts it
-// (about 10 ms), a garbage collection in progress holds a P with its mark
-// worker, and on a machine whose CPUs are shared with other processes all
-// of this process's threads must be running at once.
-// A write that cannot gather every P within 5 seconds (for example, with
-// GODEBUG=asyncpreemptoff=1 and a goroutine spinning in a loop without
-// calls) fails with [ErrNotParked] and changes nothing.
+// BenchmarkRedirect (a Redirect and a Restore) takes about 20 µs on amd64
+// with membarrier, at any GOMAXPROCS. Gathering every P instead costs about
+// the time the kernel takes to wake a thread on another CPU, twice: 0.3 to
+// 0.8 ms with two Ps on this project's 2-vCPU virtual machine, and longer
+// when every P is busy (a goroutine that runs without reaching a
+// preemption point holds its P until the runtime preempts it, about 10
+// ms). A write that cannot gather every P within 5 seconds (for example,
+// with GODEBUG=asyncpreemptoff=1 and a goroutine spinning in a loop
+// without calls) fails with [ErrNotParked] and changes nothing.
 //
 // # Inlining
 //
@@ -142,9 +153,11 @@
 // and not at others. Calls from other modules (a plugin calling into the
 // executable) are not counted.
 //
-// Redirect targets declared functions and method expressions ((*T).M). A
-// method value (x.M) is a compiler-generated wrapper: redirecting it
-// redirects the wrapper, not M.
+// Redirect targets declared functions and method expressions ((*T).M for
+// a method declared on *T, T.M for one declared on T). A method value
+// (x.M) is a compiler-generated wrapper and is refused with
+// [ErrMethodValue]; so are other wrappers ([ErrWrapper]) and generic
+// instantiations ([ErrGenericFunc]).
 //
 // # Platforms
 //

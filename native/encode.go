@@ -1,6 +1,11 @@
 package native
 
-import "encoding/binary"
+import (
+	"encoding/binary"
+	"fmt"
+
+	"golang.org/x/arch/x86/x86asm"
+)
 
 // The encoders in this file are pure functions of addresses and bytes, built
 // on every platform so that their output can be tested anywhere; addresses
@@ -21,6 +26,11 @@ const (
 	arm64TrampolineLen = 12 // LDR R26, data; MOVD (R26), R27; B (R27)
 	arm64BRange        = 1 << 27
 	pageSize           = 4096
+
+	// maxRoom bounds how far the code around an entry is measured: far
+	// enough to see every byte a jump may touch and the padding next to
+	// a short function.
+	maxRoom = 64
 )
 
 // amd64Jump encodes JMP rel32 at from to to.
@@ -52,19 +62,13 @@ func amd64Trampoline(at, data uint64) ([amd64TrampolineLen]byte, bool) {
 	return b, true
 }
 
-// amd64IsJump reports whether code starts with an unconditional jump: what
-// this package, gomonkey-style patchers and the like write at an entry. No
-// Go-compiled function body starts with one.
+// amd64IsJump reports whether code starts with an unconditional jump
+// (JMP rel8, rel32, or through a register or memory): what this package,
+// gomonkey-style patchers and the like write at an entry. No Go-compiled
+// function body starts with one.
 func amd64IsJump(code []byte) bool {
-	switch {
-	case len(code) >= 1 && (code[0] == 0xE9 || code[0] == 0xEB):
-		return true
-	case len(code) >= 2 && code[0] == 0xFF && (code[1]&0x38) == 0x20: // JMP r/m64
-		return true
-	case len(code) >= 3 && code[0] >= 0x40 && code[0] <= 0x4F && code[1] == 0xFF && (code[2]&0x38) == 0x20:
-		return true
-	}
-	return false
+	inst, ok := x86Decode(code)
+	return ok && (inst.Op == x86asm.JMP || inst.Op == x86asm.LJMP)
 }
 
 // amd64RelWindows returns ranges [lo, hi] of rel32 values that a JMP rel32
@@ -133,15 +137,27 @@ func amd64ShortJump(from, to uint64) ([2]byte, bool) {
 	return [2]byte{0xEB, byte(int8(rel))}, true
 }
 
-// amd64PaddingSlot returns the offset from the entry of a place in the
-// padding after the function's code for a 5-byte JMP rel32, reached from
-// the entry by a 2-byte JMP rel8 that changes only bytes of the first
-// instruction: the form used when no rel32 window is free.
-func amd64PaddingSlot(code []byte, codeLen, room int) (int, bool) {
-	if x86InsnLen(code) < 2 || room-codeLen < amd64JumpLen || codeLen-2 > 127 {
-		return 0, false
+// amd64PaddingSlots returns the offsets from the entry of the places,
+// in alignment padding that nothing executes, where a 5-byte JMP rel32 to
+// the trampoline can go, reached from the entry by a 2-byte JMP rel8 that
+// changes only bytes of the first instruction: the form used when no rel32
+// window is free. The candidates are the start of the padding after the
+// function's code (room-codeLen bytes of it, reachable while the code is
+// at most 129 bytes long) and the end of the padding before the entry, the
+// previous function's tail (before bytes of it), nearest first. A first
+// instruction shorter than 2 bytes cannot hold the short jump.
+func amd64PaddingSlots(code []byte, codeLen, room, before int) []int {
+	if x86InsnLen(code) < 2 {
+		return nil
 	}
-	return codeLen, true
+	var offs []int
+	if room-codeLen >= amd64JumpLen && codeLen-2 <= 127 {
+		offs = append(offs, codeLen)
+	}
+	if before >= amd64JumpLen {
+		offs = append(offs, -amd64JumpLen)
+	}
+	return offs
 }
 
 // arm64Branch encodes B from to to.
@@ -180,155 +196,58 @@ func arm64IsJump(insn uint32) bool {
 }
 
 // x86InsnLen returns the length of the x86-64 instruction at the start of
-// code, or 0 when it cannot tell (VEX/EVEX encodings, invalid opcodes, code
-// too short). It covers the legacy one- and two-byte opcode maps and the
-// 0F38/0F3A maps, which is what the Go compiler emits at function entries.
+// code, or 0 when it cannot be sized: a wrong length here would let a jump
+// overwrite the second instruction of running code, so an unknown answer
+// only ever narrows where the jump may go (see amd64RelWindows).
 func x86InsnLen(code []byte) int {
+	inst, ok := x86Decode(code)
+	if !ok {
+		return 0
+	}
+	return inst.Len
+}
+
+// x86Decode decodes the instruction at the start of code with
+// golang.org/x/arch's decoder, keeping only the answers it gets right.
+// Two gaps of x86asm v0.33.0 are closed here:
+//   - what it cannot decode (a truncated instruction, an opcode it does not
+//     know such as ENDBR64) comes back without an error, as a 1-byte
+//     instruction with Op 0: the leading prefix byte alone;
+//   - it sizes some VEX encodings wrongly (VZEROUPPER, c5 f8 77, takes the
+//     byte after it for a ModRM byte), so VEX and EVEX encodings are not
+//     trusted. Go never starts a function with one.
+func x86Decode(code []byte) (x86asm.Inst, bool) {
 	i := 0
-	opsize16, rexW := false, false
-	// Legacy prefixes.
-	for i < len(code) && i < 14 {
-		switch code[i] {
-		case 0x66:
-			opsize16 = true
-		case 0x67, 0xF0, 0xF2, 0xF3, 0x2E, 0x36, 0x3E, 0x26, 0x64, 0x65:
-		default:
-			goto rex
-		}
+	for i < len(code) && i < 15 && isLegacyPrefix(code[i]) {
 		i++
 	}
-rex:
-	if i < len(code) && code[i]&0xF0 == 0x40 {
-		rexW = code[i]&8 != 0
+	if i < len(code) && code[i]&0xF0 == 0x40 { // REX
 		i++
 	}
-	if i >= len(code) {
-		return 0
+	if i < len(code) && (code[i] == 0xC4 || code[i] == 0xC5 || code[i] == 0x62) { // VEX3, VEX2, EVEX in 64-bit mode
+		return x86asm.Inst{}, false
 	}
-	op := code[i]
-	i++
-	immZ := 4 // imm16/32
-	if opsize16 && !rexW {
-		immZ = 2
+	inst, err := x86asm.Decode(code, 64)
+	if err != nil || inst.Op == 0 || inst.Len <= 0 || inst.Len > len(code) {
+		return x86asm.Inst{}, false
 	}
-	modrm, imm := false, 0
-	if op == 0x0F {
-		if i >= len(code) {
-			return 0
-		}
-		op2 := code[i]
-		i++
-		switch {
-		case op2 == 0x38:
-			if i >= len(code) {
-				return 0
-			}
-			i++
-			modrm = true
-		case op2 == 0x3A:
-			if i >= len(code) {
-				return 0
-			}
-			i++
-			modrm, imm = true, 1
-		case op2 >= 0x80 && op2 <= 0x8F: // Jcc rel32
-			imm = 4
-		case op2 == 0x05 || op2 == 0x06 || op2 == 0x07 || op2 == 0x08 || op2 == 0x09 ||
-			op2 == 0x0B || op2 == 0x0E || (op2 >= 0x30 && op2 <= 0x37) || op2 == 0x77 ||
-			op2 == 0xA0 || op2 == 0xA1 || op2 == 0xA2 || op2 == 0xA8 || op2 == 0xA9 ||
-			op2 == 0xAA || (op2 >= 0xC8 && op2 <= 0xCF):
-		case (op2 >= 0x70 && op2 <= 0x73) || op2 == 0xA4 || op2 == 0xAC || op2 == 0xBA ||
-			op2 == 0xC2 || op2 == 0xC4 || op2 == 0xC5 || op2 == 0xC6:
-			modrm, imm = true, 1
-		case op2 == 0x0F: // 3DNow!
-			return 0
-		default:
-			modrm = true
-		}
-	} else {
-		switch {
-		case op < 0x40 && op&7 < 4: // ALU r/m forms
-			modrm = true
-		case op < 0x40 && op&7 == 4:
-			imm = 1
-		case op < 0x40 && op&7 == 5:
-			imm = immZ
-		case op < 0x40: // segment push/pop, BCD: invalid in 64-bit mode
-			return 0
-		case op >= 0x50 && op <= 0x5F, op >= 0x90 && op <= 0x99, op >= 0x9B && op <= 0x9F,
-			op >= 0xA4 && op <= 0xA7, op >= 0xAA && op <= 0xAF, op >= 0x6C && op <= 0x6F,
-			op == 0xC3, op == 0xC9, op == 0xCB, op == 0xCC, op == 0xCF, op == 0xD7,
-			op >= 0xEC && op <= 0xEF, op == 0xF1, op == 0xF4, op == 0xF5, op >= 0xF8 && op <= 0xFD:
-		case op == 0x63, op >= 0x84 && op <= 0x8F, op >= 0xD0 && op <= 0xD3, op >= 0xD8 && op <= 0xDF,
-			op == 0xFE, op == 0xFF:
-			modrm = true
-		case op == 0x68:
-			imm = immZ
-		case op == 0x69, op == 0x81, op == 0xC7:
-			modrm, imm = true, immZ
-		case op == 0x6A, op >= 0x70 && op <= 0x7F, op == 0xA8, op >= 0xB0 && op <= 0xB7,
-			op == 0xCD, op >= 0xE0 && op <= 0xE7, op == 0xEB:
-			imm = 1
-		case op == 0x6B, op == 0x80, op == 0x83, op == 0xC0, op == 0xC1, op == 0xC6:
-			modrm, imm = true, 1
-		case op >= 0xA0 && op <= 0xA3: // MOV moffs
-			imm = 8
-		case op == 0xA9:
-			imm = immZ
-		case op >= 0xB8 && op <= 0xBF:
-			imm = immZ
-			if rexW {
-				imm = 8
-			}
-		case op == 0xC2, op == 0xCA:
-			imm = 2
-		case op == 0xC8:
-			imm = 3
-		case op == 0xE8, op == 0xE9:
-			imm = 4
-		case op == 0xF6:
-			modrm = true
-			if i < len(code) && (code[i]>>3)&7 < 2 {
-				imm = 1
-			}
-		case op == 0xF7:
-			modrm = true
-			if i < len(code) && (code[i]>>3)&7 < 2 {
-				imm = immZ
-			}
-		default: // 0x62 EVEX, 0xC4/0xC5 VEX, invalid opcodes
-			return 0
-		}
+	return inst, true
+}
+
+func isLegacyPrefix(b byte) bool {
+	switch b {
+	case 0x66, 0x67, 0xF0, 0xF2, 0xF3, 0x2E, 0x36, 0x3E, 0x26, 0x64, 0x65:
+		return true
 	}
-	if modrm {
-		if i >= len(code) {
-			return 0
-		}
-		m := code[i]
-		i++
-		mod, rm := m>>6, m&7
-		if mod != 3 && rm == 4 {
-			if i >= len(code) {
-				return 0
-			}
-			sib := code[i]
-			i++
-			if mod == 0 && sib&7 == 5 {
-				i += 4
-			}
-		}
-		switch {
-		case mod == 0 && rm == 5:
-			i += 4 // RIP-relative
-		case mod == 1:
-			i++
-		case mod == 2:
-			i += 4
-		}
+	return false
+}
+
+// x86Insn describes the instruction at the start of code, in Go assembler
+// syntax, for messages: "MOVQ SP, R12 (49 89 e4)".
+func x86Insn(code []byte) string {
+	inst, ok := x86Decode(code)
+	if !ok {
+		return fmt.Sprintf("undecodable (% x)", code[:min(len(code), 8)])
 	}
-	i += imm
-	if i > len(code) || i > 15 {
-		return 0
-	}
-	return i
+	return fmt.Sprintf("%s (% x)", x86asm.GoSyntax(inst, 0, nil), code[:inst.Len])
 }

@@ -9,9 +9,12 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
+
+	"golang.org/x/arch/arm64/arm64asm"
 )
 
 func hexBytes(t *testing.T, s string) []byte {
@@ -103,10 +106,15 @@ func TestX86InsnLen(t *testing.T) {
 		{"66 0f 1f 44 00 00", 6},              // NOPW
 		{"0f 86 10 00 00 00", 6},              // JLS rel32
 		{"0f a2", 2},                          // CPUID
-		{"f3 0f 1e fa", 4},                    // ENDBR64
+		{"f3 0f 1e fa c3", 0},                 // ENDBR64: x86asm answers "REP", 1 byte
 		{"66 0f 3a 0f c1 08", 6},              // PALIGNR $8, X1, X0
-		{"c5 f8 77", 0},                       // VZEROUPPER: VEX, unknown
-		{"49 3b 66", 0},                       // truncated
+		{"c5 f8 77 c3", 0},                    // VZEROUPPER: x86asm says 4 bytes
+		{"c4 e2 79 18 c0", 0},                 // VBROADCASTSS X0, X0: VEX, not trusted
+		{"62 f1 7c 48 28 c1", 0},              // EVEX, not trusted
+		{"49 3b 66", 0},                       // truncated: x86asm answers a lone REX
+		{"66", 0},                             // a lone prefix
+		{"0f 0b", 2},                          // UD2
+		{"f0 48 0f b1 0a", 5},                 // LOCK CMPXCHGQ CX, (DX)
 		{"", 0},
 	}
 	for _, tt := range tests {
@@ -250,14 +258,31 @@ func TestAMD64ShortJumpAndPaddingSlot(t *testing.T) {
 		t.Error("amd64ShortJump accepted rel8 overflow")
 	}
 	lea := hexBytes(t, "48 8d 04 18 c3 cc cc cc")
-	if off, ok := amd64PaddingSlot(lea, 5, 32); !ok || off != 5 {
-		t.Errorf("amd64PaddingSlot(LEAQ; RET) = %d, %v; want 5, true", off, ok)
-	}
-	if _, ok := amd64PaddingSlot(lea, 28, 32); ok {
-		t.Error("amd64PaddingSlot accepted 4 bytes of padding")
-	}
-	if _, ok := amd64PaddingSlot(hexBytes(t, "55 48 89 e5 48"), 5, 32); ok {
-		t.Error("amd64PaddingSlot accepted a 1-byte first instruction")
+	movSP := hexBytes(t, "49 89 e4 49 81 ec 88 1f 00 00") // MOVQ SP, R12: a frame over 4 KiB
+	for _, tt := range []struct {
+		name                 string
+		code                 []byte
+		codeLen, room, prior int
+		want                 []int
+	}{
+		{"LEAQ; RET: after the code", lea, 5, 32, 0, []int{5}},
+		{"after, then before", lea, 5, 32, 12, []int{5, -5}},
+		{"4 bytes of padding after", lea, 28, 32, 0, nil},
+		{"long code, padding before", movSP, 400, 64, 5, []int{-5}},
+		{"long code, 4 bytes before", movSP, 400, 64, 4, nil},
+		{"code ends 129 bytes in: rel8 127", movSP, 129, 140, 0, []int{129}},
+		{"code ends 130 bytes in: out of rel8", movSP, 130, 140, 0, nil},
+		{"1-byte first instruction", hexBytes(t, "55 48 89 e5 48"), 5, 32, 16, nil},
+	} {
+		got := amd64PaddingSlots(tt.code, tt.codeLen, tt.room, tt.prior)
+		if !slices.Equal(got, tt.want) {
+			t.Errorf("%s: amd64PaddingSlots = %v, want %v", tt.name, got, tt.want)
+		}
+		for _, off := range got {
+			if _, ok := amd64ShortJump(0x1000, uint64(0x1000+off)); !ok {
+				t.Errorf("%s: slot %+d is out of short jump range", tt.name, off)
+			}
+		}
 	}
 }
 
@@ -279,6 +304,14 @@ func TestARM64Branch(t *testing.T) {
 		if ok != tt.ok || got != tt.want {
 			t.Errorf("arm64Branch(%#x, %#x) = %#08x, %v; want %#08x, %v", tt.from, tt.to, got, ok, tt.want, tt.ok)
 		}
+		if ok {
+			var b [4]byte
+			binary.LittleEndian.PutUint32(b[:], got)
+			inst, err := arm64asm.Decode(b[:])
+			if err != nil || inst.Op != arm64asm.B || inst.Args[0] != arm64asm.PCRel(int64(tt.to-tt.from)) {
+				t.Errorf("arm64Branch(%#x, %#x) disassembles as %v, %v", tt.from, tt.to, inst, err)
+			}
+		}
 	}
 }
 
@@ -293,10 +326,99 @@ func TestARM64Trampoline(t *testing.T) {
 			t.Errorf("instruction %d = %#08x, want %#08x", i, insn, w)
 		}
 	}
+	// The same, read back by golang.org/x/arch's disassembler (Go syntax
+	// counts a PC-relative offset in instructions: 1024 is 4096 bytes).
+	for i, want := range []string{"MOVD 1024(PC), R26", "MOVD (R26), R27", "JMP (R27)"} {
+		inst, err := arm64asm.Decode(got[4*i:])
+		if err != nil {
+			t.Fatalf("instruction %d: %v", i, err)
+		}
+		if text := arm64asm.GoSyntax(inst, 0x7000000+uint64(4*i), nil, nil); text != want {
+			t.Errorf("instruction %d disassembles as %q, want %q", i, text, want)
+		}
+	}
 	if _, ok := arm64Trampoline(0x7000000, 0x7000000+1<<20); ok {
 		t.Error("accepted a literal out of LDR range")
+	}
+	if inst, err := arm64asm.Decode(got[:4]); err != nil || inst.Args[1] != arm64asm.PCRel(4096) {
+		t.Errorf("literal load: %v, %v; want data 4096 bytes after it", inst, err)
 	}
 	if !arm64IsJump(0x14000002) || !arm64IsJump(0xd61f0360) || arm64IsJump(0xf9400b90) {
 		t.Error("arm64IsJump misclassifies")
 	}
+}
+
+// FuzzAMD64Placement checks, on any bytes, what a wrong answer would turn
+// into a corrupted instruction in running code:
+//   - an instruction length is the same whatever follows the instruction
+//     (x86asm v0.33.0 sizes VZEROUPPER by the byte after it), and at most
+//     the bytes given;
+//   - every rel32 a window allows writes a jump that keeps the bytes of
+//     the instructions after the first, within the function's code;
+//   - every padding slot lies in the padding and within a short jump.
+func FuzzAMD64Placement(f *testing.F) {
+	for _, seed := range []string{
+		"49 3b 66 10 76 2e 55 48 89 e5",
+		"4c 8d 64 24 f8 4d 3b 66 10",
+		"49 89 e4 49 81 ec 88 1f 00 00",
+		"48 0f af c3 c3 cc cc cc",
+		"31 c0 c3 cc cc cc cc cc",
+		"c5 f8 77 c3 cc cc cc cc",
+		"f3 0f 1e fa c3",
+		"66 0f 3a 0f c1 08",
+	} {
+		b, _ := hex.DecodeString(strings.ReplaceAll(seed, " ", ""))
+		f.Add(b, byte(64), byte(64), byte(0), []byte{0xcc, 0x90})
+	}
+	f.Fuzz(func(t *testing.T, code []byte, codeLen, room, before byte, tail []byte) {
+		if len(code) > 16 {
+			code = code[:16]
+		}
+		n := x86InsnLen(code)
+		if n < 0 || n > len(code) || n > 15 {
+			t.Fatalf("x86InsnLen(% x) = %d", code, n)
+		}
+		if n > 0 {
+			own := append([]byte(nil), code[:n]...)
+			if m := x86InsnLen(own); m != n {
+				t.Fatalf("x86InsnLen(% x) = %d, but %d with % x after it", own, m, n, code[n:])
+			}
+			if m := x86InsnLen(append(own, tail...)); m != n {
+				t.Fatalf("x86InsnLen(% x) = %d, but %d with % x after it", own, n, m, tail)
+			}
+		}
+		if len(code) < amd64JumpLen {
+			return
+		}
+		cl := int(codeLen)%maxRoom + 1
+		rm := cl + int(room)%(maxRoom-cl+1)
+		const entry uint64 = 0x7f0000400000
+		l := max(n, 1)
+		keep := min(cl, amd64JumpLen)
+		for _, w := range amd64RelWindows(code, cl) {
+			if w[0] > w[1] || w[0] < -1<<31 || w[1] > 1<<31-1 {
+				t.Fatalf("window [%#x, %#x] out of rel32", w[0], w[1])
+			}
+			for _, rel := range []int64{w[0], w[1], w[0] + (w[1]-w[0])/2} {
+				j, ok := amd64Jump(entry, uint64(int64(entry)+amd64JumpLen+rel))
+				if !ok {
+					t.Fatalf("rel %#x not encodable", rel)
+				}
+				if l < keep && !bytes.Equal(j[l:keep], code[l:keep]) {
+					t.Fatalf("code % x (%d bytes of it code): jump % x changes % x", code, cl, j, code[l:keep])
+				}
+			}
+		}
+		for _, off := range amd64PaddingSlots(code, cl, rm, int(before)) {
+			if off >= 0 && (off < cl || off+amd64JumpLen > rm) || off < 0 && -off > int(before) {
+				t.Fatalf("slot %+d outside the padding (code %d, room %d, before %d)", off, cl, rm, before)
+			}
+			if _, ok := amd64ShortJump(entry, uint64(int64(entry)+int64(off))); !ok {
+				t.Fatalf("slot %+d out of short jump range", off)
+			}
+			if n < 2 {
+				t.Fatalf("slot %+d with a first instruction of %d bytes: the short jump overwrites the second", off, n)
+			}
+		}
+	})
 }

@@ -25,7 +25,8 @@ var (
 	ErrTypeMismatch = errors.New("native: target and replacement types differ")
 
 	// ErrSameFunc is returned when the replacement's code is the target's
-	// own code: the jump would loop forever.
+	// own code, or leads back to it through redirections in place (A to B
+	// while B is redirected to A): the jump would loop forever.
 	ErrSameFunc = errors.New("native: target and replacement are the same function")
 
 	// ErrRuntimeFunc is returned when the target belongs to the Go runtime
@@ -33,6 +34,22 @@ var (
 	// run under this package's own code write, and a reflect.MakeFunc
 	// function shares its entry with every other one.
 	ErrRuntimeFunc = errors.New("native: target belongs to the Go runtime")
+
+	// ErrGenericFunc is returned when the target is an instantiation of a
+	// generic function or method (gmax[int]): direct calls run the body
+	// shared by every instantiation of the same shape, which a func value
+	// of the instantiation does not lead to.
+	ErrGenericFunc = errors.New("native: target is a generic function instantiation")
+
+	// ErrMethodValue is returned when the target is a method value (x.M):
+	// its entry is a compiler-generated "-fm" wrapper that only calls
+	// through that func value reach. Redirect the method expression.
+	ErrMethodValue = errors.New("native: target is a method value wrapper")
+
+	// ErrWrapper is returned when the target is another compiler-generated
+	// wrapper, such as (*T).M for a method declared on T or an interface's
+	// method expression, which direct calls of the method do not reach.
+	ErrWrapper = errors.New("native: target is a compiler-generated wrapper")
 
 	// ErrTooShort is returned when the target's machine code is shorter
 	// than the jump that would be written over it: the jump would overwrite
@@ -58,8 +75,18 @@ var (
 	// jump range of the target to hold its trampoline.
 	ErrNoTrampoline = errors.New("native: no free memory within jump range of the target")
 
-	// ErrNotParked is returned when the scheduler's Ps could not all be
-	// parked for the code write in time: some goroutine kept a P without
+	// ErrNoRoomForJump is returned on amd64 when no jump can be written at
+	// the target's entry without changing one of its later instructions:
+	// the first instruction is shorter than the jump, the addresses the
+	// jump could then lead to lie outside the address space, and no
+	// alignment padding is within a short jump. Go starts functions whose
+	// frame exceeds 4 KiB with such an instruction; the message says
+	// which, and what to do.
+	ErrNoRoomForJump = errors.New("native: no room for a jump that keeps the target's later instructions intact")
+
+	// ErrNotParked is returned where a code write parks every P of the
+	// scheduler (arm64, and amd64 kernels without membarrier's SYNC_CORE)
+	// and they could not all be parked in time: some goroutine kept a P without
 	// reaching a preemption point (for example with GODEBUG=asyncpreemptoff=1).
 	ErrNotParked = errors.New("native: could not park every P for the code write")
 )

@@ -37,10 +37,11 @@ type site struct {
 	code    []byte // original bytes at entry (amd64: enough to decode one instruction)
 	codeLen int    // bytes of instructions from entry, up to room
 	room    int    // bytes from entry to the next function's entry, at most maxRoom
+	before  int    // amd64: bytes of padding right before entry, at most maxRoom
 
 	tramp uintptr // trampoline code, 0 until first needed
 	data  uintptr // trampoline's data word: the replacement's funcval
-	pad   uintptr // amd64: jump to tramp in the padding after the code, reached by a short jump; 0 if unused
+	pad   uintptr // amd64: jump to tramp in padding next to the code, reached by a short jump; 0 if unused
 
 	active *Redirection // current redirection, nil when restored
 	keep   any          // last replacement: its funcval stays reachable
@@ -50,6 +51,9 @@ func redirect(t, r fn) (*Redirection, error) {
 	process.mu.Lock()
 	defer process.mu.Unlock()
 
+	if err := checkCycle(t, r); err != nil {
+		return nil, err
+	}
 	s := process.sites[t.code]
 	if s == nil {
 		var err error
@@ -71,7 +75,7 @@ func redirect(t, r fn) (*Redirection, error) {
 	}
 	if s.tramp == 0 {
 		if err := placeTrampoline(s); err != nil {
-			return nil, fmt.Errorf("%w: %s at %#x: %w", ErrNoTrampoline, t.name, t.code, err)
+			return nil, fmt.Errorf("%s at %#x: %w", t.name, t.code, err)
 		}
 	}
 
@@ -115,6 +119,24 @@ func restore(r *Redirection) error {
 	return nil
 }
 
+// checkCycle refuses a replacement that leads back to the target through
+// redirections in place (A to B while B is redirected to A): every call
+// would jump around the loop forever. It runs under process.mu.
+func checkCycle(t, r fn) error {
+	code := r.code
+	for range len(process.sites) + 1 {
+		s := process.sites[code]
+		if s == nil || s.active == nil {
+			return nil
+		}
+		if s.active.replacement.code == t.code {
+			return fmt.Errorf("%w: replacement %s is redirected back to %s (by %v): calls would loop forever", ErrSameFunc, r.name, t.name, s.active)
+		}
+		code = s.active.replacement.code
+	}
+	return nil
+}
+
 // newSite checks a target seen for the first time and records its entry.
 func newSite(t fn) (*site, error) {
 	if f := runtime.FuncForPC(t.code); f == nil || f.Entry() != t.code {
@@ -149,10 +171,6 @@ func checkRoom(name string, room int) error {
 	}
 	return nil
 }
-
-// maxRoom bounds how far codeExtent looks: far enough to see every byte a
-// jump may touch and the padding after a short function.
-const maxRoom = 64
 
 // codeExtent measures, from the runtime's function table, the bytes from
 // entry to the next function's entry (room, at most maxRoom) and how many
@@ -257,19 +275,40 @@ func writeBytes(addr uintptr, b []byte, prot int) error {
 	return mprotect(first, size, prot)
 }
 
-// writeWord stores word at s.word with every P parked, the page made
-// writable for just that long.
+// writeWord stores word at s.word, the page made writable for just that
+// long, and returns once no thread can run the previous instructions
+// without having seen the store (see commitWord).
 func writeWord(s *site, word uint64) error {
+	return writeWordWith(s, word, commitWord)
+}
+
+// writeWordWith is writeWord with the commit strategy given: commitWord,
+// or parkedCommit to test the fallback.
+func writeWordWith(s *site, word uint64, commit func(addr uintptr, word uint64) error) error {
 	ps := uintptr(unix.Getpagesize())
 	page := s.word &^ (ps - 1)
 	if err := mprotect(page, ps, s.prot|unix.PROT_WRITE); err != nil {
 		return err
 	}
-	err := parkedStore(s.word, word, parkTimeout)
+	err := commit(s.word, word)
 	if perr := mprotect(page, ps, s.prot); perr != nil && err == nil {
 		err = perr
 	}
 	return err
+}
+
+// parkedCommit stores word at addr with every P parked: the fallback of
+// commitWord, and arm64's way.
+func parkedCommit(addr uintptr, word uint64) error {
+	return parkedStore(addr, word, parkTimeout)
+}
+
+// readCode returns up to 16 bytes of code at addr, stopping at the end of
+// addr's page: enough to decode one instruction.
+func readCode(addr uintptr) []byte {
+	ps := uintptr(unix.Getpagesize())
+	n := min(16, ps-addr&(ps-1))
+	return append([]byte(nil), unsafe.Slice((*byte)(ptr(addr)), n)...)
 }
 
 // mmapAt maps size bytes of anonymous read-write memory exactly at addr,

@@ -5,8 +5,11 @@ package native
 import (
 	"encoding/binary"
 	"errors"
+	"os"
 	"runtime"
 	"runtime/debug"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -178,3 +181,151 @@ func storeWord(addr uintptr, v uint64) {
 	atomic.StoreUint32((*uint32)(ptr(addr)), uint32(v))
 	flushICache(addr)
 }
+
+func readCodeForTest(entry uintptr) []byte { return readCode(entry) }
+
+// TestNoRoomForJump places the jump of a function shaped like one with a
+// frame over 4 KiB, loaded low, with no padding around it: every window
+// lies below address 0, so the refusal must say that, not that memory ran
+// out. Nothing is mapped or written for a refused site.
+func TestNoRoomForJump(t *testing.T) {
+	if runtime.GOARCH != "amd64" {
+		t.Skip("amd64 jump placement")
+	}
+	code := []byte{0x49, 0x89, 0xe4, 0x49, 0x81, 0xec, 0x88, 0x1f, 0x00, 0x00, 0x72, 0x4c} // MOVQ SP, R12; SUBQ $0x1f88, R12
+	s := &site{entry: 0x401000, code: code, codeLen: maxRoom, room: maxRoom}
+	process.mu.Lock()
+	err := placeTrampoline(s)
+	process.mu.Unlock()
+	if !errors.Is(err, ErrNoRoomForJump) || errors.Is(err, ErrNoTrampoline) {
+		t.Fatalf("placeTrampoline = %v, want ErrNoRoomForJump alone", err)
+	}
+	for _, want := range []string{"MOVQ SP, R12", "3 bytes long", "outside the address space", "frame exceeds 4 KiB", "-buildmode=pie", "over 63 bytes of code", "0 bytes of padding before"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("%v\ndoes not say %q", err, want)
+		}
+	}
+	if s.tramp != 0 || s.pad != 0 {
+		t.Errorf("refused site has trampoline %#x, padding jump %#x", s.tramp, s.pad)
+	}
+}
+
+func TestRedirectConcurrentFallback(t *testing.T) {
+	runChild(t, "TestChildRedirectConcurrentFallback")
+}
+
+// TestChildRedirectConcurrentFallback runs the concurrent test with the
+// writes of the kernels without membarrier's SYNC_CORE: every P gathered
+// for each store (arm64's only way). It runs 200 cycles: each gathers every
+// P twice, up to tens of milliseconds on a machine shared with other work.
+func TestChildRedirectConcurrentFallback(t *testing.T) {
+	inChild(t)
+	t.Logf("membarrier SYNC_CORE: %v", syncCoreError())
+	cycles := 200
+	if s := os.Getenv("HOTPATCH_NATIVE_CYCLES"); s != "" {
+		cycles, _ = strconv.Atoi(s)
+		cycles = min(cycles, 200)
+	}
+	r, err := Redirect(targetFramed, replFramed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := r.site
+	jump := loadWord(s.word)
+	cycle := func() error {
+		process.mu.Lock()
+		defer process.mu.Unlock()
+		if err := writeWordWith(s, s.orig, parkedCommit); err != nil {
+			return err
+		}
+		return writeWordWith(s, jump, parkedCommit)
+	}
+	hammerCycles(t, cycles, cycle, func(i int) (ok, redirected bool) {
+		got := targetFramed(i, 1)
+		return got == 3*i+1 || got == -(3*i+1), got == -(3*i + 1)
+	})
+	if err := r.Restore(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestSyncCore reports whether this kernel offers membarrier's SYNC_CORE,
+// which amd64 writes use, and checks that the command works where it is
+// offered.
+func TestSyncCore(t *testing.T) {
+	if err := syncCoreError(); err != nil {
+		t.Skipf("writes fall back to gathering every P: %v", err)
+	}
+	if err := syncCores(); err != nil {
+		t.Fatalf("registered, yet: %v", err)
+	}
+}
+
+func syncCoreError() error { return syncCoreRegistration() }
+
+// BenchmarkRedirectParked is BenchmarkRedirect's two writes done the way
+// of arm64 and of amd64 kernels without SYNC_CORE: every P gathered for
+// each store.
+func BenchmarkRedirectParked(b *testing.B) {
+	r, err := Redirect(benchTarget, benchReplacement)
+	if err != nil {
+		b.Fatal(err)
+	}
+	s := r.site
+	jump := loadWord(s.word)
+	b.ReportAllocs()
+	for b.Loop() {
+		process.mu.Lock()
+		err := writeWordWith(s, s.orig, parkedCommit)
+		if err == nil {
+			err = writeWordWith(s, jump, parkedCommit)
+		}
+		process.mu.Unlock()
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.StopTimer()
+	if err := r.Restore(); err != nil {
+		b.Fatal(err)
+	}
+}
+
+// TestPaddingClaimed: padding that one redirection's jump holds is not
+// given to another. A function with frame over 4 KiB, loaded low, whose
+// only slot (the padding before its entry) is held by the padding jump of
+// the function before it, is refused, naming that function.
+func TestPaddingClaimed(t *testing.T) {
+	if runtime.GOARCH != "amd64" {
+		t.Skip("amd64 jump placement")
+	}
+	code := []byte{0x49, 0x89, 0xe4, 0x49, 0x81, 0xec, 0x88, 0x1f, 0x00, 0x00, 0x72, 0x4c}
+	const entry = 0x401040
+	s := &site{entry: entry, code: code, codeLen: maxRoom, room: maxRoom, before: 12}
+	prev := &site{entry: 0x401000, pad: entry - 8} // its jump covers entry-8 .. entry-4
+	process.mu.Lock()
+	defer process.mu.Unlock()
+	if process.sites == nil {
+		process.sites = make(map[uintptr]*site)
+	}
+	process.sites[prev.entry] = prev
+	defer delete(process.sites, prev.entry)
+	err := placeTrampoline(s)
+	if !errors.Is(err, ErrNoRoomForJump) || !strings.Contains(err.Error(), "taken by the jumps of the functions at [0x401000]") {
+		t.Fatalf("placeTrampoline = %v, want ErrNoRoomForJump naming 0x401000", err)
+	}
+	if s.tramp != 0 || s.pad != 0 {
+		t.Errorf("refused site has trampoline %#x, padding jump %#x", s.tramp, s.pad)
+	}
+}
+
+// padOffset is where r's padding jump is, from the entry; 0 if it has none.
+func padOffset(r *Redirection) int64 {
+	if r.site.pad == 0 {
+		return 0
+	}
+	return int64(r.site.pad) - int64(r.site.entry)
+}
+
+// lowCode reports whether r's target is loaded below 2 GiB.
+func lowCode(r *Redirection) bool { return r.site.entry < 1<<31 }

@@ -9,3 +9,9 @@ func writeForeignJump(entry, to uintptr, restore ...uint64) (uint64, error) {
 const jumpLen = 5
 
 func checkRoom(name string, room int) error { return ErrNotSupported }
+
+func readCodeForTest(entry uintptr) []byte { return nil }
+
+func padOffset(r *Redirection) int64 { return 0 }
+
+func lowCode(r *Redirection) bool { return false }

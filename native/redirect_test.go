@@ -2,6 +2,7 @@ package native
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -232,6 +233,12 @@ func TestChildRedirectConcurrent(t *testing.T) {
 			return got == i+1 || got == -(i+1), got == -(i + 1)
 		})
 	})
+	t.Run("short leaf, padding path", func(t *testing.T) {
+		hammer(t, cycles, shortMul, replMul, func(i int) (ok, redirected bool) {
+			got := shortMul(i, 3)
+			return got == 3*i || got == -3*i, got == -3*i && i != 0
+		})
+	})
 	t.Run("stack-check prologue", func(t *testing.T) {
 		hammer(t, cycles, targetFramed, replFramed, func(i int) (ok, redirected bool) {
 			got := targetFramed(i, 1)
@@ -253,6 +260,18 @@ func replFramed(a, b int) int { return -(helperMul(a) + b) }
 // replacement and restored cycles times; every result must come from the
 // old or the new code, and both must be seen.
 func hammer(t *testing.T, cycles int, target, replacement any, check func(int) (ok, redirected bool)) {
+	t.Helper()
+	hammerCycles(t, cycles, func() error {
+		r, err := Redirect(target, replacement)
+		if err != nil {
+			return err
+		}
+		return r.Restore()
+	}, check)
+}
+
+// hammerCycles is hammer with the redirect+restore cycle given.
+func hammerCycles(t *testing.T, cycles int, cycle func() error, check func(int) (ok, redirected bool)) {
 	t.Helper()
 	var stop atomic.Bool
 	var calls, seenNew, seenOld, bad atomic.Int64
@@ -280,10 +299,11 @@ func hammer(t *testing.T, cycles int, target, replacement any, check func(int) (
 			bad.Add(nBad)
 		})
 	}
-	// Every cycle gathers every P twice: about 0.5 ms on an idle 2-core
-	// machine (about 5 s for the whole run), milliseconds when the CPUs are
-	// shared with other work. The budget only keeps a stuck run from
-	// hanging the suite; every cycle must complete.
+	// A cycle takes tens of microseconds with membarrier; where every P
+	// is gathered instead (arm64, the fallback), about 0.5 ms on an idle
+	// 2-core machine, milliseconds when the CPUs are shared with other
+	// work. The budget only keeps a stuck run from hanging the suite;
+	// every cycle must complete.
 	budget := 3 * time.Minute
 	if d, err := time.ParseDuration(os.Getenv("HOTPATCH_NATIVE_BUDGET")); err == nil {
 		budget = d
@@ -292,11 +312,7 @@ func hammer(t *testing.T, cycles int, target, replacement any, check func(int) (
 	var err error
 	done := 0
 	for ; done < cycles && time.Since(start) < budget; done++ {
-		var r *Redirection
-		if r, err = Redirect(target, replacement); err != nil {
-			break
-		}
-		if err = r.Restore(); err != nil {
+		if err = cycle(); err != nil {
 			break
 		}
 	}
@@ -335,6 +351,12 @@ func TestChildRedirectRefusals(t *testing.T) {
 		{"same function", targetAdd, targetAdd, ErrSameFunc},
 		{"runtime function", runtime.Gosched, func() {}, ErrRuntimeFunc},
 		{"reflect.MakeFunc stub", reflect.MakeFunc(reflect.TypeOf(targetAdd), nil).Interface(), replAdd, ErrRuntimeFunc},
+		{"generic instantiation", gmax[int], func(a, b int) int { return 0 }, ErrGenericFunc},
+		{"generic instantiation, other shape", gmax[string], func(a, b string) string { return "" }, ErrGenericFunc},
+		{"method of a generic type", (*box[int]).Get, func(*box[int]) int { return 0 }, ErrGenericFunc},
+		{"method value", (&counter{}).Incr, func(int) int { return 0 }, ErrMethodValue},
+		{"pointer wrapper of a value method", (*vpoint).X, func(*vpoint) int { return 0 }, ErrWrapper},
+		{"interface method expression", fmt.Stringer.String, func(fmt.Stringer) string { return "" }, ErrWrapper},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -357,6 +379,29 @@ func TestChildRedirectRefusals(t *testing.T) {
 		}
 		if err := checkRoom("f", jumpLen); err != nil {
 			t.Errorf("checkRoom(%d) = %v, want nil", jumpLen, err)
+		}
+	})
+	t.Run("redirection cycle", func(t *testing.T) {
+		r, err := Redirect(targetOther, targetAdd)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer r.Restore()
+		if r2, err := Redirect(targetAdd, targetOther); !errors.Is(err, ErrSameFunc) {
+			if r2 != nil {
+				r2.Restore()
+			}
+			t.Fatalf("Redirect back = %v, want ErrSameFunc", err)
+		}
+		// A chain that does not loop is allowed: targetOther runs
+		// targetAdd, which runs replAdd.
+		r2, err := Redirect(targetAdd, replAdd)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer r2.Restore()
+		if got := targetOther(5, 2); got != -7 {
+			t.Errorf("chained: %d, want -7", got)
 		}
 	})
 	t.Run("already redirected", func(t *testing.T) {
@@ -386,6 +431,105 @@ func TestChildRedirectRefusals(t *testing.T) {
 }
 
 type namedAdd func(int, int) int
+
+//go:noinline
+func gmax[T int | string](a, b T) T {
+	if a > b {
+		return a
+	}
+	return b
+}
+
+type box[T any] struct{ v T }
+
+//go:noinline
+func (b *box[T]) Get() T { return b.v }
+
+type vpoint struct{ x int }
+
+//go:noinline
+func (p vpoint) X() int { return p.x }
+
+func TestRedirectGenericCallPaths(t *testing.T) { runChild(t, "TestChildRedirectGenericCallPaths") }
+
+// TestChildRedirectGenericCallPaths shows why instantiations are refused:
+// a direct call of gmax[int] does not go through the entry of the func
+// value gmax[int]. Redirecting that entry by hand (as Redirect did before
+// it refused) changes calls through the func value only.
+func TestChildRedirectGenericCallPaths(t *testing.T) {
+	inChild(t)
+	f, _ := funcOf(gmax[int], "target")
+	repl := func(a, b int) int { return -1 }
+	r, _ := funcOf(repl, "replacement")
+	red, err := redirect(f, r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	viaValue := callGmax(gmax[int])
+	direct := gmax(1, 2)
+	if err := red.Restore(); err != nil {
+		t.Fatal(err)
+	}
+	if viaValue != -1 || direct != 2 {
+		t.Fatalf("through the func value %d, direct %d; want -1 and 2: the call paths no longer differ, revisit ErrGenericFunc", viaValue, direct)
+	}
+	if _, err := Redirect(gmax[int], repl); !errors.Is(err, ErrGenericFunc) {
+		t.Errorf("Redirect(gmax[int]) = %v, want ErrGenericFunc", err)
+	}
+}
+
+//go:noinline
+func callGmax(f func(int, int) int) int { return f(1, 2) }
+
+// bigFramePrev is a lone RET: it leaves alignment padding right before
+// bigFrame, if the linker keeps source order.
+//
+//go:noinline
+func bigFramePrev() {}
+
+// bigFrame's frame exceeds 4 KiB, so its prologue starts with the 3-byte
+// MOVQ SP, R12.
+//
+//go:noinline
+func bigFrame(i int) int {
+	var buf [8192]byte
+	buf[i%len(buf)] = byte(i)
+	return int(buf[(i+1)%len(buf)]) + i
+}
+
+func TestRedirectBigFrame(t *testing.T) { runChild(t, "TestChildRedirectBigFrame") }
+
+func TestChildRedirectBigFrame(t *testing.T) {
+	inChild(t)
+	bigFramePrev()
+	f, _ := funcOf(bigFrame, "target")
+	first := x86Insn(readCodeForTest(f.code))
+	r, err := Redirect(bigFrame, func(i int) int { return -i })
+	if errors.Is(err, ErrNoRoomForJump) {
+		// No padding before it in this build: the refusal must say why.
+		for _, want := range []string{"MOVQ SP, R12", "frame exceeds 4 KiB", "bytes of padding before the entry"} {
+			if !strings.Contains(err.Error(), want) {
+				t.Errorf("refusal %q does not say %q", err, want)
+			}
+		}
+		t.Skipf("refused, with the reason: %v", err)
+	}
+	if err != nil {
+		t.Fatalf("Redirect(bigFrame) = %v", err)
+	}
+	if runtime.GOARCH == "amd64" {
+		t.Logf("%v: first instruction %s, padding jump at %+d", r, first, padOffset(r))
+	}
+	if got := bigFrame(5); got != -5 {
+		t.Errorf("redirected: %d", got)
+	}
+	if err := r.Restore(); err != nil {
+		t.Fatal(err)
+	}
+	if got := bigFrame(5); got != 5 {
+		t.Errorf("restored: %d", got)
+	}
+}
 
 //go:noinline
 func targetForeign(a, b int) int { return a * b }
@@ -477,11 +621,11 @@ func TestRedirectARM64UnderQEMU(t *testing.T) {
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("building the arm64 test binary: %v\n%s", err, out)
 	}
-	for _, name := range []string{"TestChildRedirect", "TestChildRedirectRefusals", "TestChildRedirectForeignPatch", "TestChildRedirectConcurrent", "TestChildUnparkedStores", "TestChildDirectCalls"} {
+	for _, name := range []string{"TestChildRedirect", "TestChildRedirectRefusals", "TestChildRedirectForeignPatch", "TestChildRedirectConcurrent", "TestChildRedirectShortLeaf", "TestChildRedirectBigFrame", "TestChildRedirectGenericCallPaths", "TestChildUnparkedStores", "TestChildDirectCalls"} {
 		cmd := exec.Command(qemu, bin, "-test.run=^"+name+"$", "-test.v", "-test.count=1")
-		// Emulated, a cycle takes milliseconds: 1,000 cycles keep the
-		// package's tests within their time budget.
-		cmd.Env = append(os.Environ(), childEnv+"=1", "HOTPATCH_NATIVE_CYCLES=1000", "HOTPATCH_NATIVE_BUDGET=2m")
+		// Emulated, a cycle takes up to tens of milliseconds: 300 cycles
+		// per target keep the package's tests within their time budget.
+		cmd.Env = append(os.Environ(), childEnv+"=1", "HOTPATCH_NATIVE_CYCLES=300", "HOTPATCH_NATIVE_BUDGET=2m")
 		out, err := cmd.CombinedOutput()
 		if err != nil || !strings.Contains(string(out), "--- PASS: "+name) {
 			t.Fatalf("arm64 %s under qemu: %v\n%s", name, err, out)
@@ -506,5 +650,73 @@ func TestRedirectNotSupported(t *testing.T) {
 	}
 	if _, err := Redirect(targetAdd, replAdd); !errors.Is(err, ErrNotSupported) {
 		t.Errorf("Redirect = %v, want ErrNotSupported", err)
+	}
+}
+
+// Short leaf targets: one instruction of 3 or 4 bytes, then RET. The jump
+// cannot keep the RET byte unless its trampoline sits in a window below
+// address 0 for code loaded low, so they take the padding path: a JMP rel8
+// over the first instruction to a JMP rel32 in the padding after the RET.
+
+//go:noinline
+func shortMul(a, b int) int { return a * b }
+
+//go:noinline
+func replMul(a, b int) int { return -a * b }
+
+type pair struct{ a, b int }
+
+//go:noinline
+func (p *pair) B() int { return p.b }
+
+// adder returns a closure whose body is one ADDQ from its context, then RET.
+//
+//go:noinline
+func adder(k int) func(int) int { return func(x int) int { return x + k } }
+
+func TestRedirectShortLeaf(t *testing.T) { runChild(t, "TestChildRedirectShortLeaf") }
+
+func TestChildRedirectShortLeaf(t *testing.T) {
+	inChild(t)
+	add7 := adder(7)
+	for _, tc := range []struct {
+		name        string
+		target      any
+		replacement any
+		call        func() int
+		old, new    int
+	}{
+		{"multiply", shortMul, func(a, b int) int { return a + b }, func() int { return shortMul(6, 7) }, 42, 13},
+		{"getter", (*pair).B, func(p *pair) int { return -p.b }, func() int { return (&pair{1, 5}).B() }, 5, -5},
+		{"closure", add7, func(x int) int { return x - 7 }, func() int { return add7(10) }, 17, 3},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			for round := range 3 { // the second round reuses the padding jump
+				if got := tc.call(); got != tc.old {
+					t.Fatalf("round %d, before: %d, want %d", round, got, tc.old)
+				}
+				r, err := Redirect(tc.target, tc.replacement)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if round == 0 {
+					t.Logf("%v: padding jump at %+d", r, padOffset(r))
+					// Code loaded below 2 GiB (a non-PIE executable) puts
+					// the windows below address 0: the padding path.
+					if runtime.GOARCH == "amd64" && !raceEnabled && lowCode(r) && padOffset(r) == 0 {
+						t.Errorf("no padding jump: the padding path was not exercised")
+					}
+				}
+				if got := tc.call(); got != tc.new {
+					t.Errorf("round %d, redirected: %d, want %d", round, got, tc.new)
+				}
+				if err := r.Restore(); err != nil {
+					t.Fatal(err)
+				}
+				if got := tc.call(); got != tc.old {
+					t.Errorf("round %d, restored: %d, want %d", round, got, tc.old)
+				}
+			}
+		})
 	}
 }
