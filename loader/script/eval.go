@@ -27,13 +27,18 @@ import (
 // eval runs the script in a fresh interpreter, bounded by ctx and
 // Options.EvalTimeout, and returns its directive funcs, wrapped, by slot.
 //
-// yaegi's EvalWithContext runs the script on a goroutine of its own, so
-// that top-level code that never returns cannot hold the caller: on timeout
-// it returns at once and tells that goroutine to stop, which it does at the
-// interpreter's next step (or when compiled code it is blocked in returns),
-// dropping the interpreter with it. EvalWithContext rather than
-// CompileAST+ExecuteWithContext because the latter races on its results
-// when it times out (yaegi v0.16.1), which -race rightly reports.
+// The script is compiled and run on a goroutine of its own, so that
+// top-level code that never returns cannot hold the caller: on timeout eval
+// returns at once and stops the interpreter (see [stopper]), which ends its
+// code at the next interpreted step (or when compiled code it is blocked in
+// returns). Whatever the outcome, nothing of a refused script keeps
+// running: its interpreter is stopped and what it opened through the
+// sandbox (listeners, servers) is closed.
+//
+// A script in package main is evaluated as package Main: yaegi runs the
+// main func of package main whenever it evaluates anything in it, which
+// would run it again, unbounded, for each func the loader fetches. A patch
+// is not a program; its main func is never run.
 func (l *Loader) eval(ctx context.Context, id string, s *loader.Source, src []byte) (map[string]any, *version, error) {
 	limit := l.opts.EvalTimeout
 	if dl, ok := ctx.Deadline(); ok && time.Until(dl) < limit {
@@ -44,29 +49,52 @@ func (l *Loader) eval(ctx context.Context, id string, s *loader.Source, src []by
 
 	where := token.Position{Filename: s.File}
 	tap := &stderrTap{w: l.opts.Stderr, file: s.File, capturing: true}
+	box := newBox()
 	i := interp.New(interp.Options{Stdout: l.opts.Stdout, Stderr: tap, SourcecodeFilesystem: nameFS{}})
-	if err := safely(func() error { return i.Use(l.pol.exports(s.Imports, l.opts.Stdout, tap)) }); err != nil {
+	if err := safely(func() error { return i.Use(l.pol.exports(s.Imports, l.opts.Stdout, tap, box)) }); err != nil {
 		return nil, nil, &loader.Error{Pos: where, Err: fmt.Errorf("%w: loading symbols: %w", ErrInterpreter, err)}
 	}
 	nameScript(i)
-	_, err := i.EvalWithContext(ctx, string(src))
-	tap.stopCapture()
-	switch {
-	case err == nil:
-	case errors.Is(ctx.Err(), context.DeadlineExceeded):
+	st, err := newStopper(i)
+	if err != nil {
+		return nil, nil, &loader.Error{Pos: where, Err: fmt.Errorf("%w: %w", ErrInterpreter, err)}
+	}
+	halt := func() { st.stop(); box.close() }
+
+	code, pkgName := string(src), s.Package
+	if pkgName == "main" {
+		off := s.FileSet.Position(s.AST.Name.Pos()).Offset
+		pkgName = mainRenamed
+		code = code[:off] + pkgName + code[off+len("main"):]
+	}
+	r := &run{done: make(chan struct{})}
+	go r.do(i, code)
+	select {
+	case <-r.done:
+	case <-ctx.Done():
+		halt()
+		go r.reap(st)
+		compiled := r.compiled.Load()
+		switch {
+		case !errors.Is(ctx.Err(), context.DeadlineExceeded):
+			return nil, nil, fmt.Errorf("%s: %w", s.File, ctx.Err())
+		case !compiled:
+			return nil, nil, &loader.Error{Pos: where, Err: fmt.Errorf("%w: the interpreter was still compiling the script after %v", ErrTimeout, limit.Round(time.Millisecond))}
+		}
 		return nil, nil, &loader.Error{Pos: topLevelPos(s), Err: fmt.Errorf("%w: top-level code (init funcs, var initializers; the first one is here) still ran after %v",
 			ErrTimeout, limit.Round(time.Millisecond))}
-	case ctx.Err() != nil:
-		return nil, nil, fmt.Errorf("%s: %w", s.File, ctx.Err())
-	default:
-		return nil, nil, interpError(s, err, tap)
+	}
+	tap.stopCapture()
+	if r.err != nil {
+		halt()
+		return nil, nil, interpError(s, r.err, tap)
 	}
 
-	ver := &version{id: id, report: l.opts.Report, interp: i}
+	ver := &version{id: id, report: l.opts.Report, callTimeout: l.opts.CallTimeout, interp: i, stopper: st, box: box}
 	impls := make(map[string]any, len(s.Directives))
 	var errs []error
 	for _, d := range s.Directives {
-		fn, err := l.fetch(i, s, d)
+		fn, err := l.fetch(i, pkgName, d)
 		if err != nil {
 			errs = append(errs, err)
 			continue
@@ -74,9 +102,56 @@ func (l *Loader) eval(ctx context.Context, id string, s *loader.Source, src []by
 		impls[d.Slot] = ver.wrap(d.Slot, fn)
 	}
 	if len(errs) > 0 {
+		halt()
 		return nil, nil, joinErrors(errs)
 	}
 	return impls, ver, nil
+}
+
+// mainRenamed is the package name under which a script of package main is
+// evaluated: as long as "main", so positions do not move.
+const mainRenamed = "Main"
+
+// run is the evaluation of one script's source on its own goroutine.
+type run struct {
+	done     chan struct{} // closed when the goroutine ends
+	compiled atomic.Bool   // compilation is over; top-level code runs
+	err      error         // set before done is closed
+}
+
+func (r *run) do(i *interp.Interpreter, code string) {
+	defer close(r.done)
+	defer func() {
+		if v := recover(); v != nil { // yaegi reports some of its limits by panicking
+			r.err = interp.Panic{Value: v, Stack: debug.Stack()}
+		}
+	}()
+	prog, err := i.Compile(code)
+	r.compiled.Store(true)
+	if err != nil {
+		r.err = err
+		return
+	}
+	_, r.err = i.Execute(prog)
+}
+
+// reap keeps stopping the interpreter until the evaluation's goroutine has
+// ended. One stop is enough for code that was running when it came; code
+// that started after it (compilation ended just then) took the new run id,
+// which the next stop changes again.
+func (r *run) reap(st *stopper) {
+	wait := time.Millisecond
+	for {
+		t := time.NewTimer(wait)
+		select {
+		case <-r.done:
+			t.Stop()
+			return
+		case <-t.C:
+		}
+		st.stop()
+		wait = min(2*wait, time.Second)
+	}
 }
 
 // scriptName is the name under which yaegi knows every script; errors and
@@ -88,8 +163,12 @@ const scriptName = "hotpatch-script.go"
 // yaegi's EvalWithContext has no name parameter, but keeps the name of the
 // last source evaluated by path: so evaluate, by that name, an empty source
 // that fails at once, before it changes anything else.
+//
+// EvalPathWithContext rather than EvalPath because it also gives the
+// interpreter the done channel that channel operations select on, and
+// that [stopper] closes.
 func nameScript(i *interp.Interpreter) {
-	_, _ = i.EvalPath(scriptName)
+	_, _ = i.EvalPathWithContext(context.Background(), scriptName)
 }
 
 // nameFS is the interpreter's source file system: it holds only the empty
@@ -136,15 +215,12 @@ func safely(f func() error) (err error) {
 }
 
 // fetch returns the directive's func as a value of the slot's type.
-func (l *Loader) fetch(i *interp.Interpreter, s *loader.Source, d loader.Directive) (reflect.Value, error) {
+func (l *Loader) fetch(i *interp.Interpreter, pkgName string, d loader.Directive) (reflect.Value, error) {
 	slot, ok := l.reg.Lookup(d.Slot)
 	if !ok { // checked by Load; registries never forget a slot
 		return reflect.Value{}, &loader.Error{Pos: d.Pos, Err: fmt.Errorf("%w: %s", loader.ErrUnknownSlot, d.Slot)}
 	}
-	ref := s.Package + "." + d.Func
-	if s.Package == "main" {
-		ref = d.Func // yaegi evaluates expressions in package main
-	}
+	ref := pkgName + "." + d.Func
 	var v reflect.Value
 	err := safely(func() (err error) { v, err = i.Eval(ref); return err })
 	if err != nil {
@@ -170,17 +246,41 @@ func (l *Loader) fetch(i *interp.Interpreter, s *loader.Source, d loader.Directi
 // version is one evaluated script: its interpreter and the calls in flight
 // through its funcs.
 type version struct {
-	id       string
-	report   func(slot string, err error)
-	inflight atomic.Int64 // calls running now; a counter, not a WaitGroup, since calls may start while retire waits
+	id          string
+	report      func(slot string, err error)
+	callTimeout time.Duration
+	inflight    atomic.Int64 // calls running now; a counter, not a WaitGroup, since calls may start while retire waits
+	stopper     *stopper
+	box         *box
+
+	stopped atomic.Pointer[stopError] // why the interpreter was stopped; nil while it runs
 
 	mu     sync.Mutex // guards interp
 	interp *interp.Interpreter
 }
 
-// wrap returns fn, of a slot's type, wrapped so that calls are counted and a
-// panic escaping the script is reported before it continues up the caller's
-// stack, as a panic in compiled code would.
+// stopError is what a call into a stopped script panics with.
+type stopError struct {
+	id, why string
+	cause   error // ErrStopped, or ErrCallTimeout (which wraps it)
+}
+
+func (e *stopError) Error() string { return "script " + e.id + ": " + e.why + ": " + e.cause.Error() }
+func (e *stopError) Unwrap() error { return e.cause }
+
+// stop ends all code of the version's interpreter and closes what the
+// script opened through the sandbox; later calls panic with the reason.
+// The first reason sticks.
+func (ver *version) stop(why string, cause error) {
+	ver.stopped.CompareAndSwap(nil, &stopError{id: ver.id, why: why, cause: cause})
+	ver.stopper.stop()
+	ver.box.close()
+}
+
+// wrap returns fn, of a slot's type, wrapped so that calls are counted,
+// bounded by Options.CallTimeout if set, refused once the version is
+// stopped, and so that a panic escaping the script is reported before it
+// continues up the caller's stack, as a panic in compiled code would.
 func (ver *version) wrap(slot string, fn reflect.Value) any {
 	call := fn.Call
 	if fn.Type().IsVariadic() {
@@ -189,7 +289,26 @@ func (ver *version) wrap(slot string, fn reflect.Value) any {
 	return reflect.MakeFunc(fn.Type(), func(args []reflect.Value) []reflect.Value {
 		ver.inflight.Add(1)
 		defer ver.exit(slot)
-		return call(args)
+		if e := ver.stopped.Load(); e != nil {
+			panic(e)
+		}
+		if ver.callTimeout > 0 {
+			t := time.AfterFunc(ver.callTimeout, func() {
+				err := fmt.Errorf("%w: a call of %s ran longer than %v (Options.CallTimeout)", ErrCallTimeout, slot, ver.callTimeout)
+				ver.stop("stopped", err)
+				if ver.report != nil {
+					ver.report(slot, fmt.Errorf("script %s: %w", ver.id, err))
+				}
+			})
+			defer t.Stop()
+		}
+		out := call(args)
+		// A stopped interpreter ends its calls early with zero results:
+		// those are not the script's answer.
+		if e := ver.stopped.Load(); e != nil {
+			panic(e)
+		}
+		return out
 	}).Interface()
 }
 
@@ -199,6 +318,9 @@ func (ver *version) exit(slot string) {
 	v := recover()
 	if v == nil {
 		return
+	}
+	if e, ok := v.(*stopError); ok {
+		panic(e) // reported when it was stopped, if it was for a timeout
 	}
 	// yaegi re-panics with the value boxed in a reflect.Value; unbox it so
 	// that callers see what the script passed to panic (net/http compares
@@ -212,24 +334,31 @@ func (ver *version) exit(slot string) {
 	panic(v)
 }
 
-// retire waits for the calls in flight, then drops the interpreter. What
-// is left of it is garbage once no slot and no caller holds its funcs.
+// retire waits for the calls in flight until ctx ends, then stops the
+// interpreter: calls still running end at their next interpreted step,
+// goroutines the script started end too, and what it opened through the
+// sandbox is closed. It returns when ctx ends at the latest, with an error
+// if calls had to be stopped. What is left of the interpreter is garbage
+// once no slot and no caller holds its funcs; a caller that loaded a func
+// before the swap and calls it now gets a panic wrapping [ErrStopped].
 func (ver *version) retire(ctx context.Context) error {
+	var err error
 	wait := time.Millisecond
-	for ver.inflight.Load() > 0 {
+	for ver.inflight.Load() > 0 && err == nil {
 		t := time.NewTimer(wait)
 		select {
 		case <-t.C:
 		case <-ctx.Done():
 			t.Stop()
-			return fmt.Errorf("script %s: %d calls still in flight: %w", ver.id, ver.inflight.Load(), ctx.Err())
+			err = fmt.Errorf("script %s: %d calls still in flight were stopped: %w", ver.id, ver.inflight.Load(), ctx.Err())
 		}
 		wait = min(2*wait, 50*time.Millisecond)
 	}
+	ver.stop("retired", ErrStopped)
 	ver.mu.Lock()
 	ver.interp = nil
 	ver.mu.Unlock()
-	return nil
+	return err
 }
 
 // stderrTap forwards the interpreter's stderr, with the script's real name

@@ -590,29 +590,40 @@ func TestRetireWaitsForCalls(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	greet := p.Impls["example.Greet"].(func(string) string)
 	done := make(chan string)
-	go func() { done <- p.Impls["example.Greet"].(func(string) string)("bob") }()
+	go func() { done <- greet("bob") }()
 	<-entered
-
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
-	defer cancel()
-	if err := p.Retire(ctx); !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "1 calls still in flight") {
-		t.Errorf("Retire during a call = %v, want a deadline error", err)
-	}
-	close(release)
+	release <- struct{}{}
 	if got := <-done; got != "bob" {
 		t.Errorf("call = %q", got)
 	}
-	if err := p.Retire(context.Background()); err != nil {
-		t.Errorf("Retire after the call = %v", err)
-	}
-	// A caller that loaded the func before the swap may call it after
-	// retirement; it still works, since the interpreter goes only when the
-	// last reference does.
-	go func() { done <- p.Impls["example.Greet"].(func(string) string)("late") }()
+
+	// A call blocked in compiled code when retire's context ends: retire
+	// returns then, and the call ends with ErrStopped when it comes back.
+	stopped := make(chan any)
+	go func() {
+		defer func() { stopped <- recover() }()
+		greet("bob")
+	}()
 	<-entered
-	if got := <-done; got != "late" {
-		t.Errorf("call after Retire = %q", got)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	if err := p.Retire(ctx); !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "1 calls still in flight were stopped") {
+		t.Errorf("Retire during a call = %v, want a deadline error", err)
+	}
+	release <- struct{}{}
+	if v, _ := (<-stopped).(error); !errors.Is(v, script.ErrStopped) {
+		t.Errorf("call across retire panicked with %v, want ErrStopped", v)
+	}
+	// A caller that loaded the func before the swap and calls it after
+	// retirement gets ErrStopped, not a zero result.
+	go func() {
+		defer func() { stopped <- recover() }()
+		greet("late")
+	}()
+	if v, _ := (<-stopped).(error); !errors.Is(v, script.ErrStopped) || !strings.Contains(v.Error(), "retired") {
+		t.Errorf("call after Retire panicked with %v, want ErrStopped", v)
 	}
 }
 
