@@ -212,6 +212,9 @@ func (l *Loader) Load(ctx context.Context, path string) (hotswap.Patch, error) {
 	if err := unsupported(s); err != nil {
 		return hotswap.Patch{}, err
 	}
+	if err := recursion(s); err != nil {
+		return hotswap.Patch{}, err
+	}
 	id := loader.PatchID(path, src)
 	impls, ver, err := l.eval(ctx, id, s, src)
 	if err != nil {
