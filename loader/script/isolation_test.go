@@ -4,12 +4,14 @@ import (
 	"context"
 	"errors"
 	"flag"
+	"fmt"
 	"io"
 	"log"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"reflect"
 	"strconv"
 	"strings"
@@ -178,10 +180,12 @@ func TestProcessStateIsPrivate(t *testing.T) {
 
 import (
 	"flag"
+	"fmt"
 	"io"
 	"log"
 	"net/http"
 	"os"
+	"os/exec"
 	"time"
 )
 
@@ -364,6 +368,34 @@ func TestRevertStopsRunningCall(t *testing.T) {
 	}
 	// TestMain's goleak check sees that the goroutine the script started
 	// has ended too.
+}
+
+// TestRecursionHostSurvives loads runaway recursion in a child process,
+// where it would be a fatal stack overflow, and checks that the child
+// refuses it and lives on.
+func TestRecursionHostSurvives(t *testing.T) {
+	if os.Getenv("HOTPATCH_SCRIPT_RECURSION_CHILD") == "1" {
+		e := newEnv(t)
+		src := "package patch\n\ntype node struct{ next *node }\n\nfunc (n *node) depth() int { return 1 + n.walk() }\n\nfunc (n *node) walk() int { return n.depth() }\n\n//hotpatch:slot example.Greet\nfunc Greet(s string) string {\n\tvar n node\n\treturn s + string(rune('0'+n.depth()))\n}\n"
+		p, err := e.loader(script.Options{}).Load(context.Background(), e.write("rec.go", src))
+		if errors.Is(err, script.ErrRecursion) {
+			fmt.Println("refused:", err)
+			os.Exit(0)
+		}
+		if err != nil {
+			fmt.Println("other error:", err)
+			os.Exit(3)
+		}
+		fmt.Println(p.Impls["example.Greet"].(func(string) string)("x")) // overflows the stack
+		os.Exit(4)
+	}
+	t.Parallel()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestRecursionHostSurvives$", "-test.count=1")
+	cmd.Env = append(os.Environ(), "HOTPATCH_SCRIPT_RECURSION_CHILD=1")
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "refused:") || !strings.Contains(string(out), "rec.go:5:") {
+		t.Fatalf("child: %v\n%.2000s", err, out)
+	}
 }
 
 func TestRecursionRefused(t *testing.T) {

@@ -25,8 +25,9 @@ import (
 // call return at once; closing done wakes code blocked on a channel.
 // EvalWithContext reaches both through an unexported method, so this
 // reaches the two fields it touches (Interpreter.id and Interpreter.done)
-// by reflection. newStopper checks their types, and TestStopReachesYaegi
-// fails if a new yaegi version moves them.
+// by reflection. newStopper checks their types, and TestCallTimeout and
+// TestRevertStopsRunningCall fail if a new yaegi version changes how they
+// are used.
 //
 // Code blocked inside compiled code (time.Sleep, a read) stops when that
 // call returns.
