@@ -10,6 +10,7 @@ import (
 	"io"
 	"io/fs"
 	"reflect"
+	"runtime"
 	"runtime/debug"
 	"slices"
 	"strconv"
@@ -92,6 +93,7 @@ func (l *Loader) eval(ctx context.Context, id string, s *loader.Source, src []by
 
 	ver := &version{id: id, report: l.opts.Report, callTimeout: l.opts.CallTimeout, interp: i, stopper: st, box: box}
 	impls := make(map[string]any, len(s.Directives))
+	live := new(liveToken)
 	var errs []error
 	for _, d := range s.Directives {
 		fn, err := l.fetch(i, pkgName, d)
@@ -99,12 +101,13 @@ func (l *Loader) eval(ctx context.Context, id string, s *loader.Source, src []by
 			errs = append(errs, err)
 			continue
 		}
-		impls[d.Slot] = ver.wrap(d.Slot, fn)
+		impls[d.Slot] = ver.wrap(d.Slot, fn, live)
 	}
 	if len(errs) > 0 {
 		halt()
 		return nil, nil, joinErrors(errs)
 	}
+	runtime.AddCleanup(live, func(ver *version) { ver.stop("unreachable", ErrStopped) }, ver)
 	return impls, ver, nil
 }
 
@@ -259,6 +262,9 @@ type version struct {
 	interp *interp.Interpreter
 }
 
+// liveToken is what the cleanup of a version's interpreter waits on.
+type liveToken struct{ _ byte } // not zero-sized: each one is its own allocation
+
 // stopError is what a call into a stopped script panics with.
 type stopError struct {
 	id, why string
@@ -281,12 +287,18 @@ func (ver *version) stop(why string, cause error) {
 // bounded by Options.CallTimeout if set, refused once the version is
 // stopped, and so that a panic escaping the script is reported before it
 // continues up the caller's stack, as a panic in compiled code would.
-func (ver *version) wrap(slot string, fn reflect.Value) any {
+//
+// live is shared by the wrappers of one version and by nothing else:
+// when it becomes unreachable, no one can call into the script any more,
+// and a cleanup stops the interpreter, ending what the script left
+// running (goroutines, timer funcs) and closing what it opened.
+func (ver *version) wrap(slot string, fn reflect.Value, live *liveToken) any {
 	call := fn.Call
 	if fn.Type().IsVariadic() {
 		call = fn.CallSlice // args arrive with the variadic ones as a slice
 	}
 	return reflect.MakeFunc(fn.Type(), func(args []reflect.Value) []reflect.Value {
+		defer runtime.KeepAlive(live)
 		ver.inflight.Add(1)
 		defer ver.exit(slot)
 		if e := ver.stopped.Load(); e != nil {
@@ -334,31 +346,37 @@ func (ver *version) exit(slot string) {
 	panic(v)
 }
 
-// retire waits for the calls in flight until ctx ends, then stops the
-// interpreter: calls still running end at their next interpreted step,
-// goroutines the script started end too, and what it opened through the
-// sandbox is closed. It returns when ctx ends at the latest, with an error
-// if calls had to be stopped. What is left of the interpreter is garbage
-// once no slot and no caller holds its funcs; a caller that loaded a func
-// before the swap and calls it now gets a panic wrapping [ErrStopped].
+// retire waits for the calls in flight until ctx ends and closes what the
+// script opened through the sandbox (listeners, servers). Calls still in
+// flight when ctx ends are stuck as far as the manager can tell: retire
+// then stops the interpreter, which ends them at their next interpreted
+// step with a panic wrapping [ErrStopped], and returns an error saying so.
+// It returns when ctx ends at the latest.
+//
+// Otherwise the interpreter is left to the garbage collector: a caller
+// that loaded a func before the swap and calls it only now is still
+// served, as from compiled code. Once no slot and no caller holds any of
+// its funcs, a cleanup stops the interpreter, which ends the goroutines the
+// script started (see [version.wrap]).
 func (ver *version) retire(ctx context.Context) error {
-	var err error
+	defer ver.box.close()
 	wait := time.Millisecond
-	for ver.inflight.Load() > 0 && err == nil {
+	for ver.inflight.Load() > 0 {
 		t := time.NewTimer(wait)
 		select {
 		case <-t.C:
 		case <-ctx.Done():
 			t.Stop()
-			err = fmt.Errorf("script %s: %d calls still in flight were stopped: %w", ver.id, ver.inflight.Load(), ctx.Err())
+			n := ver.inflight.Load()
+			ver.stop("retired with calls in flight", ErrStopped)
+			return fmt.Errorf("script %s: %d calls still in flight were stopped: %w", ver.id, n, ctx.Err())
 		}
 		wait = min(2*wait, 50*time.Millisecond)
 	}
-	ver.stop("retired", ErrStopped)
 	ver.mu.Lock()
 	ver.interp = nil
 	ver.mu.Unlock()
-	return err
+	return nil
 }
 
 // stderrTap forwards the interpreter's stderr, with the script's real name

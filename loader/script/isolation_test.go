@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"reflect"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -20,6 +21,7 @@ import (
 
 	"github.com/traefik/yaegi/interp"
 	"github.com/traefik/yaegi/stdlib/unrestricted"
+	"go.uber.org/goleak"
 
 	"github.com/hotpatch-go/hotpatch/hotswap"
 	"github.com/hotpatch-go/hotpatch/loader"
@@ -185,7 +187,6 @@ import (
 	"log"
 	"net/http"
 	"os"
-	"os/exec"
 	"time"
 )
 
@@ -428,4 +429,42 @@ func TestRecursionRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	_ = p.Retire(context.Background())
+}
+
+func TestRetiredScriptGoroutinesEnd(t *testing.T) {
+	// Not parallel: it counts goroutines.
+	ignore := goleak.IgnoreCurrent()
+	e := newEnv(t)
+	func() {
+		p, err := e.loader(script.Options{}).Load(context.Background(), e.write("spin.go", `package patch
+
+//hotpatch:slot example.Greet
+func Greet(n string) string {
+	go func() {
+		for {
+		}
+	}()
+	return n
+}
+`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := p.Impls["example.Greet"].(func(string) string)("bob"); got != "bob" {
+			t.Fatalf("Greet = %q", got)
+		}
+		if err := p.Retire(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}()
+	// Once nothing holds the patch's funcs, a cleanup stops the
+	// interpreter, and with it the goroutine the script left spinning.
+	var err error
+	for range 100 { // a hang detector, not a clock
+		runtime.GC()
+		if err = goleak.Find(ignore); err == nil {
+			return
+		}
+	}
+	t.Errorf("a retired script's goroutine still runs: %v", err)
 }
