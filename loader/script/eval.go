@@ -73,6 +73,7 @@ func (l *Loader) eval(ctx context.Context, id string, s *loader.Source, src []by
 	select {
 	case <-r.done:
 	case <-ctx.Done():
+		r.abandoned.Store(true)
 		halt()
 		go r.reap(st)
 		compiled := r.compiled.Load()
@@ -117,9 +118,10 @@ const mainRenamed = "Main"
 
 // run is the evaluation of one script's source on its own goroutine.
 type run struct {
-	done     chan struct{} // closed when the goroutine ends
-	compiled atomic.Bool   // compilation is over; top-level code runs
-	err      error         // set before done is closed
+	done      chan struct{} // closed when the goroutine ends
+	compiled  atomic.Bool   // compilation is over; top-level code runs
+	abandoned atomic.Bool   // the deadline passed: run nothing more
+	err       error         // set before done is closed
 }
 
 func (r *run) do(i *interp.Interpreter, code string) {
@@ -131,7 +133,7 @@ func (r *run) do(i *interp.Interpreter, code string) {
 	}()
 	prog, err := i.Compile(code)
 	r.compiled.Store(true)
-	if err != nil {
+	if err != nil || r.abandoned.Load() {
 		r.err = err
 		return
 	}
