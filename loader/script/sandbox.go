@@ -34,9 +34,10 @@ import (
 //     own; DefaultClient, DefaultTransport, Get, Head, Post and PostForm a
 //     client and transport of its own; net.DefaultResolver a resolver of
 //     its own;
-//   - every listener made through net.Listen* or net.File*, and every
-//     server started through http.ListenAndServe*, http.Serve*, is closed
-//     when the script is refused or retired.
+//   - every listener made through net.Listen*, net.File*, tls.Listen or
+//     tls.NewListener, and every server started through
+//     http.ListenAndServe* or http.Serve*, is closed when the script is
+//     refused or retired.
 //
 // [DefaultDeny] refuses, by member, what cannot be copied (os.Exit,
 // os.Chdir, signal handling, runtime settings, global registries). It
@@ -149,6 +150,13 @@ func sandbox(e interp.Exports, std map[string]bool, types map[reflect.Value][]re
 		if d := net.DefaultResolver; d != nil {
 			r := &net.Resolver{PreferGo: d.PreferGo, StrictErrors: d.StrictErrors, Dial: d.Dial}
 			p["DefaultResolver"] = reflect.ValueOf(&r).Elem()
+		}
+	})
+	override("crypto/tls/tls", func(p map[string]reflect.Value, _ func(string, any)) {
+		for _, name := range []string{"Listen", "NewListener"} {
+			if v, ok := p[name]; ok {
+				p[name] = b.tracking(v)
+			}
 		}
 	})
 	override("net/http/http", func(p map[string]reflect.Value, _ func(string, any)) {
