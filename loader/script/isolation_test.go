@@ -468,3 +468,16 @@ func Greet(n string) string {
 	}
 	t.Errorf("a retired script's goroutine still runs: %v", err)
 }
+
+func TestRefusedScriptGoroutinesEnd(t *testing.T) {
+	// Not parallel: it counts goroutines.
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	e := newEnv(t)
+	// Its top-level code returns, but a goroutine it started spins, and
+	// the file is refused afterwards (the func has the wrong type).
+	src := "package patch\n\nfunc init() {\n\tgo func() {\n\t\tfor {\n\t\t}\n\t}()\n}\n\n//hotpatch:slot example.Greet\nfunc Greet(n int) string { return \"\" }\n"
+	_, err := e.loader(script.Options{}).Load(context.Background(), e.write("spin.go", src))
+	if !errors.Is(err, hotswap.ErrTypeMismatch) {
+		t.Fatalf("Load = %v, want a type mismatch", err)
+	}
+}
