@@ -254,6 +254,7 @@ type version struct {
 	id          string
 	report      func(slot string, err error)
 	callTimeout time.Duration
+	lateBound   atomic.Int64 // once retired: the bound of calls that start now (the retire timeout), in ns
 	inflight    atomic.Int64 // calls running now; a counter, not a WaitGroup, since calls may start while retire waits
 	stopper     *stopper
 	box         *box
@@ -306,9 +307,9 @@ func (ver *version) wrap(slot string, fn reflect.Value, live *liveToken) any {
 		if e := ver.stopped.Load(); e != nil {
 			panic(e)
 		}
-		if ver.callTimeout > 0 {
-			t := time.AfterFunc(ver.callTimeout, func() {
-				err := fmt.Errorf("%w: a call of %s ran longer than %v (Options.CallTimeout)", ErrCallTimeout, slot, ver.callTimeout)
+		if timeout, why := ver.bound(); timeout > 0 {
+			t := time.AfterFunc(timeout, func() {
+				err := fmt.Errorf("%w: a call of %s ran longer than %v (%s)", ErrCallTimeout, slot, timeout, why)
 				ver.stop("stopped", err)
 				if ver.report != nil {
 					ver.report(slot, fmt.Errorf("script %s: %w", ver.id, err))
@@ -324,6 +325,16 @@ func (ver *version) wrap(slot string, fn reflect.Value, live *liveToken) any {
 		}
 		return out
 	}).Interface()
+}
+
+// bound returns the time limit of a call that starts now, and where it
+// comes from.
+func (ver *version) bound() (time.Duration, string) {
+	timeout, why := ver.callTimeout, "Options.CallTimeout"
+	if late := time.Duration(ver.lateBound.Load()); late > 0 && (timeout <= 0 || late < timeout) {
+		timeout, why = late, "a call made after the patch was retired, bounded by the retire timeout"
+	}
+	return timeout, why
 }
 
 // exit ends one call; it is deferred so that it sees a panic.
@@ -357,11 +368,18 @@ func (ver *version) exit(slot string) {
 //
 // Otherwise the interpreter is left to the garbage collector: a caller
 // that loaded a func before the swap and calls it only now is still
-// served, as from compiled code. Once no slot and no caller holds any of
+// served, as from compiled code, within the time retire's context had
+// left (past it, the call stops the interpreter as Options.CallTimeout
+// would). Once no slot and no caller holds any of
 // its funcs, a cleanup stops the interpreter, which ends the goroutines the
 // script started (see [version.wrap]).
 func (ver *version) retire(ctx context.Context) error {
 	defer ver.box.close()
+	if dl, ok := ctx.Deadline(); ok {
+		// Late calls are served, but as long as retire could have waited
+		// for them at most: a late call that loops is stopped too.
+		defer ver.lateBound.Store(int64(max(time.Until(dl), time.Millisecond)))
+	}
 	wait := time.Millisecond
 	for ver.inflight.Load() > 0 {
 		t := time.NewTimer(wait)

@@ -331,12 +331,31 @@ func callRecover(t *testing.T, f func()) any {
 	}
 }
 
+// enteredScript loops like loopScript, after telling the test it entered.
+const enteredScript = `package patch
+
+import "example.com/gate"
+
+//hotpatch:slot example.Greet
+func Greet(n string) string {
+	gate.Addr("entered")
+	go func() {
+		for {
+		}
+	}()
+	for {
+	}
+	return n
+}
+`
+
 func TestRevertStopsRunningCall(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	m := hotswap.New(e.reg, hotswap.Options{RetireTimeout: 50 * time.Millisecond})
-	l := e.loader(script.Options{})
-	p, err := l.Load(context.Background(), e.write("loop.go", loopScript))
+	entered := make(chan string, 1)
+	l := e.loader(script.Options{Symbols: gate(entered)})
+	p, err := l.Load(context.Background(), e.write("loop.go", enteredScript))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -349,6 +368,7 @@ func TestRevertStopsRunningCall(t *testing.T) {
 		defer func() { ended <- recover() }()
 		greet("bob")
 	}()
+	<-entered
 	if err := m.Revert(context.Background(), p.ID); err != nil {
 		t.Fatal(err)
 	}
@@ -369,6 +389,29 @@ func TestRevertStopsRunningCall(t *testing.T) {
 	}
 	// TestMain's goleak check sees that the goroutine the script started
 	// has ended too.
+}
+
+func TestLateCallIsBounded(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	entered := make(chan string, 1)
+	p, err := e.loader(script.Options{Symbols: gate(entered)}).Load(context.Background(), e.write("loop.go", enteredScript))
+	if err != nil {
+		t.Fatal(err)
+	}
+	greet := p.Impls["example.Greet"].(func(string) string)
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if err := p.Retire(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// A caller that loaded the func before the swap calls it after the
+	// retirement, and the script loops: it is served, but within the
+	// retire timeout.
+	v := callRecover(t, func() { greet("late") })
+	if err, _ := v.(error); !errors.Is(err, script.ErrCallTimeout) || !strings.Contains(err.Error(), "after the patch was retired") {
+		t.Errorf("late looping call panicked with %v, want ErrCallTimeout", v)
+	}
 }
 
 // TestRecursionHostSurvives loads runaway recursion in a child process,
