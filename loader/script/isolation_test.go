@@ -275,6 +275,11 @@ func TestSymbolsAddToStandardPackages(t *testing.T) {
 	if _, err := l.Load(context.Background(), e.write("exit.go", src)); !errors.Is(err, script.ErrImportRefused) {
 		t.Errorf("os.Exit through unrestricted symbols: %v", err)
 	}
+	// yaegi's own packages are not offered, even when Symbols has them.
+	src = "package patch\n\nimport \"github.com/traefik/yaegi/stdlib/unrestricted\"\n\nvar _ = unrestricted.Symbols\n\n//hotpatch:slot example.Greet\nfunc Greet(n string) string { return n }\n"
+	if _, err := l.Load(context.Background(), e.write("self.go", src)); !errors.Is(err, script.ErrNoSuchImport) {
+		t.Errorf("yaegi's unrestricted package through Symbols: %v", err)
+	}
 }
 
 const loopScript = `package patch

@@ -63,8 +63,8 @@ func newPolicy(host interp.Exports, allow, deny []string) *policy {
 	}
 	for k, syms := range host {
 		ip := path.Dir(k)
-		if ip == "." {
-			continue
+		if ip == "." || ip == yaegiSelf || strings.HasPrefix(ip, yaegiSelf+"/") {
+			continue // unrestricted.Symbols, say, exports its own mutable table
 		}
 		if std, ok := p.pkgs[ip]; ok && std.std {
 			// Symbols for a standard package add to it (yaegi's own
