@@ -126,19 +126,26 @@ type run struct {
 
 func (r *run) do(i *interp.Interpreter, code string) {
 	defer close(r.done)
+	returned := false
 	defer func() {
-		if v := recover(); v != nil { // yaegi reports some of its limits by panicking
+		switch v := recover(); {
+		case v != nil: // yaegi reports some of its limits by panicking
 			r.err = interp.Panic{Value: v, Stack: debug.Stack()}
+		case !returned: // runtime.Goexit, if the policy allows it
+			r.err = interp.Panic{Value: errGoexit, Stack: debug.Stack()}
 		}
 	}()
 	prog, err := i.Compile(code)
 	r.compiled.Store(true)
 	if err != nil || r.abandoned.Load() {
-		r.err = err
+		r.err, returned = err, true
 		return
 	}
 	_, r.err = i.Execute(prog)
+	returned = true
 }
+
+var errGoexit = errors.New("top-level code called runtime.Goexit")
 
 // reap keeps stopping the interpreter until the evaluation's goroutine has
 // ended. One stop is enough for code that was running when it came; code

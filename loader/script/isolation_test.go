@@ -529,3 +529,15 @@ func TestRefusedScriptGoroutinesEnd(t *testing.T) {
 		t.Fatalf("Load = %v, want a type mismatch", err)
 	}
 }
+
+func TestGoexitInTopLevelCode(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	l := e.loader(script.Options{Deny: []string{}})
+	src := "package patch\n\nimport \"runtime\"\n\nfunc init() {\n\truntime.Goexit()\n}\n\n//hotpatch:slot example.Greet\nfunc Greet(n string) string { return n }\n"
+	_, err := loadBounded(t, l, e.write("goexit.go", src))
+	var pe *hotswap.PanicError
+	if !errors.As(err, &pe) || !strings.Contains(err.Error(), "runtime.Goexit") {
+		t.Errorf("Load = %v, want a refusal naming runtime.Goexit", err)
+	}
+}
