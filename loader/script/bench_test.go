@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/hotpatch-go/hotpatch/hotswap"
 	"github.com/hotpatch-go/hotpatch/loader/script"
@@ -142,7 +143,15 @@ func benchCount(name string) string {
 	return strconv.Itoa(n)
 }
 
-func BenchmarkScriptCall(b *testing.B) {
+func BenchmarkScriptCall(b *testing.B) { benchScriptCall(b, script.Options{}) }
+
+// BenchmarkScriptCallTimeout is BenchmarkScriptCall with Options.CallTimeout
+// set: a timer per call.
+func BenchmarkScriptCallTimeout(b *testing.B) {
+	benchScriptCall(b, script.Options{CallTimeout: time.Minute})
+}
+
+func benchScriptCall(b *testing.B, opts script.Options) {
 	reg := registry.New()
 	greet := registry.MustRegister(reg, "example.Greet", compiledGreet)
 	m := hotswap.New(reg, hotswap.Options{})
@@ -151,7 +160,7 @@ func BenchmarkScriptCall(b *testing.B) {
 	if err := os.WriteFile(path, []byte(benchScript), 0o644); err != nil {
 		b.Fatal(err)
 	}
-	p, err := script.New(reg, script.Options{}).Load(context.Background(), path)
+	p, err := script.New(reg, opts).Load(context.Background(), path)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -24,8 +24,12 @@
 // and bytes ([github.com/hotpatch-go/hotpatch/loader.PatchID]).
 //
 // When the patch leaves the manager's stack, its Retire hook waits for the
-// calls in flight through its funcs and drops the interpreter, which the
-// garbage collector then frees with the last reference to its funcs. The
+// calls in flight through its funcs, closes the listeners and servers the
+// script opened, and, if calls are still running when its context ends,
+// stops the interpreter (they panic with [ErrStopped]) and says so;
+// it never waits past its context. Otherwise the interpreter stays for
+// callers that loaded a func before the swap, and is stopped once no one
+// holds its funcs (ending goroutines the script started), then freed. The
 // heap does not grow with the number of versions applied
 // (TestMemoryPerVersion measures it: a few bytes per version, against about
 // 50 KiB that each retained interpreter would cost).
@@ -44,20 +48,28 @@
 //
 // A script may import the standard library as yaegi provides it (Go 1.22's
 // exported API, without generic funcs) and the host packages the
-// application passes in Options.Symbols, except [DefaultDeny]: unsafe,
-// syscall, os/exec, plugin and runtime/debug. Options.Allow narrows what is
-// allowed and Options.Deny replaces the deny list; both take exact import
-// paths or subtrees ("example.com/shop/..."). A refused import is an
-// [ErrImportRefused] at its line; one with no symbols is [ErrNoSuchImport].
-// yaegi's own packages are never offered to scripts, and the interpreter
-// never looks for source packages on disk: imports come from symbols only.
+// application passes in Options.Symbols (symbols for a standard package add
+// to it), except what [DefaultDeny] lists: packages such as unsafe,
+// syscall, os/exec and os/signal, and members such as os.StartProcess,
+// os.Exit and runtime.GOMAXPROCS ("importpath.Member"). Options.Allow
+// narrows what is allowed and Options.Deny replaces the deny list; both
+// take exact import paths or subtrees ("example.com/shop/..."). A refused
+// import or member is an [ErrImportRefused] at its line; an import with no
+// symbols is [ErrNoSuchImport]. yaegi's own packages are never offered to
+// scripts, and the interpreter never looks for source packages on disk:
+// imports come from symbols only.
 //
-// Each interpreter gets its own fmt printing (to Options.Stdout), standard
-// logger (to Options.Stderr), flag.CommandLine and an empty environment of
-// its own: a script cannot read the server's environment or change it. This
-// guards against accidents; it is not a security boundary, since a script
-// shares the process, its files and its network. Load only scripts you
-// would compile into the server.
+// Each interpreter gets private copies of the process-wide state of the
+// standard library a script can reach: every exported package variable,
+// fmt printing (to Options.Stdout), the standard logger (to
+// Options.Stderr), flag.CommandLine and the flag funcs, the environment
+// (empty), net/http's default mux, client and transport, and
+// net.DefaultResolver; listeners and servers it opens through net.Listen*
+// and http.ListenAndServe*/Serve* are closed when it is refused or
+// retired. A refused script changes nothing. This guards against accidents;
+// it is not a security boundary, since a script shares the process, its
+// files and its network (docs/scripts.md says exactly what the policy does
+// and does not stop). Load only scripts you would compile into the server.
 //
 // # Host symbols
 //
@@ -81,17 +93,21 @@
 //
 // # Evaluation bounds
 //
-// Evaluating a script runs its top-level code: package var initializers
-// and init funcs. That is bounded by Options.EvalTimeout and by the context
-// passed to Load, whichever ends first; a script whose top-level code does
-// not return in time is refused with [ErrTimeout], at the position of its
-// first init func or var initializer that calls something. The
-// interpreter's goroutine is then told to stop, which it does at its next
-// interpreted step; one blocked inside compiled code (a long time.Sleep)
-// ends when that call returns. One yaegi limit remains: if the deadline
-// passes while yaegi is still compiling the script rather than running it,
-// the cancellation does not reach the code that runs next, so keep the
-// limit well above the compile time (about a millisecond per 50 lines).
+// Evaluating a script compiles it and runs its top-level code: package var
+// initializers and init funcs. A script's func main is never run (yaegi
+// would run it each time it evaluates anything in package main). That is
+// bounded by Options.EvalTimeout and by the context passed to Load,
+// whichever ends first: Load returns within it, whatever the file does. A
+// script whose top-level code does not return in time is refused with
+// [ErrTimeout], at the position of its first init func or var initializer
+// that calls something, and its interpreter is stopped: its code ends at
+// its next interpreted step; code blocked inside compiled code (a long
+// time.Sleep) ends when that call returns. A script still compiling at the
+// deadline is refused too, and none of it runs.
+//
+// Runaway recursion would overflow the caller's stack, which is fatal to
+// the process; Load refuses the recursion it can see among the script's
+// funcs with [ErrRecursion] (docs/scripts.md says what it cannot see).
 //
 // A panic in top-level code is refused with a
 // [*github.com/hotpatch-go/hotpatch/hotswap.PanicError] at the line yaegi
@@ -111,7 +127,10 @@
 // its rollback policy) as a *hotswap.PanicError. yaegi prints the panic's
 // script position to Options.Stderr.
 //
-// A script must not start goroutines that outlive its calls: they keep
-// running after the patch is retired, and a panic in one ends the process,
-// as it would in compiled code.
+// Options.CallTimeout, off by default, bounds each call: a call running
+// longer stops the script's interpreter, and it and every later call
+// through the patch panic with an error wrapping [ErrCallTimeout].
+//
+// Goroutines a script starts are stopped with its interpreter; until then
+// a panic in one ends the process, as it would in compiled code.
 package script

@@ -10,6 +10,7 @@ import (
 	"io"
 	"io/fs"
 	"reflect"
+	"runtime"
 	"runtime/debug"
 	"slices"
 	"strconv"
@@ -27,13 +28,18 @@ import (
 // eval runs the script in a fresh interpreter, bounded by ctx and
 // Options.EvalTimeout, and returns its directive funcs, wrapped, by slot.
 //
-// yaegi's EvalWithContext runs the script on a goroutine of its own, so
-// that top-level code that never returns cannot hold the caller: on timeout
-// it returns at once and tells that goroutine to stop, which it does at the
-// interpreter's next step (or when compiled code it is blocked in returns),
-// dropping the interpreter with it. EvalWithContext rather than
-// CompileAST+ExecuteWithContext because the latter races on its results
-// when it times out (yaegi v0.16.1), which -race rightly reports.
+// The script is compiled and run on a goroutine of its own, so that
+// top-level code that never returns cannot hold the caller: on timeout eval
+// returns at once and stops the interpreter (see [stopper]), which ends its
+// code at the next interpreted step (or when compiled code it is blocked in
+// returns). Whatever the outcome, nothing of a refused script keeps
+// running: its interpreter is stopped and what it opened through the
+// sandbox (listeners, servers) is closed.
+//
+// A script in package main is evaluated as package Main: yaegi runs the
+// main func of package main whenever it evaluates anything in it, which
+// would run it again, unbounded, for each func the loader fetches. A patch
+// is not a program; its main func is never run.
 func (l *Loader) eval(ctx context.Context, id string, s *loader.Source, src []byte) (map[string]any, *version, error) {
 	limit := l.opts.EvalTimeout
 	if dl, ok := ctx.Deadline(); ok && time.Until(dl) < limit {
@@ -44,39 +50,120 @@ func (l *Loader) eval(ctx context.Context, id string, s *loader.Source, src []by
 
 	where := token.Position{Filename: s.File}
 	tap := &stderrTap{w: l.opts.Stderr, file: s.File, capturing: true}
+	box := newBox()
 	i := interp.New(interp.Options{Stdout: l.opts.Stdout, Stderr: tap, SourcecodeFilesystem: nameFS{}})
-	if err := safely(func() error { return i.Use(l.pol.exports(s.Imports, l.opts.Stdout, tap)) }); err != nil {
+	if err := safely(func() error { return i.Use(l.pol.exports(s.Imports, l.opts.Stdout, tap, box)) }); err != nil {
 		return nil, nil, &loader.Error{Pos: where, Err: fmt.Errorf("%w: loading symbols: %w", ErrInterpreter, err)}
 	}
 	nameScript(i)
-	_, err := i.EvalWithContext(ctx, string(src))
-	tap.stopCapture()
-	switch {
-	case err == nil:
-	case errors.Is(ctx.Err(), context.DeadlineExceeded):
+	st, err := newStopper(i)
+	if err != nil {
+		return nil, nil, &loader.Error{Pos: where, Err: fmt.Errorf("%w: %w", ErrInterpreter, err)}
+	}
+	halt := func() { st.stop(); box.close() }
+
+	code, pkgName := string(src), s.Package
+	if pkgName == "main" {
+		off := s.FileSet.Position(s.AST.Name.Pos()).Offset
+		pkgName = mainRenamed
+		code = code[:off] + pkgName + code[off+len("main"):]
+	}
+	r := &run{done: make(chan struct{})}
+	go r.do(i, code)
+	select {
+	case <-r.done:
+	case <-ctx.Done():
+		r.abandoned.Store(true)
+		halt()
+		go r.reap(st)
+		compiled := r.compiled.Load()
+		switch {
+		case !errors.Is(ctx.Err(), context.DeadlineExceeded):
+			return nil, nil, fmt.Errorf("%s: %w", s.File, ctx.Err())
+		case !compiled:
+			return nil, nil, &loader.Error{Pos: where, Err: fmt.Errorf("%w: the interpreter was still compiling the script after %v", ErrTimeout, limit.Round(time.Millisecond))}
+		}
 		return nil, nil, &loader.Error{Pos: topLevelPos(s), Err: fmt.Errorf("%w: top-level code (init funcs, var initializers; the first one is here) still ran after %v",
 			ErrTimeout, limit.Round(time.Millisecond))}
-	case ctx.Err() != nil:
-		return nil, nil, fmt.Errorf("%s: %w", s.File, ctx.Err())
-	default:
-		return nil, nil, interpError(s, err, tap)
+	}
+	tap.stopCapture()
+	if r.err != nil {
+		halt()
+		return nil, nil, interpError(s, r.err, tap)
 	}
 
-	ver := &version{id: id, report: l.opts.Report, interp: i}
+	ver := &version{id: id, report: l.opts.Report, callTimeout: l.opts.CallTimeout, interp: i, stopper: st, box: box}
 	impls := make(map[string]any, len(s.Directives))
+	live := new(liveToken)
 	var errs []error
 	for _, d := range s.Directives {
-		fn, err := l.fetch(i, s, d)
+		fn, err := l.fetch(i, pkgName, d)
 		if err != nil {
 			errs = append(errs, err)
 			continue
 		}
-		impls[d.Slot] = ver.wrap(d.Slot, fn)
+		impls[d.Slot] = ver.wrap(d.Slot, fn, live)
 	}
 	if len(errs) > 0 {
+		halt()
 		return nil, nil, joinErrors(errs)
 	}
+	runtime.AddCleanup(live, func(ver *version) { ver.stop("unreachable", ErrStopped) }, ver)
 	return impls, ver, nil
+}
+
+// mainRenamed is the package name under which a script of package main is
+// evaluated: as long as "main", so positions do not move.
+const mainRenamed = "Main"
+
+// run is the evaluation of one script's source on its own goroutine.
+type run struct {
+	done      chan struct{} // closed when the goroutine ends
+	compiled  atomic.Bool   // compilation is over; top-level code runs
+	abandoned atomic.Bool   // the deadline passed: run nothing more
+	err       error         // set before done is closed
+}
+
+func (r *run) do(i *interp.Interpreter, code string) {
+	defer close(r.done)
+	returned := false
+	defer func() {
+		switch v := recover(); {
+		case v != nil: // yaegi reports some of its limits by panicking
+			r.err = interp.Panic{Value: v, Stack: debug.Stack()}
+		case !returned: // runtime.Goexit, if the policy allows it
+			r.err = interp.Panic{Value: errGoexit, Stack: debug.Stack()}
+		}
+	}()
+	prog, err := i.Compile(code)
+	r.compiled.Store(true)
+	if err != nil || r.abandoned.Load() {
+		r.err, returned = err, true
+		return
+	}
+	_, r.err = i.Execute(prog)
+	returned = true
+}
+
+var errGoexit = errors.New("top-level code called runtime.Goexit")
+
+// reap keeps stopping the interpreter until the evaluation's goroutine has
+// ended. One stop is enough for code that was running when it came; code
+// that started after it (compilation ended just then) took the new run id,
+// which the next stop changes again.
+func (r *run) reap(st *stopper) {
+	wait := time.Millisecond
+	for {
+		t := time.NewTimer(wait)
+		select {
+		case <-r.done:
+			t.Stop()
+			return
+		case <-t.C:
+		}
+		st.stop()
+		wait = min(2*wait, time.Second)
+	}
 }
 
 // scriptName is the name under which yaegi knows every script; errors and
@@ -88,8 +175,12 @@ const scriptName = "hotpatch-script.go"
 // yaegi's EvalWithContext has no name parameter, but keeps the name of the
 // last source evaluated by path: so evaluate, by that name, an empty source
 // that fails at once, before it changes anything else.
+//
+// EvalPathWithContext rather than EvalPath because it also gives the
+// interpreter the done channel that channel operations select on, and
+// that [stopper] closes.
 func nameScript(i *interp.Interpreter) {
-	_, _ = i.EvalPath(scriptName)
+	_, _ = i.EvalPathWithContext(context.Background(), scriptName)
 }
 
 // nameFS is the interpreter's source file system: it holds only the empty
@@ -136,15 +227,12 @@ func safely(f func() error) (err error) {
 }
 
 // fetch returns the directive's func as a value of the slot's type.
-func (l *Loader) fetch(i *interp.Interpreter, s *loader.Source, d loader.Directive) (reflect.Value, error) {
+func (l *Loader) fetch(i *interp.Interpreter, pkgName string, d loader.Directive) (reflect.Value, error) {
 	slot, ok := l.reg.Lookup(d.Slot)
 	if !ok { // checked by Load; registries never forget a slot
 		return reflect.Value{}, &loader.Error{Pos: d.Pos, Err: fmt.Errorf("%w: %s", loader.ErrUnknownSlot, d.Slot)}
 	}
-	ref := s.Package + "." + d.Func
-	if s.Package == "main" {
-		ref = d.Func // yaegi evaluates expressions in package main
-	}
+	ref := pkgName + "." + d.Func
 	var v reflect.Value
 	err := safely(func() (err error) { v, err = i.Eval(ref); return err })
 	if err != nil {
@@ -170,27 +258,90 @@ func (l *Loader) fetch(i *interp.Interpreter, s *loader.Source, d loader.Directi
 // version is one evaluated script: its interpreter and the calls in flight
 // through its funcs.
 type version struct {
-	id       string
-	report   func(slot string, err error)
-	inflight atomic.Int64 // calls running now; a counter, not a WaitGroup, since calls may start while retire waits
+	id          string
+	report      func(slot string, err error)
+	callTimeout time.Duration
+	lateBound   atomic.Int64 // once retired: the bound of calls that start now (the retire timeout), in ns
+	inflight    atomic.Int64 // calls running now; a counter, not a WaitGroup, since calls may start while retire waits
+	stopper     *stopper
+	box         *box
+
+	stopped atomic.Pointer[stopError] // why the interpreter was stopped; nil while it runs
 
 	mu     sync.Mutex // guards interp
 	interp *interp.Interpreter
 }
 
-// wrap returns fn, of a slot's type, wrapped so that calls are counted and a
-// panic escaping the script is reported before it continues up the caller's
-// stack, as a panic in compiled code would.
-func (ver *version) wrap(slot string, fn reflect.Value) any {
+// liveToken is what the cleanup of a version's interpreter waits on.
+type liveToken struct{ _ byte } // not zero-sized: each one is its own allocation
+
+// stopError is what a call into a stopped script panics with.
+type stopError struct {
+	id, why string
+	cause   error // ErrStopped, or ErrCallTimeout (which wraps it)
+}
+
+func (e *stopError) Error() string { return "script " + e.id + ": " + e.why + ": " + e.cause.Error() }
+func (e *stopError) Unwrap() error { return e.cause }
+
+// stop ends all code of the version's interpreter and closes what the
+// script opened through the sandbox; later calls panic with the reason.
+// The first reason sticks.
+func (ver *version) stop(why string, cause error) {
+	ver.stopped.CompareAndSwap(nil, &stopError{id: ver.id, why: why, cause: cause})
+	ver.stopper.stop()
+	ver.box.close()
+}
+
+// wrap returns fn, of a slot's type, wrapped so that calls are counted,
+// bounded by Options.CallTimeout if set, refused once the version is
+// stopped, and so that a panic escaping the script is reported before it
+// continues up the caller's stack, as a panic in compiled code would.
+//
+// live is shared by the wrappers of one version and by nothing else:
+// when it becomes unreachable, no one can call into the script any more,
+// and a cleanup stops the interpreter, ending what the script left
+// running (goroutines, timer funcs) and closing what it opened.
+func (ver *version) wrap(slot string, fn reflect.Value, live *liveToken) any {
 	call := fn.Call
 	if fn.Type().IsVariadic() {
 		call = fn.CallSlice // args arrive with the variadic ones as a slice
 	}
 	return reflect.MakeFunc(fn.Type(), func(args []reflect.Value) []reflect.Value {
+		defer runtime.KeepAlive(live)
 		ver.inflight.Add(1)
 		defer ver.exit(slot)
-		return call(args)
+		if e := ver.stopped.Load(); e != nil {
+			panic(e)
+		}
+		if timeout, why := ver.bound(); timeout > 0 {
+			t := time.AfterFunc(timeout, func() {
+				err := fmt.Errorf("%w: a call of %s ran longer than %v (%s)", ErrCallTimeout, slot, timeout, why)
+				ver.stop("stopped", err)
+				if ver.report != nil {
+					ver.report(slot, fmt.Errorf("script %s: %w", ver.id, err))
+				}
+			})
+			defer t.Stop()
+		}
+		out := call(args)
+		// A stopped interpreter ends its calls early with zero results:
+		// those are not the script's answer.
+		if e := ver.stopped.Load(); e != nil {
+			panic(e)
+		}
+		return out
 	}).Interface()
+}
+
+// bound returns the time limit of a call that starts now, and where it
+// comes from.
+func (ver *version) bound() (time.Duration, string) {
+	timeout, why := ver.callTimeout, "Options.CallTimeout"
+	if late := time.Duration(ver.lateBound.Load()); late > 0 && (timeout <= 0 || late < timeout) {
+		timeout, why = late, "a call made after the patch was retired, bounded by the retire timeout"
+	}
+	return timeout, why
 }
 
 // exit ends one call; it is deferred so that it sees a panic.
@@ -199,6 +350,9 @@ func (ver *version) exit(slot string) {
 	v := recover()
 	if v == nil {
 		return
+	}
+	if e, ok := v.(*stopError); ok {
+		panic(e) // reported when it was stopped, if it was for a timeout
 	}
 	// yaegi re-panics with the value boxed in a reflect.Value; unbox it so
 	// that callers see what the script passed to panic (net/http compares
@@ -212,9 +366,27 @@ func (ver *version) exit(slot string) {
 	panic(v)
 }
 
-// retire waits for the calls in flight, then drops the interpreter. What
-// is left of it is garbage once no slot and no caller holds its funcs.
+// retire waits for the calls in flight until ctx ends and closes what the
+// script opened through the sandbox (listeners, servers). Calls still in
+// flight when ctx ends are stuck as far as the manager can tell: retire
+// then stops the interpreter, which ends them at their next interpreted
+// step with a panic wrapping [ErrStopped], and returns an error saying so.
+// It returns when ctx ends at the latest.
+//
+// Otherwise the interpreter is left to the garbage collector: a caller
+// that loaded a func before the swap and calls it only now is still
+// served, as from compiled code, within the time retire's context had
+// left (past it, the call stops the interpreter as Options.CallTimeout
+// would). Once no slot and no caller holds any of
+// its funcs, a cleanup stops the interpreter, which ends the goroutines the
+// script started (see [version.wrap]).
 func (ver *version) retire(ctx context.Context) error {
+	defer ver.box.close()
+	if dl, ok := ctx.Deadline(); ok {
+		// Late calls are served, but as long as retire could have waited
+		// for them at most: a late call that loops is stopped too.
+		defer ver.lateBound.Store(int64(max(time.Until(dl), time.Millisecond)))
+	}
 	wait := time.Millisecond
 	for ver.inflight.Load() > 0 {
 		t := time.NewTimer(wait)
@@ -222,7 +394,9 @@ func (ver *version) retire(ctx context.Context) error {
 		case <-t.C:
 		case <-ctx.Done():
 			t.Stop()
-			return fmt.Errorf("script %s: %d calls still in flight: %w", ver.id, ver.inflight.Load(), ctx.Err())
+			n := ver.inflight.Load()
+			ver.stop("retired with calls in flight", ErrStopped)
+			return fmt.Errorf("script %s: %d calls still in flight were stopped: %w", ver.id, n, ctx.Err())
 		}
 		wait = min(2*wait, 50*time.Millisecond)
 	}

@@ -2,6 +2,8 @@ package script
 
 import (
 	"fmt"
+	"go/ast"
+	"go/token"
 	"io"
 	"maps"
 	"path"
@@ -27,10 +29,11 @@ type pkg struct {
 // policy decides which imports a script may use and builds the symbol table
 // of each interpreter. It is immutable after newPolicy.
 type policy struct {
-	pkgs  map[string]pkg // by import path: the standard library, then the host's
-	allow []string       // nil: every package in pkgs
-	deny  []string
-	types map[reflect.Value][]reflect.Type // stdlib's special interface mappings
+	pkgs    map[string]pkg                   // by import path: the standard library, then the host's
+	allow   []string                         // nil: every package in pkgs
+	deny    []string                         // import paths and subtrees
+	members map[string][]string              // denied members by import path
+	types   map[reflect.Value][]reflect.Type // stdlib's special interface mappings
 }
 
 // yaegiSelf is the import path prefix of yaegi's own packages. Its stdlib
@@ -39,7 +42,14 @@ type policy struct {
 const yaegiSelf = "github.com/traefik/yaegi"
 
 func newPolicy(host interp.Exports, allow, deny []string) *policy {
-	p := &policy{pkgs: make(map[string]pkg), allow: allow, deny: deny}
+	p := &policy{pkgs: make(map[string]pkg), allow: allow, members: make(map[string][]string)}
+	for _, d := range deny {
+		if ip, name, ok := splitMember(d); ok {
+			p.members[ip] = append(p.members[ip], name)
+		} else {
+			p.deny = append(p.deny, d)
+		}
+	}
 	for k, syms := range stdlib.Symbols {
 		if k == "." {
 			p.types, _ = syms["MapTypes"].Interface().(map[reflect.Value][]reflect.Type)
@@ -52,11 +62,35 @@ func newPolicy(host interp.Exports, allow, deny []string) *policy {
 		p.pkgs[ip] = pkg{key: k, syms: syms, std: true}
 	}
 	for k, syms := range host {
-		if ip := path.Dir(k); ip != "." {
-			p.pkgs[ip] = pkg{key: k, syms: syms}
+		ip := path.Dir(k)
+		if ip == "." || ip == yaegiSelf || strings.HasPrefix(ip, yaegiSelf+"/") {
+			continue // unrestricted.Symbols, say, exports its own mutable table
 		}
+		if std, ok := p.pkgs[ip]; ok && std.std {
+			// Symbols for a standard package add to it (yaegi's own
+			// stdlib/unrestricted has only the members stdlib leaves out).
+			merged := maps.Clone(std.syms)
+			maps.Copy(merged, syms)
+			p.pkgs[ip] = pkg{key: std.key, syms: merged, std: true}
+			continue
+		}
+		p.pkgs[ip] = pkg{key: k, syms: syms}
 	}
 	return p
+}
+
+// splitMember splits a deny entry naming a package member,
+// "importpath.Name" (Name exported), into its parts.
+func splitMember(d string) (ip, name string, ok bool) {
+	dot := strings.LastIndexByte(d, '.')
+	if dot <= strings.LastIndexByte(d, '/') || dot == len(d)-1 {
+		return "", "", false
+	}
+	ip, name = d[:dot], d[dot+1:]
+	if !token.IsExported(name) || !token.IsIdentifier(name) {
+		return "", "", false
+	}
+	return ip, name, true
 }
 
 // match reports whether import path ip matches one of patterns.
@@ -94,6 +128,8 @@ func (p *policy) check(s *loader.Source) error {
 			errs = append(errs, &loader.Error{Pos: where, Err: fmt.Errorf("%w: %q is neither in the standard library symbols nor in the host symbols (Options.Symbols)", ErrNoSuchImport, ip)})
 		}
 	}
+	errs = append(errs, p.checkMembers(s)...)
+	slices.SortStableFunc(errs, func(a, b error) int { return posOf(a).Line - posOf(b).Line })
 	switch len(errs) {
 	case 0:
 		return nil
@@ -101,6 +137,53 @@ func (p *policy) check(s *loader.Source) error {
 		return errs[0]
 	}
 	return joinErrors(errs)
+}
+
+// checkMembers returns an error at each use of a denied package member,
+// as pkg.Member. The members are also left out of the interpreter's
+// symbols, which is what enforces the refusal (a dot import, say, is not
+// seen here but finds no symbol).
+func (p *policy) checkMembers(s *loader.Source) []error {
+	names := map[string]string{} // the file's name for each import with denied members
+	for _, imp := range s.AST.Imports {
+		ip, _ := strconv.Unquote(imp.Path.Value)
+		if len(p.members[ip]) == 0 {
+			continue
+		}
+		name := path.Base(p.pkgs[ip].key)
+		if imp.Name != nil {
+			name = imp.Name.Name
+		}
+		names[name] = ip
+	}
+	if len(names) == 0 {
+		return nil
+	}
+	var errs []error
+	ast.Inspect(s.AST, func(n ast.Node) bool {
+		sel, ok := n.(*ast.SelectorExpr)
+		if !ok {
+			return true
+		}
+		x, ok := sel.X.(*ast.Ident)
+		if !ok {
+			return true
+		}
+		if ip, ok := names[x.Name]; ok && slices.Contains(p.members[ip], sel.Sel.Name) {
+			errs = append(errs, &loader.Error{Pos: s.FileSet.Position(sel.Pos()),
+				Err: fmt.Errorf("%w: %s.%s (member %q of the deny list)", ErrImportRefused, x.Name, sel.Sel.Name, ip+"."+sel.Sel.Name)})
+		}
+		return true
+	})
+	return errs
+}
+
+// posOf returns the position of a *loader.Error.
+func posOf(err error) token.Position {
+	if e, ok := err.(*loader.Error); ok {
+		return e.Pos
+	}
+	return token.Position{}
 }
 
 // generic are the packages whose generic funcs yaegi provides as source,
@@ -120,12 +203,21 @@ var generic = [...]string{"cmp", "maps", "slices"}
 // environment. So fmt goes in under that key only when the script imports
 // one of those packages; otherwise it goes in as "fmt//fmt", which Use reads
 // as the same import path and name, and [sandbox] does the rest.
-func (p *policy) exports(imports []string, stdout, stderr io.Writer) interp.Exports {
+func (p *policy) exports(imports []string, stdout, stderr io.Writer, b *box) interp.Exports {
 	e := make(interp.Exports, len(imports)+2)
 	std, gen := false, false
+	stdKeys := map[string]bool{}
 	for _, ip := range imports {
 		pk := p.pkgs[ip]
-		e[pk.key] = pk.syms
+		syms := pk.syms
+		if denied := p.members[ip]; len(denied) > 0 {
+			syms = maps.Clone(syms)
+			for _, name := range denied {
+				delete(syms, name)
+			}
+		}
+		e[pk.key] = syms
+		stdKeys[pk.key] = pk.std
 		std = std || pk.std
 		gen = gen || pk.std && slices.Contains(generic[:], ip)
 	}
@@ -135,13 +227,14 @@ func (p *policy) exports(imports []string, stdout, stderr io.Writer) interp.Expo
 	if f, ok := p.pkgs["fmt"]; ok && f.std && f.key == "fmt/fmt" {
 		if gen {
 			e["fmt/fmt"] = f.syms
-		} else if _, imported := e["fmt/fmt"]; imported {
+		} else if syms, imported := e["fmt/fmt"]; imported {
 			delete(e, "fmt/fmt")
-			e["fmt//fmt"] = f.syms
+			e["fmt//fmt"] = syms
+			stdKeys["fmt//fmt"] = true
 		}
 	}
 	types := maps.Clone(p.types)
-	sandbox(e, types, stdout, stderr)
+	sandbox(e, stdKeys, types, stdout, stderr, b)
 	e["."] = map[string]reflect.Value{"MapTypes": reflect.ValueOf(types)}
 	return e
 }

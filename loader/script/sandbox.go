@@ -6,6 +6,8 @@ import (
 	"io"
 	"log"
 	"maps"
+	"net"
+	"net/http"
 	"os"
 	"reflect"
 	"sync"
@@ -13,17 +15,41 @@ import (
 	"github.com/traefik/yaegi/interp"
 )
 
-// sandbox gives one interpreter its own view of fmt's printing, the
-// standard logger, the command line and the environment, as yaegi's Use
-// does (in restricted mode) when it compiles its generic sources; see
-// [policy.exports] for why it is done here. It replaces symbols in copies of
-// e's tables, never in the shared standard library tables, and records the
-// replacements in types so that yaegi still passes interpreted values with a
-// String method to them as fmt.Stringer.
+// sandbox gives one interpreter its own copy of the process-wide state of
+// the standard library that a script can reach, so that what a script
+// does to it changes nothing outside its interpreter, and a refused or
+// retired script leaves nothing behind (see [box]):
 //
-// Like yaegi's, this is isolation against accidents, not a security
-// boundary: the script still shares the process, its files and its network.
-func sandbox(e interp.Exports, types map[reflect.Value][]reflect.Type, stdout, stderr io.Writer) {
+//   - every exported package variable (io.EOF, time.Local, flag.Usage,
+//     runtime.MemProfileRate, os.Args, ...) is a private copy with the
+//     value it had at load time: assigning to it changes the script's copy;
+//   - fmt's printing goes to Options.Stdout, the standard logger (with
+//     log.Default) to Options.Stderr, and log.Fatal* panic instead of
+//     exiting;
+//   - flag.CommandLine and every flag package func work on a flag set of
+//     the script's own;
+//   - os.Getenv, Setenv, Unsetenv, Clearenv, LookupEnv, ExpandEnv and
+//     Environ work on an environment of its own, empty at first;
+//   - net/http's DefaultServeMux, Handle and HandleFunc use a mux of its
+//     own; DefaultClient, DefaultTransport, Get, Head, Post and PostForm a
+//     client and transport of its own; net.DefaultResolver a resolver of
+//     its own;
+//   - every listener made through net.Listen*, net.File*, tls.Listen or
+//     tls.NewListener, and every server started through
+//     http.ListenAndServe* or http.Serve*, is closed when the script is
+//     refused or retired.
+//
+// [DefaultDeny] refuses, by member, what cannot be copied (os.Exit,
+// os.Chdir, signal handling, runtime settings, global registries). It
+// replaces symbols in copies of e's tables, never in the shared standard
+// library tables, and records the replacements in types so that yaegi
+// still passes interpreted values with a String method to them as
+// fmt.Stringer.
+//
+// This is isolation against accidents, not a security boundary: the script
+// still shares the process, its files, its network and the methods of the
+// values it can reach (os.Stdout.Close closes the server's stdout).
+func sandbox(e interp.Exports, std map[string]bool, types map[reflect.Value][]reflect.Type, stdout, stderr io.Writer, b *box) {
 	override := func(key string, set func(p map[string]reflect.Value, alias func(name string, orig any))) {
 		syms, ok := e[key]
 		if !ok {
@@ -37,6 +63,20 @@ func sandbox(e interp.Exports, types map[reflect.Value][]reflect.Type, stdout, s
 		}
 		set(p, alias)
 		e[key] = p
+	}
+	for key := range e {
+		if !std[key] {
+			continue
+		}
+		override(key, func(p map[string]reflect.Value, _ func(string, any)) {
+			for name, v := range p {
+				if v.CanAddr() { // a package variable, as yaegi extract exports it
+					c := reflect.New(v.Type()).Elem()
+					c.Set(v)
+					p[name] = c
+				}
+			}
+		})
 	}
 	for _, key := range []string{"fmt/fmt", "fmt//fmt"} {
 		override(key, func(p map[string]reflect.Value, alias func(string, any)) {
@@ -55,6 +95,7 @@ func sandbox(e interp.Exports, types map[reflect.Value][]reflect.Type, stdout, s
 			"Flags": l.Flags, "Output": l.Output, "Panic": l.Panic, "Panicf": l.Panicf, "Panicln": l.Panicln,
 			"Prefix": l.Prefix, "Print": l.Print, "Printf": l.Printf, "Println": l.Println,
 			"SetFlags": l.SetFlags, "SetOutput": l.SetOutput, "SetPrefix": l.SetPrefix, "Writer": l.Writer,
+			"Default": func() *log.Logger { return l },
 		} {
 			p[name] = reflect.ValueOf(fn)
 		}
@@ -69,6 +110,17 @@ func sandbox(e interp.Exports, types map[reflect.Value][]reflect.Type, stdout, s
 		fs := flag.NewFlagSet(os.Args[0], flag.PanicOnError)
 		fs.SetOutput(stderr)
 		p["CommandLine"] = reflect.ValueOf(&fs).Elem()
+		// The package funcs work on flag.CommandLine; the flag set's
+		// methods of the same name and type are their private twins.
+		fv := reflect.ValueOf(fs)
+		for name, v := range p {
+			if v.Kind() != reflect.Func {
+				continue
+			}
+			if m := fv.MethodByName(name); m.IsValid() && m.Type() == v.Type() {
+				p[name] = m
+			}
+		}
 	})
 	override("os/os", func(p map[string]reflect.Value, _ func(string, any)) {
 		args := append([]string(nil), os.Args...)
@@ -88,6 +140,137 @@ func sandbox(e interp.Exports, types map[reflect.Value][]reflect.Type, stdout, s
 		p["Unsetenv"] = reflect.ValueOf(env.unset)
 		p["Environ"] = reflect.ValueOf(env.list)
 	})
+	override("net/net", func(p map[string]reflect.Value, _ func(string, any)) {
+		for _, name := range []string{"Listen", "ListenPacket", "ListenTCP", "ListenUDP", "ListenUnix", "ListenUnixgram",
+			"ListenIP", "ListenMulticastUDP", "FileListener", "FilePacketConn"} {
+			if v, ok := p[name]; ok {
+				p[name] = b.tracking(v)
+			}
+		}
+		if d := net.DefaultResolver; d != nil {
+			r := &net.Resolver{PreferGo: d.PreferGo, StrictErrors: d.StrictErrors, Dial: d.Dial}
+			p["DefaultResolver"] = reflect.ValueOf(&r).Elem()
+		}
+	})
+	override("crypto/tls/tls", func(p map[string]reflect.Value, _ func(string, any)) {
+		for _, name := range []string{"Listen", "NewListener"} {
+			if v, ok := p[name]; ok {
+				p[name] = b.tracking(v)
+			}
+		}
+	})
+	override("net/http/http", func(p map[string]reflect.Value, _ func(string, any)) {
+		mux := http.NewServeMux()
+		tr := b.transport()
+		client := &http.Client{Transport: tr}
+		p["DefaultServeMux"] = reflect.ValueOf(&mux).Elem()
+		p["DefaultTransport"] = reflect.ValueOf(&tr).Elem()
+		p["DefaultClient"] = reflect.ValueOf(&client).Elem()
+		handler := func(h http.Handler) http.Handler {
+			if h == nil {
+				return mux
+			}
+			return h
+		}
+		for name, fn := range map[string]any{
+			"Handle":     mux.Handle,
+			"HandleFunc": mux.HandleFunc,
+			"Get":        client.Get,
+			"Head":       client.Head,
+			"Post":       client.Post,
+			"PostForm":   client.PostForm,
+			"ListenAndServe": func(addr string, h http.Handler) error {
+				srv := b.server(handler(h))
+				srv.Addr = addr
+				return srv.ListenAndServe()
+			},
+			"ListenAndServeTLS": func(addr, cert, key string, h http.Handler) error {
+				srv := b.server(handler(h))
+				srv.Addr = addr
+				return srv.ListenAndServeTLS(cert, key)
+			},
+			"Serve": func(l net.Listener, h http.Handler) error {
+				return b.server(handler(h)).Serve(l)
+			},
+			"ServeTLS": func(l net.Listener, h http.Handler, cert, key string) error {
+				return b.server(handler(h)).ServeTLS(l, cert, key)
+			},
+		} {
+			p[name] = reflect.ValueOf(fn)
+		}
+	})
+}
+
+// box holds what one script opened through the sandbox that outlives a
+// call: listeners, servers, the idle connections of its HTTP transport.
+// close closes them all, and whatever the script opens after that at once.
+type box struct {
+	mu      sync.Mutex // guards the fields below
+	closers []io.Closer
+	tr      *http.Transport
+	closed  bool
+}
+
+func newBox() *box { return &box{} }
+
+// add keeps c to close with the box, or closes it now if the box is closed.
+func (b *box) add(c io.Closer) {
+	b.mu.Lock()
+	if !b.closed {
+		b.closers = append(b.closers, c)
+		b.mu.Unlock()
+		return
+	}
+	b.mu.Unlock()
+	_ = c.Close()
+}
+
+// tracking wraps fn, a func whose first result is a listener or a packet
+// connection, so that what it returns is closed with the box.
+func (b *box) tracking(fn reflect.Value) reflect.Value {
+	return reflect.MakeFunc(fn.Type(), func(args []reflect.Value) []reflect.Value {
+		out := fn.Call(args)
+		if len(out) > 0 && !out[0].IsNil() {
+			if c, ok := out[0].Interface().(io.Closer); ok {
+				b.add(c)
+			}
+		}
+		return out
+	})
+}
+
+// server returns a server for h that is closed with the box.
+func (b *box) server(h http.Handler) *http.Server {
+	srv := &http.Server{Handler: h}
+	b.add(srv)
+	return srv
+}
+
+// transport returns the script's own copy of http.DefaultTransport.
+func (b *box) transport() http.RoundTripper {
+	t, ok := http.DefaultTransport.(*http.Transport)
+	if !ok {
+		return http.DefaultTransport // replaced by the application; shared
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.tr == nil {
+		b.tr = t.Clone()
+	}
+	return b.tr
+}
+
+func (b *box) close() {
+	b.mu.Lock()
+	cs, tr := b.closers, b.tr
+	b.closers, b.closed = nil, true
+	b.mu.Unlock()
+	for _, c := range cs {
+		_ = c.Close()
+	}
+	if tr != nil {
+		tr.CloseIdleConnections()
+	}
 }
 
 // environ is a script's environment: empty at first, and its own, so a

@@ -23,12 +23,48 @@ const (
 	DefaultMaxSize     = 1 << 20 // bytes
 )
 
-// DefaultDeny returns the import paths refused when Options.Deny is nil: the
-// packages that reach around the Go memory model or out of the process.
-// Most of them are not in yaegi's standard library symbols anyway; naming
-// them makes the refusal say "refused" rather than "not available".
+// DefaultDeny returns what is refused when Options.Deny is nil: packages
+// that reach around the Go memory model, out of the process or into its
+// process-wide settings, and, as "importpath.Member", the members of
+// otherwise useful packages that do so.
+//
+// It stops a script, at load time and with the line of the use, from:
+// starting processes (os/exec, os.StartProcess, syscall and its Exec and
+// ForkExec, net/http/cgi), signalling or finding processes
+// (os.FindProcess), exiting the process (os.Exit; log.Fatal* panic
+// instead, see the package documentation), changing the process's working
+// directory (os.Chdir), its signal handling (os/signal), its runtime
+// settings (runtime.GOMAXPROCS, the profile rates, runtime/debug,
+// runtime/pprof and runtime/trace profiling), ending or pinning the
+// caller's goroutine or thread (runtime.Goexit, runtime.LockOSThread,
+// runtime.Breakpoint), registering into process-wide registries that
+// refuse a second registration (expvar, gob, database/sql, mime, crypto,
+// image, net/rpc, slog's default), starting servers or listeners the
+// loader cannot close (http.Server, net.ListenConfig, httptest servers),
+// and loading code (plugin, unsafe).
+//
+// It does not stop a script from reading, writing or deleting files,
+// opening network connections, using the CPU and memory of the process,
+// calling the methods of values it can reach (os.Stdout.Close closes the
+// server's stdout), or anything the host symbols (Options.Symbols) allow.
+// It is a guard against accidents and unsuitable third-party code, not a
+// security boundary: load only scripts you would compile into the server,
+// and use a process patch for code you do not trust.
 func DefaultDeny() []string {
-	return []string{"unsafe", "syscall", "os/exec", "plugin", "runtime/debug"}
+	return []string{
+		"unsafe", "syscall", "os/exec", "os/signal", "plugin", "runtime/debug", "runtime/trace", "net/http/cgi",
+		"os.StartProcess", "os.FindProcess", "os.Exit", "os.Chdir",
+		"runtime.Goexit", "runtime.Breakpoint", "runtime.GOMAXPROCS", "runtime.LockOSThread", "runtime.UnlockOSThread",
+		"runtime.SetCPUProfileRate", "runtime.SetBlockProfileRate", "runtime.SetMutexProfileFraction",
+		"runtime/pprof.StartCPUProfile", "runtime/pprof.StopCPUProfile", "runtime/pprof.NewProfile",
+		"log/slog.SetDefault", "log/slog.SetLogLoggerLevel",
+		"expvar.Publish", "expvar.NewInt", "expvar.NewFloat", "expvar.NewMap", "expvar.NewString",
+		"encoding/gob.Register", "encoding/gob.RegisterName", "database/sql.Register", "mime.AddExtensionType",
+		"crypto.RegisterHash", "image.RegisterFormat",
+		"net/rpc.Register", "net/rpc.RegisterName", "net/rpc.HandleHTTP",
+		"net.ListenConfig", "net/http.Server",
+		"net/http/httptest.NewServer", "net/http/httptest.NewTLSServer", "net/http/httptest.NewUnstartedServer",
+	}
 }
 
 // Errors of the script loader. Errors about the file's content reach the
@@ -43,6 +79,9 @@ var (
 	ErrTimeout       = errors.New("script: evaluation did not finish in time")
 	ErrInterpreter   = errors.New("script: interpreter failure")
 	ErrNotFuncValue  = errors.New("script: directive names something that is not a func value")
+	ErrStopped       = errors.New("script: the script's interpreter was stopped")
+	ErrCallTimeout   = fmt.Errorf("script: call timed out: %w", ErrStopped)
+	ErrRecursion     = errors.New("script: recursion, which the interpreter cannot bound")
 )
 
 // yaegiVersion is the interpreter version this package is built and
@@ -55,7 +94,9 @@ type Options struct {
 	// Symbols are the host packages scripts may import besides the standard
 	// library, usually generated with yaegi extract (see the package
 	// documentation). Keys are "importpath/pkgname", as yaegi extract
-	// writes them.
+	// writes them. Symbols for a standard library package add to yaegi's
+	// (passing yaegi's stdlib/unrestricted.Symbols adds os.StartProcess and
+	// the like, still subject to Deny).
 	Symbols interp.Exports
 
 	// Allow lists the import paths scripts may import. An entry is an exact
@@ -64,14 +105,27 @@ type Options struct {
 	// standard library as yaegi provides it, and every package in Symbols.
 	Allow []string
 	// Deny lists import paths refused even if allowed, with the same
-	// patterns. nil means [DefaultDeny]; an empty non-nil slice denies
-	// nothing.
+	// patterns, and package members refused as "importpath.Member"
+	// ("os.StartProcess", "net/http.Server": the part after the last dot
+	// of the last path element, if it is an exported name). nil means
+	// [DefaultDeny]; an empty non-nil slice denies nothing. To allow one
+	// member of the default list, pass DefaultDeny without it.
 	Deny []string
 
 	// EvalTimeout bounds the evaluation of a script's top-level code (var
 	// initializers and init funcs); the context passed to Load bounds it
 	// too. Zero means DefaultEvalTimeout.
 	EvalTimeout time.Duration
+	// CallTimeout, if positive, bounds each call into a script. A call
+	// that runs longer stops the script's interpreter: that call and every
+	// other call in flight through the same patch end at their next
+	// interpreted step and panic with an error wrapping [ErrCallTimeout],
+	// later calls through the patch panic the same way, and Report is told
+	// once, so that a rollback policy reverts the patch. A call blocked in
+	// compiled code (a host func, time.Sleep) ends only when that returns.
+	// Zero, the default, means no bound: a script that loops forever keeps
+	// its caller and a CPU until the patch is retired.
+	CallTimeout time.Duration
 	// MaxSize is the largest script accepted, in bytes, checked before the
 	// file is read. Zero means DefaultMaxSize.
 	MaxSize int64
@@ -156,6 +210,9 @@ func (l *Loader) Load(ctx context.Context, path string) (hotswap.Patch, error) {
 		return hotswap.Patch{}, err
 	}
 	if err := unsupported(s); err != nil {
+		return hotswap.Patch{}, err
+	}
+	if err := recursion(s); err != nil {
 		return hotswap.Patch{}, err
 	}
 	id := loader.PatchID(path, src)

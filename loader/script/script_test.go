@@ -590,16 +590,11 @@ func TestRetireWaitsForCalls(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	greet := p.Impls["example.Greet"].(func(string) string)
 	done := make(chan string)
-	go func() { done <- p.Impls["example.Greet"].(func(string) string)("bob") }()
+	go func() { done <- greet("bob") }()
 	<-entered
-
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
-	defer cancel()
-	if err := p.Retire(ctx); !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "1 calls still in flight") {
-		t.Errorf("Retire during a call = %v, want a deadline error", err)
-	}
-	close(release)
+	release <- struct{}{}
 	if got := <-done; got != "bob" {
 		t.Errorf("call = %q", got)
 	}
@@ -607,12 +602,36 @@ func TestRetireWaitsForCalls(t *testing.T) {
 		t.Errorf("Retire after the call = %v", err)
 	}
 	// A caller that loaded the func before the swap may call it after
-	// retirement; it still works, since the interpreter goes only when the
-	// last reference does.
-	go func() { done <- p.Impls["example.Greet"].(func(string) string)("late") }()
+	// retirement; it still works, since the interpreter is stopped only
+	// when the last reference to its funcs goes.
+	go func() { done <- greet("late") }()
 	<-entered
+	release <- struct{}{}
 	if got := <-done; got != "late" {
 		t.Errorf("call after Retire = %q", got)
+	}
+
+	// A call blocked in compiled code when retire's context ends: retire
+	// returns then, and the call ends with ErrStopped when it comes back.
+	p, err = l.Load(context.Background(), e.write("slow.go", "package patch\n\nimport \"example.com/gate\"\n\n//hotpatch:slot example.Greet\nfunc Greet(n string) string { gate.Block(); return n }\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	greet = p.Impls["example.Greet"].(func(string) string)
+	stopped := make(chan any)
+	go func() {
+		defer func() { stopped <- recover() }()
+		greet("bob")
+	}()
+	<-entered
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	if err := p.Retire(ctx); !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "1 calls still in flight were stopped") {
+		t.Errorf("Retire during a call = %v, want a deadline error", err)
+	}
+	release <- struct{}{}
+	if v, _ := (<-stopped).(error); !errors.Is(v, script.ErrStopped) {
+		t.Errorf("call across retire panicked with %v, want ErrStopped", v)
 	}
 }
 
