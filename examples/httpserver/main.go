@@ -90,6 +90,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready fun
 	loader := script.New(reg, script.Options{
 		Symbols:     symbols.Symbols, // scripts may import the shop package
 		EvalTimeout: *evalTimeout,
+		// A script call running past this stops its interpreter; the
+		// panic that follows is reported and counts toward rollback.
+		CallTimeout: 10 * time.Second,
 		MaxSize:     *maxSize,
 		Stdout:      stdout,
 		Stderr:      stderr,
