@@ -228,7 +228,7 @@ func (d *DirWatch) release(p Patch) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), d.m.opts.RetireTimeout)
 	defer cancel()
-	if err := callHook(ctx, p.Retire); err != nil {
+	if err := runUnlocked(func() error { return callHook(ctx, p.Retire) }); err != nil {
 		d.m.emit(Event{Type: EventRetired, Generation: d.m.Generation(), PatchID: p.ID, Kind: p.Kind, Source: p.Source,
 			Err: fmt.Errorf("release refused patch %q: %w", p.ID, err)})
 	}
