@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -73,6 +74,10 @@ func TestTracker(t *testing.T) {
 		{"order of first change", "+b=1 +a=1 +b=2 ! ! !", "Apply b=2, Apply a=1, idle"},
 		{"delivered moves to the back", "+a=1 +b=1 ! +a=2 ! !", "Apply a=1, Apply b=1, Apply a=2"},
 		{"all gone", "+a=1 +b=1 ! ! +c=1 -- ! ! !", "Apply a=1, Apply b=1, Remove a, Remove b, idle"},
+		{"skip", ">a:9 ! !", "Skip a:9, idle"},
+		{"applied then too large", "+a=1 ! >a:9 ! -a !", "Apply a=1, Skip a:9, Remove a"},
+		{"too large then fits", ">a:9 ! +a=1 !", "Skip a:9, Apply a=1"},
+		{"still too large, new size", ">a:9 ! >a:10 ! >a:10 !", "Skip a:9, Skip a:10, idle"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			tr := newTracker()
@@ -84,8 +89,11 @@ func TestTracker(t *testing.T) {
 					switch {
 					case !ok:
 						got = append(got, "idle")
+					case op == Skip:
+						got = append(got, fmt.Sprintf("Skip %s:%d", name, s.size))
+						tr.ack()
 					case op == Apply:
-						got = append(got, fmt.Sprintf("Apply %s=%c", name, s[0]))
+						got = append(got, fmt.Sprintf("Apply %s=%c", name, s.sum[0]))
 						tr.ack()
 					default:
 						got = append(got, fmt.Sprintf("Remove %s", name))
@@ -93,6 +101,10 @@ func TestTracker(t *testing.T) {
 					}
 				case step == "--":
 					tr.unsetAll()
+				case step[0] == '>':
+					name, size, _ := strings.Cut(step[1:], ":")
+					n, _ := strconv.Atoi(size)
+					tr.skip(name, int64(n))
 				case step[0] == '+':
 					name, content, _ := strings.Cut(step[1:], "=")
 					tr.set(name, sum{content[0]})

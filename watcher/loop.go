@@ -36,6 +36,22 @@ type loop struct {
 	// is read again.
 	full time.Time
 
+	// keys holds, per name last found to be a regular file, the stat of
+	// that file, for the recheck.
+	keys map[string]statKey
+
+	// nextCheck is when the recheck runs next (zero: never). While the
+	// directory is gone, it is when to look for it again.
+	nextCheck time.Time
+
+	// gone is set while the watched directory does not exist.
+	gone bool
+
+	// syncOp is the notice (Synced or Resumed) that the next full scan
+	// completes; notice is the one that completed, delivered once no
+	// change is pending. Zero: none.
+	syncOp, notice Op
+
 	// fsEvents and fsErrors are fsw's channels, nil once stopped.
 	fsEvents <-chan fsnotify.Event
 	fsErrors <-chan error
@@ -56,9 +72,14 @@ func (w *Watcher) run() {
 		hs:       newHasher(w.done),
 		links:    make(map[string]bool),
 		dirty:    make(map[string]time.Time),
+		keys:     make(map[string]statKey),
 		full:     time.Now(), // the initial scan, debounced like any other
+		syncOp:   Synced,
 		fsEvents: w.fsw.Events,
 		fsErrors: w.fsw.Errors,
+	}
+	if w.recheck > 0 {
+		l.nextCheck = time.Now().Add(w.recheck)
 	}
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
@@ -70,22 +91,35 @@ func (w *Watcher) run() {
 			fire = timer.C
 		}
 		var out chan<- Event
+		var ev Event
 		name, op, s, pending := l.t.head()
-		if pending {
+		switch {
+		case pending:
 			out = w.events
-		} else if l.fsEvents == nil {
+			ev = Event{Op: op, Name: name, Path: filepath.Join(w.dir, name)}
+			switch op {
+			case Apply:
+				ev.Sum = s.sum
+			case Skip:
+				ev.Size = s.size
+				ev.Err = &SizeError{Path: ev.Path, Size: s.size, Limit: w.maxSize}
+			}
+		case l.notice != 0:
+			out = w.events
+			ev = Event{Op: l.notice}
+		case l.fsEvents == nil:
 			return // stopped, and every Remove delivered
-		}
-		ev := Event{Op: op, Name: name, Sum: s}
-		if pending {
-			ev.Path = filepath.Join(w.dir, name)
 		}
 
 		select {
 		case <-w.done:
 			return
 		case out <- ev:
-			l.t.ack()
+			if pending {
+				l.t.ack()
+			} else {
+				l.notice = 0
+			}
 		case e, ok := <-l.fsEvents:
 			l.handle(e, ok)
 		case err, ok := <-l.fsErrors:
@@ -102,7 +136,11 @@ func (w *Watcher) run() {
 				}
 				break
 			}
-			l.settle(time.Now())
+			now := time.Now()
+			l.settle(now)
+			if !l.nextCheck.IsZero() && !now.Before(l.nextCheck) {
+				l.check(now)
+			}
 		}
 	}
 }
@@ -120,9 +158,11 @@ func (l *loop) handle(e fsnotify.Event, ok bool) {
 	case !ok:
 		l.stop(fmt.Errorf("watcher: %s: %w", w.dir, fsnotify.ErrClosed))
 		return
+	case l.gone:
+		return // left over from the directory that went away
 	case e.Name == w.dir:
 		if e.Has(fsnotify.Remove) || e.Has(fsnotify.Rename) {
-			l.stop(fmt.Errorf("%w: %s", ErrDirRemoved, w.dir))
+			l.lost()
 			return
 		}
 		l.full = now
@@ -158,8 +198,70 @@ func (l *loop) stop(why error) {
 	l.fsEvents, l.fsErrors = nil, nil
 }
 
+// lost handles the removal or renaming of the watched directory: nothing
+// in it can be observed any more, so every file counts as removed, and
+// the directory is looked for under its name until it comes back.
+func (l *loop) lost() {
+	w := l.w
+	w.report(fmt.Errorf("%w: %s; every file in it counts as removed until it is back, looked for every %v",
+		ErrDirRemoved, w.dir, l.dirPoll()))
+	_ = w.fsw.Remove(w.dir) // gone with the directory already, or left on its renamed inode
+	l.t.unsetAll()
+	clear(l.dirty)
+	clear(l.links)
+	clear(l.keys)
+	l.full = time.Time{}
+	l.notice, l.syncOp = 0, 0
+	l.gone = true
+	l.nextCheck = time.Now().Add(l.dirPoll())
+}
+
+// dirPoll is how often a removed directory is looked for.
+func (l *loop) dirPoll() time.Duration {
+	if l.w.recheck > 0 {
+		return l.w.recheck
+	}
+	return DefaultRecheck
+}
+
+// check runs the periodic recheck: while the directory is gone, look for
+// it; otherwise stat every file read before and schedule a read of those
+// whose stat changed with no event here (a write through a hard link
+// elsewhere, a symlink target outside the directory).
+func (l *loop) check(now time.Time) {
+	w := l.w
+	if l.gone {
+		l.nextCheck = now.Add(l.dirPoll())
+		fi, err := os.Stat(w.dir)
+		if err != nil || !fi.IsDir() {
+			return
+		}
+		if err := w.fsw.Add(w.dir); err != nil {
+			w.report(fmt.Errorf("watcher: watch %s again: %w", w.dir, err))
+			return
+		}
+		l.gone = false
+		l.full = now // read everything, debounced like any change
+		l.syncOp = Resumed
+		if w.recheck <= 0 {
+			l.nextCheck = time.Time{}
+		}
+		return
+	}
+	l.nextCheck = now.Add(w.recheck)
+	for name, k := range l.keys {
+		if _, busy := l.dirty[name]; busy {
+			continue
+		}
+		fi, err := os.Stat(filepath.Join(w.dir, name))
+		if err != nil || keyOf(fi) != k {
+			l.dirty[name] = now
+		}
+	}
+}
+
 // deadline returns when the earliest pending change will have been quiet
-// for the debounce period.
+// for the debounce period, or the recheck is due.
 func (l *loop) deadline() (at time.Time, ok bool) {
 	if !l.full.IsZero() {
 		at, ok = l.full, true
@@ -169,7 +271,13 @@ func (l *loop) deadline() (at time.Time, ok bool) {
 			at, ok = t, true
 		}
 	}
-	return at.Add(l.w.debounce), ok
+	if ok {
+		at = at.Add(l.w.debounce)
+	}
+	if !l.nextCheck.IsZero() && (!ok || l.nextCheck.Before(at)) {
+		at, ok = l.nextCheck, true
+	}
+	return at, ok
 }
 
 // settle reads every name that has been quiet for the debounce period
@@ -190,7 +298,9 @@ func (l *loop) settle(now time.Time) {
 			delete(l.dirty, name)
 		}
 	}
+	scanned := false // a full scan that completes the pending notice
 	if !l.full.IsZero() && quiet(l.full) {
+		scanned = l.syncOp != 0
 		at := l.full
 		l.full = time.Time{}
 		seen := make(map[string]bool, len(names))
@@ -215,8 +325,9 @@ func (l *loop) settle(now time.Time) {
 				add(name) // gone from the listing: read to confirm
 			}
 		case errors.Is(err, fs.ErrNotExist):
-			// The directory is going away; its own event follows and
-			// stops the watcher. Nothing to change before that.
+			// The directory is going away; its own event follows.
+			// Nothing to change before that.
+			scanned = false
 		default:
 			w.report(fmt.Errorf("watcher: %w", err))
 		}
@@ -226,7 +337,7 @@ func (l *loop) settle(now time.Time) {
 		return cmp.Or(a.at.Compare(b.at), cmp.Compare(a.name, b.name))
 	})
 	for _, d := range names {
-		e, err := l.hs.look(filepath.Join(w.dir, d.name))
+		e, err := l.hs.look(filepath.Join(w.dir, d.name), w.maxSize)
 		if errors.Is(err, errClosing) {
 			return
 		}
@@ -238,10 +349,21 @@ func (l *loop) settle(now time.Time) {
 		} else {
 			delete(l.links, d.name)
 		}
-		if e.present {
+		switch {
+		case e.present:
 			l.t.set(d.name, e.sum)
-		} else {
+		case e.tooLarge:
+			l.t.skip(d.name, e.size)
+		default:
 			l.t.unset(d.name)
 		}
+		if e.present || e.tooLarge {
+			l.keys[d.name] = e.key
+		} else {
+			delete(l.keys, d.name)
+		}
+	}
+	if scanned {
+		l.notice, l.syncOp = l.syncOp, 0
 	}
 }
