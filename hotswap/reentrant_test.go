@@ -156,8 +156,8 @@ type callbackHandler struct {
 }
 
 func (h *callbackHandler) Enabled(context.Context, slog.Level) bool { return true }
-func (h *callbackHandler) WithAttrs([]slog.Attr) slog.Handler        { return h }
-func (h *callbackHandler) WithGroup(string) slog.Handler             { return h }
+func (h *callbackHandler) WithAttrs([]slog.Attr) slog.Handler       { return h }
+func (h *callbackHandler) WithGroup(string) slog.Handler            { return h }
 func (h *callbackHandler) Handle(_ context.Context, r slog.Record) error {
 	h.mu.Lock()
 	m := h.m

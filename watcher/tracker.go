@@ -26,7 +26,7 @@ type state struct {
 type tracker struct {
 	disk      map[string]state // settled state of each present file
 	delivered map[string]state // what the consumer was last told is present
-	queue     []string       // names whose views may differ, oldest first
+	queue     []string         // names whose views may differ, oldest first
 	queued    map[string]bool
 }
 
