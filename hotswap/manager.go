@@ -444,9 +444,9 @@ func (m *Manager) ReportFailure(slot string, err error) {
 // Changes after Close fail with [ErrClosed]. Close is safe to call more than
 // once and concurrently; every call returns once the manager is closed.
 //
-// Called back from a Retire hook or the logger (of any manager), Close
-// starts the shutdown and returns without waiting for background work,
-// which could be the caller itself; the shutdown completes on its own.
+// Called from inside a hook or the logger (of any manager), Close starts
+// the shutdown and returns without waiting for background work, which could
+// be the caller itself; the shutdown completes on its own.
 // Called from inside a Validate hook while the change that runs it holds the
 // lock, Close fails at once with [ErrReentrant].
 func (m *Manager) Close() error {
