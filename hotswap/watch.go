@@ -154,10 +154,18 @@ func Watch(ctx context.Context, m *Manager, dir string, opts WatchOptions, loade
 // Close stops the watch and waits for it: for loads in progress, each
 // bounded as [WatchOptions.LoadTimeout] says. If work on a file has still
 // not ended after LoadTimeout more (a Validate hook stuck in Apply), Close
-// returns an error wrapping [ErrLoadAbandoned] that names the files.
-// Patches the watch applied stay applied. Close is safe to call more than
-// once.
+// returns an error wrapping [ErrLoadAbandoned]. Patches the watch applied
+// stay applied. Close is safe to call more than once. Called from inside a
+// Load or a hook, Close stops the watch and returns without waiting for
+// work in progress, which may include its caller.
 func (d *DirWatch) Close() error {
+	if callerFrames() != 0 {
+		// Called from a loader's Load or a Retire hook, maybe one of this
+		// watch's own workers: stop, but do not wait for the workers.
+		d.cancel()
+		<-d.exited
+		return nil
+	}
 	d.closeOnce.Do(func() {
 		d.cancel()
 		<-d.exited
@@ -412,11 +420,14 @@ func (d *DirWatch) load(ctx context.Context, l Loader, path string) (Patch, erro
 	return Patch{}, err
 }
 
-// callLoad runs a loader's Load, turning a panic into a *PanicError.
+// callLoad runs a loader's Load as user code (see hooks.go), turning a panic
+// into a *PanicError.
 func callLoad(ctx context.Context, l Loader, path string) (p Patch, err error) {
-	err = callHook(ctx, func(ctx context.Context) error {
-		p, err = l.Load(ctx, path)
-		return err
+	err = runUnlocked(func() error {
+		return callHook(ctx, func(ctx context.Context) error {
+			p, err = l.Load(ctx, path)
+			return err
+		})
 	})
 	return p, err
 }

@@ -195,3 +195,43 @@ func TestWatchDirComesBack(t *testing.T) {
 		return false
 	})
 }
+
+// TestWatchCloseFromLoad: a loader that closes the watch from inside Load
+// (or a Retire hook the watch runs) does not wait for itself.
+func TestWatchCloseFromLoad(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, hotswap.Options{})
+	dir := t.TempDir()
+	closed := make(chan error, 1)
+	var w *hotswap.DirWatch
+	ready := make(chan struct{})
+	l := &funcLoader{load: func(ctx context.Context, path string) (hotswap.Patch, error) {
+		<-ready
+		closed <- w.Close()
+		return hotswap.Patch{}, errors.New("closed the watch")
+	}}
+	writeAtomic(t, dir, "greet.word", "x")
+	var err error
+	w, err = hotswap.Watch(context.Background(), f.m, dir, hotswap.WatchOptions{Debounce: 10 * time.Millisecond}, l)
+	if err != nil {
+		t.Fatal(err)
+	}
+	close(ready)
+	within(t, "Close from Load", func() {
+		if err := <-closed; err != nil {
+			t.Errorf("Close from Load: %v", err)
+		}
+	})
+	within(t, "Close", func() { w.Close() })
+}
+
+// funcLoader loads *.word files with a function.
+type funcLoader struct {
+	load func(ctx context.Context, path string) (hotswap.Patch, error)
+}
+
+func (l *funcLoader) Kind() hotswap.Kind     { return hotswap.KindScript }
+func (l *funcLoader) Match(path string) bool { return strings.HasSuffix(path, ".word") }
+func (l *funcLoader) Load(ctx context.Context, path string) (hotswap.Patch, error) {
+	return l.load(ctx, path)
+}
