@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"path/filepath"
+	"slices"
 	"sync"
 	"time"
 
@@ -99,8 +101,9 @@ func WatchDir(ctx context.Context, m *Manager, dir string, loaders ...Loader) (*
 //   - a file that disappears, or grows past [WatchOptions.MaxFileSize], is
 //     reverted.
 //
-// Files already in dir are applied at start, in the order of their names:
-// when several files provide one slot, the last name serves it. Later, a
+// Files already in dir are applied at start, once the first scan of dir is
+// complete, in the order of their names: when several files provide one
+// slot, the last name serves it. Later, a
 // slot serves the file whose change was applied last. Files are loaded
 // concurrently ([WatchOptions.Parallel]); a load that hangs holds up no
 // other file, except, at start, the applies of the names after it, until it
@@ -200,20 +203,26 @@ func (d *DirWatch) run() {
 	// ends, whether by ctx, by the manager closing or by Close.
 	defer d.w.Close()
 	busy := make(map[string]*fileWork)
-	// Until the first scan is complete, files apply in the order the
-	// watcher reports them (by name): each waits for the one before.
-	starting := true
-	var prev <-chan struct{}
-	start := func(ev watcher.Event) {
+	start := func(ev watcher.Event, after <-chan struct{}, mine chan struct{}) {
 		busy[ev.Name] = &fileWork{}
-		var after <-chan struct{}
-		var mine chan struct{}
-		if starting {
-			after, mine = prev, make(chan struct{})
-			prev = mine
-		}
 		d.workers.Add(1)
 		go d.work(ev, after, mine)
+	}
+	// Until the first scan is complete (Synced), events wait: then the
+	// files load at once and apply in the order of their names, each
+	// after the one before.
+	initial := make(map[string]watcher.Event)
+	starting := true
+	startAll := func() {
+		starting = false
+		names := slices.Sorted(maps.Keys(initial))
+		var prev <-chan struct{}
+		for _, name := range names {
+			mine := make(chan struct{})
+			start(initial[name], prev, mine)
+			prev = mine
+		}
+		clear(initial)
 	}
 	events, errs := d.w.Events(), d.w.Errors()
 	for {
@@ -226,7 +235,7 @@ func (d *DirWatch) run() {
 			fw := busy[name]
 			delete(busy, name)
 			if fw != nil && fw.next != nil {
-				start(*fw.next)
+				start(*fw.next, nil, nil)
 			}
 		case err, ok := <-errs:
 			if !ok {
@@ -235,22 +244,23 @@ func (d *DirWatch) run() {
 			}
 			d.m.emit(Event{Type: EventWatchError, Generation: d.m.Generation(), Source: d.dir, Err: err})
 		case ev, ok := <-events:
-			if !ok {
+			switch {
+			case !ok:
 				events = nil
-				continue
-			}
-			switch ev.Op {
-			case watcher.Synced:
-				starting, prev = false, nil
-			case watcher.Resumed:
+				if starting {
+					startAll()
+				}
+			case ev.Op == watcher.Synced:
+				startAll()
+			case ev.Op == watcher.Resumed:
 				d.m.emit(Event{Type: EventWatchResumed, Generation: d.m.Generation(), Source: d.dir,
 					Note: "the patch directory is back; its files are applied"})
+			case starting:
+				initial[ev.Name] = ev
+			case busy[ev.Name] != nil:
+				busy[ev.Name].next = &ev // runs when the current work on the file ends
 			default:
-				if fw := busy[ev.Name]; fw != nil {
-					fw.next = &ev // runs when the current work on the file ends
-					continue
-				}
-				start(ev)
+				start(ev, nil, nil)
 			}
 		}
 	}

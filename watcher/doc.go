@@ -21,7 +21,10 @@
 // file names, not events, and computes the event when it can deliver it,
 // so many changes to one file reach a slow reader as one event with the
 // latest content, and a file that came and went in between produces
-// none. Across files, events come in the order the changes settled.
+// none. Across files, events come in the order the changes settled,
+// except that a file over 1 MiB is hashed on a goroutine of its own (two
+// at most) and reported when its hash is done, so that it delays no
+// other file.
 //
 // # Debounce
 //
@@ -54,12 +57,12 @@
 //
 // A file's size is checked before it is read: one over [Options.MaxSize]
 // ([DefaultMaxSize], 256 MiB, when zero) is never hashed, and is reported
-// as [Skip] with a [*SizeError]; for the reader it is gone. A file that
-// grows past the limit while it is read is skipped too. Files are read one
-// at a time on the watcher's goroutine, so a file under the limit delays
-// the files after it by the time it takes to hash (about a second per
-// 500 MiB on current machines); keep the limit near the largest patch
-// expected.
+// as [Skip] with a [SizeError]; for the reader it is gone. A file that
+// grows past the limit while it is read is skipped too. Files up to 1 MiB
+// are hashed in order on the watcher's goroutine; larger ones by up to two
+// goroutines of their own, so a big file under the limit delays no other
+// file, only itself and [Synced]/[Resumed], which wait for every hash of
+// their scan.
 //
 // # Links and changes the directory does not see
 //

@@ -1,8 +1,11 @@
 package watcher
 
 import (
+	"crypto/sha256"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -173,5 +176,58 @@ func TestOverflowRescans(t *testing.T) {
 	}
 	if err := <-w.errors; !errors.Is(err, fsnotify.ErrEventOverflow) {
 		t.Errorf("reported %v, want the overflow", err)
+	}
+}
+
+// TestBigFileDelaysNoOther holds the hashing of a file over inlineMax: a
+// small file beside it, and a later change of it, are reported meanwhile;
+// the big one follows when its hash ends, and Synced after it.
+func TestBigFileDelaysNoOther(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	big := make([]byte, inlineMax+1)
+	if err := os.WriteFile(filepath.Join(dir, "big.go"), big, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "greet.go"), []byte("v1"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	gate, held := make(chan struct{}), make(chan struct{}, 1)
+	w, err := newWatcher(dir, Options{Debounce: 10 * time.Millisecond}, func(name string) {
+		if name == "big.go" {
+			held <- struct{}{}
+			<-gate
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	recv := func() Event {
+		t.Helper()
+		select {
+		case ev := <-w.Events():
+			return ev
+		case <-time.After(10 * time.Second):
+			t.Fatal("no event")
+		}
+		panic("unreachable")
+	}
+	<-held
+	if ev := recv(); ev.Op != Apply || ev.Name != "greet.go" {
+		t.Fatalf("got %v %s, want Apply greet.go while big.go is hashed", ev.Op, ev.Name)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "greet.go"), []byte("v2"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if ev := recv(); ev.Op != Apply || ev.Name != "greet.go" || ev.Sum != sha256.Sum256([]byte("v2")) {
+		t.Fatalf("got %v %s, want Apply greet.go v2 while big.go is hashed", ev.Op, ev.Name)
+	}
+	close(gate)
+	if ev := recv(); ev.Op != Apply || ev.Name != "big.go" || ev.Sum != sha256.Sum256(big) {
+		t.Fatalf("got %v %s, want Apply big.go", ev.Op, ev.Name)
+	}
+	if ev := recv(); ev.Op != Synced {
+		t.Fatalf("got %v %s, want Synced", ev.Op, ev.Name)
 	}
 }

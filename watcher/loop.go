@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/fsnotify/fsnotify"
@@ -48,13 +49,40 @@ type loop struct {
 	gone bool
 
 	// syncOp is the notice (Synced or Resumed) that the next full scan
-	// completes; notice is the one that completed, delivered once no
-	// change is pending. Zero: none.
-	syncOp, notice Op
+	// completes (zero: none); notices are those completed, delivered in
+	// order once no change is pending.
+	syncOp  Op
+	notices []Op
+
+	// Files over inlineMax are hashed off this goroutine, so that a big
+	// file delays no other: bg holds the names being hashed (true: the
+	// result is stale, read again), bgQueue those waiting for one of
+	// maxHashers, bgDone the results. quit ends the hashers at exit.
+	bg      map[string]bool
+	bgQueue []string
+	running int // hashers started and not yet reported
+	bgDone  chan bgResult
+	bgWG    sync.WaitGroup
+	quit    chan struct{}
 
 	// fsEvents and fsErrors are fsw's channels, nil once stopped.
 	fsEvents <-chan fsnotify.Event
 	fsErrors <-chan error
+}
+
+// inlineMax is the largest file hashed on the watcher's own goroutine,
+// in order; larger ones are hashed by up to maxHashers goroutines and
+// reported when done.
+const (
+	inlineMax  = 1 << 20
+	maxHashers = 2
+)
+
+// bgResult is what a background hasher found.
+type bgResult struct {
+	name string
+	e    entry
+	err  error
 }
 
 // run is the watcher's goroutine. It reads fsnotify, debounces, reads
@@ -75,9 +103,14 @@ func (w *Watcher) run() {
 		keys:     make(map[string]statKey),
 		full:     time.Now(), // the initial scan, debounced like any other
 		syncOp:   Synced,
+		bg:       make(map[string]bool),
+		bgDone:   make(chan bgResult),
+		quit:     make(chan struct{}),
 		fsEvents: w.fsw.Events,
 		fsErrors: w.fsw.Errors,
 	}
+	defer l.bgWG.Wait()
+	defer close(l.quit)
 	if w.recheck > 0 {
 		l.nextCheck = time.Now().Add(w.recheck)
 	}
@@ -104,9 +137,9 @@ func (w *Watcher) run() {
 				ev.Size = s.size
 				ev.Err = &SizeError{Path: ev.Path, Size: s.size, Limit: w.maxSize}
 			}
-		case l.notice != 0:
+		case len(l.notices) > 0 && len(l.bg) == 0:
 			out = w.events
-			ev = Event{Op: l.notice}
+			ev = Event{Op: l.notices[0]}
 		case l.fsEvents == nil:
 			return // stopped, and every Remove delivered
 		}
@@ -118,12 +151,14 @@ func (w *Watcher) run() {
 			if pending {
 				l.t.ack()
 			} else {
-				l.notice = 0
+				l.notices = l.notices[1:]
 			}
 		case e, ok := <-l.fsEvents:
 			l.handle(e, ok)
 		case err, ok := <-l.fsErrors:
 			l.handleError(err, ok)
+		case r := <-l.bgDone:
+			l.hashed(r)
 		case <-fire:
 			// Events that are ready may say a file is still changing;
 			// take them first, rather than let select pick at random.
@@ -210,8 +245,18 @@ func (l *loop) lost() {
 	clear(l.dirty)
 	clear(l.links)
 	clear(l.keys)
+	for _, name := range l.bgQueue {
+		delete(l.bg, name) // never started: forget it
+	}
+	l.bgQueue = nil
+	for name := range l.bg {
+		l.bg[name] = true // running: drop what it finds
+	}
 	l.full = time.Time{}
-	l.notice, l.syncOp = 0, 0
+	if l.syncOp == Synced {
+		l.notices = append(l.notices, Synced) // the first scan ends here: nothing is left
+	}
+	l.syncOp = 0
 	l.gone = true
 	l.nextCheck = time.Now().Add(l.dirPoll())
 }
@@ -337,33 +382,97 @@ func (l *loop) settle(now time.Time) {
 		return cmp.Or(a.at.Compare(b.at), cmp.Compare(a.name, b.name))
 	})
 	for _, d := range names {
-		e, err := l.hs.look(filepath.Join(w.dir, d.name), w.maxSize)
+		if _, busy := l.bg[d.name]; busy {
+			l.bg[d.name] = true // being hashed: read again when that ends
+			continue
+		}
+		e, err := l.hs.look(filepath.Join(w.dir, d.name), w.maxSize, inlineMax)
 		if errors.Is(err, errClosing) {
 			return
 		}
-		if err != nil {
-			w.report(fmt.Errorf("watcher: %w", err))
+		if e.deferred {
+			l.bg[d.name] = false
+			l.bgQueue = append(l.bgQueue, d.name)
+			continue
 		}
-		if e.link {
-			l.links[d.name] = true
-		} else {
-			delete(l.links, d.name)
-		}
-		switch {
-		case e.present:
-			l.t.set(d.name, e.sum)
-		case e.tooLarge:
-			l.t.skip(d.name, e.size)
-		default:
-			l.t.unset(d.name)
-		}
-		if e.present || e.tooLarge {
-			l.keys[d.name] = e.key
-		} else {
-			delete(l.keys, d.name)
-		}
+		l.record(d.name, e, err)
 	}
+	l.startHashers()
 	if scanned {
-		l.notice, l.syncOp = l.syncOp, 0
+		l.notices = append(l.notices, l.syncOp)
+		l.syncOp = 0
 	}
+}
+
+// record updates the views with what look found at name.
+func (l *loop) record(name string, e entry, err error) {
+	if err != nil {
+		l.w.report(fmt.Errorf("watcher: %w", err))
+	}
+	if e.link {
+		l.links[name] = true
+	} else {
+		delete(l.links, name)
+	}
+	switch {
+	case e.present:
+		l.t.set(name, e.sum)
+	case e.tooLarge:
+		l.t.skip(name, e.size)
+	default:
+		l.t.unset(name)
+	}
+	if e.present || e.tooLarge {
+		l.keys[name] = e.key
+	} else {
+		delete(l.keys, name)
+	}
+}
+
+// startHashers starts background hashers for queued names, up to
+// maxHashers at once.
+func (l *loop) startHashers() {
+	for len(l.bgQueue) > 0 && l.running < maxHashers {
+		name := l.bgQueue[0]
+		l.bgQueue = l.bgQueue[1:]
+		l.running++
+		path := filepath.Join(l.w.dir, name)
+		l.bgWG.Add(1)
+		go func() {
+			defer l.bgWG.Done()
+			if l.w.bgGate != nil {
+				l.w.bgGate(name)
+			}
+			e, err := newHasher(l.quit).look(path, l.w.maxSize, 0)
+			select {
+			case l.bgDone <- bgResult{name, e, err}:
+			case <-l.quit:
+			}
+		}()
+	}
+}
+
+// hashed records the result of a background hash, unless the file changed
+// meanwhile: then it is read again.
+func (l *loop) hashed(r bgResult) {
+	l.running--
+	stale, known := l.bg[r.name]
+	delete(l.bg, r.name)
+	defer l.startHashers()
+	if !known {
+		stale = true
+	}
+	if errors.Is(r.err, errClosing) {
+		return
+	}
+	if _, dirty := l.dirty[r.name]; dirty {
+		return // it changed again; its settle reads it
+	}
+	if stale || l.gone {
+		if !l.gone {
+			l.dirty[r.name] = time.Time{} // due at once
+		}
+		return
+	}
+	l.record(r.name, r.e, r.err)
 }

@@ -188,6 +188,8 @@ type Watcher struct {
 	exited    chan struct{} // closed when run has returned
 	closeOnce sync.Once
 	closeErr  error // written by run before exited is closed
+
+	bgGate func(name string) // tests: called by a background hasher before it reads
 }
 
 // New starts watching dir, which must be an existing directory. The first
@@ -197,6 +199,10 @@ type Watcher struct {
 //
 // Only dir itself is watched, not its subdirectories.
 func New(dir string, opts Options) (*Watcher, error) {
+	return newWatcher(dir, opts, nil)
+}
+
+func newWatcher(dir string, opts Options, bgGate func(string)) (*Watcher, error) {
 	fi, err := os.Stat(dir)
 	if err != nil {
 		return nil, fmt.Errorf("watcher: %w", err)
@@ -238,6 +244,7 @@ func New(dir string, opts Options) (*Watcher, error) {
 		errors:   make(chan error, errBacklog),
 		done:     make(chan struct{}),
 		exited:   make(chan struct{}),
+		bgGate:   bgGate,
 	}
 	go w.run()
 	return w, nil

@@ -480,7 +480,7 @@ func TestDirectoryGone(t *testing.T) {
 			if err := os.Rename(tmp, dir); err != nil {
 				t.Fatal(err)
 			}
-			got := []watcher.Event{nextAny(t, w), nextAny(t, w), nextAny(t, w)}
+			got := []watcher.Event{next(t, w), next(t, w), next(t, w)}
 			is(t, got[0], dir, watcher.Apply, "greet.go", "v2")
 			is(t, got[1], dir, watcher.Apply, "other.go", "o1")
 			if got[2].Op != watcher.Resumed {
