@@ -155,9 +155,10 @@ func Watch(ctx context.Context, m *Manager, dir string, opts WatchOptions, loade
 }
 
 // Close stops the watch and waits for it: for loads in progress, each
-// bounded as [WatchOptions.LoadTimeout] says. If work on a file has still
-// not ended after LoadTimeout more (a Validate hook stuck in Apply), Close
-// returns an error wrapping [ErrLoadAbandoned]. Patches the watch applied
+// ended or abandoned within min(2 s, LoadTimeout) as
+// [WatchOptions.LoadTimeout] says. If work on a file has still not ended
+// after LoadTimeout more (a Validate hook stuck in Apply), Close returns an
+// error wrapping [ErrLoadAbandoned]. Patches the watch applied
 // stay applied. Close is safe to call more than once. Called from inside a
 // Load or a hook, Close stops the watch and returns without waiting for
 // work in progress, which may include its caller.
@@ -178,13 +179,15 @@ func (d *DirWatch) Close() error {
 			d.workers.Wait()
 			close(waited)
 		}()
-		t := time.NewTimer(d.opts.LoadTimeout)
+		// Loads in progress end or are abandoned within the grace; an
+		// Apply in progress has LoadTimeout.
+		t := time.NewTimer(min(abandonGrace, d.opts.LoadTimeout) + d.opts.LoadTimeout)
 		defer t.Stop()
 		select {
 		case <-waited:
 		case <-t.C:
-			err = errors.Join(err, fmt.Errorf("hotswap: watch %s: work on some files did not end within %v of Close: %w",
-				d.dir, d.opts.LoadTimeout, ErrLoadAbandoned))
+			err = errors.Join(err, fmt.Errorf("hotswap: watch %s: work on some files (an Apply whose Validate hook ignores its context?) did not end within %v of Close: %w",
+				d.dir, min(abandonGrace, d.opts.LoadTimeout)+d.opts.LoadTimeout, ErrLoadAbandoned))
 		}
 		d.closeErr = err
 	})
@@ -285,7 +288,11 @@ func (d *DirWatch) work(ev watcher.Event, after <-chan struct{}, mine chan struc
 	case watcher.Remove:
 		d.remove(ev)
 	case watcher.Skip:
-		d.m.emit(Event{Type: EventRejected, Generation: d.m.Generation(), Source: ev.Path, Err: ev.Err})
+		var kind Kind
+		if l := d.loaderFor(ev.Path); l != nil {
+			kind = l.Kind()
+		}
+		d.m.emit(Event{Type: EventRejected, Generation: d.m.Generation(), Kind: kind, Source: ev.Path, Err: ev.Err})
 		d.remove(ev)
 	}
 }
@@ -304,20 +311,18 @@ func (d *DirWatch) apply(ev watcher.Event, after <-chan struct{}) {
 	if l == nil {
 		return
 	}
-	ctx, cancel := context.WithTimeout(d.ctx, d.opts.LoadTimeout)
-	defer cancel()
-	if !d.sameContent(ctx, ev) {
+	if !d.sameContent(d.ctx, ev) {
 		return // changed again since it settled; another event follows
 	}
-	p, err := d.load(ctx, l, ev.Path)
-	if err == nil && !d.sameContent(ctx, ev) {
+	p, err := d.load(l, ev.Path)
+	if err == nil && !d.sameContent(d.ctx, ev) {
 		// The loader may have read newer, unsettled bytes: drop this load
 		// and wait for the event that the change will bring.
 		d.release(p)
 		return
 	}
 	if err != nil {
-		if d.ctx.Err() == nil {
+		if d.ctx.Err() == nil && !errors.Is(err, ErrLoadAbandoned) { // an abandoned load was reported
 			d.m.emit(Event{Type: EventRejected, Generation: d.m.Generation(), Kind: l.Kind(), Source: ev.Path,
 				Err: fmt.Errorf("load: %w", err)})
 		}
@@ -327,13 +332,16 @@ func (d *DirWatch) apply(ev watcher.Event, after <-chan struct{}) {
 		p.Source = ev.Path
 	}
 	if after != nil {
+		// At start: apply after the file before this one in name order.
 		select {
 		case <-after:
-		case <-ctx.Done():
+		case <-d.ctx.Done():
 			d.release(p)
 			return
 		}
 	}
+	ctx, cancel := context.WithTimeout(d.ctx, d.opts.LoadTimeout)
+	defer cancel()
 	d.mu.Lock()
 	old := d.files[ev.Name]
 	d.mu.Unlock()
@@ -366,15 +374,17 @@ func (d *DirWatch) apply(ev watcher.Event, after <-chan struct{}) {
 	d.mu.Unlock()
 }
 
-// load runs l.Load within the bounds: a token of Parallel, LoadTimeout
-// through ctx, and abandonGrace after ctx ended. An abandoned load is
-// reported and left to finish alone; what it returns then is released.
-func (d *DirWatch) load(ctx context.Context, l Loader, path string) (Patch, error) {
+// load runs l.Load within the bounds: it waits for one of Parallel tokens,
+// then gets LoadTimeout, and abandonGrace more after its context ended. An
+// abandoned load is reported and left to finish alone; what it returns
+// then is released.
+func (d *DirWatch) load(l Loader, path string) (Patch, error) {
 	select {
 	case d.slots <- struct{}{}:
-	case <-ctx.Done():
-		return Patch{}, ctx.Err()
+	case <-d.ctx.Done():
+		return Patch{}, d.ctx.Err()
 	}
+	ctx, cancel := context.WithTimeout(d.ctx, d.opts.LoadTimeout)
 	type result struct {
 		p   Patch
 		err error
@@ -385,6 +395,7 @@ func (d *DirWatch) load(ctx context.Context, l Loader, path string) (Patch, erro
 		res       = make(chan result, 1)
 	)
 	go func() {
+		defer cancel()
 		p, err := callLoad(ctx, l, path)
 		mu.Lock()
 		defer mu.Unlock()
