@@ -37,7 +37,7 @@ const (
 
 // ErrLoadAbandoned is the reason recorded for a file whose Loader.Load did
 // not return within its bound: [WatchOptions.LoadTimeout], then a grace of
-// at most [abandonGrace] after its context ended.
+// of min(2 s, LoadTimeout) after its context ended.
 var ErrLoadAbandoned = errors.New("hotswap: load did not return after its context ended; abandoned")
 
 // abandonGrace is how long a load may run on after its context ended
