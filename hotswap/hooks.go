@@ -31,16 +31,19 @@ var (
 	unlockedEntry = reflect.ValueOf(runUnlocked).Pointer()
 )
 
-// maxHookDepth bounds the stack walk; user code that calls back into a
-// manager through more frames than this is not recognised as a hook.
-const maxHookDepth = 256
-
 // callerFrames reports the runner frames on the calling goroutine's stack.
-// It walks the stack, so it is kept off hot paths: only a call that would
-// wait on the change lock, and Close, use it.
+// It walks the whole stack, so it is kept off hot paths: only a call that
+// would wait on the change lock, and Close, use it.
 func callerFrames() userFrame {
-	var pcs [maxHookDepth]uintptr
-	n := runtime.Callers(2, pcs[:])
+	pcs := make([]uintptr, 64)
+	var n int
+	for {
+		n = runtime.Callers(2, pcs)
+		if n < len(pcs) {
+			break
+		}
+		pcs = make([]uintptr, 2*len(pcs))
+	}
 	var found userFrame
 	for _, pc := range pcs[:n] {
 		f := runtime.FuncForPC(pc - 1)

@@ -263,3 +263,29 @@ func TestShutdownRevertsAreNotFailures(t *testing.T) {
 		}
 	}
 }
+
+// TestValidateDeepCallsBack: a hook that calls back from deep in its own
+// calls is still recognised.
+func TestValidateDeepCallsBack(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, hotswap.Options{})
+	var inner error
+	var deep func(n int)
+	deep = func(n int) {
+		if n == 0 {
+			_, inner = f.m.Apply(context.Background(), greetPatch("inner", "inner"))
+			return
+		}
+		deep(n - 1)
+	}
+	p := greetPatch("outer", "outer")
+	p.Validate = func(context.Context) error { deep(2000); return nil }
+	within(t, "Apply", func() {
+		if _, err := f.m.Apply(context.Background(), p); err != nil {
+			t.Errorf("Apply: %v", err)
+		}
+	})
+	if !errors.Is(inner, hotswap.ErrReentrant) {
+		t.Fatalf("deep Apply from Validate = %v, want ErrReentrant", inner)
+	}
+}
