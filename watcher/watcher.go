@@ -73,8 +73,8 @@ const (
 
 	// Synced means every file found by the first scan of the directory
 	// has been reported. Name and Path are empty. It comes once, after
-	// the first scan's events (which may be none) and before events of
-	// any later scan.
+	// every event of the first scan (which may be none); events of
+	// changes made meanwhile may come before it too.
 	Synced
 
 	// Resumed means the watched directory, removed or renamed before
