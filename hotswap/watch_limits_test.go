@@ -3,6 +3,7 @@ package hotswap_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -234,4 +235,44 @@ func (l *funcLoader) Kind() hotswap.Kind     { return hotswap.KindScript }
 func (l *funcLoader) Match(path string) bool { return strings.HasSuffix(path, ".word") }
 func (l *funcLoader) Load(ctx context.Context, path string) (hotswap.Patch, error) {
 	return l.load(ctx, path)
+}
+
+// TestWatchManyFiles: many files changing at once, loaded concurrently,
+// end in the state the directory holds: the stack has one patch per file,
+// and removing all but one leaves that one serving.
+func TestWatchManyFiles(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, hotswap.Options{})
+	dir := t.TempDir()
+	w, err := hotswap.Watch(context.Background(), f.m, dir, hotswap.WatchOptions{Debounce: 10 * time.Millisecond, Parallel: 3}, &wordLoader{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	const n = 16
+	for round := range 3 {
+		for i := range n {
+			writeAtomic(t, dir, fmt.Sprintf("f%02d.word", i), fmt.Sprintf("w%d-%d", i, round))
+		}
+	}
+	waitFor(t, func() bool {
+		st := f.m.Status()
+		if len(st.Stack) != n {
+			return false
+		}
+		for _, p := range st.Stack {
+			if !strings.Contains(p.ID, "-") {
+				return false
+			}
+		}
+		return true
+	})
+	for i := range n - 1 {
+		if err := os.Remove(filepath.Join(dir, fmt.Sprintf("f%02d.word", i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, func() bool {
+		return len(f.m.Status().Stack) == 1 && f.greet.Load()("x") == fmt.Sprintf("w%d-2, x", n-1)
+	})
 }
