@@ -73,7 +73,7 @@ type Manager struct {
 	wg        sync.WaitGroup // retire and rollback goroutines
 	done      chan struct{}  // closed by Close once the slots are back to baseline
 	finished  chan struct{}  // closed once background work ended and subscribers were closed
-	closeOnce sync.Once
+	closing   atomic.Bool    // set by the Close that shuts down
 }
 
 // entry is one applied patch.
@@ -456,7 +456,11 @@ func (m *Manager) Close() error {
 			return reentrant("Close", *h)
 		}
 	}
-	m.closeOnce.Do(m.shutdown)
+	if m.closing.CompareAndSwap(false, true) {
+		// Not a sync.Once: the shutdown logs its reverts, and a logger
+		// that calls Close from there must not wait for the shutdown.
+		m.shutdown()
+	}
 	if frames != 0 {
 		return nil
 	}

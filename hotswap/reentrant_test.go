@@ -289,3 +289,36 @@ func TestValidateDeepCallsBack(t *testing.T) {
 		t.Fatalf("deep Apply from Validate = %v, want ErrReentrant", inner)
 	}
 }
+
+// closingHandler closes its manager when it logs a revert.
+type closingHandler struct {
+	callbackHandler
+}
+
+func (h *closingHandler) Handle(_ context.Context, r slog.Record) error {
+	if r.Message == "hotswap: reverted" {
+		h.mu.Lock()
+		m := h.m
+		h.mu.Unlock()
+		h.errs = append(h.errs, m.Close())
+	}
+	return nil
+}
+
+// TestLoggerClosesDuringClose: Close logs the reverts it makes; a logger
+// that calls Close from there does not wait for the Close calling it.
+func TestLoggerClosesDuringClose(t *testing.T) {
+	t.Parallel()
+	h := &closingHandler{}
+	f := newFixture(t, hotswap.Options{Logger: slog.New(h)})
+	h.mu.Lock()
+	h.m = f.m
+	h.mu.Unlock()
+	if _, err := f.m.Apply(context.Background(), greetPatch("p", "p")); err != nil {
+		t.Fatal(err)
+	}
+	within(t, "Close with a logger that closes", func() { f.m.Close() })
+	if len(h.errs) != 1 || h.errs[0] != nil {
+		t.Fatalf("Close from the logger: %v", h.errs)
+	}
+}
