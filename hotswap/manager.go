@@ -70,10 +70,10 @@ type Manager struct {
 	subs     map[chan Event]struct{}
 	stopping bool // no new background work may start
 
-	wg        sync.WaitGroup // retire and rollback goroutines
-	done      chan struct{}  // closed by Close once the slots are back to baseline
-	finished  chan struct{}  // closed once background work ended and subscribers were closed
-	closing   atomic.Bool    // set by the Close that shuts down
+	wg       sync.WaitGroup // retire and rollback goroutines
+	done     chan struct{}  // closed by Close once the slots are back to baseline
+	finished chan struct{}  // closed once background work ended and subscribers were closed
+	closing  atomic.Bool    // set by the Close that shuts down
 }
 
 // entry is one applied patch.
