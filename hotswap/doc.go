@@ -39,6 +39,41 @@
 // collects enough failures soon after it became current is reverted
 // automatically, with a rolled-back event that says why.
 //
+// # Hooks and what they may call
+//
+// User code runs in four places: a patch's Validate hook, its Retire hook,
+// the handler of the [Options] Logger, and whatever reads a [Manager.Subscribe]
+// channel. What each may call on its own manager (or any other):
+//
+//   - Validate runs inside [Manager.Apply] while the change holds the
+//     manager's change lock. It may call the reading methods (Status,
+//     History, Generation, Done, Subscribe) and ReportFailure. Apply,
+//     Revert, RollBack and Close would wait for the lock it holds: they
+//     fail at once with [ErrReentrant], which names the method and the
+//     hook. So do those calls from inside any Validate hook into a
+//     manager that is itself running a Validate hook, which would
+//     otherwise let two managers wait on each other.
+//   - Retire runs on a goroutine of its own, with no lock held (also when
+//     the directory glue releases a refused load). Every method works.
+//     Close called from it starts the shutdown and returns without waiting
+//     for background work, which includes the retire calling it; a Close
+//     from elsewhere still waits for everything. Apply after Close fails
+//     with [ErrClosed].
+//   - The logger's handler runs after the change lock is released, in the
+//     order of the history. Every method works, as from Retire (Close does
+//     not wait).
+//   - Close called from inside any of these hooks, of any manager, never
+//     waits for background work; it returns once the shutdown is started.
+//   - Subscribers read a channel on their own goroutines: the manager never
+//     runs their code, and they may call anything.
+//   - The rollback path ([Manager.ReportFailure]) runs user code only
+//     through the hooks above: a rolled-back patch's Retire and the logger.
+//
+// A call is recognised as coming from a hook by the manager's frames on the
+// calling goroutine's stack, not by the context it passes: a hook may use
+// the context it was given or any other. Work a hook starts on goroutines
+// of its own is not inside the hook.
+//
 // # Loaders
 //
 // [Loader] is the interface through which patch files of each kind (script,
@@ -50,4 +85,18 @@
 //
 // [Manager.Close] puts every slot back to its baseline, retires every
 // applied patch, waits for background work, and closes subscriber channels.
+// The reverts it records are not failures: their Err is nil and their
+// Note says the manager closed.
+//
+// # The patch directory
+//
+// [Watch] keeps a manager in step with a directory (see its documentation
+// and the watcher package): a file that appears or changes is loaded and
+// applied, one that goes is reverted. Files load concurrently, at most
+// [WatchOptions.Parallel] at once; each load is bounded by
+// [WatchOptions.LoadTimeout], and one that ignores its context is abandoned
+// ([ErrLoadAbandoned]) so that it holds up neither other files nor
+// [DirWatch.Close]. At start, files apply in name order, so when several
+// provide one slot the last name serves it. Every open of a patch file is
+// non-blocking and its size is checked before it is read.
 package hotswap

@@ -22,12 +22,13 @@ const (
 type Event struct {
 	Type       EventType
 	Time       time.Time
-	Generation uint64   // the manager's generation after the event
+	Generation uint64   // the manager's generation after the event; for retired, that of the change that retired the patch
 	PatchID    string   // the patch concerned, if any
 	Kind       Kind     // its kind, if known
 	Source     string   // its source (file, origin), if known
 	Slots      []string // the slots concerned, sorted
 	Err        error    // why, for rejected, rolled-back, watch-error and failed retire events
+	Note       string   // what happened, when it is not a failure (a revert at Close, a watch that resumed)
 }
 
 // String renders the event on one line for logs and terminals.
@@ -45,6 +46,9 @@ func (e Event) String() string {
 	}
 	if len(e.Slots) > 0 {
 		fmt.Fprintf(&b, " slots=%s", strings.Join(e.Slots, ","))
+	}
+	if e.Note != "" {
+		fmt.Fprintf(&b, " note=%q", e.Note)
 	}
 	if e.Err != nil {
 		fmt.Fprintf(&b, " err=%q", e.Err.Error())

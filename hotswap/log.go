@@ -29,8 +29,14 @@ func (m *Manager) logEvent(e Event) {
 	if len(e.Slots) > 0 {
 		attrs = append(attrs, slog.Any("slots", e.Slots))
 	}
+	if e.Note != "" {
+		attrs = append(attrs, slog.String("note", e.Note))
+	}
 	if e.Err != nil {
 		attrs = append(attrs, slog.String("err", e.Err.Error()))
 	}
-	m.log.LogAttrs(context.Background(), level, "hotswap: "+string(e.Type), attrs...)
+	_ = runUnlocked(func() error {
+		m.log.LogAttrs(context.Background(), level, "hotswap: "+string(e.Type), attrs...)
+		return nil
+	})
 }

@@ -54,6 +54,7 @@ type Manager struct {
 	log     *slog.Logger
 
 	sem     chan struct{}                // one holder at a time; guards the fields below it
+	after   []func()                     // logging and retire starts, run in order once the lock is released
 	stack   []*entry                     // applied patches, bottom first
 	byID    map[string]*entry            // applied patches by ID
 	cur     map[string]*entry            // slot name -> patch serving it; absent: baseline
@@ -62,15 +63,17 @@ type Manager struct {
 
 	closed atomic.Bool
 	snap   atomic.Pointer[snapshot] // published after every change
+	holder atomic.Pointer[string]   // the Validate hook the lock holder runs now, nil when none
 
 	evMu     sync.Mutex // guards hist, subs, stopping
 	hist     history
 	subs     map[chan Event]struct{}
 	stopping bool // no new background work may start
 
-	wg        sync.WaitGroup // retire and rollback goroutines
-	done      chan struct{}  // closed by Close
-	closeOnce sync.Once
+	wg       sync.WaitGroup // retire and rollback goroutines
+	done     chan struct{}  // closed by Close once the slots are back to baseline
+	finished chan struct{}  // closed once background work ended and subscribers were closed
+	closing  atomic.Bool    // set by the Close that shuts down
 }
 
 // entry is one applied patch.
@@ -104,17 +107,18 @@ func New(reg *registry.Registry, opts Options) *Manager {
 		log = slog.New(slog.DiscardHandler)
 	}
 	m := &Manager{
-		reg:     reg,
-		key:     slotaccess.NewKey(),
-		opts:    opts,
-		log:     log,
-		sem:     make(chan struct{}, 1),
-		byID:    make(map[string]*entry),
-		cur:     make(map[string]*entry),
-		writers: make(map[string]slotaccess.Writer),
-		hist:    history{buf: make([]Event, opts.HistorySize)},
-		subs:    make(map[chan Event]struct{}),
-		done:    make(chan struct{}),
+		reg:      reg,
+		key:      slotaccess.NewKey(),
+		opts:     opts,
+		log:      log,
+		sem:      make(chan struct{}, 1),
+		byID:     make(map[string]*entry),
+		cur:      make(map[string]*entry),
+		writers:  make(map[string]slotaccess.Writer),
+		hist:     history{buf: make([]Event, opts.HistorySize)},
+		subs:     make(map[chan Event]struct{}),
+		done:     make(chan struct{}),
+		finished: make(chan struct{}),
 	}
 	if rel, ok := reg.Claim(m.key); ok {
 		m.release = rel
@@ -125,38 +129,58 @@ func New(reg *registry.Registry, opts Options) *Manager {
 	return m
 }
 
-// lock takes the writer token, or fails if ctx ends first or the manager is
-// closed.
-func (m *Manager) lock(ctx context.Context) error {
+// lock takes the writer token for method, or fails if ctx ends first or the
+// manager is closed. Called from inside a Validate hook while the token's
+// holder runs one, it fails at once with [ErrReentrant]: waiting would never
+// end.
+func (m *Manager) lock(ctx context.Context, method string) error {
 	if m.closed.Load() {
 		return ErrClosed
 	}
 	select {
 	case m.sem <- struct{}{}:
-	case <-ctx.Done():
-		return ctx.Err()
+	default:
+		if h := m.holder.Load(); h != nil && callerFrames()&inLocked != 0 {
+			return reentrant(method, *h)
+		}
+		select {
+		case m.sem <- struct{}{}:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
 	}
 	if m.closed.Load() {
-		<-m.sem
+		m.unlock()
 		return ErrClosed
 	}
 	return nil
 }
 
-func (m *Manager) unlock() { <-m.sem }
+// unlock releases the writer token, then logs the events the change
+// recorded and starts its retires, in order: user code (the logger's
+// handler, Retire hooks) never runs while the token is held, so it may call
+// back into the manager.
+func (m *Manager) unlock() {
+	after := m.after
+	m.after = nil
+	<-m.sem
+	for _, f := range after {
+		f()
+	}
+}
 
 // Apply checks p and swaps all of its implementations in at once. On any
 // error nothing changes: the error says which slots are wrong and why, and a
 // rejected event is recorded.
 func (m *Manager) Apply(ctx context.Context, p Patch) (Applied, error) {
-	if err := m.lock(ctx); err != nil {
+	if err := m.lock(ctx, "Apply"); err != nil {
 		return Applied{}, fmt.Errorf("apply patch %q: %w", p.ID, err)
 	}
 	defer m.unlock()
 	a, err := m.apply(ctx, p)
 	if err != nil {
 		err = fmt.Errorf("apply patch %q: %w", p.ID, err)
-		m.emit(Event{Type: EventRejected, Generation: m.gen, PatchID: p.ID, Kind: p.Kind, Source: p.Source, Slots: sortedKeys(p.Impls), Err: err})
+		m.emitLocked(Event{Type: EventRejected, Generation: m.gen, PatchID: p.ID, Kind: p.Kind, Source: p.Source, Slots: sortedKeys(p.Impls), Err: err})
 	}
 	return a, err
 }
@@ -210,7 +234,11 @@ func (m *Manager) apply(ctx context.Context, p Patch) (Applied, error) {
 	// something (a loader's function-entry redirections) can rely on the
 	// swap following its success.
 	if p.Validate != nil {
-		if err := callHook(ctx, p.Validate); err != nil {
+		what := fmt.Sprintf("the Validate hook of patch %q", p.ID)
+		m.holder.Store(&what)
+		err := runLocked(func() error { return callHook(ctx, p.Validate) })
+		m.holder.Store(nil)
+		if err != nil {
 			return Applied{}, fmt.Errorf("%w: %w", ErrVetoed, err)
 		}
 	}
@@ -241,9 +269,9 @@ func (m *Manager) apply(ctx context.Context, p Patch) (Applied, error) {
 		}
 	}
 	m.publish(changed)
-	m.emit(Event{Type: EventApplied, Generation: m.gen, PatchID: p.ID, Kind: p.Kind, Source: p.Source, Slots: slots})
+	m.emitLocked(Event{Type: EventApplied, Generation: m.gen, PatchID: p.ID, Kind: p.Kind, Source: p.Source, Slots: slots})
 	if old != nil {
-		m.emit(Event{Type: EventReverted, Generation: m.gen, PatchID: old.p.ID, Kind: old.p.Kind, Source: old.p.Source, Slots: old.slots})
+		m.emitLocked(Event{Type: EventReverted, Generation: m.gen, PatchID: old.p.ID, Kind: old.p.Kind, Source: old.p.Source, Slots: old.slots})
 		m.retire(old)
 	}
 	return Applied{ID: p.ID, Generation: m.gen, Slots: slots, At: now}, nil
@@ -276,7 +304,7 @@ func (m *Manager) checkImpl(name string, impl any) (slotaccess.Writer, error) {
 // Each slot it served goes back to the top-most remaining patch that provides
 // it, or to the baseline. The patch is then retired in the background.
 func (m *Manager) Revert(ctx context.Context, id string) error {
-	if err := m.lock(ctx); err != nil {
+	if err := m.lock(ctx, "Revert"); err != nil {
 		return fmt.Errorf("revert patch %q: %w", id, err)
 	}
 	defer m.unlock()
@@ -298,7 +326,7 @@ func (m *Manager) revert(id string, typ EventType, why error) error {
 		}
 	}
 	m.publish(e.slots)
-	m.emit(Event{Type: typ, Generation: m.gen, PatchID: id, Kind: e.p.Kind, Source: e.p.Source, Slots: e.slots, Err: why})
+	m.emitLocked(Event{Type: typ, Generation: m.gen, PatchID: id, Kind: e.p.Kind, Source: e.p.Source, Slots: e.slots, Err: why})
 	m.retire(e)
 	return nil
 }
@@ -326,22 +354,27 @@ func (m *Manager) recompute(name string, now time.Time) {
 	delete(m.cur, name)
 }
 
-// retire releases e's resources in the background, once.
+// retire releases e's resources in the background, once. The caller holds
+// the lock: the retire is counted now, so Close waits for it, and starts
+// once the lock is released. Its event carries the generation of the change
+// that retired it.
 func (m *Manager) retire(e *entry) {
-	ev := Event{Type: EventRetired, PatchID: e.p.ID, Kind: e.p.Kind, Source: e.p.Source, Slots: e.slots}
+	ev := Event{Type: EventRetired, Generation: m.gen, PatchID: e.p.ID, Kind: e.p.Kind, Source: e.p.Source, Slots: e.slots}
 	if e.p.Retire == nil {
-		ev.Generation = m.gen
-		m.emit(ev)
+		m.emitLocked(ev)
 		return
 	}
-	m.goAsync(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), m.opts.RetireTimeout)
-		defer cancel()
-		if err := callHook(ctx, e.p.Retire); err != nil {
-			ev.Err = fmt.Errorf("retire patch %q: %w", e.p.ID, err)
-		}
-		ev.Generation = m.snap.Load().gen
-		m.emit(ev)
+	m.wg.Add(1)
+	m.after = append(m.after, func() {
+		go func() {
+			defer m.wg.Done()
+			ctx, cancel := context.WithTimeout(context.Background(), m.opts.RetireTimeout)
+			defer cancel()
+			if err := runUnlocked(func() error { return callHook(ctx, e.p.Retire) }); err != nil {
+				ev.Err = fmt.Errorf("retire patch %q: %w", e.p.ID, err)
+			}
+			m.emit(ev)
+		}()
 	})
 }
 
@@ -394,7 +427,7 @@ func (m *Manager) ReportFailure(slot string, err error) {
 	why := fmt.Errorf("%d failures reported within %v after patch %q became current for slot %s; last: %w",
 		n, pol.Window, e.p.ID, slot, err)
 	m.goAsync(func() {
-		if m.lock(context.Background()) != nil {
+		if m.lock(context.Background(), "rollback") != nil {
 			return
 		}
 		defer m.unlock()
@@ -409,32 +442,62 @@ func (m *Manager) ReportFailure(slot string, err error) {
 // every applied patch, waits for background work (retire hooks are bounded
 // by Options.RetireTimeout) and closes the event channels of subscribers.
 // Changes after Close fail with [ErrClosed]. Close is safe to call more than
-// once; later calls return at once.
+// once and concurrently; every call returns once the manager is closed.
+//
+// Called from inside a hook or the logger (of any manager), Close starts
+// the shutdown and returns without waiting for background work, which could
+// be the caller itself; the shutdown completes on its own.
+// Called from inside a Validate hook while the change that runs it holds the
+// lock, Close fails at once with [ErrReentrant].
 func (m *Manager) Close() error {
-	m.closeOnce.Do(func() {
-		m.sem <- struct{}{}
-		m.closed.Store(true)
-		stack := m.stack
-		if len(stack) > 0 {
-			m.gen++
-			now := time.Now()
-			m.stack, m.byID = nil, map[string]*entry{}
-			for name := range m.cur {
-				m.recompute(name, now)
-			}
-			m.publish(nil)
-			for i := len(stack) - 1; i >= 0; i-- {
-				e := stack[i]
-				m.emit(Event{Type: EventReverted, Generation: m.gen, PatchID: e.p.ID, Kind: e.p.Kind, Source: e.p.Source, Slots: e.slots, Err: ErrClosed})
-				m.retire(e)
-			}
+	frames := callerFrames()
+	if frames&inLocked != 0 {
+		if h := m.holder.Load(); h != nil {
+			return reentrant("Close", *h)
 		}
-		<-m.sem
+	}
+	if m.closing.CompareAndSwap(false, true) {
+		// Not a sync.Once: the shutdown logs its reverts, and a logger
+		// that calls Close from there must not wait for the shutdown.
+		m.shutdown()
+	}
+	if frames != 0 {
+		return nil
+	}
+	<-m.finished
+	return nil
+}
 
-		m.evMu.Lock()
-		m.stopping = true
-		m.evMu.Unlock()
-		close(m.done)
+// shutdown reverts everything, stops new background work and leaves the
+// wait for it to a goroutine, which Close waits for unless Close was called
+// back from a hook.
+func (m *Manager) shutdown() {
+	m.sem <- struct{}{}
+	m.closed.Store(true)
+	stack := m.stack
+	if len(stack) > 0 {
+		m.gen++
+		now := time.Now()
+		m.stack, m.byID = nil, map[string]*entry{}
+		for name := range m.cur {
+			m.recompute(name, now)
+		}
+		m.publish(nil)
+		for i := len(stack) - 1; i >= 0; i-- {
+			e := stack[i]
+			m.emitLocked(Event{Type: EventReverted, Generation: m.gen, PatchID: e.p.ID, Kind: e.p.Kind, Source: e.p.Source,
+				Slots: e.slots, Note: noteClosed})
+			m.retire(e)
+		}
+	}
+	m.unlock()
+
+	m.evMu.Lock()
+	m.stopping = true
+	m.evMu.Unlock()
+	close(m.done)
+	go func() {
+		defer close(m.finished)
 		m.wg.Wait()
 		if m.release != nil {
 			m.release()
@@ -445,9 +508,11 @@ func (m *Manager) Close() error {
 			delete(m.subs, ch)
 		}
 		m.evMu.Unlock()
-	})
-	return nil
+	}()
 }
+
+// noteClosed marks the reverts of Close: a shutdown, not a failure.
+const noteClosed = "manager closed: every slot back to its baseline"
 
 // applied reports whether a patch with the given ID is in the stack, as of
 // the last change.

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
-	"runtime/debug"
 	"time"
 )
 
@@ -82,6 +81,7 @@ var (
 	ErrVetoed          = errors.New("hotswap: patch vetoed by its Validate hook")
 	ErrUnknownPatch    = errors.New("hotswap: no applied patch with this ID")
 	ErrBaselineChanged = errors.New("hotswap: patch was built against another baseline")
+	ErrReentrant       = errors.New("hotswap: re-entrant call from a hook would wait for itself")
 )
 
 // TypeMismatchError reports an implementation whose type is not the slot's.
@@ -120,14 +120,4 @@ func (e *PanicError) Error() string {
 func (e *PanicError) Unwrap() error {
 	err, _ := e.Value.(error)
 	return err
-}
-
-// callHook runs a user hook, turning a panic into a *PanicError.
-func callHook(ctx context.Context, hook func(context.Context) error) (err error) {
-	defer func() {
-		if v := recover(); v != nil {
-			err = &PanicError{Value: v, Stack: debug.Stack()}
-		}
-	}()
-	return hook(ctx)
 }

@@ -10,7 +10,7 @@ import (
 // loaders that supervise a patch's code (a subprocess that keeps dying) and
 // give up on it.
 func (m *Manager) RollBack(ctx context.Context, id string, why error) error {
-	if err := m.lock(ctx); err != nil {
+	if err := m.lock(ctx, "RollBack"); err != nil {
 		return fmt.Errorf("roll back patch %q: %w", id, err)
 	}
 	defer m.unlock()

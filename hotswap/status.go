@@ -167,8 +167,22 @@ func (m *Manager) Subscribe(buffer int) (<-chan Event, func()) {
 	}
 }
 
-// emit records e, fans it out to subscribers and logs it.
+// emit records e, fans it out to subscribers and logs it. The caller
+// does not hold the change lock.
 func (m *Manager) emit(e Event) {
+	m.logEvent(m.record(e))
+}
+
+// emitLocked records e and fans it out now, and logs it once the change
+// lock is released: the logger's handler is user code, which may call back
+// into the manager.
+func (m *Manager) emitLocked(e Event) {
+	e = m.record(e)
+	m.after = append(m.after, func() { m.logEvent(e) })
+}
+
+// record adds e to the history and sends it to subscribers.
+func (m *Manager) record(e Event) Event {
 	if e.Time.IsZero() {
 		e.Time = time.Now()
 	}
@@ -181,5 +195,5 @@ func (m *Manager) emit(e Event) {
 		}
 	}
 	m.evMu.Unlock()
-	m.logEvent(e)
+	return e
 }

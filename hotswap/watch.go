@@ -1,27 +1,48 @@
 package hotswap
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
-	"os"
+	"maps"
 	"path/filepath"
+	"slices"
 	"sync"
 	"time"
 
+	"github.com/hotpatch-go/hotpatch/internal/patchfile"
 	"github.com/hotpatch-go/hotpatch/watcher"
 )
 
-// DefaultLoadTimeout bounds one Loader.Load call made by a [DirWatch].
-const DefaultLoadTimeout = 30 * time.Second
+// Defaults for zero fields of [WatchOptions].
+const (
+	// DefaultLoadTimeout bounds one Loader.Load call made by a [DirWatch].
+	DefaultLoadTimeout = 30 * time.Second
+	// DefaultParallel is how many files a [DirWatch] loads at once.
+	DefaultParallel = 4
+)
 
-// EventWatchError records an error of the directory watch itself (the
-// directory vanished, the event queue overflowed); the watch keeps running
-// where it can.
-const EventWatchError EventType = "watch-error"
+// Events of the directory watch.
+const (
+	// EventWatchError records an error of the directory watch itself (the
+	// directory vanished, the event queue overflowed); the watch keeps
+	// running where it can.
+	EventWatchError EventType = "watch-error"
+	// EventWatchResumed records that the patch directory, removed or
+	// renamed before, is back and watched again; its files are applied.
+	EventWatchResumed EventType = "watch-resumed"
+)
+
+// ErrLoadAbandoned is the reason recorded for a file whose Loader.Load did
+// not return within its bound: [WatchOptions.LoadTimeout], then a grace of
+// of min(2 s, LoadTimeout) after its context ended.
+var ErrLoadAbandoned = errors.New("hotswap: load did not return after its context ended; abandoned")
+
+// abandonGrace is how long a load may run on after its context ended
+// (LoadTimeout, or Close) before it is abandoned; at most LoadTimeout.
+const abandonGrace = 2 * time.Second
 
 // WatchOptions configure [Watch]. The zero value is ready to use.
 type WatchOptions struct {
@@ -29,8 +50,17 @@ type WatchOptions struct {
 	// zero means watcher.DefaultDebounce.
 	Debounce time.Duration
 	// LoadTimeout bounds each load (interpreting a script, starting a
-	// process); zero means DefaultLoadTimeout.
+	// process) and apply; zero means DefaultLoadTimeout. A load that does
+	// not return soon after (it ignores its context) is abandoned with
+	// [ErrLoadAbandoned], and bounds Close too.
 	LoadTimeout time.Duration
+	// MaxFileSize is the largest patch file considered, in bytes; a larger
+	// one is refused from its size before it is read. Zero means
+	// watcher.DefaultMaxSize. Loaders keep their own, smaller limits.
+	MaxFileSize int64
+	// Parallel is how many files are loaded at once; zero means
+	// DefaultParallel. Loads of one file never overlap.
+	Parallel int
 }
 
 // DirWatch feeds the files of one patch directory through loaders into a
@@ -38,14 +68,21 @@ type WatchOptions struct {
 type DirWatch struct {
 	m       *Manager
 	w       *watcher.Watcher
+	dir     string
 	loaders []Loader
 	opts    WatchOptions
-	files   map[string]string // file name -> ID of the patch applied from it; owned by run
+	slots   chan struct{} // one token per load running, Parallel at most
+
+	mu    sync.Mutex        // guards files
+	files map[string]string // file name -> ID of the patch applied from it
 
 	ctx       context.Context
 	cancel    context.CancelFunc
-	exited    chan struct{}
+	done      chan string    // a worker finished the named file; read by run
+	exited    chan struct{}  // closed when run returned
+	workers   sync.WaitGroup // per-file workers
 	closeOnce sync.Once
+	closeErr  error
 }
 
 // WatchDir watches dir and applies each file that one of loaders matches
@@ -61,19 +98,35 @@ func WatchDir(ctx context.Context, m *Manager, dir string, loaders ...Loader) (*
 //   - a file that changes is loaded and applied in place of its previous
 //     version, in one swap ([Patch.Replaces]), so no moment serves the
 //     baseline by accident;
-//   - a file that disappears is reverted.
+//   - a file that disappears, or grows past [WatchOptions.MaxFileSize], is
+//     reverted.
 //
-// Files already in dir are applied at start. A file that fails to load or
-// apply is refused with an event naming the file (and line, where the loader
-// knows it); whatever served before keeps serving, and the watch goes on.
-// The watch stops when ctx ends or on [DirWatch.Close]; patches it applied
-// stay applied.
+// Files already in dir are applied at start, once the first scan of dir is
+// complete, in the order of their names: when several files provide one
+// slot, the last name serves it. Later, a
+// slot serves the file whose change was applied last. Files are loaded
+// concurrently ([WatchOptions.Parallel]); a load that hangs holds up no
+// other file, except, at start, the applies of the names after it, until it
+// is abandoned.
+//
+// A file that fails to load or apply is refused with an event naming the
+// file (and line, where the loader knows it); whatever served before keeps
+// serving, and the watch goes on. If dir is removed or renamed, its patches
+// are reverted and the watch waits for it to come back, then applies what
+// it holds (an [EventWatchResumed]). The watch stops when ctx ends or on
+// [DirWatch.Close]; patches it applied stay applied.
 func Watch(ctx context.Context, m *Manager, dir string, opts WatchOptions, loaders ...Loader) (*DirWatch, error) {
 	if len(loaders) == 0 {
 		return nil, errors.New("hotswap: watch " + dir + ": no loaders given")
 	}
 	if opts.LoadTimeout <= 0 {
 		opts.LoadTimeout = DefaultLoadTimeout
+	}
+	if opts.MaxFileSize == 0 {
+		opts.MaxFileSize = watcher.DefaultMaxSize
+	}
+	if opts.Parallel <= 0 {
+		opts.Parallel = DefaultParallel
 	}
 	match := func(name string) bool {
 		for _, l := range loaders {
@@ -83,33 +136,68 @@ func Watch(ctx context.Context, m *Manager, dir string, opts WatchOptions, loade
 		}
 		return false
 	}
-	w, err := watcher.New(dir, watcher.Options{Debounce: opts.Debounce, Match: match})
+	w, err := watcher.New(dir, watcher.Options{Debounce: opts.Debounce, Match: match, MaxSize: opts.MaxFileSize})
 	if err != nil {
 		return nil, fmt.Errorf("hotswap: watch %s: %w", dir, err)
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	d := &DirWatch{
-		m: m, w: w, loaders: loaders, opts: opts,
+		m: m, w: w, dir: dir, loaders: loaders, opts: opts,
+		slots:  make(chan struct{}, opts.Parallel),
 		files:  make(map[string]string),
 		ctx:    ctx,
 		cancel: cancel,
+		done:   make(chan string),
 		exited: make(chan struct{}),
 	}
 	go d.run()
 	return d, nil
 }
 
-// Close stops the watch and waits for it. Patches it applied stay applied.
-// Close is safe to call more than once.
+// Close stops the watch and waits for it: for loads in progress, each
+// ended or abandoned within min(2 s, LoadTimeout) as
+// [WatchOptions.LoadTimeout] says. If work on a file has still not ended
+// after LoadTimeout more (a Validate hook stuck in Apply), Close returns an
+// error wrapping [ErrLoadAbandoned]. Patches the watch applied
+// stay applied. Close is safe to call more than once. Called from inside a
+// Load or a hook, Close stops the watch and returns without waiting for
+// work in progress, which may include its caller.
 func (d *DirWatch) Close() error {
-	var err error
+	if callerFrames() != 0 {
+		// Called from a loader's Load or a Retire hook, maybe one of this
+		// watch's own workers: stop, but do not wait for the workers.
+		d.cancel()
+		<-d.exited
+		return nil
+	}
 	d.closeOnce.Do(func() {
 		d.cancel()
 		<-d.exited
-		err = d.w.Close() // run closed it already; this waits for it
+		err := d.w.Close() // run closed it already; this waits for it
+		waited := make(chan struct{})
+		go func() {
+			d.workers.Wait()
+			close(waited)
+		}()
+		// Loads in progress end or are abandoned within the grace; an
+		// Apply in progress has LoadTimeout.
+		t := time.NewTimer(min(abandonGrace, d.opts.LoadTimeout) + d.opts.LoadTimeout)
+		defer t.Stop()
+		select {
+		case <-waited:
+		case <-t.C:
+			err = errors.Join(err, fmt.Errorf("hotswap: watch %s: work on some files (an Apply whose Validate hook ignores its context?) did not end within %v of Close: %w",
+				d.dir, min(abandonGrace, d.opts.LoadTimeout)+d.opts.LoadTimeout, ErrLoadAbandoned))
+		}
+		d.closeErr = err
 	})
 	<-d.exited
-	return err
+	return d.closeErr
+}
+
+// fileWork is run's record of one file that has a worker.
+type fileWork struct {
+	next *watcher.Event // the latest event that came while the worker ran
 }
 
 func (d *DirWatch) run() {
@@ -117,6 +205,28 @@ func (d *DirWatch) run() {
 	// Stop the watcher (its goroutine and descriptor) as soon as the watch
 	// ends, whether by ctx, by the manager closing or by Close.
 	defer d.w.Close()
+	busy := make(map[string]*fileWork)
+	start := func(ev watcher.Event, after <-chan struct{}, mine chan struct{}) {
+		busy[ev.Name] = &fileWork{}
+		d.workers.Add(1)
+		go d.work(ev, after, mine)
+	}
+	// Until the first scan is complete (Synced), events wait: then the
+	// files load at once and apply in the order of their names, each
+	// after the one before.
+	initial := make(map[string]watcher.Event)
+	starting := true
+	startAll := func() {
+		starting = false
+		names := slices.Sorted(maps.Keys(initial))
+		var prev <-chan struct{}
+		for _, name := range names {
+			mine := make(chan struct{})
+			start(initial[name], prev, mine)
+			prev = mine
+		}
+		clear(initial)
+	}
 	events, errs := d.w.Events(), d.w.Errors()
 	for {
 		select {
@@ -124,26 +234,66 @@ func (d *DirWatch) run() {
 			return
 		case <-d.m.Done():
 			return
+		case name := <-d.done:
+			fw := busy[name]
+			delete(busy, name)
+			if fw != nil && fw.next != nil {
+				start(*fw.next, nil, nil)
+			}
 		case err, ok := <-errs:
 			if !ok {
 				errs = nil
 				continue
 			}
-			d.m.emit(Event{Type: EventWatchError, Generation: d.m.Generation(), Err: err})
+			d.m.emit(Event{Type: EventWatchError, Generation: d.m.Generation(), Source: d.dir, Err: err})
 		case ev, ok := <-events:
-			if !ok {
-				// The watcher stopped by itself (directory removed); its
-				// error was reported. Wait for Close or ctx.
+			switch {
+			case !ok:
 				events = nil
-				continue
-			}
-			switch ev.Op {
-			case watcher.Apply:
-				d.apply(ev)
-			case watcher.Remove:
-				d.remove(ev)
+				if starting {
+					startAll()
+				}
+			case ev.Op == watcher.Synced:
+				startAll()
+			case ev.Op == watcher.Resumed:
+				d.m.emit(Event{Type: EventWatchResumed, Generation: d.m.Generation(), Source: d.dir,
+					Note: "the patch directory is back; its files are applied"})
+			case starting:
+				initial[ev.Name] = ev
+			case busy[ev.Name] != nil:
+				busy[ev.Name].next = &ev // runs when the current work on the file ends
+			default:
+				start(ev, nil, nil)
 			}
 		}
+	}
+}
+
+// work handles one event of one file, then tells run. Workers of one file
+// never overlap. At start, after and mine order the applies (see run).
+func (d *DirWatch) work(ev watcher.Event, after <-chan struct{}, mine chan struct{}) {
+	defer d.workers.Done()
+	defer func() {
+		if mine != nil {
+			close(mine)
+		}
+		select {
+		case d.done <- ev.Name:
+		case <-d.exited:
+		}
+	}()
+	switch ev.Op {
+	case watcher.Apply:
+		d.apply(ev, after)
+	case watcher.Remove:
+		d.remove(ev)
+	case watcher.Skip:
+		var kind Kind
+		if l := d.loaderFor(ev.Path); l != nil {
+			kind = l.Kind()
+		}
+		d.m.emit(Event{Type: EventRejected, Generation: d.m.Generation(), Kind: kind, Source: ev.Path, Err: ev.Err})
+		d.remove(ev)
 	}
 }
 
@@ -156,32 +306,45 @@ func (d *DirWatch) loaderFor(path string) Loader {
 	return nil
 }
 
-func (d *DirWatch) apply(ev watcher.Event) {
+func (d *DirWatch) apply(ev watcher.Event, after <-chan struct{}) {
 	l := d.loaderFor(ev.Path)
 	if l == nil {
 		return
 	}
-	if !sameContent(ev) {
+	if !d.sameContent(d.ctx, ev) {
 		return // changed again since it settled; another event follows
 	}
-	ctx, cancel := context.WithTimeout(d.ctx, d.opts.LoadTimeout)
-	defer cancel()
-	p, err := l.Load(ctx, ev.Path)
-	if err == nil && !sameContent(ev) {
+	p, err := d.load(l, ev.Path)
+	if err == nil && !d.sameContent(d.ctx, ev) {
 		// The loader may have read newer, unsettled bytes: drop this load
 		// and wait for the event that the change will bring.
 		d.release(p)
 		return
 	}
 	if err != nil {
-		d.m.emit(Event{Type: EventRejected, Generation: d.m.Generation(), Kind: l.Kind(), Source: ev.Path,
-			Err: fmt.Errorf("load: %w", err)})
+		if d.ctx.Err() == nil && !errors.Is(err, ErrLoadAbandoned) { // an abandoned load was reported
+			d.m.emit(Event{Type: EventRejected, Generation: d.m.Generation(), Kind: l.Kind(), Source: ev.Path,
+				Err: fmt.Errorf("load: %w", err)})
+		}
 		return
 	}
 	if p.Source == "" {
 		p.Source = ev.Path
 	}
+	if after != nil {
+		// At start: apply after the file before this one in name order.
+		select {
+		case <-after:
+		case <-d.ctx.Done():
+			d.release(p)
+			return
+		}
+	}
+	ctx, cancel := context.WithTimeout(d.ctx, d.opts.LoadTimeout)
+	defer cancel()
+	d.mu.Lock()
 	old := d.files[ev.Name]
+	d.mu.Unlock()
 	if old == p.ID {
 		// Same content as what is applied (the file was re-saved or the
 		// directory rescanned): nothing to do but release the new load.
@@ -206,15 +369,98 @@ func (d *DirWatch) apply(ev watcher.Event) {
 		d.release(p)
 		return
 	}
+	d.mu.Lock()
 	d.files[ev.Name] = p.ID
+	d.mu.Unlock()
+}
+
+// load runs l.Load within the bounds: it waits for one of Parallel tokens,
+// then gets LoadTimeout, and abandonGrace more after its context ended. An
+// abandoned load is reported and left to finish alone; what it returns
+// then is released.
+func (d *DirWatch) load(l Loader, path string) (Patch, error) {
+	select {
+	case d.slots <- struct{}{}:
+	case <-d.ctx.Done():
+		return Patch{}, d.ctx.Err()
+	}
+	ctx, cancel := context.WithTimeout(d.ctx, d.opts.LoadTimeout)
+	type result struct {
+		p   Patch
+		err error
+	}
+	var (
+		mu        sync.Mutex // guards abandoned, and the handing over of the result
+		abandoned bool
+		res       = make(chan result, 1)
+	)
+	go func() {
+		defer cancel()
+		p, err := callLoad(ctx, l, path)
+		mu.Lock()
+		defer mu.Unlock()
+		if abandoned {
+			if err == nil {
+				d.release(p)
+			}
+			return
+		}
+		<-d.slots
+		res <- result{p, err}
+	}()
+	select {
+	case r := <-res:
+		return r.p, r.err
+	case <-ctx.Done():
+	}
+	grace := time.NewTimer(min(abandonGrace, d.opts.LoadTimeout))
+	defer grace.Stop()
+	select {
+	case r := <-res:
+		return r.p, r.err
+	case <-grace.C:
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	select {
+	case r := <-res: // it returned just now
+		return r.p, r.err
+	default:
+	}
+	abandoned = true
+	<-d.slots // the stuck load no longer counts against Parallel
+	var err error
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		err = fmt.Errorf("%s: %w: the loader ignored its context past LoadTimeout (%v); the file is not applied, "+
+			"and what the load makes, if it ever returns, is released", filepath.Base(path), ErrLoadAbandoned, d.opts.LoadTimeout)
+	} else {
+		err = fmt.Errorf("%s: %w: the loader ignored its context when the watch closed; "+
+			"what the load makes, if it ever returns, is released", filepath.Base(path), ErrLoadAbandoned)
+	}
+	d.m.emit(Event{Type: EventRejected, Generation: d.m.Generation(), Kind: l.Kind(), Source: path, Err: fmt.Errorf("load: %w", err)})
+	return Patch{}, err
+}
+
+// callLoad runs a loader's Load as user code (see hooks.go), turning a panic
+// into a *PanicError.
+func callLoad(ctx context.Context, l Loader, path string) (p Patch, err error) {
+	err = runUnlocked(func() error {
+		return callHook(ctx, func(ctx context.Context) error {
+			p, err = l.Load(ctx, path)
+			return err
+		})
+	})
+	return p, err
 }
 
 func (d *DirWatch) remove(ev watcher.Event) {
+	d.mu.Lock()
 	id, ok := d.files[ev.Name]
+	delete(d.files, ev.Name)
+	d.mu.Unlock()
 	if !ok {
 		return
 	}
-	delete(d.files, ev.Name)
 	if err := d.m.Revert(d.ctx, id); err != nil && !errors.Is(err, ErrUnknownPatch) {
 		d.m.emit(Event{Type: EventWatchError, Generation: d.m.Generation(), PatchID: id, Source: ev.Path,
 			Err: fmt.Errorf("revert %s after %s was removed: %w", id, filepath.Base(ev.Path), err)})
@@ -228,23 +474,41 @@ func (d *DirWatch) release(p Patch) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), d.m.opts.RetireTimeout)
 	defer cancel()
-	if err := callHook(ctx, p.Retire); err != nil {
+	if err := runUnlocked(func() error { return callHook(ctx, p.Retire) }); err != nil {
 		d.m.emit(Event{Type: EventRetired, Generation: d.m.Generation(), PatchID: p.ID, Kind: p.Kind, Source: p.Source,
 			Err: fmt.Errorf("release refused patch %q: %w", p.ID, err)})
 	}
 }
 
 // sameContent reports whether the file still holds the content the watcher
-// saw settle.
-func sameContent(ev watcher.Event) bool {
-	f, err := os.Open(ev.Path)
+// saw settle. It opens the file without blocking (a FIFO swapped in for it
+// is refused, not waited on), refuses it past MaxFileSize before reading,
+// and stops when ctx ends.
+func (d *DirWatch) sameContent(ctx context.Context, ev watcher.Event) bool {
+	f, fi, err := patchfile.Open(ev.Path)
 	if err != nil {
 		return false
 	}
 	defer f.Close()
+	if d.opts.MaxFileSize > 0 && fi.Size() > d.opts.MaxFileSize {
+		return false // the watcher will report it as too large
+	}
 	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
+	if _, err := io.Copy(h, ctxReader{ctx, f}); err != nil {
 		return false
 	}
-	return bytes.Equal(h.Sum(nil), ev.Sum[:])
+	return [sha256.Size]byte(h.Sum(nil)) == ev.Sum
+}
+
+// ctxReader stops reading once ctx ends.
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c ctxReader) Read(b []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(b)
 }

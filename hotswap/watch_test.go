@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/hotpatch-go/hotpatch/hotswap"
+	"github.com/hotpatch-go/hotpatch/internal/patchfile"
 )
 
 // wordLoader loads "*.word" files: the file's content is the greeting word.
@@ -25,7 +26,7 @@ type wordLoader struct {
 func (l *wordLoader) Kind() hotswap.Kind     { return hotswap.KindScript }
 func (l *wordLoader) Match(path string) bool { return strings.HasSuffix(path, ".word") }
 func (l *wordLoader) Load(_ context.Context, path string) (hotswap.Patch, error) {
-	b, err := os.ReadFile(path)
+	b, _, err := patchfile.ReadFile(path, 1<<20)
 	if err != nil {
 		return hotswap.Patch{}, err
 	}

@@ -13,13 +13,18 @@
 // a file, changing its mode or saving identical bytes reports nothing.
 //
 // The first scan reports every file already present as Apply, so a
-// server that restarts re-applies what the directory holds.
+// server that restarts re-applies what the directory holds, and then
+// [Synced]. Files found by one scan are reported in the order of their
+// names.
 //
 // Events are not dropped when the reader is slow. The watcher queues
 // file names, not events, and computes the event when it can deliver it,
 // so many changes to one file reach a slow reader as one event with the
 // latest content, and a file that came and went in between produces
-// none. Across files, events come in the order the changes settled.
+// none. Across files, events come in the order the changes settled,
+// except that a file over 1 MiB is hashed on a goroutine of its own (two
+// at most) and reported when its hash is done, so that it delays no
+// other file.
 //
 // # Debounce
 //
@@ -42,9 +47,41 @@
 // Only entries directly in the directory, never in subdirectories. An
 // entry is reported when it resolves, following symlinks, to a regular
 // file, its name is not ignored and [Options.Match] (if set) accepts it.
-// Directories, FIFOs, sockets and devices are skipped without being read.
-// An entry that cannot be read counts as gone, and the reason goes to
-// [Watcher.Errors].
+// Directories, FIFOs, sockets and devices are skipped without being read,
+// and never block the watcher: files are opened without blocking, and an
+// entry swapped for a FIFO between the stat and the open is found out by
+// the open file's own stat. An entry that cannot be read counts as gone,
+// and the reason goes to [Watcher.Errors].
+//
+// # Huge files
+//
+// A file's size is checked before it is read: one over [Options.MaxSize]
+// ([DefaultMaxSize], 256 MiB, when zero) is never hashed, and is reported
+// as [Skip] with a [SizeError]; for the reader it is gone. A file that
+// grows past the limit while it is read is skipped too. Files up to 1 MiB
+// are hashed in order on the watcher's goroutine; larger ones by up to two
+// goroutines of their own, so a big file under the limit delays no other
+// file, only itself and [Synced]/[Resumed], which wait for every hash of
+// their scan.
+//
+// # Links and changes the directory does not see
+//
+// fsnotify reports changes made through the directory's own entries.
+// Some changes to what an entry resolves to are made elsewhere: a write to
+// a file that is hard-linked into the directory, through its other name
+// (outside the directory, or another name inside it); a write to the
+// target of a symlink that points outside the directory. The watcher
+// therefore rechecks: every [Options.Recheck] ([DefaultRecheck], 2 s, when
+// zero) it stats every file it has read (one stat per file, no read) and
+// reads again each one whose size, modification time, change time, inode
+// or link count changed (on Windows, size and modification time only).
+// So what the reader has matches what the
+// directory's entries resolve to, within one recheck period, for hard
+// links and symlinks alike. Two names of one inode are two files, each
+// reported under its own name. A write that keeps the size and all
+// timestamps (which needs a deliberate reset of the times) is not seen
+// until the file changes again. With Recheck negative, only changes the
+// directory sees are reported.
 //
 // These names are always ignored, as editor and tool artefacts:
 //
@@ -72,8 +109,8 @@
 // files whose content did not change are not reported.
 //
 // A symlink that points outside the directory is read when the link
-// itself changes or the directory is rescanned, but changes to its target
-// are not watched.
+// itself changes, when the directory is rescanned, and when the recheck
+// finds its target changed.
 //
 // # Lifecycle
 //
@@ -85,12 +122,17 @@
 // rescans everything).
 //
 // If the watched directory is removed or renamed, the watcher sends
-// [ErrDirRemoved] on Errors, reports every file its reader has as
-// Remove, and then closes Events and Errors by itself: the directory it
-// watched no longer exists under that name. To keep watching a path that
-// is re-created, start a new Watcher for it.
+// [ErrDirRemoved] on Errors and reports every file its reader has as
+// Remove: nothing under that name can be observed any more. It then looks
+// for a directory under the same name every recheck period (DefaultRecheck
+// when Recheck is negative). When one exists again, created anew or
+// renamed back, the watcher watches it, reports its files as Apply (only
+// those whose content differs from what the reader has) and then
+// [Resumed]. Changes made while the directory was away are not seen as
+// such; only what the new directory holds counts.
 //
-// [Watcher.Close] stops the goroutine and waits for it, drops events not
+// Events and Errors stay open until [Watcher.Close] (or fsnotify itself
+// fails). Close stops the goroutine and waits for it, drops events not
 // yet delivered and closes Events and Errors. It never blocks on an
 // unread channel, and may be called more than once.
 //

@@ -41,6 +41,8 @@ func Example() {
 
 	ev := <-w.Events() // the initial scan
 	fmt.Println(ev.Op, ev.Name)
+	ev = <-w.Events() // the initial scan is complete
+	fmt.Println(ev.Op)
 
 	// Replace it the safe way: write a temporary file, rename it over.
 	tmp := filepath.Join(dir, ".greet.go.tmp")
@@ -55,6 +57,7 @@ func Example() {
 
 	// Output:
 	// Apply greet.go
+	// Synced
 	// Apply greet.go
 	// Remove greet.go
 }

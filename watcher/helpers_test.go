@@ -48,8 +48,20 @@ func goFiles(name string) bool {
 	return false
 }
 
-// next returns the next event, failing the test if none comes.
+// next returns the next event other than Synced, failing the test if
+// none comes.
 func next(t *testing.T, w *watcher.Watcher) watcher.Event {
+	t.Helper()
+	for {
+		ev := nextAny(t, w)
+		if ev.Op != watcher.Synced {
+			return ev
+		}
+	}
+}
+
+// nextAny returns the next event, failing the test if none comes.
+func nextAny(t *testing.T, w *watcher.Watcher) watcher.Event {
 	t.Helper()
 	select {
 	case ev, ok := <-w.Events():
@@ -123,6 +135,9 @@ func is(t *testing.T, ev watcher.Event, dir string, op watcher.Op, name, content
 }
 
 func describe(ev watcher.Event) string {
+	if ev.Err != nil {
+		return fmt.Sprintf("{%v %s %s size=%d err=%v}", ev.Op, ev.Name, ev.Path, ev.Size, ev.Err)
+	}
 	return fmt.Sprintf("{%v %s %s sum=%x}", ev.Op, ev.Name, ev.Path, ev.Sum[:4])
 }
 

@@ -1,9 +1,13 @@
 package watcher
 
 import (
+	"crypto/sha256"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -73,6 +77,10 @@ func TestTracker(t *testing.T) {
 		{"order of first change", "+b=1 +a=1 +b=2 ! ! !", "Apply b=2, Apply a=1, idle"},
 		{"delivered moves to the back", "+a=1 +b=1 ! +a=2 ! !", "Apply a=1, Apply b=1, Apply a=2"},
 		{"all gone", "+a=1 +b=1 ! ! +c=1 -- ! ! !", "Apply a=1, Apply b=1, Remove a, Remove b, idle"},
+		{"skip", ">a:9 ! !", "Skip a:9, idle"},
+		{"applied then too large", "+a=1 ! >a:9 ! -a !", "Apply a=1, Skip a:9, Remove a"},
+		{"too large then fits", ">a:9 ! +a=1 !", "Skip a:9, Apply a=1"},
+		{"still too large, new size", ">a:9 ! >a:10 ! >a:10 !", "Skip a:9, Skip a:10, idle"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			tr := newTracker()
@@ -84,8 +92,11 @@ func TestTracker(t *testing.T) {
 					switch {
 					case !ok:
 						got = append(got, "idle")
+					case op == Skip:
+						got = append(got, fmt.Sprintf("Skip %s:%d", name, s.size))
+						tr.ack()
 					case op == Apply:
-						got = append(got, fmt.Sprintf("Apply %s=%c", name, s[0]))
+						got = append(got, fmt.Sprintf("Apply %s=%c", name, s.sum[0]))
 						tr.ack()
 					default:
 						got = append(got, fmt.Sprintf("Remove %s", name))
@@ -93,6 +104,10 @@ func TestTracker(t *testing.T) {
 					}
 				case step == "--":
 					tr.unsetAll()
+				case step[0] == '>':
+					name, size, _ := strings.Cut(step[1:], ":")
+					n, _ := strconv.Atoi(size)
+					tr.skip(name, int64(n))
 				case step[0] == '+':
 					name, content, _ := strings.Cut(step[1:], "=")
 					tr.set(name, sum{content[0]})
@@ -161,5 +176,58 @@ func TestOverflowRescans(t *testing.T) {
 	}
 	if err := <-w.errors; !errors.Is(err, fsnotify.ErrEventOverflow) {
 		t.Errorf("reported %v, want the overflow", err)
+	}
+}
+
+// TestBigFileDelaysNoOther holds the hashing of a file over inlineMax: a
+// small file beside it, and a later change of it, are reported meanwhile;
+// the big one follows when its hash ends, and Synced after it.
+func TestBigFileDelaysNoOther(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	big := make([]byte, inlineMax+1)
+	if err := os.WriteFile(filepath.Join(dir, "big.go"), big, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "greet.go"), []byte("v1"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	gate, held := make(chan struct{}), make(chan struct{}, 1)
+	w, err := newWatcher(dir, Options{Debounce: 10 * time.Millisecond}, func(name string) {
+		if name == "big.go" {
+			held <- struct{}{}
+			<-gate
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	recv := func() Event {
+		t.Helper()
+		select {
+		case ev := <-w.Events():
+			return ev
+		case <-time.After(10 * time.Second):
+			t.Fatal("no event")
+		}
+		panic("unreachable")
+	}
+	<-held
+	if ev := recv(); ev.Op != Apply || ev.Name != "greet.go" {
+		t.Fatalf("got %v %s, want Apply greet.go while big.go is hashed", ev.Op, ev.Name)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "greet.go"), []byte("v2"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if ev := recv(); ev.Op != Apply || ev.Name != "greet.go" || ev.Sum != sha256.Sum256([]byte("v2")) {
+		t.Fatalf("got %v %s, want Apply greet.go v2 while big.go is hashed", ev.Op, ev.Name)
+	}
+	close(gate)
+	if ev := recv(); ev.Op != Apply || ev.Name != "big.go" || ev.Sum != sha256.Sum256(big) {
+		t.Fatalf("got %v %s, want Apply big.go", ev.Op, ev.Name)
+	}
+	if ev := recv(); ev.Op != Synced {
+		t.Fatalf("got %v %s, want Synced", ev.Op, ev.Name)
 	}
 }

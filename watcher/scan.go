@@ -58,16 +58,23 @@ func newHasher(done <-chan struct{}) *hasher {
 
 // entry is what look found at a name.
 type entry struct {
-	sum     sum
-	present bool // a regular file, directly or through symlinks
-	link    bool // the name itself is a symlink, dangling or not
+	sum      sum
+	present  bool    // a regular file, directly or through symlinks, read and hashed
+	tooLarge bool    // a regular file over the size limit, not read
+	deferred bool    // a regular file over the inline limit, not read yet
+	size     int64   // its size, when too large
+	key      statKey // of the regular file, when present or too large
+	link     bool    // the name itself is a symlink, dangling or not
 }
 
 // look resolves the entry at path, following symlinks, and hashes it if
-// it is a regular file. An entry that does not exist, dangles or is not
-// a regular file is absent; one that exists but cannot be read is absent
-// too, and err says why.
-func (hs *hasher) look(path string) (e entry, err error) {
+// it is a regular file of at most maxSize bytes (maxSize <= 0: any size).
+// An entry that does not exist, dangles or is not a regular file is
+// absent; one that exists but cannot be read is absent too, and err says
+// why. A larger file is not read: it is tooLarge. A file over inlineMax
+// bytes (inlineMax <= 0: none) is not read either but deferred, for a
+// hasher of its own.
+func (hs *hasher) look(path string, maxSize, inlineMax int64) (e entry, err error) {
 	fi, err := os.Lstat(path)
 	if err != nil {
 		return e, notFoundIsAbsent(err)
@@ -94,7 +101,19 @@ func (hs *hasher) look(path string) (e entry, err error) {
 	if !fi.Mode().IsRegular() {
 		return e, nil
 	}
+	e.key = keyOf(fi)
+	if maxSize > 0 && fi.Size() > maxSize {
+		// Checked before reading a byte: hashing a huge file would hold
+		// up every other file for as long as it takes.
+		e.tooLarge, e.size = true, fi.Size()
+		return e, nil
+	}
+	if inlineMax > 0 && fi.Size() > inlineMax {
+		e.deferred = true
+		return e, nil
+	}
 	hs.h.Reset()
+	var total int64
 	for {
 		select {
 		case <-hs.done:
@@ -103,6 +122,12 @@ func (hs *hasher) look(path string) (e entry, err error) {
 		}
 		n, err := f.Read(hs.buf)
 		hs.h.Write(hs.buf[:n])
+		total += int64(n)
+		if maxSize > 0 && total > maxSize {
+			// It grew past the limit while being read.
+			e.tooLarge, e.size = true, total
+			return e, nil
+		}
 		if err == io.EOF {
 			break
 		}

@@ -7,6 +7,14 @@ import (
 
 type sum = [sha256.Size]byte
 
+// state is what the disk holds at a name: a regular file with content sum,
+// or, when skipped, one that was not read for its size.
+type state struct {
+	sum     sum
+	size    int64 // the size of a skipped file; zero otherwise
+	skipped bool
+}
+
 // tracker holds two views of the directory, the disk's and the
 // consumer's, and queues the names on which they differ. Delivering the
 // head of the queue moves the consumer's view to the disk's for that
@@ -16,22 +24,27 @@ type sum = [sha256.Size]byte
 //
 // A tracker is used by one goroutine only.
 type tracker struct {
-	disk      map[string]sum // settled content of each present file
-	delivered map[string]sum // what the consumer was last told is present
-	queue     []string       // names whose views may differ, oldest first
+	disk      map[string]state // settled state of each present file
+	delivered map[string]state // what the consumer was last told is present
+	queue     []string         // names whose views may differ, oldest first
 	queued    map[string]bool
 }
 
 func newTracker() *tracker {
 	return &tracker{
-		disk:      make(map[string]sum),
-		delivered: make(map[string]sum),
+		disk:      make(map[string]state),
+		delivered: make(map[string]state),
 		queued:    make(map[string]bool),
 	}
 }
 
 // set records that name is present with content s.
-func (t *tracker) set(name string, s sum) {
+func (t *tracker) set(name string, s sum) { t.put(name, state{sum: s}) }
+
+// skip records that name is a regular file of size bytes that is not read.
+func (t *tracker) skip(name string, size int64) { t.put(name, state{size: size, skipped: true}) }
+
+func (t *tracker) put(name string, s state) {
 	if old, ok := t.disk[name]; ok && old == s {
 		return
 	}
@@ -69,20 +82,31 @@ func (t *tracker) enqueue(name string) {
 
 // head returns the next change to deliver, dropping queued names whose
 // views have converged meanwhile. ok is false when there is none.
-func (t *tracker) head() (name string, op Op, s sum, ok bool) {
+func (t *tracker) head() (name string, op Op, s state, ok bool) {
 	for len(t.queue) > 0 {
 		name = t.queue[0]
 		d, onDisk := t.disk[name]
 		c, told := t.delivered[name]
 		switch {
+		case onDisk && (!told || c != d) && d.skipped:
+			return name, Skip, d, true
 		case onDisk && (!told || c != d):
 			return name, Apply, d, true
 		case !onDisk && told:
-			return name, Remove, sum{}, true
+			return name, Remove, state{}, true
 		}
 		t.pop()
 	}
-	return "", 0, sum{}, false
+	return "", 0, state{}, false
+}
+
+// names returns the names present on disk.
+func (t *tracker) names() []string {
+	names := make([]string, 0, len(t.disk))
+	for name := range t.disk {
+		names = append(names, name)
+	}
+	return names
 }
 
 // ack marks the change last returned by head as delivered.

@@ -13,8 +13,21 @@ import (
 	"github.com/fsnotify/fsnotify"
 )
 
-// DefaultDebounce is the quiet period used when [Options.Debounce] is zero.
-const DefaultDebounce = 100 * time.Millisecond
+// Defaults for zero fields of [Options].
+const (
+	// DefaultDebounce is the quiet period used when [Options.Debounce] is
+	// zero.
+	DefaultDebounce = 100 * time.Millisecond
+
+	// DefaultMaxSize is the largest file read when [Options.MaxSize] is
+	// zero: larger than any patch file (scripts, .so, .proc executables)
+	// should be, small enough that hashing one takes well under a second.
+	DefaultMaxSize = 256 << 20
+
+	// DefaultRecheck is the period of the recheck when [Options.Recheck]
+	// is zero.
+	DefaultRecheck = 2 * time.Second
+)
 
 // errBacklog is how many errors wait in [Watcher.Errors] for a reader
 // before the oldest is dropped to make room.
@@ -26,9 +39,14 @@ var (
 	ErrNotDir = errors.New("watcher: not a directory")
 
 	// ErrDirRemoved is sent on [Watcher.Errors] when the watched directory
-	// is removed or renamed; the watcher then stops (see the package
-	// documentation).
+	// is removed or renamed. Every file counts as removed; the watcher
+	// looks for the directory to come back under its name and then
+	// reports [Resumed] (see the package documentation).
 	ErrDirRemoved = errors.New("watcher: directory removed or renamed")
+
+	// ErrTooLarge is the reason of a [Skip] event for a file over
+	// [Options.MaxSize]; the event's Err is a *SizeError.
+	ErrTooLarge = errors.New("watcher: file too large")
 
 	// errClosing interrupts the hashing of a file when Close is called.
 	errClosing = errors.New("watcher: closing")
@@ -45,15 +63,41 @@ const (
 	// Remove means a file that was applied before is gone: deleted,
 	// renamed away, no longer a regular file, or unreadable.
 	Remove
+
+	// Skip means a regular file is there but was not read: it is over
+	// [Options.MaxSize]. [Event.Err] says why and [Event.Size] how large
+	// it is. For the reader the file is gone, as after Remove: whatever
+	// it applied from an earlier version must go. It comes again if the
+	// size changes, and Apply follows once the file fits.
+	Skip
+
+	// Synced means every file found by the first scan of the directory
+	// has been reported. Name and Path are empty. It comes once, after
+	// every event of the first scan (which may be none); events of
+	// changes made meanwhile may come before it too.
+	Synced
+
+	// Resumed means the watched directory, removed or renamed before
+	// ([ErrDirRemoved]), exists again under its name and is watched
+	// again, and every file in it has been reported. Name and Path are
+	// empty.
+	Resumed
 )
 
-// String returns "Apply" or "Remove".
+// String returns the name of the op: "Apply", "Remove", "Skip", "Synced"
+// or "Resumed".
 func (op Op) String() string {
 	switch op {
 	case Apply:
 		return "Apply"
 	case Remove:
 		return "Remove"
+	case Skip:
+		return "Skip"
+	case Synced:
+		return "Synced"
+	case Resumed:
+		return "Resumed"
 	}
 	return "Op(" + strconv.Itoa(int(op)) + ")"
 }
@@ -75,7 +119,28 @@ type Event struct {
 	// compare: a different sum means the file changed since, and another
 	// event for it will follow.
 	Sum [sha256.Size]byte
+
+	// Size is the size of a skipped file; zero for other ops.
+	Size int64
+
+	// Err says why a file was skipped; nil for other ops.
+	Err error
 }
+
+// SizeError is the Err of a [Skip] event for a file over the limit. It
+// matches [ErrTooLarge].
+type SizeError struct {
+	Path  string
+	Size  int64
+	Limit int64
+}
+
+func (e *SizeError) Error() string {
+	return fmt.Sprintf("watcher: %s: file too large: %d bytes, the limit is %d (Options.MaxSize); not read", e.Path, e.Size, e.Limit)
+}
+
+// Unwrap makes errors.Is(err, ErrTooLarge) true.
+func (e *SizeError) Unwrap() error { return ErrTooLarge }
 
 // Options configures a [Watcher]. The zero value is ready to use.
 type Options struct {
@@ -88,6 +153,20 @@ type Options struct {
 	// only for names that are not ignored (see the package documentation),
 	// only from the watcher's own goroutine. Nil matches every name.
 	Match func(name string) bool
+
+	// MaxSize is the largest file, in bytes, that is read. A larger file
+	// is not opened for reading or hashed: it is reported as [Skip]. Zero
+	// means DefaultMaxSize; negative means no limit.
+	MaxSize int64
+
+	// Recheck is how often every reported file is looked at again
+	// (one stat per file, no read unless the stat changed), to notice
+	// changes that come with no event in the directory: a write through
+	// a hard link outside it, a change of a symlink's target outside it.
+	// It is also how often a removed directory is looked for. Zero means
+	// DefaultRecheck; negative turns the recheck off (a removed directory
+	// is then still looked for every DefaultRecheck).
+	Recheck time.Duration
 }
 
 // Watcher reports settled changes of the files in one directory. Create
@@ -97,6 +176,8 @@ type Watcher struct {
 	dir      string // cleaned, as the caller named it; also fsnotify's name for it
 	debounce time.Duration
 	match    func(string) bool // nil matches all
+	maxSize  int64             // <= 0: no limit
+	recheck  time.Duration     // <= 0: off
 
 	fsw *fsnotify.Watcher // owned by run, which closes it
 
@@ -107,6 +188,8 @@ type Watcher struct {
 	exited    chan struct{} // closed when run has returned
 	closeOnce sync.Once
 	closeErr  error // written by run before exited is closed
+
+	bgGate func(name string) // tests: called by a background hasher before it reads
 }
 
 // New starts watching dir, which must be an existing directory. The first
@@ -116,6 +199,10 @@ type Watcher struct {
 //
 // Only dir itself is watched, not its subdirectories.
 func New(dir string, opts Options) (*Watcher, error) {
+	return newWatcher(dir, opts, nil)
+}
+
+func newWatcher(dir string, opts Options, bgGate func(string)) (*Watcher, error) {
 	fi, err := os.Stat(dir)
 	if err != nil {
 		return nil, fmt.Errorf("watcher: %w", err)
@@ -128,6 +215,14 @@ func New(dir string, opts Options) (*Watcher, error) {
 		debounce = DefaultDebounce
 	}
 	clean := filepath.Clean(dir)
+	maxSize := opts.MaxSize
+	if maxSize == 0 {
+		maxSize = DefaultMaxSize
+	}
+	recheck := opts.Recheck
+	if recheck == 0 {
+		recheck = DefaultRecheck
+	}
 
 	fsw, err := fsnotify.NewWatcher()
 	if err != nil {
@@ -142,19 +237,21 @@ func New(dir string, opts Options) (*Watcher, error) {
 		dir:      clean,
 		debounce: debounce,
 		match:    opts.Match,
+		maxSize:  maxSize,
+		recheck:  recheck,
 		fsw:      fsw,
 		events:   make(chan Event),
 		errors:   make(chan error, errBacklog),
 		done:     make(chan struct{}),
 		exited:   make(chan struct{}),
+		bgGate:   bgGate,
 	}
 	go w.run()
 	return w, nil
 }
 
 // Events returns the channel of settled changes. It is closed after
-// [Watcher.Close], or after the watched directory disappeared and the
-// resulting Remove events were delivered.
+// [Watcher.Close].
 //
 // Events are never dropped: while nobody reads, the watcher keeps, per
 // file, only the difference between what it last delivered and what is
@@ -163,8 +260,8 @@ func (w *Watcher) Events() <-chan Event { return w.events }
 
 // Errors returns the channel of non-fatal errors: fsnotify errors (an
 // event queue overflow among them, after which the directory is rescanned),
-// unreadable files and directory read errors, each naming the path. The
-// watcher keeps running after them, except after [ErrDirRemoved].
+// unreadable files and directory read errors, each naming the path, and
+// [ErrDirRemoved]. The watcher keeps running after them.
 //
 // Reading Errors is optional: it holds the newest few errors and drops
 // older ones rather than block. It is closed after Events.

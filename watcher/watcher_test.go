@@ -435,6 +435,9 @@ func TestSlowReader(t *testing.T) {
 	}
 }
 
+// TestDirectoryGone removes or renames the watched directory, then
+// creates it again: every file counts as removed meanwhile, and the
+// watch resumes on the new directory with Resumed after its files.
 func TestDirectoryGone(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
@@ -451,7 +454,7 @@ func TestDirectoryGone(t *testing.T) {
 				t.Fatal(err)
 			}
 			write(t, filepath.Join(dir, "greet.go"), "v1")
-			w := start(t, dir, watcher.Options{Debounce: fast})
+			w := start(t, dir, watcher.Options{Debounce: fast, Recheck: 2 * fast})
 			is(t, next(t, w), dir, watcher.Apply, "greet.go", "v1")
 
 			if err := tc.gone(dir); err != nil {
@@ -459,20 +462,33 @@ func TestDirectoryGone(t *testing.T) {
 			}
 			is(t, next(t, w), dir, watcher.Remove, "greet.go", "")
 			select {
-			case ev, ok := <-w.Events():
-				if ok {
-					t.Fatalf("got %s, want Events closed", describe(ev))
+			case err := <-w.Errors():
+				if !errors.Is(err, watcher.ErrDirRemoved) {
+					t.Errorf("Errors: %v, want ErrDirRemoved", err)
 				}
 			case <-time.After(patience):
-				t.Fatal("Events not closed after the directory went away")
+				t.Fatal("no ErrDirRemoved on Errors")
 			}
-			var sawGone bool
-			for err := range w.Errors() { // closed too, after Events
-				sawGone = sawGone || errors.Is(err, watcher.ErrDirRemoved)
+
+			// It comes back, with other content: the watch resumes.
+			tmp := filepath.Join(filepath.Dir(dir), "new")
+			if err := os.Mkdir(tmp, 0o755); err != nil {
+				t.Fatal(err)
 			}
-			if !sawGone {
-				t.Error("no ErrDirRemoved on Errors")
+			write(t, filepath.Join(tmp, "greet.go"), "v2")
+			write(t, filepath.Join(tmp, "other.go"), "o1")
+			if err := os.Rename(tmp, dir); err != nil {
+				t.Fatal(err)
 			}
+			got := []watcher.Event{next(t, w), next(t, w), next(t, w)}
+			is(t, got[0], dir, watcher.Apply, "greet.go", "v2")
+			is(t, got[1], dir, watcher.Apply, "other.go", "o1")
+			if got[2].Op != watcher.Resumed {
+				t.Fatalf("got %s, want Resumed", describe(got[2]))
+			}
+			// And it is watched again.
+			write(t, filepath.Join(dir, "greet.go"), "v3")
+			is(t, next(t, w), dir, watcher.Apply, "greet.go", "v3")
 		})
 	}
 }
