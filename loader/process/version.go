@@ -4,13 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/hotpatch-go/hotpatch/internal/procmanifest"
 	"log/slog"
 	"os"
 	"sort"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/hotpatch-go/hotpatch/internal/procmanifest"
+	"github.com/hotpatch-go/hotpatch/registry"
 )
 
 // version is one loaded patch: an executable, the slots it serves, and the
@@ -29,6 +31,13 @@ type version struct {
 	index map[string]int    // slot -> call channel index
 
 	cur atomic.Pointer[instance] // the process serving calls; nil while restarting or after retire
+
+	// retired is set by the Retire hook, which the manager runs only once
+	// no slot holds this version's implementations. From then on a slot
+	// that names this version's patch ID holds a later load of the same
+	// file (IDs come from name and content, so they repeat), never this
+	// one: see serves.
+	retired atomic.Bool
 
 	mu       sync.Mutex             // guards retiring and cur changes
 	retiring bool                   // Retire or Close started: no more restarts
@@ -151,9 +160,17 @@ func (v *version) validate(context.Context) error {
 	}
 }
 
+// serves reports whether slot s holds this very load's implementation, as
+// opposed to the baseline's, another patch's, or a later load of the same
+// file under the same patch ID.
+func (v *version) serves(s registry.Slot) bool {
+	return !v.retired.Load() && s.Info().PatchID == v.id
+}
+
 // retire is the patch's Retire hook: no more restarts; the current process
 // finishes its calls in flight (up to Options.Grace) and stops.
 func (v *version) retire(ctx context.Context) error {
+	v.retired.Store(true) // before cur is cleared: a caller that finds no process sees it
 	v.mu.Lock()
 	v.retiring = true
 	in := v.cur.Swap(nil)
