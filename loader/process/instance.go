@@ -153,7 +153,10 @@ func (in *instance) diagnose(he *handshakeError) error {
 	} else {
 		printed = fmt.Sprintf("after printing %q on standard output instead of a handshake line", line)
 	}
-	const notPlugin = "it is not a plugin built for this host (process.Serve, or go-plugin with the loader's handshake), or it failed at start (see its stderr)"
+	notPlugin := "it is not a plugin built for this host (process.Serve, or go-plugin with the loader's handshake), or it failed at start (see its stderr)"
+	if strings.Contains(in.stderr.Tail(), "This binary is a plugin") { // go-plugin's words for another magic cookie
+		notPlugin = "it is a go-plugin plugin, but its magic cookie is not the loader's: it was built for another host or handshake"
+	}
 	var ee *exec.ExitError
 	killed := errors.As(r.exitErr(), &ee) && ee.ProcessState != nil && isKilled(ee.ProcessState) && r.wasForced()
 	switch {
@@ -163,7 +166,7 @@ func (in *instance) diagnose(he *handshakeError) error {
 	case line != "":
 		return fmt.Errorf("the process printed %q on standard output instead of a handshake line: %s", line, notPlugin)
 	default:
-		return fmt.Errorf("the process printed nothing on standard output: %w", he.err)
+		return errors.New("the process printed nothing on standard output before it was stopped")
 	}
 }
 
