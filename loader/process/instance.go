@@ -82,7 +82,7 @@ func (l *Loader) start(ctx context.Context, v *version) (*instance, error) {
 		SyncStdout:       newStderrSink(in.logs, "stdout"),
 		SyncStderr:       newStderrSink(in.logs, "stderr"),
 		AllowedProtocols: protocols,
-		Logger:           &hclogAdapter{log: v.log},
+		Logger:           &hclogAdapter{log: v.log, logs: in.logs},
 		UnixSocketConfig: &plugin.UnixSocketConfig{TempDir: dir},
 	})
 	// go-plugin's handshake wait does not watch ctx: end it by killing the

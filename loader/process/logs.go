@@ -295,6 +295,9 @@ type hclogAdapter struct {
 	log  *slog.Logger
 	name string
 	args []any
+	// logs limits the records of named loggers: go-plugin logs a plugin's
+	// over-long stderr lines through the one named after the executable.
+	logs *logLimiter
 }
 
 // lifecycleMessages are go-plugin's records about a process's end. The
@@ -333,6 +336,15 @@ func (h *hclogAdapter) Log(level hclog.Level, msg string, args ...any) {
 	if !h.log.Enabled(ctx, lv) {
 		return
 	}
+	if h.logs != nil && h.name != "" {
+		if max := h.logs.lim.LineBytes; len(msg) > max {
+			args = append(args[:len(args):len(args)], "cut_bytes", len(msg)-max)
+			msg = msg[:max]
+		}
+		if !h.logs.allow(len(msg)) {
+			return
+		}
+	}
 	all := make([]any, 0, len(h.args)+len(args)+2)
 	if h.name != "" {
 		all = append(all, "component", h.name)
@@ -358,18 +370,18 @@ func (h *hclogAdapter) SetLevel(hclog.Level)          {}
 func (h *hclogAdapter) GetLevel() hclog.Level         { return hclog.Off }
 
 func (h *hclogAdapter) With(args ...any) hclog.Logger {
-	return &hclogAdapter{log: h.log, name: h.name, args: append(append([]any(nil), h.args...), args...)}
+	return &hclogAdapter{log: h.log, name: h.name, args: append(append([]any(nil), h.args...), args...), logs: h.logs}
 }
 
 func (h *hclogAdapter) Named(name string) hclog.Logger {
 	if h.name != "" {
 		name = h.name + "." + name
 	}
-	return &hclogAdapter{log: h.log, name: name, args: h.args}
+	return &hclogAdapter{log: h.log, name: name, args: h.args, logs: h.logs}
 }
 
 func (h *hclogAdapter) ResetNamed(name string) hclog.Logger {
-	return &hclogAdapter{log: h.log, name: name, args: h.args}
+	return &hclogAdapter{log: h.log, name: name, args: h.args, logs: h.logs}
 }
 
 func (h *hclogAdapter) StandardLogger(*hclog.StandardLoggerOptions) *log.Logger {
