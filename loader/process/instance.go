@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net"
 	"os"
 	"os/exec"
@@ -140,6 +141,10 @@ func (e *handshakeError) Unwrap() error { return e.err }
 func (in *instance) diagnose(he *handshakeError) error {
 	r := in.runner()
 	if r == nil || r.ID() == "" {
+		if errors.Is(he.err, fs.ErrPermission) {
+			return fmt.Errorf("%w: the private copy %s cannot be executed; if its file system is mounted noexec, set TMPDIR to a directory that allows executables",
+				he.err, in.v.exe)
+		}
 		return he.err // it did not start: exec's own error says why
 	}
 	line, _, _ := strings.Cut(r.stdout.head(), "\n")
@@ -329,7 +334,7 @@ func (in *instance) stopWith(err error) {
 		in.logs.flush()
 		if alive && r.ID() != "" {
 			if r.wasForced() {
-				in.v.log.Info("process: plugin stopped; killed, as it did not exit within go-plugin's 2s grace", "pid", r.ID())
+				in.v.log.Info("process: plugin stopped; killed, as it did not exit when asked", "pid", r.ID())
 			} else {
 				in.v.log.Debug("process: plugin stopped", "pid", r.ID())
 			}

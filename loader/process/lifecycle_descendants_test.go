@@ -163,7 +163,7 @@ func TestPlannedStopLogs(t *testing.T) {
 	eventually(t, 30*time.Second, "a retired event", func() bool { return hasEvent(e.mgr, hotswap.EventRetired, p.ID, "") })
 	eventually(t, 10*time.Second, "the plugin to die", func() bool { return !alive(pid) })
 	logs := e.logs.String()
-	if !strings.Contains(logs, "killed, as it did not exit") {
+	if !strings.Contains(logs, "killed, as it did not exit when asked") {
 		t.Errorf("the forced stop is not logged:\n%s", logs)
 	}
 	for _, line := range strings.Split(logs, "\n") {
