@@ -108,7 +108,7 @@ func (l *Loader) start(ctx context.Context, v *version) (*instance, error) {
 		if errors.As(err, &he) {
 			err = in.diagnose(he)
 		}
-		if ctx.Err() != nil && !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled) {
+		if ctx.Err() != nil && !errors.Is(err, ctx.Err()) {
 			err = fmt.Errorf("%w (%w)", ctx.Err(), err)
 		}
 		if errors.Is(err, context.DeadlineExceeded) {

@@ -5,6 +5,7 @@ package process
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"syscall"
 	"testing"
@@ -123,31 +124,18 @@ func TestLoadWithChildOnPipes(t *testing.T) {
 	within(t, 30*time.Second, "Load", func() {
 		_, err = e.l.Load(context.Background(), fixtureAs(t, "forkexit.proc"))
 	})
-	if !errors.Is(err, ErrStart) || !strings.Contains(err.Error(), "exited (exit status 0) before the handshake") ||
-		!strings.Contains(err.Error(), "a child keeps my pipes") {
+	var child int
+	var se *StartError
+	if errors.As(err, &se) {
+		if i := strings.Index(se.Stderr, "child "); i >= 0 {
+			fmt.Sscanf(se.Stderr[i:], "child %d", &child)
+		}
+	}
+	if !errors.Is(err, ErrStart) || !strings.Contains(err.Error(), "exited (exit status 0) before the handshake") || child == 0 {
 		t.Fatalf("Load = %v", err)
 	}
-	eventually(t, 10*time.Second, "the child to die", func() bool {
-		for _, p := range sleepers("sleeper-forkexit") {
-			if alive(p) {
-				return false
-			}
-		}
-		return true
-	})
-}
-
-// sleepers returns the pids of live processes whose command line starts
-// with name.
-func sleepers(name string) []int {
-	var out []int
-	for _, pid := range allPIDs() {
-		cmd, err := readProc(pid, "cmdline")
-		if err == nil && strings.HasPrefix(cmd, name) {
-			out = append(out, pid)
-		}
-	}
-	return out
+	t.Cleanup(func() { syscall.Kill(child, syscall.SIGKILL) })
+	eventually(t, 10*time.Second, "the child to die", func() bool { return !alive(child) })
 }
 
 // TestPlannedStopLogs: a stop the host asked for does not log as a

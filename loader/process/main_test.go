@@ -219,24 +219,6 @@ func children() []int {
 	return out
 }
 
-// allPIDs lists the processes in /proc.
-func allPIDs() []int {
-	ents, _ := os.ReadDir("/proc")
-	var out []int
-	for _, e := range ents {
-		if pid, err := strconv.Atoi(e.Name()); err == nil {
-			out = append(out, pid)
-		}
-	}
-	return out
-}
-
-// readProc reads /proc/pid/name, with NULs as spaces.
-func readProc(pid int, name string) (string, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/%s", pid, name))
-	return strings.ReplaceAll(string(b), "\x00", " "), err
-}
-
 // alive reports whether pid is a live (not zombie) process.
 func alive(pid int) bool {
 	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
