@@ -108,6 +108,7 @@ func (v *version) bindCustom(in *instance) (map[string]any, error) {
 		}
 		f := &forwarder{v: v, slot: name, typ: got, variadic: got.IsVariadic()}
 		impls[name] = reflect.MakeFunc(s.Type(), f.call).Interface()
+		v.owns(name, impls[name])
 		v.slots = append(v.slots, name)
 	}
 	if len(errs) > 0 {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"reflect"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -32,12 +33,9 @@ type version struct {
 
 	cur atomic.Pointer[instance] // the process serving calls; nil while restarting or after retire
 
-	// retired is set by the Retire hook, which the manager runs only once
-	// no slot holds this version's implementations. From then on a slot
-	// that names this version's patch ID holds a later load of the same
-	// file (IDs come from name and content, so they repeat), never this
-	// one: see serves.
-	retired atomic.Bool
+	// own holds, per slot, the implementation this load made, as a
+	// reflect.Value: see serves. Set by bind, read-only afterwards.
+	own map[string]reflect.Value
 
 	mu       sync.Mutex             // guards retiring and cur changes
 	retiring bool                   // Retire or Close started: no more restarts
@@ -93,6 +91,7 @@ func (v *version) bind(in *instance) (map[string]any, error) {
 		}
 		a := &adapter{v: v, slot: si.Name, idx: i, shape: shape}
 		impls[si.Name] = a.makeFunc(s.Type()).Interface()
+		v.owns(si.Name, impls[si.Name])
 		v.descs[si.Name] = si.Desc
 		v.index[si.Name] = i
 		v.slots = append(v.slots, si.Name)
@@ -162,15 +161,28 @@ func (v *version) validate(context.Context) error {
 
 // serves reports whether slot s holds this very load's implementation, as
 // opposed to the baseline's, another patch's, or a later load of the same
-// file under the same patch ID.
+// file: patch IDs come from file name and content, so they repeat, and
+// cannot tell loads apart. Implementations can: a func value boxed in an
+// interface is a pointer to its closure, and two reflect.Values of func
+// values compare equal with == exactly when they hold the same closure
+// (== compares the Values themselves, not the funcs, which cannot be
+// compared). Each load makes closures of its own (reflect.MakeFunc).
 func (v *version) serves(s registry.Slot) bool {
-	return !v.retired.Load() && s.Info().PatchID == v.id
+	own, ok := v.own[s.Name()]
+	return ok && reflect.ValueOf(s.Impl()) == own
+}
+
+// owns records the implementation this load made for a slot.
+func (v *version) owns(slot string, impl any) {
+	if v.own == nil {
+		v.own = make(map[string]reflect.Value)
+	}
+	v.own[slot] = reflect.ValueOf(impl)
 }
 
 // retire is the patch's Retire hook: no more restarts; the current process
 // finishes its calls in flight (up to Options.Grace) and stops.
 func (v *version) retire(ctx context.Context) error {
-	v.retired.Store(true) // before cur is cleared: a caller that finds no process sees it
 	v.mu.Lock()
 	v.retiring = true
 	in := v.cur.Swap(nil)
