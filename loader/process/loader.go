@@ -1,9 +1,11 @@
 package process
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -142,19 +144,33 @@ func (l *Loader) Load(ctx context.Context, path string) (hotswap.Patch, error) {
 }
 
 // readExecutable reads a regular, executable file of at most limit bytes,
-// without blocking on anything else (a FIFO under the name).
+// without blocking on anything else (a FIFO under the name) and refusing a
+// file over the limit before reading it. The buffer is sized from the open
+// file, so an executable is read with one allocation.
 func readExecutable(path string, limit int64) ([]byte, error) {
-	content, fi, err := patchfile.ReadFile(path, limit)
+	f, fi, err := patchfile.Open(path)
 	if err != nil {
 		if errors.Is(err, patchfile.ErrNotRegular) {
 			return nil, fmt.Errorf("process: load %s: %w: %w", path, ErrNotExecutable, err)
 		}
 		return nil, fmt.Errorf("process: load %s: %w", path, err)
 	}
+	defer f.Close()
+	if fi.Size() > limit {
+		return nil, fmt.Errorf("process: load %s: %w", path, &patchfile.SizeError{Path: path, Size: fi.Size(), Limit: limit})
+	}
 	if runtime.GOOS != "windows" && fi.Mode().Perm()&0o111 == 0 {
 		return nil, fmt.Errorf("process: load %s: %w: no execute permission (mode %v)", path, ErrNotExecutable, fi.Mode().Perm())
 	}
-	return content, nil
+	var buf bytes.Buffer
+	buf.Grow(int(fi.Size()) + bytes.MinRead)
+	if _, err := buf.ReadFrom(io.LimitReader(f, limit+1)); err != nil {
+		return nil, fmt.Errorf("process: load %s: %w", path, err)
+	}
+	if int64(buf.Len()) > limit { // it grew while being read
+		return nil, fmt.Errorf("process: load %s: %w", path, &patchfile.SizeError{Path: path, Size: int64(buf.Len()), Limit: limit})
+	}
+	return buf.Bytes(), nil
 }
 
 // writeExecutable writes an executable file that is about to be run. It
