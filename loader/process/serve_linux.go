@@ -65,7 +65,6 @@ func descendants(self, group int) []int {
 		ppid, _ := strconv.Atoi(string(f[1]))
 		pgrp, _ := strconv.Atoi(string(f[2]))
 		if pgrp == group && group == self { // only a group the plugin leads: not a shell's job
-
 			out = append(out, pid)
 			continue
 		}
