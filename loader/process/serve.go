@@ -57,8 +57,11 @@ func Serve(impls map[string]any) {
 	defer cancel()
 	srv.base = ctx
 	leave := func(why string) {
-		fmt.Fprintf(stderr, "hotpatch process plugin: %s; stopping with everything it started\n", why)
+		// The host's end of the pipes is closed: a write to stderr would
+		// raise SIGPIPE and end the plugin before it has cleaned up.
+		signal.Ignore(syscall.SIGPIPE)
 		killDescendants()
+		fmt.Fprintf(stderr, "hotpatch process plugin: %s; stopped with everything it started\n", why)
 		dieWithGroup()
 	}
 	var wg sync.WaitGroup
