@@ -180,7 +180,7 @@ func (a *adapter) fallback(args []reflect.Value) []reflect.Value {
 // version's.
 func (a *adapter) current() (reflect.Value, bool) {
 	s, ok := a.v.l.reg.Lookup(a.slot)
-	if !ok || s.Info().PatchID == a.v.id {
+	if !ok || a.v.serves(s) {
 		return reflect.Value{}, false
 	}
 	return reflect.ValueOf(s.Impl()), true

@@ -17,36 +17,41 @@ const DefaultCustomExt = ".plugin"
 
 // Custom describes an application's own go-plugin plugin: its handshake,
 // its plugin set (gRPC or net/rpc, the application's own plugin.Plugin
-// implementations) and how the value dispensed from it serves slots. A
-// loader made by [NewCustom] starts builds of that plugin with the same
-// supervised swap as hotpatch's own process patches: start, handshake,
-// health check, type check, drain of the old process, restarts, rollback.
+// implementations) and how the connected plugin serves slots. A loader
+// made by [NewCustom] starts builds of that plugin with the same supervised
+// swap as hotpatch's own process patches: start, handshake, health check,
+// type check, drain of the old process, restarts, rollback.
 //
 // Calls go through the application's own client (gRPC or net/rpc), not
 // through hotpatch's call channel; their errors are the application's.
 type Custom struct {
 	// Handshake must match the plugin's.
 	Handshake plugin.HandshakeConfig
-	// Plugins is the host's plugin set.
+	// Plugins is the host's plugin set: every plugin any build may serve,
+	// under the names the builds serve them (go-plugin's KV example serves
+	// "kv_grpc" from its gRPC build and "kv" from its net/rpc build).
 	Plugins plugin.PluginSet
-	// Dispense names the plugin in Plugins whose client serves the slots.
-	Dispense string
 	// Protocols lists the protocols the host accepts; nil means gRPC and
 	// net/rpc.
 	Protocols []plugin.Protocol
 	// Ext is the file extension Match accepts; "" means DefaultCustomExt.
 	Ext string
-	// Slots turns the dispensed client into slot implementations. It is
-	// called for every process started, so that calls use that process's
-	// client. Each implementation's type must be its slot's exact type.
-	Slots func(dispensed any) (map[string]any, error)
+	// Slots turns the connected plugin into slot implementations. client
+	// is go-plugin's client of the process and proto the protocol the build
+	// negotiated (plugin.ProtocolGRPC or plugin.ProtocolNetRPC): dispense
+	// the plugins that protocol's build serves, one or several, with
+	// client.Dispense(name), and return one implementation per slot. It
+	// is called for every process started, so that calls use that
+	// process's clients. Each implementation's type must be its slot's
+	// exact type, and a restarted process must serve the same slots.
+	Slots func(client plugin.ClientProtocol, proto plugin.Protocol) (map[string]any, error)
 }
 
 // NewCustom returns a loader for builds of an application's own go-plugin
 // plugin (see [Custom]).
 func NewCustom(reg *registry.Registry, c Custom, opts Options) *Loader {
-	if c.Slots == nil || c.Dispense == "" {
-		panic("process: NewCustom needs Custom.Slots and Custom.Dispense")
+	if c.Slots == nil {
+		panic("process: NewCustom needs Custom.Slots")
 	}
 	if c.Ext == "" {
 		c.Ext = DefaultCustomExt
@@ -54,21 +59,17 @@ func NewCustom(reg *registry.Registry, c Custom, opts Options) *Loader {
 	return newLoader(reg, &c, opts)
 }
 
-// connectCustom dispenses the application's client and asks for the slot
-// implementations.
-func (in *instance) connectCustom(rpc plugin.ClientProtocol, c *Custom) (err error) {
-	raw, err := rpc.Dispense(c.Dispense)
-	if err != nil {
-		return fmt.Errorf("dispense %q: %w", c.Dispense, err)
-	}
+// connectCustom asks the application for the slot implementations of the
+// connected process.
+func (in *instance) connectCustom(rpc plugin.ClientProtocol, proto plugin.Protocol, c *Custom) (err error) {
 	defer func() {
 		if v := recover(); v != nil {
-			err = fmt.Errorf("Custom.Slots: %w", &hotswap.PanicError{Value: v})
+			err = fmt.Errorf("Custom.Slots (%s): %w", proto, &hotswap.PanicError{Value: v})
 		}
 	}()
-	impls, err := c.Slots(raw)
+	impls, err := c.Slots(rpc, proto)
 	if err != nil {
-		return fmt.Errorf("Custom.Slots: %w", err)
+		return fmt.Errorf("Custom.Slots (%s): %w", proto, err)
 	}
 	if len(impls) == 0 {
 		return ErrNoSlots
@@ -107,6 +108,7 @@ func (v *version) bindCustom(in *instance) (map[string]any, error) {
 		}
 		f := &forwarder{v: v, slot: name, typ: got, variadic: got.IsVariadic()}
 		impls[name] = reflect.MakeFunc(s.Type(), f.call).Interface()
+		v.owns(name, impls[name])
 		v.slots = append(v.slots, name)
 	}
 	if len(errs) > 0 {

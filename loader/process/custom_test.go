@@ -19,8 +19,11 @@ func greeterCustom() Custom {
 	return Custom{
 		Handshake: fixture.Handshake(),
 		Plugins:   plugin.PluginSet{"greeter": &fixture.GreeterPlugin{}},
-		Dispense:  "greeter",
-		Slots: func(raw any) (map[string]any, error) {
+		Slots: func(c plugin.ClientProtocol, _ plugin.Protocol) (map[string]any, error) {
+			raw, err := c.Dispense("greeter")
+			if err != nil {
+				return nil, err
+			}
 			g, ok := raw.(fixture.Greeter)
 			if !ok {
 				return nil, fmt.Errorf("dispensed %T, want a fixture.Greeter", raw)
@@ -84,7 +87,7 @@ func TestCustomPluginRefused(t *testing.T) {
 	t.Parallel()
 	reg, _ := newTestRegistry()
 	c := greeterCustom()
-	c.Slots = func(raw any) (map[string]any, error) {
+	c.Slots = func(plugin.ClientProtocol, plugin.Protocol) (map[string]any, error) {
 		return map[string]any{"test.Greet": func(string) int { return 0 }}, nil
 	}
 	l := NewCustom(reg, c, Options{})

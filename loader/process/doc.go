@@ -86,16 +86,25 @@
 // logger in the plugin, go-plugin's logger) and standard output reach the
 // host's slog logger with the patch ID.
 //
+// Plugin logs are rate-limited per process ([LogLimit]); what is dropped
+// is counted and reported. A stop the host asked for is not logged as a
+// failure.
+//
 // No process outlives its loader: [Loader.Close] stops every one. On Linux
 // a plugin also gets a parent-death signal, so it dies with a host that is
-// killed; everywhere, it exits when it sees its parent change.
+// killed; everywhere, it exits when it sees its parent change. Whenever a
+// plugin ends, the host kills its process group, and it never waits for
+// pipes that a descendant which left the group still holds. [Serve] kills
+// the plugin's descendants when the host stops it or goes away (on Linux
+// as a child subreaper, so that daemonized descendants are found too).
 //
 // # Bring your own go-plugin plugin
 //
 // An application that already has go-plugin plugins (its own plugin.Plugin
 // implementations, gRPC or net/rpc) gets the same supervised swap from
-// [NewCustom]: give it the plugin set and a function that turns the
-// dispensed client into slot implementations. See docs/process.md.
+// [NewCustom]: give it the plugin set and a function that dispenses, from
+// go-plugin's client and by the negotiated protocol, the plugins that
+// serve the slots. See docs/process.md.
 //
 // # Platforms
 //

@@ -84,10 +84,13 @@ func ExampleNewCustom() {
 	l := process.NewCustom(reg, process.Custom{
 		Handshake: plugin.HandshakeConfig{ProtocolVersion: 1, MagicCookieKey: "GREETER", MagicCookieValue: "hello"},
 		Plugins:   plugin.PluginSet{"greeter": nil /* the application's plugin.Plugin or plugin.GRPCPlugin */},
-		Dispense:  "greeter",
 		Ext:       ".greeter",
-		Slots: func(dispensed any) (map[string]any, error) {
-			g := dispensed.(Greeter)
+		Slots: func(c plugin.ClientProtocol, proto plugin.Protocol) (map[string]any, error) {
+			raw, err := c.Dispense("greeter") // the name may depend on proto
+			if err != nil {
+				return nil, err
+			}
+			g := raw.(Greeter)
 			return map[string]any{"example.Greet": g.Greet}, nil
 		},
 	}, process.Options{})

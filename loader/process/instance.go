@@ -4,12 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"reflect"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -43,6 +45,8 @@ type instance struct {
 	panicMu sync.Mutex // guards panicVal
 	panicV  error      // the first panic of a call, the reason to replace it
 
+	logs *logLimiter // rate limit of everything the plugin logs
+
 	stopOnce sync.Once
 }
 
@@ -52,8 +56,10 @@ type instance struct {
 func (l *Loader) start(ctx context.Context, v *version) (*instance, error) {
 	ctx, cancel := context.WithTimeout(ctx, l.opts.StartTimeout)
 	defer cancel()
-	in := &instance{v: v, idle: make(chan struct{}, 1), stderr: newStderrSink(v.log, "stderr")}
-	dir, err := l.privateDir()
+	in := &instance{v: v, idle: make(chan struct{}, 1)}
+	in.logs = newLogLimiter(v.log, l.opts.LogLimit, time.Now)
+	in.stderr = newStderrSink(in.logs, "stderr")
+	dir, err := l.socketDir()
 	if err != nil {
 		return nil, &StartError{Path: v.source, Err: err}
 	}
@@ -74,10 +80,10 @@ func (l *Loader) start(ctx context.Context, v *version) (*instance, error) {
 		RunnerFunc:       in.runnerFunc,
 		StartTimeout:     l.opts.StartTimeout,
 		Stderr:           in.stderr,
-		SyncStdout:       lineWriter(v.log, "stdout"),
-		SyncStderr:       lineWriter(v.log, "stderr"),
+		SyncStdout:       newStderrSink(in.logs, "stdout"),
+		SyncStderr:       newStderrSink(in.logs, "stderr"),
 		AllowedProtocols: protocols,
-		Logger:           &hclogAdapter{log: v.log},
+		Logger:           &hclogAdapter{log: v.log, logs: in.logs},
 		UnixSocketConfig: &plugin.UnixSocketConfig{TempDir: dir},
 	})
 	// go-plugin's handshake wait does not watch ctx: end it by killing the
@@ -98,13 +104,17 @@ func (l *Loader) start(ctx context.Context, v *version) (*instance, error) {
 	}
 	if err != nil {
 		in.stop()
-		if ctx.Err() != nil && !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled) {
+		var he *handshakeError
+		if errors.As(err, &he) {
+			err = in.diagnose(he)
+		}
+		if ctx.Err() != nil && !errors.Is(err, ctx.Err()) {
 			err = fmt.Errorf("%w (%w)", ctx.Err(), err)
 		}
 		if errors.Is(err, context.DeadlineExceeded) {
 			err = fmt.Errorf("no handshake within %v: %w", l.opts.StartTimeout, err)
 		}
-		if r := in.runner(); r != nil && r.ID() != "" {
+		if r := in.runner(); r != nil && r.ID() != "" && he == nil {
 			select {
 			case <-r.exited:
 				err = fmt.Errorf("%w (process: %s)", err, exitStatus(r.exitErr()))
@@ -116,6 +126,55 @@ func (l *Loader) start(ctx context.Context, v *version) (*instance, error) {
 	return in, nil
 }
 
+// handshakeError is go-plugin's error from starting the process and
+// reading its handshake line, which says little ("Unrecognized remote
+// plugin message"); diagnose says what happened.
+type handshakeError struct{ err error }
+
+func (e *handshakeError) Error() string { return e.err.Error() }
+func (e *handshakeError) Unwrap() error { return e.err }
+
+// diagnose explains a failed handshake from what the host saw: whether the
+// process exited on its own and with what status, and what it printed on
+// standard output instead of a handshake line. It runs after stop, so the
+// process is gone and its streams are read.
+func (in *instance) diagnose(he *handshakeError) error {
+	r := in.runner()
+	if r == nil || r.ID() == "" {
+		if errors.Is(he.err, fs.ErrPermission) {
+			return fmt.Errorf("%w: the private copy %s cannot be executed; if its file system is mounted noexec, set TMPDIR to a directory that allows executables",
+				he.err, in.v.exe)
+		}
+		return he.err // it did not start: exec's own error says why
+	}
+	line, _, _ := strings.Cut(r.stdout.head(), "\n")
+	line = strings.TrimSpace(line)
+	if strings.Count(line, "|") >= 3 {
+		return he.err // a handshake line that go-plugin refused: its error says why
+	}
+	var printed string
+	if line == "" {
+		printed = "without printing a handshake line on standard output"
+	} else {
+		printed = fmt.Sprintf("after printing %q on standard output instead of a handshake line", line)
+	}
+	notPlugin := "it is not a plugin built for this host (process.Serve, or go-plugin with the loader's handshake), or it failed at start (see its stderr)"
+	if strings.Contains(in.stderr.Tail(), "This binary is a plugin") { // go-plugin's words for another magic cookie
+		notPlugin = "it is a go-plugin plugin, but its magic cookie is not the loader's: it was built for another host or handshake"
+	}
+	var ee *exec.ExitError
+	killed := errors.As(r.exitErr(), &ee) && ee.ProcessState != nil && isKilled(ee.ProcessState) && r.wasForced()
+	switch {
+	case !killed:
+		return fmt.Errorf("the process exited (%s) before the handshake, %s: %s",
+			exitStatus(r.exitErr()), printed, notPlugin)
+	case line != "":
+		return fmt.Errorf("the process printed %q on standard output instead of a handshake line: %s", line, notPlugin)
+	default:
+		return errors.New("the process printed nothing on standard output before it was stopped")
+	}
+}
+
 // runnerFunc is go-plugin's RunnerFunc: it builds the exec.Cmd.
 func (in *instance) runnerFunc(_ hclog.Logger, tmpl *exec.Cmd, tmpDir string) (runner.Runner, error) {
 	cmd := exec.Command(in.v.exe)
@@ -123,7 +182,7 @@ func (in *instance) runnerFunc(_ hclog.Logger, tmpl *exec.Cmd, tmpDir string) (r
 		envCallSocket+"="+filepath.Join(tmpDir, "call.sock"),
 		envParentPID+"="+strconv.Itoa(os.Getpid()),
 	)
-	r, err := newProcRunner(cmd, in.v.l.spawn)
+	r, err := newProcRunner(cmd, in.v.l.spawn, sysAttr{cleans: in.v.l.custom == nil})
 	if err != nil {
 		return nil, err
 	}
@@ -152,7 +211,10 @@ func (in *instance) pid() string {
 
 // connect runs the handshake and everything after it.
 func (in *instance) connect(ctx context.Context) error {
-	rpc, err := in.client.Client() // start + handshake + gRPC dial
+	if _, err := in.client.Start(); err != nil { // start + handshake line
+		return &handshakeError{err}
+	}
+	rpc, err := in.client.Client() // dial
 	if err != nil {
 		return err
 	}
@@ -169,7 +231,7 @@ func (in *instance) connect(ctx context.Context) error {
 		return fmt.Errorf("health check: %w", err)
 	}
 	if c := in.v.l.custom; c != nil {
-		return in.connectCustom(rpc, c)
+		return in.connectCustom(rpc, in.client.Protocol(), c)
 	}
 	raw, err := rpc.Dispense(pluginName)
 	if err != nil {
@@ -242,7 +304,8 @@ func (in *instance) drain(ctx context.Context, grace time.Duration) int64 {
 }
 
 // stop ends the process: go-plugin asks it to shut down, waits up to two
-// seconds, then kills its process group. Calls still in flight fail with
+// seconds, then kills it. Whatever happens, its process group is killed
+// once it has exited (see procRunner). Calls still in flight fail with
 // ErrUnavailable. It waits for go-plugin's goroutines and is safe to call
 // more than once.
 func (in *instance) stop() { in.stopWith(ErrUnavailable) }
@@ -250,15 +313,32 @@ func (in *instance) stop() { in.stopWith(ErrUnavailable) }
 // stopWith is stop with the error that calls in flight fail with.
 func (in *instance) stopWith(err error) {
 	in.stopOnce.Do(func() {
+		r := in.runner()
+		alive := false
+		if r != nil {
+			select {
+			case <-r.exited:
+			default:
+				alive = true
+			}
+		}
 		for _, cc := range in.conns {
 			cc.close(err)
 		}
 		in.client.Kill()
-		if r := in.runner(); r != nil {
+		if r != nil {
 			_ = r.Kill(context.Background())
-			<-r.exited
+			<-r.done
 		}
 		in.stderr.Flush()
+		in.logs.flush()
+		if alive && r.ID() != "" {
+			if r.wasForced() {
+				in.v.log.Info("process: plugin stopped; killed, as it did not exit when asked", "pid", r.ID())
+			} else {
+				in.v.log.Debug("process: plugin stopped", "pid", r.ID())
+			}
+		}
 	})
 }
 

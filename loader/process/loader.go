@@ -1,8 +1,11 @@
 package process
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -12,6 +15,7 @@ import (
 	"syscall"
 
 	"github.com/hotpatch-go/hotpatch/hotswap"
+	"github.com/hotpatch-go/hotpatch/internal/patchfile"
 	"github.com/hotpatch-go/hotpatch/loader"
 	"github.com/hotpatch-go/hotpatch/registry"
 )
@@ -28,8 +32,9 @@ type Loader struct {
 	log    *slog.Logger
 	custom *Custom // nil for hotpatch plugins (Serve)
 
-	mu       sync.Mutex // guards dir, spawner, versions, closed
-	dir      string     // private directory: executable copies and sockets
+	mu       sync.Mutex // guards dir, sockDir, spawner, versions, closed
+	dir      string     // private directory: executable copies, and sockets unless sockDir is set
+	sockDir  string     // sockets, when dir's path is too long for them
 	spawner  *spawner   // started with the first process
 	versions map[*version]struct{}
 	closed   bool
@@ -91,7 +96,7 @@ func (l *Loader) ext() string {
 // refused with a [*StartError] that holds the tail of its standard error;
 // no process is left running.
 func (l *Loader) Load(ctx context.Context, path string) (hotswap.Patch, error) {
-	content, err := readExecutable(path)
+	content, err := readExecutable(path, l.opts.MaxFileSize)
 	if err != nil {
 		return hotswap.Patch{}, err
 	}
@@ -138,23 +143,34 @@ func (l *Loader) Load(ctx context.Context, path string) (hotswap.Patch, error) {
 	}, nil
 }
 
-// readExecutable reads a regular, executable file.
-func readExecutable(path string) ([]byte, error) {
-	fi, err := os.Stat(path)
+// readExecutable reads a regular, executable file of at most limit bytes,
+// without blocking on anything else (a FIFO under the name) and refusing a
+// file over the limit before reading it. The buffer is sized from the open
+// file, so an executable is read with one allocation.
+func readExecutable(path string, limit int64) ([]byte, error) {
+	f, fi, err := patchfile.Open(path)
 	if err != nil {
+		if errors.Is(err, patchfile.ErrNotRegular) {
+			return nil, fmt.Errorf("process: load %s: %w: %w", path, ErrNotExecutable, err)
+		}
 		return nil, fmt.Errorf("process: load %s: %w", path, err)
 	}
-	if !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("process: load %s: %w: not a regular file", path, ErrNotExecutable)
+	defer f.Close()
+	if fi.Size() > limit {
+		return nil, fmt.Errorf("process: load %s: %w", path, &patchfile.SizeError{Path: path, Size: fi.Size(), Limit: limit})
 	}
 	if runtime.GOOS != "windows" && fi.Mode().Perm()&0o111 == 0 {
 		return nil, fmt.Errorf("process: load %s: %w: no execute permission (mode %v)", path, ErrNotExecutable, fi.Mode().Perm())
 	}
-	content, err := os.ReadFile(path)
-	if err != nil {
+	var buf bytes.Buffer
+	buf.Grow(int(fi.Size()) + bytes.MinRead)
+	if _, err := buf.ReadFrom(io.LimitReader(f, limit+1)); err != nil {
 		return nil, fmt.Errorf("process: load %s: %w", path, err)
 	}
-	return content, nil
+	if int64(buf.Len()) > limit { // it grew while being read
+		return nil, fmt.Errorf("process: load %s: %w", path, &patchfile.SizeError{Path: path, Size: int64(buf.Len()), Limit: limit})
+	}
+	return buf.Bytes(), nil
 }
 
 // writeExecutable writes an executable file that is about to be run. It
@@ -182,6 +198,50 @@ func (l *Loader) privateDir() (string, error) {
 		l.dir = dir
 	}
 	return l.dir, nil
+}
+
+// Unix socket paths are short: 108 bytes on Linux, 104 on macOS and the
+// BSDs, with the terminating NUL. Under the directory it is given,
+// go-plugin creates "plugin-dirNNNNNNNNNN/pluginNNNNNNNNNN" (the call
+// socket, "call.sock", is shorter).
+const (
+	maxSocketPath = 103
+	socketSuffix  = len("/plugin-dir4294967295/plugin4294967295")
+)
+
+// socketDir returns a directory for the processes' unix sockets: the
+// private directory if its paths are short enough, else one under /tmp.
+// A $TMPDIR too long for a socket path would otherwise fail in the plugin
+// with go-plugin's vague "Unrecognized remote plugin message".
+func (l *Loader) socketDir() (string, error) {
+	dir, err := l.privateDir()
+	if err != nil {
+		return "", err
+	}
+	if len(dir)+socketSuffix <= maxSocketPath {
+		return dir, nil
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.sockDir != "" {
+		return l.sockDir, nil
+	}
+	short, err := "", errors.New("no /tmp on windows")
+	if runtime.GOOS != "windows" {
+		short, err = os.MkdirTemp("/tmp", "hotpatch-sock-")
+	}
+	if err == nil && len(short)+socketSuffix > maxSocketPath {
+		os.Remove(short)
+		err = errors.New("still too long")
+	}
+	if err != nil {
+		return "", fmt.Errorf("unix socket paths under the temporary directory %s would be up to %d bytes, over the limit of %d, and no shorter directory could be made under /tmp (%v): set TMPDIR to a shorter directory",
+			dir, len(dir)+socketSuffix, maxSocketPath, err)
+	}
+	l.log.Info("process: the temporary directory's path is too long for unix sockets; they go under /tmp",
+		"tmpdir", dir, "sockets", short)
+	l.sockDir = short
+	return short, nil
 }
 
 // spawn runs start (an exec.Cmd's Start) on the loader's spawner thread.
@@ -268,13 +328,15 @@ func (l *Loader) Close() error {
 	l.wg.Wait()
 	l.spawnWG.Wait()
 	l.mu.Lock()
-	dir, sp := l.dir, l.spawner
+	dir, sockDir, sp := l.dir, l.sockDir, l.spawner
 	l.mu.Unlock()
 	if sp != nil {
 		sp.close()
 	}
-	if dir != "" {
-		os.RemoveAll(dir)
+	for _, d := range []string{dir, sockDir} {
+		if d != "" {
+			os.RemoveAll(d)
+		}
 	}
 	return nil
 }

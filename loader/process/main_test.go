@@ -96,6 +96,8 @@ type testSlots struct {
 	variadic    *registry.Func[func(string, ...int) string]
 	echo        *registry.Func[func([]byte) []byte]
 	slow        *registry.Func[func(time.Duration) string]
+	spawn       *registry.Func[func(string) (int, error)]
+	flood       *registry.Func[func(int, int) int]
 }
 
 func newTestRegistry() (*registry.Registry, *testSlots) {
@@ -119,6 +121,8 @@ func newTestRegistry() (*registry.Registry, *testSlots) {
 		variadic:    registry.MustRegister(r, "test.Variadic", func(string, ...int) string { return "" }),
 		echo:        registry.MustRegister(r, "test.Echo", func(b []byte) []byte { return b }),
 		slow:        registry.MustRegister(r, "test.Slow", func(time.Duration) string { return "baseline" }),
+		spawn:       registry.MustRegister(r, "test.Spawn", func(string) (int, error) { return 0, nil }),
+		flood:       registry.MustRegister(r, "test.Flood", func(int, int) int { return 0 }),
 	}
 	return r, s
 }

@@ -15,6 +15,15 @@ const (
 	DefaultRestartWindow  = time.Minute
 	DefaultRestartBackoff = 100 * time.Millisecond
 
+	// DefaultLogLines, DefaultLogBytes and DefaultLogLineBytes are the
+	// defaults of [LogLimit].
+	DefaultLogLines     = 1000
+	DefaultLogBytes     = 1 << 20
+	DefaultLogLineBytes = 16 << 10
+
+	// DefaultMaxFileSize bounds the size of a plugin executable.
+	DefaultMaxFileSize = 1 << 30
+
 	// maxBackoff caps the delay between two restart attempts.
 	maxBackoff = 5 * time.Second
 )
@@ -39,6 +48,39 @@ type Options struct {
 	Conns int
 	// Restart says how a process that dies is restarted.
 	Restart RestartPolicy
+	// LogLimit bounds what each plugin process may write into the host's
+	// log.
+	LogLimit LogLimit
+	// MaxFileSize refuses larger executables before reading them.
+	MaxFileSize int64
+}
+
+// LogLimit is a token bucket per plugin process for everything it logs:
+// its standard error and output, forwarded or not, and its log records. At
+// most Lines lines and Bytes bytes a second reach the host's logger, in
+// bursts of up to one second's worth; the rest are dropped, and the host
+// logs a warning when dropping starts and then how many lines and bytes
+// were dropped, every few seconds while it goes on and when the process
+// ends. Lines longer than LineBytes are cut (the record says by how much).
+// A zero field means its default; a negative Lines or Bytes means no limit
+// of that kind.
+type LogLimit struct {
+	Lines     int
+	Bytes     int
+	LineBytes int
+}
+
+func (l LogLimit) withDefaults() LogLimit {
+	if l.Lines == 0 {
+		l.Lines = DefaultLogLines
+	}
+	if l.Bytes == 0 {
+		l.Bytes = DefaultLogBytes
+	}
+	if l.LineBytes <= 0 {
+		l.LineBytes = DefaultLogLineBytes
+	}
+	return l
 }
 
 // RestartPolicy restarts a patch's process when it exits or a call panics,
@@ -80,6 +122,10 @@ func (o Options) withDefaults() Options {
 	if o.Restart.Window <= 0 {
 		o.Restart.Window = DefaultRestartWindow
 	}
+	if o.MaxFileSize <= 0 {
+		o.MaxFileSize = DefaultMaxFileSize
+	}
+	o.LogLimit = o.LogLimit.withDefaults()
 	if o.Restart.Backoff <= 0 {
 		o.Restart.Backoff = DefaultRestartBackoff
 	}

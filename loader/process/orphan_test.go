@@ -4,11 +4,11 @@ package process
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"runtime"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -28,7 +28,14 @@ func helperMain(mode string) int {
 			return 1
 		}
 		pid := p.Impls["test.PID"].(func() int)()
-		fmt.Printf("child %d\n", pid)
+		spawn := p.Impls["test.Spawn"].(func(string) (int, error))
+		group, err1 := spawn("group")
+		setsid, err2 := spawn("setsid")
+		if err := errors.Join(err1, err2); err != nil {
+			fmt.Fprintln(os.Stderr, "helper:", err)
+			return 1
+		}
+		fmt.Printf("child %d %d %d\n", pid, group, setsid)
 		time.Sleep(time.Minute)
 		return 0
 	}
@@ -37,7 +44,8 @@ func helperMain(mode string) int {
 }
 
 // TestNoOrphanWhenHostDies kills a host with SIGKILL and checks that its
-// plugin process goes away with it.
+// plugin process goes away with it, and so does everything the plugin
+// started: a child in its process group and one in a session of its own.
 func TestNoOrphanWhenHostDies(t *testing.T) {
 	if runtime.GOOS != "linux" {
 		t.Skip("parent-death signal is Linux only; elsewhere the plugin polls its parent")
@@ -62,12 +70,17 @@ func TestNoOrphanWhenHostDies(t *testing.T) {
 		t.Fatalf("reading the helper's output: %v", err)
 	}
 	line := strings.TrimSpace(string(buf[:n]))
-	pid, err := strconv.Atoi(strings.TrimPrefix(line, "child "))
-	if err != nil {
+	var pid, group, setsid int
+	if _, err := fmt.Sscanf(line, "child %d %d %d", &pid, &group, &setsid); err != nil {
 		cmd.Process.Kill()
 		cmd.Wait()
 		t.Fatalf("helper said %q", line)
 	}
+	t.Cleanup(func() {
+		for _, p := range []int{pid, group, setsid} {
+			syscall.Kill(p, syscall.SIGKILL)
+		}
+	})
 	if !alive(pid) {
 		t.Fatalf("plugin %d is not running", pid)
 	}
@@ -75,5 +88,6 @@ func TestNoOrphanWhenHostDies(t *testing.T) {
 		t.Fatal(err)
 	}
 	cmd.Wait()
-	eventually(t, 5*time.Second, fmt.Sprintf("plugin %d to die with its host", pid), func() bool { return !alive(pid) })
+	eventually(t, 10*time.Second, fmt.Sprintf("plugin %d to die with its host", pid), func() bool { return !alive(pid) })
+	eventually(t, 10*time.Second, "the plugin's children to die with it", func() bool { return !alive(group) && !alive(setsid) })
 }

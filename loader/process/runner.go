@@ -8,48 +8,68 @@ import (
 	"os/exec"
 	"strconv"
 	"sync"
+	"syscall"
+	"time"
 
 	"github.com/hashicorp/go-plugin/runner"
 )
+
+// pipeLinger bounds how long the host keeps reading a plugin's standard
+// streams after the plugin exited and its process group was killed. A
+// stranger (a descendant that left the group) may hold the pipes open for
+// as long as it lives; go-plugin waits for both pipes to end before it
+// lets Kill return, so past this the host stops reading and reports the
+// streams as ended.
+const pipeLinger = 500 * time.Millisecond
 
 // procRunner runs a plugin executable for go-plugin (ClientConfig.RunnerFunc)
 // so that the host owns the exec.Cmd: the child gets a parent-death signal
 // and its own process group (see sysProcAttr), its standard streams are
 // plain pipes that outlive cmd.Wait (so no line of a dying plugin's stderr is
 // lost), and the host learns of its exit at once through exited.
+//
+// Whenever the plugin exits — stopped, crashed or killed — its process
+// group is killed before the plugin is reaped (so that the group's ID
+// cannot have been reused), and the pipes are read for at most pipeLinger
+// more.
 type procRunner struct {
 	cmd   *exec.Cmd
 	spawn func(start func() error) error // runs cmd.Start on the loader's spawner thread
 
-	stdoutR, stderrR *os.File // read ends, closed by Wait
+	stdout, stderr   *pipeEnd // read ends, closed by Wait
 	stdoutW, stderrW *os.File // write ends, closed after Start
 
-	mu      sync.Mutex // guards pid, killed, waitErr
+	mu      sync.Mutex // guards pid, killed, forced, waitErr
 	pid     int
 	killed  bool // Kill was called: a process started after it is killed at once
+	forced  bool // Kill found the process running and killed it
 	waitErr error
 
-	exited    chan struct{} // closed when the process has exited and been reaped
+	exited    chan struct{} // closed when the process has exited, its group was killed and it was reaped
+	done      chan struct{} // closed when the streams are ended too (EOF or pipeLinger)
 	closeOnce sync.Once
 }
 
 var _ runner.Runner = (*procRunner)(nil)
 
-func newProcRunner(cmd *exec.Cmd, spawn func(func() error) error) (*procRunner, error) {
-	r := &procRunner{cmd: cmd, spawn: spawn, exited: make(chan struct{})}
-	var err error
-	if r.stdoutR, r.stdoutW, err = os.Pipe(); err != nil {
+func newProcRunner(cmd *exec.Cmd, spawn func(func() error) error, attr sysAttr) (*procRunner, error) {
+	r := &procRunner{cmd: cmd, spawn: spawn, exited: make(chan struct{}), done: make(chan struct{})}
+	outR, outW, err := os.Pipe()
+	if err != nil {
 		return nil, err
 	}
-	if r.stderrR, r.stderrW, err = os.Pipe(); err != nil {
-		r.stdoutR.Close()
-		r.stdoutW.Close()
+	errR, errW, err := os.Pipe()
+	if err != nil {
+		outR.Close()
+		outW.Close()
 		return nil, err
 	}
+	r.stdout, r.stdoutW = newPipeEnd(outR, firstLineBytes), outW
+	r.stderr, r.stderrW = newPipeEnd(errR, 0), errW
 	cmd.Stdin = nil // the plugin reads nothing of the host's
 	cmd.Stdout = r.stdoutW
 	cmd.Stderr = r.stderrW
-	cmd.SysProcAttr = sysProcAttr()
+	cmd.SysProcAttr = sysProcAttr(attr)
 	return r, nil
 }
 
@@ -60,6 +80,7 @@ func (r *procRunner) Start(context.Context) error {
 	if err != nil {
 		r.closeReaders()
 		close(r.exited)
+		close(r.done)
 		return err
 	}
 	r.mu.Lock()
@@ -70,14 +91,41 @@ func (r *procRunner) Start(context.Context) error {
 		killGroup(r.pid)
 		_ = r.cmd.Process.Kill()
 	}
-	go func() { // ends when the process does; Kill makes sure it does
-		err := r.cmd.Wait()
-		r.mu.Lock()
-		r.waitErr = err
-		r.mu.Unlock()
-		close(r.exited)
-	}()
+	go r.wait() // ends when the process does; Kill makes sure it does
 	return nil
+}
+
+// wait waits for the process, kills what is left of its group, reaps it,
+// and ends the streams at the latest pipeLinger later.
+func (r *procRunner) wait() {
+	defer close(r.done)
+	// Once waitExited returns true the plugin is a zombie: its pid, and so
+	// its group ID, stays taken until it is reaped.
+	early := waitExited(r.pid)
+	if early {
+		killGroup(r.pid)
+	}
+	err := r.cmd.Wait()
+	if !early {
+		killGroup(r.pid)
+	}
+	r.mu.Lock()
+	r.waitErr = err
+	r.mu.Unlock()
+	close(r.exited)
+
+	t := time.NewTimer(pipeLinger)
+	defer t.Stop()
+	for _, p := range []*pipeEnd{r.stdout, r.stderr} {
+		select {
+		case <-p.eof:
+		case <-t.C:
+			// A stranger holds the pipes: stop reading them.
+			r.stdout.detach()
+			r.stderr.detach()
+			return
+		}
+	}
 }
 
 // Wait is called by go-plugin once it has read both streams to the end.
@@ -96,8 +144,8 @@ func (r *procRunner) closeAll() {
 
 func (r *procRunner) closeReaders() {
 	r.closeOnce.Do(func() {
-		r.stdoutR.Close()
-		r.stderrR.Close()
+		r.stdout.f.Close()
+		r.stderr.f.Close()
 	})
 }
 
@@ -106,6 +154,13 @@ func (r *procRunner) exitErr() error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.waitErr
+}
+
+// wasForced reports whether Kill had to kill a running process.
+func (r *procRunner) wasForced() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.forced
 }
 
 // Kill stops the process and its process group at once.
@@ -122,6 +177,9 @@ func (r *procRunner) Kill(context.Context) error {
 		return nil
 	default:
 	}
+	r.mu.Lock()
+	r.forced = true
+	r.mu.Unlock()
 	killGroup(pid)
 	if err := r.cmd.Process.Kill(); err != nil && !errors.Is(err, os.ErrProcessDone) {
 		return err
@@ -129,8 +187,8 @@ func (r *procRunner) Kill(context.Context) error {
 	return nil
 }
 
-func (r *procRunner) Stdout() io.ReadCloser { return r.stdoutR }
-func (r *procRunner) Stderr() io.ReadCloser { return r.stderrR }
+func (r *procRunner) Stdout() io.ReadCloser { return r.stdout }
+func (r *procRunner) Stderr() io.ReadCloser { return r.stderr }
 func (r *procRunner) Name() string          { return r.cmd.Path }
 
 func (r *procRunner) ID() string {
@@ -153,4 +211,67 @@ func (r *procRunner) PluginToHost(network, addr string) (string, string, error) 
 
 func (r *procRunner) HostToPlugin(network, addr string) (string, string, error) {
 	return network, addr, nil
+}
+
+// isKilled reports whether a process ended by SIGKILL.
+func isKilled(ps *os.ProcessState) bool {
+	ws, ok := ps.Sys().(interface {
+		Signaled() bool
+		Signal() syscall.Signal
+	})
+	return ok && ws.Signaled() && ws.Signal() == syscall.SIGKILL
+}
+
+// firstLineBytes is how much of a plugin's standard output is kept to say
+// what it printed instead of a handshake line.
+const firstLineBytes = 256
+
+// pipeEnd is the host's read end of a plugin's standard stream. Once
+// detached (the plugin exited and a stranger still holds the write end),
+// reads end at once with io.EOF. It keeps the first bytes read, if asked.
+type pipeEnd struct {
+	f       *os.File
+	eof     chan struct{} // closed at the end of the stream
+	eofOnce sync.Once
+
+	mu    sync.Mutex // guards first
+	keep  int
+	first []byte
+}
+
+func newPipeEnd(f *os.File, keep int) *pipeEnd {
+	return &pipeEnd{f: f, eof: make(chan struct{}), keep: keep}
+}
+
+func (p *pipeEnd) Read(b []byte) (int, error) {
+	n, err := p.f.Read(b)
+	if n > 0 && p.keep > 0 {
+		p.mu.Lock()
+		if room := p.keep - len(p.first); room > 0 {
+			p.first = append(p.first, b[:min(n, room)]...)
+		}
+		p.mu.Unlock()
+	}
+	if err != nil {
+		if errors.Is(err, os.ErrDeadlineExceeded) || errors.Is(err, os.ErrClosed) {
+			err = io.EOF
+		}
+		if err == io.EOF {
+			p.eofOnce.Do(func() { close(p.eof) })
+		}
+	}
+	return n, err
+}
+
+// Close is go-plugin's to call; the runner closes the file in Wait.
+func (p *pipeEnd) Close() error { return nil }
+
+// detach ends reads now, whoever holds the write end.
+func (p *pipeEnd) detach() { _ = p.f.SetReadDeadline(time.Now()) }
+
+// head returns the first bytes read.
+func (p *pipeEnd) head() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return string(p.first)
 }

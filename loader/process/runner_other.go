@@ -4,8 +4,13 @@ package process
 
 import "syscall"
 
-// sysProcAttr has nothing to add on this platform; the plugin exits when it
-// sees its parent change (see Serve).
-func sysProcAttr() *syscall.SysProcAttr { return nil }
+// sysAttr says how a plugin should die with its host; unused here.
+type sysAttr struct{ cleans bool }
+
+// sysProcAttr has nothing to add on this platform; hotpatch's own plugins
+// exit when they see their parent change (see Serve).
+func sysProcAttr(sysAttr) *syscall.SysProcAttr { return nil }
 
 func killGroup(int) {}
+
+func waitExited(int) bool { return false }

@@ -6,11 +6,13 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"reflect"
 	"sort"
 	"strconv"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -33,7 +35,15 @@ import (
 // Serve takes over the process as go-plugin does: standard output and
 // standard error are forwarded to the host, and slog's default logger
 // writes JSON records that the host logs with their level and attributes
-// under the patch ID. The process exits when the host goes away.
+// under the patch ID.
+//
+// Nothing the plugin starts outlives it: when the host stops the plugin,
+// Serve kills the plugin's descendants before it returns; when the host
+// goes away (the parent-death signal, SIGTERM, or on every platform a
+// change of parent pid seen within a quarter second), it kills them and
+// its process group, itself included. On Linux the plugin is a child
+// subreaper, so descendants that daemonize (leave its process group or
+// session, lose their parent) are still found and killed.
 func Serve(impls map[string]any) {
 	srv, err := newServer(impls)
 	if err != nil {
@@ -42,12 +52,30 @@ func Serve(impls map[string]any) {
 	}
 	stderr := os.Stderr // go-plugin replaces os.Stderr with its stdio stream
 	slog.SetDefault(slog.New(newPluginLogHandler(stderr)))
+	becomeSubreaper()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	srv.base = ctx
+	leave := func(why string) {
+		// The host's end of the pipes is closed: a write to stderr would
+		// raise SIGPIPE and end the plugin before it has cleaned up.
+		signal.Ignore(syscall.SIGPIPE)
+		killDescendants()
+		fmt.Fprintf(stderr, "hotpatch process plugin: %s; stopped with everything it started\n", why)
+		dieWithGroup()
+	}
 	var wg sync.WaitGroup
+	term := make(chan os.Signal, 1)
+	signal.Notify(term, syscall.SIGTERM) // the parent-death signal of hotpatch's own plugins
+	wg.Go(func() {
+		select {
+		case <-ctx.Done():
+		case sig := <-term:
+			leave(fmt.Sprintf("received %v (host %d gone?)", sig, os.Getppid()))
+		}
+	})
 	if ppid, err := strconv.Atoi(os.Getenv(envParentPID)); err == nil && ppid > 1 {
-		wg.Go(func() { watchParent(ctx, ppid) })
+		wg.Go(func() { watchParent(ctx, ppid, leave) })
 	}
 	plugin.Serve(&plugin.ServeConfig{
 		HandshakeConfig: handshakeConfig(),
@@ -61,7 +89,9 @@ func Serve(impls map[string]any) {
 	})
 	cancel()
 	srv.close()
+	signal.Stop(term)
 	wg.Wait()
+	killDescendants()
 }
 
 // buildManifest is set by `hotpatch patch build --kind process`, with
@@ -69,10 +99,11 @@ func Serve(impls map[string]any) {
 // (internal/procmanifest); the plugin reports it in its hello.
 var buildManifest string
 
-// watchParent exits the process when its parent is no longer ppid: the host
-// died and the plugin was re-parented. On Linux the parent-death signal
-// usually comes first; this covers the other platforms.
-func watchParent(ctx context.Context, ppid int) {
+// watchParent calls leave when the plugin's parent is no longer ppid: the
+// host died and the plugin was re-parented. On Linux the parent-death
+// signal usually comes first; this covers the other platforms, and a
+// plugin whose SIGTERM was caught by its own code.
+func watchParent(ctx context.Context, ppid int, leave func(string)) {
 	t := time.NewTicker(250 * time.Millisecond)
 	defer t.Stop()
 	for {
@@ -81,8 +112,8 @@ func watchParent(ctx context.Context, ppid int) {
 			return
 		case <-t.C:
 			if os.Getppid() != ppid {
-				fmt.Fprintf(os.Stderr, "hotpatch process plugin: host %d went away; exiting\n", ppid)
-				os.Exit(3)
+				leave(fmt.Sprintf("host %d went away", ppid))
+				return
 			}
 		}
 	}

@@ -4,13 +4,16 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/hotpatch-go/hotpatch/internal/procmanifest"
 	"log/slog"
 	"os"
+	"reflect"
 	"sort"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/hotpatch-go/hotpatch/internal/procmanifest"
+	"github.com/hotpatch-go/hotpatch/registry"
 )
 
 // version is one loaded patch: an executable, the slots it serves, and the
@@ -29,6 +32,10 @@ type version struct {
 	index map[string]int    // slot -> call channel index
 
 	cur atomic.Pointer[instance] // the process serving calls; nil while restarting or after retire
+
+	// own holds, per slot, the implementation this load made, as a
+	// reflect.Value: see serves. Set by bind, read-only afterwards.
+	own map[string]reflect.Value
 
 	mu       sync.Mutex             // guards retiring and cur changes
 	retiring bool                   // Retire or Close started: no more restarts
@@ -84,6 +91,7 @@ func (v *version) bind(in *instance) (map[string]any, error) {
 		}
 		a := &adapter{v: v, slot: si.Name, idx: i, shape: shape}
 		impls[si.Name] = a.makeFunc(s.Type()).Interface()
+		v.owns(si.Name, impls[si.Name])
 		v.descs[si.Name] = si.Desc
 		v.index[si.Name] = i
 		v.slots = append(v.slots, si.Name)
@@ -149,6 +157,27 @@ func (v *version) validate(context.Context) error {
 	default:
 		return nil
 	}
+}
+
+// serves reports whether slot s holds this very load's implementation, as
+// opposed to the baseline's, another patch's, or a later load of the same
+// file: patch IDs come from file name and content, so they repeat, and
+// cannot tell loads apart. Implementations can: a func value boxed in an
+// interface is a pointer to its closure, and two reflect.Values of func
+// values compare equal with == exactly when they hold the same closure
+// (== compares the Values themselves, not the funcs, which cannot be
+// compared). Each load makes closures of its own (reflect.MakeFunc).
+func (v *version) serves(s registry.Slot) bool {
+	own, ok := v.own[s.Name()]
+	return ok && reflect.ValueOf(s.Impl()) == own
+}
+
+// owns records the implementation this load made for a slot.
+func (v *version) owns(slot string, impl any) {
+	if v.own == nil {
+		v.own = make(map[string]reflect.Value)
+	}
+	v.own[slot] = reflect.ValueOf(impl)
 }
 
 // retire is the patch's Retire hook: no more restarts; the current process

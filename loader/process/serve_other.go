@@ -1,0 +1,11 @@
+//go:build !unix
+
+package process
+
+import "os"
+
+func becomeSubreaper() {}
+
+func killDescendants() {}
+
+func dieWithGroup() { os.Exit(3) }
