@@ -9,7 +9,6 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
-	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -250,42 +249,6 @@ func TestAMD64RelWindows(t *testing.T) {
 	}
 }
 
-func TestAMD64ShortJumpAndPaddingSlot(t *testing.T) {
-	if b, ok := amd64ShortJump(0x1000, 0x1004); !ok || b != [2]byte{0xeb, 0x02} {
-		t.Errorf("amd64ShortJump = % x, %v", b, ok)
-	}
-	if _, ok := amd64ShortJump(0x1000, 0x1000+130); ok {
-		t.Error("amd64ShortJump accepted rel8 overflow")
-	}
-	lea := hexBytes(t, "48 8d 04 18 c3 cc cc cc")
-	movSP := hexBytes(t, "49 89 e4 49 81 ec 88 1f 00 00") // MOVQ SP, R12: a frame over 4 KiB
-	for _, tt := range []struct {
-		name                 string
-		code                 []byte
-		codeLen, room, prior int
-		want                 []int
-	}{
-		{"LEAQ; RET: after the code", lea, 5, 32, 0, []int{5}},
-		{"after, then before", lea, 5, 32, 12, []int{5, -5}},
-		{"4 bytes of padding after", lea, 28, 32, 0, nil},
-		{"long code, padding before", movSP, 400, 64, 5, []int{-5}},
-		{"long code, 4 bytes before", movSP, 400, 64, 4, nil},
-		{"code ends 129 bytes in: rel8 127", movSP, 129, 140, 0, []int{129}},
-		{"code ends 130 bytes in: out of rel8", movSP, 130, 140, 0, nil},
-		{"1-byte first instruction", hexBytes(t, "55 48 89 e5 48"), 5, 32, 16, nil},
-	} {
-		got := amd64PaddingSlots(tt.code, tt.codeLen, tt.room, tt.prior)
-		if !slices.Equal(got, tt.want) {
-			t.Errorf("%s: amd64PaddingSlots = %v, want %v", tt.name, got, tt.want)
-		}
-		for _, off := range got {
-			if _, ok := amd64ShortJump(0x1000, uint64(0x1000+off)); !ok {
-				t.Errorf("%s: slot %+d is out of short jump range", tt.name, off)
-			}
-		}
-	}
-}
-
 func TestARM64Branch(t *testing.T) {
 	tests := []struct {
 		from, to uint64
@@ -354,8 +317,7 @@ func TestARM64Trampoline(t *testing.T) {
 //     (x86asm v0.33.0 sizes VZEROUPPER by the byte after it), and at most
 //     the bytes given;
 //   - every rel32 a window allows writes a jump that keeps the bytes of
-//     the instructions after the first, within the function's code;
-//   - every padding slot lies in the padding and within a short jump.
+//     the instructions after the first, within the function's code.
 func FuzzAMD64Placement(f *testing.F) {
 	for _, seed := range []string{
 		"49 3b 66 10 76 2e 55 48 89 e5",
@@ -370,7 +332,7 @@ func FuzzAMD64Placement(f *testing.F) {
 		b, _ := hex.DecodeString(strings.ReplaceAll(seed, " ", ""))
 		f.Add(b, byte(64), byte(64), byte(0), []byte{0xcc, 0x90})
 	}
-	f.Fuzz(func(t *testing.T, code []byte, codeLen, room, before byte, tail []byte) {
+	f.Fuzz(func(t *testing.T, code []byte, codeLen, _, _ byte, tail []byte) {
 		if len(code) > 16 {
 			code = code[:16]
 		}
@@ -391,7 +353,6 @@ func FuzzAMD64Placement(f *testing.F) {
 			return
 		}
 		cl := int(codeLen)%maxRoom + 1
-		rm := cl + int(room)%(maxRoom-cl+1)
 		const entry uint64 = 0x7f0000400000
 		l := max(n, 1)
 		keep := min(cl, amd64JumpLen)
@@ -407,17 +368,6 @@ func FuzzAMD64Placement(f *testing.F) {
 				if l < keep && !bytes.Equal(j[l:keep], code[l:keep]) {
 					t.Fatalf("code % x (%d bytes of it code): jump % x changes % x", code, cl, j, code[l:keep])
 				}
-			}
-		}
-		for _, off := range amd64PaddingSlots(code, cl, rm, int(before)) {
-			if off >= 0 && (off < cl || off+amd64JumpLen > rm) || off < 0 && -off > int(before) {
-				t.Fatalf("slot %+d outside the padding (code %d, room %d, before %d)", off, cl, rm, before)
-			}
-			if _, ok := amd64ShortJump(entry, uint64(int64(entry)+int64(off))); !ok {
-				t.Fatalf("slot %+d out of short jump range", off)
-			}
-			if n < 2 {
-				t.Fatalf("slot %+d with a first instruction of %d bytes: the short jump overwrites the second", off, n)
 			}
 		}
 	})

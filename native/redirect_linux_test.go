@@ -200,13 +200,13 @@ func TestNoRoomForJump(t *testing.T) {
 	if !errors.Is(err, ErrNoRoomForJump) || errors.Is(err, ErrNoTrampoline) {
 		t.Fatalf("placeTrampoline = %v, want ErrNoRoomForJump alone", err)
 	}
-	for _, want := range []string{"MOVQ SP, R12", "3 bytes long", "outside the address space", "frame exceeds 4 KiB", "-buildmode=pie", "over 63 bytes of code", "0 bytes of padding before"} {
+	for _, want := range []string{"MOVQ SP, R12", "3 bytes long", "outside the address space", "frame exceeds 4 KiB", "-buildmode=pie", "alignment padding is not used"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("%v\ndoes not say %q", err, want)
 		}
 	}
-	if s.tramp != 0 || s.pad != 0 {
-		t.Errorf("refused site has trampoline %#x, padding jump %#x", s.tramp, s.pad)
+	if s.tramp != 0 {
+		t.Errorf("refused site has trampoline %#x", s.tramp)
 	}
 }
 
@@ -291,41 +291,30 @@ func BenchmarkRedirectParked(b *testing.B) {
 	}
 }
 
-// TestPaddingClaimed: padding that one redirection's jump holds is not
-// given to another. A function with frame over 4 KiB, loaded low, whose
-// only slot (the padding before its entry) is held by the padding jump of
-// the function before it, is refused, naming that function.
-func TestPaddingClaimed(t *testing.T) {
-	if runtime.GOARCH != "amd64" {
-		t.Skip("amd64 jump placement")
+// jumpDest decodes the jump Redirect wrote at r's entry (amd64 JMP rel32,
+// arm64 B) and returns where it leads.
+func jumpDest(r *Redirection) (uintptr, bool) {
+	e := r.site.entry
+	switch runtime.GOARCH {
+	case "amd64":
+		b := readCode(e)
+		k := 0 // CS prefixes
+		for k < len(b) && b[k] == amd64CS {
+			k++
+		}
+		if k+jumpLen > len(b) || b[k] != 0xE9 {
+			return 0, false
+		}
+		return uintptr(int64(e) + int64(k) + jumpLen + int64(int32(binary.LittleEndian.Uint32(b[k+1:k+5])))), true
+	case "arm64":
+		insn := uint32(loadWord(e))
+		if insn&0xFC000000 != 0x14000000 {
+			return 0, false
+		}
+		return uintptr(int64(e) + int64(int32(insn<<6))>>4), true
 	}
-	code := []byte{0x49, 0x89, 0xe4, 0x49, 0x81, 0xec, 0x88, 0x1f, 0x00, 0x00, 0x72, 0x4c}
-	const entry = 0x401040
-	s := &site{entry: entry, code: code, codeLen: maxRoom, room: maxRoom, before: 12}
-	prev := &site{entry: 0x401000, pad: entry - 8} // its jump covers entry-8 .. entry-4
-	process.mu.Lock()
-	defer process.mu.Unlock()
-	if process.sites == nil {
-		process.sites = make(map[uintptr]*site)
-	}
-	process.sites[prev.entry] = prev
-	defer delete(process.sites, prev.entry)
-	err := placeTrampoline(s)
-	if !errors.Is(err, ErrNoRoomForJump) || !strings.Contains(err.Error(), "taken by the jumps of the functions at [0x401000]") {
-		t.Fatalf("placeTrampoline = %v, want ErrNoRoomForJump naming 0x401000", err)
-	}
-	if s.tramp != 0 || s.pad != 0 {
-		t.Errorf("refused site has trampoline %#x, padding jump %#x", s.tramp, s.pad)
-	}
+	return 0, false
 }
 
-// padOffset is where r's padding jump is, from the entry; 0 if it has none.
-func padOffset(r *Redirection) int64 {
-	if r.site.pad == 0 {
-		return 0
-	}
-	return int64(r.site.pad) - int64(r.site.entry)
-}
-
-// lowCode reports whether r's target is loaded below 2 GiB.
-func lowCode(r *Redirection) bool { return r.site.entry < 1<<31 }
+// prefixesOf is how many CS prefixes precede the jump at r's entry.
+func prefixesOf(r *Redirection) int { return r.site.prefixes }
