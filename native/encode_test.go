@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	"golang.org/x/arch/arm64/arm64asm"
+	"golang.org/x/arch/x86/x86asm"
 )
 
 func hexBytes(t *testing.T, s string) []byte {
@@ -199,6 +200,35 @@ func TestX86InsnLenObjdump(t *testing.T) {
 	t.Logf("%d instructions agree, %d not decoded (taken as 1 byte)", checked, unknown)
 }
 
+// TestAMD64PrefixedRelWindows: a CS prefix moves the kept bytes down the
+// displacement. For IMULQ BX, AX; RET the plain jump's top byte must be
+// the RET (C3: about 1 GiB back, below address 0 for code loaded low);
+// after one prefix the RET is its third byte and the top byte is padding,
+// free: windows near the entry, forward and back.
+func TestAMD64PrefixedRelWindows(t *testing.T) {
+	code := hexBytes(t, "48 0f af c3 c3 cc cc cc")
+	if ws := amd64PrefixedRelWindows(code, 5, 0); len(ws) != 1 || ws[0][0] != -0x3d000000 {
+		t.Errorf("plain: %#x, want one window at -0x3d000000", ws)
+	}
+	ws := amd64PrefixedRelWindows(code, 5, 1)
+	if len(ws) != 64 || ws[0] != [2]int64{0xc30000, 0xc3ffff} {
+		t.Fatalf("1 prefix: %d windows from %#x, want 64 from [0xc30000, 0xc3ffff]", len(ws), ws[:min(len(ws), 1)])
+	}
+	j, ok := amd64PrefixedJump(0x401000, 0x401000+6+0xc31234, 1)
+	if want := hexBytes(t, "2e e9 34 12 c3 00"); !ok || !bytes.Equal(j, want) {
+		t.Errorf("amd64PrefixedJump = % x, %v; want % x", j, ok, want)
+	}
+	if ws := amd64PrefixedRelWindows(code, 5, 3); len(ws) == 0 {
+		t.Error("3 prefixes before a 4-byte first instruction: no window")
+	}
+	if ws := amd64PrefixedRelWindows(code, 5, 4); ws != nil {
+		t.Errorf("4 prefixes before a 4-byte first instruction: %#x, want none (the opcode would overwrite the RET)", ws)
+	}
+	if ws := amd64PrefixedRelWindows(hexBytes(t, "c5 f8 77 c3 cc cc cc cc"), 64, 1); ws != nil {
+		t.Errorf("prefix before an instruction that cannot be sized: %#x, want none", ws)
+	}
+}
+
 func TestAMD64RelWindows(t *testing.T) {
 	const entry uint64 = 0x7f1234560000
 	tests := []struct {
@@ -316,8 +346,9 @@ func TestARM64Trampoline(t *testing.T) {
 //   - an instruction length is the same whatever follows the instruction
 //     (x86asm v0.33.0 sizes VZEROUPPER by the byte after it), and at most
 //     the bytes given;
-//   - every rel32 a window allows writes a jump that keeps the bytes of
-//     the instructions after the first, within the function's code.
+//   - every rel32 a window allows writes a jump, plain or after CS
+//     prefixes, that keeps the bytes of the instructions after the first,
+//     within the function's code, and decodes as one JMP.
 func FuzzAMD64Placement(f *testing.F) {
 	for _, seed := range []string{
 		"49 3b 66 10 76 2e 55 48 89 e5",
@@ -355,18 +386,27 @@ func FuzzAMD64Placement(f *testing.F) {
 		cl := int(codeLen)%maxRoom + 1
 		const entry uint64 = 0x7f0000400000
 		l := max(n, 1)
-		keep := min(cl, amd64JumpLen)
-		for _, w := range amd64RelWindows(code, cl) {
-			if w[0] > w[1] || w[0] < -1<<31 || w[1] > 1<<31-1 {
-				t.Fatalf("window [%#x, %#x] out of rel32", w[0], w[1])
+		for k := range amd64MaxPrefixes + 1 {
+			ws := amd64PrefixedRelWindows(code, cl, k)
+			if k > 0 && len(ws) > 0 && (n <= k || len(code) < k+amd64JumpLen) {
+				t.Fatalf("code % x: %d windows for %d prefixes before a first instruction of %d bytes", code, len(ws), k, n)
 			}
-			for _, rel := range []int64{w[0], w[1], w[0] + (w[1]-w[0])/2} {
-				j, ok := amd64Jump(entry, uint64(int64(entry)+amd64JumpLen+rel))
-				if !ok {
-					t.Fatalf("rel %#x not encodable", rel)
+			keep := min(cl, k+amd64JumpLen)
+			for _, w := range ws {
+				if w[0] > w[1] || w[0] < -1<<31 || w[1] > 1<<31-1 {
+					t.Fatalf("window [%#x, %#x] out of rel32", w[0], w[1])
 				}
-				if l < keep && !bytes.Equal(j[l:keep], code[l:keep]) {
-					t.Fatalf("code % x (%d bytes of it code): jump % x changes % x", code, cl, j, code[l:keep])
+				for _, rel := range []int64{w[0], w[1], w[0] + (w[1]-w[0])/2} {
+					j, ok := amd64PrefixedJump(entry, uint64(int64(entry)+int64(k)+amd64JumpLen+rel), k)
+					if !ok {
+						t.Fatalf("rel %#x not encodable", rel)
+					}
+					if l < keep && !bytes.Equal(j[l:keep], code[l:keep]) {
+						t.Fatalf("code % x (%d bytes of it code): jump % x after %d prefixes changes % x", code, cl, j, k, code[l:keep])
+					}
+					if inst, ok := x86Decode(j); !ok || inst.Op != x86asm.JMP || inst.Len != len(j) {
+						t.Fatalf("jump % x decodes as %v (%d bytes)", j, inst, inst.Len)
+					}
 				}
 			}
 		}
