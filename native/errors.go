@@ -32,7 +32,10 @@ var (
 	// ErrRuntimeFunc is returned when the target belongs to the Go runtime
 	// or to reflect: the scheduler, the allocator and reflect's call stubs
 	// run under this package's own code write, and a reflect.MakeFunc
-	// function shares its entry with every other one.
+	// function shares its entry with every other one. It is also returned
+	// for the packages the code write calls: sync, sync/atomic, syscall and
+	// golang.org/x/sys/unix (a no-op replacement of unix.Mprotect would
+	// make the next write fault).
 	ErrRuntimeFunc = errors.New("native: target belongs to the Go runtime")
 
 	// ErrGenericFunc is returned when the target is an instantiation of a

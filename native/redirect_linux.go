@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"runtime"
 	"slices"
-	"strings"
 	"sync"
 	"unsafe"
 
@@ -141,11 +140,6 @@ func checkCycle(t, r fn) error {
 func newSite(t fn) (*site, error) {
 	if f := runtime.FuncForPC(t.code); f == nil || f.Entry() != t.code {
 		return nil, fmt.Errorf("%w: target %s at %#x is not the entry of a Go function", ErrNotFunc, t.name, t.code)
-	}
-	for _, prefix := range []string{"runtime.", "internal/runtime/", "reflect.", "sync/atomic.", "internal/sync."} {
-		if strings.HasPrefix(t.name, prefix) {
-			return nil, fmt.Errorf("%w: %s", ErrRuntimeFunc, t.name)
-		}
 	}
 	s := &site{entry: t.code}
 	s.codeLen, s.room = codeExtent(t.code)

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 	"unsafe"
@@ -318,3 +319,41 @@ func jumpDest(r *Redirection) (uintptr, bool) {
 
 // prefixesOf is how many CS prefixes precede the jump at r's entry.
 func prefixesOf(r *Redirection) int { return r.site.prefixes }
+
+// TestWritePathRefused: the functions the code write calls cannot be
+// targets. Redirecting unix.Mprotect to a no-op used to be accepted, and
+// the next Redirect faulted on its store into a read-only page.
+func TestWritePathRefused(t *testing.T) {
+	for _, f := range []any{unix.Mprotect, unix.MmapPtr, unix.Syscall, syscall.Syscall, syscall.RawSyscall, (*sync.Mutex).Lock, (*sync.Once).Do} {
+		fv, err := funcOf(f, "target")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := checkRuntime(fv.name); !errors.Is(err, ErrRuntimeFunc) || !strings.Contains(err.Error(), "while it writes code") {
+			t.Errorf("checkRuntime(%s) = %v, want ErrRuntimeFunc saying why", fv.name, err)
+		}
+	}
+	fv, _ := funcOf(targetGreet, "target")
+	if err := checkRuntime(fv.name); err != nil {
+		t.Errorf("checkRuntime(%s) = %v", fv.name, err)
+	}
+}
+
+// TestIsPlainFunc: among compiler-generated functions, those named like a
+// package-level function are the ABI wrappers of assembly functions, and
+// are refused as such rather than as method wrappers.
+func TestIsPlainFunc(t *testing.T) {
+	for name, want := range map[string]bool{
+		"sync/atomic.AddInt64":                     true,
+		"example.com/m/pkg.asmAdd":                 true,
+		"example.com/m/pkg.(*T).M":                 false,
+		"example.com/m/pkg.T.M":                    false,
+		"fmt.Stringer.String":                      false,
+		"example.com/m/pkg.v1.F":                   false, // a dot in the last path element: taken for a method, still refused
+		"github.com/hotpatch-go/hotpatch/native.F": true,
+	} {
+		if got := isPlainFunc(name); got != want {
+			t.Errorf("isPlainFunc(%q) = %v, want %v", name, got, want)
+		}
+	}
+}

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -392,6 +393,10 @@ func TestChildRedirectRefusals(t *testing.T) {
 		{"named vs unnamed type", targetAdd, namedAdd(replAdd), ErrTypeMismatch},
 		{"same function", targetAdd, targetAdd, ErrSameFunc},
 		{"runtime function", runtime.Gosched, func() {}, ErrRuntimeFunc},
+		{"sync", (*sync.Mutex).Lock, func(*sync.Mutex) {}, ErrRuntimeFunc},
+		{"sync.WaitGroup", (*sync.WaitGroup).Wait, func(*sync.WaitGroup) {}, ErrRuntimeFunc},
+		{"sync/atomic", atomic.AddInt64, func(*int64, int64) int64 { return 0 }, ErrRuntimeFunc},
+		{"syscall", syscall.Getpid, func() int { return 1 }, ErrRuntimeFunc},
 		{"reflect.MakeFunc stub", reflect.MakeFunc(reflect.TypeOf(targetAdd), nil).Interface(), replAdd, ErrRuntimeFunc},
 		{"generic instantiation", gmax[int], func(a, b int) int { return 0 }, ErrGenericFunc},
 		{"generic instantiation, other shape", gmax[string], func(a, b string) string { return "" }, ErrGenericFunc},
