@@ -61,6 +61,13 @@ func writeForeignJump(entry, to uintptr, restore ...uint64) (uint64, error) {
 
 func TestNotParked(t *testing.T) { runChild(t, "TestChildNotParked", "GODEBUG=asyncpreemptoff=1") }
 
+// TestNotParkedFixedClock is TestNotParked with time.Now redirected to a
+// fixed time, as tests of time-dependent code do: the rendezvous used to
+// measure its bounds with time.Now, never saw them pass, and hung.
+func TestNotParkedFixedClock(t *testing.T) {
+	runChild(t, "TestChildNotParked", "GODEBUG=asyncpreemptoff=1", "HOTPATCH_NATIVE_FIXED_CLOCK=1")
+}
+
 // TestChildNotParked holds a P with a goroutine that never reaches a
 // preemption point (asynchronous preemption off, a loop without calls):
 // the write must give up with ErrNotParked and change nothing.
@@ -71,6 +78,17 @@ func TestChildNotParked(t *testing.T) {
 	}
 	if raceEnabled {
 		t.Skip("the race detector's instrumentation puts calls, preemption points, in every loop: no goroutine can hold a P")
+	}
+	if os.Getenv("HOTPATCH_NATIVE_FIXED_CLOCK") != "" {
+		fixed := time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
+		r, err := Redirect(time.Now, func() time.Time { return fixed })
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer r.Restore()
+		if !time.Now().Equal(fixed) {
+			t.Fatal("time.Now not redirected")
+		}
 	}
 	defer debug.SetGCPercent(debug.SetGCPercent(-1)) // a GC would wait for the hog too
 	var word uint64 = 1
@@ -84,7 +102,14 @@ func TestChildNotParked(t *testing.T) {
 	for !started.Load() {
 		runtime.Gosched()
 	}
-	err := parkedStore(uintptr(unsafe.Pointer(&word)), 2, 200*time.Millisecond)
+	done := make(chan error, 1)
+	go func() { done <- parkedStore(uintptr(unsafe.Pointer(&word)), 2, 200*time.Millisecond) }()
+	var err error
+	select {
+	case err = <-done:
+	case <-time.After(time.Minute): // a hang detector; time.After reads the runtime's clock
+		t.Fatal("parkedStore did not give up within a minute of its 200 ms bound")
+	}
 	stop.Store(true)
 	wg.Wait()
 	if !errors.Is(err, ErrNotParked) {
