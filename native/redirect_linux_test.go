@@ -382,3 +382,67 @@ func TestIsPlainFunc(t *testing.T) {
 		}
 	}
 }
+
+// TestMembarrierDenied runs redirections in a process whose seccomp filter
+// makes membarrier fail with EPERM, as container runtimes' filters may:
+// installed before the first write (the registration fails) and after it
+// (registered, then the command fails). Either way the write falls back to
+// gathering every P, and every call path stays right.
+func TestMembarrierDenied(t *testing.T) {
+	if runtime.GOARCH != "amd64" {
+		t.Skip("only amd64 writes with membarrier")
+	}
+	for _, when := range []string{"before", "after"} {
+		t.Run(when, func(t *testing.T) {
+			runChild(t, "TestChildMembarrierDenied", "HOTPATCH_NATIVE_DENY="+when)
+		})
+	}
+}
+
+func TestChildMembarrierDenied(t *testing.T) {
+	inChild(t)
+	if os.Getenv("HOTPATCH_NATIVE_DENY") == "after" {
+		r, err := Redirect(targetGreet, replGreet) // registers, if the kernel can
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := r.Restore(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := denyMembarrier(); err != nil {
+		t.Skipf("cannot install a seccomp filter here: %v", err)
+	}
+	if _, err := membarrier(membarrierCmdQuery); !errors.Is(err, unix.EPERM) {
+		t.Fatalf("membarrier under the filter: %v, want EPERM", err)
+	}
+	t.Logf("registration: %v", syncCoreRegistration())
+	hammer(t, 100, targetFramed, replFramed, func(i int) (ok, redirected bool) {
+		got := targetFramed(i, 1)
+		return got == 3*i+1 || got == -(3*i+1), got == -(3*i + 1)
+	})
+	if got := targetFramed(2, 1); got != 7 {
+		t.Errorf("restored: %d", got)
+	}
+}
+
+// denyMembarrier installs, on every thread of the process, a seccomp
+// filter that fails membarrier(2) with EPERM and allows everything else.
+func denyMembarrier() error {
+	prog := []unix.SockFilter{
+		{Code: unix.BPF_LD | unix.BPF_W | unix.BPF_ABS, K: 0}, // seccomp_data.nr
+		{Code: unix.BPF_JMP | unix.BPF_JEQ | unix.BPF_K, Jt: 0, Jf: 1, K: unix.SYS_MEMBARRIER},
+		{Code: unix.BPF_RET | unix.BPF_K, K: unix.SECCOMP_RET_ERRNO | uint32(unix.EPERM)},
+		{Code: unix.BPF_RET | unix.BPF_K, K: unix.SECCOMP_RET_ALLOW},
+	}
+	fprog := unix.SockFprog{Len: uint16(len(prog)), Filter: &prog[0]}
+	if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
+		return err
+	}
+	_, _, errno := unix.Syscall(unix.SYS_SECCOMP, unix.SECCOMP_SET_MODE_FILTER, unix.SECCOMP_FILTER_FLAG_TSYNC, uintptr(unsafe.Pointer(&fprog)))
+	runtime.KeepAlive(prog)
+	if errno != 0 {
+		return errno
+	}
+	return nil
+}
