@@ -80,11 +80,11 @@ var (
 
 	// ErrNoRoomForJump is returned on amd64 when no jump can be written at
 	// the target's entry without changing one of its later instructions:
-	// the first instruction is shorter than the jump, the addresses the
-	// jump could then lead to lie outside the address space, and no
-	// alignment padding is within a short jump. Go starts functions whose
-	// frame exceeds 4 KiB with such an instruction; the message says
-	// which, and what to do.
+	// the first instruction is shorter than the jump, and the addresses
+	// the jump could then lead to, with or without CS prefixes, lie
+	// outside the address space. Go starts functions whose frame exceeds
+	// 4 KiB with such an instruction, whose windows lie below address 0 in
+	// a non-PIE executable; the message says which, and what to do.
 	ErrNoRoomForJump = errors.New("native: no room for a jump that keeps the target's later instructions intact")
 
 	// ErrNotParked is returned where a code write parks every P of the

@@ -34,7 +34,8 @@ type Redirection struct {
 // Redirect refuses, with an error wrapping the sentinel named, a target or
 // replacement that is not a func ([ErrNotFunc]), types that differ
 // ([ErrTypeMismatch]), a replacement that is the target itself or is
-// redirected back to it ([ErrSameFunc]), a function of the Go runtime or reflect
+// redirected back to it ([ErrSameFunc]), a function of the Go runtime or reflect,
+// or of sync, syscall or golang.org/x/sys/unix, which the write calls
 // ([ErrRuntimeFunc]), an instantiation of a generic function or method
 // ([ErrGenericFunc]), a method value ([ErrMethodValue]) or another
 // compiler-generated wrapper ([ErrWrapper]), a target shorter than the
