@@ -74,6 +74,10 @@ func placeTrampoline(s *site) error {
 		next := int64(s.entry) + jumpLen
 		return noRoomError(s, amd64RelWindows(s.code, s.codeLen), next)
 	}
+	if ws := amd64RelWindows(s.code, s.codeLen); len(ws) == 1 && ws[0][0] == ws[0][1] && x86InsnLen(s.code) <= 1 {
+		return fmt.Errorf("%w: its first instruction, %s, is 1 byte long, so the jump must keep the 4 bytes after it and can lead to %#x only, where no page could be mapped (another trampoline's, or other memory)",
+			ErrNoTrampoline, x86Insn(s.code), int64(s.entry)+jumpLen+ws[0][0])
+	}
 	return fmt.Errorf("%w: no free page within the jump windows of the entry (first instruction %s)",
 		ErrNoTrampoline, x86Insn(s.code))
 }

@@ -5,6 +5,7 @@ package native
 import (
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"os"
 	"runtime"
 	"runtime/debug"
@@ -445,4 +446,29 @@ func denyMembarrier() error {
 		return errno
 	}
 	return nil
+}
+
+// TestNoTrampolineOneByte: a first instruction of 1 byte (PUSHQ BP, which
+// starts //go:nosplit functions with a frame) leaves the jump one address;
+// when it is taken the refusal says so, not only that memory ran out.
+func TestNoTrampolineOneByte(t *testing.T) {
+	if runtime.GOARCH != "amd64" {
+		t.Skip("amd64 jump placement")
+	}
+	code := []byte{0x55, 0x48, 0x89, 0xe5, 0x48, 0x83, 0xec, 0x50} // PUSHQ BP; MOVQ SP, BP; SUBQ $0x50, SP
+	const rel = 0x48e58948
+	taken := new([4096]byte) // Go heap: mapped
+	entry := (uintptr(unsafe.Pointer(&taken[2048])) - jumpLen - rel) &^ 31
+	s := &site{entry: entry, word: entry, code: code, codeLen: maxRoom, room: maxRoom}
+	process.mu.Lock()
+	err := placeTrampoline(s)
+	process.mu.Unlock()
+	runtime.KeepAlive(taken)
+	if !errors.Is(err, ErrNoTrampoline) {
+		t.Fatalf("placeTrampoline = %v, want ErrNoTrampoline", err)
+	}
+	want := fmt.Sprintf("is 1 byte long, so the jump must keep the 4 bytes after it and can lead to %#x only", entry+jumpLen+rel)
+	if !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "PUSHQ BP") {
+		t.Errorf("%v\ndoes not say %q", err, want)
+	}
 }
