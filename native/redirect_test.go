@@ -303,6 +303,17 @@ func hammerCycles(t *testing.T, cycles int, cycle func() error, check func(int) 
 			bad.Add(nBad)
 		})
 	}
+	// Garbage collections throughout: each scans the stacks of the
+	// calling goroutines, preempted wherever they are, which throws on a
+	// PC the runtime has no frame data for (as a jump through alignment
+	// padding once left them).
+	var gcs atomic.Int64
+	wg.Go(func() {
+		for !stop.Load() {
+			runtime.GC()
+			gcs.Add(1)
+		}
+	})
 	// A cycle takes tens of microseconds with membarrier; where every P
 	// is gathered instead (arm64, the fallback), about 0.5 ms on an idle
 	// 2-core machine, milliseconds when the CPUs are shared with other
@@ -326,8 +337,8 @@ func hammerCycles(t *testing.T, cycles int, cycle func() error, check func(int) 
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("%d redirect+restore cycles in %v (%v each) under %d calls: %d old, %d new results",
-		done, elapsed.Round(time.Millisecond), elapsed/time.Duration(max(done, 1)), calls.Load(), seenOld.Load(), seenNew.Load())
+	t.Logf("%d redirect+restore cycles in %v (%v each) under %d calls and %d garbage collections: %d old, %d new results",
+		done, elapsed.Round(time.Millisecond), elapsed/time.Duration(max(done, 1)), calls.Load(), gcs.Load(), seenOld.Load(), seenNew.Load())
 	if done < cycles {
 		t.Errorf("only %d of %d redirect+restore cycles within the %v budget", done, cycles, budget)
 	}
