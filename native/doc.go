@@ -67,7 +67,8 @@
 // a target or replacement that is not a non-nil func ([ErrNotFunc]),
 // different types ([ErrTypeMismatch]), the target as its own replacement,
 // directly or through redirections in place ([ErrSameFunc]), a function of the Go runtime or reflect, which run under
-// the write itself ([ErrRuntimeFunc]), an instantiation of a generic
+// the write itself, or of sync, syscall or golang.org/x/sys/unix, which it
+// calls ([ErrRuntimeFunc]), an instantiation of a generic
 // function or method, whose direct calls go to a body shared by its shape
 // and not through its entry ([ErrGenericFunc]), a method value's "-fm"
 // wrapper ([ErrMethodValue]) and other compiler-generated wrappers
@@ -89,12 +90,14 @@
 // displacement's high bytes equal the original bytes they overwrite, which
 // pins the trampoline to an address window (16 MiB wide for Go's
 // stack-check prologue); bytes of the alignment padding after the last
-// instruction are free. When no window has room (short leaf functions and
-// functions with frames over 4 KiB in code loaded below 2 GiB), a 2-byte
-// JMP rel8 within the first instruction reaches a 5-byte jump written into
-// alignment padding: after the function's code, or right before its entry.
-// When neither exists, the target is refused with [ErrNoRoomForJump] and
-// the reason. So a thread stopped at any instruction boundary of the
+// instruction are free. One to three CS prefixes (ignored in 64-bit mode)
+// before the JMP move its displacement onto other bytes, and so to other
+// windows: short leaf functions (IMULQ BX, AX; RET) in code loaded below
+// 2 GiB need them. When no window can be mapped (functions with frames
+// over 4 KiB in code loaded below 2 GiB), the target is refused with
+// [ErrNoRoomForJump] and the reason; build with -buildmode=pie. The jump
+// never goes through alignment padding: a goroutine preempted there would
+// crash the garbage collector's stack scan. So a thread stopped at any instruction boundary of the
 // target, running or preempted, resumes into intact original code; only
 // the first instruction is ever replaced. Instructions are sized with
 // golang.org/x/arch/x86/x86asm; see docs/redirection.md for the gaps of

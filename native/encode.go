@@ -45,6 +45,30 @@ func amd64Jump(from, to uint64) ([amd64JumpLen]byte, bool) {
 	return b, true
 }
 
+// amd64CS is the CS segment-override prefix. In 64-bit mode the CS, DS, ES
+// and SS overrides are ignored (Intel SDM vol. 1, 3.3.7.1; AMD APM vol. 3,
+// 1.2.4), so it changes nothing about the JMP it precedes; assemblers pad
+// jumps with it (GNU as's -malign-branch-prefix-size). Here it moves a
+// jump's rel32 bytes later in the entry word, which changes the bytes of
+// the function's later instructions they must equal (amd64PrefixedRelWindows).
+const amd64CS = 0x2E
+
+// amd64MaxPrefixes bounds the CS prefixes before a jump: the 5-byte jump
+// and its prefixes must fit in the entry's aligned 8-byte word.
+const amd64MaxPrefixes = 3
+
+// amd64PrefixedJump encodes prefixes CS prefixes and JMP rel32 at from, to
+// to.
+func amd64PrefixedJump(from, to uint64, prefixes int) ([]byte, bool) {
+	b := make([]byte, prefixes+amd64JumpLen)
+	for i := range prefixes {
+		b[i] = amd64CS
+	}
+	j, ok := amd64Jump(from+uint64(prefixes), to)
+	copy(b[prefixes:], j[:])
+	return b, ok
+}
+
 // amd64Trampoline encodes the code at at that loads the funcval pointer
 // stored at data into RDX and jumps to the funcval's code:
 //
@@ -93,20 +117,37 @@ func amd64IsJump(code []byte) bool {
 // padding are free again. An undecodable first instruction counts as one
 // byte long, which only narrows the windows.
 func amd64RelWindows(code []byte, codeLen int) [][2]int64 {
+	return amd64PrefixedRelWindows(code, codeLen, 0)
+}
+
+// amd64PrefixedRelWindows is amd64RelWindows for a jump after prefixes CS
+// prefixes (amd64PrefixedJump): its rel32 bytes are at entry offsets
+// prefixes+1 to prefixes+4, and rel32 counts from prefixes+5. The prefixes
+// and the JMP opcode must lie within the first instruction: with fewer
+// bytes in it than prefixes+1 (or one that cannot be sized, when prefixes
+// is not 0), there is no window.
+func amd64PrefixedRelWindows(code []byte, codeLen, prefixes int) [][2]int64 {
 	l := x86InsnLen(code)
+	if prefixes > 0 && l <= prefixes {
+		return nil
+	}
 	if l == 0 {
 		l = 1
 	}
-	fixedEnd := min(codeLen, amd64JumpLen) // entry bytes [l, fixedEnd) are kept
-	if l >= fixedEnd || len(code) < amd64JumpLen {
+	end := prefixes + amd64JumpLen
+	fixedEnd := min(codeLen, end) // entry bytes [l, fixedEnd) are kept
+	if len(code) < end {
+		return nil
+	}
+	if l >= fixedEnd {
 		return [][2]int64{{-1 << 31, 1<<31 - 1}}
 	}
-	lowFree := uint(8 * (l - 1)) // rel32 bits below the kept bytes
+	lowFree := uint(8 * (l - 1 - prefixes)) // rel32 bits below the kept bytes
 	var fixed int64
 	for p := l; p < fixedEnd; p++ {
-		fixed |= int64(code[p]) << (8 * (p - 1))
+		fixed |= int64(code[p]) << (8 * (p - 1 - prefixes))
 	}
-	highFree := amd64JumpLen - fixedEnd // free bytes of padding above them
+	highFree := end - fixedEnd // free bytes of padding above them
 	if highFree == 0 {
 		base := int64(int32(uint32(fixed)))
 		return [][2]int64{{base, base + 1<<lowFree - 1}}
@@ -126,38 +167,6 @@ func amd64RelWindows(code []byte, codeLen int) [][2]int64 {
 		out = append(out, [2]int64{rel, rel + 1<<lowFree - 1})
 	}
 	return out
-}
-
-// amd64ShortJump encodes JMP rel8 at from to to.
-func amd64ShortJump(from, to uint64) ([2]byte, bool) {
-	rel := int64(to) - int64(from+2)
-	if rel != int64(int8(rel)) {
-		return [2]byte{}, false
-	}
-	return [2]byte{0xEB, byte(int8(rel))}, true
-}
-
-// amd64PaddingSlots returns the offsets from the entry of the places,
-// in alignment padding that nothing executes, where a 5-byte JMP rel32 to
-// the trampoline can go, reached from the entry by a 2-byte JMP rel8 that
-// changes only bytes of the first instruction: the form used when no rel32
-// window is free. The candidates are the start of the padding after the
-// function's code (room-codeLen bytes of it, reachable while the code is
-// at most 129 bytes long) and the end of the padding before the entry, the
-// previous function's tail (before bytes of it), nearest first. A first
-// instruction shorter than 2 bytes cannot hold the short jump.
-func amd64PaddingSlots(code []byte, codeLen, room, before int) []int {
-	if x86InsnLen(code) < 2 {
-		return nil
-	}
-	var offs []int
-	if room-codeLen >= amd64JumpLen && codeLen-2 <= 127 {
-		offs = append(offs, codeLen)
-	}
-	if before >= amd64JumpLen {
-		offs = append(offs, -amd64JumpLen)
-	}
-	return offs
 }
 
 // arm64Branch encodes B from to to.

@@ -9,12 +9,12 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
-	"slices"
 	"strconv"
 	"strings"
 	"testing"
 
 	"golang.org/x/arch/arm64/arm64asm"
+	"golang.org/x/arch/x86/x86asm"
 )
 
 func hexBytes(t *testing.T, s string) []byte {
@@ -200,6 +200,35 @@ func TestX86InsnLenObjdump(t *testing.T) {
 	t.Logf("%d instructions agree, %d not decoded (taken as 1 byte)", checked, unknown)
 }
 
+// TestAMD64PrefixedRelWindows: a CS prefix moves the kept bytes down the
+// displacement. For IMULQ BX, AX; RET the plain jump's top byte must be
+// the RET (C3: about 1 GiB back, below address 0 for code loaded low);
+// after one prefix the RET is its third byte and the top byte is padding,
+// free: windows near the entry, forward and back.
+func TestAMD64PrefixedRelWindows(t *testing.T) {
+	code := hexBytes(t, "48 0f af c3 c3 cc cc cc")
+	if ws := amd64PrefixedRelWindows(code, 5, 0); len(ws) != 1 || ws[0][0] != -0x3d000000 {
+		t.Errorf("plain: %#x, want one window at -0x3d000000", ws)
+	}
+	ws := amd64PrefixedRelWindows(code, 5, 1)
+	if len(ws) != 64 || ws[0] != [2]int64{0xc30000, 0xc3ffff} {
+		t.Fatalf("1 prefix: %d windows from %#x, want 64 from [0xc30000, 0xc3ffff]", len(ws), ws[:min(len(ws), 1)])
+	}
+	j, ok := amd64PrefixedJump(0x401000, 0x401000+6+0xc31234, 1)
+	if want := hexBytes(t, "2e e9 34 12 c3 00"); !ok || !bytes.Equal(j, want) {
+		t.Errorf("amd64PrefixedJump = % x, %v; want % x", j, ok, want)
+	}
+	if ws := amd64PrefixedRelWindows(code, 5, 3); len(ws) == 0 {
+		t.Error("3 prefixes before a 4-byte first instruction: no window")
+	}
+	if ws := amd64PrefixedRelWindows(code, 5, 4); ws != nil {
+		t.Errorf("4 prefixes before a 4-byte first instruction: %#x, want none (the opcode would overwrite the RET)", ws)
+	}
+	if ws := amd64PrefixedRelWindows(hexBytes(t, "c5 f8 77 c3 cc cc cc cc"), 64, 1); ws != nil {
+		t.Errorf("prefix before an instruction that cannot be sized: %#x, want none", ws)
+	}
+}
+
 func TestAMD64RelWindows(t *testing.T) {
 	const entry uint64 = 0x7f1234560000
 	tests := []struct {
@@ -247,42 +276,6 @@ func TestAMD64RelWindows(t *testing.T) {
 				t.Errorf("windows not nearest first: %v", ws[:2])
 			}
 		})
-	}
-}
-
-func TestAMD64ShortJumpAndPaddingSlot(t *testing.T) {
-	if b, ok := amd64ShortJump(0x1000, 0x1004); !ok || b != [2]byte{0xeb, 0x02} {
-		t.Errorf("amd64ShortJump = % x, %v", b, ok)
-	}
-	if _, ok := amd64ShortJump(0x1000, 0x1000+130); ok {
-		t.Error("amd64ShortJump accepted rel8 overflow")
-	}
-	lea := hexBytes(t, "48 8d 04 18 c3 cc cc cc")
-	movSP := hexBytes(t, "49 89 e4 49 81 ec 88 1f 00 00") // MOVQ SP, R12: a frame over 4 KiB
-	for _, tt := range []struct {
-		name                 string
-		code                 []byte
-		codeLen, room, prior int
-		want                 []int
-	}{
-		{"LEAQ; RET: after the code", lea, 5, 32, 0, []int{5}},
-		{"after, then before", lea, 5, 32, 12, []int{5, -5}},
-		{"4 bytes of padding after", lea, 28, 32, 0, nil},
-		{"long code, padding before", movSP, 400, 64, 5, []int{-5}},
-		{"long code, 4 bytes before", movSP, 400, 64, 4, nil},
-		{"code ends 129 bytes in: rel8 127", movSP, 129, 140, 0, []int{129}},
-		{"code ends 130 bytes in: out of rel8", movSP, 130, 140, 0, nil},
-		{"1-byte first instruction", hexBytes(t, "55 48 89 e5 48"), 5, 32, 16, nil},
-	} {
-		got := amd64PaddingSlots(tt.code, tt.codeLen, tt.room, tt.prior)
-		if !slices.Equal(got, tt.want) {
-			t.Errorf("%s: amd64PaddingSlots = %v, want %v", tt.name, got, tt.want)
-		}
-		for _, off := range got {
-			if _, ok := amd64ShortJump(0x1000, uint64(0x1000+off)); !ok {
-				t.Errorf("%s: slot %+d is out of short jump range", tt.name, off)
-			}
-		}
 	}
 }
 
@@ -353,9 +346,9 @@ func TestARM64Trampoline(t *testing.T) {
 //   - an instruction length is the same whatever follows the instruction
 //     (x86asm v0.33.0 sizes VZEROUPPER by the byte after it), and at most
 //     the bytes given;
-//   - every rel32 a window allows writes a jump that keeps the bytes of
-//     the instructions after the first, within the function's code;
-//   - every padding slot lies in the padding and within a short jump.
+//   - every rel32 a window allows writes a jump, plain or after CS
+//     prefixes, that keeps the bytes of the instructions after the first,
+//     within the function's code, and decodes as one JMP.
 func FuzzAMD64Placement(f *testing.F) {
 	for _, seed := range []string{
 		"49 3b 66 10 76 2e 55 48 89 e5",
@@ -370,7 +363,7 @@ func FuzzAMD64Placement(f *testing.F) {
 		b, _ := hex.DecodeString(strings.ReplaceAll(seed, " ", ""))
 		f.Add(b, byte(64), byte(64), byte(0), []byte{0xcc, 0x90})
 	}
-	f.Fuzz(func(t *testing.T, code []byte, codeLen, room, before byte, tail []byte) {
+	f.Fuzz(func(t *testing.T, code []byte, codeLen, _, _ byte, tail []byte) {
 		if len(code) > 16 {
 			code = code[:16]
 		}
@@ -391,33 +384,30 @@ func FuzzAMD64Placement(f *testing.F) {
 			return
 		}
 		cl := int(codeLen)%maxRoom + 1
-		rm := cl + int(room)%(maxRoom-cl+1)
 		const entry uint64 = 0x7f0000400000
 		l := max(n, 1)
-		keep := min(cl, amd64JumpLen)
-		for _, w := range amd64RelWindows(code, cl) {
-			if w[0] > w[1] || w[0] < -1<<31 || w[1] > 1<<31-1 {
-				t.Fatalf("window [%#x, %#x] out of rel32", w[0], w[1])
+		for k := range amd64MaxPrefixes + 1 {
+			ws := amd64PrefixedRelWindows(code, cl, k)
+			if k > 0 && len(ws) > 0 && (n <= k || len(code) < k+amd64JumpLen) {
+				t.Fatalf("code % x: %d windows for %d prefixes before a first instruction of %d bytes", code, len(ws), k, n)
 			}
-			for _, rel := range []int64{w[0], w[1], w[0] + (w[1]-w[0])/2} {
-				j, ok := amd64Jump(entry, uint64(int64(entry)+amd64JumpLen+rel))
-				if !ok {
-					t.Fatalf("rel %#x not encodable", rel)
+			keep := min(cl, k+amd64JumpLen)
+			for _, w := range ws {
+				if w[0] > w[1] || w[0] < -1<<31 || w[1] > 1<<31-1 {
+					t.Fatalf("window [%#x, %#x] out of rel32", w[0], w[1])
 				}
-				if l < keep && !bytes.Equal(j[l:keep], code[l:keep]) {
-					t.Fatalf("code % x (%d bytes of it code): jump % x changes % x", code, cl, j, code[l:keep])
+				for _, rel := range []int64{w[0], w[1], w[0] + (w[1]-w[0])/2} {
+					j, ok := amd64PrefixedJump(entry, uint64(int64(entry)+int64(k)+amd64JumpLen+rel), k)
+					if !ok {
+						t.Fatalf("rel %#x not encodable", rel)
+					}
+					if l < keep && !bytes.Equal(j[l:keep], code[l:keep]) {
+						t.Fatalf("code % x (%d bytes of it code): jump % x after %d prefixes changes % x", code, cl, j, k, code[l:keep])
+					}
+					if inst, ok := x86Decode(j); !ok || inst.Op != x86asm.JMP || inst.Len != len(j) {
+						t.Fatalf("jump % x decodes as %v (%d bytes)", j, inst, inst.Len)
+					}
 				}
-			}
-		}
-		for _, off := range amd64PaddingSlots(code, cl, rm, int(before)) {
-			if off >= 0 && (off < cl || off+amd64JumpLen > rm) || off < 0 && -off > int(before) {
-				t.Fatalf("slot %+d outside the padding (code %d, room %d, before %d)", off, cl, rm, before)
-			}
-			if _, ok := amd64ShortJump(entry, uint64(int64(entry)+int64(off))); !ok {
-				t.Fatalf("slot %+d out of short jump range", off)
-			}
-			if n < 2 {
-				t.Fatalf("slot %+d with a first instruction of %d bytes: the short jump overwrites the second", off, n)
 			}
 		}
 	})

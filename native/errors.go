@@ -32,7 +32,10 @@ var (
 	// ErrRuntimeFunc is returned when the target belongs to the Go runtime
 	// or to reflect: the scheduler, the allocator and reflect's call stubs
 	// run under this package's own code write, and a reflect.MakeFunc
-	// function shares its entry with every other one.
+	// function shares its entry with every other one. It is also returned
+	// for the packages the code write calls: sync, sync/atomic, syscall and
+	// golang.org/x/sys/unix (a no-op replacement of unix.Mprotect would
+	// make the next write fault).
 	ErrRuntimeFunc = errors.New("native: target belongs to the Go runtime")
 
 	// ErrGenericFunc is returned when the target is an instantiation of a
@@ -77,11 +80,11 @@ var (
 
 	// ErrNoRoomForJump is returned on amd64 when no jump can be written at
 	// the target's entry without changing one of its later instructions:
-	// the first instruction is shorter than the jump, the addresses the
-	// jump could then lead to lie outside the address space, and no
-	// alignment padding is within a short jump. Go starts functions whose
-	// frame exceeds 4 KiB with such an instruction; the message says
-	// which, and what to do.
+	// the first instruction is shorter than the jump, and the addresses
+	// the jump could then lead to, with or without CS prefixes, lie
+	// outside the address space. Go starts functions whose frame exceeds
+	// 4 KiB with such an instruction, whose windows lie below address 0 in
+	// a non-PIE executable; the message says which, and what to do.
 	ErrNoRoomForJump = errors.New("native: no room for a jump that keeps the target's later instructions intact")
 
 	// ErrNotParked is returned where a code write parks every P of the

@@ -8,7 +8,16 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	_ "unsafe" // for go:linkname
 )
+
+// nanotime is the runtime's monotonic clock. The rendezvous reads it
+// rather than time.Now, which programs redirect (to a fixed time, in
+// tests): a fixed clock would never end a wait. Functions of the runtime
+// cannot be targets.
+//
+//go:linkname nanotime runtime.nanotime
+func nanotime() int64
 
 // parkTimeout bounds how long a code write tries to gather every P.
 const parkTimeout = 5 * time.Second
@@ -67,9 +76,9 @@ func (r *rendezvous) participate(giveUp func() bool) bool {
 			return !r.close()
 		}
 		r.present.Add(1)
-		start := time.Now()
+		start := nanotime()
 		for i := 0; r.present.Load() < n && atomic.LoadUint32(&r.done) == 0; i++ {
-			if i%64 == 0 && time.Since(start) > gatherWait {
+			if i%64 == 0 && nanotime()-start > int64(gatherWait) {
 				break
 			}
 		}
@@ -117,7 +126,7 @@ func arrive(r *rendezvous) bool
 // serializes its instruction stream right after it. The participants are
 // the caller and goroutines that are all gone when parkedStore returns.
 func parkedStore(addr uintptr, val uint64, timeout time.Duration) error {
-	deadline := time.Now().Add(timeout)
+	deadline := nanotime() + int64(timeout)
 	for {
 		n := runtime.GOMAXPROCS(0)
 		r := &rendezvous{n: uint32(n), addr: addr, val: val, spins: spinBudget}
@@ -130,14 +139,14 @@ func parkedStore(addr uintptr, val uint64, timeout time.Duration) error {
 			wg.Go(func() { r.participate(nil) })
 		}
 		done := r.participate(func() bool {
-			return runtime.GOMAXPROCS(0) != n || time.Now().After(deadline)
+			return runtime.GOMAXPROCS(0) != n || nanotime() > deadline
 		})
 		atomic.StoreUint32(&r.abort, 1) // participants still queued: go home
 		wg.Wait()
 		if done {
 			return nil
 		}
-		if time.Now().After(deadline) {
+		if nanotime() > deadline {
 			return fmt.Errorf("%w: %d Ps not gathered within %v", ErrNotParked, n, timeout)
 		}
 	}

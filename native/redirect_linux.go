@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"runtime"
 	"slices"
-	"strings"
 	"sync"
 	"unsafe"
 
@@ -37,11 +36,11 @@ type site struct {
 	code    []byte // original bytes at entry (amd64: enough to decode one instruction)
 	codeLen int    // bytes of instructions from entry, up to room
 	room    int    // bytes from entry to the next function's entry, at most maxRoom
-	before  int    // amd64: bytes of padding right before entry, at most maxRoom
 
 	tramp uintptr // trampoline code, 0 until first needed
 	data  uintptr // trampoline's data word: the replacement's funcval
-	pad   uintptr // amd64: jump to tramp in padding next to the code, reached by a short jump; 0 if unused
+
+	prefixes int // amd64: CS prefixes before the entry's JMP rel32 (amd64PrefixedJump)
 
 	active *Redirection // current redirection, nil when restored
 	keep   any          // last replacement: its funcval stays reachable
@@ -141,11 +140,6 @@ func checkCycle(t, r fn) error {
 func newSite(t fn) (*site, error) {
 	if f := runtime.FuncForPC(t.code); f == nil || f.Entry() != t.code {
 		return nil, fmt.Errorf("%w: target %s at %#x is not the entry of a Go function", ErrNotFunc, t.name, t.code)
-	}
-	for _, prefix := range []string{"runtime.", "internal/runtime/", "reflect.", "sync/atomic.", "internal/sync."} {
-		if strings.HasPrefix(t.name, prefix) {
-			return nil, fmt.Errorf("%w: %s", ErrRuntimeFunc, t.name)
-		}
 	}
 	s := &site{entry: t.code}
 	s.codeLen, s.room = codeExtent(t.code)
@@ -260,19 +254,6 @@ func mapTrampoline(s *site, lo, hi uintptr, budget *int) bool {
 		return true
 	}
 	return false
-}
-
-// writeBytes writes b at addr, in code that no thread executes yet (the
-// padding after a function), making its pages writable for that long.
-func writeBytes(addr uintptr, b []byte, prot int) error {
-	ps := uintptr(unix.Getpagesize())
-	first := addr &^ (ps - 1)
-	size := (addr + uintptr(len(b)) - first + ps - 1) &^ (ps - 1)
-	if err := mprotect(first, size, prot|unix.PROT_WRITE); err != nil {
-		return err
-	}
-	copy(unsafe.Slice((*byte)(ptr(addr)), len(b)), b)
-	return mprotect(first, size, prot)
 }
 
 // writeWord stores word at s.word, the page made writable for just that

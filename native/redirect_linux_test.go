@@ -5,6 +5,7 @@ package native
 import (
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"os"
 	"runtime"
 	"runtime/debug"
@@ -12,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 	"unsafe"
@@ -60,6 +62,13 @@ func writeForeignJump(entry, to uintptr, restore ...uint64) (uint64, error) {
 
 func TestNotParked(t *testing.T) { runChild(t, "TestChildNotParked", "GODEBUG=asyncpreemptoff=1") }
 
+// TestNotParkedFixedClock is TestNotParked with time.Now redirected to a
+// fixed time, as tests of time-dependent code do: the rendezvous used to
+// measure its bounds with time.Now, never saw them pass, and hung.
+func TestNotParkedFixedClock(t *testing.T) {
+	runChild(t, "TestChildNotParked", "GODEBUG=asyncpreemptoff=1", "HOTPATCH_NATIVE_FIXED_CLOCK=1")
+}
+
 // TestChildNotParked holds a P with a goroutine that never reaches a
 // preemption point (asynchronous preemption off, a loop without calls):
 // the write must give up with ErrNotParked and change nothing.
@@ -70,6 +79,17 @@ func TestChildNotParked(t *testing.T) {
 	}
 	if raceEnabled {
 		t.Skip("the race detector's instrumentation puts calls, preemption points, in every loop: no goroutine can hold a P")
+	}
+	if os.Getenv("HOTPATCH_NATIVE_FIXED_CLOCK") != "" {
+		fixed := time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
+		r, err := Redirect(time.Now, func() time.Time { return fixed })
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer r.Restore()
+		if !time.Now().Equal(fixed) {
+			t.Fatal("time.Now not redirected")
+		}
 	}
 	defer debug.SetGCPercent(debug.SetGCPercent(-1)) // a GC would wait for the hog too
 	var word uint64 = 1
@@ -83,7 +103,14 @@ func TestChildNotParked(t *testing.T) {
 	for !started.Load() {
 		runtime.Gosched()
 	}
-	err := parkedStore(uintptr(unsafe.Pointer(&word)), 2, 200*time.Millisecond)
+	done := make(chan error, 1)
+	go func() { done <- parkedStore(uintptr(unsafe.Pointer(&word)), 2, 200*time.Millisecond) }()
+	var err error
+	select {
+	case err = <-done:
+	case <-time.After(time.Minute): // a hang detector; time.After reads the runtime's clock
+		t.Fatal("parkedStore did not give up within a minute of its 200 ms bound")
+	}
 	stop.Store(true)
 	wg.Wait()
 	if !errors.Is(err, ErrNotParked) {
@@ -200,13 +227,13 @@ func TestNoRoomForJump(t *testing.T) {
 	if !errors.Is(err, ErrNoRoomForJump) || errors.Is(err, ErrNoTrampoline) {
 		t.Fatalf("placeTrampoline = %v, want ErrNoRoomForJump alone", err)
 	}
-	for _, want := range []string{"MOVQ SP, R12", "3 bytes long", "outside the address space", "frame exceeds 4 KiB", "-buildmode=pie", "over 63 bytes of code", "0 bytes of padding before"} {
+	for _, want := range []string{"MOVQ SP, R12", "3 bytes long", "outside the address space", "frame exceeds 4 KiB", "-buildmode=pie", "alignment padding is not used"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("%v\ndoes not say %q", err, want)
 		}
 	}
-	if s.tramp != 0 || s.pad != 0 {
-		t.Errorf("refused site has trampoline %#x, padding jump %#x", s.tramp, s.pad)
+	if s.tramp != 0 {
+		t.Errorf("refused site has trampoline %#x", s.tramp)
 	}
 }
 
@@ -291,41 +318,157 @@ func BenchmarkRedirectParked(b *testing.B) {
 	}
 }
 
-// TestPaddingClaimed: padding that one redirection's jump holds is not
-// given to another. A function with frame over 4 KiB, loaded low, whose
-// only slot (the padding before its entry) is held by the padding jump of
-// the function before it, is refused, naming that function.
-func TestPaddingClaimed(t *testing.T) {
+// jumpDest decodes the jump Redirect wrote at r's entry (amd64 JMP rel32,
+// arm64 B) and returns where it leads.
+func jumpDest(r *Redirection) (uintptr, bool) {
+	e := r.site.entry
+	switch runtime.GOARCH {
+	case "amd64":
+		b := readCode(e)
+		k := 0 // CS prefixes
+		for k < len(b) && b[k] == amd64CS {
+			k++
+		}
+		if k+jumpLen > len(b) || b[k] != 0xE9 {
+			return 0, false
+		}
+		return uintptr(int64(e) + int64(k) + jumpLen + int64(int32(binary.LittleEndian.Uint32(b[k+1:k+5])))), true
+	case "arm64":
+		insn := uint32(loadWord(e))
+		if insn&0xFC000000 != 0x14000000 {
+			return 0, false
+		}
+		return uintptr(int64(e) + int64(int32(insn<<6))>>4), true
+	}
+	return 0, false
+}
+
+// prefixesOf is how many CS prefixes precede the jump at r's entry.
+func prefixesOf(r *Redirection) int { return r.site.prefixes }
+
+// TestWritePathRefused: the functions the code write calls cannot be
+// targets. Redirecting unix.Mprotect to a no-op used to be accepted, and
+// the next Redirect faulted on its store into a read-only page.
+func TestWritePathRefused(t *testing.T) {
+	for _, f := range []any{unix.Mprotect, unix.MmapPtr, unix.Syscall, syscall.Syscall, syscall.RawSyscall, (*sync.Mutex).Lock, (*sync.Once).Do} {
+		fv, err := funcOf(f, "target")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := checkRuntime(fv.name); !errors.Is(err, ErrRuntimeFunc) || !strings.Contains(err.Error(), "while it writes code") {
+			t.Errorf("checkRuntime(%s) = %v, want ErrRuntimeFunc saying why", fv.name, err)
+		}
+	}
+	fv, _ := funcOf(targetGreet, "target")
+	if err := checkRuntime(fv.name); err != nil {
+		t.Errorf("checkRuntime(%s) = %v", fv.name, err)
+	}
+}
+
+// TestIsPlainFunc: among compiler-generated functions, those named like a
+// package-level function are the ABI wrappers of assembly functions, and
+// are refused as such rather than as method wrappers.
+func TestIsPlainFunc(t *testing.T) {
+	for name, want := range map[string]bool{
+		"sync/atomic.AddInt64":                     true,
+		"example.com/m/pkg.asmAdd":                 true,
+		"example.com/m/pkg.(*T).M":                 false,
+		"example.com/m/pkg.T.M":                    false,
+		"fmt.Stringer.String":                      false,
+		"example.com/m/pkg.v1.F":                   false, // a dot in the last path element: taken for a method, still refused
+		"github.com/hotpatch-go/hotpatch/native.F": true,
+	} {
+		if got := isPlainFunc(name); got != want {
+			t.Errorf("isPlainFunc(%q) = %v, want %v", name, got, want)
+		}
+	}
+}
+
+// TestMembarrierDenied runs redirections in a process whose seccomp filter
+// makes membarrier fail with EPERM, as container runtimes' filters may:
+// installed before the first write (the registration fails) and after it
+// (registered, then the command fails). Either way the write falls back to
+// gathering every P, and every call path stays right.
+func TestMembarrierDenied(t *testing.T) {
+	if runtime.GOARCH != "amd64" {
+		t.Skip("only amd64 writes with membarrier")
+	}
+	for _, when := range []string{"before", "after"} {
+		t.Run(when, func(t *testing.T) {
+			runChild(t, "TestChildMembarrierDenied", "HOTPATCH_NATIVE_DENY="+when)
+		})
+	}
+}
+
+func TestChildMembarrierDenied(t *testing.T) {
+	inChild(t)
+	if os.Getenv("HOTPATCH_NATIVE_DENY") == "after" {
+		r, err := Redirect(targetGreet, replGreet) // registers, if the kernel can
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := r.Restore(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := denyMembarrier(); err != nil {
+		t.Skipf("cannot install a seccomp filter here: %v", err)
+	}
+	if _, err := membarrier(membarrierCmdQuery); !errors.Is(err, unix.EPERM) {
+		t.Fatalf("membarrier under the filter: %v, want EPERM", err)
+	}
+	t.Logf("registration: %v", syncCoreRegistration())
+	hammer(t, 100, targetFramed, replFramed, func(i int) (ok, redirected bool) {
+		got := targetFramed(i, 1)
+		return got == 3*i+1 || got == -(3*i+1), got == -(3*i + 1)
+	})
+	if got := targetFramed(2, 1); got != 7 {
+		t.Errorf("restored: %d", got)
+	}
+}
+
+// denyMembarrier installs, on every thread of the process, a seccomp
+// filter that fails membarrier(2) with EPERM and allows everything else.
+func denyMembarrier() error {
+	prog := []unix.SockFilter{
+		{Code: unix.BPF_LD | unix.BPF_W | unix.BPF_ABS, K: 0}, // seccomp_data.nr
+		{Code: unix.BPF_JMP | unix.BPF_JEQ | unix.BPF_K, Jt: 0, Jf: 1, K: unix.SYS_MEMBARRIER},
+		{Code: unix.BPF_RET | unix.BPF_K, K: unix.SECCOMP_RET_ERRNO | uint32(unix.EPERM)},
+		{Code: unix.BPF_RET | unix.BPF_K, K: unix.SECCOMP_RET_ALLOW},
+	}
+	fprog := unix.SockFprog{Len: uint16(len(prog)), Filter: &prog[0]}
+	if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
+		return err
+	}
+	_, _, errno := unix.Syscall(unix.SYS_SECCOMP, unix.SECCOMP_SET_MODE_FILTER, unix.SECCOMP_FILTER_FLAG_TSYNC, uintptr(unsafe.Pointer(&fprog)))
+	runtime.KeepAlive(prog)
+	if errno != 0 {
+		return errno
+	}
+	return nil
+}
+
+// TestNoTrampolineOneByte: a first instruction of 1 byte (PUSHQ BP, which
+// starts //go:nosplit functions with a frame) leaves the jump one address;
+// when it is taken the refusal says so, not only that memory ran out.
+func TestNoTrampolineOneByte(t *testing.T) {
 	if runtime.GOARCH != "amd64" {
 		t.Skip("amd64 jump placement")
 	}
-	code := []byte{0x49, 0x89, 0xe4, 0x49, 0x81, 0xec, 0x88, 0x1f, 0x00, 0x00, 0x72, 0x4c}
-	const entry = 0x401040
-	s := &site{entry: entry, code: code, codeLen: maxRoom, room: maxRoom, before: 12}
-	prev := &site{entry: 0x401000, pad: entry - 8} // its jump covers entry-8 .. entry-4
+	code := []byte{0x55, 0x48, 0x89, 0xe5, 0x48, 0x83, 0xec, 0x50} // PUSHQ BP; MOVQ SP, BP; SUBQ $0x50, SP
+	const rel = 0x48e58948
+	taken := new([4096]byte) // Go heap: mapped
+	entry := (uintptr(unsafe.Pointer(&taken[2048])) - jumpLen - rel) &^ 31
+	s := &site{entry: entry, word: entry, code: code, codeLen: maxRoom, room: maxRoom}
 	process.mu.Lock()
-	defer process.mu.Unlock()
-	if process.sites == nil {
-		process.sites = make(map[uintptr]*site)
-	}
-	process.sites[prev.entry] = prev
-	defer delete(process.sites, prev.entry)
 	err := placeTrampoline(s)
-	if !errors.Is(err, ErrNoRoomForJump) || !strings.Contains(err.Error(), "taken by the jumps of the functions at [0x401000]") {
-		t.Fatalf("placeTrampoline = %v, want ErrNoRoomForJump naming 0x401000", err)
+	process.mu.Unlock()
+	runtime.KeepAlive(taken)
+	if !errors.Is(err, ErrNoTrampoline) {
+		t.Fatalf("placeTrampoline = %v, want ErrNoTrampoline", err)
 	}
-	if s.tramp != 0 || s.pad != 0 {
-		t.Errorf("refused site has trampoline %#x, padding jump %#x", s.tramp, s.pad)
+	want := fmt.Sprintf("is 1 byte long, so the jump must keep the 4 bytes after it and can lead to %#x only", entry+jumpLen+rel)
+	if !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "PUSHQ BP") {
+		t.Errorf("%v\ndoes not say %q", err, want)
 	}
 }
-
-// padOffset is where r's padding jump is, from the entry; 0 if it has none.
-func padOffset(r *Redirection) int64 {
-	if r.site.pad == 0 {
-		return 0
-	}
-	return int64(r.site.pad) - int64(r.site.entry)
-}
-
-// lowCode reports whether r's target is loaded below 2 GiB.
-func lowCode(r *Redirection) bool { return r.site.entry < 1<<31 }

@@ -12,6 +12,6 @@ func checkRoom(name string, room int) error { return ErrNotSupported }
 
 func readCodeForTest(entry uintptr) []byte { return nil }
 
-func padOffset(r *Redirection) int64 { return 0 }
+func jumpDest(r *Redirection) (uintptr, bool) { return 0, false }
 
-func lowCode(r *Redirection) bool { return false }
+func prefixesOf(r *Redirection) int { return 0 }

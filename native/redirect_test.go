@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -110,6 +111,7 @@ func TestChildRedirect(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		checkJump(t, r)
 		if got := targetGreet(2); got != "new:2" {
 			t.Errorf("redirected: %q", got)
 		}
@@ -140,6 +142,7 @@ func TestChildRedirect(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer r.Restore()
+		checkJump(t, r)
 		if got := targetAdd(2, 3); got != -5 {
 			t.Errorf("redirected: %d", got)
 		}
@@ -173,6 +176,7 @@ func TestChildRedirect(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		checkJump(t, r)
 		targetTiny()
 		if err := r.Restore(); err != nil {
 			t.Fatal(err)
@@ -233,7 +237,7 @@ func TestChildRedirectConcurrent(t *testing.T) {
 			return got == i+1 || got == -(i+1), got == -(i + 1)
 		})
 	})
-	t.Run("short leaf, padding path", func(t *testing.T) {
+	t.Run("short leaf, prefixed jump", func(t *testing.T) {
 		hammer(t, cycles, shortMul, replMul, func(i int) (ok, redirected bool) {
 			got := shortMul(i, 3)
 			return got == 3*i || got == -3*i, got == -3*i && i != 0
@@ -299,6 +303,17 @@ func hammerCycles(t *testing.T, cycles int, cycle func() error, check func(int) 
 			bad.Add(nBad)
 		})
 	}
+	// Garbage collections throughout: each scans the stacks of the
+	// calling goroutines, preempted wherever they are, which throws on a
+	// PC the runtime has no frame data for (as a jump through alignment
+	// padding once left them).
+	var gcs atomic.Int64
+	wg.Go(func() {
+		for !stop.Load() {
+			runtime.GC()
+			gcs.Add(1)
+		}
+	})
 	// A cycle takes tens of microseconds with membarrier; where every P
 	// is gathered instead (arm64, the fallback), about 0.5 ms on an idle
 	// 2-core machine, milliseconds when the CPUs are shared with other
@@ -322,8 +337,8 @@ func hammerCycles(t *testing.T, cycles int, cycle func() error, check func(int) 
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("%d redirect+restore cycles in %v (%v each) under %d calls: %d old, %d new results",
-		done, elapsed.Round(time.Millisecond), elapsed/time.Duration(max(done, 1)), calls.Load(), seenOld.Load(), seenNew.Load())
+	t.Logf("%d redirect+restore cycles in %v (%v each) under %d calls and %d garbage collections: %d old, %d new results",
+		done, elapsed.Round(time.Millisecond), elapsed/time.Duration(max(done, 1)), calls.Load(), gcs.Load(), seenOld.Load(), seenNew.Load())
 	if done < cycles {
 		t.Errorf("only %d of %d redirect+restore cycles within the %v budget", done, cycles, budget)
 	}
@@ -332,6 +347,45 @@ func hammerCycles(t *testing.T, cycles int, cycle func() error, check func(int) 
 	}
 	if seenNew.Load() == 0 || seenOld.Load() == 0 {
 		t.Errorf("saw %d old and %d new results; want both", seenOld.Load(), seenNew.Load())
+	}
+}
+
+// checkJump fails t unless the jump at r's entry leads straight out of
+// every Go function, to the trampoline. A jump to an address inside a Go
+// function's range but outside its code (its alignment padding) puts a
+// goroutine there that the runtime may preempt asynchronously; the next
+// garbage collection then finds no stack-pointer data for that PC and
+// throws "invalid runtime symbol table".
+func checkJump(t *testing.T, r *Redirection) {
+	t.Helper()
+	dest, ok := jumpDest(r)
+	if !ok {
+		t.Fatalf("%v: the entry holds no jump", r)
+	}
+	if f := runtime.FuncForPC(dest); f != nil {
+		t.Errorf("%v: the entry jumps to %#x, inside %s: a goroutine preempted there crashes the garbage collector", r, dest, f.Name())
+	}
+}
+
+// lowCode reports whether f's code is loaded below 2 GiB (a non-PIE amd64
+// executable), where short leaf functions and frames over 4 KiB cannot be
+// redirected (see ErrNoRoomForJump).
+func lowCode(f any) bool {
+	fv, _ := funcOf(f, "target")
+	return runtime.GOARCH == "amd64" && fv.code < 1<<31
+}
+
+// checkNoRoom fails t unless err is the refusal of a target whose jump
+// windows lie outside the address space, saying why and what to do.
+func checkNoRoom(t *testing.T, err error) {
+	t.Helper()
+	if !errors.Is(err, ErrNoRoomForJump) {
+		t.Fatalf("Redirect = %v, want ErrNoRoomForJump", err)
+	}
+	for _, want := range []string{"outside the address space", "alignment padding is not used", "-buildmode=pie"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("refusal %q does not say %q", err, want)
+		}
 	}
 }
 
@@ -350,6 +404,10 @@ func TestChildRedirectRefusals(t *testing.T) {
 		{"named vs unnamed type", targetAdd, namedAdd(replAdd), ErrTypeMismatch},
 		{"same function", targetAdd, targetAdd, ErrSameFunc},
 		{"runtime function", runtime.Gosched, func() {}, ErrRuntimeFunc},
+		{"sync", (*sync.Mutex).Lock, func(*sync.Mutex) {}, ErrRuntimeFunc},
+		{"sync.WaitGroup", (*sync.WaitGroup).Wait, func(*sync.WaitGroup) {}, ErrRuntimeFunc},
+		{"sync/atomic", atomic.AddInt64, func(*int64, int64) int64 { return 0 }, ErrRuntimeFunc},
+		{"syscall", syscall.Getpid, func() int { return 1 }, ErrRuntimeFunc},
 		{"reflect.MakeFunc stub", reflect.MakeFunc(reflect.TypeOf(targetAdd), nil).Interface(), replAdd, ErrRuntimeFunc},
 		{"generic instantiation", gmax[int], func(a, b int) int { return 0 }, ErrGenericFunc},
 		{"generic instantiation, other shape", gmax[string], func(a, b string) string { return "" }, ErrGenericFunc},
@@ -481,12 +539,6 @@ func TestChildRedirectGenericCallPaths(t *testing.T) {
 //go:noinline
 func callGmax(f func(int, int) int) int { return f(1, 2) }
 
-// bigFramePrev is a lone RET: it leaves alignment padding right before
-// bigFrame, if the linker keeps source order.
-//
-//go:noinline
-func bigFramePrev() {}
-
 // bigFrame's frame exceeds 4 KiB, so its prologue starts with the 3-byte
 // MOVQ SP, R12.
 //
@@ -501,25 +553,25 @@ func TestRedirectBigFrame(t *testing.T) { runChild(t, "TestChildRedirectBigFrame
 
 func TestChildRedirectBigFrame(t *testing.T) {
 	inChild(t)
-	bigFramePrev()
 	f, _ := funcOf(bigFrame, "target")
 	first := x86Insn(readCodeForTest(f.code))
 	r, err := Redirect(bigFrame, func(i int) int { return -i })
-	if errors.Is(err, ErrNoRoomForJump) {
-		// No padding before it in this build: the refusal must say why.
-		for _, want := range []string{"MOVQ SP, R12", "frame exceeds 4 KiB", "bytes of padding before the entry"} {
+	if lowCode(bigFrame) && errors.Is(err, ErrNoRoomForJump) {
+		// Its windows lie about 2 GiB below the entry, below address 0,
+		// with or without prefixes.
+		checkNoRoom(t, err)
+		for _, want := range []string{"MOVQ SP, R12", "frame exceeds 4 KiB"} {
 			if !strings.Contains(err.Error(), want) {
 				t.Errorf("refusal %q does not say %q", err, want)
 			}
 		}
-		t.Skipf("refused, with the reason: %v", err)
+		t.Skipf("refused in code loaded low, with the reason: %v", err)
 	}
 	if err != nil {
 		t.Fatalf("Redirect(bigFrame) = %v", err)
 	}
-	if runtime.GOARCH == "amd64" {
-		t.Logf("%v: first instruction %s, padding jump at %+d", r, first, padOffset(r))
-	}
+	checkJump(t, r)
+	t.Logf("%v: first instruction %s", r, first)
 	if got := bigFrame(5); got != -5 {
 		t.Errorf("redirected: %d", got)
 	}
@@ -621,11 +673,16 @@ func TestRedirectARM64UnderQEMU(t *testing.T) {
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("building the arm64 test binary: %v\n%s", err, out)
 	}
-	for _, name := range []string{"TestChildRedirect", "TestChildRedirectRefusals", "TestChildRedirectForeignPatch", "TestChildRedirectConcurrent", "TestChildRedirectShortLeaf", "TestChildRedirectBigFrame", "TestChildRedirectGenericCallPaths", "TestChildUnparkedStores", "TestChildDirectCalls"} {
+	for _, name := range []string{"TestChildRedirect", "TestChildRedirectRefusals", "TestChildRedirectForeignPatch", "TestChildRedirectConcurrent", "TestChildRedirectShortLeaf", "TestChildRedirectBigFrame", "TestChildRedirectGenericCallPaths", "TestChildUnparkedStores", "TestChildDirectCalls", "TestChildNotParked"} {
 		cmd := exec.Command(qemu, bin, "-test.run=^"+name+"$", "-test.v", "-test.count=1")
 		// Emulated, a cycle takes up to tens of milliseconds: 300 cycles
 		// per target keep the package's tests within their time budget.
 		cmd.Env = append(os.Environ(), childEnv+"=1", "HOTPATCH_NATIVE_CYCLES=300", "HOTPATCH_NATIVE_BUDGET=2m")
+		if name == "TestChildNotParked" {
+			// Every arm64 write gathers the Ps: with time.Now fixed, it
+			// must still give up in time.
+			cmd.Env = append(cmd.Env, "GODEBUG=asyncpreemptoff=1", "HOTPATCH_NATIVE_FIXED_CLOCK=1")
+		}
 		out, err := cmd.CombinedOutput()
 		if err != nil || !strings.Contains(string(out), "--- PASS: "+name) {
 			t.Fatalf("arm64 %s under qemu: %v\n%s", name, err, out)
@@ -653,10 +710,14 @@ func TestRedirectNotSupported(t *testing.T) {
 	}
 }
 
-// Short leaf targets: one instruction of 3 or 4 bytes, then RET. The jump
-// cannot keep the RET byte unless its trampoline sits in a window below
-// address 0 for code loaded low, so they take the padding path: a JMP rel8
-// over the first instruction to a JMP rel32 in the padding after the RET.
+// Short leaf targets: one instruction of 3 or 4 bytes, then RET. A plain
+// jump must keep the RET byte as its displacement's top byte, which puts
+// its trampoline about 1 GiB below the entry: below address 0 for code
+// loaded low (a non-PIE amd64 executable). A jump after a CS prefix moves
+// the RET byte down the displacement and reaches a window near the entry.
+// (They used to be redirected through a jump in the alignment padding
+// after the RET, which crashed the garbage collector once a goroutine was
+// preempted on that jump; checkJump guards against it.)
 
 //go:noinline
 func shortMul(a, b int) int { return a * b }
@@ -691,7 +752,7 @@ func TestChildRedirectShortLeaf(t *testing.T) {
 		{"closure", add7, func(x int) int { return x - 7 }, func() int { return add7(10) }, 17, 3},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			for round := range 3 { // the second round reuses the padding jump
+			for round := range 3 { // later rounds reuse the trampoline
 				if got := tc.call(); got != tc.old {
 					t.Fatalf("round %d, before: %d, want %d", round, got, tc.old)
 				}
@@ -700,13 +761,14 @@ func TestChildRedirectShortLeaf(t *testing.T) {
 					t.Fatal(err)
 				}
 				if round == 0 {
-					t.Logf("%v: padding jump at %+d", r, padOffset(r))
+					t.Logf("%v: %d CS prefixes before the jump", r, prefixesOf(r))
 					// Code loaded below 2 GiB (a non-PIE executable) puts
-					// the windows below address 0: the padding path.
-					if runtime.GOARCH == "amd64" && !raceEnabled && lowCode(r) && padOffset(r) == 0 {
-						t.Errorf("no padding jump: the padding path was not exercised")
+					// the plain jump's window below address 0.
+					if lowCode(tc.target) && !raceEnabled && prefixesOf(r) == 0 {
+						t.Errorf("no CS prefix: the prefixed jump was not exercised")
 					}
 				}
+				checkJump(t, r)
 				if got := tc.call(); got != tc.new {
 					t.Errorf("round %d, redirected: %d, want %d", round, got, tc.new)
 				}
