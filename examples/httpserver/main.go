@@ -25,12 +25,10 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/hotpatch-go/hotpatch"
 	"github.com/hotpatch-go/hotpatch/examples/httpserver/symbols"
 	"github.com/hotpatch-go/hotpatch/hotswap"
-	nativeloader "github.com/hotpatch-go/hotpatch/loader/native"
-	"github.com/hotpatch-go/hotpatch/loader/process"
 	"github.com/hotpatch-go/hotpatch/loader/script"
-	"github.com/hotpatch-go/hotpatch/registry"
 	"github.com/hotpatch-go/hotpatch/watcher"
 )
 
@@ -67,47 +65,23 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready fun
 	}
 	log := slog.New(slog.NewTextHandler(stderr, nil))
 
-	if err := os.MkdirAll(*dir, 0o755); err != nil {
-		return err
-	}
-	reg := registry.New()
-	srv := newServer(reg, log)
-	mgr := hotswap.New(reg, hotswap.Options{
-		Logger:   log, // one record per swap, revert, rollback and refused patch
+	// The whole framework: the slots' registry and manager, the loaders of
+	// scripts (*.go), native patches (*.so, linux with cgo) and process
+	// patches (*.proc), and the watch of the patch directory.
+	hp, err := hotpatch.New(hotpatch.Options{Dir: *dir, Logger: log, Symbols: symbols.Symbols,
 		Rollback: hotswap.RollbackPolicy{Failures: *rollback, Window: time.Minute},
-	})
-	// Process patches (*.proc, built by `hotpatch patch build --kind
-	// process`) run in processes of their own, supervised by this loader.
-	procs := process.New(reg, process.Options{Manager: mgr, Logger: log})
-	// The manager closes first, retiring applied patches gracefully (their
-	// processes drain); the loader then stops whatever is left.
-	defer func() {
-		mgr.Close()
-		procs.Close()
-	}()
-	srv.mgr = mgr
-
-	loader := script.New(reg, script.Options{
-		Symbols:     symbols.Symbols, // scripts may import the shop package
-		EvalTimeout: *evalTimeout,
-		// A script call running past this stops its interpreter; the
+		Watch:    hotswap.WatchOptions{Debounce: *debounce},
+		// A script call running past CallTimeout stops its interpreter; the
 		// panic that follows is reported and counts toward rollback.
-		CallTimeout: 10 * time.Second,
-		MaxSize:     *maxSize,
-		Stdout:      stdout,
-		Stderr:      stderr,
-		// Report stays nil: the HTTP middleware reports panics (server.slot).
-	})
-	// Native patches (.so built by "hotpatch patch build" against this
-	// binary) load on linux with cgo. Elsewhere
-	// the loader refuses each .so with a clear error; scripts still work.
-	native := nativeloader.New(reg, nativeloader.Options{Logger: log})
-	defer native.Close()
-	watch, err := hotswap.Watch(ctx, mgr, *dir, hotswap.WatchOptions{Debounce: *debounce}, loader, native, procs)
+		Script: script.Options{EvalTimeout: *evalTimeout, CallTimeout: 10 * time.Second, MaxSize: *maxSize, Stdout: stdout, Stderr: stderr}})
 	if err != nil {
 		return err
 	}
-	defer watch.Close()
+	defer hp.Close(context.Background()) // reverts every slot, retires every patch
+	srv := newServer(hp)
+	if err := hp.Start(ctx); err != nil {
+		return err
+	}
 
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
@@ -120,7 +94,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready fun
 	}
 	served := make(chan error, 1)
 	go func() { served <- hs.Serve(ln) }()
-	log.Info("serving", "addr", ln.Addr().String(), "patches", *dir, "slots", reg.Len())
+	log.Info("serving", "addr", ln.Addr().String(), "patches", *dir, "slots", hp.Registry().Len())
 	if ready != nil {
 		ready(ln.Addr().String())
 	}

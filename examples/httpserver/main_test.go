@@ -121,6 +121,26 @@ func (s *testServer) waitFor(what string, cond func() bool) {
 	}
 }
 
+// status is the answer of GET /admin/patches (hotpatch.Runtime.StatusHandler).
+type status struct {
+	Generation uint64
+	Slots      []struct {
+		Name, Type, Patch, Kind string
+		Generation              uint64
+		Failures                int64
+	}
+	Stack []struct {
+		ID, Kind, Source string
+		Serving          []string
+	}
+	Events []struct {
+		Time                     time.Time
+		Type                     string
+		Generation               uint64
+		Patch, Source, Err, Note string
+	}
+}
+
 // status returns GET /admin/patches, decoded.
 func (s *testServer) status() status {
 	s.t.Helper()

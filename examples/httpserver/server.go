@@ -4,15 +4,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net/http"
-	"runtime/debug"
 	"slices"
 	"strconv"
-	"time"
 
+	"github.com/hotpatch-go/hotpatch"
 	"github.com/hotpatch-go/hotpatch/examples/httpserver/shop"
-	"github.com/hotpatch-go/hotpatch/hotswap"
 	"github.com/hotpatch-go/hotpatch/registry"
 )
 
@@ -21,9 +18,7 @@ import (
 type server struct {
 	catalog []shop.Book          // never changed after newServer
 	byISBN  map[string]shop.Book // never changed after newServer
-	reg     *registry.Registry
-	mgr     *hotswap.Manager
-	log     *slog.Logger
+	hp      *hotpatch.Runtime
 
 	greet     *registry.Func[func(name string) string]
 	price     *registry.Func[func(b shop.Book, qty int) shop.Quote]
@@ -39,64 +34,32 @@ const (
 	slotRecommend = "shop.Recommend" // func(catalog []shop.Book, b shop.Book, n int) []shop.Book
 )
 
-// registerSlots registers the server's slots in reg, with the shop's
-// baseline logic.
-func registerSlots(reg *registry.Registry, s *server) {
-	s.greet = registry.MustRegister(reg, slotGreet, shop.Greet)
-	s.price = registry.MustRegister(reg, slotPrice, shop.Price)
-	s.search = registry.MustRegister(reg, slotSearch, shop.Search)
-	s.recommend = registry.MustRegister(reg, slotRecommend, shop.Recommend)
-}
-
-func newServer(reg *registry.Registry, log *slog.Logger) *server {
-	s := &server{catalog: shop.Catalog(), byISBN: make(map[string]shop.Book), reg: reg, log: log}
+// newServer registers the server's slots in hp, with the shop's baseline
+// logic.
+func newServer(hp *hotpatch.Runtime) *server {
+	s := &server{catalog: shop.Catalog(), byISBN: make(map[string]shop.Book), hp: hp}
 	for _, b := range s.catalog {
 		s.byISBN[b.ISBN] = b
 	}
-	registerSlots(reg, s)
+	s.greet = hotpatch.MustRegister(hp, slotGreet, shop.Greet)
+	s.price = hotpatch.MustRegister(hp, slotPrice, shop.Price)
+	s.search = hotpatch.MustRegister(hp, slotSearch, shop.Search)
+	s.recommend = hotpatch.MustRegister(hp, slotRecommend, shop.Recommend)
 	return s
 }
 
+// routes wraps each endpoint whose logic is a slot in hp.Handler: a panic
+// in it (in a patch, or in the baseline) is answered with 500, logged and
+// reported against the slot, so that the rollback policy can revert a bad
+// patch, for every kind of patch and only once.
 func (s *server) routes() http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle("GET /greet", s.slot(slotGreet, s.handleGreet))
-	mux.Handle("GET /price", s.slot(slotPrice, s.handlePrice))
-	mux.Handle("GET /books", s.slot(slotSearch, s.handleSearch))
-	mux.Handle("GET /recommend", s.slot(slotRecommend, s.handleRecommend))
-	mux.HandleFunc("GET /admin/patches", s.handleStatus)
+	mux.Handle("GET /greet", s.hp.Handler(slotGreet, http.HandlerFunc(s.handleGreet)))
+	mux.Handle("GET /price", s.hp.Handler(slotPrice, http.HandlerFunc(s.handlePrice)))
+	mux.Handle("GET /books", s.hp.Handler(slotSearch, http.HandlerFunc(s.handleSearch)))
+	mux.Handle("GET /recommend", s.hp.Handler(slotRecommend, http.HandlerFunc(s.handleRecommend)))
+	mux.Handle("GET /admin/patches", s.hp.StatusHandler())
 	return mux
-}
-
-// slot wraps the handler of an endpoint whose logic is the named slot. A
-// panic in it (in a patch, or in the baseline) is logged, reported to the
-// manager against the slot, so that its rollback policy can revert a bad
-// patch, and answered with 500. The script loader could report script
-// panics itself (script.Options.Report); here the middleware does it for
-// every kind of patch, and only once.
-func (s *server) slot(name string, h http.HandlerFunc) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		defer func() {
-			v := recover()
-			if v == nil {
-				return
-			}
-			if v == http.ErrAbortHandler { // a deliberate abort, which net/http handles quietly
-				panic(v)
-			}
-			err := fmt.Errorf("%s %s: %w", r.Method, r.URL.RequestURI(), &hotswap.PanicError{Value: v, Stack: debug.Stack()})
-			s.log.Error("handler panicked", "slot", name, "patch", s.servingPatch(name), "err", err)
-			s.mgr.ReportFailure(name, err)
-			http.Error(w, "internal error", http.StatusInternalServerError)
-		}()
-		h(w, r)
-	})
-}
-
-func (s *server) servingPatch(slot string) string {
-	if sl, ok := s.reg.Lookup(slot); ok {
-		return sl.Info().PatchID
-	}
-	return ""
 }
 
 // GET /greet?name=NAME answers with the greeting as the whole body.
@@ -138,63 +101,6 @@ func (s *server) handleRecommend(w http.ResponseWriter, r *http.Request) {
 	}
 	got := s.recommend.Load()(slices.Clone(s.catalog), b, n)
 	writeJSON(w, nonNil(got[:min(n, len(got))]))
-}
-
-// status is the answer of GET /admin/patches.
-type status struct {
-	Generation uint64        `json:"generation"`
-	Slots      []slotStatus  `json:"slots"`
-	Stack      []patchStatus `json:"stack"`
-	Events     []eventStatus `json:"events"` // the most recent last
-}
-
-type slotStatus struct {
-	Name       string `json:"name"`
-	Type       string `json:"type"`
-	Patch      string `json:"patch,omitempty"` // "" for the baseline
-	Generation uint64 `json:"generation"`
-	Failures   int64  `json:"failures,omitempty"`
-}
-
-type patchStatus struct {
-	ID      string   `json:"id"`
-	Kind    string   `json:"kind"`
-	Source  string   `json:"source"`
-	Serving []string `json:"serving"`
-}
-
-type eventStatus struct {
-	Time       time.Time `json:"time"`
-	Type       string    `json:"type"`
-	Generation uint64    `json:"generation"`
-	Patch      string    `json:"patch,omitempty"`
-	Source     string    `json:"source,omitempty"`
-	Err        string    `json:"err,omitempty"`
-}
-
-// maxEvents bounds the events GET /admin/patches shows.
-const maxEvents = 50
-
-// GET /admin/patches answers with the slots, the patch stack and the recent
-// events, errors included.
-func (s *server) handleStatus(w http.ResponseWriter, _ *http.Request) {
-	st := s.mgr.Status()
-	out := status{Generation: st.Generation, Slots: []slotStatus{}, Stack: []patchStatus{}, Events: []eventStatus{}}
-	for _, sl := range st.Slots {
-		out.Slots = append(out.Slots, slotStatus{Name: sl.Name, Type: sl.Type, Patch: sl.PatchID, Generation: sl.Generation, Failures: sl.Failures})
-	}
-	for _, p := range st.Stack {
-		out.Stack = append(out.Stack, patchStatus{ID: p.ID, Kind: string(p.Kind), Source: p.Source, Serving: nonNil(p.Serving)})
-	}
-	hist := s.mgr.History()
-	for _, e := range hist[max(0, len(hist)-maxEvents):] {
-		es := eventStatus{Time: e.Time, Type: string(e.Type), Generation: e.Generation, Patch: e.PatchID, Source: e.Source}
-		if e.Err != nil {
-			es.Err = e.Err.Error()
-		}
-		out.Events = append(out.Events, es)
-	}
-	writeJSON(w, out)
 }
 
 // book finds the book named by the isbn parameter, or answers 400 or 404.
