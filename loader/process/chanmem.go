@@ -17,6 +17,7 @@ type memBudget struct {
 
 	mu   sync.Mutex    // guards used and freed
 	used int           // bytes admitted and not released
+	peak int           // the most used at once
 	free chan struct{} // closed (and replaced) when bytes are released
 }
 
@@ -50,6 +51,7 @@ func (m *memBudget) acquire(ctx context.Context, n int) (int, error) {
 		m.mu.Lock()
 		if m.used == 0 || m.used+n <= m.max {
 			m.used += n
+			m.peak = max(m.peak, m.used)
 			m.mu.Unlock()
 			return n, nil
 		}
@@ -80,4 +82,11 @@ func (m *memBudget) inUse() int {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return m.used
+}
+
+// peakUse returns the most bytes counted at once.
+func (m *memBudget) peakUse() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.peak
 }

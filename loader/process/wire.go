@@ -53,12 +53,13 @@ import (
 // Anything else is a protocol error: a length over maxFrame or under the
 // header, a connection closed in the middle of a frame, an unknown frame
 // type, a frame the receiver does not expect for the call (a result without
-// a status, HTTP frames for a plain call, body bytes beyond the window), a
-// value that does not decode. The host then drops that connection: the
-// calls in flight on it fail with ErrProtocol (the call that met the error
-// reports it to the manager, once), and the next call redials. A plugin
-// that stops reading its socket is a protocol error too, once a request
-// write has made no progress for writeStall.
+// a status, HTTP frames for a plain call, body bytes beyond the window).
+// The host then drops that connection: the calls in flight on it fail with
+// ErrProtocol (the call that met the error reports it to the manager, once),
+// and the next call redials. A plugin that stops reading its socket is a
+// protocol error too, once a request write has made no progress for
+// writeStall. A well-framed result whose values do not decode fails its own
+// call with ErrProtocol (reported) and leaves the connection up.
 
 const (
 	frameCall   byte = 1
@@ -148,8 +149,17 @@ var errCutFrame = fmt.Errorf("%w: connection closed in the middle of a frame", E
 func (fr *frameReader) read(buf []byte, ctx context.Context, mem *memBudget) (typ byte, id uint64, body []byte, charge int, err error) {
 	if !fr.inBody {
 		for fr.hdrN < frameHeader {
-			m, err := fr.r.Read(fr.hdr[fr.hdrN:])
+			want := frameHeader
+			if fr.hdrN < 4 {
+				want = 4 // check the length as soon as it is in
+			}
+			m, err := fr.r.Read(fr.hdr[fr.hdrN:want])
 			fr.hdrN += m
+			if fr.hdrN == 4 && m > 0 {
+				if size := binary.LittleEndian.Uint32(fr.hdr[:4]); size < frameHeader-4 || size > maxFrame {
+					return 0, 0, nil, 0, fmt.Errorf("%w: bad frame length %d (limit %d)", ErrProtocol, size, maxFrame)
+				}
+			}
 			if err != nil && fr.hdrN < frameHeader {
 				if fr.hdrN > 0 && errors.Is(err, io.EOF) {
 					err = errCutFrame
@@ -158,9 +168,6 @@ func (fr *frameReader) read(buf []byte, ctx context.Context, mem *memBudget) (ty
 			}
 		}
 		size := binary.LittleEndian.Uint32(fr.hdr[:4])
-		if size < frameHeader-4 || size > maxFrame {
-			return 0, 0, nil, 0, fmt.Errorf("%w: bad frame length %d (limit %d)", ErrProtocol, size, maxFrame)
-		}
 		fr.typ = fr.hdr[4]
 		fr.id = binary.LittleEndian.Uint64(fr.hdr[5:])
 		fr.n = int(size) - (frameHeader - 4)
