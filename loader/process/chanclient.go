@@ -494,6 +494,7 @@ func (cc *callConn) broken(l *link, err error, finder *pendingCall) {
 	l.cancels = nil
 	l.ncancels.Store(0)
 	cc.mu.Unlock()
+	cc.mem.release(l.fr.takeCharge()) // a frame half read will not be delivered
 }
 
 // write writes frame to l under its write lock, waiting for the lock only

@@ -325,8 +325,7 @@ func (hs *hostStream) run() {
 		if f.typ == frameResult {
 			finished = true
 		}
-		err = hs.frame(f)
-		hs.cc.mem.release(f.charge)
+		err = hs.frameReleased(f)
 		if errors.Is(err, errClientGone) {
 			return
 		}
@@ -341,6 +340,13 @@ func (hs *hostStream) run() {
 }
 
 var errClientGone = errors.New("client gone")
+
+// frameReleased is frame, releasing the frame's memory even when it
+// aborts the response with a panic.
+func (hs *hostStream) frameReleased(f streamFrame) error {
+	defer hs.cc.mem.release(f.charge)
+	return hs.frame(f)
+}
 
 // frame applies one frame of the response to w.
 func (hs *hostStream) frame(f streamFrame) error {
@@ -558,6 +564,11 @@ func (p *bodyPump) run(ctx context.Context) {
 			case <-p.quit:
 				return
 			}
+		}
+		select {
+		case <-p.quit: // the handler is done: read no more of the body
+			return
+		default:
 		}
 		frame := beginFrame(buf[:0], frameBody, p.id)
 		n := min(c, bodyChunk)

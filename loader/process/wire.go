@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"sync/atomic"
 	"time"
 )
 
@@ -126,8 +127,14 @@ type frameReader struct {
 	id     uint64
 	n      int    // body length
 	body   []byte // body read so far
-	charge int    // memory admitted for the body (see read)
+
+	admitted bool         // the body's memory was asked for (see read)
+	charge   atomic.Int64 // memory admitted for the body; taken by read or takeCharge
 }
+
+// takeCharge returns the memory admitted for a frame that is half read,
+// for a connection that broke: the frame will never be delivered.
+func (fr *frameReader) takeCharge() int { return int(fr.charge.Swap(0)) }
 
 func newFrameReader(r io.Reader) *frameReader {
 	return &frameReader{r: bufio.NewReaderSize(r, 32<<10)}
@@ -173,19 +180,16 @@ func (fr *frameReader) read(buf []byte, ctx context.Context, mem *memBudget) (ty
 		fr.n = int(size) - (frameHeader - 4)
 		fr.body = buf[:0]
 		fr.inBody = true
-		fr.charge = -1
+		fr.admitted = false
 	}
-	if fr.charge < 0 {
-		fr.charge = 0
-		if mem != nil {
-			c, err := mem.acquire(ctx, fr.n)
-			if err != nil {
-				fr.charge = -1
-				return 0, 0, nil, 0, err
-			}
-			fr.charge = c
+	if !fr.admitted && mem != nil {
+		c, err := mem.acquire(ctx, fr.n)
+		if err != nil {
+			return 0, 0, nil, 0, err
 		}
+		fr.charge.Store(int64(c))
 	}
+	fr.admitted = true
 	const step = 1 << 20
 	for len(fr.body) < fr.n {
 		if len(fr.body) == cap(fr.body) {
@@ -204,7 +208,7 @@ func (fr *frameReader) read(buf []byte, ctx context.Context, mem *memBudget) (ty
 			return 0, 0, nil, 0, err
 		}
 	}
-	typ, id, body, charge = fr.typ, fr.id, fr.body, fr.charge
-	fr.hdrN, fr.inBody, fr.body, fr.charge = 0, false, nil, 0
+	typ, id, body, charge = fr.typ, fr.id, fr.body, int(fr.charge.Swap(0))
+	fr.hdrN, fr.inBody, fr.body = 0, false, nil
 	return typ, id, body, charge, nil
 }
