@@ -62,17 +62,18 @@ func (a *adapter) call(args []reflect.Value) []reflect.Value {
 	cc := in.conn()
 	pc := cc.get()
 	defer cc.put(pc)
-	e := encoder{b: beginFrame(pc.req[:0], frameCall, 0)}
+	e := &pc.enc // pooled with pc: the codecs' indirect calls would make a local escape
+	*e = encoder{b: beginFrame(pc.req[:0], frameCall, 0)}
 	e.uvarint(uint64(a.idx))
 	e.varint(deadlineOf(ctx))
 	for i, c := range sh.inC {
-		c.enc(&e, wire[i])
+		c.enc(e, wire[i])
 	}
 	pc.req = e.b
 	if e.err != nil {
 		return a.fail(in, &argError{e.err})
 	}
-	if err := endFrame(e.b); err != nil {
+	if err := endFrame(pc.req); err != nil {
 		return a.fail(in, &argError{err})
 	}
 	if err := cc.roundTrip(ctx, pc); err != nil {
@@ -88,13 +89,14 @@ func (a *adapter) call(args []reflect.Value) []reflect.Value {
 	}
 	t := sh.typ
 	out := make([]reflect.Value, t.NumOut())
-	d := newDecoder(pc.payload)
+	d := &pc.dec
+	*d = newDecoder(pc.payload)
 	for i, c := range sh.outC {
 		out[i] = reflect.New(sh.out[i]).Elem()
-		c.dec(&d, out[i])
+		c.dec(d, out[i])
 	}
 	if sh.err {
-		err := decodeError(&d)
+		err := decodeError(d)
 		out[len(out)-1] = reflect.ValueOf(&err).Elem()
 	}
 	if d.err == nil && len(d.b) != 0 {

@@ -78,10 +78,14 @@ type pendingCall struct {
 	waiting bool   // blocked in wait: may be handed the reading
 	status  byte   // the result's status
 	payload []byte // the result's body after the status byte
+	frame   []byte // the whole body payload is in, kept for reuse
 	charge  int    // memory counted for payload
 	err     error  // the link broke before the result came
 	queue   []streamFrame
 	credit  int // stream: response body bytes the plugin may still send
+
+	enc encoder // the caller's, reused
+	dec decoder // the caller's, reused
 }
 
 // streamFrame is a frame queued for a stream call.
@@ -142,10 +146,12 @@ func (cc *callConn) put(pc *pendingCall) {
 	if cap(pc.req) > 64<<10 {
 		pc.req = nil
 	}
-	if cap(pc.payload) > 64<<10 {
-		pc.payload = nil
+	if cap(pc.frame) > 64<<10 {
+		pc.frame = nil
 	}
+	pc.payload = nil
 	pc.link, pc.stream, pc.queue = nil, false, nil
+	pc.enc, pc.dec = encoder{}, decoder{}
 	cc.pool.Put(pc)
 }
 
@@ -390,7 +396,8 @@ func (cc *callConn) lead(ctx context.Context, l *link, pc *pendingCall) error {
 				break
 			}
 			delete(l.pending, id)
-			old := target.payload
+			old := target.frame
+			target.frame = body
 			target.status, target.payload, target.charge = body[0], body[1:], charge
 			target.done = true
 			body = old[:0]
