@@ -1,13 +1,13 @@
 package process
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"io"
+	"math"
 	"net/http"
 	"reflect"
+	"time"
 
 	"github.com/hotpatch-go/hotpatch/hotswap"
 )
@@ -62,18 +62,19 @@ func (a *adapter) call(args []reflect.Value) []reflect.Value {
 	cc := in.conn()
 	pc := cc.get()
 	defer cc.put(pc)
-	e := encoder{b: beginFrame(pc.req[:0], frameCall, 0)}
+	e := &pc.enc // pooled with pc: the codecs' indirect calls would make a local escape
+	*e = encoder{b: beginFrame(pc.req[:0], frameCall, 0)}
 	e.uvarint(uint64(a.idx))
 	e.varint(deadlineOf(ctx))
 	for i, c := range sh.inC {
-		c.enc(&e, wire[i])
+		c.enc(e, wire[i])
 	}
 	pc.req = e.b
 	if e.err != nil {
-		return a.fail(in, fmt.Errorf("encode arguments: %w", e.err))
+		return a.fail(in, &argError{e.err})
 	}
-	if err := endFrame(e.b); err != nil {
-		return a.fail(in, err)
+	if err := endFrame(pc.req); err != nil {
+		return a.fail(in, &argError{err})
 	}
 	if err := cc.roundTrip(ctx, pc); err != nil {
 		return a.fail(in, err)
@@ -83,18 +84,19 @@ func (a *adapter) call(args []reflect.Value) []reflect.Value {
 	case statusPanic:
 		return a.fail(in, decodePanic(pc.payload))
 	default:
-		d := decoder{b: pc.payload}
+		d := newDecoder(pc.payload)
 		return a.fail(in, fmt.Errorf("%w: plugin refused the call: %s", ErrProtocol, d.string()))
 	}
 	t := sh.typ
 	out := make([]reflect.Value, t.NumOut())
-	d := decoder{b: pc.payload}
+	d := &pc.dec
+	*d = newDecoder(pc.payload)
 	for i, c := range sh.outC {
 		out[i] = reflect.New(sh.out[i]).Elem()
-		c.dec(&d, out[i])
+		c.dec(d, out[i])
 	}
 	if sh.err {
-		err := decodeError(&d)
+		err := decodeError(d)
 		out[len(out)-1] = reflect.ValueOf(&err).Elem()
 	}
 	if d.err == nil && len(d.b) != 0 {
@@ -106,19 +108,41 @@ func (a *adapter) call(args []reflect.Value) []reflect.Value {
 	return out
 }
 
+// argError is a call's own arguments that cannot be sent (too deep,
+// cyclic, too large): the caller's fault, not the patch's, so not reported.
+type argError struct{ err error }
+
+func (e *argError) Error() string { return "encode arguments: " + e.err.Error() }
+func (e *argError) Unwrap() error { return e.err }
+
 // deadlineOf returns ctx's deadline in Unix nanoseconds, 0 for none.
 func deadlineOf(ctx context.Context) int64 {
 	if ctx == nil {
 		return 0
 	}
 	if d, ok := ctx.Deadline(); ok {
-		return d.UnixNano()
+		return wireDeadline(d)
 	}
 	return 0
 }
 
+// wireDeadline returns d in Unix nanoseconds for the wire. Unix
+// nanoseconds end in 2262: a later deadline travels as none (0), which it
+// is for any call; one before 1970 travels as 1, long past.
+func wireDeadline(d time.Time) int64 {
+	if d.After(maxWireTime) {
+		return 0
+	}
+	if !d.After(time.Unix(0, 0)) {
+		return 1
+	}
+	return d.UnixNano()
+}
+
+var maxWireTime = time.Unix(0, math.MaxInt64)
+
 func decodePanic(payload []byte) error {
-	d := decoder{b: payload}
+	d := newDecoder(payload)
 	value := d.string()
 	stack := d.string()
 	return &hotswap.PanicError{Value: "plugin: " + value, Stack: []byte(stack)}
@@ -130,19 +154,37 @@ func decodePanic(payload []byte) error {
 // exited process was reported once by the supervisor.
 func (a *adapter) fail(in *instance, err error) []reflect.Value {
 	ce := &CallError{Slot: a.slot, PatchID: a.v.id, Err: err}
-	var pe *hotswap.PanicError
+	a.note(in, ce)
+	return failValues(a.shape.typ, ce)
+}
+
+// note reports a failed call to the manager when it is the patch's
+// failure: a panic in the plugin (which also asks for the process to be
+// replaced) or a protocol error, counted once by the call that met it
+// (calls that fell with the same connection carry a *droppedError). The
+// end of the caller's context, the caller's own arguments and an exited
+// process (reported once by the supervisor) are not reported.
+func (a *adapter) note(in *instance, ce *CallError) {
+	err := ce.Err
+	var (
+		pe *hotswap.PanicError
+		de *droppedError
+		ae *argError
+	)
 	switch {
 	case errors.As(err, &pe):
 		if in != nil {
 			in.notePanic(err)
 		}
 		a.v.l.report(a.v, a.slot, ce)
+	case errors.As(err, &de), errors.As(err, &ae):
+	case errors.Is(err, ErrProtocol):
+		a.v.l.report(a.v, a.slot, ce)
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded),
 		errors.Is(err, ErrProcessExited), errors.Is(err, ErrUnavailable):
 	default:
 		a.v.l.report(a.v, a.slot, ce)
 	}
-	return failValues(a.shape.typ, ce)
 }
 
 // failValues returns zero results and err for a func type t whose last
@@ -186,80 +228,11 @@ func (a *adapter) current() (reflect.Value, bool) {
 	return reflect.ValueOf(s.Impl()), true
 }
 
-// serveHTTP forwards one HTTP request. The body is read before the call
-// counts as in flight, so that a slow upload does not hold up a drain.
-func (a *adapter) serveHTTP(w http.ResponseWriter, r *http.Request) {
-	hr, err := readRequest(r)
-	if err != nil {
-		status := http.StatusBadRequest
-		if errors.Is(err, ErrTooLarge) {
-			status = http.StatusRequestEntityTooLarge
-		}
-		http.Error(w, err.Error(), status)
-		return
-	}
-	in := a.v.acquire()
-	if in == nil {
-		if fn, ok := a.current(); ok {
-			r.Body = io.NopCloser(bytes.NewReader(hr.Body))
-			fn.Call([]reflect.Value{reflect.ValueOf(&w).Elem(), reflect.ValueOf(r)})
-			return
-		}
-		http.Error(w, http.StatusText(http.StatusServiceUnavailable), http.StatusServiceUnavailable)
-		return
-	}
-	defer in.release()
-	cc := in.conn()
-	pc := cc.get()
-	defer cc.put(pc)
-	ctx := r.Context()
-	e := encoder{b: beginFrame(pc.req[:0], frameCall, 0)}
-	e.uvarint(uint64(a.idx))
-	e.varint(deadlineOf(ctx))
-	a.httpC.req.enc(&e, reflect.ValueOf(&hr).Elem())
-	pc.req = e.b
-	if err := endFrame(e.b); err != nil {
-		http.Error(w, err.Error(), http.StatusRequestEntityTooLarge)
-		return
-	}
-	if err := cc.roundTrip(ctx, pc); err != nil {
-		a.httpFail(w, in, err)
-		return
-	}
-	switch pc.status {
-	case statusOK:
-	case statusPanic:
-		a.httpFail(w, in, decodePanic(pc.payload))
-		return
-	default:
-		d := decoder{b: pc.payload}
-		a.httpFail(w, in, fmt.Errorf("%w: plugin refused the call: %s", ErrProtocol, d.string()))
-		return
-	}
-	var resp httpResponse
-	d := decoder{b: pc.payload}
-	a.httpC.resp.dec(&d, reflect.ValueOf(&resp).Elem())
-	if d.err != nil {
-		a.httpFail(w, in, fmt.Errorf("%w: decode response: %w", ErrProtocol, d.err))
-		return
-	}
-	writeResponse(w, &resp)
-}
-
 // httpFail answers a failed HTTP call with 502 Bad Gateway (or nothing, if
 // the client went away) and reports it like fail does.
 func (a *adapter) httpFail(w http.ResponseWriter, in *instance, err error) {
 	ce := &CallError{Slot: a.slot, PatchID: a.v.id, Err: err}
-	var pe *hotswap.PanicError
-	switch {
-	case errors.As(err, &pe):
-		in.notePanic(err)
-		a.v.l.report(a.v, a.slot, ce)
-	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded),
-		errors.Is(err, ErrProcessExited), errors.Is(err, ErrUnavailable):
-	default:
-		a.v.l.report(a.v, a.slot, ce)
-	}
+	a.note(in, ce)
 	status := http.StatusBadGateway
 	if errors.Is(err, context.DeadlineExceeded) {
 		status = http.StatusGatewayTimeout

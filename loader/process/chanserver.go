@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"reflect"
 	"runtime/debug"
 	"sync"
@@ -32,8 +33,9 @@ type serverConn struct {
 	quit  chan struct{} // closed when the connection ends
 	idle  atomic.Int32  // workers waiting for the token
 
-	cmu     sync.Mutex                    // guards cancels
+	cmu     sync.Mutex                    // guards cancels and streams
 	cancels map[uint64]context.CancelFunc // calls with a context, by id
+	streams map[uint64]*plugStream        // HTTP calls in flight, by id
 }
 
 // maxIdleWorkers bounds the workers a connection keeps waiting.
@@ -47,6 +49,7 @@ func newServerConn(s *server, c net.Conn) *serverConn {
 		token:   make(chan struct{}),
 		quit:    make(chan struct{}),
 		cancels: make(map[uint64]context.CancelFunc),
+		streams: make(map[uint64]*plugStream),
 	}
 }
 
@@ -55,7 +58,7 @@ func newServerConn(s *server, c net.Conn) *serverConn {
 func (sc *serverConn) work() {
 	defer sc.s.workers.Done()
 	for {
-		id, body, ok := sc.readCall()
+		id, body, st, ok := sc.readCall()
 		if !ok {
 			return
 		}
@@ -65,7 +68,7 @@ func (sc *serverConn) work() {
 			sc.s.workers.Add(1)
 			go sc.work()
 		}
-		sc.handle(id, body)
+		sc.handle(id, body, st)
 		if sc.idle.Add(1) > maxIdleWorkers {
 			sc.idle.Add(-1)
 			return
@@ -79,18 +82,27 @@ func (sc *serverConn) work() {
 	}
 }
 
-// readCall reads frames until a call, handling cancels on the way. It
-// returns false when the connection has ended.
-func (sc *serverConn) readCall() (id uint64, body []byte, ok bool) {
+// readCall reads frames until a call, handling cancels and HTTP body
+// frames on the way. The stream of an HTTP call is registered here, before
+// the next frame is read, so that its body frames find it. It returns false
+// when the connection has ended, or on a protocol error (which ends it).
+func (sc *serverConn) readCall() (id uint64, body []byte, st *plugStream, ok bool) {
 	for {
-		typ, id, body, err := sc.fr.read(nil) // the body is owned by the call
+		typ, id, body, _, err := sc.fr.read(nil, nil, nil) // the body is owned by the call
 		if err != nil {
 			sc.end()
-			return 0, nil, false
+			return 0, nil, nil, false
 		}
 		switch typ {
 		case frameCall:
-			return id, body, true
+			d := newDecoder(body)
+			if idx := d.uvarint(); d.err == nil && idx < uint64(len(sc.s.slots)) && sc.s.slots[idx].shape.http {
+				st = newPlugStream(sc, id)
+				sc.cmu.Lock()
+				sc.streams[id] = st
+				sc.cmu.Unlock()
+			}
+			return id, body, st, true
 		case frameCancel:
 			sc.cmu.Lock()
 			cancel := sc.cancels[id]
@@ -99,9 +111,17 @@ func (sc *serverConn) readCall() (id uint64, body []byte, ok bool) {
 			if cancel != nil {
 				cancel()
 			}
+		case frameBody, frameEnd, frameWindow:
+			sc.cmu.Lock()
+			st := sc.streams[id]
+			sc.cmu.Unlock()
+			if st != nil && !st.frame(typ, body, sc.s.httpC.reqEnd) {
+				sc.end()
+				return 0, nil, nil, false
+			}
 		default:
 			sc.end()
-			return 0, nil, false
+			return 0, nil, nil, false
 		}
 	}
 }
@@ -128,8 +148,8 @@ func (sc *serverConn) cancelAll() {
 }
 
 // handle runs one call and writes its result.
-func (sc *serverConn) handle(id uint64, body []byte) {
-	d := decoder{b: body}
+func (sc *serverConn) handle(id uint64, body []byte, st *plugStream) {
+	d := newDecoder(body)
 	idx := d.uvarint()
 	deadline := d.varint()
 	if d.err != nil || idx >= uint64(len(sc.s.slots)) {
@@ -156,14 +176,18 @@ func (sc *serverConn) handle(id uint64, body []byte) {
 		}()
 	}
 
+	if st != nil {
+		defer func() {
+			sc.cmu.Lock()
+			delete(sc.streams, id)
+			sc.cmu.Unlock()
+		}()
+		sc.handleHTTP(ctx, id, sl, st, &d)
+		return
+	}
 	e := encoder{b: beginFrame(make([]byte, 0, 64), frameResult, id)}
 	e.b = append(e.b, statusOK)
-	var perr *panicked
-	if sl.shape.http {
-		perr = sc.handleHTTP(ctx, sl, &d, &e)
-	} else {
-		perr = sc.handleFunc(ctx, sl, &d, &e)
-	}
+	perr := sc.handleFunc(ctx, sl, &d, &e)
 	switch {
 	case perr != nil:
 		sc.writeStatus(id, statusPanic, perr.value, perr.stack)
@@ -186,12 +210,17 @@ func (sc *serverConn) handle(id uint64, body []byte) {
 type panicked struct {
 	value string
 	stack string
+	abort bool // the value is http.ErrAbortHandler
 }
 
 // call runs fn, recovering a panic.
 func call(fn reflect.Value, args []reflect.Value, variadic bool) (out []reflect.Value, p *panicked) {
 	defer func() {
 		if v := recover(); v != nil {
+			if v == http.ErrAbortHandler {
+				p = &panicked{value: fmt.Sprint(v), abort: true}
+				return
+			}
 			p = &panicked{value: fmt.Sprint(v), stack: string(debug.Stack())}
 		}
 	}()
@@ -232,24 +261,44 @@ func (sc *serverConn) handleFunc(ctx context.Context, sl *servedSlot, d *decoder
 	return nil
 }
 
-func (sc *serverConn) handleHTTP(ctx context.Context, sl *servedSlot, d *decoder, e *encoder) *panicked {
+// handleHTTP serves one HTTP call: its response streams back in head,
+// body and flush frames, and its result frame ends it.
+func (sc *serverConn) handleHTTP(ctx context.Context, id uint64, sl *servedSlot, st *plugStream, d *decoder) {
 	var hr httpRequest
 	sc.s.httpC.req.dec(d, reflect.ValueOf(&hr).Elem())
+	if d.err == nil && len(d.b) != 0 {
+		d.fail(errors.New("trailing bytes after the request"))
+	}
 	if d.err != nil {
-		return nil
+		sc.writeStatus(id, statusBadCall, "decode request: "+d.err.Error())
+		return
 	}
-	r, err := hr.toRequest(ctx)
+	r, err := hr.toRequest(ctx, st)
 	if err != nil {
-		d.fail(err)
-		return nil
+		sc.writeStatus(id, statusBadCall, err.Error())
+		return
 	}
-	w := newRecorder()
+	w := newPlugWriter(st, ctx, &sc.s.httpC, hr.RespHeader)
 	if _, p := call(sl.fn, []reflect.Value{reflect.ValueOf(w), reflect.ValueOf(r)}, false); p != nil {
-		return p
+		if p.abort {
+			sc.writeStatus(id, statusAbort)
+		} else {
+			sc.writeStatus(id, statusPanic, p.value, p.stack)
+		}
+		return
 	}
-	resp := w.response()
-	sc.s.httpC.resp.enc(e, reflect.ValueOf(&resp).Elem())
-	return nil
+	end := w.end()
+	e := encoder{b: beginFrame(w.frame[:0], frameResult, id)}
+	e.b = append(e.b, statusOK)
+	sc.s.httpC.end.enc(&e, reflect.ValueOf(&end).Elem())
+	if e.err == nil {
+		e.err = endFrame(e.b)
+	}
+	if e.err != nil {
+		sc.writeStatus(id, statusBadCall, "encode response: "+e.err.Error())
+		return
+	}
+	sc.write(e.b)
 }
 
 // writeStatus writes a result frame with a non-OK status and string fields.

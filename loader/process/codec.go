@@ -67,7 +67,7 @@ func (b *codecBuilder) fill(c *typeCodec, t reflect.Type, path string) error {
 		}
 		c.dec = func(d *decoder, v reflect.Value) {
 			data := d.bytes()
-			if d.err != nil {
+			if !d.charge(len(data) + int(t.Size())) {
 				return
 			}
 			p := reflect.New(t)
@@ -118,7 +118,12 @@ func (b *codecBuilder) fill(c *typeCodec, t reflect.Type, path string) error {
 		}
 	case reflect.String:
 		c.enc = func(e *encoder, v reflect.Value) { e.string(v.String()) }
-		c.dec = func(d *decoder, v reflect.Value) { v.SetString(d.string()) }
+		c.dec = func(d *decoder, v reflect.Value) {
+			s := d.bytes()
+			if d.charge(len(s)) {
+				v.SetString(string(s))
+			}
+		}
 	case reflect.Slice:
 		if t.Elem().Kind() == reflect.Uint8 && t.Elem().PkgPath() == "" {
 			c.enc = func(e *encoder, v reflect.Value) {
@@ -132,7 +137,7 @@ func (b *codecBuilder) fill(c *typeCodec, t reflect.Type, path string) error {
 			}
 			c.dec = func(d *decoder, v reflect.Value) {
 				n, ok := d.length(1)
-				if !ok {
+				if !ok || !d.charge(n) {
 					v.SetZero()
 					return
 				}
@@ -147,20 +152,25 @@ func (b *codecBuilder) fill(c *typeCodec, t reflect.Type, path string) error {
 			return err
 		}
 		minSize := wireMinSize(t.Elem())
+		elemSize := int(t.Elem().Size())
 		c.enc = func(e *encoder, v reflect.Value) {
 			if v.IsNil() {
 				e.uvarint(0)
 				return
 			}
+			if !e.enter(v) {
+				return
+			}
 			n := v.Len()
 			e.uvarint(uint64(n) + 1)
-			for i := range n {
+			for i := 0; i < n && e.err == nil; i++ {
 				ec.enc(e, v.Index(i))
 			}
+			e.leave(v)
 		}
 		c.dec = func(d *decoder, v reflect.Value) {
 			n, ok := d.length(minSize)
-			if !ok {
+			if !ok || !d.enter() || !d.charge(n*elemSize) {
 				v.SetZero()
 				return
 			}
@@ -168,6 +178,7 @@ func (b *codecBuilder) fill(c *typeCodec, t reflect.Type, path string) error {
 			for i := 0; i < n && d.err == nil; i++ {
 				ec.dec(d, s.Index(i))
 			}
+			d.depth--
 			v.Set(s)
 		}
 	case reflect.Array:
@@ -196,21 +207,26 @@ func (b *codecBuilder) fill(c *typeCodec, t reflect.Type, path string) error {
 			return err
 		}
 		minSize := wireMinSize(t.Key()) + wireMinSize(t.Elem())
+		entrySize := int(t.Key().Size()+t.Elem().Size()) + 8 // and a map's per-entry overhead, roughly
 		c.enc = func(e *encoder, v reflect.Value) {
 			if v.IsNil() {
 				e.uvarint(0)
 				return
 			}
+			if !e.enter(v) {
+				return
+			}
 			e.uvarint(uint64(v.Len()) + 1)
 			it := v.MapRange()
-			for it.Next() {
+			for it.Next() && e.err == nil {
 				kc.enc(e, it.Key())
 				vc.enc(e, it.Value())
 			}
+			e.leave(v)
 		}
 		c.dec = func(d *decoder, v reflect.Value) {
 			n, ok := d.length(minSize)
-			if !ok {
+			if !ok || !d.enter() || !d.charge(48+n*entrySize) {
 				v.SetZero()
 				return
 			}
@@ -224,6 +240,7 @@ func (b *codecBuilder) fill(c *typeCodec, t reflect.Type, path string) error {
 				vc.dec(d, e)
 				m.SetMapIndex(k, e)
 			}
+			d.depth--
 			v.Set(m)
 		}
 	case reflect.Pointer:
@@ -231,21 +248,22 @@ func (b *codecBuilder) fill(c *typeCodec, t reflect.Type, path string) error {
 		if err != nil {
 			return err
 		}
+		elemSize := int(t.Elem().Size())
 		c.enc = func(e *encoder, v reflect.Value) {
 			if v.IsNil() {
 				e.bool(false)
 				return
 			}
-			e.bool(true)
-			ec.enc(e, v.Elem())
-		}
-		c.dec = func(d *decoder, v reflect.Value) {
-			if !d.bool() {
-				v.SetZero()
+			if !e.enter(v) {
 				return
 			}
-			if d.depth++; d.depth > maxDecodeDepth {
-				d.fail(errors.New("values nested too deeply"))
+			e.bool(true)
+			ec.enc(e, v.Elem())
+			e.leave(v)
+		}
+		c.dec = func(d *decoder, v reflect.Value) {
+			if !d.bool() || !d.enter() || !d.charge(elemSize) {
+				v.SetZero()
 				return
 			}
 			p := reflect.New(t.Elem())
@@ -275,6 +293,9 @@ func (b *codecBuilder) fill(c *typeCodec, t reflect.Type, path string) error {
 		}
 		c.enc = func(e *encoder, v reflect.Value) {
 			for _, f := range fields {
+				if e.err != nil {
+					return
+				}
 				f.c.enc(e, v.Field(f.index))
 			}
 		}
@@ -325,16 +346,88 @@ func wireMinSize(t reflect.Type) int {
 	return 1
 }
 
+// Limits of one encoded value, the same on both ends of the call channel.
 const (
-	maxDecodeDepth = 1000
+	// maxDepth bounds the nesting of pointers, slices and maps in one
+	// message (an argument list, a result list or an HTTP head): a value
+	// nested deeper is refused by the encoder (ErrTooLarge) and by the
+	// decoder, so that neither end can be driven into a stack overflow.
+	// Recursive types can only nest through these three kinds.
+	maxDepth = 10000
+	// cycleCheckDepth is the depth past which the encoder remembers the
+	// pointers, slices and maps on its path, to tell a cyclic value from a
+	// deep one (encoding/json does the same): shallow values pay nothing.
+	cycleCheckDepth = 100
 	// maxEmptyElems bounds slices and maps of zero-size elements.
 	maxEmptyElems = 1 << 20
+	// allocPerByte and allocSlack bound what decoding a message may
+	// allocate: allocPerByte times its size plus allocSlack. A nil inner
+	// slice costs one byte on the wire and 24 in memory; without this
+	// bound a frame of them would cost the host 24 times its size.
+	allocPerByte = 16
+	allocSlack   = 1 << 20
+)
+
+var (
+	errTooDeep = fmt.Errorf("%w: value nested more than %d levels deep (pointers, slices and maps)", ErrTooLarge, maxDepth)
+	errCyclic  = fmt.Errorf("%w: cyclic value: a pointer, slice or map refers back to one that contains it (such as n.Next = n)", ErrUnsupportedType)
 )
 
 // encoder appends to a byte slice.
 type encoder struct {
-	b   []byte
-	err error
+	b     []byte
+	err   error
+	depth int                // pointers, slices and maps entered
+	seen  map[visit]struct{} // those on the path, past cycleCheckDepth
+}
+
+// visit identifies a pointer, slice or map on the encoder's path.
+type visit struct {
+	ptr uintptr
+	len int
+	typ reflect.Type
+}
+
+// enter counts one level of nesting into v (a non-nil pointer, slice or
+// map) and refuses values nested too deeply or cyclic ones.
+func (e *encoder) enter(v reflect.Value) bool {
+	if e.err != nil {
+		return false
+	}
+	e.depth++
+	if e.depth <= cycleCheckDepth {
+		return true
+	}
+	if e.depth > maxDepth {
+		e.fail(errTooDeep)
+		return false
+	}
+	if e.seen == nil {
+		e.seen = make(map[visit]struct{})
+	}
+	k := visitOf(v)
+	if _, ok := e.seen[k]; ok {
+		e.fail(errCyclic)
+		return false
+	}
+	e.seen[k] = struct{}{}
+	return true
+}
+
+// leave undoes enter.
+func (e *encoder) leave(v reflect.Value) {
+	if e.depth > cycleCheckDepth && e.seen != nil {
+		delete(e.seen, visitOf(v))
+	}
+	e.depth--
+}
+
+func visitOf(v reflect.Value) visit {
+	k := visit{ptr: uintptr(v.UnsafePointer()), typ: v.Type()}
+	if v.Kind() == reflect.Slice {
+		k.len = v.Len() // a sub-slice at the same address is another value
+	}
+	return k
 }
 
 func (e *encoder) fail(err error) {
@@ -366,7 +459,38 @@ func (e *encoder) bytes(b []byte) {
 type decoder struct {
 	b     []byte
 	err   error
-	depth int
+	depth int // pointers, slices and maps entered
+	alloc int // bytes the decoder may still allocate
+}
+
+// newDecoder returns a decoder of one message, b.
+func newDecoder(b []byte) decoder {
+	return decoder{b: b, alloc: allocPerByte*len(b) + allocSlack}
+}
+
+// enter counts one level of nesting; the caller decrements d.depth when it
+// returns true.
+func (d *decoder) enter() bool {
+	if d.depth++; d.depth > maxDepth {
+		d.depth--
+		d.fail(errTooDeep)
+		return false
+	}
+	return d.err == nil
+}
+
+// charge counts n bytes the decoder is about to allocate against the
+// message's allowance.
+func (d *decoder) charge(n int) bool {
+	if d.err != nil {
+		return false
+	}
+	if n < 0 || n > d.alloc {
+		d.fail(fmt.Errorf("%w: decoding the message would allocate more than %d times its size plus %d bytes", ErrTooLarge, allocPerByte, allocSlack))
+		return false
+	}
+	d.alloc -= n
+	return true
 }
 
 var errShort = errors.New("truncated message")

@@ -55,7 +55,7 @@ func roundTrip(t *testing.T, v any) any {
 		t.Fatalf("%T: encode: %v", v, e.err)
 	}
 	out := reflect.New(typ).Elem()
-	d := decoder{b: e.b}
+	d := newDecoder(e.b)
 	c.dec(&d, out)
 	if d.err != nil || len(d.b) != 0 {
 		t.Fatalf("%T: decode: %v (%d bytes left)", v, d.err, len(d.b))
@@ -178,13 +178,13 @@ func FuzzDecode(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		var in fixture.Input
-		d := decoder{b: b}
+		d := newDecoder(b)
 		c.dec(&d, reflect.ValueOf(&in).Elem())
 		var n node
-		d = decoder{b: b}
+		d = newDecoder(b)
 		nc.dec(&d, reflect.ValueOf(&n).Elem())
 		var es []struct{}
-		d = decoder{b: b}
+		d = newDecoder(b)
 		ec.dec(&d, reflect.ValueOf(&es).Elem())
 		if len(es) > maxEmptyElems {
 			t.Fatalf("%d empty elements", len(es))
@@ -192,11 +192,11 @@ func FuzzDecode(f *testing.F) {
 		// Frames: the reader must refuse bad lengths without panicking.
 		fr := newFrameReader(bytes.NewReader(b))
 		for {
-			if _, _, _, err := fr.read(nil); err != nil {
+			if _, _, _, _, err := fr.read(nil, nil, nil); err != nil {
 				break
 			}
 		}
-		d = decoder{b: b}
+		d = newDecoder(b)
 		_ = decodeError(&d)
 		_ = decodePanic(b)
 	})

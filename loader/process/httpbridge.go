@@ -4,89 +4,731 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"crypto/x509"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
 	"reflect"
+	"strings"
+	"sync"
 )
 
-// An HTTP handler slot crosses the boundary as one request message and one
-// response message: method, URL, headers and the whole body go to the
-// plugin; status, headers and the whole body come back. Streaming responses
-// (flushes, hijacking, server-sent events) are not bridged: the host writes
-// the response once the handler has returned.
+// An HTTP handler slot streams across the boundary both ways (the frames
+// are described in wire.go):
+//
+//   - The call frame carries the request head: method, URL (as the host's
+//     handler sees it, after any rewriting middleware), headers, declared
+//     trailers, length and transfer encoding, Close, the TLS state that can
+//     cross, and the headers already set on the host's ResponseWriter. A
+//     body of known length up to inlineBody bytes travels with it; any
+//     other body streams in frameBody frames, within a window the plugin
+//     grants as its handler reads, and ends with frameEnd (its trailers, or
+//     the host's read error). A chunked body stays chunked.
+//   - The plugin's ResponseWriter behaves as net/http's: the header map is
+//     taken when the status is written (later changes are ignored, except
+//     declared trailers and "Trailer:" keys, sent as trailers), 1xx
+//     statuses go out at once, Flush sends what was written and flushes the
+//     host's writer. Body bytes stream in frameBody frames within the
+//     host's window, so a slow client holds back the plugin's writes, not
+//     the host's memory; a response that fits in one chunk and is never
+//     flushed travels whole in the result frame, which lets net/http set
+//     Content-Length as it does for a direct handler.
+//   - A handler that panics with http.ErrAbortHandler aborts the response
+//     as net/http does; any other panic answers 502 Bad Gateway if nothing
+//     was sent yet, and aborts the response otherwise. Both count as the
+//     patch's failure; the abort does not.
+//
+// Not bridged: Hijack, Push, the ResponseController's deadlines and
+// EnableFullDuplex, and r.Pattern and path values (the plugin's own mux
+// can set them).
 
-// httpRequest is an HTTP request on the wire.
+const (
+	bodyChunk  = 32 << 10  // body bytes per frame
+	respWindow = 1 << 20   // response body bytes the plugin may send ahead of the host's writes
+	reqWindow  = 256 << 10 // request body bytes the host may send ahead of the handler's reads
+	inlineBody = 64 << 10  // a request body of known length up to this travels in the call frame
+)
+
+// httpRequest is an HTTP request head on the wire.
 type httpRequest struct {
-	Method     string
-	RequestURI string
-	Proto      string
-	Host       string
-	RemoteAddr string
-	TLS        bool
-	Header     map[string][]string
-	Body       []byte
+	Method           string
+	URL              string
+	RequestURI       string
+	Proto            string
+	Host             string
+	RemoteAddr       string
+	Header           map[string][]string
+	Trailer          []string // declared trailer keys
+	ContentLength    int64
+	TransferEncoding []string
+	Close            bool
+	TLS              *httpTLS
+	RespHeader       map[string][]string // set on the host's ResponseWriter before the handler
+	Body             []byte
+	BodyInline       bool // Body is the whole body; otherwise it streams
 }
 
-// httpResponse is an HTTP response on the wire.
-type httpResponse struct {
+// httpTLS is the part of a tls.ConnectionState that can cross: everything
+// but the exporter (a func). Certificates travel as DER.
+type httpTLS struct {
+	Version                     uint16
+	HandshakeComplete           bool
+	DidResume                   bool
+	CipherSuite                 uint16
+	CurveID                     uint16
+	NegotiatedProtocol          string
+	ServerName                  string
+	PeerCertificates            [][]byte
+	VerifiedChains              [][][]byte
+	SignedCertificateTimestamps [][]byte
+	OCSPResponse                []byte
+	TLSUnique                   []byte
+	ECHAccepted                 bool
+	HelloRetryRequest           bool
+}
+
+// httpHead is a response status and header.
+type httpHead struct {
 	Status int
 	Header map[string][]string
-	Body   []byte
 }
 
-// httpCodecs are the codecs of the two messages.
+// httpEnd is the body of a statusOK result frame of an HTTP call.
+type httpEnd struct {
+	Head   *httpHead           // when no head frame was sent
+	Body   []byte              // the last body bytes
+	Header map[string][]string // the final header map, when it may hold trailers
+}
+
+// httpReqEnd is the body of a frameEnd.
+type httpReqEnd struct {
+	Trailer map[string][]string
+	Err     string // the host's error reading the body; "" at its end
+}
+
+// httpCodecs are the codecs of the messages.
 type httpCodecs struct {
-	req, resp *typeCodec
+	req, head, end, reqEnd *typeCodec
 }
 
 func newHTTPCodecs() httpCodecs {
 	b := newCodecBuilder()
-	req, err := b.build(reflect.TypeFor[httpRequest](), "http request")
-	if err != nil {
-		panic(err) // unreachable: the types are fixed
+	build := func(t reflect.Type) *typeCodec {
+		c, err := b.build(t, t.Name())
+		if err != nil {
+			panic(err) // unreachable: the types are fixed
+		}
+		return c
 	}
-	resp, err := b.build(reflect.TypeFor[httpResponse](), "http response")
-	if err != nil {
-		panic(err)
+	return httpCodecs{
+		req:    build(reflect.TypeFor[httpRequest]()),
+		head:   build(reflect.TypeFor[httpHead]()),
+		end:    build(reflect.TypeFor[httpEnd]()),
+		reqEnd: build(reflect.TypeFor[httpReqEnd]()),
 	}
-	return httpCodecs{req: req, resp: resp}
 }
 
-// readRequest captures r for the wire, reading its whole body.
-func readRequest(r *http.Request) (httpRequest, error) {
+// hasBody reports whether r has a body to read.
+func hasBody(r *http.Request) bool {
+	return r.Body != nil && r.Body != http.NoBody && (r.ContentLength != 0 || len(r.TransferEncoding) > 0)
+}
+
+// captureRequest describes r for the wire. A body of known length up to
+// inlineBody is read whole.
+func captureRequest(w http.ResponseWriter, r *http.Request) (httpRequest, error) {
 	uri := r.RequestURI
 	if uri == "" {
 		uri = r.URL.RequestURI()
 	}
 	hr := httpRequest{
-		Method:     r.Method,
-		RequestURI: uri,
-		Proto:      r.Proto,
-		Host:       r.Host,
-		RemoteAddr: r.RemoteAddr,
-		TLS:        r.TLS != nil,
-		Header:     r.Header,
+		Method:           r.Method,
+		URL:              r.URL.String(),
+		RequestURI:       uri,
+		Proto:            r.Proto,
+		Host:             r.Host,
+		RemoteAddr:       r.RemoteAddr,
+		Header:           r.Header,
+		ContentLength:    r.ContentLength,
+		TransferEncoding: r.TransferEncoding,
+		Close:            r.Close,
+		TLS:              captureTLS(r.TLS),
 	}
-	if r.Body != nil && r.Body != http.NoBody {
-		body, err := io.ReadAll(io.LimitReader(r.Body, maxFrame+1))
-		if err != nil {
+	if h := w.Header(); len(h) > 0 {
+		hr.RespHeader = h
+	}
+	for k := range r.Trailer {
+		hr.Trailer = append(hr.Trailer, k)
+	}
+	if !hasBody(r) {
+		hr.BodyInline = true
+		return hr, nil
+	}
+	if r.ContentLength > 0 && r.ContentLength <= inlineBody {
+		body := make([]byte, r.ContentLength)
+		if _, err := io.ReadFull(r.Body, body); err != nil {
 			return hr, fmt.Errorf("read request body: %w", err)
 		}
-		if len(body) > maxFrame {
-			return hr, fmt.Errorf("%w: request body over %d bytes", ErrTooLarge, maxFrame)
-		}
-		hr.Body = body
+		hr.Body, hr.BodyInline = body, true
 	}
 	return hr, nil
 }
 
-// toRequest rebuilds the request on the plugin's side.
-func (hr *httpRequest) toRequest(ctx context.Context) (*http.Request, error) {
-	u, err := url.ParseRequestURI(hr.RequestURI)
+func captureTLS(cs *tls.ConnectionState) *httpTLS {
+	if cs == nil {
+		return nil
+	}
+	t := &httpTLS{
+		Version:                     cs.Version,
+		HandshakeComplete:           cs.HandshakeComplete,
+		DidResume:                   cs.DidResume,
+		CipherSuite:                 cs.CipherSuite,
+		CurveID:                     uint16(cs.CurveID),
+		NegotiatedProtocol:          cs.NegotiatedProtocol,
+		ServerName:                  cs.ServerName,
+		SignedCertificateTimestamps: cs.SignedCertificateTimestamps,
+		OCSPResponse:                cs.OCSPResponse,
+		TLSUnique:                   cs.TLSUnique,
+		ECHAccepted:                 cs.ECHAccepted,
+		HelloRetryRequest:           cs.HelloRetryRequest,
+	}
+	for _, c := range cs.PeerCertificates {
+		t.PeerCertificates = append(t.PeerCertificates, c.Raw)
+	}
+	for _, chain := range cs.VerifiedChains {
+		var raw [][]byte
+		for _, c := range chain {
+			raw = append(raw, c.Raw)
+		}
+		t.VerifiedChains = append(t.VerifiedChains, raw)
+	}
+	return t
+}
+
+func (t *httpTLS) state() (*tls.ConnectionState, error) {
+	cs := &tls.ConnectionState{
+		Version:                     t.Version,
+		HandshakeComplete:           t.HandshakeComplete,
+		DidResume:                   t.DidResume,
+		CipherSuite:                 t.CipherSuite,
+		CurveID:                     tls.CurveID(t.CurveID),
+		NegotiatedProtocol:          t.NegotiatedProtocol,
+		NegotiatedProtocolIsMutual:  true,
+		ServerName:                  t.ServerName,
+		SignedCertificateTimestamps: t.SignedCertificateTimestamps,
+		OCSPResponse:                t.OCSPResponse,
+		TLSUnique:                   t.TLSUnique,
+		ECHAccepted:                 t.ECHAccepted,
+		HelloRetryRequest:           t.HelloRetryRequest,
+	}
+	for _, der := range t.PeerCertificates {
+		c, err := x509.ParseCertificate(der)
+		if err != nil {
+			return nil, fmt.Errorf("TLS peer certificate: %w", err)
+		}
+		cs.PeerCertificates = append(cs.PeerCertificates, c)
+	}
+	for _, chain := range t.VerifiedChains {
+		var cc []*x509.Certificate
+		for _, der := range chain {
+			c, err := x509.ParseCertificate(der)
+			if err != nil {
+				return nil, fmt.Errorf("TLS verified chain: %w", err)
+			}
+			cc = append(cc, c)
+		}
+		cs.VerifiedChains = append(cs.VerifiedChains, cc)
+	}
+	return cs, nil
+}
+
+// serveHTTP forwards one HTTP request and streams the response back.
+func (a *adapter) serveHTTP(w http.ResponseWriter, r *http.Request) {
+	hr, err := captureRequest(w, r)
 	if err != nil {
-		return nil, fmt.Errorf("request URI %q: %w", hr.RequestURI, err)
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	in := a.v.acquire()
+	if in == nil {
+		if fn, ok := a.current(); ok {
+			if hr.BodyInline && hr.Body != nil {
+				r.Body = io.NopCloser(bytes.NewReader(hr.Body))
+			}
+			fn.Call([]reflect.Value{reflect.ValueOf(&w).Elem(), reflect.ValueOf(r)})
+			return
+		}
+		http.Error(w, http.StatusText(http.StatusServiceUnavailable), http.StatusServiceUnavailable)
+		return
+	}
+	defer in.release()
+	cc := in.conn()
+	pc := cc.get()
+	pc.stream = true
+	defer cc.put(pc)
+	ctx := r.Context()
+	e := encoder{b: beginFrame(pc.req[:0], frameCall, 0)}
+	e.uvarint(uint64(a.idx))
+	e.varint(deadlineOf(ctx))
+	a.httpC.req.enc(&e, reflect.ValueOf(&hr).Elem())
+	pc.req = e.b
+	if e.err == nil {
+		e.err = endFrame(e.b)
+	}
+	if e.err != nil {
+		http.Error(w, "request head: "+e.err.Error(), http.StatusRequestHeaderFieldsTooLarge)
+		return
+	}
+	if err := cc.send(ctx, pc); err != nil {
+		a.httpFail(w, in, err)
+		return
+	}
+	hs := &hostStream{a: a, in: in, cc: cc, pc: pc, w: w, ctx: ctx}
+	var pump *bodyPump
+	if !hr.BodyInline {
+		pump = newBodyPump(cc, pc.link, pc.id, r, a.httpC.reqEnd)
+		go pump.run(ctx)
+		defer pump.stop()
+	}
+	hs.pump = pump
+	hs.run()
+}
+
+// hostStream is the host's side of one HTTP call in flight.
+type hostStream struct {
+	a    *adapter
+	in   *instance
+	cc   *callConn
+	pc   *pendingCall
+	w    http.ResponseWriter
+	ctx  context.Context
+	pump *bodyPump
+
+	started  bool // a final status was written to w
+	consumed int  // response body bytes written since the last window frame
+}
+
+func (hs *hostStream) run() {
+	finished := false
+	defer func() {
+		if !finished {
+			hs.cc.abandon(hs.pc)
+		}
+	}()
+	for {
+		f, err := hs.cc.next(hs.ctx, hs.pc)
+		if err != nil {
+			hs.fail(err)
+			return
+		}
+		if f.typ == frameResult {
+			finished = true
+		}
+		err = hs.frameReleased(f)
+		if errors.Is(err, errClientGone) {
+			return
+		}
+		if err != nil {
+			hs.fail(err)
+			return
+		}
+		if finished {
+			return
+		}
+	}
+}
+
+var errClientGone = errors.New("client gone")
+
+// frameReleased is frame, releasing the frame's memory even when it
+// aborts the response with a panic.
+func (hs *hostStream) frameReleased(f streamFrame) error {
+	defer hs.cc.mem.release(f.charge)
+	return hs.frame(f)
+}
+
+// frame applies one frame of the response to w.
+func (hs *hostStream) frame(f streamFrame) error {
+	switch f.typ {
+	case frameHead:
+		var head httpHead
+		if err := hs.decode(hs.a.httpC.head, f.body, &head); err != nil {
+			return err
+		}
+		return hs.head(&head)
+	case frameBody:
+		if !hs.started {
+			return fmt.Errorf("%w: response body before its head", ErrProtocol)
+		}
+		return hs.body(f.body)
+	case frameFlush:
+		_ = http.NewResponseController(hs.w).Flush()
+		return nil
+	case frameWindow:
+		d := newDecoder(f.body)
+		n := d.uvarint()
+		if d.err != nil || hs.pump == nil || !hs.pump.grant(n) {
+			return fmt.Errorf("%w: bad request body window", ErrProtocol)
+		}
+		return nil
+	}
+	// frameResult
+	switch f.body[0] {
+	case statusOK:
+	case statusAbort:
+		panic(http.ErrAbortHandler)
+	case statusPanic:
+		return decodePanic(f.body[1:])
+	default:
+		d := newDecoder(f.body[1:])
+		return fmt.Errorf("%w: plugin refused the call: %s", ErrProtocol, d.string())
+	}
+	var end httpEnd
+	if err := hs.decode(hs.a.httpC.end, f.body[1:], &end); err != nil {
+		return err
+	}
+	if end.Head != nil {
+		if err := hs.head(end.Head); err != nil {
+			return err
+		}
+	}
+	if !hs.started {
+		return fmt.Errorf("%w: response without a final status", ErrProtocol)
+	}
+	if len(end.Body) > 0 {
+		if _, err := hs.w.Write(end.Body); err != nil {
+			return errClientGone
+		}
+	}
+	if end.Header != nil {
+		setHeader(hs.w.Header(), end.Header)
+	}
+	return nil
+}
+
+func (hs *hostStream) decode(c *typeCodec, body []byte, v any) error {
+	d := newDecoder(body)
+	c.dec(&d, reflect.ValueOf(v).Elem())
+	if d.err == nil && len(d.b) != 0 {
+		d.fail(errors.New("trailing bytes"))
+	}
+	if d.err != nil {
+		return fmt.Errorf("%w: decode response: %w", ErrProtocol, d.err)
+	}
+	return nil
+}
+
+func (hs *hostStream) head(head *httpHead) error {
+	if hs.started {
+		return fmt.Errorf("%w: second response head", ErrProtocol)
+	}
+	if head.Status < 100 || head.Status > 999 {
+		return fmt.Errorf("%w: bad status %d", ErrProtocol, head.Status)
+	}
+	setHeader(hs.w.Header(), head.Header)
+	hs.w.WriteHeader(head.Status)
+	if head.Status >= 200 || head.Status == http.StatusSwitchingProtocols {
+		hs.started = true
+	}
+	return nil
+}
+
+func (hs *hostStream) body(p []byte) error {
+	if _, err := hs.w.Write(p); err != nil {
+		return errClientGone
+	}
+	hs.consumed += len(p)
+	if hs.consumed < respWindow/2 {
+		return nil
+	}
+	n := hs.consumed
+	hs.consumed = 0
+	hs.cc.mu.Lock()
+	hs.pc.credit += n
+	hs.cc.mu.Unlock()
+	return hs.cc.write(hs.ctx, hs.pc.link, windowFrame(hs.pc.id, n))
+}
+
+// fail ends the call on an error: 502 (or 504) if nothing was sent, an
+// aborted response otherwise; reported as adapter.fail does.
+func (hs *hostStream) fail(err error) {
+	if hs.ctx.Err() != nil && errors.Is(err, hs.ctx.Err()) && !errors.Is(err, context.DeadlineExceeded) {
+		return // the client went away
+	}
+	if !hs.started {
+		hs.a.httpFail(hs.w, hs.in, err)
+		return
+	}
+	hs.a.note(hs.in, &CallError{Slot: hs.a.slot, PatchID: hs.a.v.id, Err: err})
+	panic(http.ErrAbortHandler)
+}
+
+// setHeader makes h hold exactly src.
+func setHeader(h http.Header, src map[string][]string) {
+	clear(h)
+	for k, v := range src {
+		h[k] = v
+	}
+}
+
+func windowFrame(id uint64, n int) []byte {
+	e := encoder{b: beginFrame(make([]byte, 0, frameHeader+4), frameWindow, id)}
+	e.uvarint(uint64(n))
+	_ = endFrame(e.b)
+	return e.b
+}
+
+// next returns the next frame of stream call pc, waiting (and leading the
+// reading) as needed.
+func (cc *callConn) next(ctx context.Context, pc *pendingCall) (streamFrame, error) {
+	for {
+		cc.mu.Lock()
+		if len(pc.queue) > 0 {
+			f := pc.queue[0]
+			pc.queue[0] = streamFrame{}
+			pc.queue = pc.queue[1:]
+			cc.mu.Unlock()
+			return f, nil
+		}
+		if pc.done {
+			err := pc.err
+			cc.mu.Unlock()
+			if err == nil {
+				err = fmt.Errorf("%w: call ended without a result", ErrProtocol)
+			}
+			return streamFrame{}, err
+		}
+		cc.mu.Unlock()
+		if ctx.Err() != nil {
+			cc.abandon(pc)
+			return streamFrame{}, ctx.Err()
+		}
+		if err := cc.wait(ctx, pc); err != nil {
+			return streamFrame{}, err
+		}
+	}
+}
+
+// bodyPump sends a request body to the plugin as the window allows.
+type bodyPump struct {
+	cc     *callConn
+	l      *link
+	id     uint64
+	r      *http.Request
+	endC   *typeCodec
+	wake   chan struct{} // a hint: credit grew
+	quit   chan struct{} // closed by stop
+	done   chan struct{} // closed when run returns
+	mu     sync.Mutex    // guards credit
+	credit int
+}
+
+func newBodyPump(cc *callConn, l *link, id uint64, r *http.Request, endC *typeCodec) *bodyPump {
+	return &bodyPump{cc: cc, l: l, id: id, r: r, endC: endC, credit: reqWindow,
+		wake: make(chan struct{}, 1), quit: make(chan struct{}), done: make(chan struct{})}
+}
+
+// grant adds n bytes of credit; false if the plugin grants more than it
+// may have been sent.
+func (p *bodyPump) grant(n uint64) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if n > reqWindow || p.credit+int(n) > reqWindow {
+		return false
+	}
+	p.credit += int(n)
+	select {
+	case p.wake <- struct{}{}:
+	default:
+	}
+	return true
+}
+
+func (p *bodyPump) stop() {
+	close(p.quit)
+	<-p.done
+}
+
+func (p *bodyPump) run(ctx context.Context) {
+	defer close(p.done)
+	buf := make([]byte, frameHeader+bodyChunk)
+	for {
+		p.mu.Lock()
+		c := p.credit
+		p.mu.Unlock()
+		if c == 0 {
+			select {
+			case <-p.wake:
+				continue
+			case <-p.quit:
+				return
+			}
+		}
+		select {
+		case <-p.quit: // the handler is done: read no more of the body
+			return
+		default:
+		}
+		frame := beginFrame(buf[:0], frameBody, p.id)
+		n := min(c, bodyChunk)
+		m, err := p.r.Body.Read(frame[frameHeader : frameHeader+n])
+		if m > 0 {
+			frame = frame[:frameHeader+m]
+			_ = endFrame(frame)
+			p.mu.Lock()
+			p.credit -= m
+			p.mu.Unlock()
+			if p.cc.write(ctx, p.l, frame) != nil {
+				return
+			}
+		}
+		if err == nil {
+			continue
+		}
+		end := httpReqEnd{}
+		if err == io.EOF {
+			end.Trailer = p.r.Trailer
+		} else {
+			end.Err = err.Error()
+		}
+		e := encoder{b: beginFrame(buf[:0], frameEnd, p.id)}
+		p.endC.enc(&e, reflect.ValueOf(&end).Elem())
+		if e.err == nil && endFrame(e.b) == nil {
+			_ = p.cc.write(ctx, p.l, e.b)
+		}
+		return
+	}
+}
+
+// The plugin's side.
+
+// plugStream is the plugin's side of one HTTP call in flight: the request
+// body as it arrives and the response window.
+type plugStream struct {
+	sc    *serverConn
+	id    uint64
+	rwake chan struct{} // a hint: request body data or its end arrived
+	cwake chan struct{} // a hint: response credit arrived
+
+	mu       sync.Mutex // guards the fields below
+	data     [][]byte   // request body frames not yet read
+	buffered int        // their bytes
+	eof      bool
+	rerr     error
+	trailer  map[string][]string
+	unacked  int // request body bytes read since the last window frame
+	credit   int // response body bytes the plugin may still send
+}
+
+func newPlugStream(sc *serverConn, id uint64) *plugStream {
+	return &plugStream{sc: sc, id: id, rwake: make(chan struct{}, 1), cwake: make(chan struct{}, 1), credit: respWindow}
+}
+
+func signal(c chan struct{}) {
+	select {
+	case c <- struct{}{}:
+	default:
+	}
+}
+
+// frame takes a frame the host sent for the call; false on a protocol
+// error.
+func (st *plugStream) frame(typ byte, body []byte, endC *typeCodec) bool {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	switch typ {
+	case frameBody:
+		defer signal(st.rwake)
+		if st.eof || st.buffered+len(body) > reqWindow {
+			return false
+		}
+		st.data = append(st.data, body)
+		st.buffered += len(body)
+	case frameEnd:
+		defer signal(st.rwake)
+		var end httpReqEnd
+		d := newDecoder(body)
+		endC.dec(&d, reflect.ValueOf(&end).Elem())
+		if d.err != nil || st.eof {
+			return false
+		}
+		st.eof, st.trailer = true, end.Trailer
+		if end.Err != "" {
+			st.rerr = fmt.Errorf("process: host reading the request body: %s", end.Err)
+		}
+	case frameWindow:
+		defer signal(st.cwake)
+		d := newDecoder(body)
+		n := d.uvarint()
+		if d.err != nil || n > respWindow || st.credit+int(n) > respWindow {
+			return false
+		}
+		st.credit += int(n)
+	}
+	return true
+}
+
+// plugBody is the request body on the plugin's side.
+type plugBody struct {
+	st  *plugStream
+	ctx context.Context
+	r   *http.Request
+}
+
+func (b *plugBody) Read(p []byte) (int, error) {
+	st := b.st
+	for {
+		st.mu.Lock()
+		if len(st.data) > 0 {
+			n := copy(p, st.data[0])
+			if st.data[0] = st.data[0][n:]; len(st.data[0]) == 0 {
+				st.data[0] = nil
+				st.data = st.data[1:]
+			}
+			st.buffered -= n
+			st.unacked += n
+			grant := 0
+			if st.unacked >= reqWindow/2 && !st.eof {
+				grant, st.unacked = st.unacked, 0
+			}
+			st.mu.Unlock()
+			if grant > 0 {
+				st.sc.write(windowFrame(st.id, grant))
+			}
+			return n, nil
+		}
+		if st.eof {
+			for k, v := range st.trailer {
+				if b.r.Trailer == nil {
+					b.r.Trailer = make(http.Header)
+				}
+				b.r.Trailer[k] = v
+			}
+			st.trailer = nil
+			err := st.rerr
+			st.mu.Unlock()
+			if err == nil {
+				err = io.EOF
+			}
+			return 0, err
+		}
+		st.mu.Unlock()
+		select {
+		case <-st.rwake:
+		case <-b.ctx.Done():
+			return 0, b.ctx.Err()
+		}
+	}
+}
+
+func (b *plugBody) Close() error { return nil }
+
+// toRequest rebuilds the request on the plugin's side.
+func (hr *httpRequest) toRequest(ctx context.Context, st *plugStream) (*http.Request, error) {
+	u, err := url.Parse(hr.URL)
+	if err != nil {
+		return nil, fmt.Errorf("request URL %q: %w", hr.URL, err)
 	}
 	major, minor, ok := http.ParseHTTPVersion(hr.Proto)
 	if !ok {
@@ -96,74 +738,200 @@ func (hr *httpRequest) toRequest(ctx context.Context) (*http.Request, error) {
 		hr.Header = make(map[string][]string)
 	}
 	r := &http.Request{
-		Method:        hr.Method,
-		URL:           u,
-		Proto:         hr.Proto,
-		ProtoMajor:    major,
-		ProtoMinor:    minor,
-		Header:        hr.Header,
-		Body:          io.NopCloser(bytes.NewReader(hr.Body)),
-		ContentLength: int64(len(hr.Body)),
-		Host:          hr.Host,
-		RemoteAddr:    hr.RemoteAddr,
-		RequestURI:    hr.RequestURI,
+		Method:           hr.Method,
+		URL:              u,
+		Proto:            hr.Proto,
+		ProtoMajor:       major,
+		ProtoMinor:       minor,
+		Header:           hr.Header,
+		ContentLength:    hr.ContentLength,
+		TransferEncoding: hr.TransferEncoding,
+		Close:            hr.Close,
+		Host:             hr.Host,
+		RemoteAddr:       hr.RemoteAddr,
+		RequestURI:       hr.RequestURI,
+		Body:             http.NoBody,
 	}
-	if len(hr.Body) == 0 {
-		r.Body = http.NoBody
+	if len(hr.Trailer) > 0 {
+		r.Trailer = make(http.Header, len(hr.Trailer))
+		for _, k := range hr.Trailer {
+			r.Trailer[k] = nil
+		}
 	}
-	if hr.TLS {
-		r.TLS = &tls.ConnectionState{HandshakeComplete: true}
+	if hr.TLS != nil {
+		if r.TLS, err = hr.TLS.state(); err != nil {
+			return nil, err
+		}
 	}
-	return r.WithContext(ctx), nil
+	r = r.WithContext(ctx)
+	switch {
+	case !hr.BodyInline:
+		r.Body = &plugBody{st: st, ctx: ctx, r: r}
+	case len(hr.Body) > 0:
+		r.Body = io.NopCloser(bytes.NewReader(hr.Body))
+	}
+	return r, nil
 }
 
-// recorder is the plugin-side http.ResponseWriter: it keeps the response
-// for the trip back.
-type recorder struct {
-	header http.Header
-	status int
-	body   bytes.Buffer
+// plugWriter is the plugin's http.ResponseWriter.
+type plugWriter struct {
+	st     *plugStream
+	ctx    context.Context
+	codecs *httpCodecs
+
+	header   http.Header
+	status   int         // the final status, once written
+	snap     http.Header // the header when the status was written
+	headSent bool
+	buf      []byte // body bytes not sent yet
+	frame    []byte // reused frame buffer
+	err      error  // a write failed: the call is over
 }
 
-func newRecorder() *recorder { return &recorder{header: make(http.Header)} }
+func newPlugWriter(st *plugStream, ctx context.Context, codecs *httpCodecs, preset map[string][]string) *plugWriter {
+	w := &plugWriter{st: st, ctx: ctx, codecs: codecs, header: make(http.Header, len(preset))}
+	for k, v := range preset {
+		w.header[k] = v
+	}
+	return w
+}
 
-func (w *recorder) Header() http.Header { return w.header }
+func (w *plugWriter) Header() http.Header { return w.header }
 
-func (w *recorder) WriteHeader(code int) {
+func (w *plugWriter) WriteHeader(code int) {
+	if w.status != 0 {
+		return // as net/http: a superfluous call changes nothing
+	}
+	if code < 100 || code > 999 {
+		panic(fmt.Sprintf("invalid WriteHeader code %v", code))
+	}
+	if code < 200 && code != http.StatusSwitchingProtocols {
+		w.sendHead(code, w.header.Clone())
+		return
+	}
+	w.status = code
+	w.snap = w.header.Clone()
+}
+
+func (w *plugWriter) sendHead(code int, h http.Header) {
+	e := encoder{b: beginFrame(w.frame[:0], frameHead, w.st.id)}
+	head := httpHead{Status: code, Header: h}
+	w.codecs.head.enc(&e, reflect.ValueOf(&head).Elem())
+	if e.err == nil {
+		e.err = endFrame(e.b)
+	}
+	w.frame = e.b
+	if e.err != nil {
+		w.err = e.err
+		return
+	}
+	w.st.sc.write(e.b)
+}
+
+// bodyAllowed is net/http's rule: no body with 1xx, 204 and 304.
+func bodyAllowed(status int) bool {
+	return status >= 200 && status != http.StatusNoContent && status != http.StatusNotModified
+}
+
+func (w *plugWriter) Write(p []byte) (int, error) {
 	if w.status == 0 {
-		w.status = code
+		w.WriteHeader(http.StatusOK)
+	}
+	if !bodyAllowed(w.status) {
+		return 0, http.ErrBodyNotAllowed
+	}
+	if w.err != nil {
+		return 0, w.err
+	}
+	n := len(p)
+	for len(w.buf)+len(p) > bodyChunk {
+		if len(w.buf) == 0 { // send straight from p
+			w.send(p[:bodyChunk])
+			p = p[bodyChunk:]
+		} else {
+			k := bodyChunk - len(w.buf)
+			w.buf = append(w.buf, p[:k]...)
+			p = p[k:]
+			w.send(w.buf)
+			w.buf = w.buf[:0]
+		}
+		if w.err != nil {
+			return n - len(p), w.err
+		}
+	}
+	w.buf = append(w.buf, p...)
+	return n, nil
+}
+
+// send sends body bytes within the host's window, sending the head first.
+func (w *plugWriter) send(p []byte) {
+	if !w.headSent {
+		w.headSent = true
+		w.sendHead(w.status, w.snap)
+	}
+	st := w.st
+	for len(p) > 0 && w.err == nil {
+		st.mu.Lock()
+		n := min(st.credit, len(p))
+		st.credit -= n
+		st.mu.Unlock()
+		if n == 0 {
+			select {
+			case <-st.cwake:
+			case <-w.ctx.Done():
+				w.err = w.ctx.Err()
+			}
+			continue
+		}
+		w.frame = append(beginFrame(w.frame[:0], frameBody, st.id), p[:n]...)
+		_ = endFrame(w.frame)
+		st.sc.write(w.frame)
+		p = p[n:]
 	}
 }
 
-func (w *recorder) Write(p []byte) (int, error) {
-	w.WriteHeader(http.StatusOK)
-	if w.body.Len()+len(p) > maxFrame {
-		return 0, fmt.Errorf("%w: response body over %d bytes", ErrTooLarge, maxFrame)
+// Flush sends what was written and asks the host to flush it to the
+// client.
+func (w *plugWriter) Flush() {
+	if w.status == 0 {
+		w.WriteHeader(http.StatusOK)
 	}
-	return w.body.Write(p)
+	if w.err != nil {
+		return
+	}
+	w.send(w.buf)
+	w.buf = w.buf[:0]
+	if w.err == nil {
+		w.st.sc.write(beginFrameDone(frameFlush, w.st.id))
+	}
 }
 
-// Flush is accepted and does nothing: the response goes back whole.
-func (w *recorder) Flush() {}
-
-func (w *recorder) response() httpResponse {
-	status := w.status
-	if status == 0 {
-		status = http.StatusOK
-	}
-	return httpResponse{Status: status, Header: w.header, Body: w.body.Bytes()}
+func beginFrameDone(typ byte, id uint64) []byte {
+	b := beginFrame(make([]byte, 0, frameHeader), typ, id)
+	_ = endFrame(b)
+	return b
 }
 
-// writeResponse writes resp to w on the host's side.
-func writeResponse(w http.ResponseWriter, resp *httpResponse) {
-	h := w.Header()
-	for k, v := range resp.Header {
-		h[k] = v
+// end returns the end of the response for the result frame.
+func (w *plugWriter) end() httpEnd {
+	if w.status == 0 {
+		w.WriteHeader(http.StatusOK)
 	}
-	status := resp.Status
-	if status < 100 || status > 999 {
-		status = http.StatusBadGateway
+	end := httpEnd{Body: w.buf}
+	if !w.headSent {
+		end.Head = &httpHead{Status: w.status, Header: w.snap}
 	}
-	w.WriteHeader(status)
-	_, _ = w.Write(resp.Body)
+	if _, ok := w.snap["Trailer"]; ok || hasTrailerPrefix(w.header) {
+		end.Header = w.header
+	}
+	return end
+}
+
+func hasTrailerPrefix(h http.Header) bool {
+	for k := range h {
+		if strings.HasPrefix(k, http.TrailerPrefix) {
+			return true
+		}
+	}
+	return false
 }

@@ -1,0 +1,148 @@
+package process
+
+import (
+	"context"
+	"log/slog"
+	"net"
+	"path/filepath"
+	"sync"
+	"testing"
+
+	"github.com/hotpatch-go/hotpatch/registry"
+)
+
+// The call channel tests run both ends in the test process: the plugin's
+// server (or a hostile stand-in speaking raw frames) on a unix socket, and
+// the host's version, instance and adapters dialled to it. No executable is
+// built or started; the frames are the same.
+
+// reportSink is a Manager that records the failures reported to it.
+type reportSink struct {
+	mu      sync.Mutex
+	reports []error
+}
+
+func (m *reportSink) ReportFailure(_ string, err error) {
+	m.mu.Lock()
+	m.reports = append(m.reports, err)
+	m.mu.Unlock()
+}
+
+func (m *reportSink) RollBack(context.Context, string, error) error { return nil }
+
+func (m *reportSink) count() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return len(m.reports)
+}
+
+// chanEnv is a host bound to a call channel socket.
+type chanEnv struct {
+	l     *Loader
+	v     *version
+	in    *instance
+	sink  *reportSink
+	impls map[string]any
+}
+
+// newChanEnv binds a host with registry reg to the plugin answering on
+// socket with the given hello slots, over conns connections.
+func newChanEnv(t testing.TB, reg *registry.Registry, socket string, slots []slotInfo, conns int, mem *memBudget) *chanEnv {
+	t.Helper()
+	sink := &reportSink{}
+	l := New(reg, Options{Manager: sink, Logger: slog.New(slog.DiscardHandler)})
+	v := newVersion(l, "chan-test", "chan-test.proc", "", t.TempDir())
+	in := &instance{v: v, idle: make(chan struct{}, 1), hello: helloReply{Version: channelVersion, Socket: socket, Slots: slots}}
+	for range conns {
+		c, err := net.Dial("unix", socket)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if mem != nil {
+			in.conns = append(in.conns, newCallConnMem(c, mem))
+		} else {
+			in.conns = append(in.conns, newCallConn(c))
+		}
+	}
+	t.Cleanup(func() {
+		for _, cc := range in.conns {
+			cc.close(ErrUnavailable)
+		}
+	})
+	impls, err := v.bind(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v.cur.Store(in)
+	return &chanEnv{l: l, v: v, in: in, sink: sink, impls: impls}
+}
+
+// servePlugin runs the plugin's server for served in the test process and
+// binds a host with registry reg to it.
+func servePlugin(t testing.TB, reg *registry.Registry, served map[string]any, conns int) *chanEnv {
+	t.Helper()
+	srv, err := newServer(served)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.close)
+	reply, err := srv.hello(context.Background(), helloRequest{Version: channelVersion})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return newChanEnv(t, reg, reply.Socket, reply.Slots, conns, nil)
+}
+
+// rawPlugin is a hostile stand-in for a plugin: serve runs for each
+// connection the host dials (n counts them from 0).
+func rawPlugin(t testing.TB, serve func(n int, c net.Conn)) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "call.sock")
+	ln, err := net.Listen("unix", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var open []net.Conn
+	wg.Go(func() {
+		for n := 0; ; n++ {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			open = append(open, c)
+			mu.Unlock()
+			wg.Go(func() {
+				defer c.Close()
+				serve(n, c)
+			})
+		}
+	})
+	t.Cleanup(func() {
+		ln.Close()
+		mu.Lock()
+		for _, c := range open {
+			c.Close()
+		}
+		mu.Unlock()
+		wg.Wait()
+	})
+	return path
+}
+
+// slotsOf describes the hello slots of the funcs in served, sorted by name
+// as a plugin reports them.
+func slotsOf(t testing.TB, served map[string]any) []slotInfo {
+	t.Helper()
+	srv, err := newServer(served)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []slotInfo
+	for _, sl := range srv.slots {
+		out = append(out, slotInfo{Name: sl.name, Type: sl.shape.typ.String(), Desc: sl.shape.desc})
+	}
+	return out
+}

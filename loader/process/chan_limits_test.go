@@ -1,0 +1,419 @@
+package process
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"io"
+	"net"
+	"reflect"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hotpatch-go/hotpatch/registry"
+)
+
+type chainNode struct {
+	V    int
+	Next *chainNode
+}
+
+type tree []tree
+
+type treeMap map[string]treeMap
+
+func chain(n int) *chainNode {
+	var head *chainNode
+	for i := range n {
+		head = &chainNode{V: i, Next: head}
+	}
+	return head
+}
+
+// limitSlots registers the slots of the limit tests and returns the funcs
+// a plugin serves for them.
+func limitSlots() (*registry.Registry, map[string]any) {
+	reg := registry.New()
+	registry.MustRegister(reg, "t.Len", func(*chainNode) (int, error) { return 0, nil })
+	registry.MustRegister(reg, "t.Tree", func(int) (tree, error) { return nil, nil })
+	registry.MustRegister(reg, "t.Echo", func(string) (string, error) { return "", nil })
+	registry.MustRegister(reg, "t.Deadline", func(context.Context) (int64, bool) { return 0, false })
+	registry.MustRegister(reg, "t.Big", func(int) ([]byte, error) { return nil, nil })
+	served := map[string]any{
+		"t.Len": func(n *chainNode) (int, error) {
+			k := 0
+			for ; n != nil; n = n.Next {
+				k++
+			}
+			return k, nil
+		},
+		"t.Tree": func(depth int) (tree, error) {
+			var t tree
+			for range depth {
+				t = tree{t}
+			}
+			return t, nil
+		},
+		"t.Echo": func(s string) (string, error) { return s, nil },
+		"t.Deadline": func(ctx context.Context) (int64, bool) {
+			d, ok := ctx.Deadline()
+			return d.Unix(), ok
+		},
+		"t.Big": func(n int) ([]byte, error) { return make([]byte, n), nil },
+	}
+	return reg, served
+}
+
+// TestChanDepthAndCycles: a cyclic argument is refused with an error (it
+// used to overflow the host's stack), a value nested past maxDepth is
+// refused by the encoder before it is sent, a deep but allowed one
+// crosses, and none of it counts against the patch.
+func TestChanDepthAndCycles(t *testing.T) {
+	reg, served := limitSlots()
+	e := servePlugin(t, reg, served, 1)
+	length := e.impls["t.Len"].(func(*chainNode) (int, error))
+
+	n := &chainNode{V: 1}
+	n.Next = n
+	if _, err := length(n); !errors.Is(err, ErrUnsupportedType) || !strings.Contains(err.Error(), "cyclic") {
+		t.Fatalf("cyclic argument: err = %v, want a cyclic-value error", err)
+	}
+	long := &chainNode{V: 0, Next: chain(2 * cycleCheckDepth)}
+	long.Next.Next.Next = long // a cycle that starts deep
+	if _, err := length(long); !errors.Is(err, ErrUnsupportedType) {
+		t.Fatalf("deep cycle: err = %v", err)
+	}
+	if _, err := length(chain(maxDepth + 5)); !errors.Is(err, ErrTooLarge) {
+		t.Fatalf("list of %d: err = %v, want ErrTooLarge", maxDepth+5, err)
+	}
+	if got, err := length(chain(maxDepth - 1)); err != nil || got != maxDepth-1 {
+		t.Fatalf("list of %d: %d, %v", maxDepth-1, got, err)
+	}
+	// The plugin's results are bounded the same way.
+	tr := e.impls["t.Tree"].(func(int) (tree, error))
+	if _, err := tr(maxDepth + 5); err == nil {
+		t.Fatal("tree deeper than maxDepth crossed")
+	}
+	if _, err := tr(100); err != nil {
+		t.Fatal(err)
+	}
+	if got := e.sink.count(); got != 1 { // only the plugin's refusal of its own result
+		t.Fatalf("%d failures reported, want 1 (the plugin's result)", got)
+	}
+}
+
+// TestCodecNestedDecode: a message nesting slices or maps 1e6 levels deep
+// (a byte each) fails to decode instead of overflowing the stack; the
+// limit used to count pointers only.
+func TestCodecNestedDecode(t *testing.T) {
+	for _, typ := range []reflect.Type{reflect.TypeFor[tree](), reflect.TypeFor[treeMap](), reflect.TypeFor[chainNode]()} {
+		c, err := newCodecBuilder().build(typ, "v")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var msg []byte
+		for range 1_000_000 {
+			switch typ.Kind() {
+			case reflect.Slice:
+				msg = append(msg, 2) // one element
+			case reflect.Map:
+				msg = append(msg, 2, 0) // one entry, key ""
+			default:
+				msg = append(msg, 0, 1) // V 0, Next present
+			}
+		}
+		msg = append(msg, 0, 0)
+		d := newDecoder(msg)
+		c.dec(&d, reflect.New(typ).Elem())
+		if !errors.Is(d.err, ErrTooLarge) {
+			t.Errorf("%v: err = %v, want ErrTooLarge", typ, d.err)
+		}
+	}
+}
+
+// TestCodecAllocBound: a message of nil inner slices cannot make the
+// decoder allocate 24 times its size.
+func TestCodecAllocBound(t *testing.T) {
+	c, err := newCodecBuilder().build(reflect.TypeFor[[][]int](), "v")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 4 << 20
+	msg := binary.AppendUvarint(nil, n+1)
+	msg = append(msg, make([]byte, n)...) // n nil slices
+	d := newDecoder(msg)
+	var out [][]int
+	c.dec(&d, reflect.ValueOf(&out).Elem())
+	if !errors.Is(d.err, ErrTooLarge) {
+		t.Fatalf("err = %v, want ErrTooLarge", d.err)
+	}
+	// Ordinary data with a high ratio still decodes: small ints, 8 bytes each.
+	ints := make([]int64, 1<<20)
+	for i := range ints {
+		ints[i] = int64(i % 60)
+	}
+	if got := roundTrip(t, ints).([]int64); len(got) != len(ints) {
+		t.Fatal("ints lost")
+	}
+}
+
+// TestWireDeadline: a deadline after 2262 travels as none, not as one in
+// the past (UnixNano overflowed).
+func TestWireDeadline(t *testing.T) {
+	reg, served := limitSlots()
+	e := servePlugin(t, reg, served, 1)
+	dl := e.impls["t.Deadline"].(func(context.Context) (int64, bool))
+	ctx, cancel := context.WithDeadline(context.Background(), time.Date(3000, 1, 1, 0, 0, 0, 0, time.UTC))
+	defer cancel()
+	if _, ok := dl(ctx); ok {
+		t.Error("a deadline in 3000 reached the plugin as a deadline before 2262")
+	}
+	near := time.Now().Add(time.Hour)
+	ctx2, cancel2 := context.WithDeadline(context.Background(), near)
+	defer cancel2()
+	if got, ok := dl(ctx2); !ok || got != near.Unix() {
+		t.Errorf("deadline = %d, %v, want %d", got, ok, near.Unix())
+	}
+	if wireDeadline(time.Date(1600, 1, 1, 0, 0, 0, 0, time.UTC)) != 1 {
+		t.Error("a deadline before 1970 does not travel as past")
+	}
+}
+
+// readFrames reads the host's frames on c and sends their ids and
+// bodies until c closes.
+func readFrames(c net.Conn, calls chan<- [2]any) {
+	defer close(calls)
+	fr := newFrameReader(c)
+	for {
+		typ, id, body, _, err := fr.read(nil, nil, nil)
+		if err != nil {
+			return
+		}
+		if typ == frameCall {
+			calls <- [2]any{id, body}
+		}
+	}
+}
+
+// echoResult is a good result frame for t.Echo.
+func echoResult(id uint64, s string) []byte {
+	e := encoder{b: beginFrame(nil, frameResult, id)}
+	e.b = append(e.b, statusOK)
+	e.string(s)
+	e.b = append(e.b, errNone)
+	_ = endFrame(e.b)
+	return e.b
+}
+
+// TestChanMalformedFrame: one malformed frame drops its connection only:
+// the call that met it fails with a protocol error (reported once, not
+// labelled as an exit), a call in flight beside it fails unreported, and
+// the next calls redial and succeed.
+func TestChanMalformedFrame(t *testing.T) {
+	hdr := func(length uint32, typ byte, id uint64) []byte {
+		b := binary.LittleEndian.AppendUint32(nil, length)
+		b = append(b, typ)
+		return binary.LittleEndian.AppendUint64(b, id)
+	}
+	cases := []struct {
+		name  string
+		frame func(id uint64) []byte
+		close bool // close the connection after the frame
+	}{
+		{"lying length", func(id uint64) []byte { return hdr(maxFrame+1, frameResult, id) }, false},
+		{"short length", func(id uint64) []byte { return hdr(3, frameResult, id) }, false},
+		{"cut frame", func(id uint64) []byte { return echoResult(id, "hello")[:frameHeader+3] }, true},
+		{"unknown type", func(id uint64) []byte { return append(hdr(9+1, 99, id), 0) }, false},
+		{"empty result", func(id uint64) []byte { return hdr(9, frameResult, id) }, false},
+		{"HTTP frame for a call", func(id uint64) []byte { return hdr(9, frameFlush, id) }, false},
+		{"garbage", func(uint64) []byte { return []byte("HTTP/1.1 400 Bad Request\r\n\r\n") }, false},
+		{"short garbage", func(id uint64) []byte { return append([]byte("\x05\x00\x00\x00\x03junk"), echoResult(id, "x")...) }, false},
+	}
+	reg, served := limitSlots()
+	slots := slotsOf(t, served)
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			sock := rawPlugin(t, func(n int, c net.Conn) {
+				calls := make(chan [2]any, 16)
+				go readFrames(c, calls)
+				if n == 0 { // the first connection: two calls, one bad frame
+					first := <-calls
+					<-calls
+					c.Write(tc.frame(first[0].(uint64)))
+					if tc.close {
+						c.Close()
+					}
+					io.Copy(io.Discard, c)
+					return
+				}
+				for call := range calls {
+					d := newDecoder(call[1].([]byte))
+					d.uvarint()
+					d.varint()
+					if _, err := c.Write(echoResult(call[0].(uint64), d.string())); err != nil {
+						return
+					}
+				}
+			})
+			e := newChanEnv(t, reg, sock, slots, 1, nil)
+			echo := e.impls["t.Echo"].(func(string) (string, error))
+			var wg sync.WaitGroup
+			errs := make([]error, 2)
+			for i := range errs {
+				wg.Go(func() { _, errs[i] = echo("x") })
+			}
+			wg.Wait()
+			for i, err := range errs {
+				if !errors.Is(err, ErrProtocol) || errors.Is(err, ErrProcessExited) {
+					t.Errorf("call %d: err = %v, want a protocol error not labelled as an exit", i, err)
+				}
+			}
+			if got := e.sink.count(); got != 1 {
+				t.Errorf("%d failures reported, want 1", got)
+			}
+			for range 3 {
+				if got, err := echo("again"); err != nil || got != "again" {
+					t.Fatalf("after redial: %q, %v", got, err)
+				}
+			}
+		})
+	}
+}
+
+// TestChanStuckPlugin: a plugin that stops reading its socket holds a
+// caller only until its deadline; callers queued behind the stuck write
+// leave when their contexts end; a caller without a deadline gets a
+// protocol error after writeStall, reported once; later calls redial.
+func TestChanStuckPlugin(t *testing.T) {
+	reg, served := limitSlots()
+	slots := slotsOf(t, served)
+	release := make(chan struct{})
+	sock := rawPlugin(t, func(n int, c net.Conn) {
+		if n == 0 {
+			select { // read nothing
+			case <-release:
+			}
+			return
+		}
+		calls := make(chan [2]any, 16)
+		go readFrames(c, calls)
+		for call := range calls {
+			d := newDecoder(call[1].([]byte))
+			d.uvarint()
+			d.varint()
+			if _, err := c.Write(echoResult(call[0].(uint64), d.string())); err != nil {
+				return
+			}
+		}
+	})
+	defer close(release)
+	e := newChanEnv(t, reg, sock, slots, 1, nil)
+	echo := e.impls["t.Echo"].(func(string) (string, error))
+	_ = echo
+	type echoCtx = func(context.Context, string) (string, error)
+	// A slot with a context, served by the same stand-in (only the
+	// deadline matters: the request never arrives).
+	ctxEcho := func(ctx context.Context, s string) error {
+		in := e.v.acquire()
+		defer in.release()
+		cc := in.conn()
+		pc := cc.get()
+		defer cc.put(pc)
+		enc := encoder{b: beginFrame(pc.req[:0], frameCall, 0)}
+		enc.uvarint(2)
+		enc.varint(deadlineOf(ctx))
+		enc.string(s)
+		pc.req = enc.b
+		if err := endFrame(enc.b); err != nil {
+			return err
+		}
+		return cc.roundTrip(ctx, pc)
+	}
+	big := strings.Repeat("x", 16<<20) // more than the socket buffers hold
+	done := make(chan error, 3)
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	go func() { done <- ctxEcho(ctx, big) }()
+	go func() { done <- ctxEcho(ctx, "small") }()
+	for range 2 {
+		select {
+		case err := <-done:
+			if !errors.Is(err, context.DeadlineExceeded) {
+				t.Errorf("err = %v, want DeadlineExceeded", err)
+			}
+		case <-time.After(writeStall + 10*time.Second):
+			t.Fatal("a caller with a 300 ms deadline is still waiting on a plugin that does not read")
+		}
+	}
+	// The cut-off request broke the link: the next call redials.
+	if got, err := echo("after"); err != nil || got != "after" {
+		t.Fatalf("after the stuck link: %q, %v", got, err)
+	}
+}
+
+// TestChanStallNoDeadline: a caller without a deadline writing to a plugin
+// that does not read fails with a protocol error after writeStall.
+func TestChanStallNoDeadline(t *testing.T) {
+	reg, served := limitSlots()
+	slots := slotsOf(t, served)
+	release := make(chan struct{})
+	sock := rawPlugin(t, func(n int, c net.Conn) { <-release })
+	defer close(release)
+	e := newChanEnv(t, reg, sock, slots, 1, nil)
+	echo := e.impls["t.Echo"].(func(string) (string, error))
+	done := make(chan error, 1)
+	go func() { _, err := echo(strings.Repeat("x", 16<<20)); done <- err }()
+	select {
+	case err := <-done:
+		if !errors.Is(err, ErrProtocol) || !strings.Contains(err.Error(), "not read") {
+			t.Fatalf("err = %v", err)
+		}
+	case <-time.After(writeStall + 20*time.Second):
+		t.Fatal("a write to a plugin that does not read never ends")
+	}
+	if got := e.sink.count(); got != 1 {
+		t.Errorf("%d failures reported, want 1", got)
+	}
+}
+
+// TestChanResultMemory: concurrent large results are held within the
+// memory budget shared by the connections (they used to grow the host by
+// about 3.4 times each, with only a per-call limit).
+func TestChanResultMemory(t *testing.T) {
+	reg, served := limitSlots()
+	srv, err := newServer(served)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.close)
+	reply, err := srv.hello(context.Background(), helloRequest{Version: channelVersion})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mem := newMemBudget(maxFrame)
+	e := newChanEnv(t, reg, reply.Socket, reply.Slots, 2, mem)
+	bigf := e.impls["t.Big"].(func(int) ([]byte, error))
+	const size = 20 << 20
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			b, err := bigf(size)
+			if err != nil || len(b) != size {
+				t.Errorf("len %d, %v", len(b), err)
+			}
+		})
+	}
+	wg.Wait()
+	if peak := mem.peakUse(); peak > maxFrame {
+		t.Fatalf("peak %d bytes of results held, budget %d", peak, maxFrame)
+	} else if peak < size {
+		t.Fatalf("peak %d: results were not counted", peak)
+	}
+	if mem.inUse() != 0 {
+		t.Fatalf("%d bytes never released", mem.inUse())
+	}
+	_ = bytes.MinRead
+}

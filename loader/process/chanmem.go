@@ -1,0 +1,92 @@
+package process
+
+import (
+	"context"
+	"sync"
+)
+
+// memBudget bounds the bytes of result frames the host holds at once
+// across calls: frames read from a plugin but not yet decoded. The leader
+// asks for a large frame's size before reading its body and waits while the
+// budget is spent, which leaves the frame in the socket: the plugin's
+// writes block until memory is released. One frame alone always fits (its
+// request is capped at the whole budget), so a call never waits for
+// itself.
+type memBudget struct {
+	max int
+
+	mu   sync.Mutex    // guards used and freed
+	used int           // bytes admitted and not released
+	peak int           // the most used at once
+	free chan struct{} // closed (and replaced) when bytes are released
+}
+
+// DefaultResultMemory is the budget of result frames in flight when none
+// is configured: two frames of the largest size.
+const defaultResultMemory = 2 * maxFrame
+
+// minCharge is the size under which a frame is not counted: small frames
+// cost little and are the common case.
+const minCharge = 64 << 10
+
+func newMemBudget(max int) *memBudget {
+	if max < maxFrame {
+		max = maxFrame
+	}
+	return &memBudget{max: max, free: make(chan struct{})}
+}
+
+// acquire waits until n bytes fit and counts them, or until ctx ends. It
+// returns the amount counted, which the caller passes to release.
+func (m *memBudget) acquire(ctx context.Context, n int) (int, error) {
+	if m == nil || n < minCharge {
+		return 0, nil
+	}
+	n = min(n, m.max)
+	var done <-chan struct{}
+	if ctx != nil {
+		done = ctx.Done()
+	}
+	for {
+		m.mu.Lock()
+		if m.used == 0 || m.used+n <= m.max {
+			m.used += n
+			m.peak = max(m.peak, m.used)
+			m.mu.Unlock()
+			return n, nil
+		}
+		free := m.free
+		m.mu.Unlock()
+		select {
+		case <-free:
+		case <-done:
+			return 0, ctx.Err()
+		}
+	}
+}
+
+// release returns n bytes counted by acquire.
+func (m *memBudget) release(n int) {
+	if m == nil || n == 0 {
+		return
+	}
+	m.mu.Lock()
+	m.used -= n
+	close(m.free)
+	m.free = make(chan struct{})
+	m.mu.Unlock()
+}
+
+// inUse returns the bytes counted now.
+func (m *memBudget) inUse() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.used
+}
+
+// peakUse returns the most bytes counted at once.
+func (m *memBudget) peakUse() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.peak
+}
