@@ -63,9 +63,9 @@
 //     context.Canceled still hold).
 //
 // HTTP handlers — func(http.ResponseWriter, *http.Request) and
-// http.HandlerFunc — are bridged: method, URL, headers and body go over,
-// status, headers and body come back. Streaming (flushes, hijacking) is
-// not. Channels, funcs, unsafe pointers and interfaces are refused at load
+// http.HandlerFunc — are bridged: the request and the response stream both
+// ways (flushes and server-sent events included; hijacking is not bridged),
+// as docs/process.md describes. Channels, funcs, unsafe pointers and interfaces are refused at load
 // with the path of the offending part.
 //
 // A call that fails for another reason than the function's own error — the

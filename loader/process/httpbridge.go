@@ -625,7 +625,7 @@ func newPlugStream(sc *serverConn, id uint64) *plugStream {
 	return &plugStream{sc: sc, id: id, rwake: make(chan struct{}, 1), cwake: make(chan struct{}, 1), credit: respWindow}
 }
 
-func signal(c chan struct{}) {
+func wake(c chan struct{}) {
 	select {
 	case c <- struct{}{}:
 	default:
@@ -639,14 +639,14 @@ func (st *plugStream) frame(typ byte, body []byte, endC *typeCodec) bool {
 	defer st.mu.Unlock()
 	switch typ {
 	case frameBody:
-		defer signal(st.rwake)
+		defer wake(st.rwake)
 		if st.eof || st.buffered+len(body) > reqWindow {
 			return false
 		}
 		st.data = append(st.data, body)
 		st.buffered += len(body)
 	case frameEnd:
-		defer signal(st.rwake)
+		defer wake(st.rwake)
 		var end httpReqEnd
 		d := newDecoder(body)
 		endC.dec(&d, reflect.ValueOf(&end).Elem())
@@ -658,7 +658,7 @@ func (st *plugStream) frame(typ byte, body []byte, endC *typeCodec) bool {
 			st.rerr = fmt.Errorf("process: host reading the request body: %s", end.Err)
 		}
 	case frameWindow:
-		defer signal(st.cwake)
+		defer wake(st.cwake)
 		d := newDecoder(body)
 		n := d.uvarint()
 		if d.err != nil || n > respWindow || st.credit+int(n) > respWindow {

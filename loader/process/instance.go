@@ -254,7 +254,7 @@ func (in *instance) connect(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("call channel: %w", err)
 		}
-		in.conns = append(in.conns, newCallConn(c))
+		in.conns = append(in.conns, newCallConnMem(c, in.v.l.mem))
 	}
 	return nil
 }

@@ -30,7 +30,8 @@ type Loader struct {
 	reg    *registry.Registry
 	opts   Options
 	log    *slog.Logger
-	custom *Custom // nil for hotpatch plugins (Serve)
+	custom *Custom    // nil for hotpatch plugins (Serve)
+	mem    *memBudget // result frames held in memory, across every process of the loader
 
 	mu       sync.Mutex // guards dir, sockDir, spawner, versions, closed
 	dir      string     // private directory: executable copies, and sockets unless sockDir is set
@@ -63,6 +64,7 @@ func newLoader(reg *registry.Registry, c *Custom, opts Options) *Loader {
 		log:      opts.Logger,
 		custom:   c,
 		versions: make(map[*version]struct{}),
+		mem:      newMemBudget(defaultResultMemory),
 		done:     make(chan struct{}),
 	}
 }
