@@ -373,6 +373,11 @@ func TestNewUserSourceDrift(t *testing.T) {
 	if s, err := native.ReadSources(bin); err != nil || s["example.com/app/greet"] != res.Sources["example.com/app/greet"] {
 		t.Fatalf("ReadSources(baseline) = %v, %v", s, err)
 	}
+	// Built again into the same file, unchanged: the go command finds the
+	// binary up to date and leaves it, record and all; that is no error.
+	if _, err := BuildBaseline(ctx, BaselineOptions{Dir: app, Output: bin, Flags: flags}); err != nil {
+		t.Fatalf("building the baseline again into the same file: %v", err)
+	}
 
 	opts := Options{Baseline: bin, Source: filepath.Join(app, "patches", "hi.go"), Module: app}
 	p, err := Prepare(ctx, opts)
