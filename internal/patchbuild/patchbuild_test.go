@@ -462,3 +462,76 @@ func TestPluginReady(t *testing.T) {
 		}
 	}
 }
+
+// TestSourceRecordEdits: every edit after the build that changes what a
+// host package compiles to changes its hash in the source record, and
+// only those: a body, a file added or removed, a file of the build's
+// tags, an embedded file, a cgo file, the language version in go.mod. A
+// file another build tag selects changes nothing.
+func TestSourceRecordEdits(t *testing.T) {
+	t.Setenv("GOFLAGS", "-mod=mod")
+	app := newUserApp(t)
+	ctx := context.Background()
+	p := &Plan{Options: Options{Go: "go"}, GoEnv: os.Environ()}
+	write := func(name, data string) {
+		t.Helper()
+		if err := os.WriteFile(filepath.Join(app, filepath.FromSlash(name)), []byte(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("greet/msg.txt", "hi")
+	write("greet/embed.go", "package greet\n\nimport _ \"embed\"\n\n//go:embed msg.txt\nvar msg string\n")
+	const pkg = "example.com/app/greet"
+	record := func() string {
+		t.Helper()
+		s, err := p.sourceRecord(ctx, app, nil, false, "./greet")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s[pkg] == "" {
+			t.Fatalf("record %v lacks %s", s, pkg)
+		}
+		return s[pkg]
+	}
+	goMod, err := os.ReadFile(filepath.Join(app, "go.mod"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name       string
+		edit, undo func()
+		changes    bool
+	}{
+		{"body", func() { write("greet/greet.go", "package greet\n\nfunc Greeting() string { return \"HELLO\" }\n") },
+			func() { write("greet/greet.go", "package greet\n\nfunc Greeting() string { return \"hello\" }\n") }, true},
+		{"file added", func() { write("greet/more.go", "package greet\n") },
+			func() { os.Remove(filepath.Join(app, "greet", "more.go")) }, true},
+		{"file of the build's tags", func() { write("greet/x_linux.go", "package greet\n") },
+			func() { os.Remove(filepath.Join(app, "greet", "x_linux.go")) }, true},
+		{"file of other tags", func() { write("greet/x_other.go", "//go:build someothertag\n\npackage greet\n") },
+			func() { os.Remove(filepath.Join(app, "greet", "x_other.go")) }, false},
+		{"embedded file", func() { write("greet/msg.txt", "ho") }, func() { write("greet/msg.txt", "hi") }, true},
+		{"cgo file", func() { write("greet/c.go", "package greet\n\n// int one(void) { return 1; }\nimport \"C\"\n") },
+			func() { os.Remove(filepath.Join(app, "greet", "c.go")) }, true},
+		{"go version in go.mod", func() { write("go.mod", strings.Replace(string(goMod), "\ngo 1.26\n", "\ngo 1.21\n", 1)) },
+			func() { write("go.mod", string(goMod)) }, true},
+	} {
+		before := record()
+		tc.edit()
+		after := record()
+		tc.undo()
+		if changed := after != before; changed != tc.changes {
+			t.Errorf("%s: record changed = %v, want %v", tc.name, changed, tc.changes)
+		}
+		if again := record(); again != before {
+			t.Errorf("%s: undone, the record is %s, was %s", tc.name, again, before)
+		}
+	}
+	// A file removed is the reverse of one added; the embed file goes
+	// with the file that embeds it.
+	before := record()
+	os.Remove(filepath.Join(app, "greet", "embed.go"))
+	if record() == before {
+		t.Errorf("file removed: the record did not change")
+	}
+}

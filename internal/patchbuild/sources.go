@@ -24,12 +24,13 @@ type listedPackage struct {
 	Standard   bool
 	GoFiles, CgoFiles, CFiles, CXXFiles, MFiles, HFiles, FFiles, SFiles,
 	SwigFiles, SwigCXXFiles, SysoFiles, EmbedFiles []string
-	Error *struct{ Err string }
+	Module *struct{ GoVersion string }
+	Error  *struct{ Err string }
 }
 
 // listFields are the fields asked of `go list -json=...`.
 const listFields = "ImportPath,Dir,Standard,GoFiles,CgoFiles,CFiles,CXXFiles,MFiles,HFiles,FFiles,SFiles," +
-	"SwigFiles,SwigCXXFiles,SysoFiles,EmbedFiles,Error"
+	"SwigFiles,SwigCXXFiles,SysoFiles,EmbedFiles,Module,Error"
 
 // sourceRecord returns the source record (see [native.Sources]) of pkgs and
 // everything they import, as the go command in dir with the plan's
@@ -78,13 +79,20 @@ func (p *Plan) sourceRecord(ctx context.Context, dir string, flags []string, tol
 	return out, nil
 }
 
-// packageSum hashes the names and contents of a package's source files.
+// packageSum hashes the names and contents of a package's source files,
+// and the Go version its module's go.mod states: that version is the
+// language the files are compiled as (the scope of loop variables, for
+// one), so a go.mod edited from "go 1.21" to "go 1.22" changes what the
+// same files do.
 func packageSum(pkg listedPackage) (string, error) {
 	names := slices.Concat(pkg.GoFiles, pkg.CgoFiles, pkg.CFiles, pkg.CXXFiles, pkg.MFiles, pkg.HFiles, pkg.FFiles,
 		pkg.SFiles, pkg.SwigFiles, pkg.SwigCXXFiles, pkg.SysoFiles, pkg.EmbedFiles)
 	slices.Sort(names)
 	names = slices.Compact(names)
 	h := sha256.New()
+	if pkg.Module != nil {
+		fmt.Fprintf(h, "go %s\x00", pkg.Module.GoVersion)
+	}
 	for _, name := range names {
 		data, _, err := patchfile.ReadFile(filepath.Join(pkg.Dir, filepath.FromSlash(name)), 0)
 		if err != nil {
