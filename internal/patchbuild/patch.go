@@ -364,7 +364,7 @@ func (p *Plan) goRun(ctx context.Context, dir string, progress io.Writer, args .
 func (p *Plan) checkSources(ctx context.Context, s *loader.Source) error {
 	base, warn, err := readBaselineSources(p.Baseline)
 	if err != nil {
-		return fmt.Errorf("%s: %w", p.Baseline, err)
+		return err
 	}
 	if warn != "" {
 		p.Warnings = append(p.Warnings, warn)

@@ -426,6 +426,17 @@ func TestNewUserSourceDrift(t *testing.T) {
 	if len(p.Warnings) != 1 || !strings.Contains(p.Warnings[0], "no record of its packages' source") {
 		t.Errorf("warnings = %q, want one about the missing record", p.Warnings)
 	}
+
+	// A record damaged after the build (here its length lies): refused,
+	// saying what to do, as the server refuses every patch then.
+	damaged := filepath.Join(app, "damaged")
+	os.WriteFile(damaged, append(data[:len(data)-len(text)-8-len("\x00hotpatch-src-v1\n")],
+		"\xff\xff\xff\x00\x00\x00\x00\x00\x00hotpatch-src-v1\n"...), 0o755)
+	opts.Baseline = damaged
+	_, err = Prepare(ctx, opts)
+	if !errors.Is(err, ErrBaseline) || !errors.Is(err, native.ErrBadSources) || !strings.Contains(err.Error(), "build it again with `hotpatch build`") {
+		t.Errorf("baseline with a damaged record: err = %v, want ErrBaseline, ErrBadSources and advice", err)
+	}
 }
 
 func TestBaselineWarnings(t *testing.T) {

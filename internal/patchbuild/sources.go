@@ -141,9 +141,14 @@ func readBaselineSources(baseline string) (native.Sources, string, error) {
 	s, err := native.ReadSources(baseline)
 	switch {
 	case errors.Is(err, native.ErrNoSources):
-		return nil, baseline + " carries no record of its packages' source: it was not built with `hotpatch build`, " +
+		return nil, baseline + " carries no record of its packages' source: it was not built with `hotpatch build` " +
+			"(or a tool such as strip or objcopy rewrote it since, which drops the record), " +
 			"so nothing can check that this tree is the one it was built from, and a package edited since then " +
-			"would reach the server through the patch; build the baseline with `hotpatch build`", nil
+			"would reach the server through the patch; build the baseline with `hotpatch build` and leave it as it is", nil
+	case errors.Is(err, native.ErrBadSources):
+		return nil, "", fmt.Errorf("%w: %s: the record of its packages' source cannot be read (%w): the file was changed "+
+			"after `hotpatch build`, and the server running it refuses every native patch; build it again with "+
+			"`hotpatch build` and restart", ErrBaseline, baseline, err)
 	case err != nil:
 		return nil, "", fmt.Errorf("%w: %w", ErrBaseline, err)
 	}
