@@ -223,9 +223,15 @@ func (p *Plan) moduleRoot(ctx context.Context, modPath string) (string, error) {
 		if mp == modPath && dir != "" {
 			return dir, nil
 		}
-		have = append(have, mp)
+		if mp != "command-line-arguments" { // what go list -m says outside any module
+			have = append(have, "module "+mp)
+		}
 	}
-	return "", fmt.Errorf("%w: %s was built from module %s, but %s is in %s: build the patch in the baseline's source tree (or point Module at it)",
+	if len(have) == 0 {
+		have = []string{"no module (there is no go.mod in it or above it)"}
+	}
+	return "", fmt.Errorf("%w: %s was built from module %s, but %s is in %s: build the patch in the baseline's source tree, "+
+		"or name a directory of it (--module DIR of `hotpatch patch build`, Options.Module)",
 		ErrModule, p.Baseline, modPath, p.Module, strings.Join(have, ", "))
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"debug/elf"
 	"errors"
+	"fmt"
 	"go/parser"
 	"go/token"
 	"os"
@@ -226,6 +227,13 @@ func TestPrepareRefuses(t *testing.T) {
 			continue
 		}
 		t.Logf("%s: %v", name, err)
+	}
+	// A directory in no module is said to be in none, and the flag that
+	// names the right one is given.
+	_, err = Prepare(ctx, Options{Baseline: self, Source: src, Module: t.TempDir()})
+	if msg := fmt.Sprint(err); !errors.Is(err, ErrModule) || !strings.Contains(msg, "is in no module") ||
+		strings.Contains(msg, "command-line-arguments") || !strings.Contains(msg, "--module") {
+		t.Errorf("outside any module: err = %v", err)
 	}
 	// With the right toolchain and module the plan is complete.
 	p, err := Prepare(ctx, Options{Baseline: self, Source: src, Go: fakeGo(t, info.GoVersion, info.Main.Path)})
