@@ -356,10 +356,23 @@ func (p *Plan) goRun(ctx context.Context, dir string, progress io.Writer, args .
 		cmd.Stderr = io.MultiWriter(&stderr, progress)
 	}
 	if err := cmd.Run(); err != nil {
-		return "", fmt.Errorf("go %s: %v\n%s", strings.Join(args, " "), err, strings.TrimSpace(stderr.String()))
+		return "", &goError{args: args, err: err, stderr: strings.TrimSpace(stderr.String())}
 	}
 	return stdout.String(), nil
 }
+
+// goError is a go command that failed: the command, how, and what it said.
+type goError struct {
+	args   []string
+	err    error
+	stderr string
+}
+
+func (e *goError) Error() string {
+	return fmt.Sprintf("go %s: %v\n%s", strings.Join(e.args, " "), e.err, e.stderr)
+}
+
+func (e *goError) Unwrap() error { return e.err }
 
 // checkSources compares the source of the packages the patch links, as
 // the tree holds them now, with the baseline's source record, and refuses

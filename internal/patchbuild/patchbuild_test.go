@@ -268,6 +268,27 @@ func TestBuildBaselineRefusesFlags(t *testing.T) {
 	}
 }
 
+// TestBuildBaselineRefusesPackage: what is not one main package is said
+// in one sentence, without go list's template or tabs.
+func TestBuildBaselineRefusesPackage(t *testing.T) {
+	t.Setenv("GOFLAGS", "-mod=mod")
+	app := newUserApp(t)
+	for pkg, want := range map[string]string{
+		"./greet":    "is package greet (example.com/app/greet), not a main package",
+		"./nonexist": "nonexist",
+		"./...":      "names 3 packages",
+	} {
+		_, err := BuildBaseline(context.Background(), BaselineOptions{Dir: app, Package: pkg})
+		if msg := fmt.Sprint(err); !errors.Is(err, ErrPackage) || !strings.Contains(msg, want) || strings.ContainsAny(msg, "\t{") {
+			t.Errorf("%s: err = %v, want ErrPackage saying %q", pkg, err, want)
+		}
+	}
+	_, err := BuildBaseline(context.Background(), BaselineOptions{Dir: t.TempDir()})
+	if !errors.Is(err, ErrPackage) || !strings.Contains(err.Error(), "go.mod file not found") {
+		t.Errorf("outside any module: err = %v", err)
+	}
+}
+
 func TestDefaultExeName(t *testing.T) {
 	for in, want := range map[string]string{"example.com/cmd/server": "server", "example.com/tool/v2": "tool", "server": "server"} {
 		if got := defaultExeName(in); got != want {
