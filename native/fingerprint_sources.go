@@ -42,9 +42,10 @@ var (
 // patch build` and the native loader compare it, package by package, with
 // the tree a patch was built from ([DiffSources]).
 //
-// The hash of a package is "sha256:" and the hex SHA-256 of its file names
-// and contents (Go, cgo, C, assembly, syso and embedded files), in name
-// order; a tool computes it, this package only stores and compares it.
+// The hash of a package is "sha256:" and the hex SHA-256 of the Go version
+// its module's go.mod states and of its file names and contents (Go, cgo,
+// C, assembly, syso and embedded files), in name order; a tool computes
+// it, this package only stores and compares it.
 type Sources map[string]string
 
 const (
