@@ -94,14 +94,28 @@ func packageSum(pkg listedPackage) (string, error) {
 		fmt.Fprintf(h, "go %s\x00", pkg.Module.GoVersion)
 	}
 	for _, name := range names {
-		data, _, err := patchfile.ReadFile(filepath.Join(pkg.Dir, filepath.FromSlash(name)), 0)
-		if err != nil {
+		if err := hashFile(h, name, filepath.Join(pkg.Dir, filepath.FromSlash(name))); err != nil {
 			return "", fmt.Errorf("package %s: %w", pkg.ImportPath, err)
 		}
-		fmt.Fprintf(h, "%s\x00%d\x00", name, len(data))
-		h.Write(data)
 	}
 	return "sha256:" + hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// hashFile writes name, the size and the content of the file at path to
+// h, streamed: an embedded file may be large.
+func hashFile(h io.Writer, name, path string) error {
+	f, fi, err := patchfile.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	fmt.Fprintf(h, "%s\x00%d\x00", name, fi.Size())
+	if n, err := io.Copy(h, f); err != nil {
+		return err
+	} else if n != fi.Size() {
+		return fmt.Errorf("%s: changed while it was read (%d bytes, then %d)", path, fi.Size(), n)
+	}
+	return nil
 }
 
 // DriftError reports a source tree whose packages differ from those the
