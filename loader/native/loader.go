@@ -251,7 +251,7 @@ func (l *Loader) fingerprint() (native.Record, error) {
 // and whether it has one. Without one (a binary not built with `hotpatch
 // build`), nothing can tell whether a patch was built from the source the
 // binary was built from; that is logged once, and patches load as before.
-// A record that is there but cannot be read is an error for every native
+// A record that is there but malformed is an error for every native
 // patch: it was damaged after the build, and loading unchecked is what the
 // record is for.
 func (l *Loader) sources() (native.Sources, bool, error) {
@@ -262,6 +262,11 @@ func (l *Loader) sources() (native.Sources, bool, error) {
 			l.log.Warn("nativeloader: the running binary carries no source record, so native patches cannot be checked "+
 				"against the source it was built from: a package edited after the build would load unnoticed; "+
 				"build the server with `hotpatch build`", "err", err)
+		case err != nil && !errors.Is(err, native.ErrBadSources):
+			// The file cannot be read (a binary mode 0711, say): whether it
+			// carries a record is unknown, and loading goes on as without one.
+			l.log.Warn("nativeloader: the running binary's file cannot be read for its source record, so native patches "+
+				"cannot be checked against the source it was built from", "err", err)
 		case err != nil:
 			l.srcErr = fmt.Errorf("%w: the record of the source the running binary was built from cannot be read (%w), "+
 				"so no native patch can be checked against it: the file was changed after `hotpatch build`; "+
