@@ -233,6 +233,13 @@ func replaceSources(path string, text []byte) error {
 // path by [WriteSources], or an error wrapping [ErrNoSources] if it has
 // none. It reads the end of the file only.
 func ReadSources(path string) (Sources, error) {
+	// Checked by name first: opening a FIFO for reading would wait for a
+	// writer.
+	if fi, err := os.Stat(path); err != nil {
+		return nil, err
+	} else if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s: not a regular file", path)
+	}
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err

@@ -122,7 +122,7 @@ func Prepare(ctx context.Context, opts Options) (*Plan, error) {
 		return nil, err
 	}
 
-	info, err := buildinfo.ReadFile(opts.Baseline)
+	info, err := readBuildInfo(opts.Baseline)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s: %w", ErrBaseline, opts.Baseline, err)
 	}
@@ -193,6 +193,18 @@ func Prepare(ctx context.Context, opts Options) (*Plan, error) {
 		GeneratedFile: gen,
 	}
 	return p, nil
+}
+
+// readBuildInfo reads the build information of the binary at path,
+// opened without blocking: a FIFO given as the baseline is refused, not
+// waited on.
+func readBuildInfo(path string) (*debug.BuildInfo, error) {
+	f, _, err := patchfile.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return buildinfo.Read(f)
 }
 
 // checkToolchain refuses a local toolchain other than the baseline's: a
