@@ -11,6 +11,7 @@ import (
 	"io"
 	"maps"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 )
@@ -41,9 +42,10 @@ var (
 // patch build` and the native loader compare it, package by package, with
 // the tree a patch was built from ([DiffSources]).
 //
-// The hash of a package is "sha256:" and the hex SHA-256 of its file names
-// and contents (Go, cgo, C, assembly, syso and embedded files), in name
-// order; a tool computes it, this package only stores and compares it.
+// The hash of a package is "sha256:" and the hex SHA-256 of the Go version
+// its module's go.mod states and of its file names and contents (Go, cgo,
+// C, assembly, syso and embedded files), in name order; a tool computes
+// it, this package only stores and compares it.
 type Sources map[string]string
 
 const (
@@ -144,35 +146,100 @@ func shortHash(h string) string {
 // WriteSources appends s to the executable at path, after everything the
 // loader and debug tools read (the ELF file ends with its section headers,
 // and nothing maps what follows them), so the binary runs and reads as
-// before. It fails if the file already carries a record.
+// before.
+//
+// A file that already carries a record keeps it if it is s, and has it
+// replaced otherwise. That is the case of a baseline built again into the
+// same file: the go command finds the binary up to date (its build ID
+// still matches, the record notwithstanding) and leaves it as it is. The
+// replacement is a new file renamed over the old one, never a write into
+// it: the binary may be running, and Linux refuses to open a running
+// executable for writing.
 func WriteSources(path string, s Sources) error {
 	text, err := s.MarshalText()
 	if err != nil {
 		return err
 	}
-	if _, err := ReadSources(path); !errors.Is(err, ErrNoSources) {
-		if err == nil {
-			return fmt.Errorf("%s: already carries a source record", path)
-		}
+	old, err := ReadSources(path)
+	switch {
+	case errors.Is(err, ErrNoSources):
+		return appendSources(path, text)
+	case err != nil:
 		return err
+	case old.Hash() == s.Hash():
+		return nil
 	}
+	return replaceSources(path, text)
+}
+
+// sourcesTrailer returns what follows the record text: its length and
+// the magic string.
+func sourcesTrailer(text []byte) []byte {
+	var n [8]byte
+	binary.LittleEndian.PutUint64(n[:], uint64(len(text)))
+	return slices.Concat(n[:], []byte(sourcesMagic))
+}
+
+func appendSources(path string, text []byte) error {
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
 	if err != nil {
 		return err
 	}
-	var n [8]byte
-	binary.LittleEndian.PutUint64(n[:], uint64(len(text)))
-	_, err = f.Write(slices.Concat(text, n[:], []byte(sourcesMagic)))
+	_, err = f.Write(slices.Concat(text, sourcesTrailer(text)))
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
 	return err
 }
 
+// replaceSources writes a copy of the executable at path with text in
+// place of the record it carries, and renames it over path.
+func replaceSources(path string, text []byte) error {
+	src, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer src.Close()
+	fi, err := src.Stat()
+	if err != nil {
+		return err
+	}
+	body, err := sourcesStart(src, fi.Size())
+	if err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.tmp")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name()) // after the rename, there is nothing to remove
+	_, err = io.Copy(tmp, io.NewSectionReader(src, 0, body))
+	if err == nil {
+		_, err = tmp.Write(slices.Concat(text, sourcesTrailer(text)))
+	}
+	if err == nil {
+		err = tmp.Chmod(fi.Mode().Perm())
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}
+
 // ReadSources returns the source record appended to the executable at
 // path by [WriteSources], or an error wrapping [ErrNoSources] if it has
 // none. It reads the end of the file only.
 func ReadSources(path string) (Sources, error) {
+	// Checked by name first: opening a FIFO for reading would wait for a
+	// writer.
+	if fi, err := os.Stat(path); err != nil {
+		return nil, err
+	} else if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s: not a regular file", path)
+	}
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
@@ -189,30 +256,42 @@ func ReadSources(path string) (Sources, error) {
 }
 
 func readSources(r io.ReaderAt, size int64, name string) (Sources, error) {
-	tail := int64(8 + len(sourcesMagic))
-	if size < tail {
-		return nil, fmt.Errorf("%s: %w", name, ErrNoSources)
+	start, err := sourcesStart(r, size)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
 	}
-	buf := make([]byte, tail)
-	if _, err := r.ReadAt(buf, size-tail); err != nil {
-		return nil, err
-	}
-	if string(buf[8:]) != sourcesMagic {
-		return nil, fmt.Errorf("%s: %w", name, ErrNoSources)
-	}
-	n := binary.LittleEndian.Uint64(buf[:8])
-	if n > maxSources || int64(n) > size-tail {
-		return nil, fmt.Errorf("%s: %w: length %d", name, ErrBadSources, n)
-	}
-	text := make([]byte, n)
-	if _, err := r.ReadAt(text, size-tail-int64(n)); err != nil {
-		return nil, err
+	text := make([]byte, size-int64(len(sourcesMagic))-8-start)
+	if _, err := r.ReadAt(text, start); err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
 	}
 	var s Sources
 	if err := s.UnmarshalText(text); err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
 	return s, nil
+}
+
+// sourcesStart returns the offset at which the record of a file of size
+// bytes starts, checking its trailer: an error wrapping [ErrNoSources]
+// without one, [ErrBadSources] for a length that cannot be (the length is
+// read from the file, so it is bounded before anything is allocated).
+func sourcesStart(r io.ReaderAt, size int64) (int64, error) {
+	tail := int64(8 + len(sourcesMagic))
+	if size < tail {
+		return 0, ErrNoSources
+	}
+	buf := make([]byte, tail)
+	if _, err := r.ReadAt(buf, size-tail); err != nil {
+		return 0, err
+	}
+	if string(buf[8:]) != sourcesMagic {
+		return 0, ErrNoSources
+	}
+	n := binary.LittleEndian.Uint64(buf[:8])
+	if n > maxSources || n > uint64(size-tail) {
+		return 0, fmt.Errorf("%w: its length, %d bytes, is more than the file before it holds or than %d", ErrBadSources, n, maxSources)
+	}
+	return size - tail - int64(n), nil
 }
 
 // RunningSources returns the source record of the running executable,

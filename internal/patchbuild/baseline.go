@@ -4,6 +4,7 @@ import (
 	"context"
 	"debug/buildinfo"
 	"debug/elf"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -152,15 +153,10 @@ func BuildBaseline(ctx context.Context, opts BaselineOptions) (*BaselineResult, 
 	if dir == "" {
 		dir = "."
 	}
-	out, err := p.goOutput(ctx, dir, "list", "-f", "{{.Name}}\t{{.ImportPath}}\t{{with .Module}}{{.Path}}{{end}}", opts.Package)
+	importPath, modPath, err := p.mainPackage(ctx, dir, opts.Package)
 	if err != nil {
 		return nil, err
 	}
-	fields := strings.Split(strings.TrimSpace(out), "\t")
-	if len(fields) != 3 || fields[0] != "main" {
-		return nil, fmt.Errorf("%w: %s is not one main package (go list says %q)", ErrFlags, opts.Package, strings.TrimSpace(out))
-	}
-	importPath, modPath := fields[1], fields[2]
 
 	args := []string{"build"}
 	switch {
@@ -222,6 +218,32 @@ func BuildBaseline(ctx context.Context, opts BaselineOptions) (*BaselineResult, 
 	}
 	res.Warnings = append(res.Warnings, pluginReady(res.Output)...)
 	return res, nil
+}
+
+// mainPackage returns the import path and module path of the main
+// package pkg, as the go command in dir sees it, or says in one sentence
+// why it is not one.
+func (p *Plan) mainPackage(ctx context.Context, dir, pkg string) (importPath, modPath string, err error) {
+	out, err := p.goOutput(ctx, dir, "list", "-f", "{{.Name}}\t{{.ImportPath}}\t{{with .Module}}{{.Path}}{{end}}", pkg)
+	if ge := (*goError)(nil); errors.As(err, &ge) {
+		return "", "", fmt.Errorf("%w: %s: %s", ErrPackage, pkg, ge.stderr)
+	}
+	if err != nil {
+		return "", "", err
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) != 1 {
+		return "", "", fmt.Errorf("%w: %s names %d packages: name the one main package of the server", ErrPackage, pkg, len(lines))
+	}
+	fields := strings.Split(lines[0], "\t")
+	if len(fields) != 3 {
+		return "", "", fmt.Errorf("%w: %s: go list says %q", ErrPackage, pkg, lines[0])
+	}
+	if fields[0] != "main" {
+		return "", "", fmt.Errorf("%w: %s is package %s (%s), not a main package: name the server's main package, the one with func main",
+			ErrPackage, pkg, fields[0], fields[1])
+	}
+	return fields[1], fields[2], nil
 }
 
 // defaultExeName is go build's name for the binary of a main package.

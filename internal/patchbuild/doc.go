@@ -37,5 +37,7 @@
 // the loader compares them again with the running binary's record. A
 // baseline without a record (a plain go build) is built for with a
 // warning: nothing then checks that its packages' source is unchanged but
-// Go's own check at load time, which compares export data only.
+// Go's own check at load time, which compares export data only. A
+// baseline whose record is malformed is refused ([ErrBaseline]), and one
+// built again into the same file keeps or replaces its record.
 package patchbuild

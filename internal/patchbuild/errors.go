@@ -21,6 +21,9 @@ var (
 	// ErrDrift: packages of the source tree differ from those the baseline
 	// was built from (matched by a [*DriftError]).
 	ErrDrift = errors.New("patchbuild: the source tree differs from the baseline's")
+	// ErrPackage: what BuildBaseline was given to build is not one main
+	// package the go command can load.
+	ErrPackage = errors.New("patchbuild: no main package to build")
 	// ErrFlags: flags given to BuildBaseline that the build info could not
 	// record faithfully.
 	ErrFlags = errors.New("patchbuild: unusable build flags")

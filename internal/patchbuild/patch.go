@@ -122,7 +122,7 @@ func Prepare(ctx context.Context, opts Options) (*Plan, error) {
 		return nil, err
 	}
 
-	info, err := buildinfo.ReadFile(opts.Baseline)
+	info, err := readBuildInfo(opts.Baseline)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s: %w", ErrBaseline, opts.Baseline, err)
 	}
@@ -195,6 +195,18 @@ func Prepare(ctx context.Context, opts Options) (*Plan, error) {
 	return p, nil
 }
 
+// readBuildInfo reads the build information of the binary at path,
+// opened without blocking: a FIFO given as the baseline is refused, not
+// waited on.
+func readBuildInfo(path string) (*debug.BuildInfo, error) {
+	f, _, err := patchfile.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return buildinfo.Read(f)
+}
+
 // checkToolchain refuses a local toolchain other than the baseline's: a
 // plugin must be built by the very toolchain of its host.
 func (p *Plan) checkToolchain(ctx context.Context) error {
@@ -223,9 +235,15 @@ func (p *Plan) moduleRoot(ctx context.Context, modPath string) (string, error) {
 		if mp == modPath && dir != "" {
 			return dir, nil
 		}
-		have = append(have, mp)
+		if mp != "command-line-arguments" { // what go list -m says outside any module
+			have = append(have, "module "+mp)
+		}
 	}
-	return "", fmt.Errorf("%w: %s was built from module %s, but %s is in %s: build the patch in the baseline's source tree (or point Module at it)",
+	if len(have) == 0 {
+		have = []string{"no module (there is no go.mod in it or above it)"}
+	}
+	return "", fmt.Errorf("%w: %s was built from module %s, but %s is in %s: build the patch in the baseline's source tree, "+
+		"or name a directory of it (--module DIR of `hotpatch patch build`, Options.Module)",
 		ErrModule, p.Baseline, modPath, p.Module, strings.Join(have, ", "))
 }
 
@@ -350,10 +368,23 @@ func (p *Plan) goRun(ctx context.Context, dir string, progress io.Writer, args .
 		cmd.Stderr = io.MultiWriter(&stderr, progress)
 	}
 	if err := cmd.Run(); err != nil {
-		return "", fmt.Errorf("go %s: %v\n%s", strings.Join(args, " "), err, strings.TrimSpace(stderr.String()))
+		return "", &goError{args: args, err: err, stderr: strings.TrimSpace(stderr.String())}
 	}
 	return stdout.String(), nil
 }
+
+// goError is a go command that failed: the command, how, and what it said.
+type goError struct {
+	args   []string
+	err    error
+	stderr string
+}
+
+func (e *goError) Error() string {
+	return fmt.Sprintf("go %s: %v\n%s", strings.Join(e.args, " "), e.err, e.stderr)
+}
+
+func (e *goError) Unwrap() error { return e.err }
 
 // checkSources compares the source of the packages the patch links, as
 // the tree holds them now, with the baseline's source record, and refuses
@@ -364,7 +395,7 @@ func (p *Plan) goRun(ctx context.Context, dir string, progress io.Writer, args .
 func (p *Plan) checkSources(ctx context.Context, s *loader.Source) error {
 	base, warn, err := readBaselineSources(p.Baseline)
 	if err != nil {
-		return fmt.Errorf("%s: %w", p.Baseline, err)
+		return err
 	}
 	if warn != "" {
 		p.Warnings = append(p.Warnings, warn)

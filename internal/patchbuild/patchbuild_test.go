@@ -4,6 +4,7 @@ import (
 	"context"
 	"debug/elf"
 	"errors"
+	"fmt"
 	"go/parser"
 	"go/token"
 	"os"
@@ -227,6 +228,13 @@ func TestPrepareRefuses(t *testing.T) {
 		}
 		t.Logf("%s: %v", name, err)
 	}
+	// A directory in no module is said to be in none, and the flag that
+	// names the right one is given.
+	_, err = Prepare(ctx, Options{Baseline: self, Source: src, Module: t.TempDir()})
+	if msg := fmt.Sprint(err); !errors.Is(err, ErrModule) || !strings.Contains(msg, "is in no module") ||
+		strings.Contains(msg, "command-line-arguments") || !strings.Contains(msg, "--module") {
+		t.Errorf("outside any module: err = %v", err)
+	}
 	// With the right toolchain and module the plan is complete.
 	p, err := Prepare(ctx, Options{Baseline: self, Source: src, Go: fakeGo(t, info.GoVersion, info.Main.Path)})
 	if err != nil {
@@ -257,6 +265,27 @@ func TestBuildBaselineRefusesFlags(t *testing.T) {
 	t.Setenv("GOFLAGS", "-gcflags=all=-N")
 	if _, err := BuildBaseline(ctx, BaselineOptions{Go: "/nonexistent/go"}); !errors.Is(err, ErrFlags) {
 		t.Errorf("GOFLAGS with -gcflags: err = %v, want ErrFlags", err)
+	}
+}
+
+// TestBuildBaselineRefusesPackage: what is not one main package is said
+// in one sentence, without go list's template or tabs.
+func TestBuildBaselineRefusesPackage(t *testing.T) {
+	t.Setenv("GOFLAGS", "-mod=mod")
+	app := newUserApp(t)
+	for pkg, want := range map[string]string{
+		"./greet":    "is package greet (example.com/app/greet), not a main package",
+		"./nonexist": "nonexist",
+		"./...":      "names 3 packages",
+	} {
+		_, err := BuildBaseline(context.Background(), BaselineOptions{Dir: app, Package: pkg})
+		if msg := fmt.Sprint(err); !errors.Is(err, ErrPackage) || !strings.Contains(msg, want) || strings.ContainsAny(msg, "\t{") {
+			t.Errorf("%s: err = %v, want ErrPackage saying %q", pkg, err, want)
+		}
+	}
+	_, err := BuildBaseline(context.Background(), BaselineOptions{Dir: t.TempDir()})
+	if !errors.Is(err, ErrPackage) || !strings.Contains(err.Error(), "go.mod file not found") {
+		t.Errorf("outside any module: err = %v", err)
 	}
 }
 
@@ -373,6 +402,11 @@ func TestNewUserSourceDrift(t *testing.T) {
 	if s, err := native.ReadSources(bin); err != nil || s["example.com/app/greet"] != res.Sources["example.com/app/greet"] {
 		t.Fatalf("ReadSources(baseline) = %v, %v", s, err)
 	}
+	// Built again into the same file, unchanged: the go command finds the
+	// binary up to date and leaves it, record and all; that is no error.
+	if _, err := BuildBaseline(ctx, BaselineOptions{Dir: app, Output: bin, Flags: flags}); err != nil {
+		t.Fatalf("building the baseline again into the same file: %v", err)
+	}
 
 	opts := Options{Baseline: bin, Source: filepath.Join(app, "patches", "hi.go"), Module: app}
 	p, err := Prepare(ctx, opts)
@@ -421,6 +455,17 @@ func TestNewUserSourceDrift(t *testing.T) {
 	if len(p.Warnings) != 1 || !strings.Contains(p.Warnings[0], "no record of its packages' source") {
 		t.Errorf("warnings = %q, want one about the missing record", p.Warnings)
 	}
+
+	// A record damaged after the build (here its length lies): refused,
+	// saying what to do, as the server refuses every patch then.
+	damaged := filepath.Join(app, "damaged")
+	os.WriteFile(damaged, append(data[:len(data)-len(text)-8-len("\x00hotpatch-src-v1\n")],
+		"\xff\xff\xff\x00\x00\x00\x00\x00\x00hotpatch-src-v1\n"...), 0o755)
+	opts.Baseline = damaged
+	_, err = Prepare(ctx, opts)
+	if !errors.Is(err, ErrBaseline) || !errors.Is(err, native.ErrBadSources) || !strings.Contains(err.Error(), "build it again with `hotpatch build`") {
+		t.Errorf("baseline with a damaged record: err = %v, want ErrBaseline, ErrBadSources and advice", err)
+	}
 }
 
 func TestBaselineWarnings(t *testing.T) {
@@ -455,5 +500,78 @@ func TestPluginReady(t *testing.T) {
 		if strings.Contains(w, "does not link package plugin") {
 			t.Errorf("pluginReady(test binary): %s", w)
 		}
+	}
+}
+
+// TestSourceRecordEdits: every edit after the build that changes what a
+// host package compiles to changes its hash in the source record, and
+// only those: a body, a file added or removed, a file of the build's
+// tags, an embedded file, a cgo file, the language version in go.mod. A
+// file another build tag selects changes nothing.
+func TestSourceRecordEdits(t *testing.T) {
+	t.Setenv("GOFLAGS", "-mod=mod")
+	app := newUserApp(t)
+	ctx := context.Background()
+	p := &Plan{Options: Options{Go: "go"}, GoEnv: os.Environ()}
+	write := func(name, data string) {
+		t.Helper()
+		if err := os.WriteFile(filepath.Join(app, filepath.FromSlash(name)), []byte(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("greet/msg.txt", "hi")
+	write("greet/embed.go", "package greet\n\nimport _ \"embed\"\n\n//go:embed msg.txt\nvar msg string\n")
+	const pkg = "example.com/app/greet"
+	record := func() string {
+		t.Helper()
+		s, err := p.sourceRecord(ctx, app, nil, false, "./greet")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s[pkg] == "" {
+			t.Fatalf("record %v lacks %s", s, pkg)
+		}
+		return s[pkg]
+	}
+	goMod, err := os.ReadFile(filepath.Join(app, "go.mod"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name       string
+		edit, undo func()
+		changes    bool
+	}{
+		{"body", func() { write("greet/greet.go", "package greet\n\nfunc Greeting() string { return \"HELLO\" }\n") },
+			func() { write("greet/greet.go", "package greet\n\nfunc Greeting() string { return \"hello\" }\n") }, true},
+		{"file added", func() { write("greet/more.go", "package greet\n") },
+			func() { os.Remove(filepath.Join(app, "greet", "more.go")) }, true},
+		{"file of the build's tags", func() { write("greet/x_linux.go", "package greet\n") },
+			func() { os.Remove(filepath.Join(app, "greet", "x_linux.go")) }, true},
+		{"file of other tags", func() { write("greet/x_other.go", "//go:build someothertag\n\npackage greet\n") },
+			func() { os.Remove(filepath.Join(app, "greet", "x_other.go")) }, false},
+		{"embedded file", func() { write("greet/msg.txt", "ho") }, func() { write("greet/msg.txt", "hi") }, true},
+		{"cgo file", func() { write("greet/c.go", "package greet\n\n// int one(void) { return 1; }\nimport \"C\"\n") },
+			func() { os.Remove(filepath.Join(app, "greet", "c.go")) }, true},
+		{"go version in go.mod", func() { write("go.mod", strings.Replace(string(goMod), "\ngo 1.26\n", "\ngo 1.21\n", 1)) },
+			func() { write("go.mod", string(goMod)) }, true},
+	} {
+		before := record()
+		tc.edit()
+		after := record()
+		tc.undo()
+		if changed := after != before; changed != tc.changes {
+			t.Errorf("%s: record changed = %v, want %v", tc.name, changed, tc.changes)
+		}
+		if again := record(); again != before {
+			t.Errorf("%s: undone, the record is %s, was %s", tc.name, again, before)
+		}
+	}
+	// A file removed is the reverse of one added; the embed file goes
+	// with the file that embeds it.
+	before := record()
+	os.Remove(filepath.Join(app, "greet", "embed.go"))
+	if record() == before {
+		t.Errorf("file removed: the record did not change")
 	}
 }

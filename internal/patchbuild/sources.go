@@ -24,12 +24,13 @@ type listedPackage struct {
 	Standard   bool
 	GoFiles, CgoFiles, CFiles, CXXFiles, MFiles, HFiles, FFiles, SFiles,
 	SwigFiles, SwigCXXFiles, SysoFiles, EmbedFiles []string
-	Error *struct{ Err string }
+	Module *struct{ GoVersion string }
+	Error  *struct{ Err string }
 }
 
 // listFields are the fields asked of `go list -json=...`.
 const listFields = "ImportPath,Dir,Standard,GoFiles,CgoFiles,CFiles,CXXFiles,MFiles,HFiles,FFiles,SFiles," +
-	"SwigFiles,SwigCXXFiles,SysoFiles,EmbedFiles,Error"
+	"SwigFiles,SwigCXXFiles,SysoFiles,EmbedFiles,Module,Error"
 
 // sourceRecord returns the source record (see [native.Sources]) of pkgs and
 // everything they import, as the go command in dir with the plan's
@@ -78,22 +79,43 @@ func (p *Plan) sourceRecord(ctx context.Context, dir string, flags []string, tol
 	return out, nil
 }
 
-// packageSum hashes the names and contents of a package's source files.
+// packageSum hashes the names and contents of a package's source files,
+// and the Go version its module's go.mod states: that version is the
+// language the files are compiled as (the scope of loop variables, for
+// one), so a go.mod edited from "go 1.21" to "go 1.22" changes what the
+// same files do.
 func packageSum(pkg listedPackage) (string, error) {
 	names := slices.Concat(pkg.GoFiles, pkg.CgoFiles, pkg.CFiles, pkg.CXXFiles, pkg.MFiles, pkg.HFiles, pkg.FFiles,
 		pkg.SFiles, pkg.SwigFiles, pkg.SwigCXXFiles, pkg.SysoFiles, pkg.EmbedFiles)
 	slices.Sort(names)
 	names = slices.Compact(names)
 	h := sha256.New()
+	if pkg.Module != nil {
+		fmt.Fprintf(h, "go %s\x00", pkg.Module.GoVersion)
+	}
 	for _, name := range names {
-		data, _, err := patchfile.ReadFile(filepath.Join(pkg.Dir, filepath.FromSlash(name)), 0)
-		if err != nil {
+		if err := hashFile(h, name, filepath.Join(pkg.Dir, filepath.FromSlash(name))); err != nil {
 			return "", fmt.Errorf("package %s: %w", pkg.ImportPath, err)
 		}
-		fmt.Fprintf(h, "%s\x00%d\x00", name, len(data))
-		h.Write(data)
 	}
 	return "sha256:" + hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// hashFile writes name, the size and the content of the file at path to
+// h, streamed: an embedded file may be large.
+func hashFile(h io.Writer, name, path string) error {
+	f, fi, err := patchfile.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	fmt.Fprintf(h, "%s\x00%d\x00", name, fi.Size())
+	if n, err := io.Copy(h, f); err != nil {
+		return err
+	} else if n != fi.Size() {
+		return fmt.Errorf("%s: changed while it was read (%d bytes, then %d)", path, fi.Size(), n)
+	}
+	return nil
 }
 
 // DriftError reports a source tree whose packages differ from those the
@@ -133,9 +155,14 @@ func readBaselineSources(baseline string) (native.Sources, string, error) {
 	s, err := native.ReadSources(baseline)
 	switch {
 	case errors.Is(err, native.ErrNoSources):
-		return nil, baseline + " carries no record of its packages' source: it was not built with `hotpatch build`, " +
+		return nil, baseline + " carries no record of its packages' source: it was not built with `hotpatch build` " +
+			"(or a tool such as strip or objcopy rewrote it since, which drops the record), " +
 			"so nothing can check that this tree is the one it was built from, and a package edited since then " +
-			"would reach the server through the patch; build the baseline with `hotpatch build`", nil
+			"would reach the server through the patch; build the baseline with `hotpatch build` and leave it as it is", nil
+	case errors.Is(err, native.ErrBadSources):
+		return nil, "", fmt.Errorf("%w: %s: the record of its packages' source cannot be read (%w): the file was changed "+
+			"after `hotpatch build`, and the server running it refuses every native patch; build it again with "+
+			"`hotpatch build` and restart", ErrBaseline, baseline, err)
 	case err != nil:
 		return nil, "", fmt.Errorf("%w: %w", ErrBaseline, err)
 	}

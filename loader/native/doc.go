@@ -65,7 +65,9 @@
 // naming the packages. A binary built with a plain `go build` has no
 // record: its patches load as before, unchecked for this, and the loader
 // logs that once (Options.Logger); its refusals ask whether the server was
-// built with `hotpatch build`.
+// built with `hotpatch build`. A record that is there but malformed (the
+// binary was cut or changed after the build) refuses every native patch,
+// wrapping [native.ErrBadSources].
 //
 // The private copy exists because plugin.Open caches plugins by path (a new
 // version written over the same name would open as the old one) and because

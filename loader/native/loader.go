@@ -70,6 +70,7 @@ type Loader struct {
 	srcOnce sync.Once
 	src     native.Sources // source record of the running binary, read once
 	srcOK   bool           // whether it has one
+	srcErr  error          // why a record it has cannot be read
 
 	log *slog.Logger
 
@@ -149,7 +150,9 @@ func (l *Loader) Close() error {
 //  2. the baseline fingerprint in the manifest must equal the running
 //     binary's, and the source record of the packages the patch links
 //     must agree with the running binary's own, where it has one (see
-//     [native.Sources]) ([*BaselineError], listing what differs);
+//     [native.Sources]) ([*BaselineError], listing what differs); a
+//     record the binary carries but that cannot be read refuses every
+//     patch ([ErrBaselineMismatch] and [native.ErrBadSources]);
 //  3. every slot it serves must exist ([hotswap.ErrUnknownSlot]);
 //  4. the memory of opened patches plus this one must stay within
 //     Options.MaxMemory ([ErrMemoryCap]);
@@ -184,7 +187,10 @@ func (l *Loader) Load(ctx context.Context, path string) (hotswap.Patch, error) {
 	if err != nil {
 		return hotswap.Patch{}, fmt.Errorf("%s: fingerprint of the running binary: %w", path, err)
 	}
-	sources, recorded := l.sources()
+	sources, recorded, err := l.sources()
+	if err != nil {
+		return hotswap.Patch{}, fmt.Errorf("%s: %w", path, err)
+	}
 	if m.Baseline.Hash() != running.Hash() {
 		return hotswap.Patch{}, &BaselineError{File: path, Differences: native.Diff(m.Baseline, running), Unrecorded: !recorded}
 	}
@@ -245,18 +251,31 @@ func (l *Loader) fingerprint() (native.Record, error) {
 // and whether it has one. Without one (a binary not built with `hotpatch
 // build`), nothing can tell whether a patch was built from the source the
 // binary was built from; that is logged once, and patches load as before.
-func (l *Loader) sources() (native.Sources, bool) {
+// A record that is there but malformed is an error for every native
+// patch: it was damaged after the build, and loading unchecked is what the
+// record is for.
+func (l *Loader) sources() (native.Sources, bool, error) {
 	l.srcOnce.Do(func() {
 		s, err := native.RunningSources()
-		if err != nil {
+		switch {
+		case errors.Is(err, native.ErrNoSources):
 			l.log.Warn("nativeloader: the running binary carries no source record, so native patches cannot be checked "+
 				"against the source it was built from: a package edited after the build would load unnoticed; "+
 				"build the server with `hotpatch build`", "err", err)
-			return
+		case err != nil && !errors.Is(err, native.ErrBadSources):
+			// The file cannot be read (a binary mode 0711, say): whether it
+			// carries a record is unknown, and loading goes on as without one.
+			l.log.Warn("nativeloader: the running binary's file cannot be read for its source record, so native patches "+
+				"cannot be checked against the source it was built from", "err", err)
+		case err != nil:
+			l.srcErr = fmt.Errorf("%w: the record of the source the running binary was built from cannot be read (%w), "+
+				"so no native patch can be checked against it: the file was changed after `hotpatch build`; "+
+				"build the server again with `hotpatch build` and restart", ErrBaselineMismatch, err)
+		default:
+			l.src, l.srcOK = s, true
 		}
-		l.src, l.srcOK = s, true
 	})
-	return l.src, l.srcOK
+	return l.src, l.srcOK, l.srcErr
 }
 
 // open opens the patch through a private copy, once per build, and counts
@@ -319,7 +338,7 @@ func (l *Loader) open(path string, data []byte, hash func() [sha256.Size]byte, i
 	if err != nil {
 		err = l.openError(path, cp, err)
 		if be := (*BaselineError)(nil); errors.As(err, &be) {
-			_, recorded := l.sources()
+			_, recorded, _ := l.sources()
 			be.Unrecorded = !recorded
 		}
 		if mapped {

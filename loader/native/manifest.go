@@ -263,7 +263,11 @@ func inspect(r io.ReaderAt, size int64) (soInfo, error) {
 			}
 			return soInfo{}, fmt.Errorf("%w: a damaged ELF file: %w", ErrNotPatch, err)
 		}
-		return soInfo{}, fmt.Errorf("%w: not an ELF file: %w", ErrNotPatch, err)
+		// Say what the file is rather than why debug/elf stopped reading
+		// it (for a short file, "EOF").
+		n, _ := r.ReadAt(magic[:], 0)
+		return soInfo{}, fmt.Errorf("%w: not an ELF file: a file of %d bytes that starts with %q, not %q",
+			ErrNotPatch, size, magic[:n], elf.ELFMAG)
 	}
 	defer f.Close()
 	if f.Type != elf.ET_DYN {

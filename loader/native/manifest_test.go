@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"runtime/debug"
@@ -106,6 +107,17 @@ func TestInspectRefusesNonPatches(t *testing.T) {
 	os.WriteFile(path, []byte("nope"), 0o644)
 	if _, err := ReadManifest(path); !errors.Is(err, ErrNotPatch) || !strings.Contains(err.Error(), path) {
 		t.Errorf("ReadManifest: %v", err)
+	}
+}
+
+// TestInspectNotELF: a file that is not ELF at all, short or long, is
+// said to be that, not "EOF".
+func TestInspectNotELF(t *testing.T) {
+	for _, data := range []string{"", "junk\n", "this is not an ELF file but long enough for its header"} {
+		_, err := inspect(strings.NewReader(data), int64(len(data)))
+		if msg := fmt.Sprint(err); !errors.Is(err, ErrNotPatch) || !strings.Contains(msg, "not an ELF file") || strings.Contains(msg, "EOF") {
+			t.Errorf("%q: err = %v, want ErrNotPatch saying not an ELF file, without EOF", data, err)
+		}
 	}
 }
 

@@ -130,3 +130,40 @@ func TestWarnSameBuildTwice(t *testing.T) {
 		t.Errorf("no warning naming %s:\n%s", a, logs.String())
 	}
 }
+
+// withTail returns a copy of the test binary with tail appended.
+func withTail(tail string) func(*testing.T) string {
+	return func(t *testing.T) string {
+		t.Helper()
+		data, err := os.ReadFile(os.Args[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		exe := filepath.Join(t.TempDir(), "baseline.test")
+		if err := os.WriteFile(exe, append(data, tail...), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		return exe
+	}
+}
+
+// TestRefuseBadSourceRecord: a running binary whose source record is there
+// but cannot be read (its length lies; it was damaged after the build)
+// refuses native patches, saying so, rather than load them unchecked as if
+// it had none.
+func TestRefuseBadSourceRecord(t *testing.T) {
+	if !inChildOf(t, withTail("hotpatch-sources v1\n\xff\xff\xff\xff\xff\xff\x00\x00\x00hotpatch-src-v1\n")) {
+		return
+	}
+	e := newEnv(t, nativeloader.Options{})
+	_, err := e.l.Load(context.Background(), fixture(t, "v1.so"))
+	if !errors.Is(err, native.ErrBadSources) || !errors.Is(err, nativeloader.ErrBaselineMismatch) {
+		t.Fatalf("err = %v, want ErrBadSources and ErrBaselineMismatch", err)
+	}
+	if msg := err.Error(); strings.Contains(msg, "\n") || !strings.Contains(msg, "hotpatch build") {
+		t.Errorf("message is not one line that says what to do: %q", msg)
+	}
+	if used, _ := e.l.Memory(); used != 0 {
+		t.Errorf("Memory() = %d: a refused patch was opened", used)
+	}
+}
