@@ -36,6 +36,10 @@ func (m *Manager) logEvent(e Event) {
 		attrs = append(attrs, slog.String("err", e.Err.Error()))
 	}
 	_ = runUnlocked(func() error {
+		// A handler that panics loses its record, nothing more: the
+		// change that logs has happened, and what follows the log (the
+		// retires a change starts, a retire's wait group) must still run.
+		defer func() { _ = recover() }()
 		m.log.LogAttrs(context.Background(), level, "hotswap: "+string(e.Type), attrs...)
 		return nil
 	})

@@ -164,10 +164,11 @@ func Watch(ctx context.Context, m *Manager, dir string, opts WatchOptions, loade
 // work in progress, which may include its caller.
 func (d *DirWatch) Close() error {
 	if callerFrames() != 0 {
-		// Called from a loader's Load or a Retire hook, maybe one of this
-		// watch's own workers: stop, but do not wait for the workers.
+		// Called from a loader's Load, a Retire hook or the logger, maybe
+		// on one of this watch's own workers or on its loop (which logs
+		// the watch's events): stop, but wait for neither. The loop sees
+		// the cancel at its next step and closes the watcher.
 		d.cancel()
-		<-d.exited
 		return nil
 	}
 	d.closeOnce.Do(func() {
