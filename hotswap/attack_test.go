@@ -2,6 +2,8 @@ package hotswap_test
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -118,4 +120,67 @@ func TestWatchLoggerClosesWatch(t *testing.T) {
 			t.Errorf("Close: %v", err)
 		}
 	})
+}
+
+// TestCloseStorm: Close from ten goroutines, from a Retire hook, from a
+// subscriber and from the logger, racing Applies and Reverts, all return;
+// a subscriber that never reads holds nothing up; every slot ends at its
+// baseline and no goroutine is left (goleak in TestMain).
+func TestCloseStorm(t *testing.T) {
+	t.Parallel()
+	for round := range 5 {
+		h := &callbackHandler{}
+		f := newFixture(t, hotswap.Options{Logger: slog.New(h)})
+		h.mu.Lock()
+		h.m = f.m
+		h.mu.Unlock()
+		_, _ = f.m.Subscribe(0) // never read
+		sub, _ := f.m.Subscribe(1)
+		ctx := context.Background()
+		var wg sync.WaitGroup
+		for i := range 10 {
+			wg.Go(func() {
+				p := greetPatch(fmt.Sprintf("r%d-%d", round, i), "w")
+				p.Retire = func(ctx context.Context) error {
+					_, _ = f.m.Apply(ctx, greetPatch(p.ID+"-next", "next"))
+					_ = f.m.Revert(ctx, fmt.Sprintf("r%d-%d", round, (i+1)%10))
+					return f.m.Close()
+				}
+				_, _ = f.m.Apply(ctx, p)
+				_ = f.m.Revert(ctx, p.ID)
+			})
+			wg.Go(func() { _ = f.m.Close() })
+		}
+		wg.Go(func() {
+			for range sub {
+				_ = f.m.Close()
+			}
+		})
+		within(t, "the storm", wg.Wait)
+		within(t, "Close", func() { f.m.Close() })
+		f.serving(t, "hello", 10)
+		if _, err := f.m.Apply(ctx, greetPatch("late", "late")); !errors.Is(err, hotswap.ErrClosed) {
+			t.Fatalf("Apply after Close = %v, want ErrClosed", err)
+		}
+	}
+}
+
+// TestApplyAllocs: with nothing to log, an Apply and a Revert allocate
+// no more than before hooks ran outside the lock (13 then): an event that
+// is not logged is not kept for later.
+func TestApplyAllocs(t *testing.T) {
+	f := newFixture(t, hotswap.Options{})
+	ctx := context.Background()
+	p := greetPatch("p", "p")
+	n := testing.AllocsPerRun(200, func() {
+		if _, err := f.m.Apply(ctx, p); err != nil {
+			t.Fatal(err)
+		}
+		if err := f.m.Revert(ctx, "p"); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if n > 13 {
+		t.Fatalf("Apply and Revert allocate %v times, want at most 13", n)
+	}
 }

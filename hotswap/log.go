@@ -5,11 +5,16 @@ import (
 	"log/slog"
 )
 
-func (m *Manager) logEvent(e Event) {
-	level := slog.LevelInfo
+// logLevel is the level e is logged at.
+func logLevel(e Event) slog.Level {
 	if e.Err != nil && e.Type != EventReverted {
-		level = slog.LevelWarn
+		return slog.LevelWarn
 	}
+	return slog.LevelInfo
+}
+
+func (m *Manager) logEvent(e Event) {
+	level := logLevel(e)
 	if !m.log.Enabled(context.Background(), level) {
 		return
 	}
