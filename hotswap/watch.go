@@ -31,7 +31,8 @@ const (
 	// running where it can.
 	EventWatchError EventType = "watch-error"
 	// EventWatchResumed records that the patch directory, removed or
-	// renamed before, is back and watched again; its files are applied.
+	// renamed before, is back and watched again, or that its name (a
+	// symlink) now leads to another directory; its files are applied.
 	EventWatchResumed EventType = "watch-resumed"
 )
 
@@ -258,7 +259,7 @@ func (d *DirWatch) run() {
 				startAll()
 			case ev.Op == watcher.Resumed:
 				d.m.emit(Event{Type: EventWatchResumed, Generation: d.m.Generation(), Source: d.dir,
-					Note: "the patch directory is back; its files are applied"})
+					Note: "the patch directory is back, or its name now leads to another directory; its files are applied"})
 			case starting:
 				initial[ev.Name] = ev
 			case busy[ev.Name] != nil:
