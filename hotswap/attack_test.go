@@ -184,3 +184,32 @@ func TestApplyAllocs(t *testing.T) {
 		t.Fatalf("Apply and Revert allocate %v times, want at most 13", n)
 	}
 }
+
+// TestRetireIgnoresContext: a Retire hook that ignores its context and
+// never returns is abandoned once RetireTimeout and a grace have passed:
+// Close returns, and the retired event says what happened.
+func TestRetireIgnoresContext(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, hotswap.Options{RetireTimeout: 50 * time.Millisecond})
+	stuck := make(chan struct{})
+	defer close(stuck) // lets the abandoned hook end, for goleak
+	p := greetPatch("p", "p")
+	p.Retire = func(context.Context) error { <-stuck; return nil }
+	if _, err := f.m.Apply(context.Background(), p); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.m.Revert(context.Background(), "p"); err != nil {
+		t.Fatal(err)
+	}
+	within(t, "Close with a stuck Retire hook", func() { f.m.Close() })
+	var got error
+	for _, e := range f.m.History() {
+		if e.Type == hotswap.EventRetired && e.PatchID == "p" {
+			got = e.Err
+		}
+	}
+	if !errors.Is(got, hotswap.ErrRetireAbandoned) {
+		t.Fatalf("retired event error = %v, want ErrRetireAbandoned", got)
+	}
+	t.Log(got)
+}

@@ -90,6 +90,10 @@
 //
 // [Manager.Close] puts every slot back to its baseline, retires every
 // applied patch, waits for background work, and closes subscriber channels.
+// Each Retire hook has Options.RetireTimeout; one that ignores its context
+// is abandoned soon after ([ErrRetireAbandoned], on its retired event), so
+// it does not hold Close. A change in progress is waited for: a Validate
+// hook that never returns holds Close too (bound it with Apply's context).
 // The reverts it records are not failures: their Err is nil and their
 // Note says the manager closed.
 //

@@ -474,9 +474,7 @@ func (d *DirWatch) release(p Patch) {
 	if p.Retire == nil {
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), d.m.opts.RetireTimeout)
-	defer cancel()
-	if err := runUnlocked(func() error { return callHook(ctx, p.Retire) }); err != nil {
+	if err := d.m.runRetire(p); err != nil {
 		d.m.emit(Event{Type: EventRetired, Generation: d.m.Generation(), PatchID: p.ID, Kind: p.Kind, Source: p.Source,
 			Err: fmt.Errorf("release refused patch %q: %w", p.ID, err)})
 	}
