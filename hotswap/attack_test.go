@@ -213,3 +213,28 @@ func TestRetireIgnoresContext(t *testing.T) {
 	}
 	t.Log(got)
 }
+
+// TestRetireWaitsForGoroutineClosing: a Retire hook that waits for a
+// goroutine of its own calling Close (which waits for the hook) is
+// abandoned after RetireTimeout and a grace; then both return.
+func TestRetireWaitsForGoroutineClosing(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, hotswap.Options{RetireTimeout: 50 * time.Millisecond})
+	hookDone := make(chan struct{})
+	p := greetPatch("p", "p")
+	p.Retire = func(context.Context) error {
+		defer close(hookDone)
+		done := make(chan struct{})
+		go func() { defer close(done); f.m.Close() }()
+		<-done
+		return nil
+	}
+	if _, err := f.m.Apply(context.Background(), p); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.m.Revert(context.Background(), "p"); err != nil {
+		t.Fatal(err)
+	}
+	within(t, "the Retire hook", func() { <-hookDone })
+	within(t, "Close", func() { f.m.Close() })
+}

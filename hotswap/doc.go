@@ -75,9 +75,10 @@
 // calling goroutine's stack, not by the context it passes: a hook may use
 // the context it was given or any other. Work a hook starts on goroutines
 // of its own is not inside the hook: a Validate hook that waits for a
-// goroutine of its own calling Apply, Revert, RollBack or Close (or a
-// Retire hook that waits for one calling Close) waits for ever, unless that
-// goroutine's context ends. Call from the hook itself, or do not wait.
+// goroutine of its own calling Apply, Revert, RollBack or Close waits for
+// ever, unless that goroutine's context ends; a Retire hook that waits for
+// one calling Close waits until it is abandoned (RetireTimeout and a
+// grace). Call from the hook itself, or do not wait.
 //
 // # Loaders
 //
