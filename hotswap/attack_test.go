@@ -238,3 +238,45 @@ func TestRetireWaitsForGoroutineClosing(t *testing.T) {
 	within(t, "the Retire hook", func() { <-hookDone })
 	within(t, "Close", func() { f.m.Close() })
 }
+
+// TestWatchFileChangesAndBack: the glue finds a file changed after it
+// settled (here: while it loads) and drops the load, but the file then
+// holds the settled content again, so the watcher has nothing new to
+// report: the glue must still apply what the directory holds.
+func TestWatchFileChangesAndBack(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, hotswap.Options{})
+	dir := t.TempDir()
+	path := filepath.Join(dir, "greet.word")
+	var once sync.Once
+	loaded := make(chan struct{})
+	inner := &wordLoader{}
+	l := &funcLoader{load: func(ctx context.Context, p string) (hotswap.Patch, error) {
+		pt, err := inner.Load(ctx, p)
+		once.Do(func() {
+			// Rewritten in place while the load runs (an editor saving
+			// mid-load); the glue sees this content after Load.
+			if err := os.WriteFile(path, []byte("other"), 0o644); err != nil {
+				t.Error(err)
+			}
+			close(loaded)
+		})
+		return pt, err
+	}}
+	if err := os.WriteFile(path, []byte("one"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	w, err := hotswap.Watch(context.Background(), f.m, dir, hotswap.WatchOptions{Debounce: 200 * time.Millisecond}, l)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	<-loaded
+	// Saved again with the settled content, within the debounce period
+	// of the rewrite: the watcher sees no change.
+	waitFor(t, func() bool { return inner.released.Load() == 1 })
+	if err := os.WriteFile(path, []byte("one"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, func() bool { return f.greet.Load()("x") == "one, x" })
+}
