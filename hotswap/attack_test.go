@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -279,4 +280,40 @@ func TestWatchFileChangesAndBack(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor(t, func() bool { return f.greet.Load()("x") == "one, x" })
+}
+
+// panickyMatchLoader is a wordLoader whose Match panics for bad.word.
+type panickyMatchLoader struct{ wordLoader }
+
+func (l *panickyMatchLoader) Match(path string) bool {
+	if filepath.Base(path) == "bad.word" {
+		panic("Match broke")
+	}
+	return l.wordLoader.Match(path)
+}
+
+// TestWatchMatchPanics: a loader whose Match panics (it runs on the
+// watcher's goroutine) does not take the process down: the name is
+// refused with an event, and other files apply.
+func TestWatchMatchPanics(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, hotswap.Options{})
+	dir := t.TempDir()
+	writeAtomic(t, dir, "bad.word", "bad")
+	writeAtomic(t, dir, "good.word", "good")
+	w, err := hotswap.Watch(context.Background(), f.m, dir, hotswap.WatchOptions{Debounce: 10 * time.Millisecond}, &panickyMatchLoader{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	waitFor(t, func() bool { return f.greet.Load()("x") == "good, x" })
+	waitFor(t, func() bool {
+		for _, e := range f.m.History() {
+			var pe *hotswap.PanicError
+			if e.Type == hotswap.EventRejected && errors.As(e.Err, &pe) && strings.Contains(e.Source, "bad.word") {
+				return true
+			}
+		}
+		return false
+	})
 }

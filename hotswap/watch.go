@@ -8,6 +8,7 @@ import (
 	"io"
 	"maps"
 	"path/filepath"
+	"runtime/debug"
 	"slices"
 	"sync"
 	"time"
@@ -134,9 +135,19 @@ func Watch(ctx context.Context, m *Manager, dir string, opts WatchOptions, loade
 	if opts.Parallel <= 0 {
 		opts.Parallel = DefaultParallel
 	}
+	var reported sync.Map // names whose Match panic was reported
 	match := func(name string) bool {
 		for _, l := range loaders {
-			if l.Match(name) {
+			ok, err := matches(l, name)
+			if err != nil {
+				// The watcher's goroutine: report once per name, ignore it.
+				if _, seen := reported.LoadOrStore(name, true); !seen {
+					m.emit(Event{Type: EventRejected, Generation: m.Generation(), Kind: l.Kind(),
+						Source: filepath.Join(dir, name), Err: fmt.Errorf("loader's Match: %w", err)})
+				}
+				return false
+			}
+			if ok {
 				return true
 			}
 		}
@@ -333,11 +344,24 @@ func (d *DirWatch) work(ev watcher.Event, after <-chan struct{}, mine chan struc
 
 func (d *DirWatch) loaderFor(path string) Loader {
 	for _, l := range d.loaders {
-		if l.Match(path) {
+		if ok, err := matches(l, path); err != nil {
+			return nil // reported when the watcher asked
+		} else if ok {
 			return l
 		}
 	}
 	return nil
+}
+
+// matches runs l.Match, turning a panic into a *PanicError: it runs on the
+// watcher's goroutine, where a panic would end the process.
+func matches(l Loader, name string) (ok bool, err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = &PanicError{Value: v, Stack: debug.Stack()}
+		}
+	}()
+	return l.Match(name), nil
 }
 
 // maxRetryWait bounds the wait before a file found changed after it
