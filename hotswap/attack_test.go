@@ -317,3 +317,56 @@ func TestWatchMatchPanics(t *testing.T) {
 		return false
 	})
 }
+
+// failureClosingHandler closes the manager when a failure report is
+// logged, and panics on the next record.
+type failureClosingHandler struct {
+	m      *hotswap.Manager
+	closed chan error
+}
+
+func (h *failureClosingHandler) Enabled(context.Context, slog.Level) bool { return true }
+func (h *failureClosingHandler) WithAttrs([]slog.Attr) slog.Handler       { return h }
+func (h *failureClosingHandler) WithGroup(string) slog.Handler            { return h }
+func (h *failureClosingHandler) Handle(_ context.Context, r slog.Record) error {
+	switch r.Message {
+	case "hotswap: failure reported":
+		h.closed <- h.m.Close()
+	case "hotswap: failure on baseline slot":
+		panic("handler broke")
+	}
+	return nil
+}
+
+// TestLoggerOnFailureReport: ReportFailure's own log records go through
+// the logger like every other: a handler that closes the manager there
+// does not wait for a Retire hook that drains the call reporting the
+// failure, and one that panics does not reach the caller.
+func TestLoggerOnFailureReport(t *testing.T) {
+	t.Parallel()
+	h := &failureClosingHandler{closed: make(chan error, 1)}
+	f := newFixture(t, hotswap.Options{Logger: slog.New(h)})
+	h.m = f.m
+	inflight := make(chan struct{}) // the call that reports, still running
+	p := greetPatch("p", "p")
+	p.Retire = func(context.Context) error { <-inflight; return nil }
+	if _, err := f.m.Apply(context.Background(), p); err != nil {
+		t.Fatal(err)
+	}
+	within(t, "ReportFailure with a logger that panics", func() {
+		defer func() {
+			if v := recover(); v != nil {
+				t.Errorf("ReportFailure panicked with the logger's panic: %v", v)
+			}
+		}()
+		f.m.ReportFailure("billing.Price", errors.New("boom"))
+	})
+	within(t, "ReportFailure with a logger that closes", func() {
+		defer close(inflight)
+		f.m.ReportFailure("example.Greet", errors.New("boom"))
+	})
+	if err := <-h.closed; err != nil {
+		t.Fatalf("Close from the logger: %v", err)
+	}
+	within(t, "Close", func() { f.m.Close() })
+}

@@ -49,3 +49,16 @@ func (m *Manager) logEvent(e Event) {
 		return nil
 	})
 }
+
+// logDebug logs a record that is not an event (a failure report) the way
+// events are logged: as user code with no lock held, a panic lost.
+func (m *Manager) logDebug(msg string, args ...any) {
+	if !m.log.Enabled(context.Background(), slog.LevelDebug) {
+		return
+	}
+	_ = runUnlocked(func() error {
+		defer func() { _ = recover() }()
+		m.log.Debug(msg, args...)
+		return nil
+	})
+}

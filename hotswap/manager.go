@@ -437,11 +437,11 @@ func (m *Manager) ReportFailure(slot string, err error) {
 		e = s.vers[i].e
 	}
 	if e == nil {
-		m.log.Debug("hotswap: failure on baseline slot", "slot", slot, "err", err)
+		m.logDebug("hotswap: failure on baseline slot", "slot", slot, "err", err)
 		return
 	}
 	n := e.failures.Add(1)
-	m.log.Debug("hotswap: failure reported", "slot", slot, "patch", e.p.ID, "count", n, "err", err)
+	m.logDebug("hotswap: failure reported", "slot", slot, "patch", e.p.ID, "count", n, "err", err)
 	pol := m.opts.Rollback
 	if pol.Failures <= 0 || n < int64(pol.Failures) {
 		return
