@@ -61,7 +61,9 @@
 //     with [ErrClosed].
 //   - The logger's handler runs after the change lock is released, in the
 //     order of the history. Every method works, as from Retire (Close does
-//     not wait).
+//     not wait; [DirWatch.Close] neither, also when the handler runs on the
+//     watch's own loop). A handler that panics loses that record only: the
+//     panic is recovered and the change, and the retires it starts, go on.
 //   - Close called from inside any of these hooks, of any manager, never
 //     waits for background work; it returns once the shutdown is started.
 //   - Subscribers read a channel on their own goroutines: the manager never
@@ -72,7 +74,11 @@
 // A call is recognised as coming from a hook by the manager's frames on the
 // calling goroutine's stack, not by the context it passes: a hook may use
 // the context it was given or any other. Work a hook starts on goroutines
-// of its own is not inside the hook.
+// of its own is not inside the hook: a Validate hook that waits for a
+// goroutine of its own calling Apply, Revert, RollBack or Close waits for
+// ever, unless that goroutine's context ends; a Retire hook that waits for
+// one calling Close waits until it is abandoned (RetireTimeout and a
+// grace). Call from the hook itself, or do not wait.
 //
 // # Loaders
 //
@@ -85,6 +91,10 @@
 //
 // [Manager.Close] puts every slot back to its baseline, retires every
 // applied patch, waits for background work, and closes subscriber channels.
+// Each Retire hook has Options.RetireTimeout; one that ignores its context
+// is abandoned soon after ([ErrRetireAbandoned], on its retired event), so
+// it does not hold Close. A change in progress is waited for: a Validate
+// hook that never returns holds Close too (bound it with Apply's context).
 // The reverts it records are not failures: their Err is nil and their
 // Note says the manager closed.
 //

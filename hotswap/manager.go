@@ -29,7 +29,9 @@ type Options struct {
 	Logger *slog.Logger
 	// HistorySize bounds the event log kept for [Manager.History].
 	HistorySize int
-	// RetireTimeout bounds each Retire hook (draining and releasing).
+	// RetireTimeout bounds each Retire hook (draining and releasing): its
+	// context ends then, and a hook that has not returned min(2 s,
+	// RetireTimeout) later is abandoned ([ErrRetireAbandoned]).
 	RetireTimeout time.Duration
 	// Rollback reverts a patch automatically after repeated failures.
 	Rollback RollbackPolicy
@@ -368,14 +370,40 @@ func (m *Manager) retire(e *entry) {
 	m.after = append(m.after, func() {
 		go func() {
 			defer m.wg.Done()
-			ctx, cancel := context.WithTimeout(context.Background(), m.opts.RetireTimeout)
-			defer cancel()
-			if err := runUnlocked(func() error { return callHook(ctx, e.p.Retire) }); err != nil {
+			if err := m.runRetire(e.p); err != nil {
 				ev.Err = fmt.Errorf("retire patch %q: %w", e.p.ID, err)
 			}
 			m.emit(ev)
 		}()
 	})
+}
+
+// runRetire runs p's Retire hook with a context of RetireTimeout. A hook
+// that has not returned min(2 s, RetireTimeout) after its context ended
+// is abandoned with [ErrRetireAbandoned]: it runs on, but neither Close
+// nor the directory glue waits for it any more.
+func (m *Manager) runRetire(p Patch) error {
+	ctx, cancel := context.WithTimeout(context.Background(), m.opts.RetireTimeout)
+	res := make(chan error, 1)
+	go func() {
+		defer cancel()
+		res <- runUnlocked(func() error { return callHook(ctx, p.Retire) })
+	}()
+	select {
+	case err := <-res:
+		return err
+	case <-ctx.Done():
+	}
+	grace := min(abandonGrace, m.opts.RetireTimeout)
+	t := time.NewTimer(grace)
+	defer t.Stop()
+	select {
+	case err := <-res:
+		return err
+	case <-t.C:
+		return fmt.Errorf("%w: it ignored its context past RetireTimeout (%v) and %v more; what it holds may not be released",
+			ErrRetireAbandoned, m.opts.RetireTimeout, grace)
+	}
 }
 
 // goAsync runs f on a goroutine that Close waits for. It returns false, and
@@ -409,11 +437,11 @@ func (m *Manager) ReportFailure(slot string, err error) {
 		e = s.vers[i].e
 	}
 	if e == nil {
-		m.log.Debug("hotswap: failure on baseline slot", "slot", slot, "err", err)
+		m.logDebug("hotswap: failure on baseline slot", "slot", slot, "err", err)
 		return
 	}
 	n := e.failures.Add(1)
-	m.log.Debug("hotswap: failure reported", "slot", slot, "patch", e.p.ID, "count", n, "err", err)
+	m.logDebug("hotswap: failure reported", "slot", slot, "patch", e.p.ID, "count", n, "err", err)
 	pol := m.opts.Rollback
 	if pol.Failures <= 0 || n < int64(pol.Failures) {
 		return
@@ -440,7 +468,10 @@ func (m *Manager) ReportFailure(slot string, err error) {
 
 // Close stops the manager. It puts every slot back to its baseline, retires
 // every applied patch, waits for background work (retire hooks are bounded
-// by Options.RetireTimeout) and closes the event channels of subscribers.
+// by Options.RetireTimeout; one that ignores its context is abandoned soon
+// after, with [ErrRetireAbandoned]) and closes the event channels of
+// subscribers. A change in progress is waited for: a Validate hook that
+// never returns holds Close too.
 // Changes after Close fail with [ErrClosed]. Close is safe to call more than
 // once and concurrently; every call returns once the manager is closed.
 //

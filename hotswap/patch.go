@@ -82,6 +82,7 @@ var (
 	ErrUnknownPatch    = errors.New("hotswap: no applied patch with this ID")
 	ErrBaselineChanged = errors.New("hotswap: patch was built against another baseline")
 	ErrReentrant       = errors.New("hotswap: re-entrant call from a hook would wait for itself")
+	ErrRetireAbandoned = errors.New("hotswap: Retire hook did not return after its context ended; abandoned")
 )
 
 // TypeMismatchError reports an implementation whose type is not the slot's.

@@ -1,6 +1,7 @@
 package hotswap
 
 import (
+	"context"
 	"slices"
 	"strings"
 	"time"
@@ -178,6 +179,15 @@ func (m *Manager) emit(e Event) {
 // into the manager.
 func (m *Manager) emitLocked(e Event) {
 	e = m.record(e)
+	if !m.log.Enabled(context.Background(), logLevel(e)) {
+		return // nothing to log: nothing to keep (Apply's cost)
+	}
+	m.logLater(e)
+}
+
+// logLater logs e once the change lock is released. Apart from emitLocked,
+// so that e escapes only when it is logged.
+func (m *Manager) logLater(e Event) {
 	m.after = append(m.after, func() { m.logEvent(e) })
 }
 

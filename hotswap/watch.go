@@ -8,6 +8,7 @@ import (
 	"io"
 	"maps"
 	"path/filepath"
+	"runtime/debug"
 	"slices"
 	"sync"
 	"time"
@@ -31,7 +32,8 @@ const (
 	// running where it can.
 	EventWatchError EventType = "watch-error"
 	// EventWatchResumed records that the patch directory, removed or
-	// renamed before, is back and watched again; its files are applied.
+	// renamed before, is back and watched again, or that its name (a
+	// symlink) now leads to another directory; its files are applied.
 	EventWatchResumed EventType = "watch-resumed"
 )
 
@@ -78,7 +80,7 @@ type DirWatch struct {
 
 	ctx       context.Context
 	cancel    context.CancelFunc
-	done      chan string    // a worker finished the named file; read by run
+	done      chan workDone  // a worker finished; read by run
 	exited    chan struct{}  // closed when run returned
 	workers   sync.WaitGroup // per-file workers
 	closeOnce sync.Once
@@ -109,6 +111,11 @@ func WatchDir(ctx context.Context, m *Manager, dir string, loaders ...Loader) (*
 // other file, except, at start, the applies of the names after it, until it
 // is abandoned.
 //
+// A file is loaded only if it holds the content the watcher saw settle,
+// before and after the load; one caught changing is looked at again after
+// the debounce period (backing off up to 5 s) until it holds that content
+// again or the watcher reports what it holds now.
+//
 // A file that fails to load or apply is refused with an event naming the
 // file (and line, where the loader knows it); whatever served before keeps
 // serving, and the watch goes on. If dir is removed or renamed, its patches
@@ -128,9 +135,19 @@ func Watch(ctx context.Context, m *Manager, dir string, opts WatchOptions, loade
 	if opts.Parallel <= 0 {
 		opts.Parallel = DefaultParallel
 	}
+	var reported sync.Map // names whose Match panic was reported
 	match := func(name string) bool {
 		for _, l := range loaders {
-			if l.Match(name) {
+			ok, err := matches(l, name)
+			if err != nil {
+				// The watcher's goroutine: report once per name, ignore it.
+				if _, seen := reported.LoadOrStore(name, true); !seen {
+					m.emit(Event{Type: EventRejected, Generation: m.Generation(), Kind: l.Kind(),
+						Source: filepath.Join(dir, name), Err: fmt.Errorf("loader's Match: %w", err)})
+				}
+				return false
+			}
+			if ok {
 				return true
 			}
 		}
@@ -147,7 +164,7 @@ func Watch(ctx context.Context, m *Manager, dir string, opts WatchOptions, loade
 		files:  make(map[string]string),
 		ctx:    ctx,
 		cancel: cancel,
-		done:   make(chan string),
+		done:   make(chan workDone),
 		exited: make(chan struct{}),
 	}
 	go d.run()
@@ -164,10 +181,11 @@ func Watch(ctx context.Context, m *Manager, dir string, opts WatchOptions, loade
 // work in progress, which may include its caller.
 func (d *DirWatch) Close() error {
 	if callerFrames() != 0 {
-		// Called from a loader's Load or a Retire hook, maybe one of this
-		// watch's own workers: stop, but do not wait for the workers.
+		// Called from a loader's Load, a Retire hook or the logger, maybe
+		// on one of this watch's own workers or on its loop (which logs
+		// the watch's events): stop, but wait for neither. The loop sees
+		// the cancel at its next step and closes the watcher.
 		d.cancel()
-		<-d.exited
 		return nil
 	}
 	d.closeOnce.Do(func() {
@@ -195,6 +213,17 @@ func (d *DirWatch) Close() error {
 	return d.closeErr
 }
 
+// workDone is what a worker tells run when it ends.
+type workDone struct {
+	ev watcher.Event
+	// retry: the file no longer held what the event said when the worker
+	// read it. If it changed for good, the watcher reports that; if it
+	// came back to the settled content, nothing will, so run starts the
+	// event again unless a newer one came.
+	retry   bool
+	attempt int // how many times in a row ev was tried and found changed
+}
+
 // fileWork is run's record of one file that has a worker.
 type fileWork struct {
 	next *watcher.Event // the latest event that came while the worker ran
@@ -206,10 +235,10 @@ func (d *DirWatch) run() {
 	// ends, whether by ctx, by the manager closing or by Close.
 	defer d.w.Close()
 	busy := make(map[string]*fileWork)
-	start := func(ev watcher.Event, after <-chan struct{}, mine chan struct{}) {
+	start := func(ev watcher.Event, after <-chan struct{}, mine chan struct{}, attempt int) {
 		busy[ev.Name] = &fileWork{}
 		d.workers.Add(1)
-		go d.work(ev, after, mine)
+		go d.work(ev, after, mine, attempt)
 	}
 	// Until the first scan is complete (Synced), events wait: then the
 	// files load at once and apply in the order of their names, each
@@ -222,7 +251,7 @@ func (d *DirWatch) run() {
 		var prev <-chan struct{}
 		for _, name := range names {
 			mine := make(chan struct{})
-			start(initial[name], prev, mine)
+			start(initial[name], prev, mine, 0)
 			prev = mine
 		}
 		clear(initial)
@@ -234,11 +263,14 @@ func (d *DirWatch) run() {
 			return
 		case <-d.m.Done():
 			return
-		case name := <-d.done:
-			fw := busy[name]
-			delete(busy, name)
-			if fw != nil && fw.next != nil {
-				start(*fw.next, nil, nil)
+		case r := <-d.done:
+			fw := busy[r.ev.Name]
+			delete(busy, r.ev.Name)
+			switch {
+			case fw != nil && fw.next != nil:
+				start(*fw.next, nil, nil, 0)
+			case r.retry:
+				start(r.ev, nil, nil, r.attempt+1)
 			}
 		case err, ok := <-errs:
 			if !ok {
@@ -257,13 +289,13 @@ func (d *DirWatch) run() {
 				startAll()
 			case ev.Op == watcher.Resumed:
 				d.m.emit(Event{Type: EventWatchResumed, Generation: d.m.Generation(), Source: d.dir,
-					Note: "the patch directory is back; its files are applied"})
+					Note: "the patch directory is back, or its name now leads to another directory; its files are applied"})
 			case starting:
 				initial[ev.Name] = ev
 			case busy[ev.Name] != nil:
 				busy[ev.Name].next = &ev // runs when the current work on the file ends
 			default:
-				start(ev, nil, nil)
+				start(ev, nil, nil, 0)
 			}
 		}
 	}
@@ -271,20 +303,33 @@ func (d *DirWatch) run() {
 
 // work handles one event of one file, then tells run. Workers of one file
 // never overlap. At start, after and mine order the applies (see run).
-func (d *DirWatch) work(ev watcher.Event, after <-chan struct{}, mine chan struct{}) {
+func (d *DirWatch) work(ev watcher.Event, after <-chan struct{}, mine chan struct{}, attempt int) {
 	defer d.workers.Done()
+	retry := false
 	defer func() {
 		if mine != nil {
 			close(mine)
 		}
+		if retry {
+			// Look again once a change in progress had time to settle
+			// (backing off, for a file that never does); meanwhile a
+			// newer event for the file may come.
+			t := time.NewTimer(min(d.debounce()<<min(attempt, 16), maxRetryWait))
+			defer t.Stop()
+			select {
+			case <-t.C:
+			case <-d.ctx.Done():
+				retry = false
+			}
+		}
 		select {
-		case d.done <- ev.Name:
+		case d.done <- workDone{ev, retry, attempt}:
 		case <-d.exited:
 		}
 	}()
 	switch ev.Op {
 	case watcher.Apply:
-		d.apply(ev, after)
+		retry = !d.apply(ev, after)
 	case watcher.Remove:
 		d.remove(ev)
 	case watcher.Skip:
@@ -299,34 +344,65 @@ func (d *DirWatch) work(ev watcher.Event, after <-chan struct{}, mine chan struc
 
 func (d *DirWatch) loaderFor(path string) Loader {
 	for _, l := range d.loaders {
-		if l.Match(path) {
+		if ok, err := matches(l, path); err != nil {
+			return nil // reported when the watcher asked
+		} else if ok {
 			return l
 		}
 	}
 	return nil
 }
 
-func (d *DirWatch) apply(ev watcher.Event, after <-chan struct{}) {
+// matches runs l.Match, turning a panic into a *PanicError: it runs on the
+// watcher's goroutine, where a panic would end the process.
+func matches(l Loader, name string) (ok bool, err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = &PanicError{Value: v, Stack: debug.Stack()}
+		}
+	}()
+	return l.Match(name), nil
+}
+
+// maxRetryWait bounds the wait before a file found changed after it
+// settled is looked at again.
+const maxRetryWait = 5 * time.Second
+
+// debounce is the watcher's debounce period.
+func (d *DirWatch) debounce() time.Duration {
+	if d.opts.Debounce > 0 {
+		return d.opts.Debounce
+	}
+	return watcher.DefaultDebounce
+}
+
+// apply loads and applies the file of ev. It returns false if the file
+// did not hold the content ev says, before or after the load: then
+// nothing was applied, and the event is to be tried again unless a newer
+// one comes (see workDone).
+func (d *DirWatch) apply(ev watcher.Event, after <-chan struct{}) bool {
 	l := d.loaderFor(ev.Path)
 	if l == nil {
-		return
+		return true
 	}
 	if !d.sameContent(d.ctx, ev) {
-		return // changed again since it settled; another event follows
+		return d.ctx.Err() != nil // changed since it settled
 	}
 	p, err := d.load(l, ev.Path)
-	if err == nil && !d.sameContent(d.ctx, ev) {
-		// The loader may have read newer, unsettled bytes: drop this load
-		// and wait for the event that the change will bring.
-		d.release(p)
-		return
+	if !errors.Is(err, ErrLoadAbandoned) && !d.sameContent(d.ctx, ev) {
+		// The loader may have read newer, unsettled bytes, and failed on
+		// them or not: drop this load.
+		if err == nil {
+			d.release(p)
+		}
+		return d.ctx.Err() != nil
 	}
 	if err != nil {
 		if d.ctx.Err() == nil && !errors.Is(err, ErrLoadAbandoned) { // an abandoned load was reported
 			d.m.emit(Event{Type: EventRejected, Generation: d.m.Generation(), Kind: l.Kind(), Source: ev.Path,
 				Err: fmt.Errorf("load: %w", err)})
 		}
-		return
+		return true
 	}
 	if p.Source == "" {
 		p.Source = ev.Path
@@ -337,7 +413,7 @@ func (d *DirWatch) apply(ev watcher.Event, after <-chan struct{}) {
 		case <-after:
 		case <-d.ctx.Done():
 			d.release(p)
-			return
+			return true
 		}
 	}
 	ctx, cancel := context.WithTimeout(d.ctx, d.opts.LoadTimeout)
@@ -349,7 +425,7 @@ func (d *DirWatch) apply(ev watcher.Event, after <-chan struct{}) {
 		// Same content as what is applied (the file was re-saved or the
 		// directory rescanned): nothing to do but release the new load.
 		d.release(p)
-		return
+		return true
 	}
 	if old != "" && !d.m.applied(old) {
 		// The previous version was reverted meanwhile (by an operator or a
@@ -367,11 +443,12 @@ func (d *DirWatch) apply(ev watcher.Event, after <-chan struct{}) {
 		// Apply recorded the rejection with its reason; the previous
 		// version keeps serving. Release what the refused load holds.
 		d.release(p)
-		return
+		return true
 	}
 	d.mu.Lock()
 	d.files[ev.Name] = p.ID
 	d.mu.Unlock()
+	return true
 }
 
 // load runs l.Load within the bounds: it waits for one of Parallel tokens,
@@ -472,9 +549,7 @@ func (d *DirWatch) release(p Patch) {
 	if p.Retire == nil {
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), d.m.opts.RetireTimeout)
-	defer cancel()
-	if err := runUnlocked(func() error { return callHook(ctx, p.Retire) }); err != nil {
+	if err := d.m.runRetire(p); err != nil {
 		d.m.emit(Event{Type: EventRetired, Generation: d.m.Generation(), PatchID: p.ID, Kind: p.Kind, Source: p.Source,
 			Err: fmt.Errorf("release refused patch %q: %w", p.ID, err)})
 	}

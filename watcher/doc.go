@@ -152,6 +152,12 @@
 //   - Platforms without an fsnotify backend compile, but New returns
 //     fsnotify's error.
 //
-// If the directory is itself a symlink, the directory it points to when
-// New is called is watched.
+// If the directory is itself a symlink, the directory it points to is
+// watched. The recheck (every Recheck period; not when Recheck is
+// negative) looks at the name too: if the symlink is gone, the directory
+// counts as removed, as above; if it now leads to another directory (a
+// deployment's "current" link switched), the watcher watches that one and
+// reads every name again: files that differ are reported as Apply, files
+// only the old directory held as Remove, with no Remove in between for a
+// file both hold, then [Resumed].
 package watcher

@@ -48,6 +48,11 @@ type loop struct {
 	// gone is set while the watched directory does not exist.
 	gone bool
 
+	// dirFI is the directory being watched (its name resolved through
+	// symlinks when it was added): the recheck compares it with what the
+	// name leads to now.
+	dirFI fs.FileInfo
+
 	// syncOp is the notice (Synced or Resumed) that the next full scan
 	// completes (zero: none); notices are those completed, delivered in
 	// order once no change is pending.
@@ -108,6 +113,7 @@ func (w *Watcher) run() {
 		quit:     make(chan struct{}),
 		fsEvents: w.fsw.Events,
 		fsErrors: w.fsw.Errors,
+		dirFI:    w.dirFI,
 	}
 	defer l.bgWG.Wait()
 	defer close(l.quit)
@@ -261,6 +267,29 @@ func (l *loop) lost() {
 	l.nextCheck = time.Now().Add(l.dirPoll())
 }
 
+// switched handles the watched name leading to another directory (fi)
+// than the one watched, a symlink switched: watch the new one, and read
+// every name as for a directory that came back, but with no removal in
+// between, so a file both directories hold keeps serving.
+func (l *loop) switched(fi fs.FileInfo, now time.Time) {
+	w := l.w
+	_ = w.fsw.Remove(w.dir)
+	if err := w.fsw.Add(w.dir); err != nil {
+		// Nothing can be watched under the name now: as if removed.
+		w.report(fmt.Errorf("watcher: watch %s again after it came to lead to another directory: %w", w.dir, err))
+		l.lost()
+		return
+	}
+	l.dirFI = fi
+	for name := range l.bg {
+		l.bg[name] = true // reading the old directory's file: read again
+	}
+	l.full = now
+	if l.syncOp == 0 {
+		l.syncOp = Resumed
+	}
+}
+
 // dirPoll is how often a removed directory is looked for.
 func (l *loop) dirPoll() time.Duration {
 	if l.w.recheck > 0 {
@@ -286,6 +315,7 @@ func (l *loop) check(now time.Time) {
 			return
 		}
 		l.gone = false
+		l.dirFI = fi
 		l.full = now // read everything, debounced like any change
 		l.syncOp = Resumed
 		if w.recheck <= 0 {
@@ -294,6 +324,17 @@ func (l *loop) check(now time.Time) {
 		return
 	}
 	l.nextCheck = now.Add(w.recheck)
+	// The name may lead elsewhere with no event on the directory watched:
+	// a symlink to it removed, or switched to another directory.
+	fi, err := os.Stat(w.dir)
+	switch {
+	case err != nil || !fi.IsDir():
+		l.lost()
+		return
+	case !os.SameFile(fi, l.dirFI):
+		l.switched(fi, now)
+		return
+	}
 	for name, k := range l.keys {
 		if _, busy := l.dirty[name]; busy {
 			continue

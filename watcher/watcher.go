@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -79,8 +80,9 @@ const (
 
 	// Resumed means the watched directory, removed or renamed before
 	// ([ErrDirRemoved]), exists again under its name and is watched
-	// again, and every file in it has been reported. Name and Path are
-	// empty.
+	// again, or that its name, a symlink, now leads to another directory,
+	// which is watched instead; every file in it has been reported. Name
+	// and Path are empty.
 	Resumed
 )
 
@@ -179,7 +181,8 @@ type Watcher struct {
 	maxSize  int64             // <= 0: no limit
 	recheck  time.Duration     // <= 0: off
 
-	fsw *fsnotify.Watcher // owned by run, which closes it
+	fsw   *fsnotify.Watcher // owned by run, which closes it
+	dirFI fs.FileInfo       // the directory watched at New (through symlinks); then run's
 
 	events chan Event // closed by run on exit
 	errors chan error // buffered errBacklog; closed by run on exit, after events
@@ -240,6 +243,7 @@ func newWatcher(dir string, opts Options, bgGate func(string)) (*Watcher, error)
 		maxSize:  maxSize,
 		recheck:  recheck,
 		fsw:      fsw,
+		dirFI:    fi,
 		events:   make(chan Event),
 		errors:   make(chan error, errBacklog),
 		done:     make(chan struct{}),
