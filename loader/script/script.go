@@ -13,6 +13,7 @@ import (
 	"github.com/traefik/yaegi/interp"
 
 	"github.com/hotpatch-go/hotpatch/hotswap"
+	"github.com/hotpatch-go/hotpatch/internal/patchfile"
 	"github.com/hotpatch-go/hotpatch/loader"
 	"github.com/hotpatch-go/hotpatch/registry"
 )
@@ -227,19 +228,21 @@ func (l *Loader) Load(ctx context.Context, path string) (hotswap.Patch, error) {
 // it. The limit applies to what is read too, in case the file grows between
 // the stat and the read.
 func (l *Loader) read(path string) ([]byte, error) {
-	f, err := os.Open(path)
+	where := token.Position{Filename: path}
+	// Without blocking: a FIFO named like a script would otherwise hold
+	// the open, and the directory watch behind it, until a writer comes.
+	f, fi, err := patchfile.Open(path)
+	if errors.Is(err, patchfile.ErrNotRegular) {
+		mode := "not a regular file"
+		if st, serr := os.Stat(path); serr == nil {
+			mode = st.Mode().Type().String()
+		}
+		return nil, &loader.Error{Pos: where, Err: fmt.Errorf("%w (%v)", ErrNotRegular, mode)}
+	}
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	where := token.Position{Filename: path}
-	if !fi.Mode().IsRegular() {
-		return nil, &loader.Error{Pos: where, Err: fmt.Errorf("%w (%v)", ErrNotRegular, fi.Mode().Type())}
-	}
 	tooLarge := func(n int64) error {
 		return &loader.Error{Pos: where, Err: fmt.Errorf("%w: %d bytes or more, the limit is %d (Options.MaxSize)", ErrTooLarge, n, l.opts.MaxSize)}
 	}
