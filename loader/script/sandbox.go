@@ -27,7 +27,7 @@ import (
 //     log.Default) to Options.Stderr, and log.Fatal* panic instead of
 //     exiting;
 //   - flag.CommandLine and every flag package func work on a flag set of
-//     the script's own;
+//     the script's own, and flag.ExitOnError is flag.PanicOnError;
 //   - os.Getenv, Setenv, Unsetenv, Clearenv, LookupEnv, ExpandEnv and
 //     Environ work on an environment of its own, empty at first;
 //   - net/http's DefaultServeMux, Handle and HandleFunc use a mux of its
@@ -107,6 +107,10 @@ func sandbox(e interp.Exports, std map[string]bool, types map[reflect.Value][]re
 		alias("Panicln", log.Panicln)
 	})
 	override("flag/flag", func(p map[string]reflect.Value, _ func(string, any)) {
+		// A flag set that exits on a bad flag would end the server:
+		// ExitOnError means PanicOnError to a script, as log.Fatal
+		// means log.Panic.
+		p["ExitOnError"] = reflect.ValueOf(flag.PanicOnError)
 		fs := flag.NewFlagSet(os.Args[0], flag.PanicOnError)
 		fs.SetOutput(stderr)
 		p["CommandLine"] = reflect.ValueOf(&fs).Elem()

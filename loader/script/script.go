@@ -31,18 +31,22 @@ const (
 //
 // It stops a script, at load time and with the line of the use, from:
 // starting processes (os/exec, os.StartProcess, syscall and its Exec and
-// ForkExec, net/http/cgi), signalling or finding processes
-// (os.FindProcess), exiting the process (os.Exit; log.Fatal* panic
-// instead, see the package documentation), changing the process's working
+// ForkExec, net/http/cgi, and go/build and go/importer, which run the go
+// command), signalling or finding processes (os.FindProcess), exiting the
+// process (os.Exit, testing's Main; log.Fatal* and flag sets made with
+// flag.ExitOnError panic instead, see the package documentation), taking
+// over the process's file descriptors (os.NewFile), changing its working
 // directory (os.Chdir), its signal handling (os/signal), its runtime
 // settings (runtime.GOMAXPROCS, the profile rates, runtime/debug,
-// runtime/pprof and runtime/trace profiling), ending or pinning the
-// caller's goroutine or thread (runtime.Goexit, runtime.LockOSThread,
-// runtime.Breakpoint), registering into process-wide registries that
-// refuse a second registration (expvar, gob, database/sql, mime, crypto,
-// image, net/rpc, slog's default), starting servers or listeners the
-// loader cannot close (http.Server, net.ListenConfig, httptest servers),
-// and loading code (plugin, unsafe).
+// runtime/pprof, runtime/trace and net/http/pprof profiling,
+// runtime.SetCgoTraceback), ending or pinning the caller's goroutine or
+// thread (runtime.Goexit, runtime.LockOSThread, runtime.Breakpoint),
+// crashing the process on a misuse that the runtime does not let anyone
+// recover from (runtime.SetFinalizer), registering into process-wide
+// registries that refuse a second registration (expvar, gob,
+// database/sql, mime, crypto, image, net/rpc, slog's default), starting
+// servers or listeners the loader cannot close (http.Server,
+// net.ListenConfig, httptest servers), and loading code (plugin, unsafe).
 //
 // It does not stop a script from reading, writing or deleting files,
 // opening network connections, using the CPU and memory of the process,
@@ -54,17 +58,20 @@ const (
 func DefaultDeny() []string {
 	return []string{
 		"unsafe", "syscall", "os/exec", "os/signal", "plugin", "runtime/debug", "runtime/trace", "net/http/cgi",
-		"os.StartProcess", "os.FindProcess", "os.Exit", "os.Chdir",
+		"go/build", "go/importer", "testing",
+		"os.StartProcess", "os.FindProcess", "os.Exit", "os.Chdir", "os.NewFile",
 		"runtime.Goexit", "runtime.Breakpoint", "runtime.GOMAXPROCS", "runtime.LockOSThread", "runtime.UnlockOSThread",
+		"runtime.SetFinalizer", "runtime.SetCgoTraceback",
 		"runtime.SetCPUProfileRate", "runtime.SetBlockProfileRate", "runtime.SetMutexProfileFraction",
 		"runtime/pprof.StartCPUProfile", "runtime/pprof.StopCPUProfile", "runtime/pprof.NewProfile",
+		"net/http/pprof.Profile", "net/http/pprof.Trace",
 		"log/slog.SetDefault", "log/slog.SetLogLoggerLevel",
 		"expvar.Publish", "expvar.NewInt", "expvar.NewFloat", "expvar.NewMap", "expvar.NewString",
 		"encoding/gob.Register", "encoding/gob.RegisterName", "database/sql.Register", "mime.AddExtensionType",
 		"crypto.RegisterHash", "image.RegisterFormat",
 		"net/rpc.Register", "net/rpc.RegisterName", "net/rpc.HandleHTTP",
 		"net.ListenConfig", "net/http.Server",
-		"net/http/httptest.NewServer", "net/http/httptest.NewTLSServer", "net/http/httptest.NewUnstartedServer",
+		"net/http/httptest.Server", "net/http/httptest.NewServer", "net/http/httptest.NewTLSServer", "net/http/httptest.NewUnstartedServer",
 	}
 }
 

@@ -1,0 +1,124 @@
+package script_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+
+	"github.com/hotpatch-go/hotpatch/loader/script"
+)
+
+// hostile are scripts that end the process they run in unless the loader
+// refuses them or defuses what they call: each runs in a child process
+// (TestHostileScriptsHostSurvives), which must live on and say what
+// happened to it.
+var hostile = []struct {
+	name, src string
+	want      string // in the child's output
+}{
+	{"finalizer-nil", `package patch
+
+import "runtime"
+
+//hotpatch:slot example.Greet
+func Greet(n string) string {
+	runtime.SetFinalizer(nil, nil)
+	return n
+}
+`, `finalizer-nil.go:7:2: script: import refused by the import policy: runtime.SetFinalizer`},
+	{"finalizer-twice", `package patch
+
+import "runtime"
+
+type T struct{ x int }
+
+//hotpatch:slot example.Greet
+func Greet(n string) string {
+	t := &T{}
+	set := runtime.SetFinalizer
+	set(t, func(*T) {})
+	set(t, func(*T) {})
+	return n
+}
+`, `finalizer-twice.go:10:9: script: import refused by the import policy: runtime.SetFinalizer`},
+	{"testing-main", `package patch
+
+import "testing"
+
+//hotpatch:slot example.Greet
+func Greet(n string) string {
+	testing.Main(func(a, b string) (bool, error) { return true, nil }, nil, nil, nil)
+	return n
+}
+`, `testing-main.go:3:8: script: import refused by the import policy: "testing"`},
+	{"flag-exit", `package patch
+
+import "flag"
+
+//hotpatch:slot example.Greet
+func Greet(n string) string {
+	fs := flag.NewFlagSet("greet", flag.ExitOnError)
+	fs.Parse([]string{"-no-such-flag"})
+	return n
+}
+`, `called: panic: flag provided but not defined: -no-such-flag`},
+	{"flag-exit-help", `package patch
+
+import "flag"
+
+//hotpatch:slot example.Greet
+func Greet(n string) string {
+	var fs flag.FlagSet
+	fs.Init("greet", flag.ExitOnError)
+	fs.Parse([]string{"-h"})
+	return n
+}
+`, `called: panic: flag: help requested`},
+}
+
+// TestHostileScriptsHostSurvives loads and calls each of hostile in a
+// child process and checks that the child lives to report the outcome.
+func TestHostileScriptsHostSurvives(t *testing.T) {
+	if name := os.Getenv("HOTPATCH_SCRIPT_HOSTILE_CHILD"); name != "" {
+		hostileChild(t, name)
+		return
+	}
+	t.Parallel()
+	for _, c := range hostile {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			cmd := exec.Command(os.Args[0], "-test.run=^TestHostileScriptsHostSurvives$", "-test.count=1")
+			cmd.Env = append(os.Environ(), "HOTPATCH_SCRIPT_HOSTILE_CHILD="+c.name)
+			out, err := cmd.CombinedOutput()
+			if err != nil || !strings.Contains(string(out), "survived") || !strings.Contains(string(out), c.want) {
+				t.Errorf("child: %v, want the child to survive with %q\n%.3000s", err, c.want, out)
+			}
+		})
+	}
+}
+
+func hostileChild(t *testing.T, name string) {
+	for _, c := range hostile {
+		if c.name != name {
+			continue
+		}
+		e := newEnv(t)
+		e.stderr = nil
+		p, err := script.New(e.reg, script.Options{Stderr: os.Stderr}).Load(context.Background(), e.write(c.name+".go", c.src))
+		if err != nil {
+			fmt.Println("refused:", err)
+		} else {
+			v := callRecover(t, func() { fmt.Println("called:", p.Impls["example.Greet"].(func(string) string)("x")) })
+			if v != nil {
+				fmt.Println("called: panic:", v)
+			}
+			_ = p.Retire(context.Background())
+		}
+		fmt.Println("survived")
+		os.Exit(0) // before goleak looks: a child only reports
+	}
+	t.Fatalf("no hostile script %q", name)
+}
