@@ -54,6 +54,37 @@ func Greet(n string) string {
 	return n
 }
 `, `testing-main.go:3:8: script: import refused by the import policy: "testing"`},
+	{"map-recursion", `package patch
+
+var ops map[string]func(int) int
+
+func init() {
+	ops = map[string]func(int) int{
+		"a": func(n int) int { return ops["b"](n + 1) },
+		"b": func(n int) int { return ops["a"](n + 1) },
+	}
+}
+
+//hotpatch:slot example.Greet
+func Greet(n string) string {
+	ops["a"](0)
+	return n
+}
+`, `map-recursion.go:7:33: script: recursion, which the interpreter cannot bound: the func literal held by ops calls itself through ops`},
+	{"field-recursion", `package patch
+
+type T struct{ fn func(int) int }
+
+var t T
+
+func init() { t.fn = func(n int) int { return t.fn(n + 1) } }
+
+//hotpatch:slot example.Greet
+func Greet(n string) string {
+	t.fn(0)
+	return n
+}
+`, `field-recursion.go:7:49: script: recursion`},
 	{"flag-exit", `package patch
 
 import "flag"
