@@ -101,8 +101,9 @@
 // script whose top-level code does not return in time is refused with
 // [ErrTimeout], at the position of its first init func or var initializer
 // that calls something, and its interpreter is stopped: its code ends at
-// its next interpreted step; code blocked inside compiled code (a long
-// time.Sleep) ends when that call returns. A script still compiling at the
+// its next interpreted step, or at once if it waits in time.Sleep or on a
+// channel; code blocked inside other compiled code (a host func that
+// waits, a read, a mutex) ends when that call returns. A script still compiling at the
 // deadline is refused too, and none of it runs.
 //
 // Runaway recursion would overflow the caller's stack, which is fatal to

@@ -60,6 +60,7 @@ func (l *Loader) eval(ctx context.Context, id string, s *loader.Source, src []by
 	if err != nil {
 		return nil, nil, &loader.Error{Pos: where, Err: fmt.Errorf("%w: %w", ErrInterpreter, err)}
 	}
+	box.halted = st.done
 	halt := func() { st.stop(); box.close() }
 
 	code, pkgName := string(src), s.Package

@@ -578,3 +578,47 @@ func TestGoexitInTopLevelCode(t *testing.T) {
 		t.Errorf("Load = %v, want a refusal naming runtime.Goexit", err)
 	}
 }
+
+func TestStoppedScriptSleepEnds(t *testing.T) {
+	// Not parallel: it counts goroutines.
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	e := newEnv(t)
+	l := e.loader(script.Options{EvalTimeout: 50 * time.Millisecond})
+
+	// Top-level code asleep at the deadline.
+	src := "package patch\n\nimport \"time\"\n\nvar x = func() int { time.Sleep(time.Hour); return 1 }()\n\n//hotpatch:slot example.Greet\nfunc Greet(n string) string { return n }\n"
+	if _, err := loadBounded(t, l, e.write("sleep.go", src)); !errors.Is(err, script.ErrTimeout) {
+		t.Errorf("Load = %v, want ErrTimeout", err)
+	}
+	// A worker goroutine of a refused script (the func has the wrong type).
+	src = "package patch\n\nimport \"time\"\n\nfunc init() {\n\tgo func() {\n\t\tfor {\n\t\t\ttime.Sleep(time.Hour)\n\t\t}\n\t}()\n}\n\n//hotpatch:slot example.Greet\nfunc Greet(n int) string { return \"\" }\n"
+	if _, err := loadBounded(t, l, e.write("worker.go", src)); !errors.Is(err, hotswap.ErrTypeMismatch) {
+		t.Errorf("Load = %v, want a type mismatch", err)
+	}
+	// A call asleep when its patch is retired.
+	entered := make(chan string, 1)
+	src = "package patch\n\nimport (\n\t\"time\"\n\n\t\"example.com/gate\"\n)\n\n//hotpatch:slot example.Greet\nfunc Greet(n string) string {\n\tgate.Addr(\"entered\")\n\ttime.Sleep(time.Hour)\n\treturn n\n}\n"
+	p, err := e.loader(script.Options{Symbols: gate(entered)}).Load(context.Background(), e.write("call.go", src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ended := make(chan any, 1)
+	go func() {
+		defer func() { ended <- recover() }()
+		p.Impls["example.Greet"].(func(string) string)("bob")
+	}()
+	<-entered
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if err := p.Retire(ctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("Retire = %v, want the call stopped", err)
+	}
+	select {
+	case v := <-ended:
+		if err, _ := v.(error); !errors.Is(err, script.ErrStopped) {
+			t.Errorf("the sleeping call ended with %v, want ErrStopped", v)
+		}
+	case <-time.After(hangDetector):
+		t.Fatal("the sleeping call of a retired patch still sleeps")
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"os"
 	"reflect"
 	"sync"
+	"time"
 
 	"github.com/traefik/yaegi/interp"
 )
@@ -34,6 +35,8 @@ import (
 //     own; DefaultClient, DefaultTransport, Get, Head, Post and PostForm a
 //     client and transport of its own; net.DefaultResolver a resolver of
 //     its own;
+//   - time.Sleep also returns when the interpreter is stopped, which then
+//     ends the code that called it;
 //   - every listener made through net.Listen*, net.File*, tls.Listen or
 //     tls.NewListener, and every server started through
 //     http.ListenAndServe* or http.Serve*, is closed when the script is
@@ -163,6 +166,9 @@ func sandbox(e interp.Exports, std map[string]bool, types map[reflect.Value][]re
 			}
 		}
 	})
+	override("time/time", func(p map[string]reflect.Value, _ func(string, any)) {
+		p["Sleep"] = reflect.ValueOf(b.sleep)
+	})
 	override("net/http/http", func(p map[string]reflect.Value, _ func(string, any)) {
 		mux := http.NewServeMux()
 		tr := b.transport()
@@ -209,10 +215,30 @@ func sandbox(e interp.Exports, std map[string]bool, types map[reflect.Value][]re
 // call: listeners, servers, the idle connections of its HTTP transport.
 // close closes them all, and whatever the script opens after that at once.
 type box struct {
+	// halted is closed when the script's interpreter is stopped; set
+	// before any of its code runs, never changed after.
+	halted <-chan struct{}
+
 	mu      sync.Mutex // guards the fields below
 	closers []io.Closer
 	tr      *http.Transport
 	closed  bool
+}
+
+// sleep is time.Sleep for a script: it also ends when the interpreter is
+// stopped, so that a stopped script's goroutine (a worker loop, a
+// top-level code that timed out) does not stay asleep inside compiled
+// code, where the interpreter cannot end it.
+func (b *box) sleep(d time.Duration) {
+	if d <= 0 {
+		return
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-b.halted:
+	}
 }
 
 func newBox() *box { return &box{} }

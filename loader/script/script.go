@@ -130,7 +130,8 @@ type Options struct {
 	// interpreted step and panic with an error wrapping [ErrCallTimeout],
 	// later calls through the patch panic the same way, and Report is told
 	// once, so that a rollback policy reverts the patch. A call blocked in
-	// compiled code (a host func, time.Sleep) ends only when that returns.
+	// compiled code (a host func, a read, a mutex; not time.Sleep, which
+	// the loader replaces) ends only when that returns.
 	// Zero, the default, means no bound: a script that loops forever keeps
 	// its caller and a CPU until the patch is retired.
 	CallTimeout time.Duration
