@@ -60,13 +60,15 @@
 // imports come from symbols only.
 //
 // Each interpreter gets private copies of the process-wide state of the
-// standard library a script can reach: every exported package variable,
-// fmt printing (to Options.Stdout), the standard logger (to
-// Options.Stderr), flag.CommandLine and the flag funcs, the environment
-// (empty), net/http's default mux, client and transport, and
-// net.DefaultResolver; listeners and servers it opens through net.Listen*
-// and http.ListenAndServe*/Serve* are closed when it is refused or
-// retired. A refused script changes nothing. This guards against accidents;
+// standard library a script can reach: every exported package variable
+// (a shallow copy: what a variable points to, such as *time.Local, is
+// shared), fmt printing (to Options.Stdout), the standard logger (to
+// Options.Stderr), flag.CommandLine and the flag funcs (flag.ExitOnError
+// panics instead of exiting), the environment (empty), net/http's default
+// mux, client and transport, and net.DefaultResolver; listeners and
+// servers it opens through net.Listen* and http.ListenAndServe*/Serve*
+// are closed when it is refused or retired, and its time.Sleep returns
+// when its interpreter is stopped. A refused script changes nothing. This guards against accidents;
 // it is not a security boundary, since a script shares the process, its
 // files and its network (docs/scripts.md says exactly what the policy does
 // and does not stop). Load only scripts you would compile into the server.

@@ -238,6 +238,10 @@ func TestDenyByMember(t *testing.T) {
 		{"net/http", `_ = &http.Server{}`, "http.Server"},
 		{"expvar", `expvar.NewInt("x")`, "expvar.NewInt"},
 		{"log/slog", `slog.SetDefault(nil)`, "slog.SetDefault"},
+		{"runtime", `runtime.SetFinalizer(nil, nil)`, "runtime.SetFinalizer"},
+		{"os", `f := os.NewFile(1, "stdout"); f.Close()`, "os.NewFile"},
+		{"reflect", `reflect.NewAt(reflect.TypeOf(""), reflect.ValueOf(&n).UnsafePointer()).Elem().SetString("x")`, "reflect.NewAt"},
+		{"net/http/pprof", `pprof.Profile(nil, nil)`, "pprof.Profile"},
 	} {
 		src := "package patch\n\nimport \"" + c.imp + "\"\n\n//hotpatch:slot example.Greet\nfunc Greet(n string) string {\n\t" + c.use + "\n\treturn n\n}\n"
 		_, err := e.loader(script.Options{}).Load(context.Background(), e.write("deny.go", src))

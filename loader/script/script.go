@@ -46,7 +46,10 @@ const (
 // registries that refuse a second registration (expvar, gob,
 // database/sql, mime, crypto, image, net/rpc, slog's default), starting
 // servers or listeners the loader cannot close (http.Server,
-// net.ListenConfig, httptest servers), and loading code (plugin, unsafe).
+// net.ListenConfig, httptest servers), loading code (plugin), and
+// reaching around the type system (unsafe, and reflect.NewAt, which with
+// reflect.Value.UnsafePointer writes any memory, unexported fields of the
+// host's values included).
 //
 // It does not stop a script from reading, writing or deleting files,
 // opening network connections, using the CPU and memory of the process,
@@ -61,7 +64,7 @@ func DefaultDeny() []string {
 		"go/build", "go/importer", "testing",
 		"os.StartProcess", "os.FindProcess", "os.Exit", "os.Chdir", "os.NewFile",
 		"runtime.Goexit", "runtime.Breakpoint", "runtime.GOMAXPROCS", "runtime.LockOSThread", "runtime.UnlockOSThread",
-		"runtime.SetFinalizer", "runtime.SetCgoTraceback",
+		"runtime.SetFinalizer", "runtime.SetCgoTraceback", "reflect.NewAt",
 		"runtime.SetCPUProfileRate", "runtime.SetBlockProfileRate", "runtime.SetMutexProfileFraction",
 		"runtime/pprof.StartCPUProfile", "runtime/pprof.StopCPUProfile", "runtime/pprof.NewProfile",
 		"net/http/pprof.Profile", "net/http/pprof.Trace",
