@@ -22,6 +22,9 @@ import (
 // cases (range over a literal, a parameter, len(x)) and never flags correct
 // code. What it misses still fails later, in the interpreter.
 func unsupported(s *loader.Source) error {
+	if err := tooDeep(s); err != nil {
+		return err // the type checker would take its time over it too
+	}
 	info := &types.Info{Types: make(map[ast.Expr]types.TypeAndValue), Uses: make(map[*ast.Ident]types.Object)}
 	conf := types.Config{
 		Importer:                 emptyImporter{},
@@ -68,6 +71,39 @@ func unsupported(s *loader.Source) error {
 		return errs[0]
 	}
 	return joinErrors(errs)
+}
+
+// maxDepth is the deepest nesting of syntax a script may have. yaegi
+// compiles nested expressions in time that grows with the square of their
+// depth (a chain a+b+c+... of 10,000 terms takes a second, of the 500,000
+// that fit in a megabyte most of an hour, on a CPU the loader cannot take
+// back once the load has timed out, since compilation cannot be
+// interrupted). Written code stays far below it.
+const maxDepth = 1000
+
+// tooDeep refuses a script whose syntax tree is deeper than maxDepth, at
+// the node where it gets too deep.
+func tooDeep(s *loader.Source) error {
+	depth := 0
+	var where ast.Node
+	ast.Inspect(s.AST, func(n ast.Node) bool {
+		if n == nil {
+			depth--
+			return false
+		}
+		depth++
+		if depth > maxDepth {
+			where = n
+			depth-- // its children are not visited, nor is its nil
+			return false
+		}
+		return where == nil
+	})
+	if where == nil {
+		return nil
+	}
+	return &loader.Error{Pos: s.FileSet.Position(where.Pos()), Err: fmt.Errorf("%w: syntax nested more than %d deep (a very long chain of operators, or deeply nested expressions or blocks); yaegi compiles such code in time that grows with the square of its depth: split it into statements or funcs",
+		ErrUnsupported, maxDepth)}
 }
 
 // rangeSuspects returns the range statements whose operand's type depends
