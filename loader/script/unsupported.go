@@ -7,6 +7,7 @@ import (
 	"go/token"
 	"go/types"
 	"path"
+	"slices"
 	"strings"
 
 	"github.com/hotpatch-go/hotpatch/loader"
@@ -25,15 +26,23 @@ func unsupported(s *loader.Source) error {
 	if err := tooDeep(s); err != nil {
 		return err // the type checker would take its time over it too
 	}
+	var errs []error
 	info := &types.Info{Types: make(map[ast.Expr]types.TypeAndValue), Uses: make(map[*ast.Ident]types.Object)}
 	conf := types.Config{
-		Importer:                 emptyImporter{},
-		Error:                    func(error) {}, // the interpreter reports real errors, with its own wording
+		Importer: emptyImporter{},
+		// The interpreter reports real errors, with its own wording; but
+		// it computes constants without Go's limits: 1 << 100000000 would
+		// keep it busy for minutes, uninterruptibly, and 1 << 1000000
+		// comes back as an error message with all 301,030 of its digits.
+		Error: func(err error) {
+			if te, ok := err.(types.Error); ok && constantTooLarge(te.Msg) {
+				errs = append(errs, &loader.Error{Pos: s.FileSet.Position(te.Pos), Err: fmt.Errorf("%w: %s", ErrCompile, te.Msg)})
+			}
+		},
 		DisableUnusedImportCheck: true,
 	}
 	_, _ = conf.Check(s.Package, s.FileSet, []*ast.File{s.AST}, info)
 
-	var errs []error
 	fail := func(pos token.Pos, format string, args ...any) {
 		errs = append(errs, &loader.Error{Pos: s.FileSet.Position(pos), Err: fmt.Errorf("%w: "+format, append([]any{ErrUnsupported}, args...)...)})
 	}
@@ -64,6 +73,7 @@ func unsupported(s *loader.Source) error {
 		}
 		return true
 	})
+	slices.SortStableFunc(errs, func(a, b error) int { return posOf(a).Offset - posOf(b).Offset })
 	switch len(errs) {
 	case 0:
 		return nil
@@ -71,6 +81,12 @@ func unsupported(s *loader.Source) error {
 		return errs[0]
 	}
 	return joinErrors(errs)
+}
+
+// constantTooLarge reports whether a type checker's message says that a
+// constant is out of Go's bounds, which the interpreter does not check.
+func constantTooLarge(msg string) bool {
+	return strings.Contains(msg, "invalid shift count") || strings.Contains(msg, "overflow")
 }
 
 // maxDepth is the deepest nesting of syntax a script may have. yaegi
