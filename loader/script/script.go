@@ -38,11 +38,13 @@ const (
 // over the process's file descriptors (os.NewFile), changing its working
 // directory (os.Chdir), its signal handling (os/signal), its runtime
 // settings (runtime.GOMAXPROCS, the profile rates, runtime/debug,
-// runtime/pprof, runtime/trace and net/http/pprof profiling,
-// runtime.SetCgoTraceback), ending or pinning the caller's goroutine or
-// thread (runtime.Goexit, runtime.LockOSThread, runtime.Breakpoint),
-// crashing the process on a misuse that the runtime does not let anyone
-// recover from (runtime.SetFinalizer), registering into process-wide
+// runtime/pprof, runtime/trace, the runtime's tracer and CPU profile and
+// net/http/pprof profiling, runtime.SetCgoTraceback), ending or pinning
+// the caller's goroutine or thread (runtime.Goexit, runtime.LockOSThread,
+// runtime.Breakpoint), crashing the process on a misuse that the runtime
+// does not let anyone recover from (runtime.SetFinalizer; a
+// runtime.Pinner left pinned panics in the finalizer goroutine),
+// registering into process-wide
 // registries that refuse a second registration (expvar, gob,
 // database/sql, mime, crypto, image, net/rpc, slog's default), starting
 // servers or listeners the loader cannot close (http.Server,
@@ -64,7 +66,8 @@ func DefaultDeny() []string {
 		"go/build", "go/importer", "testing",
 		"os.StartProcess", "os.FindProcess", "os.Exit", "os.Chdir", "os.NewFile",
 		"runtime.Goexit", "runtime.Breakpoint", "runtime.GOMAXPROCS", "runtime.LockOSThread", "runtime.UnlockOSThread",
-		"runtime.SetFinalizer", "runtime.SetCgoTraceback", "reflect.NewAt",
+		"runtime.SetFinalizer", "runtime.Pinner", "runtime.SetCgoTraceback", "reflect.NewAt",
+		"runtime.StartTrace", "runtime.StopTrace", "runtime.ReadTrace", "runtime.CPUProfile",
 		"runtime.SetCPUProfileRate", "runtime.SetBlockProfileRate", "runtime.SetMutexProfileFraction",
 		"runtime/pprof.StartCPUProfile", "runtime/pprof.StopCPUProfile", "runtime/pprof.NewProfile",
 		"net/http/pprof.Profile", "net/http/pprof.Trace",
