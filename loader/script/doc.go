@@ -108,6 +108,11 @@
 // waits, a read, a mutex) ends when that call returns. A script still compiling at the
 // deadline is refused too, and none of it runs.
 //
+// yaegi shares one loop variable across iterations, as Go did before
+// 1.22; Load gives each loop whose variables a func literal captures a
+// copy per iteration (see docs/scripts.md), so scripts run with Go 1.22's
+// semantics.
+//
 // Runaway recursion would overflow the caller's stack, which is fatal to
 // the process; Load refuses the recursion it can see among the script's
 // funcs with [ErrRecursion] (docs/scripts.md says what it cannot see).

@@ -40,7 +40,10 @@ import (
 // main func of package main whenever it evaluates anything in it, which
 // would run it again, unbounded, for each func the loader fetches. A patch
 // is not a program; its main func is never run.
-func (l *Loader) eval(ctx context.Context, id string, s *loader.Source, src []byte) (map[string]any, *version, error) {
+//
+// src is the source to run: the file's, with the edits of [loopCopies],
+// which move no line and nothing before the first loop.
+func (l *Loader) eval(ctx context.Context, id string, s *loader.Source, src string) (map[string]any, *version, error) {
 	limit := l.opts.EvalTimeout
 	if dl, ok := ctx.Deadline(); ok && time.Until(dl) < limit {
 		limit = time.Until(dl)
@@ -63,7 +66,7 @@ func (l *Loader) eval(ctx context.Context, id string, s *loader.Source, src []by
 	box.halted = st.done
 	halt := func() { st.stop(); box.close() }
 
-	code, pkgName := string(src), s.Package
+	code, pkgName := src, s.Package
 	if pkgName == "main" {
 		off := s.FileSet.Position(s.AST.Name.Pos()).Offset
 		pkgName = mainRenamed

@@ -85,6 +85,28 @@ func Greet(n string) string {
 	return n
 }
 `, `field-recursion.go:7:49: script: recursion`},
+	{"loop-goroutines", `package patch
+
+import (
+	"fmt"
+	"sync"
+)
+
+//hotpatch:slot example.Greet
+func Greet(n string) string {
+	var wg sync.WaitGroup
+	res := make([]int, 5)
+	for i := 0; i < 5; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			res[i] = i * i
+		}()
+	}
+	wg.Wait()
+	return fmt.Sprint(res)
+}
+`, `called: [0 1 4 9 16]`},
 	{"flag-exit", `package patch
 
 import "flag"

@@ -230,8 +230,12 @@ func (l *Loader) Load(ctx context.Context, path string) (hotswap.Patch, error) {
 	if err := recursion(s); err != nil {
 		return hotswap.Patch{}, err
 	}
+	edits, err := loopCopies(s)
+	if err != nil {
+		return hotswap.Patch{}, err
+	}
 	id := loader.PatchID(path, src)
-	impls, ver, err := l.eval(ctx, id, s, src)
+	impls, ver, err := l.eval(ctx, id, s, applyEdits(string(src), edits))
 	if err != nil {
 		return hotswap.Patch{}, err
 	}
