@@ -65,12 +65,16 @@ type fnode struct {
 	name string    // as a message names it: F, T.M, the func literal held by f
 	pos  token.Pos // of the declaration
 	body *ast.BlockStmt
+	hub  bool // not a func: a variable or field, or an interface method name, that leads to funcs
 }
+
+// hubPos sorts hubs after every func, so that a cycle is reported from a
+// func.
+const hubPos = token.Pos(1 << 62)
 
 type edge struct {
 	to  *fnode
 	pos token.Pos // of the reference in the caller
-	via string    // the variable or field the callee is stored in, if that is how it is reached
 }
 
 func newCallGraph(s *loader.Source) *callGraph {
@@ -85,7 +89,20 @@ func newCallGraph(s *loader.Source) *callGraph {
 
 	byObj := map[types.Object]*fnode{}  // top-level funcs and methods
 	methods := map[string][]*fnode{}    // methods by name, for calls through an interface
-	held := map[types.Object][]*fnode{} // funcs by the variables and fields they are stored in
+	// A variable or field that funcs are stored in is a hub: its uses lead
+	// to it and it leads to the funcs, so that n uses of a table of m
+	// funcs make n+m edges, not n×m.
+	hubs := map[types.Object]*fnode{}
+	hubTo := map[*fnode]map[*fnode]bool{}
+	link := func(hub, to *fnode) {
+		if hubTo[hub] == nil {
+			hubTo[hub] = map[*fnode]bool{}
+		}
+		if !hubTo[hub][to] {
+			hubTo[hub][to] = true
+			g.edges[hub] = append(g.edges[hub], edge{to: to, pos: to.pos})
+		}
+	}
 	lits := map[*ast.FuncLit]*fnode{}   // func literals stored somewhere: nodes of their own
 	for _, d := range s.AST.Decls {
 		fd, ok := d.(*ast.FuncDecl)
@@ -150,7 +167,13 @@ func newCallGraph(s *loader.Source) *callGraph {
 		}
 		hold := func(n *fnode) {
 			for _, h := range hs {
-				held[h] = append(held[h], n)
+				hub, ok := hubs[h]
+				if !ok {
+					hub = &fnode{name: h.Name(), pos: hubPos, hub: true}
+					hubs[h] = hub
+					g.nodes = append(g.nodes, hub)
+				}
+				link(hub, n)
 			}
 		}
 		ast.Inspect(rhs, func(n ast.Node) bool {
@@ -219,9 +242,15 @@ func newCallGraph(s *loader.Source) *callGraph {
 	for len(queue) > 0 {
 		n := queue[0]
 		queue = queue[1:]
-		findStores(n, n.body)
+		if !n.hub {
+			findStores(n, n.body)
+		}
 	}
+	ifaceHubs := map[string]*fnode{} // by method name, for calls through an interface
 	for _, from := range g.nodes {
+		if from.hub {
+			continue
+		}
 		add := func(to *fnode, pos token.Pos) { g.edges[from] = append(g.edges[from], edge{to: to, pos: pos}) }
 		ast.Inspect(from.body, func(n ast.Node) bool {
 			switch n := n.(type) {
@@ -238,18 +267,24 @@ func newCallGraph(s *loader.Source) *callGraph {
 				}
 				if to, ok := byObj[sel.Obj()]; ok {
 					add(to, n.Sel.Pos())
-				} else if types.IsInterface(sel.Recv()) {
-					for _, to := range methods[n.Sel.Name] {
-						add(to, n.Sel.Pos())
+				} else if ms := methods[n.Sel.Name]; len(ms) > 0 && types.IsInterface(sel.Recv()) {
+					hub, ok := ifaceHubs[n.Sel.Name]
+					if !ok {
+						hub = &fnode{name: "an interface's " + n.Sel.Name, pos: hubPos, hub: true}
+						ifaceHubs[n.Sel.Name] = hub
+						for _, to := range ms {
+							link(hub, to)
+						}
 					}
+					add(hub, n.Sel.Pos())
 				}
 			case *ast.Ident:
 				obj := info.Uses[n]
 				if to, ok := byObj[obj]; ok {
 					add(to, n.Pos())
 				}
-				for _, to := range held[obj] {
-					g.edges[from] = append(g.edges[from], edge{to: to, pos: n.Pos(), via: n.Name})
+				if hub, ok := hubs[obj]; ok {
+					add(hub, n.Pos())
 				}
 			}
 			return true
@@ -369,29 +404,48 @@ func (g *callGraph) path(scc []*fnode) []*fnode {
 	return scc // not reached: scc is strongly connected
 }
 
-// cycleError words a cycle, at the first call of it.
+// cycleError words a cycle, at the first call of it. Hubs are not calls:
+// they are said as what a call goes through.
 func (g *callGraph) cycleError(cyc []*fnode) error {
 	pos := func(p token.Pos) token.Position { return g.s.FileSet.Position(p) }
-	through := func(e *edge) string {
-		if e.via == "" {
-			return ""
-		}
-		return " through " + e.via
+	type step struct {
+		from, to *fnode
+		at       token.Pos
+		through  string
 	}
-	if len(cyc) == 1 {
-		e := g.edge(cyc[0], cyc[0])
-		return &loader.Error{Pos: pos(e.pos), Err: fmt.Errorf("%w: %s calls itself%s (use a loop with a stack of your own, or a native or process patch)", ErrRecursion, cyc[0].name, through(e))}
+	var steps []step
+	for i, n := range cyc { // cyc[0] is a func: hubs sort last
+		if n.hub {
+			continue
+		}
+		st := step{from: n, at: g.edge(n, cyc[(i+1)%len(cyc)]).pos}
+		j := (i + 1) % len(cyc)
+		for cyc[j].hub {
+			if st.through != "" {
+				st.through += ", "
+			}
+			st.through += cyc[j].name
+			j = (j + 1) % len(cyc)
+		}
+		st.to = cyc[j]
+		if st.through != "" {
+			st.through = " through " + st.through
+		}
+		steps = append(steps, st)
+	}
+	const advice = "use a loop with a stack of your own, or a native or process patch"
+	if len(steps) == 1 {
+		st := steps[0]
+		return &loader.Error{Pos: pos(st.at), Err: fmt.Errorf("%w: %s calls itself%s (%s)", ErrRecursion, st.from.name, st.through, advice)}
 	}
 	var b strings.Builder
-	for i, n := range cyc {
-		next := cyc[(i+1)%len(cyc)]
+	for i, st := range steps {
 		if i > 0 {
 			b.WriteString(", ")
 		}
-		e := g.edge(n, next)
-		fmt.Fprintf(&b, "%s calls %s%s at line %d", n.name, next.name, through(e), pos(e.pos).Line)
+		fmt.Fprintf(&b, "%s calls %s%s at line %d", st.from.name, st.to.name, st.through, pos(st.at).Line)
 	}
-	return &loader.Error{Pos: pos(g.edge(cyc[0], cyc[1]).pos), Err: fmt.Errorf("%w: %s (use a loop with a stack of your own, or a native or process patch)", ErrRecursion, b.String())}
+	return &loader.Error{Pos: pos(steps[0].at), Err: fmt.Errorf("%w: %s (%s)", ErrRecursion, b.String(), advice)}
 }
 
 // stringerLoops finds String, Error and GoString methods that pass their
