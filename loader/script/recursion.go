@@ -87,8 +87,8 @@ func newCallGraph(s *loader.Source) *callGraph {
 	conf := types.Config{Importer: emptyImporter{}, Error: func(error) {}, DisableUnusedImportCheck: true}
 	_, _ = conf.Check(s.Package, s.FileSet, []*ast.File{s.AST}, info)
 
-	byObj := map[types.Object]*fnode{}  // top-level funcs and methods
-	methods := map[string][]*fnode{}    // methods by name, for calls through an interface
+	byObj := map[types.Object]*fnode{} // top-level funcs and methods
+	methods := map[string][]*fnode{}   // methods by name, for calls through an interface
 	// A variable or field that funcs are stored in is a hub: its uses lead
 	// to it and it leads to the funcs, so that n uses of a table of m
 	// funcs make n+m edges, not n×m.
@@ -103,7 +103,7 @@ func newCallGraph(s *loader.Source) *callGraph {
 			g.edges[hub] = append(g.edges[hub], edge{to: to, pos: to.pos})
 		}
 	}
-	lits := map[*ast.FuncLit]*fnode{}   // func literals stored somewhere: nodes of their own
+	lits := map[*ast.FuncLit]*fnode{} // func literals stored somewhere: nodes of their own
 	for _, d := range s.AST.Decls {
 		fd, ok := d.(*ast.FuncDecl)
 		if !ok || fd.Body == nil {
