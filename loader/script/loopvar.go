@@ -35,133 +35,125 @@ func loopCopies(s *loader.Source) ([]edit, error) {
 	conf := types.Config{Importer: emptyImporter{}, Error: func(error) {}, DisableUnusedImportCheck: true}
 	_, _ = conf.Check(s.Package, s.FileSet, []*ast.File{s.AST}, info)
 
+	// One walk over the file (the work must not grow with the nesting of
+	// loops): note each loop's variables with the depth of func literals
+	// at the loop, and each use of one from a deeper func literal.
+	type loop struct {
+		body     *ast.BlockStmt
+		three    bool                    // a three-clause loop
+		captured map[types.Object]string // its variables that a func literal uses, by name
+	}
 	var (
-		edits []edit
-		errs  []error
+		loops []*loop
+		owner = map[types.Object]*loop{}
+		depth = map[types.Object]int{} // func literal depth at the loop
+		lits  int                      // func literals around the node being visited
+		stack []ast.Node
 	)
+	declare := func(l *loop, ids []ast.Expr) {
+		for _, e := range ids {
+			if id, ok := e.(*ast.Ident); ok && id.Name != "_" {
+				if obj := info.Defs[id]; obj != nil {
+					owner[obj], depth[obj] = l, lits
+				}
+			}
+		}
+	}
 	ast.Inspect(s.AST, func(n ast.Node) bool {
-		var (
-			vars  []*ast.Ident
-			body  *ast.BlockStmt
-			three bool
-		)
+		if n == nil {
+			if _, ok := stack[len(stack)-1].(*ast.FuncLit); ok {
+				lits--
+			}
+			stack = stack[:len(stack)-1]
+			return true
+		}
+		stack = append(stack, n)
 		switch n := n.(type) {
+		case *ast.FuncLit:
+			lits++
 		case *ast.RangeStmt:
-			if n.Tok != token.DEFINE {
-				return true
+			if n.Tok == token.DEFINE {
+				l := &loop{body: n.Body}
+				loops = append(loops, l)
+				declare(l, []ast.Expr{n.Key, n.Value})
 			}
-			for _, e := range []ast.Expr{n.Key, n.Value} {
-				if id, ok := e.(*ast.Ident); ok {
-					vars = append(vars, id)
-				}
-			}
-			body = n.Body
 		case *ast.ForStmt:
-			init, ok := n.Init.(*ast.AssignStmt)
-			if !ok || init.Tok != token.DEFINE {
-				return true
+			if init, ok := n.Init.(*ast.AssignStmt); ok && init.Tok == token.DEFINE {
+				l := &loop{body: n.Body, three: true}
+				loops = append(loops, l)
+				declare(l, init.Lhs)
 			}
-			for _, e := range init.Lhs {
-				if id, ok := e.(*ast.Ident); ok {
-					vars = append(vars, id)
+		case *ast.Ident:
+			obj := info.Uses[n]
+			if l, ok := owner[obj]; ok && lits > depth[obj] {
+				if l.captured == nil {
+					l.captured = map[types.Object]string{}
 				}
-			}
-			body, three = n.Body, true
-		default:
-			return true
-		}
-		objs := map[types.Object]string{}
-		for _, id := range vars {
-			if obj := info.Defs[id]; obj != nil && id.Name != "_" {
-				objs[obj] = id.Name
+				l.captured[obj] = n.Name
 			}
 		}
-		captured := capturedIn(body, objs, info)
-		if len(captured) == 0 {
-			return true
-		}
-		if three {
-			if id := assignedIn(body, captured, info); id != nil {
-				errs = append(errs, &loader.Error{Pos: s.FileSet.Position(id.Pos()), Err: fmt.Errorf("%w: loop variable %s is captured by a func literal and changed in the loop body; yaegi %s shares one %s across iterations (Go before 1.22): capture a copy (c := %s) instead, or loop over a range",
-					ErrUnsupported, id.Name, yaegiVersion, id.Name, id.Name)})
-				return true
-			}
-		}
-		names := make([]string, 0, len(captured))
-		for _, name := range captured {
-			names = append(names, name)
-		}
-		slices.Sort(names)
-		list := strings.Join(names, ", ")
-		lb := s.FileSet.Position(body.Lbrace).Offset
-		rb := s.FileSet.Position(body.Rbrace).Offset
-		edits = append(edits, edit{off: lb + 1, text: list + " := " + list + "; {"}, edit{off: rb, text: "}"})
 		return true
 	})
-	switch len(errs) {
-	case 0:
-		return edits, nil
-	case 1:
-		return nil, errs[0]
-	}
-	return nil, joinErrors(errs)
-}
 
-// capturedIn returns those of objs that a func literal in body uses.
-func capturedIn(body *ast.BlockStmt, objs map[types.Object]string, info *types.Info) map[types.Object]string {
-	out := map[types.Object]string{}
-	ast.Inspect(body, func(n ast.Node) bool {
-		lit, ok := n.(*ast.FuncLit)
+	// A three-clause loop's captured variable that its body changes (or
+	// takes the address of) cannot be copied.
+	var errs []error
+	changed := func(e ast.Expr) {
+		id, ok := ast.Unparen(e).(*ast.Ident)
 		if !ok {
-			return true
+			return
 		}
-		ast.Inspect(lit.Body, func(n ast.Node) bool {
-			if id, ok := n.(*ast.Ident); ok {
-				if name, ok := objs[info.Uses[id]]; ok {
-					out[info.Uses[id]] = name
-				}
-			}
-			return true
-		})
-		return false
-	})
-	return out
-}
-
-// assignedIn returns the first use in body (func literals included) that
-// assigns to one of objs or takes its address, or nil.
-func assignedIn(body *ast.BlockStmt, objs map[types.Object]string, info *types.Info) *ast.Ident {
-	var found *ast.Ident
-	is := func(e ast.Expr) {
-		if id, ok := ast.Unparen(e).(*ast.Ident); ok && found == nil {
-			if _, ok := objs[info.Uses[id]]; ok {
-				found = id
-			}
+		obj := info.Uses[id]
+		l, ok := owner[obj]
+		inBody := ok && l.body.Lbrace < id.Pos() && id.Pos() < l.body.Rbrace // not the loop's own post statement
+		if inBody && l.three && l.captured[obj] != "" {
+			errs = append(errs, &loader.Error{Pos: s.FileSet.Position(id.Pos()), Err: fmt.Errorf("%w: loop variable %s is captured by a func literal and changed in the loop body; yaegi %s shares one %s across iterations (Go before 1.22): capture a copy (c := %s) instead, or loop over a range",
+				ErrUnsupported, id.Name, yaegiVersion, id.Name, id.Name)})
+			delete(l.captured, obj) // once is enough
 		}
 	}
-	ast.Inspect(body, func(n ast.Node) bool {
+	ast.Inspect(s.AST, func(n ast.Node) bool {
 		switch n := n.(type) {
 		case *ast.AssignStmt:
 			if n.Tok != token.DEFINE {
 				for _, e := range n.Lhs {
-					is(e)
+					changed(e)
 				}
 			}
 		case *ast.IncDecStmt:
-			is(n.X)
+			changed(n.X)
 		case *ast.UnaryExpr:
 			if n.Op == token.AND {
-				is(n.X)
+				changed(n.X)
 			}
 		case *ast.RangeStmt:
 			if n.Tok == token.ASSIGN {
-				is(n.Key)
-				is(n.Value)
+				changed(n.Key)
+				changed(n.Value)
 			}
 		}
-		return found == nil
+		return true
 	})
-	return found
+	if len(errs) > 0 {
+		return nil, joinErrors(errs)
+	}
+
+	var edits []edit
+	for _, l := range loops {
+		if len(l.captured) == 0 {
+			continue
+		}
+		names := make([]string, 0, len(l.captured))
+		for _, name := range l.captured {
+			names = append(names, name)
+		}
+		slices.Sort(names)
+		list := strings.Join(names, ", ")
+		lb := s.FileSet.Position(l.body.Lbrace).Offset
+		rb := s.FileSet.Position(l.body.Rbrace).Offset
+		edits = append(edits, edit{off: lb + 1, text: list + " := " + list + "; {"}, edit{off: rb, text: "}"})
+	}
+	return edits, nil
 }
 
 // edit inserts text at a byte offset of the source.
