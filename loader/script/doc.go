@@ -64,7 +64,7 @@
 // (a shallow copy: what a variable points to, such as *time.Local, is
 // shared), fmt printing (to Options.Stdout), the standard logger (to
 // Options.Stderr), flag.CommandLine and the flag funcs (flag.ExitOnError
-// panics instead of exiting), the environment (empty), net/http's default
+// panics instead of exiting), os.Stdin (empty), the environment (empty), net/http's default
 // mux, client and transport, and net.DefaultResolver; listeners and
 // servers it opens through net.Listen* and http.ListenAndServe*/Serve*
 // are closed when it is refused or retired, and its time.Sleep returns

@@ -107,6 +107,20 @@ func Greet(n string) string {
 	return fmt.Sprint(res)
 }
 `, `called: [0 1 4 9 16]`},
+	{"stdin", `package patch
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+)
+
+//hotpatch:slot example.Greet
+func Greet(n string) string {
+	sc := bufio.NewScanner(os.Stdin)
+	return fmt.Sprint("lines: ", sc.Scan())
+}
+`, `called: lines: false`},
 	{"flag-exit", `package patch
 
 import "flag"
@@ -143,8 +157,17 @@ func TestHostileScriptsHostSurvives(t *testing.T) {
 	for _, c := range hostile {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
-			cmd := exec.Command(os.Args[0], "-test.run=^TestHostileScriptsHostSurvives$", "-test.count=1")
+			ctx, cancel := context.WithTimeout(context.Background(), hangDetector)
+			defer cancel()
+			cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestHostileScriptsHostSurvives$", "-test.count=1")
 			cmd.Env = append(os.Environ(), "HOTPATCH_SCRIPT_HOSTILE_CHILD="+c.name)
+			// The child's stdin is a pipe no one writes to or closes, as a
+			// terminal would be.
+			stdin, err := cmd.StdinPipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer stdin.Close()
 			out, err := cmd.CombinedOutput()
 			if err != nil || !strings.Contains(string(out), "survived") || !strings.Contains(string(out), c.want) {
 				t.Errorf("child: %v, want the child to survive with %q\n%.3000s", err, c.want, out)

@@ -29,6 +29,7 @@ import (
 //     exiting;
 //   - flag.CommandLine and every flag package func work on a flag set of
 //     the script's own, and flag.ExitOnError is flag.PanicOnError;
+//   - os.Stdin is empty (os.DevNull, closed with the box);
 //   - os.Getenv, Setenv, Unsetenv, Clearenv, LookupEnv, ExpandEnv and
 //     Environ work on an environment of its own, empty at first;
 //   - net/http's DefaultServeMux, Handle and HandleFunc use a mux of its
@@ -137,6 +138,13 @@ func sandbox(e interp.Exports, std map[string]bool, types map[reflect.Value][]re
 		}
 		if f, ok := stderr.(*os.File); ok {
 			p["Stderr"] = reflect.ValueOf(&f).Elem()
+		}
+		// A script reading the server's stdin would block in compiled
+		// code, where stopping cannot reach, and take the input of the
+		// server's terminal: it reads an empty stdin of its own.
+		if null, err := os.Open(os.DevNull); err == nil {
+			b.add(null)
+			p["Stdin"] = reflect.ValueOf(&null).Elem()
 		}
 		env := &environ{m: map[string]string{}}
 		p["Clearenv"] = reflect.ValueOf(env.clear)
