@@ -139,6 +139,9 @@
 // longer stops the script's interpreter, and it and every later call
 // through the patch panic with an error wrapping [ErrCallTimeout].
 //
-// Goroutines a script starts are stopped with its interpreter; until then
-// a panic in one ends the process, as it would in compiled code.
+// Goroutines a script starts are stopped with its interpreter. A panic in
+// one started with a func literal (go func() { ... }()) is recovered,
+// written to Options.Stderr and, once the patch has served a call,
+// reported to Options.Report; a panic in one started as go f(x) ends the
+// process, as it would in compiled code.
 package script

@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/hotpatch-go/hotpatch/loader/script"
 )
@@ -121,6 +122,20 @@ func Greet(n string) string {
 	return fmt.Sprint("lines: ", sc.Scan())
 }
 `, `called: lines: false`},
+	{"goroutine-panic", `package patch
+
+//hotpatch:slot example.Greet
+func Greet(n string) string {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		var m map[string]int
+		m[n] = 1
+	}()
+	<-done
+	return "after"
+}
+`, `reported: example.Greet: script goroutine-panic.go-`},
 	{"flag-exit", `package patch
 
 import "flag"
@@ -183,13 +198,27 @@ func hostileChild(t *testing.T, name string) {
 		}
 		e := newEnv(t)
 		e.stderr = nil
-		p, err := script.New(e.reg, script.Options{Stderr: os.Stderr}).Load(context.Background(), e.write(c.name+".go", c.src))
+		reported := make(chan string, 1)
+		report := func(slot string, err error) {
+			select {
+			case reported <- slot + ": " + err.Error():
+			default:
+			}
+		}
+		p, err := script.New(e.reg, script.Options{Stderr: os.Stderr, Report: report}).Load(context.Background(), e.write(c.name+".go", c.src))
 		if err != nil {
 			fmt.Println("refused:", err)
 		} else {
 			v := callRecover(t, func() { fmt.Println("called:", p.Impls["example.Greet"].(func(string) string)("x")) })
 			if v != nil {
 				fmt.Println("called: panic:", v)
+			}
+			if strings.HasPrefix(c.name, "goroutine-") { // the panic comes after the call returns
+				select {
+				case r := <-reported:
+					fmt.Println("reported:", r)
+				case <-time.After(hangDetector):
+				}
 			}
 			_ = p.Retire(context.Background())
 		}

@@ -234,8 +234,9 @@ func (l *Loader) Load(ctx context.Context, path string) (hotswap.Patch, error) {
 	if err != nil {
 		return hotswap.Patch{}, err
 	}
+	guards := goroutineGuards(s)
 	id := loader.PatchID(path, src)
-	impls, ver, err := l.eval(ctx, id, s, applyEdits(string(src), edits))
+	impls, ver, err := l.eval(ctx, id, s, applyEdits(string(src), append(edits, guards...)), guards != nil)
 	if err != nil {
 		return hotswap.Patch{}, err
 	}
