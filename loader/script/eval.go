@@ -57,6 +57,7 @@ func (l *Loader) eval(ctx context.Context, id string, s *loader.Source, src stri
 	box := newBox()
 	i := interp.New(interp.Options{Stdout: l.opts.Stdout, Stderr: tap, SourcecodeFilesystem: nameFS{}})
 	guard := &goGuard{id: id, stderr: tap}
+	box.panicked = guard.panicked
 	exports := l.pol.exports(s.Imports, l.opts.Stdout, tap, box)
 	if guarded {
 		exports[guardPath+"/hotpatchguard"] = guard.exports()

@@ -136,6 +136,16 @@ func Greet(n string) string {
 	return "after"
 }
 `, `reported: example.Greet: script goroutine-panic.go-`},
+	{"goroutine-timer", `package patch
+
+import "time"
+
+//hotpatch:slot example.Greet
+func Greet(n string) string {
+	time.AfterFunc(0, func() { panic("timer broke") })
+	return "after"
+}
+`, `reported: example.Greet: script goroutine-timer.go-`},
 	{"flag-exit", `package patch
 
 import "flag"

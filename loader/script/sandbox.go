@@ -37,7 +37,8 @@ import (
 //     client and transport of its own; net.DefaultResolver a resolver of
 //     its own;
 //   - time.Sleep also returns when the interpreter is stopped, which then
-//     ends the code that called it;
+//     ends the code that called it, and a panic in a func handed to
+//     time.AfterFunc is recovered and reported (see [goGuard]);
 //   - every listener made through net.Listen*, net.File*, tls.Listen or
 //     tls.NewListener, and every server started through
 //     http.ListenAndServe* or http.Serve*, is closed when the script is
@@ -176,6 +177,7 @@ func sandbox(e interp.Exports, std map[string]bool, types map[reflect.Value][]re
 	})
 	override("time/time", func(p map[string]reflect.Value, _ func(string, any)) {
 		p["Sleep"] = reflect.ValueOf(b.sleep)
+		p["AfterFunc"] = reflect.ValueOf(b.afterFunc)
 	})
 	override("net/http/http", func(p map[string]reflect.Value, _ func(string, any)) {
 		mux := http.NewServeMux()
@@ -226,11 +228,27 @@ type box struct {
 	// halted is closed when the script's interpreter is stopped; set
 	// before any of its code runs, never changed after.
 	halted <-chan struct{}
+	// panicked receives what a func the script handed to time.AfterFunc
+	// panicked with; set, like halted, before any of its code runs.
+	panicked func(v any)
 
 	mu      sync.Mutex // guards the fields below
 	closers []io.Closer
 	tr      *http.Transport
 	closed  bool
+}
+
+// afterFunc is time.AfterFunc for a script: a panic in f, which would end
+// the process from the timer's goroutine, goes to b.panicked instead.
+func (b *box) afterFunc(d time.Duration, f func()) *time.Timer {
+	return time.AfterFunc(d, func() {
+		defer func() {
+			if v := recover(); v != nil && b.panicked != nil {
+				b.panicked(v)
+			}
+		}()
+		f()
+	})
 }
 
 // sleep is time.Sleep for a script: it also ends when the interpreter is
