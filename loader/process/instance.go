@@ -103,10 +103,26 @@ func (l *Loader) start(ctx context.Context, v *version) (*instance, error) {
 		err = ctx.Err()
 	}
 	if err != nil {
-		in.stop()
 		var he *handshakeError
-		if errors.As(err, &he) {
+		isHandshake := errors.As(err, &he)
+		// What the plugin said at handshake, and whether it exited by
+		// itself, before stop kills it.
+		reattach := in.client.ReattachConfig()
+		r := in.runner()
+		exitedFirst := false
+		if r != nil && r.ID() != "" {
+			select {
+			case <-r.exited:
+				exitedFirst = true
+			default:
+			}
+		}
+		in.stop()
+		if isHandshake {
 			err = in.diagnose(he)
+		} else if reattach != nil && reattach.Addr != nil {
+			err = fmt.Errorf("after the handshake (the plugin said it serves %s on %s %s): %w",
+				reattach.Protocol, reattach.Addr.Network(), reattach.Addr, err)
 		}
 		if ctx.Err() != nil && !errors.Is(err, ctx.Err()) {
 			err = fmt.Errorf("%w (%w)", ctx.Err(), err)
@@ -114,12 +130,8 @@ func (l *Loader) start(ctx context.Context, v *version) (*instance, error) {
 		if errors.Is(err, context.DeadlineExceeded) {
 			err = fmt.Errorf("no handshake within %v: %w", l.opts.StartTimeout, err)
 		}
-		if r := in.runner(); r != nil && r.ID() != "" && he == nil {
-			select {
-			case <-r.exited:
-				err = fmt.Errorf("%w (process: %s)", err, exitStatus(r.exitErr()))
-			default:
-			}
+		if exitedFirst && !isHandshake {
+			err = fmt.Errorf("%w (the process had exited: %s)", err, exitStatus(r.exitErr()))
 		}
 		return nil, &StartError{Path: v.source, Err: err, Stderr: in.stderr.Tail()}
 	}
@@ -170,6 +182,8 @@ func (in *instance) diagnose(he *handshakeError) error {
 			exitStatus(r.exitErr()), printed, notPlugin)
 	case line != "":
 		return fmt.Errorf("the process printed %q on standard output instead of a handshake line: %s", line, notPlugin)
+	case r.stdoutEndedFirst():
+		return fmt.Errorf("the process closed its standard output without printing a handshake line, and was stopped: %s", notPlugin)
 	default:
 		return errors.New("the process printed nothing on standard output before it was stopped")
 	}

@@ -39,11 +39,14 @@ type procRunner struct {
 	stdout, stderr   *pipeEnd // read ends, closed by Wait
 	stdoutW, stderrW *os.File // write ends, closed after Start
 
-	mu      sync.Mutex // guards pid, killed, forced, waitErr
-	pid     int
-	killed  bool // Kill was called: a process started after it is killed at once
-	forced  bool // Kill found the process running and killed it
-	waitErr error
+	mu     sync.Mutex // guards pid, killed, forced, outEnded, waitErr
+	pid    int
+	killed bool // Kill was called: a process started after it is killed at once
+	forced bool // Kill found the process running and killed it
+	// outEnded: when Kill killed the running process, its standard output
+	// had already ended (it closed it, or handed it to no one).
+	outEnded bool
+	waitErr  error
 
 	exited    chan struct{} // closed when the process has exited, its group was killed and it was reaped
 	done      chan struct{} // closed when the streams are ended too (EOF or pipeLinger)
@@ -163,6 +166,14 @@ func (r *procRunner) wasForced() bool {
 	return r.forced
 }
 
+// stdoutEndedFirst reports whether the process's standard output had ended
+// while it still ran, before Kill killed it.
+func (r *procRunner) stdoutEndedFirst() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.forced && r.outEnded
+}
+
 // Kill stops the process and its process group at once.
 func (r *procRunner) Kill(context.Context) error {
 	r.mu.Lock()
@@ -179,6 +190,11 @@ func (r *procRunner) Kill(context.Context) error {
 	}
 	r.mu.Lock()
 	r.forced = true
+	select {
+	case <-r.stdout.eof:
+		r.outEnded = true
+	default:
+	}
 	r.mu.Unlock()
 	killGroup(pid)
 	if err := r.cmd.Process.Kill(); err != nil && !errors.Is(err, os.ErrProcessDone) {
