@@ -196,16 +196,16 @@ func TestStockBadStarts(t *testing.T) {
 		shape, behaviour string
 		want             []string // words the error must have
 	}{
-		{"rpc", "exit0", []string{"exit status 0"}},
-		{"grpc", "exit0", []string{"exit status 0"}},
-		{"rpc", "badaddr", []string{"/nonexistent/stock.sock"}},
-		{"grpc", "badaddr", []string{"/nonexistent/stock.sock"}},
+		{"rpc", "exit0", []string{"after the handshake", "had exited: exit status 0"}},
+		{"grpc", "exit0", []string{"after the handshake", "had exited: exit status 0"}},
+		{"rpc", "badaddr", []string{"after the handshake", "netrpc on unix /nonexistent/stock.sock"}},
+		{"grpc", "badaddr", []string{"after the handshake", "grpc on unix /nonexistent/stock.sock"}},
 		{"rpc", "badproto", []string{"smoke-signals"}},
 		{"rpc", "badversion", []string{"42"}},
-		{"rpc", "tcpnobody", []string{"127.0.0.1:1"}},
-		{"grpc", "tcpnobody", []string{"127.0.0.1:1"}},
+		{"rpc", "tcpnobody", []string{"netrpc on tcp 127.0.0.1:1"}},
+		{"grpc", "tcpnobody", []string{"grpc on tcp 127.0.0.1:1"}},
 		{"rpc", "nonewline", []string{"handshake"}},
-		{"rpc", "closestdout", []string{"handshake"}},
+		{"rpc", "closestdout", []string{"closed its standard output"}},
 		{"rpc", "silentspin", []string{"handshake"}},
 	} {
 		t.Run(c.shape+"_"+c.behaviour, func(t *testing.T) {
@@ -216,6 +216,9 @@ func TestStockBadStarts(t *testing.T) {
 			t.Logf("%v", err)
 			if !errors.Is(err, ErrStart) {
 				t.Fatalf("Load = %v, want ErrStart", err)
+			}
+			if strings.Contains(err.Error(), "signal: killed") {
+				t.Errorf("the error blames a kill the host did itself")
 			}
 			for _, w := range c.want {
 				if !strings.Contains(err.Error(), w) {

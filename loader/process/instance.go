@@ -110,12 +110,16 @@ func (l *Loader) start(ctx context.Context, v *version) (*instance, error) {
 		reattach := in.client.ReattachConfig()
 		r := in.runner()
 		exitedFirst := false
-		if r != nil && r.ID() != "" {
+		if r != nil && r.ID() != "" && !isHandshake {
+			// A plugin that exits right after its handshake line fails the
+			// dial as it dies: give its exit a moment to be seen.
+			t := time.NewTimer(exitGlimpse)
 			select {
 			case <-r.exited:
 				exitedFirst = true
-			default:
+			case <-t.C:
 			}
+			t.Stop()
 		}
 		in.stop()
 		if isHandshake {
@@ -137,6 +141,10 @@ func (l *Loader) start(ctx context.Context, v *version) (*instance, error) {
 	}
 	return in, nil
 }
+
+// exitGlimpse is how long a failed start waits for the plugin's exit to
+// be seen before stopping it, to say whether it had exited by itself.
+const exitGlimpse = 250 * time.Millisecond
 
 // handshakeError is go-plugin's error from starting the process and
 // reading its handshake line, which says little ("Unrecognized remote
