@@ -116,7 +116,7 @@ func (l *Loader) start(ctx context.Context, v *version) (*instance, error) {
 			t := time.NewTimer(exitGlimpse)
 			select {
 			case <-r.exited:
-				exitedFirst = true
+				exitedFirst = !r.wasForced() // not killed by the host for its deadline
 			case <-t.C:
 			}
 			t.Stop()
@@ -132,7 +132,11 @@ func (l *Loader) start(ctx context.Context, v *version) (*instance, error) {
 			err = fmt.Errorf("%w (%w)", ctx.Err(), err)
 		}
 		if errors.Is(err, context.DeadlineExceeded) {
-			err = fmt.Errorf("no handshake within %v: %w", l.opts.StartTimeout, err)
+			if reattach != nil {
+				err = fmt.Errorf("not ready within %v: %w", l.opts.StartTimeout, err)
+			} else {
+				err = fmt.Errorf("no handshake within %v: %w", l.opts.StartTimeout, err)
+			}
 		}
 		if exitedFirst && !isHandshake {
 			err = fmt.Errorf("%w (the process had exited: %s)", err, exitStatus(r.exitErr()))

@@ -48,6 +48,12 @@ type procRunner struct {
 	outEnded bool
 	waitErr  error
 
+	// reapMu is held from the moment the process is known to have exited
+	// until it is reaped, and by Kill: so Kill never signals a pid (or
+	// walks the descendants of one) that was reaped and may be reused.
+	reapMu sync.Mutex
+	reaped bool
+
 	exited    chan struct{} // closed when the process has exited, its group was killed and it was reaped
 	done      chan struct{} // closed when the streams are ended too (EOF or pipeLinger)
 	closeOnce sync.Once
@@ -106,12 +112,16 @@ func (r *procRunner) wait() {
 	// its group ID, stays taken until it is reaped.
 	early := waitExited(r.pid)
 	if early {
+		r.reapMu.Lock()
 		killGroup(r.pid)
 	}
 	err := r.cmd.Wait()
 	if !early {
+		r.reapMu.Lock()
 		killGroup(r.pid)
 	}
+	r.reaped = true
+	r.reapMu.Unlock()
 	r.mu.Lock()
 	r.waitErr = err
 	r.mu.Unlock()
@@ -174,7 +184,10 @@ func (r *procRunner) stdoutEndedFirst() bool {
 	return r.forced && r.outEnded
 }
 
-// Kill stops the process and its process group at once.
+// Kill stops the process and its process group at once, and on Linux
+// also the descendants that left the group while the process still holds
+// them (a child in a session of its own may hold the plugin's listener or
+// its pipes; one that was re-parented before cannot be found).
 func (r *procRunner) Kill(context.Context) error {
 	r.mu.Lock()
 	r.killed = true
@@ -183,10 +196,10 @@ func (r *procRunner) Kill(context.Context) error {
 	if pid == 0 {
 		return nil
 	}
-	select {
-	case <-r.exited:
+	r.reapMu.Lock()
+	defer r.reapMu.Unlock()
+	if r.reaped {
 		return nil
-	default:
 	}
 	r.mu.Lock()
 	r.forced = true
@@ -196,7 +209,7 @@ func (r *procRunner) Kill(context.Context) error {
 	default:
 	}
 	r.mu.Unlock()
-	killGroup(pid)
+	killTree(pid)
 	if err := r.cmd.Process.Kill(); err != nil && !errors.Is(err, os.ErrProcessDone) {
 		return err
 	}

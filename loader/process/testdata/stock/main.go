@@ -77,6 +77,23 @@ func main() {
 	case "tcpnobody":
 		fmt.Printf("1|1|tcp|127.0.0.1:1|%s\n", proto(shape))
 		block()
+	case "mute": // a listener held by a stranger that never answers
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			panic(err)
+		}
+		f, err := ln.(*net.TCPListener).File()
+		if err != nil {
+			panic(err)
+		}
+		cmd := exec.Command("sleep", "1000")
+		cmd.ExtraFiles = []*os.File{f}
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+		if err := cmd.Start(); err != nil {
+			panic(err)
+		}
+		fmt.Printf("1|1|tcp|%s|%s\n", ln.Addr(), proto(shape))
+		block()
 	case "nonewline":
 		fmt.Print("1|1|unix")
 		block()
