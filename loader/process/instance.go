@@ -146,6 +146,11 @@ func (l *Loader) start(ctx context.Context, v *version) (*instance, error) {
 	return in, nil
 }
 
+// stopTimeout bounds go-plugin's graceful stop of a plugin: its quit
+// request and its own two seconds of grace, after which it kills the
+// process itself.
+const stopTimeout = 3 * time.Second
+
 // exitGlimpse is how long a failed start waits for the plugin's exit to
 // be seen before stopping it, to say whether it had exited by itself.
 const exitGlimpse = 250 * time.Millisecond
@@ -330,7 +335,8 @@ func (in *instance) drain(ctx context.Context, grace time.Duration) int64 {
 }
 
 // stop ends the process: go-plugin asks it to shut down, waits up to two
-// seconds, then kills it. Whatever happens, its process group is killed
+// seconds, then kills it; a plugin that does not even answer the request
+// is killed after stopTimeout. Whatever happens, its process group is killed
 // once it has exited (see procRunner). Calls still in flight fail with
 // ErrUnavailable. It waits for go-plugin's goroutines and is safe to call
 // more than once.
@@ -351,7 +357,25 @@ func (in *instance) stopWith(err error) {
 		for _, cc := range in.conns {
 			cc.close(err)
 		}
-		in.client.Kill()
+		// go-plugin's Kill asks the plugin to quit with a request that has
+		// no deadline, and only then gives it two seconds: a plugin that
+		// is frozen (SIGSTOP) or does not answer would hold it forever.
+		// Past stopTimeout the process is killed, which ends the request.
+		killed := make(chan struct{})
+		go func() {
+			defer close(killed)
+			in.client.Kill()
+		}()
+		t := time.NewTimer(stopTimeout)
+		select {
+		case <-killed:
+		case <-t.C:
+			if r != nil {
+				_ = r.Kill(context.Background())
+			}
+			<-killed
+		}
+		t.Stop()
 		if r != nil {
 			_ = r.Kill(context.Background())
 			<-r.done
