@@ -20,12 +20,14 @@ import (
 func TestHostKilledInPhases(t *testing.T) {
 	t.Parallel()
 	for _, c := range []struct {
-		name, mode, behaviour string
-		ready                 bool // wait for the load to finish
+		name, mode, behaviour, phase string
+		ready                        bool // wait for the load to finish
 	}{
-		{"stock_handshake", "stockhost", "silentspin", false},
-		{"stock_loaded", "stockhost", "plain", true},
-		{"own_handshake", "ownhost", "nohandshake", false},
+		{"stock_handshake", "stockhost", "silentspin", "", false},
+		{"stock_loaded", "stockhost", "plain", "", true},
+		{"own_handshake", "ownhost", "nohandshake", "", false},
+		{"own_midcall", "ownhost", "greet", "midcall", true},
+		{"own_retire", "ownhost", "slowexit", "retire", true},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
@@ -45,7 +47,7 @@ func TestHostKilledInPhases(t *testing.T) {
 				})
 			}
 			cmd := exec.Command(os.Args[0], "-test.run=^$")
-			cmd.Env = append(os.Environ(), envHelper+"="+c.mode, "HOTPATCH_PROCESS_TEST_PLUGIN="+path)
+			cmd.Env = append(os.Environ(), envHelper+"="+c.mode, "HOTPATCH_PROCESS_TEST_PLUGIN="+path, "HOTPATCH_PROCESS_TEST_PHASE="+c.phase)
 			out, err := cmd.StdoutPipe()
 			if err != nil {
 				t.Fatal(err)

@@ -49,9 +49,16 @@ func helperMain(mode string) int {
 		} else {
 			l = New(reg, Options{StartTimeout: time.Minute})
 		}
-		if _, err := l.Load(context.Background(), os.Getenv("HOTPATCH_PROCESS_TEST_PLUGIN")); err != nil {
+		p, err := l.Load(context.Background(), os.Getenv("HOTPATCH_PROCESS_TEST_PLUGIN"))
+		if err != nil {
 			fmt.Fprintln(os.Stderr, "helper:", err)
 			return 1
+		}
+		switch os.Getenv("HOTPATCH_PROCESS_TEST_PHASE") {
+		case "midcall": // killed while a call hangs in the plugin
+			go p.Impls["test.Hang"].(func(context.Context) error)(context.Background())
+		case "retire": // killed while the retire waits for the plugin to exit
+			go p.Retire(context.Background())
 		}
 		fmt.Println("ready")
 		time.Sleep(time.Minute)
