@@ -54,6 +54,21 @@ type instance struct {
 // report, call channel. On failure nothing is left running and the error is
 // a *StartError with the process's stderr.
 func (l *Loader) start(ctx context.Context, v *version) (*instance, error) {
+	if !l.beginStart() {
+		return nil, &StartError{Path: v.source, Err: ErrClosed}
+	}
+	defer l.starts.Done()
+	// Close ends a start in progress (its process is killed below, as for
+	// a deadline) and waits for it.
+	ctx, cancelClosed := context.WithCancelCause(ctx)
+	defer cancelClosed(nil)
+	go func(ctx context.Context) {
+		select {
+		case <-l.done:
+			cancelClosed(ErrClosed)
+		case <-ctx.Done():
+		}
+	}(ctx)
 	ctx, cancel := context.WithTimeout(ctx, l.opts.StartTimeout)
 	defer cancel()
 	in := &instance{v: v, idle: make(chan struct{}, 1)}
@@ -128,7 +143,9 @@ func (l *Loader) start(ctx context.Context, v *version) (*instance, error) {
 			err = fmt.Errorf("after the handshake (the plugin said it serves %s on %s %s): %w",
 				reattach.Protocol, reattach.Addr.Network(), reattach.Addr, err)
 		}
-		if ctx.Err() != nil && !errors.Is(err, ctx.Err()) {
+		if cause := context.Cause(ctx); errors.Is(cause, ErrClosed) {
+			err = fmt.Errorf("%w while the plugin was starting (%w)", ErrClosed, err)
+		} else if ctx.Err() != nil && !errors.Is(err, ctx.Err()) {
 			err = fmt.Errorf("%w (%w)", ctx.Err(), err)
 		}
 		if errors.Is(err, context.DeadlineExceeded) {
