@@ -28,6 +28,8 @@ func TestHostKilledInPhases(t *testing.T) {
 		{"own_handshake", "ownhost", "nohandshake", "", false},
 		{"own_midcall", "ownhost", "greet", "midcall", true},
 		{"own_retire", "ownhost", "slowexit", "retire", true},
+		// The plugin started a child and was killed before it called Serve.
+		{"own_init", "ownhost", "initspawn", "", false},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
@@ -63,7 +65,11 @@ func TestHostKilledInPhases(t *testing.T) {
 					t.Fatalf("helper said %q (%v)", line, err)
 				}
 			}
-			eventually(t, 20*time.Second, "the plugin to start", func() bool { return len(marked(token)) > 0 })
+			want := 1
+			if c.behaviour == "initspawn" {
+				want = 2 // and its child
+			}
+			eventually(t, 20*time.Second, "the plugin to start", func() bool { return len(marked(token)) >= want })
 			pids := marked(token)
 			if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
 				t.Fatal(err)
