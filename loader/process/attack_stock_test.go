@@ -20,6 +20,7 @@ import (
 	"github.com/hashicorp/go-plugin"
 	"github.com/hotpatch-go/hotpatch/hotswap"
 	"github.com/hotpatch-go/hotpatch/loader/process/internal/fixture"
+	"github.com/hotpatch-go/hotpatch/registry"
 )
 
 // stockBin is a go-plugin plugin written like go-plugin's examples, built
@@ -266,3 +267,48 @@ func TestStockGracefulStop(t *testing.T) {
 		})
 	}
 }
+
+// TestStockBidirectional: a plugin that calls back into the host through
+// go-plugin's broker (examples/bidirectional) serves through a custom
+// loader, and retires and closes without leaving goroutines behind (see
+// TestMain's goleak check).
+func TestStockBidirectional(t *testing.T) {
+	t.Parallel()
+	reg, _ := newTestRegistry()
+	bidi := registry.MustRegister(reg, "test.Bidi", func(int) (int, error) { return 0, nil })
+	mgr := hotswap.New(reg, hotswap.Options{})
+	l := NewCustom(reg, Custom{
+		Handshake: fixture.Handshake(),
+		Plugins:   plugin.PluginSet{"counter": &fixture.CounterPlugin{}},
+		Slots: func(c plugin.ClientProtocol, _ plugin.Protocol) (map[string]any, error) {
+			raw, err := c.Dispense("counter")
+			if err != nil {
+				return nil, err
+			}
+			cnt := raw.(fixture.Counter)
+			return map[string]any{"test.Bidi": func(n int) (int, error) { return cnt.Add(n, hostAdder{}) }}, nil
+		},
+	}, Options{Manager: mgr})
+	t.Cleanup(func() { mgr.Close(); l.Close() })
+	path, _ := stockAs(t, "bidi", "plain")
+	p, err := l.Load(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := mgr.Apply(context.Background(), p); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 20 {
+		if got, err := bidi.Load()(i); err != nil || got != i+1 {
+			t.Fatalf("Bidi(%d) = %d, %v", i, got, err)
+		}
+	}
+	if err := mgr.Revert(context.Background(), p.ID); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 30*time.Second, "a retired event", func() bool { return hasEvent(mgr, hotswap.EventRetired, p.ID, "") })
+}
+
+type hostAdder struct{}
+
+func (hostAdder) Sum(a, b int) (int, error) { return a + b, nil }

@@ -106,7 +106,9 @@ func main() {
 	}
 
 	cfg := &plugin.ServeConfig{HandshakeConfig: fixture.Handshake()}
-	if shape == "grpc" {
+	if shape == "bidi" {
+		cfg.Plugins = plugin.PluginSet{"counter": &fixture.CounterPlugin{Impl: counter{}}}
+	} else if shape == "grpc" {
 		cfg.Plugins = plugin.PluginSet{"greeter_grpc": &fixture.GreeterGRPC{Impl: greeter{shape}}}
 		cfg.GRPCServer = plugin.DefaultGRPCServer
 	} else {
@@ -118,6 +120,11 @@ func main() {
 		os.WriteFile(filepath.Join(os.TempDir(), "stock-"+token), []byte("clean\n"), 0o600)
 	}
 }
+
+// counter calls back into the host for every Add.
+type counter struct{}
+
+func (counter) Add(n int, adder fixture.Adder) (int, error) { return adder.Sum(n, 1) }
 
 func proto(shape string) string {
 	if shape == "grpc" {
