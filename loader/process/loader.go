@@ -41,6 +41,7 @@ type Loader struct {
 	closed   bool
 
 	wg      sync.WaitGroup // supervisors and drains
+	starts  sync.WaitGroup // starts in progress (Load, restarts)
 	spawnWG sync.WaitGroup // spawn calls in progress
 	done    chan struct{}  // closed by Close
 }
@@ -246,6 +247,17 @@ func (l *Loader) socketDir() (string, error) {
 	return short, nil
 }
 
+// beginStart counts a start in progress, unless the loader is closed.
+func (l *Loader) beginStart() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		return false
+	}
+	l.starts.Add(1)
+	return true
+}
+
 // spawn runs start (an exec.Cmd's Start) on the loader's spawner thread.
 func (l *Loader) spawn(start func() error) error {
 	l.mu.Lock()
@@ -327,6 +339,7 @@ func (l *Loader) Close() error {
 		wg.Go(v.kill)
 	}
 	wg.Wait()
+	l.starts.Wait()
 	l.wg.Wait()
 	l.spawnWG.Wait()
 	l.mu.Lock()
