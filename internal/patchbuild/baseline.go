@@ -97,7 +97,7 @@ func parseFlags(args []string) ([]flagArg, error) {
 //     that its functions stay out of line and can be redirected, while the
 //     standard library and dependencies keep their inlining;
 //   - a source record appended to the binary
-//     ([github.com/hotpatch-go/hotpatch/manifest.WriteSources]): the content
+//     (internal/manifest.WriteSources): the content
 //     hash of every package it links that no module sum pins, taken before
 //     and after the build (a package edited meanwhile fails the build), so
 //     that a patch built from a tree that differs is refused.

@@ -1,15 +1,15 @@
-// Package nativeloader loads native patches: Go plugins (.so files) built by
+// Package native loads native patches: Go plugins (.so files) built by
 // `hotpatch patch build` against the running binary. It implements
 // [github.com/hotpatch-go/hotpatch/hotswap.Loader] for the native kind.
-//
-// The directory is loader/native; the package is named nativeloader so that
-// it does not shadow package [github.com/hotpatch-go/hotpatch/native], which
-// it uses:
 //
 //	import "github.com/hotpatch-go/hotpatch/loader/native"
 //
 //	l := native.New(reg, native.Options{})
 //	w, err := hotswap.WatchDir(ctx, mgr, "patches", l)
+//
+// It checks patches with package [github.com/hotpatch-go/hotpatch/fingerprint]
+// and applies their redirections with package
+// [github.com/hotpatch-go/hotpatch/redirect].
 //
 // # What a native patch is
 //
@@ -19,10 +19,12 @@
 // module versions, and under a plugin path of its own. Besides the code, the
 // .so carries:
 //
-//   - a [Manifest] in the ELF section [Section]: the build's unique ID, the
+//   - a manifest in the ELF section [Section]: the build's unique ID, the
 //     patch source's name and hash, the slots it serves, the host functions
-//     it redirects, and the fingerprint ([fingerprint.Record]) of the baseline it
-//     was built against;
+//     it redirects, the fingerprint ([fingerprint.Record]) of the baseline it
+//     was built against, and the source record of the packages it links
+//     (the manifest format is shared with the build and the process kind,
+//     in internal/manifest);
 //   - the exported variable HotpatchSlots ([SymbolSlots]), a map[string]any
 //     from slot names to implementations;
 //   - the exported string HotpatchBaseline ([SymbolBaseline]), the
@@ -67,7 +69,7 @@
 // logs that once (Options.Logger); its refusals ask whether the server was
 // built with `hotpatch build`. A record that is there but malformed (the
 // binary was cut or changed after the build) refuses every native patch,
-// wrapping [manifest.ErrBad].
+// with an error wrapping [ErrBaselineMismatch] that says so.
 //
 // The private copy exists because plugin.Open caches plugins by path (a new
 // version written over the same name would open as the old one) and because

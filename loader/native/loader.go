@@ -153,7 +153,7 @@ func (l *Loader) Close() error {
 //     must agree with the running binary's own, where it has one (see
 //     [fingerprint.Sources]) ([*BaselineError], listing what differs); a
 //     record the binary carries but that cannot be read refuses every
-//     patch ([ErrBaselineMismatch] and [manifest.ErrBad]);
+//     patch ([ErrBaselineMismatch], saying the record is malformed);
 //  3. every slot it serves must exist ([hotswap.ErrUnknownSlot]);
 //  4. the memory of opened patches plus this one must stay within
 //     Options.MaxMemory ([ErrMemoryCap]);

@@ -153,13 +153,13 @@ func withTail(tail string) func(*testing.T) string {
 // refuses native patches, saying so, rather than load them unchecked as if
 // it had none.
 func TestRefuseBadSourceRecord(t *testing.T) {
-	if !inChildOf(t, withTail("hotpatch-sources v1\n\xff\xff\xff\xff\xff\xff\x00\x00\x00hotpatch-src-v1\n")) {
+	if !inChildOf(t, withTail("hotpatch-manifest v1\n\xff\xff\xff\xff\xff\xff\x00\x00\x00hotpatch-manifest\n")) {
 		return
 	}
 	e := newEnv(t, native.Options{})
 	_, err := e.l.Load(context.Background(), fixture(t, "v1.so"))
 	if !errors.Is(err, manifest.ErrBad) || !errors.Is(err, native.ErrBaselineMismatch) {
-		t.Fatalf("err = %v, want ErrBadSources and ErrBaselineMismatch", err)
+		t.Fatalf("err = %v, want manifest.ErrBad and ErrBaselineMismatch", err)
 	}
 	if msg := err.Error(); strings.Contains(msg, "\n") || !strings.Contains(msg, "hotpatch build") {
 		t.Errorf("message is not one line that says what to do: %q", msg)
