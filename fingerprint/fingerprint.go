@@ -24,7 +24,7 @@ type Record struct {
 	GoVersion string               // toolchain, as in [debug.BuildInfo.GoVersion]: "go1.26.8"
 	Path      string               // main package path; not compared
 	Main      debug.Module         // main module; Replace is always nil
-	Deps      []debug.Module       // sorted by Path; Replace set where replaced
+	Deps      []debug.Module       // sorted by Path; Replace set where replaced, and then Sum empty
 	Settings  []debug.BuildSetting // code-affecting settings, sorted by Key
 	Info      []debug.BuildSetting // recorded, not compared, sorted by Key
 }
@@ -77,6 +77,13 @@ func Fingerprint() (Record, error) {
 // host's by design), DefaultGODEBUG (a process default, not code) and vcs,
 // vcs.time (metadata; vcs.revision and vcs.modified are compared). Settings
 // unknown today are compared, so a future code-affecting flag is not missed.
+//
+// Build information the text form cannot hold is refused with
+// [ErrBadFingerprint]: no Go version, a newline in it or in the path, a
+// tab or newline in a module's path, version or sum, a dependency or a
+// setting without a name. The go command writes none of these. The sum of
+// a replaced module is dropped (the go command records none; the
+// replacement's counts).
 func FingerprintOf(info *debug.BuildInfo) (Record, error) {
 	if info == nil {
 		return Record{}, ErrNoBuildInfo

@@ -306,3 +306,44 @@ func FuzzUnmarshalText(f *testing.F) {
 		}
 	})
 }
+
+// TestFingerprintOfRefusesWhatTextCannotHold: the text form is
+// debug.BuildInfo.String's, which writes module fields as they are, so
+// build information whose fields would make it ambiguous is refused, and
+// a replaced module's own sum, which it has no place for, is dropped.
+func TestFingerprintOfRefusesWhatTextCannotHold(t *testing.T) {
+	for name, change := range map[string]func(*debug.BuildInfo){
+		"no go version":      func(i *debug.BuildInfo) { i.GoVersion = "" },
+		"newline in go":      func(i *debug.BuildInfo) { i.GoVersion = "go1\nbuild\t-race=false" },
+		"newline in path":    func(i *debug.BuildInfo) { i.Path = "a\nb" },
+		"tab in dep path":    func(i *debug.BuildInfo) { i.Deps[0].Path = "golang.org/x/text\tv9" },
+		"newline in version": func(i *debug.BuildInfo) { i.Deps[0].Version = "v1\ndep\tx\tv1\t" },
+		"tab in main sum":    func(i *debug.BuildInfo) { i.Main.Sum = "h1:\t" },
+		"tab in replacement": func(i *debug.BuildInfo) { i.Deps[2].Replace.Path = "../a\tb" },
+		"dep without path":   func(i *debug.BuildInfo) { i.Deps[0].Path = "" },
+		"setting no key":     func(i *debug.BuildInfo) { i.Settings[0].Key = "" },
+	} {
+		info := sampleInfo()
+		change(info)
+		if _, err := FingerprintOf(info); !errors.Is(err, ErrBadFingerprint) {
+			t.Errorf("%s: err = %v, want ErrBadFingerprint", name, err)
+		}
+	}
+	info := sampleInfo()
+	info.Deps[2].Sum = "h1:ignored"
+	r := mustRecord(t, info)
+	if r.Deps[0].Path != "example.com/fork" || r.Deps[0].Sum != "" {
+		t.Errorf("replaced dep = %+v, want its sum dropped", r.Deps[0])
+	}
+	if r.Hash() != mustRecord(t, sampleInfo()).Hash() || len(Diff(r, mustRecord(t, sampleInfo()))) != 0 {
+		t.Error("a replaced module's own sum changed the hash or the diff")
+	}
+	// A build setting value with anything in it is quoted, and survives.
+	info = sampleInfo()
+	info.Settings[2].Value = "all=-N -l \"x\"\n\t`"
+	r = mustRecord(t, info)
+	var back Record
+	if err := back.UnmarshalText([]byte(r.String())); err != nil || back.Hash() != r.Hash() {
+		t.Errorf("round trip of a quoted setting: %v", err)
+	}
+}
