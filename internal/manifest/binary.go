@@ -10,6 +10,7 @@ import (
 	"slices"
 
 	"github.com/hotpatch-go/hotpatch/fingerprint"
+	"github.com/hotpatch-go/hotpatch/internal/patchfile"
 )
 
 // A baseline's manifest follows its ELF contents: the manifest text, its
@@ -75,15 +76,11 @@ func appendSources(path string, text []byte) error {
 // replaceSources writes a copy of the executable at path with text in
 // place of the record it carries, and renames it over path.
 func replaceSources(path string, text []byte) error {
-	src, err := os.Open(path)
+	src, fi, err := patchfile.Open(path)
 	if err != nil {
 		return err
 	}
 	defer src.Close()
-	fi, err := src.Stat()
-	if err != nil {
-		return err
-	}
 	body, err := sourcesStart(src, fi.Size())
 	if err != nil {
 		return fmt.Errorf("%s: %w", path, err)
@@ -113,25 +110,13 @@ func replaceSources(path string, text []byte) error {
 // path by [WriteSources], or an error wrapping [ErrNoSources] if it has
 // none. It reads the end of the file only.
 func ReadSources(path string) (fingerprint.Sources, error) {
-	// Checked by name first: opening a FIFO for reading would wait for a
-	// writer.
-	if fi, err := os.Stat(path); err != nil {
-		return nil, err
-	} else if !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s: not a regular file", path)
-	}
-	f, err := os.Open(path)
+	// Opened without blocking, a regular file only: a FIFO in its place
+	// would wait for a writer.
+	f, fi, err := patchfile.Open(path)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s: not a regular file", path)
-	}
 	return readSources(f, fi.Size(), path)
 }
 
