@@ -10,7 +10,7 @@ import (
 	"sync"
 
 	"github.com/hotpatch-go/hotpatch/hotswap"
-	nativeloader "github.com/hotpatch-go/hotpatch/loader/native"
+	"github.com/hotpatch-go/hotpatch/loader/native"
 	"github.com/hotpatch-go/hotpatch/loader/process"
 	"github.com/hotpatch-go/hotpatch/loader/script"
 	"github.com/hotpatch-go/hotpatch/registry"
@@ -47,7 +47,7 @@ type Options struct {
 	Manager hotswap.Options
 	Watch   hotswap.WatchOptions
 	Script  script.Options
-	Native  nativeloader.Options
+	Native  native.Options
 	Process process.Options
 }
 
@@ -60,7 +60,7 @@ type Runtime struct {
 	reg     *registry.Registry
 	mgr     *hotswap.Manager
 	scripts *script.Loader
-	natives *nativeloader.Loader
+	natives *native.Loader
 	procs   *process.Loader
 
 	mu      sync.Mutex // guards watch, started, closing
@@ -109,7 +109,7 @@ func New(opts Options) (*Runtime, error) {
 		reg:     reg,
 		mgr:     mgr,
 		scripts: script.New(reg, so),
-		natives: nativeloader.New(reg, no),
+		natives: native.New(reg, no),
 		procs:   process.New(reg, po),
 		closed:  make(chan struct{}),
 	}, nil

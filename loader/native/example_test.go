@@ -1,4 +1,4 @@
-package nativeloader_test
+package native_test
 
 import (
 	"context"
@@ -8,7 +8,7 @@ import (
 	"path/filepath"
 
 	"github.com/hotpatch-go/hotpatch/hotswap"
-	nativeloader "github.com/hotpatch-go/hotpatch/loader/native"
+	"github.com/hotpatch-go/hotpatch/loader/native"
 	"github.com/hotpatch-go/hotpatch/registry"
 )
 
@@ -16,7 +16,7 @@ import (
 func ExampleLoader_Load() {
 	reg := registry.New()
 	registry.MustRegister(reg, "example.Greet", func(name string) string { return "hello, " + name })
-	l := nativeloader.New(reg, nativeloader.Options{})
+	l := native.New(reg, native.Options{})
 	defer l.Close()
 
 	dir, _ := os.MkdirTemp("", "example")
@@ -25,7 +25,7 @@ func ExampleLoader_Load() {
 	os.WriteFile(path, []byte("not an ELF file"), 0o644)
 
 	_, err := l.Load(context.Background(), path)
-	fmt.Println(errors.Is(err, nativeloader.ErrNotPatch))
+	fmt.Println(errors.Is(err, native.ErrNotPatch))
 	used, limit := l.Memory()
 	fmt.Println(used, limit>>20, "MiB")
 	// Output:
@@ -40,7 +40,7 @@ func ExampleLoader_watch() {
 	registry.MustRegister(reg, "example.Greet", func(name string) string { return "hello, " + name })
 	mgr := hotswap.New(reg, hotswap.Options{})
 	defer mgr.Close()
-	l := nativeloader.New(reg, nativeloader.Options{})
+	l := native.New(reg, native.Options{})
 	defer l.Close()
 
 	dir, _ := os.MkdirTemp("", "patches")

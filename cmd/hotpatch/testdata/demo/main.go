@@ -9,7 +9,7 @@ import (
 	"os"
 
 	"github.com/hotpatch-go/hotpatch/hotswap"
-	nativeloader "github.com/hotpatch-go/hotpatch/loader/native"
+	"github.com/hotpatch-go/hotpatch/loader/native"
 	"github.com/hotpatch-go/hotpatch/registry"
 )
 
@@ -19,7 +19,7 @@ func main() {
 	greet := registry.MustRegister(reg, "demo.Greet", func(name string) string { return "hello, " + name })
 	mgr := hotswap.New(reg, hotswap.Options{})
 	defer mgr.Close()
-	l := nativeloader.New(reg, nativeloader.Options{})
+	l := native.New(reg, native.Options{})
 	defer l.Close()
 	for _, path := range os.Args[1:] {
 		p, err := l.Load(ctx, path)
