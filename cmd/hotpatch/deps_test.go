@@ -17,7 +17,7 @@ func TestLeanDependencies(t *testing.T) {
 	const mod = "github.com/hotpatch-go/hotpatch"
 	// registry joins this list once package loader checks slot names with
 	// internal/slotname instead of registry.ValidName.
-	runtimeSide := []string{mod + "/hotswap", mod + "/watcher", mod + "/loader/", "plugin",
+	runtimeSide := []string{mod + "/hotswap", mod + "/registry", mod + "/watcher", mod + "/loader/", "plugin",
 		"github.com/traefik/yaegi", "github.com/hashicorp/go-plugin", "google.golang.org/grpc", "github.com/fsnotify/fsnotify"}
 	for _, tt := range []struct {
 		pkg       string

@@ -142,7 +142,7 @@ func (g *earlyGuard) end() {
 
 // buildManifest is set by `hotpatch patch build --kind process`, with
 // -ldflags=-X, to the slots of the patch source and their types as written
-// (internal/procmanifest); the plugin reports it in its hello.
+// (internal/manifest); the plugin reports it in its hello.
 var buildManifest string
 
 // watchParent calls leave when the plugin's parent is no longer ppid: the
