@@ -13,6 +13,8 @@ import (
 	"reflect"
 	"strings"
 	"sync"
+	"sync/atomic"
+	"time"
 )
 
 // An HTTP handler slot streams across the boundary both ways (the frames
@@ -287,7 +289,7 @@ func (a *adapter) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	hs := &hostStream{a: a, in: in, cc: cc, pc: pc, w: w, ctx: ctx}
 	var pump *bodyPump
 	if !hr.BodyInline {
-		pump = newBodyPump(cc, pc.link, pc.id, r, a.httpC.reqEnd)
+		pump = newBodyPump(cc, pc.link, pc.id, w, r, a.httpC.reqEnd)
 		go pump.run(ctx)
 		defer pump.stop()
 	}
@@ -515,8 +517,10 @@ type bodyPump struct {
 	cc     *callConn
 	l      *link
 	id     uint64
+	w      http.ResponseWriter // to interrupt a read of r.Body (see stop)
 	r      *http.Request
 	endC   *typeCodec
+	inRead atomic.Bool   // run may be in r.Body.Read
 	wake   chan struct{} // a hint: credit grew
 	quit   chan struct{} // closed by stop
 	done   chan struct{} // closed when run returns
@@ -524,8 +528,8 @@ type bodyPump struct {
 	credit int
 }
 
-func newBodyPump(cc *callConn, l *link, id uint64, r *http.Request, endC *typeCodec) *bodyPump {
-	return &bodyPump{cc: cc, l: l, id: id, r: r, endC: endC, credit: reqWindow,
+func newBodyPump(cc *callConn, l *link, id uint64, w http.ResponseWriter, r *http.Request, endC *typeCodec) *bodyPump {
+	return &bodyPump{cc: cc, l: l, id: id, w: w, r: r, endC: endC, credit: reqWindow,
 		wake: make(chan struct{}, 1), quit: make(chan struct{}), done: make(chan struct{})}
 }
 
@@ -545,8 +549,19 @@ func (p *bodyPump) grant(n uint64) bool {
 	return true
 }
 
+// stop ends run and waits for it: the body must not be read once the
+// host's handler returns. A read that waits for a client who sent part of
+// the body and now waits for the answer would wait for good, and the
+// answer (buffered by net/http until the handler returns) would never go
+// out: such a read is interrupted with a read deadline, as a direct
+// handler that stops reading leaves the rest to net/http. A writer without
+// SetReadDeadline (a middleware's wrapper that does not unwrap) leaves the
+// read to end by itself.
 func (p *bodyPump) stop() {
 	close(p.quit)
+	if p.inRead.Load() {
+		_ = http.NewResponseController(p.w).SetReadDeadline(time.Unix(1, 0))
+	}
 	<-p.done
 }
 
@@ -565,6 +580,7 @@ func (p *bodyPump) run(ctx context.Context) {
 				return
 			}
 		}
+		p.inRead.Store(true) // before looking at quit: stop sees it or run sees quit
 		select {
 		case <-p.quit: // the handler is done: read no more of the body
 			return
@@ -573,6 +589,7 @@ func (p *bodyPump) run(ctx context.Context) {
 		frame := beginFrame(buf[:0], frameBody, p.id)
 		n := min(c, bodyChunk)
 		m, err := p.r.Body.Read(frame[frameHeader : frameHeader+n])
+		p.inRead.Store(false)
 		if m > 0 {
 			frame = frame[:frameHeader+m]
 			_ = endFrame(frame)
