@@ -3,12 +3,19 @@ package process
 import (
 	"bufio"
 	"crypto/tls"
+	"errors"
 	"fmt"
+	"net"
 	"net/http"
+	"net/http/httptest"
+	"reflect"
+	"runtime"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/hotpatch-go/hotpatch/loader/process/internal/httpcases"
+	"github.com/hotpatch-go/hotpatch/registry"
 )
 
 // TestHTTPBridgeStalledUpload: a client sends part of a large body and
@@ -40,5 +47,127 @@ func TestHTTPBridgeStalledUpload(t *testing.T) {
 	}
 	if n := be.sink.count(); n != 0 {
 		t.Errorf("%d failures reported", n)
+	}
+}
+
+// blockingWriter is a host ResponseWriter whose WriteHeader waits for
+// release: a client that does not keep up.
+type blockingWriter struct {
+	*httptest.ResponseRecorder
+	release chan struct{}
+}
+
+func (w *blockingWriter) WriteHeader(code int) {
+	<-w.release
+	w.ResponseRecorder.WriteHeader(code)
+}
+
+// TestHTTPBridgeQueuedFrameMemory: a hostile plugin cannot make the host
+// hold unbounded memory for one HTTP call by queueing frames the budget
+// does not count, read by another call's reader while the call waits for
+// its client: flush frames with a body, and 1xx heads beyond a bound, are
+// protocol errors.
+func TestHTTPBridgeQueuedFrameMemory(t *testing.T) {
+	reg, served := limitSlots()
+	registry.MustRegister(reg, "h.H", http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	served["h.H"] = http.HandlerFunc(func(http.ResponseWriter, *http.Request) {})
+	slots := slotsOf(t, served)
+	codecs := newHTTPCodecs()
+	headFrame := func(id uint64, status int, h http.Header) []byte {
+		e := encoder{b: beginFrame(nil, frameHead, id)}
+		head := httpHead{Status: status, Header: h}
+		codecs.head.enc(&e, reflect.ValueOf(&head).Elem())
+		_ = endFrame(e.b)
+		return e.b
+	}
+	junk := strings.Repeat("x", 60000)
+	cases := []struct {
+		name   string
+		frames func(id uint64) [][]byte
+		head   bool // the result carries the final head
+	}{
+		{"flush frames with a body", func(id uint64) [][]byte {
+			out := [][]byte{headFrame(id, 200, nil)}
+			for range 200 {
+				f := beginFrame(nil, frameFlush, id)
+				f = append(f, junk...)
+				_ = endFrame(f)
+				out = append(out, f)
+			}
+			return out
+		}, false},
+		{"1xx heads", func(id uint64) [][]byte {
+			var out [][]byte
+			for range 200 {
+				out = append(out, headFrame(id, 103, http.Header{"Link": {junk}}))
+			}
+			return out
+		}, true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			sock := rawPlugin(t, func(n int, c net.Conn) {
+				calls := make(chan [2]any, 16)
+				go readFrames(c, calls)
+				var ids []uint64
+				for call := range calls {
+					ids = append(ids, call[0].(uint64))
+					if len(ids) == 2 {
+						break
+					}
+				}
+				if len(ids) < 2 {
+					return
+				}
+				stream, echo := ids[0], ids[1] // the stream call is sent first
+				for _, f := range tc.frames(stream) {
+					if _, err := c.Write(f); err != nil {
+						return
+					}
+				}
+				c.Write(echoResult(echo, "x"))
+				e := encoder{b: beginFrame(nil, frameResult, stream)}
+				e.b = append(e.b, statusOK)
+				end := httpEnd{}
+				if tc.head {
+					end.Head = &httpHead{Status: 200}
+				}
+				codecs.end.enc(&e, reflect.ValueOf(&end).Elem())
+				_ = endFrame(e.b)
+				c.Write(e.b)
+				for range calls {
+				}
+			})
+			e := newChanEnv(t, reg, sock, slots, 1, nil)
+			h := e.impls["h.H"].(http.HandlerFunc)
+			echo := e.impls["t.Echo"].(func(string) (string, error))
+			w := &blockingWriter{ResponseRecorder: httptest.NewRecorder(), release: make(chan struct{})}
+			served := make(chan struct{})
+			go func() {
+				defer close(served)
+				defer func() { recover() }() // an aborted response
+				h(w, httptest.NewRequest("GET", "/", nil))
+			}()
+			// The stream call's first frame blocks it in WriteHeader; this
+			// call reads the rest of its frames on the way to its own result.
+			for {
+				e.in.conns[0].mu.Lock()
+				n := e.in.conns[0].cur.next
+				e.in.conns[0].mu.Unlock()
+				if n >= 1 {
+					break
+				}
+				runtime.Gosched()
+			}
+			echo("x")
+			close(w.release)
+			<-served
+			if got := e.sink.count(); got != 1 {
+				t.Fatalf("%d failures reported, want 1 protocol error", got)
+			}
+			if err := e.sink.reports[0]; !errors.Is(err, ErrProtocol) {
+				t.Fatalf("reported %v, want a protocol error", err)
+			}
+		})
 	}
 }

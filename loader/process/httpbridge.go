@@ -490,6 +490,9 @@ func (cc *callConn) next(ctx context.Context, pc *pendingCall) (streamFrame, err
 			f := pc.queue[0]
 			pc.queue[0] = streamFrame{}
 			pc.queue = pc.queue[1:]
+			if f.charge == 0 {
+				pc.held -= len(f.body)
+			}
 			cc.mu.Unlock()
 			return f, nil
 		}
