@@ -385,6 +385,29 @@ func (cc *callConn) lead(ctx context.Context, l *link, pc *pendingCall) error {
 				continue
 			}
 			endLead()
+			cc.mu.Lock()
+			lerr := l.err
+			cc.mu.Unlock()
+			if lerr != nil {
+				// The host broke the link (another call's stuck write, or
+				// close): this read only saw the socket closed. The call
+				// fails as a victim, or by its own context if that ended.
+				cc.broken(l, lerr, nil)
+				cc.mu.Lock()
+				pc.waiting = false
+				perr := pc.err
+				cc.mu.Unlock()
+				if ctx != nil && ctx.Err() != nil {
+					return ctx.Err()
+				}
+				if d, ok := ctxDeadline(ctx); ok && !time.Now().Before(d) {
+					return context.DeadlineExceeded // its timer has not fired yet
+				}
+				if perr == nil {
+					perr = &droppedError{lerr}
+				}
+				return perr
+			}
 			if !errors.Is(err, ErrProtocol) {
 				err = fmt.Errorf("%w: %w", ErrProcessExited, err)
 			}
@@ -475,6 +498,13 @@ func deliverStream(l *link, pc *pendingCall, typ byte, body []byte, charge int) 
 	return nil
 }
 
+func ctxDeadline(ctx context.Context) (time.Time, bool) {
+	if ctx == nil {
+		return time.Time{}, false
+	}
+	return ctx.Deadline()
+}
+
 // breakLead breaks l on an error the leader met and returns pc's error.
 func (cc *callConn) breakLead(l *link, pc *pendingCall, err error) error {
 	cc.broken(l, err, pc)
@@ -503,12 +533,14 @@ func (cc *callConn) handOffLocked(l *link) {
 // broken fails every call on l with err; finder, the call that met err,
 // gets err itself and the others a *droppedError.
 func (cc *callConn) broken(l *link, err error, finder *pendingCall) {
-	l.c.Close()
 	cc.mu.Lock()
 	if l.err == nil {
-		l.err = err
+		l.err = err // before the close, so that a read it ends knows why
 		close(l.dead)
 	}
+	cc.mu.Unlock()
+	l.c.Close()
+	cc.mu.Lock()
 	for id, pc := range l.pending {
 		pc.err = l.err
 		if pc != finder && errors.Is(l.err, ErrProtocol) {
