@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -169,5 +170,59 @@ func TestHTTPBridgeQueuedFrameMemory(t *testing.T) {
 				t.Fatalf("reported %v, want a protocol error", err)
 			}
 		})
+	}
+}
+
+// TestHTTPBridgeExpectContinue: with "Expect: 100-continue", net/http
+// sends "100 Continue" only when the handler reads the body. A handler
+// that refuses without reading answers at once and the client never sends
+// the body; one that reads gets it.
+func TestHTTPBridgeExpectContinue(t *testing.T) {
+	cases := []httpcases.Case{
+		{Name: "refuse", Handler: func(w http.ResponseWriter, r *http.Request) {
+			http.Error(w, "no", http.StatusUnauthorized)
+		}},
+		{Name: "read", Handler: func(w http.ResponseWriter, r *http.Request) {
+			b, _ := io.ReadAll(r.Body)
+			fmt.Fprintf(w, "got %q", b)
+		}},
+	}
+	be := newBridgeEnv(t, cases)
+	for _, srv := range []*httptest.Server{be.direct, be.bridged} {
+		name := map[bool]string{true: "bridged", false: "compiled"}[srv == be.bridged]
+		dial := func() (net.Conn, *bufio.Reader) {
+			c, err := tls.Dial("tcp", srv.Listener.Addr().String(), &tls.Config{InsecureSkipVerify: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			c.SetDeadline(time.Now().Add(20 * time.Second)) // a hang detector
+			return c, bufio.NewReader(c)
+		}
+		c, br := dial()
+		fmt.Fprintf(c, "POST /h/0 HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 10\r\n\r\n")
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil || resp.StatusCode != http.StatusUnauthorized {
+			t.Errorf("%s, refusing handler: %v, %v; want 401 without 100 Continue", name, resp.Status, err)
+		}
+		c.Close()
+		c, br = dial()
+		fmt.Fprintf(c, "POST /h/1 HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 10\r\n\r\n")
+		resp, err = http.ReadResponse(br, nil)
+		if err != nil || resp.StatusCode != http.StatusContinue {
+			t.Fatalf("%s, reading handler: %v, %v; want 100 Continue", name, resp, err)
+		}
+		io.WriteString(c, "0123456789")
+		resp, err = http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		if string(b) != `got "0123456789"` {
+			t.Errorf("%s: body %q", name, b)
+		}
+		c.Close()
+	}
+	if n := be.sink.count(); n != 0 {
+		t.Errorf("%d failures reported", n)
 	}
 }

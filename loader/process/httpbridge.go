@@ -167,7 +167,7 @@ func captureRequest(w http.ResponseWriter, r *http.Request) (httpRequest, error)
 		hr.BodyInline = true
 		return hr, nil
 	}
-	if r.ContentLength > 0 && r.ContentLength <= inlineBody {
+	if r.ContentLength > 0 && r.ContentLength <= inlineBody && !expectsContinue(hr.Header) {
 		body := make([]byte, r.ContentLength)
 		if _, err := io.ReadFull(r.Body, body); err != nil {
 			return hr, fmt.Errorf("read request body: %w", err)
@@ -175,6 +175,16 @@ func captureRequest(w http.ResponseWriter, r *http.Request) (httpRequest, error)
 		hr.Body, hr.BodyInline = body, true
 	}
 	return hr, nil
+}
+
+// expectsContinue reports whether a request with header h waits for
+// "100 Continue" before it sends its body. net/http sends it when the
+// handler first reads the body, so the body of such a request streams, and
+// the host reads none of it until the plugin's handler asks (the plugin's
+// first read grants the window).
+func expectsContinue(h map[string][]string) bool {
+	v := h["Expect"]
+	return len(v) > 0 && strings.EqualFold(v[0], "100-continue")
 }
 
 func captureTLS(cs *tls.ConnectionState) *httpTLS {
@@ -290,6 +300,9 @@ func (a *adapter) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	var pump *bodyPump
 	if !hr.BodyInline {
 		pump = newBodyPump(cc, pc.link, pc.id, w, r, a.httpC.reqEnd)
+		if expectsContinue(hr.Header) {
+			pump.credit = 0
+		}
 		go pump.run(ctx)
 		defer pump.stop()
 	}
@@ -694,10 +707,15 @@ type plugBody struct {
 	st  *plugStream
 	ctx context.Context
 	r   *http.Request
+	ask bool // the host waits for the first read to send the body (Expect: 100-continue)
 }
 
 func (b *plugBody) Read(p []byte) (int, error) {
 	st := b.st
+	if b.ask {
+		b.ask = false
+		st.sc.write(windowFrame(st.id, reqWindow))
+	}
 	for {
 		st.mu.Lock()
 		if len(st.data) > 0 {
@@ -786,7 +804,7 @@ func (hr *httpRequest) toRequest(ctx context.Context, st *plugStream) (*http.Req
 	r = r.WithContext(ctx)
 	switch {
 	case !hr.BodyInline:
-		r.Body = &plugBody{st: st, ctx: ctx, r: r}
+		r.Body = &plugBody{st: st, ctx: ctx, r: r, ask: expectsContinue(hr.Header)}
 	case len(hr.Body) > 0:
 		r.Body = io.NopCloser(bytes.NewReader(hr.Body))
 	}
