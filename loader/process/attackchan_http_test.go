@@ -226,3 +226,57 @@ func TestHTTPBridgeExpectContinue(t *testing.T) {
 		t.Errorf("%d failures reported", n)
 	}
 }
+
+// TestHTTPBridgeMaxBytes: a host middleware's http.MaxBytesReader reaches
+// the plugin's handler as *http.MaxBytesError, whether the body travels
+// with the request or streams, and the handler answers, not the bridge.
+func TestHTTPBridgeMaxBytes(t *testing.T) {
+	limit := func(next http.HandlerFunc) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) {
+			r.Body = http.MaxBytesReader(w, r.Body, 100)
+			next(w, r)
+		}
+	}
+	h := func(w http.ResponseWriter, r *http.Request) {
+		b, err := io.ReadAll(r.Body)
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			http.Error(w, fmt.Sprintf("limit %d: %v", mbe.Limit, err), http.StatusRequestEntityTooLarge)
+			return
+		}
+		fmt.Fprintf(w, "%d bytes, %v", len(b), err)
+	}
+	post := func(n int, chunked bool) func(string) *http.Request {
+		return func(url string) *http.Request {
+			var body io.Reader = strings.NewReader(strings.Repeat("x", n))
+			if chunked {
+				body = io.MultiReader(body) // no length: chunked
+			}
+			r, _ := http.NewRequest("POST", url, body)
+			return r
+		}
+	}
+	cases := []httpcases.Case{
+		{Name: "small over", Req: post(200, false)},
+		{Name: "large over", Req: post(200<<10, false)},
+		{Name: "chunked over", Req: post(200, true)},
+		{Name: "under", Req: post(50, false)},
+	}
+	reg := registry.New()
+	served := map[string]any{}
+	for i := range cases {
+		name := fmt.Sprintf("h.Case%d", i)
+		registry.MustRegister(reg, name, http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+		served[name] = http.HandlerFunc(h)
+		cases[i].Handler = h
+	}
+	e := servePlugin(t, reg, served, 2)
+	impls := map[string]any{}
+	for name, impl := range e.impls {
+		impls[name] = limit(impl.(http.HandlerFunc))
+	}
+	for i := range cases {
+		cases[i].Handler = limit(h)
+	}
+	compareCases(t, newBridgeServers(t, cases, impls, e.sink), cases)
+}

@@ -108,6 +108,7 @@ type httpEnd struct {
 type httpReqEnd struct {
 	Trailer map[string][]string
 	Err     string // the host's error reading the body; "" at its end
+	Limit   int64  // Err is an *http.MaxBytesError with this limit
 }
 
 // httpCodecs are the codecs of the messages.
@@ -169,12 +170,23 @@ func captureRequest(w http.ResponseWriter, r *http.Request) (httpRequest, error)
 	}
 	if r.ContentLength > 0 && r.ContentLength <= inlineBody && !expectsContinue(hr.Header) {
 		body := make([]byte, r.ContentLength)
-		if _, err := io.ReadFull(r.Body, body); err != nil {
-			return hr, fmt.Errorf("read request body: %w", err)
+		n, err := io.ReadFull(r.Body, body)
+		if err == nil {
+			hr.Body, hr.BodyInline = body, true
+			return hr, nil
 		}
-		hr.Body, hr.BodyInline = body, true
+		// The handler, not the bridge, answers a body that fails (too
+		// large for a host's http.MaxBytesReader, cut short): it streams,
+		// the bytes read first, then what r.Body says next (its errors
+		// are sticky).
+		r.Body = replayBody{io.MultiReader(bytes.NewReader(body[:n]), r.Body), r.Body}
 	}
 	return hr, nil
+}
+
+type replayBody struct {
+	io.Reader
+	io.Closer
 }
 
 // expectsContinue reports whether a request with header h waits for
@@ -624,6 +636,9 @@ func (p *bodyPump) run(ctx context.Context) {
 			end.Trailer = p.r.Trailer
 		} else {
 			end.Err = err.Error()
+			if mbe := (*http.MaxBytesError)(nil); errors.As(err, &mbe) {
+				end.Limit = mbe.Limit
+			}
 		}
 		e := encoder{b: beginFrame(buf[:0], frameEnd, p.id)}
 		p.endC.enc(&e, reflect.ValueOf(&end).Elem())
@@ -687,7 +702,10 @@ func (st *plugStream) frame(typ byte, body []byte, endC *typeCodec) bool {
 			return false
 		}
 		st.eof, st.trailer = true, end.Trailer
-		if end.Err != "" {
+		switch {
+		case end.Limit > 0: // as a host's http.MaxBytesReader said it
+			st.rerr = &http.MaxBytesError{Limit: end.Limit}
+		case end.Err != "":
 			st.rerr = fmt.Errorf("process: host reading the request body: %s", end.Err)
 		}
 	case frameWindow:
