@@ -543,7 +543,7 @@ func (cc *callConn) broken(l *link, err error, finder *pendingCall) {
 	cc.mu.Lock()
 	for id, pc := range l.pending {
 		pc.err = l.err
-		if pc != finder && errors.Is(l.err, ErrProtocol) {
+		if pc != finder {
 			pc.err = &droppedError{l.err}
 		}
 		pc.done = true
