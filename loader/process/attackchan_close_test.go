@@ -1,10 +1,12 @@
 package process
 
 import (
+	"context"
 	"errors"
 	"net"
 	"sync"
 	"testing"
+	"time"
 )
 
 // TestChanPluginClosesConnection: a plugin that closes its call
@@ -58,5 +60,46 @@ func TestChanPluginClosesConnection(t *testing.T) {
 				t.Errorf("%d failures reported, want %d: %v", got, want, e.sink.reports)
 			}
 		})
+	}
+}
+
+// TestChanFrameForUnknownCall: a frame for a call the host never made on
+// the connection is a protocol error (reported once, the connection
+// redialled); one for a call that gave up is dropped quietly.
+func TestChanFrameForUnknownCall(t *testing.T) {
+	reg, served := limitSlots()
+	slots := slotsOf(t, served)
+	sock := rawPlugin(t, func(n int, c net.Conn) {
+		calls := make(chan [2]any, 16)
+		go readFrames(c, calls)
+		for call := range calls {
+			id := call[0].(uint64)
+			if n == 0 {
+				id += 1000 // never issued
+			}
+			if _, err := c.Write(echoResult(id, "x")); err != nil {
+				return
+			}
+		}
+	})
+	e := newChanEnv(t, reg, sock, slots, 1, nil)
+	echo := e.impls["t.Echo"].(func(string) (string, error))
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second) // a hang detector
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { _, err := echo("a"); done <- err }()
+	select {
+	case err := <-done:
+		if !errors.Is(err, ErrProtocol) {
+			t.Fatalf("err = %v, want a protocol error", err)
+		}
+	case <-ctx.Done():
+		t.Fatal("the call waits for good while the plugin answers other ids")
+	}
+	if got := e.sink.count(); got != 1 {
+		t.Fatalf("%d failures reported, want 1", got)
+	}
+	if got, err := echo("b"); err != nil || got != "x" {
+		t.Fatalf("after redial: %q, %v", got, err)
 	}
 }

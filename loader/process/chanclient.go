@@ -417,6 +417,8 @@ func (cc *callConn) lead(ctx context.Context, l *link, pc *pendingCall) error {
 		target := l.pending[id]
 		var perr error
 		switch {
+		case target == nil && (id == 0 || id > l.next):
+			perr = fmt.Errorf("%w: frame type %d for call %d, never made on this connection", ErrProtocol, typ, id)
 		case target == nil: // a call that gave up
 			cc.mem.release(charge)
 			charge = 0
