@@ -2,11 +2,13 @@ package process
 
 import (
 	"context"
+	"errors"
 	"io"
 	"log"
 	"net/http"
 	"net/http/httptest"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -173,6 +175,39 @@ func TestHTTPBridgeDeadlineAnswer(t *testing.T) {
 		if !reflect.DeepEqual(got[1][k], got[0][k]) {
 			t.Errorf("%s: bridged:\n%+v\ncompiled:\n%+v", name, got[1][k], got[0][k])
 		}
+	}
+	if n := be.sink.count(); n != 0 {
+		t.Errorf("%d failures reported, want none", n)
+	}
+}
+
+// TestHTTPBridgeHijackRefused: a WebSocket upgrade reaches the plugin's
+// handler, whose Hijack is refused with an error that says why (wrapping
+// http.ErrNotSupported); the handler's answer reaches the client, not a
+// hang or a 502, and nothing is reported.
+func TestHTTPBridgeHijackRefused(t *testing.T) {
+	cases := []httpcases.Case{{Name: "upgrade", Handler: func(w http.ResponseWriter, r *http.Request) {
+		if _, ok := w.(http.Hijacker); !ok {
+			http.Error(w, "not a Hijacker", http.StatusInternalServerError)
+			return
+		}
+		_, _, err := http.NewResponseController(w).Hijack()
+		if err == nil {
+			return
+		}
+		status := http.StatusInternalServerError
+		if errors.Is(err, http.ErrNotSupported) {
+			status = http.StatusNotImplemented
+		}
+		http.Error(w, err.Error(), status)
+	}}}
+	be := newBridgeEnv(t, cases)
+	req := httpcases.Get(be.bridged.URL + "/h/0")
+	req.Header.Set("Connection", "Upgrade")
+	req.Header.Set("Upgrade", "websocket")
+	r := fetch(t, be.bridged.Client(), req)
+	if r.Status != http.StatusNotImplemented || !strings.Contains(r.Body, "Hijack is not bridged") {
+		t.Errorf("upgrade: %+v, want 501 saying Hijack is not bridged", r)
 	}
 	if n := be.sink.count(); n != 0 {
 		t.Errorf("%d failures reported, want none", n)

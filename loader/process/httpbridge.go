@@ -1,6 +1,7 @@
 package process
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/tls"
@@ -8,6 +9,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
 	"reflect"
@@ -42,7 +45,7 @@ import (
 //     was sent yet, and aborts the response otherwise. Both count as the
 //     patch's failure; the abort does not.
 //
-// Not bridged: Hijack, Push, the ResponseController's deadlines and
+// Not bridged: Hijack (refused with errHijack), Push, the ResponseController's deadlines and
 // EnableFullDuplex, and r.Pattern and path values (the plugin's own mux
 // can set them).
 
@@ -1054,6 +1057,21 @@ func (w *plugWriter) send(p []byte) {
 		st.sc.write(w.frame)
 		p = p[n:]
 	}
+}
+
+// errHijack is what a plugin's handler gets from Hijack.
+var errHijack = fmt.Errorf("process: Hijack is not bridged: a handler in a process patch cannot take over the client's connection, which the host holds (serve WebSockets and other upgrades from the host): %w", http.ErrNotSupported)
+
+var hijackLogged atomic.Bool
+
+// Hijack refuses: the connection is the host's. A WebSocket library then
+// answers the upgrade with its error status and this message. The first
+// refusal in a process is logged.
+func (w *plugWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	if hijackLogged.CompareAndSwap(false, true) {
+		slog.Warn("process patch: an HTTP handler asked to Hijack the connection; refused: Hijack is not bridged (logged once per process)")
+	}
+	return nil, nil, errHijack
 }
 
 // Flush sends what was written and asks the host to flush it to the
