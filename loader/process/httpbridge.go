@@ -340,14 +340,17 @@ type hostStream struct {
 	started   bool        // a final status was written to w
 	gone      bool        // a write to w failed: the rest of the response is dropped
 	cancelled atomic.Bool // the plugin was told to cancel the call
+	headOut   atomic.Bool // started, for the AfterFunc
 	consumed  int         // response body bytes written since the last window frame
 }
 
 func (hs *hostStream) run() {
 	// The call outlives the client by up to drainGrace: when hs.ctx ends
-	// (the client went away, or a middleware's deadline passed), the
-	// plugin's handler is cancelled and its frames are still read until
-	// its result. A stream left unread would block the plugin's writes on
+	// (the client went away, or a middleware cancelled it), the plugin's
+	// handler is cancelled and its frames are still read until its
+	// result. (A deadline that passes before the head was sent answers 504
+	// at once, as documented; what the plugin writes after it waits in the
+	// connection until the next call reads it.) A stream left unread would block the plugin's writes on
 	// a full socket, with its write lock held, until another call read
 	// the connection; and a handler that answers its context's end (a 503
 	// after a deadline) answers as it would compiled.
@@ -360,7 +363,12 @@ func (hs *hostStream) run() {
 	// returned and pc went back to its pool (a cancel for a finished call
 	// is ignored by the plugin; ids are not reused on a link).
 	l, id := hs.pc.link, hs.pc.id
-	defer context.AfterFunc(hs.ctx, func() { hs.cancelCall(l, id, stopRead, done) })()
+	defer context.AfterFunc(hs.ctx, func() {
+		hs.cancelCall(l, id, stopRead, done)
+		if errors.Is(hs.ctx.Err(), context.DeadlineExceeded) && !hs.headOut.Load() {
+			stopRead() // the request's deadline passed with nothing sent: 504 at once
+		}
+	})()
 	finished := false
 	defer func() {
 		if !finished {
@@ -515,6 +523,7 @@ func (hs *hostStream) head(head *httpHead) error {
 	hs.w.WriteHeader(head.Status)
 	if head.Status >= 200 || head.Status == http.StatusSwitchingProtocols {
 		hs.started = true
+		hs.headOut.Store(true)
 	}
 	return nil
 }
