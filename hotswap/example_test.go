@@ -15,8 +15,12 @@ func Example() {
 		return "hello, " + name
 	})
 
-	mgr := hotswap.New(reg, hotswap.Options{})
-	defer mgr.Close()
+	mgr, err := hotswap.New(reg, hotswap.Options{})
+	if err != nil {
+		fmt.Println("new:", err)
+		return
+	}
+	defer mgr.Close(context.Background())
 
 	fmt.Println(greet.Load()("gopher"))
 
@@ -50,10 +54,14 @@ func Example() {
 func ExampleManager_Apply_typeMismatch() {
 	reg := registry.New()
 	price := registry.MustRegister(reg, "billing.Price", func(cents int) int { return cents })
-	mgr := hotswap.New(reg, hotswap.Options{})
-	defer mgr.Close()
+	mgr, err := hotswap.New(reg, hotswap.Options{})
+	if err != nil {
+		fmt.Println("new:", err)
+		return
+	}
+	defer mgr.Close(context.Background())
 
-	_, err := mgr.Apply(context.Background(), hotswap.Patch{
+	_, err = mgr.Apply(context.Background(), hotswap.Patch{
 		ID:    "price-v2",
 		Impls: map[string]any{"billing.Price": func(cents int64) int64 { return cents * 2 }},
 	})
