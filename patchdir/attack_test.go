@@ -155,4 +155,3 @@ func TestWatchMatchPanics(t *testing.T) {
 		return false
 	})
 }
-

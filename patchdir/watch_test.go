@@ -13,8 +13,8 @@ import (
 	"time"
 
 	"github.com/hotpatch-go/hotpatch/hotswap"
-	"github.com/hotpatch-go/hotpatch/patchdir"
 	"github.com/hotpatch-go/hotpatch/internal/patchfile"
+	"github.com/hotpatch-go/hotpatch/patchdir"
 )
 
 // wordLoader loads "*.word" files: the file's content is the greeting word.
