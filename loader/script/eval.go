@@ -40,7 +40,7 @@ import (
 // main func of package main whenever it evaluates anything in it, which
 // would run it again, unbounded, for each func the loader fetches. A patch
 // is not a program; its main func is never run.
-func (l *Loader) eval(ctx context.Context, id string, s *loader.Source, src []byte) (map[string]any, *version, error) {
+func (l *Loader) eval(ctx context.Context, host hotswap.Host, id string, s *loader.Source, src []byte) (map[string]any, *version, error) {
 	limit := l.opts.EvalTimeout
 	if dl, ok := ctx.Deadline(); ok && time.Until(dl) < limit {
 		limit = time.Until(dl)
@@ -92,12 +92,12 @@ func (l *Loader) eval(ctx context.Context, id string, s *loader.Source, src []by
 		return nil, nil, interpError(s, r.err, tap)
 	}
 
-	ver := &version{id: id, report: l.opts.Report, callTimeout: l.opts.CallTimeout, interp: i, stopper: st, box: box}
+	ver := &version{id: id, report: host.ReportFailure, callTimeout: max(l.opts.CallTimeout, 0), interp: i, stopper: st, box: box}
 	impls := make(map[string]any, len(s.Directives))
 	live := new(liveToken)
 	var errs []error
 	for _, d := range s.Directives {
-		fn, err := l.fetch(i, pkgName, d)
+		fn, err := l.fetch(host, i, pkgName, d)
 		if err != nil {
 			errs = append(errs, err)
 			continue
@@ -227,10 +227,10 @@ func safely(f func() error) (err error) {
 }
 
 // fetch returns the directive's func as a value of the slot's type.
-func (l *Loader) fetch(i *interp.Interpreter, pkgName string, d loader.Directive) (reflect.Value, error) {
-	slot, ok := l.reg.Lookup(d.Slot)
+func (l *Loader) fetch(host hotswap.Host, i *interp.Interpreter, pkgName string, d loader.Directive) (reflect.Value, error) {
+	slot, ok := host.Slot(d.Slot)
 	if !ok { // checked by Load; registries never forget a slot
-		return reflect.Value{}, &loader.Error{Pos: d.Pos, Err: fmt.Errorf("%w: %s", loader.ErrUnknownSlot, d.Slot)}
+		return reflect.Value{}, &loader.Error{Pos: d.Pos, Err: fmt.Errorf("%w: %s", hotswap.ErrUnknownSlot, d.Slot)}
 	}
 	ref := pkgName + "." + d.Func
 	var v reflect.Value
