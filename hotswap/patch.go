@@ -122,6 +122,8 @@ func (e *TypeMismatchError) Error() string {
 		msg += fmt.Sprintf(" (same name, different packages: %q vs %q)", e.Got.PkgPath(), e.Want.PkgPath())
 	} else if e.Got != nil && e.Want != nil && e.Got.Kind() == reflect.Func && e.Got.ConvertibleTo(e.Want) {
 		msg += " (same shape, but the types must be identical: use the slot's type, not a named or unnamed equivalent)"
+	} else if e.Got == nil && e.Want != nil && e.GotName == e.Want.String() {
+		msg += " (same spelling, different declarations: a named type differs in package or fields)"
 	}
 	return msg
 }

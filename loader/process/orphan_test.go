@@ -21,8 +21,8 @@ func helperMain(mode string) int {
 	case "host":
 		// A host that loads a plugin, prints its pid and waits to be killed.
 		reg, _ := newTestRegistry()
-		l := New(reg, Options{})
-		p, err := l.Load(context.Background(), os.Getenv("HOTPATCH_PROCESS_TEST_PLUGIN"))
+		l := New(Options{})
+		p, err := l.Load(context.Background(), &reportSink{reg: reg}, os.Getenv("HOTPATCH_PROCESS_TEST_PLUGIN"))
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "helper:", err)
 			return 1
