@@ -17,7 +17,7 @@ var (
 	ErrNotSupported = errors.New("nativeloader: native patches are not supported on this platform or without cgo")
 
 	// ErrClosed is returned by Load after Close.
-	ErrClosed = errors.New("nativeloader: loader closed")
+	ErrClosed = fmt.Errorf("nativeloader: loader closed: %w", hotswap.ErrClosed)
 
 	// ErrNotPatch is returned for a file that is not a native patch: not an
 	// ELF shared object, truncated, or a Go plugin without the hotpatch

@@ -65,7 +65,7 @@ func TestRefuseSourceDrift(t *testing.T) {
 		return
 	}
 	e := newEnv(t, nativeloader.Options{})
-	_, err := e.l.Load(context.Background(), fixture(t, "v1.so"))
+	_, err := e.l.Load(context.Background(), e.mgr, fixture(t, "v1.so"))
 	var be *nativeloader.BaselineError
 	if !errors.As(err, &be) || len(be.Differences) != 1 || be.Differences[0].What != "source of package "+hostPkg {
 		t.Fatalf("err = %v, want a *BaselineError naming the source of package host", err)
@@ -156,7 +156,7 @@ func TestRefuseBadSourceRecord(t *testing.T) {
 		return
 	}
 	e := newEnv(t, nativeloader.Options{})
-	_, err := e.l.Load(context.Background(), fixture(t, "v1.so"))
+	_, err := e.l.Load(context.Background(), e.mgr, fixture(t, "v1.so"))
 	if !errors.Is(err, native.ErrBadSources) || !errors.Is(err, nativeloader.ErrBaselineMismatch) {
 		t.Fatalf("err = %v, want ErrBadSources and ErrBaselineMismatch", err)
 	}
