@@ -3,6 +3,7 @@ package hotswap_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"strings"
 	"sync"
@@ -163,27 +164,45 @@ func TestRecordedEvents(t *testing.T) {
 }
 
 // TestRecoveredExactlyOnce: code above a slot reports through Recovered;
-// a failure of a loader's patch is not counted again there (its loader
-// reported it), one of a manual patch is counted once.
+// a panic that the loader reported before it went on up is not counted
+// again, one that no loader reported (a manual patch's, or one above the
+// slot) is counted once.
 func TestRecoveredExactlyOnce(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, hotswap.Options{})
 	p := greetPatch("loaded", "loaded")
 	p.Kind = hotswap.KindScript
 	mustApply(t, f.m, p)
-	// The loader's boundary reports, then the panic reaches the middleware.
-	f.m.ReportFailure("example.Greet", errors.New("script panicked"))
+	failures := func() int64 { return f.m.Status().Slots[1].Failures }
+
+	// A script's wrapper reports the panic value, then it goes on up.
+	f.m.ReportFailure("example.Greet", fmt.Errorf("script x: %w", &hotswap.PanicError{Value: "script panicked"}))
 	err := f.m.Recovered("example.Greet", "script panicked")
 	var pe *hotswap.PanicError
 	if !errors.As(err, &pe) || pe.Value != "script panicked" || len(pe.Stack) == 0 {
 		t.Fatalf("Recovered = %v, want a *PanicError with value and stack", err)
 	}
-	if got := f.m.Status().Slots[1].Failures; got != 1 {
-		t.Fatalf("failures of a loaded patch after loader report + Recovered = %d, want 1", got)
+	if got := failures(); got != 1 {
+		t.Fatalf("loader report + Recovered of the same panic = %d failures, want 1", got)
 	}
+	// A process adapter reports an error and panics with that error.
+	callErr := errors.New("process call failed")
+	f.m.ReportFailure("example.Greet", callErr)
+	_ = f.m.Recovered("example.Greet", callErr)
+	if got := failures(); got != 2 {
+		t.Fatalf("after a process failure: %d failures, want 2", got)
+	}
+	// A panic above the slot (encoding the patch's result) is the
+	// middleware's to count, as is the same value again once taken.
+	_ = f.m.Recovered("example.Greet", errors.New("encoding the response"))
+	_ = f.m.Recovered("example.Greet", "script panicked")
+	if got := failures(); got != 4 {
+		t.Fatalf("after two panics no loader reported: %d failures, want 4", got)
+	}
+	// An unreported panic of a manual patch counts once.
 	mustApply(t, f.m, greetPatch("manual", "manual"))
-	_ = f.m.Recovered("example.Greet", errors.New("manual panicked"))
-	if got := f.m.Status().Slots[1].Failures; got != 1 {
+	_ = f.m.Recovered("example.Greet", []int{1}) // not comparable: never taken
+	if got := failures(); got != 1 {
 		t.Fatalf("failures of a manual patch after Recovered = %d, want 1", got)
 	}
 }

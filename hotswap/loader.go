@@ -26,12 +26,22 @@ type Host interface {
 
 	// ReportFailure tells the manager that one call through slot failed
 	// in the patch's code: a panic that escaped it, a call its process
-	// could not answer. Each failure is reported once, by the boundary
-	// that runs the patch's code (the loader's wrapper), before the panic
-	// or error goes on to the caller; code above the slot (an HTTP
-	// middleware) reports through [Manager.Recovered], which counts only
-	// what no loader reports. It never blocks. See [RollbackPolicy] for
-	// how failures are counted.
+	// could not answer. Who reports what:
+	//
+	//   - The loader reports each failure of the code it runs, once, at
+	//     the boundary that runs it (its wrapper around each
+	//     implementation), before the panic or error goes on to the
+	//     caller. A panic is reported as an error wrapping a
+	//     [*PanicError] whose Value is the value the panic goes on with,
+	//     or as the very error value it panics with.
+	//   - Code above the slot (an HTTP middleware) that recovers a panic
+	//     reports it through [Manager.Recovered], which counts it only if
+	//     no loader reported it: a manual patch's panic, or one in code
+	//     above the slot.
+	//
+	// So every failure counts once, whichever kind of patch and whether
+	// or not a middleware is there. It never blocks. See [RollbackPolicy]
+	// for how failures are counted.
 	ReportFailure(slot string, err error)
 
 	// RollBack reverts the applied patch with the given ID and records a

@@ -78,6 +78,8 @@ type Manager struct {
 	finished chan struct{}  // closed once background work ended, loaders and subscribers were closed
 	closing  atomic.Bool    // set by the Close that shuts down
 	closeErr error          // the loaders' Close errors; written before finished is closed
+
+	reported reportedRing // panics reported and gone on up, for Recovered
 }
 
 // entry is one applied patch.
@@ -432,6 +434,13 @@ func (m *Manager) ReportFailure(slot string, err error) {
 	if m.closed.Load() {
 		return
 	}
+	m.reported.remember(slot, err)
+	m.count(slot, err)
+}
+
+// count counts one failure against the patch serving slot and starts a
+// rollback when the policy says so.
+func (m *Manager) count(slot string, err error) {
 	s := m.snap.Load()
 	i := s.find(slot)
 	var e *entry
@@ -471,28 +480,28 @@ func (m *Manager) ReportFailure(slot string, err error) {
 // Recovered is the recover-and-report step of code above a slot (an HTTP
 // middleware, a gRPC interceptor) that recovered v from a call through
 // slot. It returns v as a [*PanicError] with the stack, for the caller's
-// log, and reports it with [Manager.ReportFailure] only if no loader did:
-// the patches of every loader ([Loader]; every kind but [KindManual])
-// report the failures of their own code at the boundary that runs it, so
-// the failure is counted there, once. A failure of a [KindManual] patch
-// (code handed to [Manager.Apply] directly) or of the baseline is reported
-// here.
+// log, and counts it as one failure of the patch serving the slot unless
+// a loader already reported this very panic: loaders report the panics of
+// their patches' code at the boundary that runs it, before the panic goes
+// on up ([Host.ReportFailure]), and the manager remembers the last few it
+// was told about, per slot, so that each failure counts once. A panic of
+// code no loader runs (a manual patch, code above the slot such as the
+// encoding of a patch's result, the baseline) is counted here.
 //
-// The patch is the one serving the slot when Recovered runs: a swap
-// between the panic and the recover attributes the failure to the new
-// version, or (from a manual patch to a loaded one) not at all.
+// A panic value is recognised by equality (==): an error value created by
+// the panic is recognised exactly; two panics with equal strings are told
+// apart only by order. A value that cannot be compared (a slice, a map) is
+// never recognised, and a failure with one is counted by the loader and
+// again here.
 func (m *Manager) Recovered(slot string, v any) error {
 	pe, ok := v.(*PanicError)
 	if !ok {
 		pe = &PanicError{Value: v, Stack: debug.Stack()}
 	}
-	s := m.snap.Load()
-	if i := s.find(slot); i >= 0 {
-		if e := s.vers[i].e; e != nil && e.p.Kind != KindManual {
-			return pe // its loader reported it
-		}
+	if m.closed.Load() || m.reported.take(slot, v) {
+		return pe
 	}
-	m.ReportFailure(slot, pe)
+	m.count(slot, pe)
 	return pe
 }
 

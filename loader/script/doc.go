@@ -128,9 +128,8 @@
 // so net/http's recovery and errors.Is work as usual; before that, it is
 // reported once to the host (ReportFailure, for the manager's rollback
 // policy) as a *hotswap.PanicError. Code above the slot (an HTTP
-// middleware) does not report it again: hotswap's Manager.Recovered counts
-// only failures of manual patches. yaegi prints the panic's script
-// position to Options.Stderr.
+// middleware using hotswap's Manager.Recovered) does not count it again.
+// yaegi prints the panic's script position to Options.Stderr.
 //
 // Options.CallTimeout, off by default, bounds each call: a call running
 // longer stops the script's interpreter, and it and every later call

@@ -9,6 +9,7 @@ import (
 	"go/token"
 	"io"
 	"io/fs"
+	"net/http"
 	"reflect"
 	"runtime"
 	"runtime/debug"
@@ -360,7 +361,9 @@ func (ver *version) exit(slot string) {
 	if rv, ok := v.(reflect.Value); ok && rv.IsValid() && rv.CanInterface() {
 		v = rv.Interface()
 	}
-	if ver.report != nil {
+	// http.ErrAbortHandler is how a handler aborts a response on purpose,
+	// not a failure of the script.
+	if ver.report != nil && v != http.ErrAbortHandler {
 		ver.report(slot, fmt.Errorf("script %s: %w", ver.id, &hotswap.PanicError{Value: v, Stack: debug.Stack()}))
 	}
 	panic(v)
