@@ -24,7 +24,7 @@ const (
 )
 
 // Options configure a [Manager]. The zero value is ready to use: a zero field
-// means the matching Default constant.
+// means the matching Default constant (negative durations and sizes too).
 type Options struct {
 	// Logger receives one structured record per event. nil discards.
 	Logger *slog.Logger
@@ -38,12 +38,19 @@ type Options struct {
 	Rollback RollbackPolicy
 }
 
-// RollbackPolicy reverts the patch that serves a slot once Failures failures
-// have been reported for it (see [Manager.ReportFailure]) within Window
-// after it became current. Failures == 0 disables automatic rollback.
+// RollbackPolicy reverts a patch automatically after repeated failures.
+// Failures are counted per patch, across every slot it serves, from the
+// moment it was applied, and never reset (see [Manager.ReportFailure] for
+// who reports them). The patch is rolled back when a failure brings its
+// count to Failures within Window of the moment the patch became current
+// for the slot that failed; a failure reported later never rolls it back.
 type RollbackPolicy struct {
+	// Failures is the count that rolls a patch back. Zero, the default,
+	// and negative values mean no automatic rollback.
 	Failures int
-	Window   time.Duration
+	// Window is the probation after a patch became current for a slot.
+	// Zero means DefaultRollbackWindow.
+	Window time.Duration
 }
 
 // Manager applies and reverts patches on the slots of one registry. It is the
