@@ -8,8 +8,14 @@
 //
 //	import nativeloader "github.com/hotpatch-go/hotpatch/loader/native"
 //
-//	l := nativeloader.New(reg, nativeloader.Options{})
-//	w, err := hotswap.WatchDir(ctx, mgr, "patches", l)
+//	mgr.Attach(nativeloader.New(nativeloader.Options{})) // mgr.Close closes it
+//	w, err := patchdir.Watch(ctx, mgr, "patches", patchdir.Options{})
+//
+// The loader holds no registry: each Load receives the
+// [github.com/hotpatch-go/hotpatch/hotswap.Host] the patch is for, checks
+// its slots there, and each implementation reports the panics that escape
+// it there once, so that the manager's rollback policy reverts a native
+// patch that keeps panicking, as for the other kinds.
 //
 // # What a native patch is
 //
