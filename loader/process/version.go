@@ -358,6 +358,8 @@ func (v *version) supervise() {
 				v.drainLater(old)
 			}
 			v.log.Info("process: restarted", "pid", nin.pid())
+			_ = v.host.Record(hotswap.Event{Type: hotswap.EventRestarted, PatchID: v.id, Kind: hotswap.KindProcess,
+				Source: v.source, Slots: v.slots, Err: cause, Note: "pid " + nin.pid()})
 			break
 		}
 	}
