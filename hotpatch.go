@@ -112,6 +112,7 @@ func New(opts Options) (*Runtime, error) {
 	}
 	return &Runtime{opts: opts, log: log, reg: reg, mgr: mgr, closed: make(chan struct{})}, nil
 }
+
 // Register adds a patchable slot named name whose baseline implementation
 // is fn, and returns the handle the server calls it through. It fails on a
 // bad or duplicate name and on a fn that is not a non-nil func (see
