@@ -225,4 +225,13 @@ func TestLoggerOnFailureReport(t *testing.T) {
 		t.Fatalf("Close from the logger: %v", err)
 	}
 	within(t, "Close", func() { f.m.Close(context.Background()) })
+	// The report whose log record closed the manager was counted: the
+	// patch it was for is the one the shutdown retired.
+	var retired bool
+	for _, e := range f.m.History() {
+		retired = retired || e.Type == hotswap.EventRetired && e.PatchID == "p"
+	}
+	if !retired {
+		t.Fatalf("the manager closed from the logger did not retire p: %v", f.m.History())
+	}
 }

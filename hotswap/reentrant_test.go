@@ -77,6 +77,14 @@ func TestValidateCallsBack(t *testing.T) {
 			}
 			t.Logf("%s: %v", name, inner)
 			f.serving(t, "outer", 10)
+			// The failure reported from the hook counted against the patch
+			// that served then, base: reverting outer shows it.
+			if err := f.m.Revert(ctx, "outer"); err != nil {
+				t.Fatal(err)
+			}
+			if st := f.m.Status(); st.Slots[1].PatchID != "base" || st.Slots[1].Failures != 1 {
+				t.Fatalf("after the revert: %+v, want base with the 1 failure reported from Validate", st.Slots[1])
+			}
 		})
 	}
 }
