@@ -10,7 +10,7 @@ import (
 	"sync"
 
 	"github.com/hotpatch-go/hotpatch/hotswap"
-	nativeloader "github.com/hotpatch-go/hotpatch/loader/native"
+	"github.com/hotpatch-go/hotpatch/loader/native"
 	"github.com/hotpatch-go/hotpatch/loader/process"
 	"github.com/hotpatch-go/hotpatch/loader/script"
 	"github.com/hotpatch-go/hotpatch/patchdir"
@@ -50,7 +50,7 @@ type Options struct {
 	Manager hotswap.Options
 	Watch   patchdir.Options
 	Script  script.Options
-	Native  nativeloader.Options
+	Native  native.Options
 	Process process.Options
 }
 
@@ -104,7 +104,7 @@ func New(opts Options) (*Runtime, error) {
 	if po.Logger == nil {
 		po.Logger = log
 	}
-	for _, l := range []hotswap.Loader{script.New(so), nativeloader.New(no), process.New(po)} {
+	for _, l := range []hotswap.Loader{script.New(so), native.New(no), process.New(po)} {
 		if err := mgr.Attach(l); err != nil {
 			_ = mgr.Close(context.Background())
 			return nil, fmt.Errorf("hotpatch: %w", err)

@@ -16,7 +16,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	"github.com/hotpatch-go/hotpatch/registry"
+	"github.com/hotpatch-go/hotpatch/internal/slotname"
 )
 
 // Errors about a patch source. Each reaches the caller wrapped in an
@@ -255,7 +255,7 @@ func parseDirective(text string) (slot string, isDirective bool, err error) {
 		return "", true, fmt.Errorf("%w: the slot name is missing", ErrBadDirective)
 	case len(fields) > 1:
 		return "", true, fmt.Errorf("%w: one slot name per directive, found %q", ErrBadDirective, truncate(strings.TrimSpace(rest), 80))
-	case !registry.ValidName(fields[0]):
+	case !slotname.Valid(fields[0]):
 		return "", true, fmt.Errorf("%w: %q", ErrBadSlotName, truncate(fields[0], 80))
 	}
 	return fields[0], true, nil

@@ -3,6 +3,7 @@ package registry
 import (
 	"errors"
 	"fmt"
+	"github.com/hotpatch-go/hotpatch/internal/slotname"
 	"reflect"
 	"slices"
 	"sort"
@@ -102,29 +103,7 @@ func MustRegister[F any](r *Registry, name string, impl F) *Func[F] {
 
 // ValidName reports whether name is a well-formed slot name: two or more
 // identifiers ([A-Za-z_][A-Za-z0-9_]*) joined by dots.
-func ValidName(name string) bool {
-	parts, start := 0, true
-	for i := 0; i < len(name); i++ {
-		c := name[i]
-		switch {
-		case c == '.':
-			if start {
-				return false
-			}
-			parts++
-			start = true
-		case c == '_' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z':
-			start = false
-		case '0' <= c && c <= '9':
-			if start {
-				return false
-			}
-		default:
-			return false
-		}
-	}
-	return !start && parts >= 1
-}
+func ValidName(name string) bool { return slotname.Valid(name) }
 
 // Lookup returns the slot registered under name.
 func (r *Registry) Lookup(name string) (Slot, bool) {

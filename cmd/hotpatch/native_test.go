@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"debug/buildinfo"
+	"debug/elf"
 	"errors"
+	"flag"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,10 +15,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/hotpatch-go/hotpatch/fingerprint"
+	"github.com/hotpatch-go/hotpatch/internal/manifest"
 	"github.com/hotpatch-go/hotpatch/internal/patchbuild"
 	"github.com/hotpatch-go/hotpatch/internal/testbuild"
-	nativeloader "github.com/hotpatch-go/hotpatch/loader/native"
-	"github.com/hotpatch-go/hotpatch/native"
 )
 
 // testFlags returns the go build flags of the test binary, so that what the
@@ -44,15 +46,7 @@ func runCLI(t *testing.T, args ...string) (string, error) {
 func runCLI2(t *testing.T, args ...string) (string, string, error) {
 	t.Helper()
 	var stdout, stderr bytes.Buffer
-	var err error
-	switch {
-	case len(args) > 0 && args[0] == "build":
-		err = cmdBuild(context.Background(), args[1:], &stdout, &stderr)
-	case len(args) > 1 && args[0] == "patch" && args[1] == "build":
-		err = cmdPatchBuildNative(context.Background(), args[2:], &stdout, &stderr)
-	default:
-		t.Fatalf("not a command of these tests: %q", args)
-	}
+	_, err := execute(context.Background(), args, &stdout, &stderr)
 	if stderr.Len() > 0 {
 		t.Logf("hotpatch %s: stderr:\n%s", strings.Join(args, " "), stderr.String())
 	}
@@ -85,7 +79,7 @@ func TestBuildAndPatchNative(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rec, _ := native.FingerprintOf(info)
+	rec, _ := fingerprint.FingerprintOf(info)
 	if !strings.Contains(out, rec.Hash()[:16]) || !strings.Contains(out, "source of") {
 		t.Errorf("build output %q does not show the fingerprint %s", out, rec.Hash()[:16])
 	}
@@ -113,11 +107,8 @@ func TestBuildAndPatchNative(t *testing.T) {
 	if !strings.Contains(out, "demo.Greet") {
 		t.Errorf("patch build output %q does not list the slot", out)
 	}
-	m, err := nativeloader.ReadManifest(so)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if m.Baseline.Hash() != rec.Hash() || !slices.Equal(m.Slots, []string{"demo.Greet"}) {
+	m := readManifest(t, so)
+	if m.Baseline.Hash() != rec.Hash() || !slices.Equal(m.SlotNames(), []string{"demo.Greet"}) {
 		t.Errorf("manifest = %+v", m)
 	}
 	if got := runDemo(t, bin, so); got != "patched, WORLD" {
@@ -184,15 +175,45 @@ func TestParseBuildArgs(t *testing.T) {
 		{args: []string{"-o"}, usageErr: true},
 	}
 	for _, tt := range tests {
-		opts, err := parseBuildArgs(tt.args)
+		fs := flag.NewFlagSet("build", flag.ContinueOnError)
+		out, inline := fs.String("o", "", ""), fs.String("inline", "", "")
+		pos, err := parseBuildArgs(fs, tt.args)
 		if tt.usageErr {
-			if !errors.Is(err, errBadArgs) {
-				t.Errorf("%q: err = %v, want a usage error", tt.args, err)
+			if err == nil {
+				t.Errorf("%q: no error, want one", tt.args)
 			}
 			continue
 		}
-		if err != nil || opts.Output != tt.out || opts.Inline != tt.inline || opts.Package != tt.pkg || !slices.Equal(opts.Flags, tt.flags) {
-			t.Errorf("%q: got %+v, %v", tt.args, opts, err)
+		want := append([]string{tt.pkg, "--"}, tt.flags...)
+		if tt.pkg == "" {
+			want = want[1:]
+		}
+		if err != nil || *out != tt.out || *inline != tt.inline || !slices.Equal(pos, want) {
+			t.Errorf("%q: got -o %q -inline %q %q, %v", tt.args, *out, *inline, pos, err)
 		}
 	}
+}
+
+// readManifest reads the manifest in the section of the native patch at
+// path, as the loader does before it opens the file.
+func readManifest(t *testing.T, path string) manifest.Manifest {
+	t.Helper()
+	f, err := elf.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	sec := f.Section(manifest.Section)
+	if sec == nil {
+		t.Fatalf("%s: no %s section", path, manifest.Section)
+	}
+	text, err := sec.Data()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m manifest.Manifest
+	if err := m.UnmarshalText(bytes.TrimRight(text, "\x00")); err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	return m
 }

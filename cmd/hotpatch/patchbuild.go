@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -10,6 +9,8 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+
+	"github.com/hotpatch-go/hotpatch/internal/manifest"
 )
 
 // `hotpatch patch build` turns a patch source (a Go file whose funcs carry
@@ -22,95 +23,100 @@ const DefaultPatchKind = "native"
 type buildRequest struct {
 	File       string // the patch source
 	Out        string // the file to write
-	ModuleRoot string // the hotpatch module's directory, or "" to find it
+	ModuleRoot string // process: the hotpatch module's directory, or "" to find it
+	Baseline   string // native: the baseline binary
+	Module     string // native: the directory of the source tree the baseline was built from
+	Verbose    bool   // native: print the go commands run
 	Stdout     io.Writer
 	Stderr     io.Writer
 }
 
 // patchBuilder builds one kind of patch.
-type patchBuilder func(ctx context.Context, req buildRequest) error
+type patchBuilder struct {
+	build func(ctx context.Context, req buildRequest) error
+	flags []string // the flags only this kind takes
+}
 
 // patchBuilders returns the builders of `patch build`, by kind. Each kind's
-// builder lives in its own file (patchbuild_process.go, ...): add a kind by
+// builder lives in its own file (patchbuild_native.go, ...): add a kind by
 // adding its entry here.
 func patchBuilders() map[string]patchBuilder {
 	return map[string]patchBuilder{
-		"process": buildProcessPatch,
+		"native":  {buildNativePatch, []string{"baseline", "module", "v"}},
+		"process": {buildProcessPatch, []string{"module-root"}},
 	}
 }
 
-func runPatch(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 || args[0] != "build" {
-		fmt.Fprintln(stderr, "usage: hotpatch patch build [--kind K] -o OUT FILE.go")
-		return 2
+// patchBuildCommand is "hotpatch patch build".
+func patchBuildCommand() *command {
+	return &command{
+		name:    "patch build",
+		summary: "build a patch source into a native or process patch",
+		synopsis: `hotpatch patch build [--kind native] --baseline BIN [-o OUT.so] [--module DIR] [-v] FILE.go
+hotpatch patch build --kind process [-o OUT.proc] [--module-root DIR] FILE.go`,
+		doc: `
+Builds the patch source FILE.go, whose funcs carry //hotpatch:slot
+directives, into a patch of one kind.
+
+--kind native (the default) builds a Go plugin for the baseline BIN: with
+BIN's Go version (the local toolchain must be it), BIN's build flags, and
+the module versions of the source tree it was built from (DIR, default the
+current directory, must be in BIN's main module). The .so carries BIN's
+fingerprint and exports the slot implementations as HotpatchSlots; see
+docs/native.md. A package the patch links whose source differs from what
+BIN was built from is refused (BIN's source record, which "hotpatch build"
+writes; a BIN from a plain "go build" has none, and is built for with a
+warning).
+
+--kind process builds an executable that serves the slots as a process
+patch; see docs/process.md.`,
+		setup: func(fs *flag.FlagSet) func(context.Context, []string, io.Writer, io.Writer) error {
+			var req buildRequest
+			kind := fs.String("kind", DefaultPatchKind, "the `kind` of patch to build: "+strings.Join(slices.Sorted(maps.Keys(patchBuilders())), ", "))
+			fs.StringVar(&req.Out, "o", "", "the `file` to write (default: FILE's name with the kind's extension)")
+			fs.StringVar(&req.Baseline, "baseline", "", "native: the baseline `binary` the patch is for (required)")
+			fs.StringVar(&req.Module, "module", "", "native: the `directory` of the source tree BIN was built from (default: the current directory)")
+			fs.BoolVar(&req.Verbose, "v", false, "native: print the go commands run")
+			fs.StringVar(&req.ModuleRoot, "module-root", "", "process: the `directory` of the hotpatch module (default: the module around FILE, else the current directory's if it is hotpatch)")
+			return func(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+				req.Stdout, req.Stderr = stdout, stderr
+				return runPatchBuild(ctx, fs, *kind, req, args)
+			}
+		},
 	}
-	if patchKind(args[1:]) == "native" {
-		return exitCode(stderr, cmdPatchBuildNative(ctx, args[1:], stdout, stderr))
-	}
-	return runPatchBuild(ctx, args[1:], stdout, stderr)
 }
 
-// patchKind returns the --kind given in args, or DefaultPatchKind. The
-// native kind has flags of its own (--baseline), so the kind is read before
-// the flags are parsed.
-func patchKind(args []string) string {
-	for i, a := range args {
-		if a == "--" {
-			break
-		}
-		name, val, hasVal := strings.Cut(strings.TrimLeft(a, "-"), "=")
-		if !strings.HasPrefix(a, "-") || name != "kind" {
-			continue
-		}
-		if hasVal {
-			return val
-		}
-		if i+1 < len(args) {
-			return args[i+1]
-		}
-	}
-	return DefaultPatchKind
-}
-
-func runPatchBuild(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+// runPatchBuild checks the command line of "patch build" for kind and runs
+// its builder.
+func runPatchBuild(ctx context.Context, fs *flag.FlagSet, kind string, req buildRequest, args []string) error {
 	builders := patchBuilders()
-	kinds := strings.Join(slices.Sorted(maps.Keys(builders)), ", ") + ", native"
-	fs := flag.NewFlagSet("hotpatch patch build", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	kind := fs.String("kind", DefaultPatchKind, "the kind of patch to build: "+kinds)
-	out := fs.String("o", "", "the file to write (default: FILE's name with the kind's extension)")
-	root := fs.String("module-root", "", "the directory of the hotpatch module (default: the module around FILE, else the current directory's if it is hotpatch)")
-	fs.Usage = func() {
-		fmt.Fprintf(stderr, "usage: hotpatch patch build [--kind K] [-o OUT] [--module-root DIR] FILE.go\n\n")
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
-	}
-	if fs.NArg() != 1 {
-		fs.Usage()
-		return 2
-	}
-	build, ok := builders[*kind]
+	b, ok := builders[kind]
 	if !ok {
-		fmt.Fprintf(stderr, "hotpatch patch build: unknown kind %q (available: %s)\n", *kind, kinds)
-		return 2
+		return usageError("unknown kind %q (available: %s)", kind, strings.Join(slices.Sorted(maps.Keys(builders)), ", "))
 	}
-	req := buildRequest{File: fs.Arg(0), Out: *out, ModuleRoot: *root, Stdout: stdout, Stderr: stderr}
-	if req.Out == "" {
-		req.Out = strings.TrimSuffix(filepath.Base(req.File), ".go") + "." + *kind
-		if *kind == "process" {
-			req.Out = strings.TrimSuffix(filepath.Base(req.File), ".go") + ".proc"
+	var misplaced []string
+	fs.Visit(func(f *flag.Flag) {
+		for k, other := range builders {
+			if k != kind && slices.Contains(other.flags, f.Name) && !slices.Contains(b.flags, f.Name) {
+				misplaced = append(misplaced, fmt.Sprintf("--%s is for --kind %s", f.Name, k))
+			}
 		}
+	})
+	if len(misplaced) > 0 {
+		return usageError("%s, not %s", strings.Join(misplaced, "; "), kind)
 	}
-	if err := build(ctx, req); err != nil {
-		fmt.Fprintf(stderr, "hotpatch patch build: %v\n", err)
-		return 1
+	if len(args) != 1 {
+		return usageError("want one FILE.go, have %d arguments", len(args))
 	}
-	return 0
+	if kind == "native" && req.Baseline == "" {
+		return usageError("--kind native needs --baseline BIN, the binary the patch is for")
+	}
+	req.File = args[0]
+	if req.Out == "" {
+		ext := map[string]string{"native": manifest.NativeExt, "process": manifest.ProcessExt}[kind]
+		req.Out = strings.TrimSuffix(filepath.Base(req.File), ".go") + ext
+	}
+	return b.build(ctx, req)
 }
 
 // absPath makes p absolute.

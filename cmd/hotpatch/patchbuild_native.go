@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -12,88 +11,8 @@ import (
 	"github.com/hotpatch-go/hotpatch/internal/patchbuild"
 )
 
-const patchBuildUsage = `usage: hotpatch patch build [-o OUT.so] --baseline BIN [--module DIR] [-v] FILE.go
-
-Builds the patch source FILE.go into a native patch (a Go plugin) for the
-baseline BIN: with BIN's Go version (the local toolchain must be it), BIN's
-build flags, and the module versions of the source tree it was built from
-(DIR, default the current directory, must be in BIN's main module). The
-.so carries BIN's fingerprint and exports the slot implementations as
-HotpatchSlots; see docs/native.md. A package the patch links whose source
-differs from what BIN was built from is refused (BIN's source record, which
-"hotpatch build" writes; a BIN from a plain "go build" has none, and is
-built for with a warning). -v prints the go commands run.
-
-usage: hotpatch patch build --kind process [-o OUT.proc] [--module-root DIR] FILE.go
-
-Builds FILE.go into an executable that serves its slots as a process patch;
-see docs/process.md.`
-
-// nativePatchOptions are the settings of "hotpatch patch build" for the
-// native kind.
-type nativePatchOptions struct {
-	Baseline, Source, Output, Module string
-	Verbose                          bool
-	Stdout, Stderr                   io.Writer
-}
-
-// cmdPatchBuildNative parses "hotpatch patch build" arguments (after
-// "patch build") for the native kind and runs it. A --kind other than
-// native is for another command.
-func cmdPatchBuildNative(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("hotpatch patch build", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	opts := nativePatchOptions{Stdout: stdout, Stderr: stderr}
-	kind := fs.String("kind", "native", "")
-	fs.StringVar(&opts.Output, "o", "", "")
-	fs.StringVar(&opts.Baseline, "baseline", "", "")
-	fs.StringVar(&opts.Module, "module", "", "")
-	fs.BoolVar(&opts.Verbose, "v", false, "")
-	if err := fs.Parse(interleave(fs, args)); err != nil {
-		if err == flag.ErrHelp {
-			fmt.Fprintln(stdout, patchBuildUsage)
-			return nil
-		}
-		return fmt.Errorf("%w: %v\n%s", errBadArgs, err, patchBuildUsage)
-	}
-	if *kind != "native" {
-		return fmt.Errorf("%w: --kind %s is not built by this command\n%s", errBadArgs, *kind, patchBuildUsage)
-	}
-	if fs.NArg() != 1 || opts.Baseline == "" {
-		return fmt.Errorf("%w: want --baseline BIN and one FILE.go\n%s", errBadArgs, patchBuildUsage)
-	}
-	opts.Source = fs.Arg(0)
-	return patchBuildNative(ctx, opts)
-}
-
-// interleave moves the positional arguments after the flags, so that
-// "patch build FILE.go --baseline BIN" works as well.
-func interleave(fs *flag.FlagSet, args []string) []string {
-	var flags, rest []string
-	for i := 0; i < len(args); i++ {
-		a := args[i]
-		if a == "--" {
-			rest = append(rest, args[i+1:]...)
-			break
-		}
-		if !strings.HasPrefix(a, "-") || a == "-" {
-			rest = append(rest, a)
-			continue
-		}
-		flags = append(flags, a)
-		name := strings.TrimLeft(a, "-")
-		if f := fs.Lookup(name); f != nil && !strings.Contains(name, "=") && i+1 < len(args) {
-			if bf, ok := f.Value.(interface{ IsBoolFlag() bool }); !ok || !bf.IsBoolFlag() {
-				i++
-				flags = append(flags, args[i])
-			}
-		}
-	}
-	return append(flags, rest...)
-}
-
-// patchBuildNative builds a native patch.
-func patchBuildNative(ctx context.Context, opts nativePatchOptions) error {
+// buildNativePatch builds a native patch with internal/patchbuild.
+func buildNativePatch(ctx context.Context, opts buildRequest) error {
 	log := io.Discard
 	if opts.Verbose {
 		log = opts.Stderr
@@ -101,8 +20,8 @@ func patchBuildNative(ctx context.Context, opts nativePatchOptions) error {
 	progress := &packageLines{w: opts.Stderr}
 	plan, err := patchbuild.Prepare(ctx, patchbuild.Options{
 		Baseline: opts.Baseline,
-		Source:   opts.Source,
-		Output:   opts.Output,
+		Source:   opts.File,
+		Output:   opts.Out,
 		Module:   opts.Module,
 		Log:      log,
 		Progress: progress,
@@ -115,7 +34,7 @@ func patchBuildNative(ctx context.Context, opts nativePatchOptions) error {
 	}
 	fmt.Fprintf(opts.Stderr, "hotpatch patch build: building %s as a plugin for %s (the first patch build for a baseline "+
 		"compiles its dependencies again in plugin mode, which can take a minute; later ones reuse the build cache)\n",
-		opts.Source, opts.Baseline)
+		opts.File, opts.Baseline)
 	res, err := plan.Run(ctx)
 	progress.flush()
 	if err != nil {
@@ -126,7 +45,7 @@ func patchBuildNative(ctx context.Context, opts nativePatchOptions) error {
 		out = out[len(wd)+1:]
 	}
 	fmt.Fprintf(opts.Stdout, "%s: native patch %s for baseline %s, slots %s\n",
-		out, res.Manifest.ID, res.Manifest.Baseline.Hash()[:16], strings.Join(res.Manifest.Slots, ", "))
+		out, res.Manifest.ID, res.Manifest.Baseline.Hash()[:16], strings.Join(res.Manifest.SlotNames(), ", "))
 	return nil
 }
 

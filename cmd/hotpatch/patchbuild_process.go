@@ -15,9 +15,9 @@ import (
 	"strings"
 	"text/template"
 
+	"github.com/hotpatch-go/hotpatch/internal/manifest"
 	"github.com/hotpatch-go/hotpatch/internal/patchbuild"
 	"github.com/hotpatch-go/hotpatch/internal/patchfile"
-	"github.com/hotpatch-go/hotpatch/internal/procmanifest"
 	"github.com/hotpatch-go/hotpatch/loader"
 )
 
@@ -77,9 +77,12 @@ func buildProcessPatch(ctx context.Context, req buildRequest) error {
 			return err
 		}
 	}
+	enc, err := m.Encode()
+	if err != nil {
+		return err
+	}
 	out := absPath(req.Out)
-	cmd := exec.CommandContext(ctx, "go", "build", "-o", out,
-		"-ldflags=-X="+procmanifest.Var+"="+m.Encode(), ".")
+	cmd := exec.CommandContext(ctx, "go", "build", "-o", out, "-ldflags=-X="+manifest.ProcessVar+"="+enc, ".")
 	cmd.Dir = tmp
 	cmd.Env = append(os.Environ(), "GOFLAGS=-mod=mod", "GOWORK=off")
 	var buf bytes.Buffer
@@ -98,8 +101,8 @@ func buildProcessPatch(ctx context.Context, req buildRequest) error {
 
 // processManifest lists the slots of a parsed patch with their func types
 // as written.
-func processManifest(src *loader.Source) (procmanifest.Manifest, error) {
-	m := procmanifest.Manifest{Source: filepath.Base(src.File), Package: src.Package}
+func processManifest(src *loader.Source) (manifest.Manifest, error) {
+	m := manifest.Manifest{Kind: manifest.KindProcess, Source: filepath.Base(src.File), Package: src.Package}
 	funcs := make(map[string]*ast.FuncDecl)
 	for _, d := range src.AST.Decls {
 		if fd, ok := d.(*ast.FuncDecl); ok && fd.Recv == nil {
@@ -118,7 +121,7 @@ func processManifest(src *loader.Source) (procmanifest.Manifest, error) {
 		if err := printer.Fprint(&b, src.FileSet, fd.Type); err != nil {
 			return m, err
 		}
-		m.Slots = append(m.Slots, procmanifest.Slot{Name: d.Slot, Func: d.Func, Type: b.String()})
+		m.Slots = append(m.Slots, manifest.Slot{Name: d.Slot, Func: d.Func, Type: b.String()})
 	}
 	return m, nil
 }
@@ -153,7 +156,7 @@ func main() {
 }
 `))
 
-func generateMain(m procmanifest.Manifest) ([]byte, error) {
+func generateMain(m manifest.Manifest) ([]byte, error) {
 	var b bytes.Buffer
 	if err := mainTemplate.Execute(&b, m); err != nil {
 		return nil, err

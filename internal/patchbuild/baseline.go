@@ -14,7 +14,8 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/hotpatch-go/hotpatch/native"
+	"github.com/hotpatch-go/hotpatch/fingerprint"
+	"github.com/hotpatch-go/hotpatch/internal/manifest"
 )
 
 // Values of BaselineOptions.Inline.
@@ -43,9 +44,9 @@ type BaselineOptions struct {
 type BaselineResult struct {
 	Output      string
 	Command     []string
-	Fingerprint native.Record
-	Sources     native.Sources // the source record appended to Output
-	Warnings    []string       // things that will keep patches from working, said before they fail
+	Fingerprint fingerprint.Record
+	Sources     fingerprint.Sources // the source record appended to Output
+	Warnings    []string            // things that will keep patches from working, said before they fail
 }
 
 // valueFlags are the go build flags that take a value, which may follow as
@@ -96,7 +97,7 @@ func parseFlags(args []string) ([]flagArg, error) {
 //     that its functions stay out of line and can be redirected, while the
 //     standard library and dependencies keep their inlining;
 //   - a source record appended to the binary
-//     ([github.com/hotpatch-go/hotpatch/native.WriteSources]): the content
+//     (internal/manifest.WriteSources): the content
 //     hash of every package it links that no module sum pins, taken before
 //     and after the build (a package edited meanwhile fails the build), so
 //     that a patch built from a tree that differs is refused.
@@ -204,7 +205,7 @@ func BuildBaseline(ctx context.Context, opts BaselineOptions) (*BaselineResult, 
 	if changed := changedPackages(before, after); len(changed) > 0 {
 		return nil, fmt.Errorf("%w: the source of %s changed while it was built; build again", ErrGoBuild, strings.Join(changed, ", "))
 	}
-	if err := native.WriteSources(res.Output, after); err != nil {
+	if err := manifest.WriteSources(res.Output, after); err != nil {
 		return nil, fmt.Errorf("%w: recording the source of its packages in %s: %w", ErrGoBuild, res.Output, err)
 	}
 	res.Sources = after
@@ -213,7 +214,7 @@ func BuildBaseline(ctx context.Context, opts BaselineOptions) (*BaselineResult, 
 	if err != nil {
 		return nil, fmt.Errorf("%w: reading the build info of %s: %w", ErrGoBuild, res.Output, err)
 	}
-	if res.Fingerprint, err = native.FingerprintOf(info); err != nil {
+	if res.Fingerprint, err = fingerprint.FingerprintOf(info); err != nil {
 		return nil, err
 	}
 	res.Warnings = append(res.Warnings, pluginReady(res.Output)...)

@@ -30,7 +30,7 @@
 // The source tree must be the one the baseline was built from, at the same
 // path (file paths are part of compiled packages unless -trimpath).
 // [BuildBaseline] appends a source record to the baseline (see
-// [github.com/hotpatch-go/hotpatch/native.Sources]): a content hash of
+// [github.com/hotpatch-go/hotpatch/fingerprint.Sources]): a content hash of
 // each package no module sum pins. [Prepare] hashes the packages the patch
 // links as the tree holds them and refuses any that differ from the
 // baseline's record ([*DriftError]); the manifest carries the hashes, and

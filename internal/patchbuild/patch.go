@@ -21,10 +21,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hotpatch-go/hotpatch/fingerprint"
+	"github.com/hotpatch-go/hotpatch/internal/manifest"
 	"github.com/hotpatch-go/hotpatch/internal/patchfile"
 	"github.com/hotpatch-go/hotpatch/loader"
-	nativeloader "github.com/hotpatch-go/hotpatch/loader/native"
-	"github.com/hotpatch-go/hotpatch/native"
 )
 
 // WorkDir is where, under the main module's root, each patch build gets its
@@ -60,25 +60,25 @@ type Options struct {
 // Tests and tools may inspect or adjust it before running it.
 type Plan struct {
 	Options
-	Info     *debug.BuildInfo      // the baseline's build information
-	Manifest nativeloader.Manifest // what goes into the .so's section
-	ModRoot  string                // the main module's root directory
-	Dir      string                // the build directory, relative to ModRoot
-	Files    map[string][]byte     // file name -> content, written into Dir
-	Flags    []string              // go build flags reproduced from the baseline
-	Env      []string              // environment settings reproduced from the baseline
-	GoEnv    []string              // the full environment of the go command
-	Warnings []string              // what may keep the patch from working, said before it fails
+	Info     *debug.BuildInfo  // the baseline's build information
+	Manifest manifest.Manifest // what goes into the .so's section
+	ModRoot  string            // the main module's root directory
+	Dir      string            // the build directory, relative to ModRoot
+	Files    map[string][]byte // file name -> content, written into Dir
+	Flags    []string          // go build flags reproduced from the baseline
+	Env      []string          // environment settings reproduced from the baseline
+	GoEnv    []string          // the full environment of the go command
+	Warnings []string          // what may keep the patch from working, said before it fails
 
-	imports []string       // the patch source's imports, whose source record the manifest carries
-	tree    native.Sources // their source record in the tree, taken by Prepare
+	imports []string            // the patch source's imports, whose source record the manifest carries
+	tree    fingerprint.Sources // their source record in the tree, taken by Prepare
 }
 
 // Result describes a built patch.
 type Result struct {
-	Output   string                // the .so written
-	Manifest nativeloader.Manifest // its manifest
-	Command  []string              // the go command that built it
+	Output   string            // the .so written
+	Manifest manifest.Manifest // its manifest
+	Command  []string          // the go command that built it
 }
 
 // Build prepares and runs a patch build.
@@ -116,7 +116,7 @@ func Prepare(ctx context.Context, opts Options) (*Plan, error) {
 		return nil, err
 	}
 	if opts.Output == "" {
-		opts.Output = strings.TrimSuffix(filepath.Base(opts.Source), ".go") + nativeloader.Ext
+		opts.Output = strings.TrimSuffix(filepath.Base(opts.Source), ".go") + manifest.NativeExt
 	}
 	if opts.Output, err = filepath.Abs(opts.Output); err != nil {
 		return nil, err
@@ -126,7 +126,7 @@ func Prepare(ctx context.Context, opts Options) (*Plan, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s: %w", ErrBaseline, opts.Baseline, err)
 	}
-	rec, err := native.FingerprintOf(info)
+	rec, err := fingerprint.FingerprintOf(info)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s: %w", ErrBaseline, opts.Baseline, err)
 	}
@@ -167,7 +167,8 @@ func Prepare(ctx context.Context, opts Options) (*Plan, error) {
 	id := buildID(opts.Source)
 	p.Dir = path.Join(WorkDir, id)
 	sum := sha256.Sum256(src)
-	p.Manifest = nativeloader.Manifest{
+	p.Manifest = manifest.Manifest{
+		Kind:      manifest.KindNative,
 		ID:        id,
 		Package:   modPath + "/" + p.Dir,
 		Source:    filepath.Base(opts.Source),
@@ -179,7 +180,9 @@ func Prepare(ctx context.Context, opts Options) (*Plan, error) {
 	for _, d := range s.Directives {
 		funcs[d.Slot] = d.Func
 	}
-	p.Manifest.Slots = slices.Sorted(maps.Keys(funcs))
+	for _, name := range slices.Sorted(maps.Keys(funcs)) {
+		p.Manifest.Slots = append(p.Manifest.Slots, manifest.Slot{Name: name})
+	}
 	for _, r := range redirects {
 		p.Manifest.Redirects = append(p.Manifest.Redirects, r.name)
 	}
@@ -318,13 +321,13 @@ func (p *Plan) Run(ctx context.Context) (*Result, error) {
 // baseline's modules, may link modules the baseline does not, and is built
 // without VCS stamping and with its own main module version; those are not
 // differences.
-func mismatch(plugin *debug.BuildInfo, baseline native.Record) []native.Difference {
-	rec, err := native.FingerprintOf(plugin)
+func mismatch(plugin *debug.BuildInfo, baseline fingerprint.Record) []fingerprint.Difference {
+	rec, err := fingerprint.FingerprintOf(plugin)
 	if err != nil {
-		return []native.Difference{{What: "build information", A: err.Error()}}
+		return []fingerprint.Difference{{What: "build information", A: err.Error()}}
 	}
-	var out []native.Difference
-	for _, d := range native.Diff(rec, baseline) {
+	var out []fingerprint.Difference
+	for _, d := range fingerprint.Diff(rec, baseline) {
 		switch {
 		case strings.HasPrefix(d.What, "main module"):
 		case strings.HasPrefix(d.What, "dependency ") && (d.A == "" || d.B == ""):
@@ -409,7 +412,7 @@ func (p *Plan) checkSources(ctx context.Context, s *loader.Source) error {
 	if p.tree, err = p.sourceRecord(ctx, p.ModRoot, p.Flags, true, p.imports...); err != nil {
 		return fmt.Errorf("%w: listing the packages the patch imports: %w", ErrModule, err)
 	}
-	if diffs := native.DiffSources(p.tree, base); len(diffs) > 0 {
+	if diffs := fingerprint.DiffSources(p.tree, base); len(diffs) > 0 {
 		return &DriftError{Baseline: p.Baseline, Differences: diffs}
 	}
 	return nil

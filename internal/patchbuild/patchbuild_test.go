@@ -3,6 +3,7 @@ package patchbuild
 import (
 	"context"
 	"debug/elf"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"go/parser"
@@ -15,10 +16,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/hotpatch-go/hotpatch/fingerprint"
+	"github.com/hotpatch-go/hotpatch/internal/manifest"
 	"github.com/hotpatch-go/hotpatch/internal/testbuild"
 	"github.com/hotpatch-go/hotpatch/loader"
-	nativeloader "github.com/hotpatch-go/hotpatch/loader/native"
-	"github.com/hotpatch-go/hotpatch/native"
 )
 
 func settings(kv ...string) []debug.BuildSetting {
@@ -145,10 +146,10 @@ func TestRedirectsOfRefuses(t *testing.T) {
 }
 
 func TestGenerate(t *testing.T) {
-	rec, _ := native.FingerprintOf(&debug.BuildInfo{GoVersion: "go1.26.8", Main: debug.Module{Path: "example.com/app"},
+	rec, _ := fingerprint.FingerprintOf(&debug.BuildInfo{GoVersion: "go1.26.8", Main: debug.Module{Path: "example.com/app"},
 		Settings: settings("CGO_ENABLED", "1")})
-	m := nativeloader.Manifest{ID: "p_1", Package: "example.com/app/.hotpatch/build/p_1", Source: "p.go", SourceSum: "sha256:00",
-		Slots: []string{"billing.Price"}, Baseline: rec}
+	m := manifest.Manifest{Kind: manifest.KindNative, ID: "p_1", Package: "example.com/app/.hotpatch/build/p_1", Source: "p.go", SourceSum: "sha256:00",
+		Slots: []manifest.Slot{{Name: "billing.Price"}}, Baseline: rec}
 	src, err := generate(m, map[string]string{"billing.Price": "Price"}, true)
 	if err != nil {
 		t.Fatal(err)
@@ -170,7 +171,7 @@ func TestMismatch(t *testing.T) {
 		Deps:     []*debug.Module{{Path: "a.com/x", Version: "v1.0.0", Sum: "h1:x"}, {Path: "b.com/y", Version: "v2.0.0", Sum: "h1:y"}},
 		Settings: settings("-buildmode", "exe", "-race", "true", "CGO_ENABLED", "1", "vcs.revision", "abc", "vcs.modified", "false"),
 	}
-	rec, _ := native.FingerprintOf(base)
+	rec, _ := fingerprint.FingerprintOf(base)
 	fine := &debug.BuildInfo{
 		GoVersion: "go1.26.8", Path: "example.com/app/.hotpatch/build/p", Main: debug.Module{Path: "example.com/app", Version: "(devel)"},
 		Deps:     []*debug.Module{{Path: "a.com/x", Version: "v1.0.0", Sum: "h1:x"}, {Path: "c.com/new", Version: "v0.1.0"}},
@@ -328,7 +329,7 @@ import (
 
 	"example.com/app/greet"
 	"github.com/hotpatch-go/hotpatch/hotswap"
-	nativeloader "github.com/hotpatch-go/hotpatch/loader/native"
+	"github.com/hotpatch-go/hotpatch/loader/native"
 	"github.com/hotpatch-go/hotpatch/registry"
 )
 
@@ -341,7 +342,7 @@ func main() {
 		os.Exit(1)
 	}
 	defer mgr.Close(context.Background())
-	l := nativeloader.New(nativeloader.Options{})
+	l := native.New(native.Options{})
 	for _, path := range os.Args[1:] {
 		p, err := l.Load(context.Background(), mgr, path)
 		if err == nil {
@@ -403,7 +404,7 @@ func TestNewUserSourceDrift(t *testing.T) {
 	if res.Sources["example.com/app/greet"] == "" || res.Sources["example.com/app"] == "" {
 		t.Fatalf("source record %v lacks the app's packages", res.Sources)
 	}
-	if s, err := native.ReadSources(bin); err != nil || s["example.com/app/greet"] != res.Sources["example.com/app/greet"] {
+	if s, err := manifest.ReadSources(bin); err != nil || s["example.com/app/greet"] != res.Sources["example.com/app/greet"] {
 		t.Fatalf("ReadSources(baseline) = %v, %v", s, err)
 	}
 	// Built again into the same file, unchanged: the go command finds the
@@ -449,8 +450,13 @@ func TestNewUserSourceDrift(t *testing.T) {
 		t.Fatal(err)
 	}
 	plain := filepath.Join(app, "plain")
-	text, _ := res.Sources.MarshalText()
-	os.WriteFile(plain, data[:len(data)-len(text)-8-len("\x00hotpatch-src-v1\n")], 0o755)
+	const magic = "\x00hotpatch-manifest\n" // ends the record manifest.WriteSources appends
+	if !strings.HasSuffix(string(data), magic) {
+		t.Fatalf("%s does not end with a record", bin)
+	}
+	trailer := 8 + len(magic)
+	body := data[:len(data)-trailer-int(binary.LittleEndian.Uint64(data[len(data)-trailer:]))]
+	os.WriteFile(plain, body, 0o755)
 	opts.Baseline = plain
 	p, err = Prepare(ctx, opts)
 	if err != nil {
@@ -463,12 +469,11 @@ func TestNewUserSourceDrift(t *testing.T) {
 	// A record damaged after the build (here its length lies): refused,
 	// saying what to do, as the server refuses every patch then.
 	damaged := filepath.Join(app, "damaged")
-	os.WriteFile(damaged, append(data[:len(data)-len(text)-8-len("\x00hotpatch-src-v1\n")],
-		"\xff\xff\xff\x00\x00\x00\x00\x00\x00hotpatch-src-v1\n"...), 0o755)
+	os.WriteFile(damaged, append(body, "\xff\xff\xff\x00\x00\x00\x00\x00"+magic...), 0o755)
 	opts.Baseline = damaged
 	_, err = Prepare(ctx, opts)
-	if !errors.Is(err, ErrBaseline) || !errors.Is(err, native.ErrBadSources) || !strings.Contains(err.Error(), "build it again with `hotpatch build`") {
-		t.Errorf("baseline with a damaged record: err = %v, want ErrBaseline, ErrBadSources and advice", err)
+	if !errors.Is(err, ErrBaseline) || !errors.Is(err, manifest.ErrBad) || !strings.Contains(err.Error(), "build it again with `hotpatch build`") {
+		t.Errorf("baseline with a damaged record: err = %v, want ErrBaseline, manifest.ErrBad and advice", err)
 	}
 }
 

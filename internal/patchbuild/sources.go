@@ -12,8 +12,9 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/hotpatch-go/hotpatch/fingerprint"
+	"github.com/hotpatch-go/hotpatch/internal/manifest"
 	"github.com/hotpatch-go/hotpatch/internal/patchfile"
-	"github.com/hotpatch-go/hotpatch/native"
 )
 
 // listedPackage is what `go list -json` says of a package: the fields the
@@ -32,15 +33,15 @@ type listedPackage struct {
 const listFields = "ImportPath,Dir,Standard,GoFiles,CgoFiles,CFiles,CXXFiles,MFiles,HFiles,FFiles,SFiles," +
 	"SwigFiles,SwigCXXFiles,SysoFiles,EmbedFiles,Module,Error"
 
-// sourceRecord returns the source record (see [native.Sources]) of pkgs and
+// sourceRecord returns the source record (see [fingerprint.Sources]) of pkgs and
 // everything they import, as the go command in dir with the plan's
 // environment and the given build flags sees them: every package outside
 // the standard library and outside the module cache (whose content go.sum
 // pins and the fingerprint compares) is hashed. With tolerant, packages
 // the go command cannot load are skipped (the build that follows reports
 // them better).
-func (p *Plan) sourceRecord(ctx context.Context, dir string, flags []string, tolerant bool, pkgs ...string) (native.Sources, error) {
-	out := native.Sources{}
+func (p *Plan) sourceRecord(ctx context.Context, dir string, flags []string, tolerant bool, pkgs ...string) (fingerprint.Sources, error) {
+	out := fingerprint.Sources{}
 	if len(pkgs) == 0 {
 		return out, nil
 	}
@@ -122,8 +123,8 @@ func hashFile(h io.Writer, name, path string) error {
 // baseline was built from: a patch built from it would carry code the
 // running binary does not contain. It matches [ErrDrift].
 type DriftError struct {
-	Baseline    string              // the baseline binary
-	Differences []native.Difference // the tree is the first side, the baseline the second
+	Baseline    string                   // the baseline binary
+	Differences []fingerprint.Difference // the tree is the first side, the baseline the second
 }
 
 func (e *DriftError) Error() string {
@@ -151,15 +152,15 @@ func sourceImports(paths []string) []string {
 
 // readBaselineSources reads the source record of the baseline; a baseline
 // without one gives a nil record and a warning.
-func readBaselineSources(baseline string) (native.Sources, string, error) {
-	s, err := native.ReadSources(baseline)
+func readBaselineSources(baseline string) (fingerprint.Sources, string, error) {
+	s, err := manifest.ReadSources(baseline)
 	switch {
-	case errors.Is(err, native.ErrNoSources):
+	case errors.Is(err, manifest.ErrNoSources):
 		return nil, baseline + " carries no record of its packages' source: it was not built with `hotpatch build` " +
 			"(or a tool such as strip or objcopy rewrote it since, which drops the record), " +
 			"so nothing can check that this tree is the one it was built from, and a package edited since then " +
 			"would reach the server through the patch; build the baseline with `hotpatch build` and leave it as it is", nil
-	case errors.Is(err, native.ErrBadSources):
+	case errors.Is(err, manifest.ErrBad):
 		return nil, "", fmt.Errorf("%w: %s: the record of its packages' source cannot be read (%w): the file was changed "+
 			"after `hotpatch build`, and the server running it refuses every native patch; build it again with "+
 			"`hotpatch build` and restart", ErrBaseline, baseline, err)
@@ -171,7 +172,7 @@ func readBaselineSources(baseline string) (native.Sources, string, error) {
 
 // changedPackages lists the packages whose hash differs between two
 // records, or that only one of them has.
-func changedPackages(a, b native.Sources) []string {
+func changedPackages(a, b fingerprint.Sources) []string {
 	var out []string
 	for p, h := range a {
 		if b[p] != h {

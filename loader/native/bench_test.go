@@ -1,4 +1,4 @@
-package nativeloader_test
+package native_test
 
 import (
 	"bytes"
@@ -14,10 +14,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hotpatch-go/hotpatch/fingerprint"
 	"github.com/hotpatch-go/hotpatch/hotswap"
-	nativeloader "github.com/hotpatch-go/hotpatch/loader/native"
+	"github.com/hotpatch-go/hotpatch/loader/native"
 	"github.com/hotpatch-go/hotpatch/loader/native/testdata/host"
-	"github.com/hotpatch-go/hotpatch/native"
 	"github.com/hotpatch-go/hotpatch/registry"
 )
 
@@ -152,9 +152,9 @@ func benchChild(spec string) int {
 		return 1
 	}
 	defer mgr.Close(context.Background())
-	l := nativeloader.New(nativeloader.Options{MaxMemory: 1 << 40}) // a -race plugin maps about 19 MiB
+	l := native.New(native.Options{MaxMemory: 1 << 40}) // a -race plugin maps about 19 MiB
 	defer l.Close(context.Background())
-	if _, err := native.Fingerprint(); err != nil {
+	if _, err := fingerprint.Fingerprint(); err != nil {
 		fmt.Println(err)
 		return 1
 	}
@@ -200,14 +200,14 @@ func benchChild(spec string) int {
 // file, parsing its manifest section and comparing fingerprints.
 func BenchmarkReadManifest(b *testing.B) {
 	path := fixture(b, "v1.so")
-	running, err := native.Fingerprint()
+	running, err := fingerprint.Fingerprint()
 	if err != nil {
 		b.Fatal(err)
 	}
 	want := running.Hash()
 	b.ReportAllocs()
 	for b.Loop() {
-		m, err := nativeloader.ReadManifest(path)
+		m, err := native.ReadManifest(path)
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -1,14 +1,10 @@
-// Package nativeloader loads native patches: Go plugins (.so files) built by
+// Package native loads native patches: Go plugins (.so files) built by
 // `hotpatch patch build` against the running binary. It implements
 // [github.com/hotpatch-go/hotpatch/hotswap.Loader] for the native kind.
 //
-// The directory is loader/native; the package is named nativeloader so that
-// it does not shadow package [github.com/hotpatch-go/hotpatch/native], which
-// it uses:
+//	import "github.com/hotpatch-go/hotpatch/loader/native"
 //
-//	import nativeloader "github.com/hotpatch-go/hotpatch/loader/native"
-//
-//	mgr.Attach(nativeloader.New(nativeloader.Options{})) // mgr.Close closes it
+//	mgr.Attach(native.New(native.Options{})) // mgr.Close closes it
 //	w, err := patchdir.Watch(ctx, mgr, "patches", patchdir.Options{})
 //
 // The loader holds no registry: each Load receives the
@@ -16,6 +12,10 @@
 // its slots there, and each implementation reports the panics that escape
 // it there once, so that the manager's rollback policy reverts a native
 // patch that keeps panicking, as for the other kinds.
+//
+// It checks patches with package [github.com/hotpatch-go/hotpatch/fingerprint]
+// and applies their redirections with package
+// [github.com/hotpatch-go/hotpatch/redirect].
 //
 // # What a native patch is
 //
@@ -25,10 +25,12 @@
 // module versions, and under a plugin path of its own. Besides the code, the
 // .so carries:
 //
-//   - a [Manifest] in the ELF section [Section]: the build's unique ID, the
+//   - a manifest in the ELF section [Section]: the build's unique ID, the
 //     patch source's name and hash, the slots it serves, the host functions
-//     it redirects, and the fingerprint ([native.Record]) of the baseline it
-//     was built against;
+//     it redirects, the fingerprint ([fingerprint.Record]) of the baseline it
+//     was built against, and the source record of the packages it links
+//     (the manifest format is shared with the build and the process kind,
+//     in internal/manifest);
 //   - the exported variable HotpatchSlots ([SymbolSlots]), a map[string]any
 //     from slot names to implementations;
 //   - the exported string HotpatchBaseline ([SymbolBaseline]), the
@@ -44,8 +46,8 @@
 // [Loader.Load] reads the file once (opened without blocking, a regular
 // file only, its size checked first) and checks it before anything of it is
 // mapped: an ELF shared object with a manifest, a baseline fingerprint equal
-// to the running binary's ([native.Fingerprint]; a mismatch is a
-// [*BaselineError] that lists what differs, from [native.Diff], and advises
+// to the running binary's ([fingerprint.Fingerprint]; a mismatch is a
+// [*BaselineError] that lists what differs, from [fingerprint.Diff], and advises
 // the baseline step), the same source for every package the patch shares
 // with the running binary (below), slots that exist, and room under the
 // memory cap. Only
@@ -63,7 +65,7 @@
 // sees a function body edited in the host's own module after the baseline
 // was built (in a module without VCS stamping, not even the revision
 // changes). `hotpatch build` therefore appends a source record to the
-// binary ([native.Sources]: a content hash of each package no module sum
+// binary ([fingerprint.Sources]: a content hash of each package no module sum
 // pins), `hotpatch patch build` records the same hashes, as the tree holds
 // them, of the packages the patch links, and refuses a tree that differs
 // from the baseline's; the loader compares the patch's record with the
@@ -73,7 +75,7 @@
 // logs that once (Options.Logger); its refusals ask whether the server was
 // built with `hotpatch build`. A record that is there but malformed (the
 // binary was cut or changed after the build) refuses every native patch,
-// wrapping [native.ErrBadSources].
+// with an error wrapping [ErrBaselineMismatch] that says so.
 //
 // The private copy exists because plugin.Open caches plugins by path (a new
 // version written over the same name would open as the old one) and because
@@ -106,7 +108,7 @@
 //
 // to replace functions of the host that were never registered as slots.
 // The patch's Validate hook redirects each target to its replacement with
-// [native.Redirect]; its Retire hook restores them, so reverting the patch
+// [redirect.Redirect]; its Retire hook restores them, so reverting the patch
 // undoes both its slots and its redirections. The loader resolves each
 // target by name to the running binary's own function (a func value taken
 // in the plugin may point at the plugin's copy of the code), and stacks the
@@ -121,4 +123,4 @@
 // Linux with cgo, amd64 and arm64 (redirection needs one of those two).
 // Elsewhere, and in a binary built without cgo, Load returns
 // [ErrNotSupported]; the package compiles everywhere.
-package nativeloader
+package native

@@ -1,12 +1,12 @@
-package nativeloader
+package native
 
 import (
 	"errors"
 	"fmt"
 	"strings"
 
+	"github.com/hotpatch-go/hotpatch/fingerprint"
 	"github.com/hotpatch-go/hotpatch/hotswap"
-	"github.com/hotpatch-go/hotpatch/native"
 )
 
 // Errors of the loader. Load wraps them with the file name and what was
@@ -14,43 +14,43 @@ import (
 var (
 	// ErrNotSupported is returned on platforms without Go plugins (anything
 	// but linux with cgo today).
-	ErrNotSupported = errors.New("nativeloader: native patches are not supported on this platform or without cgo")
+	ErrNotSupported = errors.New("native: native patches are not supported on this platform or without cgo")
 
 	// ErrClosed is returned by Load after Close.
-	ErrClosed = fmt.Errorf("nativeloader: loader closed: %w", hotswap.ErrClosed)
+	ErrClosed = fmt.Errorf("native: loader closed: %w", hotswap.ErrClosed)
 
 	// ErrNotPatch is returned for a file that is not a native patch: not an
 	// ELF shared object, truncated, or a Go plugin without the hotpatch
 	// manifest section.
-	ErrNotPatch = errors.New("nativeloader: not a native patch")
+	ErrNotPatch = errors.New("native: not a native patch")
 
 	// ErrBadManifest is returned when the manifest section cannot be parsed.
-	ErrBadManifest = errors.New("nativeloader: malformed patch manifest")
+	ErrBadManifest = errors.New("native: malformed patch manifest")
 
 	// ErrBaselineMismatch is matched by a [*BaselineError]: the patch was
 	// built against another baseline than the running binary.
-	ErrBaselineMismatch = errors.New("nativeloader: patch was built against another baseline")
+	ErrBaselineMismatch = errors.New("native: patch was built against another baseline")
 
 	// ErrMemoryCap is returned when opening the patch would take the memory
 	// of loaded patches past Options.MaxMemory. Plugins are never unloaded;
 	// the baseline step (rebuild and restart) starts from zero again.
-	ErrMemoryCap = errors.New("nativeloader: memory cap of native patches reached; take the baseline step")
+	ErrMemoryCap = errors.New("native: memory cap of native patches reached; take the baseline step")
 
 	// ErrOpen is returned when the dynamic loader or the Go runtime refuses
 	// the file for a reason other than the baseline.
-	ErrOpen = errors.New("nativeloader: plugin open failed")
+	ErrOpen = errors.New("native: plugin open failed")
 
 	// ErrNoExport is returned for a patch that does not export
 	// HotpatchSlots (or HotpatchBaseline).
-	ErrNoExport = errors.New("nativeloader: patch does not export its slots")
+	ErrNoExport = errors.New("native: patch does not export its slots")
 
 	// ErrBadExport is returned when an exported variable has the wrong
 	// type or disagrees with the manifest.
-	ErrBadExport = errors.New("nativeloader: patch export is malformed")
+	ErrBadExport = errors.New("native: patch export is malformed")
 
 	// ErrRedirect is returned by a patch's Validate hook when one of its
 	// redirections cannot be made; see the wrapped native error.
-	ErrRedirect = errors.New("nativeloader: redirection failed")
+	ErrRedirect = errors.New("native: redirection failed")
 )
 
 // BaselineError reports a patch built against another baseline than the
@@ -60,7 +60,7 @@ var (
 // It comes from one of three checks. Before opening, the fingerprint
 // embedded in the patch is compared with the running binary's, then the
 // source record of the packages the patch links with the running binary's
-// own (see [native.Sources]); Differences lists what differs. After both
+// own (see [fingerprint.Sources]); Differences lists what differs. After both
 // match, the Go runtime may still find that a package both contain was
 // compiled from other source; Package names it and Differences is empty.
 //
@@ -68,9 +68,9 @@ var (
 // "; ". A command line tool that wants one difference per line prints
 // Differences itself.
 type BaselineError struct {
-	File        string              // the patch file
-	Differences []native.Difference // patch is the first side, running binary the second
-	Package     string              // package whose build differs, from the Go runtime
+	File        string                   // the patch file
+	Differences []fingerprint.Difference // patch is the first side, running binary the second
+	Package     string                   // package whose build differs, from the Go runtime
 
 	// Unrecorded is set when the running binary carries no source record:
 	// it was not built with `hotpatch build`, which is the likely reason

@@ -1,4 +1,4 @@
-package nativeloader_test
+package native_test
 
 import (
 	"context"
@@ -8,7 +8,7 @@ import (
 	"path/filepath"
 
 	"github.com/hotpatch-go/hotpatch/hotswap"
-	nativeloader "github.com/hotpatch-go/hotpatch/loader/native"
+	"github.com/hotpatch-go/hotpatch/loader/native"
 	"github.com/hotpatch-go/hotpatch/patchdir"
 	"github.com/hotpatch-go/hotpatch/registry"
 )
@@ -23,7 +23,7 @@ func ExampleLoader_Load() {
 		return
 	}
 	defer mgr.Close(context.Background())
-	l := nativeloader.New(nativeloader.Options{})
+	l := native.New(native.Options{})
 	defer l.Close(context.Background())
 
 	dir, _ := os.MkdirTemp("", "example")
@@ -32,7 +32,7 @@ func ExampleLoader_Load() {
 	os.WriteFile(path, []byte("not an ELF file"), 0o644)
 
 	_, err = l.Load(context.Background(), mgr, path)
-	fmt.Println(errors.Is(err, nativeloader.ErrNotPatch))
+	fmt.Println(errors.Is(err, native.ErrNotPatch))
 	used, limit := l.Memory()
 	fmt.Println(used, limit>>20, "MiB")
 	// Output:
@@ -51,7 +51,7 @@ func ExampleLoader_watch() {
 		return
 	}
 	defer mgr.Close(context.Background()) // closes the loader too
-	l := nativeloader.New(nativeloader.Options{})
+	l := native.New(native.Options{})
 	if err := mgr.Attach(l); err != nil {
 		fmt.Println(err)
 		return

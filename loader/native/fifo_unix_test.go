@@ -1,6 +1,6 @@
 //go:build unix
 
-package nativeloader_test
+package native_test
 
 import (
 	"context"
@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	nativeloader "github.com/hotpatch-go/hotpatch/loader/native"
+	"github.com/hotpatch-go/hotpatch/loader/native"
 )
 
 // TestLoadFIFO: a FIFO where a patch was expected is refused at once,
@@ -20,10 +20,10 @@ func TestLoadFIFO(t *testing.T) {
 	if err := syscall.Mkfifo(fifo, 0o644); err != nil {
 		t.Skip("mkfifo:", err)
 	}
-	e := newEnv(t, nativeloader.Options{})
+	e := newEnv(t, native.Options{})
 	done := make(chan error, 2)
 	go func() { _, err := e.l.Load(context.Background(), e.mgr, fifo); done <- err }()
-	go func() { _, err := nativeloader.ReadManifest(fifo); done <- err }()
+	go func() { _, err := native.ReadManifest(fifo); done <- err }()
 	for range 2 {
 		select {
 		case err := <-done:

@@ -1,6 +1,6 @@
 //go:build linux && cgo
 
-package nativeloader
+package native
 
 import (
 	"reflect"

@@ -1,4 +1,4 @@
-package nativeloader
+package native
 
 import (
 	"bytes"
@@ -20,9 +20,10 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/hotpatch-go/hotpatch/fingerprint"
 	"github.com/hotpatch-go/hotpatch/hotswap"
+	"github.com/hotpatch-go/hotpatch/internal/manifest"
 	"github.com/hotpatch-go/hotpatch/internal/patchfile"
-	"github.com/hotpatch-go/hotpatch/native"
 )
 
 // DefaultMaxMemory is the default cap on the memory that loaded native
@@ -60,16 +61,16 @@ type Options struct {
 // process's for good.
 type Loader struct {
 	opts     Options
-	redirect redirectFunc // native.Redirect; a field so the table can be tested without rewriting code
+	redirect redirectFunc // redirect.Redirect; a field so the table can be tested without rewriting code
 
 	fpOnce sync.Once
-	fp     native.Record // fingerprint of the running binary, read once
+	fp     fingerprint.Record // fingerprint of the running binary, read once
 	fpErr  error
 
 	srcOnce sync.Once
-	src     native.Sources // source record of the running binary, read once
-	srcOK   bool           // whether it has one
-	srcErr  error          // why a record it has cannot be read
+	src     fingerprint.Sources // source record of the running binary, read once
+	srcOK   bool                // whether it has one
+	srcErr  error               // why a record it has cannot be read
 
 	log *slog.Logger
 
@@ -147,9 +148,9 @@ func (l *Loader) Close(context.Context) error {
 //  2. the baseline fingerprint in the manifest must equal the running
 //     binary's, and the source record of the packages the patch links
 //     must agree with the running binary's own, where it has one (see
-//     [native.Sources]) ([*BaselineError], listing what differs); a
+//     [fingerprint.Sources]) ([*BaselineError], listing what differs); a
 //     record the binary carries but that cannot be read refuses every
-//     patch ([ErrBaselineMismatch] and [native.ErrBadSources]);
+//     patch ([ErrBaselineMismatch], saying the record is malformed);
 //  3. every slot it serves must exist ([hotswap.ErrUnknownSlot]);
 //  4. the memory of opened patches plus this one must stay within
 //     Options.MaxMemory ([ErrMemoryCap]);
@@ -197,13 +198,13 @@ func (l *Loader) Load(ctx context.Context, host hotswap.Host, path string) (hots
 		return hotswap.Patch{}, fmt.Errorf("%s: %w", path, err)
 	}
 	if m.Baseline.Hash() != running.Hash() {
-		return hotswap.Patch{}, &BaselineError{File: path, Differences: native.Diff(m.Baseline, running), Unrecorded: !recorded}
+		return hotswap.Patch{}, &BaselineError{File: path, Differences: fingerprint.Diff(m.Baseline, running), Unrecorded: !recorded}
 	}
-	if diffs := native.DiffSources(m.Sources, sources); len(diffs) > 0 {
+	if diffs := fingerprint.DiffSources(m.Sources, sources); len(diffs) > 0 {
 		return hotswap.Patch{}, &BaselineError{File: path, Differences: diffs}
 	}
 	var errs []error
-	for _, name := range m.Slots {
+	for _, name := range m.SlotNames() {
 		if _, ok := host.Slot(name); !ok {
 			errs = append(errs, fmt.Errorf("slot %q: %w", name, hotswap.ErrUnknownSlot))
 		}
@@ -251,8 +252,8 @@ func (l *Loader) Load(ctx context.Context, host hotswap.Host, path string) (hots
 	return patch, nil
 }
 
-func (l *Loader) fingerprint() (native.Record, error) {
-	l.fpOnce.Do(func() { l.fp, l.fpErr = native.Fingerprint() })
+func (l *Loader) fingerprint() (fingerprint.Record, error) {
+	l.fpOnce.Do(func() { l.fp, l.fpErr = fingerprint.Fingerprint() })
 	return l.fp, l.fpErr
 }
 
@@ -263,18 +264,18 @@ func (l *Loader) fingerprint() (native.Record, error) {
 // A record that is there but malformed is an error for every native
 // patch: it was damaged after the build, and loading unchecked is what the
 // record is for.
-func (l *Loader) sources() (native.Sources, bool, error) {
+func (l *Loader) sources() (fingerprint.Sources, bool, error) {
 	l.srcOnce.Do(func() {
-		s, err := native.RunningSources()
+		s, err := manifest.RunningSources()
 		switch {
-		case errors.Is(err, native.ErrNoSources):
-			l.log.Warn("nativeloader: the running binary carries no source record, so native patches cannot be checked "+
+		case errors.Is(err, manifest.ErrNoSources):
+			l.log.Warn("native: the running binary carries no source record, so native patches cannot be checked "+
 				"against the source it was built from: a package edited after the build would load unnoticed; "+
 				"build the server with `hotpatch build`", "err", err)
-		case err != nil && !errors.Is(err, native.ErrBadSources):
+		case err != nil && !errors.Is(err, manifest.ErrBad):
 			// The file cannot be read (a binary mode 0711, say): whether it
 			// carries a record is unknown, and loading goes on as without one.
-			l.log.Warn("nativeloader: the running binary's file cannot be read for its source record, so native patches "+
+			l.log.Warn("native: the running binary's file cannot be read for its source record, so native patches "+
 				"cannot be checked against the source it was built from", "err", err)
 		case err != nil:
 			l.srcErr = fmt.Errorf("%w: the record of the source the running binary was built from cannot be read (%w), "+
@@ -319,7 +320,7 @@ func (l *Loader) open(path string, data []byte, hash func() [sha256.Size]byte, i
 			// Not an error: in a patch directory both files are there, so
 			// both apply, and removing one leaves the other serving. But
 			// it is rarely meant.
-			l.log.Warn("nativeloader: this build is already loaded under another name: the two files apply the same patch twice",
+			l.log.Warn("native: this build is already loaded under another name: the two files apply the same patch twice",
 				"file", path, "loaded", strings.Join(o.paths, ", "), "id", info.manifest.ID)
 			o.paths = append(o.paths, path)
 		}
@@ -420,7 +421,7 @@ func (l *Loader) openError(path, cp string, err error) error {
 }
 
 // exports looks up and checks what the patch exports.
-func (l *Loader) exports(host hotswap.Host, path string, p *plugin.Plugin, m Manifest) (map[string]any, []*redirect, error) {
+func (l *Loader) exports(host hotswap.Host, path string, p *plugin.Plugin, m manifest.Manifest) (map[string]any, []*redirectEntry, error) {
 	sym, err := p.Lookup(SymbolBaseline)
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s: %w: no %s", path, ErrNoExport, SymbolBaseline)
@@ -429,7 +430,7 @@ func (l *Loader) exports(host hotswap.Host, path string, p *plugin.Plugin, m Man
 	if !ok {
 		return nil, nil, fmt.Errorf("%s: %w: %s is %T, want string", path, ErrBadExport, SymbolBaseline, sym)
 	}
-	var rec native.Record
+	var rec fingerprint.Record
 	if err := rec.UnmarshalText([]byte(*text)); err != nil || rec.Hash() != m.Baseline.Hash() {
 		return nil, nil, fmt.Errorf("%s: %w: %s disagrees with the manifest section", path, ErrBadExport, SymbolBaseline)
 	}
@@ -443,11 +444,11 @@ func (l *Loader) exports(host hotswap.Host, path string, p *plugin.Plugin, m Man
 		return nil, nil, fmt.Errorf("%s: %w: %s is %T, want map[string]any", path, ErrBadExport, SymbolSlots, sym)
 	}
 	impls := maps.Clone(*slotsVar)
-	if got := slices.Sorted(maps.Keys(impls)); !slices.Equal(got, m.Slots) {
-		return nil, nil, fmt.Errorf("%s: %w: %s serves %v, the manifest says %v", path, ErrBadExport, SymbolSlots, got, m.Slots)
+	if got := slices.Sorted(maps.Keys(impls)); !slices.Equal(got, m.SlotNames()) {
+		return nil, nil, fmt.Errorf("%s: %w: %s serves %v, the manifest says %v", path, ErrBadExport, SymbolSlots, got, m.SlotNames())
 	}
 	var errs []error
-	for _, name := range m.Slots {
+	for _, name := range m.SlotNames() {
 		s, _ := host.Slot(name) // existence checked before opening
 		if got := reflect.TypeOf(impls[name]); got != s.Type() {
 			errs = append(errs, &hotswap.TypeMismatchError{Slot: name, Want: s.Type(), Got: got})
@@ -467,7 +468,7 @@ func (l *Loader) exports(host hotswap.Host, path string, p *plugin.Plugin, m Man
 // redirectsOf reads and checks the optional redirect table, and resolves
 // each target to the running binary's own function of that name (see
 // hostFuncs for why the plugin's value cannot be used as it is).
-func (l *Loader) redirectsOf(p *plugin.Plugin, m Manifest) ([]*redirect, error) {
+func (l *Loader) redirectsOf(p *plugin.Plugin, m manifest.Manifest) ([]*redirectEntry, error) {
 	sym, err := p.Lookup(SymbolRedirects)
 	if err != nil {
 		if len(m.Redirects) > 0 {
@@ -482,7 +483,7 @@ func (l *Loader) redirectsOf(p *plugin.Plugin, m Manifest) ([]*redirect, error) 
 	if got := slices.Sorted(maps.Keys(*table)); !slices.Equal(got, m.Redirects) {
 		return nil, fmt.Errorf("%w: %s redirects %v, the manifest says %v", ErrBadExport, SymbolRedirects, got, m.Redirects)
 	}
-	var out []*redirect
+	var out []*redirectEntry
 	var errs []error
 	for _, name := range m.Redirects {
 		pair := (*table)[name]
@@ -503,7 +504,7 @@ func (l *Loader) redirectsOf(p *plugin.Plugin, m Manifest) ([]*redirect, error) 
 				errs = append(errs, fmt.Errorf("redirect %s: %w: %w", name, ErrRedirect, err))
 				continue
 			}
-			out = append(out, &redirect{name: name, target: funcAt(t.Type(), entry), replacement: pair[1], entry: entry})
+			out = append(out, &redirectEntry{name: name, target: funcAt(t.Type(), entry), replacement: pair[1], entry: entry})
 		}
 	}
 	return out, joinErrors(errs...)

@@ -1,4 +1,4 @@
-package nativeloader_test
+package native_test
 
 import (
 	"bytes"
@@ -43,7 +43,7 @@ func TestMain(m *testing.M) {
 		}
 		os.Exit(m.Run())
 	}
-	dir, err := os.MkdirTemp("", "nativeloader-test-")
+	dir, err := os.MkdirTemp("", "native-loader-test-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)

@@ -1,4 +1,4 @@
-package nativeloader
+package native
 
 import (
 	"fmt"
@@ -6,14 +6,14 @@ import (
 	"sync"
 )
 
-// restorer undoes one redirection: a *native.Redirection.
+// restorer undoes one redirection: a *redirectEntry.Redirection.
 type restorer interface{ Restore() error }
 
-// redirectFunc makes one redirection: native.Redirect.
+// redirectFunc makes one redirection: redirect.Redirect.
 type redirectFunc func(target, replacement any) (restorer, error)
 
-// redirect is one entry of a patch's HotpatchRedirects.
-type redirect struct {
+// redirectEntry is one entry of a patch's HotpatchRedirects.
+type redirectEntry struct {
 	name                string  // as the patch names it: "example.com/app/billing.Round"
 	target, replacement any     // func values of identical types
 	entry               uintptr // the target's code address: what identifies it
@@ -21,13 +21,13 @@ type redirect struct {
 
 // redirectSet is the redirections of one loaded patch.
 type redirectSet struct {
-	list   []*redirect
+	list   []*redirectEntry
 	pushed bool // guarded by redirTable.mu
 }
 
 // redirTable stacks the redirections of this loader's patches per target,
 // as Linux livepatch stacks function replacements: the top-most applied
-// patch that redirects a target is the one its entry jumps to. native.Redirect
+// patch that redirects a target is the one its entry jumps to. redirect.Redirect
 // does not stack (a second redirection of a target is refused), so moving
 // from one patch's replacement to another's is a Restore then a Redirect;
 // in between, for a moment, calls run the target's original code.
@@ -37,8 +37,8 @@ type redirTable struct {
 }
 
 type redirTarget struct {
-	stack  []*redirect // bottom first; the top one is live
-	active restorer    // the live redirection, nil when the original code runs
+	stack  []*redirectEntry // bottom first; the top one is live
+	active restorer         // the live redirection, nil when the original code runs
 }
 
 // push makes set's redirections live on top of whatever this loader's
@@ -62,7 +62,7 @@ func (t *redirTable) push(set *redirectSet, redirect redirectFunc) error {
 	return nil
 }
 
-func (t *redirTable) pushOne(r *redirect, redirect redirectFunc) error {
+func (t *redirTable) pushOne(r *redirectEntry, redirect redirectFunc) error {
 	tg := t.targets[r.entry]
 	if tg == nil {
 		tg = &redirTarget{}
@@ -110,7 +110,7 @@ func (t *redirTable) pop(set *redirectSet, redirect redirectFunc) error {
 	return joinErrors(errs...)
 }
 
-func (t *redirTable) popOne(r *redirect, redirect redirectFunc) error {
+func (t *redirTable) popOne(r *redirectEntry, redirect redirectFunc) error {
 	tg := t.targets[r.entry]
 	if tg == nil {
 		return nil

@@ -1,24 +1,24 @@
-package nativeloader
+package native
 
 import (
 	"log/slog"
 	"reflect"
 	"unsafe"
 
-	"github.com/hotpatch-go/hotpatch/native"
+	"github.com/hotpatch-go/hotpatch/redirect"
 )
 
-// nativeRedirect is the production redirectFunc: [native.Redirect]. It
+// nativeRedirect is the production redirectFunc: [redirect.Redirect]. It
 // warns when the target has no direct call left in its binary: then every
 // call site was inlined (or the function is only called through func
 // values), and the redirection changes only those indirect calls.
 func nativeRedirect(log *slog.Logger, target, replacement any) (restorer, error) {
-	r, err := native.Redirect(target, replacement)
+	r, err := redirect.Redirect(target, replacement)
 	if err != nil {
 		return nil, err
 	}
 	if r.DirectCalls() == 0 {
-		log.Warn("nativeloader: redirect target has no direct call in the binary: its call sites were inlined or it is only called through func values; build the baseline with hotpatch build (-inline) or mark the target //go:noinline",
+		log.Warn("native: redirect target has no direct call in the binary: its call sites were inlined or it is only called through func values; build the baseline with hotpatch build (-inline) or mark the target //go:noinline",
 			"target", r.String())
 	}
 	return r, nil

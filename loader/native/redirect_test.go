@@ -1,4 +1,4 @@
-package nativeloader
+package native
 
 import (
 	"errors"
@@ -8,7 +8,7 @@ import (
 )
 
 // fakeCode stands for machine code: which replacement each target's entry
-// jumps to, as native.Redirect and Restore would leave it.
+// jumps to, as redirect.Redirect and Restore would leave it.
 type fakeCode struct {
 	live map[uintptr]string // target entry -> name of the live replacement
 	fail map[string]bool    // replacements whose Redirect fails
@@ -54,7 +54,7 @@ func (c *fakeCode) redirect(target, replacement any) (restorer, error) {
 func set(target string, replacements ...string) *redirectSet {
 	s := &redirectSet{}
 	for _, r := range replacements {
-		s.list = append(s.list, &redirect{name: target, target: target, replacement: r, entry: uintptr(len(target))})
+		s.list = append(s.list, &redirectEntry{name: target, target: target, replacement: r, entry: uintptr(len(target))})
 	}
 	return s
 }
@@ -111,7 +111,7 @@ func TestRedirTableAllOrNothing(t *testing.T) {
 	if err := tab.push(base, c.redirect); err != nil {
 		t.Fatal(err)
 	}
-	both := &redirectSet{list: []*redirect{
+	both := &redirectSet{list: []*redirectEntry{
 		{name: "f", target: "f", replacement: "good", entry: 1},
 		{name: "gg", target: "gg", replacement: "bad", entry: 2},
 	}}

@@ -1,4 +1,4 @@
-package nativeloader
+package native
 
 import (
 	"context"

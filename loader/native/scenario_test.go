@@ -1,4 +1,4 @@
-package nativeloader_test
+package native_test
 
 import (
 	"context"
@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/hotpatch-go/hotpatch/hotswap"
-	nativeloader "github.com/hotpatch-go/hotpatch/loader/native"
+	"github.com/hotpatch-go/hotpatch/loader/native"
 	"github.com/hotpatch-go/hotpatch/loader/native/testdata/host"
 	"github.com/hotpatch-go/hotpatch/patchdir"
 	"github.com/hotpatch-go/hotpatch/registry"
@@ -25,17 +25,17 @@ type env struct {
 	reg   *registry.Registry
 	slots host.Slots
 	mgr   *hotswap.Manager
-	l     *nativeloader.Loader
+	l     *native.Loader
 }
 
-func newEnv(t *testing.T, opts nativeloader.Options) *env {
+func newEnv(t *testing.T, opts native.Options) *env {
 	t.Helper()
 	reg := registry.New()
 	mgr, err := hotswap.New(reg, hotswap.Options{Rollback: hotswap.RollbackPolicy{Failures: 5}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &env{reg: reg, slots: host.Register(reg), mgr: mgr, l: nativeloader.New(opts)}
+	e := &env{reg: reg, slots: host.Register(reg), mgr: mgr, l: native.New(opts)}
 	t.Cleanup(func() {
 		e.mgr.Close(context.Background())
 		e.l.Close(context.Background())
@@ -82,7 +82,7 @@ func TestLoadApplyRevert(t *testing.T) {
 	if !inChild(t) {
 		return
 	}
-	e := newEnv(t, nativeloader.Options{})
+	e := newEnv(t, native.Options{})
 	p := e.load(t, fixture(t, "v1.so"))
 	if p.Kind != hotswap.KindNative || p.Baseline == "" || len(p.Impls) != 1 {
 		t.Fatalf("patch = %+v", p)
@@ -122,7 +122,7 @@ func TestPanicsReportedAndRolledBack(t *testing.T) {
 	if !inChild(t) {
 		return
 	}
-	e := newEnv(t, nativeloader.Options{})
+	e := newEnv(t, native.Options{})
 	p := e.load(t, fixture(t, "v2.so"))
 	e.apply(t, p)
 	greet := e.slots.Greet.Load()
@@ -166,13 +166,13 @@ func TestVersions(t *testing.T) {
 	if !inChild(t) {
 		return
 	}
-	e := newEnv(t, nativeloader.Options{})
+	e := newEnv(t, native.Options{})
 	dir := t.TempDir()
 	prev := ""
 	seen := map[string]bool{}
 	for _, v := range []string{"v1", "v2", "v3"} {
 		path := drop(t, v+".so", dir, "greet.so")
-		m, err := nativeloader.ReadManifest(path)
+		m, err := native.ReadManifest(path)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -199,7 +199,7 @@ func TestApplyWhileCalling(t *testing.T) {
 	if !inChild(t) {
 		return
 	}
-	e := newEnv(t, nativeloader.Options{})
+	e := newEnv(t, native.Options{})
 	valid := map[string]bool{"hello, x": true, "v1, x": true, "v2, x": true, "v3, x": true}
 	var stop atomic.Bool
 	var calls atomic.Int64
@@ -248,10 +248,10 @@ func TestRefuseOtherBaseline(t *testing.T) {
 	if !inChild(t) {
 		return
 	}
-	e := newEnv(t, nativeloader.Options{})
+	e := newEnv(t, native.Options{})
 	_, err := e.l.Load(context.Background(), e.mgr, fixture(t, "other.so"))
-	var be *nativeloader.BaselineError
-	if !errors.As(err, &be) || !errors.Is(err, nativeloader.ErrBaselineMismatch) || !errors.Is(err, hotswap.ErrBaselineChanged) {
+	var be *native.BaselineError
+	if !errors.As(err, &be) || !errors.Is(err, native.ErrBaselineMismatch) || !errors.Is(err, hotswap.ErrBaselineChanged) {
 		t.Fatalf("err = %v, want a *BaselineError", err)
 	}
 	if len(be.Differences) != 1 || be.Differences[0].What != "build setting -tags" {
@@ -276,9 +276,9 @@ func TestRefusePackageSkew(t *testing.T) {
 	if !inChild(t) {
 		return
 	}
-	e := newEnv(t, nativeloader.Options{})
+	e := newEnv(t, native.Options{})
 	_, err := e.l.Load(context.Background(), e.mgr, fixture(t, "skew.so"))
-	var be *nativeloader.BaselineError
+	var be *native.BaselineError
 	if !errors.As(err, &be) || !strings.HasSuffix(be.Package, "loader/native/testdata/host") {
 		t.Fatalf("err = %v, want a *BaselineError naming package host", err)
 	}
@@ -301,7 +301,7 @@ func TestRefuseBadFiles(t *testing.T) {
 	if !inChild(t) {
 		return
 	}
-	e := newEnv(t, nativeloader.Options{})
+	e := newEnv(t, native.Options{})
 	dir := t.TempDir()
 	good, err := os.ReadFile(fixture(t, "v1.so"))
 	if err != nil {
@@ -322,7 +322,7 @@ func TestRefuseBadFiles(t *testing.T) {
 			t.Fatal(err)
 		}
 		_, err := e.l.Load(context.Background(), e.mgr, path)
-		if !errors.Is(err, nativeloader.ErrNotPatch) {
+		if !errors.Is(err, native.ErrNotPatch) {
 			t.Errorf("%s: err = %v, want ErrNotPatch", name, err)
 		}
 	}
@@ -337,10 +337,10 @@ func TestRefusePanickingInit(t *testing.T) {
 	if !inChild(t) {
 		return
 	}
-	e := newEnv(t, nativeloader.Options{})
+	e := newEnv(t, native.Options{})
 	_, err := e.l.Load(context.Background(), e.mgr, fixture(t, "panicinit.so"))
 	var pe *hotswap.PanicError
-	if !errors.As(err, &pe) || !errors.Is(err, nativeloader.ErrOpen) || pe.Value != "patch init fails" {
+	if !errors.As(err, &pe) || !errors.Is(err, native.ErrOpen) || pe.Value != "patch init fails" {
 		t.Fatalf("err = %v, want ErrOpen with the panic", err)
 	}
 	e.apply(t, e.load(t, fixture(t, "v1.so")))
@@ -353,10 +353,10 @@ func TestRefuseNoExport(t *testing.T) {
 	if !inChild(t) {
 		return
 	}
-	e := newEnv(t, nativeloader.Options{})
+	e := newEnv(t, native.Options{})
 	_, err := e.l.Load(context.Background(), e.mgr, fixture(t, "noexport.so"))
-	if !errors.Is(err, nativeloader.ErrNoExport) || !strings.Contains(err.Error(), nativeloader.SymbolSlots) {
-		t.Fatalf("err = %v, want ErrNoExport naming %s", err, nativeloader.SymbolSlots)
+	if !errors.Is(err, native.ErrNoExport) || !strings.Contains(err.Error(), native.SymbolSlots) {
+		t.Fatalf("err = %v, want ErrNoExport naming %s", err, native.SymbolSlots)
 	}
 }
 
@@ -364,7 +364,7 @@ func TestRefuseWrongType(t *testing.T) {
 	if !inChild(t) {
 		return
 	}
-	e := newEnv(t, nativeloader.Options{})
+	e := newEnv(t, native.Options{})
 	_, err := e.l.Load(context.Background(), e.mgr, fixture(t, "wrongtype.so"))
 	var tm *hotswap.TypeMismatchError
 	if !errors.As(err, &tm) || tm.Slot != "example.Greet" || tm.Got.String() != "func(int) string" {
@@ -385,7 +385,7 @@ func TestRefuseUnknownSlot(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer mgr.Close(context.Background())
-	l := nativeloader.New(nativeloader.Options{})
+	l := native.New(native.Options{})
 	defer l.Close(context.Background())
 	_, err = l.Load(context.Background(), mgr, fixture(t, "v1.so"))
 	if !errors.Is(err, hotswap.ErrUnknownSlot) || !strings.Contains(err.Error(), "example.Greet") {
@@ -402,16 +402,16 @@ func TestMemoryCap(t *testing.T) {
 	if !inChild(t) {
 		return
 	}
-	probe := newEnv(t, nativeloader.Options{})
+	probe := newEnv(t, native.Options{})
 	// The mapped size of v1, learned by loading it into a first loader
 	// (same process: loading the same bytes again is free).
 	probe.load(t, fixture(t, "v1.so"))
 	size, _ := probe.l.Memory()
 
-	e := newEnv(t, nativeloader.Options{MaxMemory: size + size/2})
+	e := newEnv(t, native.Options{MaxMemory: size + size/2})
 	e.load(t, fixture(t, "v1.so"))
 	_, err := e.l.Load(context.Background(), e.mgr, fixture(t, "v2.so"))
-	if !errors.Is(err, nativeloader.ErrMemoryCap) || !strings.Contains(err.Error(), "baseline step") {
+	if !errors.Is(err, native.ErrMemoryCap) || !strings.Contains(err.Error(), "baseline step") {
 		t.Fatalf("err = %v, want ErrMemoryCap advising the baseline step", err)
 	}
 	e.load(t, fixture(t, "v1.so"))
@@ -419,9 +419,9 @@ func TestMemoryCap(t *testing.T) {
 		t.Errorf("Memory() = %d, %d; want %d, %d", used, limit, size, size+size/2)
 	}
 	// A file larger than the whole cap is not even read.
-	tiny := nativeloader.New(nativeloader.Options{MaxMemory: 4096})
+	tiny := native.New(native.Options{MaxMemory: 4096})
 	defer tiny.Close(context.Background())
-	if _, err := tiny.Load(context.Background(), e.mgr, fixture(t, "v2.so")); !errors.Is(err, nativeloader.ErrMemoryCap) {
+	if _, err := tiny.Load(context.Background(), e.mgr, fixture(t, "v2.so")); !errors.Is(err, native.ErrMemoryCap) {
 		t.Errorf("a file larger than the cap: %v", err)
 	}
 	t.Logf("refusal reads:\n%v", err)
@@ -433,7 +433,7 @@ func TestWatchDir(t *testing.T) {
 	if !inChild(t) {
 		return
 	}
-	e := newEnv(t, nativeloader.Options{})
+	e := newEnv(t, native.Options{})
 	events, cancel := e.mgr.Subscribe(64)
 	defer cancel()
 	dir := t.TempDir()
@@ -481,7 +481,7 @@ func TestRedirect(t *testing.T) {
 	if !inChild(t) {
 		return
 	}
-	e := newEnv(t, nativeloader.Options{})
+	e := newEnv(t, native.Options{})
 	events, cancel := e.mgr.Subscribe(16)
 	defer cancel()
 	p := e.load(t, fixture(t, "redirect.so"))
@@ -534,7 +534,7 @@ func TestRedirectVersions(t *testing.T) {
 	if !inChild(t) {
 		return
 	}
-	e := newEnv(t, nativeloader.Options{})
+	e := newEnv(t, native.Options{})
 	p1 := e.load(t, fixture(t, "redirect.so"))
 	e.apply(t, p1)
 	p2 := e.load(t, fixture(t, "redirect2.so"))

@@ -1,4 +1,4 @@
-package nativeloader_test
+package native_test
 
 import (
 	"bytes"
@@ -11,8 +11,9 @@ import (
 	"strings"
 	"testing"
 
-	nativeloader "github.com/hotpatch-go/hotpatch/loader/native"
-	"github.com/hotpatch-go/hotpatch/native"
+	"github.com/hotpatch-go/hotpatch/fingerprint"
+	"github.com/hotpatch-go/hotpatch/internal/manifest"
+	"github.com/hotpatch-go/hotpatch/loader/native"
 )
 
 const hostPkg = "github.com/hotpatch-go/hotpatch/loader/native/testdata/host"
@@ -20,10 +21,10 @@ const hostPkg = "github.com/hotpatch-go/hotpatch/loader/native/testdata/host"
 // withSources returns a copy of the test binary carrying the source
 // record that edit makes of v1.so's own: a baseline built with `hotpatch
 // build` from the tree the patch was built from, or from another.
-func withSources(edit func(native.Sources)) func(*testing.T) string {
+func withSources(edit func(fingerprint.Sources)) func(*testing.T) string {
 	return func(t *testing.T) string {
 		t.Helper()
-		m, err := nativeloader.ReadManifest(fixture(t, "v1.so"))
+		m, err := native.ReadManifest(fixture(t, "v1.so"))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -47,7 +48,7 @@ func withSources(edit func(native.Sources)) func(*testing.T) string {
 		if err := dst.Close(); err != nil {
 			t.Fatal(err)
 		}
-		if err := native.WriteSources(exe, m.Sources); err != nil {
+		if err := manifest.WriteSources(exe, m.Sources); err != nil {
 			t.Fatal(err)
 		}
 		return exe
@@ -61,12 +62,12 @@ func withSources(edit func(native.Sources)) func(*testing.T) string {
 // check sees it). The loader compares the source records and refuses,
 // naming the package.
 func TestRefuseSourceDrift(t *testing.T) {
-	if !inChildOf(t, withSources(func(s native.Sources) { s[hostPkg] = "sha256:0000000000000000edited" })) {
+	if !inChildOf(t, withSources(func(s fingerprint.Sources) { s[hostPkg] = "sha256:0000000000000000edited" })) {
 		return
 	}
-	e := newEnv(t, nativeloader.Options{})
+	e := newEnv(t, native.Options{})
 	_, err := e.l.Load(context.Background(), e.mgr, fixture(t, "v1.so"))
-	var be *nativeloader.BaselineError
+	var be *native.BaselineError
 	if !errors.As(err, &be) || len(be.Differences) != 1 || be.Differences[0].What != "source of package "+hostPkg {
 		t.Fatalf("err = %v, want a *BaselineError naming the source of package host", err)
 	}
@@ -80,11 +81,11 @@ func TestRefuseSourceDrift(t *testing.T) {
 
 // TestLoadSameSources: a binary whose record matches the patch's loads it.
 func TestLoadSameSources(t *testing.T) {
-	if !inChildOf(t, withSources(func(native.Sources) {})) {
+	if !inChildOf(t, withSources(func(fingerprint.Sources) {})) {
 		return
 	}
 	var logs bytes.Buffer
-	e := newEnv(t, nativeloader.Options{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	e := newEnv(t, native.Options{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	e.apply(t, e.load(t, fixture(t, "v1.so")))
 	if got := e.slots.Greet.Load()("x"); got != "v1, x" {
 		t.Fatalf("Greet = %q", got)
@@ -102,11 +103,11 @@ func TestWarnNoSourceRecord(t *testing.T) {
 		return
 	}
 	var logs bytes.Buffer
-	e := newEnv(t, nativeloader.Options{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	e := newEnv(t, native.Options{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	dir := t.TempDir()
 	e.load(t, drop(t, "v1.so", dir, "a.so"))
 	e.load(t, drop(t, "v2.so", dir, "b.so"))
-	if n := strings.Count(logs.String(), "level=WARN msg=\"nativeloader: the running binary carries no source record"); n != 1 {
+	if n := strings.Count(logs.String(), "level=WARN msg=\"native: the running binary carries no source record"); n != 1 {
 		t.Errorf("warned %d times of the missing record, want once:\n%s", n, logs.String())
 	}
 }
@@ -117,7 +118,7 @@ func TestWarnSameBuildTwice(t *testing.T) {
 		return
 	}
 	var logs bytes.Buffer
-	e := newEnv(t, nativeloader.Options{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	e := newEnv(t, native.Options{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	dir := t.TempDir()
 	a, b := drop(t, "v1.so", dir, "a.so"), drop(t, "v1.so", dir, "b.so")
 	e.load(t, a)
@@ -152,13 +153,13 @@ func withTail(tail string) func(*testing.T) string {
 // refuses native patches, saying so, rather than load them unchecked as if
 // it had none.
 func TestRefuseBadSourceRecord(t *testing.T) {
-	if !inChildOf(t, withTail("hotpatch-sources v1\n\xff\xff\xff\xff\xff\xff\x00\x00\x00hotpatch-src-v1\n")) {
+	if !inChildOf(t, withTail("hotpatch-manifest v1\n\xff\xff\xff\xff\xff\xff\x00\x00\x00hotpatch-manifest\n")) {
 		return
 	}
-	e := newEnv(t, nativeloader.Options{})
+	e := newEnv(t, native.Options{})
 	_, err := e.l.Load(context.Background(), e.mgr, fixture(t, "v1.so"))
-	if !errors.Is(err, native.ErrBadSources) || !errors.Is(err, nativeloader.ErrBaselineMismatch) {
-		t.Fatalf("err = %v, want ErrBadSources and ErrBaselineMismatch", err)
+	if !errors.Is(err, manifest.ErrBad) || !errors.Is(err, native.ErrBaselineMismatch) {
+		t.Fatalf("err = %v, want manifest.ErrBad and ErrBaselineMismatch", err)
 	}
 	if msg := err.Error(); strings.Contains(msg, "\n") || !strings.Contains(msg, "hotpatch build") {
 		t.Errorf("message is not one line that says what to do: %q", msg)

@@ -180,6 +180,12 @@ func (a *adapter) note(in *instance, ce *CallError) {
 	case errors.As(err, &de), errors.As(err, &ae):
 	case errors.Is(err, ErrProtocol):
 		a.v.l.report(a.v, a.slot, ce)
+	case errors.Is(err, ErrProcessExited) && !errors.Is(err, ErrUnavailable) && in != nil && runsOn(in.runner()):
+		// The connection closed but the process did not exit: the
+		// plugin dropped it. That is the patch's failure, not an exit the
+		// supervisor reports.
+		ce.Err = fmt.Errorf("%w: the plugin closed its call connection and still runs (%v)", ErrProtocol, err)
+		a.v.l.report(a.v, a.slot, ce)
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded),
 		errors.Is(err, ErrProcessExited), errors.Is(err, ErrUnavailable):
 	default:
@@ -238,4 +244,24 @@ func (a *adapter) httpFail(w http.ResponseWriter, in *instance, err error) {
 		status = http.StatusGatewayTimeout
 	}
 	http.Error(w, http.StatusText(status), status)
+}
+
+// exitGrace is how long a call that lost its connection waits to learn
+// whether the process exited: its socket closes before the exit is seen.
+const exitGrace = time.Second
+
+// runsOn reports whether the process of r is still running after
+// exitGrace; false without a process.
+func runsOn(r *procRunner) bool {
+	if r == nil {
+		return false
+	}
+	t := time.NewTimer(exitGrace)
+	defer t.Stop()
+	select {
+	case <-r.exited:
+		return false
+	case <-t.C:
+		return true
+	}
 }

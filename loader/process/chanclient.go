@@ -82,6 +82,7 @@ type pendingCall struct {
 	charge  int    // memory counted for payload
 	err     error  // the link broke before the result came
 	queue   []streamFrame
+	held    int // stream: bytes of queued frames the memory budget does not count
 	credit  int // stream: response body bytes the plugin may still send
 
 	enc encoder // the caller's, reused
@@ -97,6 +98,12 @@ type streamFrame struct {
 
 // maxQueued bounds the frames queued for one stream call.
 const maxQueued = 1024
+
+// maxHeld bounds the bytes of the frames queued for one stream call that
+// the memory budget does not count (those under minCharge): the body
+// within its window, and heads. Flush and window frames carry next to
+// nothing.
+const maxHeld = respWindow + 1<<20
 
 // cancelWait bounds the write of queued cancel frames: a plugin that does
 // not take them at once is not reading, and a caller whose context ended
@@ -150,7 +157,7 @@ func (cc *callConn) put(pc *pendingCall) {
 		pc.frame = nil
 	}
 	pc.payload = nil
-	pc.link, pc.stream, pc.queue = nil, false, nil
+	pc.link, pc.stream, pc.queue, pc.held = nil, false, nil, 0
 	pc.enc, pc.dec = encoder{}, decoder{}
 	cc.pool.Put(pc)
 }
@@ -325,7 +332,7 @@ func (cc *callConn) abandon(pc *pendingCall) {
 		cc.handOffLocked(l)
 	}
 	q := pc.queue
-	pc.queue = nil
+	pc.queue, pc.held = nil, 0
 	cc.mu.Unlock()
 	for _, f := range q {
 		cc.mem.release(f.charge)
@@ -378,6 +385,29 @@ func (cc *callConn) lead(ctx context.Context, l *link, pc *pendingCall) error {
 				continue
 			}
 			endLead()
+			cc.mu.Lock()
+			lerr := l.err
+			cc.mu.Unlock()
+			if lerr != nil {
+				// The host broke the link (another call's stuck write, or
+				// close): this read only saw the socket closed. The call
+				// fails as a victim, or by its own context if that ended.
+				cc.broken(l, lerr, nil)
+				cc.mu.Lock()
+				pc.waiting = false
+				perr := pc.err
+				cc.mu.Unlock()
+				if ctx != nil && ctx.Err() != nil {
+					return ctx.Err()
+				}
+				if d, ok := ctxDeadline(ctx); ok && !time.Now().Before(d) {
+					return context.DeadlineExceeded // its timer has not fired yet
+				}
+				if perr == nil {
+					perr = &droppedError{lerr}
+				}
+				return perr
+			}
 			if !errors.Is(err, ErrProtocol) {
 				err = fmt.Errorf("%w: %w", ErrProcessExited, err)
 			}
@@ -387,6 +417,8 @@ func (cc *callConn) lead(ctx context.Context, l *link, pc *pendingCall) error {
 		target := l.pending[id]
 		var perr error
 		switch {
+		case target == nil && (id == 0 || id > l.next):
+			perr = fmt.Errorf("%w: frame type %d for call %d, never made on this connection", ErrProtocol, typ, id)
 		case target == nil: // a call that gave up
 			cc.mem.release(charge)
 			charge = 0
@@ -443,15 +475,36 @@ func deliverStream(l *link, pc *pendingCall, typ byte, body []byte, charge int) 
 		if pc.credit -= len(body); pc.credit < 0 {
 			return fmt.Errorf("%w: plugin sent response body beyond the host's window of %d bytes", ErrProtocol, respWindow)
 		}
-	case frameHead, frameFlush, frameWindow:
+	case frameFlush:
+		if len(body) != 0 {
+			return fmt.Errorf("%w: flush frame with a %d-byte body", ErrProtocol, len(body))
+		}
+	case frameWindow:
+		if len(body) > binary.MaxVarintLen64 {
+			return fmt.Errorf("%w: window frame with a %d-byte body", ErrProtocol, len(body))
+		}
+	case frameHead:
 	default:
 		return fmt.Errorf("%w: unknown frame type %d", ErrProtocol, typ)
 	}
 	if len(pc.queue) >= maxQueued {
 		return fmt.Errorf("%w: plugin sent more than %d frames ahead for one HTTP call", ErrProtocol, maxQueued)
 	}
+	if charge == 0 {
+		if pc.held+len(body) > maxHeld {
+			return fmt.Errorf("%w: plugin sent more than %d bytes ahead for one HTTP call", ErrProtocol, maxHeld)
+		}
+		pc.held += len(body)
+	}
 	pc.queue = append(pc.queue, streamFrame{typ: typ, body: body, charge: charge})
 	return nil
+}
+
+func ctxDeadline(ctx context.Context) (time.Time, bool) {
+	if ctx == nil {
+		return time.Time{}, false
+	}
+	return ctx.Deadline()
 }
 
 // breakLead breaks l on an error the leader met and returns pc's error.
@@ -482,15 +535,17 @@ func (cc *callConn) handOffLocked(l *link) {
 // broken fails every call on l with err; finder, the call that met err,
 // gets err itself and the others a *droppedError.
 func (cc *callConn) broken(l *link, err error, finder *pendingCall) {
-	l.c.Close()
 	cc.mu.Lock()
 	if l.err == nil {
-		l.err = err
+		l.err = err // before the close, so that a read it ends knows why
 		close(l.dead)
 	}
+	cc.mu.Unlock()
+	l.c.Close()
+	cc.mu.Lock()
 	for id, pc := range l.pending {
 		pc.err = l.err
-		if pc != finder && errors.Is(l.err, ErrProtocol) {
+		if pc != finder {
 			pc.err = &droppedError{l.err}
 		}
 		pc.done = true

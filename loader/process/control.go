@@ -63,7 +63,7 @@ type helloReply struct {
 	Slots   []slotInfo `json:"slots"`  // in call-channel index order
 
 	// Manifest is the build manifest of a patch built by `hotpatch patch
-	// build` (internal/procmanifest), if any.
+	// build` (internal/manifest), if any.
 	Manifest string `json:"manifest,omitempty"`
 }
 

@@ -13,6 +13,8 @@ import (
 	"reflect"
 	"strings"
 	"sync"
+	"sync/atomic"
+	"time"
 )
 
 // An HTTP handler slot streams across the boundary both ways (the frames
@@ -106,6 +108,7 @@ type httpEnd struct {
 type httpReqEnd struct {
 	Trailer map[string][]string
 	Err     string // the host's error reading the body; "" at its end
+	Limit   int64  // Err is an *http.MaxBytesError with this limit
 }
 
 // httpCodecs are the codecs of the messages.
@@ -165,14 +168,35 @@ func captureRequest(w http.ResponseWriter, r *http.Request) (httpRequest, error)
 		hr.BodyInline = true
 		return hr, nil
 	}
-	if r.ContentLength > 0 && r.ContentLength <= inlineBody {
+	if r.ContentLength > 0 && r.ContentLength <= inlineBody && !expectsContinue(hr.Header) {
 		body := make([]byte, r.ContentLength)
-		if _, err := io.ReadFull(r.Body, body); err != nil {
-			return hr, fmt.Errorf("read request body: %w", err)
+		n, err := io.ReadFull(r.Body, body)
+		if err == nil {
+			hr.Body, hr.BodyInline = body, true
+			return hr, nil
 		}
-		hr.Body, hr.BodyInline = body, true
+		// The handler, not the bridge, answers a body that fails (too
+		// large for a host's http.MaxBytesReader, cut short): it streams,
+		// the bytes read first, then what r.Body says next (its errors
+		// are sticky).
+		r.Body = replayBody{io.MultiReader(bytes.NewReader(body[:n]), r.Body), r.Body}
 	}
 	return hr, nil
+}
+
+type replayBody struct {
+	io.Reader
+	io.Closer
+}
+
+// expectsContinue reports whether a request with header h waits for
+// "100 Continue" before it sends its body. net/http sends it when the
+// handler first reads the body, so the body of such a request streams, and
+// the host reads none of it until the plugin's handler asks (the plugin's
+// first read grants the window).
+func expectsContinue(h map[string][]string) bool {
+	v := h["Expect"]
+	return len(v) > 0 && strings.EqualFold(v[0], "100-continue")
 }
 
 func captureTLS(cs *tls.ConnectionState) *httpTLS {
@@ -287,7 +311,10 @@ func (a *adapter) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	hs := &hostStream{a: a, in: in, cc: cc, pc: pc, w: w, ctx: ctx}
 	var pump *bodyPump
 	if !hr.BodyInline {
-		pump = newBodyPump(cc, pc.link, pc.id, r, a.httpC.reqEnd)
+		pump = newBodyPump(cc, pc.link, pc.id, w, r, a.httpC.reqEnd)
+		if expectsContinue(hr.Header) {
+			pump.credit = 0
+		}
 		go pump.run(ctx)
 		defer pump.stop()
 	}
@@ -488,6 +515,9 @@ func (cc *callConn) next(ctx context.Context, pc *pendingCall) (streamFrame, err
 			f := pc.queue[0]
 			pc.queue[0] = streamFrame{}
 			pc.queue = pc.queue[1:]
+			if f.charge == 0 {
+				pc.held -= len(f.body)
+			}
 			cc.mu.Unlock()
 			return f, nil
 		}
@@ -515,8 +545,10 @@ type bodyPump struct {
 	cc     *callConn
 	l      *link
 	id     uint64
+	w      http.ResponseWriter // to interrupt a read of r.Body (see stop)
 	r      *http.Request
 	endC   *typeCodec
+	inRead atomic.Bool   // run may be in r.Body.Read
 	wake   chan struct{} // a hint: credit grew
 	quit   chan struct{} // closed by stop
 	done   chan struct{} // closed when run returns
@@ -524,8 +556,8 @@ type bodyPump struct {
 	credit int
 }
 
-func newBodyPump(cc *callConn, l *link, id uint64, r *http.Request, endC *typeCodec) *bodyPump {
-	return &bodyPump{cc: cc, l: l, id: id, r: r, endC: endC, credit: reqWindow,
+func newBodyPump(cc *callConn, l *link, id uint64, w http.ResponseWriter, r *http.Request, endC *typeCodec) *bodyPump {
+	return &bodyPump{cc: cc, l: l, id: id, w: w, r: r, endC: endC, credit: reqWindow,
 		wake: make(chan struct{}, 1), quit: make(chan struct{}), done: make(chan struct{})}
 }
 
@@ -545,8 +577,19 @@ func (p *bodyPump) grant(n uint64) bool {
 	return true
 }
 
+// stop ends run and waits for it: the body must not be read once the
+// host's handler returns. A read that waits for a client who sent part of
+// the body and now waits for the answer would wait for good, and the
+// answer (buffered by net/http until the handler returns) would never go
+// out: such a read is interrupted with a read deadline, as a direct
+// handler that stops reading leaves the rest to net/http. A writer without
+// SetReadDeadline (a middleware's wrapper that does not unwrap) leaves the
+// read to end by itself.
 func (p *bodyPump) stop() {
 	close(p.quit)
+	if p.inRead.Load() {
+		_ = http.NewResponseController(p.w).SetReadDeadline(time.Unix(1, 0))
+	}
 	<-p.done
 }
 
@@ -565,6 +608,7 @@ func (p *bodyPump) run(ctx context.Context) {
 				return
 			}
 		}
+		p.inRead.Store(true) // before looking at quit: stop sees it or run sees quit
 		select {
 		case <-p.quit: // the handler is done: read no more of the body
 			return
@@ -573,6 +617,7 @@ func (p *bodyPump) run(ctx context.Context) {
 		frame := beginFrame(buf[:0], frameBody, p.id)
 		n := min(c, bodyChunk)
 		m, err := p.r.Body.Read(frame[frameHeader : frameHeader+n])
+		p.inRead.Store(false)
 		if m > 0 {
 			frame = frame[:frameHeader+m]
 			_ = endFrame(frame)
@@ -591,6 +636,9 @@ func (p *bodyPump) run(ctx context.Context) {
 			end.Trailer = p.r.Trailer
 		} else {
 			end.Err = err.Error()
+			if mbe := (*http.MaxBytesError)(nil); errors.As(err, &mbe) {
+				end.Limit = mbe.Limit
+			}
 		}
 		e := encoder{b: beginFrame(buf[:0], frameEnd, p.id)}
 		p.endC.enc(&e, reflect.ValueOf(&end).Elem())
@@ -654,7 +702,10 @@ func (st *plugStream) frame(typ byte, body []byte, endC *typeCodec) bool {
 			return false
 		}
 		st.eof, st.trailer = true, end.Trailer
-		if end.Err != "" {
+		switch {
+		case end.Limit > 0: // as a host's http.MaxBytesReader said it
+			st.rerr = &http.MaxBytesError{Limit: end.Limit}
+		case end.Err != "":
 			st.rerr = fmt.Errorf("process: host reading the request body: %s", end.Err)
 		}
 	case frameWindow:
@@ -674,10 +725,15 @@ type plugBody struct {
 	st  *plugStream
 	ctx context.Context
 	r   *http.Request
+	ask bool // the host waits for the first read to send the body (Expect: 100-continue)
 }
 
 func (b *plugBody) Read(p []byte) (int, error) {
 	st := b.st
+	if b.ask {
+		b.ask = false
+		st.sc.write(windowFrame(st.id, reqWindow))
+	}
 	for {
 		st.mu.Lock()
 		if len(st.data) > 0 {
@@ -766,7 +822,7 @@ func (hr *httpRequest) toRequest(ctx context.Context, st *plugStream) (*http.Req
 	r = r.WithContext(ctx)
 	switch {
 	case !hr.BodyInline:
-		r.Body = &plugBody{st: st, ctx: ctx, r: r}
+		r.Body = &plugBody{st: st, ctx: ctx, r: r, ask: expectsContinue(hr.Header)}
 	case len(hr.Body) > 0:
 		r.Body = io.NopCloser(bytes.NewReader(hr.Body))
 	}

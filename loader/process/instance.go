@@ -54,6 +54,21 @@ type instance struct {
 // report, call channel. On failure nothing is left running and the error is
 // a *StartError with the process's stderr.
 func (l *Loader) start(ctx context.Context, v *version) (*instance, error) {
+	if !l.beginStart() {
+		return nil, &StartError{Path: v.source, Err: ErrClosed}
+	}
+	defer l.starts.Done()
+	// Close ends a start in progress (its process is killed below, as for
+	// a deadline) and waits for it.
+	ctx, cancelClosed := context.WithCancelCause(ctx)
+	defer cancelClosed(nil)
+	go func(ctx context.Context) {
+		select {
+		case <-l.done:
+			cancelClosed(ErrClosed)
+		case <-ctx.Done():
+		}
+	}(ctx)
 	ctx, cancel := context.WithTimeout(ctx, l.opts.StartTimeout)
 	defer cancel()
 	in := &instance{v: v, idle: make(chan struct{}, 1)}
@@ -103,28 +118,59 @@ func (l *Loader) start(ctx context.Context, v *version) (*instance, error) {
 		err = ctx.Err()
 	}
 	if err != nil {
-		in.stop()
 		var he *handshakeError
-		if errors.As(err, &he) {
-			err = in.diagnose(he)
+		isHandshake := errors.As(err, &he)
+		// What the plugin said at handshake, and whether it exited by
+		// itself, before stop kills it.
+		reattach := in.client.ReattachConfig()
+		r := in.runner()
+		exitedFirst := false
+		if r != nil && r.ID() != "" && !isHandshake {
+			// A plugin that exits right after its handshake line fails the
+			// dial as it dies: give its exit a moment to be seen.
+			t := time.NewTimer(exitGlimpse)
+			select {
+			case <-r.exited:
+				exitedFirst = !r.wasForced() // not killed by the host for its deadline
+			case <-t.C:
+			}
+			t.Stop()
 		}
-		if ctx.Err() != nil && !errors.Is(err, ctx.Err()) {
+		in.stop()
+		if isHandshake {
+			err = in.diagnose(he)
+		} else if reattach != nil && reattach.Addr != nil {
+			err = fmt.Errorf("after the handshake (the plugin said it serves %s on %s %s): %w",
+				reattach.Protocol, reattach.Addr.Network(), reattach.Addr, err)
+		}
+		if cause := context.Cause(ctx); errors.Is(cause, ErrClosed) {
+			err = fmt.Errorf("%w while the plugin was starting (%w)", ErrClosed, err)
+		} else if ctx.Err() != nil && !errors.Is(err, ctx.Err()) {
 			err = fmt.Errorf("%w (%w)", ctx.Err(), err)
 		}
 		if errors.Is(err, context.DeadlineExceeded) {
-			err = fmt.Errorf("no handshake within %v: %w", l.opts.StartTimeout, err)
-		}
-		if r := in.runner(); r != nil && r.ID() != "" && he == nil {
-			select {
-			case <-r.exited:
-				err = fmt.Errorf("%w (process: %s)", err, exitStatus(r.exitErr()))
-			default:
+			if reattach != nil {
+				err = fmt.Errorf("not ready within %v: %w", l.opts.StartTimeout, err)
+			} else {
+				err = fmt.Errorf("no handshake within %v: %w", l.opts.StartTimeout, err)
 			}
+		}
+		if exitedFirst && !isHandshake {
+			err = fmt.Errorf("%w (the process had exited: %s)", err, exitStatus(r.exitErr()))
 		}
 		return nil, &StartError{Path: v.source, Err: err, Stderr: in.stderr.Tail()}
 	}
 	return in, nil
 }
+
+// stopTimeout bounds go-plugin's graceful stop of a plugin: its quit
+// request and its own two seconds of grace, after which it kills the
+// process itself.
+const stopTimeout = 3 * time.Second
+
+// exitGlimpse is how long a failed start waits for the plugin's exit to
+// be seen before stopping it, to say whether it had exited by itself.
+const exitGlimpse = 250 * time.Millisecond
 
 // handshakeError is go-plugin's error from starting the process and
 // reading its handshake line, which says little ("Unrecognized remote
@@ -170,6 +216,8 @@ func (in *instance) diagnose(he *handshakeError) error {
 			exitStatus(r.exitErr()), printed, notPlugin)
 	case line != "":
 		return fmt.Errorf("the process printed %q on standard output instead of a handshake line: %s", line, notPlugin)
+	case r.stdoutEndedFirst():
+		return fmt.Errorf("the process closed its standard output without printing a handshake line, and was stopped: %s", notPlugin)
 	default:
 		return errors.New("the process printed nothing on standard output before it was stopped")
 	}
@@ -304,7 +352,8 @@ func (in *instance) drain(ctx context.Context, grace time.Duration) int64 {
 }
 
 // stop ends the process: go-plugin asks it to shut down, waits up to two
-// seconds, then kills it. Whatever happens, its process group is killed
+// seconds, then kills it; a plugin that does not even answer the request
+// is killed after stopTimeout. Whatever happens, its process group is killed
 // once it has exited (see procRunner). Calls still in flight fail with
 // ErrUnavailable. It waits for go-plugin's goroutines and is safe to call
 // more than once.
@@ -325,7 +374,25 @@ func (in *instance) stopWith(err error) {
 		for _, cc := range in.conns {
 			cc.close(err)
 		}
-		in.client.Kill()
+		// go-plugin's Kill asks the plugin to quit with a request that has
+		// no deadline, and only then gives it two seconds: a plugin that
+		// is frozen (SIGSTOP) or does not answer would hold it forever.
+		// Past stopTimeout the process is killed, which ends the request.
+		killed := make(chan struct{})
+		go func() {
+			defer close(killed)
+			in.client.Kill()
+		}()
+		t := time.NewTimer(stopTimeout)
+		select {
+		case <-killed:
+		case <-t.C:
+			if r != nil {
+				_ = r.Kill(context.Background())
+			}
+			<-killed
+		}
+		t.Stop()
 		if r != nil {
 			_ = r.Kill(context.Background())
 			<-r.done

@@ -40,6 +40,7 @@ type Loader struct {
 	closed   bool
 
 	wg      sync.WaitGroup // supervisors and drains
+	starts  sync.WaitGroup // starts in progress (Load, restarts)
 	spawnWG sync.WaitGroup // spawn calls in progress
 	done    chan struct{}  // closed by Close
 }
@@ -87,7 +88,8 @@ func (l *Loader) ext() string {
 // hand the patch to [hotswap.Manager.Apply]. The patch's Retire hook drains
 // and stops the process. The manager retires the patch once it leaves the
 // stack; if Apply refuses it, the caller runs its Retire hook
-// ([hotswap.WatchDir] does), or the process is left running until Close.
+// (patchdir does, with [hotswap.Manager.Release]), or the process is left
+// running until Close.
 //
 // The executable is copied first, so that restarts run the same bytes even
 // if the file is replaced or removed. A file that cannot be brought up is
@@ -242,6 +244,17 @@ func (l *Loader) socketDir() (string, error) {
 	return short, nil
 }
 
+// beginStart counts a start in progress, unless the loader is closed.
+func (l *Loader) beginStart() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		return false
+	}
+	l.starts.Add(1)
+	return true
+}
+
 // spawn runs start (an exec.Cmd's Start) on the loader's spawner thread.
 func (l *Loader) spawn(start func() error) error {
 	l.mu.Lock()
@@ -335,6 +348,7 @@ func (l *Loader) close() error {
 		wg.Go(v.kill)
 	}
 	wg.Wait()
+	l.starts.Wait()
 	l.wg.Wait()
 	l.spawnWG.Wait()
 	l.mu.Lock()

@@ -45,7 +45,11 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	fixtureBin = filepath.Join(dir, "fixture")
-	if err := testbuild.Build(".", fixtureBin, "./testdata/fixture"); err != nil {
+	stockBin = filepath.Join(dir, "stock")
+	if err = testbuild.Build(".", fixtureBin, "./testdata/fixture"); err == nil {
+		err = testbuild.Build(".", stockBin, "./testdata/stock")
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.RemoveAll(dir)
 		os.Exit(1)

@@ -38,6 +38,31 @@ func helperMain(mode string) int {
 		fmt.Printf("child %d %d %d\n", pid, group, setsid)
 		time.Sleep(time.Minute)
 		return 0
+	case "stockhost", "ownhost":
+		// A host that loads a plugin (a stock go-plugin plugin through a
+		// custom loader, or its own kind), says "ready" and waits to be
+		// killed; it may be killed in the middle of the handshake.
+		reg, _ := newTestRegistry()
+		var l *Loader
+		if mode == "stockhost" {
+			l = NewCustom(stockCustom(), Options{StartTimeout: time.Minute})
+		} else {
+			l = New(Options{StartTimeout: time.Minute})
+		}
+		p, err := l.Load(context.Background(), &reportSink{reg: reg}, os.Getenv("HOTPATCH_PROCESS_TEST_PLUGIN"))
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "helper:", err)
+			return 1
+		}
+		switch os.Getenv("HOTPATCH_PROCESS_TEST_PHASE") {
+		case "midcall": // killed while a call hangs in the plugin
+			go p.Impls["test.Hang"].(func(context.Context) error)(context.Background())
+		case "retire": // killed while the retire waits for the plugin to exit
+			go p.Retire(context.Background())
+		}
+		fmt.Println("ready")
+		time.Sleep(time.Minute)
+		return 0
 	}
 	fmt.Fprintln(os.Stderr, "unknown helper mode", mode)
 	return 2

@@ -39,11 +39,20 @@ type procRunner struct {
 	stdout, stderr   *pipeEnd // read ends, closed by Wait
 	stdoutW, stderrW *os.File // write ends, closed after Start
 
-	mu      sync.Mutex // guards pid, killed, forced, waitErr
-	pid     int
-	killed  bool // Kill was called: a process started after it is killed at once
-	forced  bool // Kill found the process running and killed it
-	waitErr error
+	mu     sync.Mutex // guards pid, killed, forced, outEnded, waitErr
+	pid    int
+	killed bool // Kill was called: a process started after it is killed at once
+	forced bool // Kill found the process running and killed it
+	// outEnded: when Kill killed the running process, its standard output
+	// had already ended (it closed it, or handed it to no one).
+	outEnded bool
+	waitErr  error
+
+	// reapMu is held from the moment the process is known to have exited
+	// until it is reaped, and by Kill: so Kill never signals a pid (or
+	// walks the descendants of one) that was reaped and may be reused.
+	reapMu sync.Mutex
+	reaped bool
 
 	exited    chan struct{} // closed when the process has exited, its group was killed and it was reaped
 	done      chan struct{} // closed when the streams are ended too (EOF or pipeLinger)
@@ -103,12 +112,16 @@ func (r *procRunner) wait() {
 	// its group ID, stays taken until it is reaped.
 	early := waitExited(r.pid)
 	if early {
+		r.reapMu.Lock()
 		killGroup(r.pid)
 	}
 	err := r.cmd.Wait()
 	if !early {
+		r.reapMu.Lock()
 		killGroup(r.pid)
 	}
+	r.reaped = true
+	r.reapMu.Unlock()
 	r.mu.Lock()
 	r.waitErr = err
 	r.mu.Unlock()
@@ -163,7 +176,18 @@ func (r *procRunner) wasForced() bool {
 	return r.forced
 }
 
-// Kill stops the process and its process group at once.
+// stdoutEndedFirst reports whether the process's standard output had ended
+// while it still ran, before Kill killed it.
+func (r *procRunner) stdoutEndedFirst() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.forced && r.outEnded
+}
+
+// Kill stops the process and its process group at once, and on Linux
+// also the descendants that left the group while the process still holds
+// them (a child in a session of its own may hold the plugin's listener or
+// its pipes; one that was re-parented before cannot be found).
 func (r *procRunner) Kill(context.Context) error {
 	r.mu.Lock()
 	r.killed = true
@@ -172,15 +196,20 @@ func (r *procRunner) Kill(context.Context) error {
 	if pid == 0 {
 		return nil
 	}
-	select {
-	case <-r.exited:
+	r.reapMu.Lock()
+	defer r.reapMu.Unlock()
+	if r.reaped {
 		return nil
-	default:
 	}
 	r.mu.Lock()
 	r.forced = true
+	select {
+	case <-r.stdout.eof:
+		r.outEnded = true
+	default:
+	}
 	r.mu.Unlock()
-	killGroup(pid)
+	killTree(pid)
 	if err := r.cmd.Process.Kill(); err != nil && !errors.Is(err, os.ErrProcessDone) {
 		return err
 	}

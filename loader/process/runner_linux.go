@@ -33,6 +33,17 @@ func sysProcAttr(a sysAttr) *syscall.SysProcAttr {
 
 func killGroup(pid int) { _ = syscall.Kill(-pid, syscall.SIGKILL) }
 
+// killTree kills the plugin's process group and the descendants that left
+// it, found by their parent pids in /proc while the plugin is not reaped.
+// The group is stopped first, so that none of it forks meanwhile.
+func killTree(pid int) {
+	_ = syscall.Kill(-pid, syscall.SIGSTOP)
+	for _, p := range descendants(pid, pid) {
+		_ = syscall.Kill(p, syscall.SIGKILL)
+	}
+	killGroup(pid)
+}
+
 // waitExited waits until pid has exited, without reaping it, and reports
 // whether it could.
 func waitExited(pid int) bool {

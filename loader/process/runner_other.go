@@ -13,4 +13,6 @@ func sysProcAttr(sysAttr) *syscall.SysProcAttr { return nil }
 
 func killGroup(int) {}
 
+func killTree(int) {}
+
 func waitExited(int) bool { return false }

@@ -18,6 +18,10 @@ func sysProcAttr(sysAttr) *syscall.SysProcAttr {
 
 func killGroup(pid int) { _ = syscall.Kill(-pid, syscall.SIGKILL) }
 
+// killTree kills the plugin's process group; descendants that left it
+// cannot be listed on this platform.
+func killTree(pid int) { killGroup(pid) }
+
 // waitExited cannot wait without reaping here: the group is killed right
 // after the plugin is reaped, which leaves a short window in which its
 // group ID could be reused.

@@ -67,6 +67,7 @@ func Serve(impls map[string]any) {
 	var wg sync.WaitGroup
 	term := make(chan os.Signal, 1)
 	signal.Notify(term, syscall.SIGTERM) // the parent-death signal of hotpatch's own plugins
+	early.end()
 	wg.Go(func() {
 		select {
 		case <-ctx.Done():
@@ -94,9 +95,54 @@ func Serve(impls map[string]any) {
 	killDescendants()
 }
 
+// early guards a plugin from its start until Serve takes over: a host
+// that dies while the plugin's main is still initialising (and has perhaps
+// started children) sends the parent-death signal, SIGTERM, whose default
+// action would end the plugin alone. The guard is set up only in a
+// process the host started as a plugin (its parent is the pid the host
+// passed), never in the host or in what a plugin runs.
+var early earlyGuard
+
+type earlyGuard struct {
+	term chan os.Signal
+	stop chan struct{}
+	once sync.Once
+}
+
+func init() {
+	ppid, err := strconv.Atoi(os.Getenv(envParentPID))
+	if err != nil || ppid <= 1 || ppid != os.Getppid() {
+		return
+	}
+	becomeSubreaper()
+	early.term = make(chan os.Signal, 1)
+	early.stop = make(chan struct{})
+	signal.Notify(early.term, syscall.SIGTERM)
+	go func() {
+		select {
+		case <-early.term:
+			signal.Ignore(syscall.SIGPIPE)
+			killDescendants()
+			dieWithGroup()
+		case <-early.stop:
+		}
+	}()
+}
+
+// end hands the guard over to Serve, which has its own SIGTERM handling.
+func (g *earlyGuard) end() {
+	if g.term == nil {
+		return
+	}
+	g.once.Do(func() {
+		signal.Stop(g.term)
+		close(g.stop)
+	})
+}
+
 // buildManifest is set by `hotpatch patch build --kind process`, with
 // -ldflags=-X, to the slots of the patch source and their types as written
-// (internal/procmanifest); the plugin reports it in its hello.
+// (internal/manifest); the plugin reports it in its hello.
 var buildManifest string
 
 // watchParent calls leave when the plugin's parent is no longer ppid: the

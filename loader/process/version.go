@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/hotpatch-go/hotpatch/hotswap"
-	"github.com/hotpatch-go/hotpatch/internal/procmanifest"
+	"github.com/hotpatch-go/hotpatch/internal/manifest"
 	"github.com/hotpatch-go/hotpatch/registry"
 )
 
@@ -104,7 +104,7 @@ func (v *version) bind(in *instance) (map[string]any, error) {
 	}
 	sort.Strings(v.slots)
 	if in.hello.Manifest != "" {
-		if m, err := procmanifest.Decode(in.hello.Manifest); err == nil {
+		if m, err := manifest.Decode(in.hello.Manifest); err == nil {
 			for _, s := range m.Slots {
 				v.log.Debug("process: slot built from source", "slot", s.Name, "func", s.Func, "type", s.Type, "source", m.Source)
 			}

@@ -53,8 +53,11 @@ import (
 //
 // Anything else is a protocol error: a length over maxFrame or under the
 // header, a connection closed in the middle of a frame, an unknown frame
-// type, a frame the receiver does not expect for the call (a result without
-// a status, HTTP frames for a plain call, body bytes beyond the window).
+// type, a frame for a call never made on the connection, a frame the
+// receiver does not expect for the call (a result without a status, HTTP
+// frames for a plain call, body bytes beyond the window, a flush frame with
+// a body, more than maxQueued frames or maxHeld bytes queued for one HTTP
+// call).
 // The host then drops that connection: the calls in flight on it fail with
 // ErrProtocol (the call that met the error reports it to the manager, once),
 // and the next call redials. A plugin that stops reading its socket is a

@@ -63,13 +63,15 @@
 // imports come from symbols only.
 //
 // Each interpreter gets private copies of the process-wide state of the
-// standard library a script can reach: every exported package variable,
-// fmt printing (to Options.Stdout), the standard logger (to
-// Options.Stderr), flag.CommandLine and the flag funcs, the environment
-// (empty), net/http's default mux, client and transport, and
-// net.DefaultResolver; listeners and servers it opens through net.Listen*
-// and http.ListenAndServe*/Serve* are closed when it is refused or
-// retired. A refused script changes nothing. This guards against accidents;
+// standard library a script can reach: every exported package variable
+// (a shallow copy: what a variable points to, such as *time.Local, is
+// shared), fmt printing (to Options.Stdout), the standard logger (to
+// Options.Stderr), flag.CommandLine and the flag funcs (flag.ExitOnError
+// panics instead of exiting), os.Stdin (empty), the environment (empty), net/http's default
+// mux, client and transport, and net.DefaultResolver; listeners and
+// servers it opens through net.Listen* and http.ListenAndServe*/Serve*
+// are closed when it is refused or retired, and its time.Sleep returns
+// when its interpreter is stopped. A refused script changes nothing. This guards against accidents;
 // it is not a security boundary, since a script shares the process, its
 // files and its network (docs/scripts.md says exactly what the policy does
 // and does not stop). Load only scripts you would compile into the server.
@@ -104,9 +106,15 @@
 // script whose top-level code does not return in time is refused with
 // [ErrTimeout], at the position of its first init func or var initializer
 // that calls something, and its interpreter is stopped: its code ends at
-// its next interpreted step; code blocked inside compiled code (a long
-// time.Sleep) ends when that call returns. A script still compiling at the
+// its next interpreted step, or at once if it waits in time.Sleep or on a
+// channel; code blocked inside other compiled code (a host func that
+// waits, a read, a mutex) ends when that call returns. A script still compiling at the
 // deadline is refused too, and none of it runs.
+//
+// yaegi shares one loop variable across iterations, as Go did before
+// 1.22; Load gives each loop whose variables a func literal captures a
+// copy per iteration (see docs/scripts.md), so scripts run with Go 1.22's
+// semantics.
 //
 // Runaway recursion would overflow the caller's stack, which is fatal to
 // the process; Load refuses the recursion it can see among the script's
@@ -135,6 +143,10 @@
 // longer stops the script's interpreter, and it and every later call
 // through the patch panic with an error wrapping [ErrCallTimeout].
 //
-// Goroutines a script starts are stopped with its interpreter; until then
-// a panic in one ends the process, as it would in compiled code.
+// Goroutines a script starts are stopped with its interpreter. A panic in
+// one started with a func literal (go func() { ... }()), or in a func
+// handed to time.AfterFunc, is recovered,
+// written to Options.Stderr and, once the patch has served a call,
+// reported to the host; a panic in one started as go f(x) ends the
+// process, as it would in compiled code.
 package script

@@ -41,7 +41,11 @@ import (
 // main func of package main whenever it evaluates anything in it, which
 // would run it again, unbounded, for each func the loader fetches. A patch
 // is not a program; its main func is never run.
-func (l *Loader) eval(ctx context.Context, host hotswap.Host, id string, s *loader.Source, src []byte) (map[string]any, *version, error) {
+//
+// src is the source to run: the file's, with the edits of [loopCopies]
+// and [goroutineGuards], which move no line and leave the package name
+// where it is; guarded says whether the latter import the guard package.
+func (l *Loader) eval(ctx context.Context, host hotswap.Host, id string, s *loader.Source, src string, guarded bool) (map[string]any, *version, error) {
 	limit := l.opts.EvalTimeout
 	if dl, ok := ctx.Deadline(); ok && time.Until(dl) < limit {
 		limit = time.Until(dl)
@@ -53,7 +57,13 @@ func (l *Loader) eval(ctx context.Context, host hotswap.Host, id string, s *load
 	tap := &stderrTap{w: l.opts.Stderr, file: s.File, capturing: true}
 	box := newBox()
 	i := interp.New(interp.Options{Stdout: l.opts.Stdout, Stderr: tap, SourcecodeFilesystem: nameFS{}})
-	if err := safely(func() error { return i.Use(l.pol.exports(s.Imports, l.opts.Stdout, tap, box)) }); err != nil {
+	guard := &goGuard{id: id, stderr: tap}
+	box.panicked = guard.panicked
+	exports := l.pol.exports(s.Imports, l.opts.Stdout, tap, box)
+	if guarded {
+		exports[guardPath+"/hotpatchguard"] = guard.exports()
+	}
+	if err := safely(func() error { return i.Use(exports) }); err != nil {
 		return nil, nil, &loader.Error{Pos: where, Err: fmt.Errorf("%w: loading symbols: %w", ErrInterpreter, err)}
 	}
 	nameScript(i)
@@ -61,9 +71,10 @@ func (l *Loader) eval(ctx context.Context, host hotswap.Host, id string, s *load
 	if err != nil {
 		return nil, nil, &loader.Error{Pos: where, Err: fmt.Errorf("%w: %w", ErrInterpreter, err)}
 	}
+	box.halted = st.done
 	halt := func() { st.stop(); box.close() }
 
-	code, pkgName := string(src), s.Package
+	code, pkgName := src, s.Package
 	if pkgName == "main" {
 		off := s.FileSet.Position(s.AST.Name.Pos()).Offset
 		pkgName = mainRenamed
@@ -109,6 +120,8 @@ func (l *Loader) eval(ctx context.Context, host hotswap.Host, id string, s *load
 		halt()
 		return nil, nil, joinErrors(errs)
 	}
+	guard.slot = s.Directives[0].Slot // Parse refuses a file without one
+	guard.ver.Store(ver)
 	runtime.AddCleanup(live, func(ver *version) { ver.stop("unreachable", ErrStopped) }, ver)
 	return impls, ver, nil
 }
@@ -264,6 +277,7 @@ type version struct {
 	callTimeout time.Duration
 	lateBound   atomic.Int64 // once retired: the bound of calls that start now (the retire timeout), in ns
 	inflight    atomic.Int64 // calls running now; a counter, not a WaitGroup, since calls may start while retire waits
+	called      atomic.Bool  // a call has started: the patch serves, or served
 	stopper     *stopper
 	box         *box
 
@@ -311,6 +325,9 @@ func (ver *version) wrap(slot string, fn reflect.Value, live *liveToken) any {
 	return reflect.MakeFunc(fn.Type(), func(args []reflect.Value) []reflect.Value {
 		defer runtime.KeepAlive(live)
 		ver.inflight.Add(1)
+		if !ver.called.Load() {
+			ver.called.Store(true)
+		}
 		defer ver.exit(slot)
 		if e := ver.stopped.Load(); e != nil {
 			panic(e)

@@ -238,6 +238,13 @@ func TestDenyByMember(t *testing.T) {
 		{"net/http", `_ = &http.Server{}`, "http.Server"},
 		{"expvar", `expvar.NewInt("x")`, "expvar.NewInt"},
 		{"log/slog", `slog.SetDefault(nil)`, "slog.SetDefault"},
+		{"runtime", `runtime.SetFinalizer(nil, nil)`, "runtime.SetFinalizer"},
+		{"runtime", `var p runtime.Pinner; p.Pin(&n)`, "runtime.Pinner"},
+		{"runtime", `runtime.StopTrace()`, "runtime.StopTrace"},
+		{"runtime", `_ = runtime.CPUProfile()`, "runtime.CPUProfile"},
+		{"os", `f := os.NewFile(1, "stdout"); f.Close()`, "os.NewFile"},
+		{"reflect", `reflect.NewAt(reflect.TypeOf(""), reflect.ValueOf(&n).UnsafePointer()).Elem().SetString("x")`, "reflect.NewAt"},
+		{"net/http/pprof", `pprof.Profile(nil, nil)`, "pprof.Profile"},
 	} {
 		src := "package patch\n\nimport \"" + c.imp + "\"\n\n//hotpatch:slot example.Greet\nfunc Greet(n string) string {\n\t" + c.use + "\n\treturn n\n}\n"
 		_, err := e.loader(script.Options{}).Load(context.Background(), e.host, e.write("deny.go", src))
@@ -462,6 +469,13 @@ func TestRecursionRefused(t *testing.T) {
 		{"iface", "type i interface{ m() }\n\ntype t struct{ x i }\n\nfunc (v t) m() { v.x.m() }\n", "rec.go:13:22: script: recursion"},
 		{"funcvar", "var f func(int) int\n\nfunc init() {\n\tf = func(n int) int { return f(n) }\n}\n", "rec.go:12:31: script: recursion, which the interpreter cannot bound: the func literal held by f calls itself"},
 		{"stringer", "type t int\n\nfunc (v t) String() string { return fmt.Sprint(v) }\n", "rec.go:11:48: script: recursion, which the interpreter cannot bound: method t.String passes its receiver v to fmt.Sprint"},
+		{"named func in a var", "var f func(int) int\n\nfunc g(n int) int { return f(n) }\n\nfunc init() { f = g }\n", "rec.go:11:28: script: recursion, which the interpreter cannot bound: g calls itself through f"},
+		{"map of funcs", "var ops map[string]func(int) int\n\nfunc init() {\n\tops = map[string]func(int) int{\n\t\t\"a\": func(n int) int { return ops[\"b\"](n) },\n\t\t\"b\": func(n int) int { return n },\n\t}\n}\n", "rec.go:13:33: script: recursion, which the interpreter cannot bound: the func literal held by ops calls itself through ops"},
+		{"map element", "var ops = map[string]func(int) int{}\n\nfunc init() { ops[\"a\"] = func(n int) int { return ops[\"a\"](n) } }\n", "rec.go:11:51: script: recursion, which the interpreter cannot bound: the func literal held by ops[\"a\"] calls itself through ops"},
+		{"field", "type T struct{ fn func(int) int }\n\nvar t T\n\nfunc init() { t.fn = func(n int) int { return t.fn(n) } }\n", "rec.go:13:49: script: recursion, which the interpreter cannot bound: the func literal held by t.fn calls itself through fn"},
+		{"field in a literal", "type T struct{ fn func(int) int }\n\nfunc mk() T {\n\tvar t T\n\tt = T{fn: func(n int) int { return t.fn(n) }}\n\treturn t\n}\n", "rec.go:13:37: script: recursion, which the interpreter cannot bound: the func literal held by fn calls itself through t"},
+		{"method value in a field", "type T struct{ fn func() }\n\nfunc (x *T) m() { x.fn() }\n\nfunc init() {\n\tx := &T{}\n\tx.fn = x.m\n}\n", "rec.go:11:21: script: recursion, which the interpreter cannot bound: T.m calls itself through fn"},
+		{"slice of funcs", "var hooks []func()\n\nfunc init() { hooks = append(hooks, func() { hooks[0]() }) }\n", "rec.go:11:46: script: recursion, which the interpreter cannot bound: the func literal held by hooks calls itself through hooks"},
 	} {
 		src := "package patch\n\nimport \"fmt\"\n\nvar _ = fmt.Sprint\n\n//hotpatch:slot example.Greet\nfunc Greet(n string) string { return n }\n" + c.body
 		_, err := l.Load(context.Background(), e.host, e.write("rec.go", src))
@@ -479,6 +493,36 @@ func TestRecursionRefused(t *testing.T) {
 	p, err := l.Load(context.Background(), e.host, e.write("ok.go", src))
 	if err != nil {
 		t.Fatal(err)
+	}
+	_ = p.Retire(context.Background())
+	// Nor are decorators, nor a table of funcs that do not call through
+	// the table.
+	src = `package patch
+
+import "strings"
+
+type handler func(string) string
+
+func logged(h handler) handler { return func(s string) string { return "[" + h(s) + "]" } }
+
+func base(s string) string { return "hi " + s }
+
+var chain = logged(logged(base))
+
+var ops = map[string]func(string) string{
+	"upper": func(s string) string { return strings.ToUpper(s) },
+	"lower": strings.ToLower,
+}
+
+//hotpatch:slot example.Greet
+func Greet(n string) string { return chain(ops["upper"](n)) }
+`
+	p, err = l.Load(context.Background(), e.host, e.write("ok.go", src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := p.Impls["example.Greet"].(func(string) string)("bob"); got != "[[hi BOB]]" {
+		t.Errorf("Greet = %q", got)
 	}
 	_ = p.Retire(context.Background())
 }
@@ -543,5 +587,49 @@ func TestGoexitInTopLevelCode(t *testing.T) {
 	var pe *hotswap.PanicError
 	if !errors.As(err, &pe) || !strings.Contains(err.Error(), "runtime.Goexit") {
 		t.Errorf("Load = %v, want a refusal naming runtime.Goexit", err)
+	}
+}
+
+func TestStoppedScriptSleepEnds(t *testing.T) {
+	// Not parallel: it counts goroutines.
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	e := newEnv(t)
+	l := e.loader(script.Options{EvalTimeout: 50 * time.Millisecond})
+
+	// Top-level code asleep at the deadline.
+	src := "package patch\n\nimport \"time\"\n\nvar x = func() int { time.Sleep(time.Hour); return 1 }()\n\n//hotpatch:slot example.Greet\nfunc Greet(n string) string { return n }\n"
+	if _, err := loadBounded(t, l, e.host, e.write("sleep.go", src)); !errors.Is(err, script.ErrTimeout) {
+		t.Errorf("Load = %v, want ErrTimeout", err)
+	}
+	// A worker goroutine of a refused script (the func has the wrong type).
+	src = "package patch\n\nimport \"time\"\n\nfunc init() {\n\tgo func() {\n\t\tfor {\n\t\t\ttime.Sleep(time.Hour)\n\t\t}\n\t}()\n}\n\n//hotpatch:slot example.Greet\nfunc Greet(n int) string { return \"\" }\n"
+	if _, err := loadBounded(t, l, e.host, e.write("worker.go", src)); !errors.Is(err, hotswap.ErrTypeMismatch) {
+		t.Errorf("Load = %v, want a type mismatch", err)
+	}
+	// A call asleep when its patch is retired.
+	entered := make(chan string, 1)
+	src = "package patch\n\nimport (\n\t\"time\"\n\n\t\"example.com/gate\"\n)\n\n//hotpatch:slot example.Greet\nfunc Greet(n string) string {\n\tgate.Addr(\"entered\")\n\ttime.Sleep(time.Hour)\n\treturn n\n}\n"
+	p, err := e.loader(script.Options{Symbols: gate(entered)}).Load(context.Background(), e.host, e.write("call.go", src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ended := make(chan any, 1)
+	go func() {
+		defer func() { ended <- recover() }()
+		p.Impls["example.Greet"].(func(string) string)("bob")
+	}()
+	<-entered
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if err := p.Retire(ctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("Retire = %v, want the call stopped", err)
+	}
+	select {
+	case v := <-ended:
+		if err, _ := v.(error); !errors.Is(err, script.ErrStopped) {
+			t.Errorf("the sleeping call ended with %v, want ErrStopped", v)
+		}
+	case <-time.After(hangDetector):
+		t.Fatal("the sleeping call of a retired patch still sleeps")
 	}
 }

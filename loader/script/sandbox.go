@@ -11,6 +11,7 @@ import (
 	"os"
 	"reflect"
 	"sync"
+	"time"
 
 	"github.com/traefik/yaegi/interp"
 )
@@ -27,13 +28,17 @@ import (
 //     log.Default) to Options.Stderr, and log.Fatal* panic instead of
 //     exiting;
 //   - flag.CommandLine and every flag package func work on a flag set of
-//     the script's own;
+//     the script's own, and flag.ExitOnError is flag.PanicOnError;
+//   - os.Stdin is empty (os.DevNull, closed with the box);
 //   - os.Getenv, Setenv, Unsetenv, Clearenv, LookupEnv, ExpandEnv and
 //     Environ work on an environment of its own, empty at first;
 //   - net/http's DefaultServeMux, Handle and HandleFunc use a mux of its
 //     own; DefaultClient, DefaultTransport, Get, Head, Post and PostForm a
 //     client and transport of its own; net.DefaultResolver a resolver of
 //     its own;
+//   - time.Sleep also returns when the interpreter is stopped, which then
+//     ends the code that called it, and a panic in a func handed to
+//     time.AfterFunc is recovered and reported (see [goGuard]);
 //   - every listener made through net.Listen*, net.File*, tls.Listen or
 //     tls.NewListener, and every server started through
 //     http.ListenAndServe* or http.Serve*, is closed when the script is
@@ -107,6 +112,10 @@ func sandbox(e interp.Exports, std map[string]bool, types map[reflect.Value][]re
 		alias("Panicln", log.Panicln)
 	})
 	override("flag/flag", func(p map[string]reflect.Value, _ func(string, any)) {
+		// A flag set that exits on a bad flag would end the server:
+		// ExitOnError means PanicOnError to a script, as log.Fatal
+		// means log.Panic.
+		p["ExitOnError"] = reflect.ValueOf(flag.PanicOnError)
 		fs := flag.NewFlagSet(os.Args[0], flag.PanicOnError)
 		fs.SetOutput(stderr)
 		p["CommandLine"] = reflect.ValueOf(&fs).Elem()
@@ -130,6 +139,13 @@ func sandbox(e interp.Exports, std map[string]bool, types map[reflect.Value][]re
 		}
 		if f, ok := stderr.(*os.File); ok {
 			p["Stderr"] = reflect.ValueOf(&f).Elem()
+		}
+		// A script reading the server's stdin would block in compiled
+		// code, where stopping cannot reach, and take the input of the
+		// server's terminal: it reads an empty stdin of its own.
+		if null, err := os.Open(os.DevNull); err == nil {
+			b.add(null)
+			p["Stdin"] = reflect.ValueOf(&null).Elem()
 		}
 		env := &environ{m: map[string]string{}}
 		p["Clearenv"] = reflect.ValueOf(env.clear)
@@ -158,6 +174,10 @@ func sandbox(e interp.Exports, std map[string]bool, types map[reflect.Value][]re
 				p[name] = b.tracking(v)
 			}
 		}
+	})
+	override("time/time", func(p map[string]reflect.Value, _ func(string, any)) {
+		p["Sleep"] = reflect.ValueOf(b.sleep)
+		p["AfterFunc"] = reflect.ValueOf(b.afterFunc)
 	})
 	override("net/http/http", func(p map[string]reflect.Value, _ func(string, any)) {
 		mux := http.NewServeMux()
@@ -205,10 +225,46 @@ func sandbox(e interp.Exports, std map[string]bool, types map[reflect.Value][]re
 // call: listeners, servers, the idle connections of its HTTP transport.
 // close closes them all, and whatever the script opens after that at once.
 type box struct {
+	// halted is closed when the script's interpreter is stopped; set
+	// before any of its code runs, never changed after.
+	halted <-chan struct{}
+	// panicked receives what a func the script handed to time.AfterFunc
+	// panicked with; set, like halted, before any of its code runs.
+	panicked func(v any)
+
 	mu      sync.Mutex // guards the fields below
 	closers []io.Closer
 	tr      *http.Transport
 	closed  bool
+}
+
+// afterFunc is time.AfterFunc for a script: a panic in f, which would end
+// the process from the timer's goroutine, goes to b.panicked instead.
+func (b *box) afterFunc(d time.Duration, f func()) *time.Timer {
+	return time.AfterFunc(d, func() {
+		defer func() {
+			if v := recover(); v != nil && b.panicked != nil {
+				b.panicked(v)
+			}
+		}()
+		f()
+	})
+}
+
+// sleep is time.Sleep for a script: it also ends when the interpreter is
+// stopped, so that a stopped script's goroutine (a worker loop, a
+// top-level code that timed out) does not stay asleep inside compiled
+// code, where the interpreter cannot end it.
+func (b *box) sleep(d time.Duration) {
+	if d <= 0 {
+		return
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-b.halted:
+	}
 }
 
 func newBox() *box { return &box{} }

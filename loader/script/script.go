@@ -14,6 +14,7 @@ import (
 	"github.com/traefik/yaegi/interp"
 
 	"github.com/hotpatch-go/hotpatch/hotswap"
+	"github.com/hotpatch-go/hotpatch/internal/patchfile"
 	"github.com/hotpatch-go/hotpatch/loader"
 )
 
@@ -30,18 +31,27 @@ const (
 //
 // It stops a script, at load time and with the line of the use, from:
 // starting processes (os/exec, os.StartProcess, syscall and its Exec and
-// ForkExec, net/http/cgi), signalling or finding processes
-// (os.FindProcess), exiting the process (os.Exit; log.Fatal* panic
-// instead, see the package documentation), changing the process's working
+// ForkExec, net/http/cgi, and go/build and go/importer, which run the go
+// command), signalling or finding processes (os.FindProcess), exiting the
+// process (os.Exit, testing's Main; log.Fatal* and flag sets made with
+// flag.ExitOnError panic instead, see the package documentation), taking
+// over the process's file descriptors (os.NewFile), changing its working
 // directory (os.Chdir), its signal handling (os/signal), its runtime
 // settings (runtime.GOMAXPROCS, the profile rates, runtime/debug,
-// runtime/pprof and runtime/trace profiling), ending or pinning the
-// caller's goroutine or thread (runtime.Goexit, runtime.LockOSThread,
-// runtime.Breakpoint), registering into process-wide registries that
-// refuse a second registration (expvar, gob, database/sql, mime, crypto,
-// image, net/rpc, slog's default), starting servers or listeners the
-// loader cannot close (http.Server, net.ListenConfig, httptest servers),
-// and loading code (plugin, unsafe).
+// runtime/pprof, runtime/trace, the runtime's tracer and CPU profile and
+// net/http/pprof profiling, runtime.SetCgoTraceback), ending or pinning
+// the caller's goroutine or thread (runtime.Goexit, runtime.LockOSThread,
+// runtime.Breakpoint), crashing the process on a misuse that the runtime
+// does not let anyone recover from (runtime.SetFinalizer; a
+// runtime.Pinner left pinned panics in the finalizer goroutine),
+// registering into process-wide
+// registries that refuse a second registration (expvar, gob,
+// database/sql, mime, crypto, image, net/rpc, slog's default), starting
+// servers or listeners the loader cannot close (http.Server,
+// net.ListenConfig, httptest servers), loading code (plugin), and
+// reaching around the type system (unsafe, and reflect.NewAt, which with
+// reflect.Value.UnsafePointer writes any memory, unexported fields of the
+// host's values included).
 //
 // It does not stop a script from reading, writing or deleting files,
 // opening network connections, using the CPU and memory of the process,
@@ -53,17 +63,21 @@ const (
 func DefaultDeny() []string {
 	return []string{
 		"unsafe", "syscall", "os/exec", "os/signal", "plugin", "runtime/debug", "runtime/trace", "net/http/cgi",
-		"os.StartProcess", "os.FindProcess", "os.Exit", "os.Chdir",
+		"go/build", "go/importer", "testing",
+		"os.StartProcess", "os.FindProcess", "os.Exit", "os.Chdir", "os.NewFile",
 		"runtime.Goexit", "runtime.Breakpoint", "runtime.GOMAXPROCS", "runtime.LockOSThread", "runtime.UnlockOSThread",
+		"runtime.SetFinalizer", "runtime.Pinner", "runtime.SetCgoTraceback", "reflect.NewAt",
+		"runtime.StartTrace", "runtime.StopTrace", "runtime.ReadTrace", "runtime.CPUProfile",
 		"runtime.SetCPUProfileRate", "runtime.SetBlockProfileRate", "runtime.SetMutexProfileFraction",
 		"runtime/pprof.StartCPUProfile", "runtime/pprof.StopCPUProfile", "runtime/pprof.NewProfile",
+		"net/http/pprof.Profile", "net/http/pprof.Trace",
 		"log/slog.SetDefault", "log/slog.SetLogLoggerLevel",
 		"expvar.Publish", "expvar.NewInt", "expvar.NewFloat", "expvar.NewMap", "expvar.NewString",
 		"encoding/gob.Register", "encoding/gob.RegisterName", "database/sql.Register", "mime.AddExtensionType",
 		"crypto.RegisterHash", "image.RegisterFormat",
 		"net/rpc.Register", "net/rpc.RegisterName", "net/rpc.HandleHTTP",
 		"net.ListenConfig", "net/http.Server",
-		"net/http/httptest.NewServer", "net/http/httptest.NewTLSServer", "net/http/httptest.NewUnstartedServer",
+		"net/http/httptest.Server", "net/http/httptest.NewServer", "net/http/httptest.NewTLSServer", "net/http/httptest.NewUnstartedServer",
 	}
 }
 
@@ -122,10 +136,11 @@ type Options struct {
 	// interpreted step and panic with an error wrapping [ErrCallTimeout],
 	// later calls through the patch panic the same way, and the host is
 	// told once ([hotswap.Host.ReportFailure]), so that a rollback policy
-	// reverts the patch. A call blocked in
-	// compiled code (a host func, time.Sleep) ends only when that returns.
-	// Zero, the default, and negative values mean no bound: a script that
-	// loops forever keeps its caller and a CPU until the patch is retired.
+	// reverts the patch. A call blocked in compiled code (a host func, a
+	// read, a mutex; not time.Sleep, which the loader replaces) ends only
+	// when that returns. Zero, the default, and negative values mean no
+	// bound: a script that loops forever keeps its caller and a CPU until
+	// the patch is retired.
 	CallTimeout time.Duration
 	// MaxSize is the largest script accepted, in bytes, checked before the
 	// file is read. Zero means DefaultMaxSize.
@@ -226,8 +241,13 @@ func (l *Loader) Load(ctx context.Context, host hotswap.Host, path string) (hots
 	if err := recursion(s); err != nil {
 		return hotswap.Patch{}, err
 	}
+	edits, err := loopCopies(s)
+	if err != nil {
+		return hotswap.Patch{}, err
+	}
+	guards := goroutineGuards(s)
 	id := loader.PatchID(path, src)
-	impls, ver, err := l.eval(ctx, host, id, s, src)
+	impls, ver, err := l.eval(ctx, host, id, s, applyEdits(string(src), append(edits, guards...)), guards != nil)
 	if err != nil {
 		return hotswap.Patch{}, err
 	}
@@ -238,19 +258,21 @@ func (l *Loader) Load(ctx context.Context, host hotswap.Host, path string) (hots
 // it. The limit applies to what is read too, in case the file grows between
 // the stat and the read.
 func (l *Loader) read(path string) ([]byte, error) {
-	f, err := os.Open(path)
+	where := token.Position{Filename: path}
+	// Without blocking: a FIFO named like a script would otherwise hold
+	// the open, and the directory watch behind it, until a writer comes.
+	f, fi, err := patchfile.Open(path)
+	if errors.Is(err, patchfile.ErrNotRegular) {
+		mode := "not a regular file"
+		if st, serr := os.Stat(path); serr == nil {
+			mode = st.Mode().Type().String()
+		}
+		return nil, &loader.Error{Pos: where, Err: fmt.Errorf("%w (%v)", ErrNotRegular, mode)}
+	}
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	where := token.Position{Filename: path}
-	if !fi.Mode().IsRegular() {
-		return nil, &loader.Error{Pos: where, Err: fmt.Errorf("%w (%v)", ErrNotRegular, fi.Mode().Type())}
-	}
 	tooLarge := func(n int64) error {
 		return &loader.Error{Pos: where, Err: fmt.Errorf("%w: %d bytes or more, the limit is %d (Options.MaxSize)", ErrTooLarge, n, l.opts.MaxSize)}
 	}

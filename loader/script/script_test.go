@@ -338,6 +338,11 @@ func TestLoadRefuses(t *testing.T) {
 		// the error points at the range it suspects.
 		{name: "range over an imported int", src: okHead + "import \"example.com/shop\"\n\n//hotpatch:slot example.Greet\nfunc Greet(n string) string {\n\tfor i := range shop.Copies() {\n\t\tn += string(rune('0' + i))\n\t}\n\treturn n\n}\n",
 			opts: script.Options{Symbols: hostSymbols}, want: script.ErrInterpreter, line: 7, msg: "panic: nil type (probably this range"},
+		// yaegi would compile it for minutes, uninterruptibly.
+		{name: "deep expression", src: okHead + "var x = " + strings.Repeat("1+", 20000) + "1\n\n//hotpatch:slot example.Greet\nfunc Greet(n string) string { return n }\n",
+			opts: script.Options{EvalTimeout: 200 * time.Millisecond}, want: script.ErrUnsupported, line: 3, msg: "nested more than 1000 deep"},
+		{name: "huge constant", src: okHead + "const big = 1 << 100000000\n\nvar x = big >> 99999999\n\n//hotpatch:slot example.Greet\nfunc Greet(n string) string { return n }\n",
+			opts: script.Options{EvalTimeout: 200 * time.Millisecond}, want: script.ErrCompile, line: 3, msg: "invalid shift count 100000000"},
 		{name: "min builtin", src: greetScript(`name[:min(len(name), 3)]`), want: script.ErrUnsupported, line: 5, msg: "the min builtin"},
 		{name: "max builtin", src: greetScript(`name[:max(len(name), 3)]`), want: script.ErrUnsupported, line: 5, msg: "the max builtin"},
 		{name: "clear builtin", src: okHead + "//hotpatch:slot example.Greet\nfunc Greet(n string) string {\n\tm := map[string]int{n: 1}\n\tclear(m)\n\treturn n\n}\n", want: script.ErrUnsupported, line: 6, msg: "the clear builtin"},

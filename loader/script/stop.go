@@ -29,8 +29,8 @@ import (
 // TestRevertStopsRunningCall fail if a new yaegi version changes how they
 // are used.
 //
-// Code blocked inside compiled code (time.Sleep, a read) stops when that
-// call returns.
+// Code blocked inside compiled code (a read, a mutex) stops when that
+// call returns; the sandbox's time.Sleep returns when the stopper stops.
 type stopper struct {
 	id   *uint64       // Interpreter.id, only changed atomically
 	done chan struct{} // Interpreter.done of the current run

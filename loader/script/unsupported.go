@@ -7,6 +7,7 @@ import (
 	"go/token"
 	"go/types"
 	"path"
+	"slices"
 	"strings"
 
 	"github.com/hotpatch-go/hotpatch/loader"
@@ -22,15 +23,26 @@ import (
 // cases (range over a literal, a parameter, len(x)) and never flags correct
 // code. What it misses still fails later, in the interpreter.
 func unsupported(s *loader.Source) error {
+	if err := tooDeep(s); err != nil {
+		return err // the type checker would take its time over it too
+	}
+	var errs []error
 	info := &types.Info{Types: make(map[ast.Expr]types.TypeAndValue), Uses: make(map[*ast.Ident]types.Object)}
 	conf := types.Config{
-		Importer:                 emptyImporter{},
-		Error:                    func(error) {}, // the interpreter reports real errors, with its own wording
+		Importer: emptyImporter{},
+		// The interpreter reports real errors, with its own wording; but
+		// it computes constants without Go's limits: 1 << 100000000 would
+		// keep it busy for minutes, uninterruptibly, and 1 << 1000000
+		// comes back as an error message with all 301,030 of its digits.
+		Error: func(err error) {
+			if te, ok := err.(types.Error); ok && constantTooLarge(te.Msg) {
+				errs = append(errs, &loader.Error{Pos: s.FileSet.Position(te.Pos), Err: fmt.Errorf("%w: %s", ErrCompile, te.Msg)})
+			}
+		},
 		DisableUnusedImportCheck: true,
 	}
 	_, _ = conf.Check(s.Package, s.FileSet, []*ast.File{s.AST}, info)
 
-	var errs []error
 	fail := func(pos token.Pos, format string, args ...any) {
 		errs = append(errs, &loader.Error{Pos: s.FileSet.Position(pos), Err: fmt.Errorf("%w: "+format, append([]any{ErrUnsupported}, args...)...)})
 	}
@@ -61,6 +73,7 @@ func unsupported(s *loader.Source) error {
 		}
 		return true
 	})
+	slices.SortStableFunc(errs, func(a, b error) int { return posOf(a).Offset - posOf(b).Offset })
 	switch len(errs) {
 	case 0:
 		return nil
@@ -68,6 +81,45 @@ func unsupported(s *loader.Source) error {
 		return errs[0]
 	}
 	return joinErrors(errs)
+}
+
+// constantTooLarge reports whether a type checker's message says that a
+// constant is out of Go's bounds, which the interpreter does not check.
+func constantTooLarge(msg string) bool {
+	return strings.Contains(msg, "invalid shift count") || strings.Contains(msg, "overflow")
+}
+
+// maxDepth is the deepest nesting of syntax a script may have. yaegi
+// compiles nested expressions in time that grows with the square of their
+// depth (a chain a+b+c+... of 10,000 terms takes a second, of the 500,000
+// that fit in a megabyte most of an hour, on a CPU the loader cannot take
+// back once the load has timed out, since compilation cannot be
+// interrupted). Written code stays far below it.
+const maxDepth = 1000
+
+// tooDeep refuses a script whose syntax tree is deeper than maxDepth, at
+// the node where it gets too deep.
+func tooDeep(s *loader.Source) error {
+	depth := 0
+	var where ast.Node
+	ast.Inspect(s.AST, func(n ast.Node) bool {
+		if n == nil {
+			depth--
+			return false
+		}
+		depth++
+		if depth > maxDepth {
+			where = n
+			depth-- // its children are not visited, nor is its nil
+			return false
+		}
+		return where == nil
+	})
+	if where == nil {
+		return nil
+	}
+	return &loader.Error{Pos: s.FileSet.Position(where.Pos()), Err: fmt.Errorf("%w: syntax nested more than %d deep (a very long chain of operators, or deeply nested expressions or blocks); yaegi compiles such code in time that grows with the square of its depth: split it into statements or funcs",
+		ErrUnsupported, maxDepth)}
 }
 
 // rangeSuspects returns the range statements whose operand's type depends

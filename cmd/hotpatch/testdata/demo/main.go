@@ -9,7 +9,7 @@ import (
 	"os"
 
 	"github.com/hotpatch-go/hotpatch/hotswap"
-	nativeloader "github.com/hotpatch-go/hotpatch/loader/native"
+	"github.com/hotpatch-go/hotpatch/loader/native"
 	"github.com/hotpatch-go/hotpatch/registry"
 )
 
@@ -23,7 +23,7 @@ func main() {
 		os.Exit(1)
 	}
 	defer mgr.Close(ctx)
-	l := nativeloader.New(nativeloader.Options{})
+	l := native.New(native.Options{})
 	if err := mgr.Attach(l); err != nil {
 		fmt.Println(err)
 		os.Exit(1)
