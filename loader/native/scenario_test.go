@@ -143,18 +143,22 @@ func TestPanicsReportedAndRolledBack(t *testing.T) {
 		t.Fatalf("after 4 panics, serving %q", got)
 	}
 	call()
+	// The rollback runs in the background; its event is the signal.
+	var rb *hotswap.Event
 	deadline := time.Now().Add(time.Minute) // a hang detector
-	for e.slots.Greet.PatchID() != "" {
+	for rb == nil {
 		if time.Now().After(deadline) {
 			t.Fatal("the patch was not rolled back after 5 panics")
 		}
+		for _, ev := range e.mgr.History() {
+			if ev.Type == hotswap.EventRolledBack {
+				rb = &ev
+			}
+		}
 		time.Sleep(time.Millisecond)
 	}
-	var rb *hotswap.Event
-	for _, ev := range e.mgr.History() {
-		if ev.Type == hotswap.EventRolledBack {
-			rb = &ev
-		}
+	if got := e.slots.Greet.Load()("x"); got != "hello, x" {
+		t.Fatalf("after the rollback, serving %q", got)
 	}
 	var pe *hotswap.PanicError
 	if rb == nil || rb.PatchID != p.ID || !errors.As(rb.Err, &pe) || !strings.Contains(rb.Err.Error(), "5 failures") {
