@@ -93,3 +93,17 @@ func BenchmarkNativeCall(b *testing.B) {
 		}
 	})
 }
+
+// TestClosedError: a closed loader refuses loads with an error that
+// matches hotswap.ErrClosed, as every kind's does.
+func TestClosedError(t *testing.T) {
+	t.Parallel()
+	l := New(Options{Dir: t.TempDir()})
+	if err := l.Close(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	_, err := l.open("x.so", nil, nil, soInfo{})
+	if !errors.Is(err, hotswap.ErrClosed) || !errors.Is(err, ErrClosed) {
+		t.Fatalf("open after Close = %v, want ErrClosed matching hotswap.ErrClosed", err)
+	}
+}

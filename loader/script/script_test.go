@@ -715,3 +715,17 @@ func TestEvalGoroutineEnds(t *testing.T) {
 		}
 	}
 }
+
+// TestClosedLoader: a closed loader refuses loads with an error that
+// matches hotswap.ErrClosed, as every kind's does.
+func TestClosedLoader(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	l := e.loader(script.Options{})
+	if err := l.Close(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.Load(t.Context(), e.host, e.write("greet.go", greetScript(`"hi " + name`))); !errors.Is(err, hotswap.ErrClosed) {
+		t.Fatalf("Load after Close = %v, want hotswap.ErrClosed", err)
+	}
+}
