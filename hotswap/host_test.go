@@ -228,3 +228,26 @@ func (panicLoader) Close(context.Context) error { return nil }
 func (panicLoader) Load(context.Context, hotswap.Host, string) (hotswap.Patch, error) {
 	panic("load broke")
 }
+
+// accountedErr is an error a loader accounted for.
+type accountedErr struct{ error }
+
+func (accountedErr) Accounted() {}
+
+// TestRecoveredAccounted: an error marked Accounted is never counted by
+// Recovered, reported or not (a caller's cancelled call, a crash counted
+// once by its supervisor).
+func TestRecoveredAccounted(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, hotswap.Options{})
+	p := greetPatch("proc", "proc")
+	p.Kind = hotswap.KindProcess
+	mustApply(t, f.m, p)
+	err := f.m.Recovered("example.Greet", fmt.Errorf("call: %w", accountedErr{errors.New("process exited")}))
+	if err == nil {
+		t.Fatal("Recovered returned nil")
+	}
+	if got := f.m.Status().Slots[1].Failures; got != 0 {
+		t.Fatalf("an accounted error counted %d failures, want 0", got)
+	}
+}

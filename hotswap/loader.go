@@ -64,6 +64,19 @@ type Host interface {
 
 var _ Host = (*Manager)(nil)
 
+// Accounted is implemented by an error that a loader raises as a panic
+// (or returns) after accounting for it: reported to the host if it was a
+// failure of the patch's code, or judged not to be one (the caller's
+// context ended; a crash reported once for all the calls it broke).
+// [Manager.Recovered] never counts such a value again. A loader whose
+// wrapper panics with the original value instead (scripts, native
+// patches) needs nothing: the manager recognises the values it was told
+// about.
+type Accounted interface {
+	error
+	Accounted()
+}
+
 // Loader turns a patch file into a [Patch]. Each kind of patch has its own
 // loader (packages under loader/, or an application's own); the manager
 // and the directory glue call them through this interface and never import

@@ -499,11 +499,16 @@ func (m *Manager) count(slot string, err error) {
 // the panic is recognised exactly; two panics with equal strings are told
 // apart only by order. A value that cannot be compared (a slice, a map) is
 // never recognised, and a failure with one is counted by the loader and
-// again here.
+// again here. An error that implements [Accounted] (a process patch's
+// call error) is never counted here: its loader accounted for it.
 func (m *Manager) Recovered(slot string, v any) error {
 	pe, ok := v.(*PanicError)
 	if !ok {
 		pe = &PanicError{Value: v, Stack: debug.Stack()}
+	}
+	var acc Accounted
+	if err, ok := v.(error); ok && errors.As(err, &acc) {
+		return pe // its loader accounted for it
 	}
 	if m.closed.Load() || m.reported.take(slot, v) {
 		return pe

@@ -65,6 +65,14 @@ func (e *CallError) Error() string {
 // Unwrap returns the cause.
 func (e *CallError) Unwrap() error { return e.Err }
 
+// Accounted marks a CallError as accounted for by the loader
+// ([hotswap.Accounted]): the call that raised it reported it to the host
+// if it was the patch's failure (a panic in the plugin, a protocol error),
+// the supervisor reported a crash once for all the calls it broke, and the
+// end of the caller's context is not a failure. A middleware's
+// [hotswap.Manager.Recovered] does not count it again.
+func (e *CallError) Accounted() {}
+
 // remoteError is an error value returned by the plugin's function. Its
 // message crosses the boundary, and whether it was a context's error, so
 // that errors.Is(err, context.DeadlineExceeded) holds on both sides.
