@@ -1,6 +1,7 @@
 package process
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/tls"
@@ -8,6 +9,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
 	"reflect"
@@ -42,7 +45,7 @@ import (
 //     was sent yet, and aborts the response otherwise. Both count as the
 //     patch's failure; the abort does not.
 //
-// Not bridged: Hijack, Push, the ResponseController's deadlines and
+// Not bridged: Hijack (refused with errHijack), Push, the ResponseController's deadlines and
 // EnableFullDuplex, and r.Pattern and path values (the plugin's own mux
 // can set them).
 
@@ -332,11 +335,40 @@ type hostStream struct {
 	ctx  context.Context
 	pump *bodyPump
 
-	started  bool // a final status was written to w
-	consumed int  // response body bytes written since the last window frame
+	rctx context.Context // the reading of the response: hs.ctx, and drainGrace after it
+
+	started   bool        // a final status was written to w
+	gone      bool        // a write to w failed: the rest of the response is dropped
+	cancelled atomic.Bool // the plugin was told to cancel the call
+	headOut   atomic.Bool // started, for the AfterFunc
+	consumed  int         // response body bytes written since the last window frame
 }
 
 func (hs *hostStream) run() {
+	// The call outlives the client by up to drainGrace: when hs.ctx ends
+	// (the client went away, or a middleware cancelled it), the plugin's
+	// handler is cancelled and its frames are still read until its
+	// result. (A deadline that passes before the head was sent answers 504
+	// at once, as documented; what the plugin writes after it waits in the
+	// connection until the next call reads it.) A stream left unread would block the plugin's writes on
+	// a full socket, with its write lock held, until another call read
+	// the connection; and a handler that answers its context's end (a 503
+	// after a deadline) answers as it would compiled.
+	ctx, stopRead := context.WithCancel(context.WithoutCancel(hs.ctx))
+	defer stopRead()
+	hs.rctx = ctx
+	done := make(chan struct{})
+	defer close(done)
+	// The link and id are taken now: the AfterFunc may still run after run
+	// returned and pc went back to its pool (a cancel for a finished call
+	// is ignored by the plugin; ids are not reused on a link).
+	l, id := hs.pc.link, hs.pc.id
+	defer context.AfterFunc(hs.ctx, func() {
+		hs.cancelCall(l, id, stopRead, done)
+		if errors.Is(hs.ctx.Err(), context.DeadlineExceeded) && !hs.headOut.Load() {
+			stopRead() // the request's deadline passed with nothing sent: 504 at once
+		}
+	})()
 	finished := false
 	defer func() {
 		if !finished {
@@ -344,17 +376,29 @@ func (hs *hostStream) run() {
 		}
 	}()
 	for {
-		f, err := hs.cc.next(hs.ctx, hs.pc)
+		f, err := hs.cc.next(ctx, hs.pc)
 		if err != nil {
+			if cerr := hs.ctx.Err(); cerr != nil && ctx.Err() != nil {
+				err = cerr // the grace after the client's end ran out
+			}
 			hs.fail(err)
 			return
 		}
 		if f.typ == frameResult {
 			finished = true
 		}
+		if hs.gone && f.typ != frameResult && f.typ != frameWindow {
+			hs.cc.mem.release(f.charge) // the client cannot take it: drop it
+			continue
+		}
 		err = hs.frameReleased(f)
 		if errors.Is(err, errClientGone) {
-			return
+			if finished {
+				return
+			}
+			hs.gone = true
+			hs.cancelCall(l, id, stopRead, done)
+			continue
 		}
 		if err != nil {
 			hs.fail(err)
@@ -364,6 +408,28 @@ func (hs *hostStream) run() {
 			return
 		}
 	}
+}
+
+// drainGrace is how long the host goes on reading a call's response after
+// its client went away and the plugin was told to cancel it.
+const drainGrace = writeStall
+
+// cancelCall tells the plugin to cancel the call (once) and ends the
+// reading of its response after drainGrace, unless done closes first.
+func (hs *hostStream) cancelCall(l *link, id uint64, stopRead func(), done <-chan struct{}) {
+	if !hs.cancelled.CompareAndSwap(false, true) {
+		return
+	}
+	hs.cc.cancel(l, id)
+	go func() {
+		t := time.NewTimer(drainGrace)
+		defer t.Stop()
+		select {
+		case <-t.C:
+			stopRead()
+		case <-done:
+		}
+	}()
 }
 
 var errClientGone = errors.New("client gone")
@@ -457,6 +523,7 @@ func (hs *hostStream) head(head *httpHead) error {
 	hs.w.WriteHeader(head.Status)
 	if head.Status >= 200 || head.Status == http.StatusSwitchingProtocols {
 		hs.started = true
+		hs.headOut.Store(true)
 	}
 	return nil
 }
@@ -474,7 +541,7 @@ func (hs *hostStream) body(p []byte) error {
 	hs.cc.mu.Lock()
 	hs.pc.credit += n
 	hs.cc.mu.Unlock()
-	return hs.cc.write(hs.ctx, hs.pc.link, windowFrame(hs.pc.id, n))
+	return hs.cc.write(hs.rctx, hs.pc.link, windowFrame(hs.pc.id, n))
 }
 
 // fail ends the call on an error: 502 (or 504) if nothing was sent, an
@@ -578,20 +645,32 @@ func (p *bodyPump) grant(n uint64) bool {
 }
 
 // stop ends run and waits for it: the body must not be read once the
-// host's handler returns. A read that waits for a client who sent part of
-// the body and now waits for the answer would wait for good, and the
-// answer (buffered by net/http until the handler returns) would never go
-// out: such a read is interrupted with a read deadline, as a direct
-// handler that stops reading leaves the rest to net/http. A writer without
-// SetReadDeadline (a middleware's wrapper that does not unwrap) leaves the
-// read to end by itself.
+// host's handler returns. A read in progress is given readGrace to end by
+// itself: a client that is still sending delivers bytes at once, and the
+// rest of the body is then net/http's to discard (keeping the connection),
+// as after a direct handler that stopped reading. A read that waits longer
+// waits for a client who sent part of the body and now waits for the
+// answer; it would wait for good, and the answer (buffered by net/http
+// until the handler returns) would never go out: it is interrupted with a
+// read deadline. A writer without SetReadDeadline (a middleware's wrapper
+// that does not unwrap) leaves the read to end by itself.
 func (p *bodyPump) stop() {
 	close(p.quit)
 	if p.inRead.Load() {
-		_ = http.NewResponseController(p.w).SetReadDeadline(time.Unix(1, 0))
+		t := time.NewTimer(readGrace)
+		select {
+		case <-p.done:
+		case <-t.C:
+			_ = http.NewResponseController(p.w).SetReadDeadline(time.Unix(1, 0))
+		}
+		t.Stop()
 	}
 	<-p.done
 }
+
+// readGrace is how long a read of the request body in progress when the
+// handler returns may take before it is interrupted (see stop).
+const readGrace = 250 * time.Millisecond
 
 func (p *bodyPump) run(ctx context.Context) {
 	defer close(p.done)
@@ -662,7 +741,9 @@ type plugStream struct {
 	mu       sync.Mutex // guards the fields below
 	data     [][]byte   // request body frames not yet read
 	buffered int        // their bytes
+	dropped  int        // bytes that arrived after Close
 	eof      bool
+	closed   bool // the handler closed the body: frames that arrive are dropped
 	rerr     error
 	trailer  map[string][]string
 	unacked  int // request body bytes read since the last window frame
@@ -688,8 +769,12 @@ func (st *plugStream) frame(typ byte, body []byte, endC *typeCodec) bool {
 	switch typ {
 	case frameBody:
 		defer wake(st.rwake)
-		if st.eof || st.buffered+len(body) > reqWindow {
+		if st.eof || st.buffered+st.dropped+len(body) > reqWindow {
 			return false
+		}
+		if st.closed {
+			st.dropped += len(body) // never granted back: the window shrinks to 0
+			break
 		}
 		st.data = append(st.data, body)
 		st.buffered += len(body)
@@ -730,6 +815,12 @@ type plugBody struct {
 
 func (b *plugBody) Read(p []byte) (int, error) {
 	st := b.st
+	st.mu.Lock()
+	closed := st.closed
+	st.mu.Unlock()
+	if closed {
+		return 0, http.ErrBodyReadAfterClose
+	}
 	if b.ask {
 		b.ask = false
 		st.sc.write(windowFrame(st.id, reqWindow))
@@ -778,7 +869,17 @@ func (b *plugBody) Read(p []byte) (int, error) {
 	}
 }
 
-func (b *plugBody) Close() error { return nil }
+// Close makes later reads fail with http.ErrBodyReadAfterClose, as
+// net/http's body does; the host stops sending once the window it granted
+// is used (the rest of the body is left to the host's server, as a direct
+// handler leaves it to net/http).
+func (b *plugBody) Close() error {
+	b.st.mu.Lock()
+	b.st.closed = true
+	b.st.data, b.st.buffered = nil, 0
+	b.st.mu.Unlock()
+	return nil
+}
 
 // toRequest rebuilds the request on the plugin's side.
 func (hr *httpRequest) toRequest(ctx context.Context, st *plugStream) (*http.Request, error) {
@@ -842,6 +943,24 @@ type plugWriter struct {
 	buf      []byte // body bytes not sent yet
 	frame    []byte // reused frame buffer
 	err      error  // a write failed: the call is over
+	ended    atomic.Bool
+}
+
+// errAfterReturn is the error of a write to a plugin's ResponseWriter
+// after its handler returned (from a goroutine it left behind).
+var errAfterReturn = errors.New("process: write to an http.ResponseWriter after its handler returned")
+
+// check sets w.err when the handler returned, and reports whether
+// writing may go on. (A write after the call's context ended goes on while
+// the host's window allows: the host reads it and writes it to the client
+// if the client is still there, as a direct handler's answer to a
+// deadline; once the host stops granting, the write fails with the
+// context's error.)
+func (w *plugWriter) check() bool {
+	if w.err == nil && w.ended.Load() {
+		w.err = errAfterReturn
+	}
+	return w.err == nil
 }
 
 func newPlugWriter(st *plugStream, ctx context.Context, codecs *httpCodecs, preset map[string][]string) *plugWriter {
@@ -870,6 +989,9 @@ func (w *plugWriter) WriteHeader(code int) {
 }
 
 func (w *plugWriter) sendHead(code int, h http.Header) {
+	if !w.check() {
+		return
+	}
 	e := encoder{b: beginFrame(w.frame[:0], frameHead, w.st.id)}
 	head := httpHead{Status: code, Header: h}
 	w.codecs.head.enc(&e, reflect.ValueOf(&head).Elem())
@@ -896,7 +1018,7 @@ func (w *plugWriter) Write(p []byte) (int, error) {
 	if !bodyAllowed(w.status) {
 		return 0, http.ErrBodyNotAllowed
 	}
-	if w.err != nil {
+	if !w.check() {
 		return 0, w.err
 	}
 	n := len(p)
@@ -926,7 +1048,7 @@ func (w *plugWriter) send(p []byte) {
 		w.sendHead(w.status, w.snap)
 	}
 	st := w.st
-	for len(p) > 0 && w.err == nil {
+	for len(p) > 0 && w.check() {
 		st.mu.Lock()
 		n := min(st.credit, len(p))
 		st.credit -= n
@@ -946,13 +1068,28 @@ func (w *plugWriter) send(p []byte) {
 	}
 }
 
+// errHijack is what a plugin's handler gets from Hijack.
+var errHijack = fmt.Errorf("process: Hijack is not bridged: a handler in a process patch cannot take over the client's connection, which the host holds (serve WebSockets and other upgrades from the host): %w", http.ErrNotSupported)
+
+var hijackLogged atomic.Bool
+
+// Hijack refuses: the connection is the host's. A WebSocket library then
+// answers the upgrade with its error status and this message. The first
+// refusal in a process is logged.
+func (w *plugWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	if hijackLogged.CompareAndSwap(false, true) {
+		slog.Warn("process patch: an HTTP handler asked to Hijack the connection; refused: Hijack is not bridged (logged once per process)")
+	}
+	return nil, nil, errHijack
+}
+
 // Flush sends what was written and asks the host to flush it to the
 // client.
 func (w *plugWriter) Flush() {
 	if w.status == 0 {
 		w.WriteHeader(http.StatusOK)
 	}
-	if w.err != nil {
+	if !w.check() {
 		return
 	}
 	w.send(w.buf)
@@ -970,6 +1107,7 @@ func beginFrameDone(typ byte, id uint64) []byte {
 
 // end returns the end of the response for the result frame.
 func (w *plugWriter) end() httpEnd {
+	w.ended.Store(true)
 	if w.status == 0 {
 		w.WriteHeader(http.StatusOK)
 	}

@@ -12,7 +12,13 @@ import (
 	"net/http"
 	"reflect"
 	"strings"
+	"testing/fstest"
+	"time"
 )
+
+var modTime = time.Date(2024, 1, 2, 3, 4, 5, 0, time.UTC)
+
+func head(url string) *http.Request { r, _ := http.NewRequest("HEAD", url, nil); return r }
 
 // Case is one handler run both compiled and through the bridge.
 type Case struct {
@@ -142,5 +148,47 @@ var Cases = []Case{
 		r, _ := http.NewRequest("PATCH", url, nil)
 		r.Header.Set("X-In", "in")
 		return r
+	}},
+	{Name: "ServeContent range", Handler: func(w http.ResponseWriter, r *http.Request) {
+		http.ServeContent(w, r, "a.txt", modTime, strings.NewReader(strings.Repeat("0123456789", 10000)))
+	}, Req: func(url string) *http.Request { r := Get(url); r.Header.Set("Range", "bytes=10-99999"); return r }},
+	{Name: "ServeContent If-Modified-Since", Handler: func(w http.ResponseWriter, r *http.Request) {
+		http.ServeContent(w, r, "a.txt", modTime, strings.NewReader("hello"))
+	}, Req: func(url string) *http.Request {
+		r := Get(url)
+		r.Header.Set("If-Modified-Since", modTime.Format(http.TimeFormat))
+		return r
+	}},
+	{Name: "ServeContent HEAD", Handler: func(w http.ResponseWriter, r *http.Request) {
+		http.ServeContent(w, r, "a.txt", modTime, strings.NewReader(strings.Repeat("x", 100000)))
+	}, Req: head},
+	{Name: "FileServer suffix range", Handler: func(w http.ResponseWriter, r *http.Request) {
+		r.URL.Path = "/f.txt"
+		http.FileServerFS(fstest.MapFS{"f.txt": {Data: bytes.Repeat([]byte("abc"), 50000), ModTime: modTime}}).ServeHTTP(w, r)
+	}, Req: func(url string) *http.Request { r := Get(url); r.Header.Set("Range", "bytes=-5"); return r }},
+	{Name: "HEAD with a large body written", Handler: func(w http.ResponseWriter, r *http.Request) {
+		w.Write(bytes.Repeat([]byte("x"), 100000))
+	}, Req: head},
+	{Name: "HEAD with Content-Length set", Handler: func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", "1000")
+	}, Req: head},
+	{Name: "not modified with body", Handler: func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusNotModified)
+		_, err := io.WriteString(w, "x")
+		w.Header().Set("X-Err", fmt.Sprint(err)) // ignored: the head is out
+	}},
+	{Name: "body read after close", Handler: func(w http.ResponseWriter, r *http.Request) {
+		b := make([]byte, 10)
+		n, err := io.ReadFull(r.Body, b)
+		cerr := r.Body.Close()
+		m, err2 := r.Body.Read(b)
+		fmt.Fprintf(w, "%d %v %v %d %v", n, err, cerr, m, err2 != nil && (errors.Is(err2, http.ErrBodyReadAfterClose) || err2.Error() == "body closed by handler"))
+	}, Req: func(url string) *http.Request {
+		r, _ := http.NewRequest("POST", url, io.MultiReader(strings.NewReader("abcdefghijklmnop"), bytes.NewReader(make([]byte, 200<<10)))) // streams (over inlineBody), and net/http can discard what is left after the handler
+		return r
+	}},
+	{Name: "flush through the ResponseController", Handler: func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "a")
+		fmt.Fprint(w, http.NewResponseController(w).Flush())
 	}},
 }
