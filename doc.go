@@ -20,31 +20,34 @@
 //
 // # Lifecycle
 //
-// [New] makes the registry, the manager and the loaders; the slots are
-// registered next, with [Register] or [MustRegister]; [Runtime.Start] then
-// applies what the patch directory holds (in name order) and watches it.
-// Register slots before Start: a patch for a slot that is not registered yet
-// is refused. [Runtime.Close] stops the watch, reverts every slot to its
-// baseline and retires every patch (scripts drain, processes finish their
-// calls and stop), then closes the loaders, in that order, and returns when
-// done or when its context ends.
+// [New] makes the registry and the manager, and attaches a loader of each
+// kind to the manager, which owns them. The slots are registered next,
+// with [Register] or [MustRegister]; [Runtime.Start] then applies what the
+// patch directory holds (in name order) and watches it. Register slots
+// before Start: a patch for a slot that is not registered yet is refused.
+// [Runtime.Close] stops the watch and closes the manager, which reverts
+// every slot to its baseline, retires every patch (scripts drain,
+// processes finish their calls and stop) and then closes the loaders; it
+// returns when done or when its context ends.
 //
 // # Failures
 //
 // [Runtime.Handler] wraps an HTTP handler whose logic is a slot: a panic in
-// it becomes a 500, is logged and is reported to the manager against the
-// slot, whose [hotswap.RollbackPolicy] (Options.Rollback) reverts a patch
-// that keeps failing. [Runtime.StatusHandler] serves the slots, the patch
-// stack and the recent events as JSON.
+// it becomes a 500 and is logged. Each failure counts once toward
+// Options.Rollback: the loaders report the failures of the patches they
+// made, and the handler reports only what no loader saw
+// ([hotswap.Manager.Recovered]). [Runtime.StatusHandler] serves the slots,
+// the patch stack and the recent events as JSON.
 //
 // # What it links
 //
 // This package links every kind: yaegi for scripts, the package plugin and
 // cgo for native patches, and go-plugin with gRPC for process patches. An
 // application that wants fewer of them (scripts only, or no go-plugin and
-// gRPC in its binary) uses the packages directly: [registry], [hotswap], one
-// or more of loader/script, loader/native and loader/process, and
-// [hotswap.Watch] for the directory; docs/embedding.md shows both ways.
+// gRPC in its binary) uses the packages directly: [registry], [hotswap]
+// (standard library only), one or more of loader/script, loader/native and
+// loader/process attached to the manager, and [patchdir] for the directory
+// (the watcher and fsnotify); docs/embedding.md shows both ways.
 //
 // # Platforms
 //

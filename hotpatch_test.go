@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/hotpatch-go/hotpatch/hotswap"
+	"github.com/hotpatch-go/hotpatch/patchdir"
 	"go.uber.org/goleak"
 )
 
@@ -203,5 +204,50 @@ func TestStatusHandler(t *testing.T) {
 	if st.Generation != 1 || len(st.Slots) != 2 || st.Slots[0].Patch != "" || st.Slots[1].Patch != "p1" ||
 		len(st.Stack) != 1 || st.Stack[0].ID != "p1" || len(st.Events) != 1 || st.Events[0].Type != "applied" {
 		t.Fatalf("status: %s", rec.Body)
+	}
+}
+
+// TestHandlerCountsScriptPanicOnce: a script patch that panics behind the
+// Handler is counted once per panic: the script loader reports it, and the
+// middleware does not report it again.
+func TestHandlerCountsScriptPanicOnce(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	rt, err := New(Options{Dir: dir, Rollback: hotswap.RollbackPolicy{Failures: 100, Window: time.Hour},
+		Watch: patchdir.Options{Debounce: 10 * time.Millisecond}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rt.Close(context.Background())
+	greet := MustRegister(rt, "t.Greet", func(n string) string { return "hello, " + n })
+	events, cancel := rt.Manager().Subscribe(16)
+	defer cancel()
+	if err := rt.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	src := "package patch\n\n//hotpatch:slot t.Greet\nfunc Greet(n string) string { return \"hi \" + n[:3] }\n"
+	if err := os.WriteFile(filepath.Join(dir, "greet.go"), []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for e := range events {
+		if e.Type == hotswap.EventApplied {
+			break
+		}
+		if e.Type == hotswap.EventRejected {
+			t.Fatalf("rejected: %v", e.Err)
+		}
+	}
+	h := rt.Handler("t.Greet", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = w.Write([]byte(greet.Load()(r.URL.Query().Get("n"))))
+	}))
+	for range 3 {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest("GET", "/?n=x", nil))
+		if rec.Code != http.StatusInternalServerError {
+			t.Fatalf("panicking script answered %d, want 500", rec.Code)
+		}
+	}
+	if st := rt.Manager().Status(); st.Slots[0].Failures != 3 {
+		t.Fatalf("3 panics counted as %d failures, want 3", st.Slots[0].Failures)
 	}
 }

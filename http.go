@@ -4,18 +4,17 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"runtime/debug"
 	"time"
-
-	"github.com/hotpatch-go/hotpatch/hotswap"
 )
 
 // Handler wraps h, an HTTP handler whose logic is the slot named slot, so
-// that a bad patch cannot break the server and is rolled back: a panic in
-// h is answered with 500 (if nothing was written yet), logged with the
-// serving patch, and reported once to the manager against the slot, where
-// Options.Rollback counts it. http.ErrAbortHandler goes on up, as net/http
-// expects.
+// that a bad patch cannot break the server: a panic in h is answered with
+// 500 (if nothing was written yet) and logged with the serving patch.
+// It is counted once against the patch, for Options.Rollback: the loaders
+// report the failures of the patches they made themselves, and the
+// handler reports only what no loader saw, a manual patch's panic (see
+// [hotswap.Manager.Recovered]). http.ErrAbortHandler goes on up, as
+// net/http expects.
 func (rt *Runtime) Handler(slot string, h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		defer func() {
@@ -26,13 +25,12 @@ func (rt *Runtime) Handler(slot string, h http.Handler) http.Handler {
 			if v == http.ErrAbortHandler {
 				panic(v)
 			}
-			err := fmt.Errorf("%s %s: %w", r.Method, r.URL.RequestURI(), &hotswap.PanicError{Value: v, Stack: debug.Stack()})
+			err := fmt.Errorf("%s %s: %w", r.Method, r.URL.RequestURI(), rt.mgr.Recovered(slot, v))
 			patch := ""
 			if sl, ok := rt.reg.Lookup(slot); ok {
 				patch = sl.Info().PatchID
 			}
 			rt.log.Error("hotpatch: handler panicked", "slot", slot, "patch", patch, "err", err)
-			rt.mgr.ReportFailure(slot, err)
 			http.Error(w, "internal error", http.StatusInternalServerError)
 		}()
 		h.ServeHTTP(w, r)

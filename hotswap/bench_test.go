@@ -17,8 +17,8 @@ func benchApply(b *testing.B, slots int) {
 		registry.MustRegister(reg, name, func(x int) int { return x })
 		impls[name] = func(x int) int { return x + 1 }
 	}
-	m := hotswap.New(reg, hotswap.Options{})
-	defer m.Close()
+	m := mustNew(b, reg, hotswap.Options{})
+	defer m.Close(context.Background())
 	ctx := context.Background()
 	p := hotswap.Patch{ID: "bench", Impls: impls}
 	b.ReportAllocs()

@@ -34,10 +34,21 @@
 //
 // # Failures and rollback
 //
-// Adapters (HTTP middleware, gRPC interceptors, loaders) report failed calls
-// with [Manager.ReportFailure]. With a [RollbackPolicy], a patch that
-// collects enough failures soon after it became current is reverted
-// automatically, with a rolled-back event that says why.
+// Each failed call through a slot is counted once, against the patch
+// serving the slot. Loaders report the failures of the code they run
+// ([Host.ReportFailure]) at the boundary that runs it, before the panic or
+// error goes on up; code above the slot (an HTTP middleware, a gRPC
+// interceptor) reports what it recovers through [Manager.Recovered], which
+// counts a panic only if no loader reported it already. So a failure is
+// counted once for every kind, with or without a middleware.
+//
+// Failures are counted per patch, across all the slots it serves, from the
+// moment it was applied, and the count is never reset. With a
+// [RollbackPolicy], the patch is reverted automatically (a rolled-back
+// event says why) when a failure brings its count to Failures while within
+// Window of the moment the patch became current for the slot that failed.
+// A failure reported later than that never rolls it back: Window is the
+// patch's probation.
 //
 // # Hooks and what they may call
 //
@@ -54,16 +65,19 @@
 //     manager that is itself running a Validate hook, which would
 //     otherwise let two managers wait on each other.
 //   - Retire runs on a goroutine of its own, with no lock held (also when
-//     the directory glue releases a refused load). Every method works.
+//     [Manager.Release] releases a refused load). Every method works.
 //     Close called from it starts the shutdown and returns without waiting
 //     for background work, which includes the retire calling it; a Close
 //     from elsewhere still waits for everything. Apply after Close fails
 //     with [ErrClosed].
 //   - The logger's handler runs after the change lock is released, in the
 //     order of the history. Every method works, as from Retire (Close does
-//     not wait; [DirWatch.Close] neither, also when the handler runs on the
-//     watch's own loop). A handler that panics loses that record only: the
-//     panic is recovered and the change, and the retires it starts, go on.
+//     not wait; nor does the Close of a directory watch that checks
+//     [InHook], also when the handler runs on the watch's own loop). A
+//     handler that panics loses that record only: the panic is recovered
+//     and the change, and the retires it starts, go on.
+//   - A load run by [Manager.Load] and a loader's Close run as the hooks
+//     that hold no lock: every method works, and Close does not wait.
 //   - Close called from inside any of these hooks, of any manager, never
 //     waits for background work; it returns once the shutdown is started.
 //   - Subscribers read a channel on their own goroutines: the manager never
@@ -80,33 +94,56 @@
 // one calling Close waits until it is abandoned (RetireTimeout and a
 // grace). Call from the hook itself, or do not wait.
 //
-// # Loaders
+// # Loaders and the host contract
 //
-// [Loader] is the interface through which patch files of each kind (script,
-// native, process) become patches. It is declared here, where it is
-// consumed; loaders live in the loader/ packages and this package never
-// imports them.
+// [Loader] is the interface through which patch files of each kind become
+// patches, and [Host] what a loader may ask of the manager: the slot of a
+// name with its exact type ([Host.Slot]), failure reports, a rollback,
+// recording an event that did not come from a change ([Host.Record]: a
+// file refused before it became a patch, a restart, a warning) and the
+// logger. Both are declared here, where they are consumed; [*Manager]
+// implements Host, and this package never imports a loader.
+//
+// A loader receives the host with every [Loader.Load] rather than once,
+// when it is attached: a loader then holds no registry or manager of its
+// own, so it cannot be wired to the wrong one and has no state in which it
+// is not wired yet; a patch keeps the host that loaded it for what happens
+// later (a failed call, a process to restart); and a tool can load a file
+// against a manager to check it without the manager owning the loader.
+// Ownership is the separate step [Manager.Attach]: an attached loader is
+// found by the directory glue and other tools ([Manager.Loaders]) and
+// closed by [Manager.Close]. Kinds are open: a loader of an application's
+// own names its own [Kind], and the manager accepts it.
+//
+// Every loader wraps the same errors for the same meanings, so callers
+// match them whichever loader produced them: [ErrUnknownSlot],
+// [*TypeMismatchError], [ErrClosed] and, for patches built against another
+// binary, [ErrBaselineChanged] (the manager itself never returns it).
 //
 // # Closing
 //
 // [Manager.Close] puts every slot back to its baseline, retires every
-// applied patch, waits for background work, and closes subscriber channels.
-// Each Retire hook has Options.RetireTimeout; one that ignores its context
-// is abandoned soon after ([ErrRetireAbandoned], on its retired event), so
-// it does not hold Close. A change in progress is waited for: a Validate
-// hook that never returns holds Close too (bound it with Apply's context).
-// The reverts it records are not failures: their Err is nil and their
-// Note says the manager closed.
+// applied patch, waits for background work, closes the attached loaders
+// (newest first), gives the registry back and closes subscriber channels.
+// It never blocks past its context: the shutdown goes on in the background
+// and a later Close waits for it again. Each Retire hook has
+// Options.RetireTimeout; one that ignores its context is abandoned soon
+// after ([ErrRetireAbandoned], on its retired event), so it does not hold
+// Close. A change in progress is waited for within the context: a Validate
+// hook that never returns holds the shutdown (bound it with Apply's
+// context). The reverts it records are not failures: their Err is nil and
+// their Note says the manager closed.
+//
+// # Options
+//
+// In [Options] and [RollbackPolicy], as in every Options struct of the
+// module, a zero field means its documented default; where a feature can
+// be off, its default is off or a negative value turns it off (a zero
+// RollbackPolicy.Failures is the default, no automatic rollback).
 //
 // # The patch directory
 //
-// [Watch] keeps a manager in step with a directory (see its documentation
-// and the watcher package): a file that appears or changes is loaded and
-// applied, one that goes is reverted. Files load concurrently, at most
-// [WatchOptions.Parallel] at once; each load is bounded by
-// [WatchOptions.LoadTimeout], and one that ignores its context is abandoned
-// ([ErrLoadAbandoned]) so that it holds up neither other files nor
-// [DirWatch.Close]. At start, files apply in name order, so when several
-// provide one slot the last name serves it. Every open of a patch file is
-// non-blocking and its size is checked before it is read.
+// The glue from a directory to the manager is package patchdir, built on
+// this package's public contract only; this package imports neither it nor
+// the watcher.
 package hotswap

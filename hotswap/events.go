@@ -16,7 +16,14 @@ const (
 	EventRolledBack EventType = "rolled-back" // a patch left the stack after repeated failures
 	EventRejected   EventType = "rejected"    // a patch (or a file meant to become one) was refused; Err says why
 	EventRetired    EventType = "retired"     // a patch's resources were released; Err is its Retire error, if any
+
+	// Recorded by loaders and tools through [Host.Record]:
+	EventRestarted EventType = "restarted" // what serves a patch was restarted (a process that exited); Err says why
+	EventWarning   EventType = "warning"   // something an operator should know; Note or Err says what
 )
+
+// Event types are open: a loader or tool may record types of its own (the
+// directory glue records "watch-error" and "watch-resumed").
 
 // Event is one entry of the manager's history.
 type Event struct {

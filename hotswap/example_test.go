@@ -3,6 +3,9 @@ package hotswap_test
 import (
 	"context"
 	"fmt"
+	"path/filepath"
+	"reflect"
+	"strings"
 
 	"github.com/hotpatch-go/hotpatch/hotswap"
 	"github.com/hotpatch-go/hotpatch/registry"
@@ -15,8 +18,12 @@ func Example() {
 		return "hello, " + name
 	})
 
-	mgr := hotswap.New(reg, hotswap.Options{})
-	defer mgr.Close()
+	mgr, err := hotswap.New(reg, hotswap.Options{})
+	if err != nil {
+		fmt.Println("new:", err)
+		return
+	}
+	defer mgr.Close(context.Background())
 
 	fmt.Println(greet.Load()("gopher"))
 
@@ -50,10 +57,14 @@ func Example() {
 func ExampleManager_Apply_typeMismatch() {
 	reg := registry.New()
 	price := registry.MustRegister(reg, "billing.Price", func(cents int) int { return cents })
-	mgr := hotswap.New(reg, hotswap.Options{})
-	defer mgr.Close()
+	mgr, err := hotswap.New(reg, hotswap.Options{})
+	if err != nil {
+		fmt.Println("new:", err)
+		return
+	}
+	defer mgr.Close(context.Background())
 
-	_, err := mgr.Apply(context.Background(), hotswap.Patch{
+	_, err = mgr.Apply(context.Background(), hotswap.Patch{
 		ID:    "price-v2",
 		Impls: map[string]any{"billing.Price": func(cents int64) int64 { return cents * 2 }},
 	})
@@ -62,4 +73,58 @@ func ExampleManager_Apply_typeMismatch() {
 	// Output:
 	// apply patch "price-v2": hotswap: slot billing.Price: implementation has type func(int64) int64, slot has type func(int) int
 	// 100
+}
+
+// wordLoader is a loader of a kind of its own: the file's name (without
+// .word) is the greeting. It asks the host for the slot's exact type and
+// refuses with the errors every loader uses.
+type wordLoader struct{}
+
+func (wordLoader) Kind() hotswap.Kind              { return "word" }
+func (wordLoader) Match(path string) bool          { return strings.HasSuffix(path, ".word") }
+func (wordLoader) Close(ctx context.Context) error { return nil }
+func (wordLoader) Load(_ context.Context, host hotswap.Host, path string) (hotswap.Patch, error) {
+	s, ok := host.Slot("example.Greet")
+	if !ok {
+		return hotswap.Patch{}, fmt.Errorf("%s: %w", path, hotswap.ErrUnknownSlot)
+	}
+	word := strings.TrimSuffix(filepath.Base(path), ".word")
+	impl := func(name string) string { return word + ", " + name }
+	if got := reflect.TypeOf(impl); got != s.Type() {
+		return hotswap.Patch{}, fmt.Errorf("%s: %w", path, &hotswap.TypeMismatchError{Slot: s.Name(), Want: s.Type(), Got: got})
+	}
+	return hotswap.Patch{ID: filepath.Base(path), Impls: map[string]any{"example.Greet": impl}}, nil
+}
+
+// A loader attached to a manager is owned by it: Load runs it with the
+// manager as its host, and Close closes it after retiring the patches.
+func ExampleManager_Attach() {
+	reg := registry.New()
+	greet := registry.MustRegister(reg, "example.Greet", func(name string) string { return "hello, " + name })
+	mgr, err := hotswap.New(reg, hotswap.Options{})
+	if err != nil {
+		fmt.Println("new:", err)
+		return
+	}
+	defer mgr.Close(context.Background())
+	l := wordLoader{}
+	if err := mgr.Attach(l); err != nil {
+		fmt.Println("attach:", err)
+		return
+	}
+
+	ctx := context.Background()
+	p, err := mgr.Load(ctx, l, "patches/howdy.word")
+	if err != nil {
+		fmt.Println("load:", err)
+		return
+	}
+	if _, err := mgr.Apply(ctx, p); err != nil {
+		_ = mgr.Release(p)
+		fmt.Println("apply:", err)
+		return
+	}
+	fmt.Println(greet.Load()("gopher"), "- kind", p.Kind)
+	// Output:
+	// howdy, gopher - kind word
 }

@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"runtime"
 	"runtime/debug"
+	"time"
 )
 
 // User code (Validate and Retire hooks, the logger's handler) runs inside one
@@ -95,3 +96,15 @@ func reentrant(method, what string) error {
 		"a Validate hook may read the manager (Status, History, Generation) and report failures, "+
 		"but not change it or close it", ErrReentrant, method, what)
 }
+
+// abandonGrace is how long a Retire hook may run on after its context
+// ended before it is abandoned; at most RetireTimeout.
+const abandonGrace = 2 * time.Second
+
+// InHook reports whether the calling goroutine runs code that a manager
+// called: a load run by [Manager.Load], a Validate or Retire hook, a
+// loader's Close, the logger's handler. A Close of something that waits
+// for its own background work (a directory watch) must not wait when
+// called from there, since that work may be its caller; the manager's own
+// Close behaves so.
+func InHook() bool { return callerFrames() != 0 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"reflect"
+	"runtime/debug"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -23,7 +24,7 @@ const (
 )
 
 // Options configure a [Manager]. The zero value is ready to use: a zero field
-// means the matching Default constant.
+// means the matching Default constant (negative durations and sizes too).
 type Options struct {
 	// Logger receives one structured record per event. nil discards.
 	Logger *slog.Logger
@@ -37,12 +38,19 @@ type Options struct {
 	Rollback RollbackPolicy
 }
 
-// RollbackPolicy reverts the patch that serves a slot once Failures failures
-// have been reported for it (see [Manager.ReportFailure]) within Window
-// after it became current. Failures == 0 disables automatic rollback.
+// RollbackPolicy reverts a patch automatically after repeated failures.
+// Failures are counted per patch, across every slot it serves, from the
+// moment it was applied, and never reset (see [Manager.ReportFailure] for
+// who reports them). The patch is rolled back when a failure brings its
+// count to Failures within Window of the moment the patch became current
+// for the slot that failed; a failure reported later never rolls it back.
 type RollbackPolicy struct {
+	// Failures is the count that rolls a patch back. Zero, the default,
+	// and negative values mean no automatic rollback.
 	Failures int
-	Window   time.Duration
+	// Window is the probation after a patch became current for a slot.
+	// Zero means DefaultRollbackWindow.
+	Window time.Duration
 }
 
 // Manager applies and reverts patches on the slots of one registry. It is the
@@ -50,8 +58,7 @@ type RollbackPolicy struct {
 // changes are serialized, and calls through slots never wait for them.
 type Manager struct {
 	reg     *registry.Registry
-	key     slotaccess.Key
-	release func() // nil when another manager holds the registry
+	release func() // gives the registry back, at the end of Close
 	opts    Options
 	log     *slog.Logger
 
@@ -67,15 +74,19 @@ type Manager struct {
 	snap   atomic.Pointer[snapshot] // published after every change
 	holder atomic.Pointer[string]   // the Validate hook the lock holder runs now, nil when none
 
-	evMu     sync.Mutex // guards hist, subs, stopping
+	evMu     sync.Mutex // guards hist, subs, stopping, loaders
 	hist     history
 	subs     map[chan Event]struct{}
-	stopping bool // no new background work may start
+	stopping bool     // no new background work may start
+	loaders  []Loader // attached, closed by Close in reverse order
 
 	wg       sync.WaitGroup // retire and rollback goroutines
 	done     chan struct{}  // closed by Close once the slots are back to baseline
-	finished chan struct{}  // closed once background work ended and subscribers were closed
+	finished chan struct{}  // closed once background work ended, loaders and subscribers were closed
 	closing  atomic.Bool    // set by the Close that shuts down
+	closeErr error          // the loaders' Close errors; written before finished is closed
+
+	reported reportedRing // panics reported and gone on up, for Recovered
 }
 
 // entry is one applied patch.
@@ -89,11 +100,15 @@ type entry struct {
 }
 
 // New returns a manager for reg. One registry has at most one manager at a
-// time: a second manager on the same registry refuses every change with
-// [ErrRegistryInUse] until the first is closed.
-func New(reg *registry.Registry, opts Options) *Manager {
+// time: New fails with [ErrRegistryInUse] while another manager of reg is
+// not closed.
+func New(reg *registry.Registry, opts Options) (*Manager, error) {
 	if reg == nil {
-		panic("hotswap: New with nil registry")
+		return nil, ErrNoRegistry
+	}
+	release, ok := slotaccess.Claim(reg)
+	if !ok {
+		return nil, ErrRegistryInUse
 	}
 	if opts.HistorySize <= 0 {
 		opts.HistorySize = DefaultHistorySize
@@ -110,7 +125,7 @@ func New(reg *registry.Registry, opts Options) *Manager {
 	}
 	m := &Manager{
 		reg:      reg,
-		key:      slotaccess.NewKey(),
+		release:  release,
 		opts:     opts,
 		log:      log,
 		sem:      make(chan struct{}, 1),
@@ -122,13 +137,8 @@ func New(reg *registry.Registry, opts Options) *Manager {
 		done:     make(chan struct{}),
 		finished: make(chan struct{}),
 	}
-	if rel, ok := reg.Claim(m.key); ok {
-		m.release = rel
-	} else {
-		log.Warn("hotswap: registry already managed; this manager refuses every change", "err", ErrRegistryInUse)
-	}
 	m.publish(nil)
-	return m
+	return m, nil
 }
 
 // lock takes the writer token for method, or fails if ctx ends first or the
@@ -188,17 +198,11 @@ func (m *Manager) Apply(ctx context.Context, p Patch) (Applied, error) {
 }
 
 func (m *Manager) apply(ctx context.Context, p Patch) (Applied, error) {
-	if m.release == nil {
-		return Applied{}, ErrRegistryInUse
-	}
 	if p.ID == "" {
 		return Applied{}, ErrNoID
 	}
 	if p.Kind == "" {
 		p.Kind = KindManual
-	}
-	if !p.Kind.valid() {
-		return Applied{}, fmt.Errorf("%w %q (want script, native, process or manual)", ErrBadKind, p.Kind)
 	}
 	if len(p.Impls) == 0 {
 		return Applied{}, ErrEmptyPatch
@@ -299,7 +303,11 @@ func (m *Manager) checkImpl(name string, impl any) (slotaccess.Writer, error) {
 	if w := m.writers[name]; w != nil {
 		return w, nil
 	}
-	return m.reg.Writer(m.key, name)
+	w, ok := slotaccess.WriterOf(m.reg, name)
+	if !ok { // looked up above; registries never forget a slot
+		return nil, fmt.Errorf("slot %q: %w", name, ErrUnknownSlot)
+	}
+	return w, nil
 }
 
 // Revert removes the patch with the given ID from the stack, wherever it is.
@@ -422,14 +430,24 @@ func (m *Manager) goAsync(f func()) bool {
 	return true
 }
 
-// ReportFailure tells the manager that a call through slot failed (a panic,
-// an error response). It never blocks. With a [RollbackPolicy], the patch
-// serving the slot is reverted once enough failures arrive within the window
-// after it became current; a rolled-back event records why.
+// ReportFailure tells the manager that one call through slot failed in the
+// code of the patch serving it (see [Host.ReportFailure] for who reports
+// what). Every call counts one failure: report each failure once. It never
+// blocks. With a [RollbackPolicy], the patch is reverted once its count
+// reaches the policy's Failures while within Window of becoming current for
+// the slot; a rolled-back event records why. A failure of a slot that
+// serves its baseline is only logged (at debug level).
 func (m *Manager) ReportFailure(slot string, err error) {
 	if m.closed.Load() {
 		return
 	}
+	m.reported.remember(slot, err)
+	m.count(slot, err)
+}
+
+// count counts one failure against the patch serving slot and starts a
+// rollback when the policy says so.
+func (m *Manager) count(slot string, err error) {
 	s := m.snap.Load()
 	i := s.find(slot)
 	var e *entry
@@ -466,21 +484,60 @@ func (m *Manager) ReportFailure(slot string, err error) {
 	})
 }
 
-// Close stops the manager. It puts every slot back to its baseline, retires
+// Recovered is the recover-and-report step of code above a slot (an HTTP
+// middleware, a gRPC interceptor) that recovered v from a call through
+// slot. It returns v as a [*PanicError] with the stack, for the caller's
+// log, and counts it as one failure of the patch serving the slot unless
+// a loader already reported this very panic: loaders report the panics of
+// their patches' code at the boundary that runs it, before the panic goes
+// on up ([Host.ReportFailure]), and the manager remembers the last few it
+// was told about, per slot, so that each failure counts once. A panic of
+// code no loader runs (a manual patch, code above the slot such as the
+// encoding of a patch's result, the baseline) is counted here.
+//
+// A panic value is recognised by equality (==): an error value created by
+// the panic is recognised exactly; two panics with equal strings are told
+// apart only by order. A value that cannot be compared (a slice, a map) is
+// never recognised, and a failure with one is counted by the loader and
+// again here. An error that implements [Accounted] (a process patch's
+// call error) is never counted here: its loader accounted for it.
+func (m *Manager) Recovered(slot string, v any) error {
+	pe, ok := v.(*PanicError)
+	if !ok {
+		pe = &PanicError{Value: v, Stack: debug.Stack()}
+	}
+	var acc Accounted
+	if err, ok := v.(error); ok && errors.As(err, &acc) {
+		return pe // its loader accounted for it
+	}
+	if m.closed.Load() || m.reported.take(slot, v) {
+		return pe
+	}
+	m.count(slot, pe)
+	return pe
+}
+
+// Close stops the manager: it puts every slot back to its baseline, retires
 // every applied patch, waits for background work (retire hooks are bounded
 // by Options.RetireTimeout; one that ignores its context is abandoned soon
-// after, with [ErrRetireAbandoned]) and closes the event channels of
-// subscribers. A change in progress is waited for: a Validate hook that
-// never returns holds Close too.
-// Changes after Close fail with [ErrClosed]. Close is safe to call more than
-// once and concurrently; every call returns once the manager is closed.
+// after, with [ErrRetireAbandoned]), closes the attached loaders in the
+// reverse order of their attaches, gives the registry back (a new manager
+// may manage it) and closes the event channels of subscribers. It returns
+// the loaders' Close errors.
+//
+// Close never blocks past ctx: when ctx ends first it returns an error
+// wrapping ctx.Err(), and the shutdown goes on in the background (a later
+// Close waits for it again). A change in progress is waited for within
+// ctx: a Validate hook that never returns holds the shutdown. Changes after
+// Close fail with [ErrClosed]. Close is safe to call more than once and
+// concurrently.
 //
 // Called from inside a hook or the logger (of any manager), Close starts
 // the shutdown and returns without waiting for background work, which could
 // be the caller itself; the shutdown completes on its own.
 // Called from inside a Validate hook while the change that runs it holds the
 // lock, Close fails at once with [ErrReentrant].
-func (m *Manager) Close() error {
+func (m *Manager) Close(ctx context.Context) error {
 	frames := callerFrames()
 	if frames&inLocked != 0 {
 		if h := m.holder.Load(); h != nil {
@@ -490,20 +547,36 @@ func (m *Manager) Close() error {
 	if m.closing.CompareAndSwap(false, true) {
 		// Not a sync.Once: the shutdown logs its reverts, and a logger
 		// that calls Close from there must not wait for the shutdown.
-		m.shutdown()
+		select {
+		case m.sem <- struct{}{}: // no change in progress: shut down now
+			m.shutdown()
+		default:
+			select {
+			case m.sem <- struct{}{}:
+				m.shutdown()
+			case <-ctx.Done():
+				go func() {
+					m.sem <- struct{}{}
+					m.shutdown()
+				}()
+			}
+		}
 	}
 	if frames != 0 {
 		return nil
 	}
-	<-m.finished
-	return nil
+	select {
+	case <-m.finished:
+		return m.closeErr
+	case <-ctx.Done():
+		return fmt.Errorf("hotswap: close: %w", ctx.Err())
+	}
 }
 
 // shutdown reverts everything, stops new background work and leaves the
 // wait for it to a goroutine, which Close waits for unless Close was called
-// back from a hook.
+// back from a hook. The caller holds the change token.
 func (m *Manager) shutdown() {
-	m.sem <- struct{}{}
 	m.closed.Store(true)
 	stack := m.stack
 	if len(stack) > 0 {
@@ -525,14 +598,24 @@ func (m *Manager) shutdown() {
 
 	m.evMu.Lock()
 	m.stopping = true
+	loaders := m.loaders
 	m.evMu.Unlock()
 	close(m.done)
 	go func() {
 		defer close(m.finished)
 		m.wg.Wait()
-		if m.release != nil {
-			m.release()
+		// The loaders last, newest first: every patch they made is
+		// retired, so they stop only what is left (helper processes,
+		// private directories).
+		var errs []error
+		for i := len(loaders) - 1; i >= 0; i-- {
+			l := loaders[i]
+			if err := closeLoader(l); err != nil {
+				errs = append(errs, fmt.Errorf("close %s loader: %w", l.Kind(), err))
+			}
 		}
+		m.closeErr = errors.Join(errs...)
+		m.release()
 		m.evMu.Lock()
 		for ch := range m.subs {
 			close(ch)
@@ -542,19 +625,13 @@ func (m *Manager) shutdown() {
 	}()
 }
 
+// closeLoader runs l.Close as user code, with a panic turned into an error.
+func closeLoader(l Loader) error {
+	return runUnlocked(func() error { return callHook(context.Background(), l.Close) })
+}
+
 // noteClosed marks the reverts of Close: a shutdown, not a failure.
 const noteClosed = "manager closed: every slot back to its baseline"
-
-// applied reports whether a patch with the given ID is in the stack, as of
-// the last change.
-func (m *Manager) applied(id string) bool {
-	for _, p := range m.snap.Load().stack {
-		if p.ID == id {
-			return true
-		}
-	}
-	return false
-}
 
 // Done returns a channel closed when Close starts shutting the manager down.
 func (m *Manager) Done() <-chan struct{} { return m.done }

@@ -38,8 +38,8 @@ func newFixture(t *testing.T, opts hotswap.Options) *fixture {
 		greet: registry.MustRegister(reg, "example.Greet", func(n string) string { return "hello, " + n }),
 		price: registry.MustRegister(reg, "billing.Price", func(c int) int { return c }),
 	}
-	f.m = hotswap.New(reg, opts)
-	t.Cleanup(func() { f.m.Close() })
+	f.m = mustNew(t, reg, opts)
+	t.Cleanup(func() { f.m.Close(context.Background()) })
 	return f
 }
 
@@ -187,7 +187,6 @@ func TestApplyBadInput(t *testing.T) {
 		{"empty patch", hotswap.Patch{ID: "x"}, hotswap.ErrEmptyPatch},
 		{"empty impls map", hotswap.Patch{ID: "x", Impls: map[string]any{}}, hotswap.ErrEmptyPatch},
 		{"no id", hotswap.Patch{Impls: map[string]any{"example.Greet": func(s string) string { return s }}}, hotswap.ErrNoID},
-		{"bad kind", hotswap.Patch{ID: "x", Kind: "wasm", Impls: map[string]any{"example.Greet": func(s string) string { return s }}}, hotswap.ErrBadKind},
 		{"duplicate id", greetPatch("good", "dup"), hotswap.ErrDuplicateID},
 		{"one good one bad slot", hotswap.Patch{ID: "x", Impls: map[string]any{
 			"example.Greet": func(s string) string { return "half" },
@@ -276,10 +275,10 @@ func TestAfterClose(t *testing.T) {
 	p.Retire = func(context.Context) error { retired.Add(1); return nil }
 	mustApply(t, f.m, p)
 	events, _ := f.m.Subscribe(100)
-	if err := f.m.Close(); err != nil {
+	if err := f.m.Close(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if err := f.m.Close(); err != nil {
+	if err := f.m.Close(context.Background()); err != nil {
 		t.Fatalf("second Close: %v", err)
 	}
 	if retired.Load() != 1 {
@@ -293,8 +292,12 @@ func TestAfterClose(t *testing.T) {
 	if err := f.m.Revert(context.Background(), "p"); !errors.Is(err, hotswap.ErrClosed) {
 		t.Fatalf("Revert after Close: err = %v", err)
 	}
+	n := len(f.m.History())
 	f.m.ReportFailure("example.Greet", errors.New("ignored"))
 	f.serving(t, "hello", 10)
+	if len(f.m.History()) != n {
+		t.Fatalf("ReportFailure after Close recorded %v", f.m.History()[n:])
+	}
 	// The subscription channel is closed after the last events.
 	var got []hotswap.EventType
 	for e := range events {
@@ -304,8 +307,8 @@ func TestAfterClose(t *testing.T) {
 		t.Fatalf("events after subscribe = %v", got)
 	}
 	// A new manager may take over the registry.
-	m2 := hotswap.New(f.reg, hotswap.Options{})
-	defer m2.Close()
+	m2 := mustNew(t, f.reg, hotswap.Options{})
+	defer m2.Close(context.Background())
 	mustApply(t, m2, greetPatch("r", "r"))
 	f.serving(t, "r", 10)
 }
@@ -313,12 +316,15 @@ func TestAfterClose(t *testing.T) {
 func TestSecondManagerRefused(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, hotswap.Options{})
-	m2 := hotswap.New(f.reg, hotswap.Options{})
-	defer m2.Close()
-	if _, err := m2.Apply(context.Background(), greetPatch("p", "p")); !errors.Is(err, hotswap.ErrRegistryInUse) {
-		t.Fatalf("err = %v, want ErrRegistryInUse", err)
+	if m2, err := hotswap.New(f.reg, hotswap.Options{}); !errors.Is(err, hotswap.ErrRegistryInUse) || m2 != nil {
+		t.Fatalf("second New = %v, %v; want nil, ErrRegistryInUse", m2, err)
 	}
-	f.serving(t, "hello", 10)
+	if _, err := hotswap.New(nil, hotswap.Options{}); !errors.Is(err, hotswap.ErrNoRegistry) {
+		t.Fatalf("New(nil) err = %v, want ErrNoRegistry", err)
+	}
+	// The first manager is not disturbed.
+	mustApply(t, f.m, greetPatch("p", "p"))
+	f.serving(t, "p", 10)
 }
 
 func TestRetireOnceAndOffPath(t *testing.T) {
@@ -445,19 +451,71 @@ func TestRollbackPolicy(t *testing.T) {
 	if rb == nil || rb.PatchID != "bad" || !strings.Contains(rb.Err.Error(), "e3") {
 		t.Fatalf("rolled-back event = %v", rb)
 	}
-	// Failures on the baseline or outside the policy do nothing.
+	// Failures on the baseline or of no slot change nothing: no event, no
+	// count, nothing rolled back (Close waits for any rollback started).
+	n := len(f.m.History())
 	f.m.ReportFailure("billing.Price", errors.New("x"))
 	f.m.ReportFailure("no.Such", errors.New("x"))
+	for _, sl := range f.m.Status().Slots {
+		if sl.Name == "billing.Price" && sl.Failures != 0 {
+			t.Fatalf("a baseline slot counts %d failures", sl.Failures)
+		}
+	}
+	if err := f.m.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range f.m.History()[n:] {
+		if e.Type != hotswap.EventReverted && e.Type != hotswap.EventRetired {
+			t.Fatalf("failures on the baseline recorded %v", e)
+		}
+	}
+}
+
+// TestRollbackCountsPerPatch: failures are counted per patch, across the
+// slots it serves, as docs/concepts.md says.
+func TestRollbackCountsPerPatch(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, hotswap.Options{Rollback: hotswap.RollbackPolicy{Failures: 2, Window: time.Hour}})
+	mustApply(t, f.m, hotswap.Patch{ID: "both", Impls: map[string]any{
+		"example.Greet": func(n string) string { return "both, " + n },
+		"billing.Price": func(c int) int { return 2 * c },
+	}})
+	f.m.ReportFailure("example.Greet", errors.New("one"))
+	for _, sl := range f.m.Status().Slots {
+		if sl.Failures != 1 {
+			t.Fatalf("slot %s shows %d failures of its patch, want 1 (the count is the patch's)", sl.Name, sl.Failures)
+		}
+	}
+	f.m.ReportFailure("billing.Price", errors.New("two"))
+	waitFor(t, func() bool { return f.greet.PatchID() == "" })
+	f.serving(t, "hello", 10)
 }
 
 func TestRollbackWindowExpired(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, hotswap.Options{Rollback: hotswap.RollbackPolicy{Failures: 1, Window: time.Nanosecond}})
 	mustApply(t, f.m, greetPatch("p", "p"))
-	time.Sleep(time.Millisecond)
+	// Let the window pass: the test needs time to have passed, it does
+	// not wait for another goroutine.
+	for since := time.Now(); time.Since(since) <= time.Nanosecond; {
+	}
 	f.m.ReportFailure("example.Greet", errors.New("late failure"))
-	time.Sleep(10 * time.Millisecond)
 	f.serving(t, "p", 10)
+	assertNoRollback(t, f)
+}
+
+// assertNoRollback closes the manager, which waits for every rollback
+// started, and checks that none rolled a patch back.
+func assertNoRollback(t *testing.T, f *fixture) {
+	t.Helper()
+	if err := f.m.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range f.m.History() {
+		if e.Type == hotswap.EventRolledBack {
+			t.Fatalf("rolled back: %v", e)
+		}
+	}
 }
 
 func TestRollbackDisabledByDefault(t *testing.T) {
@@ -468,6 +526,12 @@ func TestRollbackDisabledByDefault(t *testing.T) {
 		f.m.ReportFailure("example.Greet", errors.New("x"))
 	}
 	f.serving(t, "p", 10)
+	if st := f.m.Status(); st.Slots[1].Failures != 100 {
+		t.Fatalf("failures counted = %d, want 100", st.Slots[1].Failures)
+	}
+	// A rollback would run in the background: Close waits for it, so the
+	// check below sees one that was started.
+	assertNoRollback(t, f)
 }
 
 func TestStatusListsLateSlots(t *testing.T) {
@@ -482,6 +546,15 @@ func TestStatusListsLateSlots(t *testing.T) {
 	if st := f.m.Status(); st.Slots[0].PatchID != "late" || st.Slots[0].Kind != hotswap.KindManual {
 		t.Fatalf("slots = %+v", st.Slots)
 	}
+}
+
+func mustNew(tb testing.TB, reg *registry.Registry, opts hotswap.Options) *hotswap.Manager {
+	tb.Helper()
+	m, err := hotswap.New(reg, opts)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return m
 }
 
 func mustApply(t *testing.T, m *hotswap.Manager, p hotswap.Patch) hotswap.Applied {

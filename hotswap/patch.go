@@ -8,24 +8,18 @@ import (
 	"time"
 )
 
-// Kind says how a patch's code was delivered.
+// Kind says how a patch's code was delivered. Kinds are open: the four
+// below are the framework's, and a loader of an application's own names its
+// own (see [Loader]).
 type Kind string
 
-// The kinds of patch.
+// The kinds of patch the framework knows.
 const (
 	KindScript  Kind = "script"  // Go source interpreted by yaegi
 	KindNative  Kind = "native"  // a Go plugin .so built against the running baseline
-	KindProcess Kind = "process" // a hashicorp/go-plugin subprocess
+	KindProcess Kind = "process" // a subprocess serving the slots over a call channel
 	KindManual  Kind = "manual"  // implementations handed over in code
 )
-
-func (k Kind) valid() bool {
-	switch k {
-	case KindScript, KindNative, KindProcess, KindManual:
-		return true
-	}
-	return false
-}
 
 // Patch is a set of new implementations for one or more slots, applied all
 // or nothing. A Patch is handed to [Manager.Apply] by value; the manager
@@ -65,14 +59,15 @@ type Applied struct {
 	At         time.Time // when the swap happened
 }
 
-// Errors of the manager. Errors returned by Apply and Revert wrap one of these
-// (several, joined, when a patch has several problems) with the patch ID and
-// slot name.
+// Errors of the manager and of the loader contract. Errors returned by
+// Apply, Revert and RollBack wrap one of the first group (several, joined,
+// when a patch has several problems) with the patch ID and slot name.
+// Loaders of every kind wrap ErrUnknownSlot, [*TypeMismatchError],
+// ErrClosed and ErrBaselineChanged for those meanings, so errors.Is and
+// errors.As match them whichever loader produced them.
 var (
-	ErrClosed          = errors.New("hotswap: manager closed")
-	ErrRegistryInUse   = errors.New("hotswap: registry is already managed by another manager")
+	ErrClosed          = errors.New("hotswap: closed")
 	ErrNoID            = errors.New("hotswap: patch has no ID")
-	ErrBadKind         = errors.New("hotswap: unknown patch kind")
 	ErrEmptyPatch      = errors.New("hotswap: patch has no implementations")
 	ErrDuplicateID     = errors.New("hotswap: a patch with this ID is already applied")
 	ErrUnknownSlot     = errors.New("hotswap: no such slot")
@@ -80,25 +75,55 @@ var (
 	ErrTypeMismatch    = errors.New("hotswap: implementation type differs from slot type")
 	ErrVetoed          = errors.New("hotswap: patch vetoed by its Validate hook")
 	ErrUnknownPatch    = errors.New("hotswap: no applied patch with this ID")
-	ErrBaselineChanged = errors.New("hotswap: patch was built against another baseline")
 	ErrReentrant       = errors.New("hotswap: re-entrant call from a hook would wait for itself")
 	ErrRetireAbandoned = errors.New("hotswap: Retire hook did not return after its context ended; abandoned")
+
+	// ErrRegistryInUse is returned by [New] for a registry that another
+	// manager, not closed yet, manages.
+	ErrRegistryInUse = errors.New("hotswap: registry is already managed by another manager")
+	// ErrNoRegistry is returned by [New] without a registry.
+	ErrNoRegistry = errors.New("hotswap: no registry")
+	// ErrDuplicateLoader is returned by [Manager.Attach] for a loader
+	// already attached.
+	ErrDuplicateLoader = errors.New("hotswap: loader already attached")
+	// ErrReservedEvent is returned by [Manager.Record] for an event type
+	// that only the manager records.
+	ErrReservedEvent = errors.New("hotswap: only the manager records events of this type")
+	// ErrNoEventType is returned by [Manager.Record] for an event without
+	// a Type.
+	ErrNoEventType = errors.New("hotswap: event has no type")
+	// ErrBaselineChanged is wrapped by a loader's refusal of a patch built
+	// against another baseline than the running binary (the native
+	// loader's BaselineError matches it). The manager itself does not
+	// check baselines: Apply and Revert never return it.
+	ErrBaselineChanged = errors.New("hotswap: patch was built against another baseline")
 )
 
 // TypeMismatchError reports an implementation whose type is not the slot's.
-// It matches [ErrTypeMismatch] with errors.Is.
+// It matches [ErrTypeMismatch] with errors.Is. Every loader refuses a
+// mismatch with it.
 type TypeMismatchError struct {
 	Slot string
 	Want reflect.Type // the slot's type
-	Got  reflect.Type // the implementation's dynamic type
+	Got  reflect.Type // the implementation's dynamic type; nil when it is known by name only
+	// GotName is the implementation's type as Go spells it, when Got is
+	// nil: the code lives in another process, whose types this one cannot
+	// hold.
+	GotName string
 }
 
 func (e *TypeMismatchError) Error() string {
-	msg := fmt.Sprintf("hotswap: slot %s: implementation has type %v, slot has type %v", e.Slot, e.Got, e.Want)
+	got := e.GotName
+	if e.Got != nil {
+		got = e.Got.String()
+	}
+	msg := fmt.Sprintf("hotswap: slot %s: implementation has type %s, slot has type %v", e.Slot, got, e.Want)
 	if e.Got != nil && e.Want != nil && e.Got.String() == e.Want.String() {
 		msg += fmt.Sprintf(" (same name, different packages: %q vs %q)", e.Got.PkgPath(), e.Want.PkgPath())
 	} else if e.Got != nil && e.Want != nil && e.Got.Kind() == reflect.Func && e.Got.ConvertibleTo(e.Want) {
 		msg += " (same shape, but the types must be identical: use the slot's type, not a named or unnamed equivalent)"
+	} else if e.Got == nil && e.Want != nil && e.GotName == e.Want.String() {
+		msg += " (same spelling, different declarations: a named type differs in package or fields)"
 	}
 	return msg
 }

@@ -22,7 +22,7 @@ func TestConcurrentCallsDuringSwaps(t *testing.T) {
 	reg := registry.New()
 	a := registry.MustRegister(reg, "race.A", func() int { return 0 })
 	b := registry.MustRegister(reg, "race.B", func() int { return 0 })
-	m := hotswap.New(reg, hotswap.Options{HistorySize: 64})
+	m := mustNew(t, reg, hotswap.Options{HistorySize: 64})
 
 	var (
 		applied atomic.Int64 // highest patch number applied so far
@@ -108,7 +108,7 @@ func TestConcurrentCallsDuringSwaps(t *testing.T) {
 	if v := bad.Load(); v != nil {
 		t.Fatal(v)
 	}
-	m.Close()
+	m.Close(context.Background())
 	retires.Range(func(k, v any) bool {
 		if n := v.(*atomic.Int32).Load(); n != 1 {
 			t.Errorf("patch %v retired %d times, want 1", k, n)
@@ -126,8 +126,8 @@ func TestConcurrentWriters(t *testing.T) {
 	t.Parallel()
 	reg := registry.New()
 	a := registry.MustRegister(reg, "race.A", func() int { return 0 })
-	m := hotswap.New(reg, hotswap.Options{})
-	defer m.Close()
+	m := mustNew(t, reg, hotswap.Options{})
+	defer m.Close(context.Background())
 	var wg sync.WaitGroup
 	for g := range 8 {
 		wg.Add(1)

@@ -47,7 +47,7 @@ func TestValidateCallsBack(t *testing.T) {
 		},
 		"Revert":   func(m *hotswap.Manager, ctx context.Context) error { return m.Revert(ctx, "base") },
 		"RollBack": func(m *hotswap.Manager, ctx context.Context) error { return m.RollBack(ctx, "base", errors.New("x")) },
-		"Close":    func(m *hotswap.Manager, _ context.Context) error { return m.Close() },
+		"Close":    func(m *hotswap.Manager, _ context.Context) error { return m.Close(context.Background()) },
 	}
 	for name, call := range calls {
 		t.Run(name, func(t *testing.T) {
@@ -77,6 +77,14 @@ func TestValidateCallsBack(t *testing.T) {
 			}
 			t.Logf("%s: %v", name, inner)
 			f.serving(t, "outer", 10)
+			// The failure reported from the hook counted against the patch
+			// that served then, base: reverting outer shows it.
+			if err := f.m.Revert(ctx, "outer"); err != nil {
+				t.Fatal(err)
+			}
+			if st := f.m.Status(); st.Slots[1].PatchID != "base" || st.Slots[1].Failures != 1 {
+				t.Fatalf("after the revert: %+v, want base with the 1 failure reported from Validate", st.Slots[1])
+			}
 		})
 	}
 }
@@ -94,7 +102,7 @@ func TestRetireCallsBack(t *testing.T) {
 	p.Retire = func(ctx context.Context) error {
 		_, err := f.m.Apply(ctx, greetPatch("from-retire", "r"))
 		applied <- err
-		closed <- f.m.Close()
+		closed <- f.m.Close(context.Background())
 		return nil
 	}
 	if _, err := f.m.Apply(ctx, p); err != nil {
@@ -111,7 +119,7 @@ func TestRetireCallsBack(t *testing.T) {
 			t.Errorf("Close from Retire: %v", err)
 		}
 	})
-	within(t, "Close after a Retire hook closed the manager", func() { f.m.Close() })
+	within(t, "Close after a Retire hook closed the manager", func() { f.m.Close(context.Background()) })
 	f.serving(t, "hello", 10)
 	var retired bool
 	for _, e := range f.m.History() {
@@ -133,14 +141,14 @@ func TestCloseWaitsForRetireCallingClose(t *testing.T) {
 	var hookDone bool
 	p := greetPatch("a", "a")
 	p.Retire = func(context.Context) error {
-		f.m.Close()
+		f.m.Close(context.Background())
 		hookDone = true
 		return nil
 	}
 	if _, err := f.m.Apply(ctx, p); err != nil {
 		t.Fatal(err)
 	}
-	within(t, "Close", func() { f.m.Close() })
+	within(t, "Close", func() { f.m.Close(context.Background()) })
 	if !hookDone {
 		t.Fatal("Close returned before the Retire hook ended")
 	}
@@ -173,7 +181,7 @@ func (h *callbackHandler) Handle(_ context.Context, r slog.Record) error {
 	case r.Message == "hotswap: applied" && n < 4:
 		err = m.Revert(context.Background(), "p")
 	case r.Message == "hotswap: retired":
-		err = m.Close()
+		err = m.Close(context.Background())
 	}
 	h.mu.Lock()
 	h.errs = append(h.errs, err)
@@ -195,7 +203,7 @@ func TestLoggerCallsBack(t *testing.T) {
 			t.Errorf("Apply: %v", err)
 		}
 	})
-	within(t, "Close", func() { f.m.Close() })
+	within(t, "Close", func() { f.m.Close(context.Background()) })
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	for _, err := range h.errs {
@@ -247,7 +255,7 @@ func TestShutdownRevertsAreNotFailures(t *testing.T) {
 	if _, err := f.m.Apply(ctx, b); err != nil {
 		t.Fatal(err)
 	}
-	f.m.Close()
+	f.m.Close(context.Background())
 	gens := map[string]uint64{}
 	for _, e := range f.m.History() {
 		switch e.Type {
@@ -300,7 +308,7 @@ func (h *closingHandler) Handle(_ context.Context, r slog.Record) error {
 		h.mu.Lock()
 		m := h.m
 		h.mu.Unlock()
-		h.errs = append(h.errs, m.Close())
+		h.errs = append(h.errs, m.Close(context.Background()))
 	}
 	return nil
 }
@@ -317,7 +325,7 @@ func TestLoggerClosesDuringClose(t *testing.T) {
 	if _, err := f.m.Apply(context.Background(), greetPatch("p", "p")); err != nil {
 		t.Fatal(err)
 	}
-	within(t, "Close with a logger that closes", func() { f.m.Close() })
+	within(t, "Close with a logger that closes", func() { f.m.Close(context.Background()) })
 	if len(h.errs) != 1 || h.errs[0] != nil {
 		t.Fatalf("Close from the logger: %v", h.errs)
 	}

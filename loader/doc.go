@@ -1,11 +1,16 @@
 // Package loader holds what every kind of patch shares: the patch source
 // format and its //hotpatch:slot directives, and the patch ID.
 //
-// The loaders themselves live in sub-packages, one per kind (loader/script
-// for yaegi-interpreted source; native and process kinds follow). Each
-// implements [github.com/hotpatch-go/hotpatch/hotswap.Loader]; package
-// hotswap never imports them. This package imports no interpreter or plugin
-// machinery, so any loader, tool or test can use it.
+// The loaders themselves live in sub-packages, one per kind: loader/script
+// (Go source interpreted by yaegi), loader/native (Go plugins built against
+// the running binary) and loader/process (executables serving the slots
+// from a subprocess). Each implements
+// [github.com/hotpatch-go/hotpatch/hotswap.Loader] and reaches the manager
+// only through the [github.com/hotpatch-go/hotpatch/hotswap.Host] each Load
+// receives: slot lookups, failure reports, rollback, events and the logger.
+// Package hotswap never imports them. This package imports no interpreter,
+// plugin machinery nor hotswap, so any loader, build tool or test can use
+// it.
 //
 // # The patch source format
 //
@@ -48,7 +53,8 @@
 //     ([ErrBinary], a NUL byte) and valid Go syntax ([ErrSyntax]).
 //
 // Whether a slot exists depends on the running program; [Source.CheckSlots]
-// checks the names against it ([ErrUnknownSlot]). Whether the function's
+// checks the names with a lookup the loader gives it (a loader's lookup
+// returns hotswap.ErrUnknownSlot, the one unknown-slot error of every kind). Whether the function's
 // type matches the slot's is for the kind's loader to check, since only it
 // can see the compiled or interpreted type.
 //

@@ -53,8 +53,13 @@ func Greet(name string) string { return "hi " + name }
 func ExampleSource_CheckSlots() {
 	s, _ := loader.Parse("greet.go", []byte("package patch\n\n//hotpatch:slot example.Greeet\nfunc Greet(name string) string { return name }\n"))
 	known := map[string]bool{"example.Greet": true}
-	err := s.CheckSlots(func(slot string) bool { return known[slot] })
+	err := s.CheckSlots(func(slot string) error {
+		if !known[slot] {
+			return errors.New("no such slot") // a loader returns hotswap.ErrUnknownSlot
+		}
+		return nil
+	})
 	fmt.Println(err)
 	// Output:
-	// greet.go:3:1: loader: no such slot in this program: example.Greeet (func Greet)
+	// greet.go:3:1: no such slot: example.Greeet (func Greet)
 }

@@ -56,7 +56,7 @@ func FuzzParse(f *testing.F) {
 				t.Errorf("directive position %v", d.Pos)
 			}
 		}
-		if err := s.CheckSlots(func(string) bool { return false }); err == nil {
+		if err := s.CheckSlots(func(string) error { return errors.New("unknown") }); err == nil {
 			t.Errorf("CheckSlots with no slot known succeeded")
 		} else {
 			checkPositioned(t, err)

@@ -32,7 +32,6 @@ var (
 	ErrNotFunc       = errors.New("loader: //hotpatch:slot is not directly above a top-level func")
 	ErrGenericFunc   = errors.New("loader: a generic func cannot serve a slot")
 	ErrDuplicateSlot = errors.New("loader: slot served by more than one func")
-	ErrUnknownSlot   = errors.New("loader: no such slot in this program")
 )
 
 // maxSyntaxErrors bounds the syntax errors reported for one file: past the
@@ -106,15 +105,23 @@ func Parse(filename string, src []byte) (*Source, error) {
 	return s, nil
 }
 
-// CheckSlots reports an [ErrUnknownSlot] error at each directive whose slot
-// known does not know. known is typically a registry lookup:
+// CheckSlots checks the slot of each directive with lookup, which returns
+// nil for a slot the program has and the reason otherwise, and reports
+// each reason at its directive. lookup is typically a host's slot lookup,
+// whose reason wraps hotswap.ErrUnknownSlot (this package does not import
+// hotswap, so that what builds patches stays light):
 //
-//	src.CheckSlots(func(name string) bool { _, ok := reg.Lookup(name); return ok })
-func (s *Source) CheckSlots(known func(slot string) bool) error {
+//	src.CheckSlots(func(name string) error {
+//		if _, ok := host.Slot(name); !ok {
+//			return hotswap.ErrUnknownSlot
+//		}
+//		return nil
+//	})
+func (s *Source) CheckSlots(lookup func(slot string) error) error {
 	var errs []*Error
 	for _, d := range s.Directives {
-		if !known(d.Slot) {
-			errs = append(errs, &Error{Pos: d.Pos, Err: fmt.Errorf("%w: %s (func %s)", ErrUnknownSlot, d.Slot, d.Func)})
+		if err := lookup(d.Slot); err != nil {
+			errs = append(errs, &Error{Pos: d.Pos, Err: fmt.Errorf("%w: %s (func %s)", err, d.Slot, d.Func)})
 		}
 	}
 	return join(errs)

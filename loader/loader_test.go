@@ -186,17 +186,28 @@ func TestCheckSlots(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := src.CheckSlots(func(string) bool { return true }); err != nil {
+	errNoSlot := errors.New("no such slot")
+	known := func(names ...string) func(string) error {
+		return func(s string) error {
+			for _, n := range names {
+				if s == n {
+					return nil
+				}
+			}
+			return errNoSlot
+		}
+	}
+	if err := src.CheckSlots(known("example.Greet", "shop.Price")); err != nil {
 		t.Errorf("all known: %v", err)
 	}
-	err = src.CheckSlots(func(s string) bool { return s == "example.Greet" })
-	if !errors.Is(err, loader.ErrUnknownSlot) {
-		t.Fatalf("error = %v, want ErrUnknownSlot", err)
+	err = src.CheckSlots(known("example.Greet"))
+	if !errors.Is(err, errNoSlot) {
+		t.Fatalf("error = %v, want the lookup's reason", err)
 	}
-	if want := "greet.go:15:1: loader: no such slot in this program: shop.Price (func price)"; err.Error() != want {
+	if want := "greet.go:15:1: no such slot: shop.Price (func price)"; err.Error() != want {
 		t.Errorf("error = %q, want %q", err, want)
 	}
-	err = src.CheckSlots(func(string) bool { return false })
+	err = src.CheckSlots(known())
 	if n := strings.Count(err.Error(), "\n") + 1; n != 2 {
 		t.Errorf("none known: %d errors, want 2: %v", n, err)
 	}

@@ -11,18 +11,26 @@
 //
 //	func handler(...) { total := price.Load()(cart) }
 //
-// [Func.Load] is one atomic load of a pointer to an immutable version; the
-// call that follows is an indirect call. There is no lock and no allocation,
-// so a call through a slot costs about as much as a call through a func
-// variable, and a swap takes effect on the next call. In-flight calls finish
-// on the version they started on.
+// [Func.Load] is one atomic load of the slot's func word: the serving
+// implementation's func value, kept in a word of its own so that the call
+// that follows is a plain indirect call. There is no lock and no
+// allocation, so a call through a slot costs about as much as a call
+// through a func variable, and a swap takes effect on the next call.
+// In-flight calls finish on the implementation they started on.
+//
+// What describes the implementation (the patch that provides it, the
+// generation, since when) is an immutable version record published apart
+// from the func word, after it: [Func.Info] and [Func.PatchID] may show the
+// previous version for a moment after Load already returns the new
+// implementation. The swap manager's status is the consistent view.
 //
 // # Who may change a slot
 //
-// Nothing in this package changes a slot after registration. Only the swap
-// manager (package hotswap) can, through a capability that code outside this
-// module cannot construct, so every change is recorded in the manager's
-// history and can be reverted.
+// Nothing in this package's API changes a slot after registration. Only
+// the swap manager (package hotswap) can, through an internal package of
+// this module that code outside it cannot import, so every change is
+// recorded in the manager's history and can be reverted. One manager at a
+// time manages a registry.
 //
 // # Type-erased view
 //

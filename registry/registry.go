@@ -19,7 +19,6 @@ var (
 	ErrNilFunc   = errors.New("registry: implementation is a nil func")
 	ErrDuplicate = errors.New("registry: slot name already registered")
 	ErrBadName   = errors.New("registry: malformed slot name (want dotted identifiers such as billing.Price)")
-	ErrNoAccess  = errors.New("registry: invalid slot access key")
 )
 
 // Registry holds the patchable functions (slots) of a program. The zero value
@@ -128,11 +127,16 @@ func (r *Registry) Len() int {
 	return len(r.slots)
 }
 
-// Claim marks r as owned by one swap manager and returns the function that
-// releases it. It is for package hotswap, which alone can make a key; ok is
-// false if another manager holds the registry.
-func (r *Registry) Claim(k slotaccess.Key) (release func(), ok bool) {
-	if !k.Valid() {
+func init() {
+	slotaccess.Install(slotaccess.Table{Claim: claim, Writer: writer})
+}
+
+// claim marks the registry reg as owned by one swap manager and returns
+// the function that releases it; ok is false if another manager holds it.
+// Package hotswap reaches it through internal/slotaccess.
+func claim(reg any) (release func(), ok bool) {
+	r, _ := reg.(*Registry)
+	if r == nil {
 		return nil, false
 	}
 	r.mu.Lock()
@@ -151,16 +155,17 @@ func (r *Registry) Claim(k slotaccess.Key) (release func(), ok bool) {
 	}, true
 }
 
-// Writer returns the handle that changes the named slot. It is for package
-// hotswap, which alone can make a key: every change goes through the swap
-// manager so that history and rollback stay complete.
-func (r *Registry) Writer(k slotaccess.Key, name string) (slotaccess.Writer, error) {
-	if !k.Valid() {
-		return nil, ErrNoAccess
+// writer returns the handle that changes the named slot of reg. Package
+// hotswap reaches it through internal/slotaccess: every change goes
+// through the swap manager so that history and rollback stay complete.
+func writer(reg any, name string) (slotaccess.Writer, bool) {
+	r, _ := reg.(*Registry)
+	if r == nil {
+		return nil, false
 	}
 	s, ok := r.Lookup(name)
 	if !ok {
-		return nil, fmt.Errorf("registry: no slot %q", name)
+		return nil, false
 	}
-	return s.writer(), nil
+	return s.writer(), true
 }

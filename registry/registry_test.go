@@ -135,25 +135,42 @@ func TestSlotsSorted(t *testing.T) {
 	}
 }
 
-func TestWriterNeedsKey(t *testing.T) {
+// TestWriterThroughTable: the write side is reached only through
+// internal/slotaccess, which the registry fills at init; a registry is
+// claimed by one manager at a time.
+func TestWriterThroughTable(t *testing.T) {
 	t.Parallel()
 	r := registry.New()
 	registry.MustRegister(r, "a.B", hello)
-	if _, err := r.Writer(slotaccess.Key{}, "a.B"); !errors.Is(err, registry.ErrNoAccess) {
-		t.Fatalf("Writer with the zero key: err = %v", err)
+	if _, ok := slotaccess.WriterOf(r, "a.Missing"); ok {
+		t.Fatal("WriterOf a missing slot succeeded")
 	}
-	if _, ok := r.Claim(slotaccess.Key{}); ok {
-		t.Fatal("Claim with the zero key succeeded")
+	if _, ok := slotaccess.WriterOf("not a registry", "a.B"); ok {
+		t.Fatal("WriterOf something that is not a registry succeeded")
 	}
+	release, ok := slotaccess.Claim(r)
+	if !ok {
+		t.Fatal("first Claim failed")
+	}
+	if _, ok := slotaccess.Claim(r); ok {
+		t.Fatal("second Claim succeeded while the first holds the registry")
+	}
+	release()
+	release() // safe twice
+	rel2, ok := slotaccess.Claim(r)
+	if !ok {
+		t.Fatal("Claim after release failed")
+	}
+	rel2()
 }
 
 func TestWriterStoreAndReset(t *testing.T) {
 	t.Parallel()
 	r := registry.New()
 	f := registry.MustRegister(r, "a.B", hello)
-	w, err := r.Writer(slotaccess.NewKey(), "a.B")
-	if err != nil {
-		t.Fatal(err)
+	w, ok := slotaccess.WriterOf(r, "a.B")
+	if !ok {
+		t.Fatal("WriterOf a.B failed")
 	}
 	if err := w.Store(greeter(hello), slotaccess.Version{PatchID: "p"}); err == nil {
 		t.Fatal("Store of a named type into an unnamed-type slot succeeded")

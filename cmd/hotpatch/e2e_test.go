@@ -42,11 +42,16 @@ func double(n int) (int, error) { return 2 * n, nil }
 	reg := registry.New()
 	greet := registry.MustRegister(reg, "example.Greet", func(name string) string { return "hello, " + name })
 	double := registry.MustRegister(reg, "example.Double", func(n int) (int, error) { return n + n, nil })
-	mgr := hotswap.New(reg, hotswap.Options{})
-	l := process.New(reg, process.Options{Manager: mgr})
-	defer l.Close()
-	defer mgr.Close()
-	p, err := l.Load(context.Background(), out)
+	mgr, err := hotswap.New(reg, hotswap.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer mgr.Close(context.Background())
+	l := process.New(process.Options{})
+	if err := mgr.Attach(l); err != nil {
+		t.Fatal(err)
+	}
+	p, err := mgr.Load(context.Background(), l, out)
 	if err != nil {
 		t.Fatal(err)
 	}

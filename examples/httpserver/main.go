@@ -29,6 +29,7 @@ import (
 	"github.com/hotpatch-go/hotpatch/examples/httpserver/symbols"
 	"github.com/hotpatch-go/hotpatch/hotswap"
 	"github.com/hotpatch-go/hotpatch/loader/script"
+	"github.com/hotpatch-go/hotpatch/patchdir"
 	"github.com/hotpatch-go/hotpatch/watcher"
 )
 
@@ -70,7 +71,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready fun
 	// patches (*.proc), and the watch of the patch directory.
 	hp, err := hotpatch.New(hotpatch.Options{Dir: *dir, Logger: log, Symbols: symbols.Symbols,
 		Rollback: hotswap.RollbackPolicy{Failures: *rollback, Window: time.Minute},
-		Watch:    hotswap.WatchOptions{Debounce: *debounce},
+		Watch:    patchdir.Options{Debounce: *debounce},
 		// A script call running past CallTimeout stops its interpreter; the
 		// panic that follows is reported and counts toward rollback.
 		Script: script.Options{EvalTimeout: *evalTimeout, CallTimeout: 10 * time.Second, MaxSize: *maxSize, Stdout: stdout, Stderr: stderr}})

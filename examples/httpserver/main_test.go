@@ -347,7 +347,7 @@ func TestBadScripts(t *testing.T) {
 		msg     string
 	}{
 		{"syntax error", []byte(head + "//hotpatch:slot example.Greet\nfunc Greet(name string) string {\n\treturn \"hi \" + name +\n}\n"), ":6:1", "syntax error: expected operand"},
-		{"unknown slot", []byte(head + "//hotpatch:slot example.Greeting\nfunc Greet(name string) string { return name }\n"), ":3:1", "no such slot in this program: example.Greeting"},
+		{"unknown slot", []byte(head + "//hotpatch:slot example.Greeting\nfunc Greet(name string) string { return name }\n"), ":3:1", "hotswap: no such slot: example.Greeting"},
 		{"wrong signature", []byte(head + "//hotpatch:slot example.Greet\nfunc Greet(n int) string { return \"\" }\n"), ":3:1", "implementation has type func(int) string, slot has type func(string) string"},
 		{"refused import", []byte(head + "import \"os/exec\"\n\n//hotpatch:slot example.Greet\nfunc Greet(name string) string { return exec.Command(name).String() }\n"), ":3:8", `import refused by the import policy: "os/exec"`},
 		{"panic during eval", []byte(head + "func init() {\n\tpanic(\"boom\")\n}\n\n//hotpatch:slot example.Greet\nfunc Greet(name string) string { return name }\n"), ":4:2", "top-level code panicked: panic: boom"},

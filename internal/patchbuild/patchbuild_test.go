@@ -336,11 +336,15 @@ import (
 func main() {
 	reg := registry.New()
 	hi := registry.MustRegister(reg, "app.Hi", func(name string) string { return greet.Greeting() + ", " + name })
-	mgr := hotswap.New(reg, hotswap.Options{})
-	defer mgr.Close()
-	l := native.New(reg, native.Options{})
+	mgr, err := hotswap.New(reg, hotswap.Options{})
+	if err != nil {
+		fmt.Println(err)
+		os.Exit(1)
+	}
+	defer mgr.Close(context.Background())
+	l := native.New(native.Options{})
 	for _, path := range os.Args[1:] {
-		p, err := l.Load(context.Background(), path)
+		p, err := l.Load(context.Background(), mgr, path)
 		if err == nil {
 			_, err = mgr.Apply(context.Background(), p)
 		}

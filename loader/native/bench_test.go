@@ -146,17 +146,21 @@ func benchChild(spec string) int {
 	}
 	reg := registry.New()
 	slots := host.Register(reg)
-	mgr := hotswap.New(reg, hotswap.Options{})
-	defer mgr.Close()
-	l := native.New(reg, native.Options{MaxMemory: 1 << 40}) // a -race plugin maps about 19 MiB
-	defer l.Close()
+	mgr, err := hotswap.New(reg, hotswap.Options{})
+	if err != nil {
+		fmt.Println(err)
+		return 1
+	}
+	defer mgr.Close(context.Background())
+	l := native.New(native.Options{MaxMemory: 1 << 40}) // a -race plugin maps about 19 MiB
+	defer l.Close(context.Background())
 	if _, err := fingerprint.Fingerprint(); err != nil {
 		fmt.Println(err)
 		return 1
 	}
 	ctx := context.Background()
 	load := func(path string) error {
-		p, err := l.Load(ctx, path)
+		p, err := l.Load(ctx, mgr, path)
 		if err != nil {
 			return err
 		}

@@ -4,8 +4,14 @@
 //
 //	import "github.com/hotpatch-go/hotpatch/loader/native"
 //
-//	l := native.New(reg, native.Options{})
-//	w, err := hotswap.WatchDir(ctx, mgr, "patches", l)
+//	mgr.Attach(native.New(native.Options{})) // mgr.Close closes it
+//	w, err := patchdir.Watch(ctx, mgr, "patches", patchdir.Options{})
+//
+// The loader holds no registry: each Load receives the
+// [github.com/hotpatch-go/hotpatch/hotswap.Host] the patch is for, checks
+// its slots there, and each implementation reports the panics that escape
+// it there once, so that the manager's rollback policy reverts a native
+// patch that keeps panicking, as for the other kinds.
 //
 // It checks patches with package [github.com/hotpatch-go/hotpatch/fingerprint]
 // and applies their redirections with package

@@ -17,7 +17,7 @@ var (
 	ErrNotSupported = errors.New("native: native patches are not supported on this platform or without cgo")
 
 	// ErrClosed is returned by Load after Close.
-	ErrClosed = errors.New("native: loader closed")
+	ErrClosed = fmt.Errorf("native: loader closed: %w", hotswap.ErrClosed)
 
 	// ErrNotPatch is returned for a file that is not a native patch: not an
 	// ELF shared object, truncated, or a Go plugin without the hotpatch

@@ -9,6 +9,7 @@ import (
 
 	"github.com/hotpatch-go/hotpatch/hotswap"
 	"github.com/hotpatch-go/hotpatch/loader/native"
+	"github.com/hotpatch-go/hotpatch/patchdir"
 	"github.com/hotpatch-go/hotpatch/registry"
 )
 
@@ -16,15 +17,21 @@ import (
 func ExampleLoader_Load() {
 	reg := registry.New()
 	registry.MustRegister(reg, "example.Greet", func(name string) string { return "hello, " + name })
-	l := native.New(reg, native.Options{})
-	defer l.Close()
+	mgr, err := hotswap.New(reg, hotswap.Options{})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer mgr.Close(context.Background())
+	l := native.New(native.Options{})
+	defer l.Close(context.Background())
 
 	dir, _ := os.MkdirTemp("", "example")
 	defer os.RemoveAll(dir)
 	path := filepath.Join(dir, "greet.so")
 	os.WriteFile(path, []byte("not an ELF file"), 0o644)
 
-	_, err := l.Load(context.Background(), path)
+	_, err = l.Load(context.Background(), mgr, path)
 	fmt.Println(errors.Is(err, native.ErrNotPatch))
 	used, limit := l.Memory()
 	fmt.Println(used, limit>>20, "MiB")
@@ -38,14 +45,21 @@ func ExampleLoader_Load() {
 func ExampleLoader_watch() {
 	reg := registry.New()
 	registry.MustRegister(reg, "example.Greet", func(name string) string { return "hello, " + name })
-	mgr := hotswap.New(reg, hotswap.Options{})
-	defer mgr.Close()
-	l := native.New(reg, native.Options{})
-	defer l.Close()
+	mgr, err := hotswap.New(reg, hotswap.Options{})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer mgr.Close(context.Background()) // closes the loader too
+	l := native.New(native.Options{})
+	if err := mgr.Attach(l); err != nil {
+		fmt.Println(err)
+		return
+	}
 
 	dir, _ := os.MkdirTemp("", "patches")
 	defer os.RemoveAll(dir)
-	w, err := hotswap.WatchDir(context.Background(), mgr, dir, l)
+	w, err := patchdir.Watch(context.Background(), mgr, dir, patchdir.Options{})
 	if err != nil {
 		fmt.Println(err)
 		return

@@ -22,7 +22,7 @@ func TestLoadFIFO(t *testing.T) {
 	}
 	e := newEnv(t, native.Options{})
 	done := make(chan error, 2)
-	go func() { _, err := e.l.Load(context.Background(), fifo); done <- err }()
+	go func() { _, err := e.l.Load(context.Background(), e.mgr, fifo); done <- err }()
 	go func() { _, err := native.ReadManifest(fifo); done <- err }()
 	for range 2 {
 		select {

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"net/http"
 	"os"
 	"path/filepath"
 	"plugin"
@@ -23,7 +24,6 @@ import (
 	"github.com/hotpatch-go/hotpatch/hotswap"
 	"github.com/hotpatch-go/hotpatch/internal/manifest"
 	"github.com/hotpatch-go/hotpatch/internal/patchfile"
-	"github.com/hotpatch-go/hotpatch/registry"
 )
 
 // DefaultMaxMemory is the default cap on the memory that loaded native
@@ -60,7 +60,6 @@ type Options struct {
 // redirections it stacks are its own, while the plugins it opens are the
 // process's for good.
 type Loader struct {
-	reg      *registry.Registry
 	opts     Options
 	redirect redirectFunc // redirect.Redirect; a field so the table can be tested without rewriting code
 
@@ -92,11 +91,9 @@ type opened struct {
 	paths []string          // the names it was loaded under
 }
 
-// New returns a loader for the slots of reg.
-func New(reg *registry.Registry, opts Options) *Loader {
-	if reg == nil {
-		panic("native: New with nil registry")
-	}
+// New returns a native loader. The slots its patches serve are those of the
+// host each Load is given.
+func New(opts Options) *Loader {
 	if opts.MaxMemory <= 0 {
 		opts.MaxMemory = DefaultMaxMemory
 	}
@@ -105,7 +102,6 @@ func New(reg *registry.Registry, opts Options) *Loader {
 		log = slog.New(slog.DiscardHandler)
 	}
 	return &Loader{
-		reg:       reg,
 		opts:      opts,
 		redirect:  func(target, replacement any) (restorer, error) { return nativeRedirect(log, target, replacement) },
 		log:       log,
@@ -131,8 +127,9 @@ func (l *Loader) Memory() (used, limit int64) {
 // Close refuses later loads with [ErrClosed] and removes the default
 // private directory if it is empty (another loader may still use it).
 // Patches already loaded keep working: their code stays mapped for the
-// life of the process. Close is safe to call more than once.
-func (l *Loader) Close() error {
+// life of the process. Close is safe to call more than once; it does not
+// block.
+func (l *Loader) Close(context.Context) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if !l.closed && l.opts.Dir == "" {
@@ -166,7 +163,15 @@ func (l *Loader) Close() error {
 //
 // The returned patch's Validate hook makes its redirections (if it carries
 // any) and its Retire hook restores them; the code itself stays mapped.
-func (l *Loader) Load(ctx context.Context, path string) (hotswap.Patch, error) {
+//
+// Each implementation is wrapped so that a panic escaping it is reported
+// once to host ([hotswap.Host.ReportFailure], for the manager's rollback
+// policy) before it goes on up the caller's stack with the same value, as
+// the other kinds do. The wrapper calls through reflection, which costs
+// a few hundred nanoseconds and some allocations per call (see
+// BenchmarkNativeCall); functions redirected in place (the redirect table)
+// are not wrapped, and their panics are not reported.
+func (l *Loader) Load(ctx context.Context, host hotswap.Host, path string) (hotswap.Patch, error) {
 	if err := supported(); err != nil {
 		return hotswap.Patch{}, fmt.Errorf("%s: %w", path, err)
 	}
@@ -200,7 +205,7 @@ func (l *Loader) Load(ctx context.Context, path string) (hotswap.Patch, error) {
 	}
 	var errs []error
 	for _, name := range m.SlotNames() {
-		if _, ok := l.reg.Lookup(name); !ok {
+		if _, ok := host.Slot(name); !ok {
 			errs = append(errs, fmt.Errorf("slot %q: %w", name, hotswap.ErrUnknownSlot))
 		}
 	}
@@ -224,12 +229,16 @@ func (l *Loader) Load(ctx context.Context, path string) (hotswap.Patch, error) {
 	if err != nil {
 		return hotswap.Patch{}, err
 	}
-	impls, redirects, err := l.exports(path, p, m)
+	impls, redirects, err := l.exports(host, path, p, m)
 	if err != nil {
 		return hotswap.Patch{}, err
 	}
+	id := patchID(path, sum)
+	for name, impl := range impls {
+		impls[name] = reporting(host, id, name, impl)
+	}
 	patch := hotswap.Patch{
-		ID:       patchID(path, sum),
+		ID:       id,
 		Kind:     hotswap.KindNative,
 		Source:   path,
 		Baseline: m.Baseline.Hash(),
@@ -412,7 +421,7 @@ func (l *Loader) openError(path, cp string, err error) error {
 }
 
 // exports looks up and checks what the patch exports.
-func (l *Loader) exports(path string, p *plugin.Plugin, m manifest.Manifest) (map[string]any, []*redirectEntry, error) {
+func (l *Loader) exports(host hotswap.Host, path string, p *plugin.Plugin, m manifest.Manifest) (map[string]any, []*redirectEntry, error) {
 	sym, err := p.Lookup(SymbolBaseline)
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s: %w: no %s", path, ErrNoExport, SymbolBaseline)
@@ -440,7 +449,7 @@ func (l *Loader) exports(path string, p *plugin.Plugin, m manifest.Manifest) (ma
 	}
 	var errs []error
 	for _, name := range m.SlotNames() {
-		s, _ := l.reg.Lookup(name) // existence checked before opening
+		s, _ := host.Slot(name) // existence checked before opening
 		if got := reflect.TypeOf(impls[name]); got != s.Type() {
 			errs = append(errs, &hotswap.TypeMismatchError{Slot: name, Want: s.Type(), Got: got})
 		}
@@ -508,3 +517,27 @@ func patchID(path string, sum [sha256.Size]byte) string {
 }
 
 func mib(n int64) string { return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20)) }
+
+// reporting wraps impl, a func of its slot's type, so that a panic escaping
+// it is reported to host once, as a *hotswap.PanicError naming the patch,
+// and then goes on up the caller's stack with the value it had.
+// http.ErrAbortHandler is how a handler aborts a response on purpose, not a
+// failure: it goes on unreported.
+func reporting(host hotswap.Host, id, slot string, impl any) any {
+	fn := reflect.ValueOf(impl)
+	call := fn.Call
+	if fn.Type().IsVariadic() {
+		call = fn.CallSlice // args arrive with the variadic ones as a slice
+	}
+	return reflect.MakeFunc(fn.Type(), func(args []reflect.Value) []reflect.Value {
+		defer func() {
+			if v := recover(); v != nil {
+				if v != http.ErrAbortHandler {
+					host.ReportFailure(slot, fmt.Errorf("native %s: %w", id, &hotswap.PanicError{Value: v, Stack: debug.Stack()}))
+				}
+				panic(v)
+			}
+		}()
+		return call(args)
+	}).Interface()
+}

@@ -15,6 +15,7 @@ import (
 	"github.com/hotpatch-go/hotpatch/hotswap"
 	"github.com/hotpatch-go/hotpatch/loader/native"
 	"github.com/hotpatch-go/hotpatch/loader/native/testdata/host"
+	"github.com/hotpatch-go/hotpatch/patchdir"
 	"github.com/hotpatch-go/hotpatch/registry"
 )
 
@@ -30,10 +31,14 @@ type env struct {
 func newEnv(t *testing.T, opts native.Options) *env {
 	t.Helper()
 	reg := registry.New()
-	e := &env{reg: reg, slots: host.Register(reg), mgr: hotswap.New(reg, hotswap.Options{}), l: native.New(reg, opts)}
+	mgr, err := hotswap.New(reg, hotswap.Options{Rollback: hotswap.RollbackPolicy{Failures: 5}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &env{reg: reg, slots: host.Register(reg), mgr: mgr, l: native.New(opts)}
 	t.Cleanup(func() {
-		e.mgr.Close()
-		e.l.Close()
+		e.mgr.Close(context.Background())
+		e.l.Close(context.Background())
 	})
 	return e
 }
@@ -59,7 +64,7 @@ func drop(t *testing.T, fixtureName, dir, name string) string {
 
 func (e *env) load(t *testing.T, path string) hotswap.Patch {
 	t.Helper()
-	p, err := e.l.Load(context.Background(), path)
+	p, err := e.l.Load(context.Background(), e.mgr, path)
 	if err != nil {
 		t.Fatalf("Load(%s): %v", filepath.Base(path), err)
 	}
@@ -109,6 +114,58 @@ func TestLoadApplyRevert(t *testing.T) {
 // TestVersions applies v1, v2 and v3 of one patch, dropped under one name
 // in turn: each build has its own plugin path, and the loader does not let
 // Go's plugin cache (by path) hand back the old version.
+// TestPanicsReportedAndRolledBack: a native patch that panics on every
+// call has each panic reported to its host once, with the value going on
+// up unchanged, and the manager's rollback policy (5 failures, newEnv)
+// reverts it, as for the other kinds.
+func TestPanicsReportedAndRolledBack(t *testing.T) {
+	if !inChild(t) {
+		return
+	}
+	e := newEnv(t, native.Options{})
+	p := e.load(t, fixture(t, "v2.so"))
+	e.apply(t, p)
+	greet := e.slots.Greet.Load()
+	call := func() (v any) {
+		defer func() { v = recover() }()
+		greet("panic")
+		return nil
+	}
+	for i := range 4 {
+		if v := call(); v != "v2 cannot greet panic" {
+			t.Fatalf("call %d panicked with %#v, want the patch's own value", i, v)
+		}
+	}
+	if st := e.mgr.Status(); st.Slots[1].Name != "example.Greet" || st.Slots[1].Failures != 4 {
+		t.Fatalf("after 4 panics: %+v, want 4 failures counted for example.Greet", st.Slots)
+	}
+	if got := e.slots.Greet.Load()("x"); got != "v2, x" {
+		t.Fatalf("after 4 panics, serving %q", got)
+	}
+	call()
+	// The rollback runs in the background; its event is the signal.
+	var rb *hotswap.Event
+	deadline := time.Now().Add(time.Minute) // a hang detector
+	for rb == nil {
+		if time.Now().After(deadline) {
+			t.Fatal("the patch was not rolled back after 5 panics")
+		}
+		for _, ev := range e.mgr.History() {
+			if ev.Type == hotswap.EventRolledBack {
+				rb = &ev
+			}
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if got := e.slots.Greet.Load()("x"); got != "hello, x" {
+		t.Fatalf("after the rollback, serving %q", got)
+	}
+	var pe *hotswap.PanicError
+	if rb == nil || rb.PatchID != p.ID || !errors.As(rb.Err, &pe) || !strings.Contains(rb.Err.Error(), "5 failures") {
+		t.Fatalf("rolled-back event = %v, want 5 failures and the *hotswap.PanicError", rb)
+	}
+}
+
 func TestVersions(t *testing.T) {
 	if !inChild(t) {
 		return
@@ -196,7 +253,7 @@ func TestRefuseOtherBaseline(t *testing.T) {
 		return
 	}
 	e := newEnv(t, native.Options{})
-	_, err := e.l.Load(context.Background(), fixture(t, "other.so"))
+	_, err := e.l.Load(context.Background(), e.mgr, fixture(t, "other.so"))
 	var be *native.BaselineError
 	if !errors.As(err, &be) || !errors.Is(err, native.ErrBaselineMismatch) || !errors.Is(err, hotswap.ErrBaselineChanged) {
 		t.Fatalf("err = %v, want a *BaselineError", err)
@@ -224,7 +281,7 @@ func TestRefusePackageSkew(t *testing.T) {
 		return
 	}
 	e := newEnv(t, native.Options{})
-	_, err := e.l.Load(context.Background(), fixture(t, "skew.so"))
+	_, err := e.l.Load(context.Background(), e.mgr, fixture(t, "skew.so"))
 	var be *native.BaselineError
 	if !errors.As(err, &be) || !strings.HasSuffix(be.Package, "loader/native/testdata/host") {
 		t.Fatalf("err = %v, want a *BaselineError naming package host", err)
@@ -234,7 +291,7 @@ func TestRefusePackageSkew(t *testing.T) {
 	}
 	// A second attempt is refused the same way, without a new mapping.
 	used, _ := e.l.Memory()
-	_, err2 := e.l.Load(context.Background(), fixture(t, "skew.so"))
+	_, err2 := e.l.Load(context.Background(), e.mgr, fixture(t, "skew.so"))
 	if !errors.As(err2, &be) {
 		t.Fatalf("second load: %v", err2)
 	}
@@ -268,7 +325,7 @@ func TestRefuseBadFiles(t *testing.T) {
 		if err := os.WriteFile(path, data, 0o644); err != nil {
 			t.Fatal(err)
 		}
-		_, err := e.l.Load(context.Background(), path)
+		_, err := e.l.Load(context.Background(), e.mgr, path)
 		if !errors.Is(err, native.ErrNotPatch) {
 			t.Errorf("%s: err = %v, want ErrNotPatch", name, err)
 		}
@@ -285,7 +342,7 @@ func TestRefusePanickingInit(t *testing.T) {
 		return
 	}
 	e := newEnv(t, native.Options{})
-	_, err := e.l.Load(context.Background(), fixture(t, "panicinit.so"))
+	_, err := e.l.Load(context.Background(), e.mgr, fixture(t, "panicinit.so"))
 	var pe *hotswap.PanicError
 	if !errors.As(err, &pe) || !errors.Is(err, native.ErrOpen) || pe.Value != "patch init fails" {
 		t.Fatalf("err = %v, want ErrOpen with the panic", err)
@@ -301,7 +358,7 @@ func TestRefuseNoExport(t *testing.T) {
 		return
 	}
 	e := newEnv(t, native.Options{})
-	_, err := e.l.Load(context.Background(), fixture(t, "noexport.so"))
+	_, err := e.l.Load(context.Background(), e.mgr, fixture(t, "noexport.so"))
 	if !errors.Is(err, native.ErrNoExport) || !strings.Contains(err.Error(), native.SymbolSlots) {
 		t.Fatalf("err = %v, want ErrNoExport naming %s", err, native.SymbolSlots)
 	}
@@ -312,7 +369,7 @@ func TestRefuseWrongType(t *testing.T) {
 		return
 	}
 	e := newEnv(t, native.Options{})
-	_, err := e.l.Load(context.Background(), fixture(t, "wrongtype.so"))
+	_, err := e.l.Load(context.Background(), e.mgr, fixture(t, "wrongtype.so"))
 	var tm *hotswap.TypeMismatchError
 	if !errors.As(err, &tm) || tm.Slot != "example.Greet" || tm.Got.String() != "func(int) string" {
 		t.Fatalf("err = %v, want a *hotswap.TypeMismatchError for example.Greet", err)
@@ -327,9 +384,14 @@ func TestRefuseUnknownSlot(t *testing.T) {
 	}
 	reg := registry.New()
 	registry.MustRegister(reg, "other.Thing", func() {})
-	l := native.New(reg, native.Options{})
-	defer l.Close()
-	_, err := l.Load(context.Background(), fixture(t, "v1.so"))
+	mgr, err := hotswap.New(reg, hotswap.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer mgr.Close(context.Background())
+	l := native.New(native.Options{})
+	defer l.Close(context.Background())
+	_, err = l.Load(context.Background(), mgr, fixture(t, "v1.so"))
 	if !errors.Is(err, hotswap.ErrUnknownSlot) || !strings.Contains(err.Error(), "example.Greet") {
 		t.Fatalf("err = %v, want ErrUnknownSlot for example.Greet", err)
 	}
@@ -352,7 +414,7 @@ func TestMemoryCap(t *testing.T) {
 
 	e := newEnv(t, native.Options{MaxMemory: size + size/2})
 	e.load(t, fixture(t, "v1.so"))
-	_, err := e.l.Load(context.Background(), fixture(t, "v2.so"))
+	_, err := e.l.Load(context.Background(), e.mgr, fixture(t, "v2.so"))
 	if !errors.Is(err, native.ErrMemoryCap) || !strings.Contains(err.Error(), "baseline step") {
 		t.Fatalf("err = %v, want ErrMemoryCap advising the baseline step", err)
 	}
@@ -361,9 +423,9 @@ func TestMemoryCap(t *testing.T) {
 		t.Errorf("Memory() = %d, %d; want %d, %d", used, limit, size, size+size/2)
 	}
 	// A file larger than the whole cap is not even read.
-	tiny := native.New(e.reg, native.Options{MaxMemory: 4096})
-	defer tiny.Close()
-	if _, err := tiny.Load(context.Background(), fixture(t, "v2.so")); !errors.Is(err, native.ErrMemoryCap) {
+	tiny := native.New(native.Options{MaxMemory: 4096})
+	defer tiny.Close(context.Background())
+	if _, err := tiny.Load(context.Background(), e.mgr, fixture(t, "v2.so")); !errors.Is(err, native.ErrMemoryCap) {
 		t.Errorf("a file larger than the cap: %v", err)
 	}
 	t.Logf("refusal reads:\n%v", err)
@@ -379,7 +441,10 @@ func TestWatchDir(t *testing.T) {
 	events, cancel := e.mgr.Subscribe(64)
 	defer cancel()
 	dir := t.TempDir()
-	w, err := hotswap.Watch(context.Background(), e.mgr, dir, hotswap.WatchOptions{Debounce: 20 * time.Millisecond}, e.l)
+	if err := e.mgr.Attach(e.l); err != nil {
+		t.Fatal(err)
+	}
+	w, err := patchdir.Watch(context.Background(), e.mgr, dir, patchdir.Options{Debounce: 20 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -458,7 +523,7 @@ func TestRedirect(t *testing.T) {
 	if got := host.Shout("Hi"); got != "hi..." {
 		t.Fatalf("re-applied Shout = %q", got)
 	}
-	if err := e.mgr.Close(); err != nil {
+	if err := e.mgr.Close(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	if got := host.Shout("Hi"); got != "HI!" {
@@ -485,7 +550,7 @@ func TestRedirectVersions(t *testing.T) {
 	if err := e.mgr.Revert(context.Background(), p2.ID); err != nil {
 		t.Fatal(err)
 	}
-	if err := e.mgr.Close(); err != nil { // waits for the Retire hooks
+	if err := e.mgr.Close(context.Background()); err != nil { // waits for the Retire hooks
 		t.Fatal(err)
 	}
 	if got := host.Shout("Hi"); got != "HI!" {

@@ -66,7 +66,7 @@ func TestRefuseSourceDrift(t *testing.T) {
 		return
 	}
 	e := newEnv(t, native.Options{})
-	_, err := e.l.Load(context.Background(), fixture(t, "v1.so"))
+	_, err := e.l.Load(context.Background(), e.mgr, fixture(t, "v1.so"))
 	var be *native.BaselineError
 	if !errors.As(err, &be) || len(be.Differences) != 1 || be.Differences[0].What != "source of package "+hostPkg {
 		t.Fatalf("err = %v, want a *BaselineError naming the source of package host", err)
@@ -157,7 +157,7 @@ func TestRefuseBadSourceRecord(t *testing.T) {
 		return
 	}
 	e := newEnv(t, native.Options{})
-	_, err := e.l.Load(context.Background(), fixture(t, "v1.so"))
+	_, err := e.l.Load(context.Background(), e.mgr, fixture(t, "v1.so"))
 	if !errors.Is(err, manifest.ErrBad) || !errors.Is(err, native.ErrBaselineMismatch) {
 		t.Fatalf("err = %v, want manifest.ErrBad and ErrBaselineMismatch", err)
 	}

@@ -227,7 +227,7 @@ func (a *adapter) fallback(args []reflect.Value) []reflect.Value {
 // current returns the slot's current implementation unless it is this
 // version's.
 func (a *adapter) current() (reflect.Value, bool) {
-	s, ok := a.v.l.reg.Lookup(a.slot)
+	s, ok := a.v.host.Slot(a.slot)
 	if !ok || a.v.serves(s) {
 		return reflect.Value{}, false
 	}

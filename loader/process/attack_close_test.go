@@ -18,11 +18,11 @@ func TestCloseDuringHandshake(t *testing.T) {
 	path, token := stockAs(t, "rpc", "silentspin")
 	errc := make(chan error, 1)
 	go func() {
-		_, err := e.l.Load(context.Background(), path)
+		_, err := e.l.Load(context.Background(), e.mgr, path)
 		errc <- err
 	}()
 	eventually(t, 20*time.Second, "the plugin to start", func() bool { return len(marked(token)) > 0 })
-	within(t, 20*time.Second, "Loader.Close", func() { e.l.Close() })
+	within(t, 20*time.Second, "Loader.Close", func() { e.l.Close(context.Background()) })
 	if left := marked(token); len(left) > 0 {
 		t.Errorf("Close returned with the plugin still running: %v", left)
 	}

@@ -42,7 +42,7 @@ func TestFrozenPluginClose(t *testing.T) {
 			if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
 				t.Fatal(err)
 			}
-			within(t, 20*time.Second, "Loader.Close", func() { e.l.Close() })
+			within(t, 20*time.Second, "Loader.Close", func() { e.l.Close(t.Context()) })
 			eventually(t, 10*time.Second, "the plugin to die", func() bool { return !alive(pid) })
 		})
 	}

@@ -96,22 +96,25 @@ func newStockEnv(t testing.TB, opts Options) *env {
 	reg, s := newTestRegistry()
 	logs := &syncBuffer{}
 	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	mgr := hotswap.New(reg, hotswap.Options{Logger: logger, Rollback: hotswap.RollbackPolicy{Failures: 1000}})
-	opts.Logger, opts.Manager = logger, mgr
-	l := NewCustom(reg, stockCustom(), opts)
+	mgr, err := hotswap.New(reg, hotswap.Options{Logger: logger, Rollback: hotswap.RollbackPolicy{Failures: 1000}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts.Logger = logger
+	l := NewCustom(stockCustom(), opts)
 	t.Cleanup(func() {
-		l.Close()
+		l.Close(context.Background())
 		if t.Failed() {
 			t.Logf("logs:\n%s", logs.String())
 		}
 	})
-	t.Cleanup(func() { mgr.Close() })
+	t.Cleanup(func() { mgr.Close(context.Background()) })
 	return &env{reg: reg, s: s, mgr: mgr, l: l, logs: logs}
 }
 
 func (e *env) applyPath(t testing.TB, path string) hotswap.Patch {
 	t.Helper()
-	p, err := e.l.Load(context.Background(), path)
+	p, err := e.l.Load(context.Background(), e.mgr, path)
 	if err != nil {
 		t.Fatalf("load %s: %v", filepath.Base(path), err)
 	}
@@ -172,7 +175,7 @@ func TestStockDescendants(t *testing.T) {
 				}
 			})
 			eventually(t, 30*time.Second, "a retired event", func() bool { return hasEvent(e.mgr, hotswap.EventRetired, p.ID, "") })
-			within(t, 30*time.Second, "Loader.Close", func() { e.l.Close() })
+			within(t, 30*time.Second, "Loader.Close", func() { e.l.Close(context.Background()) })
 			left := marked(token)
 			if !c.strangers && len(left) > 0 {
 				t.Errorf("left over from %v: %v", before, left)
@@ -215,7 +218,7 @@ func TestStockBadStarts(t *testing.T) {
 			t.Parallel()
 			path, token := stockAs(t, c.shape, c.behaviour)
 			var err error
-			within(t, 20*time.Second, "Load", func() { _, err = e.l.Load(context.Background(), path) })
+			within(t, 20*time.Second, "Load", func() { _, err = e.l.Load(context.Background(), e.mgr, path) })
 			t.Logf("%v", err)
 			if !errors.Is(err, ErrStart) {
 				t.Fatalf("Load = %v, want ErrStart", err)
@@ -276,8 +279,11 @@ func TestStockBidirectional(t *testing.T) {
 	t.Parallel()
 	reg, _ := newTestRegistry()
 	bidi := registry.MustRegister(reg, "test.Bidi", func(int) (int, error) { return 0, nil })
-	mgr := hotswap.New(reg, hotswap.Options{})
-	l := NewCustom(reg, Custom{
+	mgr, err := hotswap.New(reg, hotswap.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := NewCustom(Custom{
 		Handshake: fixture.Handshake(),
 		Plugins:   plugin.PluginSet{"counter": &fixture.CounterPlugin{}},
 		Slots: func(c plugin.ClientProtocol, _ plugin.Protocol) (map[string]any, error) {
@@ -288,10 +294,10 @@ func TestStockBidirectional(t *testing.T) {
 			cnt := raw.(fixture.Counter)
 			return map[string]any{"test.Bidi": func(n int) (int, error) { return cnt.Add(n, hostAdder{}) }}, nil
 		},
-	}, Options{Manager: mgr})
-	t.Cleanup(func() { mgr.Close(); l.Close() })
+	}, Options{})
+	t.Cleanup(func() { mgr.Close(context.Background()); l.Close(context.Background()) })
 	path, _ := stockAs(t, "bidi", "plain")
-	p, err := l.Load(context.Background(), path)
+	p, err := l.Load(context.Background(), mgr, path)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -130,7 +130,7 @@ func TestBadInput(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			_, err := e.l.Load(context.Background(), tt.file(t))
+			_, err := e.l.Load(context.Background(), e.mgr, tt.file(t))
 			if err == nil {
 				t.Fatal("loaded")
 			}
@@ -184,7 +184,7 @@ func TestStartTimeoutRespectsContext(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()
 	start := time.Now()
-	_, err := e.l.Load(ctx, fixtureAs(t, "nohandshake.proc"))
+	_, err := e.l.Load(ctx, e.mgr, fixtureAs(t, "nohandshake.proc"))
 	if !errors.Is(err, ErrStart) || !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("Load = %v", err)
 	}

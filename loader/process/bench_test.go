@@ -175,7 +175,7 @@ func BenchmarkProcessSwap(b *testing.B) {
 		path := fixtureAs(b, fmt.Sprintf("greet-v%d.proc", i))
 		b.StartTimer()
 		start := time.Now()
-		p, err := e.l.Load(context.Background(), path)
+		p, err := e.l.Load(context.Background(), e.mgr, path)
 		if err != nil {
 			b.Fatal(err)
 		}

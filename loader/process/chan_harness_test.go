@@ -8,6 +8,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/hotpatch-go/hotpatch/hotswap"
 	"github.com/hotpatch-go/hotpatch/registry"
 )
 
@@ -16,11 +17,17 @@ import (
 // the host's version, instance and adapters dialled to it. No executable is
 // built or started; the frames are the same.
 
-// reportSink is a Manager that records the failures reported to it.
+// reportSink is a hotswap.Host over a registry that records the failures
+// reported to it.
 type reportSink struct {
+	reg     *registry.Registry
 	mu      sync.Mutex
 	reports []error
 }
+
+func (m *reportSink) Slot(name string) (registry.Slot, bool) { return m.reg.Lookup(name) }
+func (m *reportSink) Record(hotswap.Event) error             { return nil }
+func (m *reportSink) Logger() *slog.Logger                   { return slog.New(slog.DiscardHandler) }
 
 func (m *reportSink) ReportFailure(_ string, err error) {
 	m.mu.Lock()
@@ -49,9 +56,9 @@ type chanEnv struct {
 // socket with the given hello slots, over conns connections.
 func newChanEnv(t testing.TB, reg *registry.Registry, socket string, slots []slotInfo, conns int, mem *memBudget) *chanEnv {
 	t.Helper()
-	sink := &reportSink{}
-	l := New(reg, Options{Manager: sink, Logger: slog.New(slog.DiscardHandler)})
-	v := newVersion(l, "chan-test", "chan-test.proc", "", t.TempDir())
+	sink := &reportSink{reg: reg}
+	l := New(Options{Logger: slog.New(slog.DiscardHandler)})
+	v := newVersion(l, sink, "chan-test", "chan-test.proc", "", t.TempDir())
 	in := &instance{v: v, idle: make(chan struct{}, 1), hello: helloReply{Version: channelVersion, Socket: socket, Slots: slots}}
 	for range conns {
 		c, err := net.Dial("unix", socket)

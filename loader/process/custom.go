@@ -8,7 +8,6 @@ import (
 
 	"github.com/hashicorp/go-plugin"
 	"github.com/hotpatch-go/hotpatch/hotswap"
-	"github.com/hotpatch-go/hotpatch/registry"
 )
 
 // DefaultCustomExt is the file extension a [Custom] loader matches when
@@ -49,14 +48,14 @@ type Custom struct {
 
 // NewCustom returns a loader for builds of an application's own go-plugin
 // plugin (see [Custom]).
-func NewCustom(reg *registry.Registry, c Custom, opts Options) *Loader {
+func NewCustom(c Custom, opts Options) *Loader {
 	if c.Slots == nil {
 		panic("process: NewCustom needs Custom.Slots")
 	}
 	if c.Ext == "" {
 		c.Ext = DefaultCustomExt
 	}
-	return newLoader(reg, &c, opts)
+	return newLoader(&c, opts)
 }
 
 // connectCustom asks the application for the slot implementations of the
@@ -96,14 +95,14 @@ func (v *version) bindCustom(in *instance) (map[string]any, error) {
 	impls := make(map[string]any, len(names))
 	var errs []error
 	for _, name := range names {
-		s, ok := v.l.reg.Lookup(name)
+		s, ok := v.host.Slot(name)
 		if !ok {
 			errs = append(errs, fmt.Errorf("slot %q: %w (the plugin serves it; the host has no such slot)", name, hotswap.ErrUnknownSlot))
 			continue
 		}
 		got := in.impls[name].Type()
 		if got != s.Type() {
-			errs = append(errs, &TypeMismatchError{Slot: name, Want: s.Type().String(), Got: got.String()})
+			errs = append(errs, &hotswap.TypeMismatchError{Slot: name, Want: s.Type(), Got: got})
 			continue
 		}
 		f := &forwarder{v: v, slot: name, typ: got, variadic: got.IsVariadic()}
@@ -126,7 +125,7 @@ func (v *version) sameCustomSlots(in *instance) error {
 		if !ok {
 			return fmt.Errorf("restarted plugin does not serve slot %q", name)
 		}
-		if s, ok := v.l.reg.Lookup(name); !ok || fn.Type() != s.Type() {
+		if s, ok := v.host.Slot(name); !ok || fn.Type() != s.Type() {
 			return fmt.Errorf("restarted plugin serves slot %q with type %v", name, fn.Type())
 		}
 	}

@@ -38,15 +38,18 @@ func greeterCustom() Custom {
 func TestCustomPlugin(t *testing.T) {
 	t.Parallel()
 	reg, s := newTestRegistry()
-	mgr := hotswap.New(reg, hotswap.Options{})
-	l := NewCustom(reg, greeterCustom(), Options{Manager: mgr, Restart: RestartPolicy{Backoff: 10 * time.Millisecond}})
-	t.Cleanup(func() { l.Close() })
-	t.Cleanup(func() { mgr.Close() })
+	mgr, err := hotswap.New(reg, hotswap.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := NewCustom(greeterCustom(), Options{Restart: RestartPolicy{Backoff: 10 * time.Millisecond}})
+	t.Cleanup(func() { l.Close(context.Background()) })
+	t.Cleanup(func() { mgr.Close(context.Background()) })
 	if !l.Match("a/b/grpc.plugin") || l.Match("grpc.proc") {
 		t.Fatal("Match")
 	}
 
-	p1, err := l.Load(context.Background(), fixtureAs(t, "grpc-v1.plugin"))
+	p1, err := l.Load(context.Background(), mgr, fixtureAs(t, "grpc-v1.plugin"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -56,7 +59,7 @@ func TestCustomPlugin(t *testing.T) {
 	if got := s.greet.Load()("ann"); got != "hello v1, ann" {
 		t.Fatalf("gRPC build: %q", got)
 	}
-	p2, err := l.Load(context.Background(), fixtureAs(t, "netrpc-v2.plugin"))
+	p2, err := l.Load(context.Background(), mgr, fixtureAs(t, "netrpc-v2.plugin"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -90,14 +93,14 @@ func TestCustomPluginRefused(t *testing.T) {
 	c.Slots = func(plugin.ClientProtocol, plugin.Protocol) (map[string]any, error) {
 		return map[string]any{"test.Greet": func(string) int { return 0 }}, nil
 	}
-	l := NewCustom(reg, c, Options{})
-	t.Cleanup(func() { l.Close() })
-	_, err := l.Load(context.Background(), fixtureAs(t, "grpc-v1.plugin"))
+	l := NewCustom(c, Options{})
+	t.Cleanup(func() { l.Close(context.Background()) })
+	_, err := l.Load(context.Background(), &reportSink{reg: reg}, fixtureAs(t, "grpc-v1.plugin"))
 	if !errors.Is(err, hotswap.ErrTypeMismatch) || !errors.Is(err, ErrStart) {
 		t.Fatalf("Load = %v", err)
 	}
 	// A hotpatch plugin is not the application's plugin: wrong cookie.
-	_, err = l.Load(context.Background(), fixtureAs(t, "greet-v1.plugin"))
+	_, err = l.Load(context.Background(), &reportSink{reg: reg}, fixtureAs(t, "greet-v1.plugin"))
 	if !errors.Is(err, ErrStart) {
 		t.Fatalf("Load = %v", err)
 	}

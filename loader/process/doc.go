@@ -14,9 +14,12 @@
 // The host side is a [Loader] (a [hotswap.Loader]) that turns such a file
 // into a [hotswap.Patch] whose implementations call into the process:
 //
-//	l := process.New(reg, process.Options{Manager: mgr, Logger: log})
-//	defer l.Close()
-//	w, err := hotswap.WatchDir(ctx, mgr, "patches", l)
+//	mgr.Attach(process.New(process.Options{Logger: log})) // mgr.Close closes it
+//	w, err := patchdir.Watch(ctx, mgr, "patches", patchdir.Options{})
+//
+// The loader holds no registry and no manager: each Load receives the
+// [hotswap.Host] the patch is for, checks the slots against it, and the
+// patch reports its failures and rolls itself back through it.
 //
 // # Lifecycle
 //
@@ -25,7 +28,7 @@
 // protocol version of its own), waits for the handshake (Options.StartTimeout),
 // checks its health, asks it for the slots it serves with their types, and
 // refuses the file if any slot is unknown or has another type than the
-// registry's. A refused file leaves nothing running, and the error
+// host's. A refused file leaves nothing running, and the error
 // ([*StartError]) carries the last lines of the process's standard error.
 //
 // The manager's Apply swaps the adapters in. When a patch leaves the stack
@@ -73,7 +76,9 @@
 // context ended — fails with a [*CallError]: returned as the error result
 // if the func has one, raised as a panic otherwise (net/http recovers it per
 // request); an HTTP handler answers 502 Bad Gateway (504 on a deadline).
-// Panics and protocol errors are reported to Options.Manager.
+// Panics and protocol errors are reported to the host once each
+// ([hotswap.Host.ReportFailure]); a middleware above the slot that
+// recovers the panic does not count it again ([hotswap.Manager.Recovered]).
 //
 // # Supervision
 //
@@ -81,7 +86,7 @@
 // restarts it with backoff ([RestartPolicy]). A panic in a call is answered
 // to that caller and the process is replaced (the old one drains). After
 // more than MaxRestarts restarts within the window, the loader gives up
-// and rolls the patch back through Options.Manager, with a rolled-back
+// and rolls the patch back through its host, with a rolled-back
 // event that says why. The plugin's standard error, logs (slog's default
 // logger in the plugin, go-plugin's logger) and standard output reach the
 // host's slog logger with the patch ID.

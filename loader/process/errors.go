@@ -12,7 +12,7 @@ import (
 // Errors of the loader and of calls through its adapters. They are wrapped
 // with the file, slot or patch concerned; match them with errors.Is.
 var (
-	ErrClosed          = errors.New("process: loader closed")
+	ErrClosed          = fmt.Errorf("process: loader closed: %w", hotswap.ErrClosed)
 	ErrNotExecutable   = errors.New("process: not an executable file")
 	ErrStart           = errors.New("process: plugin failed to start")
 	ErrUnsupportedType = errors.New("process: type cannot cross a process boundary")
@@ -65,25 +65,13 @@ func (e *CallError) Error() string {
 // Unwrap returns the cause.
 func (e *CallError) Unwrap() error { return e.Err }
 
-// TypeMismatchError reports a slot that the plugin serves with another type
-// than the registry's. Want and Got are the types as Go spells them. It
-// matches [hotswap.ErrTypeMismatch] with errors.Is.
-type TypeMismatchError struct {
-	Slot string
-	Want string // the slot's type in the host
-	Got  string // the type the plugin serves
-}
-
-func (e *TypeMismatchError) Error() string {
-	msg := fmt.Sprintf("process: slot %s: plugin serves type %s, slot has type %s", e.Slot, e.Got, e.Want)
-	if e.Got == e.Want {
-		msg += " (same spelling, different declarations: a named type differs in package or fields)"
-	}
-	return msg
-}
-
-// Unwrap makes errors.Is(err, hotswap.ErrTypeMismatch) true.
-func (e *TypeMismatchError) Unwrap() error { return hotswap.ErrTypeMismatch }
+// Accounted marks a CallError as accounted for by the loader
+// ([hotswap.Accounted]): the call that raised it reported it to the host
+// if it was the patch's failure (a panic in the plugin, a protocol error),
+// the supervisor reported a crash once for all the calls it broke, and the
+// end of the caller's context is not a failure. A middleware's
+// [hotswap.Manager.Recovered] does not count it again.
+func (e *CallError) Accounted() {}
 
 // remoteError is an error value returned by the plugin's function. Its
 // message crosses the boundary, and whether it was a context's error, so

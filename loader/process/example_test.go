@@ -11,6 +11,7 @@ import (
 	"github.com/hashicorp/go-plugin"
 	"github.com/hotpatch-go/hotpatch/hotswap"
 	"github.com/hotpatch-go/hotpatch/loader/process"
+	"github.com/hotpatch-go/hotpatch/patchdir"
 	"github.com/hotpatch-go/hotpatch/registry"
 )
 
@@ -28,16 +29,18 @@ func ExampleNew() {
 	greet := registry.MustRegister(reg, "example.Greet", func(name string) string { return "hello, " + name })
 
 	logger := slog.New(slog.NewTextHandler(os.Stderr, nil))
-	mgr := hotswap.New(reg, hotswap.Options{Logger: logger})
-	l := process.New(reg, process.Options{Manager: mgr, Logger: logger})
-	// The manager closes first, retiring the applied patches gracefully
-	// (their processes drain); the loader then stops whatever is left.
-	defer func() {
-		mgr.Close()
-		l.Close()
-	}()
+	mgr, err := hotswap.New(reg, hotswap.Options{Logger: logger})
+	if err != nil {
+		log.Fatal(err)
+	}
+	// The manager owns the loader: its Close retires the applied patches
+	// gracefully (their processes drain), then closes the loader.
+	defer mgr.Close(context.Background())
+	if err := mgr.Attach(process.New(process.Options{Logger: logger})); err != nil {
+		log.Fatal(err)
+	}
 
-	w, err := hotswap.WatchDir(context.Background(), mgr, "patches", l)
+	w, err := patchdir.Watch(context.Background(), mgr, "patches", patchdir.Options{})
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -52,12 +55,17 @@ func ExampleNew() {
 func ExampleLoader_Load() {
 	reg := registry.New()
 	registry.MustRegister(reg, "example.Greet", func(name string) string { return "hello, " + name })
-	mgr := hotswap.New(reg, hotswap.Options{})
-	defer mgr.Close()
-	l := process.New(reg, process.Options{Manager: mgr})
-	defer l.Close()
+	mgr, err := hotswap.New(reg, hotswap.Options{})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer mgr.Close(context.Background())
+	l := process.New(process.Options{})
+	if err := mgr.Attach(l); err != nil {
+		log.Fatal(err)
+	}
 
-	p, err := l.Load(context.Background(), "greet.proc")
+	p, err := mgr.Load(context.Background(), l, "greet.proc") // l.Load with mgr as its host
 	var se *process.StartError
 	switch {
 	case errors.As(err, &se):
@@ -68,7 +76,7 @@ func ExampleLoader_Load() {
 		return
 	}
 	if _, err := mgr.Apply(context.Background(), p); err != nil {
-		_ = p.Retire(context.Background()) // release what was refused
+		_ = mgr.Release(p) // release what was refused
 		log.Print(err)
 	}
 }
@@ -81,7 +89,7 @@ func ExampleNewCustom() {
 	reg := registry.New()
 	registry.MustRegister(reg, "example.Greet", strings.ToUpper)
 
-	l := process.NewCustom(reg, process.Custom{
+	l := process.NewCustom(process.Custom{
 		Handshake: plugin.HandshakeConfig{ProtocolVersion: 1, MagicCookieKey: "GREETER", MagicCookieValue: "hello"},
 		Plugins:   plugin.PluginSet{"greeter": nil /* the application's plugin.Plugin or plugin.GRPCPlugin */},
 		Ext:       ".greeter",
@@ -94,5 +102,5 @@ func ExampleNewCustom() {
 			return map[string]any{"example.Greet": g.Greet}, nil
 		},
 	}, process.Options{})
-	defer l.Close()
+	defer l.Close(context.Background())
 }

@@ -44,10 +44,10 @@ func loadChanFixture(t *testing.T) (map[string]any, *reportSink) {
 	for i := range httpcases.Cases {
 		registry.MustRegister(reg, fmt.Sprintf("h.Case%d", i), noop)
 	}
-	sink := &reportSink{}
-	l := New(reg, Options{Manager: sink, Logger: slog.New(slog.DiscardHandler)})
-	t.Cleanup(func() { l.Close() })
-	p, err := l.Load(context.Background(), bin)
+	sink := &reportSink{reg: reg}
+	l := New(Options{Logger: slog.New(slog.DiscardHandler)})
+	t.Cleanup(func() { l.Close(context.Background()) })
+	p, err := l.Load(context.Background(), sink, bin)
 	if err != nil {
 		t.Fatal(err)
 	}

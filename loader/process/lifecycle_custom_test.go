@@ -55,16 +55,19 @@ func TestCustomDispenseByProtocol(t *testing.T) {
 	t.Parallel()
 	reg, s := newTestRegistry()
 	shout := registry.MustRegister(reg, "test.Shout", strings.ToLower)
-	mgr := hotswap.New(reg, hotswap.Options{})
+	mgr, err := hotswap.New(reg, hotswap.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
 	var protos []plugin.Protocol
-	l := NewCustom(reg, kvStyleCustom(&protos), Options{Manager: mgr})
-	t.Cleanup(func() { l.Close() })
-	t.Cleanup(func() { mgr.Close() })
+	l := NewCustom(kvStyleCustom(&protos), Options{})
+	t.Cleanup(func() { l.Close(context.Background()) })
+	t.Cleanup(func() { mgr.Close(context.Background()) })
 
 	prev := ""
 	swap := func(name string) {
 		t.Helper()
-		p, err := l.Load(context.Background(), fixtureAs(t, name))
+		p, err := l.Load(context.Background(), mgr, fixtureAs(t, name))
 		if err != nil {
 			t.Fatalf("load %s: %v", name, err)
 		}
@@ -107,7 +110,7 @@ func TestCustomDispenseByProtocol(t *testing.T) {
 func TestCustomDispenseError(t *testing.T) {
 	t.Parallel()
 	reg, _ := newTestRegistry()
-	l := NewCustom(reg, Custom{
+	l := NewCustom(Custom{
 		Handshake: fixture.Handshake(),
 		Plugins:   plugin.PluginSet{"greeter": &fixture.GreeterPlugin{}},
 		Slots: func(c plugin.ClientProtocol, _ plugin.Protocol) (map[string]any, error) {
@@ -115,8 +118,8 @@ func TestCustomDispenseError(t *testing.T) {
 			return nil, err
 		},
 	}, Options{})
-	t.Cleanup(func() { l.Close() })
-	_, err := l.Load(context.Background(), fixtureAs(t, "netrpc-v1.plugin"))
+	t.Cleanup(func() { l.Close(context.Background()) })
+	_, err := l.Load(context.Background(), &reportSink{reg: reg}, fixtureAs(t, "netrpc-v1.plugin"))
 	if !errors.Is(err, ErrStart) || !strings.Contains(err.Error(), "nosuch") || !strings.Contains(err.Error(), "netrpc") {
 		t.Fatalf("Load = %v", err)
 	}

@@ -81,7 +81,7 @@ func TestDescendantsDieOnClose(t *testing.T) {
 	e.apply(t, "greet-v1.proc")
 	pid := e.s.pid.Load()()
 	group, setsid := spawnChildren(t, e)
-	within(t, 30*time.Second, "Loader.Close", func() { e.l.Close() })
+	within(t, 30*time.Second, "Loader.Close", func() { e.l.Close(context.Background()) })
 	eventually(t, 10*time.Second, "the plugin and its children to die", func() bool {
 		return !alive(pid) && !alive(group) && !alive(setsid)
 	})
@@ -122,7 +122,7 @@ func TestLoadWithChildOnPipes(t *testing.T) {
 	e := newEnv(t, Options{StartTimeout: time.Minute})
 	var err error
 	within(t, 30*time.Second, "Load", func() {
-		_, err = e.l.Load(context.Background(), fixtureAs(t, "forkexit.proc"))
+		_, err = e.l.Load(context.Background(), e.mgr, fixtureAs(t, "forkexit.proc"))
 	})
 	var child int
 	var se *StartError

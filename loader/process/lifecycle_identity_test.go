@@ -19,7 +19,7 @@ func TestLateCallerAfterSameVersionReturns(t *testing.T) {
 	v1 := fixtureAs(t, "greet-v1.proc")
 	load := func(path, replaces string) hotswap.Patch {
 		t.Helper()
-		p, err := e.l.Load(context.Background(), path)
+		p, err := e.l.Load(context.Background(), e.mgr, path)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -43,7 +43,7 @@ func TestNotAPlugin(t *testing.T) {
 		t.Fatal(err)
 	}
 	e := newEnv(t, Options{})
-	_, err = e.l.Load(context.Background(), p)
+	_, err = e.l.Load(context.Background(), e.mgr, p)
 	if !errors.Is(err, ErrStart) || strings.Contains(err.Error(), "Unrecognized remote plugin message") ||
 		!strings.Contains(err.Error(), "exited (exit status 0) before the handshake, without printing a handshake line") {
 		t.Fatalf("Load = %v", err)
@@ -60,11 +60,11 @@ func TestPatchFileReads(t *testing.T) {
 		t.Fatal(err)
 	}
 	var err error
-	within(t, 30*time.Second, "Load of a FIFO", func() { _, err = e.l.Load(context.Background(), fifo) })
+	within(t, 30*time.Second, "Load of a FIFO", func() { _, err = e.l.Load(context.Background(), e.mgr, fifo) })
 	if !errors.Is(err, ErrNotExecutable) || !errors.Is(err, patchfile.ErrNotRegular) {
 		t.Fatalf("Load of a FIFO = %v", err)
 	}
-	_, err = e.l.Load(context.Background(), fixtureAs(t, "greet-v1.proc"))
+	_, err = e.l.Load(context.Background(), e.mgr, fixtureAs(t, "greet-v1.proc"))
 	if !errors.Is(err, patchfile.ErrTooLarge) {
 		t.Fatalf("Load over MaxFileSize = %v", err)
 	}

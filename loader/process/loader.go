@@ -27,7 +27,6 @@ const Ext = ".proc"
 // supervised subprocess. It implements [hotswap.Loader]. All methods are
 // safe for concurrent use.
 type Loader struct {
-	reg    *registry.Registry
 	opts   Options
 	log    *slog.Logger
 	custom *Custom    // nil for hotpatch plugins (Serve)
@@ -49,18 +48,15 @@ type Loader struct {
 var _ hotswap.Loader = (*Loader)(nil)
 
 // New returns a loader of process patches (executables built with [Serve],
-// usually by `hotpatch patch build --kind process`) for the slots of reg.
-func New(reg *registry.Registry, opts Options) *Loader {
-	return newLoader(reg, nil, opts)
+// usually by `hotpatch patch build --kind process`). The slots they serve
+// are those of the host each Load is given.
+func New(opts Options) *Loader {
+	return newLoader(nil, opts)
 }
 
-func newLoader(reg *registry.Registry, c *Custom, opts Options) *Loader {
-	if reg == nil {
-		panic("process: New with nil registry")
-	}
+func newLoader(c *Custom, opts Options) *Loader {
 	opts = opts.withDefaults()
 	return &Loader{
-		reg:      reg,
 		opts:     opts,
 		log:      opts.Logger,
 		custom:   c,
@@ -92,13 +88,14 @@ func (l *Loader) ext() string {
 // hand the patch to [hotswap.Manager.Apply]. The patch's Retire hook drains
 // and stops the process. The manager retires the patch once it leaves the
 // stack; if Apply refuses it, the caller runs its Retire hook
-// ([hotswap.WatchDir] does), or the process is left running until Close.
+// (patchdir does, with [hotswap.Manager.Release]), or the process is left
+// running until Close.
 //
 // The executable is copied first, so that restarts run the same bytes even
 // if the file is replaced or removed. A file that cannot be brought up is
 // refused with a [*StartError] that holds the tail of its standard error;
 // no process is left running.
-func (l *Loader) Load(ctx context.Context, path string) (hotswap.Patch, error) {
+func (l *Loader) Load(ctx context.Context, host hotswap.Host, path string) (hotswap.Patch, error) {
 	content, err := readExecutable(path, l.opts.MaxFileSize)
 	if err != nil {
 		return hotswap.Patch{}, err
@@ -117,7 +114,7 @@ func (l *Loader) Load(ctx context.Context, path string) (hotswap.Patch, error) {
 		os.RemoveAll(vdir)
 		return hotswap.Patch{}, fmt.Errorf("process: load %s: %w", path, err)
 	}
-	v := newVersion(l, id, path, exe, vdir)
+	v := newVersion(l, host, id, path, exe, vdir)
 	in, err := l.start(ctx, v)
 	if err != nil {
 		os.RemoveAll(vdir)
@@ -316,10 +313,22 @@ func (l *Loader) goAsync(f func()) bool {
 
 // Close stops every process the loader started, at once: calls in flight
 // fail with ErrProcessExited. Patches still applied keep adapters that fail
-// with [ErrUnavailable]; close the manager first to retire them gracefully.
-// Close waits for the loader's goroutines and is safe to call more than
-// once.
-func (l *Loader) Close() error {
+// with [ErrUnavailable]; a manager the loader is attached to closes it
+// after retiring them gracefully. Close waits for the loader's goroutines
+// until ctx ends (they go on stopping after that) and is safe to call more
+// than once.
+func (l *Loader) Close(ctx context.Context) error {
+	done := make(chan error, 1)
+	go func() { done <- l.close() }()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return fmt.Errorf("process: close: %w", ctx.Err())
+	}
+}
+
+func (l *Loader) close() error {
 	l.mu.Lock()
 	if l.closed {
 		l.mu.Unlock()
@@ -356,18 +365,16 @@ func (l *Loader) Close() error {
 	return nil
 }
 
-// report tells the manager about a failed call.
+// report tells the patch's host about a failed call, once per failure.
 func (l *Loader) report(v *version, slot string, err error) {
 	v.log.Warn("process: call failed", "slot", slot, "err", err)
-	if l.opts.Manager != nil {
-		l.opts.Manager.ReportFailure(slot, err)
-	}
+	v.host.ReportFailure(slot, err)
 }
 
 // checkSlot finds slot name in the registry and checks that a plugin's
 // description of its type fits.
-func (l *Loader) checkSlot(name, gotType, gotDesc string, b *codecBuilder) (registry.Slot, *funcShape, error) {
-	s, ok := l.reg.Lookup(name)
+func (l *Loader) checkSlot(host hotswap.Host, name, gotType, gotDesc string, b *codecBuilder) (registry.Slot, *funcShape, error) {
+	s, ok := host.Slot(name)
 	if !ok {
 		return nil, nil, fmt.Errorf("slot %q: %w (the plugin serves it; the host has no such slot)", name, hotswap.ErrUnknownSlot)
 	}
@@ -376,7 +383,7 @@ func (l *Loader) checkSlot(name, gotType, gotDesc string, b *codecBuilder) (regi
 		return nil, nil, fmt.Errorf("slot %q: type %v: %w", name, s.Type(), err)
 	}
 	if shape.desc != gotDesc {
-		return nil, nil, &TypeMismatchError{Slot: name, Want: s.Type().String(), Got: gotType}
+		return nil, nil, &hotswap.TypeMismatchError{Slot: name, Want: s.Type(), GotName: gotType}
 	}
 	return s, shape, nil
 }

@@ -146,28 +146,28 @@ func newEnv(t testing.TB, opts Options) *env {
 	reg, s := newTestRegistry()
 	logs := &syncBuffer{}
 	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	mgr := hotswap.New(reg, hotswap.Options{Logger: logger, Rollback: hotswap.RollbackPolicy{Failures: 1000}})
+	mgr, err := hotswap.New(reg, hotswap.Options{Logger: logger, Rollback: hotswap.RollbackPolicy{Failures: 1000}})
+	if err != nil {
+		t.Fatal(err)
+	}
 	if opts.Logger == nil {
 		opts.Logger = logger
 	}
-	if opts.Manager == nil {
-		opts.Manager = mgr
-	}
-	l := New(reg, opts)
+	l := New(opts)
 	t.Cleanup(func() {
-		l.Close()
+		l.Close(context.Background())
 		if t.Failed() {
 			t.Logf("logs:\n%s", logs.String())
 		}
 	})
-	t.Cleanup(func() { mgr.Close() })
+	t.Cleanup(func() { mgr.Close(context.Background()) })
 	return &env{reg: reg, s: s, mgr: mgr, l: l, logs: logs}
 }
 
 // apply loads the fixture under name and applies it.
 func (e *env) apply(t testing.TB, name string) hotswap.Patch {
 	t.Helper()
-	p, err := e.l.Load(context.Background(), fixtureAs(t, name))
+	p, err := e.l.Load(context.Background(), e.mgr, fixtureAs(t, name))
 	if err != nil {
 		t.Fatalf("load %s: %v", name, err)
 	}

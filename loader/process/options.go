@@ -1,7 +1,6 @@
 package process
 
 import (
-	"context"
 	"log/slog"
 	"time"
 )
@@ -34,10 +33,6 @@ type Options struct {
 	// Logger receives the loader's records and the plugins' standard
 	// error and logs, each with the patch ID. nil discards.
 	Logger *slog.Logger
-	// Manager is told about failed calls and asked to roll a patch back
-	// when its process keeps failing; pass the *hotswap.Manager the patches
-	// are applied to. nil: failures are only logged.
-	Manager Manager
 	// StartTimeout bounds bringing a process up: start, handshake, health
 	// check and the slot report.
 	StartTimeout time.Duration
@@ -87,20 +82,12 @@ func (l LogLimit) withDefaults() LogLimit {
 // waiting Backoff before the first attempt and twice as long before each
 // next one (up to 5 s). When more than MaxRestarts restarts are needed
 // within Window, the loader gives up: the patch is rolled back through
-// Options.Manager, and its slots fail with [ErrUnavailable] until then.
+// host (the manager the patch was loaded for), and its slots fail with
+// [ErrUnavailable] until then.
 type RestartPolicy struct {
 	MaxRestarts int // negative: never restart
 	Window      time.Duration
 	Backoff     time.Duration
-}
-
-// Manager is the part of the swap manager a loader talks to;
-// *hotswap.Manager implements it.
-type Manager interface {
-	// ReportFailure records a failed call through slot.
-	ReportFailure(slot string, err error)
-	// RollBack reverts the patch with the given ID because of why.
-	RollBack(ctx context.Context, id string, why error) error
 }
 
 func (o Options) withDefaults() Options {

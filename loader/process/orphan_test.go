@@ -21,8 +21,8 @@ func helperMain(mode string) int {
 	case "host":
 		// A host that loads a plugin, prints its pid and waits to be killed.
 		reg, _ := newTestRegistry()
-		l := New(reg, Options{})
-		p, err := l.Load(context.Background(), os.Getenv("HOTPATCH_PROCESS_TEST_PLUGIN"))
+		l := New(Options{})
+		p, err := l.Load(context.Background(), &reportSink{reg: reg}, os.Getenv("HOTPATCH_PROCESS_TEST_PLUGIN"))
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "helper:", err)
 			return 1
@@ -45,11 +45,11 @@ func helperMain(mode string) int {
 		reg, _ := newTestRegistry()
 		var l *Loader
 		if mode == "stockhost" {
-			l = NewCustom(reg, stockCustom(), Options{StartTimeout: time.Minute})
+			l = NewCustom(stockCustom(), Options{StartTimeout: time.Minute})
 		} else {
-			l = New(reg, Options{StartTimeout: time.Minute})
+			l = New(Options{StartTimeout: time.Minute})
 		}
-		p, err := l.Load(context.Background(), os.Getenv("HOTPATCH_PROCESS_TEST_PLUGIN"))
+		p, err := l.Load(context.Background(), &reportSink{reg: reg}, os.Getenv("HOTPATCH_PROCESS_TEST_PLUGIN"))
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "helper:", err)
 			return 1

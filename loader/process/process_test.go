@@ -36,15 +36,15 @@ func TestLoadApplyCall(t *testing.T) {
 func TestPatchIDFromNameAndContent(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, Options{})
-	a, err := e.l.Load(context.Background(), fixtureAs(t, "greet-a.proc"))
+	a, err := e.l.Load(context.Background(), e.mgr, fixtureAs(t, "greet-a.proc"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := e.l.Load(context.Background(), fixtureAs(t, "greet-a.proc"))
+	b, err := e.l.Load(context.Background(), e.mgr, fixtureAs(t, "greet-a.proc"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := e.l.Load(context.Background(), fixtureAs(t, "greet-b.proc"))
+	c, err := e.l.Load(context.Background(), e.mgr, fixtureAs(t, "greet-b.proc"))
 	if err != nil {
 		t.Fatal(err)
 	}

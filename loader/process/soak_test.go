@@ -71,7 +71,7 @@ func TestSoak(t *testing.T) {
 		})
 	}
 	for i := 1; i <= swaps; i++ {
-		p, err := e.l.Load(context.Background(), fixtureAs(t, fmt.Sprintf("greet-v%d.proc", i)))
+		p, err := e.l.Load(context.Background(), e.mgr, fixtureAs(t, fmt.Sprintf("greet-v%d.proc", i)))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -90,8 +90,8 @@ func TestSoak(t *testing.T) {
 	if got, want := e.s.greet.Load()("x"), fmt.Sprintf("hello v%d, x", swaps); got != want {
 		t.Fatalf("Greet = %q, want %q", got, want)
 	}
-	e.mgr.Close()
-	e.l.Close()
+	e.mgr.Close(context.Background())
+	e.l.Close(context.Background())
 	if kids := children(); len(kids) > 0 {
 		t.Fatalf("processes left: %v", kids)
 	}

@@ -26,7 +26,7 @@ func TestSwapDrainsOldProcess(t *testing.T) {
 	go func() { slow <- e.s.slow.Load()(500 * time.Millisecond) }()
 	time.Sleep(50 * time.Millisecond) // let the slow call start
 
-	p2, err := e.l.Load(context.Background(), fixtureAs(t, "greet-v2.proc"))
+	p2, err := e.l.Load(context.Background(), e.mgr, fixtureAs(t, "greet-v2.proc"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -100,7 +100,7 @@ func TestLateCallerFallsBack(t *testing.T) {
 func TestRefusedPatchIsReleased(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, Options{})
-	p, err := e.l.Load(context.Background(), fixtureAs(t, "greet-v1.proc"))
+	p, err := e.l.Load(context.Background(), e.mgr, fixtureAs(t, "greet-v1.proc"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -127,21 +127,21 @@ func TestCloseStopsEverything(t *testing.T) {
 	e := newEnv(t, Options{})
 	e.apply(t, "greet-v1.proc")
 	pid1 := e.s.pid.Load()()
-	p2, err := e.l.Load(context.Background(), fixtureAs(t, "greet-v2.proc"))
+	p2, err := e.l.Load(context.Background(), e.mgr, fixtureAs(t, "greet-v2.proc"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	pid2 := p2.Impls["test.PID"].(func() int)()
-	if err := e.l.Close(); err != nil {
+	if err := e.l.Close(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if err := e.l.Close(); err != nil {
+	if err := e.l.Close(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	if alive(pid1) || alive(pid2) {
 		t.Fatal("a process outlived Close")
 	}
-	if _, err := e.l.Load(context.Background(), fixtureAs(t, "greet-v3.proc")); !errors.Is(err, ErrClosed) {
+	if _, err := e.l.Load(context.Background(), e.mgr, fixtureAs(t, "greet-v3.proc")); !errors.Is(err, ErrClosed) {
 		t.Fatalf("Load after Close = %v", err)
 	}
 	var ce *CallError

@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/hotpatch-go/hotpatch/hotswap"
 	"github.com/hotpatch-go/hotpatch/internal/manifest"
 	"github.com/hotpatch-go/hotpatch/registry"
 )
@@ -21,6 +22,7 @@ import (
 // after a crash or a panic); its adapters always call the current one.
 type version struct {
 	l      *Loader
+	host   hotswap.Host // the manager the patch is for: slots, failure reports, rollback, events
 	id     string
 	source string // the file as given to Load
 	exe    string // the private copy that is run
@@ -49,9 +51,10 @@ type version struct {
 	replace chan *instance // a call panicked in this process: replace it
 }
 
-func newVersion(l *Loader, id, source, exe, dir string) *version {
+func newVersion(l *Loader, host hotswap.Host, id, source, exe, dir string) *version {
 	return &version{
 		l:       l,
+		host:    host,
 		id:      id,
 		source:  source,
 		exe:     exe,
@@ -80,7 +83,7 @@ func (v *version) bind(in *instance) (map[string]any, error) {
 	v.index = make(map[string]int, len(in.hello.Slots))
 	var errs []error
 	for i, si := range in.hello.Slots {
-		s, shape, err := v.l.checkSlot(si.Name, si.Type, si.Desc, b)
+		s, shape, err := v.l.checkSlot(v.host, si.Name, si.Type, si.Desc, b)
 		if err != nil {
 			errs = append(errs, err)
 			continue
@@ -355,6 +358,8 @@ func (v *version) supervise() {
 				v.drainLater(old)
 			}
 			v.log.Info("process: restarted", "pid", nin.pid())
+			_ = v.host.Record(hotswap.Event{Type: hotswap.EventRestarted, PatchID: v.id, Kind: hotswap.KindProcess,
+				Source: v.source, Slots: v.slots, Err: cause, Note: "pid " + nin.pid()})
 			break
 		}
 	}
@@ -399,12 +404,10 @@ func (v *version) giveUp(cause error, restarts int) {
 	}
 	why := fmt.Errorf("process: patch %s: %d restarts within %v; giving up: %w", v.id, restarts, v.l.opts.Restart.Window, cause)
 	v.log.Error("process: giving up", "err", why)
-	if m := v.l.opts.Manager; m != nil {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		defer cancel()
-		if err := m.RollBack(ctx, v.id, why); err != nil {
-			v.log.Warn("process: rollback", "err", err)
-		}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := v.host.RollBack(ctx, v.id, why); err != nil {
+		v.log.Warn("process: rollback", "err", err)
 	}
 }
 

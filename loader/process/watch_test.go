@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/hotpatch-go/hotpatch/hotswap"
+	"github.com/hotpatch-go/hotpatch/patchdir"
 )
 
 // dropFile writes content into dir/name the way deployments should: write
@@ -34,7 +35,10 @@ func TestWatchDir(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, Options{})
 	dir := t.TempDir()
-	w, err := hotswap.Watch(context.Background(), e.mgr, dir, hotswap.WatchOptions{Debounce: 20 * time.Millisecond}, e.l)
+	if err := e.mgr.Attach(e.l); err != nil {
+		t.Fatal(err)
+	}
+	w, err := patchdir.Watch(context.Background(), e.mgr, dir, patchdir.Options{Debounce: 20 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}

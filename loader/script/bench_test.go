@@ -78,9 +78,12 @@ func BenchmarkScriptApply(b *testing.B) {
 	}
 	reg := registry.New()
 	registry.MustRegister(reg, "example.Greet", compiledGreet)
-	m := hotswap.New(reg, hotswap.Options{HistorySize: 1})
-	defer m.Close()
-	l := script.New(reg, script.Options{})
+	m, err := hotswap.New(reg, hotswap.Options{HistorySize: 1})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer m.Close(context.Background())
+	l := script.New(script.Options{})
 	dir := b.TempDir()
 	// Two files that differ by one comment, so each apply is a new patch.
 	paths := [2]string{filepath.Join(dir, "a.go"), filepath.Join(dir, "b.go")}
@@ -94,7 +97,7 @@ func BenchmarkScriptApply(b *testing.B) {
 	b.ReportAllocs()
 	i := 0
 	for b.Loop() {
-		p, err := l.Load(ctx, paths[i%2])
+		p, err := l.Load(ctx, m, paths[i%2])
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -154,13 +157,16 @@ func BenchmarkScriptCallTimeout(b *testing.B) {
 func benchScriptCall(b *testing.B, opts script.Options) {
 	reg := registry.New()
 	greet := registry.MustRegister(reg, "example.Greet", compiledGreet)
-	m := hotswap.New(reg, hotswap.Options{})
-	defer m.Close()
+	m, err := hotswap.New(reg, hotswap.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer m.Close(context.Background())
 	path := filepath.Join(b.TempDir(), "greet.go")
 	if err := os.WriteFile(path, []byte(benchScript), 0o644); err != nil {
 		b.Fatal(err)
 	}
-	p, err := script.New(reg, opts).Load(context.Background(), path)
+	p, err := script.New(opts).Load(context.Background(), m, path)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -2,8 +2,11 @@
 // yaegi interpreter (github.com/traefik/yaegi, v0.16.1): the "script" kind
 // of [github.com/hotpatch-go/hotpatch/hotswap.Kind]. A [Loader] implements
 // [github.com/hotpatch-go/hotpatch/hotswap.Loader] for *.go files, so the
-// directory glue (hotswap.WatchDir) or any caller can turn a file into a
+// directory glue (package patchdir) or any caller can turn a file into a
 // patch and hand it to [github.com/hotpatch-go/hotpatch/hotswap.Manager.Apply].
+// The loader holds no registry: each Load receives the
+// [github.com/hotpatch-go/hotpatch/hotswap.Host] the patch is for, looks
+// its slots up there and reports the failures of its calls there.
 //
 // The file format is the one every kind shares (package
 // [github.com/hotpatch-go/hotpatch/loader]): ordinary Go source with a
@@ -15,7 +18,7 @@
 //
 // [Loader.Load] reads the file (refusing it past Options.MaxSize before
 // reading), parses and checks its directives, checks its slots against the
-// registry and its imports against the import policy, looks for constructs
+// host's registry and its imports against the import policy, looks for constructs
 // the interpreter cannot run, then evaluates it in a fresh interpreter:
 // one interpreter per version of a script, sharing nothing with the others.
 // It fetches each directive's func, checks that its type is the slot's
@@ -131,9 +134,10 @@
 // A panic that escapes an interpreted call continues up the caller's stack
 // with the value the script panicked with, as it would from compiled code,
 // so net/http's recovery and errors.Is work as usual; before that, it is
-// reported to Options.Report (typically the manager's ReportFailure, for
-// its rollback policy) as a *hotswap.PanicError. yaegi prints the panic's
-// script position to Options.Stderr.
+// reported once to the host (ReportFailure, for the manager's rollback
+// policy) as a *hotswap.PanicError. Code above the slot (an HTTP
+// middleware using hotswap's Manager.Recovered) does not count it again.
+// yaegi prints the panic's script position to Options.Stderr.
 //
 // Options.CallTimeout, off by default, bounds each call: a call running
 // longer stops the script's interpreter, and it and every later call
@@ -143,6 +147,6 @@
 // one started with a func literal (go func() { ... }()), or in a func
 // handed to time.AfterFunc, is recovered,
 // written to Options.Stderr and, once the patch has served a call,
-// reported to Options.Report; a panic in one started as go f(x) ends the
+// reported to the host; a panic in one started as go f(x) ends the
 // process, as it would in compiled code.
 package script

@@ -9,6 +9,7 @@ import (
 	"go/token"
 	"io"
 	"io/fs"
+	"net/http"
 	"reflect"
 	"runtime"
 	"runtime/debug"
@@ -44,7 +45,7 @@ import (
 // src is the source to run: the file's, with the edits of [loopCopies]
 // and [goroutineGuards], which move no line and leave the package name
 // where it is; guarded says whether the latter import the guard package.
-func (l *Loader) eval(ctx context.Context, id string, s *loader.Source, src string, guarded bool) (map[string]any, *version, error) {
+func (l *Loader) eval(ctx context.Context, host hotswap.Host, id string, s *loader.Source, src string, guarded bool) (map[string]any, *version, error) {
 	limit := l.opts.EvalTimeout
 	if dl, ok := ctx.Deadline(); ok && time.Until(dl) < limit {
 		limit = time.Until(dl)
@@ -103,12 +104,12 @@ func (l *Loader) eval(ctx context.Context, id string, s *loader.Source, src stri
 		return nil, nil, interpError(s, r.err, tap)
 	}
 
-	ver := &version{id: id, report: l.opts.Report, callTimeout: l.opts.CallTimeout, interp: i, stopper: st, box: box}
+	ver := &version{id: id, report: host.ReportFailure, callTimeout: max(l.opts.CallTimeout, 0), interp: i, stopper: st, box: box}
 	impls := make(map[string]any, len(s.Directives))
 	live := new(liveToken)
 	var errs []error
 	for _, d := range s.Directives {
-		fn, err := l.fetch(i, pkgName, d)
+		fn, err := l.fetch(host, i, pkgName, d)
 		if err != nil {
 			errs = append(errs, err)
 			continue
@@ -240,10 +241,10 @@ func safely(f func() error) (err error) {
 }
 
 // fetch returns the directive's func as a value of the slot's type.
-func (l *Loader) fetch(i *interp.Interpreter, pkgName string, d loader.Directive) (reflect.Value, error) {
-	slot, ok := l.reg.Lookup(d.Slot)
+func (l *Loader) fetch(host hotswap.Host, i *interp.Interpreter, pkgName string, d loader.Directive) (reflect.Value, error) {
+	slot, ok := host.Slot(d.Slot)
 	if !ok { // checked by Load; registries never forget a slot
-		return reflect.Value{}, &loader.Error{Pos: d.Pos, Err: fmt.Errorf("%w: %s", loader.ErrUnknownSlot, d.Slot)}
+		return reflect.Value{}, &loader.Error{Pos: d.Pos, Err: fmt.Errorf("%w: %s", hotswap.ErrUnknownSlot, d.Slot)}
 	}
 	ref := pkgName + "." + d.Func
 	var v reflect.Value
@@ -377,7 +378,9 @@ func (ver *version) exit(slot string) {
 	if rv, ok := v.(reflect.Value); ok && rv.IsValid() && rv.CanInterface() {
 		v = rv.Interface()
 	}
-	if ver.report != nil {
+	// http.ErrAbortHandler is how a handler aborts a response on purpose,
+	// not a failure of the script.
+	if ver.report != nil && v != http.ErrAbortHandler {
 		ver.report(slot, fmt.Errorf("script %s: %w", ver.id, &hotswap.PanicError{Value: v, Stack: debug.Stack()}))
 	}
 	panic(v)

@@ -15,9 +15,15 @@ import (
 func Example() {
 	reg := registry.New()
 	greet := registry.MustRegister(reg, "example.Greet", func(name string) string { return "hello, " + name })
-	m := hotswap.New(reg, hotswap.Options{})
-	defer m.Close()
-	l := script.New(reg, script.Options{Report: m.ReportFailure})
+	m, err := hotswap.New(reg, hotswap.Options{})
+	if err != nil {
+		panic(err)
+	}
+	defer m.Close(context.Background()) // closes the loader too
+	l := script.New(script.Options{})
+	if err := m.Attach(l); err != nil {
+		panic(err)
+	}
 
 	dir, err := os.MkdirTemp("", "patches")
 	if err != nil {
@@ -37,7 +43,7 @@ func Greet(name string) string { return "HELLO, " + strings.ToUpper(name) }
 	}
 
 	fmt.Println(greet.Load()("gopher"))
-	p, err := l.Load(context.Background(), path)
+	p, err := m.Load(context.Background(), l, path) // l.Load with m as its host
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -55,7 +61,12 @@ func Greet(name string) string { return "HELLO, " + strings.ToUpper(name) }
 func ExampleLoader_Load_error() {
 	reg := registry.New()
 	registry.MustRegister(reg, "example.Greet", func(name string) string { return "hello, " + name })
-	l := script.New(reg, script.Options{})
+	m, err := hotswap.New(reg, hotswap.Options{})
+	if err != nil {
+		panic(err)
+	}
+	defer m.Close(context.Background())
+	l := script.New(script.Options{})
 
 	dir, err := os.MkdirTemp("", "patches")
 	if err != nil {
@@ -71,7 +82,7 @@ func ExampleLoader_Load_error() {
 		}
 	}
 	for _, name := range []string{"sig.go", "range.go"} {
-		_, err := l.Load(context.Background(), filepath.Join(dir, name))
+		_, err := l.Load(context.Background(), m, filepath.Join(dir, name))
 		fmt.Println(strings.ReplaceAll(err.Error(), dir+string(filepath.Separator), ""))
 	}
 	// Output:

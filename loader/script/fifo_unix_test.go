@@ -22,7 +22,7 @@ func TestLoadFIFO(t *testing.T) {
 	if err := syscall.Mkfifo(fifo, 0o644); err != nil {
 		t.Skip("mkfifo:", err)
 	}
-	_, err := loadBounded(t, e.loader(script.Options{}), fifo)
+	_, err := loadBounded(t, e.loader(script.Options{}), e.host, fifo)
 	if !errors.Is(err, script.ErrNotRegular) || !strings.HasPrefix(err.Error(), fifo+": ") || !strings.Contains(err.Error(), "p") {
 		t.Errorf("FIFO: %v", err)
 	}

@@ -68,7 +68,7 @@ func (g *goGuard) exports() map[string]reflect.Value {
 
 // panicked writes the panic to Options.Stderr and, once the patch has
 // served a call (so that it is the one serving its slots, as far as the
-// manager's rollback goes), reports it to Options.Report.
+// manager's rollback goes), reports it to the host.
 func (g *goGuard) panicked(v any) {
 	if rv, ok := v.(reflect.Value); ok && rv.IsValid() && rv.CanInterface() {
 		v = rv.Interface()

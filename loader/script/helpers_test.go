@@ -2,11 +2,14 @@ package script_test
 
 import (
 	"bytes"
+	"context"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"sync"
 	"testing"
 
+	"github.com/hotpatch-go/hotpatch/hotswap"
 	"github.com/hotpatch-go/hotpatch/loader/script"
 	"github.com/hotpatch-go/hotpatch/registry"
 )
@@ -18,6 +21,7 @@ type env struct {
 	greet  *registry.Func[func(name string) string]
 	dir    string
 	stderr *syncBuffer
+	host   *testHost // the host of loads made without a manager
 }
 
 func newEnv(t *testing.T) *env {
@@ -29,8 +33,36 @@ func newEnv(t *testing.T) *env {
 		greet:  registry.MustRegister(reg, "example.Greet", func(name string) string { return "hello, " + name }),
 		dir:    t.TempDir(),
 		stderr: &syncBuffer{},
+		host:   &testHost{reg: reg},
 	}
 }
+
+// testHost is a hotswap.Host over a registry, for loads that no manager
+// applies; failure reports go to report, if set.
+type testHost struct {
+	reg    *registry.Registry
+	mu     sync.Mutex // guards report
+	report func(slot string, err error)
+}
+
+func (h *testHost) onReport(f func(slot string, err error)) {
+	h.mu.Lock()
+	h.report = f
+	h.mu.Unlock()
+}
+
+func (h *testHost) Slot(name string) (registry.Slot, bool) { return h.reg.Lookup(name) }
+func (h *testHost) ReportFailure(slot string, err error) {
+	h.mu.Lock()
+	f := h.report
+	h.mu.Unlock()
+	if f != nil {
+		f(slot, err)
+	}
+}
+func (h *testHost) RollBack(context.Context, string, error) error { return nil }
+func (h *testHost) Record(hotswap.Event) error                    { return nil }
+func (h *testHost) Logger() *slog.Logger                          { return slog.New(slog.DiscardHandler) }
 
 // loader returns a script loader for e's registry; the interpreter's
 // stderr goes to e.stderr unless opts says otherwise.
@@ -38,7 +70,7 @@ func (e *env) loader(opts script.Options) *script.Loader {
 	if opts.Stderr == nil {
 		opts.Stderr = e.stderr
 	}
-	return script.New(e.reg, opts)
+	return script.New(opts)
 }
 
 // write writes a script into e's directory and returns its path.

@@ -215,7 +215,8 @@ func hostileChild(t *testing.T, name string) {
 			default:
 			}
 		}
-		p, err := script.New(e.reg, script.Options{Stderr: os.Stderr, Report: report}).Load(context.Background(), e.write(c.name+".go", c.src))
+		e.host.onReport(report)
+		p, err := script.New(script.Options{Stderr: os.Stderr}).Load(context.Background(), e.host, e.write(c.name+".go", c.src))
 		if err != nil {
 			fmt.Println("refused:", err)
 		} else {

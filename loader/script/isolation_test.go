@@ -33,7 +33,7 @@ import (
 const hangDetector = time.Minute
 
 // loadBounded runs Load, failing the test if it never returns.
-func loadBounded(t *testing.T, l *script.Loader, path string) (hotswap.Patch, error) {
+func loadBounded(t *testing.T, l *script.Loader, host hotswap.Host, path string) (hotswap.Patch, error) {
 	t.Helper()
 	type result struct {
 		p   hotswap.Patch
@@ -41,7 +41,7 @@ func loadBounded(t *testing.T, l *script.Loader, path string) (hotswap.Patch, er
 	}
 	ch := make(chan result, 1)
 	go func() {
-		p, err := l.Load(context.Background(), path)
+		p, err := l.Load(context.Background(), host, path)
 		ch <- result{p, err}
 	}()
 	select {
@@ -65,7 +65,7 @@ func TestPackageMainIsNotRun(t *testing.T) {
 		"recurse.go": "func main() {\n\tfmt.Println(Greet(\"main\"))\n}\n",
 	} {
 		src := "package main\n\nimport \"fmt\"\n\nvar _ = fmt.Sprint()\n\n//hotpatch:slot example.Greet\nfunc Greet(name string) string { return \"main: \" + name }\n\n" + main
-		p, err := loadBounded(t, l, e.write(name, src))
+		p, err := loadBounded(t, l, e.host, e.write(name, src))
 		if err != nil {
 			t.Errorf("%s: %v", name, err)
 			continue
@@ -83,7 +83,7 @@ func TestPackageMainIsNotRun(t *testing.T) {
 
 	// Top-level code of package main is still bounded.
 	src := "package main\n\nfunc init() {\n\tselect {}\n}\n\n//hotpatch:slot example.Greet\nfunc Greet(n string) string { return n }\n\nfunc main() {}\n"
-	if _, err := loadBounded(t, l, e.write("init.go", src)); !errors.Is(err, script.ErrTimeout) || !strings.Contains(err.Error(), "init.go:3:1:") {
+	if _, err := loadBounded(t, l, e.host, e.write("init.go", src)); !errors.Is(err, script.ErrTimeout) || !strings.Contains(err.Error(), "init.go:3:1:") {
 		t.Errorf("blocking init in package main: %v", err)
 	}
 }
@@ -121,7 +121,7 @@ func init() {
 //hotpatch:slot example.Greet
 func Greet(n string) string { return n }
 `
-	_, err := loadBounded(t, l, e.write("server.go", src))
+	_, err := loadBounded(t, l, e.host, e.write("server.go", src))
 	if !errors.Is(err, script.ErrTimeout) {
 		t.Fatalf("Load = %v, want ErrTimeout", err)
 	}
@@ -160,7 +160,7 @@ func init() {
 //hotpatch:slot example.Greet
 func Greet(n string) string { return n }
 `
-	p, err := loadBounded(t, l, e.write("server.go", src))
+	p, err := loadBounded(t, l, e.host, e.write("server.go", src))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -206,7 +206,7 @@ func init() {
 //hotpatch:slot example.Greet
 func Greet(n string) string { return n }
 `
-	p, err := l.Load(context.Background(), e.write("globals.go", src))
+	p, err := l.Load(context.Background(), e.host, e.write("globals.go", src))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -247,7 +247,7 @@ func TestDenyByMember(t *testing.T) {
 		{"net/http/pprof", `pprof.Profile(nil, nil)`, "pprof.Profile"},
 	} {
 		src := "package patch\n\nimport \"" + c.imp + "\"\n\n//hotpatch:slot example.Greet\nfunc Greet(n string) string {\n\t" + c.use + "\n\treturn n\n}\n"
-		_, err := e.loader(script.Options{}).Load(context.Background(), e.write("deny.go", src))
+		_, err := e.loader(script.Options{}).Load(context.Background(), e.host, e.write("deny.go", src))
 		if !errors.Is(err, script.ErrImportRefused) || !strings.Contains(err.Error(), "deny.go:7:") || !strings.Contains(err.Error(), c.where) {
 			t.Errorf("%s: %v", c.use, err)
 		}
@@ -255,7 +255,7 @@ func TestDenyByMember(t *testing.T) {
 	// Allowed by a Deny list without it, with its symbols from the host.
 	l := e.loader(script.Options{Symbols: unrestricted.Symbols, Deny: []string{}})
 	src := "package patch\n\nimport \"os\"\n\nvar start = os.StartProcess\n\n//hotpatch:slot example.Greet\nfunc Greet(n string) string { return n }\n"
-	p, err := l.Load(context.Background(), e.write("allowed.go", src))
+	p, err := l.Load(context.Background(), e.host, e.write("allowed.go", src))
 	if err != nil {
 		t.Fatalf("os.StartProcess with unrestricted symbols and an empty Deny: %v", err)
 	}
@@ -269,7 +269,7 @@ func TestSymbolsAddToStandardPackages(t *testing.T) {
 	// os.Getpid and os.ReadFile come from yaegi's stdlib; unrestricted
 	// has only os.Exit and os.FindProcess, and used to replace it.
 	src := "package patch\n\nimport (\n\t\"os\"\n\t\"strconv\"\n)\n\n//hotpatch:slot example.Greet\nfunc Greet(n string) string {\n\t_, err := os.ReadFile(\"/nonexistent\")\n\treturn n + strconv.Itoa(os.Getpid()) + strconv.FormatBool(err != nil)\n}\n"
-	p, err := l.Load(context.Background(), e.write("merge.go", src))
+	p, err := l.Load(context.Background(), e.host, e.write("merge.go", src))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -279,12 +279,12 @@ func TestSymbolsAddToStandardPackages(t *testing.T) {
 	}
 	// The member deny list still holds for what Symbols add.
 	src = "package patch\n\nimport \"os\"\n\n//hotpatch:slot example.Greet\nfunc Greet(n string) string { os.Exit(1); return n }\n"
-	if _, err := l.Load(context.Background(), e.write("exit.go", src)); !errors.Is(err, script.ErrImportRefused) {
+	if _, err := l.Load(context.Background(), e.host, e.write("exit.go", src)); !errors.Is(err, script.ErrImportRefused) {
 		t.Errorf("os.Exit through unrestricted symbols: %v", err)
 	}
 	// yaegi's own packages are not offered, even when Symbols has them.
 	src = "package patch\n\nimport \"github.com/traefik/yaegi/stdlib/unrestricted\"\n\nvar _ = unrestricted.Symbols\n\n//hotpatch:slot example.Greet\nfunc Greet(n string) string { return n }\n"
-	if _, err := l.Load(context.Background(), e.write("self.go", src)); !errors.Is(err, script.ErrNoSuchImport) {
+	if _, err := l.Load(context.Background(), e.host, e.write("self.go", src)); !errors.Is(err, script.ErrNoSuchImport) {
 		t.Errorf("yaegi's unrestricted package through Symbols: %v", err)
 	}
 }
@@ -307,8 +307,9 @@ func TestCallTimeout(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	reported := make(chan error, 4)
-	l := e.loader(script.Options{CallTimeout: 50 * time.Millisecond, Report: func(slot string, err error) { reported <- err }})
-	p, err := l.Load(context.Background(), e.write("loop.go", loopScript))
+	e.host.onReport(func(slot string, err error) { reported <- err })
+	l := e.loader(script.Options{CallTimeout: 50 * time.Millisecond})
+	p, err := l.Load(context.Background(), e.host, e.write("loop.go", loopScript))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -364,10 +365,13 @@ func Greet(n string) string {
 func TestRevertStopsRunningCall(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	m := hotswap.New(e.reg, hotswap.Options{RetireTimeout: 50 * time.Millisecond})
+	m, err := hotswap.New(e.reg, hotswap.Options{RetireTimeout: 50 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
 	entered := make(chan string, 1)
 	l := e.loader(script.Options{Symbols: gate(entered)})
-	p, err := l.Load(context.Background(), e.write("loop.go", enteredScript))
+	p, err := l.Load(context.Background(), m, e.write("loop.go", enteredScript))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -385,7 +389,7 @@ func TestRevertStopsRunningCall(t *testing.T) {
 		t.Fatal(err)
 	}
 	closed := make(chan struct{})
-	go func() { m.Close(); close(closed) }()
+	go func() { m.Close(context.Background()); close(closed) }()
 	select {
 	case <-closed:
 	case <-time.After(hangDetector):
@@ -407,7 +411,7 @@ func TestLateCallIsBounded(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	entered := make(chan string, 1)
-	p, err := e.loader(script.Options{Symbols: gate(entered)}).Load(context.Background(), e.write("loop.go", enteredScript))
+	p, err := e.loader(script.Options{Symbols: gate(entered)}).Load(context.Background(), e.host, e.write("loop.go", enteredScript))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -433,7 +437,7 @@ func TestRecursionHostSurvives(t *testing.T) {
 	if os.Getenv("HOTPATCH_SCRIPT_RECURSION_CHILD") == "1" {
 		e := newEnv(t)
 		src := "package patch\n\ntype node struct{ next *node }\n\nfunc (n *node) depth() int { return 1 + n.walk() }\n\nfunc (n *node) walk() int { return n.depth() }\n\n//hotpatch:slot example.Greet\nfunc Greet(s string) string {\n\tvar n node\n\treturn s + string(rune('0'+n.depth()))\n}\n"
-		p, err := e.loader(script.Options{}).Load(context.Background(), e.write("rec.go", src))
+		p, err := e.loader(script.Options{}).Load(context.Background(), e.host, e.write("rec.go", src))
 		if errors.Is(err, script.ErrRecursion) {
 			fmt.Println("refused:", err)
 			os.Exit(0)
@@ -474,7 +478,7 @@ func TestRecursionRefused(t *testing.T) {
 		{"slice of funcs", "var hooks []func()\n\nfunc init() { hooks = append(hooks, func() { hooks[0]() }) }\n", "rec.go:11:46: script: recursion, which the interpreter cannot bound: the func literal held by hooks calls itself through hooks"},
 	} {
 		src := "package patch\n\nimport \"fmt\"\n\nvar _ = fmt.Sprint\n\n//hotpatch:slot example.Greet\nfunc Greet(n string) string { return n }\n" + c.body
-		_, err := l.Load(context.Background(), e.write("rec.go", src))
+		_, err := l.Load(context.Background(), e.host, e.write("rec.go", src))
 		if !errors.Is(err, script.ErrRecursion) || !strings.Contains(err.Error(), c.where) {
 			t.Errorf("%s: %v\nwant %s", c.name, err, c.where)
 		}
@@ -486,7 +490,7 @@ func TestRecursionRefused(t *testing.T) {
 	// Calls of host methods of the same name, and a String that formats a
 	// field, are not recursion.
 	src := "package patch\n\nimport (\n\t\"fmt\"\n\t\"strings\"\n)\n\ntype who string\n\nfunc (w who) String() string {\n\tvar b strings.Builder\n\tb.WriteString(string(w))\n\treturn fmt.Sprint(string(w)) + b.String()\n}\n\n//hotpatch:slot example.Greet\nfunc Greet(n string) string { return who(n).String() }\n"
-	p, err := l.Load(context.Background(), e.write("ok.go", src))
+	p, err := l.Load(context.Background(), e.host, e.write("ok.go", src))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -513,7 +517,7 @@ var ops = map[string]func(string) string{
 //hotpatch:slot example.Greet
 func Greet(n string) string { return chain(ops["upper"](n)) }
 `
-	p, err = l.Load(context.Background(), e.write("ok.go", src))
+	p, err = l.Load(context.Background(), e.host, e.write("ok.go", src))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -528,7 +532,7 @@ func TestRetiredScriptGoroutinesEnd(t *testing.T) {
 	ignore := goleak.IgnoreCurrent()
 	e := newEnv(t)
 	func() {
-		p, err := e.loader(script.Options{}).Load(context.Background(), e.write("spin.go", `package patch
+		p, err := e.loader(script.Options{}).Load(context.Background(), e.host, e.write("spin.go", `package patch
 
 //hotpatch:slot example.Greet
 func Greet(n string) string {
@@ -568,7 +572,7 @@ func TestRefusedScriptGoroutinesEnd(t *testing.T) {
 	// Its top-level code returns, but a goroutine it started spins, and
 	// the file is refused afterwards (the func has the wrong type).
 	src := "package patch\n\nfunc init() {\n\tgo func() {\n\t\tfor {\n\t\t}\n\t}()\n}\n\n//hotpatch:slot example.Greet\nfunc Greet(n int) string { return \"\" }\n"
-	_, err := e.loader(script.Options{}).Load(context.Background(), e.write("spin.go", src))
+	_, err := e.loader(script.Options{}).Load(context.Background(), e.host, e.write("spin.go", src))
 	if !errors.Is(err, hotswap.ErrTypeMismatch) {
 		t.Fatalf("Load = %v, want a type mismatch", err)
 	}
@@ -579,7 +583,7 @@ func TestGoexitInTopLevelCode(t *testing.T) {
 	e := newEnv(t)
 	l := e.loader(script.Options{Deny: []string{}})
 	src := "package patch\n\nimport \"runtime\"\n\nfunc init() {\n\truntime.Goexit()\n}\n\n//hotpatch:slot example.Greet\nfunc Greet(n string) string { return n }\n"
-	_, err := loadBounded(t, l, e.write("goexit.go", src))
+	_, err := loadBounded(t, l, e.host, e.write("goexit.go", src))
 	var pe *hotswap.PanicError
 	if !errors.As(err, &pe) || !strings.Contains(err.Error(), "runtime.Goexit") {
 		t.Errorf("Load = %v, want a refusal naming runtime.Goexit", err)
@@ -594,18 +598,18 @@ func TestStoppedScriptSleepEnds(t *testing.T) {
 
 	// Top-level code asleep at the deadline.
 	src := "package patch\n\nimport \"time\"\n\nvar x = func() int { time.Sleep(time.Hour); return 1 }()\n\n//hotpatch:slot example.Greet\nfunc Greet(n string) string { return n }\n"
-	if _, err := loadBounded(t, l, e.write("sleep.go", src)); !errors.Is(err, script.ErrTimeout) {
+	if _, err := loadBounded(t, l, e.host, e.write("sleep.go", src)); !errors.Is(err, script.ErrTimeout) {
 		t.Errorf("Load = %v, want ErrTimeout", err)
 	}
 	// A worker goroutine of a refused script (the func has the wrong type).
 	src = "package patch\n\nimport \"time\"\n\nfunc init() {\n\tgo func() {\n\t\tfor {\n\t\t\ttime.Sleep(time.Hour)\n\t\t}\n\t}()\n}\n\n//hotpatch:slot example.Greet\nfunc Greet(n int) string { return \"\" }\n"
-	if _, err := loadBounded(t, l, e.write("worker.go", src)); !errors.Is(err, hotswap.ErrTypeMismatch) {
+	if _, err := loadBounded(t, l, e.host, e.write("worker.go", src)); !errors.Is(err, hotswap.ErrTypeMismatch) {
 		t.Errorf("Load = %v, want a type mismatch", err)
 	}
 	// A call asleep when its patch is retired.
 	entered := make(chan string, 1)
 	src = "package patch\n\nimport (\n\t\"time\"\n\n\t\"example.com/gate\"\n)\n\n//hotpatch:slot example.Greet\nfunc Greet(n string) string {\n\tgate.Addr(\"entered\")\n\ttime.Sleep(time.Hour)\n\treturn n\n}\n"
-	p, err := e.loader(script.Options{Symbols: gate(entered)}).Load(context.Background(), e.write("call.go", src))
+	p, err := e.loader(script.Options{Symbols: gate(entered)}).Load(context.Background(), e.host, e.write("call.go", src))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -42,7 +42,7 @@ func Greet(n string) string {
 	return out
 }
 `
-	p, err := l.Load(context.Background(), e.write("loop.go", src))
+	p, err := l.Load(context.Background(), e.host, e.write("loop.go", src))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -53,7 +53,7 @@ func Greet(n string) string {
 
 	// Positions after the edits stay right.
 	src = "package patch\n\n//hotpatch:slot example.Greet\nfunc Greet(n string) string {\n\tvar fs []func() string\n\tfor _, c := range n { fs = append(fs, func() string { return string(c) })\n\t\tif c == 120 { undefinedFunc() }\n\t}\n\treturn fs[0]()\n}\n\nvar _ = Greet(\"x\")\n"
-	_, err = l.Load(context.Background(), e.write("pos.go", src))
+	_, err = l.Load(context.Background(), e.host, e.write("pos.go", src))
 	if !errors.Is(err, script.ErrCompile) || !strings.Contains(err.Error(), "pos.go:7:17: script: compile error: undefined: undefinedFunc") {
 		t.Errorf("compile error in a copied loop: %v, want it at 7:17", err)
 	}
@@ -61,7 +61,7 @@ func Greet(n string) string {
 	// A three-clause loop that changes the captured variable cannot be
 	// given a copy: refused at the change.
 	src = "package patch\n\n//hotpatch:slot example.Greet\nfunc Greet(n string) string {\n\tvar fs []func() int\n\tfor i := 0; i < 3; i++ {\n\t\tfs = append(fs, func() int { return i })\n\t\ti++\n\t}\n\treturn n\n}\n"
-	_, err = l.Load(context.Background(), e.write("changed.go", src))
+	_, err = l.Load(context.Background(), e.host, e.write("changed.go", src))
 	if !errors.Is(err, script.ErrUnsupported) || !strings.Contains(err.Error(), "changed.go:8:3:") || !strings.Contains(err.Error(), "loop variable i") {
 		t.Errorf("changed loop variable: %v", err)
 	}

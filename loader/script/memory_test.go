@@ -19,8 +19,11 @@ func TestMemoryPerVersion(t *testing.T) {
 	// Not parallel: it measures the heap.
 	const warmup, versions = 50, 1000
 	e := newEnv(t)
-	m := hotswap.New(e.reg, hotswap.Options{HistorySize: 1})
-	defer m.Close()
+	m, err := hotswap.New(e.reg, hotswap.Options{HistorySize: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close(context.Background())
 	events, cancel := m.Subscribe(4 * (warmup + versions)) // never full: a subscriber that falls behind misses events
 	defer cancel()
 	retired := make(chan struct{}, warmup+versions)
@@ -53,7 +56,7 @@ var greeting = strings.Repeat("hi ", 2)
 //hotpatch:slot example.Greet
 func Greet(name string) string { return greeting + name + " v" + strconv.Itoa(%d) }
 `, n)
-		p, err := l.Load(context.Background(), e.write("greet.go", src))
+		p, err := l.Load(context.Background(), e.host, e.write("greet.go", src))
 		if err != nil {
 			t.Fatal(err)
 		}

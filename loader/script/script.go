@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/traefik/yaegi/interp"
@@ -15,7 +16,6 @@ import (
 	"github.com/hotpatch-go/hotpatch/hotswap"
 	"github.com/hotpatch-go/hotpatch/internal/patchfile"
 	"github.com/hotpatch-go/hotpatch/loader"
-	"github.com/hotpatch-go/hotpatch/registry"
 )
 
 // Defaults for zero fields of [Options].
@@ -134,22 +134,17 @@ type Options struct {
 	// that runs longer stops the script's interpreter: that call and every
 	// other call in flight through the same patch end at their next
 	// interpreted step and panic with an error wrapping [ErrCallTimeout],
-	// later calls through the patch panic the same way, and Report is told
-	// once, so that a rollback policy reverts the patch. A call blocked in
-	// compiled code (a host func, a read, a mutex; not time.Sleep, which
-	// the loader replaces) ends only when that returns.
-	// Zero, the default, means no bound: a script that loops forever keeps
-	// its caller and a CPU until the patch is retired.
+	// later calls through the patch panic the same way, and the host is
+	// told once ([hotswap.Host.ReportFailure]), so that a rollback policy
+	// reverts the patch. A call blocked in compiled code (a host func, a
+	// read, a mutex; not time.Sleep, which the loader replaces) ends only
+	// when that returns. Zero, the default, and negative values mean no
+	// bound: a script that loops forever keeps its caller and a CPU until
+	// the patch is retired.
 	CallTimeout time.Duration
 	// MaxSize is the largest script accepted, in bytes, checked before the
 	// file is read. Zero means DefaultMaxSize.
 	MaxSize int64
-
-	// Report, if set, is told about every panic that escapes an interpreted
-	// call, before the panic continues up the caller's stack. Set it to the
-	// manager's ReportFailure so a rollback policy sees script panics, unless
-	// something else (such as an HTTP middleware) reports them already.
-	Report func(slot string, err error)
 
 	// Stdout and Stderr receive what scripts print through fmt.Print* and
 	// log, and the interpreter's own panic traces. nil means os.Stdout and
@@ -161,18 +156,16 @@ type Options struct {
 // interpreter. It implements [hotswap.Loader]. A Loader holds no per-patch
 // state and is safe for concurrent use.
 type Loader struct {
-	reg  *registry.Registry
-	opts Options
-	pol  *policy
+	opts   Options
+	pol    *policy
+	closed atomic.Bool
 }
 
 var _ hotswap.Loader = (*Loader)(nil)
 
-// New returns a loader whose scripts replace slots of reg.
-func New(reg *registry.Registry, opts Options) *Loader {
-	if reg == nil {
-		panic("script: New with nil registry")
-	}
+// New returns a script loader. The slots its scripts replace are those of
+// the host each Load is given.
+func New(opts Options) *Loader {
 	if opts.EvalTimeout <= 0 {
 		opts.EvalTimeout = DefaultEvalTimeout
 	}
@@ -193,7 +186,7 @@ func New(reg *registry.Registry, opts Options) *Loader {
 		opts.Allow = append([]string{}, opts.Allow...)
 	}
 	opts.Deny = append([]string{}, opts.Deny...)
-	return &Loader{reg: reg, opts: opts, pol: newPolicy(opts.Symbols, opts.Allow, opts.Deny)}
+	return &Loader{opts: opts, pol: newPolicy(opts.Symbols, opts.Allow, opts.Deny)}
 }
 
 // Kind returns [hotswap.KindScript].
@@ -205,11 +198,24 @@ func (l *Loader) Match(path string) bool {
 	return strings.HasSuffix(path, ".go") && !strings.HasSuffix(path, "_test.go")
 }
 
+// Close refuses later loads with an error wrapping [hotswap.ErrClosed].
+// Scripts already loaded are not affected: each is released by its
+// patch's Retire hook. Close is safe to call more than once.
+func (l *Loader) Close(context.Context) error {
+	l.closed.Store(true)
+	return nil
+}
+
 // Load reads, checks and evaluates the script at path and returns a patch
-// whose implementations call into the script's own interpreter. It changes
-// no slot. Errors about the file start with path:line:col where there is a
-// line (see the package documentation for the checks).
-func (l *Loader) Load(ctx context.Context, path string) (hotswap.Patch, error) {
+// for host whose implementations call into the script's own interpreter.
+// It changes no slot. Errors about the file start with path:line:col where
+// there is a line (see the package documentation for the checks). A panic
+// that escapes a call into the script is reported to host once, before it
+// goes on up the caller's stack.
+func (l *Loader) Load(ctx context.Context, host hotswap.Host, path string) (hotswap.Patch, error) {
+	if l.closed.Load() {
+		return hotswap.Patch{}, fmt.Errorf("script: load %s: %w", path, hotswap.ErrClosed)
+	}
 	src, err := l.read(path)
 	if err != nil {
 		return hotswap.Patch{}, err
@@ -218,7 +224,12 @@ func (l *Loader) Load(ctx context.Context, path string) (hotswap.Patch, error) {
 	if err != nil {
 		return hotswap.Patch{}, err
 	}
-	if err := s.CheckSlots(func(name string) bool { _, ok := l.reg.Lookup(name); return ok }); err != nil {
+	if err := s.CheckSlots(func(name string) error {
+		if _, ok := host.Slot(name); !ok {
+			return hotswap.ErrUnknownSlot
+		}
+		return nil
+	}); err != nil {
 		return hotswap.Patch{}, err
 	}
 	if err := l.pol.check(s); err != nil {
@@ -236,7 +247,7 @@ func (l *Loader) Load(ctx context.Context, path string) (hotswap.Patch, error) {
 	}
 	guards := goroutineGuards(s)
 	id := loader.PatchID(path, src)
-	impls, ver, err := l.eval(ctx, id, s, applyEdits(string(src), append(edits, guards...)), guards != nil)
+	impls, ver, err := l.eval(ctx, host, id, s, applyEdits(string(src), append(edits, guards...)), guards != nil)
 	if err != nil {
 		return hotswap.Patch{}, err
 	}

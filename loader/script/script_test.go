@@ -29,7 +29,7 @@ func TestLoadAndApply(t *testing.T) {
 	src := "package patch\n\nimport \"strings\"\n\n// Greet shouts.\n//hotpatch:slot example.Greet\nfunc Greet(name string) string { return \"HELLO, \" + strings.ToUpper(name) }\n"
 	path := e.write("greet.go", src)
 
-	p, err := l.Load(context.Background(), path)
+	p, err := l.Load(context.Background(), e.host, path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -40,8 +40,11 @@ func TestLoadAndApply(t *testing.T) {
 		t.Fatalf("Impls = %#v, want one func(string) string for example.Greet", p.Impls)
 	}
 
-	m := hotswap.New(e.reg, hotswap.Options{})
-	defer m.Close()
+	m, err := hotswap.New(e.reg, hotswap.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close(context.Background())
 	if _, err := m.Apply(context.Background(), p); err != nil {
 		t.Fatal(err)
 	}
@@ -60,15 +63,15 @@ func TestSameBytesSameID(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	l := e.loader(script.Options{})
-	a, err := l.Load(context.Background(), e.write("greet.go", greetScript(`"a " + name`)))
+	a, err := l.Load(context.Background(), e.host, e.write("greet.go", greetScript(`"a " + name`)))
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := l.Load(context.Background(), e.write("greet.go", greetScript(`"a " + name`)))
+	b, err := l.Load(context.Background(), e.host, e.write("greet.go", greetScript(`"a " + name`)))
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := l.Load(context.Background(), e.write("greet.go", greetScript(`"c " + name`)))
+	c, err := l.Load(context.Background(), e.host, e.write("greet.go", greetScript(`"c " + name`)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -101,12 +104,15 @@ func TestNamedSlotType(t *testing.T) {
 	e := newEnv(t)
 	named := registry.MustRegister(e.reg, "example.Named", GreetFunc(func(n string) string { return n }))
 	l := e.loader(script.Options{})
-	p, err := l.Load(context.Background(), e.write("named.go", "package patch\n\n//hotpatch:slot example.Named\nfunc Greet(name string) string { return \"named \" + name }\n"))
+	p, err := l.Load(context.Background(), e.host, e.write("named.go", "package patch\n\n//hotpatch:slot example.Named\nfunc Greet(name string) string { return \"named \" + name }\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := hotswap.New(e.reg, hotswap.Options{})
-	defer m.Close()
+	m, err := hotswap.New(e.reg, hotswap.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close(context.Background())
 	if _, err := m.Apply(context.Background(), p); err != nil {
 		t.Fatal(err)
 	}
@@ -136,7 +142,7 @@ func TestHostSymbols(t *testing.T) {
 	e := newEnv(t)
 	price := registry.MustRegister(e.reg, "shop.Price", func(b Book, qty int) (int64, error) { return b.Cents * int64(qty), nil })
 	l := e.loader(script.Options{Symbols: hostSymbols})
-	p, err := l.Load(context.Background(), e.write("price.go", `package patch
+	p, err := l.Load(context.Background(), e.host, e.write("price.go", `package patch
 
 import (
 	"errors"
@@ -155,8 +161,11 @@ func Price(b shop.Book, qty int) (int64, error) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := hotswap.New(e.reg, hotswap.Options{})
-	defer m.Close()
+	m, err := hotswap.New(e.reg, hotswap.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close(context.Background())
 	if _, err := m.Apply(context.Background(), p); err != nil {
 		t.Fatal(err)
 	}
@@ -175,7 +184,7 @@ func TestScriptDefinedTypes(t *testing.T) {
 	l := e.loader(script.Options{Symbols: hostSymbols})
 
 	// A struct of the same shape is still another type.
-	_, err := l.Load(context.Background(), e.write("own.go", `package patch
+	_, err := l.Load(context.Background(), e.host, e.write("own.go", `package patch
 
 type Book struct {
 	Title string
@@ -193,7 +202,7 @@ func Price(b Book, qty int) int64 { return b.Cents * int64(qty) }
 	// yaegi gives a named type without methods its underlying type, so a
 	// script may spell string as its own type Name: the func it makes is a
 	// func(string) string, which is what the slot calls.
-	if _, err := l.Load(context.Background(), e.write("name.go", `package patch
+	if _, err := l.Load(context.Background(), e.host, e.write("name.go", `package patch
 
 type Name string
 
@@ -209,7 +218,7 @@ func TestVariadicSlot(t *testing.T) {
 	e := newEnv(t)
 	join := registry.MustRegister(e.reg, "text.Join", func(sep string, parts ...string) string { return strings.Join(parts, sep) })
 	l := e.loader(script.Options{})
-	p, err := l.Load(context.Background(), e.write("join.go", `package patch
+	p, err := l.Load(context.Background(), e.host, e.write("join.go", `package patch
 
 import "strings"
 
@@ -219,8 +228,11 @@ func Join(sep string, parts ...string) string { return "[" + strings.Join(parts,
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := hotswap.New(e.reg, hotswap.Options{})
-	defer m.Close()
+	m, err := hotswap.New(e.reg, hotswap.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close(context.Background())
 	if _, err := m.Apply(context.Background(), p); err != nil {
 		t.Fatal(err)
 	}
@@ -244,7 +256,7 @@ func TestSandbox(t *testing.T) {
 			if extra != "" {
 				use = "_ = slices.Contains([]string{}, name)\n\t"
 			}
-			p, err := l.Load(context.Background(), e.write("out.go", `package patch
+			p, err := l.Load(context.Background(), e.host, e.write("out.go", `package patch
 
 import (
 	"fmt"
@@ -300,7 +312,7 @@ func TestLoadRefuses(t *testing.T) {
 		msg  string // in the message
 	}{
 		{name: "syntax error", src: greetScript(`"hi " + name +`), want: loader.ErrSyntax, line: 6, msg: "expected operand"},
-		{name: "unknown slot", src: okHead + "//hotpatch:slot example.Greeet\nfunc Greet(name string) string { return name }\n", want: loader.ErrUnknownSlot, line: 3, msg: "example.Greeet"},
+		{name: "unknown slot", src: okHead + "//hotpatch:slot example.Greeet\nfunc Greet(name string) string { return name }\n", want: hotswap.ErrUnknownSlot, line: 3, msg: "example.Greeet"},
 		{name: "wrong signature", src: okHead + "//hotpatch:slot example.Greet\nfunc Greet(n int) string { return \"\" }\n", want: hotswap.ErrTypeMismatch, line: 3,
 			msg: "implementation has type func(int) string, slot has type func(string) string"},
 		{name: "wrong result", src: okHead + "//hotpatch:slot example.Greet\nfunc Greet(n string) (string, error) { return n, nil }\n", want: hotswap.ErrTypeMismatch, line: 3, msg: "func(string) (string, error)"},
@@ -346,7 +358,7 @@ func TestLoadRefuses(t *testing.T) {
 			t.Parallel()
 			e := newEnv(t)
 			path := e.write("bad.go", tc.src)
-			p, err := e.loader(tc.opts).Load(context.Background(), path)
+			p, err := e.loader(tc.opts).Load(context.Background(), e.host, path)
 			if err == nil {
 				t.Fatalf("Load succeeded: %+v", p)
 			}
@@ -371,13 +383,13 @@ func TestLoadRefusesTypedErrors(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	l := e.loader(script.Options{})
-	_, err := l.Load(context.Background(), e.write("sig.go", "package patch\n\n//hotpatch:slot example.Greet\nfunc Greet(n []byte) string { return string(n) }\n"))
+	_, err := l.Load(context.Background(), e.host, e.write("sig.go", "package patch\n\n//hotpatch:slot example.Greet\nfunc Greet(n []byte) string { return string(n) }\n"))
 	var tm *hotswap.TypeMismatchError
 	if !errors.As(err, &tm) || tm.Slot != "example.Greet" || tm.Want != e.greet.Type() || tm.Got != reflect.TypeOf(func([]byte) string { return "" }) {
 		t.Errorf("error = %v, want a *hotswap.TypeMismatchError with both types", err)
 	}
 
-	_, err = l.Load(context.Background(), e.write("panic.go", "package patch\n\nimport \"errors\"\n\nvar ErrBoom = errors.New(\"boom\")\n\nfunc init() { panic(ErrBoom) }\n\n//hotpatch:slot example.Greet\nfunc Greet(n string) string { return n }\n"))
+	_, err = l.Load(context.Background(), e.host, e.write("panic.go", "package patch\n\nimport \"errors\"\n\nvar ErrBoom = errors.New(\"boom\")\n\nfunc init() { panic(ErrBoom) }\n\n//hotpatch:slot example.Greet\nfunc Greet(n string) string { return n }\n"))
 	var pe *hotswap.PanicError
 	if !errors.As(err, &pe) || fmt.Sprint(pe.Value) != "boom" || len(pe.Stack) == 0 {
 		t.Errorf("error = %v, want a *hotswap.PanicError with the value and a stack", err)
@@ -388,14 +400,14 @@ func TestLoadFileErrors(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	l := e.loader(script.Options{})
-	if _, err := l.Load(context.Background(), filepath.Join(e.dir, "missing.go")); !errors.Is(err, fs.ErrNotExist) {
+	if _, err := l.Load(context.Background(), e.host, filepath.Join(e.dir, "missing.go")); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("missing file: %v", err)
 	}
 	dir := filepath.Join(e.dir, "dir.go")
 	if err := os.Mkdir(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := l.Load(context.Background(), dir); !errors.Is(err, script.ErrNotRegular) || !strings.HasPrefix(err.Error(), dir+": ") {
+	if _, err := l.Load(context.Background(), e.host, dir); !errors.Is(err, script.ErrNotRegular) || !strings.HasPrefix(err.Error(), dir+": ") {
 		t.Errorf("directory: %v", err)
 	}
 }
@@ -404,7 +416,7 @@ func TestLoadTenMegabytes(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	path := e.write("huge.go", greetScript(`"`+strings.Repeat("x", 10<<20)+`"`))
-	_, err := e.loader(script.Options{}).Load(context.Background(), path)
+	_, err := e.loader(script.Options{}).Load(context.Background(), e.host, path)
 	if !errors.Is(err, script.ErrTooLarge) || !strings.HasPrefix(err.Error(), path+": ") || !strings.Contains(err.Error(), "the limit is 1048576") {
 		t.Errorf("error = %v", err)
 	}
@@ -418,13 +430,13 @@ func TestLoadHonoursContext(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
-	if _, err := l.Load(ctx, path); !errors.Is(err, script.ErrTimeout) || !strings.Contains(err.Error(), "still ran after") {
+	if _, err := l.Load(ctx, e.host, path); !errors.Is(err, script.ErrTimeout) || !strings.Contains(err.Error(), "still ran after") {
 		t.Errorf("deadline: %v", err)
 	}
 
 	ctx, cancel = context.WithCancel(context.Background())
 	time.AfterFunc(50*time.Millisecond, cancel)
-	if _, err := l.Load(ctx, path); !errors.Is(err, context.Canceled) || !strings.HasPrefix(err.Error(), path) {
+	if _, err := l.Load(ctx, e.host, path); !errors.Is(err, context.Canceled) || !strings.HasPrefix(err.Error(), path) {
 		t.Errorf("cancel: %v", err)
 	}
 }
@@ -458,7 +470,7 @@ func TestImportPolicy(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			e := newEnv(t)
-			_, err := e.loader(tc.opts).Load(context.Background(), e.write("imp.go", tc.src))
+			_, err := e.loader(tc.opts).Load(context.Background(), e.host, e.write("imp.go", tc.src))
 			if tc.want == nil && err != nil || tc.want != nil && !errors.Is(err, tc.want) {
 				t.Errorf("error = %v, want %v", err, tc.want)
 			}
@@ -472,7 +484,7 @@ func TestOptionsAreCopied(t *testing.T) {
 	deny := []string{"strings"}
 	l := e.loader(script.Options{Deny: deny})
 	deny[0] = "fmt"
-	_, err := l.Load(context.Background(), e.write("s.go", "package patch\n\nimport \"strings\"\n\n//hotpatch:slot example.Greet\nfunc Greet(n string) string { return strings.ToUpper(n) }\n"))
+	_, err := l.Load(context.Background(), e.host, e.write("s.go", "package patch\n\nimport \"strings\"\n\n//hotpatch:slot example.Greet\nfunc Greet(n string) string { return strings.ToUpper(n) }\n"))
 	if !errors.Is(err, script.ErrImportRefused) {
 		t.Errorf("changing the caller's Deny slice changed the loader: %v", err)
 	}
@@ -489,12 +501,13 @@ func TestPanicAtCallTime(t *testing.T) {
 		mu      sync.Mutex
 		reports []report
 	)
-	l := e.loader(script.Options{Symbols: hostSymbols, Report: func(slot string, err error) {
+	e.host.onReport(func(slot string, err error) {
 		mu.Lock()
 		reports = append(reports, report{slot, err})
 		mu.Unlock()
-	}})
-	p, err := l.Load(context.Background(), e.write("panic.go", `package patch
+	})
+	l := e.loader(script.Options{Symbols: hostSymbols})
+	p, err := l.Load(context.Background(), e.host, e.write("panic.go", `package patch
 
 import "errors"
 
@@ -557,12 +570,15 @@ func Greet(name string) string {
 func TestPanicRollsBack(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	m := hotswap.New(e.reg, hotswap.Options{Rollback: hotswap.RollbackPolicy{Failures: 2}})
-	defer m.Close()
+	m, err := hotswap.New(e.reg, hotswap.Options{Rollback: hotswap.RollbackPolicy{Failures: 2}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close(context.Background())
 	events, cancel := m.Subscribe(16)
 	defer cancel()
-	l := e.loader(script.Options{Report: m.ReportFailure})
-	p, err := l.Load(context.Background(), e.write("bad.go", greetScript(`name[100:]`)))
+	l := e.loader(script.Options{})
+	p, err := l.Load(context.Background(), m, e.write("bad.go", greetScript(`name[100:]`)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -591,7 +607,7 @@ func TestRetireWaitsForCalls(t *testing.T) {
 	entered, release := make(chan struct{}), make(chan struct{})
 	block := func() { entered <- struct{}{}; <-release }
 	l := e.loader(script.Options{Symbols: interp.Exports{"example.com/gate/gate": {"Block": reflect.ValueOf(block)}}})
-	p, err := l.Load(context.Background(), e.write("slow.go", "package patch\n\nimport \"example.com/gate\"\n\n//hotpatch:slot example.Greet\nfunc Greet(n string) string { gate.Block(); return n }\n"))
+	p, err := l.Load(context.Background(), e.host, e.write("slow.go", "package patch\n\nimport \"example.com/gate\"\n\n//hotpatch:slot example.Greet\nfunc Greet(n string) string { gate.Block(); return n }\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -618,7 +634,7 @@ func TestRetireWaitsForCalls(t *testing.T) {
 
 	// A call blocked in compiled code when retire's context ends: retire
 	// returns then, and the call ends with ErrStopped when it comes back.
-	p, err = l.Load(context.Background(), e.write("slow.go", "package patch\n\nimport \"example.com/gate\"\n\n//hotpatch:slot example.Greet\nfunc Greet(n string) string { gate.Block(); return n }\n"))
+	p, err = l.Load(context.Background(), e.host, e.write("slow.go", "package patch\n\nimport \"example.com/gate\"\n\n//hotpatch:slot example.Greet\nfunc Greet(n string) string { gate.Block(); return n }\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -644,7 +660,7 @@ func TestConcurrentCalls(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	l := e.loader(script.Options{})
-	p, err := l.Load(context.Background(), e.write("c.go", `package patch
+	p, err := l.Load(context.Background(), e.host, e.write("c.go", `package patch
 
 import (
 	"strconv"
@@ -694,8 +710,22 @@ func TestEvalGoroutineEnds(t *testing.T) {
 		"package patch\n\nfunc init() {\n\tselect {}\n}\n\n//hotpatch:slot example.Greet\nfunc Greet(n string) string { return n }\n",
 		"package patch\n\nfunc init() {\n\tc := make(chan int)\n\t<-c\n}\n\n//hotpatch:slot example.Greet\nfunc Greet(n string) string { return n }\n",
 	} {
-		if _, err := l.Load(context.Background(), e.write("loop.go", src)); !errors.Is(err, script.ErrTimeout) {
+		if _, err := l.Load(context.Background(), e.host, e.write("loop.go", src)); !errors.Is(err, script.ErrTimeout) {
 			t.Errorf("Load = %v, want ErrTimeout", err)
 		}
+	}
+}
+
+// TestClosedLoader: a closed loader refuses loads with an error that
+// matches hotswap.ErrClosed, as every kind's does.
+func TestClosedLoader(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	l := e.loader(script.Options{})
+	if err := l.Close(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.Load(t.Context(), e.host, e.write("greet.go", greetScript(`"hi " + name`))); !errors.Is(err, hotswap.ErrClosed) {
+		t.Fatalf("Load after Close = %v, want hotswap.ErrClosed", err)
 	}
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/hotpatch-go/hotpatch/hotswap"
 	"github.com/hotpatch-go/hotpatch/loader/script"
+	"github.com/hotpatch-go/hotpatch/patchdir"
 	"github.com/hotpatch-go/hotpatch/registry"
 	"github.com/hotpatch-go/hotpatch/watcher"
 )
@@ -27,11 +28,16 @@ func BenchmarkWatchToServed(b *testing.B) {
 		b.Run(fmt.Sprintf("debounce=%v", debounce), func(b *testing.B) {
 			reg := registry.New()
 			greet := registry.MustRegister(reg, "example.Greet", func(n string) string { return "hello, " + n })
-			m := hotswap.New(reg, hotswap.Options{HistorySize: 16})
-			defer m.Close()
+			m, err := hotswap.New(reg, hotswap.Options{HistorySize: 16})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer m.Close(context.Background())
 			dir := b.TempDir()
-			l := script.New(reg, script.Options{})
-			w, err := hotswap.Watch(context.Background(), m, dir, hotswap.WatchOptions{Debounce: debounce}, l)
+			if err := m.Attach(script.New(script.Options{})); err != nil {
+				b.Fatal(err)
+			}
+			w, err := patchdir.Watch(context.Background(), m, dir, patchdir.Options{Debounce: debounce})
 			if err != nil {
 				b.Fatal(err)
 			}

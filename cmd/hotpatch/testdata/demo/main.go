@@ -17,12 +17,19 @@ func main() {
 	ctx := context.Background()
 	reg := registry.New()
 	greet := registry.MustRegister(reg, "demo.Greet", func(name string) string { return "hello, " + name })
-	mgr := hotswap.New(reg, hotswap.Options{})
-	defer mgr.Close()
-	l := native.New(reg, native.Options{})
-	defer l.Close()
+	mgr, err := hotswap.New(reg, hotswap.Options{})
+	if err != nil {
+		fmt.Println(err)
+		os.Exit(1)
+	}
+	defer mgr.Close(ctx)
+	l := native.New(native.Options{})
+	if err := mgr.Attach(l); err != nil {
+		fmt.Println(err)
+		os.Exit(1)
+	}
 	for _, path := range os.Args[1:] {
-		p, err := l.Load(ctx, path)
+		p, err := mgr.Load(ctx, l, path)
 		if err == nil {
 			_, err = mgr.Apply(ctx, p)
 		}

@@ -1,9 +1,8 @@
 //go:build unix
 
-package hotswap_test
+package patchdir_test
 
 import (
-	"context"
 	"os"
 	"path/filepath"
 	"syscall"
@@ -11,6 +10,7 @@ import (
 	"time"
 
 	"github.com/hotpatch-go/hotpatch/hotswap"
+	"github.com/hotpatch-go/hotpatch/patchdir"
 )
 
 // TestWatchFIFOSwappedIn replaces a file by a FIFO while it loads: the
@@ -22,7 +22,7 @@ func TestWatchFIFOSwappedIn(t *testing.T) {
 	dir := t.TempDir()
 	l := newGatedLoader("greet.word")
 	t.Cleanup(func() { l.open("greet.word"); l.running.Wait() })
-	w, err := hotswap.Watch(context.Background(), f.m, dir, hotswap.WatchOptions{Debounce: 10 * time.Millisecond}, l)
+	w, err := f.watch(t, dir, patchdir.Options{Debounce: 10 * time.Millisecond}, l)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package hotswap_test
+package patchdir_test
 
 import (
 	"context"
@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/hotpatch-go/hotpatch/hotswap"
+	"github.com/hotpatch-go/hotpatch/patchdir"
 	"github.com/hotpatch-go/hotpatch/watcher"
 )
 
@@ -43,13 +44,13 @@ func (l *gatedLoader) open(name string) {
 	}
 }
 
-func (l *gatedLoader) Load(ctx context.Context, path string) (hotswap.Patch, error) {
+func (l *gatedLoader) Load(ctx context.Context, host hotswap.Host, path string) (hotswap.Patch, error) {
 	l.running.Add(1)
 	defer l.running.Done()
 	l.mu.Lock()
 	g := l.gates[filepath.Base(path)]
 	l.mu.Unlock()
-	p, err := l.wordLoader.Load(ctx, path)
+	p, err := l.wordLoader.Load(ctx, host, path)
 	if g != nil {
 		l.entered <- filepath.Base(path)
 		<-g // a load that ignores its context
@@ -77,8 +78,7 @@ func TestWatchStuckLoad(t *testing.T) {
 	dir := t.TempDir()
 	l := newGatedLoader("stuck.word", "late.word")
 	t.Cleanup(func() { l.open("stuck.word"); l.open("late.word"); l.running.Wait() })
-	w, err := hotswap.Watch(context.Background(), f.m, dir,
-		hotswap.WatchOptions{Debounce: 10 * time.Millisecond, LoadTimeout: 100 * time.Millisecond}, l)
+	w, err := f.watch(t, dir, patchdir.Options{Debounce: 10 * time.Millisecond, LoadTimeout: 100 * time.Millisecond}, l)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -91,7 +91,7 @@ func TestWatchStuckLoad(t *testing.T) {
 	writeAtomic(t, dir, "greet.word", "other")
 	waitFor(t, func() bool { return f.greet.Load()("x") == "other, x" })
 	// The stuck one is abandoned, and says so.
-	waitFor(t, func() bool { return rejected(f.m, "stuck.word", hotswap.ErrLoadAbandoned) })
+	waitFor(t, func() bool { return rejected(f.m, "stuck.word", patchdir.ErrLoadAbandoned) })
 
 	// A load stuck when Close comes does not hold Close up.
 	writeAtomic(t, dir, "late.word", "late")
@@ -103,7 +103,7 @@ func TestWatchStuckLoad(t *testing.T) {
 			t.Errorf("Close: %v", err)
 		}
 	})
-	if !rejected(f.m, "late.word", hotswap.ErrLoadAbandoned) {
+	if !rejected(f.m, "late.word", patchdir.ErrLoadAbandoned) {
 		t.Error("the load abandoned at Close was not reported")
 	}
 	// What the abandoned loads make when they return is released.
@@ -129,7 +129,7 @@ func TestWatchHugeFile(t *testing.T) {
 	}
 	big.Close()
 	writeAtomic(t, dir, "greet.word", "small")
-	w, err := hotswap.Watch(context.Background(), f.m, dir, hotswap.WatchOptions{Debounce: 10 * time.Millisecond}, &wordLoader{})
+	w, err := f.watch(t, dir, patchdir.Options{Debounce: 10 * time.Millisecond}, &wordLoader{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -148,7 +148,7 @@ func TestWatchStartOrder(t *testing.T) {
 	writeAtomic(t, dir, "b.word", "second")
 	l := newGatedLoader("a.word") // a's load ends only after b's
 	t.Cleanup(func() { l.open("a.word"); l.running.Wait() })
-	w, err := hotswap.Watch(context.Background(), f.m, dir, hotswap.WatchOptions{Debounce: 10 * time.Millisecond}, l)
+	w, err := f.watch(t, dir, patchdir.Options{Debounce: 10 * time.Millisecond}, l)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -172,7 +172,7 @@ func TestWatchDirComesBack(t *testing.T) {
 		t.Fatal(err)
 	}
 	writeAtomic(t, dir, "greet.word", "one")
-	w, err := hotswap.Watch(context.Background(), f.m, dir, hotswap.WatchOptions{Debounce: 10 * time.Millisecond}, &wordLoader{})
+	w, err := f.watch(t, dir, patchdir.Options{Debounce: 10 * time.Millisecond}, &wordLoader{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -189,7 +189,7 @@ func TestWatchDirComesBack(t *testing.T) {
 	waitFor(t, func() bool { return f.greet.Load()("x") == "two, x" })
 	waitFor(t, func() bool {
 		for _, e := range f.m.History() {
-			if e.Type == hotswap.EventWatchResumed {
+			if e.Type == patchdir.EventWatchResumed {
 				return true
 			}
 		}
@@ -204,7 +204,7 @@ func TestWatchCloseFromLoad(t *testing.T) {
 	f := newFixture(t, hotswap.Options{})
 	dir := t.TempDir()
 	closed := make(chan error, 1)
-	var w *hotswap.DirWatch
+	var w *patchdir.Dir
 	ready := make(chan struct{})
 	l := &funcLoader{load: func(ctx context.Context, path string) (hotswap.Patch, error) {
 		<-ready
@@ -213,7 +213,7 @@ func TestWatchCloseFromLoad(t *testing.T) {
 	}}
 	writeAtomic(t, dir, "greet.word", "x")
 	var err error
-	w, err = hotswap.Watch(context.Background(), f.m, dir, hotswap.WatchOptions{Debounce: 10 * time.Millisecond}, l)
+	w, err = f.watch(t, dir, patchdir.Options{Debounce: 10 * time.Millisecond}, l)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -233,9 +233,10 @@ type funcLoader struct {
 
 func (l *funcLoader) Kind() hotswap.Kind     { return hotswap.KindScript }
 func (l *funcLoader) Match(path string) bool { return strings.HasSuffix(path, ".word") }
-func (l *funcLoader) Load(ctx context.Context, path string) (hotswap.Patch, error) {
+func (l *funcLoader) Load(ctx context.Context, _ hotswap.Host, path string) (hotswap.Patch, error) {
 	return l.load(ctx, path)
 }
+func (l *funcLoader) Close(context.Context) error { return nil }
 
 // TestWatchManyFiles: many files changing at once, loaded concurrently,
 // end in the state the directory holds: the stack has one patch per file,
@@ -244,7 +245,7 @@ func TestWatchManyFiles(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, hotswap.Options{})
 	dir := t.TempDir()
-	w, err := hotswap.Watch(context.Background(), f.m, dir, hotswap.WatchOptions{Debounce: 10 * time.Millisecond, Parallel: 3}, &wordLoader{})
+	w, err := f.watch(t, dir, patchdir.Options{Debounce: 10 * time.Millisecond, Parallel: 3}, &wordLoader{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package hotswap
+package patchdir
 
 import (
 	"context"
@@ -13,15 +13,16 @@ import (
 	"sync"
 	"time"
 
+	"github.com/hotpatch-go/hotpatch/hotswap"
 	"github.com/hotpatch-go/hotpatch/internal/patchfile"
 	"github.com/hotpatch-go/hotpatch/watcher"
 )
 
-// Defaults for zero fields of [WatchOptions].
+// Defaults for zero fields of [Options].
 const (
-	// DefaultLoadTimeout bounds one Loader.Load call made by a [DirWatch].
+	// DefaultLoadTimeout bounds one Loader.Load call made by a [Dir].
 	DefaultLoadTimeout = 30 * time.Second
-	// DefaultParallel is how many files a [DirWatch] loads at once.
+	// DefaultParallel is how many files a [Dir] loads at once.
 	DefaultParallel = 4
 )
 
@@ -30,24 +31,31 @@ const (
 	// EventWatchError records an error of the directory watch itself (the
 	// directory vanished, the event queue overflowed); the watch keeps
 	// running where it can.
-	EventWatchError EventType = "watch-error"
+	EventWatchError hotswap.EventType = "watch-error"
 	// EventWatchResumed records that the patch directory, removed or
 	// renamed before, is back and watched again, or that its name (a
 	// symlink) now leads to another directory; its files are applied.
-	EventWatchResumed EventType = "watch-resumed"
+	EventWatchResumed hotswap.EventType = "watch-resumed"
 )
 
-// ErrLoadAbandoned is the reason recorded for a file whose Loader.Load did
-// not return within its bound: [WatchOptions.LoadTimeout], then a grace of
-// of min(2 s, LoadTimeout) after its context ended.
-var ErrLoadAbandoned = errors.New("hotswap: load did not return after its context ended; abandoned")
+// Errors of the directory watch.
+var (
+	// ErrLoadAbandoned is the reason recorded for a file whose load did
+	// not return within its bound: [Options.LoadTimeout], then a grace of
+	// min(2 s, LoadTimeout) after its context ended.
+	ErrLoadAbandoned = errors.New("patchdir: load did not return after its context ended; abandoned")
+	// ErrNoLoaders is returned by [Watch] for a manager with no loader
+	// attached.
+	ErrNoLoaders = errors.New("patchdir: the manager has no loader attached")
+)
 
 // abandonGrace is how long a load may run on after its context ended
 // (LoadTimeout, or Close) before it is abandoned; at most LoadTimeout.
 const abandonGrace = 2 * time.Second
 
-// WatchOptions configure [Watch]. The zero value is ready to use.
-type WatchOptions struct {
+// Options configure [Watch]. The zero value is ready to use: a zero field
+// means its default, and a negative MaxFileSize turns that limit off.
+type Options struct {
 	// Debounce is how long a file must stay quiet before it is loaded;
 	// zero means watcher.DefaultDebounce.
 	Debounce time.Duration
@@ -58,21 +66,22 @@ type WatchOptions struct {
 	LoadTimeout time.Duration
 	// MaxFileSize is the largest patch file considered, in bytes; a larger
 	// one is refused from its size before it is read. Zero means
-	// watcher.DefaultMaxSize. Loaders keep their own, smaller limits.
+	// watcher.DefaultMaxSize; negative means no limit here (loaders keep
+	// their own limits).
 	MaxFileSize int64
 	// Parallel is how many files are loaded at once; zero means
 	// DefaultParallel. Loads of one file never overlap.
 	Parallel int
 }
 
-// DirWatch feeds the files of one patch directory through loaders into a
-// manager. Create it with [WatchDir] or [Watch].
-type DirWatch struct {
-	m       *Manager
+// Dir feeds the files of one patch directory through the loaders attached
+// to a manager into it. Create it with [Watch].
+type Dir struct {
+	m       *hotswap.Manager
 	w       *watcher.Watcher
 	dir     string
-	loaders []Loader
-	opts    WatchOptions
+	loaders []hotswap.Loader
+	opts    Options
 	slots   chan struct{} // one token per load running, Parallel at most
 
 	mu    sync.Mutex        // guards files
@@ -87,27 +96,22 @@ type DirWatch struct {
 	closeErr  error
 }
 
-// WatchDir watches dir and applies each file that one of loaders matches
-// (by extension: .go scripts, .so native patches, .proc processes), with
-// default options. See [Watch].
-func WatchDir(ctx context.Context, m *Manager, dir string, loaders ...Loader) (*DirWatch, error) {
-	return Watch(ctx, m, dir, WatchOptions{}, loaders...)
-}
-
-// Watch watches dir and keeps the manager in step with it:
+// Watch watches dir and keeps the manager m in step with it, through the
+// loaders attached to m ([hotswap.Manager.Attach]) when Watch is called:
+// each file goes to the first of them whose Match accepts its name.
 //
 //   - a file that appears is loaded and applied;
 //   - a file that changes is loaded and applied in place of its previous
 //     version, in one swap ([Patch.Replaces]), so no moment serves the
 //     baseline by accident;
-//   - a file that disappears, or grows past [WatchOptions.MaxFileSize], is
+//   - a file that disappears, or grows past [Options.MaxFileSize], is
 //     reverted.
 //
 // Files already in dir are applied at start, once the first scan of dir is
 // complete, in the order of their names: when several files provide one
 // slot, the last name serves it. Later, a
 // slot serves the file whose change was applied last. Files are loaded
-// concurrently ([WatchOptions.Parallel]); a load that hangs holds up no
+// concurrently ([Options.Parallel]); a load that hangs holds up no
 // other file, except, at start, the applies of the names after it, until it
 // is abandoned.
 //
@@ -120,17 +124,27 @@ func WatchDir(ctx context.Context, m *Manager, dir string, loaders ...Loader) (*
 // file (and line, where the loader knows it); whatever served before keeps
 // serving, and the watch goes on. If dir is removed or renamed, its patches
 // are reverted and the watch waits for it to come back, then applies what
-// it holds (an [EventWatchResumed]). The watch stops when ctx ends or on
-// [DirWatch.Close]; patches it applied stay applied.
-func Watch(ctx context.Context, m *Manager, dir string, opts WatchOptions, loaders ...Loader) (*DirWatch, error) {
+// it holds (an [EventWatchResumed]). The watch stops when ctx ends, when
+// the manager closes, or on [Dir.Close]; patches it applied stay applied
+// (the manager's Close reverts them).
+func Watch(ctx context.Context, m *hotswap.Manager, dir string, opts Options) (*Dir, error) {
+	loaders := m.Loaders()
 	if len(loaders) == 0 {
-		return nil, errors.New("hotswap: watch " + dir + ": no loaders given")
+		return nil, fmt.Errorf("patchdir: watch %s: %w", dir, ErrNoLoaders)
+	}
+	select {
+	case <-m.Done():
+		return nil, fmt.Errorf("patchdir: watch %s: %w", dir, hotswap.ErrClosed)
+	default:
 	}
 	if opts.LoadTimeout <= 0 {
 		opts.LoadTimeout = DefaultLoadTimeout
 	}
-	if opts.MaxFileSize == 0 {
+	switch {
+	case opts.MaxFileSize == 0:
 		opts.MaxFileSize = watcher.DefaultMaxSize
+	case opts.MaxFileSize < 0:
+		opts.MaxFileSize = 0 // no limit, for the watcher and for sameContent
 	}
 	if opts.Parallel <= 0 {
 		opts.Parallel = DefaultParallel
@@ -142,7 +156,7 @@ func Watch(ctx context.Context, m *Manager, dir string, opts WatchOptions, loade
 			if err != nil {
 				// The watcher's goroutine: report once per name, ignore it.
 				if _, seen := reported.LoadOrStore(name, true); !seen {
-					m.emit(Event{Type: EventRejected, Generation: m.Generation(), Kind: l.Kind(),
+					_ = m.Record(hotswap.Event{Type: hotswap.EventRejected, Kind: l.Kind(),
 						Source: filepath.Join(dir, name), Err: fmt.Errorf("loader's Match: %w", err)})
 				}
 				return false
@@ -155,10 +169,10 @@ func Watch(ctx context.Context, m *Manager, dir string, opts WatchOptions, loade
 	}
 	w, err := watcher.New(dir, watcher.Options{Debounce: opts.Debounce, Match: match, MaxSize: opts.MaxFileSize})
 	if err != nil {
-		return nil, fmt.Errorf("hotswap: watch %s: %w", dir, err)
+		return nil, fmt.Errorf("patchdir: watch %s: %w", dir, err)
 	}
 	ctx, cancel := context.WithCancel(ctx)
-	d := &DirWatch{
+	d := &Dir{
 		m: m, w: w, dir: dir, loaders: loaders, opts: opts,
 		slots:  make(chan struct{}, opts.Parallel),
 		files:  make(map[string]string),
@@ -173,14 +187,14 @@ func Watch(ctx context.Context, m *Manager, dir string, opts WatchOptions, loade
 
 // Close stops the watch and waits for it: for loads in progress, each
 // ended or abandoned within min(2 s, LoadTimeout) as
-// [WatchOptions.LoadTimeout] says. If work on a file has still not ended
+// [Options.LoadTimeout] says. If work on a file has still not ended
 // after LoadTimeout more (a Validate hook stuck in Apply), Close returns an
 // error wrapping [ErrLoadAbandoned]. Patches the watch applied
 // stay applied. Close is safe to call more than once. Called from inside a
 // Load or a hook, Close stops the watch and returns without waiting for
 // work in progress, which may include its caller.
-func (d *DirWatch) Close() error {
-	if callerFrames() != 0 {
+func (d *Dir) Close() error {
+	if hotswap.InHook() {
 		// Called from a loader's Load, a Retire hook or the logger, maybe
 		// on one of this watch's own workers or on its loop (which logs
 		// the watch's events): stop, but wait for neither. The loop sees
@@ -204,7 +218,7 @@ func (d *DirWatch) Close() error {
 		select {
 		case <-waited:
 		case <-t.C:
-			err = errors.Join(err, fmt.Errorf("hotswap: watch %s: work on some files (an Apply whose Validate hook ignores its context?) did not end within %v of Close: %w",
+			err = errors.Join(err, fmt.Errorf("patchdir: watch %s: work on some files (an Apply whose Validate hook ignores its context?) did not end within %v of Close: %w",
 				d.dir, min(abandonGrace, d.opts.LoadTimeout)+d.opts.LoadTimeout, ErrLoadAbandoned))
 		}
 		d.closeErr = err
@@ -229,7 +243,7 @@ type fileWork struct {
 	next *watcher.Event // the latest event that came while the worker ran
 }
 
-func (d *DirWatch) run() {
+func (d *Dir) run() {
 	defer close(d.exited)
 	// Stop the watcher (its goroutine and descriptor) as soon as the watch
 	// ends, whether by ctx, by the manager closing or by Close.
@@ -277,7 +291,7 @@ func (d *DirWatch) run() {
 				errs = nil
 				continue
 			}
-			d.m.emit(Event{Type: EventWatchError, Generation: d.m.Generation(), Source: d.dir, Err: err})
+			_ = d.m.Record(hotswap.Event{Type: EventWatchError, Source: d.dir, Err: err})
 		case ev, ok := <-events:
 			switch {
 			case !ok:
@@ -288,7 +302,7 @@ func (d *DirWatch) run() {
 			case ev.Op == watcher.Synced:
 				startAll()
 			case ev.Op == watcher.Resumed:
-				d.m.emit(Event{Type: EventWatchResumed, Generation: d.m.Generation(), Source: d.dir,
+				_ = d.m.Record(hotswap.Event{Type: EventWatchResumed, Source: d.dir,
 					Note: "the patch directory is back, or its name now leads to another directory; its files are applied"})
 			case starting:
 				initial[ev.Name] = ev
@@ -303,7 +317,7 @@ func (d *DirWatch) run() {
 
 // work handles one event of one file, then tells run. Workers of one file
 // never overlap. At start, after and mine order the applies (see run).
-func (d *DirWatch) work(ev watcher.Event, after <-chan struct{}, mine chan struct{}, attempt int) {
+func (d *Dir) work(ev watcher.Event, after <-chan struct{}, mine chan struct{}, attempt int) {
 	defer d.workers.Done()
 	retry := false
 	defer func() {
@@ -333,16 +347,16 @@ func (d *DirWatch) work(ev watcher.Event, after <-chan struct{}, mine chan struc
 	case watcher.Remove:
 		d.remove(ev)
 	case watcher.Skip:
-		var kind Kind
+		var kind hotswap.Kind
 		if l := d.loaderFor(ev.Path); l != nil {
 			kind = l.Kind()
 		}
-		d.m.emit(Event{Type: EventRejected, Generation: d.m.Generation(), Kind: kind, Source: ev.Path, Err: ev.Err})
+		_ = d.m.Record(hotswap.Event{Type: hotswap.EventRejected, Kind: kind, Source: ev.Path, Err: ev.Err})
 		d.remove(ev)
 	}
 }
 
-func (d *DirWatch) loaderFor(path string) Loader {
+func (d *Dir) loaderFor(path string) hotswap.Loader {
 	for _, l := range d.loaders {
 		if ok, err := matches(l, path); err != nil {
 			return nil // reported when the watcher asked
@@ -355,10 +369,10 @@ func (d *DirWatch) loaderFor(path string) Loader {
 
 // matches runs l.Match, turning a panic into a *PanicError: it runs on the
 // watcher's goroutine, where a panic would end the process.
-func matches(l Loader, name string) (ok bool, err error) {
+func matches(l hotswap.Loader, name string) (ok bool, err error) {
 	defer func() {
 		if v := recover(); v != nil {
-			err = &PanicError{Value: v, Stack: debug.Stack()}
+			err = &hotswap.PanicError{Value: v, Stack: debug.Stack()}
 		}
 	}()
 	return l.Match(name), nil
@@ -369,7 +383,7 @@ func matches(l Loader, name string) (ok bool, err error) {
 const maxRetryWait = 5 * time.Second
 
 // debounce is the watcher's debounce period.
-func (d *DirWatch) debounce() time.Duration {
+func (d *Dir) debounce() time.Duration {
 	if d.opts.Debounce > 0 {
 		return d.opts.Debounce
 	}
@@ -380,7 +394,7 @@ func (d *DirWatch) debounce() time.Duration {
 // did not hold the content ev says, before or after the load: then
 // nothing was applied, and the event is to be tried again unless a newer
 // one comes (see workDone).
-func (d *DirWatch) apply(ev watcher.Event, after <-chan struct{}) bool {
+func (d *Dir) apply(ev watcher.Event, after <-chan struct{}) bool {
 	l := d.loaderFor(ev.Path)
 	if l == nil {
 		return true
@@ -399,7 +413,7 @@ func (d *DirWatch) apply(ev watcher.Event, after <-chan struct{}) bool {
 	}
 	if err != nil {
 		if d.ctx.Err() == nil && !errors.Is(err, ErrLoadAbandoned) { // an abandoned load was reported
-			d.m.emit(Event{Type: EventRejected, Generation: d.m.Generation(), Kind: l.Kind(), Source: ev.Path,
+			_ = d.m.Record(hotswap.Event{Type: hotswap.EventRejected, Kind: l.Kind(), Source: ev.Path,
 				Err: fmt.Errorf("load: %w", err)})
 		}
 		return true
@@ -427,14 +441,14 @@ func (d *DirWatch) apply(ev watcher.Event, after <-chan struct{}) bool {
 		d.release(p)
 		return true
 	}
-	if old != "" && !d.m.applied(old) {
+	if old != "" && !applied(d.m, old) {
 		// The previous version was reverted meanwhile (by an operator or a
 		// rollback): the new one applies on its own.
 		old = ""
 	}
 	p.Replaces = old
 	_, err = d.m.Apply(ctx, p)
-	if err != nil && old != "" && errors.Is(err, ErrUnknownPatch) {
+	if err != nil && old != "" && errors.Is(err, hotswap.ErrUnknownPatch) {
 		// Reverted between the check above and Apply: apply on its own.
 		p.Replaces = ""
 		_, err = d.m.Apply(ctx, p)
@@ -455,15 +469,15 @@ func (d *DirWatch) apply(ev watcher.Event, after <-chan struct{}) bool {
 // then gets LoadTimeout, and abandonGrace more after its context ended. An
 // abandoned load is reported and left to finish alone; what it returns
 // then is released.
-func (d *DirWatch) load(l Loader, path string) (Patch, error) {
+func (d *Dir) load(l hotswap.Loader, path string) (hotswap.Patch, error) {
 	select {
 	case d.slots <- struct{}{}:
 	case <-d.ctx.Done():
-		return Patch{}, d.ctx.Err()
+		return hotswap.Patch{}, d.ctx.Err()
 	}
 	ctx, cancel := context.WithTimeout(d.ctx, d.opts.LoadTimeout)
 	type result struct {
-		p   Patch
+		p   hotswap.Patch
 		err error
 	}
 	var (
@@ -473,7 +487,7 @@ func (d *DirWatch) load(l Loader, path string) (Patch, error) {
 	)
 	go func() {
 		defer cancel()
-		p, err := callLoad(ctx, l, path)
+		p, err := d.m.Load(ctx, l, path)
 		mu.Lock()
 		defer mu.Unlock()
 		if abandoned {
@@ -514,23 +528,11 @@ func (d *DirWatch) load(l Loader, path string) (Patch, error) {
 		err = fmt.Errorf("%s: %w: the loader ignored its context when the watch closed; "+
 			"what the load makes, if it ever returns, is released", filepath.Base(path), ErrLoadAbandoned)
 	}
-	d.m.emit(Event{Type: EventRejected, Generation: d.m.Generation(), Kind: l.Kind(), Source: path, Err: fmt.Errorf("load: %w", err)})
-	return Patch{}, err
+	_ = d.m.Record(hotswap.Event{Type: hotswap.EventRejected, Kind: l.Kind(), Source: path, Err: fmt.Errorf("load: %w", err)})
+	return hotswap.Patch{}, err
 }
 
-// callLoad runs a loader's Load as user code (see hooks.go), turning a panic
-// into a *PanicError.
-func callLoad(ctx context.Context, l Loader, path string) (p Patch, err error) {
-	err = runUnlocked(func() error {
-		return callHook(ctx, func(ctx context.Context) error {
-			p, err = l.Load(ctx, path)
-			return err
-		})
-	})
-	return p, err
-}
-
-func (d *DirWatch) remove(ev watcher.Event) {
+func (d *Dir) remove(ev watcher.Event) {
 	d.mu.Lock()
 	id, ok := d.files[ev.Name]
 	delete(d.files, ev.Name)
@@ -538,28 +540,34 @@ func (d *DirWatch) remove(ev watcher.Event) {
 	if !ok {
 		return
 	}
-	if err := d.m.Revert(d.ctx, id); err != nil && !errors.Is(err, ErrUnknownPatch) {
-		d.m.emit(Event{Type: EventWatchError, Generation: d.m.Generation(), PatchID: id, Source: ev.Path,
+	if err := d.m.Revert(d.ctx, id); err != nil && !errors.Is(err, hotswap.ErrUnknownPatch) {
+		_ = d.m.Record(hotswap.Event{Type: EventWatchError, PatchID: id, Source: ev.Path,
 			Err: fmt.Errorf("revert %s after %s was removed: %w", id, filepath.Base(ev.Path), err)})
 	}
 }
 
-// release runs the Retire hook of a patch that was loaded but not applied.
-func (d *DirWatch) release(p Patch) {
-	if p.Retire == nil {
-		return
+// release runs the Retire hook of a patch that was loaded but not applied;
+// the manager records a failure.
+func (d *Dir) release(p hotswap.Patch) {
+	_ = d.m.Release(p)
+}
+
+// applied reports whether a patch with the given ID is in m's stack, as of
+// the last change.
+func applied(m *hotswap.Manager, id string) bool {
+	for _, p := range m.Status().Stack {
+		if p.ID == id {
+			return true
+		}
 	}
-	if err := d.m.runRetire(p); err != nil {
-		d.m.emit(Event{Type: EventRetired, Generation: d.m.Generation(), PatchID: p.ID, Kind: p.Kind, Source: p.Source,
-			Err: fmt.Errorf("release refused patch %q: %w", p.ID, err)})
-	}
+	return false
 }
 
 // sameContent reports whether the file still holds the content the watcher
 // saw settle. It opens the file without blocking (a FIFO swapped in for it
 // is refused, not waited on), refuses it past MaxFileSize before reading,
 // and stops when ctx ends.
-func (d *DirWatch) sameContent(ctx context.Context, ev watcher.Event) bool {
+func (d *Dir) sameContent(ctx context.Context, ev watcher.Event) bool {
 	f, fi, err := patchfile.Open(ev.Path)
 	if err != nil {
 		return false

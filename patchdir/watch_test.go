@@ -1,4 +1,4 @@
-package hotswap_test
+package patchdir_test
 
 import (
 	"context"
@@ -14,18 +14,23 @@ import (
 
 	"github.com/hotpatch-go/hotpatch/hotswap"
 	"github.com/hotpatch-go/hotpatch/internal/patchfile"
+	"github.com/hotpatch-go/hotpatch/patchdir"
 )
 
 // wordLoader loads "*.word" files: the file's content is the greeting word.
 // Content "fail" fails to load; "wrongtype" loads an implementation of the
 // wrong type.
 type wordLoader struct {
-	loads, released atomic.Int32
+	loads, released, closed atomic.Int32
 }
 
 func (l *wordLoader) Kind() hotswap.Kind     { return hotswap.KindScript }
 func (l *wordLoader) Match(path string) bool { return strings.HasSuffix(path, ".word") }
-func (l *wordLoader) Load(_ context.Context, path string) (hotswap.Patch, error) {
+func (l *wordLoader) Close(context.Context) error {
+	l.closed.Add(1)
+	return nil
+}
+func (l *wordLoader) Load(_ context.Context, _ hotswap.Host, path string) (hotswap.Patch, error) {
 	b, _, err := patchfile.ReadFile(path, 1<<20)
 	if err != nil {
 		return hotswap.Patch{}, err
@@ -64,7 +69,7 @@ func TestWatchDir(t *testing.T) {
 	dir := t.TempDir()
 	writeAtomic(t, dir, "greet.word", "early") // present before the watch starts
 	l := &wordLoader{}
-	w, err := hotswap.Watch(context.Background(), f.m, dir, hotswap.WatchOptions{Debounce: 20 * time.Millisecond}, l)
+	w, err := f.watch(t, dir, patchdir.Options{Debounce: 20 * time.Millisecond}, l)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -134,7 +139,7 @@ func TestWatchDirRevertedMeanwhile(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, hotswap.Options{})
 	dir := t.TempDir()
-	w, err := hotswap.Watch(context.Background(), f.m, dir, hotswap.WatchOptions{Debounce: 10 * time.Millisecond}, &wordLoader{})
+	w, err := f.watch(t, dir, patchdir.Options{Debounce: 10 * time.Millisecond}, &wordLoader{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -158,19 +163,42 @@ func TestWatchDirRevertedMeanwhile(t *testing.T) {
 func TestWatchDirBadArgs(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, hotswap.Options{})
-	if _, err := hotswap.WatchDir(context.Background(), f.m, filepath.Join(t.TempDir(), "missing"), &wordLoader{}); err == nil || !strings.Contains(err.Error(), "missing") {
+	if _, err := patchdir.Watch(context.Background(), f.m, t.TempDir(), patchdir.Options{}); !errors.Is(err, patchdir.ErrNoLoaders) {
+		t.Fatalf("no loaders attached: err = %v, want ErrNoLoaders", err)
+	}
+	if _, err := f.watch(t, filepath.Join(t.TempDir(), "missing"), patchdir.Options{}, &wordLoader{}); err == nil || !strings.Contains(err.Error(), "missing") {
 		t.Fatalf("missing dir: err = %v", err)
 	}
-	if _, err := hotswap.WatchDir(context.Background(), f.m, t.TempDir()); err == nil {
-		t.Fatal("no loaders: no error")
+}
+
+// TestWatchClosedManager: a watch of a closed manager is refused with
+// hotswap.ErrClosed, and the manager's Close closed the loader it owns.
+func TestWatchClosedManager(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, hotswap.Options{})
+	l := &wordLoader{}
+	if err := f.m.Attach(l); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.m.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if l.closed.Load() != 1 {
+		t.Fatalf("the manager's Close closed its loader %d times, want 1", l.closed.Load())
+	}
+	if _, err := patchdir.Watch(context.Background(), f.m, t.TempDir(), patchdir.Options{}); !errors.Is(err, hotswap.ErrClosed) {
+		t.Fatalf("watch of a closed manager: err = %v, want hotswap.ErrClosed", err)
 	}
 }
 
 func TestWatchDirStopsWithContext(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, hotswap.Options{})
+	if err := f.m.Attach(&wordLoader{}); err != nil {
+		t.Fatal(err)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
-	w, err := hotswap.WatchDir(ctx, f.m, t.TempDir(), &wordLoader{})
+	w, err := patchdir.Watch(ctx, f.m, t.TempDir(), patchdir.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
