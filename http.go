@@ -17,6 +17,12 @@ import (
 // net/http expects.
 func (rt *Runtime) Handler(slot string, h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// The version serving when the request began: by the time a panic
+		// is logged, its report may already have rolled the patch back.
+		patch := ""
+		if sl, ok := rt.reg.Lookup(slot); ok {
+			patch = sl.Info().PatchID
+		}
 		defer func() {
 			v := recover()
 			if v == nil {
@@ -26,10 +32,6 @@ func (rt *Runtime) Handler(slot string, h http.Handler) http.Handler {
 				panic(v)
 			}
 			err := fmt.Errorf("%s %s: %w", r.Method, r.URL.RequestURI(), rt.mgr.Recovered(slot, v))
-			patch := ""
-			if sl, ok := rt.reg.Lookup(slot); ok {
-				patch = sl.Info().PatchID
-			}
 			rt.log.Error("hotpatch: handler panicked", "slot", slot, "patch", patch, "err", err)
 			http.Error(w, "internal error", http.StatusInternalServerError)
 		}()
