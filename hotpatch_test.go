@@ -13,6 +13,7 @@ import (
 
 	"github.com/hotpatch-go/hotpatch/hotswap"
 	"github.com/hotpatch-go/hotpatch/patchdir"
+	"github.com/hotpatch-go/hotpatch/registry"
 	"go.uber.org/goleak"
 )
 
@@ -249,5 +250,31 @@ func TestHandlerCountsScriptPanicOnce(t *testing.T) {
 	}
 	if st := rt.Manager().Status(); st.Slots[0].Failures != 3 {
 		t.Fatalf("3 panics counted as %d failures, want 3", st.Slots[0].Failures)
+	}
+}
+
+// A handler wrapped before its slot is registered finds the slot on a later
+// request and still counts the serving patch's failures.
+func TestHandlerBeforeRegister(t *testing.T) {
+	t.Parallel()
+	rt, err := New(Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rt.Close(context.Background())
+	var f *registry.Func[func() int]
+	h := rt.Handler("t.Late", http.HandlerFunc(func(http.ResponseWriter, *http.Request) { f.Load()() }))
+	f = MustRegister(rt, "t.Late", func() int { return 1 })
+	if _, err := rt.Manager().Apply(context.Background(), hotswap.Patch{ID: "late", Kind: hotswap.KindManual,
+		Impls: map[string]any{"t.Late": func() int { panic("late patch") }}}); err != nil {
+		t.Fatal(err)
+	}
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest("GET", "/", nil))
+	if rec.Code != http.StatusInternalServerError {
+		t.Fatalf("panicking patch answered %d, want 500", rec.Code)
+	}
+	if st := rt.Manager().Status(); st.Slots[0].Failures != 1 || st.Slots[0].PatchID != "late" {
+		t.Fatalf("slot status %+v, want 1 failure against patch late", st.Slots[0])
 	}
 }

@@ -4,7 +4,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"sync/atomic"
 	"time"
+
+	"github.com/hotpatch-go/hotpatch/registry"
 )
 
 // Handler wraps h, an HTTP handler whose logic is the slot named slot, so
@@ -16,12 +19,26 @@ import (
 // [hotswap.Manager.Recovered]). http.ErrAbortHandler goes on up, as
 // net/http expects.
 func (rt *Runtime) Handler(slot string, h http.Handler) http.Handler {
+	// The slot is looked up once, not on every request (Lookup takes the
+	// registry's lock); a slot registered after this call is found on the
+	// first request that sees it.
+	var found atomic.Pointer[registry.Slot]
+	if sl, ok := rt.reg.Lookup(slot); ok {
+		found.Store(&sl)
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		// The version serving when the request began: by the time a panic
 		// is logged, its report may already have rolled the patch back.
 		patch := ""
-		if sl, ok := rt.reg.Lookup(slot); ok {
-			patch = sl.Info().PatchID
+		sl := found.Load()
+		if sl == nil {
+			if s, ok := rt.reg.Lookup(slot); ok {
+				sl = &s
+				found.Store(sl)
+			}
+		}
+		if sl != nil {
+			patch = (*sl).Info().PatchID
 		}
 		defer func() {
 			v := recover()

@@ -3,7 +3,6 @@ package registry
 import (
 	"errors"
 	"fmt"
-	"github.com/hotpatch-go/hotpatch/internal/slotname"
 	"reflect"
 	"slices"
 	"sort"
@@ -11,6 +10,7 @@ import (
 	"time"
 
 	"github.com/hotpatch-go/hotpatch/internal/slotaccess"
+	"github.com/hotpatch-go/hotpatch/internal/slotname"
 )
 
 // Errors returned by [Register]. Each is wrapped with the slot name.
