@@ -100,15 +100,6 @@ func (t *tracker) head() (name string, op Op, s state, ok bool) {
 	return "", 0, state{}, false
 }
 
-// names returns the names present on disk.
-func (t *tracker) names() []string {
-	names := make([]string, 0, len(t.disk))
-	for name := range t.disk {
-		names = append(names, name)
-	}
-	return names
-}
-
 // ack marks the change last returned by head as delivered.
 func (t *tracker) ack() {
 	name := t.queue[0]

@@ -315,8 +315,6 @@ func TestChanStuckPlugin(t *testing.T) {
 	defer close(release)
 	e := newChanEnv(t, reg, sock, slots, 1, nil)
 	echo := e.impls["t.Echo"].(func(string) (string, error))
-	_ = echo
-	type echoCtx = func(context.Context, string) (string, error)
 	// A slot with a context, served by the same stand-in (only the
 	// deadline matters: the request never arrives).
 	ctxEcho := func(ctx context.Context, s string) error {

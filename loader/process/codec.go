@@ -603,18 +603,11 @@ func (d *decoder) length(minSize int) (n int, ok bool) {
 	return int(x), true
 }
 
-// describe returns a canonical description of t that two processes can
-// compare to agree on a type: its structure, with the package path and name
+// describer writes a canonical description of a type that two processes
+// can compare to agree on it: its structure, with the package path and name
 // of every named type, and struct tags. Equal descriptions mean that the
 // codecs the two ends compile are compatible and the types are the same
 // declarations.
-func describe(t reflect.Type) string {
-	var b strings.Builder
-	d := describer{seen: make(map[reflect.Type]bool)}
-	d.write(&b, t)
-	return b.String()
-}
-
 type describer struct {
 	seen map[reflect.Type]bool // named types already spelled out
 }

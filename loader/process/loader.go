@@ -295,22 +295,6 @@ func (l *Loader) forget(v *version) {
 	l.mu.Unlock()
 }
 
-// goAsync runs f on a goroutine that Close waits for, unless the loader is
-// closed; then it runs nothing and returns false.
-func (l *Loader) goAsync(f func()) bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.closed {
-		return false
-	}
-	l.wg.Add(1)
-	go func() {
-		defer l.wg.Done()
-		f()
-	}()
-	return true
-}
-
 // Close stops every process the loader started, at once: calls in flight
 // fail with ErrProcessExited. Patches still applied keep adapters that fail
 // with [ErrUnavailable]; a manager the loader is attached to closes it
