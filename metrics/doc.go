@@ -1,0 +1,46 @@
+// Package metrics exports the state of a [hotswap.Manager] to Prometheus:
+// what was applied, reverted, rolled back and refused, what serves each
+// slot now, what the loaders hold. It is the only package of the module
+// that imports the Prometheus client; an application that does not want it
+// does not link it.
+//
+// # Use
+//
+//	c := metrics.New(rt.Manager())
+//	defer c.Close()
+//	reg := prometheus.NewRegistry()
+//	reg.MustRegister(c)
+//	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+//
+// # Where the numbers come from
+//
+// A [Collector] is fed two ways. Counters (applies, reverts, rollbacks,
+// rejections, restarts, every event by type) count the manager's events,
+// read from a [hotswap.Manager.Subscribe] channel by one goroutine that
+// [Collector.Close] stops. They count from [New] on: create the collector
+// right after the manager. A subscriber that falls more than its buffer
+// behind misses events (the manager never waits for it); the buffer is
+// large for that reason, and the collector does little per event.
+//
+// Gauges (the generation, the version serving each slot, the failures
+// counted against it, the loaders' memory) are read from
+// [hotswap.Manager.Status] and the attached loaders at each scrape, so they
+// are exact whatever the events did.
+//
+// # Labels
+//
+// Every label has a bounded set of values: kind is a patch kind (the
+// framework's four, or a loader's own), reason one of the fixed values
+// listed with [New], slot a registered slot. Patch IDs appear only on
+// hotpatch_slot_info, one series per slot (the version serving it now),
+// so a long life of patches does not grow the series count.
+//
+// # Apply latency
+//
+// Events carry no duration. hotpatch_apply_duration_seconds observes, for
+// patches loaded by a loader wrapped with [Collector.TimeLoads], the time
+// from the start of the load to the applied event: parsing and evaluating
+// a script, opening a plugin, starting a process, then the swap. Patches
+// applied in code, and those of loaders that are not wrapped, are not
+// observed.
+package metrics

@@ -1,0 +1,5 @@
+package metrics
+
+import dtomodel "github.com/prometheus/client_model/go"
+
+type dto = dtomodel.MetricFamily

@@ -1,0 +1,289 @@
+package metrics
+
+import (
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/hotpatch-go/hotpatch/hotswap"
+)
+
+// subscribeBuffer is the room for events between two reads of the
+// collector's goroutine; it reads quickly, so only a burst of this many
+// events at once can make it miss some.
+const subscribeBuffer = 1024
+
+// maxEventTypes bounds the type label of hotpatch_events_total: types are
+// open (loaders and tools record their own), so past this many distinct
+// types, the rest count as "other".
+const maxEventTypes = 32
+
+// maxPendingLoads bounds the loads timed by TimeLoads that are waiting for
+// their applied event (a loaded patch that is never applied leaves one
+// behind).
+const maxPendingLoads = 256
+
+// KindBaseline is the kind label of a slot that serves its compiled-in
+// implementation, in hotpatch_slot_info.
+const KindBaseline = "baseline"
+
+// DefaultBuckets are the buckets of hotpatch_apply_duration_seconds, from a
+// script of a few lines (about a millisecond) to a process that is slow to
+// start (tens of seconds).
+var DefaultBuckets = []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30}
+
+// Collector is a [prometheus.Collector] for one manager. Register it with a
+// Prometheus registry; Close it before or after the manager closes.
+type Collector struct {
+	m      *hotswap.Manager
+	cancel func()        // ends the subscription
+	done   chan struct{} // closed when the event goroutine has returned
+
+	applies    *prometheus.CounterVec
+	reverts    *prometheus.CounterVec
+	rollbacks  *prometheus.CounterVec
+	rejections *prometheus.CounterVec
+	restarts   *prometheus.CounterVec
+	events     *prometheus.CounterVec
+	latency    *prometheus.HistogramVec
+
+	generation *prometheus.Desc
+	stack      *prometheus.Desc
+	slotInfo   *prometheus.Desc
+	slotFails  *prometheus.Desc
+	memory     *prometheus.Desc
+	memLimit   *prometheus.Desc
+	interps    *prometheus.Desc
+
+	mu          sync.Mutex           // guards the fields below
+	lastApplied uint64               // generation of the last applied event
+	types       map[string]bool      // the event types given a label of their own
+	scripts     map[string]int       // script patch IDs applied and not yet retired: each holds an interpreter
+	pending     map[string]time.Time // patch ID -> start of its timed load
+	seen        int                  // events handled, for tests
+	tick        chan struct{}        // closed and replaced at each event handled, for tests
+}
+
+// New returns a collector of m's events and state. It subscribes to m's
+// events at once and counts from then on. Close stops it.
+//
+// The metrics, all prefixed hotpatch_:
+//
+//	applies_total{kind}                 patches applied
+//	reverts_total{kind,reason}          patches reverted; reason: request, replaced, close
+//	rollbacks_total{kind,reason}        patches rolled back; reason as for rejections
+//	rejections_total{kind,reason}       patches (or files) refused; reason: unknown_slot,
+//	                                    type_mismatch, baseline_changed, duplicate_id, vetoed,
+//	                                    closed, timeout, panic, invalid, error
+//	restarts_total{kind}                restarts of what serves a patch (a process)
+//	events_total{type}                  every event, by type (open set, bounded)
+//	apply_duration_seconds{kind}        load start to applied (see [Collector.TimeLoads])
+//	generation                          the manager's generation
+//	stack_depth                         patches in the stack
+//	slot_info{slot,patch_id,kind}       1 per slot: the version serving it ("" and baseline for none)
+//	slot_failures{slot,patch_id}        failures counted against the patch serving the slot
+//	loader_memory_bytes{kind}           memory a loader holds (native: plugins never unmapped)
+//	loader_memory_limit_bytes{kind}     the cap on it
+//	script_interpreters                 interpreters alive
+func New(m *hotswap.Manager) *Collector {
+	c := &Collector{
+		m:    m,
+		done: make(chan struct{}),
+		applies: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "hotpatch_applies_total",
+			Help: "Patches applied."}, []string{"kind"}),
+		reverts: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "hotpatch_reverts_total",
+			Help: "Patches reverted, by reason: request, replaced (by a new version), close."}, []string{"kind", "reason"}),
+		rollbacks: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "hotpatch_rollbacks_total",
+			Help: "Patches rolled back after failures, by the class of the last failure."}, []string{"kind", "reason"}),
+		rejections: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "hotpatch_rejections_total",
+			Help: "Patches or patch files refused, by the class of the error."}, []string{"kind", "reason"}),
+		restarts: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "hotpatch_restarts_total",
+			Help: "Restarts of what serves a patch (a process that exited)."}, []string{"kind"}),
+		events: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "hotpatch_events_total",
+			Help: "Events recorded by the manager, by type."}, []string{"type"}),
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "hotpatch_apply_duration_seconds",
+			Help:    "Time from the start of a patch's load to its applied event, for timed loaders.",
+			Buckets: DefaultBuckets}, []string{"kind"}),
+		generation: prometheus.NewDesc("hotpatch_generation", "The manager's generation: it rises on every change of a slot.", nil, nil),
+		stack:      prometheus.NewDesc("hotpatch_stack_depth", "Patches in the stack.", nil, nil),
+		slotInfo: prometheus.NewDesc("hotpatch_slot_info", "The version serving each slot (always 1); patch_id is empty and kind baseline for the compiled-in code.",
+			[]string{"slot", "patch_id", "kind"}, nil),
+		slotFails: prometheus.NewDesc("hotpatch_slot_failures", "Failures counted against the patch serving the slot, since it was applied (across all its slots).",
+			[]string{"slot", "patch_id"}, nil),
+		memory:   prometheus.NewDesc("hotpatch_loader_memory_bytes", "Memory held by a loader's patches (native: plugins are never unmapped).", []string{"kind"}, nil),
+		memLimit: prometheus.NewDesc("hotpatch_loader_memory_limit_bytes", "The cap on hotpatch_loader_memory_bytes; past it, patches are refused.", []string{"kind"}, nil),
+		interps:  prometheus.NewDesc("hotpatch_script_interpreters", "Script interpreters alive: script patches applied and not yet retired.", nil, nil),
+
+		types:   make(map[string]bool),
+		scripts: make(map[string]int),
+		pending: make(map[string]time.Time),
+		tick:    make(chan struct{}),
+	}
+	ch, cancel := m.Subscribe(subscribeBuffer)
+	c.cancel = cancel
+	// The script patches already applied hold interpreters too.
+	for _, p := range m.Status().Stack {
+		if p.Kind == hotswap.KindScript {
+			c.scripts[p.ID]++
+		}
+	}
+	go c.run(ch)
+	return c
+}
+
+// Close ends the subscription and waits for the collector's goroutine. The
+// collector still answers scrapes: the counters keep their values, the
+// gauges read the manager. Close is safe to call more than once.
+func (c *Collector) Close() {
+	c.cancel()
+	<-c.done
+}
+
+func (c *Collector) run(ch <-chan hotswap.Event) {
+	defer close(c.done)
+	for e := range ch {
+		c.handle(e)
+	}
+}
+
+// handle counts one event.
+func (c *Collector) handle(e hotswap.Event) {
+	kind := kindLabel(e.Kind)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.events.WithLabelValues(c.typeLabel(e.Type)).Inc()
+	switch e.Type {
+	case hotswap.EventApplied:
+		c.applies.WithLabelValues(kind).Inc()
+		c.lastApplied = e.Generation
+		if e.Kind == hotswap.KindScript {
+			c.scripts[e.PatchID]++
+		}
+		if start, ok := c.pending[e.PatchID]; ok {
+			delete(c.pending, e.PatchID)
+			c.latency.WithLabelValues(kind).Observe(max(e.Time.Sub(start), 0).Seconds())
+		}
+	case hotswap.EventReverted:
+		c.reverts.WithLabelValues(kind, revertReason(e, c.lastApplied)).Inc()
+	case hotswap.EventRolledBack:
+		c.rollbacks.WithLabelValues(kind, reason(e.Err)).Inc()
+	case hotswap.EventRejected:
+		c.rejections.WithLabelValues(kind, reason(e.Err)).Inc()
+		delete(c.pending, e.PatchID)
+	case hotswap.EventRetired:
+		// A refused load released with an error is retired without ever
+		// being applied: only applied IDs are counted down.
+		if n := c.scripts[e.PatchID]; n > 1 {
+			c.scripts[e.PatchID] = n - 1
+		} else if n == 1 {
+			delete(c.scripts, e.PatchID)
+		}
+	case hotswap.EventRestarted:
+		c.restarts.WithLabelValues(kind).Inc()
+	}
+	c.seen++
+	close(c.tick)
+	c.tick = make(chan struct{})
+}
+
+// typeLabel returns the label of an event type: the type itself for the
+// first maxEventTypes distinct types, "other" after. The caller holds mu.
+func (c *Collector) typeLabel(t hotswap.EventType) string {
+	s := string(t)
+	if c.types[s] {
+		return s
+	}
+	if len(c.types) >= maxEventTypes {
+		return "other"
+	}
+	c.types[s] = true
+	return s
+}
+
+// kindLabel returns the kind label of an event's kind: "unknown" for an
+// event about no patch of a known kind (a watch error).
+func kindLabel(k hotswap.Kind) string {
+	if k == "" {
+		return "unknown"
+	}
+	return string(k)
+}
+
+// Describe sends the descriptions of every metric of the collector.
+func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
+	for _, v := range c.vecs() {
+		v.Describe(ch)
+	}
+	for _, d := range []*prometheus.Desc{c.generation, c.stack, c.slotInfo, c.slotFails, c.memory, c.memLimit, c.interps} {
+		ch <- d
+	}
+}
+
+func (c *Collector) vecs() []prometheus.Collector {
+	return []prometheus.Collector{c.applies, c.reverts, c.rollbacks, c.rejections, c.restarts, c.events, c.latency}
+}
+
+// Collect sends the counters, and the gauges as read from the manager's
+// status and loaders now.
+func (c *Collector) Collect(ch chan<- prometheus.Metric) {
+	for _, v := range c.vecs() {
+		v.Collect(ch)
+	}
+	st := c.m.Status()
+	ch <- prometheus.MustNewConstMetric(c.generation, prometheus.GaugeValue, float64(st.Generation))
+	ch <- prometheus.MustNewConstMetric(c.stack, prometheus.GaugeValue, float64(len(st.Stack)))
+	for _, s := range st.Slots {
+		c.collectSlot(ch, s)
+	}
+	interps, counted := -1, false
+	for _, l := range c.m.Loaders() {
+		l = unwrap(l)
+		kind := kindLabel(l.Kind())
+		if ml, ok := l.(memoryLoader); ok {
+			used, limit := ml.Memory()
+			ch <- prometheus.MustNewConstMetric(c.memory, prometheus.GaugeValue, float64(used), kind)
+			ch <- prometheus.MustNewConstMetric(c.memLimit, prometheus.GaugeValue, float64(limit), kind)
+		}
+		if il, ok := l.(interpreterLoader); ok {
+			interps, counted = max(interps, 0)+il.Interpreters(), true
+		}
+	}
+	if !counted {
+		c.mu.Lock()
+		interps = 0
+		for _, n := range c.scripts {
+			interps += n
+		}
+		c.mu.Unlock()
+	}
+	ch <- prometheus.MustNewConstMetric(c.interps, prometheus.GaugeValue, float64(interps))
+}
+
+// collectSlot sends the series of one slot. The probation of the issue
+// (calls and failures of a patch on probation, per slot) goes here once
+// [hotswap.SlotStatus] carries it: hotpatch_slot_probation_calls and
+// hotpatch_slot_probation_failures, with the slot and patch_id labels.
+func (c *Collector) collectSlot(ch chan<- prometheus.Metric, s hotswap.SlotStatus) {
+	kind := string(s.Kind)
+	if s.PatchID == "" {
+		kind = KindBaseline
+	}
+	ch <- prometheus.MustNewConstMetric(c.slotInfo, prometheus.GaugeValue, 1, s.Name, s.PatchID, kind)
+	if s.PatchID != "" {
+		ch <- prometheus.MustNewConstMetric(c.slotFails, prometheus.GaugeValue, float64(s.Failures), s.Name, s.PatchID)
+	}
+}
+
+// memoryLoader is a loader that counts the memory its patches hold against
+// a cap (loader/native).
+type memoryLoader interface {
+	Memory() (used, limit int64)
+}
+
+// interpreterLoader is a loader that counts its live interpreters. None
+// does yet; until then the collector counts script patches applied and not
+// retired, one interpreter each.
+type interpreterLoader interface {
+	Interpreters() int
+}
