@@ -1,0 +1,35 @@
+// Package debugpage serves a page that shows what a [hotswap.Manager] runs,
+// in the convention of net/http/pprof: mount it on the application's own
+// mux, under /debug/hotpatch/, where only operators reach it.
+//
+//	mux.Handle("/debug/hotpatch/", debugpage.Handler(rt.Manager()))
+//
+// # What it shows
+//
+// The page, rendered on the server with html/template (no JavaScript), has
+// the manager's generation; every slot with the version serving it (patch
+// ID and kind, or the baseline), since when, and the failures counted
+// against it; the patch stack, bottom first, with each patch's source and
+// the slots it serves; the probation state; what the loaders hold (the
+// native loader's memory against its cap); and the most recent events,
+// newest first. Event types are open: a type the page does not know is
+// shown as it is, with its patch, note and error.
+//
+// The same data is served as JSON at status.json under the mount point
+// (/debug/hotpatch/status.json), or with ?format=json on any path under it.
+//
+// # Safety
+//
+// Patch IDs, sources and error texts come from outside (file names, bundle
+// manifests, what a patch's code panicked with): the template escapes each
+// in its context, and the page is sent with a Content-Security-Policy that
+// runs no script at all. It shows sources and error texts, which may say
+// more than a public page should: mount it behind the same access control
+// as net/http/pprof. It answers GET and HEAD only.
+//
+// # Probation
+//
+// The probation section and the probation column of the slots table show
+// what [hotswap.Status] reports about probation; a manager that reports
+// none is shown as such.
+package debugpage
