@@ -7,7 +7,8 @@
 //	httpserver [-addr 127.0.0.1:8080] [-patches ./patches] [flags]
 //
 // It serves GET /greet?name=NAME, /price?isbn=ISBN&qty=N,
-// /books?q=QUERY, /recommend?isbn=ISBN&n=N and /admin/patches, and stops
+// /books?q=QUERY, /recommend?isbn=ISBN&n=N, /admin/patches, the
+// /debug/hotpatch/ page and Prometheus /metrics, and stops
 // gracefully on SIGINT or SIGTERM.
 package main
 

@@ -8,8 +8,14 @@ import (
 	"slices"
 	"strconv"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
 	"github.com/hotpatch-go/hotpatch"
+	"github.com/hotpatch-go/hotpatch/debugpage"
 	"github.com/hotpatch-go/hotpatch/examples/httpserver/shop"
+	"github.com/hotpatch-go/hotpatch/metrics"
 	"github.com/hotpatch-go/hotpatch/registry"
 )
 
@@ -19,6 +25,7 @@ type server struct {
 	catalog []shop.Book          // never changed after newServer
 	byISBN  map[string]shop.Book // never changed after newServer
 	hp      *hotpatch.Runtime
+	metrics *prometheus.Registry // what GET /metrics serves
 
 	greet     *registry.Func[func(name string) string]
 	price     *registry.Func[func(b shop.Book, qty int) shop.Quote]
@@ -45,6 +52,11 @@ func newServer(hp *hotpatch.Runtime) *server {
 	s.price = hotpatch.MustRegister(hp, slotPrice, shop.Price)
 	s.search = hotpatch.MustRegister(hp, slotSearch, shop.Search)
 	s.recommend = hotpatch.MustRegister(hp, slotRecommend, shop.Recommend)
+	// The collector counts the manager's events from now on; its goroutine
+	// ends when the runtime closes the manager.
+	s.metrics = prometheus.NewRegistry()
+	s.metrics.MustRegister(metrics.New(hp.Manager()),
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return s
 }
 
@@ -59,6 +71,12 @@ func (s *server) routes() http.Handler {
 	mux.Handle("GET /books", s.hp.Handler(slotSearch, http.HandlerFunc(s.handleSearch)))
 	mux.Handle("GET /recommend", s.hp.Handler(slotRecommend, http.HandlerFunc(s.handleRecommend)))
 	mux.Handle("GET /admin/patches", s.hp.StatusHandler())
+	// What serves each slot, the stack and the recent events, as a page
+	// and as JSON (status.json); Prometheus metrics. Like /admin/patches,
+	// they show patch sources and errors: behind access control in
+	// production.
+	mux.Handle("/debug/hotpatch/", debugpage.Handler(s.hp.Manager()))
+	mux.Handle("GET /metrics", promhttp.HandlerFor(s.metrics, promhttp.HandlerOpts{}))
 	return mux
 }
 
