@@ -75,7 +75,7 @@ type slotView struct {
 	Generation uint64    `json:"generation"`
 	Since      time.Time `json:"since"`
 	Failures   int64     `json:"failures"`
-	Probation  string    `json:"probation"` // "" when the slot is on no probation
+	Probation  string    `json:"probation,omitempty"` // "" when the slot is on no probation
 }
 
 type patchView struct {
@@ -96,9 +96,13 @@ type probation struct {
 }
 
 type loaderVw struct {
-	Kind        string `json:"kind"`
-	MemoryUsed  int64  `json:"memory_used,omitempty"`
-	MemoryLimit int64  `json:"memory_limit,omitempty"`
+	Kind   string      `json:"kind"`
+	Memory *memoryView `json:"memory,omitempty"` // for loaders that count it (native)
+}
+
+type memoryView struct {
+	Used  int64 `json:"used"`
+	Limit int64 `json:"limit"`
 }
 
 type eventView struct {
@@ -135,7 +139,8 @@ func build(m *hotswap.Manager, now time.Time) view {
 	for _, l := range m.Loaders() {
 		lv := loaderVw{Kind: string(l.Kind())}
 		if ml, ok := l.(interface{ Memory() (used, limit int64) }); ok {
-			lv.MemoryUsed, lv.MemoryLimit = ml.Memory()
+			used, limit := ml.Memory()
+			lv.Memory = &memoryView{Used: used, Limit: limit}
 		}
 		v.Loaders = append(v.Loaders, lv)
 	}

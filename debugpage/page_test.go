@@ -247,3 +247,49 @@ func attr(n *html.Node, key string) string {
 	}
 	return ""
 }
+
+// memLoader is a loader that counts memory, as the native loader does.
+type memLoader struct{ kind hotswap.Kind }
+
+func (l memLoader) Kind() hotswap.Kind        { return l.kind }
+func (memLoader) Match(string) bool           { return false }
+func (memLoader) Close(context.Context) error { return nil }
+func (memLoader) Memory() (used, limit int64) { return 3 << 20, 256 << 20 }
+func (memLoader) Load(context.Context, hotswap.Host, string) (hotswap.Patch, error) {
+	return hotswap.Patch{}, errors.New("not a loader of files")
+}
+
+type plainLoader struct{ memLoader }
+
+func (plainLoader) Memory() {} // not the memory counter's signature
+
+func TestLoaders(t *testing.T) {
+	m := hostileManager(t)
+	if err := m.Attach(memLoader{kind: hotswap.KindNative}); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Attach(plainLoader{memLoader{kind: "own<kind>"}}); err != nil {
+		t.Fatal(err)
+	}
+	h := debugpage.Handler(m)
+	doc, err := html.Parse(get(t, h, "/debug/hotpatch/").Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := [][]string{{"native", "3.0 MiB", "256.0 MiB"}, {"own<kind>", "—", "—"}}
+	if got := rows(t, doc, "loaders"); !slices.EqualFunc(got, want, slices.Equal) {
+		t.Errorf("loaders = %q, want %q", got, want)
+	}
+	var v struct {
+		Loaders []struct {
+			Kind   string
+			Memory *struct{ Used, Limit int64 }
+		}
+	}
+	if err := json.NewDecoder(get(t, h, "/debug/hotpatch/status.json").Body).Decode(&v); err != nil {
+		t.Fatal(err)
+	}
+	if len(v.Loaders) != 2 || v.Loaders[0].Memory == nil || v.Loaders[0].Memory.Used != 3<<20 || v.Loaders[1].Memory != nil {
+		t.Errorf("loaders JSON = %+v", v.Loaders)
+	}
+}

@@ -77,7 +77,7 @@ tr.other td:first-child { border-left: 4px solid #5e35b1; }
 <thead><tr><th>kind</th><th>memory held</th><th>cap</th></tr></thead>
 <tbody>
 {{- range .Loaders}}
-<tr><td>{{.Kind}}</td>{{if .MemoryLimit}}<td>{{mib .MemoryUsed}}</td><td>{{mib .MemoryLimit}}</td>{{else}}<td class="none">—</td><td class="none">—</td>{{end}}</tr>
+<tr><td>{{.Kind}}</td>{{with .Memory}}<td>{{mib .Used}}</td><td>{{mib .Limit}}</td>{{else}}<td class="none">—</td><td class="none">—</td>{{end}}</tr>
 {{- else}}
 <tr><td colspan="3" class="none">no loader attached</td></tr>
 {{- end}}
