@@ -6,11 +6,17 @@
 //
 // # Use
 //
+// An application with a Prometheus registry of its own registers the
+// collector in it:
+//
 //	c := metrics.New(rt.Manager())
 //	defer c.Close()
-//	reg := prometheus.NewRegistry()
 //	reg.MustRegister(c)
-//	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+//
+// One without serves [Collector.Handler], which adds the Go runtime's and
+// the process's metrics, and imports no Prometheus package itself:
+//
+//	mux.Handle("GET /metrics", metrics.New(rt.Manager()).Handler())
 //
 // # Where the numbers come from
 //

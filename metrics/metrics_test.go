@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"go/token"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -12,6 +14,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 	"go.uber.org/goleak"
 
 	"github.com/hotpatch-go/hotpatch/hotswap"
@@ -489,4 +493,36 @@ func TestRace(t *testing.T) {
 	}
 	close(stop)
 	wg.Wait()
+}
+
+// TestHandler scrapes Handler as Prometheus does, twice over two handlers
+// of one collector.
+func TestHandler(t *testing.T) {
+	f := newFixture(t, hotswap.Options{})
+	if err := f.apply(greet("g1", hotswap.KindScript)); err != nil {
+		t.Fatal(err)
+	}
+	f.sync()
+	for range 2 {
+		srv := httptest.NewServer(f.c.Handler())
+		resp, err := http.Get(srv.URL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := expfmt.NewTextParser(model.UTF8Validation)
+		mfs, err := p.TextToMetricFamilies(resp.Body)
+		resp.Body.Close()
+		srv.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, name := range []string{"hotpatch_applies_total", "hotpatch_slot_info", "hotpatch_generation", "go_goroutines"} {
+			if _, ok := mfs[name]; !ok {
+				t.Errorf("the scrape has no %s", name)
+			}
+		}
+		if got := mfs["hotpatch_applies_total"].GetMetric()[0].GetCounter().GetValue(); got != 1 {
+			t.Errorf("applies_total = %v, want 1", got)
+		}
+	}
 }

@@ -8,10 +8,6 @@ import (
 	"slices"
 	"strconv"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
-
 	"github.com/hotpatch-go/hotpatch"
 	"github.com/hotpatch-go/hotpatch/debugpage"
 	"github.com/hotpatch-go/hotpatch/examples/httpserver/shop"
@@ -25,7 +21,7 @@ type server struct {
 	catalog []shop.Book          // never changed after newServer
 	byISBN  map[string]shop.Book // never changed after newServer
 	hp      *hotpatch.Runtime
-	metrics *prometheus.Registry // what GET /metrics serves
+	metrics http.Handler // GET /metrics
 
 	greet     *registry.Func[func(name string) string]
 	price     *registry.Func[func(b shop.Book, qty int) shop.Quote]
@@ -54,9 +50,7 @@ func newServer(hp *hotpatch.Runtime) *server {
 	s.recommend = hotpatch.MustRegister(hp, slotRecommend, shop.Recommend)
 	// The collector counts the manager's events from now on; its goroutine
 	// ends when the runtime closes the manager.
-	s.metrics = prometheus.NewRegistry()
-	s.metrics.MustRegister(metrics.New(hp.Manager()),
-		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	s.metrics = metrics.New(hp.Manager()).Handler()
 	return s
 }
 
@@ -76,7 +70,7 @@ func (s *server) routes() http.Handler {
 	// they show patch sources and errors: behind access control in
 	// production.
 	mux.Handle("/debug/hotpatch/", debugpage.Handler(s.hp.Manager()))
-	mux.Handle("GET /metrics", promhttp.HandlerFor(s.metrics, promhttp.HandlerOpts{}))
+	mux.Handle("GET /metrics", s.metrics)
 	return mux
 }
 
