@@ -12,8 +12,8 @@ import (
 	"github.com/hotpatch-go/hotpatch/hotswap"
 )
 
-// MaxEvents bounds the recent events the page shows.
-const MaxEvents = 100
+// maxEvents bounds the recent events the page shows.
+const maxEvents = 100
 
 // Handler returns the page for m. Mount it under a path that ends in a
 // slash (/debug/hotpatch/): the HTML page answers every path below it but
@@ -145,7 +145,7 @@ func build(m *hotswap.Manager, now time.Time) view {
 		v.Loaders = append(v.Loaders, lv)
 	}
 	hist := m.History()
-	for _, e := range slices.Backward(hist[max(0, len(hist)-MaxEvents):]) {
+	for _, e := range slices.Backward(hist[max(0, len(hist)-maxEvents):]) {
 		ev := eventView{Time: e.Time, Type: string(e.Type), Class: eventClass(e.Type), Generation: e.Generation,
 			Patch: e.PatchID, Kind: string(e.Kind), Source: e.Source, Slots: e.Slots, Note: e.Note}
 		if e.Err != nil {

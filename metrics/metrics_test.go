@@ -52,13 +52,13 @@ func (c *Collector) waitSeen(n int, timeout time.Duration) bool {
 
 // fixture is a manager with two slots and a collector of it.
 type fixture struct {
-	t   *testing.T
+	t   testing.TB
 	reg *registry.Registry
 	m   *hotswap.Manager
 	c   *Collector
 }
 
-func newFixture(t *testing.T, opts hotswap.Options) *fixture {
+func newFixture(t testing.TB, opts hotswap.Options) *fixture {
 	t.Helper()
 	reg := registry.New()
 	registry.MustRegister(reg, "shop.Price", func(n int) int { return n })
