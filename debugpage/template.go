@@ -29,7 +29,7 @@ tr.other td:first-child { border-left: 4px solid #5e35b1; }
 </head>
 <body>
 <h1>hotpatch</h1>
-<div class="meta">generation <b id="generation">{{.Generation}}</b> · {{len .Slots}} slots · {{len .Stack}} patches in the stack · {{ts .Time}} · <a href="status.json">status.json</a></div>
+<div class="meta">generation <b id="generation">{{.Generation}}</b> · slots: {{len .Slots}} · patches in the stack: {{len .Stack}} · {{ts .Time}} · <a href="status.json">status.json</a></div>
 
 <h2>Slots</h2>
 <table id="slots">
