@@ -1,4 +1,4 @@
-package process
+package callchan
 
 import (
 	"encoding"
@@ -31,17 +31,17 @@ var (
 
 // codecBuilder compiles codecs; it is used by one goroutine at a time and
 // lets recursive types refer to themselves.
-type codecBuilder struct {
+type CodecBuilder struct {
 	done map[reflect.Type]*typeCodec
 }
 
-func newCodecBuilder() *codecBuilder {
-	return &codecBuilder{done: make(map[reflect.Type]*typeCodec)}
+func NewCodecBuilder() *CodecBuilder {
+	return &CodecBuilder{done: make(map[reflect.Type]*typeCodec)}
 }
 
 // build returns the codec of t, or an error naming the part of t (by path)
 // that cannot cross a process boundary.
-func (b *codecBuilder) build(t reflect.Type, path string) (*typeCodec, error) {
+func (b *CodecBuilder) build(t reflect.Type, path string) (*typeCodec, error) {
 	if c, ok := b.done[t]; ok {
 		return c, nil
 	}
@@ -54,7 +54,7 @@ func (b *codecBuilder) build(t reflect.Type, path string) (*typeCodec, error) {
 	return c, nil
 }
 
-func (b *codecBuilder) fill(c *typeCodec, t reflect.Type, path string) error {
+func (b *CodecBuilder) fill(c *typeCodec, t reflect.Type, path string) error {
 	if t.Kind() != reflect.Pointer && t.Kind() != reflect.Interface &&
 		t.Implements(binaryMarshalerType) && reflect.PointerTo(t).Implements(binaryUnmarshalerType) {
 		c.enc = func(e *encoder, v reflect.Value) {

@@ -1,4 +1,4 @@
-package process
+package callchan
 
 import (
 	"context"
@@ -12,7 +12,7 @@ import (
 // writes block until memory is released. One frame alone always fits (its
 // request is capped at the whole budget), so a call never waits for
 // itself.
-type memBudget struct {
+type MemBudget struct {
 	max int
 
 	mu   sync.Mutex    // guards used and freed
@@ -23,22 +23,22 @@ type memBudget struct {
 
 // DefaultResultMemory is the budget of result frames in flight when none
 // is configured: two frames of the largest size.
-const defaultResultMemory = 2 * maxFrame
+const DefaultResultMemory = 2 * maxFrame
 
 // minCharge is the size under which a frame is not counted: small frames
 // cost little and are the common case.
 const minCharge = 64 << 10
 
-func newMemBudget(max int) *memBudget {
+func NewMemBudget(max int) *MemBudget {
 	if max < maxFrame {
 		max = maxFrame
 	}
-	return &memBudget{max: max, free: make(chan struct{})}
+	return &MemBudget{max: max, free: make(chan struct{})}
 }
 
 // acquire waits until n bytes fit and counts them, or until ctx ends. It
 // returns the amount counted, which the caller passes to release.
-func (m *memBudget) acquire(ctx context.Context, n int) (int, error) {
+func (m *MemBudget) acquire(ctx context.Context, n int) (int, error) {
 	if m == nil || n < minCharge {
 		return 0, nil
 	}
@@ -66,7 +66,7 @@ func (m *memBudget) acquire(ctx context.Context, n int) (int, error) {
 }
 
 // release returns n bytes counted by acquire.
-func (m *memBudget) release(n int) {
+func (m *MemBudget) release(n int) {
 	if m == nil || n == 0 {
 		return
 	}
@@ -78,14 +78,14 @@ func (m *memBudget) release(n int) {
 }
 
 // inUse returns the bytes counted now.
-func (m *memBudget) inUse() int {
+func (m *MemBudget) InUse() int {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return m.used
 }
 
 // peakUse returns the most bytes counted at once.
-func (m *memBudget) peakUse() int {
+func (m *MemBudget) PeakUse() int {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return m.peak

@@ -1,4 +1,4 @@
-package process
+package callchan
 
 import (
 	"bufio"
@@ -85,7 +85,7 @@ const (
 
 // channelVersion is the version of the call channel's frames; the host
 // refuses a plugin that speaks another.
-const channelVersion = 2
+const Version = 2
 
 const (
 	frameHeader = 4 + 1 + 8
@@ -156,7 +156,7 @@ var errCutFrame = fmt.Errorf("%w: connection closed in the middle of a frame", E
 // an error is returned and the next read asks again). The amount admitted
 // is returned as charge with the frame: the caller releases it when done
 // with the body.
-func (fr *frameReader) read(buf []byte, ctx context.Context, mem *memBudget) (typ byte, id uint64, body []byte, charge int, err error) {
+func (fr *frameReader) read(buf []byte, ctx context.Context, mem *MemBudget) (typ byte, id uint64, body []byte, charge int, err error) {
 	if !fr.inBody {
 		for fr.hdrN < frameHeader {
 			want := frameHeader

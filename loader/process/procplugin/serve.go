@@ -1,15 +1,12 @@
-package process
+package procplugin
 
 import (
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
-	"net"
 	"os"
 	"os/signal"
-	"path/filepath"
-	"reflect"
-	"sort"
 	"strconv"
 	"sync"
 	"syscall"
@@ -17,7 +14,8 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/go-plugin"
-	"github.com/hotpatch-go/hotpatch/registry"
+	"github.com/hotpatch-go/hotpatch/loader/process/internal/callchan"
+	"github.com/hotpatch-go/hotpatch/loader/process/internal/control"
 )
 
 // Serve runs the plugin side of a process patch and returns when the host
@@ -45,17 +43,16 @@ import (
 // subreaper, so descendants that daemonize (leave its process group or
 // session, lose their parent) are still found and killed.
 func Serve(impls map[string]any) {
-	srv, err := newServer(impls)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	srv, err := callchan.NewServer(ctx, impls)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "hotpatch process plugin: %v\n", err)
 		os.Exit(1)
 	}
 	stderr := os.Stderr // go-plugin replaces os.Stderr with its stdio stream
-	slog.SetDefault(slog.New(newPluginLogHandler(stderr)))
+	slog.SetDefault(slog.New(newLogHandler(stderr)))
 	becomeSubreaper()
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	srv.base = ctx
 	leave := func(why string) {
 		// The host's end of the pipes is closed: a write to stderr would
 		// raise SIGPIPE and end the plugin before it has cleaned up.
@@ -75,12 +72,12 @@ func Serve(impls map[string]any) {
 			leave(fmt.Sprintf("received %v (host %d gone?)", sig, os.Getppid()))
 		}
 	})
-	if ppid, err := strconv.Atoi(os.Getenv(envParentPID)); err == nil && ppid > 1 {
+	if ppid, err := strconv.Atoi(os.Getenv(control.EnvParentPID)); err == nil && ppid > 1 {
 		wg.Go(func() { watchParent(ctx, ppid, leave) })
 	}
 	plugin.Serve(&plugin.ServeConfig{
-		HandshakeConfig: handshakeConfig(),
-		Plugins:         plugin.PluginSet{pluginName: &grpcPlugin{srv: srv}},
+		HandshakeConfig: control.HandshakeConfig(),
+		Plugins:         plugin.PluginSet{control.PluginName: &control.GRPCPlugin{Srv: hello{srv}}},
 		GRPCServer:      plugin.DefaultGRPCServer,
 		Logger: hclog.New(&hclog.LoggerOptions{
 			Level:      hclog.Info,
@@ -89,7 +86,7 @@ func Serve(impls map[string]any) {
 		}),
 	})
 	cancel()
-	srv.close()
+	srv.Close()
 	signal.Stop(term)
 	wg.Wait()
 	killDescendants()
@@ -110,7 +107,7 @@ type earlyGuard struct {
 }
 
 func init() {
-	ppid, err := strconv.Atoi(os.Getenv(envParentPID))
+	ppid, err := strconv.Atoi(os.Getenv(control.EnvParentPID))
 	if err != nil || ppid <= 1 || ppid != os.Getppid() {
 		return
 	}
@@ -165,146 +162,27 @@ func watchParent(ctx context.Context, ppid int, leave func(string)) {
 	}
 }
 
-// servedSlot is one function the plugin serves.
-type servedSlot struct {
-	name  string
-	fn    reflect.Value
-	shape *funcShape
-}
-
-// server is the plugin side: the control service and the call channel.
-type server struct {
-	slots []*servedSlot // sorted by name; the index is the wire's slot index
-	httpC httpCodecs
-	base  context.Context // parent of every call's context; ends when Serve returns
-
-	mu      sync.Mutex // guards ln, conns, closed
-	ln      net.Listener
-	conns   map[*serverConn]struct{}
-	closed  bool
-	wg      sync.WaitGroup // the accept loop
-	workers sync.WaitGroup // connection workers: reading, calling or idle
-	sockDir string         // a directory the server created for its socket, removed on close
-}
-
-func newServer(impls map[string]any) (*server, error) {
-	if len(impls) == 0 {
-		return nil, ErrNoSlots
-	}
-	names := make([]string, 0, len(impls))
-	for name := range impls {
-		names = append(names, name)
-	}
-	sort.Strings(names)
-	b := newCodecBuilder()
-	s := &server{httpC: newHTTPCodecs(), base: context.Background(), conns: make(map[*serverConn]struct{})}
-	for _, name := range names {
-		if !registry.ValidName(name) {
-			return nil, fmt.Errorf("slot %q: %w", name, registry.ErrBadName)
-		}
-		fn := reflect.ValueOf(impls[name])
-		if !fn.IsValid() || fn.Kind() != reflect.Func || fn.IsNil() {
-			return nil, fmt.Errorf("slot %q: implementation %T is not a non-nil func", name, impls[name])
-		}
-		shape, err := analyze(fn.Type(), b)
-		if err != nil {
-			return nil, fmt.Errorf("slot %q: %w", name, err)
-		}
-		s.slots = append(s.slots, &servedSlot{name: name, fn: fn, shape: shape})
-	}
-	return s, nil
-}
-
 // hello answers the host's first contact, listening on the call socket if
 // that has not happened yet.
-func (s *server) hello(_ context.Context, req helloRequest) (helloReply, error) {
-	if req.Version != channelVersion {
-		return helloReply{}, fmt.Errorf("%w: host speaks call channel version %d, plugin speaks %d", ErrProtocol, req.Version, channelVersion)
+type hello struct{ srv *callchan.Server }
+
+func (h hello) Hello(_ context.Context, req control.HelloRequest) (control.HelloReply, error) {
+	if req.Version != callchan.Version {
+		return control.HelloReply{}, fmt.Errorf("%w: host speaks call channel version %d, plugin speaks %d", callchan.ErrProtocol, req.Version, callchan.Version)
 	}
-	addr, err := s.listen()
+	addr, err := h.srv.Listen(os.Getenv(control.EnvCallSocket))
 	if err != nil {
-		return helloReply{}, err
+		return control.HelloReply{}, err
 	}
-	reply := helloReply{Version: channelVersion, PID: os.Getpid(), Socket: addr, Manifest: buildManifest}
-	for _, sl := range s.slots {
-		reply.Slots = append(reply.Slots, slotInfo{Name: sl.name, Type: sl.shape.typ.String(), Desc: sl.shape.desc})
+	reply := control.HelloReply{Version: callchan.Version, PID: os.Getpid(), Socket: addr, Manifest: buildManifest}
+	for _, sl := range h.srv.Slots() {
+		reply.Slots = append(reply.Slots, control.SlotInfo{Name: sl.Name, Type: sl.Type, Desc: sl.Desc})
 	}
 	return reply, nil
 }
 
-// listen starts the call channel's listener once and returns its path.
-func (s *server) listen() (string, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed {
-		return "", ErrClosed
-	}
-	if s.ln != nil {
-		return s.ln.Addr().String(), nil
-	}
-	path := os.Getenv(envCallSocket)
-	if path == "" {
-		dir, err := os.MkdirTemp("", "hotpatch-proc-")
-		if err != nil {
-			return "", err
-		}
-		s.sockDir = dir
-		path = filepath.Join(dir, "call.sock")
-	}
-	ln, err := net.Listen("unix", path)
-	if err != nil {
-		return "", fmt.Errorf("call channel: %w", err)
-	}
-	s.ln = ln
-	s.wg.Go(func() { s.accept(ln) })
-	return path, nil
-}
-
-func (s *server) accept(ln net.Listener) {
-	for {
-		c, err := ln.Accept()
-		if err != nil {
-			return
-		}
-		sc := newServerConn(s, c)
-		s.mu.Lock()
-		if s.closed {
-			s.mu.Unlock()
-			c.Close()
-			return
-		}
-		s.conns[sc] = struct{}{}
-		s.workers.Add(1)
-		s.mu.Unlock()
-		go sc.work()
-	}
-}
-
-// close stops the listener and the connections' readers and waits for
-// them, then gives running calls (whose contexts are done) a moment to
-// return. A call that ignores its context is abandoned: the process is about
-// to exit.
-func (s *server) close() {
-	s.mu.Lock()
-	s.closed = true
-	if s.ln != nil {
-		s.ln.Close()
-	}
-	for sc := range s.conns {
-		sc.c.Close()
-	}
-	s.mu.Unlock()
-	s.wg.Wait()
-	done := make(chan struct{})
-	go func() {
-		s.workers.Wait()
-		close(done)
-	}()
-	select {
-	case <-done:
-	case <-time.After(250 * time.Millisecond):
-	}
-	if s.sockDir != "" {
-		os.RemoveAll(s.sockDir)
-	}
+// newLogHandler returns the slog handler of a plugin: JSON records, which
+// the host logs with their level and attributes.
+func newLogHandler(w io.Writer) slog.Handler {
+	return slog.NewJSONHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug})
 }
