@@ -119,7 +119,7 @@ func (a *adapter) fail(in *instance, err error) []reflect.Value {
 // note reports a failed call to the manager when it is the patch's
 // failure: a panic in the plugin (which also asks for the process to be
 // replaced) or a protocol error, counted once by the call that met it
-// (calls that fell with the same connection carry a *droppedError). The
+// (calls that fell with the same connection carry a *callchan.DroppedError). The
 // end of the caller's context, the caller's own arguments and an exited
 // process (reported once by the supervisor) are not reported.
 func (a *adapter) note(in *instance, ce *CallError) {

@@ -12,7 +12,7 @@ import (
 	"time"
 )
 
-// callConn is one call channel connection on the host's side. It holds a
+// Conn is one call channel connection on the host's side. It holds a
 // link (one socket) at a time: when the link breaks on a protocol error,
 // the calls on it fail and the next call dials a new one.
 //
@@ -43,7 +43,7 @@ type Conn struct {
 	closed error // set by close: no more redials
 }
 
-// link is one socket of a callConn and the calls on it.
+// link is one socket of a Conn and the calls on it.
 type link struct {
 	c       net.Conn
 	fr      *frameReader // used by the leader only
@@ -53,7 +53,7 @@ type link struct {
 	ncancels atomic.Int32  // len(cancels), read without mu
 	dead     chan struct{} // closed when the link breaks
 
-	// Guarded by callConn.mu:
+	// Guarded by Conn.mu:
 	next    uint64
 	pending map[uint64]*pendingCall
 	reading bool     // a leader holds the reading
@@ -72,7 +72,7 @@ type pendingCall struct {
 	link   *link
 	stream bool // an HTTP call: its frames queue up until its result
 
-	// Guarded by callConn.mu:
+	// Guarded by Conn.mu:
 	done    bool   // the result (or err) is in
 	lead    bool   // the reading was handed to this call
 	waiting bool   // blocked in wait: may be handed the reading
@@ -110,7 +110,7 @@ const maxHeld = respWindow + 1<<20
 // must not wait for it.
 const cancelWait = 100 * time.Millisecond
 
-// droppedError is the error of a call that failed because its link broke
+// DroppedError is the error of a call that failed because its link broke
 // on another call's frame: the break is reported once, by the call that
 // met it, not by every call it took down.
 type DroppedError struct{ err error }
@@ -118,12 +118,16 @@ type DroppedError struct{ err error }
 func (e *DroppedError) Error() string { return "call connection dropped: " + e.err.Error() }
 func (e *DroppedError) Unwrap() error { return e.err }
 
+// NewConn returns the host's side of a call connection dialled as c,
+// with a memory budget of its own for result frames.
 func NewConn(c net.Conn) *Conn {
 	return NewConnMem(c, NewMemBudget(DefaultResultMemory))
 }
 
 // newCallConnMem is newCallConn with a memory budget shared with other
 // connections.
+// NewConnMem is NewConn with the result frames counted against mem,
+// which the connections of a loader share.
 func NewConnMem(c net.Conn, mem *MemBudget) *Conn {
 	cc := &Conn{mem: mem, cur: newLink(c)}
 	if ua, ok := c.RemoteAddr().(*net.UnixAddr); ok && ua != nil && ua.Name != "" && ua.Name != "@" {
@@ -533,7 +537,7 @@ func (cc *Conn) handOffLocked(l *link) {
 }
 
 // broken fails every call on l with err; finder, the call that met err,
-// gets err itself and the others a *droppedError.
+// gets err itself and the others a *DroppedError.
 func (cc *Conn) broken(l *link, err error, finder *pendingCall) {
 	cc.mu.Lock()
 	if l.err == nil {

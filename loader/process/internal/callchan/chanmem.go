@@ -5,7 +5,7 @@ import (
 	"sync"
 )
 
-// memBudget bounds the bytes of result frames the host holds at once
+// MemBudget bounds the bytes of result frames the host holds at once
 // across calls: frames read from a plugin but not yet decoded. The leader
 // asks for a large frame's size before reading its body and waits while the
 // budget is spent, which leaves the frame in the socket: the plugin's
@@ -29,6 +29,7 @@ const DefaultResultMemory = 2 * maxFrame
 // cost little and are the common case.
 const minCharge = 64 << 10
 
+// NewMemBudget returns a budget of max bytes.
 func NewMemBudget(max int) *MemBudget {
 	if max < maxFrame {
 		max = maxFrame
@@ -77,14 +78,14 @@ func (m *MemBudget) release(n int) {
 	m.mu.Unlock()
 }
 
-// inUse returns the bytes counted now.
+// InUse returns the bytes counted now.
 func (m *MemBudget) InUse() int {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return m.used
 }
 
-// peakUse returns the most bytes counted at once.
+// PeakUse returns the most bytes counted at once.
 func (m *MemBudget) PeakUse() int {
 	m.mu.Lock()
 	defer m.mu.Unlock()

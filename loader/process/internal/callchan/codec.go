@@ -10,14 +10,6 @@ import (
 	"strings"
 )
 
-// The call channel encodes values with a compact binary codec compiled once
-// per type from reflection: varints for integers, length-prefixed strings and
-// slices, fields in declaration order. Both ends compile the codec from the
-// same type (the handshake checks that the descriptions match), so nothing
-// about the type travels with a value. Types that implement
-// encoding.BinaryMarshaler (and whose pointer implements BinaryUnmarshaler),
-// such as time.Time, travel as their marshaled bytes.
-
 // typeCodec encodes and decodes the values of one type.
 type typeCodec struct {
 	enc func(e *encoder, v reflect.Value)
@@ -29,12 +21,13 @@ var (
 	binaryUnmarshalerType = reflect.TypeFor[encoding.BinaryUnmarshaler]()
 )
 
-// codecBuilder compiles codecs; it is used by one goroutine at a time and
+// CodecBuilder compiles codecs; it is used by one goroutine at a time and
 // lets recursive types refer to themselves.
 type CodecBuilder struct {
 	done map[reflect.Type]*typeCodec
 }
 
+// NewCodecBuilder returns a builder with no codec compiled yet.
 func NewCodecBuilder() *CodecBuilder {
 	return &CodecBuilder{done: make(map[reflect.Type]*typeCodec)}
 }

@@ -20,34 +20,8 @@ import (
 	"time"
 )
 
-// An HTTP handler slot streams across the boundary both ways (the frames
-// are described in wire.go):
-//
-//   - The call frame carries the request head: method, URL (as the host's
-//     handler sees it, after any rewriting middleware), headers, declared
-//     trailers, length and transfer encoding, Close, the TLS state that can
-//     cross, and the headers already set on the host's ResponseWriter. A
-//     body of known length up to inlineBody bytes travels with it; any
-//     other body streams in frameBody frames, within a window the plugin
-//     grants as its handler reads, and ends with frameEnd (its trailers, or
-//     the host's read error). A chunked body stays chunked.
-//   - The plugin's ResponseWriter behaves as net/http's: the header map is
-//     taken when the status is written (later changes are ignored, except
-//     declared trailers and "Trailer:" keys, sent as trailers), 1xx
-//     statuses go out at once, Flush sends what was written and flushes the
-//     host's writer. Body bytes stream in frameBody frames within the
-//     host's window, so a slow client holds back the plugin's writes, not
-//     the host's memory; a response that fits in one chunk and is never
-//     flushed travels whole in the result frame, which lets net/http set
-//     Content-Length as it does for a direct handler.
-//   - A handler that panics with http.ErrAbortHandler aborts the response
-//     as net/http does; any other panic answers 502 Bad Gateway if nothing
-//     was sent yet, and aborts the response otherwise. Both count as the
-//     patch's failure; the abort does not.
-//
-// Not bridged: Hijack (refused with errHijack), Push, the ResponseController's deadlines and
-// EnableFullDuplex, and r.Pattern and path values (the plugin's own mux
-// can set them).
+// The HTTP bridge's frames and semantics are described in the package
+// documentation (doc.go).
 
 const (
 	bodyChunk  = 32 << 10  // body bytes per frame
@@ -56,7 +30,7 @@ const (
 	inlineBody = 64 << 10  // a request body of known length up to this travels in the call frame
 )
 
-// httpRequest is an HTTP request head on the wire.
+// HTTPRequest is an HTTP request head on the wire.
 type HTTPRequest struct {
 	Method           string
 	URL              string
@@ -114,11 +88,12 @@ type httpReqEnd struct {
 	Limit   int64  // Err is an *http.MaxBytesError with this limit
 }
 
-// httpCodecs are the codecs of the messages.
+// HTTPCodecs are the codecs of the messages.
 type HTTPCodecs struct {
 	req, head, end, reqEnd *typeCodec
 }
 
+// NewHTTPCodecs compiles the codecs of the HTTP bridge's messages.
 func NewHTTPCodecs() HTTPCodecs {
 	b := NewCodecBuilder()
 	build := func(t reflect.Type) *typeCodec {
@@ -141,7 +116,7 @@ func hasBody(r *http.Request) bool {
 	return r.Body != nil && r.Body != http.NoBody && (r.ContentLength != 0 || len(r.TransferEncoding) > 0)
 }
 
-// captureRequest describes r for the wire. A body of known length up to
+// CaptureRequest describes r for the wire. A body of known length up to
 // inlineBody is read whole.
 func CaptureRequest(w http.ResponseWriter, r *http.Request) (HTTPRequest, error) {
 	uri := r.RequestURI
