@@ -124,8 +124,6 @@ func NewConn(c net.Conn) *Conn {
 	return NewConnMem(c, NewMemBudget(DefaultResultMemory))
 }
 
-// newCallConnMem is newCallConn with a memory budget shared with other
-// connections.
 // NewConnMem is NewConn with the result frames counted against mem,
 // which the connections of a loader share.
 func NewConnMem(c net.Conn, mem *MemBudget) *Conn {
