@@ -22,13 +22,13 @@ import (
 // stops the plugin. impls maps slot names to the functions that serve them:
 //
 //	func main() {
-//		process.Serve(map[string]any{"example.Greet": Greet})
+//		procplugin.Serve(map[string]any{"example.Greet": Greet})
 //	}
 //
 // Every function must have a shape that crosses a process boundary (see
-// the package documentation). A malformed map, or an executable that was not
-// launched by a hotpatch host, prints why to standard error and exits with
-// status 1.
+// the documentation of loader/process). A malformed map, or an executable
+// that was not launched by a hotpatch host, prints why to standard error
+// and exits with status 1.
 //
 // Serve takes over the process as go-plugin does: standard output and
 // standard error are forwarded to the host, and slog's default logger
