@@ -17,6 +17,7 @@ var (
 	ErrNoSlots         = errors.New("process: plugin serves no slots")
 	ErrUnsupportedType = errors.New("process: type cannot cross a process boundary")
 	ErrClosed          = errors.New("process: call channel server closed")
+	ErrBadName         = errors.New("process: malformed slot name (want dotted identifiers such as billing.Price)")
 )
 
 // PanicError is a panic in the plugin's function, with the plugin's

@@ -2,7 +2,6 @@ package callchan
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -37,9 +36,6 @@ type Server struct {
 	workers sync.WaitGroup // connection workers: reading, calling or idle
 	sockDir string         // a directory the server created for its socket, removed on close
 }
-
-// ErrBadName is returned by [NewServer] for a malformed slot name.
-var ErrBadName = errors.New("process: malformed slot name (want dotted identifiers such as billing.Price)")
 
 // NewServer returns a server of the functions in impls (slot name to
 // func), each checked to cross a process boundary. The context of every
