@@ -24,8 +24,6 @@ type chainNode struct {
 
 type tree []tree
 
-type treeMap map[string]treeMap
-
 func chain(n int) *chainNode {
 	var head *chainNode
 	for i := range n {
