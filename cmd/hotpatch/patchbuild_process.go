@@ -25,10 +25,10 @@ import (
 const hotpatchModule = "github.com/hotpatch-go/hotpatch"
 
 // buildProcessPatch builds a process patch: an executable that serves the
-// patch source's annotated funcs with process.Serve.
+// patch source's annotated funcs with procplugin.Serve.
 //
 // The source is copied into a temporary module as package main, next to a
-// generated file whose main calls process.Serve with each annotated func
+// generated file whose main calls procplugin.Serve with each annotated func
 // (exported or not). The temporary module requires hotpatch (and, when the
 // source lives in an application's module, that module, so that the patch
 // may use the application's packages and types) through replace directives
@@ -145,10 +145,10 @@ var mainTemplate = template.Must(template.New("main").Parse(`// Code generated b
 
 package main
 
-import hotpatchprocess "github.com/hotpatch-go/hotpatch/loader/process"
+import hotpatchprocplugin "github.com/hotpatch-go/hotpatch/loader/process/procplugin"
 
 func main() {
-	hotpatchprocess.Serve(map[string]any{
+	hotpatchprocplugin.Serve(map[string]any{
 {{- range .Slots}}
 		{{printf "%q" .Name}}: {{.Func}},
 {{- end}}

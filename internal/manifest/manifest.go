@@ -89,7 +89,7 @@ const (
 
 	// ProcessVar is the string variable a process patch's build sets with
 	// -ldflags=-X to its encoded manifest ([Manifest.Encode]).
-	ProcessVar = "github.com/hotpatch-go/hotpatch/loader/process.buildManifest"
+	ProcessVar = "github.com/hotpatch-go/hotpatch/loader/process/procplugin.buildManifest"
 )
 
 // Errors of this package.

@@ -4,12 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math"
 	"net/http"
 	"reflect"
 	"time"
 
 	"github.com/hotpatch-go/hotpatch/hotswap"
+	"github.com/hotpatch-go/hotpatch/loader/process/internal/callchan"
 )
 
 // adapter forwards calls through one slot to the version's current process.
@@ -26,13 +26,13 @@ type adapter struct {
 	v     *version
 	slot  string
 	idx   int // the slot's index on the call channel
-	shape *funcShape
-	httpC httpCodecs
+	shape *callchan.Shape
+	httpC callchan.HTTPCodecs
 }
 
 func (a *adapter) makeFunc(t reflect.Type) reflect.Value {
-	if a.shape.http {
-		a.httpC = newHTTPCodecs()
+	if a.shape.HTTP() {
+		a.httpC = callchan.NewHTTPCodecs()
 		return reflect.MakeFunc(t, func(args []reflect.Value) []reflect.Value {
 			w, _ := args[0].Interface().(http.ResponseWriter)
 			r, _ := args[1].Interface().(*http.Request)
@@ -49,103 +49,61 @@ func (a *adapter) call(args []reflect.Value) []reflect.Value {
 		return a.fallback(args)
 	}
 	defer in.release()
-	sh := a.shape
 	var ctx context.Context
 	wire := args
-	if sh.ctx {
+	if a.shape.Context() {
 		ctx, _ = args[0].Interface().(context.Context)
 		wire = args[1:]
 		if ctx != nil && ctx.Err() != nil {
 			return a.fail(in, ctx.Err())
 		}
 	}
-	cc := in.conn()
-	pc := cc.get()
-	defer cc.put(pc)
-	e := &pc.enc // pooled with pc: the codecs' indirect calls would make a local escape
-	*e = encoder{b: beginFrame(pc.req[:0], frameCall, 0)}
-	e.uvarint(uint64(a.idx))
-	e.varint(deadlineOf(ctx))
-	for i, c := range sh.inC {
-		c.enc(e, wire[i])
-	}
-	pc.req = e.b
-	if e.err != nil {
-		return a.fail(in, &argError{e.err})
-	}
-	if err := endFrame(pc.req); err != nil {
-		return a.fail(in, &argError{err})
-	}
-	if err := cc.roundTrip(ctx, pc); err != nil {
+	out, err := in.conn().Call(ctx, a.idx, a.shape, wire)
+	if err != nil {
 		return a.fail(in, err)
-	}
-	switch pc.status {
-	case statusOK:
-	case statusPanic:
-		return a.fail(in, decodePanic(pc.payload))
-	default:
-		d := newDecoder(pc.payload)
-		return a.fail(in, fmt.Errorf("%w: plugin refused the call: %s", ErrProtocol, d.string()))
-	}
-	t := sh.typ
-	out := make([]reflect.Value, t.NumOut())
-	d := &pc.dec
-	*d = newDecoder(pc.payload)
-	for i, c := range sh.outC {
-		out[i] = reflect.New(sh.out[i]).Elem()
-		c.dec(d, out[i])
-	}
-	if sh.err {
-		err := decodeError(d)
-		out[len(out)-1] = reflect.ValueOf(&err).Elem()
-	}
-	if d.err == nil && len(d.b) != 0 {
-		d.fail(errors.New("trailing bytes after results"))
-	}
-	if d.err != nil {
-		return a.fail(in, fmt.Errorf("%w: decode results: %w", ErrProtocol, d.err))
 	}
 	return out
 }
 
-// argError is a call's own arguments that cannot be sent (too deep,
-// cyclic, too large): the caller's fault, not the patch's, so not reported.
-type argError struct{ err error }
-
-func (e *argError) Error() string { return "encode arguments: " + e.err.Error() }
-func (e *argError) Unwrap() error { return e.err }
-
-// deadlineOf returns ctx's deadline in Unix nanoseconds, 0 for none.
-func deadlineOf(ctx context.Context) int64 {
-	if ctx == nil {
-		return 0
+// serveHTTP forwards one HTTP request and streams the response back. The
+// request's body is read first (up to a size that travels inline), so
+// that the slot's current implementation can serve it if this version has
+// no process any more.
+func (a *adapter) serveHTTP(w http.ResponseWriter, r *http.Request) {
+	hr, err := callchan.CaptureRequest(w, r)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
 	}
-	if d, ok := ctx.Deadline(); ok {
-		return wireDeadline(d)
+	in := a.v.acquire()
+	if in == nil {
+		if fn, ok := a.current(); ok {
+			hr.Restore(r)
+			fn.Call([]reflect.Value{reflect.ValueOf(&w).Elem(), reflect.ValueOf(r)})
+			return
+		}
+		http.Error(w, http.StatusText(http.StatusServiceUnavailable), http.StatusServiceUnavailable)
+		return
 	}
-	return 0
+	defer in.release()
+	in.conn().ServeHTTP(w, r, &hr, a.idx, &a.httpC, func(err error, answer bool) {
+		if answer {
+			a.httpFail(w, in, err)
+			return
+		}
+		a.note(in, a.callError(err))
+	})
 }
 
-// wireDeadline returns d in Unix nanoseconds for the wire. Unix
-// nanoseconds end in 2262: a later deadline travels as none (0), which it
-// is for any call; one before 1970 travels as 1, long past.
-func wireDeadline(d time.Time) int64 {
-	if d.After(maxWireTime) {
-		return 0
+// callError is err, met by a call through the slot, as a *CallError. A
+// panic in the plugin becomes a *hotswap.PanicError, as a panic in the
+// host's own code would be.
+func (a *adapter) callError(err error) *CallError {
+	var pe *callchan.PanicError
+	if errors.As(err, &pe) {
+		err = &hotswap.PanicError{Value: "plugin: " + pe.Value, Stack: pe.Stack}
 	}
-	if !d.After(time.Unix(0, 0)) {
-		return 1
-	}
-	return d.UnixNano()
-}
-
-var maxWireTime = time.Unix(0, math.MaxInt64)
-
-func decodePanic(payload []byte) error {
-	d := newDecoder(payload)
-	value := d.string()
-	stack := d.string()
-	return &hotswap.PanicError{Value: "plugin: " + value, Stack: []byte(stack)}
+	return &CallError{Slot: a.slot, PatchID: a.v.id, Err: err}
 }
 
 // fail turns a failure into the func's results, or a panic for funcs
@@ -153,23 +111,23 @@ func decodePanic(payload []byte) error {
 // reported to the manager; the end of the caller's context is not, and an
 // exited process was reported once by the supervisor.
 func (a *adapter) fail(in *instance, err error) []reflect.Value {
-	ce := &CallError{Slot: a.slot, PatchID: a.v.id, Err: err}
+	ce := a.callError(err)
 	a.note(in, ce)
-	return failValues(a.shape.typ, ce)
+	return failValues(a.shape.Type(), ce)
 }
 
 // note reports a failed call to the manager when it is the patch's
 // failure: a panic in the plugin (which also asks for the process to be
 // replaced) or a protocol error, counted once by the call that met it
-// (calls that fell with the same connection carry a *droppedError). The
+// (calls that fell with the same connection carry a *callchan.DroppedError). The
 // end of the caller's context, the caller's own arguments and an exited
 // process (reported once by the supervisor) are not reported.
 func (a *adapter) note(in *instance, ce *CallError) {
 	err := ce.Err
 	var (
 		pe *hotswap.PanicError
-		de *droppedError
-		ae *argError
+		de *callchan.DroppedError
+		ae *callchan.ArgError
 	)
 	switch {
 	case errors.As(err, &pe):
@@ -197,7 +155,7 @@ func (a *adapter) note(in *instance, ce *CallError) {
 // result is an error, and panics with err otherwise.
 func failValues(t reflect.Type, err error) []reflect.Value {
 	n := t.NumOut()
-	if n == 0 || t.Out(n-1) != errorType {
+	if n == 0 || t.Out(n-1) != reflect.TypeFor[error]() {
 		panic(err)
 	}
 	out := make([]reflect.Value, n)
@@ -218,7 +176,7 @@ func (a *adapter) fallback(args []reflect.Value) []reflect.Value {
 	if !ok {
 		return a.fail(nil, ErrUnavailable)
 	}
-	if a.shape.typ.IsVariadic() {
+	if a.shape.Type().IsVariadic() {
 		return fn.CallSlice(args)
 	}
 	return fn.Call(args)
@@ -237,7 +195,7 @@ func (a *adapter) current() (reflect.Value, bool) {
 // httpFail answers a failed HTTP call with 502 Bad Gateway (or nothing, if
 // the client went away) and reports it like fail does.
 func (a *adapter) httpFail(w http.ResponseWriter, in *instance, err error) {
-	ce := &CallError{Slot: a.slot, PatchID: a.v.id, Err: err}
+	ce := a.callError(err)
 	a.note(in, ce)
 	status := http.StatusBadGateway
 	if errors.Is(err, context.DeadlineExceeded) {

@@ -7,6 +7,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/hotpatch-go/hotpatch/loader/process/internal/callchan"
 )
 
 // TestChanPluginClosesConnection: a plugin that closes its call
@@ -22,7 +24,7 @@ func TestChanPluginClosesConnection(t *testing.T) {
 			slots := slotsOf(t, served)
 			sock := rawPlugin(t, func(n int, c net.Conn) {
 				calls := make(chan [2]any, 16)
-				go readFrames(c, calls)
+				go callchan.ReadCalls(c, calls)
 				<-calls
 				<-calls
 				c.Close()
@@ -71,13 +73,13 @@ func TestChanFrameForUnknownCall(t *testing.T) {
 	slots := slotsOf(t, served)
 	sock := rawPlugin(t, func(n int, c net.Conn) {
 		calls := make(chan [2]any, 16)
-		go readFrames(c, calls)
+		go callchan.ReadCalls(c, calls)
 		for call := range calls {
 			id := call[0].(uint64)
 			if n == 0 {
 				id += 1000 // never issued
 			}
-			if _, err := c.Write(echoResult(id, "x")); err != nil {
+			if _, err := c.Write(callchan.StringResult(id, "x")); err != nil {
 				return
 			}
 		}

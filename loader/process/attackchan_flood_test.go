@@ -52,9 +52,8 @@ func TestChanFlood(t *testing.T) {
 	for {
 		n := 0
 		for _, cc := range e.in.conns {
-			cc.mu.Lock()
-			n += len(cc.cur.pending)
-			cc.mu.Unlock()
+			w, _ := cc.Pending()
+			n += w
 		}
 		if n <= 500 || time.Now().After(deadline) {
 			break

@@ -9,12 +9,12 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"reflect"
 	"runtime"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/hotpatch-go/hotpatch/loader/process/internal/callchan"
 	"github.com/hotpatch-go/hotpatch/loader/process/internal/httpcases"
 	"github.com/hotpatch-go/hotpatch/registry"
 )
@@ -73,13 +73,9 @@ func TestHTTPBridgeQueuedFrameMemory(t *testing.T) {
 	registry.MustRegister(reg, "h.H", http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
 	served["h.H"] = http.HandlerFunc(func(http.ResponseWriter, *http.Request) {})
 	slots := slotsOf(t, served)
-	codecs := newHTTPCodecs()
+	codecs := callchan.NewHTTPCodecs()
 	headFrame := func(id uint64, status int, h http.Header) []byte {
-		e := encoder{b: beginFrame(nil, frameHead, id)}
-		head := httpHead{Status: status, Header: h}
-		codecs.head.enc(&e, reflect.ValueOf(&head).Elem())
-		_ = endFrame(e.b)
-		return e.b
+		return callchan.HeadFrame(&codecs, id, status, h)
 	}
 	junk := strings.Repeat("x", 60000)
 	cases := []struct {
@@ -90,10 +86,7 @@ func TestHTTPBridgeQueuedFrameMemory(t *testing.T) {
 		{"flush frames with a body", func(id uint64) [][]byte {
 			out := [][]byte{headFrame(id, 200, nil)}
 			for range 200 {
-				f := beginFrame(nil, frameFlush, id)
-				f = append(f, junk...)
-				_ = endFrame(f)
-				out = append(out, f)
+				out = append(out, callchan.FlushFrame(id, []byte(junk)))
 			}
 			return out
 		}, false},
@@ -109,7 +102,7 @@ func TestHTTPBridgeQueuedFrameMemory(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			sock := rawPlugin(t, func(n int, c net.Conn) {
 				calls := make(chan [2]any, 16)
-				go readFrames(c, calls)
+				go callchan.ReadCalls(c, calls)
 				var ids []uint64
 				for call := range calls {
 					ids = append(ids, call[0].(uint64))
@@ -126,16 +119,12 @@ func TestHTTPBridgeQueuedFrameMemory(t *testing.T) {
 						return
 					}
 				}
-				c.Write(echoResult(echo, "x"))
-				e := encoder{b: beginFrame(nil, frameResult, stream)}
-				e.b = append(e.b, statusOK)
-				end := httpEnd{}
+				c.Write(callchan.StringResult(echo, "x"))
+				status := 0
 				if tc.head {
-					end.Head = &httpHead{Status: 200}
+					status = 200
 				}
-				codecs.end.enc(&e, reflect.ValueOf(&end).Elem())
-				_ = endFrame(e.b)
-				c.Write(e.b)
+				c.Write(callchan.HTTPResultFrame(&codecs, stream, status))
 				for range calls {
 				}
 			})
@@ -152,9 +141,7 @@ func TestHTTPBridgeQueuedFrameMemory(t *testing.T) {
 			// The stream call's first frame blocks it in WriteHeader; this
 			// call reads the rest of its frames on the way to its own result.
 			for {
-				e.in.conns[0].mu.Lock()
-				n := e.in.conns[0].cur.next
-				e.in.conns[0].mu.Unlock()
+				_, n := e.in.conns[0].Pending()
 				if n >= 1 {
 					break
 				}

@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"github.com/hotpatch-go/hotpatch/hotswap"
+	"github.com/hotpatch-go/hotpatch/loader/process/internal/callchan"
+	"github.com/hotpatch-go/hotpatch/loader/process/internal/control"
 	"github.com/hotpatch-go/hotpatch/registry"
 )
 
@@ -54,26 +56,26 @@ type chanEnv struct {
 
 // newChanEnv binds a host with registry reg to the plugin answering on
 // socket with the given hello slots, over conns connections.
-func newChanEnv(t testing.TB, reg *registry.Registry, socket string, slots []slotInfo, conns int, mem *memBudget) *chanEnv {
+func newChanEnv(t testing.TB, reg *registry.Registry, socket string, slots []control.SlotInfo, conns int, mem *callchan.MemBudget) *chanEnv {
 	t.Helper()
 	sink := &reportSink{reg: reg}
 	l := New(Options{Logger: slog.New(slog.DiscardHandler)})
 	v := newVersion(l, sink, "chan-test", "chan-test.proc", "", t.TempDir())
-	in := &instance{v: v, idle: make(chan struct{}, 1), hello: helloReply{Version: channelVersion, Socket: socket, Slots: slots}}
+	in := &instance{v: v, idle: make(chan struct{}, 1), hello: control.HelloReply{Version: callchan.Version, Socket: socket, Slots: slots}}
 	for range conns {
 		c, err := net.Dial("unix", socket)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if mem != nil {
-			in.conns = append(in.conns, newCallConnMem(c, mem))
+			in.conns = append(in.conns, callchan.NewConnMem(c, mem))
 		} else {
-			in.conns = append(in.conns, newCallConn(c))
+			in.conns = append(in.conns, callchan.NewConn(c))
 		}
 	}
 	t.Cleanup(func() {
 		for _, cc := range in.conns {
-			cc.close(ErrUnavailable)
+			cc.Close(ErrUnavailable)
 		}
 	})
 	impls, err := v.bind(in)
@@ -84,20 +86,37 @@ func newChanEnv(t testing.TB, reg *registry.Registry, socket string, slots []slo
 	return &chanEnv{l: l, v: v, in: in, sink: sink, impls: impls}
 }
 
+// startServer runs the plugin's server for served in the test process and
+// returns its socket and its slots as the hello reports them.
+func startServer(t testing.TB, served map[string]any) (string, []control.SlotInfo) {
+	t.Helper()
+	srv, err := callchan.NewServer(context.Background(), served)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Close)
+	socket, err := srv.Listen("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return socket, helloSlots(srv)
+}
+
+// helloSlots are the slots of srv as its hello reports them.
+func helloSlots(srv *callchan.Server) []control.SlotInfo {
+	var out []control.SlotInfo
+	for _, sl := range srv.Slots() {
+		out = append(out, control.SlotInfo{Name: sl.Name, Type: sl.Type, Desc: sl.Desc})
+	}
+	return out
+}
+
 // servePlugin runs the plugin's server for served in the test process and
 // binds a host with registry reg to it.
 func servePlugin(t testing.TB, reg *registry.Registry, served map[string]any, conns int) *chanEnv {
 	t.Helper()
-	srv, err := newServer(served)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv.close)
-	reply, err := srv.hello(context.Background(), helloRequest{Version: channelVersion})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return newChanEnv(t, reg, reply.Socket, reply.Slots, conns, nil)
+	socket, slots := startServer(t, served)
+	return newChanEnv(t, reg, socket, slots, conns, nil)
 }
 
 // rawPlugin is a hostile stand-in for a plugin: serve runs for each
@@ -141,15 +160,11 @@ func rawPlugin(t testing.TB, serve func(n int, c net.Conn)) string {
 
 // slotsOf describes the hello slots of the funcs in served, sorted by name
 // as a plugin reports them.
-func slotsOf(t testing.TB, served map[string]any) []slotInfo {
+func slotsOf(t testing.TB, served map[string]any) []control.SlotInfo {
 	t.Helper()
-	srv, err := newServer(served)
+	srv, err := callchan.NewServer(context.Background(), served)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var out []slotInfo
-	for _, sl := range srv.slots {
-		out = append(out, slotInfo{Name: sl.name, Type: sl.shape.typ.String(), Desc: sl.shape.desc})
-	}
-	return out
+	return helloSlots(srv)
 }

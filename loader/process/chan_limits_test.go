@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hotpatch-go/hotpatch/loader/process/internal/callchan"
 	"github.com/hotpatch-go/hotpatch/registry"
 )
 
@@ -22,8 +23,6 @@ type chainNode struct {
 }
 
 type tree []tree
-
-type treeMap map[string]treeMap
 
 func chain(n int) *chainNode {
 	var head *chainNode
@@ -68,7 +67,7 @@ func limitSlots() (*registry.Registry, map[string]any) {
 }
 
 // TestChanDepthAndCycles: a cyclic argument is refused with an error (it
-// used to overflow the host's stack), a value nested past maxDepth is
+// used to overflow the host's stack), a value nested past callchan.MaxDepth is
 // refused by the encoder before it is sent, a deep but allowed one
 // crosses, and none of it counts against the patch.
 func TestChanDepthAndCycles(t *testing.T) {
@@ -81,82 +80,27 @@ func TestChanDepthAndCycles(t *testing.T) {
 	if _, err := length(n); !errors.Is(err, ErrUnsupportedType) || !strings.Contains(err.Error(), "cyclic") {
 		t.Fatalf("cyclic argument: err = %v, want a cyclic-value error", err)
 	}
-	long := &chainNode{V: 0, Next: chain(2 * cycleCheckDepth)}
+	long := &chainNode{V: 0, Next: chain(2 * callchan.CycleCheckDepth)}
 	long.Next.Next.Next = long // a cycle that starts deep
 	if _, err := length(long); !errors.Is(err, ErrUnsupportedType) {
 		t.Fatalf("deep cycle: err = %v", err)
 	}
-	if _, err := length(chain(maxDepth + 5)); !errors.Is(err, ErrTooLarge) {
-		t.Fatalf("list of %d: err = %v, want ErrTooLarge", maxDepth+5, err)
+	if _, err := length(chain(callchan.MaxDepth + 5)); !errors.Is(err, ErrTooLarge) {
+		t.Fatalf("list of %d: err = %v, want ErrTooLarge", callchan.MaxDepth+5, err)
 	}
-	if got, err := length(chain(maxDepth - 1)); err != nil || got != maxDepth-1 {
-		t.Fatalf("list of %d: %d, %v", maxDepth-1, got, err)
+	if got, err := length(chain(callchan.MaxDepth - 1)); err != nil || got != callchan.MaxDepth-1 {
+		t.Fatalf("list of %d: %d, %v", callchan.MaxDepth-1, got, err)
 	}
 	// The plugin's results are bounded the same way.
 	tr := e.impls["t.Tree"].(func(int) (tree, error))
-	if _, err := tr(maxDepth + 5); err == nil {
-		t.Fatal("tree deeper than maxDepth crossed")
+	if _, err := tr(callchan.MaxDepth + 5); err == nil {
+		t.Fatal("tree deeper than callchan.MaxDepth crossed")
 	}
 	if _, err := tr(100); err != nil {
 		t.Fatal(err)
 	}
 	if got := e.sink.count(); got != 1 { // only the plugin's refusal of its own result
 		t.Fatalf("%d failures reported, want 1 (the plugin's result)", got)
-	}
-}
-
-// TestCodecNestedDecode: a message nesting slices or maps 1e6 levels deep
-// (a byte each) fails to decode instead of overflowing the stack; the
-// limit used to count pointers only.
-func TestCodecNestedDecode(t *testing.T) {
-	for _, typ := range []reflect.Type{reflect.TypeFor[tree](), reflect.TypeFor[treeMap](), reflect.TypeFor[chainNode]()} {
-		c, err := newCodecBuilder().build(typ, "v")
-		if err != nil {
-			t.Fatal(err)
-		}
-		var msg []byte
-		for range 1_000_000 {
-			switch typ.Kind() {
-			case reflect.Slice:
-				msg = append(msg, 2) // one element
-			case reflect.Map:
-				msg = append(msg, 2, 0) // one entry, key ""
-			default:
-				msg = append(msg, 0, 1) // V 0, Next present
-			}
-		}
-		msg = append(msg, 0, 0)
-		d := newDecoder(msg)
-		c.dec(&d, reflect.New(typ).Elem())
-		if !errors.Is(d.err, ErrTooLarge) {
-			t.Errorf("%v: err = %v, want ErrTooLarge", typ, d.err)
-		}
-	}
-}
-
-// TestCodecAllocBound: a message of nil inner slices cannot make the
-// decoder allocate 24 times its size.
-func TestCodecAllocBound(t *testing.T) {
-	c, err := newCodecBuilder().build(reflect.TypeFor[[][]int](), "v")
-	if err != nil {
-		t.Fatal(err)
-	}
-	const n = 4 << 20
-	msg := binary.AppendUvarint(nil, n+1)
-	msg = append(msg, make([]byte, n)...) // n nil slices
-	d := newDecoder(msg)
-	var out [][]int
-	c.dec(&d, reflect.ValueOf(&out).Elem())
-	if !errors.Is(d.err, ErrTooLarge) {
-		t.Fatalf("err = %v, want ErrTooLarge", d.err)
-	}
-	// Ordinary data with a high ratio still decodes: small ints, 8 bytes each.
-	ints := make([]int64, 1<<20)
-	for i := range ints {
-		ints[i] = int64(i % 60)
-	}
-	if got := roundTrip(t, ints).([]int64); len(got) != len(ints) {
-		t.Fatal("ints lost")
 	}
 }
 
@@ -177,35 +121,6 @@ func TestWireDeadline(t *testing.T) {
 	if got, ok := dl(ctx2); !ok || got != near.Unix() {
 		t.Errorf("deadline = %d, %v, want %d", got, ok, near.Unix())
 	}
-	if wireDeadline(time.Date(1600, 1, 1, 0, 0, 0, 0, time.UTC)) != 1 {
-		t.Error("a deadline before 1970 does not travel as past")
-	}
-}
-
-// readFrames reads the host's frames on c and sends their ids and
-// bodies until c closes.
-func readFrames(c net.Conn, calls chan<- [2]any) {
-	defer close(calls)
-	fr := newFrameReader(c)
-	for {
-		typ, id, body, _, err := fr.read(nil, nil, nil)
-		if err != nil {
-			return
-		}
-		if typ == frameCall {
-			calls <- [2]any{id, body}
-		}
-	}
-}
-
-// echoResult is a good result frame for t.Echo.
-func echoResult(id uint64, s string) []byte {
-	e := encoder{b: beginFrame(nil, frameResult, id)}
-	e.b = append(e.b, statusOK)
-	e.string(s)
-	e.b = append(e.b, errNone)
-	_ = endFrame(e.b)
-	return e.b
 }
 
 // TestChanMalformedFrame: one malformed frame drops its connection only:
@@ -223,14 +138,16 @@ func TestChanMalformedFrame(t *testing.T) {
 		frame func(id uint64) []byte
 		close bool // close the connection after the frame
 	}{
-		{"lying length", func(id uint64) []byte { return hdr(maxFrame+1, frameResult, id) }, false},
-		{"short length", func(id uint64) []byte { return hdr(3, frameResult, id) }, false},
-		{"cut frame", func(id uint64) []byte { return echoResult(id, "hello")[:frameHeader+3] }, true},
+		{"lying length", func(id uint64) []byte { return hdr(callchan.MaxFrame+1, callchan.FrameResult, id) }, false},
+		{"short length", func(id uint64) []byte { return hdr(3, callchan.FrameResult, id) }, false},
+		{"cut frame", func(id uint64) []byte { return callchan.StringResult(id, "hello")[:callchan.FrameHeader+3] }, true},
 		{"unknown type", func(id uint64) []byte { return append(hdr(9+1, 99, id), 0) }, false},
-		{"empty result", func(id uint64) []byte { return hdr(9, frameResult, id) }, false},
-		{"HTTP frame for a call", func(id uint64) []byte { return hdr(9, frameFlush, id) }, false},
+		{"empty result", func(id uint64) []byte { return hdr(9, callchan.FrameResult, id) }, false},
+		{"HTTP frame for a call", func(id uint64) []byte { return hdr(9, callchan.FrameFlush, id) }, false},
 		{"garbage", func(uint64) []byte { return []byte("HTTP/1.1 400 Bad Request\r\n\r\n") }, false},
-		{"short garbage", func(id uint64) []byte { return append([]byte("\x05\x00\x00\x00\x03junk"), echoResult(id, "x")...) }, false},
+		{"short garbage", func(id uint64) []byte {
+			return append([]byte("\x05\x00\x00\x00\x03junk"), callchan.StringResult(id, "x")...)
+		}, false},
 	}
 	reg, served := limitSlots()
 	slots := slotsOf(t, served)
@@ -238,7 +155,7 @@ func TestChanMalformedFrame(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			sock := rawPlugin(t, func(n int, c net.Conn) {
 				calls := make(chan [2]any, 16)
-				go readFrames(c, calls)
+				go callchan.ReadCalls(c, calls)
 				if n == 0 { // the first connection: two calls, one bad frame
 					first := <-calls
 					<-calls
@@ -250,10 +167,7 @@ func TestChanMalformedFrame(t *testing.T) {
 					return
 				}
 				for call := range calls {
-					d := newDecoder(call[1].([]byte))
-					d.uvarint()
-					d.varint()
-					if _, err := c.Write(echoResult(call[0].(uint64), d.string())); err != nil {
+					if _, err := c.Write(callchan.StringResult(call[0].(uint64), callchan.StringArg(call[1].([]byte)))); err != nil {
 						return
 					}
 				}
@@ -286,7 +200,7 @@ func TestChanMalformedFrame(t *testing.T) {
 // TestChanStuckPlugin: a plugin that stops reading its socket holds a
 // caller only until its deadline; callers queued behind the stuck write
 // leave when their contexts end; a caller without a deadline gets a
-// protocol error after writeStall, reported once; later calls redial.
+// protocol error after callchan.WriteStall, reported once; later calls redial.
 func TestChanStuckPlugin(t *testing.T) {
 	reg, served := limitSlots()
 	slots := slotsOf(t, served)
@@ -302,12 +216,9 @@ func TestChanStuckPlugin(t *testing.T) {
 			return
 		}
 		calls := make(chan [2]any, 16)
-		go readFrames(c, calls)
+		go callchan.ReadCalls(c, calls)
 		for call := range calls {
-			d := newDecoder(call[1].([]byte))
-			d.uvarint()
-			d.varint()
-			if _, err := c.Write(echoResult(call[0].(uint64), d.string())); err != nil {
+			if _, err := c.Write(callchan.StringResult(call[0].(uint64), callchan.StringArg(call[1].([]byte)))); err != nil {
 				return
 			}
 		}
@@ -317,21 +228,15 @@ func TestChanStuckPlugin(t *testing.T) {
 	echo := e.impls["t.Echo"].(func(string) (string, error))
 	// A slot with a context, served by the same stand-in (only the
 	// deadline matters: the request never arrives).
+	ctxShape, err := callchan.Analyze(reflect.TypeFor[func(context.Context, string) error](), callchan.NewCodecBuilder())
+	if err != nil {
+		t.Fatal(err)
+	}
 	ctxEcho := func(ctx context.Context, s string) error {
 		in := e.v.acquire()
 		defer in.release()
-		cc := in.conn()
-		pc := cc.get()
-		defer cc.put(pc)
-		enc := encoder{b: beginFrame(pc.req[:0], frameCall, 0)}
-		enc.uvarint(2)
-		enc.varint(deadlineOf(ctx))
-		enc.string(s)
-		pc.req = enc.b
-		if err := endFrame(enc.b); err != nil {
-			return err
-		}
-		return cc.roundTrip(ctx, pc)
+		_, err := in.conn().Call(ctx, 2, ctxShape, []reflect.Value{reflect.ValueOf(s)})
+		return err
 	}
 	big := strings.Repeat("x", 16<<20) // more than the socket buffers hold
 	done := make(chan error, 3)
@@ -356,7 +261,7 @@ func TestChanStuckPlugin(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()
 	go func() { done <- ctxEcho(ctx, "small") }()
-	hang := time.After(writeStall + 10*time.Second)
+	hang := time.After(callchan.WriteStall + 10*time.Second)
 	select {
 	case err := <-bigDone:
 		if !errors.Is(err, context.DeadlineExceeded) {
@@ -370,7 +275,7 @@ func TestChanStuckPlugin(t *testing.T) {
 	// large one broke).
 	select {
 	case err := <-done:
-		var dropped *droppedError
+		var dropped *callchan.DroppedError
 		if !errors.Is(err, context.DeadlineExceeded) && !errors.As(err, &dropped) {
 			t.Errorf("small request: err = %v, want DeadlineExceeded or a dropped connection", err)
 		}
@@ -384,7 +289,7 @@ func TestChanStuckPlugin(t *testing.T) {
 }
 
 // TestChanStallNoDeadline: a caller without a deadline writing to a plugin
-// that does not read fails with a protocol error after writeStall.
+// that does not read fails with a protocol error after callchan.WriteStall.
 func TestChanStallNoDeadline(t *testing.T) {
 	reg, served := limitSlots()
 	slots := slotsOf(t, served)
@@ -400,7 +305,7 @@ func TestChanStallNoDeadline(t *testing.T) {
 		if !errors.Is(err, ErrProtocol) || !strings.Contains(err.Error(), "not read") {
 			t.Fatalf("err = %v", err)
 		}
-	case <-time.After(writeStall + 20*time.Second):
+	case <-time.After(callchan.WriteStall + 20*time.Second):
 		t.Fatal("a write to a plugin that does not read never ends")
 	}
 	if got := e.sink.count(); got != 1 {
@@ -413,17 +318,9 @@ func TestChanStallNoDeadline(t *testing.T) {
 // about 3.4 times each, with only a per-call limit).
 func TestChanResultMemory(t *testing.T) {
 	reg, served := limitSlots()
-	srv, err := newServer(served)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv.close)
-	reply, err := srv.hello(context.Background(), helloRequest{Version: channelVersion})
-	if err != nil {
-		t.Fatal(err)
-	}
-	mem := newMemBudget(maxFrame)
-	e := newChanEnv(t, reg, reply.Socket, reply.Slots, 2, mem)
+	socket, slots := startServer(t, served)
+	mem := callchan.NewMemBudget(callchan.MaxFrame)
+	e := newChanEnv(t, reg, socket, slots, 2, mem)
 	bigf := e.impls["t.Big"].(func(int) ([]byte, error))
 	const size = 20 << 20
 	var wg sync.WaitGroup
@@ -436,13 +333,13 @@ func TestChanResultMemory(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	if peak := mem.peakUse(); peak > maxFrame {
-		t.Fatalf("peak %d bytes of results held, budget %d", peak, maxFrame)
+	if peak := mem.PeakUse(); peak > callchan.MaxFrame {
+		t.Fatalf("peak %d bytes of results held, budget %d", peak, callchan.MaxFrame)
 	} else if peak < size {
 		t.Fatalf("peak %d: results were not counted", peak)
 	}
-	if mem.inUse() != 0 {
-		t.Fatalf("%d bytes never released", mem.inUse())
+	if mem.InUse() != 0 {
+		t.Fatalf("%d bytes never released", mem.InUse())
 	}
 	_ = bytes.MinRead
 }

@@ -5,11 +5,16 @@
 // A process patch is an executable (by convention *.proc) that serves one
 // or more slots. `hotpatch patch build --kind process -o greet.proc greet.go`
 // makes one from a patch source with //hotpatch:slot directives; by hand, a
-// main calls [Serve]:
+// main calls procplugin.Serve:
 //
 //	func main() {
-//		process.Serve(map[string]any{"example.Greet": Greet})
+//		procplugin.Serve(map[string]any{"example.Greet": Greet})
 //	}
+//
+// The plugin side lives in its own package,
+// [github.com/hotpatch-go/hotpatch/loader/process/procplugin], which
+// imports nothing of the host: a process patch links neither this
+// package nor the manager, the registry or the directory watch.
 //
 // The host side is a [Loader] (a [hotswap.Loader]) that turns such a file
 // into a [hotswap.Patch] whose implementations call into the process:
@@ -42,16 +47,12 @@
 //
 // go-plugin launches and stops the process, carries its logs and standard
 // streams, and answers health checks, but calls do not go over its gRPC:
-// a gRPC round trip costs several times a unix socket's. The plugin listens
-// on a unix socket in a private directory of the host and reports its path
-// at handshake; calls go over a few connections to it as binary frames with
-// request IDs, many in flight at once, in any order. Arguments and results
-// are encoded by codecs compiled once per slot type (varints, length-prefixed
-// strings, fields in order); both ends compile them from the same type,
-// which the handshake has checked. A context's deadline travels with the
-// call, and its cancellation follows as a frame of its own. Neither end
-// switches goroutines on a lone call's path: the caller reads its own
-// answer, and the plugin runs the call on the goroutine that read it.
+// a gRPC round trip costs several times a unix socket's. Calls take a
+// channel of their own, a unix socket the plugin listens on, with binary
+// frames, many calls in flight at once, codecs compiled once per slot
+// type, and no goroutine switch on a lone call's path. Its protocol is
+// described once, in the documentation of the internal package
+// loader/process/internal/callchan, which both sides share.
 //
 // # Shapes
 //
@@ -68,8 +69,8 @@
 // HTTP handlers — func(http.ResponseWriter, *http.Request) and
 // http.HandlerFunc — are bridged: the request and the response stream both
 // ways (flushes and server-sent events included; hijacking is not bridged),
-// as docs/process.md describes. Channels, funcs, unsafe pointers and interfaces are refused at load
-// with the path of the offending part.
+// as docs/process.md describes. Channels, funcs, unsafe pointers and
+// interfaces are refused at load with the path of the offending part.
 //
 // A call that fails for another reason than the function's own error — the
 // process died or is restarting, the function panicked, the caller's
@@ -99,9 +100,10 @@
 // a plugin also gets a parent-death signal, so it dies with a host that is
 // killed; everywhere, it exits when it sees its parent change. Whenever a
 // plugin ends, the host kills its process group, and it never waits for
-// pipes that a descendant which left the group still holds. [Serve] kills
-// the plugin's descendants when the host stops it or goes away (on Linux
-// as a child subreaper, so that daemonized descendants are found too).
+// pipes that a descendant which left the group still holds. The plugin's
+// procplugin.Serve kills its descendants when the host stops it or goes
+// away (on Linux as a child subreaper, so that daemonized descendants are
+// found too).
 //
 // # Bring your own go-plugin plugin
 //

@@ -1,12 +1,12 @@
 package process
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"strings"
 
 	"github.com/hotpatch-go/hotpatch/hotswap"
+	"github.com/hotpatch-go/hotpatch/loader/process/internal/callchan"
 )
 
 // Errors of the loader and of calls through its adapters. They are wrapped
@@ -15,12 +15,12 @@ var (
 	ErrClosed          = fmt.Errorf("process: loader closed: %w", hotswap.ErrClosed)
 	ErrNotExecutable   = errors.New("process: not an executable file")
 	ErrStart           = errors.New("process: plugin failed to start")
-	ErrUnsupportedType = errors.New("process: type cannot cross a process boundary")
-	ErrNoSlots         = errors.New("process: plugin serves no slots")
-	ErrProcessExited   = errors.New("process: plugin process exited")
-	ErrUnavailable     = errors.New("process: no plugin process serving (restarting or retired)")
-	ErrProtocol        = errors.New("process: call channel protocol error")
-	ErrTooLarge        = errors.New("process: message too large")
+	ErrUnsupportedType = callchan.ErrUnsupportedType
+	ErrNoSlots         = callchan.ErrNoSlots
+	ErrProcessExited   = callchan.ErrProcessExited
+	ErrUnavailable     = callchan.ErrUnavailable
+	ErrProtocol        = callchan.ErrProtocol
+	ErrTooLarge        = callchan.ErrTooLarge
 )
 
 // StartError reports a plugin executable that could not be brought up:
@@ -72,56 +72,3 @@ func (e *CallError) Unwrap() error { return e.Err }
 // end of the caller's context is not a failure. A middleware's
 // [hotswap.Manager.Recovered] does not count it again.
 func (e *CallError) Accounted() {}
-
-// remoteError is an error value returned by the plugin's function. Its
-// message crosses the boundary, and whether it was a context's error, so
-// that errors.Is(err, context.DeadlineExceeded) holds on both sides.
-type remoteError struct {
-	msg string
-	is  error // context.Canceled, context.DeadlineExceeded or nil
-}
-
-func (e *remoteError) Error() string { return e.msg }
-func (e *remoteError) Unwrap() error { return e.is }
-
-// Error kinds on the wire, after a func's results.
-const (
-	errNone     byte = 0
-	errPlain    byte = 1
-	errCanceled byte = 2
-	errDeadline byte = 3
-)
-
-func encodeError(e *encoder, err error) {
-	switch {
-	case err == nil:
-		e.b = append(e.b, errNone)
-		return
-	case errors.Is(err, context.DeadlineExceeded):
-		e.b = append(e.b, errDeadline)
-	case errors.Is(err, context.Canceled):
-		e.b = append(e.b, errCanceled)
-	default:
-		e.b = append(e.b, errPlain)
-	}
-	e.string(err.Error())
-}
-
-func decodeError(d *decoder) error {
-	p := d.take(1)
-	if p == nil || p[0] == errNone {
-		return nil
-	}
-	re := &remoteError{msg: d.string()}
-	switch p[0] {
-	case errPlain:
-	case errCanceled:
-		re.is = context.Canceled
-	case errDeadline:
-		re.is = context.DeadlineExceeded
-	default:
-		d.fail(fmt.Errorf("bad error kind %d", p[0]))
-		return nil
-	}
-	return re
-}

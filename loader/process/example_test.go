@@ -15,14 +15,6 @@ import (
 	"github.com/hotpatch-go/hotpatch/registry"
 )
 
-// Greet is the function a plugin serves.
-func Greet(name string) string { return "hello again, " + name }
-
-// A plugin's main serves its functions and returns when the host stops it.
-func ExampleServe() {
-	process.Serve(map[string]any{"example.Greet": Greet})
-}
-
 // The host applies every *.proc file dropped into a directory.
 func ExampleNew() {
 	reg := registry.New()

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hotpatch-go/hotpatch/loader/process/internal/callchan"
 	"github.com/hotpatch-go/hotpatch/loader/process/internal/httpcases"
 	"github.com/hotpatch-go/hotpatch/registry"
 )
@@ -145,7 +146,7 @@ func TestHTTPBridgeStreams(t *testing.T) {
 			}
 		}},
 		{Name: "huge", Handler: func(w http.ResponseWriter, r *http.Request) {
-			w.Write(make([]byte, maxFrame+(1<<20)))
+			w.Write(make([]byte, callchan.MaxFrame+(1<<20)))
 		}},
 	}
 	be := newBridgeEnv(t, cases)
@@ -175,7 +176,7 @@ func TestHTTPBridgeStreams(t *testing.T) {
 	}
 	n, err := io.Copy(io.Discard, resp.Body)
 	resp.Body.Close()
-	if err != nil || resp.StatusCode != 200 || n != maxFrame+(1<<20) {
+	if err != nil || resp.StatusCode != 200 || n != callchan.MaxFrame+(1<<20) {
 		t.Fatalf("huge response: status %d, %d bytes, %v", resp.StatusCode, n, err)
 	}
 }

@@ -20,6 +20,8 @@ import (
 	"github.com/hashicorp/go-plugin"
 	"github.com/hashicorp/go-plugin/runner"
 	"github.com/hotpatch-go/hotpatch/hotswap"
+	"github.com/hotpatch-go/hotpatch/loader/process/internal/callchan"
+	"github.com/hotpatch-go/hotpatch/loader/process/internal/control"
 	"google.golang.org/grpc/health/grpc_health_v1"
 )
 
@@ -33,8 +35,8 @@ type instance struct {
 	run   *procRunner // set by runnerFunc
 	abort bool        // start's context ended: do not start, or kill at once
 
-	hello helloReply               // hotpatch plugins
-	conns []*callConn              // hotpatch plugins: the call channel
+	hello control.HelloReply       // hotpatch plugins
+	conns []*callchan.Conn         // hotpatch plugins: the call channel
 	rr    atomic.Uint32            // round robin over conns
 	impls map[string]reflect.Value // custom plugins: the dispensed implementations
 
@@ -79,9 +81,9 @@ func (l *Loader) start(ctx context.Context, v *version) (*instance, error) {
 		return nil, &StartError{Path: v.source, Err: err}
 	}
 
-	plugins := plugin.PluginSet{pluginName: &grpcPlugin{}}
+	plugins := plugin.PluginSet{control.PluginName: &control.GRPCPlugin{}}
 	protocols := []plugin.Protocol{plugin.ProtocolGRPC}
-	handshake := handshakeConfig()
+	handshake := control.HandshakeConfig()
 	if c := l.custom; c != nil {
 		plugins, handshake = c.Plugins, c.Handshake
 		protocols = c.Protocols
@@ -227,8 +229,8 @@ func (in *instance) diagnose(he *handshakeError) error {
 func (in *instance) runnerFunc(_ hclog.Logger, tmpl *exec.Cmd, tmpDir string) (runner.Runner, error) {
 	cmd := exec.Command(in.v.exe)
 	cmd.Env = append(tmpl.Env,
-		envCallSocket+"="+filepath.Join(tmpDir, "call.sock"),
-		envParentPID+"="+strconv.Itoa(os.Getpid()),
+		control.EnvCallSocket+"="+filepath.Join(tmpDir, "call.sock"),
+		control.EnvParentPID+"="+strconv.Itoa(os.Getpid()),
 	)
 	r, err := newProcRunner(cmd, in.v.l.spawn, sysAttr{cleans: in.v.l.custom == nil})
 	if err != nil {
@@ -281,20 +283,20 @@ func (in *instance) connect(ctx context.Context) error {
 	if c := in.v.l.custom; c != nil {
 		return in.connectCustom(rpc, in.client.Protocol(), c)
 	}
-	raw, err := rpc.Dispense(pluginName)
+	raw, err := rpc.Dispense(control.PluginName)
 	if err != nil {
 		return err
 	}
-	ctl, ok := raw.(*controlClient)
+	ctl, ok := raw.(*control.Client)
 	if !ok {
 		return fmt.Errorf("%w: dispensed %T", ErrProtocol, raw)
 	}
-	in.hello, err = ctl.hello(ctx, helloRequest{Version: channelVersion})
+	in.hello, err = ctl.Hello(ctx, control.HelloRequest{Version: callchan.Version})
 	if err != nil {
 		return err
 	}
-	if in.hello.Version != channelVersion {
-		return fmt.Errorf("%w: plugin speaks call channel version %d, host %d", ErrProtocol, in.hello.Version, channelVersion)
+	if in.hello.Version != callchan.Version {
+		return fmt.Errorf("%w: plugin speaks call channel version %d, host %d", ErrProtocol, in.hello.Version, callchan.Version)
 	}
 	var d net.Dialer
 	for range in.v.l.opts.Conns {
@@ -302,13 +304,13 @@ func (in *instance) connect(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("call channel: %w", err)
 		}
-		in.conns = append(in.conns, newCallConnMem(c, in.v.l.mem))
+		in.conns = append(in.conns, callchan.NewConnMem(c, in.v.l.mem))
 	}
 	return nil
 }
 
 // conn picks a call channel connection.
-func (in *instance) conn() *callConn {
+func (in *instance) conn() *callchan.Conn {
 	if len(in.conns) == 1 {
 		return in.conns[0]
 	}
@@ -372,7 +374,7 @@ func (in *instance) stopWith(err error) {
 			}
 		}
 		for _, cc := range in.conns {
-			cc.close(err)
+			cc.Close(err)
 		}
 		// go-plugin's Kill asks the plugin to quit with a request that has
 		// no deadline, and only then gives it two seconds: a plugin that

@@ -17,6 +17,7 @@ import (
 	"github.com/hotpatch-go/hotpatch/hotswap"
 	"github.com/hotpatch-go/hotpatch/internal/patchfile"
 	"github.com/hotpatch-go/hotpatch/loader"
+	"github.com/hotpatch-go/hotpatch/loader/process/internal/callchan"
 	"github.com/hotpatch-go/hotpatch/registry"
 )
 
@@ -29,8 +30,8 @@ const Ext = ".proc"
 type Loader struct {
 	opts   Options
 	log    *slog.Logger
-	custom *Custom    // nil for hotpatch plugins (Serve)
-	mem    *memBudget // result frames held in memory, across every process of the loader
+	custom *Custom             // nil for hotpatch plugins (Serve)
+	mem    *callchan.MemBudget // result frames held in memory, across every process of the loader
 
 	mu       sync.Mutex // guards dir, sockDir, spawner, versions, closed
 	dir      string     // private directory: executable copies, and sockets unless sockDir is set
@@ -61,7 +62,7 @@ func newLoader(c *Custom, opts Options) *Loader {
 		log:      opts.Logger,
 		custom:   c,
 		versions: make(map[*version]struct{}),
-		mem:      newMemBudget(defaultResultMemory),
+		mem:      callchan.NewMemBudget(callchan.DefaultResultMemory),
 		done:     make(chan struct{}),
 	}
 }
@@ -357,16 +358,16 @@ func (l *Loader) report(v *version, slot string, err error) {
 
 // checkSlot finds slot name in the registry and checks that a plugin's
 // description of its type fits.
-func (l *Loader) checkSlot(host hotswap.Host, name, gotType, gotDesc string, b *codecBuilder) (registry.Slot, *funcShape, error) {
+func (l *Loader) checkSlot(host hotswap.Host, name, gotType, gotDesc string, b *callchan.CodecBuilder) (registry.Slot, *callchan.Shape, error) {
 	s, ok := host.Slot(name)
 	if !ok {
 		return nil, nil, fmt.Errorf("slot %q: %w (the plugin serves it; the host has no such slot)", name, hotswap.ErrUnknownSlot)
 	}
-	shape, err := analyze(s.Type(), b)
+	shape, err := callchan.Analyze(s.Type(), b)
 	if err != nil {
 		return nil, nil, fmt.Errorf("slot %q: type %v: %w", name, s.Type(), err)
 	}
-	if shape.desc != gotDesc {
+	if shape.Desc() != gotDesc {
 		return nil, nil, &hotswap.TypeMismatchError{Slot: name, Want: s.Type(), GotName: gotType}
 	}
 	return s, shape, nil

@@ -282,12 +282,6 @@ func parseLevel(s string) slog.Level {
 	return slog.LevelInfo
 }
 
-// newPluginLogHandler returns the slog handler of a plugin: JSON records,
-// which the host's stderrSink logs with their level and attributes.
-func newPluginLogHandler(w io.Writer) slog.Handler {
-	return slog.NewJSONHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug})
-}
-
 // hclogAdapter lets go-plugin's host-side logging reach a slog logger. It
 // reports level Off so that go-plugin leaves the plugin's stderr lines to
 // stderrSink (see above), but it forwards what go-plugin itself logs.

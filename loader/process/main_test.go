@@ -246,6 +246,16 @@ func eventually(t testing.TB, d time.Duration, what string, cond func() bool) {
 	}
 }
 
+// waitStarted waits until a call of slot has started in the plugin process
+// pid: the fixture logs a line when it has (see its started).
+func waitStarted(t testing.TB, e *env, slot string, pid int) {
+	t.Helper()
+	line := fmt.Sprintf("fixture: %s started in %d", slot, pid)
+	eventually(t, 30*time.Second, "a call of "+slot+" to start in process "+strconv.Itoa(pid), func() bool {
+		return strings.Contains(e.logs.String(), line)
+	})
+}
+
 // versionOf returns the live version with the given patch ID.
 func (l *Loader) versionOf(id string) *version {
 	l.mu.Lock()

@@ -3,6 +3,7 @@ package process
 import (
 	"syscall"
 
+	"github.com/hotpatch-go/hotpatch/loader/process/internal/proctree"
 	"golang.org/x/sys/unix"
 )
 
@@ -38,7 +39,7 @@ func killGroup(pid int) { _ = syscall.Kill(-pid, syscall.SIGKILL) }
 // The group is stopped first, so that none of it forks meanwhile.
 func killTree(pid int) {
 	_ = syscall.Kill(-pid, syscall.SIGSTOP)
-	for _, p := range descendants(pid, pid) {
+	for _, p := range proctree.Descendants(pid, pid) {
 		_ = syscall.Kill(p, syscall.SIGKILL)
 	}
 	killGroup(pid)

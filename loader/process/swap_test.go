@@ -24,7 +24,7 @@ func TestSwapDrainsOldProcess(t *testing.T) {
 
 	slow := make(chan string, 1)
 	go func() { slow <- e.s.slow.Load()(500 * time.Millisecond) }()
-	time.Sleep(50 * time.Millisecond) // let the slow call start
+	waitStarted(t, e, "test.Slow", pid1)
 
 	p2, err := e.l.Load(context.Background(), e.mgr, fixtureAs(t, "greet-v2.proc"))
 	if err != nil {
@@ -57,7 +57,7 @@ func TestRetireGrace(t *testing.T) {
 	pid := e.s.pid.Load()()
 	errc := make(chan error, 1)
 	go func() { errc <- e.s.hang.Load()(context.Background()) }()
-	time.Sleep(50 * time.Millisecond)
+	waitStarted(t, e, "test.Hang", pid)
 	if err := e.mgr.Revert(context.Background(), p.ID); err != nil {
 		t.Fatal(err)
 	}

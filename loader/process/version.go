@@ -14,6 +14,7 @@ import (
 
 	"github.com/hotpatch-go/hotpatch/hotswap"
 	"github.com/hotpatch-go/hotpatch/internal/manifest"
+	"github.com/hotpatch-go/hotpatch/loader/process/internal/callchan"
 	"github.com/hotpatch-go/hotpatch/registry"
 )
 
@@ -77,7 +78,7 @@ func (v *version) bind(in *instance) (map[string]any, error) {
 	if len(in.hello.Slots) == 0 {
 		return nil, ErrNoSlots
 	}
-	b := newCodecBuilder()
+	b := callchan.NewCodecBuilder()
 	impls := make(map[string]any, len(in.hello.Slots))
 	v.descs = make(map[string]string, len(in.hello.Slots))
 	v.index = make(map[string]int, len(in.hello.Slots))

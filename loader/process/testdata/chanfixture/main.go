@@ -8,8 +8,8 @@ import (
 	"net/http"
 	"os"
 
-	"github.com/hotpatch-go/hotpatch/loader/process"
 	"github.com/hotpatch-go/hotpatch/loader/process/internal/httpcases"
+	"github.com/hotpatch-go/hotpatch/loader/process/procplugin"
 )
 
 // HugeSize is the size of h.Huge's response: over one call channel frame.
@@ -23,7 +23,7 @@ func main() {
 	for i, c := range httpcases.Cases {
 		impls[fmt.Sprintf("h.Case%d", i)] = c.Handler
 	}
-	process.Serve(impls)
+	procplugin.Serve(impls)
 }
 
 // sse writes three events, flushing each, and before the next waits for a

@@ -1,4 +1,4 @@
-package process
+package callchan
 
 import (
 	"context"
@@ -23,7 +23,7 @@ import (
 // reflect call. Each call writes its result under the write lock; many run
 // at once, and a slow one holds up nothing.
 type serverConn struct {
-	s  *server
+	s  *Server
 	c  net.Conn
 	fr *frameReader // used by the reading worker only
 
@@ -41,7 +41,7 @@ type serverConn struct {
 // maxIdleWorkers bounds the workers a connection keeps waiting.
 const maxIdleWorkers = 16
 
-func newServerConn(s *server, c net.Conn) *serverConn {
+func newServerConn(s *Server, c net.Conn) *serverConn {
 	return &serverConn{
 		s:       s,
 		c:       c,
@@ -264,7 +264,7 @@ func (sc *serverConn) handleFunc(ctx context.Context, sl *servedSlot, d *decoder
 // handleHTTP serves one HTTP call: its response streams back in head,
 // body and flush frames, and its result frame ends it.
 func (sc *serverConn) handleHTTP(ctx context.Context, id uint64, sl *servedSlot, st *plugStream, d *decoder) {
-	var hr httpRequest
+	var hr HTTPRequest
 	sc.s.httpC.req.dec(d, reflect.ValueOf(&hr).Elem())
 	if d.err == nil && len(d.b) != 0 {
 		d.fail(errors.New("trailing bytes after the request"))

@@ -1,4 +1,4 @@
-package process
+package callchan
 
 import (
 	"bufio"
@@ -20,34 +20,8 @@ import (
 	"time"
 )
 
-// An HTTP handler slot streams across the boundary both ways (the frames
-// are described in wire.go):
-//
-//   - The call frame carries the request head: method, URL (as the host's
-//     handler sees it, after any rewriting middleware), headers, declared
-//     trailers, length and transfer encoding, Close, the TLS state that can
-//     cross, and the headers already set on the host's ResponseWriter. A
-//     body of known length up to inlineBody bytes travels with it; any
-//     other body streams in frameBody frames, within a window the plugin
-//     grants as its handler reads, and ends with frameEnd (its trailers, or
-//     the host's read error). A chunked body stays chunked.
-//   - The plugin's ResponseWriter behaves as net/http's: the header map is
-//     taken when the status is written (later changes are ignored, except
-//     declared trailers and "Trailer:" keys, sent as trailers), 1xx
-//     statuses go out at once, Flush sends what was written and flushes the
-//     host's writer. Body bytes stream in frameBody frames within the
-//     host's window, so a slow client holds back the plugin's writes, not
-//     the host's memory; a response that fits in one chunk and is never
-//     flushed travels whole in the result frame, which lets net/http set
-//     Content-Length as it does for a direct handler.
-//   - A handler that panics with http.ErrAbortHandler aborts the response
-//     as net/http does; any other panic answers 502 Bad Gateway if nothing
-//     was sent yet, and aborts the response otherwise. Both count as the
-//     patch's failure; the abort does not.
-//
-// Not bridged: Hijack (refused with errHijack), Push, the ResponseController's deadlines and
-// EnableFullDuplex, and r.Pattern and path values (the plugin's own mux
-// can set them).
+// The HTTP bridge's frames and semantics are described in the package
+// documentation (doc.go).
 
 const (
 	bodyChunk  = 32 << 10  // body bytes per frame
@@ -56,8 +30,8 @@ const (
 	inlineBody = 64 << 10  // a request body of known length up to this travels in the call frame
 )
 
-// httpRequest is an HTTP request head on the wire.
-type httpRequest struct {
+// HTTPRequest is an HTTP request head on the wire.
+type HTTPRequest struct {
 	Method           string
 	URL              string
 	RequestURI       string
@@ -114,13 +88,14 @@ type httpReqEnd struct {
 	Limit   int64  // Err is an *http.MaxBytesError with this limit
 }
 
-// httpCodecs are the codecs of the messages.
-type httpCodecs struct {
+// HTTPCodecs are the codecs of the messages.
+type HTTPCodecs struct {
 	req, head, end, reqEnd *typeCodec
 }
 
-func newHTTPCodecs() httpCodecs {
-	b := newCodecBuilder()
+// NewHTTPCodecs compiles the codecs of the HTTP bridge's messages.
+func NewHTTPCodecs() HTTPCodecs {
+	b := NewCodecBuilder()
 	build := func(t reflect.Type) *typeCodec {
 		c, err := b.build(t, t.Name())
 		if err != nil {
@@ -128,8 +103,8 @@ func newHTTPCodecs() httpCodecs {
 		}
 		return c
 	}
-	return httpCodecs{
-		req:    build(reflect.TypeFor[httpRequest]()),
+	return HTTPCodecs{
+		req:    build(reflect.TypeFor[HTTPRequest]()),
 		head:   build(reflect.TypeFor[httpHead]()),
 		end:    build(reflect.TypeFor[httpEnd]()),
 		reqEnd: build(reflect.TypeFor[httpReqEnd]()),
@@ -141,14 +116,14 @@ func hasBody(r *http.Request) bool {
 	return r.Body != nil && r.Body != http.NoBody && (r.ContentLength != 0 || len(r.TransferEncoding) > 0)
 }
 
-// captureRequest describes r for the wire. A body of known length up to
+// CaptureRequest describes r for the wire. A body of known length up to
 // inlineBody is read whole.
-func captureRequest(w http.ResponseWriter, r *http.Request) (httpRequest, error) {
+func CaptureRequest(w http.ResponseWriter, r *http.Request) (HTTPRequest, error) {
 	uri := r.RequestURI
 	if uri == "" {
 		uri = r.URL.RequestURI()
 	}
-	hr := httpRequest{
+	hr := HTTPRequest{
 		Method:           r.Method,
 		URL:              r.URL.String(),
 		RequestURI:       uri,
@@ -270,35 +245,20 @@ func (t *httpTLS) state() (*tls.ConnectionState, error) {
 	return cs, nil
 }
 
-// serveHTTP forwards one HTTP request and streams the response back.
-func (a *adapter) serveHTTP(w http.ResponseWriter, r *http.Request) {
-	hr, err := captureRequest(w, r)
-	if err != nil {
-		http.Error(w, err.Error(), http.StatusBadRequest)
-		return
-	}
-	in := a.v.acquire()
-	if in == nil {
-		if fn, ok := a.current(); ok {
-			if hr.BodyInline && hr.Body != nil {
-				r.Body = io.NopCloser(bytes.NewReader(hr.Body))
-			}
-			fn.Call([]reflect.Value{reflect.ValueOf(&w).Elem(), reflect.ValueOf(r)})
-			return
-		}
-		http.Error(w, http.StatusText(http.StatusServiceUnavailable), http.StatusServiceUnavailable)
-		return
-	}
-	defer in.release()
-	cc := in.conn()
+// ServeHTTP forwards one HTTP request, captured by [CaptureRequest], to
+// the slot at index idx and streams the response back to w. A failure
+// goes to fail: with answer set when nothing was written to w yet (the
+// caller answers 502 or 504), otherwise after which the response is
+// aborted (ServeHTTP panics with http.ErrAbortHandler).
+func (cc *Conn) ServeHTTP(w http.ResponseWriter, r *http.Request, hr *HTTPRequest, idx int, codecs *HTTPCodecs, fail func(err error, answer bool)) {
 	pc := cc.get()
 	pc.stream = true
 	defer cc.put(pc)
 	ctx := r.Context()
 	e := encoder{b: beginFrame(pc.req[:0], frameCall, 0)}
-	e.uvarint(uint64(a.idx))
+	e.uvarint(uint64(idx))
 	e.varint(deadlineOf(ctx))
-	a.httpC.req.enc(&e, reflect.ValueOf(&hr).Elem())
+	codecs.req.enc(&e, reflect.ValueOf(hr).Elem())
 	pc.req = e.b
 	if e.err == nil {
 		e.err = endFrame(e.b)
@@ -308,13 +268,13 @@ func (a *adapter) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err := cc.send(ctx, pc); err != nil {
-		a.httpFail(w, in, err)
+		fail(err, true)
 		return
 	}
-	hs := &hostStream{a: a, in: in, cc: cc, pc: pc, w: w, ctx: ctx}
+	hs := &hostStream{codecs: codecs, onFail: fail, cc: cc, pc: pc, w: w, ctx: ctx}
 	var pump *bodyPump
 	if !hr.BodyInline {
-		pump = newBodyPump(cc, pc.link, pc.id, w, r, a.httpC.reqEnd)
+		pump = newBodyPump(cc, pc.link, pc.id, w, r, codecs.reqEnd)
 		if expectsContinue(hr.Header) {
 			pump.credit = 0
 		}
@@ -325,15 +285,23 @@ func (a *adapter) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	hs.run()
 }
 
+// Restore gives r back the body that [CaptureRequest] read, for a
+// request served by something else than a plugin.
+func (hr *HTTPRequest) Restore(r *http.Request) {
+	if hr.BodyInline && hr.Body != nil {
+		r.Body = io.NopCloser(bytes.NewReader(hr.Body))
+	}
+}
+
 // hostStream is the host's side of one HTTP call in flight.
 type hostStream struct {
-	a    *adapter
-	in   *instance
-	cc   *callConn
-	pc   *pendingCall
-	w    http.ResponseWriter
-	ctx  context.Context
-	pump *bodyPump
+	codecs *HTTPCodecs
+	onFail func(err error, answer bool)
+	cc     *Conn
+	pc     *pendingCall
+	w      http.ResponseWriter
+	ctx    context.Context
+	pump   *bodyPump
 
 	rctx context.Context // the reading of the response: hs.ctx, and drainGrace after it
 
@@ -446,7 +414,7 @@ func (hs *hostStream) frame(f streamFrame) error {
 	switch f.typ {
 	case frameHead:
 		var head httpHead
-		if err := hs.decode(hs.a.httpC.head, f.body, &head); err != nil {
+		if err := hs.decode(hs.codecs.head, f.body, &head); err != nil {
 			return err
 		}
 		return hs.head(&head)
@@ -478,7 +446,7 @@ func (hs *hostStream) frame(f streamFrame) error {
 		return fmt.Errorf("%w: plugin refused the call: %s", ErrProtocol, d.string())
 	}
 	var end httpEnd
-	if err := hs.decode(hs.a.httpC.end, f.body[1:], &end); err != nil {
+	if err := hs.decode(hs.codecs.end, f.body[1:], &end); err != nil {
 		return err
 	}
 	if end.Head != nil {
@@ -545,16 +513,16 @@ func (hs *hostStream) body(p []byte) error {
 }
 
 // fail ends the call on an error: 502 (or 504) if nothing was sent, an
-// aborted response otherwise; reported as adapter.fail does.
+// aborted response otherwise; the caller reports it.
 func (hs *hostStream) fail(err error) {
 	if hs.ctx.Err() != nil && errors.Is(err, hs.ctx.Err()) && !errors.Is(err, context.DeadlineExceeded) {
 		return // the client went away
 	}
 	if !hs.started {
-		hs.a.httpFail(hs.w, hs.in, err)
+		hs.onFail(err, true)
 		return
 	}
-	hs.a.note(hs.in, &CallError{Slot: hs.a.slot, PatchID: hs.a.v.id, Err: err})
+	hs.onFail(err, false)
 	panic(http.ErrAbortHandler)
 }
 
@@ -575,7 +543,7 @@ func windowFrame(id uint64, n int) []byte {
 
 // next returns the next frame of stream call pc, waiting (and leading the
 // reading) as needed.
-func (cc *callConn) next(ctx context.Context, pc *pendingCall) (streamFrame, error) {
+func (cc *Conn) next(ctx context.Context, pc *pendingCall) (streamFrame, error) {
 	for {
 		cc.mu.Lock()
 		if len(pc.queue) > 0 {
@@ -609,7 +577,7 @@ func (cc *callConn) next(ctx context.Context, pc *pendingCall) (streamFrame, err
 
 // bodyPump sends a request body to the plugin as the window allows.
 type bodyPump struct {
-	cc     *callConn
+	cc     *Conn
 	l      *link
 	id     uint64
 	w      http.ResponseWriter // to interrupt a read of r.Body (see stop)
@@ -623,7 +591,7 @@ type bodyPump struct {
 	credit int
 }
 
-func newBodyPump(cc *callConn, l *link, id uint64, w http.ResponseWriter, r *http.Request, endC *typeCodec) *bodyPump {
+func newBodyPump(cc *Conn, l *link, id uint64, w http.ResponseWriter, r *http.Request, endC *typeCodec) *bodyPump {
 	return &bodyPump{cc: cc, l: l, id: id, w: w, r: r, endC: endC, credit: reqWindow,
 		wake: make(chan struct{}, 1), quit: make(chan struct{}), done: make(chan struct{})}
 }
@@ -882,7 +850,7 @@ func (b *plugBody) Close() error {
 }
 
 // toRequest rebuilds the request on the plugin's side.
-func (hr *httpRequest) toRequest(ctx context.Context, st *plugStream) (*http.Request, error) {
+func (hr *HTTPRequest) toRequest(ctx context.Context, st *plugStream) (*http.Request, error) {
 	u, err := url.Parse(hr.URL)
 	if err != nil {
 		return nil, fmt.Errorf("request URL %q: %w", hr.URL, err)
@@ -934,7 +902,7 @@ func (hr *httpRequest) toRequest(ctx context.Context, st *plugStream) (*http.Req
 type plugWriter struct {
 	st     *plugStream
 	ctx    context.Context
-	codecs *httpCodecs
+	codecs *HTTPCodecs
 
 	header   http.Header
 	status   int         // the final status, once written
@@ -963,7 +931,7 @@ func (w *plugWriter) check() bool {
 	return w.err == nil
 }
 
-func newPlugWriter(st *plugStream, ctx context.Context, codecs *httpCodecs, preset map[string][]string) *plugWriter {
+func newPlugWriter(st *plugStream, ctx context.Context, codecs *HTTPCodecs, preset map[string][]string) *plugWriter {
 	w := &plugWriter{st: st, ctx: ctx, codecs: codecs, header: make(http.Header, len(preset))}
 	for k, v := range preset {
 		w.header[k] = v

@@ -1,18 +1,18 @@
-package process
+package callchan
 
 import (
 	"context"
 	"sync"
 )
 
-// memBudget bounds the bytes of result frames the host holds at once
+// MemBudget bounds the bytes of result frames the host holds at once
 // across calls: frames read from a plugin but not yet decoded. The leader
 // asks for a large frame's size before reading its body and waits while the
 // budget is spent, which leaves the frame in the socket: the plugin's
 // writes block until memory is released. One frame alone always fits (its
 // request is capped at the whole budget), so a call never waits for
 // itself.
-type memBudget struct {
+type MemBudget struct {
 	max int
 
 	mu   sync.Mutex    // guards used and freed
@@ -23,22 +23,23 @@ type memBudget struct {
 
 // DefaultResultMemory is the budget of result frames in flight when none
 // is configured: two frames of the largest size.
-const defaultResultMemory = 2 * maxFrame
+const DefaultResultMemory = 2 * maxFrame
 
 // minCharge is the size under which a frame is not counted: small frames
 // cost little and are the common case.
 const minCharge = 64 << 10
 
-func newMemBudget(max int) *memBudget {
+// NewMemBudget returns a budget of max bytes.
+func NewMemBudget(max int) *MemBudget {
 	if max < maxFrame {
 		max = maxFrame
 	}
-	return &memBudget{max: max, free: make(chan struct{})}
+	return &MemBudget{max: max, free: make(chan struct{})}
 }
 
 // acquire waits until n bytes fit and counts them, or until ctx ends. It
 // returns the amount counted, which the caller passes to release.
-func (m *memBudget) acquire(ctx context.Context, n int) (int, error) {
+func (m *MemBudget) acquire(ctx context.Context, n int) (int, error) {
 	if m == nil || n < minCharge {
 		return 0, nil
 	}
@@ -66,7 +67,7 @@ func (m *memBudget) acquire(ctx context.Context, n int) (int, error) {
 }
 
 // release returns n bytes counted by acquire.
-func (m *memBudget) release(n int) {
+func (m *MemBudget) release(n int) {
 	if m == nil || n == 0 {
 		return
 	}
@@ -77,15 +78,15 @@ func (m *memBudget) release(n int) {
 	m.mu.Unlock()
 }
 
-// inUse returns the bytes counted now.
-func (m *memBudget) inUse() int {
+// InUse returns the bytes counted now.
+func (m *MemBudget) InUse() int {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return m.used
 }
 
-// peakUse returns the most bytes counted at once.
-func (m *memBudget) peakUse() int {
+// PeakUse returns the most bytes counted at once.
+func (m *MemBudget) PeakUse() int {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return m.peak

@@ -1,4 +1,4 @@
-package process
+package callchan
 
 import (
 	"encoding"
@@ -9,14 +9,6 @@ import (
 	"reflect"
 	"strings"
 )
-
-// The call channel encodes values with a compact binary codec compiled once
-// per type from reflection: varints for integers, length-prefixed strings and
-// slices, fields in declaration order. Both ends compile the codec from the
-// same type (the handshake checks that the descriptions match), so nothing
-// about the type travels with a value. Types that implement
-// encoding.BinaryMarshaler (and whose pointer implements BinaryUnmarshaler),
-// such as time.Time, travel as their marshaled bytes.
 
 // typeCodec encodes and decodes the values of one type.
 type typeCodec struct {
@@ -29,19 +21,20 @@ var (
 	binaryUnmarshalerType = reflect.TypeFor[encoding.BinaryUnmarshaler]()
 )
 
-// codecBuilder compiles codecs; it is used by one goroutine at a time and
+// CodecBuilder compiles codecs; it is used by one goroutine at a time and
 // lets recursive types refer to themselves.
-type codecBuilder struct {
+type CodecBuilder struct {
 	done map[reflect.Type]*typeCodec
 }
 
-func newCodecBuilder() *codecBuilder {
-	return &codecBuilder{done: make(map[reflect.Type]*typeCodec)}
+// NewCodecBuilder returns a builder with no codec compiled yet.
+func NewCodecBuilder() *CodecBuilder {
+	return &CodecBuilder{done: make(map[reflect.Type]*typeCodec)}
 }
 
 // build returns the codec of t, or an error naming the part of t (by path)
 // that cannot cross a process boundary.
-func (b *codecBuilder) build(t reflect.Type, path string) (*typeCodec, error) {
+func (b *CodecBuilder) build(t reflect.Type, path string) (*typeCodec, error) {
 	if c, ok := b.done[t]; ok {
 		return c, nil
 	}
@@ -54,7 +47,7 @@ func (b *codecBuilder) build(t reflect.Type, path string) (*typeCodec, error) {
 	return c, nil
 }
 
-func (b *codecBuilder) fill(c *typeCodec, t reflect.Type, path string) error {
+func (b *CodecBuilder) fill(c *typeCodec, t reflect.Type, path string) error {
 	if t.Kind() != reflect.Pointer && t.Kind() != reflect.Interface &&
 		t.Implements(binaryMarshalerType) && reflect.PointerTo(t).Implements(binaryUnmarshalerType) {
 		c.enc = func(e *encoder, v reflect.Value) {

@@ -1,4 +1,4 @@
-package process
+package callchan
 
 import (
 	"context"
@@ -20,9 +20,9 @@ var (
 // http.HandlerFunc and the other way round.
 const httpDesc = "http.Handler"
 
-// funcShape is what both ends need to know about a slot's func type to call
+// Shape is what both ends need to know about a slot's func type to call
 // it across the boundary.
-type funcShape struct {
+type Shape struct {
 	typ  reflect.Type
 	desc string // canonical description compared at handshake
 
@@ -36,15 +36,27 @@ type funcShape struct {
 	outC []*typeCodec
 }
 
-// analyze checks that a func of type t can be called across a process
+// Type returns the func type.
+func (s *Shape) Type() reflect.Type { return s.typ }
+
+// Desc returns the canonical description the handshake compares.
+func (s *Shape) Desc() string { return s.desc }
+
+// Context reports whether the first parameter is a context.Context.
+func (s *Shape) Context() bool { return s.ctx }
+
+// HTTP reports whether the func is an HTTP handler.
+func (s *Shape) HTTP() bool { return s.http }
+
+// Analyze checks that a func of type t can be called across a process
 // boundary and compiles its codecs. The top-level func type's own name does
 // not matter: a plugin's func(string) string serves a slot of a named func
 // type with that signature.
-func analyze(t reflect.Type, b *codecBuilder) (*funcShape, error) {
+func Analyze(t reflect.Type, b *CodecBuilder) (*Shape, error) {
 	if t == nil || t.Kind() != reflect.Func {
 		return nil, fmt.Errorf("%w: %v is not a func", ErrUnsupportedType, t)
 	}
-	s := &funcShape{typ: t}
+	s := &Shape{typ: t}
 	if t.NumIn() == 2 && t.NumOut() == 0 && t.In(0) == responseWriterType && t.In(1) == requestPtrType {
 		s.http = true
 		s.desc = httpDesc

@@ -1,4 +1,4 @@
-package process
+package callchan
 
 import (
 	"context"
@@ -12,7 +12,7 @@ import (
 	"time"
 )
 
-// callConn is one call channel connection on the host's side. It holds a
+// Conn is one call channel connection on the host's side. It holds a
 // link (one socket) at a time: when the link breaks on a protocol error,
 // the calls on it fail and the next call dials a new one.
 //
@@ -31,9 +31,9 @@ import (
 // holds up a caller at most until its deadline, and breaks the link after
 // writeStall. Cancel frames never wait for the lock: they are queued and
 // written by whoever holds it when it is released.
-type callConn struct {
+type Conn struct {
 	addr string     // the socket, to redial; "" when unknown
-	mem  *memBudget // bounds result frames held across calls
+	mem  *MemBudget // bounds result frames held across calls
 	pool sync.Pool
 
 	dialMu sync.Mutex // one redial at a time
@@ -43,7 +43,7 @@ type callConn struct {
 	closed error // set by close: no more redials
 }
 
-// link is one socket of a callConn and the calls on it.
+// link is one socket of a Conn and the calls on it.
 type link struct {
 	c       net.Conn
 	fr      *frameReader // used by the leader only
@@ -53,7 +53,7 @@ type link struct {
 	ncancels atomic.Int32  // len(cancels), read without mu
 	dead     chan struct{} // closed when the link breaks
 
-	// Guarded by callConn.mu:
+	// Guarded by Conn.mu:
 	next    uint64
 	pending map[uint64]*pendingCall
 	reading bool     // a leader holds the reading
@@ -72,7 +72,7 @@ type pendingCall struct {
 	link   *link
 	stream bool // an HTTP call: its frames queue up until its result
 
-	// Guarded by callConn.mu:
+	// Guarded by Conn.mu:
 	done    bool   // the result (or err) is in
 	lead    bool   // the reading was handed to this call
 	waiting bool   // blocked in wait: may be handed the reading
@@ -110,22 +110,24 @@ const maxHeld = respWindow + 1<<20
 // must not wait for it.
 const cancelWait = 100 * time.Millisecond
 
-// droppedError is the error of a call that failed because its link broke
+// DroppedError is the error of a call that failed because its link broke
 // on another call's frame: the break is reported once, by the call that
 // met it, not by every call it took down.
-type droppedError struct{ err error }
+type DroppedError struct{ err error }
 
-func (e *droppedError) Error() string { return "call connection dropped: " + e.err.Error() }
-func (e *droppedError) Unwrap() error { return e.err }
+func (e *DroppedError) Error() string { return "call connection dropped: " + e.err.Error() }
+func (e *DroppedError) Unwrap() error { return e.err }
 
-func newCallConn(c net.Conn) *callConn {
-	return newCallConnMem(c, newMemBudget(defaultResultMemory))
+// NewConn returns the host's side of a call connection dialled as c,
+// with a memory budget of its own for result frames.
+func NewConn(c net.Conn) *Conn {
+	return NewConnMem(c, NewMemBudget(DefaultResultMemory))
 }
 
-// newCallConnMem is newCallConn with a memory budget shared with other
-// connections.
-func newCallConnMem(c net.Conn, mem *memBudget) *callConn {
-	cc := &callConn{mem: mem, cur: newLink(c)}
+// NewConnMem is NewConn with the result frames counted against mem,
+// which the connections of a loader share.
+func NewConnMem(c net.Conn, mem *MemBudget) *Conn {
+	cc := &Conn{mem: mem, cur: newLink(c)}
 	if ua, ok := c.RemoteAddr().(*net.UnixAddr); ok && ua != nil && ua.Name != "" && ua.Name != "@" {
 		cc.addr = ua.Name
 	}
@@ -143,11 +145,11 @@ func newLink(c net.Conn) *link {
 	}
 }
 
-func (cc *callConn) get() *pendingCall {
+func (cc *Conn) get() *pendingCall {
 	return cc.pool.Get().(*pendingCall)
 }
 
-func (cc *callConn) put(pc *pendingCall) {
+func (cc *Conn) put(pc *pendingCall) {
 	cc.mem.release(pc.charge)
 	pc.charge = 0
 	if cap(pc.req) > 64<<10 {
@@ -172,7 +174,7 @@ func (pc *pendingCall) signal() {
 // roundTrip sends the request frame in pc.req (its id is filled in here) and
 // waits for the result, for ctx to end, or for the connection to break.
 // With a nil error, pc.status and pc.payload hold the result.
-func (cc *callConn) roundTrip(ctx context.Context, pc *pendingCall) error {
+func (cc *Conn) roundTrip(ctx context.Context, pc *pendingCall) error {
 	if err := cc.send(ctx, pc); err != nil {
 		return err
 	}
@@ -181,7 +183,7 @@ func (cc *callConn) roundTrip(ctx context.Context, pc *pendingCall) error {
 
 // send registers pc on the current link (redialling a broken one) and
 // writes its request.
-func (cc *callConn) send(ctx context.Context, pc *pendingCall) error {
+func (cc *Conn) send(ctx context.Context, pc *pendingCall) error {
 	l, err := cc.lockLink(ctx)
 	if err != nil {
 		return err
@@ -212,7 +214,7 @@ func (cc *callConn) send(ctx context.Context, pc *pendingCall) error {
 
 // lockLink returns the current link with cc.mu held, dialling a new one
 // if it broke.
-func (cc *callConn) lockLink(ctx context.Context) (*link, error) {
+func (cc *Conn) lockLink(ctx context.Context) (*link, error) {
 	cc.mu.Lock()
 	for {
 		l := cc.cur
@@ -233,7 +235,7 @@ func (cc *callConn) lockLink(ctx context.Context) (*link, error) {
 }
 
 // redial replaces the broken link old by a new connection.
-func (cc *callConn) redial(ctx context.Context, old *link) error {
+func (cc *Conn) redial(ctx context.Context, old *link) error {
 	cc.dialMu.Lock()
 	defer cc.dialMu.Unlock()
 	cc.mu.Lock()
@@ -273,7 +275,7 @@ func (cc *callConn) redial(ctx context.Context, old *link) error {
 // stream call, until a frame is queued for it (returning nil), leading the
 // reading when nobody else does. When ctx ends first, the call is
 // abandoned and ctx's error returned.
-func (cc *callConn) wait(ctx context.Context, pc *pendingCall) error {
+func (cc *Conn) wait(ctx context.Context, pc *pendingCall) error {
 	l := pc.link
 	var done <-chan struct{}
 	if ctx != nil {
@@ -320,7 +322,7 @@ func (cc *callConn) wait(ctx context.Context, pc *pendingCall) error {
 // abandon ends a call that the host stops waiting for: it leaves the
 // link's pending calls (passing on the reading if it was handed to it), its
 // queued frames are dropped, and the plugin is told to cancel it.
-func (cc *callConn) abandon(pc *pendingCall) {
+func (cc *Conn) abandon(pc *pendingCall) {
 	l := pc.link
 	cc.mu.Lock()
 	live := l.pending[pc.id] == pc
@@ -343,7 +345,7 @@ func (cc *callConn) abandon(pc *pendingCall) {
 }
 
 // lead reads frames as the leader until one for pc arrives.
-func (cc *callConn) lead(ctx context.Context, l *link, pc *pendingCall) error {
+func (cc *Conn) lead(ctx context.Context, l *link, pc *pendingCall) error {
 	var stop func() bool
 	if ctx != nil && ctx.Done() != nil {
 		l.dlMu.Lock()
@@ -404,7 +406,7 @@ func (cc *callConn) lead(ctx context.Context, l *link, pc *pendingCall) error {
 					return context.DeadlineExceeded // its timer has not fired yet
 				}
 				if perr == nil {
-					perr = &droppedError{lerr}
+					perr = &DroppedError{lerr}
 				}
 				return perr
 			}
@@ -508,7 +510,7 @@ func ctxDeadline(ctx context.Context) (time.Time, bool) {
 }
 
 // breakLead breaks l on an error the leader met and returns pc's error.
-func (cc *callConn) breakLead(l *link, pc *pendingCall, err error) error {
+func (cc *Conn) breakLead(l *link, pc *pendingCall, err error) error {
 	cc.broken(l, err, pc)
 	cc.mu.Lock()
 	defer cc.mu.Unlock()
@@ -521,7 +523,7 @@ func (cc *callConn) breakLead(l *link, pc *pendingCall, err error) error {
 
 // handOffLocked passes the reading to a waiting call, or lets it go if
 // none waits. The caller holds mu and the reading.
-func (cc *callConn) handOffLocked(l *link) {
+func (cc *Conn) handOffLocked(l *link) {
 	for _, w := range l.pending {
 		if w.waiting {
 			w.lead, w.waiting = true, false
@@ -533,8 +535,8 @@ func (cc *callConn) handOffLocked(l *link) {
 }
 
 // broken fails every call on l with err; finder, the call that met err,
-// gets err itself and the others a *droppedError.
-func (cc *callConn) broken(l *link, err error, finder *pendingCall) {
+// gets err itself and the others a *DroppedError.
+func (cc *Conn) broken(l *link, err error, finder *pendingCall) {
 	cc.mu.Lock()
 	if l.err == nil {
 		l.err = err // before the close, so that a read it ends knows why
@@ -546,7 +548,7 @@ func (cc *callConn) broken(l *link, err error, finder *pendingCall) {
 	for id, pc := range l.pending {
 		pc.err = l.err
 		if pc != finder {
-			pc.err = &droppedError{l.err}
+			pc.err = &DroppedError{l.err}
 		}
 		pc.done = true
 		delete(l.pending, id)
@@ -563,7 +565,7 @@ func (cc *callConn) broken(l *link, err error, finder *pendingCall) {
 // until ctx ends. A write that makes no progress for writeStall, or that
 // ctx's deadline cuts in the middle, breaks the link (the rest of the
 // stream would not parse).
-func (cc *callConn) write(ctx context.Context, l *link, frame []byte) error {
+func (cc *Conn) write(ctx context.Context, l *link, frame []byte) error {
 	select {
 	case l.wlock <- struct{}{}:
 	default:
@@ -579,7 +581,7 @@ func (cc *callConn) write(ctx context.Context, l *link, frame []byte) error {
 			cc.mu.Lock()
 			err := l.err
 			cc.mu.Unlock()
-			return &droppedError{err}
+			return &DroppedError{err}
 		}
 	}
 	err := cc.writeLocked(ctx, l, frame)
@@ -587,7 +589,7 @@ func (cc *callConn) write(ctx context.Context, l *link, frame []byte) error {
 	return err
 }
 
-func (cc *callConn) writeLocked(ctx context.Context, l *link, frame []byte) error {
+func (cc *Conn) writeLocked(ctx context.Context, l *link, frame []byte) error {
 	sent := 0
 	for {
 		dl := time.Now().Add(writeStall)
@@ -628,7 +630,7 @@ func (cc *callConn) writeLocked(ctx context.Context, l *link, frame []byte) erro
 
 // unlockWrite releases l's write lock, first writing the cancel frames
 // queued while it was held.
-func (cc *callConn) unlockWrite(l *link) {
+func (cc *Conn) unlockWrite(l *link) {
 	for {
 		if l.ncancels.Load() != 0 {
 			cc.mu.Lock()
@@ -652,7 +654,7 @@ func (cc *callConn) unlockWrite(l *link) {
 	}
 }
 
-func (cc *callConn) writeCancels(l *link, ids []uint64) {
+func (cc *Conn) writeCancels(l *link, ids []uint64) {
 	frames := make([]byte, 0, len(ids)*frameHeader)
 	for _, id := range ids {
 		frames = binary.LittleEndian.AppendUint32(frames, frameHeader-4)
@@ -674,7 +676,7 @@ func (cc *callConn) writeCancels(l *link, ids []uint64) {
 
 // cancel tells the plugin that the host stopped waiting for call id. It
 // never waits for the write lock.
-func (cc *callConn) cancel(l *link, id uint64) {
+func (cc *Conn) cancel(l *link, id uint64) {
 	cc.mu.Lock()
 	if l.err != nil {
 		cc.mu.Unlock()
@@ -691,7 +693,7 @@ func (cc *callConn) cancel(l *link, id uint64) {
 }
 
 // close breaks the connection for good: calls in flight fail with err.
-func (cc *callConn) close(err error) {
+func (cc *Conn) Close(err error) {
 	cc.mu.Lock()
 	if cc.closed == nil {
 		cc.closed = err

@@ -1,4 +1,4 @@
-package process
+package callchan
 
 import (
 	"bytes"
@@ -45,7 +45,7 @@ type Greeting func(string) string
 func roundTrip(t *testing.T, v any) any {
 	t.Helper()
 	typ := reflect.TypeOf(v)
-	c, err := newCodecBuilder().build(typ, "v")
+	c, err := NewCodecBuilder().build(typ, "v")
 	if err != nil {
 		t.Fatalf("%T: %v", v, err)
 	}
@@ -109,19 +109,19 @@ func TestCodecRefuses(t *testing.T) {
 		{reflect.TypeFor[func(http.ResponseWriter)](), "interface"},
 	}
 	for _, tt := range tests {
-		_, err := analyze(tt.typ, newCodecBuilder())
+		_, err := Analyze(tt.typ, NewCodecBuilder())
 		if !errors.Is(err, ErrUnsupportedType) || !strings.Contains(err.Error(), tt.says) {
 			t.Errorf("%v: %v, want ErrUnsupportedType saying %q", tt.typ, err, tt.says)
 		}
 	}
-	if _, err := analyze(reflect.TypeFor[int](), newCodecBuilder()); !errors.Is(err, ErrUnsupportedType) {
+	if _, err := Analyze(reflect.TypeFor[int](), NewCodecBuilder()); !errors.Is(err, ErrUnsupportedType) {
 		t.Errorf("non-func: %v", err)
 	}
 }
 
 func TestDescribe(t *testing.T) {
 	desc := func(t reflect.Type) string {
-		s, err := analyze(t, newCodecBuilder())
+		s, err := Analyze(t, NewCodecBuilder())
 		if err != nil {
 			panic(err)
 		}
@@ -159,7 +159,7 @@ func TestDescribe(t *testing.T) {
 // FuzzDecode feeds arbitrary bytes to the decoder of a rich type: it may
 // fail, but must not panic or allocate without bound.
 func FuzzDecode(f *testing.F) {
-	c, err := newCodecBuilder().build(reflect.TypeFor[fixture.Input](), "in")
+	c, err := NewCodecBuilder().build(reflect.TypeFor[fixture.Input](), "in")
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -168,11 +168,11 @@ func FuzzDecode(f *testing.F) {
 	f.Add(e.b)
 	f.Add([]byte{})
 	f.Add([]byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01})
-	nc, err := newCodecBuilder().build(reflect.TypeFor[node](), "node")
+	nc, err := NewCodecBuilder().build(reflect.TypeFor[node](), "node")
 	if err != nil {
 		f.Fatal(err)
 	}
-	ec, err := newCodecBuilder().build(reflect.TypeFor[[]struct{}](), "empty")
+	ec, err := NewCodecBuilder().build(reflect.TypeFor[[]struct{}](), "empty")
 	if err != nil {
 		f.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package process
+package callchan
 
 import (
 	"bufio"
@@ -12,58 +12,8 @@ import (
 	"time"
 )
 
-// The call channel is a stream of frames over a unix socket that the plugin
-// listens on and the host dials (a few connections per process). Every
-// frame is
-//
-//	length uint32 LE   // of the rest of the frame, at most maxFrame
-//	type   byte        // one of the frame types below
-//	id     uint64 LE   // the call, chosen by the host, unique per connection
-//	body
-//
-// Frame types, by direction:
-//
-//	frameCall   host → plugin  slot index (uvarint, the slot's position in
-//	                           the plugin's hello), deadline (varint Unix
-//	                           nanoseconds, 0 for none) and the encoded
-//	                           arguments; for an HTTP handler the request
-//	                           head (httpRequest), with the whole body when
-//	                           it is small and its length known
-//	frameCancel host → plugin  no body: the plugin cancels the call's
-//	                           context; the host has stopped waiting
-//	frameResult plugin → host  a status byte and, for statusOK, the encoded
-//	                           results followed, for funcs with an error
-//	                           result, by the error; ends the call. For an
-//	                           HTTP handler it ends the response: the head
-//	                           if none was sent, the last body bytes and the
-//	                           final header map when trailers are declared
-//	frameHead   plugin → host  HTTP: status and header (1xx any number of
-//	                           times, then one final status)
-//	frameBody   both           HTTP: body bytes, request (host → plugin) or
-//	                           response (plugin → host); the sender may have
-//	                           at most the receiver's window unacknowledged
-//	frameFlush  plugin → host  HTTP: flush what was written to the client
-//	frameEnd    host → plugin  HTTP: the request body ended: its trailers and
-//	                           the read error, if any
-//	frameWindow both           HTTP: uvarint n: the receiver has consumed n
-//	                           more body bytes; the sender may send n more
-//
-// Calls on one connection are multiplexed: many may be in flight, and
-// frames of different calls interleave in any order.
-//
-// Anything else is a protocol error: a length over maxFrame or under the
-// header, a connection closed in the middle of a frame, an unknown frame
-// type, a frame for a call never made on the connection, a frame the
-// receiver does not expect for the call (a result without a status, HTTP
-// frames for a plain call, body bytes beyond the window, a flush frame with
-// a body, more than maxQueued frames or maxHeld bytes queued for one HTTP
-// call).
-// The host then drops that connection: the calls in flight on it fail with
-// ErrProtocol (the call that met the error reports it to the manager, once),
-// and the next call redials. A plugin that stops reading its socket is a
-// protocol error too, once a request write has made no progress for
-// writeStall. A well-framed result whose values do not decode fails its own
-// call with ErrProtocol (reported) and leaves the connection up.
+// The frames, their order and the protocol errors are described once, in
+// the package documentation (doc.go).
 
 const (
 	frameCall   byte = 1
@@ -83,9 +33,9 @@ const (
 	statusAbort   byte = 3 // HTTP: the handler panicked with http.ErrAbortHandler
 )
 
-// channelVersion is the version of the call channel's frames; the host
+// Version is the version of the call channel's frames; the host
 // refuses a plugin that speaks another.
-const channelVersion = 2
+const Version = 2
 
 const (
 	frameHeader = 4 + 1 + 8
@@ -156,7 +106,7 @@ var errCutFrame = fmt.Errorf("%w: connection closed in the middle of a frame", E
 // an error is returned and the next read asks again). The amount admitted
 // is returned as charge with the frame: the caller releases it when done
 // with the body.
-func (fr *frameReader) read(buf []byte, ctx context.Context, mem *memBudget) (typ byte, id uint64, body []byte, charge int, err error) {
+func (fr *frameReader) read(buf []byte, ctx context.Context, mem *MemBudget) (typ byte, id uint64, body []byte, charge int, err error) {
 	if !fr.inBody {
 		for fr.hdrN < frameHeader {
 			want := frameHeader
