@@ -47,4 +47,3 @@ func Example() {
 	// greet-fix@1 script true
 	// true
 }
-

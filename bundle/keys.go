@@ -198,4 +198,3 @@ func modeFix(bits fs.FileMode) string {
 func CheckMode(path string, forbidden fs.FileMode) error {
 	return checkMode(path, forbidden)
 }
-
