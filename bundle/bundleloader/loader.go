@@ -164,7 +164,8 @@ func (l *Loader) load(ctx context.Context, host hotswap.Host, path string) (hots
 		}
 		return hotswap.Patch{}, fmt.Errorf("%s: %w", path, err)
 	}
-	h.inner.Store(&p.ID)
+	innerID := p.ID
+	h.inner.Store(&innerID)
 	if p.Kind == "" {
 		p.Kind = d.Kind()
 	}
@@ -252,7 +253,7 @@ func (l *Loader) writePayload(b *bundle.Bundle) (string, func(), error) {
 		mode = 0o700
 	}
 	file := filepath.Join(vdir, b.Manifest.Payload.Name) // a base name: checked by the manifest's schema
-	f, err := os.OpenFile(file, os.O_WRONLY|os.O_CREATE|os.O_EXCL, mode)
+	f, err := os.OpenFile(file, os.O_RDWR|os.O_CREATE|os.O_EXCL, mode)
 	if err != nil {
 		cleanup()
 		return "", nil, err
