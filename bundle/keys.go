@@ -166,7 +166,7 @@ func readKeyFile(path string, forbidden fs.FileMode) ([]byte, error) {
 type ModeError struct {
 	Path string
 	Mode fs.FileMode
-	Dir  bool        // Path is the directory of the file checked
+	Dir  bool        // Path is a directory (the one checked, or that of the file checked)
 	Bits fs.FileMode // the permission bits that must be off
 }
 

@@ -15,7 +15,7 @@ func checkMode(path string, forbidden fs.FileMode) error {
 		return fmt.Errorf("bundle: %w", err)
 	}
 	if fi.Mode().Perm()&forbidden != 0 {
-		return &ModeError{Path: path, Mode: fi.Mode(), Bits: forbidden}
+		return &ModeError{Path: path, Mode: fi.Mode(), Dir: fi.IsDir(), Bits: forbidden}
 	}
 	if fi.IsDir() {
 		return nil
