@@ -171,11 +171,15 @@ type ModeError struct {
 }
 
 func (e *ModeError) Error() string {
-	what := "file"
+	what, may := "file", "write"
 	if e.Dir {
 		what = "directory"
 	}
-	return fmt.Sprintf("bundle: %s %s has mode %04o: %v (fix: chmod %s %s)", what, e.Path, e.Mode.Perm(), ErrInsecureMode, modeFix(e.Bits), e.Path)
+	if e.Bits&0o044 != 0 {
+		may = "read or write"
+	}
+	return fmt.Sprintf("bundle: %s %s has mode %04o, which lets others than its owner %s it: %v (fix: chmod %s %s)",
+		what, e.Path, e.Mode.Perm(), may, ErrInsecureMode, modeFix(e.Bits), e.Path)
 }
 
 func (e *ModeError) Unwrap() error { return ErrInsecureMode }
