@@ -121,4 +121,3 @@ func readProcessManifest(data []byte) (manifest.Manifest, bool) {
 	}
 	return manifest.Manifest{}, false
 }
-
