@@ -178,8 +178,8 @@ func (e *ModeError) Error() string {
 	if e.Bits&0o044 != 0 {
 		may = "read or write"
 	}
-	return fmt.Sprintf("bundle: %s %s has mode %04o, which lets others than its owner %s it: %v (fix: chmod %s %s)",
-		what, e.Path, e.Mode.Perm(), may, ErrInsecureMode, modeFix(e.Bits), e.Path)
+	return fmt.Sprintf("%v: %s %s has mode %04o, which lets others than its owner %s it (fix: chmod %s %s)",
+		ErrInsecureMode, what, e.Path, e.Mode.Perm(), may, modeFix(e.Bits), e.Path)
 }
 
 func (e *ModeError) Unwrap() error { return ErrInsecureMode }

@@ -51,7 +51,7 @@ var (
 	ErrReplay = errors.New("bundle: replay of an older bundle")
 	// ErrInsecureMode: a key file, trust file or directory that others
 	// than its owner may write (see [CheckMode]).
-	ErrInsecureMode = errors.New("permissions too open")
+	ErrInsecureMode = errors.New("bundle: permissions too open")
 	// ErrBadKey: a key or trust file that holds no usable ed25519 key.
 	ErrBadKey = errors.New("bundle: bad key file")
 )
