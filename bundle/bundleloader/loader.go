@@ -156,7 +156,8 @@ func (l *Loader) load(ctx context.Context, host hotswap.Host, path string) (hots
 	h := &idHost{Host: host, outer: m.PatchID()}
 	p, err := d.Load(ctx, h, file)
 	if err != nil {
-		return hotswap.Patch{}, fmt.Errorf("%s (bundle %s, %s payload %s): %w", path, m.PatchID(), m.Kind, m.Payload.Name, err)
+		err = &payloadError{dir: filepath.Dir(file) + string(filepath.Separator), err: err}
+		return hotswap.Patch{}, fmt.Errorf("%s (bundle %s, %s payload): %w", path, m.PatchID(), m.Kind, err)
 	}
 	if err := slotsMatch(m, p); err != nil {
 		if p.Retire != nil {
@@ -365,3 +366,14 @@ func (h *idHost) Record(e hotswap.Event) error {
 	e.PatchID = h.translate(e.PatchID)
 	return h.Host.Record(e)
 }
+
+// payloadError is a delegate's refusal of a payload, whose message names
+// the payload by its name in the bundle rather than by the private file
+// it was read from, which is gone by the time anyone reads the message.
+type payloadError struct {
+	dir string // the private directory, with a trailing separator
+	err error
+}
+
+func (e *payloadError) Error() string { return strings.ReplaceAll(e.err.Error(), e.dir, "") }
+func (e *payloadError) Unwrap() error { return e.err }

@@ -5,9 +5,11 @@ import (
 	"context"
 	"crypto/ed25519"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -164,8 +166,11 @@ func TestRefusalsLeaveServingVersion(t *testing.T) {
 				t.Errorf("%s: err = %v, want %v", tt.name, err, w)
 			}
 		}
-		if !strings.Contains(err.Error(), tt.path) {
-			t.Errorf("%s: err %q does not name the file", tt.name, err)
+		if !strings.Contains(err.Error(), tt.path) || strings.Contains(err.Error(), f.priv) {
+			t.Errorf("%s: err %q does not name the file, or names the private one", tt.name, err)
+		}
+		if tt.name == "script error in payload" && !strings.Contains(err.Error(), "): greet.go:4:") {
+			t.Errorf("%s: err %q does not name the payload's line", tt.name, err)
 		}
 		if got := f.greet.Load()("x"); got != "hi x" {
 			t.Errorf("%s: serving %q after the refusal", tt.name, got)
@@ -263,5 +268,35 @@ func TestClose(t *testing.T) {
 	f.bl.Close(context.Background())
 	if err := f.apply(f.write("late", manifest(1), src("late"), key)); !errors.Is(err, hotswap.ErrClosed) {
 		t.Errorf("load after Close: %v", err)
+	}
+}
+
+// TestConcurrentLoads: eight bundles of different IDs loaded and applied
+// at once all land, in some order; the private directory is left empty.
+func TestConcurrentLoads(t *testing.T) {
+	f := newFixture(t)
+	paths := make([]string, 8)
+	for i := range paths {
+		m := manifest(1)
+		m.ID = fmt.Sprintf("fix-%d", i)
+		paths[i] = f.write(m.ID, m, src(fmt.Sprintf("v%d", i)), key)
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, len(paths))
+	for _, p := range paths {
+		wg.Go(func() { errs <- f.apply(p) })
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Error(err)
+		}
+	}
+	if st := f.mgr.Status(); len(st.Stack) != len(paths) {
+		t.Errorf("%d patches in the stack, want %d", len(st.Stack), len(paths))
+	}
+	if entries, _ := os.ReadDir(f.priv); len(entries) != 0 {
+		t.Errorf("the private directory keeps %d entries", len(entries))
 	}
 }
