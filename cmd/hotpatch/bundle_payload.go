@@ -49,6 +49,9 @@ func describePayload(path string, data []byte) (bundle.Manifest, error) {
 		if sec == nil {
 			return m, fmt.Errorf("%s: no %s section: not built by `hotpatch patch build`", path, manifest.Section)
 		}
+		if sec.Size > 16<<20 || sec.Offset+sec.Size > uint64(len(data)) {
+			return m, fmt.Errorf("%s: a %s section of %d bytes at %d, in a file of %d", path, manifest.Section, sec.Size, sec.Offset, len(data))
+		}
 		text, err := sec.Data()
 		if err != nil {
 			return m, fmt.Errorf("%s: %w", path, err)
