@@ -1,7 +1,9 @@
 package bundleloader_test
 
 import (
+	"archive/tar"
 	"bytes"
+	"compress/gzip"
 	"context"
 	"crypto/ed25519"
 	"errors"
@@ -138,7 +140,9 @@ func TestRefusalsLeaveServingVersion(t *testing.T) {
 		{"tampered payload", raw("tp", tamperedPayload), []error{bundle.ErrPayloadTampered, bundle.ErrTampered}},
 		{"tampered manifest", raw("tm", tamperedManifest), []error{bundle.ErrManifestTampered, bundle.ErrTampered}},
 		{"truncated", raw("trunc", good[:len(good)/2]), []error{bundle.ErrMalformed}},
-		{"tar renamed", raw("tar", append(make([]byte, 257), "ustar\x0000"...)), []error{bundle.ErrNotBundle}},
+		{"tar with a ../ member", raw("tar", tarball(t, &tar.Header{Name: "../../evil.go", Typeflag: tar.TypeReg, Size: 4, Mode: 0o644})), []error{bundle.ErrNotBundle}},
+		{"tar with a symlink member", raw("symlink", tarball(t, &tar.Header{Name: "greet.so", Typeflag: tar.TypeSymlink, Linkname: "/etc/passwd"})), []error{bundle.ErrNotBundle}},
+		{"gzip bomb", raw("bomb", bomb(t)), []error{bundle.ErrNotBundle}},
 		{"2 GiB manifest declared", raw("huge", append([]byte("\x89hpatch\n\x80\x00\x00\x00"), good[12:]...)), []error{bundle.ErrTooLarge}},
 		{"expired", f.write("expired", expired, src("yo"), key), []error{bundle.ErrExpired}},
 		{"wrong kind: no loader", f.write("proc", proc, elf, key), []error{bundle.ErrWrongKind}},
@@ -182,6 +186,29 @@ func TestRefusalsLeaveServingVersion(t *testing.T) {
 	if entries, _ := os.ReadDir(f.priv); len(entries) != 0 {
 		t.Errorf("the private directory keeps %d entries after the refusals", len(entries))
 	}
+}
+
+func tarball(t *testing.T, h *tar.Header) []byte {
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	if err := tw.WriteHeader(h); err != nil {
+		t.Fatal(err)
+	}
+	tw.Write(make([]byte, h.Size))
+	tw.Close()
+	return buf.Bytes()
+}
+
+// bomb returns 16 MiB of zeros, gzipped (some 16 KiB).
+func bomb(t *testing.T) []byte {
+	var buf bytes.Buffer
+	zw, _ := gzip.NewWriterLevel(&buf, gzip.BestSpeed)
+	zeros := make([]byte, 1<<20)
+	for range 16 {
+		zw.Write(zeros)
+	}
+	zw.Close()
+	return buf.Bytes()
 }
 
 // TestReplayUnderTheLock: two versions loaded before either is applied
