@@ -148,6 +148,7 @@ func TestHostileInputs(t *testing.T) {
 	unknown = string(withManifestLen([]byte(unknown), uint32(mlen+len(` "ids": "x",`))))
 	traversal := strings.Replace(string(build(t, testManifest(), scriptSrc, testKey)), `"name": "greet.go"`, `"name": "../x.go"`, 1)
 	traversal = string(withManifestLen([]byte(traversal), uint32(mlen+len("../x.go")-len("greet.go"))))
+	upper := strings.Replace(string(build(t, testManifest(), scriptSrc, nil)), `"version": 2`, `"Version": 2`, 1)
 	sigBlock := bytes.Clone(good)
 	binary.BigEndian.PutUint16(sigBlock[fixedHead+mlen:], 71)
 
@@ -186,6 +187,7 @@ func TestHostileInputs(t *testing.T) {
 		{"wrong baseline", build(t, native, elf, testKey), &Policy{Baseline: strings.Repeat("cd", 32)}, ErrWrongBaseline, "take the baseline step"},
 		{"duplicate key", []byte(dup), &Policy{}, ErrMalformed, `key "id" twice`},
 		{"unknown field", []byte(unknown), &Policy{}, ErrMalformed, `unknown field "ids"`},
+		{"key not in lower case", []byte(upper), &Policy{}, ErrMalformed, `key "Version" is not lower case`},
 		{"payload name with ../", []byte(traversal), nil, ErrMalformed, "not a base name"},
 	} {
 		pol := tt.pol

@@ -229,7 +229,7 @@ func validHex(s string) bool {
 }
 
 // ParseManifest parses manifest JSON strictly: one object, no unknown
-// field, no key twice (two readers must never see two manifests in the
+// field, keys in lower case, no key twice (two readers must never see two manifests in the
 // same signed bytes), no trailing data, and the schema's rules
 // ([Manifest.Check]). Errors wrap [ErrMalformed].
 func ParseManifest(data []byte) (Manifest, error) {
@@ -255,7 +255,8 @@ func ParseManifest(data []byte) (Manifest, error) {
 }
 
 // noDuplicateKeys walks the JSON in data and refuses an object with a key
-// twice, which encoding/json would silently resolve to the last.
+// twice, which encoding/json would silently resolve to the last, and a
+// key that is not lower case, which it would match to a field anyway.
 func noDuplicateKeys(data []byte) error {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	type frame struct {
@@ -280,6 +281,11 @@ func noDuplicateKeys(data []byte) error {
 					continue
 				}
 				k, _ := tok.(string)
+				if k != strings.ToLower(k) {
+					// encoding/json matches keys to fields without regard
+					// to case: "ID" would set the id.
+					return fmt.Errorf("key %q is not lower case", k)
+				}
 				if top.keys[k] {
 					return fmt.Errorf("key %q twice in one object", k)
 				}
