@@ -61,3 +61,24 @@ func TestDescribeNativePayload(t *testing.T) {
 		t.Errorf("a .so without the section: %v", err)
 	}
 }
+
+// TestBundleLean: package bundle, which the CLI links to sign and verify,
+// imports nothing of hotpatch but the two small internal packages; the
+// loader of bundles, which links the manager, lives apart
+// (bundle/bundleloader).
+func TestBundleLean(t *testing.T) {
+	if _, err := exec.LookPath("go"); err != nil {
+		t.Skip("no go command")
+	}
+	const mod = "github.com/hotpatch-go/hotpatch"
+	out, err := exec.Command("go", "list", "-deps", mod+"/bundle").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	allowed := map[string]bool{mod + "/bundle": true, mod + "/internal/patchfile": true, mod + "/internal/slotname": true}
+	for _, dep := range strings.Fields(string(out)) {
+		if strings.HasPrefix(dep, mod+"/") && !allowed[dep] {
+			t.Errorf("package bundle depends on %s", dep)
+		}
+	}
+}
