@@ -67,7 +67,7 @@ type command struct {
 // commands returns the commands, in the order help lists them. Each lives
 // in its own file; add a command by adding its entry here.
 func commands() []*command {
-	return []*command{buildCommand(), patchBuildCommand()}
+	return []*command{buildCommand(), patchBuildCommand(), keygenCommand(), bundleCommand(), verifyCommand()}
 }
 
 // errBadArgs marks an error in a command line: it is printed with the

@@ -1,0 +1,57 @@
+package hotpatch
+
+import (
+	"fmt"
+	"log/slog"
+
+	"github.com/hotpatch-go/hotpatch/bundle"
+	"github.com/hotpatch-go/hotpatch/bundle/bundleloader"
+	"github.com/hotpatch-go/hotpatch/hotswap"
+)
+
+// withBundles returns the loaders the manager owns: the three kinds, and,
+// with Options.Bundles, the loader of signed bundles that delegates to
+// them. When the policy requires signatures, the bundle loader is the only
+// one attached: a bare script, plugin or executable dropped into the patch
+// directory is then ignored, and every patch comes through the bundle
+// checks, whichever way it arrives.
+func withBundles(opts Options, log *slog.Logger, kinds ...hotswap.Loader) []hotswap.Loader {
+	if opts.Bundles == nil {
+		return kinds
+	}
+	bo := opts.BundleLoader
+	if bo.Logger == nil {
+		bo.Logger = log
+	}
+	bl := bundleloader.New(*opts.Bundles, bo, kinds...)
+	if opts.Bundles.RequireSigned {
+		return []hotswap.Loader{bl}
+	}
+	return append(kinds, bl)
+}
+
+// checkPatchDir refuses, when bundles are on, a patch directory that
+// others than its owner may write: who can write it can replace what the
+// host loads (sshd's StrictModes rule).
+func (rt *Runtime) checkPatchDir() error {
+	if rt.opts.Bundles == nil || rt.opts.Dir == "" {
+		return nil
+	}
+	if err := bundle.CheckMode(rt.opts.Dir, 0o022); err != nil {
+		return fmt.Errorf("hotpatch: patch directory: %w", err)
+	}
+	return nil
+}
+
+// Bundles returns the loader of signed bundles, or nil without
+// Options.Bundles. Whatever brings a bundle in (the patch directory, an
+// admin API) loads it with it through [hotswap.Manager.Load], so every
+// bundle passes the same checks.
+func (rt *Runtime) Bundles() *bundleloader.Loader {
+	for _, l := range rt.mgr.Loaders() {
+		if bl, ok := l.(*bundleloader.Loader); ok {
+			return bl
+		}
+	}
+	return nil
+}
