@@ -45,9 +45,7 @@ func TestBundlesInThePatchDirectory(t *testing.T) {
 		if _, err := bundle.Write(&buf, m, payload, k); err != nil {
 			t.Fatal(err)
 		}
-		if err := os.WriteFile(filepath.Join(dir, name), buf.Bytes(), 0o644); err != nil {
-			t.Fatal(err)
-		}
+		place(t, dir, name, buf.Bytes())
 	}
 	next := func(want hotswap.EventType) hotswap.Event {
 		t.Helper()
@@ -72,7 +70,7 @@ func TestBundlesInThePatchDirectory(t *testing.T) {
 	// A bare script is ignored; an unsigned bundle is refused. The
 	// refusal comes after the script was ignored, so once it is seen,
 	// nothing else happened.
-	os.WriteFile(filepath.Join(dir, "bare.go"), src("bare"), 0o644)
+	place(t, dir, "bare.go", src("bare"))
 	write("b.hpatch", 2, src("unsigned"), nil)
 	if e := next(hotswap.EventRejected); !errors.Is(e.Err, bundle.ErrUnsigned) {
 		t.Fatalf("rejected %+v", e)

@@ -227,9 +227,7 @@ func TestHandlerCountsScriptPanicOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	src := "package patch\n\n//hotpatch:slot t.Greet\nfunc Greet(n string) string { return \"hi \" + n[:3] }\n"
-	if err := os.WriteFile(filepath.Join(dir, "greet.go"), []byte(src), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	place(t, dir, "greet.go", []byte(src))
 	for e := range events {
 		if e.Type == hotswap.EventApplied {
 			break
@@ -276,5 +274,19 @@ func TestHandlerBeforeRegister(t *testing.T) {
 	}
 	if st := rt.Manager().Status(); st.Slots[0].Failures != 1 || st.Slots[0].PatchID != "late" {
 		t.Fatalf("slot status %+v, want 1 failure against patch late", st.Slots[0])
+	}
+}
+
+// place puts a file into a watched directory in one step (written beside
+// it, then renamed in), so a short debounce on a loaded machine never sees
+// it half written.
+func place(t testing.TB, dir, name string, data []byte) {
+	t.Helper()
+	tmp := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(tmp, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, filepath.Join(dir, name)); err != nil {
+		t.Fatal(err)
 	}
 }
