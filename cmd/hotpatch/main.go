@@ -7,6 +7,9 @@
 //	hotpatch build [-o BIN] [-inline module|all|none|PATTERN] [go build flags] [PKG]
 //	hotpatch patch build [--kind native] --baseline BIN [-o OUT.so] [--module DIR] [-v] FILE.go
 //	hotpatch patch build --kind process [-o OUT.proc] [--module-root DIR] FILE.go
+//	hotpatch keygen -o NAME
+//	hotpatch bundle (--key KEY | --unsigned) [-o OUT.hpatch] [--id ID] [--version N] [--expires DUR] PAYLOAD
+//	hotpatch verify --trust PUB [--json] FILE.hpatch
 //	hotpatch help [COMMAND]
 //
 // `hotpatch help COMMAND` and `hotpatch COMMAND -h` print the same help to
