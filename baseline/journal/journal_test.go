@@ -24,8 +24,8 @@ import (
 // script or a native patch without building one.
 type textLoader struct{ kind hotswap.Kind }
 
-func (l textLoader) Kind() hotswap.Kind             { return l.kind }
-func (l textLoader) Match(path string) bool         { return strings.HasSuffix(path, ".txt") }
+func (l textLoader) Kind() hotswap.Kind              { return l.kind }
+func (l textLoader) Match(path string) bool          { return strings.HasSuffix(path, ".txt") }
 func (l textLoader) Close(ctx context.Context) error { return nil }
 func (l textLoader) Load(ctx context.Context, host hotswap.Host, path string) (hotswap.Patch, error) {
 	data, _, err := patchfile.ReadFile(path, 1<<20)
