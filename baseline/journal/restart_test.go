@@ -180,7 +180,7 @@ func (p *proc) waitStack(t *testing.T, n int) []string {
 	return got
 }
 
-func script(t *testing.T, dir, name, says string) string {
+func scriptFile(t *testing.T, dir, name, says string) string {
 	t.Helper()
 	return writeFile(t, dir, name, fmt.Sprintf("package patch\n\n//hotpatch:slot example.Greet\nfunc Greet(name string) string { return %q + name }\n", says))
 }
@@ -202,10 +202,10 @@ func dirs(t *testing.T) (patches, state string) {
 func TestKill9KeepsTheStack(t *testing.T) {
 	t.Parallel()
 	patches, state := dirs(t)
-	script(t, patches, "a.go", "A, ")
+	scriptFile(t, patches, "a.go", "A, ")
 	p := run(t, build1, "-dir", patches, "-state", state)
 	p.waitStack(t, 1)
-	outside := script(t, t.TempDir(), "b.go", "B, ")
+	outside := scriptFile(t, t.TempDir(), "b.go", "B, ")
 	p.get(t, "/apply?path="+url.QueryEscape(outside)) // returns once the journal has it
 	want := p.stack(t)
 	p.kill()
@@ -234,7 +234,7 @@ func TestKill9KeepsTheStack(t *testing.T) {
 func TestNewBuildSupersedes(t *testing.T) {
 	t.Parallel()
 	patches, state := dirs(t)
-	script(t, patches, "a.go", "A, ")
+	scriptFile(t, patches, "a.go", "A, ")
 	p := run(t, build1, "-dir", patches, "-state", state)
 	a := p.waitStack(t, 1)
 	p.get(t, "/sync")
@@ -247,7 +247,7 @@ func TestNewBuildSupersedes(t *testing.T) {
 	}
 	// A new file applies; a.go stays unapplied, and applies after it
 	// changes.
-	b := script(t, patches, "b.go", "B, ")
+	b := scriptFile(t, patches, "b.go", "B, ")
 	p.waitStack(t, 1)
 	if got := p.get(t, "/greet"); got != "B, x" {
 		t.Fatalf("greet %q, want B, x", got)
@@ -263,12 +263,12 @@ func TestNewBuildSupersedes(t *testing.T) {
 		t.Fatalf("restart of build 2: stack %v, want b.go's patch", got)
 	}
 	os.Remove(b)
-	script(t, patches, "a.go", "A2, ")
+	scriptFile(t, patches, "a.go", "A2, ")
 	waitFor(t, func() bool { return p.get(t, "/greet") == "A2, x" })
 	p.kill()
 
 	// The first build again: its own record is applied again.
-	script(t, patches, "a.go", "A, ")
+	scriptFile(t, patches, "a.go", "A, ")
 	p = run(t, build1, "-dir", patches, "-state", state)
 	if got := p.stack(t); !slices.Equal(got, a) {
 		t.Fatalf("build 1 restarted: stack %v, want %v", got, a)
@@ -279,7 +279,7 @@ func TestCarryForwardAcrossBuilds(t *testing.T) {
 	t.Parallel()
 	patches, state := dirs(t)
 	p := run(t, build1, "-dir", patches, "-state", state)
-	id := p.get(t, "/apply?path="+url.QueryEscape(script(t, t.TempDir(), "c.go", "C, ")))
+	id := p.get(t, "/apply?path="+url.QueryEscape(scriptFile(t, t.TempDir(), "c.go", "C, ")))
 	p.kill()
 	p = run(t, build2, "-dir", patches, "-state", state, "-carry")
 	if got := p.stack(t); !slices.Equal(got, []string{id}) {
@@ -291,7 +291,7 @@ func TestCorruptJournalStartsOnTheBaseline(t *testing.T) {
 	t.Parallel()
 	patches, state := dirs(t)
 	p := run(t, build1, "-dir", patches, "-state", state)
-	p.get(t, "/apply?path="+url.QueryEscape(script(t, t.TempDir(), "c.go", "C, ")))
+	p.get(t, "/apply?path="+url.QueryEscape(scriptFile(t, t.TempDir(), "c.go", "C, ")))
 	p.kill()
 	path := filepath.Join(state, "journal")
 	data, err := os.ReadFile(path)
