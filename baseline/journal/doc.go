@@ -32,7 +32,18 @@
 // [hotswap.Manager.Status]. The reverts of the manager's Close (which
 // carry a Note and no error) are not recorded, so a graceful stop keeps
 // the stack for the next start. The file is written on the journal's own
-// goroutine, after the change; [Journal.Sync] waits for it.
+// goroutine, after the change; [Journal.Sync] waits for it. A source of
+// patches that removes a patch's file after applying it (an admin API
+// that unpacks an upload into a temporary file) calls Sync before the
+// removal, or the journal finds no file to copy.
+//
+// # The contract with the baseline step
+//
+// [Open] returns once the patches of a restart are applied again. The
+// process that takes over in a baseline step calls it (the root package's
+// Runtime.Start does) before it reports ready, and watches the patch
+// directory only after it, with [Journal.Known]; it closes the journal
+// before its manager.
 //
 // # Baseline identity
 //

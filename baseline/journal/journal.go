@@ -92,7 +92,7 @@ type Journal struct {
 
 	// Owned by Open, then by the follow goroutine.
 	st      *state           // st.Baselines[0] is this baseline's record
-	known   map[string]entry // entries by ID that the stack may hold again (re-applied ones)
+	known   map[string]entry // the entries re-applied at Open, by ID: their copies stay for this run
 	synced  uint64           // events up to this generation are in st
 	lastGen uint64           // the generation of the last change event taken
 	dirty   bool             // st differs from the file
@@ -473,7 +473,6 @@ func (j *Journal) newEntry(id string, kind hotswap.Kind, source string) entry {
 			err = errors.New("the file no longer holds the content that was applied (it changed or was replaced just after)")
 		} else if err = j.keep(source, sum, data); err == nil {
 			e.SHA256 = hex.EncodeToString(sum[:])
-			j.known[id] = e
 			return e
 		}
 	}
@@ -535,8 +534,8 @@ func (j *Journal) collect() {
 			}
 		}
 	}
-	for id := range j.known { // may be applied again during this run
-		if e := j.known[id]; e.SHA256 != "" {
+	for _, e := range j.known { // may be reverted and applied again during this run
+		if e.SHA256 != "" {
 			used[filepath.Join(e.SHA256, filepath.Base(e.Source))] = true
 			used[e.SHA256] = true
 		}
