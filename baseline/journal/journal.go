@@ -136,6 +136,15 @@ type Journal struct {
 // content-addressed, as soon as its applied event is seen; a patch
 // handed over in code is recorded, but cannot be applied again.
 func Open(ctx context.Context, m *hotswap.Manager, dir string, opts Options) (*Journal, error) {
+	return open(ctx, m, dir, opts, subscribeBuffer)
+}
+
+// subscribeBuffer is how many events the journal's subscription holds
+// before the manager drops them (and the journal rebuilds from the
+// stack).
+const subscribeBuffer = 1024
+
+func open(ctx context.Context, m *hotswap.Manager, dir string, opts Options, buffer int) (*Journal, error) {
 	if dir == "" {
 		return nil, fmt.Errorf("%w: no state directory given", ErrStateDir)
 	}
@@ -177,7 +186,7 @@ func Open(ctx context.Context, m *hotswap.Manager, dir string, opts Options) (*J
 	}
 	// Subscribe before anything is applied: from the snapshot taken after
 	// the re-applies on, no change is missed.
-	j.events, j.unsubscribe = m.Subscribe(1024)
+	j.events, j.unsubscribe = m.Subscribe(buffer)
 	apply, gone, prev := j.plan(st)
 	j.replay(ctx, apply)
 	j.resync()
