@@ -35,7 +35,11 @@ func (rt *Runtime) openJournal(ctx context.Context, wo *patchdir.Options) (*jour
 	if dir == "" {
 		return nil, nil
 	}
-	j, err := journal.Open(ctx, rt.mgr, dir, rt.opts.Journal)
+	jo := rt.opts.Journal
+	if jo.PatchDir == "" {
+		jo.PatchDir = rt.opts.Dir
+	}
+	j, err := journal.Open(ctx, rt.mgr, dir, jo)
 	if err != nil {
 		return nil, fmt.Errorf("hotpatch: state directory: %w", err)
 	}

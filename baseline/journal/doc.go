@@ -65,8 +65,12 @@
 // file name, before Open returns. The patch keeps its ID and source, and
 // [Journal.Known] tells the patch directory that the file with that name
 // and content is applied already (an edit of it replaces the patch, its
-// removal reverts it). A patch handed over in code has no copy: it is
-// reported (a rejection that says so) for the application to apply again.
+// removal reverts it). With [Options] PatchDir (the root package sets
+// it), the directory says what its files are: a patch from a file of it
+// that was removed while the server was down is not applied again, and
+// one whose file changed is left to the watch, which applies the new
+// content. A patch handed over in code has no copy: it is reported (a
+// rejection that says so) for the application to apply again.
 //
 // # A new baseline
 //

@@ -75,6 +75,12 @@ type Options struct {
 	// means DefaultMaxPatchSize. A larger one is reported (EventError)
 	// and is not re-applied after a restart.
 	MaxPatchSize int64
+	// PatchDir is the patch directory watched alongside, if any. The
+	// directory says what its files are: a patch from a file in it is
+	// applied again only if the file still holds the content recorded. A
+	// file removed while the server was down is not applied again; one
+	// changed is left to the watch, which applies its new content.
+	PatchDir string
 }
 
 // Journal records the patch stack of one manager in a state directory
@@ -317,11 +323,40 @@ func (j *Journal) replay(ctx context.Context, apply []entry) {
 		if inStack[e.ID] {
 			continue // applied before Open, by the application itself
 		}
+		if why := j.leftToDir(e); why != "" {
+			j.m.Logger().Info("journal: not applied again: "+why, "patch", e.ID, "source", e.Source)
+			continue
+		}
 		if err := j.replayOne(ctx, e); err != nil {
 			_ = j.m.Record(hotswap.Event{Type: hotswap.EventRejected, PatchID: e.ID, Kind: e.Kind, Source: e.Source,
 				Err: fmt.Errorf("journal: apply patch %q again after a restart: %w", e.ID, err)})
 		}
 	}
+}
+
+// leftToDir says why e, from a file of the patch directory, is left to
+// the directory's watch: the file is gone or holds other content now.
+func (j *Journal) leftToDir(e entry) string {
+	if j.opts.PatchDir == "" || e.SHA256 == "" || !sameDir(filepath.Dir(e.Source), j.opts.PatchDir) {
+		return ""
+	}
+	data, _, err := patchfile.ReadFile(e.Source, j.opts.MaxPatchSize)
+	if err != nil {
+		return "its file in the patch directory is gone or unreadable"
+	}
+	if sum := sha256.Sum256(data); hex.EncodeToString(sum[:]) != e.SHA256 {
+		return "its file in the patch directory changed; the watch applies the new content"
+	}
+	return ""
+}
+
+func sameDir(a, b string) bool {
+	if a, err := filepath.Abs(a); err == nil {
+		if b, err := filepath.Abs(b); err == nil {
+			return a == b
+		}
+	}
+	return filepath.Clean(a) == filepath.Clean(b)
 }
 
 func (j *Journal) replayOne(ctx context.Context, e entry) error {

@@ -496,3 +496,29 @@ func waitFor(t *testing.T, cond func() bool) {
 		time.Sleep(2 * time.Millisecond)
 	}
 }
+
+// TestPatchDirectoryChangedWhileDown: the directory says what its files
+// are. A file removed while the server was down is not applied again; one
+// changed applies with its new content only; a patch from elsewhere is
+// applied again whatever happened to its file.
+func TestPatchDirectoryChangedWhileDown(t *testing.T) {
+	t.Parallel()
+	state, dir, src := stateDir(t), t.TempDir(), t.TempDir()
+	opts := journal.Options{PatchDir: dir}
+	s := start(t, state, "exe:A", hotswap.KindScript, opts)
+	s.apply(t, writeFile(t, dir, "a.txt", "A"))
+	s.apply(t, writeFile(t, dir, "b.txt", "B"))
+	c := s.apply(t, writeFile(t, src, "c.txt", "C"))
+	s.stop(t)
+	os.Remove(filepath.Join(dir, "a.txt"))
+	writeFile(t, dir, "b.txt", "B2")
+	os.Remove(filepath.Join(src, "c.txt"))
+
+	s = start(t, state, "exe:A", hotswap.KindScript, opts)
+	if got := s.stack(); !slices.Equal(got, []string{c}) {
+		t.Fatalf("stack %v, want only [%s]", got, c)
+	}
+	if _, skip := s.j.Known(filepath.Join(dir, "b.txt"), sha256.Sum256([]byte("B2"))); skip {
+		t.Fatal("the changed file would not apply")
+	}
+}
