@@ -9,6 +9,7 @@ import (
 	"reflect"
 	"sync"
 
+	"github.com/hotpatch-go/hotpatch/baseline/journal"
 	"github.com/hotpatch-go/hotpatch/bundle"
 	"github.com/hotpatch-go/hotpatch/bundle/bundleloader"
 	"github.com/hotpatch-go/hotpatch/hotswap"
@@ -36,6 +37,14 @@ type Options struct {
 	// (mode 0755) if missing. "" means no directory: patches arrive only
 	// through [Runtime.Manager].
 	Dir string
+	// StateDir keeps the journal of applied patches (package
+	// baseline/journal): a restart of the same binary applies them again
+	// in Start, a new baseline supersedes them. "" means the directory
+	// beside Dir named after it with ".state" added (none without Dir);
+	// [NoStateDir] turns the journal off. A missing one is created (mode
+	// 0700) if its parent exists; one that group or others may write is
+	// refused.
+	StateDir string
 	// Logger receives the records of the manager, the loaders and the
 	// middleware. nil discards.
 	Logger *slog.Logger
@@ -58,6 +67,7 @@ type Options struct {
 	Script  script.Options
 	Native  native.Options
 	Process process.Options
+	Journal journal.Options
 	// BundleLoader configures the loader of bundles (with Bundles).
 	BundleLoader bundleloader.Options
 }
@@ -71,8 +81,9 @@ type Runtime struct {
 	reg  *registry.Registry
 	mgr  *hotswap.Manager
 
-	mu      sync.Mutex // guards watch, started, closing
+	mu      sync.Mutex // guards watch, journal, started, closing
 	watch   *patchdir.Dir
+	journal *journal.Journal
 	started bool
 	closing bool
 
@@ -144,8 +155,12 @@ func (rt *Runtime) Registry() *registry.Registry { return rt.reg }
 func (rt *Runtime) Manager() *hotswap.Manager { return rt.mgr }
 
 // Start applies what the patch directory holds and watches it until
-// [Runtime.Close] (or until ctx ends, which stops the watch only). Without
-// Options.Dir it does nothing. Start once, after registering the slots.
+// [Runtime.Close] (or until ctx ends, which stops the watch only). With a
+// state directory (Options.StateDir), it first applies again, in order,
+// the patches the journal recorded for this very binary (a restart), and
+// reports those of an older baseline as superseded; the directory's files
+// with the same content are not applied twice. Without Options.Dir and
+// StateDir it does nothing. Start once, after registering the slots.
 func (rt *Runtime) Start(ctx context.Context) error {
 	rt.mu.Lock()
 	defer rt.mu.Unlock()
@@ -156,16 +171,24 @@ func (rt *Runtime) Start(ctx context.Context) error {
 		return ErrStarted
 	}
 	rt.started = true
+	if rt.opts.Dir != "" {
+		if err := os.MkdirAll(rt.opts.Dir, 0o755); err != nil {
+			return fmt.Errorf("hotpatch: patch directory: %w", err)
+		}
+		if err := rt.checkPatchDir(); err != nil {
+			return err
+		}
+	}
+	wo := rt.opts.Watch
+	j, err := rt.openJournal(ctx, &wo)
+	if err != nil {
+		return err
+	}
+	rt.journal = j
 	if rt.opts.Dir == "" {
 		return nil
 	}
-	if err := os.MkdirAll(rt.opts.Dir, 0o755); err != nil {
-		return fmt.Errorf("hotpatch: patch directory: %w", err)
-	}
-	if err := rt.checkPatchDir(); err != nil {
-		return err
-	}
-	w, err := patchdir.Watch(ctx, rt.mgr, rt.opts.Dir, rt.opts.Watch)
+	w, err := patchdir.Watch(ctx, rt.mgr, rt.opts.Dir, wo)
 	if err != nil {
 		return fmt.Errorf("hotpatch: %w", err)
 	}
@@ -183,12 +206,15 @@ func (rt *Runtime) Close(ctx context.Context) error {
 	rt.closeOnce.Do(func() {
 		rt.mu.Lock()
 		rt.closing = true
-		w := rt.watch
+		w, j := rt.watch, rt.journal
 		rt.mu.Unlock()
 		go func() {
 			var errs []error
 			if w != nil {
 				errs = append(errs, w.Close())
+			}
+			if j != nil { // before the manager, whose Close reverts every patch
+				errs = append(errs, j.Close())
 			}
 			errs = append(errs, rt.mgr.Close(context.Background()))
 			rt.closeErr = errors.Join(errs...)

@@ -20,6 +20,13 @@ const (
 	// Recorded by loaders and tools through [Host.Record]:
 	EventRestarted EventType = "restarted" // what serves a patch was restarted (a process that exited); Err says why
 	EventWarning   EventType = "warning"   // something an operator should know; Note or Err says what
+
+	// EventSuperseded records a patch applied on an older baseline that
+	// is not applied again after a baseline step, because the new
+	// baseline contains its fix (recorded by the journal of package
+	// baseline/journal, once per patch). It is not a rejection: Note says
+	// which baselines.
+	EventSuperseded EventType = "superseded"
 )
 
 // Event types are open: a loader or tool may record types of its own (the

@@ -72,6 +72,17 @@ type Options struct {
 	// Parallel is how many files are loaded at once; zero means
 	// DefaultParallel. Loads of one file never overlap.
 	Parallel int
+	// Known, if set, is asked about every file before it is loaded, with
+	// its path and the SHA-256 of the content the watcher saw settle.
+	// skip false: the file loads and applies as usual. skip true with an
+	// id: a patch from that very content is applied already (a journal
+	// re-applied it after a restart); the file is not loaded, and counts
+	// as applied under id, so an edit replaces that patch and a removal
+	// reverts it. skip true without an id: the content stays unapplied
+	// (it was superseded by a new baseline) until the file changes, and
+	// a patch applied from an earlier content of the file is reverted. It
+	// runs on the watch's workers, concurrently: it must not block.
+	Known func(path string, sum [sha256.Size]byte) (id string, skip bool)
 }
 
 // Dir feeds the files of one patch directory through the loaders attached
@@ -401,6 +412,24 @@ func (d *Dir) apply(ev watcher.Event, after <-chan struct{}) bool {
 	}
 	if !d.sameContent(d.ctx, ev) {
 		return d.ctx.Err() != nil // changed since it settled
+	}
+	if d.opts.Known != nil {
+		if id, skip := d.opts.Known(ev.Path, ev.Sum); skip {
+			if after != nil {
+				select { // keep the start-up order for the names after it
+				case <-after:
+				case <-d.ctx.Done():
+				}
+			}
+			if id == "" {
+				d.remove(ev) // what the file held before goes too
+				return true
+			}
+			d.mu.Lock()
+			d.files[ev.Name] = id
+			d.mu.Unlock()
+			return true
+		}
 	}
 	p, err := d.load(l, ev.Path)
 	if !errors.Is(err, ErrLoadAbandoned) && !d.sameContent(d.ctx, ev) {

@@ -1,0 +1,238 @@
+package journal
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/hotpatch-go/hotpatch/hotswap"
+)
+
+// The journal file is one JSON document (a [state]) followed by the line
+//
+//	sha256 <64 hex digits>
+//
+// holding the SHA-256 of every byte before that line. It is replaced as a
+// whole: written to a temporary file in the state directory, synced,
+// renamed over the journal, and the directory synced. A reader sees the
+// old journal or the new one, never a mix; a temporary file left by a
+// crash is never read, and is removed at the next Open.
+const (
+	fileName      = "journal"
+	tempPattern   = fileName + ".tmp-*"
+	blobDir       = "blobs"
+	formatVersion = 1
+	sumPrefix     = "sha256 "
+
+	// maxJournalSize bounds the journal a reader accepts, before reading.
+	maxJournalSize = 16 << 20
+	// maxBaselines bounds the baselines a journal keeps (newest first);
+	// maxSuperseded the superseded contents one baseline remembers, and
+	// maxPatches the patches one baseline records.
+	maxBaselines  = 8
+	maxSuperseded = 4096
+	maxPatches    = 4096
+)
+
+// state is the content of the journal.
+type state struct {
+	Version int `json:"version"`
+	// Current is the identity of the baseline that wrote the journal
+	// last: on a new baseline, its patches are the ones superseded.
+	Current   string        `json:"current"`
+	Baselines []baselineRec `json:"baselines"` // most recently run first
+}
+
+// baselineRec is what one baseline applied.
+type baselineRec struct {
+	Identity   string       `json:"identity"`
+	Patches    []entry      `json:"patches"`              // the patch stack, bottom first
+	Superseded []superseded `json:"superseded,omitempty"` // contents older baselines applied, oldest first
+}
+
+// entry is one applied patch.
+type entry struct {
+	Order  int          `json:"order"` // its position in the stack, from 1
+	ID     string       `json:"id"`
+	Kind   hotswap.Kind `json:"kind"`
+	Source string       `json:"source,omitempty"`
+	// SHA256 is the hex SHA-256 of the patch file, whose copy is kept in
+	// the blob directory; "" when there is no copy (a manual patch, or
+	// a file that changed before it could be copied).
+	SHA256 string `json:"sha256,omitempty"`
+}
+
+// superseded is a content applied on an older baseline.
+type superseded struct {
+	SHA256 string `json:"sha256"`
+	ID     string `json:"id"`
+}
+
+// encode renders s with its checksum line.
+func (s *state) encode() ([]byte, error) {
+	doc, err := json.MarshalIndent(s, "", " ")
+	if err != nil {
+		return nil, err
+	}
+	sum := sha256.Sum256(doc)
+	return fmt.Appendf(doc, "\n%s%s\n", sumPrefix, hex.EncodeToString(sum[:])), nil
+}
+
+// parse reads a journal, checking its checksum and every field. Any
+// defect is an error wrapping [ErrCorrupt].
+func parse(data []byte) (*state, error) {
+	if len(data) > maxJournalSize {
+		return nil, fmt.Errorf("%w: %d bytes, more than the %d a journal may hold", ErrCorrupt, len(data), maxJournalSize)
+	}
+	body, ok := bytes.CutSuffix(data, []byte("\n"))
+	i := bytes.LastIndexByte(body, '\n')
+	if !ok || i < 0 || !bytes.HasPrefix(body[i+1:], []byte(sumPrefix)) {
+		return nil, fmt.Errorf("%w: no checksum line at the end (a write cut short?)", ErrCorrupt)
+	}
+	doc, want := body[:i], body[i+1+len(sumPrefix):]
+	got := sha256.Sum256(doc)
+	if string(want) != hex.EncodeToString(got[:]) {
+		return nil, fmt.Errorf("%w: checksum mismatch: the file says %.16q, its content hashes to %.16s", ErrCorrupt, want, hex.EncodeToString(got[:]))
+	}
+	dec := json.NewDecoder(bytes.NewReader(doc))
+	dec.DisallowUnknownFields()
+	var s state
+	if err := dec.Decode(&s); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrCorrupt, err)
+	}
+	if dec.More() {
+		return nil, fmt.Errorf("%w: data after the document", ErrCorrupt)
+	}
+	if err := s.check(); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrCorrupt, err)
+	}
+	return &s, nil
+}
+
+// check refuses what no journal written by this package holds.
+func (s *state) check() error {
+	if s.Version != formatVersion {
+		return fmt.Errorf("format version %d, this build reads %d", s.Version, formatVersion)
+	}
+	if len(s.Baselines) > maxBaselines {
+		return fmt.Errorf("%d baselines, at most %d are kept", len(s.Baselines), maxBaselines)
+	}
+	if s.Current != "" && s.find(s.Current) == nil {
+		return fmt.Errorf("current baseline %q has no record", s.Current)
+	}
+	seen := make(map[string]bool)
+	for _, b := range s.Baselines {
+		if !validText(b.Identity) {
+			return fmt.Errorf("baseline identity %q: empty or not printable", b.Identity)
+		}
+		if seen[b.Identity] {
+			return fmt.Errorf("baseline %q recorded twice", b.Identity)
+		}
+		seen[b.Identity] = true
+		if len(b.Patches) > maxPatches || len(b.Superseded) > maxSuperseded {
+			return fmt.Errorf("baseline %q: %d patches and %d superseded, more than %d and %d", b.Identity,
+				len(b.Patches), len(b.Superseded), maxPatches, maxSuperseded)
+		}
+		ids := make(map[string]bool)
+		for i, e := range b.Patches {
+			switch {
+			case e.Order != i+1:
+				return fmt.Errorf("baseline %q: patch %d has order %d", b.Identity, i+1, e.Order)
+			case !validText(e.ID) || ids[e.ID]:
+				return fmt.Errorf("baseline %q: patch %d: ID %q empty, not printable or repeated", b.Identity, i+1, e.ID)
+			case !validText(string(e.Kind)):
+				return fmt.Errorf("baseline %q: patch %q: kind %q empty or not printable", b.Identity, e.ID, e.Kind)
+			case e.SHA256 != "" && !validSum(e.SHA256):
+				return fmt.Errorf("baseline %q: patch %q: sha256 %q is not 64 lower-case hex digits", b.Identity, e.ID, e.SHA256)
+			case e.SHA256 != "" && !validBase(e.ID, e.Source, e.SHA256):
+				return fmt.Errorf("baseline %q: patch %q: source %q cannot be a patch file's name", b.Identity, e.ID, e.Source)
+			}
+			ids[e.ID] = true
+		}
+		for _, x := range b.Superseded {
+			if !validSum(x.SHA256) || !validText(x.ID) {
+				return fmt.Errorf("baseline %q: superseded %q: bad sha256 %q", b.Identity, x.ID, x.SHA256)
+			}
+		}
+	}
+	return nil
+}
+
+func (s *state) find(identity string) *baselineRec {
+	for i := range s.Baselines {
+		if s.Baselines[i].Identity == identity {
+			return &s.Baselines[i]
+		}
+	}
+	return nil
+}
+
+func validSum(s string) bool {
+	if len(s) != 2*sha256.Size {
+		return false
+	}
+	for _, c := range s {
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+func validText(s string) bool {
+	if s == "" || len(s) > 4096 {
+		return false
+	}
+	for _, c := range s {
+		if c < ' ' || c == 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
+// validBase reports whether a patch with a kept copy has the ID its
+// loader gives that content under the source's base name (see
+// [patchID]), a name the copy can take.
+func validBase(id, source, sum string) bool {
+	b := filepath.Base(source)
+	return source != "" && b != "." && b != ".." && !strings.ContainsAny(b, `/\`) &&
+		id == b+"-"+sum[:12]
+}
+
+// writeAtomic replaces dir/name with data: a temporary file in dir is
+// written, synced and renamed over name, and dir is synced, so that a
+// crash at any point leaves the old file or the new one.
+func writeAtomic(dir, name string, data []byte, perm os.FileMode) (err error) {
+	f, err := os.CreateTemp(dir, name+".tmp-*")
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			f.Close()
+			os.Remove(f.Name())
+		}
+	}()
+	if _, err = f.Write(data); err != nil {
+		return err
+	}
+	if err = f.Chmod(perm); err != nil {
+		return err
+	}
+	if err = f.Sync(); err != nil {
+		return err
+	}
+	if err = f.Close(); err != nil {
+		return err
+	}
+	if err = os.Rename(f.Name(), filepath.Join(dir, name)); err != nil {
+		return err
+	}
+	return syncDir(dir)
+}

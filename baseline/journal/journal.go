@@ -1,0 +1,690 @@
+package journal
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/hotpatch-go/hotpatch/hotswap"
+	"github.com/hotpatch-go/hotpatch/internal/patchfile"
+)
+
+// Events the journal records through [hotswap.Manager.Record], besides
+// [hotswap.EventSuperseded] and the rejections of patches it could not
+// re-apply.
+const (
+	// EventCorrupt records a journal that could not be read or whose
+	// checksum or content is wrong: Err says why and where it was moved
+	// aside. The server starts on its baseline.
+	EventCorrupt hotswap.EventType = "journal-corrupt"
+	// EventError records a journal that could not be written, or a patch
+	// whose code could not be kept for a restart; Err says why. The
+	// journal tries again at the next change.
+	EventError hotswap.EventType = "journal-error"
+)
+
+// Defaults for zero fields of [Options].
+const (
+	// DefaultLoadTimeout bounds the load and apply of each patch
+	// re-applied at Open.
+	DefaultLoadTimeout = 30 * time.Second
+	// DefaultMaxPatchSize is the largest patch file the journal keeps a
+	// copy of.
+	DefaultMaxPatchSize = 256 << 20
+)
+
+// Errors of the journal.
+var (
+	// ErrStateDir is wrapped by Open's refusal of a state directory that
+	// is not given, missing with its parent, or not a directory.
+	ErrStateDir = errors.New("journal: unusable state directory")
+	// ErrStateDirUnsafe is wrapped by Open's refusal of a state directory
+	// that group or others may write.
+	ErrStateDirUnsafe = errors.New("journal: state directory is writable by group or others")
+	// ErrStateDirReadOnly is wrapped by Open's refusal of a state
+	// directory that the process cannot write.
+	ErrStateDirReadOnly = errors.New("journal: state directory is not writable")
+	// ErrCorrupt is wrapped by the reason a journal was moved aside.
+	ErrCorrupt = errors.New("journal: corrupt journal")
+	// ErrClosed is returned by [Journal.Sync] after Close.
+	ErrClosed = errors.New("journal: closed")
+)
+
+// Options configure [Open]. The zero value is ready to use.
+type Options struct {
+	// CarryForward re-applies, after a step to a new baseline, the
+	// script and process patches the previous baseline had applied,
+	// instead of superseding them. Native patches and patches handed
+	// over in code are superseded all the same.
+	CarryForward bool
+	// Identity overrides the running baseline's identity; "" means
+	// [Identity].
+	Identity string
+	// LoadTimeout bounds the load and apply of each patch re-applied at
+	// Open; zero means DefaultLoadTimeout.
+	LoadTimeout time.Duration
+	// MaxPatchSize is the largest patch file kept for a restart; zero
+	// means DefaultMaxPatchSize. A larger one is reported (EventError)
+	// and is not re-applied after a restart.
+	MaxPatchSize int64
+	// PatchDir is the patch directory watched alongside, if any. The
+	// directory says what its files are: a patch from a file in it is
+	// applied again only if the file still holds the content recorded. A
+	// file removed while the server was down is not applied again; one
+	// changed is left to the watch, which applies its new content.
+	PatchDir string
+}
+
+// Journal records the patch stack of one manager in a state directory
+// and re-applies it when the same baseline starts again. Create it with
+// [Open].
+type Journal struct {
+	m     *hotswap.Manager
+	dir   string
+	ident string
+	opts  Options
+
+	mu         sync.Mutex // guards replayed and superseded
+	replayed   map[string]bool
+	superseded map[[sha256.Size]byte]bool
+
+	// Owned by Open, then by the follow goroutine.
+	st      *state           // st.Baselines[0] is this baseline's record
+	known   map[string]entry // the entries re-applied at Open, by ID: their copies stay for this run
+	synced  uint64           // events up to this generation are in st
+	lastGen uint64           // the generation of the last change event taken
+	dirty   bool             // st differs from the file
+	warned  map[string]bool  // IDs reported as having no copy
+
+	events      <-chan hotswap.Event
+	unsubscribe func()
+	syncReq     chan chan error
+	stop        chan struct{}
+	exited      chan struct{} // closed when follow returned
+	closeOnce   sync.Once
+}
+
+// Open opens the journal in the state directory dir for the manager m,
+// re-applies what it says, and keeps it in step with m until Close. It
+// returns once the re-applied patches are applied: call it at start,
+// after the slots are registered and the loaders attached and before the
+// process reports ready, and before the patch directory is watched (pass
+// [Journal.Known] to it), so that a restart is invisible.
+//
+//   - dir must be a directory that only its owner may write; a missing
+//     one is created (mode 0700) if its parent exists. Anything else is
+//     an error wrapping [ErrStateDir], [ErrStateDirUnsafe] or
+//     [ErrStateDirReadOnly], and nothing is applied.
+//   - The same baseline as the journal's record (see [Identity]): every
+//     patch recorded is applied again, in the order of the stack, from
+//     the copy of its file kept in dir.
+//   - A new baseline: the patches of the baseline that ran last are
+//     superseded, each reported once ([hotswap.EventSuperseded]), and
+//     their contents stay unapplied ([Journal.Known]); with
+//     Options.CarryForward, its script and process patches are applied
+//     again instead.
+//   - A journal that cannot be read or is corrupt is moved aside (named
+//     journal.corrupt-<UTC time>), reported ([EventCorrupt] and an error
+//     record of the manager's logger), and nothing is applied.
+//
+// A patch that fails to apply again is reported as a rejection, and the
+// others go on. Patches are recorded from the manager's events, whatever
+// applied them (the patch directory, [hotswap.Manager.Apply], a tool):
+// for a patch loaded from a file, a copy of the file is kept in dir,
+// content-addressed, as soon as its applied event is seen; a patch
+// handed over in code is recorded, but cannot be applied again.
+func Open(ctx context.Context, m *hotswap.Manager, dir string, opts Options) (*Journal, error) {
+	return open(ctx, m, dir, opts, subscribeBuffer)
+}
+
+// subscribeBuffer is how many events the journal's subscription holds
+// before the manager drops them (and the journal rebuilds from the
+// stack).
+const subscribeBuffer = 1024
+
+func open(ctx context.Context, m *hotswap.Manager, dir string, opts Options, buffer int) (*Journal, error) {
+	if dir == "" {
+		return nil, fmt.Errorf("%w: no state directory given", ErrStateDir)
+	}
+	if opts.LoadTimeout <= 0 {
+		opts.LoadTimeout = DefaultLoadTimeout
+	}
+	if opts.MaxPatchSize <= 0 {
+		opts.MaxPatchSize = DefaultMaxPatchSize
+	}
+	if err := checkDir(dir); err != nil {
+		return nil, err
+	}
+	ident := opts.Identity
+	if ident == "" {
+		var err error
+		if ident, err = Identity(); err != nil {
+			return nil, err
+		}
+	} else if !validText(ident) {
+		return nil, fmt.Errorf("journal: Options.Identity %q: empty or not printable", ident)
+	}
+	j := &Journal{
+		m: m, dir: dir, ident: ident, opts: opts,
+		replayed:   make(map[string]bool),
+		superseded: make(map[[sha256.Size]byte]bool),
+		known:      make(map[string]entry),
+		warned:     make(map[string]bool),
+		syncReq:    make(chan chan error),
+		stop:       make(chan struct{}),
+		exited:     make(chan struct{}),
+	}
+	j.removeTemps()
+	st, err := j.read()
+	if err != nil {
+		if err := j.moveAside(err); err != nil {
+			return nil, err
+		}
+		st = &state{Version: formatVersion}
+	}
+	// Subscribe before anything is applied: from the snapshot taken after
+	// the re-applies on, no change is missed.
+	j.events, j.unsubscribe = m.Subscribe(buffer)
+	apply, gone, prev := j.plan(st)
+	j.replay(ctx, apply)
+	j.resync()
+	j.dirty = true
+	_ = j.flush()
+	for _, e := range gone {
+		_ = m.Record(hotswap.Event{Type: hotswap.EventSuperseded, PatchID: e.ID, Kind: e.Kind, Source: e.Source,
+			Note: fmt.Sprintf("applied on baseline %s; the new baseline %s contains its fix, so it is not applied again (nor is a file with the same content, until it changes)",
+				short(prev), short(ident))})
+	}
+	go j.follow()
+	return j, nil
+}
+
+// Identity returns the identity of the baseline the journal records for.
+func (j *Journal) Identity() string { return j.ident }
+
+// Dir returns the state directory.
+func (j *Journal) Dir() string { return j.dir }
+
+// Known is the [patchdir.Options] Known of a patch directory watched
+// alongside the journal: a file whose name and content gave a patch that
+// Open applied again counts as that patch; a content superseded by a new
+// baseline stays unapplied; anything else loads as usual.
+func (j *Journal) Known(path string, sum [sha256.Size]byte) (id string, skip bool) {
+	id = patchID(path, sum)
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	switch {
+	case j.replayed[id]:
+		return id, true
+	case j.superseded[sum]:
+		return "", true
+	}
+	return "", false
+}
+
+// Sync waits until the journal on disk holds every change the manager
+// made before the call, and returns the error of that write, if any. An
+// admin API, say, calls it after Apply to promise that the patch
+// survives a crash.
+func (j *Journal) Sync(ctx context.Context) error {
+	reply := make(chan error, 1)
+	select {
+	case j.syncReq <- reply:
+	case <-j.exited:
+		return ErrClosed
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case err := <-reply:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Close stops following the manager; the journal keeps what it holds, so
+// close it before the manager, whose Close reverts every patch (the
+// journal also recognises those reverts and ignores them). Close is safe
+// to call more than once.
+func (j *Journal) Close() error {
+	j.closeOnce.Do(func() {
+		close(j.stop)
+		<-j.exited
+		j.unsubscribe()
+	})
+	return nil
+}
+
+// plan sets up this baseline's record in st and returns what to apply
+// again and what is superseded, with the identity of the baseline it
+// came from.
+func (j *Journal) plan(st *state) (apply, gone []entry, prev string) {
+	rec := st.find(j.ident)
+	var mine baselineRec
+	if rec != nil {
+		mine = *rec
+		apply = rec.Patches
+	} else {
+		mine = baselineRec{Identity: j.ident}
+		if p := st.find(st.Current); p != nil {
+			prev = p.Identity
+			mine.Superseded = slices.Clone(p.Superseded)
+			for _, e := range p.Patches {
+				carry := j.opts.CarryForward && e.SHA256 != "" && (e.Kind == hotswap.KindScript || e.Kind == hotswap.KindProcess)
+				if carry {
+					apply = append(apply, e)
+					continue
+				}
+				gone = append(gone, e)
+				if e.SHA256 != "" {
+					mine.Superseded = append(mine.Superseded, superseded{SHA256: e.SHA256, ID: e.ID})
+				}
+			}
+			if n := len(mine.Superseded) - maxSuperseded; n > 0 {
+				mine.Superseded = mine.Superseded[n:]
+			}
+		}
+	}
+	mine.Patches = nil // rebuilt from the stack after the re-applies
+	others := slices.DeleteFunc(slices.Clone(st.Baselines), func(b baselineRec) bool { return b.Identity == j.ident })
+	st.Baselines = append([]baselineRec{mine}, others...)
+	if len(st.Baselines) > maxBaselines {
+		st.Baselines = st.Baselines[:maxBaselines]
+	}
+	st.Current = j.ident
+	j.st = st
+	for _, e := range apply {
+		j.known[e.ID] = e
+	}
+	for _, x := range mine.Superseded {
+		if b, err := hex.DecodeString(x.SHA256); err == nil && len(b) == sha256.Size {
+			j.superseded[[sha256.Size]byte(b)] = true
+		}
+	}
+	return apply, gone, prev
+}
+
+// replay applies the entries again, in order.
+func (j *Journal) replay(ctx context.Context, apply []entry) {
+	inStack := make(map[string]bool)
+	for _, p := range j.m.Status().Stack {
+		inStack[p.ID] = true
+	}
+	for _, e := range apply {
+		if inStack[e.ID] {
+			continue // applied before Open, by the application itself
+		}
+		if why := j.leftToDir(e); why != "" {
+			j.m.Logger().Info("journal: not applied again: "+why, "patch", e.ID, "source", e.Source)
+			continue
+		}
+		if err := j.replayOne(ctx, e); err != nil {
+			_ = j.m.Record(hotswap.Event{Type: hotswap.EventRejected, PatchID: e.ID, Kind: e.Kind, Source: e.Source,
+				Err: fmt.Errorf("journal: apply patch %q again after a restart: %w", e.ID, err)})
+		}
+	}
+}
+
+// leftToDir says why e, from a file of the patch directory, is left to
+// the directory's watch: the file is gone or holds other content now.
+func (j *Journal) leftToDir(e entry) string {
+	if j.opts.PatchDir == "" || e.SHA256 == "" || !sameDir(filepath.Dir(e.Source), j.opts.PatchDir) {
+		return ""
+	}
+	data, _, err := patchfile.ReadFile(e.Source, j.opts.MaxPatchSize)
+	if err != nil {
+		return "its file in the patch directory is gone or unreadable"
+	}
+	if sum := sha256.Sum256(data); hex.EncodeToString(sum[:]) != e.SHA256 {
+		return "its file in the patch directory changed; the watch applies the new content"
+	}
+	return ""
+}
+
+func sameDir(a, b string) bool {
+	if a, err := filepath.Abs(a); err == nil {
+		if b, err := filepath.Abs(b); err == nil {
+			return a == b
+		}
+	}
+	return filepath.Clean(a) == filepath.Clean(b)
+}
+
+func (j *Journal) replayOne(ctx context.Context, e entry) error {
+	if e.SHA256 == "" {
+		return errors.New("no copy of its code was kept (a patch handed over in code must be applied again by the application; a file that changed before it could be copied is applied again from the patch directory, if it is there)")
+	}
+	path := j.blobPath(e)
+	data, _, err := patchfile.ReadFile(path, j.opts.MaxPatchSize)
+	if err != nil {
+		return fmt.Errorf("its kept copy: %w", err)
+	}
+	if sum := sha256.Sum256(data); hex.EncodeToString(sum[:]) != e.SHA256 {
+		return fmt.Errorf("its kept copy %s does not hold the content recorded (sha256 %.12s...)", path, e.SHA256)
+	}
+	var l hotswap.Loader
+	for _, x := range j.m.Loaders() {
+		if x.Match(path) {
+			l = x
+			break
+		}
+	}
+	if l == nil {
+		return fmt.Errorf("no attached loader takes %s (kind %s)", filepath.Base(path), e.Kind)
+	}
+	ctx, cancel := context.WithTimeout(ctx, j.opts.LoadTimeout)
+	defer cancel()
+	p, err := j.m.Load(ctx, l, path)
+	if err != nil {
+		return fmt.Errorf("load: %w", err)
+	}
+	p.Source = e.Source
+	if _, err := j.m.Apply(ctx, p); err != nil {
+		_ = j.m.Release(p)
+		return err
+	}
+	j.mu.Lock()
+	j.replayed[p.ID] = true
+	j.mu.Unlock()
+	return nil
+}
+
+// follow keeps the record in step with the manager's events until Close
+// or the manager's shutdown.
+func (j *Journal) follow() {
+	defer close(j.exited)
+	for {
+		select {
+		case <-j.stop:
+			return
+		case ev, ok := <-j.events:
+			if !ok || !j.handle(ev) || !j.drain() {
+				return
+			}
+			_ = j.flush()
+		case reply := <-j.syncReq:
+			more := j.drain()
+			if j.m.Generation() > j.lastGen && more {
+				j.resync() // a change whose event this subscriber missed
+			}
+			reply <- j.flush()
+			if !more {
+				return
+			}
+		}
+	}
+}
+
+// drain takes the events already queued. It returns false when following
+// must end (the manager shuts down).
+func (j *Journal) drain() bool {
+	for {
+		select {
+		case ev, ok := <-j.events:
+			if !ok || !j.handle(ev) {
+				_ = j.flush()
+				return false
+			}
+		default:
+			return true
+		}
+	}
+}
+
+// handle takes one event into the record. It returns false for the
+// reverts of the manager's Close, which the journal does not record: the
+// stack is to be applied again at the next start.
+func (j *Journal) handle(ev hotswap.Event) bool {
+	switch ev.Type {
+	case hotswap.EventApplied, hotswap.EventReverted, hotswap.EventRolledBack:
+	default:
+		return true
+	}
+	if ev.Type == hotswap.EventReverted && ev.Note != "" && ev.Err == nil {
+		return false // Close's reverts carry a Note and no error
+	}
+	if ev.Generation <= j.synced {
+		return true // in the record already
+	}
+	if ev.Generation > j.lastGen+1 {
+		j.resync() // events were missed (the subscriber fell behind)
+		return true
+	}
+	j.lastGen = ev.Generation
+	rec := &j.st.Baselines[0]
+	if ev.Type == hotswap.EventApplied {
+		rec.Patches = append(rec.Patches, j.newEntry(ev.PatchID, ev.Kind, ev.Source))
+	} else {
+		rec.Patches = slices.DeleteFunc(rec.Patches, func(e entry) bool { return e.ID == ev.PatchID })
+	}
+	for i := range rec.Patches {
+		rec.Patches[i].Order = i + 1
+	}
+	j.dirty = true
+	return true
+}
+
+// resync rebuilds the record from the manager's stack.
+func (j *Journal) resync() {
+	st := j.m.Status()
+	rec := &j.st.Baselines[0]
+	byID := make(map[string]entry, len(rec.Patches))
+	for _, e := range rec.Patches {
+		byID[e.ID] = e
+	}
+	var patches []entry
+	for i, p := range st.Stack {
+		e, ok := byID[p.ID]
+		if !ok {
+			if e, ok = j.known[p.ID]; !ok {
+				e = j.newEntry(p.ID, p.Kind, p.Source)
+			}
+		}
+		e.Order = i + 1
+		patches = append(patches, e)
+	}
+	if !slices.Equal(patches, rec.Patches) {
+		rec.Patches = patches
+		j.dirty = true
+	}
+	j.synced, j.lastGen = st.Generation, st.Generation
+}
+
+// newEntry records a patch just applied and keeps a copy of its file:
+// the file at its source whose name and content give its ID.
+func (j *Journal) newEntry(id string, kind hotswap.Kind, source string) entry {
+	e := entry{ID: id, Kind: kind, Source: source}
+	if kind == hotswap.KindManual || kind == "" || source == "" {
+		return e
+	}
+	if k, ok := j.known[id]; ok && k.SHA256 != "" {
+		e.SHA256 = k.SHA256 // re-applied at Open, applied again since
+		return e
+	}
+	data, _, err := patchfile.ReadFile(source, j.opts.MaxPatchSize)
+	if err == nil {
+		sum := sha256.Sum256(data)
+		if patchID(source, sum) != id {
+			err = errors.New("the file no longer holds the content that was applied (it changed or was replaced just after)")
+		} else if err = j.keep(source, sum, data); err == nil {
+			e.SHA256 = hex.EncodeToString(sum[:])
+			return e
+		}
+	}
+	if !j.warned[id] {
+		j.warned[id] = true
+		_ = j.m.Record(hotswap.Event{Type: EventError, PatchID: id, Kind: kind, Source: source,
+			Err: fmt.Errorf("journal: no copy of patch %q kept, so it will not be applied again after a restart: %w", id, err)})
+	}
+	return e
+}
+
+// keep stores a patch file's content under blobs/<sha256>/<base name>:
+// the base name keeps the loader's match and the patch's ID.
+func (j *Journal) keep(source string, sum [sha256.Size]byte, data []byte) error {
+	d := filepath.Join(j.dir, blobDir, hex.EncodeToString(sum[:]))
+	name := filepath.Base(source)
+	if fi, err := os.Stat(filepath.Join(d, name)); err == nil && fi.Size() == int64(len(data)) {
+		return nil // kept already (checked against its hash when used)
+	}
+	if err := os.MkdirAll(d, 0o700); err != nil {
+		return err
+	}
+	return writeAtomic(d, name, data, 0o700) // executable: a process patch runs from it
+}
+
+func (j *Journal) blobPath(e entry) string {
+	return filepath.Join(j.dir, blobDir, e.SHA256, filepath.Base(e.Source))
+}
+
+// flush writes the record if it changed, then removes the copies no
+// record refers to. A failure is reported, and tried again at the next
+// change.
+func (j *Journal) flush() error {
+	if !j.dirty {
+		return nil
+	}
+	data, err := j.st.encode()
+	if err == nil {
+		err = writeAtomic(j.dir, fileName, data, 0o600)
+	}
+	if err != nil {
+		err = fmt.Errorf("journal: write %s: %w", filepath.Join(j.dir, fileName), err)
+		_ = j.m.Record(hotswap.Event{Type: EventError, Source: j.dir, Err: err})
+		return err
+	}
+	j.dirty = false
+	j.collect()
+	return nil
+}
+
+// collect removes kept copies that no baseline's record refers to.
+func (j *Journal) collect() {
+	used := make(map[string]bool)
+	for _, b := range j.st.Baselines {
+		for _, e := range b.Patches {
+			if e.SHA256 != "" {
+				used[filepath.Join(e.SHA256, filepath.Base(e.Source))] = true
+				used[e.SHA256] = true
+			}
+		}
+	}
+	for _, e := range j.known { // may be reverted and applied again during this run
+		if e.SHA256 != "" {
+			used[filepath.Join(e.SHA256, filepath.Base(e.Source))] = true
+			used[e.SHA256] = true
+		}
+	}
+	root := filepath.Join(j.dir, blobDir)
+	dirs, _ := os.ReadDir(root)
+	for _, d := range dirs {
+		if !used[d.Name()] {
+			os.RemoveAll(filepath.Join(root, d.Name()))
+			continue
+		}
+		files, _ := os.ReadDir(filepath.Join(root, d.Name()))
+		for _, f := range files {
+			if !used[filepath.Join(d.Name(), f.Name())] {
+				os.Remove(filepath.Join(root, d.Name(), f.Name()))
+			}
+		}
+	}
+}
+
+// read reads the journal: an empty state if there is none, an error
+// wrapping ErrCorrupt (or the read error) if it cannot be used.
+func (j *Journal) read() (*state, error) {
+	path := filepath.Join(j.dir, fileName)
+	data, _, err := patchfile.ReadFile(path, maxJournalSize)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return &state{Version: formatVersion}, nil
+	case errors.Is(err, patchfile.ErrTooLarge):
+		return nil, fmt.Errorf("%w: %w", ErrCorrupt, err)
+	case err != nil:
+		return nil, fmt.Errorf("cannot read it: %w", err)
+	}
+	return parse(data)
+}
+
+// moveAside renames a journal that cannot be used, and reports why.
+func (j *Journal) moveAside(why error) error {
+	path := filepath.Join(j.dir, fileName)
+	aside := path + ".corrupt-" + time.Now().UTC().Format("20060102T150405.000000000Z")
+	if err := os.Rename(path, aside); err != nil {
+		return fmt.Errorf("journal: %s is unusable (%w) and cannot be moved aside: %w", path, why, err)
+	}
+	_ = syncDir(j.dir)
+	err := fmt.Errorf("journal %s: %w; moved aside to %s; the server starts on its baseline and applies no patch from the journal",
+		path, why, filepath.Base(aside))
+	j.m.Logger().Error("journal: corrupt or unreadable journal moved aside", "path", path, "aside", aside, "err", why)
+	_ = j.m.Record(hotswap.Event{Type: EventCorrupt, Source: path, Err: err})
+	return nil
+}
+
+// removeTemps removes what writes cut short by a crash left behind.
+func (j *Journal) removeTemps() {
+	left, _ := filepath.Glob(filepath.Join(j.dir, tempPattern))
+	more, _ := filepath.Glob(filepath.Join(j.dir, blobDir, "*", "*.tmp-*"))
+	for _, p := range append(left, more...) {
+		os.Remove(p)
+	}
+}
+
+// checkDir checks the state directory, creating it (0700) if it is
+// missing and its parent exists.
+func checkDir(dir string) error {
+	fi, err := os.Stat(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		parent := filepath.Dir(dir)
+		if pfi, perr := os.Stat(parent); perr != nil || !pfi.IsDir() {
+			return fmt.Errorf("%w: %s does not exist, nor does its parent %s: create it (mode 0700) or choose another", ErrStateDir, dir, parent)
+		}
+		if err := os.Mkdir(dir, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
+			return fmt.Errorf("%w: create %s: %w", ErrStateDir, dir, err)
+		}
+		fi, err = os.Stat(dir)
+	}
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrStateDir, err)
+	}
+	if !fi.IsDir() {
+		return fmt.Errorf("%w: %s is not a directory", ErrStateDir, dir)
+	}
+	if err := checkPerm(dir, fi); err != nil {
+		return err
+	}
+	f, err := os.CreateTemp(dir, tempPattern)
+	if err != nil {
+		return fmt.Errorf("%w: %s: cannot create a file in it: %w", ErrStateDirReadOnly, dir, err)
+	}
+	f.Close()
+	os.Remove(f.Name())
+	return nil
+}
+
+// patchID is the ID every loader gives the file at path with that
+// content's SHA-256 (loader.PatchID).
+func patchID(path string, sum [sha256.Size]byte) string {
+	return filepath.Base(path) + "-" + hex.EncodeToString(sum[:6])
+}
+
+// short shortens an identity for people.
+func short(ident string) string {
+	if ident == "" {
+		return "(none recorded)"
+	}
+	if i := len(ident); i > 20 {
+		return ident[:20]
+	}
+	return ident
+}

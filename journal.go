@@ -1,0 +1,59 @@
+package hotpatch
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+
+	"github.com/hotpatch-go/hotpatch/baseline/journal"
+	"github.com/hotpatch-go/hotpatch/patchdir"
+)
+
+// NoStateDir as Options.StateDir turns the journal off.
+const NoStateDir = "-"
+
+// stateDir is the journal's directory: Options.StateDir, or, with a patch
+// directory, the directory beside it named after it with ".state" added
+// ("patches" → "patches.state"); "" for none.
+func (rt *Runtime) stateDir() string {
+	switch d := rt.opts.StateDir; {
+	case d == NoStateDir:
+		return ""
+	case d != "":
+		return d
+	case rt.opts.Dir != "":
+		return filepath.Clean(rt.opts.Dir) + ".state"
+	}
+	return ""
+}
+
+// openJournal opens the journal, which applies again the patches of a
+// restart of the same baseline, and sets the watch's Known to it. It
+// returns nil without a state directory.
+func (rt *Runtime) openJournal(ctx context.Context, wo *patchdir.Options) (*journal.Journal, error) {
+	dir := rt.stateDir()
+	if dir == "" {
+		return nil, nil
+	}
+	jo := rt.opts.Journal
+	if jo.PatchDir == "" {
+		jo.PatchDir = rt.opts.Dir
+	}
+	j, err := journal.Open(ctx, rt.mgr, dir, jo)
+	if err != nil {
+		return nil, fmt.Errorf("hotpatch: state directory: %w", err)
+	}
+	if wo.Known == nil {
+		wo.Known = j.Known
+	}
+	return j, nil
+}
+
+// Journal returns the journal of the applied patches, or nil before
+// [Runtime.Start] and without a state directory. [journal.Journal.Sync]
+// waits until a change is on disk.
+func (rt *Runtime) Journal() *journal.Journal {
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	return rt.journal
+}
