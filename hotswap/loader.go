@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"sync/atomic"
 
 	"github.com/hotpatch-go/hotpatch/registry"
 )
@@ -133,21 +134,29 @@ func (m *Manager) Loaders() []Loader {
 	return slices.Clone(m.loaders)
 }
 
-// Load runs l.Load for the file at path with m as its host, as user code:
-// a panic in it becomes a [*PanicError], and a Close called from inside it
-// does not wait for it. A zero Kind of the patch becomes l's, an empty
+// Load runs l.Load for the file at path, as user code: a panic in it
+// becomes a [*PanicError], and a Close called from inside it does not
+// wait for it. The loader's host is m bound to the patch the load
+// returns: once that patch is applied, the failures the loader reports
+// through it ([Host.ReportFailure]) count against that patch, also when
+// they arrive after a newer version took over its slots (a call that
+// failed slowly, a process that died late). A loader called with m itself
+// as its host reports against the patch serving the slot when the report
+// arrives. A zero Kind of the patch becomes l's, an empty
 // Source becomes path. Release a loaded patch that is not applied with
 // [Manager.Release].
 func (m *Manager) Load(ctx context.Context, l Loader, path string) (p Patch, err error) {
+	h := &loadHost{m: m}
 	err = runUnlocked(func() error {
 		return callHook(ctx, func(ctx context.Context) error {
-			p, err = l.Load(ctx, m, path)
+			p, err = l.Load(ctx, h, path)
 			return err
 		})
 	})
 	if err != nil {
 		return Patch{}, err
 	}
+	p.host = h
 	if p.Kind == "" {
 		p.Kind = l.Kind()
 	}
@@ -173,6 +182,37 @@ func (m *Manager) Release(p Patch) error {
 		return err
 	}
 	return nil
+}
+
+// loadHost is the host of one load: m, with failure reports counted
+// against the patch the load made once it is applied.
+type loadHost struct {
+	m *Manager
+	e atomic.Pointer[entry] // the applied patch; nil until then
+}
+
+func (h *loadHost) Slot(name string) (registry.Slot, bool) { return h.m.Slot(name) }
+func (h *loadHost) RollBack(ctx context.Context, id string, why error) error {
+	return h.m.RollBack(ctx, id, why)
+}
+func (h *loadHost) Record(e Event) error { return h.m.Record(e) }
+func (h *loadHost) Logger() *slog.Logger { return h.m.Logger() }
+
+// ReportFailure counts one failure against the patch this host's load
+// made, once it was applied, whatever serves slot now. Reports about a
+// patch that was never applied count nothing.
+func (h *loadHost) ReportFailure(slot string, err error) {
+	m := h.m
+	if m.closed.Load() {
+		return
+	}
+	m.reported.remember(slot, err)
+	e := h.e.Load()
+	if e == nil {
+		m.logDebug("hotswap: failure of a patch not applied", "slot", slot, "err", err)
+		return
+	}
+	m.fail(e, slot, err)
 }
 
 // Slot returns the registered slot of that name (see [Host.Slot]).

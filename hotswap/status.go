@@ -38,6 +38,7 @@ type PatchInfo struct {
 	Serving    []string // the slots it serves now (others are shadowed by patches above)
 	Generation uint64   // generation at which it was applied
 	AppliedAt  time.Time
+	Probation  *Probation // its probation and its counts now; nil without a [RollbackPolicy]
 }
 
 // snapshot is the immutable state published after every change. It is
@@ -47,7 +48,14 @@ type snapshot struct {
 	gen   uint64
 	slots []registry.Slot // sorted by name; shared by snapshots until a slot is registered
 	vers  []slotVer       // parallel to slots
-	stack []PatchInfo
+	stack []stackItem
+}
+
+// stackItem is one applied patch in a snapshot: what Status shows, and the
+// entry whose counts it reads live.
+type stackItem struct {
+	info PatchInfo
+	e    *entry
 }
 
 // slotVer is the version a slot serves.
@@ -70,7 +78,7 @@ func (s *snapshot) find(name string) int {
 // (all slots when changed is nil). The caller holds the lock.
 func (m *Manager) publish(changed []string) {
 	prev := m.snap.Load()
-	s := &snapshot{gen: m.gen, stack: make([]PatchInfo, len(m.stack))}
+	s := &snapshot{gen: m.gen, stack: make([]stackItem, len(m.stack))}
 	if prev != nil && changed != nil && m.reg.Len() == len(prev.slots) {
 		// Slots are never unregistered: same count, same slots.
 		s.slots = prev.slots
@@ -94,8 +102,8 @@ func (m *Manager) publish(changed []string) {
 				serving = append(serving, name)
 			}
 		}
-		s.stack[i] = PatchInfo{ID: e.p.ID, Kind: e.p.Kind, Source: e.p.Source, Baseline: e.p.Baseline,
-			Slots: e.slots, Serving: serving, Generation: e.gen, AppliedAt: e.appliedAt}
+		s.stack[i] = stackItem{e: e, info: PatchInfo{ID: e.p.ID, Kind: e.p.Kind, Source: e.p.Source, Baseline: e.p.Baseline,
+			Slots: e.slots, Serving: serving, Generation: e.gen, AppliedAt: e.appliedAt}}
 	}
 	m.snap.Store(s)
 }
@@ -110,9 +118,11 @@ func (m *Manager) slotVer(sl registry.Slot) slotVer {
 func (m *Manager) Status() Status {
 	s := m.snap.Load()
 	st := Status{Generation: s.gen, Stack: make([]PatchInfo, len(s.stack)), Slots: make([]SlotStatus, len(s.slots))}
-	for i, p := range s.stack {
+	for i, it := range s.stack {
+		p := it.info
 		p.Slots = slices.Clone(p.Slots)
 		p.Serving = slices.Clone(p.Serving)
+		p.Probation = m.probation(it.e, it.e.state.Load())
 		st.Stack[i] = p
 	}
 	for i, sl := range s.slots {
