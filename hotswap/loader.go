@@ -41,8 +41,12 @@ type Host interface {
 	//     above the slot.
 	//
 	// So every failure counts once, whichever kind of patch and whether
-	// or not a middleware is there. It never blocks. See [RollbackPolicy]
-	// for how failures are counted.
+	// or not a middleware is there. It never blocks. The host that
+	// [Manager.Load] hands a loader counts the reports against the patch
+	// that load made, even when they arrive after a newer version took
+	// over; [*Manager] itself counts against the patch serving the slot
+	// when the report arrives. See [RollbackPolicy] for what the counts
+	// do.
 	ReportFailure(slot string, err error)
 
 	// RollBack reverts the applied patch with the given ID and records a

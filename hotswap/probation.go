@@ -271,7 +271,8 @@ type Call struct {
 // the revert to be done, or for ctx to end, and then begins on the version
 // that serves after it: so, with every call fed through Begin, the calls
 // that fail on a bad patch are at most its threshold plus the calls in
-// flight when it was crossed.
+// flight when it was crossed. (A Begin called from a Validate hook does not
+// wait: the revert needs the change lock that the hook's change holds.)
 //
 // A version is recognised from the manager's snapshot, which is published
 // just after the slot changes: a call that begins within that instant of
@@ -288,6 +289,11 @@ func (m *Manager) Begin(ctx context.Context, slot string) Call {
 			return Call{}
 		}
 		if e.out == nil || e.state.Load() != stRolledBack {
+			return Call{e: e, slot: slot}
+		}
+		if m.holder.Load() != nil && callerFrames()&inLocked != 0 {
+			// A Validate hook: the revert waits for the lock its
+			// change holds.
 			return Call{e: e, slot: slot}
 		}
 		select {
