@@ -445,3 +445,69 @@ func TestProbationEndsWithRevert(t *testing.T) {
 		}
 	}
 }
+
+// TestBeginInValidateDoesNotWait: a Validate hook that begins a call on a
+// patch whose rollback waits for the hook's own change gets its token at
+// once instead of waiting for ever.
+func TestBeginInValidateDoesNotWait(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, hotswap.Options{Rollback: hotswap.RollbackPolicy{Failures: 1, Window: time.Hour}})
+	mustApply(t, f.m, greetPatch("bad", "bad"))
+	p := hotswap.Patch{ID: "next", Impls: map[string]any{"billing.Price": func(c int) int { return c }}}
+	var got string
+	p.Validate = func(ctx context.Context) error {
+		f.m.ReportFailure("example.Greet", errors.New("trips bad")) // its revert waits for this change
+		c := f.m.Begin(ctx, "example.Greet")
+		got = c.PatchID()
+		c.End(nil)
+		return nil
+	}
+	within(t, "Begin from a Validate hook", func() { mustApply(t, f.m, p) })
+	if got != "bad" {
+		t.Fatalf("the hook's call counts against %q, want bad (still serving)", got)
+	}
+	waitFor(t, func() bool { return f.greet.PatchID() == "" })
+}
+
+// TestProbationRace: callers hammer slots through tokens while patches
+// are applied, replaced, reverted and rolled back.
+func TestProbationRace(t *testing.T) {
+	t.Parallel()
+	m, charge := checkedFixture(t, hotswap.RollbackPolicy{Failures: 50, Ratio: 0.5, MinCalls: 10, Window: time.Millisecond})
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				_ = m.Guard(context.Background(), "billing.Charge", func() error { return charge.Load()(i) })
+				_ = m.Status()
+			}
+		})
+	}
+	ctx := context.Background()
+	for i := range 200 {
+		id := fmt.Sprintf("p%d", i)
+		p := hotswap.Patch{ID: id, Impls: map[string]any{"billing.Charge": checkedSlot(func(n int) error {
+			if n%(i%4+1) == 0 {
+				return errors.New("some fail")
+			}
+			return nil
+		})}}
+		if i > 0 && i%3 == 0 {
+			p.Replaces = fmt.Sprintf("p%d", i-1)
+		}
+		if _, err := m.Apply(ctx, p); err != nil && !errors.Is(err, hotswap.ErrUnknownPatch) {
+			t.Fatal(err)
+		}
+		if i%5 == 0 {
+			_ = m.Revert(ctx, id)
+		}
+	}
+	close(stop)
+	wg.Wait()
+}
