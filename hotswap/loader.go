@@ -60,7 +60,7 @@ type Host interface {
 	// of the caller's own. The manager sets Time (if zero) and
 	// Generation, keeps it in the history, sends it to subscribers and
 	// logs it. Types that only the manager records (applied, reverted,
-	// rolled-back, retired) are refused with [ErrReservedEvent].
+	// rolled-back, committed, retired) are refused with [ErrReservedEvent].
 	Record(e Event) error
 
 	// Logger returns the manager's logger ([Options] Logger), never nil.
@@ -228,7 +228,7 @@ func (m *Manager) Logger() *slog.Logger { return m.log }
 // Record adds an event that did not come from a change (see [Host.Record]).
 func (m *Manager) Record(e Event) error {
 	switch e.Type {
-	case EventApplied, EventReverted, EventRolledBack, EventRetired:
+	case EventApplied, EventReverted, EventRolledBack, EventRetired, EventCommitted:
 		return fmt.Errorf("record %s event: %w", e.Type, ErrReservedEvent)
 	case "":
 		return fmt.Errorf("record event: %w", ErrNoEventType)

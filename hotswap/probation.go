@@ -325,16 +325,24 @@ func (c Call) PatchID() string {
 // A feeder that knows better (an HTTP 4xx, a gRPC NotFound) passes nil for
 // outcomes that are not server faults.
 func (c Call) End(err error) {
+	if err != nil && (!countable(err) || c.e != nil && c.e.m.reported.take(c.slot, err)) {
+		err = nil
+	}
+	c.end(err)
+}
+
+// end counts the call, and fault as its failure if it is not nil.
+func (c Call) end(fault error) {
 	e := c.e
 	if e == nil {
 		return
 	}
 	calls := e.calls.Add(1)
-	if err != nil && countable(err) && !e.m.reported.take(c.slot, err) {
-		e.m.fail(e, c.slot, err)
+	if fault != nil {
+		e.m.fail(e, c.slot, fault)
 		return
 	}
-	if calls == int64(e.m.opts.Rollback.MinCalls) && e.m.opts.Rollback.Ratio > 0 {
+	if pol := e.m.opts.Rollback; pol.Ratio > 0 && calls == int64(pol.MinCalls) {
 		e.m.judge(e, c.slot, nil) // failures that came before the minimum
 	}
 }
@@ -350,17 +358,14 @@ func (c Call) Panic(v any) error {
 	if !ok {
 		pe = &PanicError{Value: v, Stack: debug.Stack()}
 	}
-	e := c.e
-	if e == nil {
+	if c.e == nil {
 		return pe
 	}
-	e.calls.Add(1)
-	if err, ok := v.(error); ok && !countable(err) {
-		return pe
+	var fault error = pe
+	if err, ok := v.(error); ok && !countable(err) || c.e.m.reported.take(c.slot, v) {
+		fault = nil // accounted for, or counted by its loader
 	}
-	if !e.m.reported.take(c.slot, v) {
-		e.m.fail(e, c.slot, pe)
-	}
+	c.end(fault)
 	return pe
 }
 
