@@ -47,6 +47,7 @@ type PatchInfo struct {
 type snapshot struct {
 	gen   uint64
 	slots []registry.Slot // sorted by name; shared by snapshots until a slot is registered
+	names []string        // the slots' names, parallel to slots and shared with them: find's keys
 	vers  []slotVer       // parallel to slots
 	stack []stackItem
 }
@@ -67,7 +68,7 @@ type slotVer struct {
 
 // find returns the index of the named slot in s.slots, or -1.
 func (s *snapshot) find(name string) int {
-	i, ok := slices.BinarySearchFunc(s.slots, name, func(sl registry.Slot, n string) int { return strings.Compare(sl.Name(), n) })
+	i, ok := slices.BinarySearch(s.names, name)
 	if !ok {
 		return -1
 	}
@@ -81,7 +82,7 @@ func (m *Manager) publish(changed []string) {
 	s := &snapshot{gen: m.gen, stack: make([]stackItem, len(m.stack))}
 	if prev != nil && changed != nil && m.reg.Len() == len(prev.slots) {
 		// Slots are never unregistered: same count, same slots.
-		s.slots = prev.slots
+		s.slots, s.names = prev.slots, prev.names
 		s.vers = slices.Clone(prev.vers)
 		for _, name := range changed {
 			if i := s.find(name); i >= 0 {
@@ -90,8 +91,10 @@ func (m *Manager) publish(changed []string) {
 		}
 	} else {
 		s.slots = m.reg.Slots()
+		s.names = make([]string, len(s.slots))
 		s.vers = make([]slotVer, len(s.slots))
 		for i, sl := range s.slots {
+			s.names[i] = sl.Name()
 			s.vers[i] = m.slotVer(sl)
 		}
 	}
