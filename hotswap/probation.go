@@ -168,6 +168,7 @@ func (m *Manager) startProbation(e *entry) {
 // left marks e as out of the stack; the caller holds the lock and has
 // published the change. A call waiting in Begin for e's rollback goes on.
 func (m *Manager) left(e *entry) {
+	e.state.CompareAndSwap(stActive, stNone) // its late failures judge nothing
 	if e.timer != nil {
 		e.timer.Stop()
 		e.timer = nil
