@@ -33,11 +33,13 @@
 // # Failures
 //
 // [Runtime.Handler] wraps an HTTP handler whose logic is a slot: a panic in
-// it becomes a 500 and is logged. Each failure counts once toward
-// Options.Rollback: the loaders report the failures of the patches they
-// made, and the handler reports only what no loader saw
-// ([hotswap.Manager.Recovered]). [Runtime.StatusHandler] serves the slots,
-// the patch stack and the recent events as JSON.
+// it becomes a 500 and is logged. Each request counts as a call of the
+// patch that served it, and a panic or a 5xx answer as one failure, for
+// the patch's probation (Options.Rollback, see [hotswap.RollbackPolicy]):
+// the loaders report the failures of the patches they made, and the
+// handler counts only what no loader saw ([hotswap.Call.Panic]).
+// [Runtime.StatusHandler] serves the slots, the patch stack with each
+// probation and the recent events as JSON.
 //
 // # What it links
 //

@@ -4,57 +4,93 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"sync/atomic"
+	"strconv"
 	"time"
 
-	"github.com/hotpatch-go/hotpatch/registry"
+	"github.com/hotpatch-go/hotpatch/hotswap"
 )
 
 // Handler wraps h, an HTTP handler whose logic is the slot named slot, so
-// that a bad patch cannot break the server: a panic in h is answered with
-// 500 (if nothing was written yet) and logged with the serving patch.
-// It is counted once against the patch, for Options.Rollback: the loaders
-// report the failures of the patches they made themselves, and the
-// handler reports only what no loader saw, a manual patch's panic (see
-// [hotswap.Manager.Recovered]). http.ErrAbortHandler goes on up, as
-// net/http expects.
+// that a bad patch cannot break the server and is judged by what it
+// serves. Each request is one call of the version serving the slot when
+// the request began ([hotswap.Manager.Begin]), counted for the patch's
+// probation (Options.Rollback):
+//
+//   - a panic in h is recovered, answered with 500 if nothing was written
+//     yet, logged with the patch that served, and counted as one failure
+//     unless the patch's loader counted it already (a script's or native
+//     patch's panic, a process patch's call error: see
+//     [hotswap.Call.Panic]);
+//   - a response with a 5xx status is one failure;
+//   - anything else (2xx, 3xx, 4xx: the client's fault) is a success, as is
+//     http.ErrAbortHandler, which goes on up as net/http expects.
+//
+// A request that begins while its patch is being rolled back waits for the
+// revert (see Begin), so a patch that fails every request fails at most its
+// threshold plus the requests in flight when it was crossed.
 func (rt *Runtime) Handler(slot string, h http.Handler) http.Handler {
-	// The slot is looked up once, not on every request (Lookup takes the
-	// registry's lock); a slot registered after this call is found on the
-	// first request that sees it.
-	var found atomic.Pointer[registry.Slot]
-	if sl, ok := rt.reg.Lookup(slot); ok {
-		found.Store(&sl)
-	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		// The version serving when the request began: by the time a panic
-		// is logged, its report may already have rolled the patch back.
-		patch := ""
-		sl := found.Load()
-		if sl == nil {
-			if s, ok := rt.reg.Lookup(slot); ok {
-				sl = &s
-				found.Store(sl)
-			}
-		}
-		if sl != nil {
-			patch = (*sl).Info().PatchID
-		}
+		c := rt.mgr.Begin(r.Context(), slot)
+		sw := &statusWriter{ResponseWriter: w}
 		defer func() {
 			v := recover()
 			if v == nil {
+				var err error
+				if sw.status >= 500 {
+					err = &statusError{code: sw.status}
+				}
+				c.End(err)
 				return
 			}
 			if v == http.ErrAbortHandler {
+				c.End(nil)
 				panic(v)
 			}
-			err := fmt.Errorf("%s %s: %w", r.Method, r.URL.RequestURI(), rt.mgr.Recovered(slot, v))
-			rt.log.Error("hotpatch: handler panicked", "slot", slot, "patch", patch, "err", err)
-			http.Error(w, "internal error", http.StatusInternalServerError)
+			err := fmt.Errorf("%s %s: %w", r.Method, r.URL.RequestURI(), c.Panic(v))
+			rt.log.Error("hotpatch: handler panicked", "slot", slot, "patch", c.PatchID(), "err", err)
+			if sw.status == 0 {
+				http.Error(w, "internal error", http.StatusInternalServerError)
+			}
 		}()
-		h.ServeHTTP(w, r)
+		h.ServeHTTP(sw, r)
 	})
 }
+
+// statusError is the failure of a request answered with a 5xx status.
+type statusError struct{ code int }
+
+func (e *statusError) Error() string { return "HTTP " + strconv.Itoa(e.code) }
+
+// statusWriter notes the status of a response. Unwrap lets
+// http.ResponseController reach the writer's other features; Flush is
+// passed on, as handlers often look for http.Flusher.
+type statusWriter struct {
+	http.ResponseWriter
+	status int // the status written, 0 while nothing was
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 && code >= 200 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+func (w *statusWriter) Flush() {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	_ = http.NewResponseController(w.ResponseWriter).Flush()
+}
+
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // StatusHandler serves what runs: the generation, every slot with the patch
 // serving it, the patch stack and the most recent events (errors included),
@@ -93,20 +129,49 @@ type slotJSON struct {
 }
 
 type patchJSON struct {
-	ID      string   `json:"id"`
-	Kind    string   `json:"kind"`
-	Source  string   `json:"source"`
-	Serving []string `json:"serving"`
+	ID        string         `json:"id"`
+	Kind      string         `json:"kind"`
+	Source    string         `json:"source"`
+	Serving   []string       `json:"serving"`
+	Probation *probationJSON `json:"probation,omitempty"` // absent without a rollback policy
+}
+
+// probationJSON is a patch's probation: its state, when the window ends,
+// the counts so far and the thresholds.
+type probationJSON struct {
+	State     string    `json:"state"` // on-probation, committed, rolled-back
+	Until     time.Time `json:"until"`
+	Calls     int64     `json:"calls"`
+	Failures  int64     `json:"failures"`
+	Threshold struct {
+		Failures int     `json:"failures,omitempty"`
+		Ratio    float64 `json:"ratio,omitempty"`
+		MinCalls int     `json:"min_calls"`
+		Window   string  `json:"window"`
+	} `json:"threshold"`
+}
+
+func newProbationJSON(p *hotswap.Probation) *probationJSON {
+	if p == nil {
+		return nil
+	}
+	pj := &probationJSON{State: string(p.State), Until: p.Until, Calls: p.Calls, Failures: p.Failures}
+	pj.Threshold.Failures = max(p.Policy.Failures, 0)
+	pj.Threshold.Ratio = max(p.Policy.Ratio, 0)
+	pj.Threshold.MinCalls = p.Policy.MinCalls
+	pj.Threshold.Window = p.Policy.Window.String()
+	return pj
 }
 
 type eventJSON struct {
-	Time       time.Time `json:"time"`
-	Type       string    `json:"type"`
-	Generation uint64    `json:"generation"`
-	Patch      string    `json:"patch,omitempty"`
-	Source     string    `json:"source,omitempty"`
-	Err        string    `json:"err,omitempty"`
-	Note       string    `json:"note,omitempty"`
+	Time       time.Time      `json:"time"`
+	Type       string         `json:"type"`
+	Generation uint64         `json:"generation"`
+	Patch      string         `json:"patch,omitempty"`
+	Source     string         `json:"source,omitempty"`
+	Err        string         `json:"err,omitempty"`
+	Note       string         `json:"note,omitempty"`
+	Probation  *probationJSON `json:"probation,omitempty"` // the evidence of committed and rolled-back events
 }
 
 func (rt *Runtime) status() statusJSON {
@@ -120,11 +185,13 @@ func (rt *Runtime) status() statusJSON {
 		if serving == nil {
 			serving = []string{}
 		}
-		out.Stack = append(out.Stack, patchJSON{ID: p.ID, Kind: string(p.Kind), Source: p.Source, Serving: serving})
+		out.Stack = append(out.Stack, patchJSON{ID: p.ID, Kind: string(p.Kind), Source: p.Source, Serving: serving,
+			Probation: newProbationJSON(p.Probation)})
 	}
 	hist := rt.mgr.History()
 	for _, e := range hist[max(0, len(hist)-statusEvents):] {
-		ej := eventJSON{Time: e.Time, Type: string(e.Type), Generation: e.Generation, Patch: e.PatchID, Source: e.Source, Note: e.Note}
+		ej := eventJSON{Time: e.Time, Type: string(e.Type), Generation: e.Generation, Patch: e.PatchID, Source: e.Source, Note: e.Note,
+			Probation: newProbationJSON(e.Probation)}
 		if e.Err != nil {
 			ej.Err = e.Err.Error()
 		}

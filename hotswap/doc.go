@@ -28,27 +28,63 @@
 // A generation counter rises on every change. [Manager.Status] returns a
 // consistent picture (slot versions and the stack) without waiting for a
 // change in progress. [Manager.History] keeps a bounded log of events
-// (applied, reverted, rolled back, rejected with the reason, retired), and
+// (applied, reverted, rolled back, committed, rejected with the reason,
+// retired), and
 // [Manager.Subscribe] streams them. Each event is also logged through the
 // [Options] Logger.
 //
-// # Failures and rollback
+// # Failures, probation and rollback
 //
-// Each failed call through a slot is counted once, against the patch
-// serving the slot. Loaders report the failures of the code they run
-// ([Host.ReportFailure]) at the boundary that runs it, before the panic or
-// error goes on up; code above the slot (an HTTP middleware, a gRPC
-// interceptor) reports what it recovers through [Manager.Recovered], which
-// counts a panic only if no loader reported it already. So a failure is
-// counted once for every kind, with or without a middleware.
+// Each failed call of a patch's code counts once, against the version
+// that served the call: the patch that served the slot when the call
+// began, not the one serving when the failure is known. Three ways feed
+// the counts:
 //
-// Failures are counted per patch, across all the slots it serves, from the
-// moment it was applied, and the count is never reset. With a
-// [RollbackPolicy], the patch is reverted automatically (a rolled-back
-// event says why) when a failure brings its count to Failures while within
-// Window of the moment the patch became current for the slot that failed.
-// A failure reported later than that never rolls it back: Window is the
-// patch's probation.
+//   - A loader reports the failures of the code it runs at the boundary
+//     that runs it ([Host.ReportFailure]): a panic, before it goes on up;
+//     a process call that broke. The host [Manager.Load] gives a loader is
+//     bound to the patch that load makes, so its reports count against
+//     that patch once it is applied, also when they arrive after a newer
+//     version took over.
+//   - Code above the slot (an HTTP middleware, a gRPC interceptor, a
+//     wrapper) takes a token with [Manager.Begin] before the call and ends
+//     it with [Call.End] or [Call.Panic]: the call, and its failure if it
+//     failed, count against the version captured by Begin. A panic that a
+//     loader reported already is not counted again (it is recognised by
+//     value, or as the very value for one that cannot be compared), nor is
+//     an error a loader accounted for ([Accounted]), nor an error of the
+//     caller's context ending. [Manager.Guard] does this for any call whose
+//     outcome is an error, and [Manager.Recovered] for a panic recovered
+//     without a token (it counts against the patch serving at that moment).
+//   - [Manager.ReportFailure] counts against the patch serving the slot
+//     when the report arrives: for reporters that hold no token or bound
+//     host.
+//
+// Only feeders count calls; failures are counted whoever reports them. The
+// counts are per patch, across all its slots, from its apply on, and never
+// reset; a patch applied again starts from zero.
+//
+// With a [RollbackPolicy], every applied patch is on probation for the
+// policy's Window from its apply. It is rolled back automatically as soon
+// as its failures reach the policy's Failures, or reach Ratio of its calls
+// once it served MinCalls calls: a rolled-back event carries the evidence
+// ([Event].Probation: calls, failures, window, thresholds) and an Err
+// wrapping [ErrProbationFailed]. The revert runs on a goroutine of the
+// manager's; a call that begins through Begin meanwhile waits for it, so
+// with every call fed through Begin the calls that fail on a bad patch are
+// at most its threshold plus those in flight when it was crossed. When the
+// window ends without a rollback, the patch is committed (an
+// [EventCommitted] event with the evidence): failures after that are still
+// counted and shown, but never roll it back. A patch reverted or replaced
+// during its probation is neither committed nor rolled back. Probation
+// does not restart when a shadowed patch serves again after a revert above
+// it. [Manager.Status] shows each probation ([PatchInfo].Probation).
+//
+// A call that begins in the instant between a slot's change and the
+// publication of the manager's snapshot counts against the version the
+// snapshot still shows; a loader called with the manager itself as its
+// host (not through [Manager.Load]) reports against what serves when the
+// report arrives.
 //
 // # Hooks and what they may call
 //
@@ -58,7 +94,8 @@
 //
 //   - Validate runs inside [Manager.Apply] while the change holds the
 //     manager's change lock. It may call the reading methods (Status,
-//     History, Generation, Done, Subscribe) and ReportFailure. Apply,
+//     History, Generation, Done, Subscribe), ReportFailure and the call
+//     tokens (Begin, End, Panic, Guard). Apply,
 //     Revert, RollBack and Close would wait for the lock it holds: they
 //     fail at once with [ErrReentrant], which names the method and the
 //     hook. So do those calls from inside any Validate hook into a
@@ -139,7 +176,7 @@
 // In [Options] and [RollbackPolicy], as in every Options struct of the
 // module, a zero field means its documented default; where a feature can
 // be off, its default is off or a negative value turns it off (a zero
-// RollbackPolicy.Failures is the default, no automatic rollback).
+// RollbackPolicy, the default, puts no patch on probation).
 //
 // # The patch directory
 //

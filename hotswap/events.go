@@ -16,6 +16,7 @@ const (
 	EventRolledBack EventType = "rolled-back" // a patch left the stack after repeated failures
 	EventRejected   EventType = "rejected"    // a patch (or a file meant to become one) was refused; Err says why
 	EventRetired    EventType = "retired"     // a patch's resources were released; Err is its Retire error, if any
+	EventCommitted  EventType = "committed"   // a patch's probation ended clean; Probation has the evidence
 
 	// Recorded by loaders and tools through [Host.Record]:
 	EventRestarted EventType = "restarted" // what serves a patch was restarted (a process that exited); Err says why
@@ -36,13 +37,14 @@ const (
 type Event struct {
 	Type       EventType
 	Time       time.Time
-	Generation uint64   // the manager's generation after the event; for retired, that of the change that retired the patch
-	PatchID    string   // the patch concerned, if any
-	Kind       Kind     // its kind, if known
-	Source     string   // its source (file, origin), if known
-	Slots      []string // the slots concerned, sorted
-	Err        error    // why, for rejected, rolled-back, watch-error and failed retire events
-	Note       string   // what happened, when it is not a failure (a revert at Close, a watch that resumed)
+	Generation uint64     // the manager's generation after the event; for retired, that of the change that retired the patch
+	PatchID    string     // the patch concerned, if any
+	Kind       Kind       // its kind, if known
+	Source     string     // its source (file, origin), if known
+	Slots      []string   // the slots concerned, sorted
+	Err        error      // why, for rejected, rolled-back, watch-error and failed retire events
+	Note       string     // what happened, when it is not a failure (a revert at Close, a watch that resumed)
+	Probation  *Probation // the evidence, for committed events and the rolled-back events of a failed probation
 }
 
 // String renders the event on one line for logs and terminals.

@@ -128,3 +128,42 @@ func ExampleManager_Attach() {
 	// Output:
 	// howdy, gopher - kind word
 }
+
+// Count the calls of a slot whose func returns an error for the probation
+// of the patch that serves it; a patch that fails too often during its
+// window is rolled back.
+func ExampleManager_Guard() {
+	reg := registry.New()
+	charge := registry.MustRegister(reg, "billing.Charge", func(cents int) error { return nil })
+	mgr, err := hotswap.New(reg, hotswap.Options{Rollback: hotswap.RollbackPolicy{Failures: 3}})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer mgr.Close(context.Background())
+	events, cancel := mgr.Subscribe(10)
+	defer cancel()
+
+	ctx := context.Background()
+	if _, err := mgr.Apply(ctx, hotswap.Patch{ID: "charge-v2", Impls: map[string]any{
+		"billing.Charge": func(cents int) error { return fmt.Errorf("charge %d: card network down", cents) },
+	}}); err != nil {
+		fmt.Println(err)
+		return
+	}
+	for range 3 {
+		err := mgr.Guard(ctx, "billing.Charge", func() error { return charge.Load()(100) })
+		fmt.Println(err)
+	}
+	for e := range events {
+		if e.Type == hotswap.EventRolledBack {
+			fmt.Println(e.PatchID, "rolled back after", e.Probation.Failures, "failures in", e.Probation.Calls, "calls")
+			break
+		}
+	}
+	// Output:
+	// charge 100: card network down
+	// charge 100: card network down
+	// charge 100: card network down
+	// charge-v2 rolled back after 3 failures in 3 calls
+}

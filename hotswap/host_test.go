@@ -201,7 +201,7 @@ func TestRecoveredExactlyOnce(t *testing.T) {
 	}
 	// An unreported panic of a manual patch counts once.
 	mustApply(t, f.m, greetPatch("manual", "manual"))
-	_ = f.m.Recovered("example.Greet", []int{1}) // not comparable: never taken
+	_ = f.m.Recovered("example.Greet", []int{1}) // a new slice, not a value a loader reported
 	if got := failures(); got != 1 {
 		t.Fatalf("failures of a manual patch after Recovered = %d, want 1", got)
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"sync/atomic"
 
 	"github.com/hotpatch-go/hotpatch/registry"
 )
@@ -40,8 +41,12 @@ type Host interface {
 	//     above the slot.
 	//
 	// So every failure counts once, whichever kind of patch and whether
-	// or not a middleware is there. It never blocks. See [RollbackPolicy]
-	// for how failures are counted.
+	// or not a middleware is there. It never blocks. The host that
+	// [Manager.Load] hands a loader counts the reports against the patch
+	// that load made, even when they arrive after a newer version took
+	// over; [*Manager] itself counts against the patch serving the slot
+	// when the report arrives. See [RollbackPolicy] for what the counts
+	// do.
 	ReportFailure(slot string, err error)
 
 	// RollBack reverts the applied patch with the given ID and records a
@@ -55,7 +60,7 @@ type Host interface {
 	// of the caller's own. The manager sets Time (if zero) and
 	// Generation, keeps it in the history, sends it to subscribers and
 	// logs it. Types that only the manager records (applied, reverted,
-	// rolled-back, retired) are refused with [ErrReservedEvent].
+	// rolled-back, committed, retired) are refused with [ErrReservedEvent].
 	Record(e Event) error
 
 	// Logger returns the manager's logger ([Options] Logger), never nil.
@@ -133,21 +138,29 @@ func (m *Manager) Loaders() []Loader {
 	return slices.Clone(m.loaders)
 }
 
-// Load runs l.Load for the file at path with m as its host, as user code:
-// a panic in it becomes a [*PanicError], and a Close called from inside it
-// does not wait for it. A zero Kind of the patch becomes l's, an empty
+// Load runs l.Load for the file at path, as user code: a panic in it
+// becomes a [*PanicError], and a Close called from inside it does not
+// wait for it. The loader's host is m bound to the patch the load
+// returns: once that patch is applied, the failures the loader reports
+// through it ([Host.ReportFailure]) count against that patch, also when
+// they arrive after a newer version took over its slots (a call that
+// failed slowly, a process that died late). A loader called with m itself
+// as its host reports against the patch serving the slot when the report
+// arrives. A zero Kind of the patch becomes l's, an empty
 // Source becomes path. Release a loaded patch that is not applied with
 // [Manager.Release].
 func (m *Manager) Load(ctx context.Context, l Loader, path string) (p Patch, err error) {
+	h := &loadHost{m: m}
 	err = runUnlocked(func() error {
 		return callHook(ctx, func(ctx context.Context) error {
-			p, err = l.Load(ctx, m, path)
+			p, err = l.Load(ctx, h, path)
 			return err
 		})
 	})
 	if err != nil {
 		return Patch{}, err
 	}
+	p.host = h
 	if p.Kind == "" {
 		p.Kind = l.Kind()
 	}
@@ -175,6 +188,37 @@ func (m *Manager) Release(p Patch) error {
 	return nil
 }
 
+// loadHost is the host of one load: m, with failure reports counted
+// against the patch the load made once it is applied.
+type loadHost struct {
+	m *Manager
+	e atomic.Pointer[entry] // the applied patch; nil until then
+}
+
+func (h *loadHost) Slot(name string) (registry.Slot, bool) { return h.m.Slot(name) }
+func (h *loadHost) RollBack(ctx context.Context, id string, why error) error {
+	return h.m.RollBack(ctx, id, why)
+}
+func (h *loadHost) Record(e Event) error { return h.m.Record(e) }
+func (h *loadHost) Logger() *slog.Logger { return h.m.Logger() }
+
+// ReportFailure counts one failure against the patch this host's load
+// made, once it was applied, whatever serves slot now. Reports about a
+// patch that was never applied count nothing.
+func (h *loadHost) ReportFailure(slot string, err error) {
+	m := h.m
+	if m.closed.Load() {
+		return
+	}
+	m.reported.remember(slot, err)
+	e := h.e.Load()
+	if e == nil {
+		m.logDebug("hotswap: failure of a patch not applied", "slot", slot, "err", err)
+		return
+	}
+	m.fail(e, slot, err)
+}
+
 // Slot returns the registered slot of that name (see [Host.Slot]).
 func (m *Manager) Slot(name string) (registry.Slot, bool) { return m.reg.Lookup(name) }
 
@@ -184,7 +228,7 @@ func (m *Manager) Logger() *slog.Logger { return m.log }
 // Record adds an event that did not come from a change (see [Host.Record]).
 func (m *Manager) Record(e Event) error {
 	switch e.Type {
-	case EventApplied, EventReverted, EventRolledBack, EventRetired:
+	case EventApplied, EventReverted, EventRolledBack, EventRetired, EventCommitted:
 		return fmt.Errorf("record %s event: %w", e.Type, ErrReservedEvent)
 	case "":
 		return fmt.Errorf("record event: %w", ErrNoEventType)

@@ -34,23 +34,9 @@ type Options struct {
 	// context ends then, and a hook that has not returned min(2 s,
 	// RetireTimeout) later is abandoned ([ErrRetireAbandoned]).
 	RetireTimeout time.Duration
-	// Rollback reverts a patch automatically after repeated failures.
+	// Rollback puts each applied patch on probation and reverts it
+	// automatically when its calls fail too often (see [RollbackPolicy]).
 	Rollback RollbackPolicy
-}
-
-// RollbackPolicy reverts a patch automatically after repeated failures.
-// Failures are counted per patch, across every slot it serves, from the
-// moment it was applied, and never reset (see [Manager.ReportFailure] for
-// who reports them). The patch is rolled back when a failure brings its
-// count to Failures within Window of the moment the patch became current
-// for the slot that failed; a failure reported later never rolls it back.
-type RollbackPolicy struct {
-	// Failures is the count that rolls a patch back. Zero, the default,
-	// and negative values mean no automatic rollback.
-	Failures int
-	// Window is the probation after a patch became current for a slot.
-	// Zero means DefaultRollbackWindow.
-	Window time.Duration
 }
 
 // Manager applies and reverts patches on the slots of one registry. It is the
@@ -95,8 +81,18 @@ type entry struct {
 	slots     []string // sorted
 	gen       uint64
 	appliedAt time.Time
-	failures  atomic.Int64 // failures reported while it served, for rollback
-	rolling   atomic.Bool  // a rollback has been started
+	m         *Manager
+	calls     atomic.Int64  // calls counted by feeders (Begin)
+	failures  atomic.Int64  // failures counted against it, for its probation
+	state     atomic.Uint32 // its probation: stNone, stActive, stCommitted, stRolledBack
+
+	// Set before the entry is published, then read-only: read without
+	// the lock by Begin and judge.
+	until time.Time     // the end of its probation
+	out   chan struct{} // closed once it left the stack; nil when never on probation
+
+	timer *time.Timer // ends the probation; guarded by the change lock
+	gone  bool        // out is closed; guarded by the change lock
 }
 
 // New returns a manager for reg. One registry has at most one manager at a
@@ -105,6 +101,9 @@ type entry struct {
 func New(reg *registry.Registry, opts Options) (*Manager, error) {
 	if reg == nil {
 		return nil, ErrNoRegistry
+	}
+	if err := opts.Rollback.check(); err != nil {
+		return nil, err
 	}
 	release, ok := slotaccess.Claim(reg)
 	if !ok {
@@ -116,9 +115,7 @@ func New(reg *registry.Registry, opts Options) (*Manager, error) {
 	if opts.RetireTimeout <= 0 {
 		opts.RetireTimeout = DefaultRetireTimeout
 	}
-	if opts.Rollback.Failures > 0 && opts.Rollback.Window <= 0 {
-		opts.Rollback.Window = DefaultRollbackWindow
-	}
+	opts.Rollback = opts.Rollback.withDefaults()
 	log := opts.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -252,7 +249,11 @@ func (m *Manager) apply(ctx context.Context, p Patch) (Applied, error) {
 	// The swap. Every check is done; nothing below can fail.
 	m.gen++
 	now := time.Now()
-	e := &entry{p: p, slots: slots, gen: m.gen, appliedAt: now}
+	e := &entry{m: m, p: p, slots: slots, gen: m.gen, appliedAt: now}
+	m.startProbation(e)
+	if p.host != nil && p.host.m == m {
+		p.host.e.Store(e) // its loader's reports count against e from now on
+	}
 	if old != nil {
 		m.removeFromStack(old)
 	}
@@ -277,6 +278,7 @@ func (m *Manager) apply(ctx context.Context, p Patch) (Applied, error) {
 	m.publish(changed)
 	m.emitLocked(Event{Type: EventApplied, Generation: m.gen, PatchID: p.ID, Kind: p.Kind, Source: p.Source, Slots: slots})
 	if old != nil {
+		m.left(old)
 		m.emitLocked(Event{Type: EventReverted, Generation: m.gen, PatchID: old.p.ID, Kind: old.p.Kind, Source: old.p.Source, Slots: old.slots})
 		m.retire(old)
 	}
@@ -323,6 +325,12 @@ func (m *Manager) Revert(ctx context.Context, id string) error {
 
 // revert does the work of Revert; the caller holds the lock.
 func (m *Manager) revert(id string, typ EventType, why error) error {
+	return m.revertWith(id, typ, why, nil)
+}
+
+// revertWith reverts and records an event of type typ, with the evidence
+// of a failed probation when there is one.
+func (m *Manager) revertWith(id string, typ EventType, why error, pr *Probation) error {
 	e := m.byID[id]
 	if e == nil {
 		return fmt.Errorf("revert patch %q: %w", id, ErrUnknownPatch)
@@ -336,7 +344,8 @@ func (m *Manager) revert(id string, typ EventType, why error) error {
 		}
 	}
 	m.publish(e.slots)
-	m.emitLocked(Event{Type: typ, Generation: m.gen, PatchID: id, Kind: e.p.Kind, Source: e.p.Source, Slots: e.slots, Err: why})
+	m.left(e)
+	m.emitLocked(Event{Type: typ, Generation: m.gen, PatchID: id, Kind: e.p.Kind, Source: e.p.Source, Slots: e.slots, Err: why, Probation: pr})
 	m.retire(e)
 	return nil
 }
@@ -430,13 +439,16 @@ func (m *Manager) goAsync(f func()) bool {
 	return true
 }
 
-// ReportFailure tells the manager that one call through slot failed in the
-// code of the patch serving it (see [Host.ReportFailure] for who reports
-// what). Every call counts one failure: report each failure once. It never
-// blocks. With a [RollbackPolicy], the patch is reverted once its count
-// reaches the policy's Failures while within Window of becoming current for
-// the slot; a rolled-back event records why. A failure of a slot that
-// serves its baseline is only logged (at debug level).
+// ReportFailure tells the manager that one call through slot failed in
+// the code of the patch serving it now (see [Host.ReportFailure] for who
+// reports what). Every call counts one failure: report each failure once.
+// It never blocks. The failure counts against the patch that serves slot
+// when the report arrives, and may roll it back ([RollbackPolicy]); a
+// failure of a slot that serves its baseline is only logged (at debug
+// level). A loader's host given by [Manager.Load] counts the failures it is
+// told about against the patch that loader made, whatever serves when they
+// arrive; code above the slot counts against the version that served the
+// call with [Manager.Begin].
 func (m *Manager) ReportFailure(slot string, err error) {
 	if m.closed.Load() {
 		return
@@ -445,8 +457,7 @@ func (m *Manager) ReportFailure(slot string, err error) {
 	m.count(slot, err)
 }
 
-// count counts one failure against the patch serving slot and starts a
-// rollback when the policy says so.
+// count counts one failure against the patch serving slot now.
 func (m *Manager) count(slot string, err error) {
 	s := m.snap.Load()
 	i := s.find(slot)
@@ -458,30 +469,7 @@ func (m *Manager) count(slot string, err error) {
 		m.logDebug("hotswap: failure on baseline slot", "slot", slot, "err", err)
 		return
 	}
-	n := e.failures.Add(1)
-	m.logDebug("hotswap: failure reported", "slot", slot, "patch", e.p.ID, "count", n, "err", err)
-	pol := m.opts.Rollback
-	if pol.Failures <= 0 || n < int64(pol.Failures) {
-		return
-	}
-	if time.Since(time.Unix(0, s.vers[i].since)) > pol.Window {
-		return
-	}
-	if !e.rolling.CompareAndSwap(false, true) {
-		return
-	}
-	why := fmt.Errorf("%d failures reported within %v after patch %q became current for slot %s; last: %w",
-		n, pol.Window, e.p.ID, slot, err)
-	m.goAsync(func() {
-		if m.lock(context.Background(), "rollback") != nil {
-			return
-		}
-		defer m.unlock()
-		if m.byID[e.p.ID] != e {
-			return // already reverted or replaced
-		}
-		_ = m.revert(e.p.ID, EventRolledBack, why)
-	})
+	m.fail(e, slot, err)
 }
 
 // Recovered is the recover-and-report step of code above a slot (an HTTP
@@ -495,12 +483,18 @@ func (m *Manager) count(slot string, err error) {
 // code no loader runs (a manual patch, code above the slot such as the
 // encoding of a patch's result, the baseline) is counted here.
 //
-// A panic value is recognised by equality (==): an error value created by
-// the panic is recognised exactly; two panics with equal strings are told
-// apart only by order. A value that cannot be compared (a slice, a map) is
-// never recognised, and a failure with one is counted by the loader and
-// again here. An error that implements [Accounted] (a process patch's
-// call error) is never counted here: its loader accounted for it.
+// A panic value is recognised by equality (==), or, for a value that
+// cannot be compared (a slice, a map), as the very value a loader
+// reported (the same boxed value, which a wrapper that panics again with
+// what it recovered passes on): an error value created by the panic is
+// recognised exactly; two panics with equal strings are told apart only
+// by order. An error that implements [Accounted] (a process patch's call
+// error) is never counted here: its loader accounted for it.
+//
+// Recovered counts against the patch serving slot when it is called; a
+// feeder that began the call with [Manager.Begin] uses [Call.Panic]
+// instead, which counts against the version that served the call, and
+// counts the call.
 func (m *Manager) Recovered(slot string, v any) error {
 	pe, ok := v.(*PanicError)
 	if !ok {
@@ -589,6 +583,7 @@ func (m *Manager) shutdown() {
 		m.publish(nil)
 		for i := len(stack) - 1; i >= 0; i-- {
 			e := stack[i]
+			m.left(e)
 			m.emitLocked(Event{Type: EventReverted, Generation: m.gen, PatchID: e.p.ID, Kind: e.p.Kind, Source: e.p.Source,
 				Slots: e.slots, Note: noteClosed})
 			m.retire(e)

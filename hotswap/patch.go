@@ -49,6 +49,11 @@ type Patch struct {
 	// uses it any more, off the caller's path: release interpreters,
 	// subprocesses and the like here, after draining in-flight calls.
 	Retire func(ctx context.Context) error
+
+	// host is the host [Manager.Load] gave the loader that made the
+	// patch: once the patch is applied, it counts that loader's failure
+	// reports against it.
+	host *loadHost
 }
 
 // Applied reports a successful [Manager.Apply].

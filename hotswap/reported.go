@@ -3,6 +3,7 @@ package hotswap
 import (
 	"errors"
 	"sync"
+	"unsafe"
 )
 
 // reportedSize bounds the panics remembered for Recovered: enough for the
@@ -66,12 +67,30 @@ func (r *reportedRing) take(slot string, v any) bool {
 	return false
 }
 
-// equal is a == b, false for values that cannot be compared.
+// equal reports whether a and b are the same panic value: a == b, or,
+// for values that cannot be compared (a slice, a map, a struct holding
+// one), the same boxed value, as a wrapper that recovers a panic and
+// panics again with what it recovered passes it on. Two panics with
+// separately boxed equal slices are told apart, as they should be.
 func equal(a, b any) (eq bool) {
+	if sameBox(a, b) {
+		return true
+	}
 	defer func() {
 		if recover() != nil {
-			eq = false
+			eq = false // not comparable, and not the same box
 		}
 	}()
 	return a == b
+}
+
+// sameBox reports whether a and b are one interface value: the same
+// dynamic type and the same data word. A value copied from one interface
+// to another keeps its data word; boxing a value anew makes a new one
+// (except for values the runtime boxes without allocating, which are
+// comparable and compared with == anyway).
+func sameBox(a, b any) bool {
+	ea := (*[2]unsafe.Pointer)(unsafe.Pointer(&a))
+	eb := (*[2]unsafe.Pointer)(unsafe.Pointer(&b))
+	return ea[0] == eb[0] && ea[1] == eb[1]
 }

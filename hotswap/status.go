@@ -38,6 +38,7 @@ type PatchInfo struct {
 	Serving    []string // the slots it serves now (others are shadowed by patches above)
 	Generation uint64   // generation at which it was applied
 	AppliedAt  time.Time
+	Probation  *Probation // its probation and its counts now; nil without a [RollbackPolicy]
 }
 
 // snapshot is the immutable state published after every change. It is
@@ -46,8 +47,16 @@ type PatchInfo struct {
 type snapshot struct {
 	gen   uint64
 	slots []registry.Slot // sorted by name; shared by snapshots until a slot is registered
+	names []string        // the slots' names, parallel to slots and shared with them: find's keys
 	vers  []slotVer       // parallel to slots
-	stack []PatchInfo
+	stack []stackItem
+}
+
+// stackItem is one applied patch in a snapshot: what Status shows, and the
+// entry whose counts it reads live.
+type stackItem struct {
+	info PatchInfo
+	e    *entry
 }
 
 // slotVer is the version a slot serves.
@@ -59,7 +68,7 @@ type slotVer struct {
 
 // find returns the index of the named slot in s.slots, or -1.
 func (s *snapshot) find(name string) int {
-	i, ok := slices.BinarySearchFunc(s.slots, name, func(sl registry.Slot, n string) int { return strings.Compare(sl.Name(), n) })
+	i, ok := slices.BinarySearch(s.names, name)
 	if !ok {
 		return -1
 	}
@@ -70,10 +79,10 @@ func (s *snapshot) find(name string) int {
 // (all slots when changed is nil). The caller holds the lock.
 func (m *Manager) publish(changed []string) {
 	prev := m.snap.Load()
-	s := &snapshot{gen: m.gen, stack: make([]PatchInfo, len(m.stack))}
+	s := &snapshot{gen: m.gen, stack: make([]stackItem, len(m.stack))}
 	if prev != nil && changed != nil && m.reg.Len() == len(prev.slots) {
 		// Slots are never unregistered: same count, same slots.
-		s.slots = prev.slots
+		s.slots, s.names = prev.slots, prev.names
 		s.vers = slices.Clone(prev.vers)
 		for _, name := range changed {
 			if i := s.find(name); i >= 0 {
@@ -82,8 +91,10 @@ func (m *Manager) publish(changed []string) {
 		}
 	} else {
 		s.slots = m.reg.Slots()
+		s.names = make([]string, len(s.slots))
 		s.vers = make([]slotVer, len(s.slots))
 		for i, sl := range s.slots {
+			s.names[i] = sl.Name()
 			s.vers[i] = m.slotVer(sl)
 		}
 	}
@@ -94,8 +105,8 @@ func (m *Manager) publish(changed []string) {
 				serving = append(serving, name)
 			}
 		}
-		s.stack[i] = PatchInfo{ID: e.p.ID, Kind: e.p.Kind, Source: e.p.Source, Baseline: e.p.Baseline,
-			Slots: e.slots, Serving: serving, Generation: e.gen, AppliedAt: e.appliedAt}
+		s.stack[i] = stackItem{e: e, info: PatchInfo{ID: e.p.ID, Kind: e.p.Kind, Source: e.p.Source, Baseline: e.p.Baseline,
+			Slots: e.slots, Serving: serving, Generation: e.gen, AppliedAt: e.appliedAt}}
 	}
 	m.snap.Store(s)
 }
@@ -110,9 +121,11 @@ func (m *Manager) slotVer(sl registry.Slot) slotVer {
 func (m *Manager) Status() Status {
 	s := m.snap.Load()
 	st := Status{Generation: s.gen, Stack: make([]PatchInfo, len(s.stack)), Slots: make([]SlotStatus, len(s.slots))}
-	for i, p := range s.stack {
+	for i, it := range s.stack {
+		p := it.info
 		p.Slots = slices.Clone(p.Slots)
 		p.Serving = slices.Clone(p.Serving)
+		p.Probation = m.probation(it.e, it.e.state.Load())
 		st.Stack[i] = p
 	}
 	for i, sl := range s.slots {

@@ -54,10 +54,12 @@ func newServer(hp *hotpatch.Runtime) *server {
 	return s
 }
 
-// routes wraps each endpoint whose logic is a slot in hp.Handler: a panic
-// in it (in a patch, or in the baseline) is answered with 500, logged and
-// reported against the slot, so that the rollback policy can revert a bad
-// patch, for every kind of patch and only once.
+// routes wraps each endpoint whose logic is a slot in hp.Handler: each
+// request counts as one call of the patch serving the slot when it began,
+// for the patch's probation; a panic in it (in a patch, or in the
+// baseline) is answered with 500, logged, and counted once as a failure,
+// for every kind of patch, as is a 5xx answer, so that the rollback policy
+// reverts a bad patch.
 func (s *server) routes() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET /greet", s.hp.Handler(slotGreet, http.HandlerFunc(s.handleGreet)))

@@ -1,0 +1,78 @@
+package hotgrpc
+
+import (
+	"context"
+	"errors"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/hotpatch-go/hotpatch/hotswap"
+)
+
+// UnaryServerInterceptor returns an interceptor that counts each call of
+// a slot-backed unary method for the probation of m's patches. slot maps a
+// full method name ("/pkg.Service/Method") to the slot that backs it, or to
+// "" for a method no slot backs; it is called on every call, so keep it
+// cheap (a map lookup).
+func UnaryServerInterceptor(m *hotswap.Manager, slot func(fullMethod string) string) grpc.UnaryServerInterceptor {
+	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (resp any, err error) {
+		name := slot(info.FullMethod)
+		if name == "" {
+			return handler(ctx, req)
+		}
+		c := m.Begin(ctx, name)
+		defer func() {
+			if v := recover(); v != nil {
+				resp, err = nil, recovered(m, c, name, info.FullMethod, v)
+				return
+			}
+			c.End(fault(err))
+		}()
+		return handler(ctx, req)
+	}
+}
+
+// StreamServerInterceptor returns an interceptor that counts each call of
+// a slot-backed stream method for the probation of m's patches, as
+// [UnaryServerInterceptor] does for unary ones: one call per stream, with
+// the outcome of its handler.
+func StreamServerInterceptor(m *hotswap.Manager, slot func(fullMethod string) string) grpc.StreamServerInterceptor {
+	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) (err error) {
+		name := slot(info.FullMethod)
+		if name == "" {
+			return handler(srv, ss)
+		}
+		c := m.Begin(ss.Context(), name)
+		defer func() {
+			if v := recover(); v != nil {
+				err = recovered(m, c, name, info.FullMethod, v)
+				return
+			}
+			c.End(fault(err))
+		}()
+		return handler(srv, ss)
+	}
+}
+
+// recovered counts and logs a panic of a handler and returns what the
+// client gets: codes.Internal, without the panic value.
+func recovered(m *hotswap.Manager, c hotswap.Call, slot, method string, v any) error {
+	err := c.Panic(v)
+	m.Logger().Error("hotgrpc: handler panicked", "method", method, "slot", slot, "patch", c.PatchID(), "err", err)
+	return status.Errorf(codes.Internal, "internal error in %s", method)
+}
+
+// fault returns err if it says the server is at fault (see the package
+// documentation), else nil.
+func fault(err error) error {
+	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return nil
+	}
+	switch status.Code(err) {
+	case codes.Unknown, codes.Internal, codes.Unavailable, codes.DataLoss:
+		return err
+	}
+	return nil
+}

@@ -1,0 +1,395 @@
+package hotswap
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"runtime/debug"
+	"strings"
+	"time"
+)
+
+// DefaultMinCalls is the number of calls a patch must have served before
+// [RollbackPolicy].Ratio may roll it back, when MinCalls is zero.
+const DefaultMinCalls = 20
+
+// RollbackPolicy puts every applied patch on probation and reverts it
+// automatically when its calls fail too often before the probation ends.
+//
+// Probation starts when the patch is applied and lasts Window. During it,
+// every failed call of the patch's code counts against the patch (per
+// patch, across all of its slots), and every call that a feeder counts
+// ([Manager.Begin]) adds to its calls. The patch is rolled back as soon as
+// Failures failures are counted, or as soon as failures reach Ratio of its
+// calls once it has served at least MinCalls calls: a rolled-back event
+// carries the evidence ([Event].Probation). If the window ends without
+// that, the patch is committed (a committed event): later failures are
+// still counted, and shown by [Manager.Status], but never roll it back.
+//
+// Probation is on when Failures or Ratio is positive; the zero value puts
+// no patch on probation and rolls nothing back.
+type RollbackPolicy struct {
+	// Failures is the count of failures that rolls a patch back. Zero,
+	// the default, and negative values set no count threshold.
+	Failures int
+	// Ratio is the share of failed calls, in (0, 1], that rolls a patch
+	// back once it has served MinCalls calls: 0.05 is 5 %. Zero, the
+	// default, and negative values set no ratio threshold. Only calls
+	// counted by a feeder ([Manager.Begin], [Manager.Guard], the HTTP and
+	// gRPC feeders) count: without one, a patch has no calls and Ratio
+	// never applies.
+	Ratio float64
+	// MinCalls is the number of calls a patch must have served before
+	// Ratio applies. Zero means DefaultMinCalls; it does not hold back the
+	// Failures threshold.
+	MinCalls int
+	// Window is the probation, from the moment the patch is applied.
+	// Zero means DefaultRollbackWindow.
+	Window time.Duration
+}
+
+// ErrBadPolicy is returned by [New] for a [RollbackPolicy] whose Ratio
+// can never be reached, or is not a number.
+var ErrBadPolicy = errors.New("hotswap: bad rollback policy")
+
+// ErrProbationFailed is wrapped by the Err of the rolled-back event of a
+// patch that failed its probation.
+var ErrProbationFailed = errors.New("hotswap: patch failed its probation")
+
+// enabled reports whether patches go on probation.
+func (p RollbackPolicy) enabled() bool { return p.Failures > 0 || p.Ratio > 0 }
+
+// check reports a policy that cannot work.
+func (p RollbackPolicy) check() error {
+	if math.IsNaN(p.Ratio) || p.Ratio > 1 {
+		return fmt.Errorf("%w: Ratio %v: want a share of calls in (0, 1], such as 0.05 for 5 %%, or 0 for none", ErrBadPolicy, p.Ratio)
+	}
+	return nil
+}
+
+// withDefaults fills the zero fields of an enabled policy.
+func (p RollbackPolicy) withDefaults() RollbackPolicy {
+	if !p.enabled() {
+		return p
+	}
+	if p.Window <= 0 {
+		p.Window = DefaultRollbackWindow
+	}
+	if p.MinCalls <= 0 {
+		p.MinCalls = DefaultMinCalls
+	}
+	return p
+}
+
+// exceeded reports whether calls and failures cross a threshold. A patch
+// may have more failures than counted calls (failures reported by loaders
+// of calls no feeder counted): the ratio is then taken of the failures.
+func (p RollbackPolicy) exceeded(calls, failures int64) bool {
+	if p.Failures > 0 && failures >= int64(p.Failures) {
+		return true
+	}
+	if p.Ratio > 0 && calls >= int64(p.MinCalls) {
+		return float64(failures) >= p.Ratio*float64(max(calls, failures))
+	}
+	return false
+}
+
+// String describes the thresholds, for event texts.
+func (p RollbackPolicy) String() string {
+	var parts []string
+	if p.Failures > 0 {
+		parts = append(parts, fmt.Sprintf("%d failures", p.Failures))
+	}
+	if p.Ratio > 0 {
+		parts = append(parts, fmt.Sprintf("%g%% of at least %d calls", 100*p.Ratio, p.MinCalls))
+	}
+	if len(parts) == 0 {
+		return "no probation"
+	}
+	return strings.Join(parts, " or ") + fmt.Sprintf(" within %v", p.Window)
+}
+
+// ProbationState says where a patch is in its probation.
+type ProbationState string
+
+// The states of a probation.
+const (
+	ProbationActive     ProbationState = "on-probation" // the window runs; failures can roll the patch back
+	ProbationCommitted  ProbationState = "committed"    // the window ended clean
+	ProbationRolledBack ProbationState = "rolled-back"  // a threshold was crossed; the patch is (being) reverted
+)
+
+// Probation is the probation of one patch: in [PatchInfo] while the patch
+// is applied, and the evidence on its committed or rolled-back event.
+type Probation struct {
+	State    ProbationState
+	Start    time.Time      // when the patch was applied
+	Until    time.Time      // when the window ends (or ended)
+	Calls    int64          // calls counted by feeders, across the patch's slots
+	Failures int64          // failures counted against the patch
+	Policy   RollbackPolicy // the thresholds, defaults filled in
+}
+
+// probation states kept in entry.state.
+const (
+	stNone uint32 = iota
+	stActive
+	stCommitted
+	stRolledBack
+)
+
+var stateNames = [...]ProbationState{stActive: ProbationActive, stCommitted: ProbationCommitted, stRolledBack: ProbationRolledBack}
+
+// probation returns e's probation with its counts now, or nil when e was
+// never on probation.
+func (m *Manager) probation(e *entry, st uint32) *Probation {
+	if st == stNone {
+		return nil
+	}
+	return &Probation{State: stateNames[st], Start: e.appliedAt, Until: e.until,
+		Calls: e.calls.Load(), Failures: e.failures.Load(), Policy: m.opts.Rollback}
+}
+
+// startProbation puts e on probation; the caller holds the lock and is
+// applying e. The timer's goroutine runs only once the window ended, and
+// Close waits for it (goAsync).
+func (m *Manager) startProbation(e *entry) {
+	pol := m.opts.Rollback
+	if !pol.enabled() {
+		return
+	}
+	e.until = e.appliedAt.Add(pol.Window)
+	e.out = make(chan struct{})
+	e.state.Store(stActive)
+	e.timer = time.AfterFunc(pol.Window, func() { m.goAsync(func() { m.endProbation(e) }) })
+}
+
+// left marks e as out of the stack; the caller holds the lock and has
+// published the change. A call waiting in Begin for e's rollback goes on.
+func (m *Manager) left(e *entry) {
+	e.state.CompareAndSwap(stActive, stNone) // its late failures judge nothing
+	if e.timer != nil {
+		e.timer.Stop()
+		e.timer = nil
+	}
+	if e.out != nil && !e.gone {
+		close(e.out)
+		e.gone = true
+	}
+}
+
+// endProbation runs when e's window has ended: e is committed, unless its
+// counts cross a threshold now (a ratio whose last calls came in at the
+// end), and then rolled back.
+func (m *Manager) endProbation(e *entry) {
+	if m.lock(context.Background(), "probation") != nil {
+		return // closed: every patch was reverted
+	}
+	defer m.unlock()
+	if m.byID[e.p.ID] != e {
+		return
+	}
+	if m.opts.Rollback.exceeded(e.calls.Load(), e.failures.Load()) && e.state.CompareAndSwap(stActive, stRolledBack) {
+		_ = m.revertProbation(e, "", nil)
+		return
+	}
+	if !e.state.CompareAndSwap(stActive, stCommitted) {
+		return
+	}
+	pr := m.probation(e, stCommitted)
+	m.emitLocked(Event{Type: EventCommitted, Generation: m.gen, PatchID: e.p.ID, Kind: e.p.Kind, Source: e.p.Source,
+		Slots: e.slots, Probation: pr,
+		Note: fmt.Sprintf("probation of %v ended clean: %d failures in %d calls (rollback at %s)",
+			pr.Policy.Window, pr.Failures, pr.Calls, pr.Policy)})
+}
+
+// revertProbation rolls e back for failing its probation; the caller holds
+// the lock and has set e's state to rolled back.
+func (m *Manager) revertProbation(e *entry, slot string, last error) error {
+	pr := m.probation(e, stRolledBack)
+	why := fmt.Errorf("%w: %d failures in %d calls within %v of its apply (rollback at %s)",
+		ErrProbationFailed, pr.Failures, pr.Calls, time.Since(pr.Start).Round(time.Millisecond), pr.Policy)
+	if last != nil {
+		why = fmt.Errorf("%w; last, on slot %s: %w", why, slot, last)
+	}
+	return m.revertWith(e.p.ID, EventRolledBack, why, pr)
+}
+
+// fail counts one failure against e, reported for slot, and judges its
+// probation.
+func (m *Manager) fail(e *entry, slot string, err error) {
+	n := e.failures.Add(1)
+	m.logDebug("hotswap: failure reported", "slot", slot, "patch", e.p.ID, "count", n, "err", err)
+	m.judge(e, slot, err)
+}
+
+// judge starts e's rollback if its counts cross a threshold while its
+// probation runs. It never blocks: the revert runs on a goroutine of the
+// manager's.
+func (m *Manager) judge(e *entry, slot string, last error) {
+	if e.state.Load() != stActive {
+		return
+	}
+	pol := m.opts.Rollback
+	if !pol.exceeded(e.calls.Load(), e.failures.Load()) || time.Now().After(e.until) {
+		return // a late failure: the window's timer commits the patch
+	}
+	if !e.state.CompareAndSwap(stActive, stRolledBack) {
+		return
+	}
+	m.goAsync(func() {
+		if m.lock(context.Background(), "rollback") != nil {
+			return // closed: every patch was reverted
+		}
+		defer m.unlock()
+		if m.byID[e.p.ID] != e {
+			return // already reverted or replaced
+		}
+		_ = m.revertProbation(e, slot, last)
+	})
+}
+
+// Call is one call through a slot, counted against the version that
+// served it: the patch that served the slot when [Manager.Begin] returned
+// it. The zero Call (a slot that serves its baseline, or is not
+// registered) counts nothing. A Call is a small value; copy it freely, and
+// end it once, with End or Panic.
+type Call struct {
+	e    *entry
+	slot string
+}
+
+// Begin starts a call through slot and returns its token; end it with
+// [Call.End] or [Call.Panic]. It is what a feeder (middleware, interceptor,
+// wrapper) runs before it calls into slot-backed code, so that the call's
+// outcome counts against the version that served it, even when the
+// outcome is known only after a newer version took over. It reads the
+// manager's snapshot (one atomic load and a binary search over the slot
+// names) and does not allocate.
+//
+// A call that begins on a patch whose rollback has been decided waits for
+// the revert to be done, or for ctx to end, and then begins on the version
+// that serves after it: so, with every call fed through Begin, the calls
+// that fail on a bad patch are at most its threshold plus the calls in
+// flight when it was crossed. (A Begin called from a Validate hook does not
+// wait: the revert needs the change lock that the hook's change holds.)
+//
+// A version is recognised from the manager's snapshot, which is published
+// just after the slot changes: a call that begins within that instant of
+// a change counts against the version the snapshot still shows.
+func (m *Manager) Begin(ctx context.Context, slot string) Call {
+	for {
+		s := m.snap.Load()
+		i := s.find(slot)
+		if i < 0 {
+			return Call{}
+		}
+		e := s.vers[i].e
+		if e == nil {
+			return Call{}
+		}
+		if e.out == nil || e.state.Load() != stRolledBack {
+			return Call{e: e, slot: slot}
+		}
+		if m.holder.Load() != nil && callerFrames()&inLocked != 0 {
+			// A Validate hook: the revert waits for the lock its
+			// change holds.
+			return Call{e: e, slot: slot}
+		}
+		select {
+		case <-e.out:
+		case <-ctx.Done():
+			return Call{e: e, slot: slot}
+		}
+	}
+}
+
+// PatchID returns the ID of the patch the call counts against, or "" for
+// the baseline.
+func (c Call) PatchID() string {
+	if c.e == nil {
+		return ""
+	}
+	return c.e.p.ID
+}
+
+// End ends the call with its outcome: err is nil for a success, else the
+// call's error, which counts as a failure of the patch unless it is not
+// the patch's fault or was counted already:
+//
+//   - errors that match context.Canceled or context.DeadlineExceeded (the
+//     caller's context ended: the caller's choice, or its deadline);
+//   - errors that implement [Accounted] (their loader accounted for them);
+//   - an error a loader reported for this slot already (counted then).
+//
+// A feeder that knows better (an HTTP 4xx, a gRPC NotFound) passes nil for
+// outcomes that are not server faults.
+func (c Call) End(err error) {
+	if err != nil && (!countable(err) || c.e != nil && c.e.m.reported.take(c.slot, err)) {
+		err = nil
+	}
+	c.end(err)
+}
+
+// end counts the call, and fault as its failure if it is not nil.
+func (c Call) end(fault error) {
+	e := c.e
+	if e == nil {
+		return
+	}
+	calls := e.calls.Add(1)
+	if fault != nil {
+		e.m.fail(e, c.slot, fault)
+		return
+	}
+	if pol := e.m.opts.Rollback; pol.Ratio > 0 && calls == int64(pol.MinCalls) {
+		e.m.judge(e, c.slot, nil) // failures that came before the minimum
+	}
+}
+
+// Panic ends the call with a panic recovered from it, and returns the
+// value as a [*PanicError] with the stack (for the caller's log). The
+// panic counts as a failure of the patch unless a loader reported this
+// very panic already, or it is an [Accounted] error (see
+// [Manager.Recovered] for how a panic is recognised). A panic on the
+// baseline counts nothing.
+func (c Call) Panic(v any) error {
+	pe, ok := v.(*PanicError)
+	if !ok {
+		pe = &PanicError{Value: v, Stack: debug.Stack()}
+	}
+	if c.e == nil {
+		return pe
+	}
+	var fault error = pe
+	if err, ok := v.(error); ok && !countable(err) || c.e.m.reported.take(c.slot, v) {
+		fault = nil // accounted for, or counted by its loader
+	}
+	c.end(fault)
+	return pe
+}
+
+// countable reports whether err, the outcome of a call, may be the
+// patch's failure.
+func countable(err error) bool {
+	var acc Accounted
+	return !errors.As(err, &acc) && !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded)
+}
+
+// Guard runs fn, a call into code backed by slot whose outcome is an
+// error (fn usually calls slot.Load()(...) and returns its error), as one
+// [Call]: a non-nil error counts as a failure of the version that served
+// the call (as [Call.End] says), and a panic is recovered, counted (as
+// [Call.Panic] says) and returned as an error wrapping a [*PanicError].
+func (m *Manager) Guard(ctx context.Context, slot string, fn func() error) (err error) {
+	c := m.Begin(ctx, slot)
+	defer func() {
+		if v := recover(); v != nil {
+			err = fmt.Errorf("slot %s: %w", slot, c.Panic(v))
+			return
+		}
+		c.End(err)
+	}()
+	return fn()
+}
