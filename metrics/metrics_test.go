@@ -123,10 +123,10 @@ func TestCounters(t *testing.T) {
 		}
 	}
 	// A restart recorded by a loader, and a type the collector has never
-	// heard of (a later version of the manager may record "committed").
+	// heard of (an application records types of its own).
 	for _, e := range []hotswap.Event{
 		{Type: hotswap.EventRestarted, PatchID: "p1", Kind: hotswap.KindProcess, Err: errors.New("exit status 2")},
-		{Type: "committed", PatchID: "p1", Kind: hotswap.KindProcess},
+		{Type: "cache-warmed", PatchID: "p1", Kind: hotswap.KindProcess},
 	} {
 		if err := f.m.Record(e); err != nil {
 			t.Fatal(err)
@@ -154,7 +154,7 @@ hotpatch_restarts_total{kind="process"} 1
 # HELP hotpatch_events_total Events recorded by the manager, by type.
 # TYPE hotpatch_events_total counter
 hotpatch_events_total{type="applied"} 2
-hotpatch_events_total{type="committed"} 1
+hotpatch_events_total{type="cache-warmed"} 1
 hotpatch_events_total{type="rejected"} 4
 hotpatch_events_total{type="restarted"} 1
 hotpatch_events_total{type="retired"} 2
