@@ -45,6 +45,11 @@ type Event struct {
 	Err        error      // why, for rejected, rolled-back, watch-error and failed retire events
 	Note       string     // what happened, when it is not a failure (a revert at Close, a watch that resumed)
 	Probation  *Probation // the evidence, for committed events and the rolled-back events of a failed probation
+	// Took is, for an applied event, how long the patch took to serve:
+	// from the start of [Manager.Load] for a patch that came through it
+	// (reading, compiling or starting its code, then the swap), else from
+	// the call of [Manager.Apply].
+	Took time.Duration
 }
 
 // String renders the event on one line for logs and terminals.
@@ -62,6 +67,9 @@ func (e Event) String() string {
 	}
 	if len(e.Slots) > 0 {
 		fmt.Fprintf(&b, " slots=%s", strings.Join(e.Slots, ","))
+	}
+	if e.Took > 0 {
+		fmt.Fprintf(&b, " took=%s", e.Took)
 	}
 	if e.Note != "" {
 		fmt.Fprintf(&b, " note=%q", e.Note)

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"slices"
 	"sync/atomic"
+	"time"
 
 	"github.com/hotpatch-go/hotpatch/registry"
 )
@@ -150,7 +151,7 @@ func (m *Manager) Loaders() []Loader {
 // Source becomes path. Release a loaded patch that is not applied with
 // [Manager.Release].
 func (m *Manager) Load(ctx context.Context, l Loader, path string) (p Patch, err error) {
-	h := &loadHost{m: m}
+	h := &loadHost{m: m, begun: time.Now()}
 	err = runUnlocked(func() error {
 		return callHook(ctx, func(ctx context.Context) error {
 			p, err = l.Load(ctx, h, path)
@@ -191,8 +192,9 @@ func (m *Manager) Release(p Patch) error {
 // loadHost is the host of one load: m, with failure reports counted
 // against the patch the load made once it is applied.
 type loadHost struct {
-	m *Manager
-	e atomic.Pointer[entry] // the applied patch; nil until then
+	m     *Manager
+	begun time.Time             // when Manager.Load began, for the applied event's Took
+	e     atomic.Pointer[entry] // the applied patch; nil until then
 }
 
 func (h *loadHost) Slot(name string) (registry.Slot, bool) { return h.m.Slot(name) }

@@ -182,6 +182,11 @@ func (m *Manager) unlock() {
 // error nothing changes: the error says which slots are wrong and why, and a
 // rejected event is recorded.
 func (m *Manager) Apply(ctx context.Context, p Patch) (Applied, error) {
+	if p.host == nil || p.host.begun.IsZero() {
+		p.begun = time.Now()
+	} else {
+		p.begun = p.host.begun
+	}
 	if err := m.lock(ctx, "Apply"); err != nil {
 		return Applied{}, fmt.Errorf("apply patch %q: %w", p.ID, err)
 	}
@@ -276,7 +281,7 @@ func (m *Manager) apply(ctx context.Context, p Patch) (Applied, error) {
 		}
 	}
 	m.publish(changed)
-	m.emitLocked(Event{Type: EventApplied, Generation: m.gen, PatchID: p.ID, Kind: p.Kind, Source: p.Source, Slots: slots})
+	m.emitLocked(Event{Type: EventApplied, Generation: m.gen, PatchID: p.ID, Kind: p.Kind, Source: p.Source, Slots: slots, Took: time.Since(p.begun)})
 	if old != nil {
 		m.left(old)
 		m.emitLocked(Event{Type: EventReverted, Generation: m.gen, PatchID: old.p.ID, Kind: old.p.Kind, Source: old.p.Source, Slots: old.slots})

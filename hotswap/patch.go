@@ -54,6 +54,8 @@ type Patch struct {
 	// patch: once the patch is applied, it counts that loader's failure
 	// reports against it.
 	host *loadHost
+	// begun is when Apply (or the Load before it) began, for Took.
+	begun time.Time
 }
 
 // Applied reports a successful [Manager.Apply].
