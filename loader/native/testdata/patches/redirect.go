@@ -11,8 +11,13 @@ var HotpatchRedirects = map[string][2]any{
 	"github.com/hotpatch-go/hotpatch/loader/native/testdata/host.Shout": {host.Shout, Shout},
 }
 
-// Shout whispers now.
-func Shout(s string) string { return strings.ToLower(s) + "..." }
+// Shout whispers now, and panics when asked to: its wrapper reports it.
+func Shout(s string) string {
+	if s == "panic" {
+		panic("the redirected Shout panics")
+	}
+	return strings.ToLower(s) + "..."
+}
 
 // Add serves a slot too: a native patch serves at least one.
 //
