@@ -570,7 +570,7 @@ type reporter struct {
 func newReporter(host hotswap.Host, id string, m manifest.Manifest) reporter {
 	var first string
 	if names := m.SlotNames(); len(names) > 0 {
-		first = names[0]
+		first = slices.Min(names)
 	}
 	return reporter{
 		slot: func(slot string, v any) {
