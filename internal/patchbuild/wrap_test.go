@@ -2,11 +2,15 @@ package patchbuild
 
 import (
 	"bytes"
+	"context"
+	"errors"
 	"go/ast"
 	"go/importer"
 	"go/parser"
 	"go/token"
 	"go/types"
+	"os"
+	"path/filepath"
 	"runtime/debug"
 	"strings"
 	"testing"
@@ -185,5 +189,43 @@ func TestOwnNamesRefused(t *testing.T) {
 	}
 	if got := ownNames(parse(t, shapesSource)); len(got) != 0 {
 		t.Fatalf("ownNames of a patch that declares none = %q", got)
+	}
+}
+
+// TestPrepareWrappers: a plan appends HotpatchWrap to the patch's file,
+// warns of a redirect replacement it cannot wrap, and refuses a patch
+// that declares a name of the generated code.
+func TestPrepareWrappers(t *testing.T) {
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, _ := debug.ReadBuildInfo()
+	goCmd := fakeGo(t, info.GoVersion, info.Main.Path)
+	dir := t.TempDir()
+	write := func(name, src string) string {
+		path := filepath.Join(dir, name)
+		if err := os.WriteFile(path, []byte(src), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	src := write("r.go", "package p\n\nvar HotpatchRedirects = map[string][2]any{\n\t\"x.G\": {G, func() {}},\n\t\"x.H\": {G, H},\n}\n\n"+
+		"func G() {}\n\nfunc H() {}\n\n//hotpatch:slot a.B\nfunc F() {}\n")
+	p, err := Prepare(context.Background(), Options{Baseline: self, Source: src, Go: goCmd})
+	if err != nil {
+		t.Fatal(err)
+	}
+	patch := string(p.Files[patchFile])
+	if !strings.Contains(patch, "\nfunc HotpatchWrap(") || !strings.Contains(patch, `"x.H": hotpatchWrapped(H, `) || strings.Contains(patch, `"x.G": hotpatchWrapped`) {
+		t.Errorf("patch.go:\n%s", patch)
+	}
+	if len(p.Warnings) == 0 || !strings.Contains(p.Warnings[len(p.Warnings)-1], "redirect x.G: the replacement is not the name of a func declared in r.go") {
+		t.Errorf("warnings = %q, want one for the func literal of x.G", p.Warnings)
+	}
+	bad := write("bad.go", "package p\n\nfunc hotpatchRecover() {}\n\n//hotpatch:slot a.B\nfunc F() {}\n")
+	_, err = Prepare(context.Background(), Options{Baseline: self, Source: bad, Go: goCmd})
+	if !errors.Is(err, ErrSource) || !strings.Contains(err.Error(), "hotpatchRecover (") || !strings.Contains(err.Error(), "rename them") {
+		t.Errorf("a patch declaring hotpatchRecover: err = %v", err)
 	}
 }
