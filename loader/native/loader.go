@@ -562,6 +562,11 @@ type reporter struct {
 // on purpose, not a failure: it goes on unreported. (runtime.Goexit never
 // reaches a reporter: recover returns nil for it.)
 //
+// A wrapper that recovers the panic another wrapper below it reported and
+// panicked again with (a patch's slot calling another slot, or a
+// redirected function, that panicked) reports nothing: one failure, counted
+// once, against the code that failed (see repanicked).
+//
 // A redirect's replacement serves no slot of its own, and the manager
 // counts failures per patch through the slots it serves: its panic is
 // reported under the first slot (by name) the patch serves, so that a
@@ -574,16 +579,54 @@ func newReporter(host hotswap.Host, id string, m manifest.Manifest) reporter {
 	}
 	return reporter{
 		slot: func(slot string, v any) {
-			if v == http.ErrAbortHandler {
+			if v == http.ErrAbortHandler || repanicked() {
 				return
 			}
 			host.ReportFailure(slot, fmt.Errorf("native %s: %w", id, &hotswap.PanicError{Value: v, Stack: debug.Stack()}))
 		},
 		redirect: func(name string, v any) {
-			if v == http.ErrAbortHandler {
+			if v == http.ErrAbortHandler || repanicked() {
 				return
 			}
 			host.ReportFailure(first, fmt.Errorf("native %s: redirected %s: %w", id, name, &hotswap.PanicError{Value: v, Stack: debug.Stack()}))
 		},
 	}
+}
+
+// wrapperRecover is how the runtime names the generated recover of a
+// patch's wrappers: <module>/.hotpatch/build/<build ID>.hotpatchRecover
+// (see internal/patchbuild).
+const (
+	wrapperPkg     = "/.hotpatch/build/"
+	wrapperRecover = ".hotpatchRecover"
+)
+
+// repanicked reports whether the panic a report func is handed is a
+// wrapper's panicking again with what it has reported: the frame that
+// panicked, the first below the reporting wrapper's recover that is not
+// the runtime's, is another wrapper's recover. It runs only on the panic
+// path.
+//
+//go:noinline
+func repanicked() bool {
+	var pcs [32]uintptr
+	n := runtime.Callers(2, pcs[:])
+	frames := runtime.CallersFrames(pcs[:n])
+	own := false
+	for {
+		f, more := frames.Next()
+		switch {
+		case !own:
+			own = isWrapperRecover(f.Function) // the reporting wrapper's
+		case !strings.HasPrefix(f.Function, "runtime."):
+			return isWrapperRecover(f.Function)
+		}
+		if !more {
+			return false
+		}
+	}
+}
+
+func isWrapperRecover(fn string) bool {
+	return strings.HasSuffix(fn, wrapperRecover) && strings.Contains(fn, wrapperPkg)
 }

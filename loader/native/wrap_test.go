@@ -153,7 +153,8 @@ func TestCountedOnceWithMiddleware(t *testing.T) {
 
 // TestRedirectPanicsReported: the replacement of a redirected function
 // runs in its wrapper too: its panic goes on with its value, is counted
-// against the patch (under the first slot it serves), and a patch whose
+// against the patch (under the first slot it serves), once also when a
+// wrapped slot of the patch called it, and a patch whose
 // redirection keeps panicking is rolled back, which restores the
 // function.
 func TestRedirectPanicsReported(t *testing.T) {
@@ -166,13 +167,25 @@ func TestRedirectPanicsReported(t *testing.T) {
 	if got := host.Shout("Hi"); got != "hi..." {
 		t.Fatalf("redirected Shout = %q", got)
 	}
-	for i := range 4 {
+	if got := host.Shouter("Hi"); got != "hi..." { // and keeps host.Shouter in the test binary
+		t.Fatalf("redirected Shout through host.Shouter = %q", got)
+	}
+	// The patch's slot Add calls the redirected Shout, which panics: the
+	// redirection's wrapper reports it, Add's recovers it and lets it go
+	// on without counting it again.
+	if v := recovered(func() { e.slots.Add.Load()(-1, 0) }); v != "the redirected Shout panics" {
+		t.Fatalf("the nested panic went on as %#v", v)
+	}
+	if got := e.failures(t, "example.Add"); got != 1 {
+		t.Fatalf("%d failures counted for one panic through two wrappers, want 1", got)
+	}
+	for i := range 3 {
 		if v := recovered(func() { host.Shout("panic") }); v != "the redirected Shout panics" {
 			t.Fatalf("panic %d went on as %#v", i, v)
 		}
 	}
 	if got := e.failures(t, "example.Add"); got != 4 {
-		t.Fatalf("%d failures counted for the redirection, want 4", got)
+		t.Fatalf("%d failures counted, want 4", got)
 	}
 	recovered(func() { host.Shout("panic") })
 	rb := e.waitEvent(t, func(ev hotswap.Event) bool { return ev.Type == hotswap.EventRolledBack && ev.PatchID == p.ID })

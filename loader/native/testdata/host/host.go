@@ -65,3 +65,10 @@ func Greet(name string) string { return "hello, " + name }
 //
 //go:noinline
 func Shout(s string) string { return strings.ToUpper(s) + "!" }
+
+// Shouter is Shout as the host's own code calls it. A patch that calls
+// host.Shout directly runs the plugin's copy of the function, which no
+// redirection rewrites; through this variable, set by the host, it runs
+// the host's, provided the host binary refers to the variable (the linker
+// drops it otherwise, and the plugin's own copy is read instead).
+var Shouter = Shout

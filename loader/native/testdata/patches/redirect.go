@@ -22,4 +22,9 @@ func Shout(s string) string {
 // Add serves a slot too: a native patch serves at least one.
 //
 //hotpatch:slot example.Add
-func Add(a, b int) int { return a*10 + b }
+func Add(a, b int) int {
+	if a < 0 { // calls the redirected Shout, which panics: reported once, not by both wrappers
+		host.Shouter("panic")
+	}
+	return a*10 + b
+}
