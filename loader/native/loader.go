@@ -604,8 +604,10 @@ const (
 // repanicked reports whether the panic a report func is handed is a
 // wrapper's panicking again with what it has reported: the frame that
 // panicked, the first below the reporting wrapper's recover that is not
-// the runtime's, is another wrapper's recover. It runs only on the panic
-// path.
+// the runtime's (nor the compiler's wrapper of a deferred call), is another
+// wrapper's recover. A panic that user code in between recovered and
+// replaced by another value is reported again: the frame that panicked is
+// then that code's. It runs only on the panic path.
 //
 //go:noinline
 func repanicked() bool {
@@ -618,7 +620,7 @@ func repanicked() bool {
 		switch {
 		case !own:
 			own = isWrapperRecover(f.Function) // the reporting wrapper's
-		case !strings.HasPrefix(f.Function, "runtime."):
+		case !strings.HasPrefix(f.Function, "runtime.") && !strings.Contains(f.Function, ".deferwrap"):
 			return isWrapperRecover(f.Function)
 		}
 		if !more {
