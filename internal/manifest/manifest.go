@@ -87,6 +87,13 @@ const (
 	// list functions of the host to redirect, each as {target, replacement}.
 	SymbolRedirects = "HotpatchRedirects"
 
+	// SymbolWrap names the func a native patch exports to hand out its
+	// implementations and redirect replacements, each inside a typed
+	// wrapper that reports a panic through the funcs it is given before
+	// the panic goes on with its value:
+	// func HotpatchWrap(slot, redirect func(name string, v any)) (slots, redirects map[string]any).
+	SymbolWrap = "HotpatchWrap"
+
 	// ProcessVar is the string variable a process patch's build sets with
 	// -ldflags=-X to its encoded manifest ([Manifest.Encode]).
 	ProcessVar = "github.com/hotpatch-go/hotpatch/loader/process/procplugin.buildManifest"

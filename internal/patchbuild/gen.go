@@ -121,8 +121,9 @@ func rewritePatch(filename string, src []byte, s *loader.Source, redirects []red
 	return b.Bytes()
 }
 
-// generate returns the generated file: the manifest as an ELF section, and
-// the exported slot table and baseline fingerprint.
+// generate returns the generated file: the manifest as an ELF section, the
+// exported slot table and baseline fingerprint, and the helpers of the
+// typed wrappers (see wrappers).
 func generate(m manifest.Manifest, funcs map[string]string, redirects bool) ([]byte, error) {
 	text, err := m.MarshalText()
 	if err != nil {
@@ -150,6 +151,7 @@ func generate(m manifest.Manifest, funcs map[string]string, redirects bool) ([]b
 	b.WriteString("}\n\n")
 	fmt.Fprintf(&b, "// %s is the fingerprint of the baseline the patch was built against.\nvar %s = %s\n",
 		manifest.SymbolBaseline, manifest.SymbolBaseline, strconv.Quote(string(fp)))
+	b.WriteString(wrapHelpers)
 	if redirects {
 		b.WriteString("\n// hotpatchSameType fails to compile unless target and replacement have one type.\n" +
 			"func hotpatchSameType[F any](target, replacement F) bool { return true }\n")

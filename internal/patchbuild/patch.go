@@ -187,12 +187,25 @@ func Prepare(ctx context.Context, opts Options) (*Plan, error) {
 		p.Manifest.Redirects = append(p.Manifest.Redirects, r.name)
 	}
 	slices.Sort(p.Manifest.Redirects)
+	if own := ownNames(s); len(own) > 0 {
+		return nil, fmt.Errorf("%w: %s declares %s: names starting with %q and %s are the generated code's; rename them",
+			ErrSource, opts.Source, strings.Join(own, ", "), wrapPrefix, manifest.SymbolWrap)
+	}
 	gen, err := generate(p.Manifest, funcs, len(redirects) > 0)
 	if err != nil {
 		return nil, err
 	}
+	wrap, unwrapped, err := wrappers(s, funcs, redirects)
+	if err != nil {
+		return nil, err
+	}
+	for _, name := range unwrapped {
+		p.Warnings = append(p.Warnings, fmt.Sprintf("redirect %s: the replacement is not the name of a func declared in %s, "+
+			"so no wrapper reports its panics (they go on up unreported); declare it as a func of the patch to have them reported",
+			name, filepath.Base(opts.Source)))
+	}
 	p.Files = map[string][]byte{
-		patchFile:     rewritePatch(absSource, src, s, redirects),
+		patchFile:     append(rewritePatch(absSource, src, s, redirects), wrap...),
 		GeneratedFile: gen,
 	}
 	return p, nil

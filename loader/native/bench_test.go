@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"runtime"
 	"slices"
 	"sync"
@@ -97,6 +98,9 @@ const benchEnv = "HOTPATCH_NATIVE_BENCH"
 type benchRequest struct {
 	Warm  []string // loaded and applied first, untimed
 	Timed []string // loaded and applied, each timed
+
+	Call  string // instead: "direct" or "wrapped", see BenchmarkNativeCall
+	Calls int    // how many
 }
 
 // benchResult is what the child reports.
@@ -109,16 +113,9 @@ type benchResult struct {
 func benchLoad(b *testing.B, warm int) {
 	b.ReportAllocs()
 	req := benchRequest{Warm: takePatches(b, warm), Timed: takePatches(b, b.N)}
-	data, _ := json.Marshal(req)
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), fixturesEnv+"="+fixtures, benchEnv+"="+string(data))
-	out, err := cmd.Output()
-	if err != nil {
-		b.Fatalf("benchmark child: %v\n%s", err, out)
-	}
-	var res benchResult
-	if err := json.Unmarshal(out[bytes.LastIndexByte(bytes.TrimSpace(out), '\n')+1:], &res); err != nil || len(res.Ns) != b.N {
-		b.Fatalf("benchmark child said %q (%v)", out, err)
+	res := runBenchChild(b, req)
+	if len(res.Ns) != b.N {
+		b.Fatalf("benchmark child timed %d loads, want %d", len(res.Ns), b.N)
 	}
 	var sum int64
 	for _, ns := range res.Ns {
@@ -136,6 +133,94 @@ func benchLoad(b *testing.B, warm int) {
 		time.Duration(res.Ns[0]), time.Duration(sorted[len(sorted)/2]), time.Duration(res.Ns[len(res.Ns)-1]), time.Duration(sorted[len(sorted)-1]))
 }
 
+// runBenchChild runs req in a benchmark child and returns what it says.
+func runBenchChild(b *testing.B, req benchRequest) benchResult {
+	b.Helper()
+	data, _ := json.Marshal(req)
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), fixturesEnv+"="+fixtures, benchEnv+"="+string(data))
+	out, err := cmd.Output()
+	if err != nil {
+		b.Fatalf("benchmark child: %v\n%s", err, out)
+	}
+	var res benchResult
+	if err := json.Unmarshal(out[bytes.LastIndexByte(bytes.TrimSpace(out), '\n')+1:], &res); err != nil {
+		b.Fatalf("benchmark child said %q (%v)", out, err)
+	}
+	return res
+}
+
+//go:noinline
+func benchIdentity(s string) string { return s }
+
+var benchSink string
+
+// BenchmarkNativeCall measures a call through the wrapper that every
+// native implementation is served in (generated into the plugin by the
+// patch build: a deferred recover-and-report around a direct call), the
+// slot example.Identity of shapes.so, against a func of the same body
+// called directly through a func value. The calls run in a benchmark child
+// (the plugin is loaded there, not in the test process); ns/op, B/op and
+// allocs/op are the child's, per call:
+//
+//	go test -run '^$' -bench NativeCall -count 6 ./loader/native/
+func BenchmarkNativeCall(b *testing.B) {
+	for _, call := range []string{"direct", "wrapped"} {
+		b.Run(call, func(b *testing.B) {
+			b.ReportAllocs()
+			res := runBenchChild(b, benchRequest{Call: call, Calls: b.N})
+			if len(res.Ns) != 1 {
+				b.Fatalf("benchmark child said %+v", res)
+			}
+			n := float64(b.N)
+			b.ReportMetric(float64(res.Ns[0])/n, "ns/op")
+			b.ReportMetric(float64(res.Bytes)/n, "B/op")
+			b.ReportMetric(float64(res.Allocs)/n, "allocs/op")
+		})
+	}
+}
+
+// callChild runs the calls of BenchmarkNativeCall in the child.
+func callChild(req benchRequest) (benchResult, error) {
+	f := benchIdentity
+	if req.Call == "wrapped" {
+		reg := registry.New()
+		slots := host.Register(reg)
+		mgr, err := hotswap.New(reg, hotswap.Options{})
+		if err != nil {
+			return benchResult{}, err
+		}
+		defer mgr.Close(context.Background())
+		l := native.New(native.Options{MaxMemory: 1 << 40})
+		defer l.Close(context.Background())
+		path := filepath.Join(fixtures, "shapes.so")
+		if why, err := os.ReadFile(path + ".err"); err == nil {
+			return benchResult{}, fmt.Errorf("fixture shapes.so did not build: %s", why)
+		}
+		p, err := l.Load(context.Background(), mgr, path)
+		if err != nil {
+			return benchResult{}, err
+		}
+		if _, err := mgr.Apply(context.Background(), p); err != nil {
+			return benchResult{}, err
+		}
+		f = slots.Identity.Load()
+		if reflect.ValueOf(f).Pointer() != reflect.ValueOf(p.Impls["example.Identity"]).Pointer() {
+			return benchResult{}, fmt.Errorf("the slot does not serve the patch's wrapper")
+		}
+	}
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	start := time.Now()
+	for range req.Calls {
+		benchSink = f("x")
+	}
+	ns := time.Since(start).Nanoseconds()
+	runtime.ReadMemStats(&after)
+	return benchResult{Ns: []int64{ns}, Bytes: after.TotalAlloc - before.TotalAlloc, Allocs: after.Mallocs - before.Mallocs}, nil
+}
+
 // benchChild runs in the child: it loads and applies the requested patches
 // and prints a benchResult as the last line of its output.
 func benchChild(spec string) int {
@@ -143,6 +228,16 @@ func benchChild(spec string) int {
 	if err := json.Unmarshal([]byte(spec), &req); err != nil {
 		fmt.Println(err)
 		return 1
+	}
+	if req.Call != "" {
+		res, err := callChild(req)
+		if err != nil {
+			fmt.Println(err)
+			return 1
+		}
+		data, _ := json.Marshal(res)
+		fmt.Printf("\n%s\n", data)
+		return 0
 	}
 	reg := registry.New()
 	slots := host.Register(reg)

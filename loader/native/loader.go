@@ -164,13 +164,14 @@ func (l *Loader) Close(context.Context) error {
 // The returned patch's Validate hook makes its redirections (if it carries
 // any) and its Retire hook restores them; the code itself stays mapped.
 //
-// Each implementation is wrapped so that a panic escaping it is reported
-// once to host ([hotswap.Host.ReportFailure], for the manager's rollback
-// policy) before it goes on up the caller's stack with the same value, as
-// the other kinds do. The wrapper calls through reflection, which costs
-// a few hundred nanoseconds and some allocations per call (see
-// BenchmarkNativeCall); functions redirected in place (the redirect table)
-// are not wrapped, and their panics are not reported.
+// Each implementation and each redirect replacement is served through the
+// typed wrapper that `hotpatch patch build` generated into the plugin
+// ([SymbolWrap]): a panic escaping it is reported once to host
+// ([hotswap.Host.ReportFailure], for the manager's rollback policy) before
+// it goes on up the caller's stack with the same value, as the other kinds
+// do. A wrapper costs a deferred call, a few nanoseconds, and allocates
+// nothing (see BenchmarkNativeCall). A patch built without wrappers (by an
+// older build) is refused with [ErrNoExport], saying to build it again.
 func (l *Loader) Load(ctx context.Context, host hotswap.Host, path string) (hotswap.Patch, error) {
 	if err := supported(); err != nil {
 		return hotswap.Patch{}, fmt.Errorf("%s: %w", path, err)
@@ -229,13 +230,10 @@ func (l *Loader) Load(ctx context.Context, host hotswap.Host, path string) (hots
 	if err != nil {
 		return hotswap.Patch{}, err
 	}
-	impls, redirects, err := l.exports(host, path, p, m)
+	id := patchID(path, sum)
+	impls, redirects, err := l.exports(host, path, p, m, newReporter(host, id, m))
 	if err != nil {
 		return hotswap.Patch{}, err
-	}
-	id := patchID(path, sum)
-	for name, impl := range impls {
-		impls[name] = reporting(host, id, name, impl)
 	}
 	patch := hotswap.Patch{
 		ID:       id,
@@ -420,8 +418,9 @@ func (l *Loader) openError(path, cp string, err error) error {
 	return fmt.Errorf("%s: %w: %s", path, ErrOpen, msg)
 }
 
-// exports looks up and checks what the patch exports.
-func (l *Loader) exports(host hotswap.Host, path string, p *plugin.Plugin, m manifest.Manifest) (map[string]any, []*redirectEntry, error) {
+// exports looks up and checks what the patch exports, and returns its
+// implementations and redirections in the wrappers that report to rep.
+func (l *Loader) exports(host hotswap.Host, path string, p *plugin.Plugin, m manifest.Manifest, rep reporter) (map[string]any, []*redirectEntry, error) {
 	sym, err := p.Lookup(SymbolBaseline)
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s: %w: no %s", path, ErrNoExport, SymbolBaseline)
@@ -443,14 +442,13 @@ func (l *Loader) exports(host hotswap.Host, path string, p *plugin.Plugin, m man
 	if !ok {
 		return nil, nil, fmt.Errorf("%s: %w: %s is %T, want map[string]any", path, ErrBadExport, SymbolSlots, sym)
 	}
-	impls := maps.Clone(*slotsVar)
-	if got := slices.Sorted(maps.Keys(impls)); !slices.Equal(got, m.SlotNames()) {
+	if got := slices.Sorted(maps.Keys(*slotsVar)); !slices.Equal(got, m.SlotNames()) {
 		return nil, nil, fmt.Errorf("%s: %w: %s serves %v, the manifest says %v", path, ErrBadExport, SymbolSlots, got, m.SlotNames())
 	}
 	var errs []error
 	for _, name := range m.SlotNames() {
 		s, _ := host.Slot(name) // existence checked before opening
-		if got := reflect.TypeOf(impls[name]); got != s.Type() {
+		if got := reflect.TypeOf((*slotsVar)[name]); got != s.Type() {
 			errs = append(errs, &hotswap.TypeMismatchError{Slot: name, Want: s.Type(), Got: got})
 		}
 	}
@@ -458,7 +456,27 @@ func (l *Loader) exports(host hotswap.Host, path string, p *plugin.Plugin, m man
 		return nil, nil, fmt.Errorf("%s: %w", path, joinErrors(errs...))
 	}
 
-	redirects, err := l.redirectsOf(p, m)
+	sym, err = p.Lookup(SymbolWrap)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: %w: no %s: the patch was built by an older `hotpatch patch build`, "+
+			"without the wrappers that report its panics; build it again with the current one", path, ErrNoExport, SymbolWrap)
+	}
+	wrap, ok := sym.(func(slot, redirect func(string, any)) (map[string]any, map[string]any))
+	if !ok {
+		return nil, nil, fmt.Errorf("%s: %w: %s is %T, want func(slot, redirect func(string, any)) (map[string]any, map[string]any)",
+			path, ErrBadExport, SymbolWrap, sym)
+	}
+	impls, wrappedRedirects := wrap(rep.slot, rep.redirect)
+	if got := slices.Sorted(maps.Keys(impls)); !slices.Equal(got, m.SlotNames()) {
+		return nil, nil, fmt.Errorf("%s: %w: %s wraps %v, the manifest says %v", path, ErrBadExport, SymbolWrap, got, m.SlotNames())
+	}
+	for _, name := range m.SlotNames() {
+		if got, want := reflect.TypeOf(impls[name]), reflect.TypeOf((*slotsVar)[name]); got != want {
+			return nil, nil, fmt.Errorf("%s: %w: %s wraps slot %s as %v, its implementation is %v", path, ErrBadExport, SymbolWrap, name, got, want)
+		}
+	}
+
+	redirects, err := l.redirectsOf(p, m, wrappedRedirects)
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s: %w", path, err)
 	}
@@ -467,8 +485,11 @@ func (l *Loader) exports(host hotswap.Host, path string, p *plugin.Plugin, m man
 
 // redirectsOf reads and checks the optional redirect table, and resolves
 // each target to the running binary's own function of that name (see
-// hostFuncs for why the plugin's value cannot be used as it is).
-func (l *Loader) redirectsOf(p *plugin.Plugin, m manifest.Manifest) ([]*redirectEntry, error) {
+// hostFuncs for why the plugin's value cannot be used as it is). Each
+// replacement is its wrapper from wrapped where the build made one (a
+// replacement that is not a func declared in the patch has none: the
+// build warned that its panics are not reported).
+func (l *Loader) redirectsOf(p *plugin.Plugin, m manifest.Manifest, wrapped map[string]any) ([]*redirectEntry, error) {
 	sym, err := p.Lookup(SymbolRedirects)
 	if err != nil {
 		if len(m.Redirects) > 0 {
@@ -483,10 +504,18 @@ func (l *Loader) redirectsOf(p *plugin.Plugin, m manifest.Manifest) ([]*redirect
 	if got := slices.Sorted(maps.Keys(*table)); !slices.Equal(got, m.Redirects) {
 		return nil, fmt.Errorf("%w: %s redirects %v, the manifest says %v", ErrBadExport, SymbolRedirects, got, m.Redirects)
 	}
+	for name := range wrapped {
+		if !slices.Contains(m.Redirects, name) {
+			return nil, fmt.Errorf("%w: %s wraps redirect %s, which the manifest does not list", ErrBadExport, SymbolWrap, name)
+		}
+	}
 	var out []*redirectEntry
 	var errs []error
 	for _, name := range m.Redirects {
 		pair := (*table)[name]
+		if w, ok := wrapped[name]; ok {
+			pair[1] = w
+		}
 		t, r := reflect.ValueOf(pair[0]), reflect.ValueOf(pair[1])
 		switch {
 		case t.Kind() != reflect.Func || t.IsNil() || r.Kind() != reflect.Func || r.IsNil():
@@ -518,26 +547,88 @@ func patchID(path string, sum [sha256.Size]byte) string {
 
 func mib(n int64) string { return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20)) }
 
-// reporting wraps impl, a func of its slot's type, so that a panic escaping
-// it is reported to host once, as a *hotswap.PanicError naming the patch,
-// and then goes on up the caller's stack with the value it had.
-// http.ErrAbortHandler is how a handler aborts a response on purpose, not a
-// failure: it goes on unreported.
-func reporting(host hotswap.Host, id, slot string, impl any) any {
-	fn := reflect.ValueOf(impl)
-	call := fn.Call
-	if fn.Type().IsVariadic() {
-		call = fn.CallSlice // args arrive with the variadic ones as a slice
+// reporter is what a patch's wrappers report the panics escaping its code
+// to: the funcs handed to its [SymbolWrap].
+type reporter struct {
+	slot     func(slot string, v any) // a panic of a slot's implementation
+	redirect func(name string, v any) // a panic of a redirect's replacement
+}
+
+// newReporter returns the reporter of the patch id loaded for host with
+// manifest m. Each panic is reported to host once, as an error wrapping a
+// *hotswap.PanicError whose Value is the value the wrapper panics again
+// with, so that [hotswap.Manager.Recovered] in a middleware above does not
+// count it again. http.ErrAbortHandler is how a handler aborts a response
+// on purpose, not a failure: it goes on unreported. (runtime.Goexit never
+// reaches a reporter: recover returns nil for it.)
+//
+// A wrapper that recovers the panic another wrapper below it reported and
+// panicked again with (a patch's slot calling another slot, or a
+// redirected function, that panicked) reports nothing: one failure, counted
+// once, against the code that failed (see repanicked).
+//
+// A redirect's replacement serves no slot of its own, and the manager
+// counts failures per patch through the slots it serves: its panic is
+// reported under the first slot (by name) the patch serves, so that a
+// patch whose redirection keeps panicking is rolled back as one whose
+// slot does, which also restores the redirection.
+func newReporter(host hotswap.Host, id string, m manifest.Manifest) reporter {
+	var first string
+	if names := m.SlotNames(); len(names) > 0 {
+		first = slices.Min(names)
 	}
-	return reflect.MakeFunc(fn.Type(), func(args []reflect.Value) []reflect.Value {
-		defer func() {
-			if v := recover(); v != nil {
-				if v != http.ErrAbortHandler {
-					host.ReportFailure(slot, fmt.Errorf("native %s: %w", id, &hotswap.PanicError{Value: v, Stack: debug.Stack()}))
-				}
-				panic(v)
+	return reporter{
+		slot: func(slot string, v any) {
+			if v == http.ErrAbortHandler || repanicked() {
+				return
 			}
-		}()
-		return call(args)
-	}).Interface()
+			host.ReportFailure(slot, fmt.Errorf("native %s: %w", id, &hotswap.PanicError{Value: v, Stack: debug.Stack()}))
+		},
+		redirect: func(name string, v any) {
+			if v == http.ErrAbortHandler || repanicked() {
+				return
+			}
+			host.ReportFailure(first, fmt.Errorf("native %s: redirected %s: %w", id, name, &hotswap.PanicError{Value: v, Stack: debug.Stack()}))
+		},
+	}
+}
+
+// wrapperRecover is how the runtime names the generated recover of a
+// patch's wrappers: <module>/.hotpatch/build/<build ID>.hotpatchRecover
+// (see internal/patchbuild).
+const (
+	wrapperPkg     = "/.hotpatch/build/"
+	wrapperRecover = ".hotpatchRecover"
+)
+
+// repanicked reports whether the panic a report func is handed is a
+// wrapper's panicking again with what it has reported: the frame that
+// panicked, the first below the reporting wrapper's recover that is not
+// the runtime's (nor the compiler's wrapper of a deferred call), is another
+// wrapper's recover. A panic that user code in between recovered and
+// replaced by another value is reported again: the frame that panicked is
+// then that code's. It runs only on the panic path.
+//
+//go:noinline
+func repanicked() bool {
+	var pcs [32]uintptr
+	n := runtime.Callers(2, pcs[:])
+	frames := runtime.CallersFrames(pcs[:n])
+	own := false
+	for {
+		f, more := frames.Next()
+		switch {
+		case !own:
+			own = isWrapperRecover(f.Function) // the reporting wrapper's
+		case !strings.HasPrefix(f.Function, "runtime.") && !strings.Contains(f.Function, ".deferwrap"):
+			return isWrapperRecover(f.Function)
+		}
+		if !more {
+			return false
+		}
+	}
+}
+
+func isWrapperRecover(fn string) bool {
+	return strings.HasSuffix(fn, wrapperRecover) && strings.Contains(fn, wrapperPkg)
 }

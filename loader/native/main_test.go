@@ -124,6 +124,13 @@ func buildFixtures(dir string) {
 		"redirect.so":  patch("redirect.go", "redirect.so", nil),
 		"redirect2.so": patch("redirect2.go", "redirect2.so", nil),
 		"panicinit.so": patch("panicinit.go", "panicinit.so", nil),
+		"shapes.so":    patch("shapes.go", "shapes.so", nil),
+		// As a build older than the typed wrappers made it: no HotpatchWrap.
+		"nowrap.so": patch("greet_v1.go", "nowrap.so", func(p *patchbuild.Plan) {
+			for name, src := range p.Files {
+				p.Files[name] = bytes.Replace(src, []byte("func HotpatchWrap("), []byte("func hotpatchOldWrap("), 1)
+			}
+		}),
 		// Manifest and fingerprint are right, the HotpatchSlots export is not there.
 		"noexport.so": patch("greet_v1.go", "noexport.so", func(p *patchbuild.Plan) {
 			gen := p.Files[patchbuild.GeneratedFile]

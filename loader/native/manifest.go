@@ -43,6 +43,16 @@ const (
 	// through the host's own package, so the compiler checks the name and
 	// the types match.
 	SymbolRedirects = manifest.SymbolRedirects
+
+	// SymbolWrap names the exported func that returns the slot table and
+	// the redirect replacements, each inside a wrapper of its exact type
+	// that reports a panic through the func given before it goes on:
+	//
+	//	func HotpatchWrap(slot, redirect func(name string, v any)) (slots, redirects map[string]any)
+	//
+	// `hotpatch patch build` generates it into every patch; a patch
+	// without it was built by an older build and is refused.
+	SymbolWrap = manifest.SymbolWrap
 )
 
 // readManifest reads the manifest of the native patch at path without

@@ -5,22 +5,26 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"strings"
 	"sync"
 	"testing"
 
 	"github.com/hotpatch-go/hotpatch/hotswap"
+	"github.com/hotpatch-go/hotpatch/internal/manifest"
 	"github.com/hotpatch-go/hotpatch/registry"
 )
 
 // recHost is a hotswap.Host that records failure reports.
 type recHost struct {
 	mu      sync.Mutex
+	slots   []string
 	reports []error
 }
 
 func (h *recHost) Slot(string) (registry.Slot, bool) { return nil, false }
-func (h *recHost) ReportFailure(_ string, err error) {
+func (h *recHost) ReportFailure(slot string, err error) {
 	h.mu.Lock()
+	h.slots = append(h.slots, slot)
 	h.reports = append(h.reports, err)
 	h.mu.Unlock()
 }
@@ -28,70 +32,47 @@ func (h *recHost) RollBack(context.Context, string, error) error { return nil }
 func (h *recHost) Record(hotswap.Event) error                    { return nil }
 func (h *recHost) Logger() *slog.Logger                          { return slog.New(slog.DiscardHandler) }
 
-// TestReporting: the wrapper keeps the type, the results and the panic
-// value, reports each panic once, and lets http.ErrAbortHandler through
-// unreported.
-func TestReporting(t *testing.T) {
+// TestReporter: what the generated wrappers report through reaches the
+// host once per panic, as a *hotswap.PanicError holding the very value
+// and the stack, naming the patch; http.ErrAbortHandler is no failure; a
+// value that cannot be compared is reported like any other; a redirect's
+// panic counts against the patch's first slot. (The wrappers themselves
+// run in the fixtures' plugins: see TestWrappersPassThrough.)
+func TestReporter(t *testing.T) {
 	t.Parallel()
 	h := &recHost{}
-	f := reporting(h, "p1", "example.Join", func(sep string, parts ...string) string {
-		if len(parts) == 0 {
-			panic("no parts")
+	m := manifest.Manifest{Slots: []manifest.Slot{{Name: "example.B"}, {Name: "example.A"}}}
+	rep := newReporter(h, "p-1", m)
+	slice := []string{"x"}
+	rep.slot("example.B", "boom")
+	rep.slot("example.B", http.ErrAbortHandler)
+	rep.slot("example.A", slice)
+	rep.redirect("example.com/app.Round", "round")
+	if len(h.reports) != 3 {
+		t.Fatalf("%d reports, want 3 (the abort is not a failure): %v", len(h.reports), h.reports)
+	}
+	want := []struct {
+		slot, msg string
+		value     any
+	}{
+		{"example.B", "native p-1: ", "boom"},
+		{"example.A", "native p-1: ", nil},
+		{"example.A", "native p-1: redirected example.com/app.Round: ", "round"},
+	}
+	for i, w := range want {
+		var pe *hotswap.PanicError
+		if h.slots[i] != w.slot || !errors.As(h.reports[i], &pe) || !strings.HasPrefix(h.reports[i].Error(), w.msg) || len(pe.Stack) == 0 {
+			t.Fatalf("report %d = %s: %v, want %s: %s...", i, h.slots[i], h.reports[i], w.slot, w.msg)
 		}
-		if parts[0] == "abort" {
-			panic(http.ErrAbortHandler)
+		if w.value != nil && pe.Value != w.value {
+			t.Errorf("report %d holds %#v, want %#v", i, pe.Value, w.value)
 		}
-		out := parts[0]
-		for _, p := range parts[1:] {
-			out += sep + p
-		}
-		return out
-	}).(func(string, ...string) string)
-	if got := f("-", "a", "b"); got != "a-b" {
-		t.Fatalf("f = %q", got)
-	}
-	recovered := func(g func()) (v any) {
-		defer func() { v = recover() }()
-		g()
-		return nil
-	}
-	if v := recovered(func() { f("-") }); v != "no parts" {
-		t.Fatalf("panic value %#v, want the original", v)
-	}
-	if v := recovered(func() { f("-", "abort") }); v != http.ErrAbortHandler {
-		t.Fatalf("panic value %#v, want http.ErrAbortHandler", v)
-	}
-	if len(h.reports) != 1 {
-		t.Fatalf("%d reports, want 1 (the abort is not a failure)", len(h.reports))
 	}
 	var pe *hotswap.PanicError
-	if !errors.As(h.reports[0], &pe) || pe.Value != "no parts" || len(pe.Stack) == 0 {
-		t.Fatalf("report = %v", h.reports[0])
+	errors.As(h.reports[1], &pe)
+	if v, ok := pe.Value.([]string); !ok || &v[0] != &slice[0] {
+		t.Errorf("report 1 holds %#v, want the very slice", pe.Value)
 	}
-}
-
-//go:noinline
-func benchGreet(name string) string { return name }
-
-var benchSink string
-
-// BenchmarkNativeCall measures a call through the reporting wrapper that
-// every native implementation gets, against the same func called directly.
-func BenchmarkNativeCall(b *testing.B) {
-	b.Run("direct", func(b *testing.B) {
-		f := benchGreet
-		b.ReportAllocs()
-		for b.Loop() {
-			benchSink = f("x")
-		}
-	})
-	b.Run("wrapped", func(b *testing.B) {
-		f := reporting(&recHost{}, "p", "example.Greet", benchGreet).(func(string) string)
-		b.ReportAllocs()
-		for b.Loop() {
-			benchSink = f("x")
-		}
-	})
 }
 
 // TestClosedError: a closed loader refuses loads with an error that
