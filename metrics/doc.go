@@ -36,8 +36,10 @@
 // # Labels
 //
 // Every label has a bounded set of values: kind is a patch kind (the
-// framework's four, or a loader's own), reason one of the fixed values
-// listed with [New], slot a registered slot. Patch IDs appear only on
+// framework's four, or a loader's own; past 16 distinct kinds, the rest
+// count as [KindOther]), reason one of the fixed values listed with [New],
+// slot a registered slot. Values from outside are made valid UTF-8 and cut
+// to 128 bytes. Patch IDs appear only on
 // hotpatch_slot_info, one series per slot (the version serving it now),
 // so a long life of patches does not grow the series count.
 //

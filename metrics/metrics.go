@@ -59,6 +59,7 @@ type Collector struct {
 	mu          sync.Mutex           // guards the fields below
 	lastApplied uint64               // generation of the last applied event
 	types       map[string]bool      // the event types given a label of their own
+	kinds       map[string]bool      // the kinds given a label of their own
 	scripts     map[string]int       // script patch IDs applied and not yet retired: each holds an interpreter
 	pending     map[string]time.Time // patch ID -> start of its timed load
 	seen        int                  // events handled, for tests
@@ -116,6 +117,7 @@ func New(m *hotswap.Manager) *Collector {
 		interps:  prometheus.NewDesc("hotpatch_script_interpreters", "Script interpreters alive: script patches applied and not yet retired.", nil, nil),
 
 		types:   make(map[string]bool),
+		kinds:   make(map[string]bool),
 		scripts: make(map[string]int),
 		pending: make(map[string]time.Time),
 		tick:    make(chan struct{}),
@@ -149,9 +151,9 @@ func (c *Collector) run(ch <-chan hotswap.Event) {
 
 // handle counts one event.
 func (c *Collector) handle(e hotswap.Event) {
-	kind := kindLabel(e.Kind)
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	kind := c.kindLabel(e.Kind)
 	c.events.WithLabelValues(c.typeLabel(e.Type)).Inc()
 	switch e.Type {
 	case hotswap.EventApplied:
@@ -190,7 +192,7 @@ func (c *Collector) handle(e hotswap.Event) {
 // typeLabel returns the label of an event type: the type itself for the
 // first maxEventTypes distinct types, "other" after. The caller holds mu.
 func (c *Collector) typeLabel(t hotswap.EventType) string {
-	s := string(t)
+	s := labelValue(string(t))
 	if c.types[s] {
 		return s
 	}
@@ -199,15 +201,6 @@ func (c *Collector) typeLabel(t hotswap.EventType) string {
 	}
 	c.types[s] = true
 	return s
-}
-
-// kindLabel returns the kind label of an event's kind: "unknown" for an
-// event about no patch of a known kind (a watch error).
-func kindLabel(k hotswap.Kind) string {
-	if k == "" {
-		return "unknown"
-	}
-	return string(k)
 }
 
 // Describe sends the descriptions of every metric of the collector.
@@ -239,7 +232,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	interps, counted := -1, false
 	for _, l := range c.m.Loaders() {
 		l = unwrap(l)
-		kind := kindLabel(l.Kind())
+		kind := loaderKind(l.Kind())
 		if ml, ok := l.(memoryLoader); ok {
 			used, limit := ml.Memory()
 			ch <- prometheus.MustNewConstMetric(c.memory, prometheus.GaugeValue, float64(used), kind)
@@ -265,13 +258,14 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 // [hotswap.SlotStatus] carries it: hotpatch_slot_probation_calls and
 // hotpatch_slot_probation_failures, with the slot and patch_id labels.
 func (c *Collector) collectSlot(ch chan<- prometheus.Metric, s hotswap.SlotStatus) {
-	kind := string(s.Kind)
+	kind := labelValue(string(s.Kind))
 	if s.PatchID == "" {
 		kind = KindBaseline
 	}
-	ch <- prometheus.MustNewConstMetric(c.slotInfo, prometheus.GaugeValue, 1, s.Name, s.PatchID, kind)
+	slot, id := labelValue(s.Name), labelValue(s.PatchID)
+	ch <- prometheus.MustNewConstMetric(c.slotInfo, prometheus.GaugeValue, 1, slot, id, kind)
 	if s.PatchID != "" {
-		ch <- prometheus.MustNewConstMetric(c.slotFails, prometheus.GaugeValue, float64(s.Failures), s.Name, s.PatchID)
+		ch <- prometheus.MustNewConstMetric(c.slotFails, prometheus.GaugeValue, float64(s.Failures), slot, id)
 	}
 }
 
