@@ -16,14 +16,20 @@
 // shown as it is, with its patch, note and error.
 //
 // The same data is served as JSON at status.json under the mount point
-// (/debug/hotpatch/status.json), or with ?format=json on any path under it.
+// (/debug/hotpatch/status.json), or with ?format=json on any path under it;
+// the page links to the latter, which works wherever the page is mounted
+// (a pattern without its slash, [http.StripPrefix], a sub-mux).
 //
 // # Safety
 //
 // Patch IDs, sources and error texts come from outside (file names, bundle
 // manifests, what a patch's code panicked with): the template escapes each
 // in its context, and the page is sent with a Content-Security-Policy that
-// runs no script at all. It shows sources and error texts, which may say
+// runs no script at all. The page writes control and invisible format
+// characters in them (a bidi override that reverses what follows, a
+// zero-width space, a terminal escape) as visible Go escapes such as
+// \u202e, so that what an operator reads is the string that runs, and cuts
+// each value at 1000 characters; the JSON keeps them as they are. It shows sources and error texts, which may say
 // more than a public page should: mount it behind the same access control
 // as net/http/pprof. It answers GET and HEAD only.
 //

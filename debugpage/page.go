@@ -5,8 +5,8 @@ import (
 	"encoding/json"
 	"html/template"
 	"net/http"
+	"path"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/hotpatch-go/hotpatch/hotswap"
@@ -36,7 +36,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	v := build(h.m, time.Now())
 	var body bytes.Buffer
-	if strings.HasSuffix(r.URL.Path, "/status.json") || r.URL.Query().Get("format") == "json" {
+	if path.Base(r.URL.Path) == "status.json" || r.URL.Query().Get("format") == "json" {
 		enc := json.NewEncoder(&body)
 		enc.SetIndent("", "  ")
 		if err := enc.Encode(v); err != nil {
@@ -187,9 +187,10 @@ func nonNil(s []string) []string {
 
 var page = template.Must(template.New("page").Funcs(template.FuncMap{
 	"ts":    func(t time.Time) string { return t.Format("2006-01-02 15:04:05.000 MST") },
-	"join":  func(s []string) string { return strings.Join(s, ", ") },
+	"join":  shownList,
+	"show":  shown,
 	"mib":   func(n int64) string { return formatMiB(n) },
-	"short": func(s string) string { return shorten(s, 16) },
+	"short": func(s string) string { return shorten(shown(s), 16) },
 	"shadowed": func(p patchView) []string {
 		var out []string
 		for _, s := range p.Slots {
