@@ -26,7 +26,10 @@
 // [Collector.Close] stops. They count from [New] on: create the collector
 // right after the manager. A subscriber that falls more than its buffer
 // behind misses events (the manager never waits for it); the buffer is
-// large for that reason, and the collector does little per event.
+// large for that reason, and the collector does little per event. The
+// series alerts read (applies, rollbacks and rejections by reason for the
+// framework's kinds, restarts of processes) exist at 0 from New on, so
+// that Prometheus's increase() sees their first event.
 //
 // Gauges (the generation, the version serving each slot, the failures
 // counted against it, the loaders' memory) are read from

@@ -122,6 +122,7 @@ func New(m *hotswap.Manager) *Collector {
 		pending: make(map[string]time.Time),
 		tick:    make(chan struct{}),
 	}
+	c.zero()
 	ch, cancel := m.Subscribe(subscribeBuffer)
 	c.cancel = cancel
 	// The script patches already applied hold interpreters too.
@@ -132,6 +133,21 @@ func New(m *hotswap.Manager) *Collector {
 	}
 	go c.run(ch)
 	return c
+}
+
+// zero creates the series that alerts read, at 0, for the framework's
+// kinds: a series that first appears at 1 shows no increase() in
+// Prometheus, so the first rollback of a process would go unseen.
+func (c *Collector) zero() {
+	for _, k := range []hotswap.Kind{hotswap.KindScript, hotswap.KindNative, hotswap.KindProcess, hotswap.KindManual} {
+		kind := c.kindLabel(k)
+		c.applies.WithLabelValues(kind)
+		for _, r := range reasons {
+			c.rollbacks.WithLabelValues(kind, r)
+			c.rejections.WithLabelValues(kind, r)
+		}
+	}
+	c.restarts.WithLabelValues(string(hotswap.KindProcess))
 }
 
 // Close ends the subscription and waits for the collector's goroutine. The
