@@ -245,18 +245,31 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	for _, s := range st.Slots {
 		c.collectSlot(ch, s)
 	}
+	// Loaders of one kind label (two native loaders, or kinds that are
+	// the same once cut) are summed: two series of the same labels would
+	// fail the whole scrape.
+	type mem struct{ used, limit int64 }
+	var kinds []string
+	mems := make(map[string]mem)
 	interps, counted := -1, false
 	for _, l := range c.m.Loaders() {
 		l = unwrap(l)
 		kind := loaderKind(l.Kind())
 		if ml, ok := l.(memoryLoader); ok {
 			used, limit := ml.Memory()
-			ch <- prometheus.MustNewConstMetric(c.memory, prometheus.GaugeValue, float64(used), kind)
-			ch <- prometheus.MustNewConstMetric(c.memLimit, prometheus.GaugeValue, float64(limit), kind)
+			m, seen := mems[kind]
+			if !seen {
+				kinds = append(kinds, kind)
+			}
+			mems[kind] = mem{m.used + used, m.limit + limit}
 		}
 		if il, ok := l.(interpreterLoader); ok {
 			interps, counted = max(interps, 0)+il.Interpreters(), true
 		}
+	}
+	for _, kind := range kinds {
+		ch <- prometheus.MustNewConstMetric(c.memory, prometheus.GaugeValue, float64(mems[kind].used), kind)
+		ch <- prometheus.MustNewConstMetric(c.memLimit, prometheus.GaugeValue, float64(mems[kind].limit), kind)
 	}
 	if !counted {
 		c.mu.Lock()
