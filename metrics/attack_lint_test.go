@@ -127,3 +127,39 @@ func TestAttackMonotonic(t *testing.T) {
 	wg.Wait()
 	check()
 }
+
+// TestAttackTwoRegistries: one collector in two registries scrapes in
+// both; a second registration in one registry is refused with an error,
+// not a panic; Close while both scrape.
+func TestAttackTwoRegistries(t *testing.T) {
+	f := newFixture(t, hotswap.Options{})
+	a, b := prometheus.NewPedanticRegistry(), prometheus.NewPedanticRegistry()
+	a.MustRegister(f.c)
+	b.MustRegister(f.c)
+	if err := a.Register(f.c); err == nil {
+		t.Error("a second registration of the collector in one registry was accepted")
+	}
+	if err := f.apply(greet("g1", hotswap.KindScript)); err != nil {
+		t.Fatal(err)
+	}
+	f.sync()
+	var wg sync.WaitGroup
+	for _, reg := range []*prometheus.Registry{a, b} {
+		wg.Go(func() {
+			for range 20 {
+				if _, err := reg.Gather(); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		})
+	}
+	f.c.Close()
+	wg.Wait()
+	for _, reg := range []*prometheus.Registry{a, b} {
+		text := scrape(t, reg)
+		if !bytes.Contains(text, []byte(`hotpatch_applies_total{kind="script"} 1`)) {
+			t.Errorf("a registry's scrape lacks the apply:\n%s", text)
+		}
+	}
+}
