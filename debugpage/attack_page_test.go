@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 	"unicode"
 
 	"golang.org/x/net/html"
@@ -218,4 +219,42 @@ func TestAttackConcurrent(t *testing.T) {
 	}
 	close(stop)
 	wg.Wait()
+}
+
+// busyLoader is a loader whose Memory waits, as the native loader's does
+// while a plugin's init functions run under its lock.
+type busyLoader struct {
+	memLoader
+	release chan struct{}
+}
+
+func (l *busyLoader) Memory() (used, limit int64) {
+	<-l.release
+	return 1, 2
+}
+
+// TestAttackBusyLoader: the page does not wait for a busy loader; it says
+// so in the loaders table.
+func TestAttackBusyLoader(t *testing.T) {
+	m := spoofManager(t)
+	l := &busyLoader{memLoader: memLoader{kind: hotswap.KindNative}, release: make(chan struct{})}
+	defer close(l.release)
+	if err := m.Attach(l); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan *http.Response, 1)
+	go func() { done <- get(t, debugpage.Handler(m), "/debug/hotpatch/") }()
+	var resp *http.Response
+	select {
+	case resp = <-done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the page waits for a busy loader")
+	}
+	doc, err := html.Parse(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := rows(t, doc, "loaders"); len(got) != 1 || got[0][0] != "native" || !strings.Contains(got[0][1], "busy") {
+		t.Errorf("loaders = %q, want native shown busy", got)
+	}
 }

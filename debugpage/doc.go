@@ -11,7 +11,9 @@
 // ID and kind, or the baseline), since when, and the failures counted
 // against it; the patch stack, bottom first, with each patch's source and
 // the slots it serves; the probation state; what the loaders hold (the
-// native loader's memory against its cap); and the most recent events,
+// native loader's memory against its cap, or "busy" when it does not
+// answer within 250 ms, as while a plugin's init runs under its lock);
+// and the most recent events,
 // newest first. Event types are open: a type the page does not know is
 // shown as it is, with its patch, note and error.
 //

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/hotpatch-go/hotpatch/hotswap"
+	"github.com/hotpatch-go/hotpatch/internal/memprobe"
 )
 
 // maxEvents bounds the recent events the page shows.
@@ -23,7 +24,8 @@ func Handler(m *hotswap.Manager) http.Handler {
 }
 
 type handler struct {
-	m *hotswap.Manager
+	m   *hotswap.Manager
+	mem memprobe.Prober // reads the loaders' memory without waiting for a busy one
 }
 
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -34,7 +36,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
-	v := build(h.m, time.Now())
+	v := build(h.m, &h.mem, time.Now())
 	var body bytes.Buffer
 	if path.Base(r.URL.Path) == "status.json" || r.URL.Query().Get("format") == "json" {
 		enc := json.NewEncoder(&body)
@@ -98,6 +100,7 @@ type probation struct {
 type loaderVw struct {
 	Kind   string      `json:"kind"`
 	Memory *memoryView `json:"memory,omitempty"` // for loaders that count it (native)
+	Busy   bool        `json:"busy,omitempty"`   // one that counts it did not answer in time
 }
 
 type memoryView struct {
@@ -119,7 +122,7 @@ type eventView struct {
 }
 
 // build reads the manager once into a view.
-func build(m *hotswap.Manager, now time.Time) view {
+func build(m *hotswap.Manager, mem *memprobe.Prober, now time.Time) view {
 	st := m.Status()
 	v := view{Time: now, Generation: st.Generation, Slots: []slotView{}, Stack: []patchView{},
 		Loaders: []loaderVw{}, Events: []eventView{}}
@@ -138,9 +141,10 @@ func build(m *hotswap.Manager, now time.Time) view {
 	v.Probation = probations(st)
 	for _, l := range m.Loaders() {
 		lv := loaderVw{Kind: string(l.Kind())}
-		if ml, ok := l.(interface{ Memory() (used, limit int64) }); ok {
-			used, limit := ml.Memory()
+		if used, limit, ok := mem.Memory(l); ok {
 			lv.Memory = &memoryView{Used: used, Limit: limit}
+		} else if _, counts := l.(memprobe.Loader); counts {
+			lv.Busy = true
 		}
 		v.Loaders = append(v.Loaders, lv)
 	}

@@ -78,7 +78,9 @@ tr.other td:first-child { border-left: 4px solid #5e35b1; }
 <thead><tr><th>kind</th><th>memory held</th><th>cap</th></tr></thead>
 <tbody>
 {{- range .Loaders}}
-<tr><td>{{show .Kind}}</td>{{with .Memory}}<td>{{mib .Used}}</td><td>{{mib .Limit}}</td>{{else}}<td class="none">—</td><td class="none">—</td>{{end}}</tr>
+<tr><td>{{show .Kind}}</td>{{if .Memory}}<td>{{mib .Memory.Used}}</td><td>{{mib .Memory.Limit}}</td>
+{{- else if .Busy}}<td colspan="2" class="none">busy: did not answer in time (a load in progress)</td>
+{{- else}}<td class="none">—</td><td class="none">—</td>{{end}}</tr>
 {{- else}}
 <tr><td colspan="3" class="none">no loader attached</td></tr>
 {{- end}}

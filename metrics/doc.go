@@ -34,7 +34,9 @@
 // Gauges (the generation, the version serving each slot, the failures
 // counted against it, the loaders' memory) are read from
 // [hotswap.Manager.Status] and the attached loaders at each scrape, so they
-// are exact whatever the events did.
+// are exact whatever the events did. A loader busy past 250 ms (the native
+// loader holds its lock while a plugin's init runs) is left out of that
+// scrape rather than waited for.
 //
 // # Labels
 //

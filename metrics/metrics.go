@@ -7,6 +7,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/hotpatch-go/hotpatch/hotswap"
+	"github.com/hotpatch-go/hotpatch/internal/memprobe"
 )
 
 // subscribeBuffer is the room for events between two reads of the
@@ -55,6 +56,8 @@ type Collector struct {
 	memory     *prometheus.Desc
 	memLimit   *prometheus.Desc
 	interps    *prometheus.Desc
+
+	mem memprobe.Prober // reads the loaders' memory without waiting for a busy one
 
 	mu          sync.Mutex           // guards the fields below
 	lastApplied uint64               // generation of the last applied event
@@ -255,8 +258,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	for _, l := range c.m.Loaders() {
 		l = unwrap(l)
 		kind := loaderKind(l.Kind())
-		if ml, ok := l.(memoryLoader); ok {
-			used, limit := ml.Memory()
+		if used, limit, ok := c.mem.Memory(l); ok {
 			m, seen := mems[kind]
 			if !seen {
 				kinds = append(kinds, kind)
@@ -296,12 +298,6 @@ func (c *Collector) collectSlot(ch chan<- prometheus.Metric, s hotswap.SlotStatu
 	if s.PatchID != "" {
 		ch <- prometheus.MustNewConstMetric(c.slotFails, prometheus.GaugeValue, float64(s.Failures), slot, id)
 	}
-}
-
-// memoryLoader is a loader that counts the memory its patches hold against
-// a cap (loader/native).
-type memoryLoader interface {
-	Memory() (used, limit int64)
 }
 
 // interpreterLoader is a loader that counts its live interpreters. None
