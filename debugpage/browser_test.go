@@ -116,7 +116,7 @@ func TestBrowser(t *testing.T) {
 		}
 	}
 	slots := rows(t, doc, "slots")
-	if len(slots) != 2 || slots[0][2] != hostileID || slots[1][2] != "baseline" {
+	if len(slots) != 2 || slots[0][2] != hostileIDShown || slots[1][2] != "baseline" {
 		t.Errorf("rendered slots table = %q", slots)
 	}
 	if stack := rows(t, doc, "stack"); len(stack) != 1 || stack[0][3] != hostileSource {

@@ -5,11 +5,12 @@ import (
 	"encoding/json"
 	"html/template"
 	"net/http"
+	"path"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/hotpatch-go/hotpatch/hotswap"
+	"github.com/hotpatch-go/hotpatch/internal/memprobe"
 )
 
 // maxEvents bounds the recent events the page shows.
@@ -23,7 +24,8 @@ func Handler(m *hotswap.Manager) http.Handler {
 }
 
 type handler struct {
-	m *hotswap.Manager
+	m   *hotswap.Manager
+	mem memprobe.Prober // reads the loaders' memory without waiting for a busy one
 }
 
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -34,9 +36,9 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
-	v := build(h.m, time.Now())
+	v := build(h.m, &h.mem, time.Now())
 	var body bytes.Buffer
-	if strings.HasSuffix(r.URL.Path, "/status.json") || r.URL.Query().Get("format") == "json" {
+	if path.Base(r.URL.Path) == "status.json" || r.URL.Query().Get("format") == "json" {
 		enc := json.NewEncoder(&body)
 		enc.SetIndent("", "  ")
 		if err := enc.Encode(v); err != nil {
@@ -98,6 +100,7 @@ type probation struct {
 type loaderVw struct {
 	Kind   string      `json:"kind"`
 	Memory *memoryView `json:"memory,omitempty"` // for loaders that count it (native)
+	Busy   bool        `json:"busy,omitempty"`   // one that counts it did not answer in time
 }
 
 type memoryView struct {
@@ -119,7 +122,7 @@ type eventView struct {
 }
 
 // build reads the manager once into a view.
-func build(m *hotswap.Manager, now time.Time) view {
+func build(m *hotswap.Manager, mem *memprobe.Prober, now time.Time) view {
 	st := m.Status()
 	v := view{Time: now, Generation: st.Generation, Slots: []slotView{}, Stack: []patchView{},
 		Loaders: []loaderVw{}, Events: []eventView{}}
@@ -138,9 +141,10 @@ func build(m *hotswap.Manager, now time.Time) view {
 	v.Probation = probations(st)
 	for _, l := range m.Loaders() {
 		lv := loaderVw{Kind: string(l.Kind())}
-		if ml, ok := l.(interface{ Memory() (used, limit int64) }); ok {
-			used, limit := ml.Memory()
+		if used, limit, ok := mem.Memory(l); ok {
 			lv.Memory = &memoryView{Used: used, Limit: limit}
+		} else if _, counts := l.(memprobe.Loader); counts {
+			lv.Busy = true
 		}
 		v.Loaders = append(v.Loaders, lv)
 	}
@@ -187,9 +191,10 @@ func nonNil(s []string) []string {
 
 var page = template.Must(template.New("page").Funcs(template.FuncMap{
 	"ts":    func(t time.Time) string { return t.Format("2006-01-02 15:04:05.000 MST") },
-	"join":  func(s []string) string { return strings.Join(s, ", ") },
+	"join":  shownList,
+	"show":  shown,
 	"mib":   func(n int64) string { return formatMiB(n) },
-	"short": func(s string) string { return shorten(s, 16) },
+	"short": func(s string) string { return shorten(shown(s), 16) },
 	"shadowed": func(p patchView) []string {
 		var out []string
 		for _, s := range p.Slots {

@@ -26,6 +26,9 @@ const (
 	hostileSource = `/tmp/"><img src=x onerror=alert(1)>/p<b>.go`
 	hostileErr    = `</td></tr></table><script>alert('err')</script>`
 	hostileType   = `committed<script>alert(1)</script>`
+	// hostileIDShown is hostileID as the page shows it: the right-to-left
+	// override written as a visible escape.
+	hostileIDShown = `<script>alert("id")</script>'"&amp; 日本語 ✓ \u202e`
 )
 
 // hostileManager is a manager with a patch and events whose every string
@@ -96,7 +99,7 @@ func TestHTMLEscapes(t *testing.T) {
 		t.Fatalf("slots table has %d rows, want 2", len(slots))
 	}
 	want := [][]string{
-		{"example.Greet", "func(string) string", hostileID, "script", "1"},
+		{"example.Greet", "func(string) string", hostileIDShown, "script", "1"},
 		{"shop.Price", "func(int) int", "baseline", "baseline", "0"},
 	}
 	for i, w := range want {
@@ -105,7 +108,7 @@ func TestHTMLEscapes(t *testing.T) {
 		}
 	}
 	stack := rows(t, doc, "stack")
-	if len(stack) != 1 || stack[0][1] != hostileID || stack[0][3] != hostileSource || stack[0][4] != "example.Greet" {
+	if len(stack) != 1 || stack[0][1] != hostileIDShown || stack[0][3] != hostileSource || stack[0][4] != "example.Greet" {
 		t.Errorf("stack = %q", stack)
 	}
 	events := rows(t, doc, "events")
@@ -119,7 +122,7 @@ func TestHTMLEscapes(t *testing.T) {
 	if events[1][1] != "warning" || !strings.Contains(events[1][7], hostileErr) || events[1][5] != hostileSource {
 		t.Errorf("warning row = %q", events[1])
 	}
-	if events[2][1] != "applied" || events[2][3] != hostileID {
+	if events[2][1] != "applied" || events[2][3] != hostileIDShown {
 		t.Errorf("applied row = %q", events[2])
 	}
 	if got := rows(t, doc, "probation"); len(got) != 1 || got[0][0] != "no patch on probation reported" {

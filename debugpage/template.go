@@ -15,8 +15,9 @@ h2 { font-size: 16px; margin: 20px 0 6px; }
 .meta { color: #555; margin-bottom: 8px; }
 table { border-collapse: collapse; width: 100%; }
 th { background: #1f3b73; color: #ffffff; text-align: left; padding: 4px 8px; }
-td { border-bottom: 1px solid #c9d3e6; padding: 4px 8px; vertical-align: top; background: #f3f6fb; }
+td { border-bottom: 1px solid #c9d3e6; padding: 4px 8px; vertical-align: top; background: #f3f6fb; white-space: pre-wrap; }
 code { font: 13px ui-monospace, monospace; }
+code.v { display: inline-block; min-width: 12ch; overflow-wrap: anywhere; }
 .baseline { color: #666; }
 .none { color: #666; font-style: italic; }
 .err { color: #a00000; }
@@ -29,17 +30,17 @@ tr.other td:first-child { border-left: 4px solid #5e35b1; }
 </head>
 <body>
 <h1>hotpatch</h1>
-<div class="meta">generation <b id="generation">{{.Generation}}</b> · slots: {{len .Slots}} · patches in the stack: {{len .Stack}} · {{ts .Time}} · <a href="status.json">status.json</a></div>
+<div class="meta">generation <b id="generation">{{.Generation}}</b> · slots: {{len .Slots}} · patches in the stack: {{len .Stack}} · {{ts .Time}} · <a href="?format=json">status.json</a></div>
 
 <h2>Slots</h2>
 <table id="slots">
 <thead><tr><th>slot</th><th>type</th><th>serving</th><th>kind</th><th>generation</th><th>since</th><th>failures</th><th>probation</th></tr></thead>
 <tbody>
 {{- range .Slots}}
-<tr><td><code>{{.Name}}</code></td><td><code>{{.Type}}</code></td>
-{{- if .Patch}}<td><code>{{.Patch}}</code></td>{{else}}<td class="baseline">baseline</td>{{end -}}
-<td>{{.Kind}}</td><td>{{.Generation}}</td><td>{{ts .Since}}</td><td>{{.Failures}}</td>
-{{- if .Probation}}<td>{{.Probation}}</td>{{else}}<td class="none">—</td>{{end}}</tr>
+<tr><td><code>{{show .Name}}</code></td><td><code>{{show .Type}}</code></td>
+{{- if .Patch}}<td><code class="v">{{show .Patch}}</code></td>{{else}}<td class="baseline">baseline</td>{{end -}}
+<td>{{show .Kind}}</td><td>{{.Generation}}</td><td>{{ts .Since}}</td><td>{{.Failures}}</td>
+{{- if .Probation}}<td>{{show .Probation}}</td>{{else}}<td class="none">—</td>{{end}}</tr>
 {{- else}}
 <tr><td colspan="8" class="none">no slot registered</td></tr>
 {{- end}}
@@ -51,9 +52,9 @@ tr.other td:first-child { border-left: 4px solid #5e35b1; }
 <thead><tr><th>#</th><th>patch</th><th>kind</th><th>source</th><th>serving</th><th>shadowed</th><th>generation</th><th>applied</th><th>baseline</th></tr></thead>
 <tbody>
 {{- range $i, $p := .Stack}}
-<tr><td>{{$i}}</td><td><code>{{$p.ID}}</code></td><td>{{$p.Kind}}</td><td><code>{{$p.Source}}</code></td>
+<tr><td>{{$i}}</td><td><code class="v">{{show $p.ID}}</code></td><td>{{show $p.Kind}}</td><td><code class="v">{{show $p.Source}}</code></td>
 <td>{{join $p.Serving}}</td><td>{{join (shadowed $p)}}</td><td>{{$p.Generation}}</td><td>{{ts $p.AppliedAt}}</td>
-<td>{{if $p.Baseline}}<code title="{{$p.Baseline}}">{{short $p.Baseline}}</code>{{end}}</td></tr>
+<td>{{if $p.Baseline}}<code title="{{show $p.Baseline}}">{{short $p.Baseline}}</code>{{end}}</td></tr>
 {{- else}}
 <tr><td colspan="9" class="none">empty: every slot serves its baseline</td></tr>
 {{- end}}
@@ -65,7 +66,7 @@ tr.other td:first-child { border-left: 4px solid #5e35b1; }
 <thead><tr><th>patch</th><th>state</th></tr></thead>
 <tbody>
 {{- range .Probation}}
-<tr><td><code>{{.Patch}}</code></td><td>{{.State}}</td></tr>
+<tr><td><code class="v">{{show .Patch}}</code></td><td>{{show .State}}</td></tr>
 {{- else}}
 <tr><td colspan="2" class="none">no patch on probation reported</td></tr>
 {{- end}}
@@ -77,7 +78,9 @@ tr.other td:first-child { border-left: 4px solid #5e35b1; }
 <thead><tr><th>kind</th><th>memory held</th><th>cap</th></tr></thead>
 <tbody>
 {{- range .Loaders}}
-<tr><td>{{.Kind}}</td>{{with .Memory}}<td>{{mib .Used}}</td><td>{{mib .Limit}}</td>{{else}}<td class="none">—</td><td class="none">—</td>{{end}}</tr>
+<tr><td>{{show .Kind}}</td>{{if .Memory}}<td>{{mib .Memory.Used}}</td><td>{{mib .Memory.Limit}}</td>
+{{- else if .Busy}}<td colspan="2" class="none">busy: did not answer in time (a load in progress)</td>
+{{- else}}<td class="none">—</td><td class="none">—</td>{{end}}</tr>
 {{- else}}
 <tr><td colspan="3" class="none">no loader attached</td></tr>
 {{- end}}
@@ -89,8 +92,8 @@ tr.other td:first-child { border-left: 4px solid #5e35b1; }
 <thead><tr><th>time</th><th>type</th><th>generation</th><th>patch</th><th>kind</th><th>source</th><th>slots</th><th>what</th></tr></thead>
 <tbody>
 {{- range .Events}}
-<tr class="{{.Class}}"><td>{{ts .Time}}</td><td>{{.Type}}</td><td>{{.Generation}}</td><td><code>{{.Patch}}</code></td><td>{{.Kind}}</td>
-<td><code>{{.Source}}</code></td><td>{{join .Slots}}</td><td>{{.Note}}{{if .Err}} <span class="err">{{.Err}}</span>{{end}}</td></tr>
+<tr class="{{.Class}}"><td>{{ts .Time}}</td><td>{{show .Type}}</td><td>{{.Generation}}</td><td><code class="v">{{show .Patch}}</code></td><td>{{show .Kind}}</td>
+<td><code class="v">{{show .Source}}</code></td><td>{{join .Slots}}</td><td>{{show .Note}}{{if .Err}} <span class="err">{{show .Err}}</span>{{end}}</td></tr>
 {{- else}}
 <tr><td colspan="8" class="none">no event yet</td></tr>
 {{- end}}

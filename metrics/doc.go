@@ -26,18 +26,25 @@
 // [Collector.Close] stops. They count from [New] on: create the collector
 // right after the manager. A subscriber that falls more than its buffer
 // behind misses events (the manager never waits for it); the buffer is
-// large for that reason, and the collector does little per event.
+// large for that reason, and the collector does little per event. The
+// series alerts read (applies, rollbacks and rejections by reason for the
+// framework's kinds, restarts of processes) exist at 0 from New on, so
+// that Prometheus's increase() sees their first event.
 //
 // Gauges (the generation, the version serving each slot, the failures
 // counted against it, the loaders' memory) are read from
 // [hotswap.Manager.Status] and the attached loaders at each scrape, so they
-// are exact whatever the events did.
+// are exact whatever the events did. A loader busy past 250 ms (the native
+// loader holds its lock while a plugin's init runs) is left out of that
+// scrape rather than waited for.
 //
 // # Labels
 //
 // Every label has a bounded set of values: kind is a patch kind (the
-// framework's four, or a loader's own), reason one of the fixed values
-// listed with [New], slot a registered slot. Patch IDs appear only on
+// framework's four, or a loader's own; past 16 distinct kinds, the rest
+// count as [KindOther]), reason one of the fixed values listed with [New],
+// slot a registered slot. Values from outside are made valid UTF-8 and cut
+// to 128 bytes. Patch IDs appear only on
 // hotpatch_slot_info, one series per slot (the version serving it now),
 // so a long life of patches does not grow the series count.
 //

@@ -7,6 +7,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/hotpatch-go/hotpatch/hotswap"
+	"github.com/hotpatch-go/hotpatch/internal/memprobe"
 )
 
 // subscribeBuffer is the room for events between two reads of the
@@ -56,9 +57,12 @@ type Collector struct {
 	memLimit   *prometheus.Desc
 	interps    *prometheus.Desc
 
+	mem memprobe.Prober // reads the loaders' memory without waiting for a busy one
+
 	mu          sync.Mutex           // guards the fields below
 	lastApplied uint64               // generation of the last applied event
 	types       map[string]bool      // the event types given a label of their own
+	kinds       map[string]bool      // the kinds given a label of their own
 	scripts     map[string]int       // script patch IDs applied and not yet retired: each holds an interpreter
 	pending     map[string]time.Time // patch ID -> start of its timed load
 	seen        int                  // events handled, for tests
@@ -116,10 +120,12 @@ func New(m *hotswap.Manager) *Collector {
 		interps:  prometheus.NewDesc("hotpatch_script_interpreters", "Script interpreters alive: script patches applied and not yet retired.", nil, nil),
 
 		types:   make(map[string]bool),
+		kinds:   make(map[string]bool),
 		scripts: make(map[string]int),
 		pending: make(map[string]time.Time),
 		tick:    make(chan struct{}),
 	}
+	c.zero()
 	ch, cancel := m.Subscribe(subscribeBuffer)
 	c.cancel = cancel
 	// The script patches already applied hold interpreters too.
@@ -130,6 +136,21 @@ func New(m *hotswap.Manager) *Collector {
 	}
 	go c.run(ch)
 	return c
+}
+
+// zero creates the series that alerts read, at 0, for the framework's
+// kinds: a series that first appears at 1 shows no increase() in
+// Prometheus, so the first rollback of a process would go unseen.
+func (c *Collector) zero() {
+	for _, k := range []hotswap.Kind{hotswap.KindScript, hotswap.KindNative, hotswap.KindProcess, hotswap.KindManual} {
+		kind := c.kindLabel(k)
+		c.applies.WithLabelValues(kind)
+		for _, r := range reasons {
+			c.rollbacks.WithLabelValues(kind, r)
+			c.rejections.WithLabelValues(kind, r)
+		}
+	}
+	c.restarts.WithLabelValues(string(hotswap.KindProcess))
 }
 
 // Close ends the subscription and waits for the collector's goroutine. The
@@ -149,9 +170,9 @@ func (c *Collector) run(ch <-chan hotswap.Event) {
 
 // handle counts one event.
 func (c *Collector) handle(e hotswap.Event) {
-	kind := kindLabel(e.Kind)
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	kind := c.kindLabel(e.Kind)
 	c.events.WithLabelValues(c.typeLabel(e.Type)).Inc()
 	switch e.Type {
 	case hotswap.EventApplied:
@@ -190,7 +211,7 @@ func (c *Collector) handle(e hotswap.Event) {
 // typeLabel returns the label of an event type: the type itself for the
 // first maxEventTypes distinct types, "other" after. The caller holds mu.
 func (c *Collector) typeLabel(t hotswap.EventType) string {
-	s := string(t)
+	s := labelValue(string(t))
 	if c.types[s] {
 		return s
 	}
@@ -199,15 +220,6 @@ func (c *Collector) typeLabel(t hotswap.EventType) string {
 	}
 	c.types[s] = true
 	return s
-}
-
-// kindLabel returns the kind label of an event's kind: "unknown" for an
-// event about no patch of a known kind (a watch error).
-func kindLabel(k hotswap.Kind) string {
-	if k == "" {
-		return "unknown"
-	}
-	return string(k)
 }
 
 // Describe sends the descriptions of every metric of the collector.
@@ -236,18 +248,30 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	for _, s := range st.Slots {
 		c.collectSlot(ch, s)
 	}
+	// Loaders of one kind label (two native loaders, or kinds that are
+	// the same once cut) are summed: two series of the same labels would
+	// fail the whole scrape.
+	type mem struct{ used, limit int64 }
+	var kinds []string
+	mems := make(map[string]mem)
 	interps, counted := -1, false
 	for _, l := range c.m.Loaders() {
 		l = unwrap(l)
-		kind := kindLabel(l.Kind())
-		if ml, ok := l.(memoryLoader); ok {
-			used, limit := ml.Memory()
-			ch <- prometheus.MustNewConstMetric(c.memory, prometheus.GaugeValue, float64(used), kind)
-			ch <- prometheus.MustNewConstMetric(c.memLimit, prometheus.GaugeValue, float64(limit), kind)
+		kind := loaderKind(l.Kind())
+		if used, limit, ok := c.mem.Memory(l); ok {
+			m, seen := mems[kind]
+			if !seen {
+				kinds = append(kinds, kind)
+			}
+			mems[kind] = mem{m.used + used, m.limit + limit}
 		}
 		if il, ok := l.(interpreterLoader); ok {
 			interps, counted = max(interps, 0)+il.Interpreters(), true
 		}
+	}
+	for _, kind := range kinds {
+		ch <- prometheus.MustNewConstMetric(c.memory, prometheus.GaugeValue, float64(mems[kind].used), kind)
+		ch <- prometheus.MustNewConstMetric(c.memLimit, prometheus.GaugeValue, float64(mems[kind].limit), kind)
 	}
 	if !counted {
 		c.mu.Lock()
@@ -265,20 +289,15 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 // [hotswap.SlotStatus] carries it: hotpatch_slot_probation_calls and
 // hotpatch_slot_probation_failures, with the slot and patch_id labels.
 func (c *Collector) collectSlot(ch chan<- prometheus.Metric, s hotswap.SlotStatus) {
-	kind := string(s.Kind)
+	kind := labelValue(string(s.Kind))
 	if s.PatchID == "" {
 		kind = KindBaseline
 	}
-	ch <- prometheus.MustNewConstMetric(c.slotInfo, prometheus.GaugeValue, 1, s.Name, s.PatchID, kind)
+	slot, id := labelValue(s.Name), labelValue(s.PatchID)
+	ch <- prometheus.MustNewConstMetric(c.slotInfo, prometheus.GaugeValue, 1, slot, id, kind)
 	if s.PatchID != "" {
-		ch <- prometheus.MustNewConstMetric(c.slotFails, prometheus.GaugeValue, float64(s.Failures), s.Name, s.PatchID)
+		ch <- prometheus.MustNewConstMetric(c.slotFails, prometheus.GaugeValue, float64(s.Failures), slot, id)
 	}
-}
-
-// memoryLoader is a loader that counts the memory its patches hold against
-// a cap (loader/native).
-type memoryLoader interface {
-	Memory() (used, limit int64)
 }
 
 // interpreterLoader is a loader that counts its live interpreters. None

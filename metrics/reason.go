@@ -26,6 +26,10 @@ const (
 	ReasonError           = "error"            // anything else
 )
 
+// reasons are the values of the reason label of rejections and rollbacks.
+var reasons = []string{ReasonUnknownSlot, ReasonTypeMismatch, ReasonBaselineChanged, ReasonDuplicateID,
+	ReasonVetoed, ReasonClosed, ReasonTimeout, ReasonPanic, ReasonInvalid, ReasonError}
+
 // The values of the reason label of hotpatch_reverts_total.
 const (
 	RevertRequest  = "request"  // Revert, or a patch file removed

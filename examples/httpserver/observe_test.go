@@ -65,10 +65,11 @@ func TestMetricsAndDebugPage(t *testing.T) {
 	// The rolled-back patch's interpreter is released in the background.
 	s.waitFor("the rollback, the refusal and the retire to show in /metrics", func() bool {
 		mfs := s.scrape()
-		_, rolled := value(mfs, "hotpatch_rollbacks_total", map[string]string{"kind": "script", "reason": "panic"})
-		_, rejected := value(mfs, "hotpatch_rejections_total", map[string]string{"kind": "script", "reason": "type_mismatch"})
+		// The series exist at 0 from the start: wait for the counts.
+		rolled, _ := value(mfs, "hotpatch_rollbacks_total", map[string]string{"kind": "script", "reason": "panic"})
+		rejected, _ := value(mfs, "hotpatch_rejections_total", map[string]string{"kind": "script", "reason": "type_mismatch"})
 		interps, _ := value(mfs, "hotpatch_script_interpreters", nil)
-		return rolled && rejected && interps == 1
+		return rolled > 0 && rejected > 0 && interps == 1
 	})
 
 	mfs := s.scrape()
