@@ -11,6 +11,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net"
 	"net/http"
 	"os"
 	"os/signal"
@@ -91,6 +92,7 @@ func run(ctx context.Context, mode, addr, sock string, readyTimeout time.Duratio
 	}
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	up.OnDrain(baseline.HTTPServer(srv))
+	var lns []net.Listener
 	var addrs []string
 	for _, l := range [][2]string{{"tcp", addr}, {"unix", sock}} {
 		if l[1] == "" {
@@ -100,15 +102,21 @@ func run(ctx context.Context, mode, addr, sock string, readyTimeout time.Duratio
 		if err != nil {
 			return err
 		}
+		lns = append(lns, ln)
 		addrs = append(addrs, ln.Addr().String())
-		go func() { _ = srv.Serve(ln) }()
 	}
 	if mode == "hang" {
 		<-ctx.Done() // never ready; the old process kills it
 		return nil
 	}
+	// Serve only once ready: a process that fails its check, or is killed
+	// for being late, must not have accepted connections from the queue
+	// it shares with the old process.
 	if err := up.Ready(ctx); err != nil {
 		return err
+	}
+	for _, ln := range lns {
+		go func() { _ = srv.Serve(ln) }()
 	}
 	fmt.Printf("ready pid=%d version=%s parent=%v addrs=%s\n", os.Getpid(), version, up.HasParent(), strings.Join(addrs, ","))
 	select {
