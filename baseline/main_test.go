@@ -29,6 +29,7 @@ import (
 // bins are the fixture's executables, built once in TestMain: two builds
 // (v1, v2) and copies of v1 that misbehave by name.
 var bins struct {
+	dir                               string
 	v1, v2, exit, hang, check, noexec string
 }
 
@@ -49,6 +50,7 @@ func testMain(m *testing.M) int {
 		return 1
 	}
 	defer os.RemoveAll(dir)
+	bins.dir = dir
 	bins.v1, bins.v2 = filepath.Join(dir, "srv-v1"), filepath.Join(dir, "srv-v2")
 	errs := make(chan error, 2)
 	for _, v := range []string{"v1", "v2"} {
@@ -86,17 +88,18 @@ const hang = 90 * time.Second
 
 // tree is a server started by a test and every process it restarted into.
 type tree struct {
-	tb     testing.TB
-	link   string      // the symbolic link the server was started from
-	first  *exec.Cmd   // the first process, a child of the test
-	lines  chan string // the servers' standard output, line by line
-	seen   []string    // lines read while waiting for others
-	cur    int         // the pid serving
-	tcp    string      // the TCP address
-	sock   string      // the unix socket's path
-	stderr string      // the file the servers' standard error goes to
-	mu     sync.Mutex  // guards pids
-	pids   map[int]bool
+	tb       testing.TB
+	link     string      // the symbolic link the server was started from
+	first    *exec.Cmd   // the first process, a child of the test
+	lines    chan string // the servers' standard output, line by line
+	seen     []string    // lines read while waiting for others
+	cur      int         // the pid serving
+	tcp      string      // the TCP address
+	sock     string      // the unix socket's path
+	stderr   string      // the file the servers' other output goes to
+	contains bool        // lines match a pattern anywhere (the example's log), not as a prefix
+	mu       sync.Mutex  // guards pids
+	pids     map[int]bool
 }
 
 // errors returns what the servers wrote to their standard error.
@@ -108,8 +111,30 @@ func (t *tree) errors() string {
 // startTree starts target through a symbolic link, as a process-group
 // leader, so that a failed test can kill the whole tree.
 func startTree(tb testing.TB, target string, args ...string) *tree {
+	t := launch(tb, target, false, func(sock string) []string { return append([]string{"-unix", sock}, args...) })
+	f := t.waitFor("ready ")
+	t.cur = field(tb, f, "pid")
+	t.tcp = strings.Split(fieldStr(f, "addrs"), ",")[0]
+	return t
+}
+
+// startExample starts examples/httpserver, which logs to stderr.
+func startExample(tb testing.TB, target string) *tree {
+	t := launch(tb, target, true, func(string) []string {
+		return []string{"-addr", "127.0.0.1:0", "-patches", tb.TempDir()}
+	})
+	f := t.waitFor("msg=serving")
+	t.cur = field(tb, f, "pid")
+	t.tcp = fieldStr(f, "addr")
+	return t
+}
+
+// launch starts target through a symbolic link, with the arguments args
+// returns for the unix socket's path, reading its standard output, or its
+// standard error if example.
+func launch(tb testing.TB, target string, example bool, args func(sock string) []string) *tree {
 	dir := tb.TempDir()
-	t := &tree{tb: tb, link: filepath.Join(dir, "server"), lines: make(chan string, 256),
+	t := &tree{tb: tb, link: filepath.Join(dir, "server"), lines: make(chan string, 256), contains: example,
 		pids: map[int]bool{}, sock: filepath.Join(dir, "s.sock"), stderr: filepath.Join(dir, "stderr")}
 	if err := os.Symlink(target, t.link); err != nil {
 		tb.Fatal(err)
@@ -118,7 +143,7 @@ func startTree(tb testing.TB, target string, args ...string) *tree {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	cmd := exec.Command(t.link, append([]string{"-unix", t.sock}, args...)...)
+	cmd := exec.Command(t.link, args(t.sock)...)
 	// Files, not writers: every server inherits them, and Wait would
 	// wait for the last one to close a pipe.
 	ef, err := os.Create(t.stderr)
@@ -127,6 +152,9 @@ func startTree(tb testing.TB, target string, args ...string) *tree {
 	}
 	defer ef.Close()
 	cmd.Stdout, cmd.Stderr = pw, ef
+	if example {
+		cmd.Stdout, cmd.Stderr = ef, pw
+	}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
 		tb.Fatal(err)
@@ -151,12 +179,9 @@ func startTree(tb testing.TB, target string, args ...string) *tree {
 			t.mu.Unlock()
 			_ = cmd.Wait()
 			reapAll()
-			tb.Logf("servers' stderr:\n%s", t.errors())
+			tb.Logf("servers' other output:\n%s", t.errors())
 		}
 	})
-	f := t.waitFor("ready ")
-	t.cur = field(tb, f, "pid")
-	t.tcp = strings.Split(fieldStr(f, "addrs"), ",")[0]
 	return t
 }
 
@@ -176,7 +201,7 @@ func (t *tree) waitFor(prefix string) string {
 				t.pids[field(t.tb, l, "pid")] = true
 				t.mu.Unlock()
 			}
-			if strings.HasPrefix(l, prefix) {
+			if strings.HasPrefix(l, prefix) || t.contains && strings.Contains(l, prefix) {
 				return l
 			}
 			t.seen = append(t.seen, l)
@@ -277,7 +302,9 @@ func (t *tree) stop() {
 	if err := syscall.Kill(t.cur, syscall.SIGTERM); err != nil {
 		t.tb.Fatal(err)
 	}
-	t.waitFor("exit pid=" + strconv.Itoa(t.cur))
+	if !t.contains {
+		t.waitFor("exit pid=" + strconv.Itoa(t.cur))
+	}
 	t.waitExit(t.cur)
 	if leftover := reapAll(); len(leftover) > 0 {
 		t.tb.Errorf("processes left behind: %v", leftover)
@@ -325,7 +352,8 @@ func (t *tree) get(path string) (string, error) {
 }
 
 // clients runs n loopback clients that send requests until stop, half on
-// kept-alive connections, a quarter through the unix socket.
+// kept-alive connections, a quarter through the unix socket (the
+// fixture's; the example has none).
 type clients struct {
 	ok, failed atomic.Int64
 	firstErr   atomic.Value
@@ -334,11 +362,15 @@ type clients struct {
 }
 
 func (t *tree) startClients(n int) *clients {
+	path, want := "/version", func(b string) bool { return strings.HasPrefix(b, "v1 ") || strings.HasPrefix(b, "v2 ") }
+	if t.contains {
+		path, want = "/greet?name=ada", func(b string) bool { return b == "hello, ada" }
+	}
 	cs := &clients{stop: make(chan struct{})}
 	for i := range n {
 		tr := &http.Transport{DisableKeepAlives: i%2 == 0}
 		base := "http://" + t.tcp
-		if i%4 == 3 {
+		if i%4 == 3 && !t.contains {
 			sock := t.sock
 			tr.DialContext = func(ctx context.Context, _, _ string) (net.Conn, error) {
 				return (&net.Dialer{}).DialContext(ctx, "unix", sock)
@@ -357,7 +389,7 @@ func (t *tree) startClients(n int) *clients {
 				default:
 				}
 				err := func() error {
-					resp, err := c.Get(base + "/version")
+					resp, err := c.Get(base + path)
 					if err != nil {
 						return err
 					}
@@ -366,7 +398,7 @@ func (t *tree) startClients(n int) *clients {
 					if err != nil {
 						return err
 					}
-					if resp.StatusCode != http.StatusOK || !(strings.HasPrefix(string(b), "v1 ") || strings.HasPrefix(string(b), "v2 ")) {
+					if resp.StatusCode != http.StatusOK || !want(string(b)) {
 						return fmt.Errorf("status %d body %q", resp.StatusCode, b)
 					}
 					return nil
