@@ -50,6 +50,10 @@ const (
 	// EventFailed: a restart failed and this process keeps serving. Err is
 	// a [*RestartError].
 	EventFailed hotswap.EventType = "baseline-failed"
+	// EventTookOver: this process, started by a restart, became ready and
+	// the old one drains. Recorded by the new process, whose history
+	// outlives the old one's.
+	EventTookOver hotswap.EventType = "baseline-took-over"
 )
 
 // Recorder is where an [Upgrader] reports its events; a
@@ -83,7 +87,8 @@ type Options struct {
 	// Signal triggers a restart. nil means SIGHUP; NoSignal turns it off.
 	Signal   os.Signal
 	NoSignal bool
-	// Events receives [EventStep] and [EventFailed]; nil records nothing.
+	// Events receives [EventStep], [EventFailed] and [EventTookOver]; nil
+	// records nothing.
 	Events Recorder
 	// Logger receives a record of each restart. nil discards.
 	Logger *slog.Logger

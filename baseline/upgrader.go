@@ -32,6 +32,10 @@ const stderrName = "hotpatch-baseline-stderr"
 // that left children may keep it open.
 const relayGrace = 2 * time.Second
 
+// parentGrace is how long a restart waits for the news that the process
+// this one replaced has exited before it refuses.
+const parentGrace = 500 * time.Millisecond
+
 // Upgrader hands this process's listeners to a new process on a restart.
 // There is one per process (tableflip keeps process-wide state).
 type Upgrader struct {
@@ -48,7 +52,7 @@ type Upgrader struct {
 	ready      bool
 	stopped    bool
 	drains     []func(context.Context) error
-	listeners  []net.Listener
+	listeners  []*listener
 	realStderr *os.File // inherited standard error to take back at Ready; nil if none
 
 	shutOnce sync.Once
@@ -164,7 +168,9 @@ func (u *Upgrader) HasParent() bool { return u.tf.HasParent() }
 // Listen returns the listener for network and address: the one inherited
 // from the old process if it passed one under the same two strings, else
 // a new one. TCP and unix networks are supported, as many as needed.
-// Shutdown closes the listeners it returned that are still open.
+// Shutdown closes the listeners it returned that are still open. The
+// listener is a wrapper (not a *net.TCPListener) that lets Shutdown know
+// when the accept loop has registered every connection it accepted.
 func (u *Upgrader) Listen(network, addr string) (net.Listener, error) {
 	u.mu.Lock()
 	defer u.mu.Unlock()
@@ -175,8 +181,9 @@ func (u *Upgrader) Listen(network, addr string) (net.Listener, error) {
 	if err != nil {
 		return nil, fmt.Errorf("baseline: listen %s %s: %w", network, addr, err)
 	}
-	u.listeners = append(u.listeners, ln)
-	return ln, nil
+	l := newListener(ln)
+	u.listeners = append(u.listeners, l)
+	return l, nil
 }
 
 // OnDrain adds hooks that [Upgrader.Shutdown] runs, concurrently, to stop
@@ -224,6 +231,9 @@ func (u *Upgrader) Ready(ctx context.Context) error {
 		return fmt.Errorf("baseline: report ready: %w", err)
 	}
 	u.ready = true
+	if u.tf.HasParent() {
+		u.record(hotswap.Event{Type: EventTookOver, Note: fmt.Sprintf("pid %d (%s) is ready and takes over from the old process", os.Getpid(), u.binary)})
+	}
 	return nil
 }
 
@@ -282,9 +292,13 @@ func (u *Upgrader) refusal() error {
 	default:
 	}
 	if u.parent != nil {
+		// The old process's exit reaches this one through a pipe: a
+		// trigger an instant after it may get here first.
+		t := time.NewTimer(parentGrace)
+		defer t.Stop()
 		select {
 		case <-u.parent:
-		default:
+		case <-t.C:
 			return fmt.Errorf("%w: the process this one replaced is still draining", ErrRestartInProgress)
 		}
 	}
@@ -315,7 +329,15 @@ func (u *Upgrader) attempt() error {
 	// point them at the binary and the relay while it does.
 	arg0, stderr := os.Args[0], os.Stderr
 	os.Args[0], os.Stderr = bin, pw
-	err = u.tf.Upgrade()
+	for range 100 {
+		// tableflip's loop may not have taken the parent's exit, which
+		// refusal saw, before this request: it then refuses it, and
+		// takes the exit before the next one.
+		if err = u.tf.Upgrade(); err == nil || err.Error() != "parent hasn't exited" {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
 	os.Args[0], os.Stderr = arg0, stderr
 	pw.Close()
 
@@ -409,6 +431,12 @@ func (u *Upgrader) Shutdown(ctx context.Context) error {
 			}
 		}
 		dctx, cancel := context.WithTimeout(ctx, u.opts.DrainTimeout)
+		for _, ln := range listeners {
+			select { // until the accept loops came back: every accepted connection is known
+			case <-ln.quiet:
+			case <-dctx.Done():
+			}
+		}
 		derrs := make([]error, len(drains))
 		var wg sync.WaitGroup
 		for i, d := range drains {
