@@ -32,7 +32,8 @@
 // [*RestartError] with the tail of the new process's standard error. The
 // error is also recorded as an [EventFailed] event through
 // [Options.Events] (a hotswap.Manager records it in its history); a
-// success is recorded as [EventStep]. A trigger while a restart runs, or
+// success is recorded as [EventStep] by the old process and
+// [EventTookOver] by the new one. A trigger while a restart runs, or
 // while the process this one replaced still drains, is refused with
 // [ErrRestartInProgress], not queued.
 //
@@ -88,7 +89,11 @@
 //     a client that sends on it at that instant sees the connection close
 //     and must retry (Go's client does so for idempotent requests).
 //   - A process started by a restart cannot restart until the one it
-//     replaced has exited (its drain bounds that).
+//     replaced has exited (its drain bounds that); a trigger waits up to
+//     0.5 s for the news of that exit before it is refused.
+//   - The listeners [Upgrader.Listen] returns are wrappers, not
+//     *net.TCPListener: they tell Shutdown when the accept loop has
+//     registered every connection it accepted, so the drain misses none.
 //
 // # Platforms
 //
