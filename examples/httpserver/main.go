@@ -89,13 +89,19 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, ready f
 	// The whole framework: the slots' registry and manager, the loaders of
 	// scripts (*.go), native patches (*.so, linux with cgo) and process
 	// patches (*.proc), and the watch of the patch directory.
-	hp, err := hotpatch.New(hotpatch.Options{Dir: *dir, Logger: log, Symbols: symbols.Symbols,
+	opts := hotpatch.Options{Dir: *dir, Logger: log, Symbols: symbols.Symbols,
 		Rollback: hotswap.RollbackPolicy{Failures: *rollback, Window: time.Minute},
 		Watch:    patchdir.Options{Debounce: *debounce},
 		// A script call running past CallTimeout stops its interpreter; the
 		// panic that follows is reported and counts toward rollback.
 		Script:   script.Options{EvalTimeout: *evalTimeout, CallTimeout: 10 * time.Second, MaxSize: *maxSize, Stdout: stdout, Stderr: stderr},
-		Baseline: step})
+		Baseline: step}
+	hp, err := hotpatch.New(opts)
+	if errors.Is(err, baseline.ErrNotSupported) {
+		log.Warn("no graceful restart on this platform: SIGHUP does nothing", "err", err)
+		opts.Baseline = nil
+		hp, err = hotpatch.New(opts)
+	}
 	if err != nil {
 		return err
 	}
