@@ -75,7 +75,10 @@
 // it along with the listeners), since the pipe goes away with the old
 // process. A new binary must therefore use this package: one that does
 // not would keep writing to a pipe without a reader once the old process
-// exits.
+// exits. The same holds for a subprocess the new process starts before
+// Ready with the standard error inherited as is (exec.Cmd with Stderr set
+// to os.Stderr): give it a pipe of its own, as go-plugin does, or start it
+// after Ready.
 //
 // # Limits
 //
