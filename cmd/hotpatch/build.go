@@ -22,7 +22,7 @@ func buildCommand() *command {
 	return &command{
 		name:     "build",
 		summary:  "build a patchable baseline binary",
-		synopsis: "hotpatch build [-o BIN [-versioned]] [-inline module|all|none|PATTERN] [go build flags] [PKG]",
+		synopsis: "hotpatch build [-o BIN] [-versioned] [-inline module|all|none|PATTERN] [go build flags] [PKG]",
 		doc: `
 Builds PKG (default ".") into a baseline that can take native patches: cgo
 on, every flag recorded in the binary for "hotpatch patch build" to
@@ -52,7 +52,7 @@ step. A DIR/NAME that exists and is not a symbolic link is refused.`,
 			var opts patchbuild.BaselineOptions
 			fs.StringVar(&opts.Output, "o", "", "write the baseline to `BIN` (default: go build's choice)")
 			fs.StringVar(&opts.Inline, "inline", "", "where inlining is off: `module` (PKG's module, the default), all, none, or the packages a PATTERN matches")
-			versioned := fs.Bool("versioned", false, "write BIN-<fingerprint> and switch a BIN symlink to it atomically (needs -o)")
+			versioned := fs.Bool("versioned", false, "write BIN-<id> (the baseline's ID) and switch a BIN symlink to it atomically (needs -o)")
 			return func(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 				// parseBuildArgs puts the go build flags after "--".
 				sep := slices.Index(args, "--")
