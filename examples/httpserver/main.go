@@ -45,6 +45,10 @@ func main() {
 	}
 }
 
+// version names this build in the "serving" log line; set it with
+// go build -ldflags "-X main.version=...", to tell baselines apart.
+var version = "dev"
+
 // shutdownTimeout bounds the graceful shutdown: requests in flight get this
 // long to finish.
 const shutdownTimeout = 10 * time.Second
@@ -137,7 +141,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, ready f
 	}
 	served := make(chan error, 1)
 	go func() { served <- hs.Serve(ln) }()
-	log.Info("serving", "addr", ln.Addr().String(), "patches", *dir, "slots", hp.Registry().Len(), "pid", os.Getpid())
+	log.Info("serving", "addr", ln.Addr().String(), "patches", *dir, "slots", hp.Registry().Len(), "pid", os.Getpid(), "version", version)
 	if ready != nil {
 		ready(ln.Addr().String())
 	}
