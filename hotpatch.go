@@ -174,9 +174,9 @@ func (rt *Runtime) Start(ctx context.Context) error {
 }
 
 // Close stops the watch and the baseline step (a Shutdown of
-// [Runtime.Upgrader], which drains), then closes the manager, which puts every slot
-// back to its baseline, retires every patch and closes the loaders, in that
-// order. It returns when all of that is done or when ctx ends, whichever
+// [Runtime.Upgrader], which drains), then closes the manager, which puts
+// every slot back to its baseline, retires every patch and closes the
+// loaders, in that order. It returns when all of that is done or when ctx ends, whichever
 // comes first; the work goes on after a ctx that ended, and a later Close
 // waits for it again. Close is safe to call more than once and
 // concurrently.
