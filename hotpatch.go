@@ -9,6 +9,7 @@ import (
 	"reflect"
 	"sync"
 
+	"github.com/hotpatch-go/hotpatch/baseline"
 	"github.com/hotpatch-go/hotpatch/baseline/journal"
 	"github.com/hotpatch-go/hotpatch/bundle"
 	"github.com/hotpatch-go/hotpatch/bundle/bundleloader"
@@ -58,6 +59,10 @@ type Options struct {
 	// policy; with RequireSigned they are the only patches the directory
 	// takes, and the directory must not be writable by others (bundle.go).
 	Bundles *bundle.Policy
+	// Baseline, if set, enables the baseline step: a graceful restart into
+	// a new binary by listener hand-off (see [Runtime.Upgrader]). Its Events
+	// default to the manager, its Logger to Logger. One per process.
+	Baseline *baseline.Options
 
 	// The options of each part, for what the fields above do not say. Their
 	// Logger fields default to Logger; Script.Symbols to Symbols. Every
@@ -80,6 +85,7 @@ type Runtime struct {
 	log  *slog.Logger
 	reg  *registry.Registry
 	mgr  *hotswap.Manager
+	up   *baseline.Upgrader // nil without Options.Baseline
 
 	mu      sync.Mutex // guards watch, journal, started, closing
 	watch   *patchdir.Dir
@@ -129,7 +135,12 @@ func New(opts Options) (*Runtime, error) {
 			return nil, fmt.Errorf("hotpatch: %w", err)
 		}
 	}
-	return &Runtime{opts: opts, log: log, reg: reg, mgr: mgr, closed: make(chan struct{})}, nil
+	up, err := newUpgrader(opts.Baseline, log, mgr)
+	if err != nil {
+		_ = mgr.Close(context.Background())
+		return nil, err
+	}
+	return &Runtime{opts: opts, log: log, reg: reg, mgr: mgr, up: up, closed: make(chan struct{})}, nil
 }
 
 // Register adds a patchable slot named name whose baseline implementation
@@ -196,9 +207,10 @@ func (rt *Runtime) Start(ctx context.Context) error {
 	return nil
 }
 
-// Close stops the watch, then closes the manager, which puts every slot
-// back to its baseline, retires every patch and closes the loaders, in that
-// order. It returns when all of that is done or when ctx ends, whichever
+// Close stops the watch and the baseline step (a Shutdown of
+// [Runtime.Upgrader], which drains), then closes the manager, which puts
+// every slot back to its baseline, retires every patch and closes the
+// loaders, in that order. It returns when all of that is done or when ctx ends, whichever
 // comes first; the work goes on after a ctx that ended, and a later Close
 // waits for it again. Close is safe to call more than once and
 // concurrently.
@@ -215,6 +227,9 @@ func (rt *Runtime) Close(ctx context.Context) error {
 			}
 			if j != nil { // before the manager, whose Close reverts every patch
 				errs = append(errs, j.Close())
+			}
+			if rt.up != nil {
+				errs = append(errs, rt.up.Shutdown(context.Background()))
 			}
 			errs = append(errs, rt.mgr.Close(context.Background()))
 			rt.closeErr = errors.Join(errs...)

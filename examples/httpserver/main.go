@@ -8,8 +8,10 @@
 //
 // It serves GET /greet?name=NAME, /price?isbn=ISBN&qty=N,
 // /books?q=QUERY, /recommend?isbn=ISBN&n=N, /admin/patches, the
-// /debug/hotpatch/ page and Prometheus /metrics, and stops
-// gracefully on SIGINT or SIGTERM.
+// /debug/hotpatch/ page and Prometheus /metrics, stops gracefully on
+// SIGINT or SIGTERM, and on SIGHUP restarts into the binary it was
+// started from (the baseline step): the new process inherits the
+// listener, the old one drains and exits, no request fails.
 package main
 
 import (
@@ -27,6 +29,7 @@ import (
 	"time"
 
 	"github.com/hotpatch-go/hotpatch"
+	"github.com/hotpatch-go/hotpatch/baseline"
 	"github.com/hotpatch-go/hotpatch/examples/httpserver/symbols"
 	"github.com/hotpatch-go/hotpatch/hotswap"
 	"github.com/hotpatch-go/hotpatch/loader/script"
@@ -37,11 +40,15 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr, nil); err != nil {
+	if err := serve(ctx, os.Args[1:], os.Stdout, os.Stderr, nil, true); err != nil {
 		fmt.Fprintln(os.Stderr, "httpserver:", err)
 		os.Exit(1)
 	}
 }
+
+// version names this build in the "serving" log line; set it with
+// go build -ldflags "-X main.version=...", to tell baselines apart.
+var version = "dev"
 
 // shutdownTimeout bounds the graceful shutdown: requests in flight get this
 // long to finish.
@@ -51,6 +58,13 @@ const shutdownTimeout = 10 * time.Second
 // stderr. ready, if set, is called with the listening address once the
 // server accepts connections.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready func(addr string)) error {
+	return serve(ctx, args, stdout, stderr, ready, false)
+}
+
+// serve is run; with graceful, the listener comes from the baseline step
+// (one per process, hence not in the in-process tests) and SIGHUP
+// restarts the server.
+func serve(ctx context.Context, args []string, stdout, stderr io.Writer, ready func(addr string), graceful bool) error {
 	fs := flag.NewFlagSet("httpserver", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	addr := fs.String("addr", "127.0.0.1:8080", "listen on `host:port`")
@@ -67,36 +81,68 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready fun
 	}
 	log := slog.New(slog.NewTextHandler(stderr, nil))
 
+	// The baseline step: a new process inherits the listener and runs
+	// this readiness check on its own handler before the old one drains.
+	var step *baseline.Options
+	var handler http.Handler // set before the check can run
+	if graceful {
+		step = &baseline.Options{DrainTimeout: shutdownTimeout, Check: func(ctx context.Context) error {
+			return baseline.CheckHandler(handler, "/greet?name=ready")(ctx)
+		}}
+	}
+
 	// The whole framework: the slots' registry and manager, the loaders of
 	// scripts (*.go), native patches (*.so, linux with cgo) and process
 	// patches (*.proc), and the watch of the patch directory.
-	hp, err := hotpatch.New(hotpatch.Options{Dir: *dir, Logger: log, Symbols: symbols.Symbols,
+	opts := hotpatch.Options{Dir: *dir, Logger: log, Symbols: symbols.Symbols,
 		Rollback: hotswap.RollbackPolicy{Failures: *rollback, Window: time.Minute},
 		Watch:    patchdir.Options{Debounce: *debounce},
 		// A script call running past CallTimeout stops its interpreter; the
 		// panic that follows is reported and counts toward rollback.
-		Script: script.Options{EvalTimeout: *evalTimeout, CallTimeout: 10 * time.Second, MaxSize: *maxSize, Stdout: stdout, Stderr: stderr}})
+		Script:   script.Options{EvalTimeout: *evalTimeout, CallTimeout: 10 * time.Second, MaxSize: *maxSize, Stdout: stdout, Stderr: stderr},
+		Baseline: step}
+	hp, err := hotpatch.New(opts)
+	if errors.Is(err, baseline.ErrNotSupported) {
+		log.Warn("no graceful restart on this platform: SIGHUP does nothing", "err", err)
+		opts.Baseline = nil
+		hp, err = hotpatch.New(opts)
+	}
 	if err != nil {
 		return err
 	}
 	defer hp.Close(context.Background()) // reverts every slot, retires every patch
 	srv := newServer(hp)
+	handler = srv.routes()
 	if err := hp.Start(ctx); err != nil {
 		return err
 	}
 
-	ln, err := net.Listen("tcp", *addr)
-	if err != nil {
-		return err
-	}
 	hs := &http.Server{
-		Handler:           srv.routes(),
+		Handler:           handler,
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
+	listen, up := net.Listen, hp.Upgrader()
+	var handedOver <-chan struct{} // closed once a new process took over; nil without the step
+	if up != nil {
+		listen, handedOver = up.Listen, up.Exit()
+		up.OnDrain(baseline.HTTPServer(hs))
+	}
+	ln, err := listen("tcp", *addr)
+	if err != nil {
+		return err
+	}
+	if up != nil {
+		// The patches are applied (Start): report ready, and serve only
+		// then, so that a process that fails its check has accepted
+		// nothing from the queue it shares with the old one.
+		if err := up.Ready(ctx); err != nil {
+			return err
+		}
+	}
 	served := make(chan error, 1)
 	go func() { served <- hs.Serve(ln) }()
-	log.Info("serving", "addr", ln.Addr().String(), "patches", *dir, "slots", hp.Registry().Len())
+	log.Info("serving", "addr", ln.Addr().String(), "patches", *dir, "slots", hp.Registry().Len(), "pid", os.Getpid(), "version", version)
 	if ready != nil {
 		ready(ln.Addr().String())
 	}
@@ -104,9 +150,19 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready fun
 	select {
 	case err := <-served:
 		return err // the listener failed; nothing to drain
+	case <-handedOver:
+		log.Info("a new process took over; draining")
 	case <-ctx.Done():
 	}
 	log.Info("shutting down")
+	if up != nil {
+		// Closes the listener, then drains hs.
+		err := up.Shutdown(context.Background())
+		if serr := <-served; !errors.Is(serr, net.ErrClosed) && !errors.Is(serr, http.ErrServerClosed) {
+			err = errors.Join(err, serr)
+		}
+		return err
+	}
 	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
 	defer cancel()
 	err = hs.Shutdown(sctx)

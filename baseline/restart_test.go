@@ -1,0 +1,125 @@
+//go:build linux
+
+package baseline_test
+
+import (
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// TestRestarts restarts a server 20 times, alternating two builds by
+// switching the link it was started from and alternating the triggers,
+// while 16 clients send requests: none may fail.
+func TestRestarts(t *testing.T) {
+	tr := startTree(t, bins.v1)
+	cs := tr.startClients(16)
+	builds := map[bool]string{false: bins.v1, true: bins.v2}
+	for i := 1; i <= 20; i++ {
+		odd := i%2 == 1
+		tr.switchTo(builds[odd])
+		want := "v1"
+		if odd {
+			want = "v2"
+		}
+		tr.restart(i%3 != 0, want)
+	}
+	ok, failed, first := cs.halt()
+	t.Logf("%d requests served across 20 restarts", ok)
+	if failed != 0 || ok == 0 {
+		t.Errorf("%d of %d requests failed; first: %s", failed, ok+failed, first)
+	}
+	tr.stop()
+}
+
+// TestInFlightDrained holds a request open across the hand-off: the old
+// process answers it while it drains.
+func TestInFlightDrained(t *testing.T) {
+	tr := startTree(t, bins.v1)
+	old := tr.cur
+	res := make(chan string, 1)
+	go func() {
+		body, err := tr.get("/slow")
+		if err != nil {
+			body = err.Error()
+		}
+		res <- body
+	}()
+	tr.waitFor("slow pid=" + strconv.Itoa(old))
+	tr.switchTo(bins.v2)
+	tr.restart(true, "v2")
+	if body := <-res; body != "v1 "+strconv.Itoa(old) {
+		t.Errorf("request in flight across the restart: %q, want the old process's answer", body)
+	}
+	tr.stop()
+}
+
+// TestBadBinaries restarts into binaries that cannot take over: each
+// restart fails with why and the new process's stderr, the old process
+// keeps serving every request, and a good binary then takes over.
+func TestBadBinaries(t *testing.T) {
+	tr := startTree(t, bins.v1, "-ready-timeout=4s")
+	first := tr.cur
+	cs := tr.startClients(4)
+	for _, c := range []struct {
+		bin  string
+		want []string
+	}{
+		{bins.exit, []string{"exited", "exit status 3", "fatal: broken configuration on purpose"}},
+		{bins.check, []string{"exited", "readiness check failed", "the database is unreachable on purpose"}},
+		{bins.noexec, []string{"not executable", "chmod +x"}},
+		{bins.hang, []string{"not ready within 4s", "killed"}},
+		{tr.link + ".missing", []string{"no such file"}},
+	} {
+		tr.switchTo(c.bin)
+		body, err := tr.get("/restart")
+		if err == nil {
+			t.Fatalf("restart into %s: %q, want an error", c.bin, body)
+		}
+		for _, w := range c.want {
+			if !strings.Contains(body, w) {
+				t.Errorf("restart into %s: error %q lacks %q", c.bin, body, w)
+			}
+		}
+		if !strings.Contains(body, "the old process keeps serving") {
+			t.Errorf("restart into %s: error %q does not say the old process serves", c.bin, body)
+		}
+		ev := tr.waitFor("event pid=" + strconv.Itoa(first) + " type=baseline-failed")
+		if !strings.Contains(ev, "still serving") && !strings.Contains(ev, "keeps serving") {
+			t.Errorf("event %q does not carry the error", ev)
+		}
+		if body, err := tr.get("/version"); err != nil || body != "v1 "+strconv.Itoa(first) {
+			t.Errorf("after the failed restart into %s: %q, %v; want the old process", c.bin, body, err)
+		}
+	}
+	tr.switchTo(bins.v2)
+	tr.restart(false, "v2")
+	ok, failed, firstErr := cs.halt()
+	if failed != 0 || ok == 0 {
+		t.Errorf("%d of %d requests failed; first: %s", failed, ok+failed, firstErr)
+	}
+	tr.stop()
+}
+
+// TestSecondTriggerRefused triggers a restart while one is waiting for a
+// new process that never becomes ready: the second is refused, not queued.
+func TestSecondTriggerRefused(t *testing.T) {
+	tr := startTree(t, bins.v1, "-ready-timeout=4s")
+	tr.switchTo(bins.hang)
+	res := make(chan string, 1)
+	go func() {
+		body, _ := tr.get("/restart")
+		res <- body
+	}()
+	tr.waitFor("started ") // the hanging process runs: a restart is in progress
+	body, err := tr.get("/restart")
+	if err == nil || !strings.Contains(body, "a restart is already in progress") {
+		t.Errorf("second trigger: %q, %v; want it refused as in progress", body, err)
+	}
+	if body := <-res; !strings.Contains(body, "not ready within") {
+		t.Errorf("first trigger: %q, want the ready timeout", body)
+	}
+	tr.switchTo(bins.v2)
+	tr.restart(true, "v2")
+	tr.stop()
+}

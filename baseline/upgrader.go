@@ -1,0 +1,460 @@
+//go:build linux || darwin
+
+package baseline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/cloudflare/tableflip"
+	"golang.org/x/sys/unix"
+
+	"github.com/hotpatch-go/hotpatch/hotswap"
+)
+
+// stderrName names the descriptor of the real standard error that every
+// process passes to the next; a new process writes its start-up to a pipe
+// its parent reads, and takes this one back when it is ready.
+const stderrName = "hotpatch-baseline-stderr"
+
+// relayGrace bounds the wait for the last bytes of a failed process's
+// standard error: a process that exited has closed it already, but one
+// that left children may keep it open.
+const relayGrace = 2 * time.Second
+
+// parentGrace is how long a restart waits for the news that the process
+// this one replaced has exited before it refuses.
+const parentGrace = 500 * time.Millisecond
+
+// Upgrader hands this process's listeners to a new process on a restart.
+// There is one per process (tableflip keeps process-wide state).
+type Upgrader struct {
+	opts   Options // defaults applied; never changed after New
+	tf     *tableflip.Upgrader
+	binary string          // the executable a restart starts
+	stderr *os.File        // this process's standard error at New
+	busy   chan struct{}   // holds a token while a restart runs
+	stop   chan struct{}   // closed when Shutdown begins
+	parent <-chan struct{} // closed when the process this one replaced has exited; nil in a first process
+	wg     sync.WaitGroup  // the signal loop and restart attempts
+
+	mu         sync.Mutex // guards the fields below
+	ready      bool
+	stopped    bool
+	drains     []func(context.Context) error
+	listeners  []*listener
+	realStderr *os.File // inherited standard error to take back at Ready; nil if none
+
+	shutOnce sync.Once
+	shutDone chan struct{} // closed when Shutdown's work is done
+	shutErr  error         // written before shutDone is closed
+}
+
+// New returns the process's upgrader. In a process started by a restart
+// it inherits the old process's listeners. Only one Upgrader may exist
+// per process; a second New fails.
+func New(opts Options) (*Upgrader, error) {
+	opts = opts.withDefaults()
+	bin := opts.Binary
+	if bin == "" {
+		var err error
+		if bin, err = startedFrom(); err != nil {
+			return nil, fmt.Errorf("baseline: the binary to restart: %w", err)
+		}
+	}
+	tf, err := tableflip.New(tableflip.Options{UpgradeTimeout: opts.ReadyTimeout})
+	if err != nil {
+		if errors.Is(err, tableflip.ErrNotSupported) {
+			return nil, ErrNotSupported
+		}
+		return nil, fmt.Errorf("baseline: %w", err)
+	}
+	u := &Upgrader{opts: opts, tf: tf, binary: bin, stderr: os.Stderr,
+		busy: make(chan struct{}, 1), stop: make(chan struct{}), shutDone: make(chan struct{})}
+	if tf.HasParent() {
+		if u.realStderr, err = tf.File(stderrName); err != nil {
+			tf.Stop()
+			return nil, fmt.Errorf("baseline: inherited standard error: %w", err)
+		}
+		parent := make(chan struct{})
+		u.parent = parent
+		u.wg.Add(1)
+		go func() {
+			defer u.wg.Done()
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			go func() {
+				select {
+				case <-u.stop:
+					cancel()
+				case <-ctx.Done():
+				}
+			}()
+			if err := tf.WaitForParent(ctx); err == nil || !errors.Is(err, context.Canceled) {
+				close(parent)
+			}
+		}()
+	} else if err := tf.AddFile(stderrName, os.Stderr); err != nil {
+		tf.Stop()
+		return nil, fmt.Errorf("baseline: pass standard error on: %w", err)
+	}
+	if !opts.NoSignal {
+		sig := opts.Signal
+		if sig == nil {
+			sig = syscall.SIGHUP
+		}
+		ch := make(chan os.Signal, 1)
+		signal.Notify(ch, sig)
+		u.wg.Add(1)
+		go u.signalLoop(ch, sig)
+	}
+	return u, nil
+}
+
+// startedFrom is the default binary: os.Args[0] made absolute if it is a
+// symbolic link (so that a switched link is followed), else the
+// executable the kernel started.
+func startedFrom() (string, error) {
+	if arg0 := os.Args[0]; strings.ContainsRune(arg0, filepath.Separator) {
+		if abs, err := filepath.Abs(arg0); err == nil {
+			if fi, err := os.Lstat(abs); err == nil && fi.Mode()&os.ModeSymlink != 0 {
+				return abs, nil
+			}
+		}
+	}
+	return os.Executable()
+}
+
+func (u *Upgrader) signalLoop(ch chan os.Signal, sig os.Signal) {
+	defer u.wg.Done()
+	defer signal.Stop(ch)
+	for {
+		select {
+		case <-u.stop:
+			return
+		case <-ch:
+			u.opts.Logger.Info("baseline: restart requested", "signal", sig.String())
+			u.wg.Add(1)
+			go func() {
+				defer u.wg.Done()
+				// Restart logs and records the outcome; a refusal is
+				// logged here, as no caller sees it.
+				if err := u.Restart(context.Background()); errors.Is(err, ErrRestartInProgress) || errors.Is(err, ErrNotReady) || errors.Is(err, ErrStopped) {
+					u.opts.Logger.Warn("baseline: restart refused", "signal", sig.String(), "err", err)
+				}
+			}()
+		}
+	}
+}
+
+// Binary returns the path a restart starts.
+func (u *Upgrader) Binary() string { return u.binary }
+
+// HasParent reports whether this process was started by a restart, so
+// that start-up work (re-applying patches) knows it follows an old
+// process.
+func (u *Upgrader) HasParent() bool { return u.tf.HasParent() }
+
+// Listen returns the listener for network and address: the one inherited
+// from the old process if it passed one under the same two strings, else
+// a new one. TCP and unix networks are supported, as many as needed.
+// Shutdown closes the listeners it returned that are still open. The
+// listener is a wrapper (not a *net.TCPListener) that lets Shutdown know
+// when the accept loop has registered every connection it accepted.
+func (u *Upgrader) Listen(network, addr string) (net.Listener, error) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if u.stopped {
+		return nil, ErrStopped
+	}
+	ln, err := u.tf.Listen(network, addr)
+	if err != nil {
+		return nil, fmt.Errorf("baseline: listen %s %s: %w", network, addr, err)
+	}
+	l := newListener(ln)
+	u.listeners = append(u.listeners, l)
+	return l, nil
+}
+
+// OnDrain adds hooks that [Upgrader.Shutdown] runs, concurrently, to stop
+// accepting and let requests in flight finish: [HTTPServer] for an
+// *http.Server, [Graceful] for a gRPC server.
+func (u *Upgrader) OnDrain(fns ...func(context.Context) error) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	u.drains = append(u.drains, fns...)
+}
+
+// Ready runs the readiness check ([Options.Check]) and reports this
+// process ready: in a process started by a restart, the old one then
+// drains and exits. Call it once every listener is obtained and served
+// and the start-up work is done. A failed check is returned; the process
+// should then exit, which fails the restart with its standard error.
+func (u *Upgrader) Ready(ctx context.Context) error {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	switch {
+	case u.stopped:
+		return ErrStopped
+	case u.ready:
+		return nil
+	}
+	if u.opts.Check != nil {
+		cctx, cancel := context.WithTimeout(ctx, u.opts.ReadyTimeout)
+		err := u.opts.Check(cctx)
+		cancel()
+		if err != nil {
+			return fmt.Errorf("baseline: readiness check failed: %w", err)
+		}
+	}
+	if u.realStderr != nil {
+		// From here on this process writes where the first one did; the
+		// pipe its parent reads goes away with the parent.
+		err := unix.Dup2(int(u.realStderr.Fd()), 2)
+		u.realStderr.Close()
+		u.realStderr = nil
+		if err != nil {
+			return fmt.Errorf("baseline: take standard error back: %w", err)
+		}
+	}
+	if err := u.tf.Ready(); err != nil {
+		return fmt.Errorf("baseline: report ready: %w", err)
+	}
+	u.ready = true
+	if u.tf.HasParent() {
+		u.record(hotswap.Event{Type: EventTookOver, Note: fmt.Sprintf("pid %d (%s) is ready and takes over from the old process", os.Getpid(), u.binary)})
+	}
+	return nil
+}
+
+// Exit returns a channel closed when this process has handed over to a
+// new one (or Shutdown began): call [Upgrader.Shutdown] then, and exit.
+func (u *Upgrader) Exit() <-chan struct{} { return u.tf.Exit() }
+
+// Restart starts the binary with this process's arguments, passes it the
+// listeners and waits until it is ready. On success [Upgrader.Exit] is
+// closed and the caller's process should shut down. On failure this
+// process keeps serving and the error is a [*RestartError] with the tail of
+// the new process's standard error. A restart while another runs, or while
+// the process this one replaced still drains, is refused with
+// [ErrRestartInProgress]. If ctx ends first Restart returns its error, and
+// the attempt goes on, bounded by [Options.ReadyTimeout]; its outcome is
+// logged and recorded.
+func (u *Upgrader) Restart(ctx context.Context) error {
+	select {
+	case u.busy <- struct{}{}:
+	default:
+		return ErrRestartInProgress
+	}
+	if err := u.refusal(); err != nil {
+		<-u.busy
+		return err
+	}
+	res := make(chan error, 1)
+	u.wg.Add(1)
+	go func() {
+		defer u.wg.Done()
+		defer func() { <-u.busy }()
+		res <- u.attempt()
+	}()
+	select {
+	case err := <-res:
+		return err
+	case <-ctx.Done():
+		return fmt.Errorf("baseline: restart: %w (the attempt goes on; its outcome is logged and recorded)", ctx.Err())
+	}
+}
+
+// refusal says why no restart may start now, if so.
+func (u *Upgrader) refusal() error {
+	u.mu.Lock()
+	ready, stopped := u.ready, u.stopped
+	u.mu.Unlock()
+	switch {
+	case stopped:
+		return ErrStopped
+	case !ready:
+		return ErrNotReady
+	}
+	select {
+	case <-u.tf.Exit():
+		return fmt.Errorf("%w: this process has handed over", ErrStopped)
+	default:
+	}
+	if u.parent != nil {
+		// The old process's exit reaches this one through a pipe: a
+		// trigger an instant after it may get here first.
+		t := time.NewTimer(parentGrace)
+		defer t.Stop()
+		select {
+		case <-u.parent:
+		case <-t.C:
+			return fmt.Errorf("%w: the process this one replaced is still draining", ErrRestartInProgress)
+		}
+	}
+	return nil
+}
+
+// attempt runs one restart; the caller holds busy.
+func (u *Upgrader) attempt() error {
+	start := time.Now()
+	bin := u.binary
+	log := u.opts.Logger
+	if err := checkBinary(bin); err != nil {
+		return u.failed(&RestartError{Binary: bin, Err: err})
+	}
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		return u.failed(&RestartError{Binary: bin, Err: fmt.Errorf("stderr pipe: %w", err)})
+	}
+	tl := &tail{max: u.opts.StderrTail}
+	relayed := make(chan struct{})
+	go func() { // ends at EOF, when the new process and this one closed pw
+		defer close(relayed)
+		defer pr.Close()
+		_, _ = io.Copy(passThrough{u.stderr, tl}, pr)
+	}()
+
+	// tableflip starts os.Args[0] with os.Stderr as its standard error:
+	// point them at the binary and the relay while it does.
+	arg0, stderr := os.Args[0], os.Stderr
+	os.Args[0], os.Stderr = bin, pw
+	for range 100 {
+		// tableflip's loop may not have taken the parent's exit, which
+		// refusal saw, before this request: it then refuses it, and
+		// takes the exit before the next one.
+		if err = u.tf.Upgrade(); err == nil || err.Error() != "parent hasn't exited" {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	os.Args[0], os.Stderr = arg0, stderr
+	pw.Close()
+
+	if err == nil {
+		note := fmt.Sprintf("pid %d handed over to a new process of %s after %s", os.Getpid(), bin, time.Since(start).Round(time.Millisecond))
+		log.Info("baseline: restarted; draining", "binary", bin, "took", time.Since(start))
+		u.record(hotswap.Event{Type: EventStep, Note: note})
+		return nil
+	}
+	switch msg := err.Error(); {
+	case msg == "parent hasn't exited" || msg == "upgrade in progress":
+		return fmt.Errorf("%w: %v", ErrRestartInProgress, err)
+	case msg == "process is not ready yet":
+		return ErrNotReady
+	case msg == "terminating" || msg == "already upgraded":
+		return fmt.Errorf("%w: %v", ErrStopped, err)
+	case strings.HasSuffix(msg, "timed out"):
+		err = fmt.Errorf("%w: not ready within %s, killed", err, u.opts.ReadyTimeout)
+	}
+	select {
+	case <-relayed:
+	case <-time.After(relayGrace):
+	}
+	return u.failed(&RestartError{Binary: bin, Err: err, Stderr: tl.String()})
+}
+
+func (u *Upgrader) failed(e *RestartError) error {
+	u.opts.Logger.Error("baseline: restart failed; still serving", "binary", e.Binary, "err", e.Err, "stderr", e.Stderr)
+	u.record(hotswap.Event{Type: EventFailed, Err: e})
+	return e
+}
+
+func (u *Upgrader) record(e hotswap.Event) {
+	if u.opts.Events == nil {
+		return
+	}
+	e.Time = time.Now()
+	if err := u.opts.Events.Record(e); err != nil {
+		u.opts.Logger.Warn("baseline: record event", "type", string(e.Type), "err", err)
+	}
+}
+
+// checkBinary refuses, with a reason, what the kernel would refuse to run.
+func checkBinary(path string) error {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrBinary, err)
+	}
+	if !fi.Mode().IsRegular() {
+		return fmt.Errorf("%w: %s is not a regular file (%s)", ErrBinary, path, fi.Mode().Type())
+	}
+	if err := unix.Access(path, unix.X_OK); err != nil {
+		return fmt.Errorf("%w: %s is not executable (mode %s): %v; chmod +x it or install an executable there", ErrBinary, path, fi.Mode().Perm(), err)
+	}
+	return nil
+}
+
+// passThrough writes to out, ignoring its errors, and to keep.
+type passThrough struct {
+	out  io.Writer
+	keep io.Writer
+}
+
+func (p passThrough) Write(b []byte) (int, error) {
+	_, _ = p.out.Write(b)
+	return p.keep.Write(b)
+}
+
+// Shutdown stops restarts and the signal watch, closes the listeners
+// [Upgrader.Listen] returned (new connections go to the new process, or
+// are refused after a plain shutdown), then runs the drain hooks, within
+// [Options.DrainTimeout] or until ctx ends. A restart in progress is abandoned and its process
+// killed. Without a restart before it, unix sockets are removed. Shutdown
+// is safe to call more than once; later calls wait for the first.
+func (u *Upgrader) Shutdown(ctx context.Context) error {
+	u.shutOnce.Do(func() {
+		u.mu.Lock()
+		u.stopped = true
+		drains := u.drains
+		listeners := u.listeners
+		u.mu.Unlock()
+		close(u.stop)
+		u.tf.Stop()
+
+		// Stop accepting first: the drain hooks wait for the connections
+		// already accepted, a count that new ones would keep up.
+		var errs []error
+		for _, ln := range listeners {
+			if err := ln.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
+				errs = append(errs, err)
+			}
+		}
+		dctx, cancel := context.WithTimeout(ctx, u.opts.DrainTimeout)
+		for _, ln := range listeners {
+			select { // until the accept loops came back: every accepted connection is known
+			case <-ln.quiet:
+			case <-dctx.Done():
+			}
+		}
+		derrs := make([]error, len(drains))
+		var wg sync.WaitGroup
+		for i, d := range drains {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				derrs[i] = d(dctx)
+			}()
+		}
+		wg.Wait()
+		cancel()
+		errs = append(errs, derrs...)
+		u.wg.Wait()
+		if err := errors.Join(errs...); err != nil {
+			u.shutErr = fmt.Errorf("baseline: drain: %w", err)
+		}
+		close(u.shutDone)
+	})
+	<-u.shutDone
+	return u.shutErr
+}

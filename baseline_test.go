@@ -1,0 +1,60 @@
+//go:build linux || darwin
+
+package hotpatch_test
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/hotpatch-go/hotpatch"
+	"github.com/hotpatch-go/hotpatch/baseline"
+)
+
+// TestBaselineOption: Options.Baseline gives the runtime an upgrader whose
+// events go to the manager's history, and Close shuts it down. (One
+// upgrader per process: this is the package's only one.)
+func TestBaselineOption(t *testing.T) {
+	missing := filepath.Join(t.TempDir(), "gone")
+	rt, err := hotpatch.New(hotpatch.Options{Baseline: &baseline.Options{Binary: missing, NoSignal: true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	up := rt.Upgrader()
+	if up == nil {
+		t.Fatal("no upgrader with Options.Baseline set")
+	}
+	ctx := context.Background()
+	ln, err := up.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := up.Ready(ctx); err != nil {
+		t.Fatal(err)
+	}
+	err = up.Restart(ctx)
+	var re *baseline.RestartError
+	if !errors.As(err, &re) || !errors.Is(err, baseline.ErrBinary) || re.Binary != missing {
+		t.Fatalf("restart into a missing binary: %v, want a RestartError for %s", err, missing)
+	}
+	var found bool
+	for _, e := range rt.Manager().History() {
+		if e.Type == baseline.EventFailed && e.Err != nil && strings.Contains(e.Err.Error(), missing) {
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("no %s event in the manager's history: %v", baseline.EventFailed, rt.Manager().History())
+	}
+	if err := rt.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := up.Restart(ctx); !errors.Is(err, baseline.ErrStopped) {
+		t.Errorf("restart after Close: %v, want ErrStopped", err)
+	}
+	if _, err := ln.Accept(); err == nil {
+		t.Error("the listener still accepts after Close")
+	}
+}
