@@ -18,8 +18,9 @@ import (
 // keys its records:
 //
 //   - a binary built by `hotpatch build`, which carries a source record:
-//     "build:" and the hex SHA-256 of its fingerprint's [fingerprint.Record.Hash]
-//     and of the record's [fingerprint.Sources.Hash]. Two builds of the same
+//     "build:" and its [fingerprint.BaselineID] (the name `hotpatch build
+//     -versioned` gives it), the hex SHA-256 of its fingerprint's hash and
+//     of its source record's hash. Two builds of the same
 //     source with the same toolchain, dependencies and flags are the same
 //     baseline; an edit of any package of the module is a new one.
 //   - any other ELF binary (Linux) with a Go build ID: "go-build:" and that
@@ -84,8 +85,7 @@ func goBuildID(exe string) (string, bool) {
 }
 
 func buildIdentity(fp fingerprint.Record, src fingerprint.Sources) string {
-	sum := sha256.Sum256([]byte(fp.Hash() + "\n" + src.Hash() + "\n"))
-	return "build:" + hex.EncodeToString(sum[:])
+	return "build:" + fingerprint.BaselineID(fp, src)
 }
 
 // exeIdentity hashes the executable at path.

@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
@@ -87,7 +85,7 @@ func runBuild(ctx context.Context, opts patchbuild.BaselineOptions, stdout, stde
 	return nil
 }
 
-// versionDigits is how much of the baseline's ID ([baseline.ID]: the
+// versionDigits is how much of the baseline's ID ([fingerprint.BaselineID]: the
 // fingerprint and the source record) names a versioned binary.
 const versionDigits = 12
 
@@ -124,7 +122,7 @@ func runVersionedBuild(ctx context.Context, opts patchbuild.BaselineOptions, std
 	if err != nil {
 		return err
 	}
-	version := name + "-" + baselineID(res.Fingerprint, res.Sources)[:versionDigits]
+	version := name + "-" + fingerprint.BaselineID(res.Fingerprint, res.Sources)[:versionDigits]
 	target := filepath.Join(dir, version)
 	// A rename, not a write: a process running an identical baseline
 	// under that name keeps its file.
@@ -142,16 +140,6 @@ func runVersionedBuild(ctx context.Context, opts patchbuild.BaselineOptions, std
 		fmt.Fprintf(stdout, "%s -> %s\n", link, version)
 	}
 	return nil
-}
-
-// baselineID is baseline.ID, which the command cannot import (it links
-// tableflip and the manager); TestBaselineID keeps the two equal.
-func baselineID(rec fingerprint.Record, src fingerprint.Sources) string {
-	if len(src) == 0 {
-		return rec.Hash()
-	}
-	sum := sha256.Sum256([]byte(rec.Hash() + "\n" + src.Hash()))
-	return hex.EncodeToString(sum[:])
 }
 
 // switchLink points link at target (relative to link's directory) in one
