@@ -229,7 +229,7 @@ func validHex(s string) bool {
 }
 
 // ParseManifest parses manifest JSON strictly: one object, no unknown
-// field, keys in lower case, no key twice (two readers must never see two manifests in the
+// field, keys in lower-case ASCII, no key twice (two readers must never see two manifests in the
 // same signed bytes), no trailing data, and the schema's rules
 // ([Manifest.Check]). Errors wrap [ErrMalformed].
 func ParseManifest(data []byte) (Manifest, error) {
@@ -256,7 +256,8 @@ func ParseManifest(data []byte) (Manifest, error) {
 
 // noDuplicateKeys walks the JSON in data and refuses an object with a key
 // twice, which encoding/json would silently resolve to the last, and a
-// key that is not lower case, which it would match to a field anyway.
+// key that is not lower-case ASCII, which it might match to a field by
+// case folding (so two keys that differ could still set one field).
 func noDuplicateKeys(data []byte) error {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	type frame struct {
@@ -281,10 +282,12 @@ func noDuplicateKeys(data []byte) error {
 					continue
 				}
 				k, _ := tok.(string)
-				if k != strings.ToLower(k) {
-					// encoding/json matches keys to fields without regard
-					// to case: "ID" would set the id.
-					return fmt.Errorf("key %q is not lower case", k)
+				if !schemaKey(k) {
+					// encoding/json matches keys to fields by Unicode case
+					// folding: "ID", "Kind" (Kelvin sign) or
+					// "ſlots" (long s) would set a field that a reader
+					// comparing keys exactly never sees.
+					return fmt.Errorf("key %q is not lower case (ASCII letters, digits and '_' only)", k)
 				}
 				if top.keys[k] {
 					return fmt.Errorf("key %q twice in one object", k)
@@ -309,6 +312,20 @@ func noDuplicateKeys(data []byte) error {
 			}
 		}
 	}
+}
+
+// schemaKey reports whether k can be a key of the schema: lower-case
+// ASCII letters, digits and '_'. Such a key folds to no other.
+func schemaKey(k string) bool {
+	if k == "" {
+		return false
+	}
+	for _, c := range []byte(k) {
+		if !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '_') {
+			return false
+		}
+	}
+	return true
 }
 
 // Signature is a bundle's signature block.

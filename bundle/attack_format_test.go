@@ -1,0 +1,168 @@
+package bundle
+
+import (
+	"bytes"
+	"crypto/ed25519"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestAttackFoldedKeys: encoding/json matches a key to a field by Unicode
+// case folding, so "ſlots" (U+017F, a lower-case letter) sets Slots. A
+// manifest holding "slots" and "ſlots" means one thing to this reader
+// (the last) and another to a reader that compares keys exactly: the same
+// signed bytes would name two manifests. Every key must be one of the
+// schema's, byte for byte.
+func TestAttackFoldedKeys(t *testing.T) {
+	t.Parallel()
+	good := build(t, testManifest(), scriptSrc, testKey)
+	b, err := Read(bytes.NewReader(good), int64(len(good)), Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := map[string][]byte{
+		"long s after slots":  bytes.Replace(b.Raw, []byte(`"created"`), []byte("\"\u017flots\": [],\n  \"created\""), 1),
+		"long s before slots": bytes.Replace(b.Raw, []byte(`"slots": [`), []byte("\"\u017flots\": [], \"slots\": ["), 1),
+		"long s alone":        bytes.Replace(b.Raw, []byte(`"slots": [`), []byte("\"\u017flots\": ["), 1),
+		"escaped long s":      bytes.Replace(b.Raw, []byte(`"slots": [`), []byte(`"\u017flots": [`), 1),
+		"in the payload":      bytes.Replace(b.Raw, []byte(`"size"`), []byte("\"\u017fize\""), 1),
+	}
+	for name, raw := range cases {
+		if bytes.Equal(raw, b.Raw) {
+			t.Fatalf("%s: the replacement did not apply", name)
+		}
+		m, err := ParseManifest(raw)
+		if !errors.Is(err, ErrMalformed) {
+			t.Errorf("%s: ParseManifest = %d slots, %v; want ErrMalformed", name, len(m.Slots), err)
+		} else if !strings.Contains(err.Error(), "\u017f") {
+			t.Errorf("%s: error %q does not name the key", name, err)
+		}
+	}
+}
+
+// TestAttackBadTrustedKey: a trusted key of the wrong length (a Policy
+// built from configuration, not from ReadTrusted) must not let a bundle
+// that names its key ID panic the host in ed25519.Verify.
+func TestAttackBadTrustedKey(t *testing.T) {
+	t.Parallel()
+	bad := ed25519.PublicKey(make([]byte, 31))
+	data := build(t, testManifest(), scriptSrc, testKey)
+	b, err := Read(bytes.NewReader(data), int64(len(data)), Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.Signature.KeyID = KeyIDOf(bad)
+	for _, require := range []bool{true, false} {
+		pol := &Policy{Trusted: []ed25519.PublicKey{bad}, RequireSigned: require, Now: policy().Now}
+		func() {
+			defer func() {
+				if r := recover(); r != nil {
+					t.Errorf("RequireSigned=%v: Verify panicked: %v", require, r)
+				}
+			}()
+			if _, err := pol.Verify(b); !errors.Is(err, ErrBadKey) {
+				t.Errorf("RequireSigned=%v: Verify = %v, want ErrBadKey", require, err)
+			}
+		}()
+	}
+}
+
+// TestAttackKeyFileThroughSymlink: a trust file that is a link into a
+// directory others may write is as open as a file in that directory: the
+// check must judge where the file is, not where the link is.
+func TestAttackKeyFileThroughSymlink(t *testing.T) {
+	t.Parallel()
+	safe := t.TempDir()
+	os.Chmod(safe, 0o700)
+	open := filepath.Join(t.TempDir(), "open")
+	os.Mkdir(open, 0o777)
+	os.Chmod(open, 0o777)
+	if _, err := GenerateKey(filepath.Join(open, "ops")); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"ops", "ops.pub"} {
+		if err := os.Symlink(filepath.Join(open, name), filepath.Join(safe, name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var me *ModeError
+	if _, err := ReadTrusted(filepath.Join(safe, "ops.pub")); !errors.As(err, &me) || me.Path != open {
+		t.Errorf("trust file linked into a world-writable directory: %v", err)
+	}
+	if _, err := ReadPrivateKey(filepath.Join(safe, "ops")); !errors.As(err, &me) || me.Path != open {
+		t.Errorf("private key linked into a world-writable directory: %v", err)
+	}
+}
+
+// TestAttackKeyFileOwnedByAnother: a trust file of mode 0644 owned by
+// another user is one that user can chmod and rewrite; sshd's StrictModes
+// refuses it, and so must we. Needs root to make such a file.
+func TestAttackKeyFileOwnedByAnother(t *testing.T) {
+	t.Parallel()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to chown")
+	}
+	dir := t.TempDir()
+	os.Chmod(dir, 0o700)
+	key := filepath.Join(dir, "ops")
+	if _, err := GenerateKey(key); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chown(key+".pub", 65534, 65534); err != nil {
+		t.Skip(err)
+	}
+	if _, err := ReadTrusted(key + ".pub"); !errors.Is(err, ErrInsecureMode) || !strings.Contains(err.Error(), "owned by") {
+		t.Errorf("trust file owned by uid 65534: %v", err)
+	}
+	sub := filepath.Join(dir, "sub")
+	os.Mkdir(sub, 0o755)
+	if _, err := GenerateKey(filepath.Join(sub, "k")); err != nil {
+		t.Fatal(err)
+	}
+	os.Chown(sub, 65534, 65534)
+	if _, err := ReadTrusted(filepath.Join(sub, "k.pub")); !errors.Is(err, ErrInsecureMode) || !strings.Contains(err.Error(), "owned by") {
+		t.Errorf("trust file in a directory owned by uid 65534: %v", err)
+	}
+}
+
+// TestAttackTrustFileBrokenBlock: a trust file whose second key block is
+// damaged must not load as a file of one key: the operator believes both
+// are trusted. Junk lines between blocks (comments) stay allowed.
+func TestAttackTrustFileBrokenBlock(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	os.Chmod(dir, 0o700)
+	if _, err := GenerateKey(filepath.Join(dir, "a")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := GenerateKey(filepath.Join(dir, "b")); err != nil {
+		t.Fatal(err)
+	}
+	a, _ := os.ReadFile(filepath.Join(dir, "a.pub"))
+	b, _ := os.ReadFile(filepath.Join(dir, "b.pub"))
+	write := func(name string, parts ...[]byte) string {
+		p := filepath.Join(dir, name)
+		os.WriteFile(p, bytes.Join(parts, nil), 0o644)
+		return p
+	}
+	ok := write("ok.pub", []byte("# ops keys\n"), a, []byte("\n# second\n"), b, []byte("trailing note\n"))
+	if keys, err := ReadTrusted(ok); err != nil || len(keys) != 2 {
+		t.Errorf("two keys with comment lines: %d keys, %v", len(keys), err)
+	}
+	broken := bytes.Replace(b, []byte("MCowBQYDK2Vw"), []byte("MCow!!YDK2Vw"), 1)
+	if bytes.Equal(broken, b) {
+		t.Fatal("did not break the block")
+	}
+	for name, p := range map[string]string{
+		"broken second block": write("broken.pub", a, broken),
+		"broken first block":  write("broken1.pub", broken, a),
+		"cut last block":      write("cut.pub", a, b[:len(b)-10]),
+	} {
+		if keys, err := ReadTrusted(p); !errors.Is(err, ErrBadKey) {
+			t.Errorf("%s: %d keys, %v; want ErrBadKey", name, len(keys), err)
+		}
+	}
+}
