@@ -52,7 +52,8 @@ var (
 	// ErrInsecureMode: a key file, trust file or directory that others
 	// than its owner may write (see [CheckMode]).
 	ErrInsecureMode = errors.New("bundle: permissions too open")
-	// ErrBadKey: a key or trust file that holds no usable ed25519 key.
+	// ErrBadKey: a key or trust file that holds no usable ed25519 key, or
+	// a [Policy] whose Trusted holds a key that is not one.
 	ErrBadKey = errors.New("bundle: bad key file")
 )
 
@@ -121,15 +122,27 @@ func (p *Policy) verifySignature(b *Bundle) (*KeyID, error) {
 		}
 		return nil, nil
 	}
-	for _, k := range p.Trusted {
+	// A key ID is 8 bytes: two trusted keys may share one, so every key
+	// of the ID is tried before the signature is called a forgery.
+	matched := false
+	for i, k := range p.Trusted {
+		if len(k) != ed25519.PublicKeySize {
+			// ed25519.Verify panics on such a key: a Policy built from
+			// configuration must fail with a reason, not crash the host.
+			return nil, fmt.Errorf("%w: trusted key %d of the policy is %d bytes, an ed25519 public key is %d (read trust files with bundle.ReadTrusted)",
+				ErrBadKey, i, len(k), ed25519.PublicKeySize)
+		}
 		if KeyIDOf(k) != s.KeyID {
 			continue
 		}
-		if !ed25519.Verify(k, signed(b.Raw), s.Sig) {
-			return nil, fmt.Errorf("%w (key %s)", ErrManifestTampered, s.KeyID)
+		matched = true
+		if ed25519.Verify(k, signed(b.Raw), s.Sig) {
+			id := s.KeyID
+			return &id, nil
 		}
-		id := s.KeyID
-		return &id, nil
+	}
+	if matched {
+		return nil, fmt.Errorf("%w (key %s)", ErrManifestTampered, s.KeyID)
 	}
 	if p.RequireSigned {
 		return nil, fmt.Errorf("%w: key %s is not among the %d trusted key(s)", ErrUntrusted, s.KeyID, len(p.Trusted))
