@@ -1,6 +1,7 @@
 package bundle
 
 import (
+	"bytes"
 	"crypto/ed25519"
 	"crypto/rand"
 	"crypto/sha256"
@@ -10,6 +11,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path/filepath"
 
 	"github.com/hotpatch-go/hotpatch/internal/patchfile"
 )
@@ -116,13 +118,23 @@ func ReadPrivateKey(path string) (ed25519.PrivateKey, error) {
 
 // ReadTrusted reads the public keys of a trust file: one or more PEM
 // "PUBLIC KEY" blocks (a NAME.pub written by [GenerateKey], or several
-// concatenated). The file is refused if others than its owner may write
+// concatenated; lines outside the blocks are comments). A block that does
+// not decode is an error, never skipped. The file is refused if others than its owner may write
 // it, or if its directory is writable by others ([ErrInsecureMode]): who
 // can write it can make the host trust any key.
 func ReadTrusted(path string) ([]ed25519.PublicKey, error) {
 	data, err := readKeyFile(path, 0o022)
 	if err != nil {
 		return nil, err
+	}
+	// pem.Decode skips a block it cannot decode and goes on: count the
+	// blocks begun, so that a damaged key is an error, not a key quietly
+	// missing from those the operator believes trusted.
+	begun := 0
+	for _, line := range bytes.Split(data, []byte("\n")) {
+		if bytes.HasPrefix(bytes.TrimSpace(line), []byte("-----BEGIN ")) {
+			begun++
+		}
 	}
 	var keys []ed25519.PublicKey
 	for {
@@ -147,14 +159,24 @@ func ReadTrusted(path string) ([]ed25519.PublicKey, error) {
 	if len(keys) == 0 {
 		return nil, fmt.Errorf("bundle: %s: %w: no PEM \"PUBLIC KEY\" block (a NAME.pub written by `hotpatch keygen`)", path, ErrBadKey)
 	}
+	if begun != len(keys) {
+		return nil, fmt.Errorf("bundle: %s: %w: %d PEM blocks begin, %d decode: a key block is damaged or cut (copy it again from its NAME.pub)",
+			path, ErrBadKey, begun, len(keys))
+	}
 	return keys, nil
 }
 
 func readKeyFile(path string, forbidden fs.FileMode) ([]byte, error) {
-	if err := CheckMode(path, forbidden); err != nil {
+	// A link is judged by where it leads: a key file linked into a
+	// directory others may write is as open as one put there.
+	real, err := filepath.EvalSymlinks(path)
+	if err != nil {
+		return nil, fmt.Errorf("bundle: %w", err)
+	}
+	if err := CheckMode(real, forbidden); err != nil {
 		return nil, err
 	}
-	data, _, err := patchfile.ReadFile(path, maxKeyFile)
+	data, _, err := patchfile.ReadFile(real, maxKeyFile)
 	if err != nil {
 		return nil, fmt.Errorf("bundle: %w", err)
 	}
@@ -168,12 +190,26 @@ type ModeError struct {
 	Mode fs.FileMode
 	Dir  bool        // Path is a directory (the one checked, or that of the file checked)
 	Bits fs.FileMode // the permission bits that must be off
+	// Owner is set when what is wrong is who owns Path: a user other
+	// than root and the process's, who may chmod it and write it.
+	Owner *OwnerMismatch
+}
+
+// OwnerMismatch is the owner of a path a [ModeError] refuses, and the
+// user it should belong to (or root).
+type OwnerMismatch struct {
+	UID  int // the owner's
+	Want int // the process's effective user ID
 }
 
 func (e *ModeError) Error() string {
 	what, may := "file", "write"
 	if e.Dir {
 		what = "directory"
+	}
+	if o := e.Owner; o != nil {
+		return fmt.Sprintf("%v: %s %s is owned by uid %d, who may change it; want uid %d or root (fix: chown %d %s, or use a path of your own)",
+			ErrInsecureMode, what, e.Path, o.UID, o.Want, o.Want, e.Path)
 	}
 	if e.Bits&0o044 != 0 {
 		may = "read or write"
@@ -195,8 +231,11 @@ func modeFix(bits fs.FileMode) string {
 
 // CheckMode refuses, with a [*ModeError], a path whose permission bits
 // include any of forbidden (0o022: group- or world-writable; 0o077: any
-// access but the owner's), or whose directory is group- or world-writable
-// without the sticky bit, as sshd's StrictModes does for key files. Use
+// access but the owner's), whose directory is group- or world-writable
+// without the sticky bit, or which (or whose directory) is owned by
+// another user than root and the process's effective user, as sshd's
+// StrictModes does for key files. A link is checked as the link, its
+// directory as the link's: resolve it first to judge where it leads. Use
 // it for a patch directory, a state directory, a key file. On Windows,
 // where modes do not say who may write, it checks only that path exists.
 func CheckMode(path string, forbidden fs.FileMode) error {
