@@ -173,6 +173,13 @@ func (m Manifest) Check() error {
 		return bad("author or description longer than %d bytes", maxText)
 	case len(m.Slots) > maxSlots:
 		return bad("%d slots, at most %d", len(m.Slots), maxSlots)
+	case len(m.Slots) == 0 && (m.Kind == "script" || m.Kind == "native"):
+		// A list of none means "not known" (a process payload whose
+		// symbols were stripped), and its loader then takes whatever
+		// slots the payload serves. A script or a native patch always
+		// says its slots, so the list may not be empty: a signer must
+		// see in the manifest every slot the payload can patch.
+		return bad("a %s payload lists the slots it serves, this manifest lists none", m.Kind)
 	}
 	seen := make(map[string]bool, len(m.Slots))
 	for _, s := range m.Slots {

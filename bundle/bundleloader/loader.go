@@ -27,8 +27,10 @@ const Kind hotswap.Kind = "bundle"
 type Options struct {
 	// Dir is the private directory payloads are written to before their
 	// loader reads them; it is created with mode 0700 if missing and must
-	// not be writable by others. "" means a fresh directory under
-	// os.TempDir, removed by Close.
+	// not be writable by others. It is one host's alone: payload
+	// directories a crashed process left there are removed at the first
+	// load. "" means a fresh directory under os.TempDir, removed by Close
+	// (and left behind by a crash).
 	Dir string
 	// Logger receives a record per bundle loaded or refused; nil discards.
 	Logger *slog.Logger
@@ -244,7 +246,7 @@ func (l *Loader) writePayload(b *bundle.Bundle) (string, func(), error) {
 	if err != nil {
 		return "", nil, err
 	}
-	vdir, err := os.MkdirTemp(dir, "b-")
+	vdir, err := os.MkdirTemp(dir, payloadDirPrefix+"*")
 	if err != nil {
 		return "", nil, err
 	}
@@ -282,8 +284,12 @@ func sniff(f *os.File, kind string) error {
 	return bundle.CheckPayloadKind(kind, head[:n])
 }
 
+// payloadDirPrefix begins the name of each payload's directory in the
+// private directory.
+const payloadDirPrefix = "b-"
+
 // privateDir returns the directory payloads are written to, made on
-// first use.
+// first use; leftovers of a crashed process are removed then.
 func (l *Loader) privateDir() (string, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -306,6 +312,14 @@ func (l *Loader) privateDir() (string, error) {
 	}
 	if err := bundle.CheckMode(l.opts.Dir, 0o022); err != nil {
 		return "", err
+	}
+	// Payload directories left by a process that died in a load: the
+	// directory is this host's alone (Options.Dir), so no load of
+	// another is under way in them.
+	if stale, err := filepath.Glob(filepath.Join(l.opts.Dir, payloadDirPrefix+"*")); err == nil {
+		for _, d := range stale {
+			os.RemoveAll(d)
+		}
 	}
 	l.dir = l.opts.Dir
 	return l.dir, nil

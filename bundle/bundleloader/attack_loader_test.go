@@ -1,0 +1,179 @@
+package bundleloader_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hotpatch-go/hotpatch/bundle"
+	"github.com/hotpatch-go/hotpatch/bundle/bundleloader"
+	"github.com/hotpatch-go/hotpatch/hotswap"
+	"github.com/hotpatch-go/hotpatch/loader/script"
+	"github.com/hotpatch-go/hotpatch/registry"
+)
+
+// TestAttackScriptWithoutSlots: a script's manifest that lists no slots
+// would let its payload patch any slot (the check of the slots served is
+// skipped for an empty list). The builder always lists a script's and a
+// native patch's slots, so a manifest of those kinds without them is
+// refused; the serving version stays.
+func TestAttackScriptWithoutSlots(t *testing.T) {
+	f := newFixture(t)
+	m := manifest(1)
+	m.Slots = nil
+	path := filepath.Join(f.dir, "noslots"+bundle.Ext)
+	os.WriteFile(path, signRaw(t, m, src("sneaky")), 0o644)
+	err := f.apply(path)
+	if !errors.Is(err, bundle.ErrMalformed) {
+		t.Errorf("script bundle listing no slots: %v, want ErrMalformed", err)
+	}
+	if got := f.greet.Load()("x"); got != "hello x" {
+		t.Errorf("serving %q after the refusal", got)
+	}
+}
+
+// signRaw frames and signs m and payload as bundle.Write would, without
+// its checks: what a hostile or older builder could sign.
+func signRaw(t *testing.T, m bundle.Manifest, payload []byte) []byte {
+	m.Format = bundle.FormatVersion
+	sum := sha256.Sum256(payload)
+	m.Payload.SHA256, m.Payload.Size = hex.EncodeToString(sum[:]), int64(len(payload))
+	raw, err := json.Marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := bundle.KeyIDOf(key.Public().(ed25519.PublicKey))
+	var buf bytes.Buffer
+	buf.WriteString("\x89hpatch\n")
+	buf.Write(binary.BigEndian.AppendUint32(nil, uint32(len(raw))))
+	buf.Write(raw)
+	buf.Write(binary.BigEndian.AppendUint16(nil, uint16(len(id)+ed25519.SignatureSize)))
+	buf.Write(id[:])
+	buf.Write(ed25519.Sign(key, append([]byte("hotpatch-bundle-v1\x00"), raw...)))
+	buf.Write(payload)
+	return buf.Bytes()
+}
+
+// hookMarks runs hook on the first Mark, which the loader calls after the
+// bundle was verified and before its payload is copied: the window in
+// which a file swapped in the watched directory could be loaded unverified.
+type hookMarks struct {
+	bundle.MemoryMarks
+	once sync.Once
+	hook func()
+}
+
+func (h *hookMarks) Mark(id string) (bundle.Mark, bool, error) {
+	h.once.Do(h.hook)
+	return h.MemoryMarks.Mark(id)
+}
+
+func swapFixture(t *testing.T, marks bundle.Marks) (*hotswap.Manager, *registry.Func[func(string) string], *bundleloader.Loader) {
+	reg := registry.New()
+	greet := registry.MustRegister(reg, "example.Greet", func(n string) string { return "hello " + n })
+	mgr, err := hotswap.New(reg, hotswap.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pol := bundle.Policy{Trusted: []ed25519.PublicKey{key.Public().(ed25519.PublicKey)}, RequireSigned: true,
+		Now: func() time.Time { return t0.Add(time.Hour) }, Marks: marks}
+	bl := bundleloader.New(pol, bundleloader.Options{Dir: filepath.Join(t.TempDir(), "priv")}, script.New(script.Options{}))
+	if err := mgr.Attach(bl); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { mgr.Close(context.Background()) })
+	return mgr, greet, bl
+}
+
+func writeBundle(t *testing.T, path string, m bundle.Manifest, payload []byte) []byte {
+	var buf bytes.Buffer
+	if _, err := bundle.Write(&buf, m, payload, key); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+// TestAttackSwapWhileVerified: a bundle replaced in the watched directory
+// between its verification and the copy of its payload. Renamed over: the
+// verified bundle (the open file) is the one loaded. Rewritten in place:
+// the copy no longer matches the pin and is refused. Never is a payload
+// loaded that was not the one verified.
+func TestAttackSwapWhileVerified(t *testing.T) {
+	ctx := context.Background()
+	t.Run("renamed over", func(t *testing.T) {
+		dir := t.TempDir()
+		path, other := filepath.Join(dir, "greet.hpatch"), filepath.Join(dir, "other.tmp")
+		writeBundle(t, path, manifest(1), src("one"))
+		writeBundle(t, other, manifest(2), src("two"))
+		marks := &hookMarks{hook: func() {
+			if err := os.Rename(other, path); err != nil {
+				t.Error(err)
+			}
+		}}
+		mgr, greet, bl := swapFixture(t, marks)
+		p, err := mgr.Load(ctx, bl, path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := mgr.Apply(ctx, p); err != nil {
+			t.Fatal(err)
+		}
+		if got := greet.Load()("x"); got != "one x" || p.ID != "greet-fix@1" {
+			t.Errorf("patch %s serving %q, want greet-fix@1 serving \"one x\"", p.ID, got)
+		}
+	})
+	t.Run("rewritten in place", func(t *testing.T) {
+		dir := t.TempDir()
+		path := filepath.Join(dir, "greet.hpatch")
+		data := writeBundle(t, path, manifest(1), src("one"))
+		i := bytes.LastIndex(data, []byte(`"one `))
+		marks := &hookMarks{hook: func() {
+			f, err := os.OpenFile(path, os.O_WRONLY, 0)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			f.WriteAt([]byte(`"own `), int64(i))
+			f.Close()
+		}}
+		mgr, greet, bl := swapFixture(t, marks)
+		_, err := mgr.Load(ctx, bl, path)
+		if !errors.Is(err, bundle.ErrPayloadTampered) {
+			t.Errorf("payload rewritten after verification: %v, want ErrPayloadTampered", err)
+		}
+		if got := greet.Load()("x"); got != "hello x" {
+			t.Errorf("serving %q", got)
+		}
+	})
+}
+
+// TestAttackStalePrivateFiles: payload files a crashed process left in
+// the private directory (Options.Dir) are removed when the loader first
+// uses it, not kept forever.
+func TestAttackStalePrivateFiles(t *testing.T) {
+	f := newFixture(t)
+	stale := filepath.Join(f.priv, "b-123456")
+	if err := os.MkdirAll(stale, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(stale, "greet.go"), src("stale"), 0o600)
+	if err := f.apply(f.write("good", manifest(1), src("hi"), key)); err != nil {
+		t.Fatal(err)
+	}
+	if entries, _ := os.ReadDir(f.priv); len(entries) != 0 {
+		t.Errorf("the private directory keeps %d entries (a crash's leftovers)", len(entries))
+	}
+}
