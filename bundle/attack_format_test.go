@@ -166,3 +166,68 @@ func TestAttackTrustFileBrokenBlock(t *testing.T) {
 		}
 	}
 }
+
+// TestAttackNumbersAndSignatures: numbers out of range, a signature
+// moved from another manifest of the same key, and the replay message at
+// the last version.
+func TestAttackNumbersAndSignatures(t *testing.T) {
+	t.Parallel()
+	good := build(t, testManifest(), scriptSrc, testKey)
+	b, err := Read(bytes.NewReader(good), int64(len(good)), Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, raw := range map[string][]byte{
+		"version 2^64":     bytes.Replace(b.Raw, []byte(`"version": 2`), []byte(`"version": 18446744073709551616`), 1),
+		"version negative": bytes.Replace(b.Raw, []byte(`"version": 2`), []byte(`"version": -1`), 1),
+		"version float":    bytes.Replace(b.Raw, []byte(`"version": 2`), []byte(`"version": 2.0`), 1),
+		"size negative":    bytes.Replace(b.Raw, []byte(`"size": 94`), []byte(`"size": -94`), 1),
+		"size 2^63":        bytes.Replace(b.Raw, []byte(`"size": 94`), []byte(`"size": 9223372036854775808`), 1),
+		"unicode id":       bytes.Replace(b.Raw, []byte(`"greet-fix"`), []byte("\"gr\u0435et-fix\""), 1),
+		"NUL in name":      bytes.Replace(b.Raw, []byte(`"greet.go"`), []byte(`"greet\u0000.go"`), 1),
+		"slash in name":    bytes.Replace(b.Raw, []byte(`"greet.go"`), []byte(`"a/greet.go"`), 1),
+	} {
+		if bytes.Equal(raw, b.Raw) {
+			t.Fatalf("%s: no replacement", name)
+		}
+		if _, err := ParseManifest(raw); !errors.Is(err, ErrMalformed) {
+			t.Errorf("%s: %v, want ErrMalformed", name, err)
+		}
+	}
+
+	// A signature of this key over another manifest, moved onto this one.
+	other := testManifest()
+	other.Version = 3
+	donor := build(t, other, scriptSrc, testKey)
+	db, _ := Read(bytes.NewReader(donor), int64(len(donor)), Limits{})
+	b.Signature = db.Signature
+	if _, err := policy().Verify(b); !errors.Is(err, ErrManifestTampered) {
+		t.Errorf("signature moved from another manifest: %v", err)
+	}
+
+	// At the highest version there is no next one to sign: say so.
+	var marks MemoryMarks
+	top := testManifest()
+	top.Version = ^uint64(0)
+	tb, _ := Read(bytes.NewReader(build(t, top, scriptSrc, testKey)), int64(len(build(t, top, scriptSrc, testKey))), Limits{})
+	if err := Advance(&marks, tb); err != nil {
+		t.Fatal(err)
+	}
+	old, _ := Read(bytes.NewReader(good), int64(len(good)), Limits{})
+	if err := CheckReplay(&marks, old); !errors.Is(err, ErrReplay) || strings.Contains(err.Error(), "as version 0") {
+		t.Errorf("replay under the highest version: %v", err)
+	}
+}
+
+// TestAttackEncryptedKey: an encrypted private key (openssl genpkey
+// -aes256) is refused with a message that says how to use it.
+func TestAttackEncryptedKey(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	os.Chmod(dir, 0o700)
+	p := filepath.Join(dir, "enc")
+	os.WriteFile(p, []byte("-----BEGIN ENCRYPTED PRIVATE KEY-----\nMIGbMFcGCSqGSIb3DQEFDTBKMCkGCSqGSIb3DQEFDDAcBAhV\n-----END ENCRYPTED PRIVATE KEY-----\n"), 0o600)
+	if _, err := ReadPrivateKey(p); !errors.Is(err, ErrBadKey) || !strings.Contains(err.Error(), "encrypted") {
+		t.Errorf("encrypted key: %v", err)
+	}
+}

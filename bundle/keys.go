@@ -102,6 +102,9 @@ func ReadPrivateKey(path string) (ed25519.PrivateKey, error) {
 		return nil, err
 	}
 	block, _ := pem.Decode(data)
+	if block != nil && block.Type == "ENCRYPTED PRIVATE KEY" {
+		return nil, fmt.Errorf("bundle: %s: %w: the key is encrypted, which this command cannot use; write it decrypted to a file of mode 0600 (openssl pkey -in %s -out NAME) and sign with that", path, ErrBadKey, path)
+	}
 	if block == nil || block.Type != "PRIVATE KEY" {
 		return nil, fmt.Errorf("bundle: %s: %w: want a PEM \"PRIVATE KEY\" block (written by `hotpatch keygen`)", path, ErrBadKey)
 	}

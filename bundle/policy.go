@@ -5,6 +5,7 @@ import (
 	"crypto/ed25519"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"sync"
 	"time"
@@ -255,13 +256,22 @@ func CheckReplay(marks Marks, b *Bundle) error {
 	case !ok || m.Version > mk.Version:
 		return nil
 	case m.Version < mk.Version:
-		return fmt.Errorf("%w: %s version %d, version %d was already applied (to go back, sign the old payload again as version %d)",
-			ErrReplay, m.ID, m.Version, mk.Version, mk.Version+1)
+		return fmt.Errorf("%w: %s version %d, version %d was already applied (to go back, sign the old payload again as %s)",
+			ErrReplay, m.ID, m.Version, mk.Version, nextVersion(mk))
 	case b.Digest() != mk.Digest:
-		return fmt.Errorf("%w: %s version %d was already applied with another manifest (%s); a version is never reused: sign this one as version %d",
-			ErrReplay, m.ID, m.Version, mk.Digest, mk.Version+1)
+		return fmt.Errorf("%w: %s version %d was already applied with another manifest (%s); a version is never reused: sign this one as %s",
+			ErrReplay, m.ID, m.Version, mk.Digest, nextVersion(mk))
 	}
 	return nil
+}
+
+// nextVersion says what to sign next after mk: its version plus one, or,
+// at the highest version there is, a new ID.
+func nextVersion(mk Mark) string {
+	if mk.Version == math.MaxUint64 {
+		return "version 1 of a new ID (this ID is at its highest version)"
+	}
+	return fmt.Sprintf("version %d", mk.Version+1)
 }
 
 // Advance raises the mark of b's ID to b's version, after b was applied.
