@@ -97,13 +97,8 @@ func (p *Policy) Verify(b *Bundle) (*KeyID, error) {
 	if err != nil {
 		return nil, err
 	}
-	now := time.Now()
-	if p.Now != nil {
-		now = p.Now()
-	}
-	if !m.Expires.IsZero() && !now.Before(m.Expires) {
-		return nil, fmt.Errorf("%w: %s version %d expired at %s (now %s): build and sign a new bundle", ErrExpired, m.ID, m.Version,
-			m.Expires.UTC().Format(time.RFC3339), now.UTC().Format(time.RFC3339))
+	if err := p.CheckExpiry(m); err != nil {
+		return nil, err
 	}
 	if p.Kinds != nil && !slices.Contains(p.Kinds, m.Kind) {
 		return nil, fmt.Errorf("%w: kind %q, this host accepts %v", ErrWrongKind, m.Kind, p.Kinds)
@@ -113,6 +108,21 @@ func (p *Policy) Verify(b *Bundle) (*KeyID, error) {
 			ErrWrongBaseline, m.Baseline, p.Baseline)
 	}
 	return signer, nil
+}
+
+// CheckExpiry refuses m ([ErrExpired]) if its expiry is not after the
+// policy's now. [Policy.Verify] calls it; a caller that applies a bundle
+// later than it verified it calls it again then.
+func (p *Policy) CheckExpiry(m Manifest) error {
+	now := time.Now()
+	if p.Now != nil {
+		now = p.Now()
+	}
+	if !m.Expires.IsZero() && !now.Before(m.Expires) {
+		return fmt.Errorf("%w: %s version %d expired at %s (now %s): build and sign a new bundle", ErrExpired, m.ID, m.Version,
+			m.Expires.UTC().Format(time.RFC3339), now.UTC().Format(time.RFC3339))
+	}
+	return nil
 }
 
 func (p *Policy) verifySignature(b *Bundle) (*KeyID, error) {

@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -175,5 +176,50 @@ func TestAttackStalePrivateFiles(t *testing.T) {
 	}
 	if entries, _ := os.ReadDir(f.priv); len(entries) != 0 {
 		t.Errorf("the private directory keeps %d entries (a crash's leftovers)", len(entries))
+	}
+}
+
+// TestAttackExpiresBetweenLoadAndApply: a bundle loaded before its expiry
+// and applied after it is refused at apply: the expiry is judged again
+// under the manager's change lock, as the replay rule is.
+func TestAttackExpiresBetweenLoadAndApply(t *testing.T) {
+	ctx := context.Background()
+	var now atomic.Pointer[time.Time]
+	set := func(d time.Duration) { tm := t0.Add(d); now.Store(&tm) }
+	set(time.Hour)
+	reg := registry.New()
+	greet := registry.MustRegister(reg, "example.Greet", func(n string) string { return "hello " + n })
+	mgr, err := hotswap.New(reg, hotswap.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer mgr.Close(ctx)
+	pol := bundle.Policy{Trusted: []ed25519.PublicKey{key.Public().(ed25519.PublicKey)}, RequireSigned: true,
+		Now: func() time.Time { return *now.Load() }}
+	bl := bundleloader.New(pol, bundleloader.Options{Dir: filepath.Join(t.TempDir(), "priv")}, script.New(script.Options{}))
+	if err := mgr.Attach(bl); err != nil {
+		t.Fatal(err)
+	}
+	m := manifest(1)
+	m.Expires = t0.Add(2 * time.Hour)
+	path := filepath.Join(t.TempDir(), "greet.hpatch")
+	writeBundle(t, path, m, src("late"))
+	p, err := mgr.Load(ctx, bl, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	set(3 * time.Hour)
+	if _, err := mgr.Apply(ctx, p); !errors.Is(err, bundle.ErrExpired) {
+		t.Errorf("applied after its expiry: %v, want ErrExpired", err)
+		return
+	}
+	mgr.Release(p)
+	if got := greet.Load()("x"); got != "hello x" {
+		t.Errorf("serving %q", got)
+	}
+	// The refusal raised no mark: a bundle never applied is no replay
+	// horizon.
+	if _, ok, _ := bl.Marks().Mark("greet-fix"); ok {
+		t.Error("an expired bundle raised the replay mark")
 	}
 }

@@ -105,9 +105,11 @@ func (l *Loader) Marks() bundle.Marks { return l.marks }
 //     those the manifest lists (ErrMalformed).
 //
 // The patch's ID is the bundle's [bundle.Manifest.PatchID], its Source
-// path, its Kind the payload's. Its Validate hook applies the replay rule
-// again under the manager's change lock, so two versions racing are
-// ordered, and raises the mark before the delegate's own Validate runs.
+// path, its Kind the payload's. Its Validate hook judges the expiry and
+// applies the replay rule again under the manager's change lock, so a
+// bundle loaded before its expiry is not applied after it and two
+// versions racing are ordered, and raises the mark before the delegate's
+// own Validate runs.
 func (l *Loader) Load(ctx context.Context, host hotswap.Host, path string) (hotswap.Patch, error) {
 	p, err := l.load(ctx, host, path)
 	if err != nil {
@@ -176,6 +178,11 @@ func (l *Loader) load(ctx context.Context, host hotswap.Host, path string) (hots
 	p.Source = path
 	marks, inner := l.marks, p.Validate
 	p.Validate = func(ctx context.Context) error {
+		// A patch may be applied long after it was loaded: its expiry is
+		// judged again, as the replay rule is, before the mark rises.
+		if err := pol.CheckExpiry(m); err != nil {
+			return err
+		}
 		if err := bundle.CheckReplay(marks, b); err != nil {
 			return err
 		}
