@@ -231,3 +231,25 @@ func TestAttackEncryptedKey(t *testing.T) {
 		t.Errorf("encrypted key: %v", err)
 	}
 }
+
+// TestAttackDirectoryInOpenParent: a directory of mode 0700 is no
+// protection when its parent lets others write without the sticky bit:
+// they can rename it away and put their own in its place (with what the
+// host then loads). CheckMode judges a directory's parent as it does a
+// file's.
+func TestAttackDirectoryInOpenParent(t *testing.T) {
+	t.Parallel()
+	parent := filepath.Join(t.TempDir(), "open")
+	os.Mkdir(parent, 0o777)
+	os.Chmod(parent, 0o777)
+	dir := filepath.Join(parent, "patches")
+	os.Mkdir(dir, 0o700)
+	var me *ModeError
+	if err := CheckMode(dir, 0o022); !errors.As(err, &me) || me.Path != parent {
+		t.Errorf("directory in a world-writable parent: %v", err)
+	}
+	os.Chmod(parent, 0o777|os.ModeSticky)
+	if err := CheckMode(dir, 0o022); err != nil {
+		t.Errorf("directory in a sticky parent: %v", err)
+	}
+}

@@ -234,8 +234,8 @@ func modeFix(bits fs.FileMode) string {
 
 // CheckMode refuses, with a [*ModeError], a path whose permission bits
 // include any of forbidden (0o022: group- or world-writable; 0o077: any
-// access but the owner's), whose directory is group- or world-writable
-// without the sticky bit, or which (or whose directory) is owned by
+// access but the owner's), whose directory (for a directory: its
+// parent) is group- or world-writable without the sticky bit, or which (or whose directory) is owned by
 // another user than root and the process's effective user, as sshd's
 // StrictModes does for key files. A link is checked as the link, its
 // directory as the link's: resolve it first to judge where it leads. Use

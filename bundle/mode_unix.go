@@ -21,10 +21,16 @@ func checkMode(path string, forbidden fs.FileMode) error {
 	if fi.Mode().Perm()&forbidden != 0 {
 		return &ModeError{Path: path, Mode: fi.Mode(), Dir: fi.IsDir(), Bits: forbidden}
 	}
-	if fi.IsDir() {
+	// The parent is judged for a directory as for a file: who may rename
+	// entries of the parent may put another directory in this one's place.
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return fmt.Errorf("bundle: %w", err)
+	}
+	dir := filepath.Dir(abs)
+	if dir == abs { // the root
 		return nil
 	}
-	dir := filepath.Dir(path)
 	di, err := os.Stat(dir)
 	if err != nil {
 		return fmt.Errorf("bundle: %w", err)
