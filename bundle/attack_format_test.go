@@ -3,6 +3,7 @@ package bundle
 import (
 	"bytes"
 	"crypto/ed25519"
+	"encoding/binary"
 	"errors"
 	"os"
 	"path/filepath"
@@ -251,5 +252,27 @@ func TestAttackDirectoryInOpenParent(t *testing.T) {
 	os.Chmod(parent, 0o777|os.ModeSticky)
 	if err := CheckMode(dir, 0o022); err != nil {
 		t.Errorf("directory in a sticky parent: %v", err)
+	}
+}
+
+// TestAttackRefusalsSayWhatToDo: each refusal an operator meets at a
+// push says what to do about it, not only what is wrong.
+func TestAttackRefusalsSayWhatToDo(t *testing.T) {
+	t.Parallel()
+	good := build(t, testManifest(), scriptSrc, testKey)
+	mlen := int(binary.BigEndian.Uint32(good[len(magic):]))
+	payloadAt := fixedHead + mlen + 2 + sigLen
+	flip := func(i int) []byte { b := bytes.Clone(good); b[i] ^= 0x20; return b }
+	for name, tt := range map[string]struct {
+		data []byte
+		fix  string
+	}{
+		"untrusted":         {build(t, testManifest(), scriptSrc, otherKey), "trust file"},
+		"tampered manifest": {flip(fixedHead + bytes.Index(good[fixedHead:], []byte("friendlier"))), "hotpatch bundle"},
+		"tampered payload":  {flip(payloadAt + 3), "hotpatch bundle"},
+	} {
+		if err := check(policy(), tt.data); err == nil || !strings.Contains(err.Error(), tt.fix) {
+			t.Errorf("%s: %v; want it to say %q", name, err, tt.fix)
+		}
 	}
 }

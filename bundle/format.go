@@ -477,10 +477,10 @@ func (b *Bundle) CopyPayload(w io.Writer) error {
 		return fmt.Errorf("bundle: reading the payload: %w", err)
 	}
 	if n != b.Manifest.Payload.Size {
-		return fmt.Errorf("%w: payload is %d bytes, the manifest says %d", ErrPayloadTampered, n, b.Manifest.Payload.Size)
+		return fmt.Errorf("%w: payload is %d bytes, the manifest says %d (copy the file again, or build it again with `hotpatch bundle`)", ErrPayloadTampered, n, b.Manifest.Payload.Size)
 	}
 	if got := hex.EncodeToString(h.Sum(nil)); got != b.Manifest.Payload.SHA256 {
-		return fmt.Errorf("%w: payload SHA-256 is %s, the manifest pins %s", ErrPayloadTampered, got, b.Manifest.Payload.SHA256)
+		return fmt.Errorf("%w: payload SHA-256 is %s, the manifest pins %s (copy the file again, or build it again with `hotpatch bundle`)", ErrPayloadTampered, got, b.Manifest.Payload.SHA256)
 	}
 	return nil
 }

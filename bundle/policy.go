@@ -153,10 +153,10 @@ func (p *Policy) verifySignature(b *Bundle) (*KeyID, error) {
 		}
 	}
 	if matched {
-		return nil, fmt.Errorf("%w (key %s)", ErrManifestTampered, s.KeyID)
+		return nil, fmt.Errorf("%w (key %s): the file was altered or damaged in transit; copy it again, or build it again with `hotpatch bundle`", ErrManifestTampered, s.KeyID)
 	}
 	if p.RequireSigned {
-		return nil, fmt.Errorf("%w: key %s is not among the %d trusted key(s)", ErrUntrusted, s.KeyID, len(p.Trusted))
+		return nil, fmt.Errorf("%w: key %s is not among the %d trusted key(s): sign with a trusted key, or add this key's NAME.pub to the host's trust file", ErrUntrusted, s.KeyID, len(p.Trusted))
 	}
 	return nil, nil
 }

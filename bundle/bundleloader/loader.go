@@ -209,7 +209,7 @@ func slotsMatch(m bundle.Manifest, p hotswap.Patch) error {
 	slices.Sort(want)
 	got := slices.Sorted(maps.Keys(p.Impls))
 	if !slices.Equal(got, want) {
-		return fmt.Errorf("%w: the payload serves slots %v, the manifest lists %v", bundle.ErrMalformed, got, want)
+		return fmt.Errorf("%w: the payload serves slots %v, the manifest lists %v (build the bundle with `hotpatch bundle`, which lists what the payload serves)", bundle.ErrMalformed, got, want)
 	}
 	return nil
 }
