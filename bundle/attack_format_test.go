@@ -79,11 +79,11 @@ func TestAttackKeyFileThroughSymlink(t *testing.T) {
 	safe := t.TempDir()
 	os.Chmod(safe, 0o700)
 	open := filepath.Join(t.TempDir(), "open")
-	os.Mkdir(open, 0o777)
-	os.Chmod(open, 0o777)
+	os.Mkdir(open, 0o700)
 	if _, err := GenerateKey(filepath.Join(open, "ops")); err != nil {
 		t.Fatal(err)
 	}
+	os.Chmod(open, 0o777)
 	for _, name := range []string{"ops", "ops.pub"} {
 		if err := os.Symlink(filepath.Join(open, name), filepath.Join(safe, name)); err != nil {
 			t.Fatal(err)
@@ -274,5 +274,21 @@ func TestAttackRefusalsSayWhatToDo(t *testing.T) {
 		if err := check(policy(), tt.data); err == nil || !strings.Contains(err.Error(), tt.fix) {
 			t.Errorf("%s: %v; want it to say %q", name, err, tt.fix)
 		}
+	}
+}
+
+// TestAttackKeygenInOpenDirectory: a key pair written where others may
+// replace it is one every later command refuses; GenerateKey refuses to
+// write it there in the first place, and writes nothing.
+func TestAttackKeygenInOpenDirectory(t *testing.T) {
+	t.Parallel()
+	open := filepath.Join(t.TempDir(), "open")
+	os.Mkdir(open, 0o777)
+	os.Chmod(open, 0o777)
+	if _, err := GenerateKey(filepath.Join(open, "ops")); !errors.Is(err, ErrInsecureMode) {
+		t.Errorf("keygen into a world-writable directory: %v", err)
+	}
+	if entries, _ := os.ReadDir(open); len(entries) != 0 {
+		t.Errorf("keygen left %d files behind", len(entries))
 	}
 }

@@ -42,7 +42,8 @@ const maxKeyFile = 256 << 10
 // GenerateKey writes a new ed25519 key pair: the private key to path
 // (PKCS #8 in PEM, mode 0600) and the public key to path+".pub" (PKIX in
 // PEM, mode 0644), the formats `openssl pkey` reads. It refuses to
-// overwrite either file. It returns the public key.
+// overwrite either file, and to write into a directory that
+// [ReadPrivateKey] would refuse. It returns the public key.
 func GenerateKey(path string) (ed25519.PublicKey, error) {
 	pub, priv, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
@@ -55,6 +56,11 @@ func GenerateKey(path string) (ed25519.PublicKey, error) {
 	pubDER, err := x509.MarshalPKIXPublicKey(pub)
 	if err != nil {
 		return nil, err
+	}
+	// Where others may replace the keys, every command that reads them
+	// refuses them: refuse to write them there.
+	if err := CheckMode(filepath.Dir(path), 0o022); err != nil {
+		return nil, fmt.Errorf("bundle: key directory: %w", err)
 	}
 	for _, p := range []string{path, path + ".pub"} {
 		if _, err := os.Lstat(p); err == nil {
