@@ -292,3 +292,31 @@ func TestAttackKeygenInOpenDirectory(t *testing.T) {
 		t.Errorf("keygen left %d files behind", len(entries))
 	}
 }
+
+// TestAttackTerminalTricks: the manifest's text is for humans, and
+// `hotpatch verify` prints it: control characters (a terminal escape that
+// clears the screen or rewrites a line) and bidirectional overrides
+// (which make "evil" read as "live") are refused in every text field.
+func TestAttackTerminalTricks(t *testing.T) {
+	t.Parallel()
+	for name, set := range map[string]func(*Manifest){
+		"escape in author":      func(m *Manifest) { m.Author = "ops\x1b[2J\x1b[Hroot" },
+		"newline in desc":       func(m *Manifest) { m.Description = "fix\n  id           other" },
+		"bidi override in desc": func(m *Manifest) { m.Description = "friendly \u202eliveevil\u202c" },
+		"isolate in slot type":  func(m *Manifest) { m.Slots[0].Type = "func(string) \u2067string" },
+		"carriage return":       func(m *Manifest) { m.Author = "alice\rmallory" },
+	} {
+		m := testManifest()
+		set(&m)
+		var buf bytes.Buffer
+		if _, err := Write(&buf, m, scriptSrc, testKey); !errors.Is(err, ErrMalformed) {
+			t.Errorf("%s: Write = %v, want ErrMalformed", name, err)
+		}
+	}
+	m := testManifest()
+	m.Author, m.Description = "Zoë Ødegård", "corrige l'accueil — 修正 👍"
+	var buf bytes.Buffer
+	if _, err := Write(&buf, m, scriptSrc, testKey); err != nil {
+		t.Errorf("plain Unicode text: %v", err)
+	}
+}

@@ -105,3 +105,28 @@ func TestAttackOpenSSLKey(t *testing.T) {
 		t.Fatalf("verify with an openssl public key: exit %d: %s", code, stderr.String())
 	}
 }
+
+// TestAttackMultiLineSignature: a script whose func type spans lines is
+// bundled with its type on one line (the manifest's text holds no control
+// characters), and a description with a terminal escape is refused as a
+// command-line error.
+func TestAttackMultiLineSignature(t *testing.T) {
+	dir := t.TempDir()
+	os.Chmod(dir, 0o700)
+	payload := filepath.Join(dir, "greet.go")
+	os.WriteFile(payload, []byte("package patch\n\n//hotpatch:slot example.Greet\nfunc Greet(\n\tn string,\n) string {\n\treturn \"yo \" + n\n}\n"), 0o644)
+	out := filepath.Join(dir, "greet.hpatch")
+	var stdout, stderr bytes.Buffer
+	if code := run(context.Background(), []string{"bundle", "--unsigned", "-o", out, payload}, &stdout, &stderr); code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr.String())
+	}
+	data, _ := os.ReadFile(out)
+	if !bytes.Contains(data, []byte(`"type": "func(n string) string"`)) {
+		t.Errorf("the manifest does not hold the type on one line:\n%s", data[:min(len(data), 600)])
+	}
+	stderr.Reset()
+	code := run(context.Background(), []string{"bundle", "--unsigned", "--description", "fix\x1b[2J", "-o", out, payload}, &stdout, &stderr)
+	if code != 2 || !strings.Contains(stderr.String(), "--description") {
+		t.Errorf("description with an escape: exit %d, %s", code, stderr.String())
+	}
+}
