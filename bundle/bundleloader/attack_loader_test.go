@@ -9,6 +9,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"sync"
@@ -221,5 +222,75 @@ func TestAttackExpiresBetweenLoadAndApply(t *testing.T) {
 	// horizon.
 	if _, ok, _ := bl.Marks().Mark("greet-fix"); ok {
 		t.Error("an expired bundle raised the replay mark")
+	}
+}
+
+// TestAttackReplayAfterRevert: reverting a version does not lower the
+// mark: the older version is still a replay, the reverted one may come
+// back, and a newer one lands.
+func TestAttackReplayAfterRevert(t *testing.T) {
+	f := newFixture(t)
+	v1 := f.write("v1", manifest(1), src("one"), key)
+	if err := f.apply(v1); err != nil {
+		t.Fatal(err)
+	}
+	v2 := f.write("v2", manifest(2), src("two"), key)
+	if err := f.apply(v2); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if err := f.mgr.Revert(ctx, "greet-fix@2"); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.mgr.Revert(ctx, "greet-fix@1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.apply(v1); !errors.Is(err, bundle.ErrReplay) {
+		t.Errorf("version 1 after version 2 was reverted: %v, want ErrReplay", err)
+	}
+	if got := f.greet.Load()("x"); got != "hello x" {
+		t.Errorf("serving %q after the refused replay", got)
+	}
+	if err := f.apply(v2); err != nil {
+		t.Errorf("the reverted version 2 again: %v", err)
+	}
+	if err := f.apply(f.write("v3", manifest(3), src("three"), key)); err != nil {
+		t.Errorf("version 3: %v", err)
+	}
+	if got := f.greet.Load()("x"); got != "three x" {
+		t.Errorf("serving %q", got)
+	}
+}
+
+// TestAttackConcurrentVersions: eight versions of one ID pushed at once.
+// Whatever the order, the highest always lands, every other either lands
+// or is refused as a replay (never another error, never lost silently),
+// and the mark ends at the highest.
+func TestAttackConcurrentVersions(t *testing.T) {
+	f := newFixture(t)
+	const n = 8
+	paths := make([]string, n)
+	for i := range paths {
+		paths[i] = f.write(fmt.Sprintf("v%d", i+1), manifest(uint64(i+1)), src(fmt.Sprintf("v%d", i+1)), key)
+	}
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i, p := range paths {
+		wg.Go(func() { errs[i] = f.apply(p) })
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil && !errors.Is(err, bundle.ErrReplay) {
+			t.Errorf("version %d: %v", i+1, err)
+		}
+	}
+	if errs[n-1] != nil {
+		t.Errorf("the highest version did not land: %v", errs[n-1])
+	}
+	if mk, ok, _ := f.bl.Marks().Mark("greet-fix"); !ok || mk.Version != n {
+		t.Errorf("mark = %+v, %v; want version %d", mk, ok, n)
+	}
+	if got := f.greet.Load()("x"); got != fmt.Sprintf("v%d x", n) {
+		t.Errorf("serving %q", got)
 	}
 }
