@@ -294,3 +294,51 @@ func TestAttackConcurrentVersions(t *testing.T) {
 		t.Errorf("serving %q", got)
 	}
 }
+
+// TestAttackLinksInTheWatchedDirectory: a bundle in the patch directory
+// may be a link (as configuration volumes mount files); what it leads to
+// is read once, through one descriptor, and passes every check: a link to
+// a signed bundle loads, a link to an unsigned one, a FIFO, a directory
+// or itself is refused without hanging, and the serving version stays.
+func TestAttackLinksInTheWatchedDirectory(t *testing.T) {
+	f := newFixture(t)
+	elsewhere := t.TempDir()
+	signed := filepath.Join(elsewhere, "signed.hpatch")
+	writeBundle(t, signed, manifest(1), src("linked"))
+	var unsigned bytes.Buffer
+	if _, err := bundle.Write(&unsigned, manifest(2), src("unsigned"), nil); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(elsewhere, "unsigned.hpatch"), unsigned.Bytes(), 0o644)
+	fifo := filepath.Join(elsewhere, "fifo")
+	if err := mkfifo(fifo); err != nil {
+		t.Skip(err)
+	}
+	link := func(name, target string) string {
+		p := filepath.Join(f.dir, name+bundle.Ext)
+		if err := os.Symlink(target, p); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	for name, target := range map[string]string{
+		"unsigned":  filepath.Join(elsewhere, "unsigned.hpatch"),
+		"fifo":      fifo,
+		"directory": elsewhere,
+		"loop":      filepath.Join(f.dir, "loop"+bundle.Ext),
+		"dangling":  filepath.Join(elsewhere, "gone.hpatch"),
+	} {
+		if err := f.apply(link(name, target)); err == nil {
+			t.Errorf("link to %s: applied", name)
+		}
+		if got := f.greet.Load()("x"); got != "hello x" {
+			t.Errorf("link to %s: serving %q", name, got)
+		}
+	}
+	if err := f.apply(link("signed", signed)); err != nil {
+		t.Errorf("link to a signed bundle: %v", err)
+	}
+	if got := f.greet.Load()("x"); got != "linked x" {
+		t.Errorf("serving %q", got)
+	}
+}
