@@ -20,6 +20,7 @@ import (
 	"github.com/hotpatch-go/hotpatch/bundle"
 	"github.com/hotpatch-go/hotpatch/bundle/bundleloader"
 	"github.com/hotpatch-go/hotpatch/hotswap"
+	"github.com/hotpatch-go/hotpatch/loader/process"
 	"github.com/hotpatch-go/hotpatch/loader/script"
 	"github.com/hotpatch-go/hotpatch/registry"
 )
@@ -340,5 +341,40 @@ func TestAttackLinksInTheWatchedDirectory(t *testing.T) {
 	}
 	if got := f.greet.Load()("x"); got != "linked x" {
 		t.Errorf("serving %q", got)
+	}
+}
+
+// TestAttackKindConfusion: a payload of one kind dressed as another (by
+// the manifest's kind, the payload's name or its bytes) is refused as
+// the wrong kind before any loader opens it.
+func TestAttackKindConfusion(t *testing.T) {
+	f := newFixture(t, process.New(process.Options{}))
+	exe, err := os.ReadFile(procBin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		kind, name string
+		payload    []byte
+	}{
+		{"script", "greet.so", exe},
+		{"script", "greet.proc", src("x")},
+		{"script", "greet.go", exe},
+		{"process", "greet.proc", src("x")},
+		{"process", "greet.go", exe},
+		{"process", "greet.so", exe},
+	} {
+		m := manifest(1)
+		m.Kind, m.Payload.Name = tt.kind, tt.name
+		err := f.apply(f.write("confused", m, tt.payload, key))
+		if !errors.Is(err, bundle.ErrWrongKind) {
+			t.Errorf("kind %s, payload %s: %v, want ErrWrongKind", tt.kind, tt.name, err)
+		}
+		if got := f.greet.Load()("x"); got != "hello x" {
+			t.Errorf("serving %q", got)
+		}
+	}
+	if entries, _ := os.ReadDir(f.priv); len(entries) != 0 {
+		t.Errorf("the private directory keeps %d entries", len(entries))
 	}
 }
