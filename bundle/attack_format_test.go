@@ -320,3 +320,18 @@ func TestAttackTerminalTricks(t *testing.T) {
 		t.Errorf("plain Unicode text: %v", err)
 	}
 }
+
+// TestAttackPrivateKeyAsTrustFile: a private key given to a host as its
+// trust file is refused, and the message says to keep it with the signer.
+func TestAttackPrivateKeyAsTrustFile(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	os.Chmod(dir, 0o700)
+	key := filepath.Join(dir, "ops")
+	if _, err := GenerateKey(key); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ReadTrusted(key); !errors.Is(err, ErrBadKey) || !strings.Contains(err.Error(), "ops.pub") {
+		t.Errorf("private key as trust file: %v", err)
+	}
+}

@@ -12,6 +12,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/hotpatch-go/hotpatch/internal/patchfile"
 )
@@ -151,6 +152,10 @@ func ReadTrusted(path string) ([]ed25519.PublicKey, error) {
 		block, data = pem.Decode(data)
 		if block == nil {
 			break
+		}
+		if strings.HasSuffix(block.Type, "PRIVATE KEY") {
+			return nil, fmt.Errorf("bundle: %s: %w: a private key; a host trusts the public half (%s.pub of `hotpatch keygen`), and the private key stays with the signer",
+				path, ErrBadKey, path)
 		}
 		if block.Type != "PUBLIC KEY" {
 			return nil, fmt.Errorf("bundle: %s: %w: a PEM %q block, want \"PUBLIC KEY\"", path, ErrBadKey, block.Type)
