@@ -378,3 +378,55 @@ func TestAttackKindConfusion(t *testing.T) {
 		t.Errorf("the private directory keeps %d entries", len(entries))
 	}
 }
+
+// TestAttackUnsignedRaisesNoMark: on a host that takes unsigned bundles
+// too (no RequireSigned), anyone who can drop a file could push an
+// unsigned version 1000 of a signed line and lock every signed version
+// out as a replay. Only a bundle signed by a trusted key raises a mark.
+func TestAttackUnsignedRaisesNoMark(t *testing.T) {
+	ctx := context.Background()
+	reg := registry.New()
+	greet := registry.MustRegister(reg, "example.Greet", func(n string) string { return "hello " + n })
+	mgr, err := hotswap.New(reg, hotswap.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer mgr.Close(ctx)
+	pol := bundle.Policy{Trusted: []ed25519.PublicKey{key.Public().(ed25519.PublicKey)}, Now: func() time.Time { return t0.Add(time.Hour) }}
+	bl := bundleloader.New(pol, bundleloader.Options{Dir: filepath.Join(t.TempDir(), "priv")}, script.New(script.Options{}))
+	if err := mgr.Attach(bl); err != nil {
+		t.Fatal(err)
+	}
+	apply := func(path string) error {
+		p, err := mgr.Load(ctx, bl, path)
+		if err != nil {
+			return err
+		}
+		if _, err := mgr.Apply(ctx, p); err != nil {
+			mgr.Release(p)
+			return err
+		}
+		return nil
+	}
+	dir := t.TempDir()
+	var buf bytes.Buffer
+	if _, err := bundle.Write(&buf, manifest(1000), src("squat"), nil); err != nil {
+		t.Fatal(err)
+	}
+	squat := filepath.Join(dir, "squat.hpatch")
+	os.WriteFile(squat, buf.Bytes(), 0o644)
+	if err := apply(squat); err != nil {
+		t.Fatalf("unsigned bundle on a host that takes them: %v", err)
+	}
+	if _, ok, _ := bl.Marks().Mark("greet-fix"); ok {
+		t.Error("an unsigned bundle raised the mark")
+	}
+	signed := filepath.Join(dir, "signed.hpatch")
+	writeBundle(t, signed, manifest(2), src("signed"))
+	if err := apply(signed); err != nil {
+		t.Errorf("signed version 2 after an unsigned version 1000: %v", err)
+	}
+	if got := greet.Load()("x"); got != "signed x" {
+		t.Errorf("serving %q", got)
+	}
+}

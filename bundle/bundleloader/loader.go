@@ -134,7 +134,8 @@ func (l *Loader) load(ctx context.Context, host hotswap.Host, path string) (hots
 	if pol.Baseline == "" && m.Kind == string(hotswap.KindNative) {
 		pol.Baseline = l.runningBaseline()
 	}
-	if _, err := pol.Verify(b); err != nil {
+	signer, err := pol.Verify(b)
+	if err != nil {
 		if errors.Is(err, bundle.ErrWrongBaseline) {
 			return hotswap.Patch{}, fmt.Errorf("%s: %w (%w)", path, err, hotswap.ErrBaselineChanged)
 		}
@@ -186,8 +187,13 @@ func (l *Loader) load(ctx context.Context, host hotswap.Host, path string) (hots
 		if err := bundle.CheckReplay(marks, b); err != nil {
 			return err
 		}
-		if err := bundle.Advance(marks, b); err != nil {
-			return err
+		// Only a bundle signed by a trusted key raises the mark: an
+		// unsigned one (accepted without RequireSigned) says any version
+		// it likes, and would lock the signed versions of its ID out.
+		if signer != nil {
+			if err := bundle.Advance(marks, b); err != nil {
+				return err
+			}
 		}
 		if inner != nil {
 			return inner(ctx)
