@@ -430,3 +430,38 @@ func TestAttackUnsignedRaisesNoMark(t *testing.T) {
 		t.Errorf("serving %q", got)
 	}
 }
+
+// TestAttackOpenTempDir: with no Options.Dir, payloads go to a fresh
+// directory under os.TempDir. If that is writable by others without the
+// sticky bit, they could rename the fresh directory away and put their
+// own payload where the delegate reads it: the load is refused instead.
+func TestAttackOpenTempDir(t *testing.T) {
+	open := filepath.Join(t.TempDir(), "tmp")
+	os.Mkdir(open, 0o777)
+	os.Chmod(open, 0o777)
+	t.Setenv("TMPDIR", open)
+	ctx := context.Background()
+	reg := registry.New()
+	greet := registry.MustRegister(reg, "example.Greet", func(n string) string { return "hello " + n })
+	mgr, err := hotswap.New(reg, hotswap.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer mgr.Close(ctx)
+	pol := bundle.Policy{Trusted: []ed25519.PublicKey{key.Public().(ed25519.PublicKey)}, RequireSigned: true, Now: func() time.Time { return t0.Add(time.Hour) }}
+	bl := bundleloader.New(pol, bundleloader.Options{}, script.New(script.Options{}))
+	if err := mgr.Attach(bl); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "greet.hpatch")
+	writeBundle(t, path, manifest(1), src("one"))
+	if _, err := mgr.Load(ctx, bl, path); !errors.Is(err, bundle.ErrInsecureMode) {
+		t.Errorf("payload directory under an open TMPDIR: %v, want ErrInsecureMode", err)
+	}
+	if got := greet.Load()("x"); got != "hello x" {
+		t.Errorf("serving %q", got)
+	}
+	if entries, _ := os.ReadDir(open); len(entries) != 0 {
+		t.Errorf("left %d entries in TMPDIR", len(entries))
+	}
+}

@@ -30,7 +30,8 @@ type Options struct {
 	// not be writable by others. It is one host's alone: payload
 	// directories a crashed process left there are removed at the first
 	// load. "" means a fresh directory under os.TempDir, removed by Close
-	// (and left behind by a crash).
+	// (and left behind by a crash); loads are refused if others may write
+	// os.TempDir without its sticky bit.
 	Dir string
 	// Logger receives a record per bundle loaded or refused; nil discards.
 	Logger *slog.Logger
@@ -316,6 +317,12 @@ func (l *Loader) privateDir() (string, error) {
 		d, err := os.MkdirTemp("", "hotpatch-bundles-")
 		if err != nil {
 			return "", err
+		}
+		// In a temporary directory others may write without the sticky
+		// bit, they could put their own directory in this one's place.
+		if err := bundle.CheckMode(d, 0o022); err != nil {
+			os.Remove(d)
+			return "", fmt.Errorf("bundle: the private directory under $TMPDIR: %w (or set the bundle loader's Dir)", err)
 		}
 		l.dir = d
 		return d, nil
