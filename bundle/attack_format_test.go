@@ -335,3 +335,17 @@ func TestAttackPrivateKeyAsTrustFile(t *testing.T) {
 		t.Errorf("private key as trust file: %v", err)
 	}
 }
+
+// TestAttackZeroExpiry: "expires": "0001-01-01T00:00:00Z" is a time long
+// past to a reader that takes it literally, and "never" to one that
+// treats the zero time as absent: the same signed bytes must not mean
+// both. An expiry is absent, or a real time after the creation.
+func TestAttackZeroExpiry(t *testing.T) {
+	t.Parallel()
+	good := build(t, testManifest(), scriptSrc, testKey)
+	b, _ := Read(bytes.NewReader(good), int64(len(good)), Limits{})
+	raw := bytes.Replace(b.Raw, []byte(`"created"`), []byte(`"expires": "0001-01-01T00:00:00Z", "created"`), 1)
+	if _, err := ParseManifest(raw); !errors.Is(err, ErrMalformed) {
+		t.Errorf("zero expiry: %v, want ErrMalformed", err)
+	}
+}

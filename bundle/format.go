@@ -274,6 +274,14 @@ func ParseManifest(data []byte) (Manifest, error) {
 	if _, err := dec.Token(); err != io.EOF {
 		return Manifest{}, fmt.Errorf("%w: manifest: data after the JSON object", ErrMalformed)
 	}
+	// The zero time is how "no expiry" is held: written out, it would be
+	// the year 1 to a reader that takes it literally, and never to this one.
+	var present struct {
+		Expires json.RawMessage `json:"expires"`
+	}
+	if err := json.Unmarshal(data, &present); err == nil && present.Expires != nil && string(present.Expires) != "null" && m.Expires.IsZero() {
+		return Manifest{}, fmt.Errorf("%w: manifest: expires is the zero time; leave it out for no expiry", ErrMalformed)
+	}
 	if err := m.Check(); err != nil {
 		return Manifest{}, err
 	}
