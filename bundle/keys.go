@@ -204,16 +204,10 @@ type ModeError struct {
 	Mode fs.FileMode
 	Dir  bool        // Path is a directory (the one checked, or that of the file checked)
 	Bits fs.FileMode // the permission bits that must be off
-	// Owner is set when what is wrong is who owns Path: a user other
-	// than root and the process's, who may chmod it and write it.
-	Owner *OwnerMismatch
-}
-
-// OwnerMismatch is the owner of a path a [ModeError] refuses, and the
-// user it should belong to (or root).
-type OwnerMismatch struct {
-	UID  int // the owner's
-	Want int // the process's effective user ID
+	// WrongOwner is set when what is wrong is who owns Path: UID, a user
+	// other than root and the process's, who may chmod it and write it.
+	WrongOwner bool
+	UID        int
 }
 
 func (e *ModeError) Error() string {
@@ -221,9 +215,10 @@ func (e *ModeError) Error() string {
 	if e.Dir {
 		what = "directory"
 	}
-	if o := e.Owner; o != nil {
+	if e.WrongOwner {
+		me := os.Geteuid()
 		return fmt.Sprintf("%v: %s %s is owned by uid %d, who may change it; want uid %d or root (fix: chown %d %s, or use a path of your own)",
-			ErrInsecureMode, what, e.Path, o.UID, o.Want, o.Want, e.Path)
+			ErrInsecureMode, what, e.Path, e.UID, me, me, e.Path)
 	}
 	if e.Bits&0o044 != 0 {
 		may = "read or write"

@@ -55,5 +55,5 @@ func checkOwner(path string, fi fs.FileInfo) error {
 	if uid == 0 || uid == me {
 		return nil
 	}
-	return &ModeError{Path: path, Mode: fi.Mode(), Dir: fi.IsDir(), Owner: &OwnerMismatch{UID: uid, Want: me}}
+	return &ModeError{Path: path, Mode: fi.Mode(), Dir: fi.IsDir(), WrongOwner: true, UID: uid}
 }
