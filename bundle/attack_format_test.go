@@ -349,3 +349,19 @@ func TestAttackZeroExpiry(t *testing.T) {
 		t.Errorf("zero expiry: %v, want ErrMalformed", err)
 	}
 }
+
+// TestAttackPublicKeyAsSigningKey: the public half given to sign with is
+// refused with a message that names the private file to use.
+func TestAttackPublicKeyAsSigningKey(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	os.Chmod(dir, 0o700)
+	key := filepath.Join(dir, "ops")
+	if _, err := GenerateKey(key); err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(key+".pub", 0o600)
+	if _, err := ReadPrivateKey(key + ".pub"); !errors.Is(err, ErrBadKey) || !strings.Contains(err.Error(), "public key") {
+		t.Errorf("public key to sign with: %v", err)
+	}
+}

@@ -112,6 +112,9 @@ func ReadPrivateKey(path string) (ed25519.PrivateKey, error) {
 	if block != nil && block.Type == "ENCRYPTED PRIVATE KEY" {
 		return nil, fmt.Errorf("bundle: %s: %w: the key is encrypted, which this command cannot use; write it decrypted to a file of mode 0600 (openssl pkey -in %s -out NAME) and sign with that", path, ErrBadKey, path)
 	}
+	if block != nil && block.Type == "PUBLIC KEY" {
+		return nil, fmt.Errorf("bundle: %s: %w: a public key, which only checks signatures; sign with the private key (NAME, not NAME.pub)", path, ErrBadKey)
+	}
 	if block == nil || block.Type != "PRIVATE KEY" {
 		return nil, fmt.Errorf("bundle: %s: %w: want a PEM \"PRIVATE KEY\" block (written by `hotpatch keygen`)", path, ErrBadKey)
 	}
