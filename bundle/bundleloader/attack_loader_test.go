@@ -349,10 +349,8 @@ func TestAttackLinksInTheWatchedDirectory(t *testing.T) {
 // the wrong kind before any loader opens it.
 func TestAttackKindConfusion(t *testing.T) {
 	f := newFixture(t, process.New(process.Options{}))
-	exe, err := os.ReadFile(procBin)
-	if err != nil {
-		t.Fatal(err)
-	}
+	// The head is what is judged: no loader may open these payloads.
+	exe := append([]byte("\x7fELF\x02\x01\x01"), make([]byte, 120)...)
 	for _, tt := range []struct {
 		kind, name string
 		payload    []byte
