@@ -365,3 +365,36 @@ func TestAttackPublicKeyAsSigningKey(t *testing.T) {
 		t.Errorf("public key to sign with: %v", err)
 	}
 }
+
+// TestAttackPrivateKeyFileWithExtraBlocks: a private key file holding a
+// second block (another key, a certificate) is ambiguous about what
+// signs: refused, not signed with whichever comes first.
+func TestAttackPrivateKeyFileWithExtraBlocks(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	os.Chmod(dir, 0o700)
+	a, b := filepath.Join(dir, "a"), filepath.Join(dir, "b")
+	for _, k := range []string{a, b} {
+		if _, err := GenerateKey(k); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ka, _ := os.ReadFile(a)
+	kb, _ := os.ReadFile(b)
+	pub, _ := os.ReadFile(a + ".pub")
+	for name, data := range map[string][]byte{
+		"two private keys":       append(bytes.Clone(ka), kb...),
+		"key and its public key": append(bytes.Clone(ka), pub...),
+	} {
+		p := filepath.Join(dir, "two")
+		os.WriteFile(p, data, 0o600)
+		if _, err := ReadPrivateKey(p); !errors.Is(err, ErrBadKey) {
+			t.Errorf("%s: %v, want ErrBadKey", name, err)
+		}
+	}
+	p := filepath.Join(dir, "commented")
+	os.WriteFile(p, append([]byte("# ops signing key\n"), ka...), 0o600)
+	if _, err := ReadPrivateKey(p); err != nil {
+		t.Errorf("key with a comment line: %v", err)
+	}
+}

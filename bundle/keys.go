@@ -108,7 +108,10 @@ func ReadPrivateKey(path string) (ed25519.PrivateKey, error) {
 	if err != nil {
 		return nil, err
 	}
-	block, _ := pem.Decode(data)
+	block, rest := pem.Decode(data)
+	if block != nil && bytes.Contains(rest, []byte("-----BEGIN ")) {
+		return nil, fmt.Errorf("bundle: %s: %w: more than one PEM block; a signing key file holds one private key alone", path, ErrBadKey)
+	}
 	if block != nil && block.Type == "ENCRYPTED PRIVATE KEY" {
 		return nil, fmt.Errorf("bundle: %s: %w: the key is encrypted, which this command cannot use; write it decrypted to a file of mode 0600 (openssl pkey -in %s -out NAME) and sign with that", path, ErrBadKey, path)
 	}
