@@ -1,6 +1,7 @@
 package hotpatch
 
 import (
+	"crypto/ed25519"
 	"fmt"
 	"log/slog"
 
@@ -28,6 +29,25 @@ func withBundles(opts Options, log *slog.Logger, kinds ...hotswap.Loader) []hots
 		return []hotswap.Loader{bl}
 	}
 	return append(kinds, bl)
+}
+
+// checkBundlePolicy refuses a policy that could accept no bundle for a
+// reason of its own: every refusal would then blame the bundle.
+func checkBundlePolicy(pol *bundle.Policy) error {
+	if pol == nil {
+		return nil
+	}
+	for i, k := range pol.Trusted {
+		if len(k) != ed25519.PublicKeySize {
+			return fmt.Errorf("hotpatch: Options.Bundles.Trusted[%d] is %d bytes, an ed25519 public key is %d: %w (read trust files with bundle.ReadTrusted)",
+				i, len(k), ed25519.PublicKeySize, bundle.ErrBadKey)
+		}
+	}
+	if pol.RequireSigned && len(pol.Trusted) == 0 {
+		return fmt.Errorf("hotpatch: Options.Bundles requires signatures and Trusted holds no key, so every bundle would be refused: %w (read trust files with bundle.ReadTrusted)",
+			bundle.ErrBadKey)
+	}
+	return nil
 }
 
 // checkPatchDir refuses, when bundles are on, a patch directory that

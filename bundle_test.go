@@ -41,7 +41,7 @@ func TestBundlesInThePatchDirectory(t *testing.T) {
 	}
 	write := func(name string, version uint64, payload []byte, k ed25519.PrivateKey) {
 		var buf bytes.Buffer
-		m := bundle.Manifest{ID: "greet", Version: version, Kind: "script", Payload: bundle.Payload{Name: "greet.go"}}
+		m := bundle.Manifest{ID: "greet", Version: version, Kind: "script", Slots: []bundle.Slot{{Name: "example.Greet"}}, Payload: bundle.Payload{Name: "greet.go"}}
 		if _, err := bundle.Write(&buf, m, payload, k); err != nil {
 			t.Fatal(err)
 		}

@@ -101,6 +101,9 @@ type Runtime struct {
 // New returns a runtime with an empty registry and a manager that owns the
 // three loaders. Register the slots, then call [Runtime.Start].
 func New(opts Options) (*Runtime, error) {
+	if err := checkBundlePolicy(opts.Bundles); err != nil {
+		return nil, err
+	}
 	log := opts.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)

@@ -31,7 +31,7 @@
 // re-encoded to check it: the canonical manifest is the stored one. The
 // manifest pins the payload by its SHA-256 and size, so the signature
 // covers the payload too. The reader refuses a manifest with an unknown
-// field, a key twice or a key not in lower case, so the bytes signed can
+// field, a key twice or a key not in lower-case ASCII, so the bytes signed can
 // mean only one manifest.
 //
 // # The policy and the replay rule

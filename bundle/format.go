@@ -12,6 +12,7 @@ import (
 	"io"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/hotpatch-go/hotpatch/internal/patchfile"
@@ -171,8 +172,19 @@ func (m Manifest) Check() error {
 		return bad("expires (%s) is not after created (%s)", m.Expires.Format(time.RFC3339), m.Created.Format(time.RFC3339))
 	case len(m.Author) > maxText || len(m.Description) > maxText:
 		return bad("author or description longer than %d bytes", maxText)
+	case !plainText(m.Author):
+		return bad("author %q holds a control or bidirectional-formatting character", m.Author)
+	case !plainText(m.Description):
+		return bad("description %q holds a control or bidirectional-formatting character", m.Description)
 	case len(m.Slots) > maxSlots:
 		return bad("%d slots, at most %d", len(m.Slots), maxSlots)
+	case len(m.Slots) == 0 && (m.Kind == "script" || m.Kind == "native"):
+		// A list of none means "not known" (a process payload whose
+		// symbols were stripped), and its loader then takes whatever
+		// slots the payload serves. A script or a native patch always
+		// says its slots, so the list may not be empty: a signer must
+		// see in the manifest every slot the payload can patch.
+		return bad("a %s payload lists the slots it serves, this manifest lists none", m.Kind)
 	}
 	seen := make(map[string]bool, len(m.Slots))
 	for _, s := range m.Slots {
@@ -181,8 +193,8 @@ func (m Manifest) Check() error {
 			return bad("slot name %q is not dotted identifiers", s.Name)
 		case seen[s.Name]:
 			return bad("slot %s listed twice", s.Name)
-		case len(s.Type) > maxText || !utf8.ValidString(s.Type):
-			return bad("slot %s: type too long or not UTF-8", s.Name)
+		case len(s.Type) > maxText || !utf8.ValidString(s.Type) || !plainText(s.Type):
+			return bad("slot %s: type %q too long, not UTF-8, or holding a control or bidirectional-formatting character", s.Name, s.Type)
 		}
 		seen[s.Name] = true
 	}
@@ -198,6 +210,20 @@ func validName(s string, max int) bool {
 	}
 	for _, c := range []byte(s) {
 		if !(c == '_' || c == '-' || c == '.' || '0' <= c && c <= '9' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z') {
+			return false
+		}
+	}
+	return true
+}
+
+// plainText reports whether s, text for humans that `hotpatch verify`
+// prints, holds no control character (a terminal escape, a carriage
+// return that rewrites the line, a newline that forges a row) and no
+// bidirectional formatting character (which can make a word read
+// backwards).
+func plainText(s string) bool {
+	for _, r := range s {
+		if unicode.IsControl(r) || unicode.Is(unicode.Bidi_Control, r) {
 			return false
 		}
 	}
@@ -229,7 +255,7 @@ func validHex(s string) bool {
 }
 
 // ParseManifest parses manifest JSON strictly: one object, no unknown
-// field, keys in lower case, no key twice (two readers must never see two manifests in the
+// field, keys in lower-case ASCII, no key twice (two readers must never see two manifests in the
 // same signed bytes), no trailing data, and the schema's rules
 // ([Manifest.Check]). Errors wrap [ErrMalformed].
 func ParseManifest(data []byte) (Manifest, error) {
@@ -248,6 +274,14 @@ func ParseManifest(data []byte) (Manifest, error) {
 	if _, err := dec.Token(); err != io.EOF {
 		return Manifest{}, fmt.Errorf("%w: manifest: data after the JSON object", ErrMalformed)
 	}
+	// The zero time is how "no expiry" is held: written out, it would be
+	// the year 1 to a reader that takes it literally, and never to this one.
+	var present struct {
+		Expires json.RawMessage `json:"expires"`
+	}
+	if err := json.Unmarshal(data, &present); err == nil && present.Expires != nil && string(present.Expires) != "null" && m.Expires.IsZero() {
+		return Manifest{}, fmt.Errorf("%w: manifest: expires is the zero time; leave it out for no expiry", ErrMalformed)
+	}
 	if err := m.Check(); err != nil {
 		return Manifest{}, err
 	}
@@ -256,7 +290,8 @@ func ParseManifest(data []byte) (Manifest, error) {
 
 // noDuplicateKeys walks the JSON in data and refuses an object with a key
 // twice, which encoding/json would silently resolve to the last, and a
-// key that is not lower case, which it would match to a field anyway.
+// key that is not lower-case ASCII, which it might match to a field by
+// case folding (so two keys that differ could still set one field).
 func noDuplicateKeys(data []byte) error {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	type frame struct {
@@ -281,10 +316,12 @@ func noDuplicateKeys(data []byte) error {
 					continue
 				}
 				k, _ := tok.(string)
-				if k != strings.ToLower(k) {
-					// encoding/json matches keys to fields without regard
-					// to case: "ID" would set the id.
-					return fmt.Errorf("key %q is not lower case", k)
+				if !schemaKey(k) {
+					// encoding/json matches keys to fields by Unicode case
+					// folding: "ID", "Kind" (Kelvin sign) or
+					// "ſlots" (long s) would set a field that a reader
+					// comparing keys exactly never sees.
+					return fmt.Errorf("key %q is not lower case (ASCII letters, digits and '_' only)", k)
 				}
 				if top.keys[k] {
 					return fmt.Errorf("key %q twice in one object", k)
@@ -309,6 +346,20 @@ func noDuplicateKeys(data []byte) error {
 			}
 		}
 	}
+}
+
+// schemaKey reports whether k can be a key of the schema: lower-case
+// ASCII letters, digits and '_'. Such a key folds to no other.
+func schemaKey(k string) bool {
+	if k == "" {
+		return false
+	}
+	for _, c := range []byte(k) {
+		if !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '_') {
+			return false
+		}
+	}
+	return true
 }
 
 // Signature is a bundle's signature block.
@@ -453,10 +504,10 @@ func (b *Bundle) CopyPayload(w io.Writer) error {
 		return fmt.Errorf("bundle: reading the payload: %w", err)
 	}
 	if n != b.Manifest.Payload.Size {
-		return fmt.Errorf("%w: payload is %d bytes, the manifest says %d", ErrPayloadTampered, n, b.Manifest.Payload.Size)
+		return fmt.Errorf("%w: payload is %d bytes, the manifest says %d (copy the file again, or build it again with `hotpatch bundle`)", ErrPayloadTampered, n, b.Manifest.Payload.Size)
 	}
 	if got := hex.EncodeToString(h.Sum(nil)); got != b.Manifest.Payload.SHA256 {
-		return fmt.Errorf("%w: payload SHA-256 is %s, the manifest pins %s", ErrPayloadTampered, got, b.Manifest.Payload.SHA256)
+		return fmt.Errorf("%w: payload SHA-256 is %s, the manifest pins %s (copy the file again, or build it again with `hotpatch bundle`)", ErrPayloadTampered, got, b.Manifest.Payload.SHA256)
 	}
 	return nil
 }

@@ -2,8 +2,10 @@ package bundle
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"io"
+	"slices"
 	"testing"
 )
 
@@ -62,6 +64,17 @@ func FuzzManifest(f *testing.F) {
 		}
 		if err := m.Check(); err != nil {
 			t.Fatalf("parsed manifest fails Check: %v", err)
+		}
+		// A reader that matches keys exactly sees the same fields: no key
+		// set a field by case folding.
+		var exact map[string]json.RawMessage
+		if err := json.Unmarshal(raw, &exact); err != nil {
+			t.Fatalf("accepted manifest is no JSON object: %v", err)
+		}
+		for k := range exact {
+			if !slices.Contains([]string{"format", "id", "version", "kind", "baseline", "slots", "payload", "created", "expires", "author", "description"}, k) {
+				t.Fatalf("accepted a manifest with key %q", k)
+			}
 		}
 		payload := bytes.Repeat([]byte{'a'}, int(min(m.Payload.Size, 1<<16)))
 		var buf bytes.Buffer

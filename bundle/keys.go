@@ -1,6 +1,7 @@
 package bundle
 
 import (
+	"bytes"
 	"crypto/ed25519"
 	"crypto/rand"
 	"crypto/sha256"
@@ -10,6 +11,8 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path/filepath"
+	"strings"
 
 	"github.com/hotpatch-go/hotpatch/internal/patchfile"
 )
@@ -40,7 +43,8 @@ const maxKeyFile = 256 << 10
 // GenerateKey writes a new ed25519 key pair: the private key to path
 // (PKCS #8 in PEM, mode 0600) and the public key to path+".pub" (PKIX in
 // PEM, mode 0644), the formats `openssl pkey` reads. It refuses to
-// overwrite either file. It returns the public key.
+// overwrite either file, and to write into a directory that
+// [ReadPrivateKey] would refuse. It returns the public key.
 func GenerateKey(path string) (ed25519.PublicKey, error) {
 	pub, priv, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
@@ -53,6 +57,11 @@ func GenerateKey(path string) (ed25519.PublicKey, error) {
 	pubDER, err := x509.MarshalPKIXPublicKey(pub)
 	if err != nil {
 		return nil, err
+	}
+	// Where others may replace the keys, every command that reads them
+	// refuses them: refuse to write them there.
+	if err := CheckMode(filepath.Dir(path), 0o022); err != nil {
+		return nil, fmt.Errorf("bundle: key directory: %w", err)
 	}
 	for _, p := range []string{path, path + ".pub"} {
 		if _, err := os.Lstat(p); err == nil {
@@ -99,7 +108,16 @@ func ReadPrivateKey(path string) (ed25519.PrivateKey, error) {
 	if err != nil {
 		return nil, err
 	}
-	block, _ := pem.Decode(data)
+	block, rest := pem.Decode(data)
+	if block != nil && bytes.Contains(rest, []byte("-----BEGIN ")) {
+		return nil, fmt.Errorf("bundle: %s: %w: more than one PEM block; a signing key file holds one private key alone", path, ErrBadKey)
+	}
+	if block != nil && block.Type == "ENCRYPTED PRIVATE KEY" {
+		return nil, fmt.Errorf("bundle: %s: %w: the key is encrypted, which this command cannot use; write it decrypted to a file of mode 0600 (openssl pkey -in %s -out NAME) and sign with that", path, ErrBadKey, path)
+	}
+	if block != nil && block.Type == "PUBLIC KEY" {
+		return nil, fmt.Errorf("bundle: %s: %w: a public key, which only checks signatures; sign with the private key (NAME, not NAME.pub)", path, ErrBadKey)
+	}
 	if block == nil || block.Type != "PRIVATE KEY" {
 		return nil, fmt.Errorf("bundle: %s: %w: want a PEM \"PRIVATE KEY\" block (written by `hotpatch keygen`)", path, ErrBadKey)
 	}
@@ -116,7 +134,8 @@ func ReadPrivateKey(path string) (ed25519.PrivateKey, error) {
 
 // ReadTrusted reads the public keys of a trust file: one or more PEM
 // "PUBLIC KEY" blocks (a NAME.pub written by [GenerateKey], or several
-// concatenated). The file is refused if others than its owner may write
+// concatenated; lines outside the blocks are comments). A block that does
+// not decode is an error, never skipped. The file is refused if others than its owner may write
 // it, or if its directory is writable by others ([ErrInsecureMode]): who
 // can write it can make the host trust any key.
 func ReadTrusted(path string) ([]ed25519.PublicKey, error) {
@@ -124,12 +143,25 @@ func ReadTrusted(path string) ([]ed25519.PublicKey, error) {
 	if err != nil {
 		return nil, err
 	}
+	// pem.Decode skips a block it cannot decode and goes on: count the
+	// blocks begun, so that a damaged key is an error, not a key quietly
+	// missing from those the operator believes trusted.
+	begun := 0
+	for _, line := range bytes.Split(data, []byte("\n")) {
+		if bytes.HasPrefix(bytes.TrimSpace(line), []byte("-----BEGIN ")) {
+			begun++
+		}
+	}
 	var keys []ed25519.PublicKey
 	for {
 		var block *pem.Block
 		block, data = pem.Decode(data)
 		if block == nil {
 			break
+		}
+		if strings.HasSuffix(block.Type, "PRIVATE KEY") {
+			return nil, fmt.Errorf("bundle: %s: %w: a private key; a host trusts the public half (%s.pub of `hotpatch keygen`), and the private key stays with the signer",
+				path, ErrBadKey, path)
 		}
 		if block.Type != "PUBLIC KEY" {
 			return nil, fmt.Errorf("bundle: %s: %w: a PEM %q block, want \"PUBLIC KEY\"", path, ErrBadKey, block.Type)
@@ -147,14 +179,24 @@ func ReadTrusted(path string) ([]ed25519.PublicKey, error) {
 	if len(keys) == 0 {
 		return nil, fmt.Errorf("bundle: %s: %w: no PEM \"PUBLIC KEY\" block (a NAME.pub written by `hotpatch keygen`)", path, ErrBadKey)
 	}
+	if begun != len(keys) {
+		return nil, fmt.Errorf("bundle: %s: %w: %d PEM blocks begin, %d decode: a key block is damaged or cut (copy it again from its NAME.pub)",
+			path, ErrBadKey, begun, len(keys))
+	}
 	return keys, nil
 }
 
 func readKeyFile(path string, forbidden fs.FileMode) ([]byte, error) {
-	if err := CheckMode(path, forbidden); err != nil {
+	// A link is judged by where it leads: a key file linked into a
+	// directory others may write is as open as one put there.
+	real, err := filepath.EvalSymlinks(path)
+	if err != nil {
+		return nil, fmt.Errorf("bundle: %w", err)
+	}
+	if err := CheckMode(real, forbidden); err != nil {
 		return nil, err
 	}
-	data, _, err := patchfile.ReadFile(path, maxKeyFile)
+	data, _, err := patchfile.ReadFile(real, maxKeyFile)
 	if err != nil {
 		return nil, fmt.Errorf("bundle: %w", err)
 	}
@@ -168,12 +210,21 @@ type ModeError struct {
 	Mode fs.FileMode
 	Dir  bool        // Path is a directory (the one checked, or that of the file checked)
 	Bits fs.FileMode // the permission bits that must be off
+	// WrongOwner is set when what is wrong is who owns Path: UID, a user
+	// other than root and the process's, who may chmod it and write it.
+	WrongOwner bool
+	UID        int
 }
 
 func (e *ModeError) Error() string {
 	what, may := "file", "write"
 	if e.Dir {
 		what = "directory"
+	}
+	if e.WrongOwner {
+		me := os.Geteuid()
+		return fmt.Sprintf("%v: %s %s is owned by uid %d, who may change it; want uid %d or root (fix: chown %d %s, or use a path of your own)",
+			ErrInsecureMode, what, e.Path, e.UID, me, me, e.Path)
 	}
 	if e.Bits&0o044 != 0 {
 		may = "read or write"
@@ -195,8 +246,11 @@ func modeFix(bits fs.FileMode) string {
 
 // CheckMode refuses, with a [*ModeError], a path whose permission bits
 // include any of forbidden (0o022: group- or world-writable; 0o077: any
-// access but the owner's), or whose directory is group- or world-writable
-// without the sticky bit, as sshd's StrictModes does for key files. Use
+// access but the owner's), whose directory (for a directory: its
+// parent) is group- or world-writable without the sticky bit, or which (or whose directory) is owned by
+// another user than root and the process's effective user, as sshd's
+// StrictModes does for key files. A link is checked as the link, its
+// directory as the link's: resolve it first to judge where it leads. Use
 // it for a patch directory, a state directory, a key file. On Windows,
 // where modes do not say who may write, it checks only that path exists.
 func CheckMode(path string, forbidden fs.FileMode) error {

@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"syscall"
 )
 
 func checkMode(path string, forbidden fs.FileMode) error {
@@ -14,13 +15,22 @@ func checkMode(path string, forbidden fs.FileMode) error {
 	if err != nil {
 		return fmt.Errorf("bundle: %w", err)
 	}
+	if err := checkOwner(path, fi); err != nil {
+		return err
+	}
 	if fi.Mode().Perm()&forbidden != 0 {
 		return &ModeError{Path: path, Mode: fi.Mode(), Dir: fi.IsDir(), Bits: forbidden}
 	}
-	if fi.IsDir() {
+	// The parent is judged for a directory as for a file: who may rename
+	// entries of the parent may put another directory in this one's place.
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return fmt.Errorf("bundle: %w", err)
+	}
+	dir := filepath.Dir(abs)
+	if dir == abs { // the root
 		return nil
 	}
-	dir := filepath.Dir(path)
 	di, err := os.Stat(dir)
 	if err != nil {
 		return fmt.Errorf("bundle: %w", err)
@@ -28,5 +38,22 @@ func checkMode(path string, forbidden fs.FileMode) error {
 	if di.Mode().Perm()&0o022 != 0 && di.Mode()&fs.ModeSticky == 0 {
 		return &ModeError{Path: dir, Mode: di.Mode(), Dir: true, Bits: 0o022}
 	}
+	if di.Mode()&fs.ModeSticky == 0 { // a sticky /tmp belongs to root anyway
+		return checkOwner(dir, di)
+	}
 	return nil
+}
+
+// checkOwner refuses a path owned by another user than root and the
+// process's effective user: that user may chmod it and write it.
+func checkOwner(path string, fi fs.FileInfo) error {
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok {
+		return nil
+	}
+	uid, me := int(st.Uid), os.Geteuid()
+	if uid == 0 || uid == me {
+		return nil
+	}
+	return &ModeError{Path: path, Mode: fi.Mode(), Dir: fi.IsDir(), WrongOwner: true, UID: uid}
 }

@@ -5,6 +5,7 @@ import (
 	"crypto/ed25519"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"sync"
 	"time"
@@ -52,7 +53,8 @@ var (
 	// ErrInsecureMode: a key file, trust file or directory that others
 	// than its owner may write (see [CheckMode]).
 	ErrInsecureMode = errors.New("bundle: permissions too open")
-	// ErrBadKey: a key or trust file that holds no usable ed25519 key.
+	// ErrBadKey: a key or trust file that holds no usable ed25519 key, or
+	// a [Policy] whose Trusted holds a key that is not one.
 	ErrBadKey = errors.New("bundle: bad key file")
 )
 
@@ -95,13 +97,8 @@ func (p *Policy) Verify(b *Bundle) (*KeyID, error) {
 	if err != nil {
 		return nil, err
 	}
-	now := time.Now()
-	if p.Now != nil {
-		now = p.Now()
-	}
-	if !m.Expires.IsZero() && !now.Before(m.Expires) {
-		return nil, fmt.Errorf("%w: %s version %d expired at %s (now %s): build and sign a new bundle", ErrExpired, m.ID, m.Version,
-			m.Expires.UTC().Format(time.RFC3339), now.UTC().Format(time.RFC3339))
+	if err := p.CheckExpiry(m); err != nil {
+		return nil, err
 	}
 	if p.Kinds != nil && !slices.Contains(p.Kinds, m.Kind) {
 		return nil, fmt.Errorf("%w: kind %q, this host accepts %v", ErrWrongKind, m.Kind, p.Kinds)
@@ -113,6 +110,21 @@ func (p *Policy) Verify(b *Bundle) (*KeyID, error) {
 	return signer, nil
 }
 
+// CheckExpiry refuses m ([ErrExpired]) if its expiry is not after the
+// policy's now. [Policy.Verify] calls it; a caller that applies a bundle
+// later than it verified it calls it again then.
+func (p *Policy) CheckExpiry(m Manifest) error {
+	now := time.Now()
+	if p.Now != nil {
+		now = p.Now()
+	}
+	if !m.Expires.IsZero() && !now.Before(m.Expires) {
+		return fmt.Errorf("%w: %s version %d expired at %s (now %s): build and sign a new bundle", ErrExpired, m.ID, m.Version,
+			m.Expires.UTC().Format(time.RFC3339), now.UTC().Format(time.RFC3339))
+	}
+	return nil
+}
+
 func (p *Policy) verifySignature(b *Bundle) (*KeyID, error) {
 	s := b.Signature
 	if s == nil {
@@ -121,18 +133,30 @@ func (p *Policy) verifySignature(b *Bundle) (*KeyID, error) {
 		}
 		return nil, nil
 	}
-	for _, k := range p.Trusted {
+	// A key ID is 8 bytes: two trusted keys may share one, so every key
+	// of the ID is tried before the signature is called a forgery.
+	matched := false
+	for i, k := range p.Trusted {
+		if len(k) != ed25519.PublicKeySize {
+			// ed25519.Verify panics on such a key: a Policy built from
+			// configuration must fail with a reason, not crash the host.
+			return nil, fmt.Errorf("%w: trusted key %d of the policy is %d bytes, an ed25519 public key is %d (read trust files with bundle.ReadTrusted)",
+				ErrBadKey, i, len(k), ed25519.PublicKeySize)
+		}
 		if KeyIDOf(k) != s.KeyID {
 			continue
 		}
-		if !ed25519.Verify(k, signed(b.Raw), s.Sig) {
-			return nil, fmt.Errorf("%w (key %s)", ErrManifestTampered, s.KeyID)
+		matched = true
+		if ed25519.Verify(k, signed(b.Raw), s.Sig) {
+			id := s.KeyID
+			return &id, nil
 		}
-		id := s.KeyID
-		return &id, nil
+	}
+	if matched {
+		return nil, fmt.Errorf("%w (key %s): the file was altered or damaged in transit; copy it again, or build it again with `hotpatch bundle`", ErrManifestTampered, s.KeyID)
 	}
 	if p.RequireSigned {
-		return nil, fmt.Errorf("%w: key %s is not among the %d trusted key(s)", ErrUntrusted, s.KeyID, len(p.Trusted))
+		return nil, fmt.Errorf("%w: key %s is not among the %d trusted key(s): sign with a trusted key, or add this key's NAME.pub to the host's trust file", ErrUntrusted, s.KeyID, len(p.Trusted))
 	}
 	return nil, nil
 }
@@ -242,13 +266,22 @@ func CheckReplay(marks Marks, b *Bundle) error {
 	case !ok || m.Version > mk.Version:
 		return nil
 	case m.Version < mk.Version:
-		return fmt.Errorf("%w: %s version %d, version %d was already applied (to go back, sign the old payload again as version %d)",
-			ErrReplay, m.ID, m.Version, mk.Version, mk.Version+1)
+		return fmt.Errorf("%w: %s version %d, version %d was already applied (to go back, sign the old payload again as %s)",
+			ErrReplay, m.ID, m.Version, mk.Version, nextVersion(mk))
 	case b.Digest() != mk.Digest:
-		return fmt.Errorf("%w: %s version %d was already applied with another manifest (%s); a version is never reused: sign this one as version %d",
-			ErrReplay, m.ID, m.Version, mk.Digest, mk.Version+1)
+		return fmt.Errorf("%w: %s version %d was already applied with another manifest (%s); a version is never reused: sign this one as %s",
+			ErrReplay, m.ID, m.Version, mk.Digest, nextVersion(mk))
 	}
 	return nil
+}
+
+// nextVersion says what to sign next after mk: its version plus one, or,
+// at the highest version there is, a new ID.
+func nextVersion(mk Mark) string {
+	if mk.Version == math.MaxUint64 {
+		return "version 1 of a new ID (this ID is at its highest version)"
+	}
+	return fmt.Sprintf("version %d", mk.Version+1)
 }
 
 // Advance raises the mark of b's ID to b's version, after b was applied.

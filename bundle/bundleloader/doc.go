@@ -32,6 +32,8 @@
 // patch's Validate hook, under the manager's change lock; the hook raises
 // the high-water mark (Policy.Marks, or memory) before the delegate's own
 // Validate runs, so a version vetoed by that hook still counts as applied.
+// Only a bundle signed by a trusted key raises the mark: an unsigned one
+// (without RequireSigned) could claim any version.
 //
 // # Private files
 //

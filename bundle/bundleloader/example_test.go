@@ -33,7 +33,7 @@ func Example() {
 	push := func(version uint64, greeting string) error {
 		src := "package patch\n\n//hotpatch:slot example.Greet\nfunc Greet(n string) string { return \"" + greeting + ", \" + n }\n"
 		var buf bytes.Buffer
-		bundle.Write(&buf, bundle.Manifest{ID: "greet", Version: version, Kind: "script", Payload: bundle.Payload{Name: "greet.go"}}, []byte(src), priv)
+		bundle.Write(&buf, bundle.Manifest{ID: "greet", Version: version, Kind: "script", Slots: []bundle.Slot{{Name: "example.Greet"}}, Payload: bundle.Payload{Name: "greet.go"}}, []byte(src), priv)
 		path := filepath.Join(dir, fmt.Sprintf("greet-%d.hpatch", version))
 		os.WriteFile(path, buf.Bytes(), 0o644)
 		p, err := mgr.Load(context.Background(), bl, path)

@@ -27,8 +27,11 @@ const Kind hotswap.Kind = "bundle"
 type Options struct {
 	// Dir is the private directory payloads are written to before their
 	// loader reads them; it is created with mode 0700 if missing and must
-	// not be writable by others. "" means a fresh directory under
-	// os.TempDir, removed by Close.
+	// not be writable by others. It is one host's alone: payload
+	// directories a crashed process left there are removed at the first
+	// load. "" means a fresh directory under os.TempDir, removed by Close
+	// (and left behind by a crash); loads are refused if others may write
+	// os.TempDir without its sticky bit.
 	Dir string
 	// Logger receives a record per bundle loaded or refused; nil discards.
 	Logger *slog.Logger
@@ -103,9 +106,11 @@ func (l *Loader) Marks() bundle.Marks { return l.marks }
 //     those the manifest lists (ErrMalformed).
 //
 // The patch's ID is the bundle's [bundle.Manifest.PatchID], its Source
-// path, its Kind the payload's. Its Validate hook applies the replay rule
-// again under the manager's change lock, so two versions racing are
-// ordered, and raises the mark before the delegate's own Validate runs.
+// path, its Kind the payload's. Its Validate hook judges the expiry and
+// applies the replay rule again under the manager's change lock, so a
+// bundle loaded before its expiry is not applied after it and two
+// versions racing are ordered, and raises the mark before the delegate's
+// own Validate runs.
 func (l *Loader) Load(ctx context.Context, host hotswap.Host, path string) (hotswap.Patch, error) {
 	p, err := l.load(ctx, host, path)
 	if err != nil {
@@ -130,7 +135,8 @@ func (l *Loader) load(ctx context.Context, host hotswap.Host, path string) (hots
 	if pol.Baseline == "" && m.Kind == string(hotswap.KindNative) {
 		pol.Baseline = l.runningBaseline()
 	}
-	if _, err := pol.Verify(b); err != nil {
+	signer, err := pol.Verify(b)
+	if err != nil {
 		if errors.Is(err, bundle.ErrWrongBaseline) {
 			return hotswap.Patch{}, fmt.Errorf("%s: %w (%w)", path, err, hotswap.ErrBaselineChanged)
 		}
@@ -174,11 +180,21 @@ func (l *Loader) load(ctx context.Context, host hotswap.Host, path string) (hots
 	p.Source = path
 	marks, inner := l.marks, p.Validate
 	p.Validate = func(ctx context.Context) error {
+		// A patch may be applied long after it was loaded: its expiry is
+		// judged again, as the replay rule is, before the mark rises.
+		if err := pol.CheckExpiry(m); err != nil {
+			return err
+		}
 		if err := bundle.CheckReplay(marks, b); err != nil {
 			return err
 		}
-		if err := bundle.Advance(marks, b); err != nil {
-			return err
+		// Only a bundle signed by a trusted key raises the mark: an
+		// unsigned one (accepted without RequireSigned) says any version
+		// it likes, and would lock the signed versions of its ID out.
+		if signer != nil {
+			if err := bundle.Advance(marks, b); err != nil {
+				return err
+			}
 		}
 		if inner != nil {
 			return inner(ctx)
@@ -200,7 +216,7 @@ func slotsMatch(m bundle.Manifest, p hotswap.Patch) error {
 	slices.Sort(want)
 	got := slices.Sorted(maps.Keys(p.Impls))
 	if !slices.Equal(got, want) {
-		return fmt.Errorf("%w: the payload serves slots %v, the manifest lists %v", bundle.ErrMalformed, got, want)
+		return fmt.Errorf("%w: the payload serves slots %v, the manifest lists %v (build the bundle with `hotpatch bundle`, which lists what the payload serves)", bundle.ErrMalformed, got, want)
 	}
 	return nil
 }
@@ -244,7 +260,7 @@ func (l *Loader) writePayload(b *bundle.Bundle) (string, func(), error) {
 	if err != nil {
 		return "", nil, err
 	}
-	vdir, err := os.MkdirTemp(dir, "b-")
+	vdir, err := os.MkdirTemp(dir, payloadDirPrefix+"*")
 	if err != nil {
 		return "", nil, err
 	}
@@ -282,8 +298,12 @@ func sniff(f *os.File, kind string) error {
 	return bundle.CheckPayloadKind(kind, head[:n])
 }
 
+// payloadDirPrefix begins the name of each payload's directory in the
+// private directory.
+const payloadDirPrefix = "b-"
+
 // privateDir returns the directory payloads are written to, made on
-// first use.
+// first use; leftovers of a crashed process are removed then.
 func (l *Loader) privateDir() (string, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -298,6 +318,12 @@ func (l *Loader) privateDir() (string, error) {
 		if err != nil {
 			return "", err
 		}
+		// In a temporary directory others may write without the sticky
+		// bit, they could put their own directory in this one's place.
+		if err := bundle.CheckMode(d, 0o022); err != nil {
+			os.Remove(d)
+			return "", fmt.Errorf("bundle: the private directory under $TMPDIR: %w (or set the bundle loader's Dir)", err)
+		}
 		l.dir = d
 		return d, nil
 	}
@@ -306,6 +332,14 @@ func (l *Loader) privateDir() (string, error) {
 	}
 	if err := bundle.CheckMode(l.opts.Dir, 0o022); err != nil {
 		return "", err
+	}
+	// Payload directories left by a process that died in a load: the
+	// directory is this host's alone (Options.Dir), so no load of
+	// another is under way in them.
+	if stale, err := filepath.Glob(filepath.Join(l.opts.Dir, payloadDirPrefix+"*")); err == nil {
+		for _, d := range stale {
+			os.RemoveAll(d)
+		}
 	}
 	l.dir = l.opts.Dir
 	return l.dir, nil

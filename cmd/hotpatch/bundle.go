@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/hotpatch-go/hotpatch/bundle"
 	"github.com/hotpatch-go/hotpatch/internal/patchfile"
@@ -90,6 +91,25 @@ unsigned bundle, which only hosts that do not require signatures accept.`,
 					return usageError("--key and --unsigned exclude each other")
 				case expires < 0:
 					return usageError("--expires %v is negative", expires)
+				case expires > 0 && expires < time.Second:
+					// Bundle times are whole seconds: a shorter expiry
+					// would round to none, or to a bundle born expired.
+					return usageError("--expires %v is under a second, the unit of bundle times", expires)
+				case version == 0:
+					return usageError("--version 0: versions start at 1")
+				case id != "" && !validID(id):
+					return usageError("--id %q: an ID is letters, digits, '_', '-' and '.' (ASCII, at most 128, not starting with '.')", id)
+				case !plainText(author):
+					return usageError("--author %q holds a control or bidirectional-formatting character", author)
+				case !plainText(desc):
+					return usageError("--description %q holds a control or bidirectional-formatting character", desc)
+				case out != "" && !strings.HasSuffix(out, bundle.Ext):
+					return usageError("-o %s: a bundle's name ends in %s (hosts load no other)", out, bundle.Ext)
+				}
+				if out != "" {
+					if fi, err := os.Stat(out); err == nil && fi.IsDir() {
+						return usageError("-o %s is a directory: give the bundle's file name", out)
+					}
 				}
 				var priv []byte
 				if key != "" {
@@ -112,6 +132,12 @@ unsigned bundle, which only hosts that do not require signatures accept.`,
 				m.ID, m.Version, m.Author, m.Description = id, version, author, desc
 				if m.ID == "" {
 					m.ID = strings.TrimSuffix(base, filepath.Ext(base))
+					if !validID(m.ID) {
+						return usageError("the payload's name %q is no bundle ID (ASCII letters, digits, '_', '-' and '.'): give --id", m.ID)
+					}
+				}
+				if !validID(strings.TrimSuffix(base, filepath.Ext(base))) {
+					return usageError("the payload's name %q is not one a bundle carries (ASCII letters, digits, '_', '-' and '.'): rename it", base)
 				}
 				m.Created = time.Now()
 				if expires > 0 {
@@ -124,6 +150,24 @@ unsigned bundle, which only hosts that do not require signatures accept.`,
 			}
 		},
 	}
+}
+
+// validID reports whether id is a bundle ID (bundle.Manifest.ID): the
+// names SplitPatchID reads back are exactly those.
+func validID(id string) bool {
+	got, _, ok := bundle.SplitPatchID(id + "@1")
+	return ok && got == id
+}
+
+// plainText is the rule of bundle.Manifest.Check for the text fields, so
+// that a bad flag is named as such.
+func plainText(s string) bool {
+	for _, r := range s {
+		if unicode.IsControl(r) || unicode.Is(unicode.Bidi_Control, r) {
+			return false
+		}
+	}
+	return true
 }
 
 // writeBundle writes the bundle to a temporary file renamed over out, so

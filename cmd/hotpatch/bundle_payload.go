@@ -5,9 +5,8 @@ import (
 	"debug/elf"
 	"fmt"
 	"go/ast"
-	"go/printer"
+	"go/types"
 	"path/filepath"
-	"strings"
 
 	"github.com/hotpatch-go/hotpatch/bundle"
 	"github.com/hotpatch-go/hotpatch/internal/manifest"
@@ -33,11 +32,13 @@ func describePayload(path string, data []byte) (bundle.Manifest, error) {
 			}
 		}
 		for _, d := range src.Directives {
-			var b strings.Builder
+			typ := ""
 			if fd := funcs[d.Func]; fd != nil {
-				printer.Fprint(&b, src.FileSet, fd.Type)
+				// On one line, whatever the source's layout: the
+				// manifest's text holds no control characters.
+				typ = types.ExprString(fd.Type)
 			}
-			m.Slots = append(m.Slots, bundle.Slot{Name: d.Slot, Type: b.String()})
+			m.Slots = append(m.Slots, bundle.Slot{Name: d.Slot, Type: typ})
 		}
 	case manifest.NativeExt:
 		m.Kind = "native"

@@ -2,8 +2,8 @@
 // it serves example.Greet.
 package main
 
-import "github.com/hotpatch-go/hotpatch/loader/process"
+import "github.com/hotpatch-go/hotpatch/loader/process/procplugin"
 
 func main() {
-	process.Serve(map[string]any{"example.Greet": func(n string) string { return "proc " + n }})
+	procplugin.Serve(map[string]any{"example.Greet": func(n string) string { return "proc " + n }})
 }
