@@ -83,8 +83,10 @@ func TestHandlerRollsBackUnderLoad(t *testing.T) {
 	if n := failed.Load(); n < threshold || n > threshold+clients-1 {
 		t.Fatalf("%d requests failed on the bad patch, want between %d and %d", n, threshold, threshold+clients-1)
 	}
-	if rb.Probation == nil || rb.Probation.Failures != failed.Load() || rb.Probation.Calls < threshold {
-		t.Fatalf("evidence %+v, want the %d failed requests", rb.Probation, failed.Load())
+	// The evidence is what was counted when the threshold was crossed;
+	// requests that began before the rollback may fail after it.
+	if rb.Probation == nil || rb.Probation.Failures < threshold || rb.Probation.Failures > failed.Load() || rb.Probation.Calls < threshold {
+		t.Fatalf("evidence %+v, want between %d and the %d failed requests", rb.Probation, threshold, failed.Load())
 	}
 	resp, err := srv.Client().Get(srv.URL)
 	if err != nil {
