@@ -14,7 +14,7 @@
 // native loader's memory against its cap, or "busy" when it does not
 // answer within 250 ms, as while a plugin's init runs under its lock);
 // and the most recent events,
-// newest first. Event types are open: a type the page does not know is
+// newest first, with how long each apply took ([hotswap.Event].Took). Event types are open: a type the page does not know is
 // shown as it is, with its patch, note and error.
 //
 // The same data is served as JSON at status.json under the mount point

@@ -153,17 +153,18 @@ type memoryView struct {
 }
 
 type eventView struct {
-	Time       time.Time  `json:"time"`
-	Type       string     `json:"type"`
-	Class      string     `json:"-"` // the CSS class: the type if the page knows it, else "other"
-	Generation uint64     `json:"generation"`
-	Patch      string     `json:"patch,omitempty"`
-	Kind       string     `json:"kind,omitempty"`
-	Source     string     `json:"source,omitempty"`
-	Slots      []string   `json:"slots,omitempty"`
-	Note       string     `json:"note,omitempty"`
-	Err        string     `json:"err,omitempty"`
-	Probation  *probation `json:"probation,omitempty"` // the evidence of committed and rolled-back events
+	Time       time.Time     `json:"time"`
+	Type       string        `json:"type"`
+	Class      string        `json:"-"` // the CSS class: the type if the page knows it, else "other"
+	Generation uint64        `json:"generation"`
+	Patch      string        `json:"patch,omitempty"`
+	Kind       string        `json:"kind,omitempty"`
+	Source     string        `json:"source,omitempty"`
+	Slots      []string      `json:"slots,omitempty"`
+	Note       string        `json:"note,omitempty"`
+	Err        string        `json:"err,omitempty"`
+	Probation  *probation    `json:"probation,omitempty"` // the evidence of committed and rolled-back events
+	Took       time.Duration `json:"took_ns,omitempty"`   // for applied events: from the start of the load, or Apply, to the swap
 }
 
 // build reads the manager once into a view.
@@ -197,7 +198,7 @@ func build(m *hotswap.Manager, mem *memprobe.Prober, now time.Time) view {
 	for _, e := range slices.Backward(hist[max(0, len(hist)-maxEvents):]) {
 		ev := eventView{Time: e.Time, Type: string(e.Type), Class: eventClass(e.Type), Generation: e.Generation,
 			Patch: e.PatchID, Kind: string(e.Kind), Source: e.Source, Slots: e.Slots, Note: e.Note,
-			Probation: newProbation(e.PatchID, e.Kind, e.Probation, now)}
+			Probation: newProbation(e.PatchID, e.Kind, e.Probation, now), Took: e.Took}
 		if e.Err != nil {
 			ev.Err = e.Err.Error()
 		}

@@ -105,6 +105,9 @@ func checkProbationPage(t *testing.T, doc *html.Node) {
 	if got := slots[1][7]; got != "—" {
 		t.Errorf("slots: shop.Price (baseline again) probation %q, want —", got)
 	}
+	if ap := eventRow(t, doc, "applied"); !strings.HasPrefix(ap[7], "took ") {
+		t.Errorf("applied row = %q, want how long the apply took", ap)
+	}
 	rb := eventRow(t, doc, "rolled-back")
 	if rb[3] != badPriceID || !strings.Contains(rb[7], "patch failed its probation") ||
 		!strings.Contains(rb[7], "evidence: 3 failures in 3 calls, window ") ||

@@ -97,7 +97,7 @@ tr.other td:first-child { border-left: 4px solid #5e35b1; }
 <tbody>
 {{- range .Events}}
 <tr class="{{.Class}}"><td>{{ts .Time}}</td><td>{{show .Type}}</td><td>{{.Generation}}</td><td><code class="v">{{show .Patch}}</code></td><td>{{show .Kind}}</td>
-<td><code class="v">{{show .Source}}</code></td><td>{{join .Slots}}</td><td>{{show .Note}}{{if .Err}} <span class="err">{{show .Err}}</span>{{end}}
+<td><code class="v">{{show .Source}}</code></td><td>{{join .Slots}}</td><td>{{if .Took}}took {{.Took}} {{end}}{{show .Note}}{{if .Err}} <span class="err">{{show .Err}}</span>{{end}}
 {{- with .Probation}} <span class="evidence">evidence: {{.Failures}} failures in {{.Calls}} calls, window {{ts .Start}} to {{ts .Until}}, rollback at {{show .Threshold.Text}}</span>{{end}}</td></tr>
 {{- else}}
 <tr><td colspan="8" class="none">no event yet</td></tr>
