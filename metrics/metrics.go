@@ -72,24 +72,24 @@ type Collector struct {
 //
 // The metrics, all prefixed hotpatch_:
 //
-//	applies_total{kind}                 patches applied
-//	reverts_total{kind,reason}          patches reverted; reason: request, replaced, close
-//	rollbacks_total{kind,reason}        patches rolled back; reason as for rejections
-//	commits_total{kind}                 patches whose probation ended clean
-//	rejections_total{kind,reason}       patches (or files) refused; reason: unknown_slot,
-//	                                    type_mismatch, baseline_changed, duplicate_id, vetoed,
-//	                                    closed, timeout, panic, invalid, error
-//	restarts_total{kind}                restarts of what serves a patch (a process)
-//	events_total{type}                  every event, by type (open set, bounded)
-//	apply_duration_seconds{kind}        load (or Apply) start to applied ([hotswap.Event].Took)
-//	generation                          the manager's generation
-//	stack_depth                         patches in the stack
-//	slot_info{slot,patch_id,kind}       1 per slot: the version serving it ("" and baseline for none)
-//	slot_failures{slot,patch_id}        failures counted against the patch serving the slot
-//	loader_memory_bytes{kind}           memory a loader holds (native: plugins never unmapped)
-//	loader_memory_limit_bytes{kind}     the cap on it
-//	script_interpreters                 interpreters alive
-//	probation_patches                   patches on probation now
+//	applies_total{kind}                     patches applied
+//	reverts_total{kind,reason}              patches reverted; reason: request, replaced, close
+//	rollbacks_total{kind,reason}            patches rolled back; reason as for rejections
+//	commits_total{kind}                     patches whose probation ended clean
+//	rejections_total{kind,reason}           patches (or files) refused; reason: unknown_slot,
+//	                                        type_mismatch, baseline_changed, duplicate_id, vetoed,
+//	                                        closed, timeout, panic, invalid, error
+//	restarts_total{kind}                    restarts of what serves a patch (a process)
+//	events_total{type}                      every event, by type (open set, bounded)
+//	apply_duration_seconds{kind}            load (or Apply) start to applied ([hotswap.Event].Took)
+//	generation                              the manager's generation
+//	stack_depth                             patches in the stack
+//	slot_info{slot,patch_id,kind}           1 per slot: the version serving it ("" and baseline for none)
+//	slot_failures{slot,patch_id}            failures counted against the patch serving the slot
+//	loader_memory_bytes{kind}               memory a loader holds (native: plugins never unmapped)
+//	loader_memory_limit_bytes{kind}         the cap on it
+//	script_interpreters                     interpreters alive
+//	probation_patches                       patches on probation now
 //	probation_calls_total{patch_id,kind}    calls counted against a patch on probation
 //	probation_failures_total{patch_id,kind} failures counted against a patch on probation
 func New(m *hotswap.Manager) *Collector {

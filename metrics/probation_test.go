@@ -1,13 +1,16 @@
 package metrics
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/prometheus/client_golang/prometheus/testutil/promlint"
 
 	"github.com/hotpatch-go/hotpatch/hotswap"
 	"github.com/hotpatch-go/hotpatch/registry"
@@ -88,6 +91,16 @@ hotpatch_probation_failures_total{kind="script",patch_id="g<1>"} 2
 `
 	if err := testutil.CollectAndCompare(f.c, strings.NewReader(want), names...); err != nil {
 		t.Error(err)
+	}
+	// The probation series pass promlint in a pedantic registry.
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(f.c)
+	problems, err := promlint.New(bytes.NewReader(scrape(t, reg))).Lint()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range problems {
+		t.Errorf("promlint: %s: %s", p.Metric, p.Text)
 	}
 	// Three more failures cross the threshold of 5: rolled back, its
 	// series gone, the rollback counted.
