@@ -76,12 +76,13 @@ func runChromium(t *testing.T, bin string, args ...string) []byte {
 	return stdout.Bytes()
 }
 
-// TestBrowser renders the page with hostile patch IDs in headless
-// Chromium: the screenshot shows the tables, and the DOM the browser built
-// holds the hostile strings as text, with no element they smuggled in.
+// TestBrowser renders the page with hostile patch IDs, one of them on
+// probation and one rolled back, in headless Chromium: the screenshot
+// shows the tables, and the DOM the browser built holds the hostile
+// strings as text, with no element they smuggled in, and the probation.
 func TestBrowser(t *testing.T) {
 	bin := chromium(t)
-	m := hostileManager(t)
+	m := probationManager(t)
 	srv := httptest.NewServer(debugpage.Handler(m))
 	defer srv.Close()
 	url := srv.URL + "/debug/hotpatch/"
@@ -122,9 +123,13 @@ func TestBrowser(t *testing.T) {
 	if stack := rows(t, doc, "stack"); len(stack) != 1 || stack[0][3] != hostileSource {
 		t.Errorf("rendered stack = %q", stack)
 	}
-	if ev := rows(t, doc, "events"); len(ev) != 3 || ev[0][1] != hostileType || !strings.Contains(ev[1][7], hostileErr) {
-		t.Errorf("rendered events = %q", ev)
+	if ev := eventRow(t, doc, hostileType); ev[7] != "window ended clean" {
+		t.Errorf("rendered event of the hostile type = %q", ev)
 	}
+	if ev := eventRow(t, doc, "warning"); !strings.Contains(ev[7], hostileErr) {
+		t.Errorf("rendered warning = %q", ev)
+	}
+	checkProbationPage(t, doc)
 }
 
 // checkScreenshot checks the rendered page: the window's size, not blank,

@@ -14,7 +14,7 @@
 // native loader's memory against its cap, or "busy" when it does not
 // answer within 250 ms, as while a plugin's init runs under its lock);
 // and the most recent events,
-// newest first. Event types are open: a type the page does not know is
+// newest first, with how long each apply took ([hotswap.Event].Took). Event types are open: a type the page does not know is
 // shown as it is, with its patch, note and error.
 //
 // The same data is served as JSON at status.json under the mount point
@@ -37,7 +37,15 @@
 //
 // # Probation
 //
-// The probation section and the probation column of the slots table show
-// what [hotswap.Status] reports about probation; a manager that reports
-// none is shown as such.
+// With a [hotswap.RollbackPolicy], the probation section lists each patch
+// in the stack that has a probation ([hotswap.PatchInfo].Probation): its
+// state (on-probation, or committed once its window ended clean), when it
+// was applied, when its window ends and the time left at the page's
+// time, the calls and failures counted against it (per patch, across its
+// slots) and the thresholds that roll it back. The probation column of the
+// slots table says the same on one line for the patch serving each slot.
+// A committed or rolled-back event shows its evidence ([hotswap.Event]
+// .Probation: the counts, the window, the thresholds) under its note or
+// error; the JSON has it under the event's probation. A manager without
+// a rollback policy puts no patch on probation: the section says so.
 package debugpage

@@ -3,10 +3,12 @@ package debugpage
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"html/template"
 	"net/http"
 	"path"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/hotpatch-go/hotpatch/hotswap"
@@ -77,7 +79,7 @@ type slotView struct {
 	Generation uint64    `json:"generation"`
 	Since      time.Time `json:"since"`
 	Failures   int64     `json:"failures"`
-	Probation  string    `json:"probation,omitempty"` // "" when the slot is on no probation
+	Probation  string    `json:"probation,omitempty"` // the serving patch's probation on one line; "" for none
 }
 
 type patchView struct {
@@ -91,10 +93,52 @@ type patchView struct {
 	AppliedAt  time.Time `json:"applied_at"`
 }
 
-// probation is one patch on probation.
+// probation is the probation of one patch in the stack, or the evidence
+// of a committed or rolled-back event.
 type probation struct {
-	Patch string `json:"patch"`
-	State string `json:"state"`
+	Patch     string        `json:"patch"`
+	Kind      string        `json:"kind,omitempty"`
+	State     string        `json:"state"` // on-probation, committed, rolled-back
+	Start     time.Time     `json:"start"`
+	Until     time.Time     `json:"until"`
+	Left      time.Duration `json:"left_ns"` // until the window ends, at the page's time; 0 once it ended
+	Calls     int64         `json:"calls"`
+	Failures  int64         `json:"failures"`
+	Threshold threshold     `json:"threshold"`
+}
+
+// threshold is a rollback policy as the page shows it.
+type threshold struct {
+	Failures int           `json:"failures,omitempty"` // 0: no count threshold
+	Ratio    float64       `json:"ratio,omitempty"`    // 0: no ratio threshold
+	MinCalls int           `json:"min_calls"`
+	Window   time.Duration `json:"window_ns"`
+	Text     string        `json:"text"` // as the manager's events say it
+}
+
+// newProbation returns p as the page shows it, at now; nil for nil.
+func newProbation(id string, kind hotswap.Kind, p *hotswap.Probation, now time.Time) *probation {
+	if p == nil {
+		return nil
+	}
+	pv := &probation{Patch: id, Kind: string(kind), State: string(p.State), Start: p.Start, Until: p.Until,
+		Calls: p.Calls, Failures: p.Failures,
+		Threshold: threshold{Failures: max(p.Policy.Failures, 0), Ratio: max(p.Policy.Ratio, 0),
+			MinCalls: p.Policy.MinCalls, Window: p.Policy.Window, Text: p.Policy.String()}}
+	if p.State == hotswap.ProbationActive {
+		pv.Left = max(p.Until.Sub(now), 0)
+	}
+	return pv
+}
+
+// Summary is the probation on one line, for the slots table and the
+// events table: the state, the counts, the time left.
+func (p *probation) Summary() string {
+	s := fmt.Sprintf("%s: %d failures in %d calls", p.State, p.Failures, p.Calls)
+	if p.State == string(hotswap.ProbationActive) {
+		s += fmt.Sprintf(", %s left", p.Left.Round(time.Second))
+	}
+	return s
 }
 
 type loaderVw struct {
@@ -109,16 +153,18 @@ type memoryView struct {
 }
 
 type eventView struct {
-	Time       time.Time `json:"time"`
-	Type       string    `json:"type"`
-	Class      string    `json:"-"` // the CSS class: the type if the page knows it, else "other"
-	Generation uint64    `json:"generation"`
-	Patch      string    `json:"patch,omitempty"`
-	Kind       string    `json:"kind,omitempty"`
-	Source     string    `json:"source,omitempty"`
-	Slots      []string  `json:"slots,omitempty"`
-	Note       string    `json:"note,omitempty"`
-	Err        string    `json:"err,omitempty"`
+	Time       time.Time     `json:"time"`
+	Type       string        `json:"type"`
+	Class      string        `json:"-"` // the CSS class: the type if the page knows it, else "other"
+	Generation uint64        `json:"generation"`
+	Patch      string        `json:"patch,omitempty"`
+	Kind       string        `json:"kind,omitempty"`
+	Source     string        `json:"source,omitempty"`
+	Slots      []string      `json:"slots,omitempty"`
+	Note       string        `json:"note,omitempty"`
+	Err        string        `json:"err,omitempty"`
+	Probation  *probation    `json:"probation,omitempty"` // the evidence of committed and rolled-back events
+	Took       time.Duration `json:"took_ns,omitempty"`   // for applied events: from the start of the load, or Apply, to the swap
 }
 
 // build reads the manager once into a view.
@@ -128,7 +174,7 @@ func build(m *hotswap.Manager, mem *memprobe.Prober, now time.Time) view {
 		Loaders: []loaderVw{}, Events: []eventView{}}
 	for _, s := range st.Slots {
 		sv := slotView{Name: s.Name, Type: s.Type, Patch: s.PatchID, Kind: string(s.Kind),
-			Generation: s.Generation, Since: s.Since, Failures: s.Failures, Probation: slotProbation(s)}
+			Generation: s.Generation, Since: s.Since, Failures: s.Failures, Probation: slotProbation(st, s, now)}
 		if s.PatchID == "" {
 			sv.Kind = "baseline"
 		}
@@ -138,7 +184,7 @@ func build(m *hotswap.Manager, mem *memprobe.Prober, now time.Time) view {
 		v.Stack = append(v.Stack, patchView{ID: p.ID, Kind: string(p.Kind), Source: p.Source, Baseline: p.Baseline,
 			Slots: nonNil(p.Slots), Serving: nonNil(p.Serving), Generation: p.Generation, AppliedAt: p.AppliedAt})
 	}
-	v.Probation = probations(st)
+	v.Probation = probations(st, now)
 	for _, l := range m.Loaders() {
 		lv := loaderVw{Kind: string(l.Kind())}
 		if used, limit, ok := mem.Memory(l); ok {
@@ -151,7 +197,8 @@ func build(m *hotswap.Manager, mem *memprobe.Prober, now time.Time) view {
 	hist := m.History()
 	for _, e := range slices.Backward(hist[max(0, len(hist)-maxEvents):]) {
 		ev := eventView{Time: e.Time, Type: string(e.Type), Class: eventClass(e.Type), Generation: e.Generation,
-			Patch: e.PatchID, Kind: string(e.Kind), Source: e.Source, Slots: e.Slots, Note: e.Note}
+			Patch: e.PatchID, Kind: string(e.Kind), Source: e.Source, Slots: e.Slots, Note: e.Note,
+			Probation: newProbation(e.PatchID, e.Kind, e.Probation, now), Took: e.Took}
 		if e.Err != nil {
 			ev.Err = e.Err.Error()
 		}
@@ -160,23 +207,44 @@ func build(m *hotswap.Manager, mem *memprobe.Prober, now time.Time) view {
 	return v
 }
 
-// slotProbation says the probation state of the version serving a slot,
-// "" for none. [hotswap.SlotStatus] does not report probation yet; once it
-// does, this is the one place that reads it for the slots table.
-func slotProbation(hotswap.SlotStatus) string { return "" }
+// slotProbation says the probation of the patch serving a slot, on one
+// line, "" for the baseline or a patch on no probation. The manager counts
+// per patch, across its slots: every slot a patch serves shows the same.
+func slotProbation(st hotswap.Status, s hotswap.SlotStatus, now time.Time) string {
+	if s.PatchID == "" {
+		return ""
+	}
+	for _, p := range st.Stack {
+		if p.ID == s.PatchID {
+			if pv := newProbation(p.ID, p.Kind, p.Probation, now); pv != nil {
+				return pv.Summary()
+			}
+			return ""
+		}
+	}
+	return ""
+}
 
-// probations lists the patches on probation, for the probation section,
-// or nil when there are none or the manager does not report them.
-// [hotswap.Status] does not report probation yet; once it does, this is
-// the one place that reads it for the page and the JSON.
-func probations(hotswap.Status) []probation { return []probation{} }
+// probations lists the probations of the patches in the stack, bottom
+// first: those on probation and those committed (whose failures still
+// count, and no longer roll them back). A manager without a rollback
+// policy puts no patch on probation: the list is empty.
+func probations(st hotswap.Status, now time.Time) []probation {
+	out := []probation{}
+	for _, p := range st.Stack {
+		if pv := newProbation(p.ID, p.Kind, p.Probation, now); pv != nil {
+			out = append(out, *pv)
+		}
+	}
+	return out
+}
 
 // eventClass returns the CSS class of an event type: the page colours the
 // types it knows, and shows any other as it is.
 func eventClass(t hotswap.EventType) string {
 	switch t {
 	case hotswap.EventApplied, hotswap.EventReverted, hotswap.EventRolledBack, hotswap.EventRejected,
-		hotswap.EventRetired, hotswap.EventRestarted, hotswap.EventWarning:
+		hotswap.EventRetired, hotswap.EventRestarted, hotswap.EventWarning, hotswap.EventCommitted:
 		return string(t)
 	}
 	return "other"
@@ -194,6 +262,8 @@ var page = template.Must(template.New("page").Funcs(template.FuncMap{
 	"join":  shownList,
 	"show":  shown,
 	"mib":   func(n int64) string { return formatMiB(n) },
+	"dur":   func(d time.Duration) string { return d.Round(time.Second).String() },
+	"pct":   func(r float64) string { return strconv.FormatFloat(100*r, 'g', 4, 64) + " %" },
 	"short": func(s string) string { return shorten(shown(s), 16) },
 	"shadowed": func(p patchView) []string {
 		var out []string

@@ -35,10 +35,16 @@ const (
 // is an attack on the page.
 func hostileManager(t *testing.T) *hotswap.Manager {
 	t.Helper()
+	return hostileManagerWith(t, hotswap.Options{})
+}
+
+// hostileManagerWith is hostileManager with options of its own.
+func hostileManagerWith(t *testing.T, opts hotswap.Options) *hotswap.Manager {
+	t.Helper()
 	reg := registry.New()
 	registry.MustRegister(reg, "example.Greet", func(s string) string { return s })
 	registry.MustRegister(reg, "shop.Price", func(n int) int { return n })
-	m, err := hotswap.New(reg, hotswap.Options{})
+	m, err := hotswap.New(reg, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -125,7 +131,7 @@ func TestHTMLEscapes(t *testing.T) {
 	if events[2][1] != "applied" || events[2][3] != hostileIDShown {
 		t.Errorf("applied row = %q", events[2])
 	}
-	if got := rows(t, doc, "probation"); len(got) != 1 || got[0][0] != "no patch on probation reported" {
+	if got := rows(t, doc, "probation"); len(got) != 1 || got[0][0] != "no patch on probation (no rollback policy, or no patch applied)" {
 		t.Errorf("probation = %q", got)
 	}
 }

@@ -21,7 +21,9 @@ code.v { display: inline-block; min-width: 12ch; overflow-wrap: anywhere; }
 .baseline { color: #666; }
 .none { color: #666; font-style: italic; }
 .err { color: #a00000; }
-tr.applied td:first-child { border-left: 4px solid #2e7d32; }
+tr.applied td:first-child, tr.committed td:first-child { border-left: 4px solid #2e7d32; }
+tr.on-probation td:first-child { border-left: 4px solid #ef6c00; }
+.evidence { display: block; color: #333; }
 tr.reverted td:first-child, tr.retired td:first-child { border-left: 4px solid #888888; }
 tr.rolled-back td:first-child, tr.rejected td:first-child { border-left: 4px solid #c62828; }
 tr.restarted td:first-child, tr.warning td:first-child { border-left: 4px solid #ef6c00; }
@@ -61,14 +63,16 @@ tr.other td:first-child { border-left: 4px solid #5e35b1; }
 </tbody>
 </table>
 
-<h2>Probation</h2>
+<h2>Probation <span class="meta">(a patch on probation is rolled back when its failures cross a threshold before its window ends)</span></h2>
 <table id="probation">
-<thead><tr><th>patch</th><th>state</th></tr></thead>
+<thead><tr><th>patch</th><th>kind</th><th>state</th><th>applied</th><th>window ends</th><th>left</th><th>calls</th><th>failures</th><th>rollback at</th></tr></thead>
 <tbody>
 {{- range .Probation}}
-<tr><td><code class="v">{{show .Patch}}</code></td><td>{{show .State}}</td></tr>
+<tr class="{{.State}}"><td><code class="v">{{show .Patch}}</code></td><td>{{show .Kind}}</td><td>{{show .State}}</td><td>{{ts .Start}}</td><td>{{ts .Until}}</td>
+<td>{{if eq .State "on-probation"}}{{dur .Left}}{{else}}ended{{end}}</td><td>{{.Calls}}</td><td>{{.Failures}}</td>
+<td>{{with .Threshold}}{{if .Failures}}{{.Failures}} failures{{end}}{{if and .Failures .Ratio}} or {{end}}{{if .Ratio}}{{pct .Ratio}} of at least {{.MinCalls}} calls{{end}} within {{dur .Window}}{{end}}</td></tr>
 {{- else}}
-<tr><td colspan="2" class="none">no patch on probation reported</td></tr>
+<tr><td colspan="9" class="none">no patch on probation (no rollback policy, or no patch applied)</td></tr>
 {{- end}}
 </tbody>
 </table>
@@ -93,7 +97,8 @@ tr.other td:first-child { border-left: 4px solid #5e35b1; }
 <tbody>
 {{- range .Events}}
 <tr class="{{.Class}}"><td>{{ts .Time}}</td><td>{{show .Type}}</td><td>{{.Generation}}</td><td><code class="v">{{show .Patch}}</code></td><td>{{show .Kind}}</td>
-<td><code class="v">{{show .Source}}</code></td><td>{{join .Slots}}</td><td>{{show .Note}}{{if .Err}} <span class="err">{{show .Err}}</span>{{end}}</td></tr>
+<td><code class="v">{{show .Source}}</code></td><td>{{join .Slots}}</td><td>{{if .Took}}took {{.Took}} {{end}}{{show .Note}}{{if .Err}} <span class="err">{{show .Err}}</span>{{end}}
+{{- with .Probation}} <span class="evidence">evidence: {{.Failures}} failures in {{.Calls}} calls, window {{ts .Start}} to {{ts .Until}}, rollback at {{show .Threshold.Text}}</span>{{end}}</td></tr>
 {{- else}}
 <tr><td colspan="8" class="none">no event yet</td></tr>
 {{- end}}

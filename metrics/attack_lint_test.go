@@ -36,7 +36,7 @@ func scrape(t *testing.T, reg *prometheus.Registry) []byte {
 // promlint (names, units, HELP), and parses back with HELP and TYPE.
 func TestAttackLint(t *testing.T) {
 	f := newFixture(t, hotswap.Options{})
-	if err := f.m.Attach(f.c.TimeLoads(&fakeLoader{kind: hotswap.KindNative, used: 1, limit: 2})); err != nil {
+	if err := f.m.Attach(&fakeLoader{kind: hotswap.KindNative, used: 1, limit: 2}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := f.m.Load(context.Background(), f.m.Loaders()[0], "x.so"); err != nil {

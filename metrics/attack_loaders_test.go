@@ -20,7 +20,7 @@ func TestAttackTwoLoadersOfAKind(t *testing.T) {
 		{kind: hotswap.Kind("x" + strings.Repeat("k", 200) + "1"), used: 1, limit: 2},
 		{kind: hotswap.Kind("x" + strings.Repeat("k", 200) + "2"), used: 1, limit: 2},
 	} {
-		if err := f.m.Attach(f.c.TimeLoads(l)); err != nil {
+		if err := f.m.Attach(l); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -30,12 +30,20 @@ func BenchmarkHandle(b *testing.B) {
 
 // BenchmarkScrape is one Gather of the collector alone over a manager of
 // 100 slots, half of them patched.
-func BenchmarkScrape(b *testing.B) {
+func BenchmarkScrape(b *testing.B) { benchScrape(b, hotswap.Options{}) }
+
+// BenchmarkScrapeProbation is BenchmarkScrape with the 50 patches on
+// probation: 101 more series.
+func BenchmarkScrapeProbation(b *testing.B) {
+	benchScrape(b, hotswap.Options{Rollback: hotswap.RollbackPolicy{Failures: 100, Window: time.Hour}})
+}
+
+func benchScrape(b *testing.B, opts hotswap.Options) {
 	reg := registry.New()
 	for i := range 100 {
 		registry.MustRegister(reg, fmt.Sprintf("bench.Slot%d", i), func(n int) int { return n })
 	}
-	m, err := hotswap.New(reg, hotswap.Options{})
+	m, err := hotswap.New(reg, opts)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -21,18 +21,23 @@
 // # Where the numbers come from
 //
 // A [Collector] is fed two ways. Counters (applies, reverts, rollbacks,
-// rejections, restarts, every event by type) count the manager's events,
+// commits, rejections, restarts, every event by type) and the apply
+// latency histogram count the manager's events,
 // read from a [hotswap.Manager.Subscribe] channel by one goroutine that
 // [Collector.Close] stops. They count from [New] on: create the collector
 // right after the manager. A subscriber that falls more than its buffer
 // behind misses events (the manager never waits for it); the buffer is
 // large for that reason, and the collector does little per event. The
-// series alerts read (applies, rollbacks and rejections by reason for the
-// framework's kinds, restarts of processes) exist at 0 from New on, so
-// that Prometheus's increase() sees their first event.
+// series alerts read (applies, rollbacks, commits and rejections by reason
+// for the framework's kinds, restarts of processes) exist at 0 from New
+// on, so that Prometheus's increase() sees their first event. A patch
+// applied while New starts is counted once: New subscribes first, then
+// reads the status, and leaves out of its interpreter count the applied
+// events of generations the status has reached.
 //
 // Gauges (the generation, the version serving each slot, the failures
-// counted against it, the loaders' memory) are read from
+// counted against it, the patches on probation with their calls and
+// failures, the loaders' memory) are read from
 // [hotswap.Manager.Status] and the attached loaders at each scrape, so they
 // are exact whatever the events did. A loader busy past 250 ms (the native
 // loader holds its lock while a plugin's init runs) is left out of that
@@ -44,16 +49,31 @@
 // framework's four, or a loader's own; past 16 distinct kinds, the rest
 // count as [KindOther]), reason one of the fixed values listed with [New],
 // slot a registered slot. Values from outside are made valid UTF-8 and cut
-// to 128 bytes. Patch IDs appear only on
-// hotpatch_slot_info, one series per slot (the version serving it now),
-// so a long life of patches does not grow the series count.
+// to 128 bytes. Patch IDs appear only on the per-slot gauges
+// (hotpatch_slot_info, hotpatch_slot_failures: one series per slot, the
+// version serving it now) and on the probation counters, which have
+// series only for the patches whose probation runs now; so a long life of
+// patches does not grow the series count.
+//
+// # Probation
+//
+// With a [hotswap.RollbackPolicy], hotpatch_probation_patches is the
+// number of patches on probation, and hotpatch_probation_calls_total and
+// hotpatch_probation_failures_total their counts, per patch (the manager
+// counts per patch, across its slots), as [hotswap.Manager.Status] reports
+// them at the scrape. A patch's series appear at its apply, at 0, and go
+// when its window ends: committed (counted in hotpatch_commits_total),
+// rolled back (hotpatch_rollbacks_total), or reverted. After a commit,
+// its failures go on counting in hotpatch_slot_failures.
 //
 // # Apply latency
 //
-// Events carry no duration. hotpatch_apply_duration_seconds observes, for
-// patches loaded by a loader wrapped with [Collector.TimeLoads], the time
-// from the start of the load to the applied event: parsing and evaluating
-// a script, opening a plugin, starting a process, then the swap. Patches
-// applied in code, and those of loaders that are not wrapped, are not
-// observed.
+// hotpatch_apply_duration_seconds observes the Took of every applied
+// event ([hotswap.Event].Took): for a patch that came through
+// [hotswap.Manager.Load] (every loader of the root package and of the
+// patch directory), from the start of the load to the swap (parsing and
+// evaluating a script, opening a plugin, starting a process, then the
+// swap); for a patch applied in code, from the call of
+// [hotswap.Manager.Apply] to the swap, which includes the wait for a
+// change in progress and the patch's Validate hook.
 package metrics

@@ -2,7 +2,6 @@ package metrics
 
 import (
 	"sync"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -19,11 +18,6 @@ const subscribeBuffer = 1024
 // open (loaders and tools record their own), so past this many distinct
 // types, the rest count as "other".
 const maxEventTypes = 32
-
-// maxPendingLoads bounds the loads timed by TimeLoads that are waiting for
-// their applied event (a loaded patch that is never applied leaves one
-// behind).
-const maxPendingLoads = 256
 
 // KindBaseline is the kind label of a slot that serves its compiled-in
 // implementation, in hotpatch_slot_info.
@@ -44,6 +38,7 @@ type Collector struct {
 	applies    *prometheus.CounterVec
 	reverts    *prometheus.CounterVec
 	rollbacks  *prometheus.CounterVec
+	commits    *prometheus.CounterVec
 	rejections *prometheus.CounterVec
 	restarts   *prometheus.CounterVec
 	events     *prometheus.CounterVec
@@ -56,17 +51,20 @@ type Collector struct {
 	memory     *prometheus.Desc
 	memLimit   *prometheus.Desc
 	interps    *prometheus.Desc
+	onProb     *prometheus.Desc
+	probCalls  *prometheus.Desc
+	probFails  *prometheus.Desc
 
 	mem memprobe.Prober // reads the loaders' memory without waiting for a busy one
 
-	mu          sync.Mutex           // guards the fields below
-	lastApplied uint64               // generation of the last applied event
-	types       map[string]bool      // the event types given a label of their own
-	kinds       map[string]bool      // the kinds given a label of their own
-	scripts     map[string]int       // script patch IDs applied and not yet retired: each holds an interpreter
-	pending     map[string]time.Time // patch ID -> start of its timed load
-	seen        int                  // events handled, for tests
-	tick        chan struct{}        // closed and replaced at each event handled, for tests
+	mu          sync.Mutex      // guards the fields below
+	lastApplied uint64          // generation of the last applied event
+	counted     uint64          // generation of the status New read the stack from: applies up to it are in scripts already
+	types       map[string]bool // the event types given a label of their own
+	kinds       map[string]bool // the kinds given a label of their own
+	scripts     map[string]int  // script patch IDs applied and not yet retired: each holds an interpreter
+	seen        int             // events handled, for tests
+	tick        chan struct{}   // closed and replaced at each event handled, for tests
 }
 
 // New returns a collector of m's events and state. It subscribes to m's
@@ -74,22 +72,26 @@ type Collector struct {
 //
 // The metrics, all prefixed hotpatch_:
 //
-//	applies_total{kind}                 patches applied
-//	reverts_total{kind,reason}          patches reverted; reason: request, replaced, close
-//	rollbacks_total{kind,reason}        patches rolled back; reason as for rejections
-//	rejections_total{kind,reason}       patches (or files) refused; reason: unknown_slot,
-//	                                    type_mismatch, baseline_changed, duplicate_id, vetoed,
-//	                                    closed, timeout, panic, invalid, error
-//	restarts_total{kind}                restarts of what serves a patch (a process)
-//	events_total{type}                  every event, by type (open set, bounded)
-//	apply_duration_seconds{kind}        load start to applied (see [Collector.TimeLoads])
-//	generation                          the manager's generation
-//	stack_depth                         patches in the stack
-//	slot_info{slot,patch_id,kind}       1 per slot: the version serving it ("" and baseline for none)
-//	slot_failures{slot,patch_id}        failures counted against the patch serving the slot
-//	loader_memory_bytes{kind}           memory a loader holds (native: plugins never unmapped)
-//	loader_memory_limit_bytes{kind}     the cap on it
-//	script_interpreters                 interpreters alive
+//	applies_total{kind}                     patches applied
+//	reverts_total{kind,reason}              patches reverted; reason: request, replaced, close
+//	rollbacks_total{kind,reason}            patches rolled back; reason as for rejections
+//	commits_total{kind}                     patches whose probation ended clean
+//	rejections_total{kind,reason}           patches (or files) refused; reason: unknown_slot,
+//	                                        type_mismatch, baseline_changed, duplicate_id, vetoed,
+//	                                        closed, timeout, panic, invalid, error
+//	restarts_total{kind}                    restarts of what serves a patch (a process)
+//	events_total{type}                      every event, by type (open set, bounded)
+//	apply_duration_seconds{kind}            load (or Apply) start to applied ([hotswap.Event].Took)
+//	generation                              the manager's generation
+//	stack_depth                             patches in the stack
+//	slot_info{slot,patch_id,kind}           1 per slot: the version serving it ("" and baseline for none)
+//	slot_failures{slot,patch_id}            failures counted against the patch serving the slot
+//	loader_memory_bytes{kind}               memory a loader holds (native: plugins never unmapped)
+//	loader_memory_limit_bytes{kind}         the cap on it
+//	script_interpreters                     interpreters alive
+//	probation_patches                       patches on probation now
+//	probation_calls_total{patch_id,kind}    calls counted against a patch on probation
+//	probation_failures_total{patch_id,kind} failures counted against a patch on probation
 func New(m *hotswap.Manager) *Collector {
 	c := &Collector{
 		m:    m,
@@ -100,6 +102,8 @@ func New(m *hotswap.Manager) *Collector {
 			Help: "Patches reverted, by reason: request, replaced (by a new version), close."}, []string{"kind", "reason"}),
 		rollbacks: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "hotpatch_rollbacks_total",
 			Help: "Patches rolled back after failures, by the class of the last failure."}, []string{"kind", "reason"}),
+		commits: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "hotpatch_commits_total",
+			Help: "Patches committed: their probation ended without a rollback."}, []string{"kind"}),
 		rejections: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "hotpatch_rejections_total",
 			Help: "Patches or patch files refused, by the class of the error."}, []string{"kind", "reason"}),
 		restarts: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "hotpatch_restarts_total",
@@ -107,7 +111,7 @@ func New(m *hotswap.Manager) *Collector {
 		events: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "hotpatch_events_total",
 			Help: "Events recorded by the manager, by type."}, []string{"type"}),
 		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "hotpatch_apply_duration_seconds",
-			Help:    "Time from the start of a patch's load to its applied event, for timed loaders.",
+			Help:    "Time from the start of a patch's load (or of its Apply) to its swap.",
 			Buckets: DefaultBuckets}, []string{"kind"}),
 		generation: prometheus.NewDesc("hotpatch_generation", "The manager's generation: it rises on every change of a slot.", nil, nil),
 		stack:      prometheus.NewDesc("hotpatch_stack_depth", "Patches in the stack.", nil, nil),
@@ -118,18 +122,27 @@ func New(m *hotswap.Manager) *Collector {
 		memory:   prometheus.NewDesc("hotpatch_loader_memory_bytes", "Memory held by a loader's patches (native: plugins are never unmapped).", []string{"kind"}, nil),
 		memLimit: prometheus.NewDesc("hotpatch_loader_memory_limit_bytes", "The cap on hotpatch_loader_memory_bytes; past it, patches are refused.", []string{"kind"}, nil),
 		interps:  prometheus.NewDesc("hotpatch_script_interpreters", "Script interpreters alive: script patches applied and not yet retired.", nil, nil),
+		onProb:   prometheus.NewDesc("hotpatch_probation_patches", "Patches on probation now: applied, their window running.", nil, nil),
+		probCalls: prometheus.NewDesc("hotpatch_probation_calls_total", "Calls counted against a patch on probation, across its slots, since its apply.",
+			[]string{"patch_id", "kind"}, nil),
+		probFails: prometheus.NewDesc("hotpatch_probation_failures_total", "Failures counted against a patch on probation, across its slots, since its apply.",
+			[]string{"patch_id", "kind"}, nil),
 
 		types:   make(map[string]bool),
 		kinds:   make(map[string]bool),
 		scripts: make(map[string]int),
-		pending: make(map[string]time.Time),
 		tick:    make(chan struct{}),
 	}
 	c.zero()
 	ch, cancel := m.Subscribe(subscribeBuffer)
 	c.cancel = cancel
-	// The script patches already applied hold interpreters too.
-	for _, p := range m.Status().Stack {
+	// The script patches already applied hold interpreters too. The status
+	// is read after the subscription, so that no apply falls between the
+	// two; one that comes in between is in both, and its applied event,
+	// of a generation the status has reached, is not counted again.
+	st := m.Status()
+	c.counted = st.Generation
+	for _, p := range st.Stack {
 		if p.Kind == hotswap.KindScript {
 			c.scripts[p.ID]++
 		}
@@ -145,6 +158,7 @@ func (c *Collector) zero() {
 	for _, k := range []hotswap.Kind{hotswap.KindScript, hotswap.KindNative, hotswap.KindProcess, hotswap.KindManual} {
 		kind := c.kindLabel(k)
 		c.applies.WithLabelValues(kind)
+		c.commits.WithLabelValues(kind)
 		for _, r := range reasons {
 			c.rollbacks.WithLabelValues(kind, r)
 			c.rejections.WithLabelValues(kind, r)
@@ -178,20 +192,20 @@ func (c *Collector) handle(e hotswap.Event) {
 	case hotswap.EventApplied:
 		c.applies.WithLabelValues(kind).Inc()
 		c.lastApplied = e.Generation
-		if e.Kind == hotswap.KindScript {
+		if e.Kind == hotswap.KindScript && e.Generation > c.counted {
 			c.scripts[e.PatchID]++
 		}
-		if start, ok := c.pending[e.PatchID]; ok {
-			delete(c.pending, e.PatchID)
-			c.latency.WithLabelValues(kind).Observe(max(e.Time.Sub(start), 0).Seconds())
+		if e.Took > 0 {
+			c.latency.WithLabelValues(kind).Observe(e.Took.Seconds())
 		}
+	case hotswap.EventCommitted:
+		c.commits.WithLabelValues(kind).Inc()
 	case hotswap.EventReverted:
 		c.reverts.WithLabelValues(kind, revertReason(e, c.lastApplied)).Inc()
 	case hotswap.EventRolledBack:
 		c.rollbacks.WithLabelValues(kind, reason(e.Err)).Inc()
 	case hotswap.EventRejected:
 		c.rejections.WithLabelValues(kind, reason(e.Err)).Inc()
-		delete(c.pending, e.PatchID)
 	case hotswap.EventRetired:
 		// A refused load released with an error is retired without ever
 		// being applied: only applied IDs are counted down.
@@ -227,13 +241,14 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, v := range c.vecs() {
 		v.Describe(ch)
 	}
-	for _, d := range []*prometheus.Desc{c.generation, c.stack, c.slotInfo, c.slotFails, c.memory, c.memLimit, c.interps} {
+	for _, d := range []*prometheus.Desc{c.generation, c.stack, c.slotInfo, c.slotFails, c.memory, c.memLimit, c.interps,
+		c.onProb, c.probCalls, c.probFails} {
 		ch <- d
 	}
 }
 
 func (c *Collector) vecs() []prometheus.Collector {
-	return []prometheus.Collector{c.applies, c.reverts, c.rollbacks, c.rejections, c.restarts, c.events, c.latency}
+	return []prometheus.Collector{c.applies, c.reverts, c.rollbacks, c.commits, c.rejections, c.restarts, c.events, c.latency}
 }
 
 // Collect sends the counters, and the gauges as read from the manager's
@@ -248,6 +263,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	for _, s := range st.Slots {
 		c.collectSlot(ch, s)
 	}
+	c.collectProbation(ch, st.Stack)
 	// Loaders of one kind label (two native loaders, or kinds that are
 	// the same once cut) are summed: two series of the same labels would
 	// fail the whole scrape.
@@ -256,7 +272,6 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	mems := make(map[string]mem)
 	interps, counted := -1, false
 	for _, l := range c.m.Loaders() {
-		l = unwrap(l)
 		kind := loaderKind(l.Kind())
 		if used, limit, ok := c.mem.Memory(l); ok {
 			m, seen := mems[kind]
@@ -284,10 +299,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(c.interps, prometheus.GaugeValue, float64(interps))
 }
 
-// collectSlot sends the series of one slot. The probation of the issue
-// (calls and failures of a patch on probation, per slot) goes here once
-// [hotswap.SlotStatus] carries it: hotpatch_slot_probation_calls and
-// hotpatch_slot_probation_failures, with the slot and patch_id labels.
+// collectSlot sends the series of one slot.
 func (c *Collector) collectSlot(ch chan<- prometheus.Metric, s hotswap.SlotStatus) {
 	kind := labelValue(string(s.Kind))
 	if s.PatchID == "" {
@@ -297,6 +309,40 @@ func (c *Collector) collectSlot(ch chan<- prometheus.Metric, s hotswap.SlotStatu
 	ch <- prometheus.MustNewConstMetric(c.slotInfo, prometheus.GaugeValue, 1, slot, id, kind)
 	if s.PatchID != "" {
 		ch <- prometheus.MustNewConstMetric(c.slotFails, prometheus.GaugeValue, float64(s.Failures), slot, id)
+	}
+}
+
+// collectProbation sends the count of patches on probation, and the calls
+// and failures of each, as counters: they only rise while the window runs,
+// and a patch applied again starts from zero, which Prometheus takes as a
+// counter reset. Only patches whose window runs have series, so the series
+// come and go with probations and their number is bounded by the stack; a
+// committed patch's failures stay in hotpatch_slot_failures.
+// Calls and failures are counted per patch, across its slots, by the
+// manager: a per-slot split does not exist to export. Two patches whose
+// IDs are the same once cut to a label are summed, as one series.
+func (c *Collector) collectProbation(ch chan<- prometheus.Metric, stack []hotswap.PatchInfo) {
+	type key struct{ id, kind string }
+	type counts struct{ calls, failures int64 }
+	var keys []key
+	on := make(map[key]counts)
+	patches := 0
+	for _, p := range stack {
+		if p.Probation == nil || p.Probation.State != hotswap.ProbationActive {
+			continue
+		}
+		patches++
+		k := key{labelValue(p.ID), loaderKind(p.Kind)}
+		n, seen := on[k]
+		if !seen {
+			keys = append(keys, k)
+		}
+		on[k] = counts{n.calls + p.Probation.Calls, n.failures + p.Probation.Failures}
+	}
+	ch <- prometheus.MustNewConstMetric(c.onProb, prometheus.GaugeValue, float64(patches))
+	for _, k := range keys {
+		ch <- prometheus.MustNewConstMetric(c.probCalls, prometheus.CounterValue, float64(on[k].calls), k.id, k.kind)
+		ch <- prometheus.MustNewConstMetric(c.probFails, prometheus.CounterValue, float64(on[k].failures), k.id, k.kind)
 	}
 }
 

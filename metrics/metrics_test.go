@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"go/token"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -254,29 +255,39 @@ type interpLoader struct{ fakeLoader }
 
 func (l *interpLoader) Interpreters() int { return 7 }
 
-func TestTimeLoads(t *testing.T) {
+// TestApplyLatency: every applied event's Took is observed, for patches
+// that came through Manager.Load (from the start of the load) and those
+// applied in code (from the call of Apply), with the patch's kind.
+func TestApplyLatency(t *testing.T) {
 	f := newFixture(t, hotswap.Options{})
 	fl := &fakeLoader{kind: hotswap.KindNative, slot: "shop.Price", impl: func(n int) int { return 2 * n }, used: 3 << 20, limit: 256 << 20}
-	tl := f.c.TimeLoads(fl)
-	if err := f.m.Attach(tl); err != nil {
+	if err := f.m.Attach(fl); err != nil {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	p, err := f.m.Load(ctx, tl, "p1.so")
+	p, err := f.m.Load(ctx, fl, "p1.so")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := f.apply(p); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.m.Load(ctx, tl, "bad"); err == nil {
+	if _, err := f.m.Load(ctx, fl, "bad"); err == nil {
 		t.Fatal("bad load succeeded")
 	}
-	// A patch applied without a timed load is not observed.
 	if err := f.apply(hotswap.Patch{ID: "manual", Kind: hotswap.KindNative, Impls: map[string]any{"shop.Price": func(n int) int { return n }}}); err != nil {
 		t.Fatal(err)
 	}
 	f.sync()
+	var took []time.Duration
+	for _, e := range f.m.History() {
+		if e.Type == hotswap.EventApplied {
+			if e.Took <= 0 {
+				t.Errorf("applied event of %s has Took %v", e.PatchID, e.Took)
+			}
+			took = append(took, e.Took)
+		}
+	}
 	if n := testutil.CollectAndCount(f.c, "hotpatch_apply_duration_seconds"); n != 1 {
 		t.Fatalf("apply_duration has %d series, want 1", n)
 	}
@@ -285,13 +296,19 @@ func TestTimeLoads(t *testing.T) {
 		t.Fatal(err)
 	}
 	h := mfs["hotpatch_apply_duration_seconds"].GetMetric()[0]
-	if got := h.GetHistogram().GetSampleCount(); got != 1 {
-		t.Errorf("apply_duration samples = %d, want 1 (only the timed load)", got)
+	if got := h.GetHistogram().GetSampleCount(); got != uint64(len(took)) || got != 2 {
+		t.Errorf("apply_duration samples = %d, want one per applied event (%d)", got, len(took))
+	}
+	var sum float64
+	for _, d := range took {
+		sum += d.Seconds()
+	}
+	if got := h.GetHistogram().GetSampleSum(); math.Abs(got-sum) > 1e-9 {
+		t.Errorf("apply_duration sum = %v, want the events' Took summed, %v", got, sum)
 	}
 	if l := h.GetLabel(); len(l) != 1 || l[0].GetValue() != "native" {
 		t.Errorf("apply_duration labels = %v, want kind=native", l)
 	}
-	// The wrapper hides nothing: the memory of the loader it wraps.
 	want := `
 # HELP hotpatch_loader_memory_bytes Memory held by a loader's patches (native: plugins are never unmapped).
 # TYPE hotpatch_loader_memory_bytes gauge

@@ -48,9 +48,9 @@ func value(mfs map[string]*dto.MetricFamily, name string, want map[string]string
 	return 0, false
 }
 
-// TestMetricsAndDebugPage drives the server through an apply, a refusal
+// TestObserveMetricsAndDebugPage drives the server through an apply, a refusal
 // and a rollback, and reads them back from /metrics and /debug/hotpatch/.
-func TestMetricsAndDebugPage(t *testing.T) {
+func TestObserveMetricsAndDebugPage(t *testing.T) {
 	t.Parallel()
 	s := start(t)
 	s.write("greet.go", greetVersion(1))
@@ -137,4 +137,95 @@ func TestMetricsAndDebugPage(t *testing.T) {
 		t.Errorf("status.json = %+v", js)
 	}
 	s.mustGet("/debug/hotpatch/?format=json", http.StatusOK)
+	s.checkProbation(doc)
+}
+
+// checkProbation checks the probation of TestObserveMetricsAndDebugPage's run in
+// /metrics and on the page: the price patch rolled back with its evidence,
+// the greeting on probation (its window is a minute; on a machine slow
+// enough to pass it, committed instead), every apply timed.
+func (s *testServer) checkProbation(doc *html.Node) {
+	t := s.t
+	t.Helper()
+	mfs := s.scrape()
+	if h := mfs["hotpatch_apply_duration_seconds"].GetMetric(); len(h) != 1 || h[0].GetHistogram().GetSampleCount() != 2 {
+		t.Errorf("hotpatch_apply_duration_seconds = %v, want the 2 applies of kind script", h)
+	}
+	var js struct {
+		Probation []struct {
+			Patch, State    string
+			Calls, Failures int64
+		}
+		Events []struct {
+			Type, Patch string
+			Probation   *struct {
+				State    string
+				Failures int64
+			}
+		}
+	}
+	if err := json.Unmarshal([]byte(s.mustGet("/debug/hotpatch/status.json", http.StatusOK)), &js); err != nil {
+		t.Fatal(err)
+	}
+	rolled := false
+	for _, e := range js.Events {
+		if e.Type == "rolled-back" {
+			rolled = e.Probation != nil && e.Probation.State == "rolled-back" && e.Probation.Failures == 3
+		}
+	}
+	if !rolled {
+		t.Errorf("status.json: no rolled-back event with the evidence of 3 failures: %+v", js.Events)
+	}
+	if len(js.Probation) != 1 {
+		t.Fatalf("status.json probation = %+v, want the greeting's", js.Probation)
+	}
+	greet := js.Probation[0]
+	// The state only goes from on-probation to committed: on probation in
+	// the JSON means on probation in the scrape taken before it.
+	switch greet.State {
+	case "on-probation":
+		if n, _ := value(mfs, "hotpatch_probation_patches", nil); n != 1 {
+			t.Errorf("hotpatch_probation_patches = %v, want 1", n)
+		}
+		calls, ok := value(mfs, "hotpatch_probation_calls_total", map[string]string{"patch_id": greet.Patch, "kind": "script"})
+		if !ok || calls < 1 {
+			t.Errorf("hotpatch_probation_calls_total{patch_id=%q} = %v (found %v), want the greetings served", greet.Patch, calls, ok)
+		}
+		if f, ok := value(mfs, "hotpatch_probation_failures_total", map[string]string{"patch_id": greet.Patch}); !ok || f != 0 {
+			t.Errorf("hotpatch_probation_failures_total{patch_id=%q} = %v (found %v), want 0", greet.Patch, f, ok)
+		}
+	case "committed":
+		t.Logf("the greeting's window ended before the scrape: committed")
+		s.waitFor("the commit to show in /metrics", func() bool {
+			n, _ := value(s.scrape(), "hotpatch_commits_total", map[string]string{"kind": "script"})
+			return n == 1
+		})
+	default:
+		t.Errorf("the greeting's probation is %q", greet.State)
+	}
+	var pageRow, evidence bool
+	for n := range doc.Descendants() {
+		if n.Type == html.ElementNode && n.Data == "table" {
+			for _, a := range n.Attr {
+				pageRow = pageRow || a.Key == "id" && a.Val == "probation" && strings.Contains(textOf(n), greet.Patch)
+			}
+		}
+		if n.Type == html.TextNode && strings.HasPrefix(n.Data, "evidence: 3 failures in ") {
+			evidence = true
+		}
+	}
+	if !pageRow || !evidence {
+		t.Errorf("the page: greeting in the probation table %v, evidence of the rollback %v", pageRow, evidence)
+	}
+}
+
+// textOf returns the text under n.
+func textOf(n *html.Node) string {
+	var b strings.Builder
+	for d := range n.Descendants() {
+		if d.Type == html.TextNode {
+			b.WriteString(d.Data)
+		}
+	}
+	return b.String()
 }
