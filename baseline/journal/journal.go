@@ -47,8 +47,8 @@ var (
 	// is not given, missing with its parent, or not a directory.
 	ErrStateDir = errors.New("journal: unusable state directory")
 	// ErrStateDirUnsafe is wrapped by Open's refusal of a state directory
-	// that group or others may write.
-	ErrStateDirUnsafe = errors.New("journal: state directory is writable by group or others")
+	// that group or others may write, or that another user owns.
+	ErrStateDirUnsafe = errors.New("journal: state directory may be written by another user")
 	// ErrStateDirReadOnly is wrapped by Open's refusal of a state
 	// directory that the process cannot write.
 	ErrStateDirReadOnly = errors.New("journal: state directory is not writable")
@@ -159,6 +159,16 @@ func open(ctx context.Context, m *hotswap.Manager, dir string, opts Options, buf
 	}
 	if opts.MaxPatchSize <= 0 {
 		opts.MaxPatchSize = DefaultMaxPatchSize
+	}
+	// The directory opened stays the one written, whatever the working
+	// directory becomes.
+	if abs, err := filepath.Abs(dir); err == nil {
+		dir = abs
+	}
+	if opts.PatchDir != "" {
+		if abs, err := filepath.Abs(opts.PatchDir); err == nil {
+			opts.PatchDir = abs
+		}
 	}
 	if err := checkDir(dir); err != nil {
 		return nil, err

@@ -6,14 +6,22 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"syscall"
 )
 
 // checkPerm refuses a state directory that others may write (they could
-// change the code re-applied at the next start) or that its owner may
-// not: the mode bits are checked, not only a write probe, since a
-// process running as root writes through them.
+// change the code re-applied at the next start), one owned by a user
+// other than the process's (or root), or one that its owner may not
+// write: the mode bits and the owner are checked, not only a write probe,
+// since a process running as root writes through them.
 func checkPerm(dir string, fi fs.FileInfo) error {
 	perm := fi.Mode().Perm()
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		if uid := int(st.Uid); uid != os.Geteuid() && uid != 0 {
+			return fmt.Errorf("%w: %s is owned by uid %d, and this process runs as uid %d: its owner could change the patches re-applied at the next start; chown it to uid %d or choose another directory",
+				ErrStateDirUnsafe, dir, uid, os.Geteuid(), os.Geteuid())
+		}
+	}
 	if perm&0o022 != 0 {
 		return fmt.Errorf("%w: %s has mode %v: group or others may write it, and so change the patches re-applied at the next start; chmod 700 it",
 			ErrStateDirUnsafe, dir, perm)
