@@ -53,6 +53,10 @@ type baselineRec struct {
 	Identity   string       `json:"identity"`
 	Patches    []entry      `json:"patches"`              // the patch stack, bottom first
 	Superseded []superseded `json:"superseded,omitempty"` // contents older baselines applied, oldest first
+	// RolledBack are the patches of this baseline rolled back after
+	// repeated failures, oldest first: a patch directory file with that
+	// name and content stays unapplied at the next start.
+	RolledBack []superseded `json:"rolledBack,omitempty"`
 }
 
 // entry is one applied patch.
@@ -134,9 +138,9 @@ func (s *state) check() error {
 			return fmt.Errorf("baseline %q recorded twice", b.Identity)
 		}
 		seen[b.Identity] = true
-		if len(b.Patches) > maxPatches || len(b.Superseded) > maxSuperseded {
-			return fmt.Errorf("baseline %q: %d patches and %d superseded, more than %d and %d", b.Identity,
-				len(b.Patches), len(b.Superseded), maxPatches, maxSuperseded)
+		if len(b.Patches) > maxPatches || len(b.Superseded) > maxSuperseded || len(b.RolledBack) > maxSuperseded {
+			return fmt.Errorf("baseline %q: %d patches, %d superseded and %d rolled back, more than %d, %d and %d", b.Identity,
+				len(b.Patches), len(b.Superseded), len(b.RolledBack), maxPatches, maxSuperseded, maxSuperseded)
 		}
 		ids := make(map[string]bool)
 		for i, e := range b.Patches {
@@ -157,6 +161,11 @@ func (s *state) check() error {
 		for _, x := range b.Superseded {
 			if !validSum(x.SHA256) || !validText(x.ID) {
 				return fmt.Errorf("baseline %q: superseded %q: bad sha256 %q", b.Identity, x.ID, x.SHA256)
+			}
+		}
+		for _, x := range b.RolledBack {
+			if !validSum(x.SHA256) || !validText(x.ID) {
+				return fmt.Errorf("baseline %q: rolled back %q: bad sha256 %q", b.Identity, x.ID, x.SHA256)
 			}
 		}
 	}

@@ -92,9 +92,10 @@ type Journal struct {
 	ident string
 	opts  Options
 
-	mu         sync.Mutex // guards replayed and superseded
+	mu         sync.Mutex // guards replayed, superseded and rolledBack
 	replayed   map[string]bool
 	superseded map[[sha256.Size]byte]bool
+	rolledBack map[string]bool // IDs of this baseline's rolled-back patches
 
 	// Owned by Open, then by the follow goroutine.
 	st      *state           // st.Baselines[0] is this baseline's record
@@ -186,6 +187,7 @@ func open(ctx context.Context, m *hotswap.Manager, dir string, opts Options, buf
 		m: m, dir: dir, ident: ident, opts: opts,
 		replayed:   make(map[string]bool),
 		superseded: make(map[[sha256.Size]byte]bool),
+		rolledBack: make(map[string]bool),
 		known:      make(map[string]entry),
 		warned:     make(map[string]bool),
 		syncReq:    make(chan chan error),
@@ -226,7 +228,9 @@ func (j *Journal) Dir() string { return j.dir }
 // Known is the [patchdir.Options] Known of a patch directory watched
 // alongside the journal: a file whose name and content gave a patch that
 // Open applied again counts as that patch; a content superseded by a new
-// baseline stays unapplied; anything else loads as usual.
+// baseline stays unapplied, and so does a file whose name and content
+// gave a patch that this baseline rolled back; anything else loads as
+// usual.
 func (j *Journal) Known(path string, sum [sha256.Size]byte) (id string, skip bool) {
 	id = patchID(path, sum)
 	j.mu.Lock()
@@ -234,7 +238,7 @@ func (j *Journal) Known(path string, sum [sha256.Size]byte) (id string, skip boo
 	switch {
 	case j.replayed[id]:
 		return id, true
-	case j.superseded[sum]:
+	case j.superseded[sum], j.rolledBack[id]:
 		return "", true
 	}
 	return "", false
@@ -319,6 +323,9 @@ func (j *Journal) plan(st *state) (apply, gone []entry, prev string) {
 		if b, err := hex.DecodeString(x.SHA256); err == nil && len(b) == sha256.Size {
 			j.superseded[[sha256.Size]byte(b)] = true
 		}
+	}
+	for _, x := range mine.RolledBack {
+		j.rolledBack[x.ID] = true
 	}
 	return apply, gone, prev
 }
@@ -473,14 +480,40 @@ func (j *Journal) handle(ev hotswap.Event) bool {
 	rec := &j.st.Baselines[0]
 	if ev.Type == hotswap.EventApplied {
 		rec.Patches = append(rec.Patches, j.newEntry(ev.PatchID, ev.Kind, ev.Source))
+		j.markRolledBack(rec, ev.PatchID, "") // applied again: no longer held back
 	} else {
-		rec.Patches = slices.DeleteFunc(rec.Patches, func(e entry) bool { return e.ID == ev.PatchID })
+		if i := slices.IndexFunc(rec.Patches, func(e entry) bool { return e.ID == ev.PatchID }); i >= 0 {
+			if e := rec.Patches[i]; ev.Type == hotswap.EventRolledBack && e.SHA256 != "" {
+				j.markRolledBack(rec, e.ID, e.SHA256)
+			}
+			rec.Patches = slices.Delete(rec.Patches, i, i+1)
+		}
 	}
 	for i := range rec.Patches {
 		rec.Patches[i].Order = i + 1
 	}
 	j.dirty = true
 	return true
+}
+
+// markRolledBack records that the patch id, whose file has the given
+// SHA-256, was rolled back, so that its file stays unapplied at the next
+// start; with sum "", it forgets it (the patch was applied again).
+func (j *Journal) markRolledBack(rec *baselineRec, id, sum string) {
+	i := slices.IndexFunc(rec.RolledBack, func(x superseded) bool { return x.ID == id })
+	if i < 0 && sum == "" {
+		return
+	}
+	if i >= 0 {
+		rec.RolledBack = slices.Delete(rec.RolledBack, i, i+1)
+	}
+	if sum != "" {
+		rec.RolledBack = append(rec.RolledBack, superseded{SHA256: sum, ID: id})
+		if n := len(rec.RolledBack) - maxSuperseded; n > 0 {
+			rec.RolledBack = rec.RolledBack[n:]
+		}
+	}
+	j.dirty = true
 }
 
 // resync rebuilds the record from the manager's stack.
