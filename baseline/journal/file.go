@@ -25,6 +25,7 @@ import (
 const (
 	fileName      = "journal"
 	tempPattern   = fileName + ".tmp-*"
+	lockName      = "lock"
 	blobDir       = "blobs"
 	formatVersion = 1
 	sumPrefix     = "sha256 "
@@ -44,7 +45,11 @@ type state struct {
 	Version int `json:"version"`
 	// Current is the identity of the baseline that wrote the journal
 	// last: on a new baseline, its patches are the ones superseded.
-	Current   string        `json:"current"`
+	Current string `json:"current"`
+	// Owner names the process that opened the journal last (its PID and
+	// a random token): an earlier process that finds another name stops
+	// writing.
+	Owner     string        `json:"owner,omitempty"`
 	Baselines []baselineRec `json:"baselines"` // most recently run first
 }
 

@@ -2,6 +2,7 @@ package journal
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -56,6 +57,10 @@ var (
 	ErrCorrupt = errors.New("journal: corrupt journal")
 	// ErrClosed is returned by [Journal.Sync] after Close.
 	ErrClosed = errors.New("journal: closed")
+	// ErrTakenOver is returned by [Journal.Sync] once another process
+	// has opened the same state directory: the journal no longer writes
+	// it (see [Open]).
+	ErrTakenOver = errors.New("journal: another process took over the state directory")
 )
 
 // Options configure [Open]. The zero value is ready to use.
@@ -90,6 +95,7 @@ type Journal struct {
 	m     *hotswap.Manager
 	dir   string
 	ident string
+	owner string // written into the journal by this Open: a process that reads another took over
 	opts  Options
 
 	mu         sync.Mutex // guards replayed, superseded and rolledBack
@@ -103,6 +109,7 @@ type Journal struct {
 	synced  uint64           // events up to this generation are in st
 	lastGen uint64           // the generation of the last change event taken
 	dirty   bool             // st differs from the file
+	gone    error            // ErrTakenOver and why, once another process took over
 	warned  map[string]bool  // IDs reported as having no copy
 
 	events      <-chan hotswap.Event
@@ -194,13 +201,9 @@ func open(ctx context.Context, m *hotswap.Manager, dir string, opts Options, buf
 		stop:       make(chan struct{}),
 		exited:     make(chan struct{}),
 	}
-	j.removeTemps()
-	st, err := j.read()
+	st, err := j.claim()
 	if err != nil {
-		if err := j.moveAside(err); err != nil {
-			return nil, err
-		}
-		st = &state{Version: formatVersion}
+		return nil, err
 	}
 	// Subscribe before anything is applied: from the snapshot taken after
 	// the re-applies on, no change is missed.
@@ -217,6 +220,38 @@ func open(ctx context.Context, m *hotswap.Manager, dir string, opts Options, buf
 	}
 	go j.follow()
 	return j, nil
+}
+
+// claim reads the journal, under the state directory's lock, and writes
+// it back with this journal as its owner: a process that opened it
+// before stops writing it (see flush).
+func (j *Journal) claim() (*state, error) {
+	var token [8]byte
+	_, _ = rand.Read(token[:])
+	j.owner = fmt.Sprintf("pid %d, %x", os.Getpid(), token)
+	unlock, err := lockDir(j.dir)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s: lock: %w", ErrStateDir, j.dir, err)
+	}
+	defer unlock()
+	j.removeTemps()
+	st, err := j.read()
+	if err != nil {
+		if err := j.moveAside(err); err != nil {
+			return nil, err
+		}
+		st = &state{Version: formatVersion}
+	}
+	st.Owner = j.owner
+	data, err := st.encode()
+	if err == nil {
+		err = writeAtomic(j.dir, fileName, data, 0o600)
+	}
+	if err != nil {
+		_ = j.m.Record(hotswap.Event{Type: EventError, Source: j.dir,
+			Err: fmt.Errorf("journal: write %s: %w", filepath.Join(j.dir, fileName), err)})
+	}
+	return st, nil
 }
 
 // Identity returns the identity of the baseline the journal records for.
@@ -245,9 +280,10 @@ func (j *Journal) Known(path string, sum [sha256.Size]byte) (id string, skip boo
 }
 
 // Sync waits until the journal on disk holds every change the manager
-// made before the call, and returns the error of that write, if any. An
-// admin API, say, calls it after Apply to promise that the patch
-// survives a crash.
+// made before the call, and returns the error of that write, if any (one
+// wrapping [ErrTakenOver] once another process opened the state
+// directory). An admin API, say, calls it after Apply to promise that
+// the patch survives a crash.
 func (j *Journal) Sync(ctx context.Context) error {
 	reply := make(chan error, 1)
 	select {
@@ -592,13 +628,31 @@ func (j *Journal) blobPath(e entry) string {
 // flush writes the record if it changed, then removes the copies no
 // record refers to. A failure is reported, and tried again at the next
 // change.
+//
+// The write is made under the state directory's lock, and only while the
+// journal on disk still names this journal its owner: once another
+// process opened the directory, this one stops writing (it would undo
+// that one's record), reports it once, and fails every later flush.
 func (j *Journal) flush() error {
 	if !j.dirty {
 		return nil
 	}
-	data, err := j.st.encode()
+	if j.gone != nil {
+		return j.gone
+	}
+	unlock, err := lockDir(j.dir)
 	if err == nil {
-		err = writeAtomic(j.dir, fileName, data, 0o600)
+		defer unlock()
+		if other := j.ownerOnDisk(); other != "" && other != j.owner {
+			j.gone = fmt.Errorf("%w: %s was opened by %s after this process (%s), which no longer records its patches there: they will not be applied again after a restart",
+				ErrTakenOver, j.dir, other, j.owner)
+			_ = j.m.Record(hotswap.Event{Type: EventError, Source: j.dir, Err: j.gone})
+			return j.gone
+		}
+		var data []byte
+		if data, err = j.st.encode(); err == nil {
+			err = writeAtomic(j.dir, fileName, data, 0o600)
+		}
 	}
 	if err != nil {
 		err = fmt.Errorf("journal: write %s: %w", filepath.Join(j.dir, fileName), err)
@@ -608,6 +662,20 @@ func (j *Journal) flush() error {
 	j.dirty = false
 	j.collect()
 	return nil
+}
+
+// ownerOnDisk returns the owner the journal on disk names, "" if it has
+// none or cannot be read (then it is this journal's to write).
+func (j *Journal) ownerOnDisk() string {
+	data, _, err := patchfile.ReadFile(filepath.Join(j.dir, fileName), maxJournalSize)
+	if err != nil {
+		return ""
+	}
+	st, err := parse(data)
+	if err != nil {
+		return ""
+	}
+	return st.Owner
 }
 
 // collect removes kept copies that no baseline's record refers to.
