@@ -111,6 +111,8 @@ type Journal struct {
 	dirty   bool             // st differs from the file
 	gone    error            // ErrTakenOver and why, once another process took over
 	warned  map[string]bool  // IDs reported as having no copy
+	// uncopyable are IDs whose file could not give a copy (gone, changed).
+	uncopyable map[string]bool
 
 	events      <-chan hotswap.Event
 	unsubscribe func()
@@ -197,6 +199,7 @@ func open(ctx context.Context, m *hotswap.Manager, dir string, opts Options, buf
 		rolledBack: make(map[string]bool),
 		known:      make(map[string]entry),
 		warned:     make(map[string]bool),
+		uncopyable: make(map[string]bool),
 		syncReq:    make(chan chan error),
 		stop:       make(chan struct{}),
 		exited:     make(chan struct{}),
@@ -589,15 +592,10 @@ func (j *Journal) newEntry(id string, kind hotswap.Kind, source string) entry {
 		e.SHA256 = k.SHA256 // re-applied at Open, applied again since
 		return e
 	}
-	data, _, err := patchfile.ReadFile(source, j.opts.MaxPatchSize)
+	sum, err := j.copyOf(id, source)
 	if err == nil {
-		sum := sha256.Sum256(data)
-		if patchID(source, sum) != id {
-			err = errors.New("the file no longer holds the content that was applied (it changed or was replaced just after)")
-		} else if err = j.keep(source, sum, data); err == nil {
-			e.SHA256 = hex.EncodeToString(sum[:])
-			return e
-		}
+		e.SHA256 = sum
+		return e
 	}
 	if !j.warned[id] {
 		j.warned[id] = true
@@ -605,6 +603,50 @@ func (j *Journal) newEntry(id string, kind hotswap.Kind, source string) entry {
 			Err: fmt.Errorf("journal: no copy of patch %q kept, so it will not be applied again after a restart: %w", id, err)})
 	}
 	return e
+}
+
+// copyOf keeps a copy of the file at source, if it still holds the
+// content that gave the patch id, and returns the content's hex SHA-256.
+// An error of the file itself (gone, changed, too large) is marked in
+// j.uncopyable: no later try can mend it; an error of the state directory
+// (a full disk) is tried again at each flush.
+func (j *Journal) copyOf(id, source string) (string, error) {
+	data, _, err := patchfile.ReadFile(source, j.opts.MaxPatchSize)
+	if err == nil {
+		sum := sha256.Sum256(data)
+		if patchID(source, sum) != id {
+			err = errors.New("the file no longer holds the content that was applied (it changed or was replaced just after)")
+		} else {
+			if err := j.keep(source, sum, data); err != nil {
+				return "", err
+			}
+			return hex.EncodeToString(sum[:]), nil
+		}
+	}
+	j.uncopyable[id] = true
+	return "", err
+}
+
+// copyMissing tries again to keep the copies of this baseline's patches
+// that a failure of the state directory left without one. It returns
+// the first such failure.
+func (j *Journal) copyMissing() error {
+	var first error
+	rec := &j.st.Baselines[0]
+	for i, e := range rec.Patches {
+		if e.SHA256 != "" || e.Kind == hotswap.KindManual || e.Kind == "" || e.Source == "" || j.uncopyable[e.ID] {
+			continue
+		}
+		sum, err := j.copyOf(e.ID, e.Source)
+		switch {
+		case err == nil:
+			rec.Patches[i].SHA256 = sum
+			j.dirty = true
+		case first == nil && !j.uncopyable[e.ID]:
+			first = fmt.Errorf("journal: keep a copy of patch %q: %w", e.ID, err)
+		}
+	}
+	return first
 }
 
 // keep stores a patch file's content under blobs/<sha256>/<base name>:
@@ -633,12 +675,16 @@ func (j *Journal) blobPath(e entry) string {
 // journal on disk still names this journal its owner: once another
 // process opened the directory, this one stops writing (it would undo
 // that one's record), reports it once, and fails every later flush.
+//
+// It first keeps the copies a full disk prevented: while one is missing,
+// flush fails, so Sync does not promise a patch it could not apply again.
 func (j *Journal) flush() error {
-	if !j.dirty {
-		return nil
-	}
 	if j.gone != nil {
 		return j.gone
+	}
+	copyErr := j.copyMissing()
+	if !j.dirty {
+		return copyErr
 	}
 	unlock, err := lockDir(j.dir)
 	if err == nil {
@@ -661,7 +707,7 @@ func (j *Journal) flush() error {
 	}
 	j.dirty = false
 	j.collect()
-	return nil
+	return copyErr
 }
 
 // ownerOnDisk returns the owner the journal on disk names, "" if it has
