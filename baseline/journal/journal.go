@@ -1,6 +1,7 @@
 package journal
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -588,7 +589,7 @@ func (j *Journal) newEntry(id string, kind hotswap.Kind, source string) entry {
 	if kind == hotswap.KindManual || kind == "" || source == "" {
 		return e
 	}
-	if k, ok := j.known[id]; ok && k.SHA256 != "" {
+	if k, ok := j.known[id]; ok && k.SHA256 != "" && j.copyIntact(k) {
 		e.SHA256 = k.SHA256 // re-applied at Open, applied again since
 		return e
 	}
@@ -654,13 +655,24 @@ func (j *Journal) copyMissing() error {
 func (j *Journal) keep(source string, sum [sha256.Size]byte, data []byte) error {
 	d := filepath.Join(j.dir, blobDir, hex.EncodeToString(sum[:]))
 	name := filepath.Base(source)
-	if fi, err := os.Stat(filepath.Join(d, name)); err == nil && fi.Size() == int64(len(data)) {
-		return nil // kept already (checked against its hash when used)
+	if old, _, err := patchfile.ReadFile(filepath.Join(d, name), int64(len(data))); err == nil && bytes.Equal(old, data) {
+		return nil // kept already; a copy changed since is replaced
 	}
 	if err := os.MkdirAll(d, 0o700); err != nil {
 		return err
 	}
 	return writeAtomic(d, name, data, 0o700) // executable: a process patch runs from it
+}
+
+// copyIntact reports whether the kept copy of e holds the content
+// recorded.
+func (j *Journal) copyIntact(e entry) bool {
+	data, _, err := patchfile.ReadFile(j.blobPath(e), j.opts.MaxPatchSize)
+	if err != nil {
+		return false
+	}
+	sum := sha256.Sum256(data)
+	return hex.EncodeToString(sum[:]) == e.SHA256
 }
 
 func (j *Journal) blobPath(e entry) string {
