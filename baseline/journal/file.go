@@ -82,14 +82,22 @@ type superseded struct {
 	ID     string `json:"id"`
 }
 
-// encode renders s with its checksum line.
+// encode renders s with its checksum line. It refuses what [parse] would
+// refuse: a journal written is one the next start reads.
 func (s *state) encode() ([]byte, error) {
+	if err := s.check(); err != nil {
+		return nil, fmt.Errorf("not written, the next start could not read it: %w", err)
+	}
 	doc, err := json.MarshalIndent(s, "", " ")
 	if err != nil {
 		return nil, err
 	}
 	sum := sha256.Sum256(doc)
-	return fmt.Appendf(doc, "\n%s%s\n", sumPrefix, hex.EncodeToString(sum[:])), nil
+	data := fmt.Appendf(doc, "\n%s%s\n", sumPrefix, hex.EncodeToString(sum[:]))
+	if len(data) > maxJournalSize {
+		return nil, fmt.Errorf("not written, the next start could not read it: %d bytes, more than the %d a journal may hold", len(data), maxJournalSize)
+	}
+	return data, nil
 }
 
 // parse reads a journal, checking its checksum and every field. Any

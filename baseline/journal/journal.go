@@ -519,6 +519,9 @@ func (j *Journal) handle(ev hotswap.Event) bool {
 	j.lastGen = ev.Generation
 	rec := &j.st.Baselines[0]
 	if ev.Type == hotswap.EventApplied {
+		if !j.recordable(ev.PatchID, ev.Kind) {
+			return true
+		}
 		rec.Patches = append(rec.Patches, j.newEntry(ev.PatchID, ev.Kind, ev.Source))
 		j.markRolledBack(rec, ev.PatchID, "") // applied again: no longer held back
 	} else {
@@ -565,14 +568,17 @@ func (j *Journal) resync() {
 		byID[e.ID] = e
 	}
 	var patches []entry
-	for i, p := range st.Stack {
+	for _, p := range st.Stack {
+		if !j.recordable(p.ID, p.Kind) {
+			continue
+		}
 		e, ok := byID[p.ID]
 		if !ok {
 			if e, ok = j.known[p.ID]; !ok {
 				e = j.newEntry(p.ID, p.Kind, p.Source)
 			}
 		}
-		e.Order = i + 1
+		e.Order = len(patches) + 1
 		patches = append(patches, e)
 	}
 	if !slices.Equal(patches, rec.Patches) {
@@ -580,6 +586,21 @@ func (j *Journal) resync() {
 		j.dirty = true
 	}
 	j.synced, j.lastGen = st.Generation, st.Generation
+}
+
+// recordable reports whether a patch's ID and kind can be written in
+// the journal (printable text, see [state.check]); the first time one
+// cannot, it says so.
+func (j *Journal) recordable(id string, kind hotswap.Kind) bool {
+	if validText(id) && validText(string(kind)) {
+		return true
+	}
+	if !j.warned[id] {
+		j.warned[id] = true
+		_ = j.m.Record(hotswap.Event{Type: EventError, PatchID: id, Kind: kind,
+			Err: fmt.Errorf("journal: patch %q (kind %q) not recorded: its ID or kind is empty, longer than 4096 bytes or not printable, so it will not be applied again after a restart", id, kind)})
+	}
+	return false
 }
 
 // newEntry records a patch just applied and keeps a copy of its file:
