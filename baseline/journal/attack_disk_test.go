@@ -3,6 +3,8 @@ package journal_test
 import (
 	"bytes"
 	"context"
+	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -18,15 +20,25 @@ import (
 // no right to mount).
 func tinyFS(t *testing.T) string {
 	t.Helper()
+	dir, err := mountTmpfs(t, "256k")
+	if err != nil {
+		t.Skip(err)
+	}
+	return dir
+}
+
+// mountTmpfs mounts a tmpfs of the size given for the test.
+func mountTmpfs(t *testing.T, size string) (string, error) {
+	t.Helper()
 	dir := t.TempDir()
 	if os.Geteuid() != 0 {
-		t.Skip("needs root to mount a small tmpfs")
+		return "", errors.New("needs root to mount a tmpfs")
 	}
-	if err := syscall.Mount("tmpfs", dir, "tmpfs", 0, "size=256k,mode=0700"); err != nil {
-		t.Skipf("cannot mount a tmpfs: %v", err)
+	if err := syscall.Mount("tmpfs", dir, "tmpfs", 0, "size="+size+",mode=0700"); err != nil {
+		return "", fmt.Errorf("cannot mount a tmpfs: %w", err)
 	}
 	t.Cleanup(func() { syscall.Unmount(dir, syscall.MNT_DETACH) })
-	return dir
+	return dir, nil
 }
 
 // fill writes a file into dir until the file system is full, and returns
