@@ -23,12 +23,16 @@ import (
 // old journal or the new one, never a mix; a temporary file left by a
 // crash is never read, and is removed at the next Open.
 const (
-	fileName      = "journal"
-	tempPattern   = fileName + ".tmp-*"
-	lockName      = "lock"
-	blobDir       = "blobs"
-	formatVersion = 1
-	sumPrefix     = "sha256 "
+	fileName    = "journal"
+	tempPattern = fileName + ".tmp-*"
+	// blobTempPattern names the temporary files of kept copies, made in
+	// the state directory itself: in the copy's own directory, a
+	// temporary file's name could be a patch file's.
+	blobTempPattern = "blob.tmp-*"
+	lockName        = "lock"
+	blobDir         = "blobs"
+	formatVersion   = 1
+	sumPrefix       = "sha256 "
 
 	// maxJournalSize bounds the journal a reader accepts, before reading.
 	maxJournalSize = 16 << 20
@@ -230,8 +234,14 @@ func validBase(id, source, sum string) bool {
 // writeAtomic replaces dir/name with data: a temporary file in dir is
 // written, synced and renamed over name, and dir is synced, so that a
 // crash at any point leaves the old file or the new one.
-func writeAtomic(dir, name string, data []byte, perm os.FileMode) (err error) {
-	f, err := os.CreateTemp(dir, name+".tmp-*")
+func writeAtomic(dir, name string, data []byte, perm os.FileMode) error {
+	return writeAtomicVia(dir, name+".tmp-*", dir, name, data, perm)
+}
+
+// writeAtomicVia is writeAtomic with the temporary file made in tmpDir
+// (on the same file system as dir), named after pattern.
+func writeAtomicVia(tmpDir, pattern, dir, name string, data []byte, perm os.FileMode) (err error) {
+	f, err := os.CreateTemp(tmpDir, pattern)
 	if err != nil {
 		return err
 	}

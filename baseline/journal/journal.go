@@ -682,7 +682,7 @@ func (j *Journal) keep(source string, sum [sha256.Size]byte, data []byte) error 
 	if err := os.MkdirAll(d, 0o700); err != nil {
 		return err
 	}
-	return writeAtomic(d, name, data, 0o700) // executable: a process patch runs from it
+	return writeAtomicVia(j.dir, blobTempPattern, d, name, data, 0o700) // executable: a process patch runs from it
 }
 
 // copyIntact reports whether the kept copy of e holds the content
@@ -824,7 +824,7 @@ func (j *Journal) moveAside(why error) error {
 // removeTemps removes what writes cut short by a crash left behind.
 func (j *Journal) removeTemps() {
 	left, _ := filepath.Glob(filepath.Join(j.dir, tempPattern))
-	more, _ := filepath.Glob(filepath.Join(j.dir, blobDir, "*", "*.tmp-*"))
+	more, _ := filepath.Glob(filepath.Join(j.dir, blobTempPattern))
 	for _, p := range append(left, more...) {
 		os.Remove(p)
 	}
