@@ -266,21 +266,27 @@ func (j *Journal) Dir() string { return j.dir }
 
 // Known is the [patchdir.Options] Known of a patch directory watched
 // alongside the journal: a file whose name and content gave a patch that
-// Open applied again counts as that patch; a content superseded by a new
+// Open applied again counts as that patch while it is applied; a content superseded by a new
 // baseline stays unapplied, and so does a file whose name and content
 // gave a patch that this baseline rolled back; anything else loads as
 // usual.
 func (j *Journal) Known(path string, sum [sha256.Size]byte) (id string, skip bool) {
 	id = patchID(path, sum)
 	j.mu.Lock()
-	defer j.mu.Unlock()
+	replayed, held := j.replayed[id], j.superseded[sum] || j.rolledBack[id]
+	j.mu.Unlock()
 	switch {
-	case j.replayed[id]:
+	case replayed && j.inStack(id):
 		return id, true
-	case j.superseded[sum], j.rolledBack[id]:
+	case held:
 		return "", true
 	}
-	return "", false
+	return "", false // also a replayed patch reverted since: its file applies again
+}
+
+// inStack reports whether the patch id is applied now.
+func (j *Journal) inStack(id string) bool {
+	return slices.ContainsFunc(j.m.Status().Stack, func(p hotswap.PatchInfo) bool { return p.ID == id })
 }
 
 // Sync waits until the journal on disk holds every change the manager
