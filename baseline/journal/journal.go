@@ -213,7 +213,7 @@ func open(ctx context.Context, m *hotswap.Manager, dir string, opts Options, buf
 	// the re-applies on, no change is missed.
 	j.events, j.unsubscribe = m.Subscribe(buffer)
 	apply, gone, prev := j.plan(st)
-	j.replay(ctx, apply)
+	j.replay(ctx, apply, prev != "")
 	j.resync()
 	j.dirty = true
 	_ = j.flush()
@@ -376,8 +376,13 @@ func (j *Journal) plan(st *state) (apply, gone []entry, prev string) {
 	return apply, gone, prev
 }
 
-// replay applies the entries again, in order.
-func (j *Journal) replay(ctx context.Context, apply []entry) {
+// replay applies the entries again, in order; carried says they come
+// from the previous baseline (Options.CarryForward).
+func (j *Journal) replay(ctx context.Context, apply []entry, carried bool) {
+	how := "again after a restart"
+	if carried {
+		how = "carried forward to the new baseline"
+	}
 	inStack := make(map[string]bool)
 	for _, p := range j.m.Status().Stack {
 		inStack[p.ID] = true
@@ -390,9 +395,15 @@ func (j *Journal) replay(ctx context.Context, apply []entry) {
 			j.m.Logger().Info("journal: not applied again: "+why, "patch", e.ID, "source", e.Source)
 			continue
 		}
-		if err := j.replayOne(ctx, e); err != nil {
+		err := j.replayOne(ctx, e)
+		var refused *applyError
+		switch {
+		case errors.As(err, &refused):
+			// The manager reported the rejection already.
+			j.m.Logger().Warn("journal: patch not applied "+how, "patch", e.ID, "source", e.Source, "err", refused.err)
+		case err != nil:
 			_ = j.m.Record(hotswap.Event{Type: hotswap.EventRejected, PatchID: e.ID, Kind: e.Kind, Source: e.Source,
-				Err: fmt.Errorf("journal: apply patch %q again after a restart: %w", e.ID, err)})
+				Err: fmt.Errorf("journal: apply patch %q %s: %w", e.ID, how, err)})
 		}
 	}
 }
@@ -421,6 +432,13 @@ func sameDir(a, b string) bool {
 	}
 	return filepath.Clean(a) == filepath.Clean(b)
 }
+
+// applyError is a refusal of the manager's Apply, which records its
+// own rejection event.
+type applyError struct{ err error }
+
+func (e *applyError) Error() string { return e.err.Error() }
+func (e *applyError) Unwrap() error { return e.err }
 
 func (j *Journal) replayOne(ctx context.Context, e entry) error {
 	if e.SHA256 == "" {
@@ -453,7 +471,7 @@ func (j *Journal) replayOne(ctx context.Context, e entry) error {
 	p.Source = e.Source
 	if _, err := j.m.Apply(ctx, p); err != nil {
 		_ = j.m.Release(p)
-		return err
+		return &applyError{err}
 	}
 	j.mu.Lock()
 	j.replayed[p.ID] = true
