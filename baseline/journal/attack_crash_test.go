@@ -12,8 +12,9 @@ import (
 
 // TestAttackCrashBetweenCopyAndRename: a crash after a patch's copy was
 // kept and while the journal's temporary file was being written leaves
-// the old journal, a copy no record names and the temporary file; the
-// next start applies the old stack, and removes the other two.
+// the old journal, a copy no record names, the temporary file and the
+// killed process's owner file; the next start applies the old stack, and
+// removes the rest.
 func TestAttackCrashBetweenCopyAndRename(t *testing.T) {
 	t.Parallel()
 	state, src := stateDir(t), t.TempDir()
@@ -26,12 +27,13 @@ func TestAttackCrashBetweenCopyAndRename(t *testing.T) {
 	}
 	writeFile(t, orphan, "b.txt", "B")
 	temp := writeFile(t, state, "journal.tmp-12345", `{"version": 1, "current": "exe:A", "basel`)
+	owner := writeFile(t, state, "owner.1234-0123456789abcdef", "") // of a process killed, not locked
 
 	s = start(t, state, "exe:A", hotswap.KindScript, journal.Options{})
 	if got := s.stack(); !slices.Equal(got, []string{a}) {
 		t.Fatalf("stack %v, want [%s]", got, a)
 	}
-	for _, p := range []string{orphan, temp} {
+	for _, p := range []string{orphan, temp, owner} {
 		if _, err := os.Stat(p); err == nil {
 			t.Errorf("%s left behind", p)
 		}

@@ -52,3 +52,32 @@ func TestAttackTwoServersOneStateDir(t *testing.T) {
 		t.Fatalf("restart applied %v, want the stack of the server that took over, %v", third.stack(), want)
 	}
 }
+
+// TestAttackTakeOverByAFailedStep: the process that took the journal
+// over ends (a new binary that exits at start or never becomes ready,
+// and is stopped): the first, still serving, takes the journal back at
+// its next change, and a restart of its baseline applies its whole
+// stack.
+func TestAttackTakeOverByAFailedStep(t *testing.T) {
+	t.Parallel()
+	for _, ident := range []string{"exe:A", "exe:B"} { // a restart, a new baseline
+		t.Run(ident, func(t *testing.T) {
+			t.Parallel()
+			state, src := stateDir(t), t.TempDir()
+			first := start(t, state, "exe:A", hotswap.KindScript, journal.Options{})
+			a := first.apply(t, writeFile(t, src, "a.txt", "A"))
+			failed := start(t, state, ident, hotswap.KindScript, journal.Options{})
+			failed.stop(t)
+
+			b := first.apply(t, writeFile(t, src, "b.txt", "B")) // Syncs, and fails the test if it cannot
+			if ev := first.events(journal.EventError); len(ev) != 0 {
+				t.Errorf("journal-error events %v, want none: the process that took over is gone", ev)
+			}
+			first.stop(t)
+			again := start(t, state, "exe:A", hotswap.KindScript, journal.Options{})
+			if got := again.stack(); !slices.Equal(got, []string{a, b}) {
+				t.Fatalf("restart applied %v, want [%s %s]", got, a, b)
+			}
+		})
+	}
+}

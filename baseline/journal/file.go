@@ -30,9 +30,12 @@ const (
 	// temporary file's name could be a patch file's.
 	blobTempPattern = "blob.tmp-*"
 	lockName        = "lock"
-	blobDir         = "blobs"
-	formatVersion   = 1
-	sumPrefix       = "sha256 "
+	// ownerPrefix names the file, owner.<token>, whose lock says that the
+	// journal with that owner token is open in a running process.
+	ownerPrefix   = "owner."
+	blobDir       = "blobs"
+	formatVersion = 1
+	sumPrefix     = "sha256 "
 
 	// maxJournalSize bounds the journal a reader accepts, before reading.
 	maxJournalSize = 16 << 20
@@ -196,6 +199,20 @@ func (s *state) find(identity string) *baselineRec {
 		}
 	}
 	return nil
+}
+
+// validToken reports whether s can be an owner token (see claim): it
+// names a file in the state directory.
+func validToken(s string) bool {
+	if s == "" || len(s) > 64 {
+		return false
+	}
+	for _, c := range s {
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || c == '-') {
+			return false
+		}
+	}
+	return true
 }
 
 func validSum(s string) bool {

@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -105,13 +106,14 @@ type Journal struct {
 	rolledBack map[string]bool // IDs of this baseline's rolled-back patches
 
 	// Owned by Open, then by the follow goroutine.
-	st      *state           // st.Baselines[0] is this baseline's record
-	known   map[string]entry // the entries re-applied at Open, by ID: their copies stay for this run
-	synced  uint64           // events up to this generation are in st
-	lastGen uint64           // the generation of the last change event taken
-	dirty   bool             // st differs from the file
-	gone    error            // ErrTakenOver and why, once another process took over
-	warned  map[string]bool  // IDs reported as having no copy
+	st       *state           // st.Baselines[0] is this baseline's record
+	known    map[string]entry // the entries re-applied at Open, by ID: their copies stay for this run
+	synced   uint64           // events up to this generation are in st
+	lastGen  uint64           // the generation of the last change event taken
+	dirty    bool             // st differs from the file
+	detached bool             // another process, alive, took the journal over
+	release  func()           // releases the lock that says this journal's owner is alive
+	warned   map[string]bool  // IDs reported as having no copy
 	// uncopyable are IDs whose file could not give a copy (gone, changed).
 	uncopyable map[string]bool
 
@@ -232,13 +234,22 @@ func open(ctx context.Context, m *hotswap.Manager, dir string, opts Options, buf
 func (j *Journal) claim() (*state, error) {
 	var token [8]byte
 	_, _ = rand.Read(token[:])
-	j.owner = fmt.Sprintf("pid %d, %x", os.Getpid(), token)
+	j.owner = fmt.Sprintf("%d-%x", os.Getpid(), token)
 	unlock, err := lockDir(j.dir)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s: lock: %w", ErrStateDir, j.dir, err)
 	}
 	defer unlock()
+	if j.release, err = holdOwner(j.dir, j.owner); err != nil {
+		return nil, fmt.Errorf("%w: %s: lock: %w", ErrStateDir, j.dir, err)
+	}
 	j.removeTemps()
+	owners, _ := filepath.Glob(filepath.Join(j.dir, ownerPrefix+"*"))
+	for _, o := range owners {
+		if t := strings.TrimPrefix(filepath.Base(o), ownerPrefix); t != j.owner {
+			ownerAlive(j.dir, t) // removes the file of a process that ended without closing
+		}
+	}
 	st, err := j.read()
 	if err != nil {
 		if err := j.moveAside(err); err != nil {
@@ -320,6 +331,7 @@ func (j *Journal) Close() error {
 		close(j.stop)
 		<-j.exited
 		j.unsubscribe()
+		j.release()
 	})
 	return nil
 }
@@ -729,16 +741,14 @@ func (j *Journal) blobPath(e entry) string {
 // change.
 //
 // The write is made under the state directory's lock, and only while the
-// journal on disk still names this journal its owner: once another
-// process opened the directory, this one stops writing (it would undo
-// that one's record), reports it once, and fails every later flush.
-//
-// It first keeps the copies a full disk prevented: while one is missing,
-// flush fails, so Sync does not promise a patch it could not apply again.
+// journal on disk names this journal its owner, or names one whose
+// process is gone. While another process that opened the directory
+// later is alive, this one does not write (it would undo that one's
+// record): it reports it once, and every flush with a change fails. Once
+// that process is gone (a baseline step that failed), this one takes the
+// journal back: its own record, with the other baselines' records as on
+// disk.
 func (j *Journal) flush() error {
-	if j.gone != nil {
-		return j.gone
-	}
 	copyErr := j.copyMissing()
 	if !j.dirty {
 		return copyErr
@@ -746,12 +756,19 @@ func (j *Journal) flush() error {
 	unlock, err := lockDir(j.dir)
 	if err == nil {
 		defer unlock()
-		if other := j.ownerOnDisk(); other != "" && other != j.owner {
-			j.gone = fmt.Errorf("%w: %s was opened by %s after this process (%s), which no longer records its patches there: they will not be applied again after a restart",
-				ErrTakenOver, j.dir, other, j.owner)
-			_ = j.m.Record(hotswap.Event{Type: EventError, Source: j.dir, Err: j.gone})
-			return j.gone
+		if disk := j.readOwned(); disk != nil {
+			if ownerAlive(j.dir, disk.Owner) {
+				err := fmt.Errorf("%w: %s was opened by process %s after this one (%s), which no longer records its patches there while that one runs: they will not be applied again after a restart",
+					ErrTakenOver, j.dir, disk.Owner, j.owner)
+				if !j.detached {
+					j.detached = true
+					_ = j.m.Record(hotswap.Event{Type: EventError, Source: j.dir, Err: err})
+				}
+				return err
+			}
+			j.takeBack(disk)
 		}
+		j.detached = false
 		var data []byte
 		if data, err = j.st.encode(); err == nil {
 			err = writeAtomic(j.dir, fileName, data, 0o600)
@@ -767,18 +784,34 @@ func (j *Journal) flush() error {
 	return copyErr
 }
 
-// ownerOnDisk returns the owner the journal on disk names, "" if it has
-// none or cannot be read (then it is this journal's to write).
-func (j *Journal) ownerOnDisk() string {
+// readOwned returns the journal on disk if it names an owner other than
+// this journal; nil if it names this one or none, or cannot be read
+// (then it is this journal's to write).
+func (j *Journal) readOwned() *state {
 	data, _, err := patchfile.ReadFile(filepath.Join(j.dir, fileName), maxJournalSize)
 	if err != nil {
-		return ""
+		return nil
 	}
 	st, err := parse(data)
-	if err != nil {
-		return ""
+	if err != nil || st.Owner == "" || st.Owner == j.owner {
+		return nil
 	}
-	return st.Owner
+	return st
+}
+
+// takeBack makes this journal the owner again after the process that
+// took it over ended: this baseline's record, then the others as that
+// process left them; this baseline is the one running.
+func (j *Journal) takeBack(disk *state) {
+	mine := j.st.Baselines[0]
+	others := slices.DeleteFunc(disk.Baselines, func(b baselineRec) bool { return b.Identity == mine.Identity })
+	j.st = &state{Version: formatVersion, Current: j.ident, Owner: j.owner,
+		Baselines: append([]baselineRec{mine}, others...)}
+	if len(j.st.Baselines) > maxBaselines {
+		j.st.Baselines = j.st.Baselines[:maxBaselines]
+	}
+	j.m.Logger().Info("journal: the process that took the state directory over is gone; this one records its patches there again",
+		"dir", j.dir, "gone", disk.Owner)
 }
 
 // collect removes kept copies that no baseline's record refers to.

@@ -64,3 +64,43 @@ func syncDir(dir string) error {
 	defer d.Close()
 	return d.Sync()
 }
+
+// holdOwner creates the file owner.<token> in dir and holds a lock on it
+// while the journal is open (the system releases it when the process
+// ends, however it ends): see ownerAlive. release removes the file.
+func holdOwner(dir, token string) (release func(), err error) {
+	path := filepath.Join(dir, ownerPrefix+token)
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		os.Remove(path)
+		return nil, err
+	}
+	return func() {
+		os.Remove(path)
+		f.Close()
+	}, nil
+}
+
+// ownerAlive reports whether the journal named by token is open in a
+// running process: its owner file is locked. The file of one that ended
+// without closing (kill -9) is removed.
+func ownerAlive(dir, token string) bool {
+	if !validToken(token) {
+		return false
+	}
+	path := filepath.Join(dir, ownerPrefix+token)
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		return true
+	}
+	os.Remove(path)
+	return false
+}
