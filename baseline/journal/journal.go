@@ -715,8 +715,18 @@ func (j *Journal) keep(source string, sum [sha256.Size]byte, data []byte) error 
 	if old, _, err := patchfile.ReadFile(filepath.Join(d, name), int64(len(data))); err == nil && bytes.Equal(old, data) {
 		return nil // kept already; a copy changed since is replaced
 	}
-	if err := os.MkdirAll(d, 0o700); err != nil {
-		return err
+	if _, err := os.Stat(d); err != nil {
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			return err
+		}
+		// The new directories' entries are durable before a journal
+		// that names the copy is.
+		if err := syncDir(filepath.Dir(d)); err != nil {
+			return err
+		}
+		if err := syncDir(j.dir); err != nil {
+			return err
+		}
 	}
 	return writeAtomicVia(j.dir, blobTempPattern, d, name, data, 0o700) // executable: a process patch runs from it
 }
