@@ -3,8 +3,10 @@ package journal_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -79,5 +81,52 @@ func TestAttackTakeOverByAFailedStep(t *testing.T) {
 				t.Fatalf("restart applied %v, want [%s %s]", got, a, b)
 			}
 		})
+	}
+}
+
+// TestAttackTwoServersRace: two servers on one state directory apply
+// and revert patches at the same time: the journal stays readable, and a
+// restart applies the stack of the one that opened it last.
+func TestAttackTwoServersRace(t *testing.T) {
+	t.Parallel()
+	state := stateDir(t)
+	first := start(t, state, "exe:A", hotswap.KindScript, journal.Options{})
+	second := start(t, state, "exe:A", hotswap.KindScript, journal.Options{})
+	var wg sync.WaitGroup
+	for i, s := range []*server{first, second} {
+		src := t.TempDir()
+		wg.Go(func() {
+			ctx := context.Background()
+			l := s.m.Loaders()[0]
+			for k := range 20 {
+				p, err := s.m.Load(ctx, l, writeFile(t, src, fmt.Sprintf("s%d-%d.txt", i, k), fmt.Sprint(i, k)))
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if _, err := s.m.Apply(ctx, p); err != nil {
+					t.Error(err)
+					return
+				}
+				if k%2 == 1 {
+					if err := s.m.Revert(ctx, p.ID); err != nil {
+						t.Error(err)
+						return
+					}
+				}
+			}
+		})
+	}
+	wg.Wait()
+	second.sync(t)
+	want := second.stack()
+	first.stop(t)
+	second.stop(t)
+	third := start(t, state, "exe:A", hotswap.KindScript, journal.Options{})
+	if ev := third.events(journal.EventCorrupt); len(ev) != 0 {
+		t.Fatalf("journal corrupt: %v", ev)
+	}
+	if got := third.stack(); !slices.Equal(got, want) {
+		t.Fatalf("restart applied %v, want the second server's stack %v", got, want)
 	}
 }
