@@ -33,9 +33,10 @@
 // the directory, from [hotswap.Manager.Apply] or from an admin API is
 // recorded alike. A subscriber that falls behind misses events: the
 // journal sees the gap in the generations and rebuilds its record from
-// [hotswap.Manager.Status]. A rolled-back patch leaves the record, and the
-// file it came from (same name and content) stays unapplied at the next
-// start of the same baseline, until it changes. The reverts of the manager's Close (which
+// [hotswap.Manager.Status]. A patch of a file of [Options] PatchDir that
+// is rolled back, or reverted by hand (an admin API) while its file stays,
+// leaves the record, and the file (same name and content) stays unapplied
+// at the next start of the same baseline, until it changes. The reverts of the manager's Close (which
 // carry a Note and no error) are not recorded, so a graceful stop keeps
 // the stack for the next start. The file is written on the journal's own
 // goroutine, after the change; [Journal.Sync] waits for it. A source of
@@ -132,10 +133,7 @@
 // anyway; only a patch from elsewhere is lost. A patch whose file changed
 // before the journal copied it is recorded without a copy and reported.
 // If the journal falls more than 1024 events behind at the moment the
-// manager closes, its rebuild may see the emptied stack. A patch reverted
-// by hand (Manager.Revert) while its file stays in the patch directory
-// applies again at the next start (only a rolled-back one is held back).
-// A patch's Source is recorded as its loader gave it: a relative one
+// manager closes, its rebuild may see the emptied stack. A patch's Source is recorded as its loader gave it: a relative one
 // read after a chdir is not found. The parents of the state directory
 // are not checked. A kept copy is read again by its loader after its
 // SHA-256 was checked: the state directory's owner, and nobody else,

@@ -65,10 +65,11 @@ type baselineRec struct {
 	Identity   string       `json:"identity"`
 	Patches    []entry      `json:"patches"`              // the patch stack, bottom first
 	Superseded []superseded `json:"superseded,omitempty"` // contents older baselines applied, oldest first
-	// RolledBack are the patches of this baseline rolled back after
-	// repeated failures, oldest first: a patch directory file with that
-	// name and content stays unapplied at the next start.
-	RolledBack []superseded `json:"rolledBack,omitempty"`
+	// HeldBack are the patches of this baseline rolled back after
+	// repeated failures, or reverted by hand while their file stayed,
+	// oldest first: a patch directory file with that name and content
+	// stays unapplied at the next start.
+	HeldBack []superseded `json:"heldBack,omitempty"`
 }
 
 // entry is one applied patch.
@@ -158,9 +159,9 @@ func (s *state) check() error {
 			return fmt.Errorf("baseline %q recorded twice", b.Identity)
 		}
 		seen[b.Identity] = true
-		if len(b.Patches) > maxPatches || len(b.Superseded) > maxSuperseded || len(b.RolledBack) > maxSuperseded {
-			return fmt.Errorf("baseline %q: %d patches, %d superseded and %d rolled back, more than %d, %d and %d", b.Identity,
-				len(b.Patches), len(b.Superseded), len(b.RolledBack), maxPatches, maxSuperseded, maxSuperseded)
+		if len(b.Patches) > maxPatches || len(b.Superseded) > maxSuperseded || len(b.HeldBack) > maxSuperseded {
+			return fmt.Errorf("baseline %q: %d patches, %d superseded and %d held back, more than %d, %d and %d", b.Identity,
+				len(b.Patches), len(b.Superseded), len(b.HeldBack), maxPatches, maxSuperseded, maxSuperseded)
 		}
 		ids := make(map[string]bool)
 		for i, e := range b.Patches {
@@ -183,9 +184,9 @@ func (s *state) check() error {
 				return fmt.Errorf("baseline %q: superseded %q: bad sha256 %q", b.Identity, x.ID, x.SHA256)
 			}
 		}
-		for _, x := range b.RolledBack {
+		for _, x := range b.HeldBack {
 			if !validSum(x.SHA256) || !validText(x.ID) {
-				return fmt.Errorf("baseline %q: rolled back %q: bad sha256 %q", b.Identity, x.ID, x.SHA256)
+				return fmt.Errorf("baseline %q: held back %q: bad sha256 %q", b.Identity, x.ID, x.SHA256)
 			}
 		}
 	}

@@ -100,10 +100,10 @@ type Journal struct {
 	owner string // written into the journal by this Open: a process that reads another took over
 	opts  Options
 
-	mu         sync.Mutex // guards replayed, superseded and rolledBack
+	mu         sync.Mutex // guards replayed, superseded and heldBack
 	replayed   map[string]bool
 	superseded map[[sha256.Size]byte]bool
-	rolledBack map[string]bool // IDs of this baseline's rolled-back patches
+	heldBack   map[string]bool // IDs of this baseline's patches rolled back or reverted by hand
 
 	// Owned by Open, then by the follow goroutine.
 	st       *state           // st.Baselines[0] is this baseline's record
@@ -199,7 +199,7 @@ func open(ctx context.Context, m *hotswap.Manager, dir string, opts Options, buf
 		m: m, dir: dir, ident: ident, opts: opts,
 		replayed:   make(map[string]bool),
 		superseded: make(map[[sha256.Size]byte]bool),
-		rolledBack: make(map[string]bool),
+		heldBack:   make(map[string]bool),
 		known:      make(map[string]entry),
 		warned:     make(map[string]bool),
 		uncopyable: make(map[string]bool),
@@ -277,14 +277,15 @@ func (j *Journal) Dir() string { return j.dir }
 
 // Known is the [patchdir.Options] Known of a patch directory watched
 // alongside the journal: a file whose name and content gave a patch that
-// Open applied again counts as that patch while it is applied; a content superseded by a new
-// baseline stays unapplied, and so does a file whose name and content
-// gave a patch that this baseline rolled back; anything else loads as
-// usual.
+// Open applied again counts as that patch while it is applied; a content
+// superseded by a new baseline stays unapplied, and so does a file of
+// Options.PatchDir whose name and content gave a patch that this
+// baseline rolled back, or reverted by hand with the file left in place;
+// anything else loads as usual.
 func (j *Journal) Known(path string, sum [sha256.Size]byte) (id string, skip bool) {
 	id = patchID(path, sum)
 	j.mu.Lock()
-	replayed, held := j.replayed[id], j.superseded[sum] || j.rolledBack[id]
+	replayed, held := j.replayed[id], j.superseded[sum] || j.heldBack[id]
 	j.mu.Unlock()
 	switch {
 	case replayed && j.inStack(id):
@@ -382,8 +383,8 @@ func (j *Journal) plan(st *state) (apply, gone []entry, prev string) {
 			j.superseded[[sha256.Size]byte(b)] = true
 		}
 	}
-	for _, x := range mine.RolledBack {
-		j.rolledBack[x.ID] = true
+	for _, x := range mine.HeldBack {
+		j.heldBack[x.ID] = true
 	}
 	return apply, gone, prev
 }
@@ -559,11 +560,15 @@ func (j *Journal) handle(ev hotswap.Event) bool {
 			return true
 		}
 		rec.Patches = append(rec.Patches, j.newEntry(ev.PatchID, ev.Kind, ev.Source))
-		j.markRolledBack(rec, ev.PatchID, "") // applied again: no longer held back
+		j.markHeld(rec, ev.PatchID, "") // applied again: no longer held back
 	} else {
 		if i := slices.IndexFunc(rec.Patches, func(e entry) bool { return e.ID == ev.PatchID }); i >= 0 {
-			if e := rec.Patches[i]; ev.Type == hotswap.EventRolledBack && e.SHA256 != "" {
-				j.markRolledBack(rec, e.ID, e.SHA256)
+			// A patch rolled back, or reverted while its file still
+			// holds it (by hand: the patch directory reverts a file
+			// when it is removed or changes), stays off at the next
+			// start.
+			if e := rec.Patches[i]; j.inPatchDir(e) && (ev.Type == hotswap.EventRolledBack || j.fileHolds(e)) {
+				j.markHeld(rec, e.ID, e.SHA256)
 			}
 			rec.Patches = slices.Delete(rec.Patches, i, i+1)
 		}
@@ -575,21 +580,39 @@ func (j *Journal) handle(ev hotswap.Event) bool {
 	return true
 }
 
-// markRolledBack records that the patch id, whose file has the given
-// SHA-256, was rolled back, so that its file stays unapplied at the next
-// start; with sum "", it forgets it (the patch was applied again).
-func (j *Journal) markRolledBack(rec *baselineRec, id, sum string) {
-	i := slices.IndexFunc(rec.RolledBack, func(x superseded) bool { return x.ID == id })
+// inPatchDir reports whether e, with a kept copy, came from a file of
+// Options.PatchDir.
+func (j *Journal) inPatchDir(e entry) bool {
+	return j.opts.PatchDir != "" && e.SHA256 != "" && sameDir(filepath.Dir(e.Source), j.opts.PatchDir)
+}
+
+// fileHolds reports whether the file e came from still holds its
+// content.
+func (j *Journal) fileHolds(e entry) bool {
+	data, _, err := patchfile.ReadFile(e.Source, j.opts.MaxPatchSize)
+	if err != nil {
+		return false
+	}
+	sum := sha256.Sum256(data)
+	return hex.EncodeToString(sum[:]) == e.SHA256
+}
+
+// markHeld records that the patch id, whose file has the given SHA-256,
+// was rolled back or reverted by hand, so that its file stays unapplied
+// at the next start; with sum "", it forgets it (the patch was applied
+// again).
+func (j *Journal) markHeld(rec *baselineRec, id, sum string) {
+	i := slices.IndexFunc(rec.HeldBack, func(x superseded) bool { return x.ID == id })
 	if i < 0 && sum == "" {
 		return
 	}
 	if i >= 0 {
-		rec.RolledBack = slices.Delete(rec.RolledBack, i, i+1)
+		rec.HeldBack = slices.Delete(rec.HeldBack, i, i+1)
 	}
 	if sum != "" {
-		rec.RolledBack = append(rec.RolledBack, superseded{SHA256: sum, ID: id})
-		if n := len(rec.RolledBack) - maxSuperseded; n > 0 {
-			rec.RolledBack = rec.RolledBack[n:]
+		rec.HeldBack = append(rec.HeldBack, superseded{SHA256: sum, ID: id})
+		if n := len(rec.HeldBack) - maxSuperseded; n > 0 {
+			rec.HeldBack = rec.HeldBack[n:]
 		}
 	}
 	j.dirty = true
