@@ -253,6 +253,7 @@ func (j *Journal) claim() (*state, error) {
 	st, err := j.read()
 	if err != nil {
 		if err := j.moveAside(err); err != nil {
+			j.release()
 			return nil, err
 		}
 		st = &state{Version: formatVersion}
