@@ -14,7 +14,8 @@ const NoStateDir = "-"
 
 // stateDir is the journal's directory: Options.StateDir, or, with a patch
 // directory, the directory beside it named after it with ".state" added
-// ("patches" → "patches.state"); "" for none.
+// ("patches" → "patches.state", "." → "../<its name>.state"), as an
+// absolute path; "" for none.
 func (rt *Runtime) stateDir() string {
 	switch d := rt.opts.StateDir; {
 	case d == NoStateDir:
@@ -22,7 +23,11 @@ func (rt *Runtime) stateDir() string {
 	case d != "":
 		return d
 	case rt.opts.Dir != "":
-		return filepath.Clean(rt.opts.Dir) + ".state"
+		d, err := filepath.Abs(rt.opts.Dir) // "." and "patches/" name the directory, not a file in it
+		if err != nil {
+			d = filepath.Clean(rt.opts.Dir)
+		}
+		return d + ".state"
 	}
 	return ""
 }

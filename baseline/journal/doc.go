@@ -23,19 +23,42 @@
 // never read and is removed at the next [Open]. A copy of each patch file
 // is kept under blobs/<sha256>/<file name>, since the patch directory may
 // have changed by the next start; copies no record refers to are removed.
+// A journal is never written that the next start could not read (too
+// many patches, too large): the write fails, and the file keeps its last
+// state; a patch whose ID or kind cannot be written (not printable) is
+// left out of the record and reported.
 //
 // The journal is fed by the manager's events ([hotswap.Manager.Subscribe]):
 // applied, reverted and rolled-back, whatever caused them, so a patch from
 // the directory, from [hotswap.Manager.Apply] or from an admin API is
 // recorded alike. A subscriber that falls behind misses events: the
 // journal sees the gap in the generations and rebuilds its record from
-// [hotswap.Manager.Status]. The reverts of the manager's Close (which
+// [hotswap.Manager.Status]. A patch of a file of [Options] PatchDir that
+// is rolled back, or reverted by hand (an admin API) while its file stays,
+// leaves the record, and the file (same name and content) stays unapplied
+// at the next start of the same baseline, until it changes. The reverts of the manager's Close (which
 // carry a Note and no error) are not recorded, so a graceful stop keeps
 // the stack for the next start. The file is written on the journal's own
 // goroutine, after the change; [Journal.Sync] waits for it. A source of
 // patches that removes a patch's file after applying it (an admin API
 // that unpacks an upload into a temporary file) calls Sync before the
-// removal, or the journal finds no file to copy.
+// removal, or the journal finds no file to copy. A copy the state
+// directory could not take (a full disk) is tried again at every write,
+// and Sync fails until it is kept.
+//
+// # Two processes, one state directory
+//
+// The journal is read and written under a lock (an flock of the file
+// lock), and names its owner: the journal opened last. A process that
+// finds another owner, whose journal is still open (its file
+// owner.<token> is locked), stops writing: it reports it once
+// ([EventError]), and its Sync fails with [ErrTakenOver]. So a baseline
+// step's new process takes the journal over, and the old one, still
+// serving for a moment, cannot undo its record; a second server started
+// on the same directory by mistake takes it over too. When the owner
+// ends (a step whose new process exits or is stopped), the old one takes
+// the journal back at its next change. On platforms without flock (not
+// unix-like), the last process to write wins.
 //
 // # The contract with the baseline step
 //
@@ -65,7 +88,9 @@
 // file name, before Open returns. The patch keeps its ID and source, and
 // [Journal.Known] tells the patch directory that the file with that name
 // and content is applied already (an edit of it replaces the patch, its
-// removal reverts it). With [Options] PatchDir (the root package sets
+// removal reverts it, and putting it back applies it again). A kept copy
+// is checked against its SHA-256 before it is applied; one changed behind
+// the journal's back is replaced when its patch is applied again. With [Options] PatchDir (the root package sets
 // it), the directory says what its files are: a patch from a file of it
 // that was removed while the server was down is not applied again, and
 // one whose file changed is left to the watch, which applies the new
@@ -91,10 +116,13 @@
 // A journal that cannot be read, or whose checksum or content is wrong,
 // is renamed journal.corrupt-<UTC time>, reported ([EventCorrupt] and an
 // error record of the manager's logger) and the server starts on its
-// baseline. A state directory that is missing with its parent, is not a
-// directory, may be written by group or others, or cannot be written is
-// an error of Open, and nothing is applied. A missing one whose parent
-// exists is created, mode 0700. A write that fails later is reported
+// baseline; a journal of a future format version is moved aside alike
+// (the reason names the version). A state directory that is missing with
+// its parent, is not a directory, may be written by group or others, is
+// owned by a user other than the process's (or root), or cannot be
+// written is an error of Open, and nothing is applied. A missing one
+// whose parent exists is created, mode 0700. A relative one is made
+// absolute at Open, so a later chdir does not move it. A write that fails later is reported
 // ([EventError]) and tried again at the next change.
 //
 // # Limits
@@ -105,10 +133,15 @@
 // anyway; only a patch from elsewhere is lost. A patch whose file changed
 // before the journal copied it is recorded without a copy and reported.
 // If the journal falls more than 1024 events behind at the moment the
-// manager closes, its rebuild may see the emptied stack.
+// manager closes, its rebuild may see the emptied stack. A patch's Source is recorded as its loader gave it: a relative one
+// read after a chdir is not found. The parents of the state directory
+// are not checked. A kept copy is read again by its loader after its
+// SHA-256 was checked: the state directory's owner, and nobody else,
+// could change it in between.
 //
 // # Platforms
 //
-// Everywhere. The mode checks of the state directory and the sync of the
-// directory after a rename are made on unix-like systems only.
+// Everywhere. The mode and owner checks of the state directory, the sync
+// of the directory after a rename and the locks are made on unix-like
+// systems only.
 package journal

@@ -23,8 +23,16 @@ import (
 // old journal or the new one, never a mix; a temporary file left by a
 // crash is never read, and is removed at the next Open.
 const (
-	fileName      = "journal"
-	tempPattern   = fileName + ".tmp-*"
+	fileName    = "journal"
+	tempPattern = fileName + ".tmp-*"
+	// blobTempPattern names the temporary files of kept copies, made in
+	// the state directory itself: in the copy's own directory, a
+	// temporary file's name could be a patch file's.
+	blobTempPattern = "blob.tmp-*"
+	lockName        = "lock"
+	// ownerPrefix names the file, owner.<token>, whose lock says that the
+	// journal with that owner token is open in a running process.
+	ownerPrefix   = "owner."
 	blobDir       = "blobs"
 	formatVersion = 1
 	sumPrefix     = "sha256 "
@@ -44,7 +52,11 @@ type state struct {
 	Version int `json:"version"`
 	// Current is the identity of the baseline that wrote the journal
 	// last: on a new baseline, its patches are the ones superseded.
-	Current   string        `json:"current"`
+	Current string `json:"current"`
+	// Owner names the process that opened the journal last (its PID and
+	// a random token): an earlier process that finds another name stops
+	// writing.
+	Owner     string        `json:"owner,omitempty"`
 	Baselines []baselineRec `json:"baselines"` // most recently run first
 }
 
@@ -53,6 +65,11 @@ type baselineRec struct {
 	Identity   string       `json:"identity"`
 	Patches    []entry      `json:"patches"`              // the patch stack, bottom first
 	Superseded []superseded `json:"superseded,omitempty"` // contents older baselines applied, oldest first
+	// HeldBack are the patches of this baseline rolled back after
+	// repeated failures, or reverted by hand while their file stayed,
+	// oldest first: a patch directory file with that name and content
+	// stays unapplied at the next start.
+	HeldBack []superseded `json:"heldBack,omitempty"`
 }
 
 // entry is one applied patch.
@@ -73,14 +90,22 @@ type superseded struct {
 	ID     string `json:"id"`
 }
 
-// encode renders s with its checksum line.
+// encode renders s with its checksum line. It refuses what [parse] would
+// refuse: a journal written is one the next start reads.
 func (s *state) encode() ([]byte, error) {
+	if err := s.check(); err != nil {
+		return nil, fmt.Errorf("not written, the next start could not read it: %w", err)
+	}
 	doc, err := json.MarshalIndent(s, "", " ")
 	if err != nil {
 		return nil, err
 	}
 	sum := sha256.Sum256(doc)
-	return fmt.Appendf(doc, "\n%s%s\n", sumPrefix, hex.EncodeToString(sum[:])), nil
+	data := fmt.Appendf(doc, "\n%s%s\n", sumPrefix, hex.EncodeToString(sum[:]))
+	if len(data) > maxJournalSize {
+		return nil, fmt.Errorf("not written, the next start could not read it: %d bytes, more than the %d a journal may hold", len(data), maxJournalSize)
+	}
+	return data, nil
 }
 
 // parse reads a journal, checking its checksum and every field. Any
@@ -134,9 +159,9 @@ func (s *state) check() error {
 			return fmt.Errorf("baseline %q recorded twice", b.Identity)
 		}
 		seen[b.Identity] = true
-		if len(b.Patches) > maxPatches || len(b.Superseded) > maxSuperseded {
-			return fmt.Errorf("baseline %q: %d patches and %d superseded, more than %d and %d", b.Identity,
-				len(b.Patches), len(b.Superseded), maxPatches, maxSuperseded)
+		if len(b.Patches) > maxPatches || len(b.Superseded) > maxSuperseded || len(b.HeldBack) > maxSuperseded {
+			return fmt.Errorf("baseline %q: %d patches, %d superseded and %d held back, more than %d, %d and %d", b.Identity,
+				len(b.Patches), len(b.Superseded), len(b.HeldBack), maxPatches, maxSuperseded, maxSuperseded)
 		}
 		ids := make(map[string]bool)
 		for i, e := range b.Patches {
@@ -159,6 +184,11 @@ func (s *state) check() error {
 				return fmt.Errorf("baseline %q: superseded %q: bad sha256 %q", b.Identity, x.ID, x.SHA256)
 			}
 		}
+		for _, x := range b.HeldBack {
+			if !validSum(x.SHA256) || !validText(x.ID) {
+				return fmt.Errorf("baseline %q: held back %q: bad sha256 %q", b.Identity, x.ID, x.SHA256)
+			}
+		}
 	}
 	return nil
 }
@@ -170,6 +200,20 @@ func (s *state) find(identity string) *baselineRec {
 		}
 	}
 	return nil
+}
+
+// validToken reports whether s can be an owner token (see claim): it
+// names a file in the state directory.
+func validToken(s string) bool {
+	if s == "" || len(s) > 64 {
+		return false
+	}
+	for _, c := range s {
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || c == '-') {
+			return false
+		}
+	}
+	return true
 }
 
 func validSum(s string) bool {
@@ -208,8 +252,14 @@ func validBase(id, source, sum string) bool {
 // writeAtomic replaces dir/name with data: a temporary file in dir is
 // written, synced and renamed over name, and dir is synced, so that a
 // crash at any point leaves the old file or the new one.
-func writeAtomic(dir, name string, data []byte, perm os.FileMode) (err error) {
-	f, err := os.CreateTemp(dir, name+".tmp-*")
+func writeAtomic(dir, name string, data []byte, perm os.FileMode) error {
+	return writeAtomicVia(dir, name+".tmp-*", dir, name, data, perm)
+}
+
+// writeAtomicVia is writeAtomic with the temporary file made in tmpDir
+// (on the same file system as dir), named after pattern.
+func writeAtomicVia(tmpDir, pattern, dir, name string, data []byte, perm os.FileMode) (err error) {
+	f, err := os.CreateTemp(tmpDir, pattern)
 	if err != nil {
 		return err
 	}

@@ -1,7 +1,9 @@
 package journal
 
 import (
+	"bytes"
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -10,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -47,8 +50,8 @@ var (
 	// is not given, missing with its parent, or not a directory.
 	ErrStateDir = errors.New("journal: unusable state directory")
 	// ErrStateDirUnsafe is wrapped by Open's refusal of a state directory
-	// that group or others may write.
-	ErrStateDirUnsafe = errors.New("journal: state directory is writable by group or others")
+	// that group or others may write, or that another user owns.
+	ErrStateDirUnsafe = errors.New("journal: state directory may be written by another user")
 	// ErrStateDirReadOnly is wrapped by Open's refusal of a state
 	// directory that the process cannot write.
 	ErrStateDirReadOnly = errors.New("journal: state directory is not writable")
@@ -56,6 +59,10 @@ var (
 	ErrCorrupt = errors.New("journal: corrupt journal")
 	// ErrClosed is returned by [Journal.Sync] after Close.
 	ErrClosed = errors.New("journal: closed")
+	// ErrTakenOver is returned by [Journal.Sync] once another process
+	// has opened the same state directory: the journal no longer writes
+	// it (see [Open]).
+	ErrTakenOver = errors.New("journal: another process took over the state directory")
 )
 
 // Options configure [Open]. The zero value is ready to use.
@@ -90,19 +97,25 @@ type Journal struct {
 	m     *hotswap.Manager
 	dir   string
 	ident string
+	owner string // written into the journal by this Open: a process that reads another took over
 	opts  Options
 
-	mu         sync.Mutex // guards replayed and superseded
+	mu         sync.Mutex // guards replayed, superseded and heldBack
 	replayed   map[string]bool
 	superseded map[[sha256.Size]byte]bool
+	heldBack   map[string]bool // IDs of this baseline's patches rolled back or reverted by hand
 
 	// Owned by Open, then by the follow goroutine.
-	st      *state           // st.Baselines[0] is this baseline's record
-	known   map[string]entry // the entries re-applied at Open, by ID: their copies stay for this run
-	synced  uint64           // events up to this generation are in st
-	lastGen uint64           // the generation of the last change event taken
-	dirty   bool             // st differs from the file
-	warned  map[string]bool  // IDs reported as having no copy
+	st       *state           // st.Baselines[0] is this baseline's record
+	known    map[string]entry // the entries re-applied at Open, by ID: their copies stay for this run
+	synced   uint64           // events up to this generation are in st
+	lastGen  uint64           // the generation of the last change event taken
+	dirty    bool             // st differs from the file
+	detached bool             // another process, alive, took the journal over
+	release  func()           // releases the lock that says this journal's owner is alive
+	warned   map[string]bool  // IDs reported as having no copy
+	// uncopyable are IDs whose file could not give a copy (gone, changed).
+	uncopyable map[string]bool
 
 	events      <-chan hotswap.Event
 	unsubscribe func()
@@ -160,6 +173,16 @@ func open(ctx context.Context, m *hotswap.Manager, dir string, opts Options, buf
 	if opts.MaxPatchSize <= 0 {
 		opts.MaxPatchSize = DefaultMaxPatchSize
 	}
+	// The directory opened stays the one written, whatever the working
+	// directory becomes.
+	if abs, err := filepath.Abs(dir); err == nil {
+		dir = abs
+	}
+	if opts.PatchDir != "" {
+		if abs, err := filepath.Abs(opts.PatchDir); err == nil {
+			opts.PatchDir = abs
+		}
+	}
 	if err := checkDir(dir); err != nil {
 		return nil, err
 	}
@@ -176,25 +199,23 @@ func open(ctx context.Context, m *hotswap.Manager, dir string, opts Options, buf
 		m: m, dir: dir, ident: ident, opts: opts,
 		replayed:   make(map[string]bool),
 		superseded: make(map[[sha256.Size]byte]bool),
+		heldBack:   make(map[string]bool),
 		known:      make(map[string]entry),
 		warned:     make(map[string]bool),
+		uncopyable: make(map[string]bool),
 		syncReq:    make(chan chan error),
 		stop:       make(chan struct{}),
 		exited:     make(chan struct{}),
 	}
-	j.removeTemps()
-	st, err := j.read()
+	st, err := j.claim()
 	if err != nil {
-		if err := j.moveAside(err); err != nil {
-			return nil, err
-		}
-		st = &state{Version: formatVersion}
+		return nil, err
 	}
 	// Subscribe before anything is applied: from the snapshot taken after
 	// the re-applies on, no change is missed.
 	j.events, j.unsubscribe = m.Subscribe(buffer)
 	apply, gone, prev := j.plan(st)
-	j.replay(ctx, apply)
+	j.replay(ctx, apply, prev != "")
 	j.resync()
 	j.dirty = true
 	_ = j.flush()
@@ -207,6 +228,48 @@ func open(ctx context.Context, m *hotswap.Manager, dir string, opts Options, buf
 	return j, nil
 }
 
+// claim reads the journal, under the state directory's lock, and writes
+// it back with this journal as its owner: a process that opened it
+// before stops writing it (see flush).
+func (j *Journal) claim() (*state, error) {
+	var token [8]byte
+	_, _ = rand.Read(token[:])
+	j.owner = fmt.Sprintf("%d-%x", os.Getpid(), token)
+	unlock, err := lockDir(j.dir)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s: lock: %w", ErrStateDir, j.dir, err)
+	}
+	defer unlock()
+	if j.release, err = holdOwner(j.dir, j.owner); err != nil {
+		return nil, fmt.Errorf("%w: %s: lock: %w", ErrStateDir, j.dir, err)
+	}
+	j.removeTemps()
+	owners, _ := filepath.Glob(filepath.Join(j.dir, ownerPrefix+"*"))
+	for _, o := range owners {
+		if t := strings.TrimPrefix(filepath.Base(o), ownerPrefix); t != j.owner {
+			ownerAlive(j.dir, t) // removes the file of a process that ended without closing
+		}
+	}
+	st, err := j.read()
+	if err != nil {
+		if err := j.moveAside(err); err != nil {
+			j.release()
+			return nil, err
+		}
+		st = &state{Version: formatVersion}
+	}
+	st.Owner = j.owner
+	data, err := st.encode()
+	if err == nil {
+		err = writeAtomic(j.dir, fileName, data, 0o600)
+	}
+	if err != nil {
+		_ = j.m.Record(hotswap.Event{Type: EventError, Source: j.dir,
+			Err: fmt.Errorf("journal: write %s: %w", filepath.Join(j.dir, fileName), err)})
+	}
+	return st, nil
+}
+
 // Identity returns the identity of the baseline the journal records for.
 func (j *Journal) Identity() string { return j.ident }
 
@@ -215,25 +278,35 @@ func (j *Journal) Dir() string { return j.dir }
 
 // Known is the [patchdir.Options] Known of a patch directory watched
 // alongside the journal: a file whose name and content gave a patch that
-// Open applied again counts as that patch; a content superseded by a new
-// baseline stays unapplied; anything else loads as usual.
+// Open applied again counts as that patch while it is applied; a content
+// superseded by a new baseline stays unapplied, and so does a file of
+// Options.PatchDir whose name and content gave a patch that this
+// baseline rolled back, or reverted by hand with the file left in place;
+// anything else loads as usual.
 func (j *Journal) Known(path string, sum [sha256.Size]byte) (id string, skip bool) {
 	id = patchID(path, sum)
 	j.mu.Lock()
-	defer j.mu.Unlock()
+	replayed, held := j.replayed[id], j.superseded[sum] || j.heldBack[id]
+	j.mu.Unlock()
 	switch {
-	case j.replayed[id]:
+	case replayed && j.inStack(id):
 		return id, true
-	case j.superseded[sum]:
+	case held:
 		return "", true
 	}
-	return "", false
+	return "", false // also a replayed patch reverted since: its file applies again
+}
+
+// inStack reports whether the patch id is applied now.
+func (j *Journal) inStack(id string) bool {
+	return slices.ContainsFunc(j.m.Status().Stack, func(p hotswap.PatchInfo) bool { return p.ID == id })
 }
 
 // Sync waits until the journal on disk holds every change the manager
-// made before the call, and returns the error of that write, if any. An
-// admin API, say, calls it after Apply to promise that the patch
-// survives a crash.
+// made before the call, and returns the error of that write, if any (one
+// wrapping [ErrTakenOver] once another process opened the state
+// directory). An admin API, say, calls it after Apply to promise that
+// the patch survives a crash.
 func (j *Journal) Sync(ctx context.Context) error {
 	reply := make(chan error, 1)
 	select {
@@ -260,6 +333,7 @@ func (j *Journal) Close() error {
 		close(j.stop)
 		<-j.exited
 		j.unsubscribe()
+		j.release()
 	})
 	return nil
 }
@@ -310,11 +384,19 @@ func (j *Journal) plan(st *state) (apply, gone []entry, prev string) {
 			j.superseded[[sha256.Size]byte(b)] = true
 		}
 	}
+	for _, x := range mine.HeldBack {
+		j.heldBack[x.ID] = true
+	}
 	return apply, gone, prev
 }
 
-// replay applies the entries again, in order.
-func (j *Journal) replay(ctx context.Context, apply []entry) {
+// replay applies the entries again, in order; carried says they come
+// from the previous baseline (Options.CarryForward).
+func (j *Journal) replay(ctx context.Context, apply []entry, carried bool) {
+	how := "again after a restart"
+	if carried {
+		how = "carried forward to the new baseline"
+	}
 	inStack := make(map[string]bool)
 	for _, p := range j.m.Status().Stack {
 		inStack[p.ID] = true
@@ -327,9 +409,15 @@ func (j *Journal) replay(ctx context.Context, apply []entry) {
 			j.m.Logger().Info("journal: not applied again: "+why, "patch", e.ID, "source", e.Source)
 			continue
 		}
-		if err := j.replayOne(ctx, e); err != nil {
+		err := j.replayOne(ctx, e)
+		var refused *applyError
+		switch {
+		case errors.As(err, &refused):
+			// The manager reported the rejection already.
+			j.m.Logger().Warn("journal: patch not applied "+how, "patch", e.ID, "source", e.Source, "err", refused.err)
+		case err != nil:
 			_ = j.m.Record(hotswap.Event{Type: hotswap.EventRejected, PatchID: e.ID, Kind: e.Kind, Source: e.Source,
-				Err: fmt.Errorf("journal: apply patch %q again after a restart: %w", e.ID, err)})
+				Err: fmt.Errorf("journal: apply patch %q %s: %w", e.ID, how, err)})
 		}
 	}
 }
@@ -358,6 +446,13 @@ func sameDir(a, b string) bool {
 	}
 	return filepath.Clean(a) == filepath.Clean(b)
 }
+
+// applyError is a refusal of the manager's Apply, which records its
+// own rejection event.
+type applyError struct{ err error }
+
+func (e *applyError) Error() string { return e.err.Error() }
+func (e *applyError) Unwrap() error { return e.err }
 
 func (j *Journal) replayOne(ctx context.Context, e entry) error {
 	if e.SHA256 == "" {
@@ -390,7 +485,7 @@ func (j *Journal) replayOne(ctx context.Context, e entry) error {
 	p.Source = e.Source
 	if _, err := j.m.Apply(ctx, p); err != nil {
 		_ = j.m.Release(p)
-		return err
+		return &applyError{err}
 	}
 	j.mu.Lock()
 	j.replayed[p.ID] = true
@@ -462,15 +557,66 @@ func (j *Journal) handle(ev hotswap.Event) bool {
 	j.lastGen = ev.Generation
 	rec := &j.st.Baselines[0]
 	if ev.Type == hotswap.EventApplied {
+		if !j.recordable(ev.PatchID, ev.Kind) {
+			return true
+		}
 		rec.Patches = append(rec.Patches, j.newEntry(ev.PatchID, ev.Kind, ev.Source))
+		j.markHeld(rec, ev.PatchID, "") // applied again: no longer held back
 	} else {
-		rec.Patches = slices.DeleteFunc(rec.Patches, func(e entry) bool { return e.ID == ev.PatchID })
+		if i := slices.IndexFunc(rec.Patches, func(e entry) bool { return e.ID == ev.PatchID }); i >= 0 {
+			// A patch rolled back, or reverted while its file still
+			// holds it (by hand: the patch directory reverts a file
+			// when it is removed or changes), stays off at the next
+			// start.
+			if e := rec.Patches[i]; j.inPatchDir(e) && (ev.Type == hotswap.EventRolledBack || j.fileHolds(e)) {
+				j.markHeld(rec, e.ID, e.SHA256)
+			}
+			rec.Patches = slices.Delete(rec.Patches, i, i+1)
+		}
 	}
 	for i := range rec.Patches {
 		rec.Patches[i].Order = i + 1
 	}
 	j.dirty = true
 	return true
+}
+
+// inPatchDir reports whether e, with a kept copy, came from a file of
+// Options.PatchDir.
+func (j *Journal) inPatchDir(e entry) bool {
+	return j.opts.PatchDir != "" && e.SHA256 != "" && sameDir(filepath.Dir(e.Source), j.opts.PatchDir)
+}
+
+// fileHolds reports whether the file e came from still holds its
+// content.
+func (j *Journal) fileHolds(e entry) bool {
+	data, _, err := patchfile.ReadFile(e.Source, j.opts.MaxPatchSize)
+	if err != nil {
+		return false
+	}
+	sum := sha256.Sum256(data)
+	return hex.EncodeToString(sum[:]) == e.SHA256
+}
+
+// markHeld records that the patch id, whose file has the given SHA-256,
+// was rolled back or reverted by hand, so that its file stays unapplied
+// at the next start; with sum "", it forgets it (the patch was applied
+// again).
+func (j *Journal) markHeld(rec *baselineRec, id, sum string) {
+	i := slices.IndexFunc(rec.HeldBack, func(x superseded) bool { return x.ID == id })
+	if i < 0 && sum == "" {
+		return
+	}
+	if i >= 0 {
+		rec.HeldBack = slices.Delete(rec.HeldBack, i, i+1)
+	}
+	if sum != "" {
+		rec.HeldBack = append(rec.HeldBack, superseded{SHA256: sum, ID: id})
+		if n := len(rec.HeldBack) - maxSuperseded; n > 0 {
+			rec.HeldBack = rec.HeldBack[n:]
+		}
+	}
+	j.dirty = true
 }
 
 // resync rebuilds the record from the manager's stack.
@@ -482,14 +628,17 @@ func (j *Journal) resync() {
 		byID[e.ID] = e
 	}
 	var patches []entry
-	for i, p := range st.Stack {
+	for _, p := range st.Stack {
+		if !j.recordable(p.ID, p.Kind) {
+			continue
+		}
 		e, ok := byID[p.ID]
 		if !ok {
 			if e, ok = j.known[p.ID]; !ok {
 				e = j.newEntry(p.ID, p.Kind, p.Source)
 			}
 		}
-		e.Order = i + 1
+		e.Order = len(patches) + 1
 		patches = append(patches, e)
 	}
 	if !slices.Equal(patches, rec.Patches) {
@@ -499,6 +648,21 @@ func (j *Journal) resync() {
 	j.synced, j.lastGen = st.Generation, st.Generation
 }
 
+// recordable reports whether a patch's ID and kind can be written in
+// the journal (printable text, see [state.check]); the first time one
+// cannot, it says so.
+func (j *Journal) recordable(id string, kind hotswap.Kind) bool {
+	if validText(id) && validText(string(kind)) {
+		return true
+	}
+	if !j.warned[id] {
+		j.warned[id] = true
+		_ = j.m.Record(hotswap.Event{Type: EventError, PatchID: id, Kind: kind,
+			Err: fmt.Errorf("journal: patch %q (kind %q) not recorded: its ID or kind is empty, longer than 4096 bytes or not printable, so it will not be applied again after a restart", id, kind)})
+	}
+	return false
+}
+
 // newEntry records a patch just applied and keeps a copy of its file:
 // the file at its source whose name and content give its ID.
 func (j *Journal) newEntry(id string, kind hotswap.Kind, source string) entry {
@@ -506,19 +670,14 @@ func (j *Journal) newEntry(id string, kind hotswap.Kind, source string) entry {
 	if kind == hotswap.KindManual || kind == "" || source == "" {
 		return e
 	}
-	if k, ok := j.known[id]; ok && k.SHA256 != "" {
+	if k, ok := j.known[id]; ok && k.SHA256 != "" && j.copyIntact(k) {
 		e.SHA256 = k.SHA256 // re-applied at Open, applied again since
 		return e
 	}
-	data, _, err := patchfile.ReadFile(source, j.opts.MaxPatchSize)
+	sum, err := j.copyOf(id, source)
 	if err == nil {
-		sum := sha256.Sum256(data)
-		if patchID(source, sum) != id {
-			err = errors.New("the file no longer holds the content that was applied (it changed or was replaced just after)")
-		} else if err = j.keep(source, sum, data); err == nil {
-			e.SHA256 = hex.EncodeToString(sum[:])
-			return e
-		}
+		e.SHA256 = sum
+		return e
 	}
 	if !j.warned[id] {
 		j.warned[id] = true
@@ -528,18 +687,83 @@ func (j *Journal) newEntry(id string, kind hotswap.Kind, source string) entry {
 	return e
 }
 
+// copyOf keeps a copy of the file at source, if it still holds the
+// content that gave the patch id, and returns the content's hex SHA-256.
+// An error of the file itself (gone, changed, too large) is marked in
+// j.uncopyable: no later try can mend it; an error of the state directory
+// (a full disk) is tried again at each flush.
+func (j *Journal) copyOf(id, source string) (string, error) {
+	data, _, err := patchfile.ReadFile(source, j.opts.MaxPatchSize)
+	if err == nil {
+		sum := sha256.Sum256(data)
+		if patchID(source, sum) != id {
+			err = errors.New("the file no longer holds the content that was applied (it changed or was replaced just after)")
+		} else {
+			if err := j.keep(source, sum, data); err != nil {
+				return "", err
+			}
+			return hex.EncodeToString(sum[:]), nil
+		}
+	}
+	j.uncopyable[id] = true
+	return "", err
+}
+
+// copyMissing tries again to keep the copies of this baseline's patches
+// that a failure of the state directory left without one. It returns
+// the first such failure.
+func (j *Journal) copyMissing() error {
+	var first error
+	rec := &j.st.Baselines[0]
+	for i, e := range rec.Patches {
+		if e.SHA256 != "" || e.Kind == hotswap.KindManual || e.Kind == "" || e.Source == "" || j.uncopyable[e.ID] {
+			continue
+		}
+		sum, err := j.copyOf(e.ID, e.Source)
+		switch {
+		case err == nil:
+			rec.Patches[i].SHA256 = sum
+			j.dirty = true
+		case first == nil && !j.uncopyable[e.ID]:
+			first = fmt.Errorf("journal: keep a copy of patch %q: %w", e.ID, err)
+		}
+	}
+	return first
+}
+
 // keep stores a patch file's content under blobs/<sha256>/<base name>:
 // the base name keeps the loader's match and the patch's ID.
 func (j *Journal) keep(source string, sum [sha256.Size]byte, data []byte) error {
 	d := filepath.Join(j.dir, blobDir, hex.EncodeToString(sum[:]))
 	name := filepath.Base(source)
-	if fi, err := os.Stat(filepath.Join(d, name)); err == nil && fi.Size() == int64(len(data)) {
-		return nil // kept already (checked against its hash when used)
+	if old, _, err := patchfile.ReadFile(filepath.Join(d, name), int64(len(data))); err == nil && bytes.Equal(old, data) {
+		return nil // kept already; a copy changed since is replaced
 	}
-	if err := os.MkdirAll(d, 0o700); err != nil {
-		return err
+	if _, err := os.Stat(d); err != nil {
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			return err
+		}
+		// The new directories' entries are durable before a journal
+		// that names the copy is.
+		if err := syncDir(filepath.Dir(d)); err != nil {
+			return err
+		}
+		if err := syncDir(j.dir); err != nil {
+			return err
+		}
 	}
-	return writeAtomic(d, name, data, 0o700) // executable: a process patch runs from it
+	return writeAtomicVia(j.dir, blobTempPattern, d, name, data, 0o700) // executable: a process patch runs from it
+}
+
+// copyIntact reports whether the kept copy of e holds the content
+// recorded.
+func (j *Journal) copyIntact(e entry) bool {
+	data, _, err := patchfile.ReadFile(j.blobPath(e), j.opts.MaxPatchSize)
+	if err != nil {
+		return false
+	}
+	sum := sha256.Sum256(data)
+	return hex.EncodeToString(sum[:]) == e.SHA256
 }
 
 func (j *Journal) blobPath(e entry) string {
@@ -549,13 +773,40 @@ func (j *Journal) blobPath(e entry) string {
 // flush writes the record if it changed, then removes the copies no
 // record refers to. A failure is reported, and tried again at the next
 // change.
+//
+// The write is made under the state directory's lock, and only while the
+// journal on disk names this journal its owner, or names one whose
+// process is gone. While another process that opened the directory
+// later is alive, this one does not write (it would undo that one's
+// record): it reports it once, and every flush with a change fails. Once
+// that process is gone (a baseline step that failed), this one takes the
+// journal back: its own record, with the other baselines' records as on
+// disk.
 func (j *Journal) flush() error {
+	copyErr := j.copyMissing()
 	if !j.dirty {
-		return nil
+		return copyErr
 	}
-	data, err := j.st.encode()
+	unlock, err := lockDir(j.dir)
 	if err == nil {
-		err = writeAtomic(j.dir, fileName, data, 0o600)
+		defer unlock()
+		if disk := j.readOwned(); disk != nil {
+			if ownerAlive(j.dir, disk.Owner) {
+				err := fmt.Errorf("%w: %s was opened by process %s after this one (%s), which no longer records its patches there while that one runs: they will not be applied again after a restart",
+					ErrTakenOver, j.dir, disk.Owner, j.owner)
+				if !j.detached {
+					j.detached = true
+					_ = j.m.Record(hotswap.Event{Type: EventError, Source: j.dir, Err: err})
+				}
+				return err
+			}
+			j.takeBack(disk)
+		}
+		j.detached = false
+		var data []byte
+		if data, err = j.st.encode(); err == nil {
+			err = writeAtomic(j.dir, fileName, data, 0o600)
+		}
 	}
 	if err != nil {
 		err = fmt.Errorf("journal: write %s: %w", filepath.Join(j.dir, fileName), err)
@@ -564,7 +815,37 @@ func (j *Journal) flush() error {
 	}
 	j.dirty = false
 	j.collect()
-	return nil
+	return copyErr
+}
+
+// readOwned returns the journal on disk if it names an owner other than
+// this journal; nil if it names this one or none, or cannot be read
+// (then it is this journal's to write).
+func (j *Journal) readOwned() *state {
+	data, _, err := patchfile.ReadFile(filepath.Join(j.dir, fileName), maxJournalSize)
+	if err != nil {
+		return nil
+	}
+	st, err := parse(data)
+	if err != nil || st.Owner == "" || st.Owner == j.owner {
+		return nil
+	}
+	return st
+}
+
+// takeBack makes this journal the owner again after the process that
+// took it over ended: this baseline's record, then the others as that
+// process left them; this baseline is the one running.
+func (j *Journal) takeBack(disk *state) {
+	mine := j.st.Baselines[0]
+	others := slices.DeleteFunc(disk.Baselines, func(b baselineRec) bool { return b.Identity == mine.Identity })
+	j.st = &state{Version: formatVersion, Current: j.ident, Owner: j.owner,
+		Baselines: append([]baselineRec{mine}, others...)}
+	if len(j.st.Baselines) > maxBaselines {
+		j.st.Baselines = j.st.Baselines[:maxBaselines]
+	}
+	j.m.Logger().Info("journal: the process that took the state directory over is gone; this one records its patches there again",
+		"dir", j.dir, "gone", disk.Owner)
 }
 
 // collect removes kept copies that no baseline's record refers to.
@@ -634,7 +915,7 @@ func (j *Journal) moveAside(why error) error {
 // removeTemps removes what writes cut short by a crash left behind.
 func (j *Journal) removeTemps() {
 	left, _ := filepath.Glob(filepath.Join(j.dir, tempPattern))
-	more, _ := filepath.Glob(filepath.Join(j.dir, blobDir, "*", "*.tmp-*"))
+	more, _ := filepath.Glob(filepath.Join(j.dir, blobTempPattern))
 	for _, p := range append(left, more...) {
 		os.Remove(p)
 	}
