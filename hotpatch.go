@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"reflect"
 	"sync"
 
@@ -44,8 +43,8 @@ type Options struct {
 	// in Start, a new baseline supersedes them. "" means the directory
 	// beside Dir named after it with ".state" added (none without Dir);
 	// [NoStateDir] turns the journal off. A missing one is created (mode
-	// 0700) if its parent exists; one that group or others may write, or
-	// that another user owns (root excepted), is refused.
+	// 0700) if its parent exists; one that group or others may write is
+	// refused.
 	StateDir string
 	// Logger receives the records of the manager, the loaders and the
 	// middleware. nil discards.
@@ -203,13 +202,7 @@ func (rt *Runtime) Start(ctx context.Context) error {
 	if rt.opts.Dir == "" {
 		return nil
 	}
-	// An absolute path, so that a chdir of the application later changes
-	// neither the directory watched nor the sources the events record.
-	dir, err := filepath.Abs(rt.opts.Dir)
-	if err != nil {
-		return fmt.Errorf("hotpatch: patch directory: %w", err)
-	}
-	w, err := patchdir.Watch(ctx, rt.mgr, dir, wo)
+	w, err := patchdir.Watch(ctx, rt.mgr, rt.opts.Dir, wo)
 	if err != nil {
 		return fmt.Errorf("hotpatch: %w", err)
 	}
