@@ -43,8 +43,8 @@ type Options struct {
 	// in Start, a new baseline supersedes them. "" means the directory
 	// beside Dir named after it with ".state" added (none without Dir);
 	// [NoStateDir] turns the journal off. A missing one is created (mode
-	// 0700) if its parent exists; one that group or others may write is
-	// refused.
+	// 0700) if its parent exists; one that group or others may write, or
+	// that another user owns (root excepted), is refused.
 	StateDir string
 	// Logger receives the records of the manager, the loaders and the
 	// middleware. nil discards.
