@@ -95,6 +95,9 @@ func redirectsOf(src *loader.Source) ([]redirectEntry, error) {
 	return out, nil
 }
 
+// bom is the UTF-8 byte order mark.
+const bom = "\uFEFF"
+
 func exprString(fset *token.FileSet, e ast.Expr) string {
 	var b bytes.Buffer
 	_ = printer.Fprint(&b, fset, e)
@@ -105,11 +108,17 @@ func exprString(fset *token.FileSet, e ast.Expr) string {
 // directive so that the compiler reports positions in the original file,
 // and, for each redirect, a line that makes the compiler check that target
 // and replacement have the same type, reported at the redirect's own line.
+// A byte order mark that starts the file is dropped: Go accepts one only as
+// a file's first code point, which the directive now is.
 func rewritePatch(filename string, src []byte, s *loader.Source, redirects []redirectEntry) []byte {
 	var b bytes.Buffer
 	fmt.Fprintf(&b, "//line %s:1\n", filename)
 	off := s.FileSet.Position(s.AST.Name.Pos()).Offset
-	b.Write(src[:off])
+	start := 0
+	if bytes.HasPrefix(src, []byte(bom)) {
+		start = len(bom)
+	}
+	b.Write(src[start:off])
 	b.WriteString("main")
 	b.Write(src[off+len(s.AST.Name.Name):])
 	if len(redirects) > 0 {

@@ -137,14 +137,19 @@ func hotpatchRecover(report func(string, any), name string) {
 }
 `
 
-// ownNames returns the names the patch declares at top level that the
-// generated code reserves.
+// ownNames returns the names the patch declares at top level, or gives
+// its imports, that the generated code reserves: an import so named would
+// collide with a generated func, or be shadowed by a generated param in
+// the wrappers' signatures.
 func ownNames(s *loader.Source) []string {
 	var out []string
 	add := func(id *ast.Ident) {
 		if id != nil && (strings.HasPrefix(id.Name, wrapPrefix) || id.Name == manifest.SymbolWrap) {
 			out = append(out, fmt.Sprintf("%s (%s)", id.Name, s.FileSet.Position(id.Pos())))
 		}
+	}
+	for _, imp := range s.AST.Imports {
+		add(imp.Name)
 	}
 	for _, d := range s.AST.Decls {
 		switch d := d.(type) {
