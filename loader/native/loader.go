@@ -582,15 +582,44 @@ func newReporter(host hotswap.Host, id string, m manifest.Manifest) reporter {
 			if v == http.ErrAbortHandler || repanicked() {
 				return
 			}
-			host.ReportFailure(slot, fmt.Errorf("native %s: %w", id, &hotswap.PanicError{Value: v, Stack: debug.Stack()}))
+			host.ReportFailure(slot, newPanicReport("native "+id+": ", v))
 		},
 		redirect: func(name string, v any) {
 			if v == http.ErrAbortHandler || repanicked() {
 				return
 			}
-			host.ReportFailure(first, fmt.Errorf("native %s: redirected %s: %w", id, name, &hotswap.PanicError{Value: v, Stack: debug.Stack()}))
+			host.ReportFailure(first, newPanicReport("native "+id+": redirected "+name+": ", v))
 		},
 	}
+}
+
+// panicReport is the error a reporter reports: a *hotswap.PanicError with
+// the loader's prefix. Its text is made once, when it is reported, by
+// describe: a report func runs in a wrapper's deferred recover, and must
+// not panic there, which would replace the patch's panic value on its way
+// up and lose the report.
+type panicReport struct {
+	msg string
+	pe  *hotswap.PanicError
+}
+
+func newPanicReport(prefix string, v any) *panicReport {
+	return &panicReport{msg: prefix + "panic: " + describe(v), pe: &hotswap.PanicError{Value: v, Stack: debug.Stack()}}
+}
+
+func (r *panicReport) Error() string { return r.msg }
+func (r *panicReport) Unwrap() error { return r.pe }
+
+// describe returns v as %v prints it, or, where that panics (an Error or
+// String method that panics with a value whose own method panics too,
+// which fmt does not survive), what v is.
+func describe(v any) (s string) {
+	defer func() {
+		if recover() != nil {
+			s = fmt.Sprintf("a %T value (its Error or String method panics)", v)
+		}
+	}()
+	return fmt.Sprint(v)
 }
 
 // wrapperRecover is how the runtime names the generated recover of a
