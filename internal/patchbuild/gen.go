@@ -160,6 +160,10 @@ func generate(m manifest.Manifest, funcs map[string]string, redirects bool) ([]b
 	b.WriteString("}\n\n")
 	fmt.Fprintf(&b, "// %s is the fingerprint of the baseline the patch was built against.\nvar %s = %s\n",
 		manifest.SymbolBaseline, manifest.SymbolBaseline, strconv.Quote(string(fp)))
+	// The helpers run on every panic's way up, so they appear in its stack:
+	// under a name that says what they are, not a path in the build
+	// directory, which is removed after the build.
+	fmt.Fprintf(&b, "\n//line %s:1", helpersLine)
 	b.WriteString(wrapHelpers)
 	if redirects {
 		b.WriteString("\n// hotpatchSameType fails to compile unless target and replacement have one type.\n" +

@@ -42,6 +42,11 @@ const wrapPrefix = "hotpatch"
 // patch's own lines.
 const wrapLine = "hotpatch-generated-wrappers.go"
 
+// helpersLine is the file name the //line directive gives the helpers in
+// the generated file (hotpatchRecover, in the stack of every panic that
+// leaves a patch).
+const helpersLine = "hotpatch-generated-helpers.go"
+
 // wrappers returns the source of HotpatchWrap, to be appended to the
 // patch's file, and the names of the redirects whose replacement it cannot
 // wrap (not the name of a func declared in the patch): their panics are
