@@ -152,6 +152,7 @@ func generate(m manifest.Manifest, funcs map[string]string, redirects bool) ([]b
 		}
 	}
 	b.WriteString("\t;\n*/\nimport \"C\"\n\n")
+	b.WriteString("import hotpatchRuntime \"runtime\"\n\n")
 	fmt.Fprintf(&b, "// %s maps each slot the patch serves to its implementation.\nvar %s = map[string]any{\n",
 		manifest.SymbolSlots, manifest.SymbolSlots)
 	for _, slot := range slices.Sorted(maps.Keys(funcs)) {

@@ -139,3 +139,45 @@ func TestAttackOddSource(t *testing.T) {
 		t.Fatalf("after a panic with a value whose Error panics: %d failures, want 5", n)
 	}
 }
+
+// TestAttackPanicNilOld: with GODEBUG=panicnil=1 (the default of a host
+// module whose go.mod says go 1.20 or older), panic(nil) panics with nil
+// and recover returns nil for it, as for runtime.Goexit, but stops it. A
+// wrapper must not take it for a return: the call must not return (zero
+// results, as if it had succeeded), and the failure is counted; Goexit
+// still goes on, uncounted.
+func TestAttackPanicNilOld(t *testing.T) {
+	if os.Getenv(fixturesEnv) == "" {
+		t.Setenv("GODEBUG", "panicnil=1")
+	}
+	if !inChild(t) {
+		return
+	}
+	e := newEnv(t, native.Options{})
+	e.apply(t, e.load(t, fixture(t, "shapes.so")))
+	join := e.slots.Join.Load()
+	returned := false
+	func() {
+		defer func() { _ = recover() }()
+		join("nil")
+		returned = true
+	}()
+	if returned {
+		t.Fatal("panic(nil) under panicnil=1: the call through the slot returned")
+	}
+	if got := e.failures(t, "example.Join"); got != 1 {
+		t.Fatalf("%d failures counted for panic(nil), want 1", got)
+	}
+	done := make(chan string)
+	go func() {
+		defer func() { done <- "exited" }()
+		join("goexit")
+		done <- "returned"
+	}()
+	if v := <-done; v != "exited" {
+		t.Fatalf("runtime.Goexit under panicnil=1: %s", v)
+	}
+	if got := e.failures(t, "example.Join"); got != 1 {
+		t.Fatalf("%d failures counted after a Goexit, want still 1", got)
+	}
+}
