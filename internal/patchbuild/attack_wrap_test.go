@@ -66,3 +66,38 @@ func TestAttackBuildConstraint(t *testing.T) {
 		}
 	}
 }
+
+// TestAttackSignatureShapes: signatures the wrappers copy from syntax that
+// the shapes fixture does not have: a generic type instantiated, a struct
+// over several lines with tags and comments, a func type whose params are
+// named like the generated ones, an array whose length is a constant, an
+// interface with methods, and a patch that also declares generic funcs,
+// methods and a package-level runtime of its own.
+func TestAttackSignatureShapes(t *testing.T) {
+	src := `package patch
+
+const n = 4
+
+type list[T any] struct{ items []T }
+
+func mapOf[K comparable, V any](k K, v V) map[K]V { return map[K]V{k: v} }
+
+type t struct{}
+
+func (t) hotpatchMethod() {}
+
+var runtime = "not the package"
+
+//hotpatch:slot s.Odd
+func Odd(l list[int], o struct {
+	A int    ` + "`json:\"a\"`" + ` // a
+	B string // b
+}, f func(hotpatchA0 int, hotpatchR0 ...string) (hotpatchReturned bool), a [n]byte, i interface{ M(int) error }) (r list[string], _ error) {
+	_ = mapOf(1, runtime)
+	return list[string]{}, nil
+}
+`
+	if _, _, err := checkWrapped(t, src, nil); err != nil {
+		t.Fatal(err)
+	}
+}
