@@ -560,7 +560,9 @@ type reporter struct {
 // with, so that [hotswap.Manager.Recovered] in a middleware above does not
 // count it again. http.ErrAbortHandler is how a handler aborts a response
 // on purpose, not a failure: it goes on unreported. (runtime.Goexit never
-// reaches a reporter: recover returns nil for it.)
+// reaches a reporter: the wrapper tells it from a panic by the stack. A
+// panic(nil) under GODEBUG=panicnil=1 does, with the value nil.) The
+// report's text is made here, once, and making it never panics.
 //
 // A wrapper that recovers the panic another wrapper below it reported and
 // panicked again with (a patch's slot calling another slot, or a
