@@ -46,3 +46,21 @@ func TestAttackReporterSneakyValue(t *testing.T) {
 		}
 	}
 }
+
+// TestAttackSymbolPrefix: package paths as the linker writes them in
+// symbol names, which the check for HotpatchWrap before opening looks for.
+func TestAttackSymbolPrefix(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]string{
+		"example.com/app/.hotpatch/build/greet_20261130T044240_4a35bac0": "example.com/app/.hotpatch/build/greet_20261130T044240_4a35bac0",
+		"example.com/app/.hotpatch/build/greet.v2_1":                     "example.com/app/.hotpatch/build/greet%2ev2_1",
+		"example.com/a b/%\"x":                                           "example.com/a%20b/%25%22x",
+	} {
+		if got := symbolPrefix(in); got != want {
+			t.Errorf("symbolPrefix(%q) = %q, want %q", in, got, want)
+		}
+	}
+	if exports([]byte("not ELF"), "p", SymbolWrap) {
+		t.Error("a file that is not ELF exports HotpatchWrap")
+	}
+}

@@ -3,6 +3,7 @@ package native_test
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -179,5 +180,27 @@ func TestAttackPanicNilOld(t *testing.T) {
 	}
 	if got := e.failures(t, "example.Join"); got != 1 {
 		t.Fatalf("%d failures counted after a Goexit, want still 1", got)
+	}
+}
+
+// TestAttackNoWrapNotOpened: a patch from a build older than the typed
+// wrappers is refused before it is opened: Go never unmaps a plugin, so
+// opening it only to refuse it would take memory under the cap for good,
+// and run its init functions.
+func TestAttackNoWrapNotOpened(t *testing.T) {
+	if !inChild(t) {
+		return
+	}
+	e := newEnv(t, native.Options{})
+	_, err := e.l.Load(context.Background(), e.mgr, fixture(t, "nowrap.so"))
+	if !errors.Is(err, native.ErrNoExport) || !strings.Contains(err.Error(), "build it again") {
+		t.Fatalf("err = %v, want ErrNoExport saying to build it again", err)
+	}
+	maps, err := os.ReadFile("/proc/self/maps")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(maps), "greet_v1_") {
+		t.Fatalf("the refused patch was mapped:\n%s", maps)
 	}
 }

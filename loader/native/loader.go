@@ -213,6 +213,9 @@ func (l *Loader) Load(ctx context.Context, host hotswap.Host, path string) (hots
 	if len(errs) > 0 {
 		return hotswap.Patch{}, fmt.Errorf("%s: %w", path, joinErrors(errs...))
 	}
+	if !exports(data, m.Package, SymbolWrap) {
+		return hotswap.Patch{}, fmt.Errorf("%s: %w", path, errNoWrap)
+	}
 	if err := ctx.Err(); err != nil {
 		return hotswap.Patch{}, err
 	}
@@ -458,8 +461,7 @@ func (l *Loader) exports(host hotswap.Host, path string, p *plugin.Plugin, m man
 
 	sym, err = p.Lookup(SymbolWrap)
 	if err != nil {
-		return nil, nil, fmt.Errorf("%s: %w: no %s: the patch was built by an older `hotpatch patch build`, "+
-			"without the wrappers that report its panics; build it again with the current one", path, ErrNoExport, SymbolWrap)
+		return nil, nil, fmt.Errorf("%s: %w", path, errNoWrap)
 	}
 	wrap, ok := sym.(func(slot, redirect func(string, any)) (map[string]any, map[string]any))
 	if !ok {
