@@ -27,7 +27,10 @@
 // each slot func and redirect replacement in a wrapper of its exact type,
 // written from its declaration, that reports a panic through a func the
 // loader gives and panics again with the same value: a deferred call, where
-// a reflect-based wrapper would cost hundreds of nanoseconds per call. After the build, the plugin's own build information is
+// a reflect-based wrapper would cost hundreds of nanoseconds per call.
+// A patch whose build constraint leaves it out of a build with the
+// baseline's settings is refused before the build. After the build, the
+// plugin's own build information is
 // compared with the baseline's: a module version or a setting that differs
 // fails the build, rather than a load later.
 //

@@ -95,6 +95,9 @@ func redirectsOf(src *loader.Source) ([]redirectEntry, error) {
 	return out, nil
 }
 
+// bom is the UTF-8 byte order mark.
+const bom = "\uFEFF"
+
 func exprString(fset *token.FileSet, e ast.Expr) string {
 	var b bytes.Buffer
 	_ = printer.Fprint(&b, fset, e)
@@ -105,11 +108,17 @@ func exprString(fset *token.FileSet, e ast.Expr) string {
 // directive so that the compiler reports positions in the original file,
 // and, for each redirect, a line that makes the compiler check that target
 // and replacement have the same type, reported at the redirect's own line.
+// A byte order mark that starts the file is dropped: Go accepts one only as
+// a file's first code point, which the directive now is.
 func rewritePatch(filename string, src []byte, s *loader.Source, redirects []redirectEntry) []byte {
 	var b bytes.Buffer
 	fmt.Fprintf(&b, "//line %s:1\n", filename)
 	off := s.FileSet.Position(s.AST.Name.Pos()).Offset
-	b.Write(src[:off])
+	start := 0
+	if bytes.HasPrefix(src, []byte(bom)) {
+		start = len(bom)
+	}
+	b.Write(src[start:off])
 	b.WriteString("main")
 	b.Write(src[off+len(s.AST.Name.Name):])
 	if len(redirects) > 0 {
@@ -143,6 +152,7 @@ func generate(m manifest.Manifest, funcs map[string]string, redirects bool) ([]b
 		}
 	}
 	b.WriteString("\t;\n*/\nimport \"C\"\n\n")
+	b.WriteString("import hotpatchRuntime \"runtime\"\n\n")
 	fmt.Fprintf(&b, "// %s maps each slot the patch serves to its implementation.\nvar %s = map[string]any{\n",
 		manifest.SymbolSlots, manifest.SymbolSlots)
 	for _, slot := range slices.Sorted(maps.Keys(funcs)) {
@@ -151,6 +161,10 @@ func generate(m manifest.Manifest, funcs map[string]string, redirects bool) ([]b
 	b.WriteString("}\n\n")
 	fmt.Fprintf(&b, "// %s is the fingerprint of the baseline the patch was built against.\nvar %s = %s\n",
 		manifest.SymbolBaseline, manifest.SymbolBaseline, strconv.Quote(string(fp)))
+	// The helpers run on every panic's way up, so they appear in its stack:
+	// under a name that says what they are, not a path in the build
+	// directory, which is removed after the build.
+	fmt.Fprintf(&b, "\n//line %s:1", helpersLine)
 	b.WriteString(wrapHelpers)
 	if redirects {
 		b.WriteString("\n// hotpatchSameType fails to compile unless target and replacement have one type.\n" +

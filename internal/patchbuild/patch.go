@@ -143,6 +143,9 @@ func Prepare(ctx context.Context, opts Options) (*Plan, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := checkConstraint(opts.Source, src, info); err != nil {
+		return nil, err
+	}
 
 	p := &Plan{Options: opts, Info: info, Flags: flags, Env: env}
 	p.GoEnv = setEnv(os.Environ(), "GOFLAGS=") // the baseline's flags, not the caller's

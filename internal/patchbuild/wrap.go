@@ -42,6 +42,11 @@ const wrapPrefix = "hotpatch"
 // patch's own lines.
 const wrapLine = "hotpatch-generated-wrappers.go"
 
+// helpersLine is the file name the //line directive gives the helpers in
+// the generated file (hotpatchRecover, in the stack of every panic that
+// leaves a patch).
+const helpersLine = "hotpatch-generated-helpers.go"
+
 // wrappers returns the source of HotpatchWrap, to be appended to the
 // patch's file, and the names of the redirects whose replacement it cannot
 // wrap (not the name of a func declared in the patch): their panics are
@@ -106,45 +111,83 @@ func wrapper(fset *token.FileSet, fd *ast.FuncDecl, report, name string) string 
 			}
 		}
 	}
+	var named []string
+	for i, r := range results {
+		named = append(named, fmt.Sprintf("%sR%d", wrapPrefix, i))
+		results[i] = named[i] + " " + r
+	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "%sWrapped(%s, func(%s) ", wrapPrefix, fd.Name.Name, strings.Join(params, ", "))
 	if len(results) > 0 {
 		fmt.Fprintf(&b, "(%s) ", strings.Join(results, ", "))
 	}
-	fmt.Fprintf(&b, "{\n\t\t\tdefer %sRecover(%s, %q)\n\t\t\t", wrapPrefix, report, name)
+	fmt.Fprintf(&b, "{\n\t\t\t%[1]sReturned := false\n\t\t\tdefer %[1]sRecover(%[2]s, %[3]q, &%[1]sReturned)\n\t\t\t", wrapPrefix, report, name)
 	if len(results) > 0 {
-		b.WriteString("return ")
+		fmt.Fprintf(&b, "%s = ", strings.Join(named, ", "))
 	}
-	fmt.Fprintf(&b, "%s(%s)\n\t\t})", fd.Name.Name, strings.Join(args, ", "))
+	fmt.Fprintf(&b, "%s(%s)\n\t\t\t%sReturned = true\n", fd.Name.Name, strings.Join(args, ", "), wrapPrefix)
+	if len(results) > 0 {
+		b.WriteString("\t\t\treturn\n")
+	}
+	b.WriteString("\t\t})")
 	return b.String()
 }
 
 // wrapHelpers is the part of the generated file the wrappers call. It
-// imports nothing: a plugin may link only what its baseline links.
+// imports only runtime, which every binary links (a plugin may link only
+// what its baseline links), under a name of the generated code's.
 const wrapHelpers = `
 // hotpatchWrapped returns wrapper; it compiles only if impl and wrapper
 // have one type.
 func hotpatchWrapped[F any](impl, wrapper F) F { return wrapper }
 
 // hotpatchRecover, deferred by a wrapper, hands a panic's value to report
-// and panics again with it. runtime.Goexit is no panic: recover returns
-// nil, and it goes on.
-func hotpatchRecover(report func(string, any), name string) {
-	if v := recover(); v != nil {
-		report(name, v)
-		panic(v)
+// and panics again with it. recover returns nil for runtime.Goexit, which
+// goes on, and, with GODEBUG=panicnil=1, for panic(nil), which it stops:
+// a call that did not return (*returned is false) is told apart by who
+// runs the deferred call, the runtime's panic or its Goexit.
+func hotpatchRecover(report func(string, any), name string, returned *bool) {
+	v := recover()
+	if v == nil && (*returned || !hotpatchPanicking()) {
+		return
+	}
+	report(name, v)
+	panic(v)
+}
+
+// hotpatchPanicking reports whether the deferred call that calls it runs
+// because of a panic, not runtime.Goexit.
+func hotpatchPanicking() bool {
+	var pcs [8]uintptr
+	frames := hotpatchRuntime.CallersFrames(pcs[:hotpatchRuntime.Callers(3, pcs[:])])
+	for {
+		f, more := frames.Next()
+		switch f.Function {
+		case "runtime.gopanic":
+			return true
+		case "runtime.Goexit":
+			return false
+		}
+		if !more {
+			return false
+		}
 	}
 }
 `
 
-// ownNames returns the names the patch declares at top level that the
-// generated code reserves.
+// ownNames returns the names the patch declares at top level, or gives
+// its imports, that the generated code reserves: an import so named would
+// collide with a generated func, or be shadowed by a generated param in
+// the wrappers' signatures.
 func ownNames(s *loader.Source) []string {
 	var out []string
 	add := func(id *ast.Ident) {
 		if id != nil && (strings.HasPrefix(id.Name, wrapPrefix) || id.Name == manifest.SymbolWrap) {
 			out = append(out, fmt.Sprintf("%s (%s)", id.Name, s.FileSet.Position(id.Pos())))
 		}
+	}
+	for _, imp := range s.AST.Imports {
+		add(imp.Name)
 	}
 	for _, d := range s.AST.Decls {
 		switch d := d.(type) {

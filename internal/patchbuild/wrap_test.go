@@ -169,9 +169,11 @@ func TestWrapperSource(t *testing.T) {
 	}
 	for _, want := range []string{
 		"//line " + wrapLine + ":1\n",
-		`"s.Variadic": hotpatchWrapped(JoinAll, func(hotpatchA0 string, hotpatchA1 ...string) (string) {` + "\n" +
-			"\t\t\tdefer hotpatchRecover(hotpatchSlot, \"s.Variadic\")\n\t\t\treturn JoinAll(hotpatchA0, hotpatchA1...)\n",
-		"\t\t\tdefer hotpatchRecover(hotpatchSlot, \"s.None\")\n\t\t\tNone()\n",
+		`"s.Variadic": hotpatchWrapped(JoinAll, func(hotpatchA0 string, hotpatchA1 ...string) (hotpatchR0 string) {` + "\n" +
+			"\t\t\thotpatchReturned := false\n" +
+			"\t\t\tdefer hotpatchRecover(hotpatchSlot, \"s.Variadic\", &hotpatchReturned)\n" +
+			"\t\t\thotpatchR0 = JoinAll(hotpatchA0, hotpatchA1...)\n\t\t\thotpatchReturned = true\n\t\t\treturn\n",
+		"\t\t\tdefer hotpatchRecover(hotpatchSlot, \"s.None\", &hotpatchReturned)\n\t\t\tNone()\n\t\t\thotpatchReturned = true\n\t\t})",
 	} {
 		if !strings.Contains(string(wrap), want) {
 			t.Errorf("wrappers lack %q:\n%s", want, wrap)

@@ -51,7 +51,8 @@
 // are compiled into the plugin by `hotpatch patch build` (a deferred
 // recover around a direct call: a few nanoseconds, no allocation); the
 // loader hands them its report funcs at each load. runtime.Goexit and
-// http.ErrAbortHandler go through unreported; a wrapper that recovers what
+// http.ErrAbortHandler go through unreported; panic(nil) is reported and
+// goes on, also under GODEBUG=panicnil=1; a wrapper that recovers what
 // a wrapper below it reported reports nothing. A redirect's replacement
 // declared as a func of the patch is wrapped too, and its panic counts
 // against the patch's first slot by name; one written as another

@@ -213,6 +213,9 @@ func (l *Loader) Load(ctx context.Context, host hotswap.Host, path string) (hots
 	if len(errs) > 0 {
 		return hotswap.Patch{}, fmt.Errorf("%s: %w", path, joinErrors(errs...))
 	}
+	if !exports(data, m.Package, SymbolWrap) {
+		return hotswap.Patch{}, fmt.Errorf("%s: %w", path, errNoWrap)
+	}
 	if err := ctx.Err(); err != nil {
 		return hotswap.Patch{}, err
 	}
@@ -458,8 +461,7 @@ func (l *Loader) exports(host hotswap.Host, path string, p *plugin.Plugin, m man
 
 	sym, err = p.Lookup(SymbolWrap)
 	if err != nil {
-		return nil, nil, fmt.Errorf("%s: %w: no %s: the patch was built by an older `hotpatch patch build`, "+
-			"without the wrappers that report its panics; build it again with the current one", path, ErrNoExport, SymbolWrap)
+		return nil, nil, fmt.Errorf("%s: %w", path, errNoWrap)
 	}
 	wrap, ok := sym.(func(slot, redirect func(string, any)) (map[string]any, map[string]any))
 	if !ok {
@@ -560,7 +562,9 @@ type reporter struct {
 // with, so that [hotswap.Manager.Recovered] in a middleware above does not
 // count it again. http.ErrAbortHandler is how a handler aborts a response
 // on purpose, not a failure: it goes on unreported. (runtime.Goexit never
-// reaches a reporter: recover returns nil for it.)
+// reaches a reporter: the wrapper tells it from a panic by the stack. A
+// panic(nil) under GODEBUG=panicnil=1 does, with the value nil.) The
+// report's text is made here, once, and making it never panics.
 //
 // A wrapper that recovers the panic another wrapper below it reported and
 // panicked again with (a patch's slot calling another slot, or a
@@ -582,15 +586,44 @@ func newReporter(host hotswap.Host, id string, m manifest.Manifest) reporter {
 			if v == http.ErrAbortHandler || repanicked() {
 				return
 			}
-			host.ReportFailure(slot, fmt.Errorf("native %s: %w", id, &hotswap.PanicError{Value: v, Stack: debug.Stack()}))
+			host.ReportFailure(slot, newPanicReport("native "+id+": ", v))
 		},
 		redirect: func(name string, v any) {
 			if v == http.ErrAbortHandler || repanicked() {
 				return
 			}
-			host.ReportFailure(first, fmt.Errorf("native %s: redirected %s: %w", id, name, &hotswap.PanicError{Value: v, Stack: debug.Stack()}))
+			host.ReportFailure(first, newPanicReport("native "+id+": redirected "+name+": ", v))
 		},
 	}
+}
+
+// panicReport is the error a reporter reports: a *hotswap.PanicError with
+// the loader's prefix. Its text is made once, when it is reported, by
+// describe: a report func runs in a wrapper's deferred recover, and must
+// not panic there, which would replace the patch's panic value on its way
+// up and lose the report.
+type panicReport struct {
+	msg string
+	pe  *hotswap.PanicError
+}
+
+func newPanicReport(prefix string, v any) *panicReport {
+	return &panicReport{msg: prefix + "panic: " + describe(v), pe: &hotswap.PanicError{Value: v, Stack: debug.Stack()}}
+}
+
+func (r *panicReport) Error() string { return r.msg }
+func (r *panicReport) Unwrap() error { return r.pe }
+
+// describe returns v as %v prints it, or, where that panics (an Error or
+// String method that panics with a value whose own method panics too,
+// which fmt does not survive), what v is.
+func describe(v any) (s string) {
+	defer func() {
+		if recover() != nil {
+			s = fmt.Sprintf("a %T value (its Error or String method panics)", v)
+		}
+	}()
+	return fmt.Sprint(v)
 }
 
 // wrapperRecover is how the runtime names the generated recover of a

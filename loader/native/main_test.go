@@ -125,6 +125,20 @@ func buildFixtures(dir string) {
 		"redirect2.so": patch("redirect2.go", "redirect2.so", nil),
 		"panicinit.so": patch("panicinit.go", "panicinit.so", nil),
 		"shapes.so":    patch("shapes.go", "shapes.so", nil),
+		// Written out with a byte order mark, CRLF line endings and no
+		// newline at the end (see testdata/patches/odd.go).
+		"odd.so": func() error {
+			data, err := os.ReadFile(filepath.Join("testdata", "patches", "odd.go"))
+			if err != nil {
+				return err
+			}
+			data = append([]byte("\uFEFF"), bytes.TrimRight(bytes.ReplaceAll(data, []byte("\n"), []byte("\r\n")), "\r\n")...)
+			src := filepath.Join(dir, "odd.go")
+			if err := os.WriteFile(src, data, 0o644); err != nil {
+				return err
+			}
+			return buildPatch(ctx, self, src, filepath.Join(dir, "odd.so"), nil)
+		},
 		// As a build older than the typed wrappers made it: no HotpatchWrap.
 		"nowrap.so": patch("greet_v1.go", "nowrap.so", func(p *patchbuild.Plan) {
 			for name, src := range p.Files {

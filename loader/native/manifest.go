@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/hotpatch-go/hotpatch/internal/manifest"
 	"github.com/hotpatch-go/hotpatch/internal/patchfile"
@@ -142,4 +143,45 @@ func inspect(r io.ReaderAt, size int64) (soInfo, error) {
 		return soInfo{}, fmt.Errorf("%w: a manifest of kind %s, want %s", ErrBadManifest, info.manifest.Kind, manifest.KindNative)
 	}
 	return info, nil
+}
+
+// errNoWrap refuses a patch without [SymbolWrap].
+var errNoWrap = fmt.Errorf("%w: no %s: the patch was built by an older `hotpatch patch build`, "+
+	"without the wrappers that report its panics; build it again with the current one", ErrNoExport, SymbolWrap)
+
+// exports reports whether the shared object data exports symbol sym of
+// package pkg, by its name in the dynamic string table: a Go plugin
+// exports its package's symbols there, so a patch built without one is
+// refused before it is opened (and mapped for good). A string of the
+// table is preceded by a NUL (or starts it) and ends with one.
+func exports(data []byte, pkg, sym string) bool {
+	f, err := elf.NewFile(bytes.NewReader(data))
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	s := f.Section(".dynstr")
+	if s == nil || s.Type == elf.SHT_NOBITS || s.Offset+s.Size > uint64(len(data)) {
+		return false
+	}
+	table := data[s.Offset : s.Offset+s.Size]
+	name := []byte(symbolPrefix(pkg) + "." + sym + "\x00")
+	return bytes.HasPrefix(table, name) || bytes.Contains(table, append([]byte{0}, name...))
+}
+
+// symbolPrefix is how the linker writes package path pkg in symbol names:
+// control characters, space, '%', '"', and '.' after the last '/' escaped
+// as %xx.
+func symbolPrefix(pkg string) string {
+	slash := strings.LastIndexByte(pkg, '/')
+	var b strings.Builder
+	for i := 0; i < len(pkg); i++ {
+		c := pkg[i]
+		if c <= ' ' || c == '%' || c == '"' || c >= 0x7f || c == '.' && i > slash {
+			fmt.Fprintf(&b, "%%%02x", c)
+			continue
+		}
+		b.WriteByte(c)
+	}
+	return b.String()
 }

@@ -16,6 +16,10 @@ import (
 // reads it, which proves they share this package with the host.
 var Calls atomic.Int64
 
+// Current is the Slots the running test registered, for patches that call
+// slots through the registry.
+var Current atomic.Pointer[Slots]
+
 // Slots are the host's patchable functions.
 type Slots struct {
 	Greet *registry.Func[func(name string) string]
