@@ -145,7 +145,15 @@ type PanicError struct {
 	Stack []byte // the goroutine's stack at the panic
 }
 
-func (e *PanicError) Error() string {
+func (e *PanicError) Error() (s string) {
+	// A value whose Error or String method panics, and whose panic value
+	// does the same, makes fmt panic in turn; the message then names the
+	// value's type, so that a middleware logging it does not panic.
+	defer func() {
+		if recover() != nil {
+			s = fmt.Sprintf("panic: a value of type %T (its Error or String method panicked)", e.Value)
+		}
+	}()
 	return fmt.Sprintf("panic: %v", e.Value)
 }
 
