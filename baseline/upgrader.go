@@ -198,8 +198,10 @@ func (u *Upgrader) OnDrain(fns ...func(context.Context) error) {
 // Ready runs the readiness check ([Options.Check]) and reports this
 // process ready: in a process started by a restart, the old one then
 // drains and exits. Call it once every listener is obtained and served
-// and the start-up work is done. A failed check is returned; the process
-// should then exit, which fails the restart with its standard error.
+// and the start-up work is done. A failed check is returned, and so is
+// ctx's error if ctx ended (the process was told to stop during its
+// start-up): the process should then exit, which fails the restart with
+// its standard error and leaves the old process serving.
 func (u *Upgrader) Ready(ctx context.Context) error {
 	u.mu.Lock()
 	defer u.mu.Unlock()
@@ -216,6 +218,12 @@ func (u *Upgrader) Ready(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("baseline: readiness check failed: %w", err)
 		}
+	}
+	if err := ctx.Err(); err != nil {
+		// Told to stop (SIGTERM to a new process in its start-up): a
+		// report now would have the old process drain while this one
+		// stops, and nothing would serve.
+		return fmt.Errorf("baseline: not reported ready: %w", err)
 	}
 	if u.realStderr != nil {
 		// From here on this process writes where the first one did; the
@@ -421,6 +429,10 @@ func (u *Upgrader) Shutdown(ctx context.Context) error {
 		u.mu.Unlock()
 		close(u.stop)
 		u.tf.Stop()
+		// tableflip removes the unix sockets of a plain stop, and kills a
+		// new process still starting, on its own goroutine, which closes
+		// Exit when done: wait for it, or the process may exit first.
+		<-u.tf.Exit()
 
 		// Stop accepting first: the drain hooks wait for the connections
 		// already accepted, a count that new ones would keep up.
