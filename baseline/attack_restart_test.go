@@ -1,10 +1,15 @@
 package baseline_test
 
 import (
+	"errors"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/hotpatch-go/hotpatch/baseline"
 )
 
 // TestTermDuringCheck: SIGTERM to the new process while its readiness
@@ -42,5 +47,51 @@ func TestTermDuringCheck(t *testing.T) {
 func TestStopRemovesSocket(t *testing.T) {
 	for range 20 {
 		startTree(t, bins.v1).stop()
+	}
+}
+
+// TestOtherProgramErrors: a new binary that is another program (it exits
+// at once, status 0, having reported nothing) and one that is gone (as a
+// `go run` binary is once the first process exited): each error says
+// what happened and what to do, and the old process keeps serving.
+func TestOtherProgramErrors(t *testing.T) {
+	tr := startTree(t, bins.v1)
+	first := tr.cur
+	other := filepath.Join(t.TempDir(), "true.sh")
+	if err := os.WriteFile(other, []byte("#!/bin/sh\nexit 0\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		bin  string
+		want []string
+	}{
+		{other, []string{"exited", "before it reported ready", "package baseline"}},
+		{filepath.Join(t.TempDir(), "gone"), []string{"no such file", "removed", "go run", "hotpatch build -versioned"}},
+	} {
+		tr.switchTo(c.bin)
+		body, err := tr.get("/restart")
+		if err == nil {
+			t.Fatalf("restart into %s: %q, want an error", c.bin, body)
+		}
+		for _, w := range c.want {
+			if !strings.Contains(body, w) {
+				t.Errorf("restart into %s: error %q lacks %q", c.bin, body, w)
+			}
+		}
+		if body, err := tr.get("/version"); err != nil || body != "v1 "+strconv.Itoa(first) {
+			t.Errorf("after the failed restart into %s: %q, %v; want the old process", c.bin, body, err)
+		}
+	}
+	tr.switchTo(bins.v2)
+	tr.restart(false, "v2")
+	tr.stop()
+}
+
+// TestRestartErrorNamesTarget: the error names the file a switched link
+// pointed at, which is what the user got wrong.
+func TestRestartErrorNamesTarget(t *testing.T) {
+	e := &baseline.RestartError{Binary: "/srv/app", Target: "app-1234", Err: errors.New("child pid=7 exited")}
+	if !strings.Contains(e.Error(), "/srv/app (-> app-1234) failed") {
+		t.Errorf("%q does not name the link's target", e.Error())
 	}
 }

@@ -127,13 +127,18 @@ func (o Options) withDefaults() Options {
 // serving.
 type RestartError struct {
 	Binary string // the executable that was started, or meant to be
+	Target string // what Binary named, if it is a symbolic link ("" if not)
 	Err    error  // why: it could not start, exited, failed its check, timed out
 	Stderr string // the last bytes the new process wrote to its standard error
 }
 
 func (e *RestartError) Error() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "baseline: restart with %s failed, the old process keeps serving: %v", e.Binary, e.Err)
+	bin := e.Binary
+	if e.Target != "" {
+		bin += " (-> " + e.Target + ")"
+	}
+	fmt.Fprintf(&b, "baseline: restart with %s failed, the old process keeps serving: %v", bin, e.Err)
 	if s := strings.TrimRight(e.Stderr, "\n"); s != "" {
 		fmt.Fprintf(&b, "\nits standard error ended with:\n%s", s)
 	}

@@ -364,6 +364,13 @@ func (u *Upgrader) attempt() error {
 		return fmt.Errorf("%w: %v", ErrStopped, err)
 	case strings.HasSuffix(msg, "timed out"):
 		err = fmt.Errorf("%w: not ready within %s, killed", err, u.opts.ReadyTimeout)
+	case strings.HasPrefix(msg, "child pid=") && strings.Contains(msg, " exited"):
+		if strings.Contains(msg, "exit status") || strings.Contains(msg, "signal") {
+			err = fmt.Errorf("%w before it reported ready", err)
+		} else {
+			// Status 0 and nothing reported: not a server of this kind.
+			err = fmt.Errorf("%w (status 0) before it reported ready: is it a program that takes its listeners from package baseline and calls Ready?", err)
+		}
 	}
 	select {
 	case <-relayed:
@@ -373,7 +380,10 @@ func (u *Upgrader) attempt() error {
 }
 
 func (u *Upgrader) failed(e *RestartError) error {
-	u.opts.Logger.Error("baseline: restart failed; still serving", "binary", e.Binary, "err", e.Err, "stderr", e.Stderr)
+	if t, err := os.Readlink(e.Binary); err == nil {
+		e.Target = t
+	}
+	u.opts.Logger.Error("baseline: restart failed; still serving", "binary", e.Binary, "target", e.Target, "err", e.Err, "stderr", e.Stderr)
 	u.record(hotswap.Event{Type: EventFailed, Err: e})
 	return e
 }
@@ -391,6 +401,9 @@ func (u *Upgrader) record(e hotswap.Event) {
 // checkBinary refuses, with a reason, what the kernel would refuse to run.
 func checkBinary(path string) error {
 	fi, err := os.Stat(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("%w: %v: removed or renamed since this process started? (go run removes its binary once the first process exits): build to a lasting path, e.g. hotpatch build -versioned -o DIR/NAME, and start DIR/NAME", ErrBinary, err)
+	}
 	if err != nil {
 		return fmt.Errorf("%w: %v", ErrBinary, err)
 	}
