@@ -95,3 +95,36 @@ func TestRestartErrorNamesTarget(t *testing.T) {
 		t.Errorf("%q does not name the link's target", e.Error())
 	}
 }
+
+// TestOldKilledDuringStartUp: kill -9 of the old process while the new
+// one runs its check. The new process holds the listeners and passes its
+// check: it must serve, not exit because nobody reads its report.
+func TestOldKilledDuringStartUp(t *testing.T) {
+	tr := startTree(t, bins.v1)
+	old := tr.cur
+	tr.switchTo(bins.usr1check)
+	if err := syscall.Kill(old, syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	child := field(t, tr.waitFor("checking "), "pid")
+	if err := syscall.Kill(old, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	if err := tr.first.Wait(); err == nil || !strings.Contains(err.Error(), "killed") {
+		t.Errorf("old process: %v, want killed", err)
+	}
+	if err := syscall.Kill(child, syscall.SIGUSR1); err != nil {
+		t.Fatal(err)
+	}
+	l := tr.waitFor("ready ")
+	if got := field(t, l, "pid"); got != child {
+		t.Fatalf("ready: %q, want pid %d", l, child)
+	}
+	tr.cur = child
+	if body, err := tr.get("/version"); err != nil || body != "v1 "+strconv.Itoa(child) {
+		t.Errorf("after the old process was killed: %q, %v; want the new process", body, err)
+	}
+	tr.switchTo(bins.v2)
+	tr.restart(true, "v2")
+	tr.stop()
+}

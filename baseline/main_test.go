@@ -32,6 +32,7 @@ var bins struct {
 	dir                               string
 	v1, v2, exit, hang, check, noexec string
 	termcheck                         string // its check ends only once it got SIGTERM
+	usr1check                         string // its check passes on SIGUSR1
 }
 
 func TestMain(m *testing.M) {
@@ -74,7 +75,7 @@ func testMain(m *testing.M) int {
 		p    *string
 		name string
 		mode os.FileMode
-	}{{&bins.exit, "exit", 0o755}, {&bins.hang, "hang", 0o755}, {&bins.check, "check", 0o755}, {&bins.noexec, "noexec", 0o644}, {&bins.termcheck, "termcheck", 0o755}} {
+	}{{&bins.exit, "exit", 0o755}, {&bins.hang, "hang", 0o755}, {&bins.check, "check", 0o755}, {&bins.noexec, "noexec", 0o644}, {&bins.termcheck, "termcheck", 0o755}, {&bins.usr1check, "usr1check", 0o755}} {
 		*c.p = filepath.Join(dir, "srv-"+c.name)
 		if err := os.WriteFile(*c.p, data, c.mode); err != nil {
 			fmt.Fprintln(os.Stderr, err)

@@ -235,14 +235,38 @@ func (u *Upgrader) Ready(ctx context.Context) error {
 			return fmt.Errorf("baseline: take standard error back: %w", err)
 		}
 	}
+	note := fmt.Sprintf("pid %d (%s) is ready and takes over from the old process", os.Getpid(), u.binary)
 	if err := u.tf.Ready(); err != nil {
-		return fmt.Errorf("baseline: report ready: %w", err)
+		if !u.parentGone() {
+			return fmt.Errorf("baseline: report ready: %w", err)
+		}
+		// The old process died during the start-up (kill -9, a crash):
+		// nobody reads the report, and this process, which holds the
+		// listeners and passed its check, is the only one that can serve.
+		note = fmt.Sprintf("pid %d (%s) is ready and serves alone: the old process exited before it could be told (%v)", os.Getpid(), u.binary, err)
+		u.opts.Logger.Warn("baseline: the old process exited during the restart; serving alone", "err", err)
 	}
 	u.ready = true
 	if u.tf.HasParent() {
-		u.record(hotswap.Event{Type: EventTookOver, Note: fmt.Sprintf("pid %d (%s) is ready and takes over from the old process", os.Getpid(), u.binary)})
+		u.record(hotswap.Event{Type: EventTookOver, Note: note})
 	}
 	return nil
+}
+
+// parentGone reports whether the process this one replaced has exited;
+// the news travels through a pipe, so it waits up to parentGrace for it.
+func (u *Upgrader) parentGone() bool {
+	if u.parent == nil {
+		return false
+	}
+	t := time.NewTimer(parentGrace)
+	defer t.Stop()
+	select {
+	case <-u.parent:
+		return true
+	case <-t.C:
+		return false
+	}
 }
 
 // Exit returns a channel closed when this process has handed over to a

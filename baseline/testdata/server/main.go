@@ -4,7 +4,8 @@
 // with -ldflags -X; a copy whose file name ends in -exit, -hang, -check or
 // -termcheck is a bad new binary: it exits at start, never reports ready,
 // fails its readiness check, or has a check that ends only once the
-// process got SIGTERM.
+// process got SIGTERM. One ending in -usr1check passes its check on
+// SIGUSR1.
 package main
 
 import (
@@ -87,6 +88,16 @@ func run(ctx context.Context, mode, addr, sock string, readyTimeout time.Duratio
 	switch mode {
 	case "check":
 		check = func(context.Context) error { return errors.New("the database is unreachable on purpose") }
+	case "usr1check":
+		// A check that passes on SIGUSR1, so that a test can act while
+		// it runs (kill the old process).
+		usr1 := make(chan os.Signal, 1)
+		signal.Notify(usr1, syscall.SIGUSR1)
+		check = func(context.Context) error {
+			fmt.Printf("checking pid=%d\n", os.Getpid())
+			<-usr1
+			return nil
+		}
 	case "termcheck":
 		// A slow check that passes, but only after the process was told
 		// to stop: it must not report ready then.
