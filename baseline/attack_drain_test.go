@@ -47,11 +47,28 @@ func TestHTTPServerDrainNextRequestOnIdleConn(t *testing.T) {
 			t.Fatalf("conn %d: closed before the drain", i)
 		}
 	}
+	probe, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer probe.Close()
+	probe.SetDeadline(time.Now().Add(time.Minute))
 	// Every connection is idle now; the drain begins, and each client
 	// sends its next request.
 	ln.Close() // as Upgrader.Shutdown does before the hooks
 	drained := make(chan error, 1)
 	go func() { drained <- drain(context.Background()) }()
+	// A probe of its own sends requests until one is answered with
+	// "Connection: close": the drain has begun.
+	for pr := bufio.NewReader(probe); ; {
+		resp := roundTrip(t, probe, pr)
+		if resp == nil {
+			t.Fatal("the probe's request was not answered")
+		}
+		if resp.Close {
+			break
+		}
+	}
 	for i, c := range conns {
 		resp := roundTrip(t, c, readers[i])
 		if resp == nil {
