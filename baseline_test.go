@@ -6,11 +6,14 @@ import (
 	"context"
 	"errors"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/hotpatch-go/hotpatch"
 	"github.com/hotpatch-go/hotpatch/baseline"
+	"github.com/hotpatch-go/hotpatch/baseline/journal"
 )
 
 // TestBaselineOption: Options.Baseline gives the runtime an upgrader whose
@@ -18,7 +21,8 @@ import (
 // upgrader per process: this is the package's only one.)
 func TestBaselineOption(t *testing.T) {
 	missing := filepath.Join(t.TempDir(), "gone")
-	rt, err := hotpatch.New(hotpatch.Options{Baseline: &baseline.Options{Binary: missing, NoSignal: true}})
+	rt, err := hotpatch.New(hotpatch.Options{StateDir: filepath.Join(t.TempDir(), "state"),
+		Baseline: &baseline.Options{Binary: missing, NoSignal: true}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -27,6 +31,9 @@ func TestBaselineOption(t *testing.T) {
 		t.Fatal("no upgrader with Options.Baseline set")
 	}
 	ctx := context.Background()
+	if err := rt.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
 	ln, err := up.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -47,6 +54,22 @@ func TestBaselineOption(t *testing.T) {
 	}
 	if !found {
 		t.Errorf("no %s event in the manager's history: %v", baseline.EventFailed, rt.Manager().History())
+	}
+	// Once the process hands over (or stops), the new process owns the
+	// state directory: this one's journal stops writing, or a patch it
+	// applies while it drains would put back its stale record over the
+	// new baseline's.
+	if err := up.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(time.Minute); ; runtime.Gosched() {
+		err := rt.Journal().Sync(ctx)
+		if errors.Is(err, journal.ErrClosed) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("journal after the hand-over: Sync %v, want it closed", err)
+		}
 	}
 	if err := rt.Close(ctx); err != nil {
 		t.Fatal(err)

@@ -51,6 +51,18 @@ func (rt *Runtime) openJournal(ctx context.Context, wo *patchdir.Options) (*jour
 	if wo.Known == nil {
 		wo.Known = j.Known
 	}
+	if rt.up != nil {
+		// Once a new process took over, it owns the state directory: a
+		// patch this one applies while it drains must not write its
+		// record, loaded at its start, over the new baseline's.
+		go func() {
+			select {
+			case <-rt.up.Exit(): // handed over, or Shutdown began
+				_ = j.Close()
+			case <-rt.closed:
+			}
+		}()
+	}
 	return j, nil
 }
 

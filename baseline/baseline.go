@@ -11,6 +11,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hotpatch-go/hotpatch/hotswap"
@@ -33,6 +34,15 @@ var (
 	// ErrBinary is wrapped by the errors about the binary to start: missing,
 	// not a regular file, not executable.
 	ErrBinary = errors.New("baseline: unusable binary")
+)
+
+// idleGrace is how long HTTPServer's drain leaves a connection idle
+// before it closes it, for the client's next request; a variable for the
+// tests. newGrace is the same for a connection that has not sent its
+// first request.
+var (
+	idleGrace = time.Second
+	newGrace  = 5 * time.Second
 )
 
 // Defaults for the zero fields of [Options].
@@ -117,13 +127,18 @@ func (o Options) withDefaults() Options {
 // serving.
 type RestartError struct {
 	Binary string // the executable that was started, or meant to be
+	Target string // what Binary named, if it is a symbolic link ("" if not)
 	Err    error  // why: it could not start, exited, failed its check, timed out
 	Stderr string // the last bytes the new process wrote to its standard error
 }
 
 func (e *RestartError) Error() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "baseline: restart with %s failed, the old process keeps serving: %v", e.Binary, e.Err)
+	bin := e.Binary
+	if e.Target != "" {
+		bin += " (-> " + e.Target + ")"
+	}
+	fmt.Fprintf(&b, "baseline: restart with %s failed, the old process keeps serving: %v", bin, e.Err)
 	if s := strings.TrimRight(e.Stderr, "\n"); s != "" {
 		fmt.Fprintf(&b, "\nits standard error ended with:\n%s", s)
 	}
@@ -132,29 +147,80 @@ func (e *RestartError) Error() string {
 
 func (e *RestartError) Unwrap() error { return e.Err }
 
-// HTTPServer returns a drain hook for srv; call it before srv serves, as
-// it wraps srv.ConnState to follow the connections. The hook turns
-// keep-alives off (idle connections close, busy ones close after their
-// response), waits until every connection has closed, then calls Shutdown
-// for what remains, and Close if ctx ends first. It does not call Shutdown
-// straight away because a server shutting down closes, unanswered, a
-// connection whose first request it reads after Shutdown began: one the
-// listener accepted an instant before. [Upgrader.Shutdown] closes the
-// listeners before the hooks run, so Serve returns an error wrapping
-// [net.ErrClosed] rather than [http.ErrServerClosed].
+// HTTPServer returns a drain hook for srv; call it before srv serves and
+// after srv.Handler is set, as it wraps srv.ConnState to follow the
+// connections and srv.Handler to answer with "Connection: close" once
+// the drain began. The hook closes no connection under a client: a busy
+// one closes after its next response, one idle for idleGrace (1 s) is
+// closed, and one that has not sent its first request within newGrace
+// (5 s, as http.Server.Shutdown) too. Once every connection has closed
+// it calls Shutdown, and Close if ctx ends first. It does not call
+// Shutdown or SetKeepAlivesEnabled(false) straight away: both close idle
+// connections at once, and a client sending its next request on one at
+// that instant (wrk, a browser, any client under load) loses it. Shutdown
+// also closes, unanswered, a connection whose first request it reads after
+// it began: one the listener accepted an instant before.
+// [Upgrader.Shutdown] closes the listeners before the hooks run, so Serve
+// returns an error wrapping [net.ErrClosed] rather than
+// [http.ErrServerClosed].
 func HTTPServer(srv *http.Server) func(context.Context) error {
+	type conn struct {
+		state http.ConnState
+		timer *time.Timer // closes the connection if it stays in state; nil if none
+	}
 	var (
-		mu      sync.Mutex // guards open, drained
-		open    = make(map[net.Conn]struct{})
-		drained chan struct{} // made when the drain begins; closed once open is empty
+		mu       sync.Mutex // guards open, drained, draining's changes
+		open     = make(map[net.Conn]*conn)
+		drained  chan struct{} // made when the drain begins; closed once open is empty
+		draining atomic.Bool
 	)
+	// arm closes c if it is still in the state it is in now after d; the
+	// caller holds mu.
+	arm := func(c net.Conn, ci *conn, d time.Duration) {
+		if ci.timer != nil {
+			ci.timer.Stop()
+		}
+		st := ci.state
+		ci.timer = time.AfterFunc(d, func() {
+			mu.Lock()
+			still := open[c] == ci && ci.state == st
+			mu.Unlock()
+			if still {
+				c.Close() // its server goroutine reports it closed
+			}
+		})
+	}
+	graceOf := func(st http.ConnState) time.Duration {
+		if st == http.StateNew {
+			return newGrace
+		}
+		return idleGrace
+	}
 	prev := srv.ConnState
 	srv.ConnState = func(c net.Conn, st http.ConnState) {
 		mu.Lock()
 		switch st {
 		case http.StateNew:
-			open[c] = struct{}{}
+			ci := &conn{state: st}
+			open[c] = ci
+			if draining.Load() {
+				arm(c, ci, graceOf(st))
+			}
+		case http.StateActive, http.StateIdle:
+			if ci := open[c]; ci != nil {
+				ci.state = st
+				if ci.timer != nil {
+					ci.timer.Stop()
+					ci.timer = nil
+				}
+				if st == http.StateIdle && draining.Load() {
+					arm(c, ci, graceOf(st))
+				}
+			}
 		case http.StateHijacked, http.StateClosed:
+			if ci := open[c]; ci != nil && ci.timer != nil {
+				ci.timer.Stop()
+			}
 			delete(open, c)
 			if drained != nil && len(open) == 0 {
 				select {
@@ -169,15 +235,32 @@ func HTTPServer(srv *http.Server) func(context.Context) error {
 			prev(c, st)
 		}
 	}
+	inner := srv.Handler
+	if inner == nil {
+		inner = http.DefaultServeMux
+	}
+	srv.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if draining.Load() {
+			// http.Server closes the connection after this response (an
+			// HTTP/2 server sends GOAWAY).
+			w.Header().Set("Connection", "close")
+		}
+		inner.ServeHTTP(w, r)
+	})
 	return func(ctx context.Context) error {
 		mu.Lock()
 		drained = make(chan struct{})
+		draining.Store(true)
+		for c, ci := range open {
+			if ci.state == http.StateIdle || ci.state == http.StateNew {
+				arm(c, ci, graceOf(ci.state))
+			}
+		}
 		if len(open) == 0 {
 			close(drained)
 		}
 		wait := drained
 		mu.Unlock()
-		srv.SetKeepAlivesEnabled(false)
 		select {
 		case <-wait:
 		case <-ctx.Done():

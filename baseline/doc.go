@@ -88,9 +88,14 @@
 //     relay while it runs, and puts them back.
 //   - If ctx ends before Restart is done, Restart returns and the attempt
 //     goes on, bounded by ReadyTimeout; its outcome is logged and recorded.
-//   - A keep-alive connection that is idle when the drain begins is closed;
-//     a client that sends on it at that instant sees the connection close
-//     and must retry (Go's client does so for idempotent requests).
+//   - [HTTPServer]'s drain answers every request with "Connection: close"
+//     and closes a connection that stays idle for 1 s; a client that sends
+//     on it at that very instant sees the connection close and must retry
+//     (Go's client does so for idempotent requests).
+//   - Ready is the point of no return: a new process that crashes after
+//     it leaves nothing serving. The readiness check is the guard.
+//   - Under go run, the go command removes the binary once the first
+//     process exits: a second restart finds no binary. Build the server.
 //   - A process started by a restart cannot restart until the one it
 //     replaced has exited (its drain bounds that); a trigger waits up to
 //     0.5 s for the news of that exit before it is refused.

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/hotpatch-go/hotpatch/baseline"
 )
@@ -16,6 +17,7 @@ import (
 // TestHTTPServerDrain: the drain answers a request in flight, and
 // returns once the connection has closed.
 func TestHTTPServerDrain(t *testing.T) {
+	defer baseline.SetIdleGrace(time.Millisecond)() // the client's connection, idle after its response
 	inHandler, release := make(chan struct{}), make(chan struct{})
 	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		close(inHandler)

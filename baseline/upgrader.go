@@ -198,8 +198,10 @@ func (u *Upgrader) OnDrain(fns ...func(context.Context) error) {
 // Ready runs the readiness check ([Options.Check]) and reports this
 // process ready: in a process started by a restart, the old one then
 // drains and exits. Call it once every listener is obtained and served
-// and the start-up work is done. A failed check is returned; the process
-// should then exit, which fails the restart with its standard error.
+// and the start-up work is done. A failed check is returned, and so is
+// ctx's error if ctx ended (the process was told to stop during its
+// start-up): the process should then exit, which fails the restart with
+// its standard error and leaves the old process serving.
 func (u *Upgrader) Ready(ctx context.Context) error {
 	u.mu.Lock()
 	defer u.mu.Unlock()
@@ -217,6 +219,12 @@ func (u *Upgrader) Ready(ctx context.Context) error {
 			return fmt.Errorf("baseline: readiness check failed: %w", err)
 		}
 	}
+	if err := ctx.Err(); err != nil {
+		// Told to stop (SIGTERM to a new process in its start-up): a
+		// report now would have the old process drain while this one
+		// stops, and nothing would serve.
+		return fmt.Errorf("baseline: not reported ready: %w", err)
+	}
 	if u.realStderr != nil {
 		// From here on this process writes where the first one did; the
 		// pipe its parent reads goes away with the parent.
@@ -227,14 +235,38 @@ func (u *Upgrader) Ready(ctx context.Context) error {
 			return fmt.Errorf("baseline: take standard error back: %w", err)
 		}
 	}
+	note := fmt.Sprintf("pid %d (%s) is ready and takes over from the old process", os.Getpid(), u.binary)
 	if err := u.tf.Ready(); err != nil {
-		return fmt.Errorf("baseline: report ready: %w", err)
+		if !u.parentGone() {
+			return fmt.Errorf("baseline: report ready: %w", err)
+		}
+		// The old process died during the start-up (kill -9, a crash):
+		// nobody reads the report, and this process, which holds the
+		// listeners and passed its check, is the only one that can serve.
+		note = fmt.Sprintf("pid %d (%s) is ready and serves alone: the old process exited before it could be told (%v)", os.Getpid(), u.binary, err)
+		u.opts.Logger.Warn("baseline: the old process exited during the restart; serving alone", "err", err)
 	}
 	u.ready = true
 	if u.tf.HasParent() {
-		u.record(hotswap.Event{Type: EventTookOver, Note: fmt.Sprintf("pid %d (%s) is ready and takes over from the old process", os.Getpid(), u.binary)})
+		u.record(hotswap.Event{Type: EventTookOver, Note: note})
 	}
 	return nil
+}
+
+// parentGone reports whether the process this one replaced has exited;
+// the news travels through a pipe, so it waits up to parentGrace for it.
+func (u *Upgrader) parentGone() bool {
+	if u.parent == nil {
+		return false
+	}
+	t := time.NewTimer(parentGrace)
+	defer t.Stop()
+	select {
+	case <-u.parent:
+		return true
+	case <-t.C:
+		return false
+	}
 }
 
 // Exit returns a channel closed when this process has handed over to a
@@ -356,6 +388,13 @@ func (u *Upgrader) attempt() error {
 		return fmt.Errorf("%w: %v", ErrStopped, err)
 	case strings.HasSuffix(msg, "timed out"):
 		err = fmt.Errorf("%w: not ready within %s, killed", err, u.opts.ReadyTimeout)
+	case strings.HasPrefix(msg, "child pid=") && strings.Contains(msg, " exited"):
+		if strings.Contains(msg, "exit status") || strings.Contains(msg, "signal") {
+			err = fmt.Errorf("%w before it reported ready", err)
+		} else {
+			// Status 0 and nothing reported: not a server of this kind.
+			err = fmt.Errorf("%w (status 0) before it reported ready: is it a program that takes its listeners from package baseline and calls Ready?", err)
+		}
 	}
 	select {
 	case <-relayed:
@@ -365,7 +404,10 @@ func (u *Upgrader) attempt() error {
 }
 
 func (u *Upgrader) failed(e *RestartError) error {
-	u.opts.Logger.Error("baseline: restart failed; still serving", "binary", e.Binary, "err", e.Err, "stderr", e.Stderr)
+	if t, err := os.Readlink(e.Binary); err == nil {
+		e.Target = t
+	}
+	u.opts.Logger.Error("baseline: restart failed; still serving", "binary", e.Binary, "target", e.Target, "err", e.Err, "stderr", e.Stderr)
 	u.record(hotswap.Event{Type: EventFailed, Err: e})
 	return e
 }
@@ -383,6 +425,9 @@ func (u *Upgrader) record(e hotswap.Event) {
 // checkBinary refuses, with a reason, what the kernel would refuse to run.
 func checkBinary(path string) error {
 	fi, err := os.Stat(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("%w: %v: removed or renamed since this process started? (go run removes its binary once the first process exits): build to a lasting path, e.g. hotpatch build -versioned -o DIR/NAME, and start DIR/NAME", ErrBinary, err)
+	}
 	if err != nil {
 		return fmt.Errorf("%w: %v", ErrBinary, err)
 	}
@@ -421,6 +466,10 @@ func (u *Upgrader) Shutdown(ctx context.Context) error {
 		u.mu.Unlock()
 		close(u.stop)
 		u.tf.Stop()
+		// tableflip removes the unix sockets of a plain stop, and kills a
+		// new process still starting, on its own goroutine, which closes
+		// Exit when done: wait for it, or the process may exit first.
+		<-u.tf.Exit()
 
 		// Stop accepting first: the drain hooks wait for the connections
 		// already accepted, a count that new ones would keep up.

@@ -1,9 +1,11 @@
 // Command server is the fixture of the baseline tests: an HTTP server on a
 // TCP and a unix listener obtained from baseline, which answers
 // "VERSION PID" and restarts on SIGHUP or GET /restart. The version is set
-// with -ldflags -X; a copy whose file name ends in -exit, -hang or -check
-// is a bad new binary: it exits at start, never reports ready, or fails
-// its readiness check.
+// with -ldflags -X; a copy whose file name ends in -exit, -hang, -check or
+// -termcheck is a bad new binary: it exits at start, never reports ready,
+// fails its readiness check, or has a check that ends only once the
+// process got SIGTERM. One ending in -usr1check passes its check on
+// SIGUSR1.
 package main
 
 import (
@@ -83,8 +85,27 @@ func run(ctx context.Context, mode, addr, sock string, readyTimeout time.Duratio
 		fmt.Fprint(w, "ok")
 	})
 	check := baseline.CheckHandler(mux, "/version")
-	if mode == "check" {
+	switch mode {
+	case "check":
 		check = func(context.Context) error { return errors.New("the database is unreachable on purpose") }
+	case "usr1check":
+		// A check that passes on SIGUSR1, so that a test can act while
+		// it runs (kill the old process).
+		usr1 := make(chan os.Signal, 1)
+		signal.Notify(usr1, syscall.SIGUSR1)
+		check = func(context.Context) error {
+			fmt.Printf("checking pid=%d\n", os.Getpid())
+			<-usr1
+			return nil
+		}
+	case "termcheck":
+		// A slow check that passes, but only after the process was told
+		// to stop: it must not report ready then.
+		check = func(context.Context) error {
+			fmt.Printf("checking pid=%d\n", os.Getpid())
+			<-ctx.Done()
+			return nil
+		}
 	}
 	up, err := baseline.New(baseline.Options{Check: check, ReadyTimeout: readyTimeout, Events: printer{}})
 	if err != nil {
