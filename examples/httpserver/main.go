@@ -72,7 +72,9 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, ready f
 	debounce := fs.Duration("debounce", watcher.DefaultDebounce, "how long a patch file must stay unchanged before it is loaded")
 	evalTimeout := fs.Duration("eval-timeout", script.DefaultEvalTimeout, "bound on a script's top-level code")
 	maxSize := fs.Int64("max-size", script.DefaultMaxSize, "largest script accepted, in `bytes`")
-	rollback := fs.Int("rollback-after", 3, "revert a patch after `n` failed requests within a minute of its swap (0: never)")
+	rollback := fs.Int("rollback-after", 3, "revert a patch on probation after `n` failed requests (0: no count threshold)")
+	ratio := fs.Float64("rollback-ratio", 0, "revert a patch on probation when this `fraction` of its requests fail, once it served 20 (0: no ratio threshold)")
+	window := fs.Duration("probation", time.Minute, "how long a new patch stays on probation before it is committed")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -95,7 +97,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, ready f
 	// scripts (*.go), native patches (*.so, linux with cgo) and process
 	// patches (*.proc), and the watch of the patch directory.
 	opts := hotpatch.Options{Dir: *dir, Logger: log, Symbols: symbols.Symbols,
-		Rollback: hotswap.RollbackPolicy{Failures: *rollback, Window: time.Minute},
+		Rollback: hotswap.RollbackPolicy{Failures: *rollback, Ratio: *ratio, Window: *window},
 		Watch:    patchdir.Options{Debounce: *debounce},
 		// A script call running past CallTimeout stops its interpreter; the
 		// panic that follows is reported and counts toward rollback.
