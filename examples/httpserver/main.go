@@ -40,7 +40,10 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := serve(ctx, os.Args[1:], os.Stdout, os.Stderr, nil, true); err != nil {
+	err := serve(ctx, os.Args[1:], os.Stdout, os.Stderr, nil, true)
+	switch {
+	case errors.Is(err, flag.ErrHelp): // -h: the usage was printed
+	case err != nil:
 		fmt.Fprintln(os.Stderr, "httpserver:", err)
 		os.Exit(1)
 	}
