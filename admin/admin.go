@@ -100,7 +100,9 @@ type Server struct {
 	log   *slog.Logger
 	uid   int
 	done  chan struct{} // closed by Close: event streams end
-	pushM sync.Mutex    // guards the pushed directory's creation
+	pushM sync.Mutex    // guards the files of the pushed directory
+	recMu sync.Mutex    // guards rec and its file; held across a push's apply
+	rec   record
 
 	srvs      []*http.Server
 	lns       []net.Listener
@@ -143,9 +145,11 @@ func Start(tgt Target, opts Options) (*Server, error) {
 		listen = net.Listen
 	}
 	s := &Server{opts: opts, tgt: tgt, log: log, uid: os.Getuid(), done: make(chan struct{})}
+	s.replayPushed()
 	if opts.Socket != "" {
 		ln, err := listenUnix(opts.Socket, listen)
 		if err != nil {
+			_ = s.Close(context.Background())
 			return nil, err
 		}
 		s.serve(ln, nil, s.unixAuth)

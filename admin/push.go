@@ -79,6 +79,9 @@ func (s *Server) pushBody(w http.ResponseWriter, r *http.Request) (int, api.Push
 			}
 		}
 	}
+	// One push at a time from here, so the record's order is the stack's.
+	s.recMu.Lock()
+	defer s.recMu.Unlock()
 	a, err := mgr.Apply(r.Context(), p)
 	if err != nil {
 		_ = mgr.Release(p)
@@ -93,46 +96,30 @@ func (s *Server) pushBody(w http.ResponseWriter, r *http.Request) (int, api.Push
 	if err := s.tgt.Journal.Sync(r.Context()); err != nil {
 		return http.StatusInternalServerError, res, fmt.Errorf("push: %s is applied but the journal did not record it, so a restart would lose it: %w", p.ID, err)
 	}
+	if res.Replaced != "" {
+		s.dropLocked(res.Replaced)
+	}
+	s.dropLocked(p.ID)
+	s.rec.Patches = append(s.rec.Patches, recordEntry{ID: p.ID, File: filepath.Base(path)})
+	if err := s.writeRecord(); err != nil {
+		return http.StatusInternalServerError, res, fmt.Errorf("push: %s is applied but its record in %s could not be written, so a restart would lose it: %w", p.ID, s.pushedDir(), err)
+	}
 	return 0, res, nil
 }
 
-// store writes data to <state>/pushed/<sum>.hpatch (a temporary file,
-// synced, renamed, the directory synced), unless it is there already. It
-// says whether it created the file.
+// store writes data to <state>/pushed/<sum>.hpatch, unless it is there
+// already. It says whether it created the file.
 func (s *Server) store(sum string, data []byte) (string, bool, error) {
-	dir := filepath.Join(s.tgt.Journal.Dir(), PushedDir)
+	dir := s.pushedDir()
+	name := sum + bundle.Ext
+	path := filepath.Join(dir, name)
 	s.pushM.Lock()
-	err := os.MkdirAll(dir, 0o700)
-	s.pushM.Unlock()
-	if err != nil {
-		return "", false, fmt.Errorf("push: %w", err)
-	}
-	path := filepath.Join(dir, sum+bundle.Ext)
+	defer s.pushM.Unlock()
 	if _, err := os.Lstat(path); err == nil {
 		return path, false, nil
 	}
-	f, err := os.CreateTemp(dir, ".push-*")
-	if err != nil {
-		return "", false, fmt.Errorf("push: %w", err)
-	}
-	tmp := f.Name()
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		_ = os.Remove(tmp)
+	if err := writeFile(dir, name, data); err != nil {
 		return "", false, fmt.Errorf("push: storing the bundle: %w", err)
-	}
-	if d, err := os.Open(dir); err == nil {
-		_ = d.Sync()
-		d.Close()
 	}
 	return path, true, nil
 }
