@@ -327,7 +327,7 @@ func TestKillAfterPush(t *testing.T) {
 		}()
 		select {
 		case l := <-ready:
-			if strings.TrimSpace(l) != "ready" {
+			if !strings.HasPrefix(l, "ready pid=") {
 				t.Fatalf("server said %q", l)
 			}
 		case <-time.After(hang):

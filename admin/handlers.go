@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"os"
 	"time"
 
 	"github.com/hotpatch-go/hotpatch/admin/api"
@@ -49,6 +50,7 @@ func (s *Server) status() api.Status {
 	st := s.tgt.Manager.Status()
 	out := api.Status{
 		Generation: st.Generation,
+		PID:        os.Getpid(),
 		Baseline:   api.Baseline{Fingerprint: s.tgt.Fingerprint},
 		Slots:      make([]api.Slot, 0, len(st.Slots)),
 		Stack:      make([]api.Patch, 0, len(st.Stack)),

@@ -21,6 +21,7 @@ const EventAudit = "audit"
 // Status is the answer of GET /v1/status.
 type Status struct {
 	Generation uint64   `json:"generation"`
+	PID        int      `json:"pid"` // the process that answered: another one after a restart
 	Baseline   Baseline `json:"baseline"`
 	Slots      []Slot   `json:"slots"`
 	Stack      []Patch  `json:"stack"`   // bottom (oldest) first

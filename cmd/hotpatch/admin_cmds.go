@@ -48,6 +48,7 @@ stack, bottom first, with each patch's probation.` + remoteHelp,
 }
 
 func printStatus(w io.Writer, st api.Status) {
+	fmt.Fprintf(w, "pid          %d\n", st.PID)
 	fmt.Fprintf(w, "generation   %d\n", st.Generation)
 	fmt.Fprintf(w, "fingerprint  %s\n", orDash(st.Baseline.Fingerprint))
 	fmt.Fprintf(w, "baseline     %s\n", orDash(st.Baseline.Identity))

@@ -1,6 +1,8 @@
 // Command server is the admin tests' server: a runtime with one slot,
 // signed bundles, a state directory and the admin API on a socket. It
-// prints "ready" once the API serves and runs until SIGTERM.
+// prints "ready pid=PID" once the API serves and runs until SIGTERM; with
+// -baseline, until a restart over the API has handed over to the next
+// process, which prints its own line.
 package main
 
 import (
@@ -13,6 +15,7 @@ import (
 
 	"github.com/hotpatch-go/hotpatch"
 	"github.com/hotpatch-go/hotpatch/admin"
+	"github.com/hotpatch-go/hotpatch/baseline"
 	"github.com/hotpatch-go/hotpatch/bundle"
 )
 
@@ -20,17 +23,22 @@ func main() {
 	socket := flag.String("socket", "", "admin socket")
 	state := flag.String("state", "", "state directory")
 	trust := flag.String("trust", "", "trust file")
+	step := flag.Bool("baseline", false, "turn the baseline step on")
 	flag.Parse()
 	keys, err := bundle.ReadTrusted(*trust)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	rt, err := hotpatch.New(hotpatch.Options{
+	opts := hotpatch.Options{
 		StateDir: *state,
 		Bundles:  &bundle.Policy{Trusted: keys, RequireSigned: true},
 		Admin:    &admin.Options{Socket: *socket},
-	})
+	}
+	if *step {
+		opts.Baseline = &baseline.Options{NoSignal: true}
+	}
+	rt, err := hotpatch.New(opts)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
@@ -42,8 +50,19 @@ func main() {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	fmt.Println("ready")
-	<-ctx.Done()
+	var exit <-chan struct{}
+	if up := rt.Upgrader(); up != nil {
+		if err := up.Ready(ctx); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		exit = up.Exit()
+	}
+	fmt.Printf("ready pid=%d\n", os.Getpid())
+	select {
+	case <-ctx.Done():
+	case <-exit:
+	}
 	if err := rt.Close(context.Background()); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
