@@ -19,10 +19,11 @@ import (
 	"github.com/hotpatch-go/hotpatch/admin/api"
 )
 
-// TestRestartOverTheAPI: a restart over the API hands the socket to a new
-// process, which applies again what was pushed; a second restart at once
-// may be refused with 409 while the first one's process drains. The new
+// TestRestartOverTheAPI: a restart over the API answers once a new
+// process is ready; that process serves the same socket (inherited) and
+// has applied again what was pushed; the old one exits cleanly. The new
 // process is re-parented to the test (a subreaper), which waits for it.
+// The 409 of a restart under way is TestRestart's.
 func TestRestartOverTheAPI(t *testing.T) {
 	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
 		t.Skip("no subreaper:", err)
