@@ -3,6 +3,7 @@ package hotpatch
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/hotpatch-go/hotpatch/admin"
 	"github.com/hotpatch-go/hotpatch/fingerprint"
@@ -45,13 +46,19 @@ func (rt *Runtime) startAdmin() error {
 	return nil
 }
 
+// adminDrain bounds the wait of Close for the admin calls under way;
+// their connections are closed after it.
+const adminDrain = 30 * time.Second
+
 // closeAdmin stops the admin API, if it runs: first, so that no call
 // changes the patches while the rest closes.
 func closeAdmin(srv *admin.Server) error {
 	if srv == nil {
 		return nil
 	}
-	return srv.Close(context.Background())
+	ctx, cancel := context.WithTimeout(context.Background(), adminDrain)
+	defer cancel()
+	return srv.Close(ctx)
 }
 
 // Admin returns the admin API's server, or nil before [Runtime.Start] and

@@ -102,7 +102,7 @@ func (s *Server) revert(w http.ResponseWriter, r *http.Request, who string) {
 		writeError(w, http.StatusBadRequest, err)
 		return
 	}
-	err := s.tgt.Manager.Revert(r.Context(), req.ID)
+	err := s.revertPatch(r.Context(), req.ID)
 	s.audit(who, "revert", req.ID, err)
 	switch {
 	case errors.Is(err, hotswap.ErrUnknownPatch):
@@ -110,9 +110,26 @@ func (s *Server) revert(w http.ResponseWriter, r *http.Request, who string) {
 	case err != nil:
 		writeError(w, http.StatusInternalServerError, err)
 	default:
-		s.syncJournal(r.Context())
 		writeJSON(w, http.StatusOK, api.Result{OK: true, Note: "reverted " + req.ID})
 	}
+}
+
+// revertPatch reverts id and, before it returns, drops it from the record
+// of pushed patches and waits for the journal: a crash after the answer
+// does not bring the patch back.
+func (s *Server) revertPatch(ctx context.Context, id string) error {
+	s.recMu.Lock()
+	defer s.recMu.Unlock()
+	if err := s.tgt.Manager.Revert(ctx, id); err != nil {
+		return err
+	}
+	if s.dropLocked(id) {
+		if err := s.writeRecord(); err != nil {
+			return fmt.Errorf("revert: %s is reverted but the record of pushed patches could not be written, so a restart would apply it again: %w", id, err)
+		}
+	}
+	s.syncJournal(ctx)
+	return nil
 }
 
 // syncJournal waits until the journal holds the last change; a failure
