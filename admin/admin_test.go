@@ -137,8 +137,9 @@ func TestPushRefusals(t *testing.T) {
 	}
 }
 
-// TestConcurrentPushes: 8 pushes of different patches at once all land,
-// in some order, and all are in the journal once the calls returned.
+// TestConcurrentPushes: 8 pushes of different patches at once, while
+// readers ask for the status, all land, in some order, and all are in the
+// journal and in the record of pushed patches once the calls returned.
 func TestConcurrentPushes(t *testing.T) {
 	t.Parallel()
 	f := start(t, admin.Options{})
@@ -150,7 +151,29 @@ func TestConcurrentPushes(t *testing.T) {
 		body := script(t, fmt.Sprintf("fix%d", i), 1, fmt.Sprint("v", i), key)
 		wg.Go(func() { codes[i], msgs[i] = call(t, c, "http://admin", "POST", api.PathPush, body, nil) })
 	}
+	// Readers hammer the status and the slot meanwhile.
+	stop := make(chan struct{})
+	var readers sync.WaitGroup
+	for range 2 {
+		readers.Go(func() {
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				var st api.Status
+				if code, msg := call(t, c, "http://admin", "GET", api.PathStatus, nil, &st); code != 200 {
+					t.Errorf("status: %d %s", code, msg)
+					return
+				}
+				_ = f.greet.Load()("x")
+			}
+		})
+	}
 	wg.Wait()
+	close(stop)
+	readers.Wait()
 	for i, code := range codes {
 		if code != 200 {
 			t.Errorf("push %d: %d %s", i, code, msgs[i])
@@ -164,9 +187,17 @@ func TestConcurrentPushes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	rec, err := os.ReadFile(filepath.Join(f.state, admin.PushedDir, "record.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
 	for i := range 8 {
-		if !strings.Contains(string(data), fmt.Sprintf("fix%d@1", i)) {
-			t.Errorf("journal lacks fix%d@1", i)
+		id := fmt.Sprintf("fix%d@1", i)
+		if !strings.Contains(string(data), id) {
+			t.Errorf("journal lacks %s", id)
+		}
+		if !strings.Contains(string(rec), id) {
+			t.Errorf("record lacks %s", id)
 		}
 	}
 }
