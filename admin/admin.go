@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"os"
@@ -54,7 +55,8 @@ type Options struct {
 	// ClientCAs, if set, makes TCP require a client certificate that
 	// chains to it; the audit names its subject.
 	ClientCAs *x509.CertPool
-	// MaxPush limits a pushed bundle's size; 0 means [DefaultMaxPush].
+	// MaxPush limits a pushed bundle's size (a larger one gets 413); 0
+	// means [DefaultMaxPush], a negative value no limit.
 	MaxPush int64
 	// Listen, if set, makes the listeners (a baseline step's Listen, so
 	// that the next process inherits them); nil means net.Listen.
@@ -133,8 +135,11 @@ func Start(tgt Target, opts Options) (*Server, error) {
 			}
 		}
 	}
-	if opts.MaxPush == 0 {
+	switch {
+	case opts.MaxPush == 0:
 		opts.MaxPush = DefaultMaxPush
+	case opts.MaxPush < 0:
+		opts.MaxPush = math.MaxInt64
 	}
 	log := opts.Logger
 	if log == nil {
