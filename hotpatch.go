@@ -9,6 +9,7 @@ import (
 	"reflect"
 	"sync"
 
+	"github.com/hotpatch-go/hotpatch/admin"
 	"github.com/hotpatch-go/hotpatch/baseline"
 	"github.com/hotpatch-go/hotpatch/baseline/journal"
 	"github.com/hotpatch-go/hotpatch/bundle"
@@ -63,6 +64,10 @@ type Options struct {
 	// a new binary by listener hand-off (see [Runtime.Upgrader]). Its Events
 	// default to the manager, its Logger to Logger. One per process.
 	Baseline *baseline.Options
+	// Admin, if set, serves the admin API (package admin) from Start to
+	// Close: by default on a unix socket only the process's user and
+	// root may use. Off when nil.
+	Admin *admin.Options
 
 	// The options of each part, for what the fields above do not say. Their
 	// Logger fields default to Logger; Script.Symbols to Symbols. Every
@@ -87,7 +92,8 @@ type Runtime struct {
 	mgr  *hotswap.Manager
 	up   *baseline.Upgrader // nil without Options.Baseline
 
-	mu      sync.Mutex // guards watch, journal, started, closing
+	mu      sync.Mutex // guards watch, journal, admin, started, closing
+	admin   *admin.Server
 	watch   *patchdir.Dir
 	journal *journal.Journal
 	started bool
@@ -199,6 +205,9 @@ func (rt *Runtime) Start(ctx context.Context) error {
 		return err
 	}
 	rt.journal = j
+	if err := rt.startAdmin(); err != nil {
+		return err
+	}
 	if rt.opts.Dir == "" {
 		return nil
 	}
@@ -221,10 +230,10 @@ func (rt *Runtime) Close(ctx context.Context) error {
 	rt.closeOnce.Do(func() {
 		rt.mu.Lock()
 		rt.closing = true
-		w, j := rt.watch, rt.journal
+		w, j, a := rt.watch, rt.journal, rt.admin
 		rt.mu.Unlock()
 		go func() {
-			var errs []error
+			errs := []error{closeAdmin(a)}
 			if w != nil {
 				errs = append(errs, w.Close())
 			}

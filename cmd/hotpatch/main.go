@@ -10,12 +10,21 @@
 //	hotpatch keygen -o NAME
 //	hotpatch bundle (--key KEY | --unsigned) [-o OUT.hpatch] [--id ID] [--version N] [--expires DUR] PAYLOAD
 //	hotpatch verify --trust PUB [--json] FILE.hpatch
+//	hotpatch status  [--addr ADDR] [credentials] [--json]
+//	hotpatch push    [--addr ADDR] [credentials] [--json] FILE.hpatch
+//	hotpatch revert  [--addr ADDR] [credentials] [--json] ID
+//	hotpatch history [--addr ADDR] [credentials] [--json]
+//	hotpatch events  [--addr ADDR] [credentials] [--json]
+//	hotpatch restart [--addr ADDR] [credentials] [--json]
 //	hotpatch help [COMMAND]
 //
 // `hotpatch help COMMAND` and `hotpatch COMMAND -h` print the same help to
 // standard output and exit 0. A command line the command cannot use is
 // reported on standard error with the command's synopsis, exit status 2;
-// any other failure exits 1.
+// any other failure exits 1. The commands that talk to a running server
+// (ADDR is unix:///path.sock or https://host:port, also $HOTPATCH_ADDR;
+// credentials --token or $HOTPATCH_TOKEN, --cert and --key, --ca) exit 3
+// when the server is unreachable or refuses the credentials.
 //
 // # Why the standard flag package
 //
@@ -70,7 +79,7 @@ type command struct {
 // commands returns the commands, in the order help lists them. Each lives
 // in its own file; add a command by adding its entry here.
 func commands() []*command {
-	return []*command{buildCommand(), patchBuildCommand(), keygenCommand(), bundleCommand(), verifyCommand()}
+	return append([]*command{buildCommand(), patchBuildCommand(), keygenCommand(), bundleCommand(), verifyCommand()}, adminCommands()...)
 }
 
 // errBadArgs marks an error in a command line: it is printed with the
@@ -88,6 +97,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	switch {
 	case err == nil:
 		return 0
+	case errors.Is(err, errUnreachable):
+		fmt.Fprintf(stderr, "hotpatch %s: %v\n", cmd.name, err)
+		return 3
 	case errors.Is(err, errBadArgs):
 		msg := strings.TrimPrefix(err.Error(), errBadArgs.Error()+": ")
 		if cmd == nil {

@@ -1,0 +1,226 @@
+package admin
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"net"
+	"net/http"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/hotpatch-go/hotpatch/hotswap"
+)
+
+var (
+	// ErrNoListener is returned by [Start] when the options name neither
+	// a socket nor a TCP address.
+	ErrNoListener = errors.New("admin: no socket and no TCP address")
+	// ErrInsecureTCP is returned by [Start] for a TCP address without TLS,
+	// or without a token and a client CA: nothing is served on TCP
+	// without credentials.
+	ErrInsecureTCP = errors.New("admin: TCP needs TLS and a bearer token or client certificates")
+	// ErrSocketInUse is returned by [Start] when another process serves
+	// the socket.
+	ErrSocketInUse = errors.New("admin: socket in use by another process")
+	// ErrNotSupported is returned by [Start] for a unix socket where the
+	// peer's credentials cannot be read.
+	ErrNotSupported = errors.New("admin: peer credentials are not supported on this platform")
+)
+
+// DefaultMaxPush is the default limit of a pushed bundle's size.
+const DefaultMaxPush = 256 << 20
+
+// Options configure a [Server]. At least one of Socket and TCP is set.
+type Options struct {
+	// Socket is the path of the unix socket (created mode 0600; a stale
+	// one is replaced, one another process serves is an error).
+	Socket string
+	// AllowUIDs are the users, besides the process's own and root, whose
+	// peers the socket serves.
+	AllowUIDs []int
+	// TCP is a "host:port" to serve on as well, with TLS (TLS must hold
+	// the server's certificate) and at least one of Tokens and ClientCAs.
+	TCP string
+	// TLS is the server's TLS configuration for TCP; it is cloned.
+	TLS *tls.Config
+	// Tokens are the bearer tokens TCP accepts, by name: the audit names
+	// the token, never shows it. With ClientCAs too, both are required.
+	Tokens map[string]string
+	// ClientCAs, if set, makes TCP require a client certificate that
+	// chains to it; the audit names its subject.
+	ClientCAs *x509.CertPool
+	// MaxPush limits a pushed bundle's size (a larger one gets 413); 0
+	// means [DefaultMaxPush], a negative value no limit.
+	MaxPush int64
+	// Listen, if set, makes the listeners (a baseline step's Listen, so
+	// that the next process inherits them); nil means net.Listen.
+	Listen func(network, addr string) (net.Listener, error)
+	// Logger receives the refusals and the audit records; nil discards.
+	Logger *slog.Logger
+}
+
+// Target is what the server operates on.
+type Target struct {
+	Manager *hotswap.Manager
+	// Bundles loads pushed bundles (the runtime's bundle loader, so a
+	// pushed bundle passes the checks of the watched directory); nil
+	// refuses pushes (501).
+	Bundles hotswap.Loader
+	// Journal records pushed patches; nil refuses pushes (501), which
+	// could not survive a restart.
+	Journal Journal
+	// Restarter runs the baseline step; nil answers restart with 501.
+	Restarter Restarter
+	// Fingerprint is the running binary's fingerprint hash, for status.
+	Fingerprint string
+}
+
+// Journal is the part of a journal (package baseline/journal) the server
+// uses.
+type Journal interface {
+	Dir() string
+	Identity() string
+	Sync(ctx context.Context) error
+}
+
+// Restarter is the part of a baseline step (package baseline) the server
+// uses.
+type Restarter interface {
+	Restart(ctx context.Context) error
+}
+
+// Server serves the admin API until [Server.Close].
+type Server struct {
+	opts  Options
+	tgt   Target
+	log   *slog.Logger
+	uid   int
+	done  chan struct{} // closed by Close: event streams end
+	pushM sync.Mutex    // guards the files of the pushed directory
+	recMu sync.Mutex    // guards rec and its file; held across a push's apply
+	rec   record
+
+	srvs      []*http.Server
+	lns       []net.Listener
+	wg        sync.WaitGroup
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// Start listens as opts say and serves tgt. Close the server before
+// closing the manager.
+func Start(tgt Target, opts Options) (*Server, error) {
+	if tgt.Manager == nil {
+		return nil, errors.New("admin: Target.Manager is nil")
+	}
+	if opts.Socket == "" && opts.TCP == "" {
+		return nil, ErrNoListener
+	}
+	if opts.TCP != "" {
+		if opts.TLS == nil || len(opts.TLS.Certificates) == 0 && opts.TLS.GetCertificate == nil {
+			return nil, fmt.Errorf("%w: Options.TLS has no certificate for %s", ErrInsecureTCP, opts.TCP)
+		}
+		if len(opts.Tokens) == 0 && opts.ClientCAs == nil {
+			return nil, fmt.Errorf("%w: set Options.Tokens or Options.ClientCAs for %s", ErrInsecureTCP, opts.TCP)
+		}
+		for name, tok := range opts.Tokens {
+			if len(tok) < 16 {
+				return nil, fmt.Errorf("%w: token %q is %d bytes, at least 16 are needed", ErrInsecureTCP, name, len(tok))
+			}
+		}
+	}
+	switch {
+	case opts.MaxPush == 0:
+		opts.MaxPush = DefaultMaxPush
+	case opts.MaxPush < 0:
+		opts.MaxPush = math.MaxInt64
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	listen := opts.Listen
+	if listen == nil {
+		listen = net.Listen
+	}
+	s := &Server{opts: opts, tgt: tgt, log: log, uid: os.Getuid(), done: make(chan struct{})}
+	s.replayPushed()
+	if opts.Socket != "" {
+		ln, err := listenUnix(opts.Socket, listen)
+		if err != nil {
+			_ = s.Close(context.Background())
+			return nil, err
+		}
+		s.serve(ln, nil, s.unixAuth)
+	}
+	if opts.TCP != "" {
+		ln, err := listen("tcp", opts.TCP)
+		if err != nil {
+			_ = s.Close(context.Background())
+			return nil, fmt.Errorf("admin: listen on %s: %w", opts.TCP, err)
+		}
+		tc := opts.TLS.Clone()
+		if opts.ClientCAs != nil {
+			// Verified in the handler, so that a refused certificate gets a
+			// 403 and a record that names it, not a failed handshake.
+			tc.ClientAuth = tls.RequestClientCert
+		}
+		s.serve(ln, tc, s.tcpAuth)
+	}
+	return s, nil
+}
+
+// Addrs returns the addresses the server listens on.
+func (s *Server) Addrs() []net.Addr {
+	out := make([]net.Addr, len(s.lns))
+	for i, ln := range s.lns {
+		out[i] = ln.Addr()
+	}
+	return out
+}
+
+func (s *Server) serve(ln net.Listener, tc *tls.Config, auth func(*http.Request) (string, int, error)) {
+	srv := &http.Server{
+		Handler:           s.handler(auth),
+		ReadHeaderTimeout: 10 * time.Second,
+		ConnContext:       connContext,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
+	if tc != nil {
+		ln = tls.NewListener(ln, tc)
+	}
+	s.srvs = append(s.srvs, srv)
+	s.lns = append(s.lns, ln)
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		_ = srv.Serve(ln)
+	}()
+}
+
+// Close stops serving: the event streams end, the requests under way
+// finish (until ctx ends, then their connections are closed), and the
+// socket file is removed. Close is safe to call more than once.
+func (s *Server) Close(ctx context.Context) error {
+	s.closeOnce.Do(func() {
+		close(s.done)
+		var errs []error
+		for _, srv := range s.srvs {
+			if err := srv.Shutdown(ctx); err != nil {
+				_ = srv.Close()
+				errs = append(errs, err)
+			}
+		}
+		s.wg.Wait()
+		if err := errors.Join(errs...); err != nil {
+			s.closeErr = fmt.Errorf("admin: close: %w", err)
+		}
+	})
+	return s.closeErr
+}

@@ -1,0 +1,239 @@
+package admin
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/hotpatch-go/hotpatch/admin/api"
+	"github.com/hotpatch-go/hotpatch/baseline"
+	"github.com/hotpatch-go/hotpatch/hotswap"
+)
+
+// handler routes the endpoints behind auth.
+func (s *Server) handler(auth func(*http.Request) (string, int, error)) http.Handler {
+	mux := http.NewServeMux()
+	route := func(pattern string, h func(w http.ResponseWriter, r *http.Request, who string)) {
+		mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+			who, code, err := auth(r)
+			if err != nil {
+				s.log.Warn("admin: request refused", "method", r.Method, "path", r.URL.Path,
+					"remote", r.RemoteAddr, "who", who, "status", code, "err", err)
+				if code == http.StatusUnauthorized {
+					w.Header().Set("WWW-Authenticate", `Bearer realm="hotpatch"`)
+				}
+				writeError(w, code, fmt.Errorf("refused: %w", err))
+				return
+			}
+			h(w, r, who)
+		})
+	}
+	route("GET "+api.PathStatus, func(w http.ResponseWriter, r *http.Request, _ string) { writeJSON(w, http.StatusOK, s.status()) })
+	route("GET "+api.PathHistory, func(w http.ResponseWriter, r *http.Request, _ string) {
+		writeJSON(w, http.StatusOK, api.History{Events: convertEvents(s.tgt.Manager.History())})
+	})
+	route("GET "+api.PathEvents, s.events)
+	route("POST "+api.PathPush, s.push)
+	route("POST "+api.PathRevert, s.revert)
+	route("POST "+api.PathRestart, s.restart)
+	route("/", func(w http.ResponseWriter, r *http.Request, _ string) {
+		writeError(w, http.StatusNotFound, fmt.Errorf("no endpoint %s %s", r.Method, r.URL.Path))
+	})
+	return mux
+}
+
+func (s *Server) status() api.Status {
+	st := s.tgt.Manager.Status()
+	out := api.Status{
+		Generation: st.Generation,
+		PID:        os.Getpid(),
+		Baseline:   api.Baseline{Fingerprint: s.tgt.Fingerprint},
+		Slots:      make([]api.Slot, 0, len(st.Slots)),
+		Stack:      make([]api.Patch, 0, len(st.Stack)),
+		Restart:    s.tgt.Restarter != nil,
+	}
+	if j := s.tgt.Journal; j != nil {
+		out.Baseline.Identity, out.Baseline.StateDir = j.Identity(), j.Dir()
+	}
+	for _, sl := range st.Slots {
+		out.Slots = append(out.Slots, api.Slot{Name: sl.Name, Type: sl.Type, PatchID: sl.PatchID, Kind: string(sl.Kind),
+			Generation: sl.Generation, Since: sl.Since, Failures: sl.Failures})
+	}
+	for _, p := range st.Stack {
+		ap := api.Patch{ID: p.ID, Kind: string(p.Kind), Source: p.Source, Baseline: p.Baseline, Slots: p.Slots,
+			Serving: p.Serving, Generation: p.Generation, AppliedAt: p.AppliedAt}
+		if pr := p.Probation; pr != nil {
+			ap.Probation = &api.Probation{State: fmt.Sprint(pr.State), Start: pr.Start, Until: pr.Until, Calls: pr.Calls, Failures: pr.Failures}
+		}
+		out.Stack = append(out.Stack, ap)
+	}
+	return out
+}
+
+func convertEvent(e hotswap.Event) api.Event {
+	ae := api.Event{Type: string(e.Type), Time: e.Time, Generation: e.Generation, PatchID: e.PatchID, Kind: string(e.Kind),
+		Source: e.Source, Slots: e.Slots, Note: e.Note, TookNS: int64(e.Took)}
+	if e.Err != nil {
+		ae.Err = e.Err.Error()
+	}
+	return ae
+}
+
+func convertEvents(evs []hotswap.Event) []api.Event {
+	out := make([]api.Event, len(evs))
+	for i, e := range evs {
+		out[i] = convertEvent(e)
+	}
+	return out
+}
+
+func (s *Server) revert(w http.ResponseWriter, r *http.Request, who string) {
+	var req api.RevertRequest
+	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 64<<10)).Decode(&req); err != nil || req.ID == "" {
+		if err == nil {
+			err = errors.New(`no "id"`)
+		}
+		err = fmt.Errorf("revert: the body must be {\"id\": \"PATCH-ID\"}: %w", err)
+		s.audit(who, "revert", "", err)
+		writeError(w, http.StatusBadRequest, err)
+		return
+	}
+	err := s.revertPatch(r.Context(), req.ID)
+	s.audit(who, "revert", req.ID, err)
+	switch {
+	case errors.Is(err, hotswap.ErrUnknownPatch):
+		writeError(w, http.StatusNotFound, err)
+	case err != nil:
+		writeError(w, http.StatusInternalServerError, err)
+	default:
+		writeJSON(w, http.StatusOK, api.Result{OK: true, Note: "reverted " + req.ID})
+	}
+}
+
+// revertPatch reverts id and, before it returns, drops it from the record
+// of pushed patches and waits for the journal: a crash after the answer
+// does not bring the patch back.
+func (s *Server) revertPatch(ctx context.Context, id string) error {
+	s.recMu.Lock()
+	defer s.recMu.Unlock()
+	if err := s.tgt.Manager.Revert(ctx, id); err != nil {
+		return err
+	}
+	if s.dropLocked(id) {
+		if err := s.writeRecord(); err != nil {
+			return fmt.Errorf("revert: %s is reverted but the record of pushed patches could not be written, so a restart would apply it again: %w", id, err)
+		}
+	}
+	s.syncJournal(ctx)
+	return nil
+}
+
+// syncJournal waits until the journal holds the last change; a failure
+// is only logged (the journal reports it and writes again at the next
+// change).
+func (s *Server) syncJournal(ctx context.Context) {
+	if j := s.tgt.Journal; j != nil {
+		if err := j.Sync(ctx); err != nil {
+			s.log.Warn("admin: journal sync", "err", err)
+		}
+	}
+}
+
+func (s *Server) restart(w http.ResponseWriter, r *http.Request, who string) {
+	if s.tgt.Restarter == nil {
+		err := errors.New("restart: the baseline step is off (hotpatch.Options.Baseline)")
+		s.audit(who, "restart", "", err)
+		writeError(w, http.StatusNotImplemented, err)
+		return
+	}
+	err := s.tgt.Restarter.Restart(r.Context())
+	s.audit(who, "restart", "", err)
+	switch {
+	case errors.Is(err, baseline.ErrRestartInProgress):
+		writeError(w, http.StatusConflict, err)
+	case err != nil:
+		writeError(w, http.StatusInternalServerError, err)
+	default:
+		writeJSON(w, http.StatusOK, api.Result{OK: true, Note: "the new process is ready; this one drains and exits"})
+	}
+}
+
+// events streams the manager's events as server-sent events until the
+// client goes or the server closes.
+func (s *Server) events(w http.ResponseWriter, r *http.Request, _ string) {
+	fl, ok := w.(http.Flusher)
+	if !ok {
+		writeError(w, http.StatusInternalServerError, errors.New("events: streaming not supported"))
+		return
+	}
+	ch, cancel := s.tgt.Manager.Subscribe(256)
+	defer cancel()
+	h := w.Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-cache")
+	w.WriteHeader(http.StatusOK)
+	fmt.Fprint(w, ": hotpatch events\n\n")
+	fl.Flush()
+	keep := time.NewTicker(30 * time.Second)
+	defer keep.Stop()
+	for {
+		select {
+		case <-r.Context().Done():
+			return
+		case <-s.done:
+			fmt.Fprint(w, "event: end\ndata: {}\n\n")
+			fl.Flush()
+			return
+		case <-keep.C:
+			fmt.Fprint(w, ": keep-alive\n\n")
+			fl.Flush()
+		case e, ok := <-ch:
+			if !ok {
+				fmt.Fprint(w, "event: end\ndata: {}\n\n")
+				fl.Flush()
+				return
+			}
+			b, _ := json.Marshal(convertEvent(e))
+			fmt.Fprintf(w, "event: %s\ndata: %s\n\n", e.Type, b)
+			fl.Flush()
+		}
+	}
+}
+
+// audit records a mutating call: an event of type [api.EventAudit] in the
+// manager's history and a record of the logger.
+func (s *Server) audit(who, what, patchID string, err error) {
+	result := "ok"
+	if err != nil {
+		result = "refused"
+	}
+	note := fmt.Sprintf("%s: %s", who, what)
+	if patchID != "" {
+		note += " " + patchID
+	}
+	note += ": " + result
+	if err != nil {
+		s.log.Warn("admin: audit", "who", who, "what", what, "patch", patchID, "result", result, "err", err)
+	} else {
+		s.log.Info("admin: audit", "who", who, "what", what, "patch", patchID, "result", result)
+	}
+	if rerr := s.tgt.Manager.Record(hotswap.Event{Type: api.EventAudit, Time: time.Now(), PatchID: patchID, Note: note, Err: err}); rerr != nil {
+		s.log.Warn("admin: audit record", "err", rerr)
+	}
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v)
+}
+
+func writeError(w http.ResponseWriter, code int, err error) {
+	writeJSON(w, code, api.Error{Error: err.Error(), Code: code})
+}

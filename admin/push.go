@@ -1,0 +1,125 @@
+package admin
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+
+	"github.com/hotpatch-go/hotpatch/admin/api"
+	"github.com/hotpatch-go/hotpatch/bundle"
+	"github.com/hotpatch-go/hotpatch/hotswap"
+)
+
+// PushedDir is the directory of the state directory that keeps pushed
+// bundles, each as <sha256>.hpatch.
+const PushedDir = "pushed"
+
+// push stores the bundle in the body under the state directory, loads it
+// with the bundle loader, applies it, and answers once the journal holds
+// it: a crash after the answer applies it again at the next start.
+func (s *Server) push(w http.ResponseWriter, r *http.Request, who string) {
+	code, res, err := s.pushBody(w, r)
+	s.audit(who, "push", res.ID, err)
+	if err != nil {
+		writeError(w, code, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, res)
+}
+
+func (s *Server) pushBody(w http.ResponseWriter, r *http.Request) (int, api.PushResult, error) {
+	var res api.PushResult
+	if s.tgt.Bundles == nil {
+		return http.StatusNotImplemented, res, errors.New("push: bundles are off in this server (hotpatch.Options.Bundles)")
+	}
+	if s.tgt.Journal == nil {
+		return http.StatusNotImplemented, res, errors.New("push: this server has no state directory, so a pushed patch would not survive a restart (hotpatch.Options.StateDir)")
+	}
+	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.opts.MaxPush))
+	var tooBig *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooBig):
+		return http.StatusRequestEntityTooLarge, res, fmt.Errorf("push: the bundle is over the limit of %d bytes (admin.Options.MaxPush)", s.opts.MaxPush)
+	case err != nil:
+		return http.StatusBadRequest, res, fmt.Errorf("push: reading the body: %w", err)
+	case len(data) == 0:
+		return http.StatusBadRequest, res, errors.New("push: empty body; send the bytes of a *.hpatch bundle")
+	}
+	sum := sha256.Sum256(data)
+	res.SHA256 = hex.EncodeToString(sum[:])
+	path, created, err := s.store(res.SHA256, data)
+	if err != nil {
+		return http.StatusInternalServerError, res, err
+	}
+	res.Stored = path
+	drop := func() {
+		if created {
+			_ = os.Remove(path)
+		}
+	}
+	mgr := s.tgt.Manager
+	p, err := mgr.Load(r.Context(), s.tgt.Bundles, path)
+	if err != nil {
+		drop()
+		if errors.Is(err, bundle.ErrReplay) {
+			return http.StatusConflict, res, fmt.Errorf("push: %w", err)
+		}
+		return http.StatusUnprocessableEntity, res, fmt.Errorf("push: %w", err)
+	}
+	res.ID, res.Kind = p.ID, string(p.Kind)
+	if id, _, ok := bundle.SplitPatchID(p.ID); ok {
+		for _, q := range mgr.Status().Stack {
+			if qid, _, ok := bundle.SplitPatchID(q.ID); ok && qid == id && q.ID != p.ID {
+				p.Replaces, res.Replaced = q.ID, q.ID
+			}
+		}
+	}
+	// One push at a time from here, so the record's order is the stack's.
+	s.recMu.Lock()
+	defer s.recMu.Unlock()
+	a, err := mgr.Apply(r.Context(), p)
+	if err != nil {
+		_ = mgr.Release(p)
+		drop()
+		code := http.StatusUnprocessableEntity
+		if errors.Is(err, hotswap.ErrDuplicateID) || errors.Is(err, bundle.ErrReplay) {
+			code = http.StatusConflict
+		}
+		return code, res, fmt.Errorf("push: %w", err)
+	}
+	res.Generation = a.Generation
+	if err := s.tgt.Journal.Sync(r.Context()); err != nil {
+		return http.StatusInternalServerError, res, fmt.Errorf("push: %s is applied but the journal did not record it, so a restart would lose it: %w", p.ID, err)
+	}
+	if res.Replaced != "" {
+		s.dropLocked(res.Replaced)
+	}
+	s.dropLocked(p.ID)
+	s.rec.Patches = append(s.rec.Patches, recordEntry{ID: p.ID, File: filepath.Base(path)})
+	if err := s.writeRecord(); err != nil {
+		return http.StatusInternalServerError, res, fmt.Errorf("push: %s is applied but its record in %s could not be written, so a restart would lose it: %w", p.ID, s.pushedDir(), err)
+	}
+	return 0, res, nil
+}
+
+// store writes data to <state>/pushed/<sum>.hpatch, unless it is there
+// already. It says whether it created the file.
+func (s *Server) store(sum string, data []byte) (string, bool, error) {
+	dir := s.pushedDir()
+	name := sum + bundle.Ext
+	path := filepath.Join(dir, name)
+	s.pushM.Lock()
+	defer s.pushM.Unlock()
+	if _, err := os.Lstat(path); err == nil {
+		return path, false, nil
+	}
+	if err := writeFile(dir, name, data); err != nil {
+		return "", false, fmt.Errorf("push: storing the bundle: %w", err)
+	}
+	return path, true, nil
+}
