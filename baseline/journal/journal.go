@@ -16,6 +16,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/hotpatch-go/hotpatch/bundle"
 	"github.com/hotpatch-go/hotpatch/hotswap"
 	"github.com/hotpatch-go/hotpatch/internal/patchfile"
 )
@@ -284,7 +285,7 @@ func (j *Journal) Dir() string { return j.dir }
 // baseline rolled back, or reverted by hand with the file left in place;
 // anything else loads as usual.
 func (j *Journal) Known(path string, sum [sha256.Size]byte) (id string, skip bool) {
-	id = patchID(path, sum)
+	id = fileID(path, sum, nil)
 	j.mu.Lock()
 	replayed, held := j.replayed[id], j.superseded[sum] || j.heldBack[id]
 	j.mu.Unlock()
@@ -696,7 +697,7 @@ func (j *Journal) copyOf(id, source string) (string, error) {
 	data, _, err := patchfile.ReadFile(source, j.opts.MaxPatchSize)
 	if err == nil {
 		sum := sha256.Sum256(data)
-		if patchID(source, sum) != id {
+		if fileID(source, sum, data) != id {
 			err = errors.New("the file no longer holds the content that was applied (it changed or was replaced just after)")
 		} else {
 			if err := j.keep(source, sum, data); err != nil {
@@ -952,6 +953,31 @@ func checkDir(dir string) error {
 	os.Remove(f.Name())
 	return nil
 }
+
+// fileID is the ID of the patch the file at path with that content gives:
+// for a signed bundle (*.hpatch) the one its manifest names (ID@VERSION;
+// data is its content, or nil to read the file), for every other file
+// [patchID].
+func fileID(path string, sum [sha256.Size]byte, data []byte) string {
+	if !strings.HasSuffix(path, bundleExt) {
+		return patchID(path, sum)
+	}
+	var b *bundle.Bundle
+	var err error
+	if data != nil {
+		b, err = bundle.Read(bytes.NewReader(data), int64(len(data)), bundle.Limits{})
+	} else {
+		b, err = bundle.Open(path, bundle.Limits{})
+	}
+	if err != nil {
+		return patchID(path, sum) // not a bundle after all: its loader refuses it
+	}
+	defer b.Close()
+	return b.Manifest.PatchID()
+}
+
+// bundleExt names the files whose patch ID their manifest gives.
+const bundleExt = ".hpatch"
 
 // patchID is the ID every loader gives the file at path with that
 // content's SHA-256 (loader.PatchID).
