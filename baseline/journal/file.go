@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/hotpatch-go/hotpatch/bundle"
 	"github.com/hotpatch-go/hotpatch/hotswap"
 )
 
@@ -245,8 +246,16 @@ func validText(s string) bool {
 // [patchID]), a name the copy can take.
 func validBase(id, source, sum string) bool {
 	b := filepath.Base(source)
-	return source != "" && b != "." && b != ".." && !strings.ContainsAny(b, `/\`) &&
-		id == b+"-"+sum[:12]
+	if source == "" || b == "." || b == ".." || strings.ContainsAny(b, `/\`) {
+		return false
+	}
+	if strings.HasSuffix(b, bundleExt) {
+		// A bundle's ID is its manifest's, ID@VERSION; the loader checks
+		// the copy's manifest again when it is applied.
+		_, _, ok := bundle.SplitPatchID(id)
+		return ok
+	}
+	return id == b+"-"+sum[:12]
 }
 
 // writeAtomic replaces dir/name with data: a temporary file in dir is
