@@ -208,8 +208,15 @@ func TestCommittedPage(t *testing.T) {
 	if got := rows(t, doc, "slots")[1][7]; got != "committed: 1 failures in 4 calls" {
 		t.Errorf("slots: shop.Price probation %q", got)
 	}
-	if c := eventRow(t, doc, "committed"); c[3] != "p2" || !strings.Contains(c[7], "ended clean") ||
-		!strings.Contains(c[7], "evidence: 0 failures in 0 calls") {
-		t.Errorf("committed row = %q", c)
+	// The hostile patch of the fixture, on the same short window, may
+	// commit too: look for p2's row.
+	var c []string
+	for _, r := range rows(t, doc, "events") {
+		if r[1] == "committed" && r[3] == "p2" {
+			c = r
+		}
+	}
+	if c == nil || !strings.Contains(c[7], "ended clean") || !strings.Contains(c[7], "evidence: 0 failures in 0 calls") {
+		t.Errorf("committed row of p2 = %q", c)
 	}
 }
