@@ -41,17 +41,22 @@ type RollbackPolicy struct {
 	// never applies.
 	Ratio float64
 	// MinCalls is the number of calls a patch must have served before
-	// Ratio applies. Zero means DefaultMinCalls; it does not hold back the
-	// Failures threshold.
+	// Ratio applies. Zero or negative means DefaultMinCalls; it does not
+	// hold back the Failures threshold. With Ratio only, a patch that
+	// served fewer calls when its window ends is committed, however many
+	// of them failed.
 	MinCalls int
 	// Window is the probation, from the moment the patch is applied.
-	// Zero means DefaultRollbackWindow.
+	// Zero or negative means DefaultRollbackWindow.
 	Window time.Duration
 }
 
 // ErrBadPolicy is returned by [New] for a [RollbackPolicy] whose Ratio
 // can never be reached, or is not a number.
 var ErrBadPolicy = errors.New("hotswap: bad rollback policy")
+
+// ErrNilGuard is returned by [Manager.Guard] for a nil func.
+var ErrNilGuard = errors.New("hotswap: Guard needs a func to run, got nil")
 
 // ErrProbationFailed is wrapped by the Err of the rolled-back event of a
 // patch that failed its probation.
@@ -85,12 +90,15 @@ func (p RollbackPolicy) withDefaults() RollbackPolicy {
 // exceeded reports whether calls and failures cross a threshold. A patch
 // may have more failures than counted calls (failures reported by loaders
 // of calls no feeder counted): the ratio is then taken of the failures.
+// The share is compared as a quotient, not as failures >= Ratio*calls:
+// the quotient is rounded once, as the decimal Ratio was, so 7 failures
+// in 100 calls reach a Ratio of 0.07 (0.07*100 is 7.000000000000001).
 func (p RollbackPolicy) exceeded(calls, failures int64) bool {
 	if p.Failures > 0 && failures >= int64(p.Failures) {
 		return true
 	}
 	if p.Ratio > 0 && calls >= int64(p.MinCalls) {
-		return float64(failures) >= p.Ratio*float64(max(calls, failures))
+		return float64(failures)/float64(max(calls, failures)) >= p.Ratio
 	}
 	return false
 }
@@ -382,7 +390,12 @@ func countable(err error) bool {
 // [Call]: a non-nil error counts as a failure of the version that served
 // the call (as [Call.End] says), and a panic is recovered, counted (as
 // [Call.Panic] says) and returned as an error wrapping a [*PanicError].
+// A nil fn is the caller's mistake: Guard returns [ErrNilGuard] and counts
+// nothing.
 func (m *Manager) Guard(ctx context.Context, slot string, fn func() error) (err error) {
+	if fn == nil {
+		return fmt.Errorf("guard slot %s: %w", slot, ErrNilGuard)
+	}
 	c := m.Begin(ctx, slot)
 	defer func() {
 		if v := recover(); v != nil {

@@ -1,0 +1,109 @@
+package hotswap_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/hotpatch-go/hotpatch/hotswap"
+)
+
+// TestRatioExactlyAtThreshold: failures that are exactly Ratio of the
+// calls roll the patch back, as "failures >= Ratio * calls" says, also for
+// ratios whose product with the calls is not exact in floating point
+// (0.07 * 100 is 7.000000000000001); one failure fewer does not.
+func TestRatioExactlyAtThreshold(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		ratio           float64
+		calls, failures int
+		rolledBack      bool
+	}{
+		{0.07, 100, 7, true},
+		{0.07, 100, 6, false},
+		{0.1, 30, 3, true},
+		{0.1, 30, 2, false},
+		{0.29, 100, 29, true},
+		{0.57, 100, 57, true},
+		{1, 20, 20, true},
+		{1, 20, 19, false},
+	} {
+		m, _ := checkedFixture(t, hotswap.RollbackPolicy{Ratio: tc.ratio, MinCalls: tc.calls, Window: time.Hour})
+		mustApply(t, m, hotswap.Patch{ID: "p", Impls: map[string]any{"billing.Charge": checkedSlot(func(int) error { return nil })}})
+		ctx := context.Background()
+		for range tc.calls - tc.failures {
+			m.Begin(ctx, "billing.Charge").End(nil)
+		}
+		for range tc.failures {
+			m.Begin(ctx, "billing.Charge").End(errors.New("failed"))
+		}
+		st := m.Status()
+		got := len(st.Stack) == 0 || st.Stack[0].Probation.State == hotswap.ProbationRolledBack
+		if got != tc.rolledBack {
+			t.Errorf("Ratio %v, %d failures in %d calls: rolled back = %v, want %v", tc.ratio, tc.failures, tc.calls, got, tc.rolledBack)
+		}
+	}
+}
+
+// TestGuardNilFunc: Guard with a nil func is the caller's mistake, not a
+// failure of the patch serving the slot: it returns an error and counts
+// nothing.
+func TestGuardNilFunc(t *testing.T) {
+	t.Parallel()
+	m, _ := checkedFixture(t, hotswap.RollbackPolicy{Failures: 1, Window: time.Hour})
+	mustApply(t, m, hotswap.Patch{ID: "p", Impls: map[string]any{"billing.Charge": checkedSlot(func(int) error { return nil })}})
+	err := m.Guard(context.Background(), "billing.Charge", nil)
+	if err == nil {
+		t.Fatal("Guard(nil) = nil, want an error")
+	}
+	if p := patchInfo(t, m, "p").Probation; p.State != hotswap.ProbationActive || p.Calls != 0 || p.Failures != 0 {
+		t.Fatalf("Guard(nil) counted against the patch: %+v (err %v)", p, err)
+	}
+}
+
+// TestRatioBelowMinCallsCommits pins the documented end of a window: with
+// Ratio only, a patch that served fewer than MinCalls calls is committed,
+// however many of them failed.
+func TestRatioBelowMinCallsCommits(t *testing.T) {
+	t.Parallel()
+	m, _ := checkedFixture(t, hotswap.RollbackPolicy{Ratio: 0.5, MinCalls: 10, Window: 20 * time.Millisecond})
+	events, cancel := m.Subscribe(16)
+	defer cancel()
+	mustApply(t, m, hotswap.Patch{ID: "few", Impls: map[string]any{"billing.Charge": checkedSlot(func(int) error { return nil })}})
+	for range 9 {
+		m.Begin(context.Background(), "billing.Charge").End(errors.New("failed"))
+	}
+	c := waitEvent(t, events, hotswap.EventCommitted, "few")
+	if c.Probation.Calls != 9 || c.Probation.Failures != 9 || c.Probation.State != hotswap.ProbationCommitted {
+		t.Fatalf("committed evidence %+v", c.Probation)
+	}
+}
+
+// TestEndAfterVersionGone: a call that began on a patch and ends after
+// the patch was reverted counts against that patch, rolls nothing back
+// (its probation is over), and does not touch its successor.
+func TestEndAfterVersionGone(t *testing.T) {
+	t.Parallel()
+	m, _ := checkedFixture(t, hotswap.RollbackPolicy{Failures: 1, Window: time.Hour})
+	ctx := context.Background()
+	mustApply(t, m, hotswap.Patch{ID: "old", Impls: map[string]any{"billing.Charge": checkedSlot(func(int) error { return nil })}})
+	c := m.Begin(ctx, "billing.Charge")
+	if err := m.Revert(ctx, "old"); err != nil {
+		t.Fatal(err)
+	}
+	mustApply(t, m, hotswap.Patch{ID: "new", Impls: map[string]any{"billing.Charge": checkedSlot(func(int) error { return nil })}})
+	c.End(errors.New("late"))
+	c.End(errors.New("late again")) // a second End is the caller's bug; it still touches only "old"
+	var zero hotswap.Call
+	zero.End(errors.New("zero token"))
+	_ = zero.Panic("zero token")
+	if p := patchInfo(t, m, "new").Probation; p.State != hotswap.ProbationActive || p.Calls != 0 || p.Failures != 0 {
+		t.Fatalf("successor's probation = %+v", p)
+	}
+	for _, e := range m.History() {
+		if e.Type == hotswap.EventRolledBack {
+			t.Fatalf("unexpected %v", e)
+		}
+	}
+}
