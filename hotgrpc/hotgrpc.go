@@ -28,7 +28,7 @@ func UnaryServerInterceptor(m *hotswap.Manager, slot func(fullMethod string) str
 				resp, err = nil, recovered(m, c, name, info.FullMethod, v)
 				return
 			}
-			c.End(fault(err))
+			c.End(fault(ctx, err))
 		}()
 		return handler(ctx, req)
 	}
@@ -50,7 +50,7 @@ func StreamServerInterceptor(m *hotswap.Manager, slot func(fullMethod string) st
 				err = recovered(m, c, name, info.FullMethod, v)
 				return
 			}
-			c.End(fault(err))
+			c.End(fault(ss.Context(), err))
 		}()
 		return handler(srv, ss)
 	}
@@ -64,10 +64,13 @@ func recovered(m *hotswap.Manager, c hotswap.Call, slot, method string, v any) e
 	return status.Errorf(codes.Internal, "internal error in %s", method)
 }
 
-// fault returns err if it says the server is at fault (see the package
-// documentation), else nil.
-func fault(err error) error {
-	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+// fault returns err, the outcome of a call whose context is ctx, if it
+// says the server is at fault (see the package documentation), else nil.
+// Once ctx ended (the client cancelled, or its deadline passed), no error
+// is: the handler's error is then most often the cancellation seen through
+// a backend call or a broken send, whatever code it carries.
+func fault(ctx context.Context, err error) error {
+	if err == nil || ctx.Err() != nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return nil
 	}
 	switch status.Code(err) {
