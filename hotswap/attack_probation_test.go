@@ -3,6 +3,8 @@ package hotswap_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"math"
 	"testing"
 	"time"
 
@@ -105,5 +107,110 @@ func TestEndAfterVersionGone(t *testing.T) {
 		if e.Type == hotswap.EventRolledBack {
 			t.Fatalf("unexpected %v", e)
 		}
+	}
+}
+
+// TestReplacesDuringProbation: a patch replaced on probation is neither
+// committed nor rolled back; its successor starts a probation of its own
+// from zero, and a late failure of the replaced patch's call does not
+// touch it.
+func TestReplacesDuringProbation(t *testing.T) {
+	t.Parallel()
+	m, _ := checkedFixture(t, hotswap.RollbackPolicy{Failures: 2, Window: time.Hour})
+	ctx := context.Background()
+	mustApply(t, m, hotswap.Patch{ID: "a", Impls: map[string]any{"billing.Charge": checkedSlot(func(int) error { return nil })}})
+	m.Begin(ctx, "billing.Charge").End(errors.New("first"))
+	slow := m.Begin(ctx, "billing.Charge")
+	mustApply(t, m, hotswap.Patch{ID: "b", Replaces: "a", Impls: map[string]any{"billing.Charge": checkedSlot(func(int) error { return nil })}})
+	slow.End(errors.New("second, late")) // a's second failure: a is gone, nothing to roll back
+	if p := patchInfo(t, m, "b").Probation; p.State != hotswap.ProbationActive || p.Calls != 0 || p.Failures != 0 {
+		t.Fatalf("successor's probation = %+v", p)
+	}
+	if err := m.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range m.History() {
+		if e.Type == hotswap.EventCommitted || e.Type == hotswap.EventRolledBack {
+			t.Fatalf("unexpected %v", e)
+		}
+	}
+}
+
+// TestSubscriberRevertsCommitted: a subscriber may revert a patch when it
+// sees its committed event.
+func TestSubscriberRevertsCommitted(t *testing.T) {
+	t.Parallel()
+	m, charge := checkedFixture(t, hotswap.RollbackPolicy{Failures: 1, Window: time.Millisecond})
+	events, cancel := m.Subscribe(16)
+	defer cancel()
+	mustApply(t, m, hotswap.Patch{ID: "c", Impls: map[string]any{"billing.Charge": checkedSlot(func(int) error { return errors.New("patched") })}})
+	waitEvent(t, events, hotswap.EventCommitted, "c")
+	if err := m.Revert(context.Background(), "c"); err != nil {
+		t.Fatalf("Revert on the committed event: %v", err)
+	}
+	waitEvent(t, events, hotswap.EventReverted, "c")
+	if err := charge.Load()(1); err != nil {
+		t.Fatalf("the baseline does not serve after the revert: %v", err)
+	}
+}
+
+// TestWindowEndsDuringRollback: when the window ends while a failure
+// crosses the threshold, each patch ends exactly one way: committed or
+// rolled back, never both, and never twice; Close then leaves no
+// goroutine behind (TestMain).
+func TestWindowEndsDuringRollback(t *testing.T) {
+	t.Parallel()
+	m, _ := checkedFixture(t, hotswap.RollbackPolicy{Failures: 1, Window: time.Millisecond})
+	events, cancel := m.Subscribe(1024)
+	defer cancel()
+	ctx := context.Background()
+	const n = 40
+	for i := range n {
+		id := fmt.Sprintf("p%d", i)
+		mustApply(t, m, hotswap.Patch{ID: id, Impls: map[string]any{"billing.Charge": checkedSlot(func(int) error { return nil })}})
+		m.Begin(ctx, "billing.Charge").End(errors.New("fails at the end of the window"))
+		// Wait for its outcome, so that the next patch is applied on the
+		// baseline.
+		for done := false; !done; {
+			select {
+			case e := <-events:
+				done = e.PatchID == id && (e.Type == hotswap.EventCommitted || e.Type == hotswap.EventRolledBack)
+			case <-time.After(20 * time.Second):
+				t.Fatalf("%s: no outcome", id)
+			}
+		}
+		if i%2 == 0 {
+			_ = m.Revert(ctx, id) // committed ones leave; a rolled-back one is gone already
+		}
+	}
+	if err := m.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	ends := map[string]int{}
+	for _, e := range m.History() {
+		if e.Type == hotswap.EventCommitted || e.Type == hotswap.EventRolledBack {
+			ends[e.PatchID]++
+		}
+	}
+	for i := range n {
+		if id := fmt.Sprintf("p%d", i); ends[id] != 1 {
+			t.Errorf("%s ended %d times", id, ends[id])
+		}
+	}
+}
+
+// TestPolicyExtremes: a huge window and negative MinCalls and Window
+// (their defaults) are shown as they apply.
+func TestPolicyExtremes(t *testing.T) {
+	t.Parallel()
+	m, _ := checkedFixture(t, hotswap.RollbackPolicy{Failures: 1, Window: math.MaxInt64})
+	a := mustApply(t, m, hotswap.Patch{ID: "long", Impls: map[string]any{"billing.Charge": checkedSlot(func(int) error { return nil })}})
+	if p := patchInfo(t, m, "long").Probation; !p.Until.After(a.At.Add(200*365*24*time.Hour)) || p.State != hotswap.ProbationActive {
+		t.Fatalf("huge window: %+v", p)
+	}
+	m2, _ := checkedFixture(t, hotswap.RollbackPolicy{Ratio: 0.5, MinCalls: -3, Window: -time.Second})
+	mustApply(t, m2, hotswap.Patch{ID: "neg", Impls: map[string]any{"billing.Charge": checkedSlot(func(int) error { return nil })}})
+	if p := patchInfo(t, m2, "neg").Probation; p.Policy.MinCalls != hotswap.DefaultMinCalls || p.Policy.Window != hotswap.DefaultRollbackWindow {
+		t.Fatalf("negative MinCalls and Window: %+v", p.Policy)
 	}
 }
