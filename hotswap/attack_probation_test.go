@@ -214,3 +214,47 @@ func TestPolicyExtremes(t *testing.T) {
 		t.Fatalf("negative MinCalls and Window: %+v", p.Policy)
 	}
 }
+
+// TestWindowEndsWhileLockHeld: a window ends at its time even while a
+// change holds the manager's lock (a slow Validate hook): the patch is
+// committed then, and a failure after its window, before the change is
+// done, rolls nothing back.
+func TestWindowEndsWhileLockHeld(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, hotswap.Options{Rollback: hotswap.RollbackPolicy{Failures: 1, Window: 20 * time.Millisecond}})
+	events, cancel := f.m.Subscribe(16)
+	defer cancel()
+	mustApply(t, f.m, greetPatch("p", "p"))
+	entered, release := make(chan struct{}), make(chan struct{})
+	slow := hotswap.Patch{ID: "slow", Impls: map[string]any{"billing.Price": func(c int) int { return c }},
+		Validate: func(context.Context) error {
+			close(entered)
+			<-release
+			return nil
+		}}
+	applied := make(chan error, 1)
+	go func() {
+		_, err := f.m.Apply(context.Background(), slow)
+		applied <- err
+	}()
+	<-entered
+	timeout := time.After(5 * time.Second) // a hang detector: the window is 20 ms
+	for committed := false; !committed; {
+		select {
+		case e := <-events:
+			committed = e.Type == hotswap.EventCommitted && e.PatchID == "p"
+		case <-timeout:
+			close(release)
+			<-applied
+			t.Fatal("the window of p did not end while a Validate hook held the lock")
+		}
+	}
+	f.m.Begin(context.Background(), "example.Greet").End(errors.New("after the window"))
+	close(release)
+	if err := <-applied; err != nil {
+		t.Fatal(err)
+	}
+	if p := patchInfo(t, f.m, "p").Probation; p.State != hotswap.ProbationCommitted || p.Failures != 1 {
+		t.Fatalf("probation of p = %+v, want committed with the late failure shown", p)
+	}
+}

@@ -189,24 +189,22 @@ func (m *Manager) left(e *entry) {
 
 // endProbation runs when e's window has ended: e is committed, unless its
 // counts cross a threshold now (a ratio whose last calls came in at the
-// end), and then rolled back.
+// end), and then rolled back. It decides at once, without the change lock
+// (a change's Validate hook may hold it for long): the state's
+// compare-and-swap orders it against a revert, and only the rollback
+// waits for the lock.
 func (m *Manager) endProbation(e *entry) {
-	if m.lock(context.Background(), "probation") != nil {
-		return // closed: every patch was reverted
-	}
-	defer m.unlock()
-	if m.byID[e.p.ID] != e {
-		return
-	}
-	if m.opts.Rollback.exceeded(e.calls.Load(), e.failures.Load()) && e.state.CompareAndSwap(stActive, stRolledBack) {
-		_ = m.revertProbation(e, "", nil)
+	if m.opts.Rollback.exceeded(e.calls.Load(), e.failures.Load()) {
+		if e.state.CompareAndSwap(stActive, stRolledBack) {
+			m.rollBack(e, "", nil)
+		}
 		return
 	}
 	if !e.state.CompareAndSwap(stActive, stCommitted) {
-		return
+		return // reverted, replaced or rolled back meanwhile
 	}
 	pr := m.probation(e, stCommitted)
-	m.emitLocked(Event{Type: EventCommitted, Generation: m.gen, PatchID: e.p.ID, Kind: e.p.Kind, Source: e.p.Source,
+	m.emit(Event{Type: EventCommitted, Generation: m.Generation(), PatchID: e.p.ID, Kind: e.p.Kind, Source: e.p.Source,
 		Slots: e.slots, Probation: pr,
 		Note: fmt.Sprintf("probation of %v ended clean: %d failures in %d calls (rollback at %s)",
 			pr.Policy.Window, pr.Failures, pr.Calls, pr.Policy)})
@@ -246,6 +244,12 @@ func (m *Manager) judge(e *entry, slot string, last error) {
 	if !e.state.CompareAndSwap(stActive, stRolledBack) {
 		return
 	}
+	m.rollBack(e, slot, last)
+}
+
+// rollBack reverts e, whose state the caller set to rolled back, on a
+// goroutine of the manager's, once it has the change lock.
+func (m *Manager) rollBack(e *entry, slot string, last error) {
 	m.goAsync(func() {
 		if m.lock(context.Background(), "rollback") != nil {
 			return // closed: every patch was reverted
