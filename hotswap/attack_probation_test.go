@@ -258,3 +258,34 @@ func TestWindowEndsWhileLockHeld(t *testing.T) {
 		t.Fatalf("probation of p = %+v, want committed with the late failure shown", p)
 	}
 }
+
+// TestReportedThenConvertedCountsOnce: a panic that the loader reported,
+// recovered on its way up by code inside the feeder (a web framework's own
+// recovery) and turned into another error (an HTTP 500), is one failure,
+// not two: the feeder's failure is the loader's report of the same call.
+func TestReportedThenConvertedCountsOnce(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, hotswap.Options{Rollback: hotswap.RollbackPolicy{Failures: 10, Window: time.Hour}})
+	ctx := context.Background()
+	l := &hostLoader{}
+	p, err := f.m.Load(ctx, l, "v1.h")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustApply(t, f.m, p)
+	for range 3 {
+		c := f.m.Begin(ctx, "example.Greet")
+		l.host.ReportFailure("example.Greet", &hotswap.PanicError{Value: "index out of range"}) // the loader's boundary
+		c.End(errors.New("HTTP 500"))                                                           // what the framework made of it
+	}
+	// A panic value changed on its way up is recognised the same way.
+	c := f.m.Begin(ctx, "example.Greet")
+	l.host.ReportFailure("example.Greet", &hotswap.PanicError{Value: "nil map"})
+	_ = c.Panic(fmt.Errorf("recovered: %v", "nil map"))
+	// A report from before the call began is not the call's.
+	l.host.ReportFailure("example.Greet", &hotswap.PanicError{Value: "another call"})
+	f.m.Begin(ctx, "example.Greet").End(errors.New("HTTP 503"))
+	if pr := patchInfo(t, f.m, "v1.h").Probation; pr.Calls != 5 || pr.Failures != 6 {
+		t.Fatalf("probation = %d calls, %d failures; want 5 and 6", pr.Calls, pr.Failures)
+	}
+}

@@ -270,6 +270,7 @@ func (m *Manager) rollBack(e *entry, slot string, last error) {
 type Call struct {
 	e    *entry
 	slot string
+	seq  uint64 // the loaders' reports counted when it began
 }
 
 // Begin starts a call through slot and returns its token; end it with
@@ -301,18 +302,19 @@ func (m *Manager) Begin(ctx context.Context, slot string) Call {
 		if e == nil {
 			return Call{}
 		}
+		c := Call{e: e, slot: slot, seq: m.reported.seq.Load()}
 		if e.out == nil || e.state.Load() != stRolledBack {
-			return Call{e: e, slot: slot}
+			return c
 		}
 		if m.holder.Load() != nil && callerFrames()&inLocked != 0 {
 			// A Validate hook: the revert waits for the lock its
 			// change holds.
-			return Call{e: e, slot: slot}
+			return c
 		}
 		select {
 		case <-e.out:
 		case <-ctx.Done():
-			return Call{e: e, slot: slot}
+			return c
 		}
 	}
 }
@@ -333,12 +335,14 @@ func (c Call) PatchID() string {
 //   - errors that match context.Canceled or context.DeadlineExceeded (the
 //     caller's context ended: the caller's choice, or its deadline);
 //   - errors that implement [Accounted] (their loader accounted for them);
-//   - an error a loader reported for this slot already (counted then).
+//   - a failure a loader reported for this slot already (counted then):
+//     err itself, or, as another value, a report made during the call
+//     (see the package documentation).
 //
 // A feeder that knows better (an HTTP 4xx, a gRPC NotFound) passes nil for
 // outcomes that are not server faults.
 func (c Call) End(err error) {
-	if err != nil && (!countable(err) || c.e != nil && c.e.m.reported.take(c.slot, err)) {
+	if err != nil && (!countable(err) || c.e != nil && c.e.m.reported.taken(c.slot, err, c.seq)) {
 		err = nil
 	}
 	c.end(err)
@@ -363,8 +367,9 @@ func (c Call) end(fault error) {
 // Panic ends the call with a panic recovered from it, and returns the
 // value as a [*PanicError] with the stack (for the caller's log). The
 // panic counts as a failure of the patch unless a loader reported this
-// very panic already, or it is an [Accounted] error (see
-// [Manager.Recovered] for how a panic is recognised). A panic on the
+// very panic already (see [Manager.Recovered] for how a panic is
+// recognised) or reported a failure of the slot during the call, or it is
+// an [Accounted] error. A panic on the
 // baseline counts nothing.
 func (c Call) Panic(v any) error {
 	pe, ok := v.(*PanicError)
@@ -375,7 +380,7 @@ func (c Call) Panic(v any) error {
 		return pe
 	}
 	var fault error = pe
-	if err, ok := v.(error); ok && !countable(err) || c.e.m.reported.take(c.slot, v) {
+	if err, ok := v.(error); ok && !countable(err) || c.e.m.reported.taken(c.slot, v, c.seq) {
 		fault = nil // accounted for, or counted by its loader
 	}
 	c.end(fault)
