@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -259,4 +261,30 @@ func TestHandlerOutcomes(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestHandlerBadInput: a nil handler is refused when it is wrapped, as
+// http.Handle does, not answered with a panic counted against the patch
+// on every request; a slot that is not registered is logged as such.
+func TestHandlerBadInput(t *testing.T) {
+	t.Parallel()
+	var logged syncBuffer
+	rt, err := New(Options{Logger: slog.New(slog.NewTextHandler(&logged, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rt.Close(context.Background())
+	MustRegister(rt, "t.Body", func() string { return "baseline" })
+	func() {
+		defer func() {
+			if v := recover(); v == nil || !strings.Contains(fmt.Sprint(v), "t.Body") {
+				t.Fatalf("Handler(slot, nil) panicked with %v, want a panic naming the slot", v)
+			}
+		}()
+		rt.Handler("t.Body", nil)
+	}()
+	rt.Handler("t.Bdoy", http.NotFoundHandler())
+	if s := logged.String(); !strings.Contains(s, "t.Bdoy") || !strings.Contains(s, "not registered") {
+		t.Fatalf("log after a Handler for an unknown slot: %q", s)
+	}
 }

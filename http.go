@@ -40,7 +40,17 @@ import (
 // A request that begins while its patch is being rolled back waits for the
 // revert (see Begin), so a patch that fails every request fails at most its
 // threshold plus the requests in flight when it was crossed.
+//
+// Handler panics if h is nil, as http.Handle does. A slot that is not
+// registered yet is logged at warn level: until it is, its requests count
+// for no patch.
 func (rt *Runtime) Handler(slot string, h http.Handler) http.Handler {
+	if h == nil {
+		panic(fmt.Sprintf("hotpatch: Handler for slot %q: nil handler", slot))
+	}
+	if _, ok := rt.mgr.Slot(slot); !ok {
+		rt.log.Warn("hotpatch: Handler for a slot that is not registered; its requests count for no patch until it is (a typo?)", "slot", slot)
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c := rt.mgr.Begin(r.Context(), slot)
 		sw := &statusWriter{ResponseWriter: w}

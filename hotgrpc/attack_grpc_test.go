@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -208,5 +209,38 @@ func TestWrappedCodes(t *testing.T) {
 		if c, fl := f.counts(t); c != calls || fl != failures {
 			t.Errorf("after %s: %d calls, %d failures; want %d, %d", s, c, fl, calls, failures)
 		}
+	}
+}
+
+// TestBadInput: a nil manager or slot function is refused when the
+// interceptor is made, with a message naming what is missing, not on the
+// first call (gRPC does not recover a panic in an interceptor: it would
+// end the server).
+func TestBadInput(t *testing.T) {
+	t.Parallel()
+	reg := registry.New()
+	m, err := hotswap.New(reg, hotswap.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close(context.Background())
+	slotOf := func(string) string { return "" }
+	for _, tc := range []struct {
+		what string
+		make func()
+	}{
+		{"manager", func() { hotgrpc.UnaryServerInterceptor(nil, slotOf) }},
+		{"slot", func() { hotgrpc.UnaryServerInterceptor(m, nil) }},
+		{"manager", func() { hotgrpc.StreamServerInterceptor(nil, slotOf) }},
+		{"slot", func() { hotgrpc.StreamServerInterceptor(m, nil) }},
+	} {
+		func() {
+			defer func() {
+				if v := recover(); v == nil || !strings.Contains(fmt.Sprint(v), tc.what) {
+					t.Errorf("nil %s: panic %v, want one naming it", tc.what, v)
+				}
+			}()
+			tc.make()
+		}()
 	}
 }
