@@ -288,3 +288,28 @@ func TestHandlerBadInput(t *testing.T) {
 		t.Fatalf("log after a Handler for an unknown slot: %q", s)
 	}
 }
+
+// TestHandlerHijackHTTP2: over HTTP/2 the Hijacker the handler finds says
+// it cannot (http.ErrNotSupported), and the handler answers normally.
+func TestHandlerHijackHTTP2(t *testing.T) {
+	t.Parallel()
+	f := newHTTPFixture(t, true, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hj, ok := w.(http.Hijacker)
+		if !ok {
+			http.Error(w, "no Hijacker", http.StatusNotImplemented)
+			return
+		}
+		if _, _, err := hj.Hijack(); !errors.Is(err, http.ErrNotSupported) {
+			http.Error(w, fmt.Sprint("Hijack over HTTP/2: ", err), http.StatusInternalServerError)
+			return
+		}
+		_, _ = io.WriteString(w, "no hijack")
+	}))
+	code, body, err := f.get(t, context.Background())
+	if err != nil || code != 200 || body != "no hijack" {
+		t.Fatalf("%d %q %v", code, body, err)
+	}
+	if calls, failures := f.counts(t, 1); calls != 1 || failures != 0 {
+		t.Fatalf("%d calls, %d failures, want 1 and 0", calls, failures)
+	}
+}
