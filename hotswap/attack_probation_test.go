@@ -289,3 +289,32 @@ func TestReportedThenConvertedCountsOnce(t *testing.T) {
 		t.Fatalf("probation = %d calls, %d failures; want 5 and 6", pr.Calls, pr.Failures)
 	}
 }
+
+// TestProbationDocumentedCounts pins two sentences of the documentation:
+// a patch applied again starts from zero, and a shadowed patch that
+// serves again after a revert above it keeps its probation (same window,
+// same counts).
+func TestProbationDocumentedCounts(t *testing.T) {
+	t.Parallel()
+	m, _ := checkedFixture(t, hotswap.RollbackPolicy{Failures: 5, Window: time.Hour})
+	ctx := context.Background()
+	ok := hotswap.Patch{ID: "a", Impls: map[string]any{"billing.Charge": checkedSlot(func(int) error { return nil })}}
+	mustApply(t, m, ok)
+	m.Begin(ctx, "billing.Charge").End(errors.New("one"))
+	before := patchInfo(t, m, "a").Probation
+	mustApply(t, m, hotswap.Patch{ID: "b", Impls: map[string]any{"billing.Charge": checkedSlot(func(int) error { return nil })}})
+	if err := m.Revert(ctx, "b"); err != nil {
+		t.Fatal(err)
+	}
+	after := patchInfo(t, m, "a").Probation
+	if !after.Start.Equal(before.Start) || !after.Until.Equal(before.Until) || after.Failures != 1 || after.State != hotswap.ProbationActive {
+		t.Fatalf("shadowed and serving again: %+v, was %+v", after, before)
+	}
+	if err := m.Revert(ctx, "a"); err != nil {
+		t.Fatal(err)
+	}
+	mustApply(t, m, ok)
+	if p := patchInfo(t, m, "a").Probation; p.Failures != 0 || p.Calls != 0 || !p.Start.After(before.Start) {
+		t.Fatalf("applied again: %+v", p)
+	}
+}
