@@ -8,6 +8,7 @@ import (
 	"io"
 	"log"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -311,5 +312,36 @@ func TestHandlerHijackHTTP2(t *testing.T) {
 	}
 	if calls, failures := f.counts(t, 1); calls != 1 || failures != 0 {
 		t.Fatalf("%d calls, %d failures, want 1 and 0", calls, failures)
+	}
+}
+
+// TestHandlerSwitchingProtocolsThenPanic: 101 is a final status for
+// net/http; a panic after it cuts the connection instead of writing a 500
+// after it.
+func TestHandlerSwitchingProtocolsThenPanic(t *testing.T) {
+	t.Parallel()
+	f := newHTTPFixture(t, false, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Connection", "Upgrade")
+		w.Header().Set("Upgrade", "test")
+		w.WriteHeader(http.StatusSwitchingProtocols)
+		panic("after the upgrade")
+	}))
+	conn, err := net.Dial("tcp", f.srv.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(10 * time.Second)) // a hang detector
+	if _, err := io.WriteString(conn, "GET / HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: test\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.ReadAll(conn); err != nil {
+		t.Fatalf("the connection stayed open after a panic that followed a 101: %v", err)
+	}
+	if calls, failures := f.counts(t, 1); calls != 1 || failures != 1 {
+		t.Fatalf("%d calls, %d failures, want 1 and 1", calls, failures)
+	}
+	if s := f.errLog.String(); strings.Contains(s, "superfluous") {
+		t.Fatalf("server log: %s", s)
 	}
 }

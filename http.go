@@ -94,8 +94,10 @@ type statusWriter struct {
 	hijacked bool // the handler took the connection over
 }
 
+// WriteHeader notes the first final status: 1xx are informational, except
+// 101 Switching Protocols, which net/http sends as the final one.
 func (w *statusWriter) WriteHeader(code int) {
-	if w.status == 0 && code >= 200 {
+	if w.status == 0 && (code >= 200 || code == http.StatusSwitchingProtocols) {
 		w.status = code
 	}
 	w.ResponseWriter.WriteHeader(code)
