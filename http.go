@@ -1,8 +1,10 @@
 package hotpatch
 
 import (
+	"bufio"
 	"encoding/json"
 	"fmt"
+	"net"
 	"net/http"
 	"strconv"
 	"time"
@@ -16,19 +18,39 @@ import (
 // the request began ([hotswap.Manager.Begin]), counted for the patch's
 // probation (Options.Rollback):
 //
-//   - a panic in h is recovered, answered with 500 if nothing was written
-//     yet, logged with the patch that served, and counted as one failure
-//     unless the patch's loader counted it already (a script's or native
-//     patch's panic, a process patch's call error: see
-//     [hotswap.Call.Panic]);
-//   - a response with a 5xx status is one failure;
-//   - anything else (2xx, 3xx, 4xx: the client's fault) is a success, as is
-//     http.ErrAbortHandler, which goes on up as net/http expects.
+//   - a panic in h is recovered, logged with the patch that served, and
+//     counted as one failure unless the patch's loader counted it already
+//     (a script's or native patch's panic, a process patch's call error:
+//     see [hotswap.Call.Panic]). If nothing was written yet, the client
+//     gets 500; if the response had begun (or the connection was
+//     hijacked), Handler panics with http.ErrAbortHandler, so that net/http
+//     cuts the response (HTTP/1.1 closes the connection, HTTP/2 resets the
+//     stream) instead of ending it as if it were whole;
+//   - a response with a 5xx status is one failure, unless the request's
+//     context had ended when h returned (the client went away: a proxy's
+//     502 for its cancelled upstream call is not the patch's fault);
+//   - anything else (2xx, 3xx, 4xx: the client's fault, a response never
+//     written: an implicit 200, a hijacked connection) is a success, as is
+//     http.ErrAbortHandler, which goes on up as net/http expects. Only the
+//     first final status counts, as net/http sends only that one.
+//
+// The writer h gets passes Flush, http.Hijacker and, through Unwrap,
+// http.ResponseController's features on to the server's writer.
 //
 // A request that begins while its patch is being rolled back waits for the
 // revert (see Begin), so a patch that fails every request fails at most its
 // threshold plus the requests in flight when it was crossed.
+//
+// Handler panics if h is nil, as http.Handle does. A slot that is not
+// registered yet is logged at warn level: until it is, its requests count
+// for no patch.
 func (rt *Runtime) Handler(slot string, h http.Handler) http.Handler {
+	if h == nil {
+		panic(fmt.Sprintf("hotpatch: Handler for slot %q: nil handler", slot))
+	}
+	if _, ok := rt.mgr.Slot(slot); !ok {
+		rt.log.Warn("hotpatch: Handler for a slot that is not registered; its requests count for no patch until it is (a typo?)", "slot", slot)
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c := rt.mgr.Begin(r.Context(), slot)
 		sw := &statusWriter{ResponseWriter: w}
@@ -36,7 +58,7 @@ func (rt *Runtime) Handler(slot string, h http.Handler) http.Handler {
 			v := recover()
 			if v == nil {
 				var err error
-				if sw.status >= 500 {
+				if sw.status >= 500 && r.Context().Err() == nil {
 					err = &statusError{code: sw.status}
 				}
 				c.End(err)
@@ -48,9 +70,10 @@ func (rt *Runtime) Handler(slot string, h http.Handler) http.Handler {
 			}
 			err := fmt.Errorf("%s %s: %w", r.Method, r.URL.RequestURI(), c.Panic(v))
 			rt.log.Error("hotpatch: handler panicked", "slot", slot, "patch", c.PatchID(), "err", err)
-			if sw.status == 0 {
-				http.Error(w, "internal error", http.StatusInternalServerError)
+			if sw.status != 0 || sw.hijacked {
+				panic(http.ErrAbortHandler) // the response began: cut it
 			}
+			http.Error(w, "internal error", http.StatusInternalServerError)
 		}()
 		h.ServeHTTP(sw, r)
 	})
@@ -62,15 +85,19 @@ type statusError struct{ code int }
 func (e *statusError) Error() string { return "HTTP " + strconv.Itoa(e.code) }
 
 // statusWriter notes the status of a response. Unwrap lets
-// http.ResponseController reach the writer's other features; Flush is
-// passed on, as handlers often look for http.Flusher.
+// http.ResponseController reach the writer's other features; Flush and
+// Hijack are passed on, as handlers often look for http.Flusher and
+// http.Hijacker (websocket libraries).
 type statusWriter struct {
 	http.ResponseWriter
-	status int // the status written, 0 while nothing was
+	status   int  // the status written, 0 while nothing was
+	hijacked bool // the handler took the connection over
 }
 
+// WriteHeader notes the first final status: 1xx are informational, except
+// 101 Switching Protocols, which net/http sends as the final one.
 func (w *statusWriter) WriteHeader(code int) {
-	if w.status == 0 && code >= 200 {
+	if w.status == 0 && (code >= 200 || code == http.StatusSwitchingProtocols) {
 		w.status = code
 	}
 	w.ResponseWriter.WriteHeader(code)
@@ -88,6 +115,16 @@ func (w *statusWriter) Flush() {
 		w.status = http.StatusOK
 	}
 	_ = http.NewResponseController(w.ResponseWriter).Flush()
+}
+
+// Hijack hands the connection over, when the server's writer can (not
+// over HTTP/2: the error wraps http.ErrNotSupported).
+func (w *statusWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	conn, rw, err := http.NewResponseController(w.ResponseWriter).Hijack()
+	if err == nil {
+		w.hijacked = true
+	}
+	return conn, rw, err
 }
 
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }

@@ -176,13 +176,21 @@ func TestHandlerCounts5xx(t *testing.T) {
 	if pr == nil || pr.Calls != 4 || pr.Failures != 2 {
 		t.Fatalf("probation %+v, want 4 calls and 2 failures (the 5xx)", pr)
 	}
-	// A panic after the status was written keeps that status and counts.
+	// A panic after the status was written keeps that status, counts, and
+	// cuts the response (http.ErrAbortHandler).
 	h2 := rt.Handler("t.Code", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusAccepted)
 		panic("after the header")
 	}))
 	rec := httptest.NewRecorder()
-	h2.ServeHTTP(rec, httptest.NewRequest("GET", "/", nil))
+	func() {
+		defer func() {
+			if v := recover(); v != http.ErrAbortHandler {
+				t.Fatalf("a late panic went on up as %v, want http.ErrAbortHandler", v)
+			}
+		}()
+		h2.ServeHTTP(rec, httptest.NewRequest("GET", "/", nil))
+	}()
 	if rec.Code != http.StatusAccepted {
 		t.Fatalf("a late panic rewrote the status to %d", rec.Code)
 	}

@@ -29,8 +29,12 @@
 // DeadlineExceeded. A deadline is the client's choice: counting it would
 // roll good patches back when clients are impatient; a patch that hangs
 // shows in latency, not here. Errors that match context.Canceled or
-// context.DeadlineExceeded, whatever their code, and errors a loader
-// accounted for ([hotswap.Accounted]) do not count either.
+// context.DeadlineExceeded, whatever their code, errors a loader
+// accounted for ([hotswap.Accounted]), and any error returned once the
+// call's context ended (the client cancelled or went away, or its
+// deadline passed: the error is then most often that seen through a
+// backend call or a broken send) do not count either. A panic counts,
+// whatever the context.
 //
 // A stream call is one call, with the outcome of its handler: a stream
 // that fails half-way is one failure.

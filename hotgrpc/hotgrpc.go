@@ -15,8 +15,10 @@ import (
 // a slot-backed unary method for the probation of m's patches. slot maps a
 // full method name ("/pkg.Service/Method") to the slot that backs it, or to
 // "" for a method no slot backs; it is called on every call, so keep it
-// cheap (a map lookup).
+// cheap (a map lookup). It panics if m or slot is nil: a mistake of the
+// program, better found when the server is built than on its first call.
 func UnaryServerInterceptor(m *hotswap.Manager, slot func(fullMethod string) string) grpc.UnaryServerInterceptor {
+	mustHave(m, slot, "UnaryServerInterceptor")
 	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (resp any, err error) {
 		name := slot(info.FullMethod)
 		if name == "" {
@@ -28,7 +30,7 @@ func UnaryServerInterceptor(m *hotswap.Manager, slot func(fullMethod string) str
 				resp, err = nil, recovered(m, c, name, info.FullMethod, v)
 				return
 			}
-			c.End(fault(err))
+			c.End(fault(ctx, err))
 		}()
 		return handler(ctx, req)
 	}
@@ -37,8 +39,9 @@ func UnaryServerInterceptor(m *hotswap.Manager, slot func(fullMethod string) str
 // StreamServerInterceptor returns an interceptor that counts each call of
 // a slot-backed stream method for the probation of m's patches, as
 // [UnaryServerInterceptor] does for unary ones: one call per stream, with
-// the outcome of its handler.
+// the outcome of its handler. It panics if m or slot is nil.
 func StreamServerInterceptor(m *hotswap.Manager, slot func(fullMethod string) string) grpc.StreamServerInterceptor {
+	mustHave(m, slot, "StreamServerInterceptor")
 	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) (err error) {
 		name := slot(info.FullMethod)
 		if name == "" {
@@ -50,9 +53,19 @@ func StreamServerInterceptor(m *hotswap.Manager, slot func(fullMethod string) st
 				err = recovered(m, c, name, info.FullMethod, v)
 				return
 			}
-			c.End(fault(err))
+			c.End(fault(ss.Context(), err))
 		}()
 		return handler(srv, ss)
+	}
+}
+
+// mustHave panics if the arguments of an interceptor are missing.
+func mustHave(m *hotswap.Manager, slot func(string) string, fn string) {
+	if m == nil {
+		panic("hotgrpc: " + fn + ": nil manager")
+	}
+	if slot == nil {
+		panic("hotgrpc: " + fn + ": nil slot function (map each method to its slot, or to \"\")")
 	}
 }
 
@@ -64,10 +77,13 @@ func recovered(m *hotswap.Manager, c hotswap.Call, slot, method string, v any) e
 	return status.Errorf(codes.Internal, "internal error in %s", method)
 }
 
-// fault returns err if it says the server is at fault (see the package
-// documentation), else nil.
-func fault(err error) error {
-	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+// fault returns err, the outcome of a call whose context is ctx, if it
+// says the server is at fault (see the package documentation), else nil.
+// Once ctx ended (the client cancelled, or its deadline passed), no error
+// is: the handler's error is then most often the cancellation seen through
+// a backend call or a broken send, whatever code it carries.
+func fault(ctx context.Context, err error) error {
+	if err == nil || ctx.Err() != nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return nil
 	}
 	switch status.Code(err) {

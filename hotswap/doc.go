@@ -51,7 +51,12 @@
 //     it with [Call.End] or [Call.Panic]: the call, and its failure if it
 //     failed, count against the version captured by Begin. A panic that a
 //     loader reported already is not counted again (it is recognised by
-//     value, or as the very value for one that cannot be compared), nor is
+//     value, or as the very value for one that cannot be compared, or as
+//     a report for the slot made during the call when it reaches the
+//     feeder as another value: a panic that a framework inside the feeder
+//     recovered and turned into a 500; with calls in parallel that report
+//     may be another call's, and a failure of a call no feeder counts
+//     can then hide one that a feeder counts), nor is
 //     an error a loader accounted for ([Accounted]), nor an error of the
 //     caller's context ending. [Manager.Guard] does this for any call whose
 //     outcome is an error, and [Manager.Recovered] for a panic recovered

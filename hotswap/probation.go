@@ -41,17 +41,22 @@ type RollbackPolicy struct {
 	// never applies.
 	Ratio float64
 	// MinCalls is the number of calls a patch must have served before
-	// Ratio applies. Zero means DefaultMinCalls; it does not hold back the
-	// Failures threshold.
+	// Ratio applies. Zero or negative means DefaultMinCalls; it does not
+	// hold back the Failures threshold. With Ratio only, a patch that
+	// served fewer calls when its window ends is committed, however many
+	// of them failed.
 	MinCalls int
 	// Window is the probation, from the moment the patch is applied.
-	// Zero means DefaultRollbackWindow.
+	// Zero or negative means DefaultRollbackWindow.
 	Window time.Duration
 }
 
 // ErrBadPolicy is returned by [New] for a [RollbackPolicy] whose Ratio
 // can never be reached, or is not a number.
 var ErrBadPolicy = errors.New("hotswap: bad rollback policy")
+
+// ErrNilGuard is returned by [Manager.Guard] for a nil func.
+var ErrNilGuard = errors.New("hotswap: Guard needs a func to run, got nil")
 
 // ErrProbationFailed is wrapped by the Err of the rolled-back event of a
 // patch that failed its probation.
@@ -85,12 +90,15 @@ func (p RollbackPolicy) withDefaults() RollbackPolicy {
 // exceeded reports whether calls and failures cross a threshold. A patch
 // may have more failures than counted calls (failures reported by loaders
 // of calls no feeder counted): the ratio is then taken of the failures.
+// The share is compared as a quotient, not as failures >= Ratio*calls:
+// the quotient is rounded once, as the decimal Ratio was, so 7 failures
+// in 100 calls reach a Ratio of 0.07 (0.07*100 is 7.000000000000001).
 func (p RollbackPolicy) exceeded(calls, failures int64) bool {
 	if p.Failures > 0 && failures >= int64(p.Failures) {
 		return true
 	}
 	if p.Ratio > 0 && calls >= int64(p.MinCalls) {
-		return float64(failures) >= p.Ratio*float64(max(calls, failures))
+		return float64(failures)/float64(max(calls, failures)) >= p.Ratio
 	}
 	return false
 }
@@ -181,24 +189,22 @@ func (m *Manager) left(e *entry) {
 
 // endProbation runs when e's window has ended: e is committed, unless its
 // counts cross a threshold now (a ratio whose last calls came in at the
-// end), and then rolled back.
+// end), and then rolled back. It decides at once, without the change lock
+// (a change's Validate hook may hold it for long): the state's
+// compare-and-swap orders it against a revert, and only the rollback
+// waits for the lock.
 func (m *Manager) endProbation(e *entry) {
-	if m.lock(context.Background(), "probation") != nil {
-		return // closed: every patch was reverted
-	}
-	defer m.unlock()
-	if m.byID[e.p.ID] != e {
-		return
-	}
-	if m.opts.Rollback.exceeded(e.calls.Load(), e.failures.Load()) && e.state.CompareAndSwap(stActive, stRolledBack) {
-		_ = m.revertProbation(e, "", nil)
+	if m.opts.Rollback.exceeded(e.calls.Load(), e.failures.Load()) {
+		if e.state.CompareAndSwap(stActive, stRolledBack) {
+			m.rollBack(e, "", nil)
+		}
 		return
 	}
 	if !e.state.CompareAndSwap(stActive, stCommitted) {
-		return
+		return // reverted, replaced or rolled back meanwhile
 	}
 	pr := m.probation(e, stCommitted)
-	m.emitLocked(Event{Type: EventCommitted, Generation: m.gen, PatchID: e.p.ID, Kind: e.p.Kind, Source: e.p.Source,
+	m.emit(Event{Type: EventCommitted, Generation: m.Generation(), PatchID: e.p.ID, Kind: e.p.Kind, Source: e.p.Source,
 		Slots: e.slots, Probation: pr,
 		Note: fmt.Sprintf("probation of %v ended clean: %d failures in %d calls (rollback at %s)",
 			pr.Policy.Window, pr.Failures, pr.Calls, pr.Policy)})
@@ -238,6 +244,12 @@ func (m *Manager) judge(e *entry, slot string, last error) {
 	if !e.state.CompareAndSwap(stActive, stRolledBack) {
 		return
 	}
+	m.rollBack(e, slot, last)
+}
+
+// rollBack reverts e, whose state the caller set to rolled back, on a
+// goroutine of the manager's, once it has the change lock.
+func (m *Manager) rollBack(e *entry, slot string, last error) {
 	m.goAsync(func() {
 		if m.lock(context.Background(), "rollback") != nil {
 			return // closed: every patch was reverted
@@ -258,6 +270,7 @@ func (m *Manager) judge(e *entry, slot string, last error) {
 type Call struct {
 	e    *entry
 	slot string
+	seq  uint64 // the loaders' reports counted when it began
 }
 
 // Begin starts a call through slot and returns its token; end it with
@@ -289,18 +302,19 @@ func (m *Manager) Begin(ctx context.Context, slot string) Call {
 		if e == nil {
 			return Call{}
 		}
+		c := Call{e: e, slot: slot, seq: m.reported.seq.Load()}
 		if e.out == nil || e.state.Load() != stRolledBack {
-			return Call{e: e, slot: slot}
+			return c
 		}
 		if m.holder.Load() != nil && callerFrames()&inLocked != 0 {
 			// A Validate hook: the revert waits for the lock its
 			// change holds.
-			return Call{e: e, slot: slot}
+			return c
 		}
 		select {
 		case <-e.out:
 		case <-ctx.Done():
-			return Call{e: e, slot: slot}
+			return c
 		}
 	}
 }
@@ -321,12 +335,14 @@ func (c Call) PatchID() string {
 //   - errors that match context.Canceled or context.DeadlineExceeded (the
 //     caller's context ended: the caller's choice, or its deadline);
 //   - errors that implement [Accounted] (their loader accounted for them);
-//   - an error a loader reported for this slot already (counted then).
+//   - a failure a loader reported for this slot already (counted then):
+//     err itself, or, as another value, a report made during the call
+//     (see the package documentation).
 //
 // A feeder that knows better (an HTTP 4xx, a gRPC NotFound) passes nil for
 // outcomes that are not server faults.
 func (c Call) End(err error) {
-	if err != nil && (!countable(err) || c.e != nil && c.e.m.reported.take(c.slot, err)) {
+	if err != nil && (!countable(err) || c.e != nil && c.e.m.reported.taken(c.slot, err, c.seq)) {
 		err = nil
 	}
 	c.end(err)
@@ -351,8 +367,9 @@ func (c Call) end(fault error) {
 // Panic ends the call with a panic recovered from it, and returns the
 // value as a [*PanicError] with the stack (for the caller's log). The
 // panic counts as a failure of the patch unless a loader reported this
-// very panic already, or it is an [Accounted] error (see
-// [Manager.Recovered] for how a panic is recognised). A panic on the
+// very panic already (see [Manager.Recovered] for how a panic is
+// recognised) or reported a failure of the slot during the call, or it is
+// an [Accounted] error. A panic on the
 // baseline counts nothing.
 func (c Call) Panic(v any) error {
 	pe, ok := v.(*PanicError)
@@ -363,7 +380,7 @@ func (c Call) Panic(v any) error {
 		return pe
 	}
 	var fault error = pe
-	if err, ok := v.(error); ok && !countable(err) || c.e.m.reported.take(c.slot, v) {
+	if err, ok := v.(error); ok && !countable(err) || c.e.m.reported.taken(c.slot, v, c.seq) {
 		fault = nil // accounted for, or counted by its loader
 	}
 	c.end(fault)
@@ -382,7 +399,12 @@ func countable(err error) bool {
 // [Call]: a non-nil error counts as a failure of the version that served
 // the call (as [Call.End] says), and a panic is recovered, counted (as
 // [Call.Panic] says) and returned as an error wrapping a [*PanicError].
+// A nil fn is the caller's mistake: Guard returns [ErrNilGuard] and counts
+// nothing.
 func (m *Manager) Guard(ctx context.Context, slot string, fn func() error) (err error) {
+	if fn == nil {
+		return fmt.Errorf("guard slot %s: %w", slot, ErrNilGuard)
+	}
 	c := m.Begin(ctx, slot)
 	defer func() {
 		if v := recover(); v != nil {

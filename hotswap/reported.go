@@ -3,6 +3,7 @@ package hotswap
 import (
 	"errors"
 	"sync"
+	"sync/atomic"
 	"unsafe"
 )
 
@@ -10,13 +11,15 @@ import (
 // panics in flight between a loader's report and the middleware above it.
 const reportedSize = 64
 
-// reportedRing remembers the panics that loaders reported before letting
-// them go on up the caller's stack, so that [Manager.Recovered] does not
-// count one of them a second time. Each is taken at most once; the oldest
+// reportedRing remembers the failures that loaders reported, with the
+// values their panics may go on up the caller's stack with, so that a
+// feeder ([Call.End], [Call.Panic]) or [Manager.Recovered] does not count
+// one of them a second time. Each report is taken at most once; the oldest
 // is forgotten when the ring is full (its panic was recovered by code that
 // does not report, or not at all).
 type reportedRing struct {
-	mu   sync.Mutex // guards vals, next
+	seq  atomic.Uint64 // reports remembered so far; read without mu by Begin
+	mu   sync.Mutex    // guards vals, next
 	vals [reportedSize]reportedVal
 	next int
 }
@@ -24,6 +27,7 @@ type reportedRing struct {
 type reportedVal struct {
 	slot string
 	v    any
+	seq  uint64 // the report's number; the values of one report share it
 	set  bool
 }
 
@@ -38,16 +42,26 @@ func (r *reportedRing) remember(slot string, err error) {
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.add(slot, err)
+	seq := r.seq.Add(1)
+	r.add(slot, err, seq)
 	var pe *PanicError
 	if errors.As(err, &pe) && pe.Value != nil {
-		r.add(slot, pe.Value)
+		r.add(slot, pe.Value, seq)
 	}
 }
 
-func (r *reportedRing) add(slot string, v any) {
-	r.vals[r.next] = reportedVal{slot: slot, v: v, set: true}
+func (r *reportedRing) add(slot string, v any, seq uint64) {
+	r.vals[r.next] = reportedVal{slot: slot, v: v, seq: seq, set: true}
 	r.next = (r.next + 1) % reportedSize
+}
+
+// forget drops every value of report seq; the caller holds mu.
+func (r *reportedRing) forget(seq uint64) {
+	for i := range r.vals {
+		if r.vals[i].seq == seq {
+			r.vals[i] = reportedVal{}
+		}
+	}
 }
 
 // take forgets and reports a remembered panic value v of slot.
@@ -60,11 +74,44 @@ func (r *reportedRing) take(slot string, v any) bool {
 	for i := range r.vals {
 		rv := &r.vals[i]
 		if rv.set && rv.slot == slot && equal(rv.v, v) {
-			*rv = reportedVal{}
+			r.forget(rv.seq)
 			return true
 		}
 	}
 	return false
+}
+
+// taken reports whether the failure v of a call through slot that began
+// after report since was reported by a loader already: v itself, or, as
+// another value, a report of slot made during the call.
+func (r *reportedRing) taken(slot string, v any, since uint64) bool {
+	return r.take(slot, v) || r.takeSince(slot, since)
+}
+
+// takeSince forgets and reports the oldest report of slot made after the
+// report numbered since: the report of a call that began then, whose
+// failure reached its feeder as another value (a panic recovered inside
+// the feeder and turned into an error, or panicked again with a new
+// value). With calls in parallel, the report taken may be another call's
+// that failed alike; each report still counts at most once.
+func (r *reportedRing) takeSince(slot string, since uint64) bool {
+	if r.seq.Load() == since {
+		return false // nothing reported since: the common case, no lock
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	oldest := uint64(0)
+	for i := range r.vals {
+		rv := &r.vals[i]
+		if rv.set && rv.slot == slot && rv.seq > since && (oldest == 0 || rv.seq < oldest) {
+			oldest = rv.seq
+		}
+	}
+	if oldest == 0 {
+		return false
+	}
+	r.forget(oldest)
+	return true
 }
 
 // equal reports whether a and b are the same panic value: a == b, or,
