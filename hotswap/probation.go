@@ -134,7 +134,7 @@ type Probation struct {
 	State    ProbationState
 	Start    time.Time      // when the patch was applied
 	Until    time.Time      // when the window ends (or ended)
-	Calls    int64          // calls counted by feeders, across the patch's slots
+	Calls    int64          // calls counted by feeders when they ended, across the patch's slots (a loader's report counts at once, so Failures may exceed Calls while calls are in flight, and without a feeder Calls stays 0)
 	Failures int64          // failures counted against the patch
 	Policy   RollbackPolicy // the thresholds, defaults filled in
 }
