@@ -3,40 +3,21 @@
 package baseline_test
 
 import (
-	"path/filepath"
 	"slices"
 	"strconv"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
-
-	"github.com/hotpatch-go/hotpatch/internal/testbuild"
 )
 
-// examples are two builds of examples/httpserver (versions v1 and v2),
-// made on first use: only the benchmark needs them.
-var examples = sync.OnceValues(func() ([2]string, error) {
-	var out [2]string
-	for i, v := range []string{"v1", "v2"} {
-		out[i] = filepath.Join(bins.dir, "httpserver-"+v)
-		if err := testbuild.Build("../examples/httpserver", out[i], ".", "-ldflags=-X main.version="+v); err != nil {
-			return out, err
-		}
-	}
-	return out, nil
-})
-
 // BenchmarkBaselineStep restarts examples/httpserver by SIGHUP,
-// alternating two builds of it, while 16 clients send requests, and reports the median time from the signal to
+// alternating two builds of it (TestMain's, without -race), while 16
+// clients send requests, and reports the median time from the signal to
 // the new process serving (its "serving" log line) and the requests that
 // failed. Run it with -benchtime=10x for the median of 10 restarts.
 func BenchmarkBaselineStep(b *testing.B) {
 	b.ReportAllocs()
-	bin, err := examples()
-	if err != nil {
-		b.Fatal(err)
-	}
+	bin := bins.example
 	tr := startExample(b, bin[0])
 	cs := tr.startClients(16)
 	var steps []time.Duration

@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -31,8 +32,9 @@ import (
 var bins struct {
 	dir                               string
 	v1, v2, exit, hang, check, noexec string
-	termcheck                         string // its check ends only once it got SIGTERM
-	usr1check                         string // its check passes on SIGUSR1
+	termcheck                         string    // its check ends only once it got SIGTERM
+	usr1check                         string    // its check passes on SIGUSR1
+	example                           [2]string // examples/httpserver, versions v1 and v2
 }
 
 func TestMain(m *testing.M) {
@@ -54,13 +56,14 @@ func testMain(m *testing.M) int {
 	defer os.RemoveAll(dir)
 	bins.dir = dir
 	bins.v1, bins.v2 = filepath.Join(dir, "srv-v1"), filepath.Join(dir, "srv-v2")
-	errs := make(chan error, 2)
+	errs := make(chan error, 3)
 	for _, v := range []string{"v1", "v2"} {
 		go func() {
 			errs <- testbuild.Build("testdata/server", filepath.Join(dir, "srv-"+v), ".", "-ldflags=-X main.version="+v)
 		}()
 	}
-	for range 2 {
+	go func() { errs <- buildExamples(dir) }()
+	for range 3 {
 		if err := <-errs; err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			return 1
@@ -83,6 +86,40 @@ func testMain(m *testing.M) int {
 		}
 	}
 	return m.Run()
+}
+
+// buildExamples builds examples/httpserver twice into dir, as versions v1
+// and v2, one after the other: the second only links again. Unlike the
+// fixture, they are built without -race even under -race: the servers
+// load no plugin, so their flags need not match the test binary's, and a
+// race-instrumented example takes far longer to build and to start.
+func buildExamples(dir string) error {
+	flags := slices.DeleteFunc(testbuild.Flags(), func(f string) bool { return f == "-race" })
+	for i, v := range []string{"v1", "v2"} {
+		bins.example[i] = filepath.Join(dir, "httpserver-"+v)
+		args := append([]string{"build", "-o", bins.example[i], "-ldflags=-X main.version=" + v}, flags...)
+		cmd := exec.Command(goTool(), append(args, ".")...)
+		cmd.Dir = "../examples/httpserver"
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return fmt.Errorf("go %s: %v\n%s", strings.Join(cmd.Args[1:], " "), err, out)
+		}
+	}
+	return nil
+}
+
+// goTool is the go command of the Go that runs the tests.
+func goTool() string {
+	if root := os.Getenv("GOROOT"); root != "" {
+		if p := filepath.Join(root, "bin", "go"); fileExists(p) {
+			return p
+		}
+	}
+	return "go"
+}
+
+func fileExists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
 }
 
 // hang bounds every wait, to report a hang instead of timing out the run.
@@ -361,15 +398,30 @@ func (t *tree) get(path string) (string, error) {
 // fixture's; the example has none).
 type clients struct {
 	ok, failed atomic.Int64
+	connErrs   atomic.Int64 // the failures that are connection errors: no answer, or a cut one
 	firstErr   atomic.Value
 	stop       chan struct{}
 	wg         sync.WaitGroup
 }
 
+// exampleGets are the example's endpoints the clients call, with what
+// each answer's body must contain.
+var exampleGets = []struct{ path, body string }{
+	{"/greet?name=ada", "hello, ada"},
+	{"/price?isbn=9780441013593&qty=10", `"total": 10440`},
+}
+
 func (t *tree) startClients(n int) *clients {
-	path, want := "/version", func(b string) bool { return strings.HasPrefix(b, "v1 ") || strings.HasPrefix(b, "v2 ") }
+	path, want := "/version", func(_ int, _ http.Header, b string) bool {
+		return strings.HasPrefix(b, "v1 ") || strings.HasPrefix(b, "v2 ")
+	}
 	if t.contains {
-		path, want = "/greet?name=ada", func(b string) bool { return b == "hello, ada" }
+		// The example: each client alternates its endpoints, and every
+		// answer names a build.
+		path, want = "", func(k int, h http.Header, b string) bool {
+			v := h.Get("X-Version")
+			return strings.Contains(b, exampleGets[k%2].body) && (v == "v1" || v == "v2")
+		}
 	}
 	cs := &clients{stop: make(chan struct{})}
 	for i := range n {
@@ -387,24 +439,33 @@ func (t *tree) startClients(n int) *clients {
 		go func() {
 			defer cs.wg.Done()
 			defer tr.CloseIdleConnections()
+			sent := i // the requests sent, offset so that the clients' endpoints differ
 			for {
 				select {
 				case <-cs.stop:
 					return
 				default:
 				}
+				k := sent
+				sent++
 				err := func() error {
-					resp, err := c.Get(base + path)
+					p := path
+					if p == "" {
+						p = exampleGets[k%2].path
+					}
+					resp, err := c.Get(base + p)
 					if err != nil {
+						cs.connErrs.Add(1)
 						return err
 					}
 					defer resp.Body.Close()
 					b, err := io.ReadAll(resp.Body)
 					if err != nil {
+						cs.connErrs.Add(1)
 						return err
 					}
-					if resp.StatusCode != http.StatusOK || !want(string(b)) {
-						return fmt.Errorf("status %d body %q", resp.StatusCode, b)
+					if resp.StatusCode != http.StatusOK || !want(k, resp.Header, string(b)) {
+						return fmt.Errorf("GET %s: status %d, X-Version %q, body %q", p, resp.StatusCode, resp.Header.Get("X-Version"), b)
 					}
 					return nil
 				}()

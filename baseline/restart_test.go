@@ -3,9 +3,13 @@
 package baseline_test
 
 import (
+	"io"
+	"net/http"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 )
 
 // TestRestarts restarts a server 20 times, alternating two builds by
@@ -28,6 +32,46 @@ func TestRestarts(t *testing.T) {
 	t.Logf("%d requests served across 20 restarts", ok)
 	if failed != 0 || ok == 0 {
 		t.Errorf("%d of %d requests failed; first: %s", failed, ok+failed, first)
+	}
+	tr.stop()
+}
+
+// TestExampleRestarts restarts examples/httpserver 20 times by SIGHUP,
+// alternating two builds of it by switching the link it was started from,
+// while 16 clients (half on kept-alive connections) call /greet and /price:
+// none may fail, and after each restart the new build answers.
+func TestExampleRestarts(t *testing.T) {
+	tr := startExample(t, bins.example[0])
+	cs := tr.startClients(16)
+	start := time.Now()
+	for i := 1; i <= 20; i++ {
+		want := "v" + strconv.Itoa(2-i%2)
+		tr.switchTo(bins.example[1-i%2])
+		old := tr.cur
+		if err := syscall.Kill(old, syscall.SIGHUP); err != nil {
+			t.Fatal(err)
+		}
+		l := tr.waitFor("msg=serving")
+		tr.cur = field(t, l, "pid")
+		if v := fieldStr(l, "version"); v != want || tr.cur == old {
+			t.Fatalf("restart %d: %q, want a new process of version %s", i, l, want)
+		}
+		tr.waitExit(old)
+		// The old process is gone: a new connection reaches the new one.
+		resp, err := tr.client().Get("http://" + tr.tcp + "/greet?name=new")
+		if err != nil {
+			t.Fatalf("restart %d: %v", i, err)
+		}
+		b, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if v := resp.Header.Get("X-Version"); err != nil || resp.StatusCode != http.StatusOK || string(b) != "hello, new" || v != want {
+			t.Fatalf("restart %d: status %d, X-Version %q, body %q, %v; want version %s", i, resp.StatusCode, v, b, err, want)
+		}
+	}
+	ok, failed, first := cs.halt()
+	t.Logf("%d requests served across 20 restarts of the example in %s", ok, time.Since(start).Round(time.Millisecond))
+	if failed != 0 || ok == 0 {
+		t.Errorf("%d of %d requests failed, %d of them with a connection error; first: %s", failed, ok+failed, cs.connErrs.Load(), first)
 	}
 	tr.stop()
 }

@@ -49,9 +49,19 @@ func main() {
 	}
 }
 
-// version names this build in the "serving" log line; set it with
-// go build -ldflags "-X main.version=...", to tell baselines apart.
+// version names this build in the "serving" log line and in the
+// X-Version header of every response; set it with go build -ldflags
+// "-X main.version=...", to tell baselines apart.
 var version = "dev"
+
+// versioned sets the X-Version header of every response to the build's
+// version, so that a client can tell which baseline answered.
+func versioned(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Version", version)
+		h.ServeHTTP(w, r)
+	})
+}
 
 // shutdownTimeout bounds the graceful shutdown: requests in flight get this
 // long to finish.
@@ -117,7 +127,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, ready f
 	}
 	defer hp.Close(context.Background()) // reverts every slot, retires every patch
 	srv := newServer(hp)
-	handler = srv.routes()
+	handler = versioned(srv.routes())
 	if err := hp.Start(ctx); err != nil {
 		return err
 	}
