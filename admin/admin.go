@@ -103,8 +103,6 @@ type Server struct {
 	uid   int
 	done  chan struct{} // closed by Close: event streams end
 	pushM sync.Mutex    // guards the files of the pushed directory
-	recMu sync.Mutex    // guards rec and its file; held across a push's apply
-	rec   record
 
 	srvs      []*http.Server
 	lns       []net.Listener
@@ -150,7 +148,6 @@ func Start(tgt Target, opts Options) (*Server, error) {
 		listen = net.Listen
 	}
 	s := &Server{opts: opts, tgt: tgt, log: log, uid: os.Getuid(), done: make(chan struct{})}
-	s.replayPushed()
 	if opts.Socket != "" {
 		ln, err := listenUnix(opts.Socket, listen)
 		if err != nil {

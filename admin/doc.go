@@ -36,17 +36,13 @@
 // runtime's bundle loader, so it passes the checks of a bundle dropped
 // into the watched directory, and applied; a newer version of an applied
 // bundle ID replaces it in one swap. The call answers once the journal
-// (package baseline/journal) is synced and the patch is in the server's
-// record of pushed patches, <state dir>/pushed/record.json (replaced as
-// a whole, synced): a crash right after the answer applies it again at
-// the next start of the same baseline ([Start] does, before it serves;
-// on a new baseline they are superseded). The record exists because the
-// journal keeps a copy of a patch file only when the file's name and
-// content give the patch's ID, which a bundle's "ID@VERSION" is not. A
-// revert leaves the record before it answers; a rollback or another
-// revert a moment after. A refused bundle's file is removed; an applied
-// one's stays, also after a revert. Pushes need the bundle loader and a
-// state directory (else 501).
+// (package baseline/journal) is synced: the journal keeps a copy of the
+// bundle under its manifest's ID@VERSION, so a crash right after the
+// answer applies it again at the next start of the same baseline, before
+// the API serves; on a new baseline it is superseded, as the journal's
+// rules say. A revert answers once the journal is synced too. A refused
+// bundle's file is removed; an applied one's stays, also after a revert.
+// Pushes need the bundle loader and a state directory (else 501).
 //
 // # Lifecycle
 //

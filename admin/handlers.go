@@ -114,33 +114,18 @@ func (s *Server) revert(w http.ResponseWriter, r *http.Request, who string) {
 	}
 }
 
-// revertPatch reverts id and, before it returns, drops it from the record
-// of pushed patches and waits for the journal: a crash after the answer
-// does not bring the patch back.
+// revertPatch reverts id and, before it returns, waits for the journal:
+// a crash after the answer does not bring the patch back.
 func (s *Server) revertPatch(ctx context.Context, id string) error {
-	s.recMu.Lock()
-	defer s.recMu.Unlock()
 	if err := s.tgt.Manager.Revert(ctx, id); err != nil {
 		return err
 	}
-	if s.dropLocked(id) {
-		if err := s.writeRecord(); err != nil {
-			return fmt.Errorf("revert: %s is reverted but the record of pushed patches could not be written, so a restart would apply it again: %w", id, err)
-		}
-	}
-	s.syncJournal(ctx)
-	return nil
-}
-
-// syncJournal waits until the journal holds the last change; a failure
-// is only logged (the journal reports it and writes again at the next
-// change).
-func (s *Server) syncJournal(ctx context.Context) {
 	if j := s.tgt.Journal; j != nil {
 		if err := j.Sync(ctx); err != nil {
-			s.log.Warn("admin: journal sync", "err", err)
+			return fmt.Errorf("revert: %s is reverted but the journal did not record it, so a restart would apply it again: %w", id, err)
 		}
 	}
+	return nil
 }
 
 func (s *Server) restart(w http.ResponseWriter, r *http.Request, who string) {
