@@ -107,6 +107,9 @@ func listenUnix(path string, listen func(string, string) (net.Listener, error)) 
 	if err := checkPeerSupport(); err != nil {
 		return nil, err
 	}
+	if len(path) >= sunPathMax {
+		return nil, fmt.Errorf("admin: socket path %s is %d bytes, the kernel takes at most %d: choose a shorter path (admin.Options.Socket)", path, len(path), sunPathMax-1)
+	}
 	ln, err := listen("unix", path)
 	if err != nil {
 		fi, serr := os.Lstat(path)

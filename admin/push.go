@@ -40,6 +40,7 @@ func (s *Server) pushBody(w http.ResponseWriter, r *http.Request) (int, api.Push
 	if s.tgt.Journal == nil {
 		return http.StatusNotImplemented, res, errors.New("push: this server has no state directory, so a pushed patch would not survive a restart (hotpatch.Options.StateDir)")
 	}
+	s.bodyDeadline(w)
 	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.opts.MaxPush))
 	var tooBig *http.MaxBytesError
 	switch {
