@@ -19,12 +19,19 @@
 // needed. [Start] refuses TCP without them ([ErrInsecureTCP]). A request
 // without credentials gets 401, one whose credentials are refused 403;
 // both are logged (the logger's warning records) with the address and
-// the reason.
+// the reason. The token is read from the Authorization header only.
+//
+// Slow clients: headers within 10 s, a body within Options.BodyTimeout
+// (then the connection is closed), idle connections closed after 2 min;
+// an event stream whose client stops reading is dropped after a write
+// blocked 10 s and does not hold [Server.Close] up. A known path asked
+// with another method gets 405 with Allow.
 //
 // # Audit
 //
-// Every mutating call (push, revert, restart), accepted or refused, is
-// recorded as an event of type "audit" in the manager's history
+// Every mutating call (push, revert, restart), accepted or refused (for
+// its credentials too: who is then what is known, "unauthenticated ADDR"
+// without any), is recorded as an event of type "audit" in the manager's history
 // ([hotswap.Manager.Record]) and logged: who ("uid=1000 pid=4242" on the
 // socket, "cert CN=alice" or "token ci" on TCP), what, the patch and the
 // result, with the error of a refusal.
