@@ -176,3 +176,32 @@ func blockedWriting() bool {
 	}
 	return false
 }
+
+// TestAttackBadRequests: revert bodies that are not one {"id"} object,
+// and headers over the limit, are refused (400, 431) and change nothing.
+func TestAttackBadRequests(t *testing.T) {
+	t.Parallel()
+	f := start(t, admin.Options{})
+	c := unixClient(f.sock)
+	if code, msg := call(t, c, "http://admin", "POST", api.PathPush, script(t, "greet", 1, "hi", key), nil); code != 200 {
+		t.Fatalf("push: %d %s", code, msg)
+	}
+	for _, body := range []string{``, `{`, `[]`, `{"id":1}`, `{"id":""}`, `{"id":"greet@1"}{"id":"other@1"}`, `{"id":"greet@1","force":true}`, `{"id":"greet@1"} x`} {
+		if code, msg := call(t, c, "http://admin", "POST", api.PathRevert, []byte(body), nil); code != 400 || !strings.Contains(msg, `the body must be {"id": "PATCH-ID"}`) {
+			t.Errorf("revert %q: %d %s", body, code, msg)
+		}
+	}
+	if got := f.greet.Load()("x"); got != "hi x" {
+		t.Errorf("serving %q after bad reverts", got)
+	}
+	req, _ := http.NewRequest("GET", "http://admin"+api.PathStatus, nil)
+	req.Header.Set("X-Big", strings.Repeat("a", 128<<10))
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusRequestHeaderFieldsTooLarge {
+		t.Errorf("huge header: %d", resp.StatusCode)
+	}
+}

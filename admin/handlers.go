@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"strings"
@@ -118,7 +119,7 @@ func convertEvents(evs []hotswap.Event) []api.Event {
 func (s *Server) revert(w http.ResponseWriter, r *http.Request, who string) {
 	var req api.RevertRequest
 	s.bodyDeadline(w)
-	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 64<<10)).Decode(&req); err != nil || req.ID == "" {
+	if err := decodeOne(http.MaxBytesReader(w, r.Body, 64<<10), &req); err != nil || req.ID == "" {
 		if err == nil {
 			err = errors.New(`no "id"`)
 		}
@@ -224,6 +225,21 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request, _ string) {
 			}
 		}
 	}
+}
+
+// decodeOne decodes the one JSON object of r into v: an unknown field or
+// anything after it is an error, so that a request is done as sent or
+// not at all.
+func decodeOne(r io.Reader, v any) error {
+	dec := json.NewDecoder(r)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return err
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return errors.New("more after the object")
+	}
+	return nil
 }
 
 // bodyDeadline bounds the reading of the request's body
