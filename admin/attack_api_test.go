@@ -70,6 +70,20 @@ func TestAttackRefusedCallsAudited(t *testing.T) {
 	if resp.StatusCode != 403 {
 		t.Errorf("wrong token: %d", resp.StatusCode)
 	}
+	// The scheme's case does not matter; a token with a space before it
+	// is not the token.
+	for hdr, want := range map[string]int{"bearer ci-token-0123456789": 200, "BEARER ci-token-0123456789": 200, "Bearer  ci-token-0123456789": 403} {
+		req, _ := http.NewRequest("GET", base+api.PathStatus, nil)
+		req.Header.Set("Authorization", hdr)
+		resp, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Errorf("%q: %d, want %d", hdr, resp.StatusCode, want)
+		}
+	}
 	au := audits(f.rt)
 	for _, want := range []string{"unauthenticated 127.0.0.1:", ": revert: refused err=refused: no credentials: no bearer token", ": restart: refused err=refused: bearer token not known"} {
 		if !contains(au, want) {

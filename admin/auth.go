@@ -74,8 +74,8 @@ func (s *Server) tcpAuth(r *http.Request) (string, int, error) {
 	}
 	if len(s.opts.Tokens) > 0 {
 		h := r.Header.Get("Authorization")
-		tok, ok := strings.CutPrefix(h, "Bearer ")
-		if !ok || tok == "" {
+		scheme, tok, _ := strings.Cut(h, " ")
+		if !strings.EqualFold(scheme, "Bearer") || tok == "" { // the scheme is case-insensitive (RFC 9110)
 			return strings.Join(who, " "), http.StatusUnauthorized, fmt.Errorf("%w: no bearer token", errNoCredentials)
 		}
 		name, ok := s.token(tok)
