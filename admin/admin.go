@@ -36,6 +36,17 @@ var (
 // DefaultMaxPush is the default limit of a pushed bundle's size.
 const DefaultMaxPush = 256 << 20
 
+// DefaultBodyTimeout is the default of Options.BodyTimeout.
+const DefaultBodyTimeout = 5 * time.Minute
+
+// streamWrite bounds each write of an event stream: a client that stops
+// reading is dropped after it, and Close does not wait for it longer.
+const streamWrite = 10 * time.Second
+
+// sunPathMax is the size of a unix socket address's path (sun_path) on
+// Linux; macOS's is 104 and its kernel says so itself.
+const sunPathMax = 108
+
 // Options configure a [Server]. At least one of Socket and TCP is set.
 type Options struct {
 	// Socket is the path of the unix socket (created mode 0600; a stale
@@ -58,6 +69,11 @@ type Options struct {
 	// MaxPush limits a pushed bundle's size (a larger one gets 413); 0
 	// means [DefaultMaxPush], a negative value no limit.
 	MaxPush int64
+	// BodyTimeout bounds the reading of a request's body, so that a
+	// client that sends it slowly, or stops, does not hold a connection
+	// and its goroutine for ever (the connection is closed); 0 means
+	// [DefaultBodyTimeout].
+	BodyTimeout time.Duration
 	// Listen, if set, makes the listeners (a baseline step's Listen, so
 	// that the next process inherits them); nil means net.Listen.
 	Listen func(network, addr string) (net.Listener, error)
@@ -97,14 +113,15 @@ type Restarter interface {
 
 // Server serves the admin API until [Server.Close].
 type Server struct {
-	opts  Options
-	tgt   Target
-	log   *slog.Logger
-	uid   int
-	done  chan struct{} // closed by Close: event streams end
-	pushM sync.Mutex    // guards the files of the pushed directory
-	recMu sync.Mutex    // guards rec and its file; held across a push's apply
-	rec   record
+	opts Options
+	tgt  Target
+	log  *slog.Logger
+	uid  int
+	done chan struct{} // closed by Close: event streams end
+	// closing ends when done is closed (cancelClosing).
+	closing       context.Context
+	cancelClosing context.CancelFunc
+	pushM         sync.Mutex // guards the files of the pushed directory
 
 	srvs      []*http.Server
 	lns       []net.Listener
@@ -141,6 +158,9 @@ func Start(tgt Target, opts Options) (*Server, error) {
 	case opts.MaxPush < 0:
 		opts.MaxPush = math.MaxInt64
 	}
+	if opts.BodyTimeout <= 0 {
+		opts.BodyTimeout = DefaultBodyTimeout
+	}
 	log := opts.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -150,7 +170,7 @@ func Start(tgt Target, opts Options) (*Server, error) {
 		listen = net.Listen
 	}
 	s := &Server{opts: opts, tgt: tgt, log: log, uid: os.Getuid(), done: make(chan struct{})}
-	s.replayPushed()
+	s.closing, s.cancelClosing = context.WithCancel(context.Background())
 	if opts.Socket != "" {
 		ln, err := listenUnix(opts.Socket, listen)
 		if err != nil {
@@ -189,6 +209,8 @@ func (s *Server) serve(ln net.Listener, tc *tls.Config, auth func(*http.Request)
 	srv := &http.Server{
 		Handler:           s.handler(auth),
 		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
 		ConnContext:       connContext,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}
@@ -210,6 +232,7 @@ func (s *Server) serve(ln net.Listener, tc *tls.Config, auth func(*http.Request)
 func (s *Server) Close(ctx context.Context) error {
 	s.closeOnce.Do(func() {
 		close(s.done)
+		s.cancelClosing()
 		var errs []error
 		for _, srv := range s.srvs {
 			if err := srv.Shutdown(ctx); err != nil {

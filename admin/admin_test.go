@@ -73,9 +73,10 @@ func TestPushStatusRevertHistory(t *testing.T) {
 	call(t, c, base, "GET", api.PathHistory, nil, &h)
 	var types []string
 	for _, e := range h.Events {
-		if e.Type != "journal-error" { // the journal keeps no copy of a bundle (the record of package admin does)
-			types = append(types, e.Type)
+		if e.Type == "journal-error" {
+			t.Errorf("journal error: %+v", e)
 		}
+		types = append(types, e.Type)
 	}
 	if !strings.Contains(strings.Join(types, " "), "applied audit applied") {
 		t.Errorf("history types %v", types)
@@ -139,7 +140,7 @@ func TestPushRefusals(t *testing.T) {
 
 // TestConcurrentPushes: 8 pushes of different patches at once, while
 // readers ask for the status, all land, in some order, and all are in the
-// journal and in the record of pushed patches once the calls returned.
+// journal once the calls returned.
 func TestConcurrentPushes(t *testing.T) {
 	t.Parallel()
 	f := start(t, admin.Options{})
@@ -187,17 +188,10 @@ func TestConcurrentPushes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rec, err := os.ReadFile(filepath.Join(f.state, admin.PushedDir, "record.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	for i := range 8 {
 		id := fmt.Sprintf("fix%d@1", i)
 		if !strings.Contains(string(data), id) {
 			t.Errorf("journal lacks %s", id)
-		}
-		if !strings.Contains(string(rec), id) {
-			t.Errorf("record lacks %s", id)
 		}
 	}
 }
@@ -332,16 +326,17 @@ func TestSocketMode(t *testing.T) {
 }
 
 // TestKillAfterPush: a server killed (SIGKILL) right after a push
-// returned success applies the patch again when it starts; a pushed
-// patch reverted before is not.
+// returned success applies the patch again when it starts (the journal's
+// copy of the bundle); a pushed patch reverted before is not; a new
+// baseline supersedes it.
 func TestKillAfterPush(t *testing.T) {
 	t.Parallel()
 	d := shortDir(t)
 	trust := filepath.Join(d, "ops.pub")
 	writeTrust(t, trust)
 	sock, state := filepath.Join(d, "s"), filepath.Join(d, "state")
-	run := func() *exec.Cmd {
-		cmd := exec.Command(serverBin, "-socket", sock, "-state", state, "-trust", trust)
+	run := func(args ...string) *exec.Cmd {
+		cmd := exec.Command(serverBin, append([]string{"-socket", sock, "-state", state, "-trust", trust}, args...)...)
 		out, err := cmd.StdoutPipe()
 		if err != nil {
 			t.Fatal(err)
@@ -381,12 +376,40 @@ func TestKillAfterPush(t *testing.T) {
 		t.Fatal(err)
 	}
 	_ = cmd.Wait()
-	run()
+	cmd = run()
 	var st api.Status
 	if code, msg := call(t, unixClient(sock), "http://admin", "GET", api.PathStatus, nil, &st); code != 200 {
 		t.Fatalf("status: %d %s", code, msg)
 	}
 	if len(st.Stack) != 1 || st.Stack[0].ID != "greet@1" || st.Slots[0].PatchID != "greet@1" {
 		t.Fatalf("after the restart: %+v", st)
+	}
+	var h api.History
+	call(t, unixClient(sock), "http://admin", "GET", api.PathHistory, nil, &h)
+	for _, e := range h.Events {
+		if e.Type == "rejected" || e.Type == "journal-error" {
+			t.Errorf("after the restart: %+v", e)
+		}
+	}
+	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	_ = cmd.Wait()
+	run("-identity", "another-baseline")
+	st = api.Status{}
+	if code, msg := call(t, unixClient(sock), "http://admin", "GET", api.PathStatus, nil, &st); code != 200 {
+		t.Fatalf("status: %d %s", code, msg)
+	}
+	if len(st.Stack) != 0 {
+		t.Fatalf("on a new baseline: %+v", st)
+	}
+	h = api.History{}
+	call(t, unixClient(sock), "http://admin", "GET", api.PathHistory, nil, &h)
+	superseded := false
+	for _, e := range h.Events {
+		superseded = superseded || e.Type == "superseded" && e.PatchID == "greet@1"
+	}
+	if !superseded {
+		t.Errorf("no superseded event for greet@1 on the new baseline: %+v", h.Events)
 	}
 }

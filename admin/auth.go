@@ -74,8 +74,8 @@ func (s *Server) tcpAuth(r *http.Request) (string, int, error) {
 	}
 	if len(s.opts.Tokens) > 0 {
 		h := r.Header.Get("Authorization")
-		tok, ok := strings.CutPrefix(h, "Bearer ")
-		if !ok || tok == "" {
+		scheme, tok, _ := strings.Cut(h, " ")
+		if !strings.EqualFold(scheme, "Bearer") || tok == "" { // the scheme is case-insensitive (RFC 9110)
 			return strings.Join(who, " "), http.StatusUnauthorized, fmt.Errorf("%w: no bearer token", errNoCredentials)
 		}
 		name, ok := s.token(tok)
@@ -106,6 +106,9 @@ func (s *Server) token(tok string) (string, bool) {
 func listenUnix(path string, listen func(string, string) (net.Listener, error)) (net.Listener, error) {
 	if err := checkPeerSupport(); err != nil {
 		return nil, err
+	}
+	if len(path) >= sunPathMax {
+		return nil, fmt.Errorf("admin: socket path %s is %d bytes, the kernel takes at most %d: choose a shorter path (admin.Options.Socket)", path, len(path), sunPathMax-1)
 	}
 	ln, err := listen("unix", path)
 	if err != nil {

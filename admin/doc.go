@@ -19,12 +19,19 @@
 // needed. [Start] refuses TCP without them ([ErrInsecureTCP]). A request
 // without credentials gets 401, one whose credentials are refused 403;
 // both are logged (the logger's warning records) with the address and
-// the reason.
+// the reason. The token is read from the Authorization header only.
+//
+// Slow clients: headers within 10 s, a body within Options.BodyTimeout
+// (then the connection is closed), idle connections closed after 2 min;
+// an event stream whose client stops reading is dropped after a write
+// blocked 10 s and does not hold [Server.Close] up. A known path asked
+// with another method gets 405 with Allow.
 //
 // # Audit
 //
-// Every mutating call (push, revert, restart), accepted or refused, is
-// recorded as an event of type "audit" in the manager's history
+// Every mutating call (push, revert, restart), accepted or refused (for
+// its credentials too: who is then what is known, "unauthenticated ADDR"
+// without any), is recorded as an event of type "audit" in the manager's history
 // ([hotswap.Manager.Record]) and logged: who ("uid=1000 pid=4242" on the
 // socket, "cert CN=alice" or "token ci" on TCP), what, the patch and the
 // result, with the error of a refusal.
@@ -36,17 +43,13 @@
 // runtime's bundle loader, so it passes the checks of a bundle dropped
 // into the watched directory, and applied; a newer version of an applied
 // bundle ID replaces it in one swap. The call answers once the journal
-// (package baseline/journal) is synced and the patch is in the server's
-// record of pushed patches, <state dir>/pushed/record.json (replaced as
-// a whole, synced): a crash right after the answer applies it again at
-// the next start of the same baseline ([Start] does, before it serves;
-// on a new baseline they are superseded). The record exists because the
-// journal keeps a copy of a patch file only when the file's name and
-// content give the patch's ID, which a bundle's "ID@VERSION" is not. A
-// revert leaves the record before it answers; a rollback or another
-// revert a moment after. A refused bundle's file is removed; an applied
-// one's stays, also after a revert. Pushes need the bundle loader and a
-// state directory (else 501).
+// (package baseline/journal) is synced: the journal keeps a copy of the
+// bundle under its manifest's ID@VERSION, so a crash right after the
+// answer applies it again at the next start of the same baseline, before
+// the API serves; on a new baseline it is superseded, as the journal's
+// rules say. A revert answers once the journal is synced too. A refused
+// bundle's file is removed; an applied one's stays, also after a revert.
+// Pushes need the bundle loader and a state directory (else 501).
 //
 // # Lifecycle
 //

@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/hotpatch-go/hotpatch/admin/api"
@@ -17,12 +19,24 @@ import (
 // handler routes the endpoints behind auth.
 func (s *Server) handler(auth func(*http.Request) (string, int, error)) http.Handler {
 	mux := http.NewServeMux()
+	allow := map[string]string{} // path: its method
 	route := func(pattern string, h func(w http.ResponseWriter, r *http.Request, who string)) {
+		method, path, ok := strings.Cut(pattern, " ")
+		if ok {
+			allow[path] = method
+		}
+		what := mutating[path]
 		mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
 			who, code, err := auth(r)
 			if err != nil {
 				s.log.Warn("admin: request refused", "method", r.Method, "path", r.URL.Path,
 					"remote", r.RemoteAddr, "who", who, "status", code, "err", err)
+				if what != "" {
+					if who == "" {
+						who = "unauthenticated " + r.RemoteAddr
+					}
+					s.audit(who, what, "", fmt.Errorf("refused: %w", err))
+				}
 				if code == http.StatusUnauthorized {
 					w.Header().Set("WWW-Authenticate", `Bearer realm="hotpatch"`)
 				}
@@ -41,10 +55,21 @@ func (s *Server) handler(auth func(*http.Request) (string, int, error)) http.Han
 	route("POST "+api.PathRevert, s.revert)
 	route("POST "+api.PathRestart, s.restart)
 	route("/", func(w http.ResponseWriter, r *http.Request, _ string) {
+		if m, ok := allow[r.URL.Path]; ok {
+			if m == http.MethodGet {
+				m += ", " + http.MethodHead
+			}
+			w.Header().Set("Allow", m)
+			writeError(w, http.StatusMethodNotAllowed, fmt.Errorf("%s %s: the method must be %s", r.Method, r.URL.Path, m))
+			return
+		}
 		writeError(w, http.StatusNotFound, fmt.Errorf("no endpoint %s %s", r.Method, r.URL.Path))
 	})
 	return mux
 }
+
+// mutating names the calls that change the server, for the audit.
+var mutating = map[string]string{api.PathPush: "push", api.PathRevert: "revert", api.PathRestart: "restart"}
 
 func (s *Server) status() api.Status {
 	st := s.tgt.Manager.Status()
@@ -93,7 +118,8 @@ func convertEvents(evs []hotswap.Event) []api.Event {
 
 func (s *Server) revert(w http.ResponseWriter, r *http.Request, who string) {
 	var req api.RevertRequest
-	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 64<<10)).Decode(&req); err != nil || req.ID == "" {
+	s.bodyDeadline(w)
+	if err := decodeOne(http.MaxBytesReader(w, r.Body, 64<<10), &req); err != nil || req.ID == "" {
 		if err == nil {
 			err = errors.New(`no "id"`)
 		}
@@ -114,33 +140,18 @@ func (s *Server) revert(w http.ResponseWriter, r *http.Request, who string) {
 	}
 }
 
-// revertPatch reverts id and, before it returns, drops it from the record
-// of pushed patches and waits for the journal: a crash after the answer
-// does not bring the patch back.
+// revertPatch reverts id and, before it returns, waits for the journal:
+// a crash after the answer does not bring the patch back.
 func (s *Server) revertPatch(ctx context.Context, id string) error {
-	s.recMu.Lock()
-	defer s.recMu.Unlock()
 	if err := s.tgt.Manager.Revert(ctx, id); err != nil {
 		return err
 	}
-	if s.dropLocked(id) {
-		if err := s.writeRecord(); err != nil {
-			return fmt.Errorf("revert: %s is reverted but the record of pushed patches could not be written, so a restart would apply it again: %w", id, err)
-		}
-	}
-	s.syncJournal(ctx)
-	return nil
-}
-
-// syncJournal waits until the journal holds the last change; a failure
-// is only logged (the journal reports it and writes again at the next
-// change).
-func (s *Server) syncJournal(ctx context.Context) {
 	if j := s.tgt.Journal; j != nil {
 		if err := j.Sync(ctx); err != nil {
-			s.log.Warn("admin: journal sync", "err", err)
+			return fmt.Errorf("revert: %s is reverted but the journal did not record it, so a restart would apply it again: %w", id, err)
 		}
 	}
+	return nil
 }
 
 func (s *Server) restart(w http.ResponseWriter, r *http.Request, who string) {
@@ -165,19 +176,31 @@ func (s *Server) restart(w http.ResponseWriter, r *http.Request, who string) {
 // events streams the manager's events as server-sent events until the
 // client goes or the server closes.
 func (s *Server) events(w http.ResponseWriter, r *http.Request, _ string) {
-	fl, ok := w.(http.Flusher)
-	if !ok {
-		writeError(w, http.StatusInternalServerError, errors.New("events: streaming not supported"))
-		return
-	}
 	ch, cancel := s.tgt.Manager.Subscribe(256)
 	defer cancel()
+	rc := http.NewResponseController(w)
+	// A client that stops reading blocks a write at most streamWrite; at
+	// Close, at most a moment, so that it does not hold Close up.
+	stop := context.AfterFunc(s.closing, func() { _ = rc.SetWriteDeadline(time.Now().Add(time.Second)) })
+	defer stop()
+	send := func(format string, args ...any) bool {
+		select {
+		case <-s.done:
+		default:
+			_ = rc.SetWriteDeadline(time.Now().Add(streamWrite))
+		}
+		if _, err := fmt.Fprintf(w, format, args...); err != nil {
+			return false
+		}
+		return rc.Flush() == nil
+	}
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream")
 	h.Set("Cache-Control", "no-cache")
 	w.WriteHeader(http.StatusOK)
-	fmt.Fprint(w, ": hotpatch events\n\n")
-	fl.Flush()
+	if !send(": hotpatch events\n\n") {
+		return
+	}
 	keep := time.NewTicker(30 * time.Second)
 	defer keep.Stop()
 	for {
@@ -185,23 +208,44 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request, _ string) {
 		case <-r.Context().Done():
 			return
 		case <-s.done:
-			fmt.Fprint(w, "event: end\ndata: {}\n\n")
-			fl.Flush()
+			send("event: end\ndata: {}\n\n")
 			return
 		case <-keep.C:
-			fmt.Fprint(w, ": keep-alive\n\n")
-			fl.Flush()
+			if !send(": keep-alive\n\n") {
+				return
+			}
 		case e, ok := <-ch:
 			if !ok {
-				fmt.Fprint(w, "event: end\ndata: {}\n\n")
-				fl.Flush()
+				send("event: end\ndata: {}\n\n")
 				return
 			}
 			b, _ := json.Marshal(convertEvent(e))
-			fmt.Fprintf(w, "event: %s\ndata: %s\n\n", e.Type, b)
-			fl.Flush()
+			if !send("event: %s\ndata: %s\n\n", e.Type, b) {
+				return
+			}
 		}
 	}
+}
+
+// decodeOne decodes the one JSON object of r into v: an unknown field or
+// anything after it is an error, so that a request is done as sent or
+// not at all.
+func decodeOne(r io.Reader, v any) error {
+	dec := json.NewDecoder(r)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return err
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return errors.New("more after the object")
+	}
+	return nil
+}
+
+// bodyDeadline bounds the reading of the request's body
+// (Options.BodyTimeout); past it the connection is closed.
+func (s *Server) bodyDeadline(w http.ResponseWriter) {
+	_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(s.opts.BodyTimeout))
 }
 
 // audit records a mutating call: an event of type [api.EventAudit] in the

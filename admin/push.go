@@ -40,6 +40,7 @@ func (s *Server) pushBody(w http.ResponseWriter, r *http.Request) (int, api.Push
 	if s.tgt.Journal == nil {
 		return http.StatusNotImplemented, res, errors.New("push: this server has no state directory, so a pushed patch would not survive a restart (hotpatch.Options.StateDir)")
 	}
+	s.bodyDeadline(w)
 	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.opts.MaxPush))
 	var tooBig *http.MaxBytesError
 	switch {
@@ -79,9 +80,6 @@ func (s *Server) pushBody(w http.ResponseWriter, r *http.Request) (int, api.Push
 			}
 		}
 	}
-	// One push at a time from here, so the record's order is the stack's.
-	s.recMu.Lock()
-	defer s.recMu.Unlock()
 	a, err := mgr.Apply(r.Context(), p)
 	if err != nil {
 		_ = mgr.Release(p)
@@ -95,14 +93,6 @@ func (s *Server) pushBody(w http.ResponseWriter, r *http.Request) (int, api.Push
 	res.Generation = a.Generation
 	if err := s.tgt.Journal.Sync(r.Context()); err != nil {
 		return http.StatusInternalServerError, res, fmt.Errorf("push: %s is applied but the journal did not record it, so a restart would lose it: %w", p.ID, err)
-	}
-	if res.Replaced != "" {
-		s.dropLocked(res.Replaced)
-	}
-	s.dropLocked(p.ID)
-	s.rec.Patches = append(s.rec.Patches, recordEntry{ID: p.ID, File: filepath.Base(path)})
-	if err := s.writeRecord(); err != nil {
-		return http.StatusInternalServerError, res, fmt.Errorf("push: %s is applied but its record in %s could not be written, so a restart would lose it: %w", p.ID, s.pushedDir(), err)
 	}
 	return 0, res, nil
 }
@@ -122,4 +112,38 @@ func (s *Server) store(sum string, data []byte) (string, bool, error) {
 		return "", false, fmt.Errorf("push: storing the bundle: %w", err)
 	}
 	return path, true, nil
+}
+
+func (s *Server) pushedDir() string { return filepath.Join(s.tgt.Journal.Dir(), PushedDir) }
+
+// writeFile replaces dir/name with data: a temporary file, synced,
+// renamed, the directory synced, so a crash leaves the old or the new.
+func writeFile(dir, name string, data []byte) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	f, err := os.CreateTemp(dir, ".tmp-*")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, filepath.Join(dir, name))
+	}
+	if err != nil {
+		_ = os.Remove(tmp)
+		return err
+	}
+	if d, err := os.Open(dir); err == nil {
+		_ = d.Sync()
+		d.Close()
+	}
+	return nil
 }

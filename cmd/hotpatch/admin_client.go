@@ -61,6 +61,7 @@ type client struct {
 	http  *http.Client
 	base  string
 	token string
+	addr  string // as the user gave it, for messages
 }
 
 func (rf *remoteFlags) client() (*client, error) {
@@ -71,32 +72,42 @@ func (rf *remoteFlags) client() (*client, error) {
 	if addr == "" {
 		return nil, usageError("no server: give --addr unix:///path.sock or --addr https://host:port (or set HOTPATCH_ADDR)")
 	}
-	token := rf.token
+	token, from := rf.token, "--token"
 	if token == "" {
-		token = os.Getenv("HOTPATCH_TOKEN")
+		token, from = os.Getenv("HOTPATCH_TOKEN"), "HOTPATCH_TOKEN"
 	}
-	u, err := url.Parse(addr)
-	if err != nil {
-		return nil, usageError("--addr %q: %v", addr, err)
+	// A token read from a file often ends in a newline: surrounding
+	// white space is not part of it; inside, nothing but visible ASCII.
+	token = strings.TrimSpace(token)
+	if i := strings.IndexFunc(token, func(r rune) bool { return r <= ' ' || r >= 0x7f }); i >= 0 {
+		return nil, usageError("%s: the token holds a space or a control character at byte %d; a token is visible ASCII", from, i)
 	}
-	switch u.Scheme {
-	case "unix":
-		path := u.Path
-		if u.Host != "" { // unix://relative/path
-			path = u.Host + u.Path
-		}
+	// unix:PATH, unix://PATH and unix:///abs/path: the rest is the path
+	// as written (no URL decoding, so '%', '?' and '#' are file name
+	// characters).
+	if rest, ok := strings.CutPrefix(addr, "unix:"); ok {
+		path := strings.TrimPrefix(rest, "//")
 		if path == "" {
 			return nil, usageError("--addr %q names no socket (unix:///path/to/admin.sock)", addr)
 		}
-		if token != "" || rf.cert != "" {
+		if rf.token != "" || rf.cert != "" { // $HOTPATCH_TOKEN, set for other servers, is not used here
 			return nil, usageError("--token and --cert are for https; the socket checks the caller's uid")
 		}
 		tr := &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
 			var d net.Dialer
 			return d.DialContext(ctx, "unix", path)
 		}}
-		return &client{http: &http.Client{Transport: tr}, base: "http://admin"}, nil
+		return &client{http: &http.Client{Transport: tr}, base: "http://admin", addr: addr}, nil
+	}
+	u, err := url.Parse(addr)
+	if err != nil {
+		return nil, usageError("--addr %q: %v", addr, err)
+	}
+	switch u.Scheme {
 	case "https":
+		if u.Host == "" {
+			return nil, usageError("--addr %q names no host (https://host:port)", addr)
+		}
 		tc := &tls.Config{MinVersion: tls.VersionTLS12}
 		if rf.ca != "" {
 			pem, err := os.ReadFile(rf.ca)
@@ -121,7 +132,7 @@ func (rf *remoteFlags) client() (*client, error) {
 		if token == "" && rf.cert == "" {
 			return nil, usageError("https needs credentials: --token (or HOTPATCH_TOKEN) or --cert and --key")
 		}
-		return &client{http: &http.Client{Transport: &http.Transport{TLSClientConfig: tc}}, base: "https://" + u.Host, token: token}, nil
+		return &client{http: &http.Client{Transport: &http.Transport{TLSClientConfig: tc}}, base: "https://" + u.Host, token: token, addr: addr}, nil
 	default:
 		return nil, usageError("--addr %q: the scheme is unix:// or https:// (the server serves nothing else)", addr)
 	}
@@ -154,7 +165,11 @@ func (c *client) open(ctx context.Context, method, path string, body io.Reader) 
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", errUnreachable, err)
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err // not the made-up URL of a socket
+		}
+		return nil, fmt.Errorf("%w: %s %s at %s: %v", errUnreachable, method, path, c.addr, err)
 	}
 	if resp.StatusCode < 400 {
 		return resp, nil

@@ -24,6 +24,7 @@ func main() {
 	state := flag.String("state", "", "state directory")
 	trust := flag.String("trust", "", "trust file")
 	step := flag.Bool("baseline", false, "turn the baseline step on")
+	ident := flag.String("identity", "", "the baseline identity the journal records (default: the executable's)")
 	flag.Parse()
 	keys, err := bundle.ReadTrusted(*trust)
 	if err != nil {
@@ -35,6 +36,7 @@ func main() {
 		Bundles:  &bundle.Policy{Trusted: keys, RequireSigned: true},
 		Admin:    &admin.Options{Socket: *socket},
 	}
+	opts.Journal.Identity = *ident
 	if *step {
 		opts.Baseline = &baseline.Options{NoSignal: true}
 	}
