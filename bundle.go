@@ -50,11 +50,12 @@ func checkBundlePolicy(pol *bundle.Policy) error {
 	return nil
 }
 
-// checkPatchDir refuses, when bundles are on, a patch directory that
-// others than its owner may write: who can write it can replace what the
-// host loads (sshd's StrictModes rule).
+// checkPatchDir refuses a patch directory that others than its owner
+// may write (or that another user owns): who can write it can replace
+// what the host loads (sshd's StrictModes rule). Signed bundles do not
+// make that safe either: a writer could remove or hold back a fix.
 func (rt *Runtime) checkPatchDir() error {
-	if rt.opts.Bundles == nil || rt.opts.Dir == "" {
+	if rt.opts.Dir == "" {
 		return nil
 	}
 	if err := bundle.CheckMode(rt.opts.Dir, 0o022); err != nil {

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -104,4 +105,26 @@ func TestBundlesRefuseWritablePatchDirectory(t *testing.T) {
 		t.Fatalf("Start with a world-writable patch directory: %v", err)
 	}
 	t.Log(err)
+}
+
+// TestRefuseWritablePatchDirectory: without bundles too, a patch directory
+// that group or others may write is refused at Start, saying how to fix
+// it: who writes it chooses the code the server runs.
+func TestRefuseWritablePatchDirectory(t *testing.T) {
+	t.Parallel()
+	for _, mode := range []os.FileMode{0o777, 0o775} {
+		dir := t.TempDir()
+		if err := os.Chmod(dir, mode); err != nil {
+			t.Fatal(err)
+		}
+		rt, err := New(Options{Dir: dir, StateDir: NoStateDir})
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = rt.Start(context.Background())
+		if !errors.Is(err, bundle.ErrInsecureMode) || !strings.Contains(err.Error(), "chmod") {
+			t.Errorf("Start with a patch directory of mode %v: %v, want ErrInsecureMode and the chmod fix", mode, err)
+		}
+		rt.Close(context.Background())
+	}
 }

@@ -36,8 +36,10 @@ var (
 // negative value turns it off.
 type Options struct {
 	// Dir is the patch directory watched by [Runtime.Start]; it is created
-	// (mode 0755) if missing. "" means no directory: patches arrive only
-	// through [Runtime.Manager].
+	// (mode 0755) if missing. One that group or others may write, or that
+	// another user owns (root excepted), is refused: whoever writes it
+	// chooses the code the server runs. "" means no directory: patches
+	// arrive only through [Runtime.Manager].
 	Dir string
 	// StateDir keeps the journal of applied patches (package
 	// baseline/journal): a restart of the same binary applies them again
@@ -58,7 +60,7 @@ type Options struct {
 	Symbols map[string]map[string]reflect.Value
 	// Bundles, if not nil, loads signed bundles (*.hpatch) under this
 	// policy; with RequireSigned they are the only patches the directory
-	// takes, and the directory must not be writable by others (bundle.go).
+	// takes (bundle.go).
 	Bundles *bundle.Policy
 	// Baseline, if set, enables the baseline step: a graceful restart into
 	// a new binary by listener hand-off (see [Runtime.Upgrader]). Its Events
