@@ -221,13 +221,15 @@ func (rt *Runtime) Start(ctx context.Context) error {
 	return nil
 }
 
-// Close stops the watch and the baseline step (a Shutdown of
+// Close closes the admin API, stops the watch, closes the journal (so
+// that the reverts below are not recorded: the stack is applied again at
+// the next start), stops the baseline step (a Shutdown of
 // [Runtime.Upgrader], which drains), then closes the manager, which puts
 // every slot back to its baseline, retires every patch and closes the
-// loaders, in that order. It returns when all of that is done or when ctx ends, whichever
-// comes first; the work goes on after a ctx that ended, and a later Close
-// waits for it again. Close is safe to call more than once and
-// concurrently.
+// loaders, in that order. It returns when all of that is done or when ctx
+// ends, whichever comes first; the work goes on after a ctx that ended,
+// and a later Close waits for it again. Close is safe to call more than
+// once and concurrently.
 func (rt *Runtime) Close(ctx context.Context) error {
 	rt.closeOnce.Do(func() {
 		rt.mu.Lock()
