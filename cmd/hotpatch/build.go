@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
@@ -123,6 +125,19 @@ func runVersionedBuild(ctx context.Context, opts patchbuild.BaselineOptions, std
 		return err
 	}
 	version := name + "-" + fingerprint.BaselineID(res.Fingerprint, res.Sources)[:versionDigits]
+	// The baseline ID leaves out what does not change the code a patch
+	// is built against (-ldflags -X, a build ID): two such builds share
+	// it. The earlier one is kept; the new one gets the start of its own
+	// content's hash as a suffix.
+	if differ, err := contentsDiffer(filepath.Join(dir, version), tmp.Name()); err != nil {
+		return fmt.Errorf("versioned build: %w", err)
+	} else if differ {
+		sum, err := fileSum(tmp.Name())
+		if err != nil {
+			return fmt.Errorf("versioned build: %w", err)
+		}
+		version += "-" + sum[:8]
+	}
 	target := filepath.Join(dir, version)
 	// A rename, not a write: a process running an identical baseline
 	// under that name keeps its file.
@@ -140,6 +155,36 @@ func runVersionedBuild(ctx context.Context, opts patchbuild.BaselineOptions, std
 		fmt.Fprintf(stdout, "%s -> %s\n", link, version)
 	}
 	return nil
+}
+
+// contentsDiffer reports whether the file at old exists and holds other
+// bytes than the file at new.
+func contentsDiffer(old, new string) (bool, error) {
+	a, err := fileSum(old)
+	if errors.Is(err, os.ErrNotExist) {
+		return false, nil
+	} else if err != nil {
+		return false, err
+	}
+	b, err := fileSum(new)
+	if err != nil {
+		return false, err
+	}
+	return a != b, nil
+}
+
+// fileSum returns the hex SHA-256 of the file at path.
+func fileSum(path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
 // switchLink points link at target (relative to link's directory) in one
