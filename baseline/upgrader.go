@@ -179,11 +179,27 @@ func (u *Upgrader) Listen(network, addr string) (net.Listener, error) {
 	}
 	ln, err := u.tf.Listen(network, addr)
 	if err != nil {
-		return nil, fmt.Errorf("baseline: listen %s %s: %w", network, addr, err)
+		return nil, listenError(network, addr, err)
 	}
 	l := newListener(ln)
 	u.listeners = append(u.listeners, l)
 	return l, nil
+}
+
+// listenError says why a Listen failed, naming the address once: the
+// system's error names it already, and tableflip's wrapping of it would
+// say it twice.
+func listenError(network, addr string, err error) error {
+	var op *net.OpError
+	if errors.As(err, &op) {
+		err = op
+	} else {
+		err = fmt.Errorf("listen %s %s: %w", network, addr, err)
+	}
+	if errors.Is(err, syscall.EADDRINUSE) {
+		return fmt.Errorf("baseline: %w (another process serves there: stop it or choose another address)", err)
+	}
+	return fmt.Errorf("baseline: %w", err)
 }
 
 // OnDrain adds hooks that [Upgrader.Shutdown] runs, concurrently, to stop
