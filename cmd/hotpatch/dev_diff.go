@@ -170,6 +170,11 @@ func tokens(src []byte) []string {
 		case lit != "":
 			out = append(out, lit)
 		default:
+			// "{ return 1 }" and "{\n\treturn 1\n}" differ by a
+			// semicolon the scanner inserts only in the second.
+			if (tok == token.RBRACE || tok == token.RPAREN) && len(out) > 0 && out[len(out)-1] == ";" {
+				out = out[:len(out)-1]
+			}
 			out = append(out, tok.String())
 		}
 	}
