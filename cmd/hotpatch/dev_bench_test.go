@@ -158,3 +158,19 @@ func waitBody(b *testing.B, url, want string) {
 	}
 	b.Fatalf("%s never answered %q", url, want)
 }
+
+// BenchmarkDevScan is one poll of this repository's files: what the loop
+// costs while nothing changes.
+func BenchmarkDevScan(b *testing.B) {
+	root, err := filepath.Abs("../..")
+	if err != nil {
+		b.Fatal(err)
+	}
+	l := &devLoop{root: root}
+	b.ReportAllocs()
+	n := 0
+	for b.Loop() {
+		n = len(l.scan())
+	}
+	b.ReportMetric(float64(n), "files")
+}
