@@ -310,3 +310,25 @@ func TestDev(t *testing.T) {
 		t.Logf("temporary directories present (maybe of other runs): %v", m)
 	}
 }
+
+// TestDevBadArgs: a command line "hotpatch dev" cannot use is refused
+// with what to do, and nothing is started.
+func TestDevBadArgs(t *testing.T) {
+	t.Parallel()
+	noMod := t.TempDir()
+	for _, tt := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{args: []string{"dev"}, code: 2, want: "name the main package's directory"},
+		{args: []string{"dev", filepath.Join(noMod, "missing")}, code: 2, want: "not a directory"},
+		{args: []string{"dev", noMod}, code: 1, want: "is not in a module"},
+		{args: []string{"dev", "--poll", "soon", noMod}, code: 2, want: "invalid value"},
+	} {
+		var out strings.Builder
+		if code := run(context.Background(), tt.args, &out, &out); code != tt.code || !strings.Contains(out.String(), tt.want) {
+			t.Errorf("%q: exit %d, %q; want %d and %q", tt.args, code, out.String(), tt.code, tt.want)
+		}
+	}
+}
