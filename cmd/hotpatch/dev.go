@@ -98,6 +98,7 @@ type devLoop struct {
 	base    map[string][]byte    // the running baseline's source
 	cur     map[string][]byte    // what was last acted on
 	scripts map[string][]byte    // by slot: the script in the patch directory
+	files   map[string]string    // by slot: that script's file
 	srv     *devServer
 	seq     int
 }
@@ -141,7 +142,7 @@ func runDev(ctx context.Context, o devOptions, stdout, stderr io.Writer) (err er
 	defer os.RemoveAll(tmp)
 	l := &devLoop{o: o, out: newDevOut(stdout), root: root, modPath: string(m[1]), pkgRel: filepath.ToSlash(rel),
 		tmp: tmp, patchDir: filepath.Join(tmp, "patches"), link: filepath.Join(tmp, "bin", filepath.Base(dir)),
-		scripts: map[string][]byte{}}
+		scripts: map[string][]byte{}, files: map[string]string{}}
 	if err := os.MkdirAll(l.patchDir, 0o755); err != nil {
 		return err
 	}
@@ -402,8 +403,7 @@ func (l *devLoop) hot(ctx context.Context, edits []hotEdit) error {
 	}
 	for slot := range l.scripts {
 		if _, ok := want[slot]; !ok {
-			os.Remove(l.scriptPath(slot))
-			delete(l.scripts, slot)
+			l.drop(slot)
 		}
 	}
 	for _, slot := range sortedKeys(want) {
@@ -422,10 +422,13 @@ func (l *devLoop) hot(ctx context.Context, edits []hotEdit) error {
 // apply writes the script for slot (a new file, renamed into place) and
 // waits for the server's log to say it was applied or refused. The
 // manager logs each event with the patch's source path: a generic
-// signal, where an HTTP status page would be the example's own.
+// signal, where an HTTP status page would be the example's own. Each
+// script has a file of its own, stacked on the slot's previous one,
+// which is removed once the new one serves: a refused script leaves the
+// previous one serving.
 func (l *devLoop) apply(ctx context.Context, slot string, src []byte) error {
 	l.seq++
-	name := fmt.Sprintf("dev-%s.go", regexp.MustCompile(`[^A-Za-z0-9_]`).ReplaceAllString(slot, "_"))
+	name := fmt.Sprintf("dev-%s-%d.go", regexp.MustCompile(`[^A-Za-z0-9_]`).ReplaceAllString(slot, "_"), l.seq)
 	staged := filepath.Join(l.tmp, fmt.Sprintf("staged-%d.go", l.seq))
 	if err := os.WriteFile(staged, src, 0o644); err != nil {
 		return err
@@ -442,9 +445,10 @@ func (l *devLoop) apply(ctx context.Context, slot string, src []byte) error {
 	case line := <-w.c:
 		if strings.Contains(line, "hotswap: rejected") {
 			os.Remove(final)
-			delete(l.scripts, slot)
 			return fmt.Errorf("the script for %s was refused (%s)", slot, logValue(line, "err"))
 		}
+		l.drop(slot)
+		l.files[slot] = final
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()
@@ -454,8 +458,13 @@ func (l *devLoop) apply(ctx context.Context, slot string, src []byte) error {
 	}
 }
 
-func (l *devLoop) scriptPath(slot string) string {
-	return filepath.Join(l.patchDir, fmt.Sprintf("dev-%s.go", regexp.MustCompile(`[^A-Za-z0-9_]`).ReplaceAllString(slot, "_")))
+// drop removes the script of slot, if any.
+func (l *devLoop) drop(slot string) {
+	if f := l.files[slot]; f != "" {
+		os.Remove(f)
+	}
+	delete(l.files, slot)
+	delete(l.scripts, slot)
 }
 
 // pkgOf describes the package of f, from the files acted on.
@@ -491,8 +500,7 @@ func (l *devLoop) step(ctx context.Context, now map[string][]byte) (int, error) 
 	// The new baseline holds every edit: the scripts go. The old
 	// process serves its own baseline for the moment of the restart.
 	for slot := range l.scripts {
-		os.Remove(l.scriptPath(slot))
-		delete(l.scripts, slot)
+		l.drop(slot)
 	}
 	l.base = now
 	if l.srv == nil {

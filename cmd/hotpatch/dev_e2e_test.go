@@ -249,21 +249,9 @@ func TestDev(t *testing.T) {
 			t.Errorf("greet: %q, want %q: the old code must keep serving", got, want)
 		}
 	})
-	t.Run("type error", func(t *testing.T) {
-		writeFile(t, shopGo, strings.Replace(string(good), `strings.ToUpper(name), BulkQty)`, `strings.ToUpper(name), undefinedQty)`, 1))
-		line := out.next(t, &at, "shop/shop.go:")
-		if !strings.Contains(line, "failed") || !strings.Contains(line, "\nshop/shop.go:") || !strings.Contains(line, "undefinedQty") {
-			t.Fatalf("want the compile error with its module-relative position, got %s", line)
-		}
-		if got, want := get(t, base+"/greet?name=ann"), "howdy, ANN (bulk from 10)"; got != want {
-			t.Errorf("greet: %q, want %q: the old code must keep serving", got, want)
-		}
-		if _, pid := count(t, base); pid != pid1 {
-			t.Errorf("pid %d, want %d: a failed build must not restart the server", pid, pid1)
-		}
-	})
+	recovered := strings.Replace(string(good), `"howdy, %s`, `"hey, %s`, 1)
 	t.Run("recovery", func(t *testing.T) {
-		writeFile(t, shopGo, strings.Replace(string(good), `"howdy, %s`, `"hey, %s`, 1))
+		writeFile(t, shopGo, recovered)
 		line := out.next(t, &at, "shop/shop.go:")
 		if !strings.Contains(line, "hot (script)") {
 			t.Fatalf("want hot, got %s", line)
@@ -273,6 +261,30 @@ func TestDev(t *testing.T) {
 		}
 		if _, pid := count(t, base); pid != pid1 {
 			t.Errorf("pid %d, want %d", pid, pid1)
+		}
+	})
+	t.Run("type error", func(t *testing.T) {
+		// On top of a hot edit: the refused script leaves it serving.
+		writeFile(t, shopGo, strings.Replace(recovered, `strings.ToUpper(name), BulkQty)`, `strings.ToUpper(name), undefinedQty)`, 1))
+		line := out.next(t, &at, "shop/shop.go:")
+		if !strings.Contains(line, "failed") || !strings.Contains(line, "\nshop/shop.go:") || !strings.Contains(line, "undefinedQty") {
+			t.Fatalf("want the compile error with its module-relative position, got %s", line)
+		}
+		if got, want := get(t, base+"/greet?name=ann"), "hey, ANN (bulk from 10)"; got != want {
+			t.Errorf("greet: %q, want %q: the old code must keep serving", got, want)
+		}
+		if _, pid := count(t, base); pid != pid1 {
+			t.Errorf("pid %d, want %d: a failed build must not restart the server", pid, pid1)
+		}
+	})
+	t.Run("recovery after the type error", func(t *testing.T) {
+		writeFile(t, shopGo, strings.Replace(recovered, `"hey, %s`, `"hola, %s`, 1))
+		line := out.next(t, &at, "shop/shop.go:")
+		if !strings.Contains(line, "hot (script)") {
+			t.Fatalf("want hot, got %s", line)
+		}
+		if got, want := get(t, base+"/greet?name=ann"), "hola, ANN (bulk from 10)"; got != want {
+			t.Errorf("greet: %q, want %q", got, want)
 		}
 	})
 	t.Run("burst", func(t *testing.T) {
