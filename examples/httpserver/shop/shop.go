@@ -64,6 +64,8 @@ func Catalog() []Book {
 }
 
 // Greet is the baseline of slot example.Greet: the greeting of GET /greet.
+//
+//hotpatch:slot example.Greet
 func Greet(name string) string {
 	return "hello, " + name
 }
@@ -76,6 +78,8 @@ const (
 
 // Price is the baseline of slot shop.Price: list price, and BulkPercent off
 // from BulkQty copies.
+//
+//hotpatch:slot shop.Price
 func Price(b Book, qty int) Quote {
 	q := Quote{ISBN: b.ISBN, Qty: qty, Unit: b.Price, Subtotal: b.Price * Cents(qty)}
 	if qty >= BulkQty {
@@ -88,6 +92,8 @@ func Price(b Book, qty int) Quote {
 
 // Search is the baseline of slot shop.Search: the books whose title or
 // author contains query, ignoring case, by title.
+//
+//hotpatch:slot shop.Search
 func Search(catalog []Book, query string) []Book {
 	q := strings.ToLower(strings.TrimSpace(query))
 	var out []Book
@@ -102,6 +108,8 @@ func Search(catalog []Book, query string) []Book {
 
 // Recommend is the baseline of slot shop.Recommend: up to n other books of
 // the same genre, newest first.
+//
+//hotpatch:slot shop.Recommend
 func Recommend(catalog []Book, b Book, n int) []Book {
 	var out []Book
 	for _, c := range catalog {

@@ -1,0 +1,663 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"go/scanner"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/hotpatch-go/hotpatch/internal/patchbuild"
+)
+
+// devCommand is "hotpatch dev".
+func devCommand() *command {
+	return &command{
+		name:     "dev",
+		summary:  "run a server, hot-patch what can be, restart for the rest",
+		synopsis: "hotpatch dev [--patch-flag=-patches] [--poll 100ms] [--debounce 80ms] [--wait 2m] DIR [-- server args]",
+		doc: `
+Builds the main package in DIR as a patchable baseline (hotpatch build's
+defaults, -versioned, into a private temporary directory), starts it with
+the server args and a private patch directory (passed as --patch-flag DIR),
+and watches the .go files of its module (and go.mod, go.sum); test files,
+editors' temporary files, testdata, vendor and hidden directories are
+ignored. After each save, once the files stay unchanged for --debounce:
+
+  hot (script)   only bodies of functions marked //hotpatch:slot NAME
+                 changed, and each new body reaches nothing but exported
+                 names of imported packages: the bodies become one script
+                 per slot in the patch directory; no restart, state kept.
+  baseline step  anything else: the baseline is rebuilt and the server
+                 sent SIGHUP; it restarts into the new binary with no
+                 request failing. The line says why the edit was not hot.
+
+A syntax or type error is shown with module-relative positions and the
+old code keeps serving. The server's output is passed through, prefixed.
+Ctrl-C stops the server and removes the temporary directory. Linux only.`,
+		setup: func(fs *flag.FlagSet) func(context.Context, []string, io.Writer, io.Writer) error {
+			var o devOptions
+			fs.StringVar(&o.patchFlag, "patch-flag", "-patches", "the server's `flag` that names its patch directory")
+			fs.DurationVar(&o.poll, "poll", 100*time.Millisecond, "how often the module's files are checked")
+			fs.DurationVar(&o.debounce, "debounce", 80*time.Millisecond, "how long the files must stay unchanged before a change is acted on")
+			fs.DurationVar(&o.wait, "wait", 2*time.Minute, "bound on waiting for new code to serve")
+			return func(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+				if len(args) == 0 {
+					return usageError("name the main package's directory")
+				}
+				o.pkg, o.serverArgs = args[0], args[1:]
+				return runDev(ctx, o, stdout, stderr)
+			}
+		},
+	}
+}
+
+// devOptions configures "hotpatch dev".
+type devOptions struct {
+	pkg        string
+	serverArgs []string
+	patchFlag  string
+	poll       time.Duration
+	debounce   time.Duration
+	wait       time.Duration
+}
+
+// errDevNotSupported: the baseline step the loop relies on is linux only.
+var errDevNotSupported = errors.New("hotpatch dev needs linux: the baseline step and process groups are linux only here")
+
+// fileState is what the poll compares.
+type fileState struct {
+	mod  time.Time
+	size int64
+}
+
+// devLoop is one run of "hotpatch dev"; one goroutine (run) owns it.
+type devLoop struct {
+	o        devOptions
+	out      *devOut
+	root     string // the module's directory
+	modPath  string // the module's path
+	pkgRel   string // the main package, relative to root ("." for the root)
+	tmp      string // the private temporary directory
+	patchDir string
+	link     string // tmp/bin/NAME, the link the server runs from
+
+	seen    map[string]fileState // by module-relative path: the last poll
+	base    map[string][]byte    // the running baseline's source
+	cur     map[string][]byte    // what was last acted on
+	scripts map[string][]byte    // by slot: the script in the patch directory
+	files   map[string]string    // by slot: that script's file
+	srv     *devServer
+	seq     int
+}
+
+// runDev runs "hotpatch dev" until ctx ends.
+func runDev(ctx context.Context, o devOptions, stdout, stderr io.Writer) (err error) {
+	if runtime.GOOS != "linux" {
+		return errDevNotSupported
+	}
+	dir, err := filepath.Abs(o.pkg)
+	if err != nil {
+		return err
+	}
+	if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
+		return usageError("%s: not a directory; name the main package's directory", o.pkg)
+	}
+	root := dir
+	for {
+		if _, err := os.Stat(filepath.Join(root, "go.mod")); err == nil {
+			break
+		}
+		up := filepath.Dir(root)
+		if up == root {
+			return fmt.Errorf("%s is not in a module: no go.mod above it", o.pkg)
+		}
+		root = up
+	}
+	gomod, err := os.ReadFile(filepath.Join(root, "go.mod"))
+	if err != nil {
+		return err
+	}
+	m := regexp.MustCompile(`(?m)^module\s+"?([^\s"]+)"?`).FindSubmatch(gomod)
+	if m == nil {
+		return fmt.Errorf("%s: no module line", filepath.Join(root, "go.mod"))
+	}
+	rel, _ := filepath.Rel(root, dir)
+	tmp, err := os.MkdirTemp("", "hotpatch-dev-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+	l := &devLoop{o: o, out: newDevOut(stdout), root: root, modPath: string(m[1]), pkgRel: filepath.ToSlash(rel),
+		tmp: tmp, patchDir: filepath.Join(tmp, "patches"), link: filepath.Join(tmp, "bin", filepath.Base(dir)),
+		scripts: map[string][]byte{}, files: map[string]string{}}
+	if err := os.MkdirAll(l.patchDir, 0o755); err != nil {
+		return err
+	}
+	defer func() {
+		if l.srv != nil {
+			err = errors.Join(err, l.srv.stop())
+		}
+	}()
+	return l.run(ctx)
+}
+
+// run builds, starts, and then serves each change until ctx ends.
+func (l *devLoop) run(ctx context.Context) error {
+	l.seen = l.scan()
+	snap := l.read(l.seen)
+	start := time.Now()
+	if err := l.build(ctx); err != nil {
+		return err
+	}
+	l.base, l.cur = snap, snap
+	srv, err := startDevServer(l.link, append(l.o.serverArgs, l.o.patchFlag, l.patchDir), l.out)
+	if err != nil {
+		return err
+	}
+	l.srv = srv
+	l.out.status(colGreen, fmt.Sprintf("started %s (pid %d) in %s; watching %s", l.pkgRel, srv.pid(), since(start), l.root))
+
+	tick := time.NewTicker(l.o.poll)
+	defer tick.Stop()
+	var pendingSince time.Time // when the last unacted change was seen
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-tick.C:
+		}
+		now := l.scan()
+		if !sameStates(now, l.seen) {
+			l.seen, pendingSince = now, time.Now()
+			continue
+		}
+		if pendingSince.IsZero() || time.Since(pendingSince) < l.o.debounce {
+			continue
+		}
+		pendingSince = time.Time{}
+		l.change(ctx, now)
+	}
+}
+
+// scan stats the module's files that matter to the server.
+func (l *devLoop) scan() map[string]fileState {
+	out := map[string]fileState{}
+	_ = filepath.WalkDir(l.root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return nil
+		}
+		name := d.Name()
+		if d.IsDir() {
+			if p != l.root && (strings.HasPrefix(name, ".") || strings.HasPrefix(name, "_") || name == "testdata" || name == "vendor") {
+				return filepath.SkipDir
+			}
+			if p != l.root {
+				if _, err := os.Stat(filepath.Join(p, "go.mod")); err == nil {
+					return filepath.SkipDir // another module
+				}
+			}
+			return nil
+		}
+		if !watched(name) {
+			return nil
+		}
+		fi, err := d.Info()
+		if err != nil || !fi.Mode().IsRegular() {
+			return nil
+		}
+		rel, _ := filepath.Rel(l.root, p)
+		out[filepath.ToSlash(rel)] = fileState{mod: fi.ModTime(), size: fi.Size()}
+		return nil
+	})
+	return out
+}
+
+// watched says whether a file of that name matters to the server:
+// Go files (not tests), go.mod and go.sum. Editors' temporary files
+// (.x.go.swp, x.go~, #x.go#, .#x.go, 4913) do not end in .go or start
+// with a dot.
+func watched(name string) bool {
+	if name == "go.mod" || name == "go.sum" {
+		return true
+	}
+	return strings.HasSuffix(name, ".go") && !strings.HasSuffix(name, "_test.go") &&
+		!strings.HasPrefix(name, ".") && !strings.HasPrefix(name, "#")
+}
+
+func sameStates(a, b map[string]fileState) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if w, ok := b[k]; !ok || !v.mod.Equal(w.mod) || v.size != w.size {
+			return false
+		}
+	}
+	return true
+}
+
+// read reads the files of states.
+func (l *devLoop) read(states map[string]fileState) map[string][]byte {
+	out := make(map[string][]byte, len(states))
+	for rel := range states {
+		if b, err := os.ReadFile(filepath.Join(l.root, filepath.FromSlash(rel))); err == nil {
+			out[rel] = b
+		}
+	}
+	return out
+}
+
+// change acts on the files as they are now.
+func (l *devLoop) change(ctx context.Context, states map[string]fileState) {
+	now := l.read(states)
+	var saved time.Time
+	var files []string
+	for rel, b := range now {
+		if old, ok := l.cur[rel]; !ok || !bytes.Equal(old, b) {
+			files = append(files, rel)
+			if t := states[rel].mod; t.After(saved) {
+				saved = t
+			}
+		}
+	}
+	for rel := range l.cur {
+		if _, ok := now[rel]; !ok {
+			files = append(files, rel)
+			saved = time.Now()
+		}
+	}
+	if len(files) == 0 {
+		return // touched, not changed
+	}
+	sort.Strings(files)
+	names := strings.Join(files, " ")
+	if len(files) > 3 {
+		names = strings.Join(files[:3], " ") + fmt.Sprintf(" (+%d)", len(files)-3)
+	}
+	if l.srv != nil && !l.srv.alive() {
+		l.out.status(colRed, "the server is not running; rebuilding")
+		l.srv = nil
+	}
+
+	edits, reason, perr := l.decide(now)
+	switch {
+	case len(perr) > 0:
+		var msg strings.Builder
+		for _, e := range perr {
+			fmt.Fprintf(&msg, "\n%s", e)
+		}
+		l.out.status(colRed, fmt.Sprintf("%s: syntax error; the old code keeps serving:%s", names, msg.String()))
+		l.cur = now
+		return
+	case reason == "" && l.srv != nil:
+		err := l.hot(ctx, edits)
+		if err == nil {
+			l.cur = now
+			if len(edits) == 0 {
+				l.out.status(colGreen, fmt.Sprintf("%s: back to the running baseline in %s", names, since(saved)))
+				return
+			}
+			l.out.status(colGreen, fmt.Sprintf("%s: hot (script) in %s", names, since(saved)))
+			return
+		}
+		reason = err.Error()
+	case l.srv == nil:
+		reason = "the server is not running"
+	}
+	pid, err := l.step(ctx, now)
+	l.cur = now
+	if err != nil {
+		l.out.status(colRed, fmt.Sprintf("%s: baseline step failed; the old code keeps serving:\n%s\n(not hot: %s)", names, err, reason))
+		return
+	}
+	l.out.status(colYellow, fmt.Sprintf("%s: baseline step in %s, pid %d: %s", names, since(saved), pid, reason))
+}
+
+// decide compares now with the running baseline's source: the slot
+// functions to patch, or why a baseline step is needed, or the syntax
+// errors of the new files.
+func (l *devLoop) decide(now map[string][]byte) ([]hotEdit, string, scanner.ErrorList) {
+	var perr scanner.ErrorList
+	parsed := map[string]*srcFile{}
+	for rel, b := range now {
+		if !strings.HasSuffix(rel, ".go") {
+			continue
+		}
+		if old, ok := l.base[rel]; ok && bytes.Equal(old, b) {
+			continue
+		}
+		f, err := parseSrc(rel, b)
+		var el scanner.ErrorList
+		if errors.As(err, &el) {
+			perr = append(perr, el...)
+			continue
+		}
+		parsed[rel] = f
+	}
+	if len(perr) > 0 {
+		perr.Sort()
+		return nil, "", perr
+	}
+	var reason string
+	var edits []hotEdit
+	for _, rel := range sortedKeys(now) {
+		b := now[rel]
+		old, ok := l.base[rel]
+		switch {
+		case ok && bytes.Equal(old, b):
+			continue
+		case !ok:
+			return nil, rel + ": new file", nil
+		case !strings.HasSuffix(rel, ".go"):
+			return nil, rel + " changed", nil
+		}
+		of, err := parseSrc(rel, old)
+		if err != nil {
+			return nil, rel + ": the baseline's copy does not parse", nil
+		}
+		e, why := compareFile(of, parsed[rel])
+		if why != "" {
+			return nil, why, nil
+		}
+		edits = append(edits, e...)
+	}
+	for rel := range l.base {
+		if _, ok := now[rel]; !ok {
+			return nil, rel + " removed", nil
+		}
+	}
+	if len(edits) == 0 && reason == "" {
+		// Back to the baseline's bodies: the scripts go.
+		return nil, "", nil
+	}
+	return edits, reason, nil
+}
+
+// hot writes one script per changed slot (and removes those of the slots
+// whose body is the baseline's again), and waits for each to be applied.
+func (l *devLoop) hot(ctx context.Context, edits []hotEdit) error {
+	want := map[string][]byte{}
+	for _, e := range edits {
+		pkg, why := l.pkgOf(e.file)
+		if why == "" {
+			var src []byte
+			src, why = script(e, pkg)
+			want[e.slot] = src
+		}
+		if why != "" {
+			return errors.New(why)
+		}
+	}
+	for slot := range l.scripts {
+		if _, ok := want[slot]; !ok {
+			l.drop(slot)
+		}
+	}
+	for _, slot := range sortedKeys(want) {
+		src := want[slot]
+		if bytes.Equal(l.scripts[slot], src) {
+			continue
+		}
+		if err := l.apply(ctx, slot, src); err != nil {
+			return err
+		}
+		l.scripts[slot] = src
+	}
+	return nil
+}
+
+// apply writes the script for slot (a new file, renamed into place) and
+// waits for the server's log to say it was applied or refused. The
+// manager logs each event with the patch's source path: a generic
+// signal, where an HTTP status page would be the example's own. Each
+// script has a file of its own, stacked on the slot's previous one,
+// which is removed once the new one serves: a refused script leaves the
+// previous one serving.
+func (l *devLoop) apply(ctx context.Context, slot string, src []byte) error {
+	l.seq++
+	name := fmt.Sprintf("dev-%s-%d.go", regexp.MustCompile(`[^A-Za-z0-9_]`).ReplaceAllString(slot, "_"), l.seq)
+	staged := filepath.Join(l.tmp, fmt.Sprintf("staged-%d.go", l.seq))
+	if err := os.WriteFile(staged, src, 0o644); err != nil {
+		return err
+	}
+	final := filepath.Join(l.patchDir, name)
+	w := l.srv.logs.wait(func(line string) bool {
+		return strings.Contains(line, final) && (strings.Contains(line, "hotswap: applied") || strings.Contains(line, "hotswap: rejected"))
+	})
+	defer l.srv.logs.cancel(w)
+	if err := os.Rename(staged, final); err != nil {
+		return err
+	}
+	select {
+	case line := <-w.c:
+		if strings.Contains(line, "hotswap: rejected") {
+			os.Remove(final)
+			return fmt.Errorf("the script for %s was refused (%s)", slot, logValue(line, "err"))
+		}
+		l.drop(slot)
+		l.files[slot] = final
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(l.o.wait):
+		os.Remove(final)
+		return fmt.Errorf("the script for %s was not applied within %s", slot, l.o.wait)
+	}
+}
+
+// drop removes the script of slot, if any.
+func (l *devLoop) drop(slot string) {
+	if f := l.files[slot]; f != "" {
+		os.Remove(f)
+	}
+	delete(l.files, slot)
+	delete(l.scripts, slot)
+}
+
+// pkgOf describes the package of f, from the files acted on.
+func (l *devLoop) pkgOf(f *srcFile) (pkgInfo, string) {
+	dir := filepath.ToSlash(filepath.Dir(f.rel))
+	p := pkgInfo{name: f.file.Name.Name, path: l.modPath, names: map[string]bool{}}
+	if dir != "." {
+		p.path += "/" + dir
+	}
+	for rel, b := range l.cur {
+		if filepath.ToSlash(filepath.Dir(rel)) != dir || !strings.HasSuffix(rel, ".go") {
+			continue
+		}
+		g := f
+		if rel != f.rel {
+			var err error
+			if g, err = parseSrc(rel, b); err != nil {
+				return p, rel + " does not parse"
+			}
+		}
+		collectNames(g.file, p.names)
+	}
+	collectNames(f.file, p.names)
+	return p, ""
+}
+
+// step rebuilds the baseline and restarts the server into it, or starts
+// it when it is not running. It returns the PID now serving.
+func (l *devLoop) step(ctx context.Context, now map[string][]byte) (int, error) {
+	if err := l.build(ctx); err != nil {
+		return 0, err
+	}
+	// The new baseline holds every edit: the scripts go. The old
+	// process serves its own baseline for the moment of the restart.
+	for slot := range l.scripts {
+		l.drop(slot)
+	}
+	l.base = now
+	if l.srv == nil {
+		srv, err := startDevServer(l.link, append(l.o.serverArgs, l.o.patchFlag, l.patchDir), l.out)
+		if err != nil {
+			return 0, err
+		}
+		l.srv = srv
+		return srv.pid(), nil
+	}
+	return l.srv.restart(ctx, l.o.wait)
+}
+
+// build builds the baseline under l.link, "hotpatch build -versioned".
+func (l *devLoop) build(ctx context.Context) error {
+	var log bytes.Buffer
+	opts := patchbuild.BaselineOptions{Package: "./" + l.pkgRel, Output: l.link, Dir: l.root}
+	if err := runVersionedBuild(ctx, opts, io.Discard, &log); err != nil {
+		msg := err.Error()
+		// go build names files relative to its directory, the module's
+		// root: keep those; make absolute ones relative too.
+		msg = strings.ReplaceAll(msg, l.root+string(filepath.Separator), "")
+		return errors.New(msg)
+	}
+	return nil
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+func since(t time.Time) string {
+	d := time.Since(t)
+	if d < 10*time.Second {
+		return d.Round(time.Millisecond).String()
+	}
+	return d.Round(100 * time.Millisecond).String()
+}
+
+// logValue reads key=value (value maybe quoted) from a slog text line.
+func logValue(line, key string) string {
+	i := strings.Index(line, " "+key+"=")
+	if i < 0 {
+		return line
+	}
+	v := line[i+len(key)+2:]
+	if strings.HasPrefix(v, `"`) {
+		for j := 1; j < len(v); j++ {
+			if v[j] == '\\' {
+				j++
+				continue
+			}
+			if v[j] == '"' {
+				if s, err := strconv.Unquote(v[:j+1]); err == nil {
+					return s
+				}
+				return v[:j+1]
+			}
+		}
+		return v
+	}
+	if j := strings.IndexByte(v, ' '); j >= 0 {
+		return v[:j]
+	}
+	return v
+}
+
+// Colours, used when stdout is a terminal.
+const (
+	colGreen  = "\x1b[32m"
+	colYellow = "\x1b[33m"
+	colRed    = "\x1b[31m"
+	colReset  = "\x1b[0m"
+)
+
+// devOut is the command's output, shared by the status lines and the
+// server's prefixed output.
+type devOut struct {
+	mu     sync.Mutex // guards w
+	w      io.Writer
+	colour bool
+}
+
+func newDevOut(w io.Writer) *devOut {
+	o := &devOut{w: w}
+	if f, ok := w.(*os.File); ok {
+		if fi, err := f.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 && os.Getenv("NO_COLOR") == "" {
+			o.colour = true
+		}
+	}
+	return o
+}
+
+// status prints a line of the loop.
+func (o *devOut) status(col, msg string) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.colour {
+		fmt.Fprintf(o.w, "%shotpatch dev:%s %s\n", col, colReset, msg)
+		return
+	}
+	fmt.Fprintf(o.w, "hotpatch dev: %s\n", msg)
+}
+
+// server prints a line of the server's output.
+func (o *devOut) server(line string) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	fmt.Fprintf(o.w, "  | %s\n", line)
+}
+
+// logWaiter is one wait for a line of the server's output.
+type logWaiter struct {
+	match func(string) bool
+	c     chan string // buffered; gets the first matching line
+}
+
+// logWatch hands the server's lines to those waiting for one.
+type logWatch struct {
+	mu      sync.Mutex // guards waiters
+	waiters []*logWaiter
+}
+
+func (lw *logWatch) wait(match func(string) bool) *logWaiter {
+	w := &logWaiter{match: match, c: make(chan string, 1)}
+	lw.mu.Lock()
+	lw.waiters = append(lw.waiters, w)
+	lw.mu.Unlock()
+	return w
+}
+
+func (lw *logWatch) cancel(w *logWaiter) {
+	lw.mu.Lock()
+	defer lw.mu.Unlock()
+	for i, x := range lw.waiters {
+		if x == w {
+			lw.waiters = append(lw.waiters[:i], lw.waiters[i+1:]...)
+			return
+		}
+	}
+}
+
+func (lw *logWatch) line(s string) {
+	lw.mu.Lock()
+	defer lw.mu.Unlock()
+	kept := lw.waiters[:0]
+	for _, w := range lw.waiters {
+		if w.match(s) {
+			w.c <- s
+			continue
+		}
+		kept = append(kept, w)
+	}
+	lw.waiters = kept
+}

@@ -1,0 +1,458 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"go/ast"
+	"go/parser"
+	"go/scanner"
+	"go/token"
+	"path"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// This file holds the decision of "hotpatch dev": which edits can be
+// applied as a script and which need a baseline step. It reads the source
+// only (go/ast and go/scanner); the server's loader and, on the baseline
+// step, the go command are the type checkers.
+//
+// The rule: a file is cut into its top-level declarations; every token of
+// a declaration counts (comments do not, except //go: and //hotpatch:
+// directives), but the body of a function marked //hotpatch:slot NAME is
+// compared on its own. An edit is hot when only such bodies differ from
+// the running baseline's source, and each new body reaches nothing of its
+// package but exported names of a package other than main.
+
+// slotDirective marks, in the application's source, the function that
+// backs a slot: "//hotpatch:slot NAME" in its doc comment. Register does
+// not read it; hotpatch dev does.
+const slotDirective = "//hotpatch:slot"
+
+// srcFile is one parsed Go file of the module.
+type srcFile struct {
+	rel  string // module-relative, with slashes
+	src  []byte
+	fset *token.FileSet
+	file *ast.File
+}
+
+// parseSrc parses src; the error is a scanner.ErrorList with positions
+// named after rel.
+func parseSrc(rel string, src []byte) (*srcFile, error) {
+	fset := token.NewFileSet()
+	f, err := parser.ParseFile(fset, rel, src, parser.ParseComments|parser.SkipObjectResolution)
+	if err != nil {
+		return nil, err
+	}
+	return &srcFile{rel: rel, src: src, fset: fset, file: f}, nil
+}
+
+// slotOf returns the slot name fd's doc comment declares, if any. A
+// method is never a slot's function here: a script cannot declare one.
+func slotOf(fd *ast.FuncDecl) string {
+	if fd.Doc == nil || fd.Recv != nil || fd.Body == nil {
+		return ""
+	}
+	for _, c := range fd.Doc.List {
+		if rest, ok := strings.CutPrefix(c.Text, slotDirective+" "); ok {
+			if f := strings.Fields(rest); len(f) > 0 {
+				return f[0]
+			}
+		}
+	}
+	return ""
+}
+
+// decl is a top-level declaration reduced to what decides the rule.
+type decl struct {
+	key  string   // "func Greet", "type Book", "import", ...
+	toks []string // its tokens, without the body of a slot function
+	slot string   // for a slot function: the slot
+	body []string // for a slot function: the tokens of its body
+	fd   *ast.FuncDecl
+}
+
+// decls cuts f into its declarations, in order.
+func (f *srcFile) decls() []decl {
+	tf := f.fset.File(f.file.Pos())
+	off := func(p token.Pos) int { return tf.Offset(p) }
+	toks := func(from, to int) []string { return tokens(f.src[from:to]) }
+	var out []decl
+	out = append(out, decl{key: "package clause", toks: toks(off(f.file.Package), off(f.file.Name.End()))})
+	for _, d := range f.file.Decls {
+		from, to := off(d.Pos()), off(d.End())
+		switch d := d.(type) {
+		case *ast.FuncDecl:
+			if d.Doc != nil {
+				from = off(d.Doc.Pos())
+			}
+			k := decl{key: "func " + funcName(d), fd: d}
+			if k.slot = slotOf(d); k.slot != "" {
+				b0, b1 := off(d.Body.Lbrace), off(d.Body.Rbrace)+1
+				k.toks = append(toks(from, b0), toks(b1, to)...)
+				k.body = toks(b0, b1)
+			} else {
+				k.toks = toks(from, to)
+			}
+			out = append(out, k)
+		case *ast.GenDecl:
+			if d.Doc != nil {
+				from = off(d.Doc.Pos())
+			}
+			out = append(out, decl{key: genKey(d), toks: toks(from, to)})
+		}
+	}
+	return out
+}
+
+func funcName(fd *ast.FuncDecl) string {
+	if fd.Recv == nil || len(fd.Recv.List) == 0 {
+		return fd.Name.Name
+	}
+	t := fd.Recv.List[0].Type
+	for {
+		switch x := t.(type) {
+		case *ast.StarExpr:
+			t = x.X
+			continue
+		case *ast.IndexExpr:
+			t = x.X
+			continue
+		case *ast.IndexListExpr:
+			t = x.X
+			continue
+		case *ast.Ident:
+			return "(" + x.Name + ")." + fd.Name.Name
+		}
+		return fd.Name.Name
+	}
+}
+
+func genKey(d *ast.GenDecl) string {
+	var names []string
+	for _, s := range d.Specs {
+		switch s := s.(type) {
+		case *ast.ImportSpec:
+			return "imports"
+		case *ast.TypeSpec:
+			names = append(names, s.Name.Name)
+		case *ast.ValueSpec:
+			for _, n := range s.Names {
+				names = append(names, n.Name)
+			}
+		}
+	}
+	return d.Tok.String() + " " + strings.Join(names, ", ")
+}
+
+// tokens is src's tokens as text: whitespace and comments dropped, but
+// the directives (//go:, //hotpatch:) kept, as they change the build or
+// the slots. An inserted semicolon and a written one are the same token.
+func tokens(src []byte) []string {
+	var s scanner.Scanner
+	fset := token.NewFileSet()
+	s.Init(fset.AddFile("", -1, len(src)), src, func(token.Position, string) {}, scanner.ScanComments)
+	var out []string
+	for {
+		_, tok, lit := s.Scan()
+		switch {
+		case tok == token.EOF:
+			return out
+		case tok == token.COMMENT:
+			if strings.HasPrefix(lit, "//go:") || strings.HasPrefix(lit, "//hotpatch:") {
+				out = append(out, lit)
+			}
+		case tok == token.SEMICOLON:
+			out = append(out, ";")
+		case lit != "":
+			out = append(out, lit)
+		default:
+			// "{ return 1 }" and "{\n\treturn 1\n}" differ by a
+			// semicolon the scanner inserts only in the second.
+			if (tok == token.RBRACE || tok == token.RPAREN) && len(out) > 0 && out[len(out)-1] == ";" {
+				out = out[:len(out)-1]
+			}
+			out = append(out, tok.String())
+		}
+	}
+}
+
+// hotEdit is a slot function whose body changed.
+type hotEdit struct {
+	slot string
+	fn   string // the function's name
+	file *srcFile
+	fd   *ast.FuncDecl
+}
+
+// compareFile compares a file of the running baseline with its new
+// content. It returns the slot functions whose body changed, or the
+// reason the change needs a baseline step.
+func compareFile(old, cur *srcFile) (edits []hotEdit, reason string) {
+	od, nd := old.decls(), cur.decls()
+	byKey := func(ds []decl) map[string]decl {
+		m := make(map[string]decl, len(ds))
+		for _, d := range ds {
+			m[d.key] = d
+		}
+		return m
+	}
+	om, nm := byKey(od), byKey(nd)
+	for _, d := range nd {
+		o, ok := om[d.key]
+		switch {
+		case !ok:
+			return nil, fmt.Sprintf("%s: new %s", cur.rel, d.key)
+		case !slices.Equal(o.toks, d.toks):
+			what := "changed"
+			if o.slot != "" || d.slot != "" {
+				what = "changed outside its body (signature, doc directive)"
+			}
+			return nil, fmt.Sprintf("%s: %s %s", cur.rel, d.key, what)
+		case d.slot != "" && !slices.Equal(o.body, d.body):
+			edits = append(edits, hotEdit{slot: d.slot, fn: d.fd.Name.Name, file: cur, fd: d.fd})
+		}
+	}
+	for _, d := range od {
+		if _, ok := nm[d.key]; !ok {
+			return nil, fmt.Sprintf("%s: %s removed", cur.rel, d.key)
+		}
+	}
+	// Same declarations in another order: the order of var
+	// initialisation and of init funcs may differ.
+	if !slices.EqualFunc(od, nd, func(a, b decl) bool { return a.key == b.key }) {
+		return nil, fmt.Sprintf("%s: declarations reordered", cur.rel)
+	}
+	return edits, ""
+}
+
+// pkgInfo is what a script needs to know of the package of a slot
+// function.
+type pkgInfo struct {
+	name  string          // the package's name
+	path  string          // its import path
+	names map[string]bool // its package-level names
+}
+
+// collectNames adds f's package-level names to names.
+func collectNames(f *ast.File, names map[string]bool) {
+	for _, d := range f.Decls {
+		switch d := d.(type) {
+		case *ast.FuncDecl:
+			if d.Recv == nil {
+				names[d.Name.Name] = true
+			}
+		case *ast.GenDecl:
+			for _, s := range d.Specs {
+				switch s := s.(type) {
+				case *ast.TypeSpec:
+					names[s.Name.Name] = true
+				case *ast.ValueSpec:
+					for _, n := range s.Names {
+						names[n.Name] = true
+					}
+				}
+			}
+		}
+	}
+}
+
+// script writes the script patch for e: package patch, the imports its
+// function uses, the directive, the function with its new body, the
+// package's own names qualified. It returns why it cannot when the body
+// reaches what a script cannot.
+func script(e hotEdit, pkg pkgInfo) (src []byte, reason string) {
+	f := e.file
+	imports := map[string]*ast.ImportSpec{} // by the name the file uses
+	for _, is := range f.file.Imports {
+		p, _ := strconv.Unquote(is.Path.Value)
+		name := importName(p)
+		if is.Name != nil {
+			name = is.Name.Name
+		}
+		if name == "." || name == "_" {
+			if name == "." {
+				return nil, fmt.Sprintf("%s imports %s with a dot: a script cannot", f.rel, p)
+			}
+			continue
+		}
+		imports[name] = is
+	}
+	locals := localNames(e.fd)
+	used := map[string]bool{} // import names used
+	var qualify []token.Pos   // idents to prefix with the package's name
+	var why string
+	var visit func(n ast.Node) bool
+	visit = func(n ast.Node) bool {
+		if why != "" {
+			return false
+		}
+		switch n := n.(type) {
+		case *ast.SelectorExpr:
+			ast.Inspect(n.X, visit)
+			return false
+		case *ast.KeyValueExpr:
+			if id, ok := n.Key.(*ast.Ident); ok && !locals[id.Name] {
+				if pkg.names[id.Name] {
+					why = fmt.Sprintf("%s: %s is a key the tool cannot tell from a field name", f.fset.Position(id.Pos()), id.Name)
+					return false
+				}
+				ast.Inspect(n.Value, visit)
+				return false
+			}
+		case *ast.Field:
+			if n.Type != nil {
+				ast.Inspect(n.Type, visit)
+			}
+			return false
+		case *ast.LabeledStmt:
+			ast.Inspect(n.Stmt, visit)
+			return false
+		case *ast.BranchStmt:
+			return false
+		case *ast.Ident:
+			switch {
+			case locals[n.Name]:
+			case pkg.names[n.Name]:
+				switch {
+				case pkg.name == "main":
+					why = fmt.Sprintf("%s: uses %s of package main, which a script cannot import", f.fset.Position(n.Pos()), n.Name)
+				case !ast.IsExported(n.Name):
+					why = fmt.Sprintf("%s: uses %s, unexported in package %s, which a script cannot reach", f.fset.Position(n.Pos()), n.Name, pkg.name)
+				default:
+					qualify = append(qualify, n.Pos())
+				}
+			case imports[n.Name] != nil:
+				used[n.Name] = true
+			}
+		}
+		return true
+	}
+	for _, n := range []ast.Node{e.fd.Type, e.fd.Body} {
+		ast.Inspect(n, visit)
+	}
+	if why != "" {
+		return nil, why
+	}
+	tf := f.fset.File(f.file.Pos())
+	from, to := tf.Offset(e.fd.Type.Pos()), tf.Offset(e.fd.Body.End())
+	var body bytes.Buffer
+	last := from
+	for _, p := range qualify {
+		o := tf.Offset(p)
+		body.Write(f.src[last:o])
+		body.WriteString(pkg.name + ".")
+		last = o
+	}
+	body.Write(f.src[last:to])
+
+	var b bytes.Buffer
+	fmt.Fprintf(&b, "// Code generated by hotpatch dev from %s; DO NOT EDIT.\n\npackage patch\n", f.rel)
+	var lines []string
+	for name := range used {
+		is := imports[name]
+		p, _ := strconv.Unquote(is.Path.Value)
+		if is.Name != nil {
+			lines = append(lines, is.Name.Name+" "+strconv.Quote(p))
+		} else {
+			lines = append(lines, strconv.Quote(p))
+		}
+	}
+	if len(qualify) > 0 {
+		if _, clash := imports[pkg.name]; clash {
+			return nil, fmt.Sprintf("%s: the file imports a package named %s, like its own", f.rel, pkg.name)
+		}
+		lines = append(lines, strconv.Quote(pkg.path))
+	}
+	sort.Strings(lines)
+	if len(lines) > 0 {
+		b.WriteString("\nimport (\n")
+		for _, l := range lines {
+			b.WriteString("\t" + l + "\n")
+		}
+		b.WriteString(")\n")
+	}
+	fmt.Fprintf(&b, "\n%s %s\n", slotDirective, e.slot)
+	b.Write(body.Bytes())
+	b.WriteString("\n")
+	return b.Bytes(), ""
+}
+
+// importName is the name a package is known by when imported without
+// one: the last element of its path, a major version suffix skipped.
+func importName(p string) string {
+	base := path.Base(p)
+	if len(base) > 1 && base[0] == 'v' && strings.Trim(base[1:], "0123456789") == "" {
+		if dir := path.Dir(p); dir != "." {
+			base = path.Base(dir)
+		}
+	}
+	if i := strings.IndexAny(base, ".-"); i > 0 {
+		base = base[:i]
+	}
+	return base
+}
+
+// localNames is every name fd declares inside itself: parameters,
+// results, and the variables, constants, types and functions of its body.
+// A name declared in any block counts everywhere in fd: a reference the
+// tool then leaves unqualified, where it meant the package's, makes the
+// script fail to compile, and the edit takes the baseline step.
+func localNames(fd *ast.FuncDecl) map[string]bool {
+	names := map[string]bool{}
+	addFields := func(fl *ast.FieldList) {
+		if fl == nil {
+			return
+		}
+		for _, f := range fl.List {
+			for _, n := range f.Names {
+				names[n.Name] = true
+			}
+		}
+	}
+	addFields(fd.Type.Params)
+	addFields(fd.Type.Results)
+	addFields(fd.Type.TypeParams)
+	ast.Inspect(fd.Body, func(n ast.Node) bool {
+		switch n := n.(type) {
+		case *ast.AssignStmt:
+			if n.Tok == token.DEFINE {
+				for _, l := range n.Lhs {
+					if id, ok := l.(*ast.Ident); ok {
+						names[id.Name] = true
+					}
+				}
+			}
+		case *ast.RangeStmt:
+			if n.Tok == token.DEFINE {
+				for _, x := range []ast.Expr{n.Key, n.Value} {
+					if id, ok := x.(*ast.Ident); ok {
+						names[id.Name] = true
+					}
+				}
+			}
+		case *ast.ValueSpec:
+			for _, id := range n.Names {
+				names[id.Name] = true
+			}
+		case *ast.TypeSpec:
+			names[n.Name.Name] = true
+		case *ast.FuncLit:
+			addFields(n.Type.Params)
+			addFields(n.Type.Results)
+		case *ast.TypeSwitchStmt:
+			if a, ok := n.Assign.(*ast.AssignStmt); ok {
+				for _, l := range a.Lhs {
+					if id, ok := l.(*ast.Ident); ok {
+						names[id.Name] = true
+					}
+				}
+			}
+		}
+		return true
+	})
+	return names
+}

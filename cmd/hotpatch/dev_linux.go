@@ -1,0 +1,177 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// devServer is the supervised server: the process started from the link,
+// and after each baseline step the process that took over, all in one
+// process group of their own, so that Ctrl-C reaches the loop only and
+// the loop stops every generation.
+type devServer struct {
+	link    string
+	pgid    int
+	logs    logWatch
+	mu      sync.Mutex // guards current
+	current int        // the PID serving
+	readers sync.WaitGroup
+	waited  chan struct{} // closed once the first process is reaped
+}
+
+// startDevServer starts link with args. Its output (both streams) is
+// copied, line by line, to out and to the log watch: the pipes are
+// inherited by every later generation, so they end when the last one
+// exits.
+func startDevServer(link string, args []string, out *devOut) (*devServer, error) {
+	s := &devServer{link: link, waited: make(chan struct{})}
+	cmd := exec.Command(link, args...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	var writers []*os.File
+	for range 2 {
+		r, w, err := os.Pipe()
+		if err != nil {
+			return nil, err
+		}
+		writers = append(writers, w)
+		s.readers.Add(1)
+		go func() {
+			defer s.readers.Done()
+			defer r.Close()
+			sc := bufio.NewScanner(r)
+			sc.Buffer(make([]byte, 64<<10), 1<<20)
+			for sc.Scan() {
+				out.server(sc.Text())
+				s.logs.line(sc.Text())
+			}
+			_, _ = io.Copy(io.Discard, r)
+		}()
+	}
+	cmd.Stdout, cmd.Stderr = writers[0], writers[1]
+	err := cmd.Start()
+	for _, w := range writers {
+		w.Close()
+	}
+	if err != nil {
+		s.readers.Wait()
+		return nil, fmt.Errorf("start %s: %w", link, err)
+	}
+	s.pgid, s.current = cmd.Process.Pid, cmd.Process.Pid
+	go func() {
+		_ = cmd.Wait()
+		close(s.waited)
+	}()
+	return s, nil
+}
+
+func (s *devServer) pid() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.current
+}
+
+// restart sends SIGHUP to the serving process and waits for the baseline
+// step to end: the old process logs "baseline: restarted" once the new
+// one passed its check and serves, or that the restart failed.
+func (s *devServer) restart(ctx context.Context, wait time.Duration) (int, error) {
+	old := s.pid()
+	target, err := filepath.EvalSymlinks(s.link)
+	if err != nil {
+		return 0, err
+	}
+	w := s.logs.wait(func(line string) bool {
+		return strings.Contains(line, "baseline: restarted") || strings.Contains(line, "baseline: restart failed") ||
+			strings.Contains(line, "baseline: restart refused")
+	})
+	defer s.logs.cancel(w)
+	if err := syscall.Kill(old, syscall.SIGHUP); err != nil {
+		return 0, fmt.Errorf("SIGHUP to %d: %w", old, err)
+	}
+	select {
+	case line := <-w.c:
+		if !strings.Contains(line, "baseline: restarted") {
+			return 0, fmt.Errorf("the server refused the restart: %s", logValue(line, "err"))
+		}
+	case <-ctx.Done():
+		return 0, ctx.Err()
+	case <-time.After(wait):
+		return 0, fmt.Errorf("no baseline step within %s", wait)
+	}
+	for _, p := range groupPIDs(s.pgid) {
+		if exe, _ := os.Readlink(fmt.Sprintf("/proc/%d/exe", p)); p != old && exe == target {
+			s.mu.Lock()
+			s.current = p
+			s.mu.Unlock()
+			return p, nil
+		}
+	}
+	return 0, fmt.Errorf("the server restarted, but no process runs %s", target)
+}
+
+// alive says whether any process of the server runs.
+func (s *devServer) alive() bool { return len(groupPIDs(s.pgid)) > 0 }
+
+// stop ends every process of the server: SIGTERM, then SIGKILL after a
+// grace period, and waits for them and for their output.
+func (s *devServer) stop() error {
+	_ = syscall.Kill(-s.pgid, syscall.SIGTERM)
+	deadline := time.Now().Add(15 * time.Second)
+	var err error
+	for len(groupPIDs(s.pgid)) > 0 {
+		if time.Now().After(deadline) {
+			_ = syscall.Kill(-s.pgid, syscall.SIGKILL)
+			err = errors.New("the server did not stop within 15s of SIGTERM: killed")
+			deadline = time.Now().Add(time.Hour)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	<-s.waited
+	done := make(chan struct{})
+	go func() { s.readers.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		err = errors.Join(err, errors.New("a process outside the server's group holds its output open"))
+	}
+	return err
+}
+
+// groupPIDs lists the live (not zombie) processes of group pgid.
+func groupPIDs(pgid int) []int {
+	ents, _ := os.ReadDir("/proc")
+	var out []int
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		// pid (comm) state ppid pgrp ...; comm may hold spaces.
+		i := strings.LastIndexByte(string(b), ')')
+		if i < 0 {
+			continue
+		}
+		f := strings.Fields(string(b[i+1:]))
+		if len(f) < 3 || f[0] == "Z" || f[0] == "X" {
+			continue
+		}
+		if g, _ := strconv.Atoi(f[2]); g == pgid {
+			out = append(out, pid)
+		}
+	}
+	return out
+}

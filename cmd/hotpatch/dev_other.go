@@ -1,0 +1,20 @@
+//go:build !linux
+
+package main
+
+import (
+	"context"
+	"time"
+)
+
+// devServer is linux only: see dev_linux.go.
+type devServer struct {
+	logs logWatch
+}
+
+func startDevServer(string, []string, *devOut) (*devServer, error) { return nil, errDevNotSupported }
+
+func (*devServer) pid() int                                            { return 0 }
+func (*devServer) alive() bool                                         { return false }
+func (*devServer) stop() error                                         { return nil }
+func (*devServer) restart(context.Context, time.Duration) (int, error) { return 0, errDevNotSupported }
