@@ -18,7 +18,10 @@ func checkMode(path string, forbidden fs.FileMode) error {
 	if err := checkOwner(path, fi); err != nil {
 		return err
 	}
-	if fi.Mode().Perm()&forbidden != 0 {
+	// A directory on a read-only mount (a Kubernetes ConfigMap or Secret
+	// volume: mode 0777, mounted read-only) cannot be written by anyone,
+	// whatever its mode says.
+	if fi.Mode().Perm()&forbidden != 0 && !(fi.IsDir() && readOnlyMount(path)) {
 		return &ModeError{Path: path, Mode: fi.Mode(), Dir: fi.IsDir(), Bits: forbidden}
 	}
 	// The parent is judged for a directory as for a file: who may rename
@@ -35,6 +38,11 @@ func checkMode(path string, forbidden fs.FileMode) error {
 	if err != nil {
 		return fmt.Errorf("bundle: %w", err)
 	}
+	if fi.IsDir() && mountPoint(fi, di) {
+		// A mount point cannot be renamed or replaced while it is
+		// mounted, whoever may write its parent.
+		return nil
+	}
 	if di.Mode().Perm()&0o022 != 0 && di.Mode()&fs.ModeSticky == 0 {
 		return &ModeError{Path: dir, Mode: di.Mode(), Dir: true, Bits: 0o022}
 	}
@@ -42,6 +50,14 @@ func checkMode(path string, forbidden fs.FileMode) error {
 		return checkOwner(dir, di)
 	}
 	return nil
+}
+
+// mountPoint reports whether the directory fi is a mount point: its
+// device differs from its parent's (di).
+func mountPoint(fi, di fs.FileInfo) bool {
+	a, ok1 := fi.Sys().(*syscall.Stat_t)
+	b, ok2 := di.Sys().(*syscall.Stat_t)
+	return ok1 && ok2 && a.Dev != b.Dev
 }
 
 // checkOwner refuses a path owned by another user than root and the
