@@ -301,12 +301,12 @@ func (d *demoRun) progress(ctx context.Context, what string, fn func(ctx context
 	return time.Since(start), err
 }
 
-// install drops file into the patch directory as name: written under a
-// hidden name, then renamed, so the watcher never sees half a file. It
-// returns the moment of the rename.
-func (d *demoRun) install(data []byte, name string) (time.Time, error) {
+// install drops file into the patch directory as name, with mode perm:
+// written under a hidden name, then renamed, so the watcher never sees
+// half a file. It returns the moment of the rename.
+func (d *demoRun) install(data []byte, name string, perm os.FileMode) (time.Time, error) {
 	tmp := filepath.Join(d.patches, "."+name+".tmp")
-	if err := os.WriteFile(tmp, data, 0o644); err != nil {
+	if err := os.WriteFile(tmp, data, perm); err != nil {
 		return time.Time{}, err
 	}
 	t := time.Now()
@@ -316,13 +316,18 @@ func (d *demoRun) install(data []byte, name string) (time.Time, error) {
 	return t, nil
 }
 
-// installFile installs the file src as name.
+// installFile installs the file src as name, with its mode (a process
+// patch is an executable).
 func (d *demoRun) installFile(src, name string) (time.Time, error) {
 	data, err := os.ReadFile(src)
 	if err != nil {
 		return time.Time{}, err
 	}
-	return d.install(data, name)
+	fi, err := os.Stat(src)
+	if err != nil {
+		return time.Time{}, err
+	}
+	return d.install(data, name, fi.Mode().Perm()&0o755)
 }
 
 // remove takes name out of the patch directory.

@@ -139,7 +139,7 @@ func stepRedirect(ctx context.Context, d *demoRun) (time.Duration, string, error
 	}
 	took := time.Since(t)
 	_, err = d.awaitGreeting(ctx, greetRedirect)
-	return took, fmt.Sprintf("percent_redirect.so (%s): shop.Percent redirected, bulk discount of 10 Dune €5.50 -> €10.99", built), err
+	return took, fmt.Sprintf("percent_redirect.so (%s): shop.Percent redirected, the bulk discount on 10 × Dune goes from €5.50 to €10.99", built), err
 }
 
 // stepRevert reverts the patch from the file name through the admin API,
@@ -160,7 +160,7 @@ func stepRevert(ctx context.Context, d *demoRun, name string, back func(context.
 		return time.Since(t), "", err
 	}
 	took := time.Since(t)
-	return took, fmt.Sprintf("POST %s %s: %s; what it replaced serves again", api.PathRevert, id, res.Note), d.remove(name)
+	return took, fmt.Sprintf("POST %s %s: what it covered serves again", api.PathRevert, id), d.remove(name)
 }
 
 // stepBundle signs the sample sale as a bundle with the key the server
@@ -251,7 +251,7 @@ func stepRefused(ctx context.Context, d *demoRun) (time.Duration, string, error)
 	if err != nil {
 		return 0, "", err
 	}
-	t, err := d.install([]byte(badScript), "bad_greet.go")
+	t, err := d.install([]byte(badScript), "bad_greet.go", 0o644)
 	if err != nil {
 		return 0, "", err
 	}
@@ -294,7 +294,7 @@ func Price(b shop.Book, qty int) shop.Quote {
 // stepRollback drops a patch that panics on one input, which the load
 // never sends; the demo sends it until the patch is rolled back.
 func stepRollback(ctx context.Context, d *demoRun) (time.Duration, string, error) {
-	t, err := d.install([]byte(panicScript), "panic_price.go")
+	t, err := d.install([]byte(panicScript), "panic_price.go", 0o644)
 	if err != nil {
 		return 0, "", err
 	}
