@@ -163,6 +163,9 @@ func runTour(ctx context.Context, opts demoOptions, out io.Writer) (err error) {
 	took, err := d.progress(ctx, "building the example server as a baseline", func(ctx context.Context) error {
 		return runVersionedBuild(ctx, patchbuild.BaselineOptions{Package: "./examples/httpserver", Output: d.bin, Dir: d.root}, &buildLog, &buildLog)
 	})
+	if ctx.Err() != nil {
+		return fmt.Errorf("interrupted while building the baseline: %w", ctx.Err())
+	}
 	if err != nil {
 		return fmt.Errorf("building the baseline: %w\n%s", err, buildLog.String())
 	}
@@ -203,10 +206,17 @@ func runTour(ctx context.Context, opts demoOptions, out io.Writer) (err error) {
 		r := stepResult{name: s.name, kind: s.kind, took: took, requests: total1 - total0, failed: failed1 - failed0, note: note}
 		d.results = append(d.results, r)
 		mark := "ok  "
-		if err != nil || r.failed > 0 {
+		switch {
+		case ctx.Err() != nil:
+			mark = "stop"
+		case err != nil || r.failed > 0:
 			mark = "FAIL"
 		}
 		fmt.Fprintf(out, "[%d/%d] %s %-9s %-8s %8s  %6d requests, %d failed  %s\n", i+1, len(steps), mark, s.name, s.kind, round(took), r.requests, r.failed, note)
+		if ctx.Err() != nil {
+			failed = fmt.Errorf("interrupted during step %s: %w", s.name, ctx.Err())
+			break
+		}
 		if err != nil {
 			failed = fmt.Errorf("step %s: %w\nthe server's log ends:\n%s", s.name, err, d.srv.tail)
 			break

@@ -100,6 +100,11 @@ func (s *demoServer) stop() {
 		killGroup(s.pgid)
 	}
 	select {
+	case err := <-s.waitc: // reaped
+		s.waitc <- err
+	case <-time.After(5 * time.Second):
+	}
+	select {
 	case <-s.read:
 	case <-time.After(5 * time.Second):
 		// A process outside the group (none of the example's) holds

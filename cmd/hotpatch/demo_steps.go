@@ -86,6 +86,9 @@ func (d *demoRun) buildPatch(ctx context.Context, kind, src, out string) (string
 	took, err := d.progress(ctx, fmt.Sprintf("building %s as a %s patch", filepath.Base(src), kind), func(ctx context.Context) error {
 		return build(ctx, req)
 	})
+	if ctx.Err() != nil {
+		return "", "", ctx.Err()
+	}
 	if err != nil {
 		return "", "", fmt.Errorf("building %s: %w\n%s", src, err, log.String())
 	}
