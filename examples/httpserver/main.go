@@ -4,7 +4,7 @@
 //
 // Usage:
 //
-//	httpserver [-addr 127.0.0.1:8080] [-patches ./patches] [flags]
+//	httpserver [-addr 127.0.0.1:8080] [-patches ./patches] [-admin-socket PATH] [-trust PUB] [flags]
 //
 // It serves GET /greet?name=NAME, /price?isbn=ISBN&qty=N,
 // /books?q=QUERY, /recommend?isbn=ISBN&n=N, /admin/patches, the
