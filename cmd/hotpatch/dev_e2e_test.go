@@ -81,7 +81,7 @@ func (o *devOutput) String() string {
 }
 
 // get answers GET url's body, failing the test on an error.
-func get(t *testing.T, url string) string {
+func devGet(t *testing.T, url string) string {
 	t.Helper()
 	// A new connection each time: a kept-alive one may lead to the old
 	// process while it drains.
@@ -101,7 +101,7 @@ func get(t *testing.T, url string) string {
 // count reads GET /count: the counter and the PID that answered.
 func count(t *testing.T, base string) (n, pid int) {
 	t.Helper()
-	if _, err := fmt.Sscan(get(t, base+"/count"), &n, &pid); err != nil {
+	if _, err := fmt.Sscan(devGet(t, base+"/count"), &n, &pid); err != nil {
 		t.Fatal(err)
 	}
 	return n, pid
@@ -180,7 +180,7 @@ func TestDev(t *testing.T) {
 		if !strings.Contains(line, "hot (script)") {
 			t.Fatalf("want hot, got %s", line)
 		}
-		if got, want := get(t, base+"/greet?name=ann"), "howdy, ANN (bulk from 10)"; got != want {
+		if got, want := devGet(t, base+"/greet?name=ann"), "howdy, ANN (bulk from 10)"; got != want {
 			t.Errorf("greet: %q, want %q", got, want)
 		}
 		if n, pid := count(t, base); pid != pid0 || n != n0+1 {
@@ -230,7 +230,7 @@ func TestDev(t *testing.T) {
 		if pid1 == pid0 || n != 1 {
 			t.Errorf("count: %d from pid %d after the step; want 1 from a new process (was %d)", n, pid1, pid0)
 		}
-		if got, want := get(t, base+"/greet?name=ann"), "howdy, ANN (bulk from 10)"; got != want {
+		if got, want := devGet(t, base+"/greet?name=ann"), "howdy, ANN (bulk from 10)"; got != want {
 			t.Errorf("greet: %q, want %q (the hot edit is in the new baseline)", got, want)
 		}
 	})
@@ -245,7 +245,7 @@ func TestDev(t *testing.T) {
 		if !strings.Contains(line, "syntax error") || !strings.Contains(line, "\nshop/shop.go:") {
 			t.Fatalf("want the syntax error with its module-relative position, got %s", line)
 		}
-		if got, want := get(t, base+"/greet?name=ann"), "howdy, ANN (bulk from 10)"; got != want {
+		if got, want := devGet(t, base+"/greet?name=ann"), "howdy, ANN (bulk from 10)"; got != want {
 			t.Errorf("greet: %q, want %q: the old code must keep serving", got, want)
 		}
 	})
@@ -256,7 +256,7 @@ func TestDev(t *testing.T) {
 		if !strings.Contains(line, "hot (script)") {
 			t.Fatalf("want hot, got %s", line)
 		}
-		if got, want := get(t, base+"/greet?name=ann"), "hey, ANN (bulk from 10)"; got != want {
+		if got, want := devGet(t, base+"/greet?name=ann"), "hey, ANN (bulk from 10)"; got != want {
 			t.Errorf("greet: %q, want %q", got, want)
 		}
 		if _, pid := count(t, base); pid != pid1 {
@@ -270,7 +270,7 @@ func TestDev(t *testing.T) {
 		if !strings.Contains(line, "failed") || !strings.Contains(line, "\nshop/shop.go:") || !strings.Contains(line, "undefinedQty") {
 			t.Fatalf("want the compile error with its module-relative position, got %s", line)
 		}
-		if got, want := get(t, base+"/greet?name=ann"), "hey, ANN (bulk from 10)"; got != want {
+		if got, want := devGet(t, base+"/greet?name=ann"), "hey, ANN (bulk from 10)"; got != want {
 			t.Errorf("greet: %q, want %q: the old code must keep serving", got, want)
 		}
 		if _, pid := count(t, base); pid != pid1 {
@@ -283,7 +283,7 @@ func TestDev(t *testing.T) {
 		if !strings.Contains(line, "hot (script)") {
 			t.Fatalf("want hot, got %s", line)
 		}
-		if got, want := get(t, base+"/greet?name=ann"), "hola, ANN (bulk from 10)"; got != want {
+		if got, want := devGet(t, base+"/greet?name=ann"), "hola, ANN (bulk from 10)"; got != want {
 			t.Errorf("greet: %q, want %q", got, want)
 		}
 	})
@@ -302,7 +302,7 @@ func TestDev(t *testing.T) {
 		}
 		tick.Stop()
 		deadline := time.Now().Add(hang)
-		for !strings.Contains(get(t, base+"/price?isbn=9780486415871&qty=10"), "30% off from 10 copies") {
+		for !strings.Contains(devGet(t, base+"/price?isbn=9780486415871&qty=10"), "30% off from 10 copies") {
 			if time.Now().After(deadline) {
 				t.Fatalf("the last save never served; output:\n%s", out)
 			}

@@ -4,6 +4,7 @@
 //
 // Usage:
 //
+//	hotpatch demo [-short] [-clients N] [-v]
 //	hotpatch build [-o BIN] [-inline module|all|none|PATTERN] [go build flags] [PKG]
 //	hotpatch dev [--patch-flag=-patches] [--poll D] [--debounce D] DIR [-- server args]
 //	hotpatch patch build [--kind native] --baseline BIN [-o OUT.so] [--module DIR] [-v] FILE.go
@@ -80,7 +81,7 @@ type command struct {
 // commands returns the commands, in the order help lists them. Each lives
 // in its own file; add a command by adding its entry here.
 func commands() []*command {
-	return append([]*command{buildCommand(), patchBuildCommand(), devCommand(), keygenCommand(), bundleCommand(), verifyCommand()}, adminCommands()...)
+	return append([]*command{demoCommand(), buildCommand(), devCommand(), patchBuildCommand(), keygenCommand(), bundleCommand(), verifyCommand()}, adminCommands()...)
 }
 
 // errBadArgs marks an error in a command line: it is printed with the

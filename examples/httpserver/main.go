@@ -4,7 +4,7 @@
 //
 // Usage:
 //
-//	httpserver [-addr 127.0.0.1:8080] [-patches ./patches] [flags]
+//	httpserver [-addr 127.0.0.1:8080] [-patches ./patches] [-admin-socket PATH] [-trust PUB] [flags]
 //
 // It serves GET /greet?name=NAME, /price?isbn=ISBN&qty=N,
 // /books?q=QUERY, /recommend?isbn=ISBN&n=N, /admin/patches, the
@@ -29,7 +29,9 @@ import (
 	"time"
 
 	"github.com/hotpatch-go/hotpatch"
+	"github.com/hotpatch-go/hotpatch/admin"
 	"github.com/hotpatch-go/hotpatch/baseline"
+	"github.com/hotpatch-go/hotpatch/bundle"
 	"github.com/hotpatch-go/hotpatch/examples/httpserver/symbols"
 	"github.com/hotpatch-go/hotpatch/hotswap"
 	"github.com/hotpatch-go/hotpatch/loader/script"
@@ -88,6 +90,12 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, ready f
 	rollback := fs.Int("rollback-after", 3, "revert a patch on probation after `n` failed requests (0: no count threshold)")
 	ratio := fs.Float64("rollback-ratio", 0, "revert a patch on probation when this `fraction` of its requests fail, once it served 20 (0: no ratio threshold)")
 	window := fs.Duration("probation", time.Minute, "how long a new patch stays on probation before it is committed")
+	adminSocket := fs.String("admin-socket", "", "serve the admin API (hotpatch status, push, revert, restart) on the unix socket `path` (default: off)")
+	var trust []string
+	fs.Func("trust", "load signed bundles (*.hpatch) and accept the signatures of the public keys in `file` (hotpatch keygen's NAME.pub; repeatable); unsigned bundles load too", func(s string) error {
+		trust = append(trust, s)
+		return nil
+	})
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -116,6 +124,19 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, ready f
 		// panic that follows is reported and counts toward rollback.
 		Script:   script.Options{EvalTimeout: *evalTimeout, CallTimeout: 10 * time.Second, MaxSize: *maxSize, Stdout: stdout, Stderr: stderr},
 		Baseline: step}
+	if *adminSocket != "" {
+		opts.Admin = &admin.Options{Socket: *adminSocket}
+	}
+	if len(trust) > 0 {
+		opts.Bundles = &bundle.Policy{}
+		for _, f := range trust {
+			keys, err := bundle.ReadTrusted(f)
+			if err != nil {
+				return fmt.Errorf("-trust: %w", err)
+			}
+			opts.Bundles.Trusted = append(opts.Bundles.Trusted, keys...)
+		}
+	}
 	hp, err := hotpatch.New(opts)
 	if errors.Is(err, baseline.ErrNotSupported) {
 		log.Warn("no graceful restart on this platform: SIGHUP does nothing", "err", err)
