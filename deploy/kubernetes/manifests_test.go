@@ -28,9 +28,7 @@ const example = "../../examples/httpserver"
 
 // pendingFlags are flags the manifests pass that the example does not
 // define yet, with why. Each is checked like the others once it exists.
-var pendingFlags = map[string]string{
-	"admin-socket": "the admin API on a unix socket (Options.Admin), being added to the example",
-}
+var pendingFlags = map[string]string{}
 
 // manifests is what the YAML files of this directory hold, by kind.
 type manifests struct {
