@@ -35,6 +35,8 @@ import (
 // it, and the process patch.
 var fixtures struct {
 	server, so, proc string
+	sampleSO         string // native.sample/search_native.go
+	sampleProc       string // patches.sample/price_clearance.go as a process patch
 	err              error // why they could not be built; the tests that need them fail with it
 }
 
@@ -78,16 +80,27 @@ func buildFixtures(dir string) error {
 	}
 	server := filepath.Join(dir, "grpcserver")
 	so, proc := filepath.Join(dir, "mark.so"), filepath.Join(dir, "mark.proc")
+	sampleSO, sampleProc := filepath.Join(dir, "search_native.so"), filepath.Join(dir, "price_clearance.proc")
 	procErr := make(chan error, 1)
-	go func() { procErr <- run("patch", "build", "--kind", "process", "-o", proc, "testdata/process/mark.go") }()
+	go func() {
+		err := run("patch", "build", "--kind", "process", "-o", proc, "testdata/process/mark.go")
+		if err == nil {
+			err = run("patch", "build", "--kind", "process", "-o", sampleProc, "patches.sample/price_clearance.go")
+		}
+		procErr <- err
+	}()
 	err := run(append(append([]string{"build", "-o", server}, testbuild.Flags()...), ".")...)
 	if err == nil {
 		err = run("patch", "build", "--baseline", server, "-o", so, "testdata/native/mark.go")
+	}
+	if err == nil {
+		err = run("patch", "build", "--baseline", server, "-o", sampleSO, "native.sample/search_native.go")
 	}
 	if err := errors.Join(err, <-procErr); err != nil {
 		return err
 	}
 	fixtures.server, fixtures.so, fixtures.proc = server, so, proc
+	fixtures.sampleSO, fixtures.sampleProc = sampleSO, sampleProc
 	return nil
 }
 
@@ -455,3 +468,64 @@ func Audit(items []stock.Item) []stock.Finding {
 	return out
 }
 `
+
+// TestSamples follows the README's native and process tours: the native
+// sample built against the baseline, a sample script built as a process
+// patch, and garbage in place of each.
+func TestSamples(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the server and patches")
+	}
+	c := startChild(t)
+	conn, err := grpc.NewClient(c.addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	inv := inventorypb.NewInventoryClient(conn)
+	search := func(q string) int {
+		r, err := inv.Search(context.Background(), &inventorypb.SearchRequest{Query: q})
+		if err != nil {
+			t.Fatalf("Search(%q): %v", q, err)
+		}
+		return len(r.Items)
+	}
+	quote := func() string {
+		q, err := inv.Quote(context.Background(), &inventorypb.QuoteRequest{Sku: "TAPE-DUCT", Qty: 10})
+		if err != nil {
+			t.Fatalf("Quote: %v", err)
+		}
+		return q.Note
+	}
+	if n := search("under 5"); n != 0 {
+		t.Fatalf("baseline: Search(under 5) found %d items", n)
+	}
+	so, err := os.ReadFile(fixtures.sampleSO)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proc, err := os.ReadFile(fixtures.sampleProc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := drop(t, c.dir, "search.so", so)
+	waitFor(t, "the native search", func() bool { return search("under 5") == 5 })
+	drop(t, c.dir, "price.proc", proc)
+	waitFor(t, "the clearance from a process", func() bool { return strings.Contains(quote(), "supplies clearance") })
+	if err := os.Remove(path); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the baseline search", func() bool { return search("under 5") == 0 })
+
+	// Garbage is refused, and what served keeps serving.
+	drop(t, c.dir, "junk.so", []byte("this is not an ELF file"))
+	drop(t, c.dir, "junk.proc", []byte("#!/bin/sh\necho not a plugin\n"))
+	waitFor(t, "both refusals", func() bool {
+		logs := c.logs.String()
+		return strings.Contains(logs, "junk.so") && strings.Contains(logs, "not a native patch") &&
+			strings.Count(logs, "event=rejected") >= 2
+	})
+	if !strings.Contains(quote(), "supplies clearance") || search("under 5") != 0 {
+		t.Errorf("after the refusals: %q, Search(under 5) = %d", quote(), search("under 5"))
+	}
+}

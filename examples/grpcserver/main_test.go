@@ -283,3 +283,68 @@ func TestScriptSamples(t *testing.T) {
 	}
 	waitFor(t, "the list price back", func() bool { return s.quote(t, "TAPE-DUCT", 10).Note == "list price" })
 }
+
+// TestBadPatches: a script that does not fit its slot is refused and the
+// baseline keeps serving; one that panics is answered with Internal,
+// counted by the interceptor, and rolled back after three failures.
+func TestBadPatches(t *testing.T) {
+	s := startInProcess(t)
+	drop(t, s.dir, "wrong.go", []byte(`package patch
+
+import "github.com/hotpatch-go/hotpatch/examples/grpcserver/stock"
+
+//hotpatch:slot inventory.Price
+func Price(it stock.Item) stock.Quote { return stock.Quote{} }
+`))
+	waitFor(t, "the refusal", func() bool { return strings.Contains(s.logs.String(), "wrong.go:5:1") })
+	if !strings.Contains(s.logs.String(), "slot inventory.Price: implementation has type func(stock.Item) stock.Quote, slot has type func(stock.Item, int) stock.Quote") {
+		t.Errorf("the refusal does not say why:\n%s", s.logs)
+	}
+	if q := s.quote(t, "NUT-M6", 1); q.Note != "list price" {
+		t.Errorf("after the refusal: %v", q)
+	}
+
+	drop(t, s.dir, "panics.go", []byte(`package patch
+
+import "github.com/hotpatch-go/hotpatch/examples/grpcserver/stock"
+
+//hotpatch:slot inventory.Audit
+func Audit(items []stock.Item) []stock.Finding {
+	return []stock.Finding{stock.Assess(items[len(items)])}
+}
+`))
+	waitFor(t, "the panicking patch", func() bool { return strings.Contains(s.logs.String(), "msg=\"hotswap: applied\"") })
+	var codesSeen []codes.Code
+	waitFor(t, "the rollback", func() bool {
+		err := streamErr(s.inv, &inventorypb.AuditRequest{})
+		if err == nil {
+			return strings.Contains(s.logs.String(), "event=rolled-back")
+		}
+		codesSeen = append(codesSeen, status.Code(err))
+		return false
+	})
+	if len(codesSeen) == 0 || len(codesSeen) > 3 {
+		t.Errorf("the panicking patch answered %v before its rollback, want 1 to 3 Internal", codesSeen)
+	}
+	for _, c := range codesSeen {
+		if c != codes.Internal {
+			t.Errorf("a panic answered %v, want Internal", c)
+		}
+	}
+	if got := len(s.audit(t, "", 1)); got != 12 {
+		t.Errorf("after the rollback: %d findings", got)
+	}
+
+	// A patch that returns too few findings fails its calls with Internal.
+	drop(t, s.dir, "panics.go", []byte(`package patch
+
+import "github.com/hotpatch-go/hotpatch/examples/grpcserver/stock"
+
+//hotpatch:slot inventory.Audit
+func Audit(items []stock.Item) []stock.Finding { return nil }
+`))
+	waitFor(t, "the short patch", func() bool {
+		err := streamErr(s.inv, &inventorypb.AuditRequest{})
+		return status.Code(err) == codes.Internal && strings.Contains(err.Error(), "returned 0 findings for 12 items")
+	})
+}

@@ -21,9 +21,9 @@ import (
 type server struct {
 	inventorypb.UnimplementedInventoryServer
 
-	items []stock.Item            // never changed after newServer
-	bySKU map[string]stock.Item   // never changed after newServer
-	cats  map[string]bool         // the categories; never changed after newServer
+	items []stock.Item          // never changed after newServer
+	bySKU map[string]stock.Item // never changed after newServer
+	cats  map[string]bool       // the categories; never changed after newServer
 	price *registry.Func[func(it stock.Item, qty int) stock.Quote]
 	find  *registry.Func[func(items []stock.Item, query string) []stock.Item]
 	audit *registry.Func[func(items []stock.Item) []stock.Finding]

@@ -1,24 +1,26 @@
 package patch
 
 import (
+	"strconv"
 	"strings"
 
 	"github.com/hotpatch-go/hotpatch/examples/grpcserver/stock"
 )
 
-// Search also finds an item by the start of its SKU, so "blt" lists every
-// bolt: compiled Go, loaded into the server as a plugin, calling the
-// server's own stock package.
+// Search also understands "under N": the items whose unit price is under
+// N dollars. Compiled Go, loaded into the server as a plugin, calling the
+// server's own stock package for every other query.
 //
 //hotpatch:slot inventory.Search
 func Search(items []stock.Item, query string) []stock.Item {
-	found := stock.Search(items, query)
-	if len(found) > 0 || query == "" {
-		return found
+	rest, ok := strings.CutPrefix(strings.TrimSpace(query), "under ")
+	dollars, err := strconv.Atoi(strings.TrimPrefix(strings.TrimSpace(rest), "$"))
+	if !ok || err != nil {
+		return stock.Search(items, query)
 	}
-	prefix := strings.ToUpper(strings.TrimSpace(query))
+	var found []stock.Item
 	for _, it := range items {
-		if strings.HasPrefix(it.SKU, prefix) {
+		if it.Unit < stock.Cents(dollars*100) {
 			found = append(found, it)
 		}
 	}
