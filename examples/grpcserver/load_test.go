@@ -37,7 +37,7 @@ var fixtures struct {
 	server, so, proc string
 	sampleSO         string // native.sample/search_native.go
 	sampleProc       string // patches.sample/price_clearance.go as a process patch
-	err              error // why they could not be built; the tests that need them fail with it
+	err              error  // why they could not be built; the tests that need them fail with it
 }
 
 func TestMain(m *testing.M) {
