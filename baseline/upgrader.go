@@ -312,8 +312,15 @@ func (u *Upgrader) Restart(ctx context.Context) error {
 	u.wg.Add(1)
 	go func() {
 		defer u.wg.Done()
-		defer func() { <-u.busy }()
-		res <- u.attempt()
+		// Free the step before the caller learns the outcome, so that a
+		// trigger right after a failed attempt is not refused as one in
+		// progress.
+		var err error
+		func() {
+			defer func() { <-u.busy }()
+			err = u.attempt()
+		}()
+		res <- err
 	}()
 	select {
 	case err := <-res:
