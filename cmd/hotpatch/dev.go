@@ -6,10 +6,13 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"go/build"
 	"go/scanner"
 	"io"
 	"io/fs"
 	"os"
+	"os/signal"
+	"path"
 	"path/filepath"
 	"regexp"
 	"runtime"
@@ -17,6 +20,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/hotpatch-go/hotpatch/internal/patchbuild"
@@ -108,6 +112,12 @@ func runDev(ctx context.Context, o devOptions, stdout, stderr io.Writer) (err er
 	if runtime.GOOS != "linux" {
 		return errDevNotSupported
 	}
+	// SIGTERM (kill, a process manager) and SIGHUP (the terminal closed)
+	// end the loop as Ctrl-C does: the server runs in a process group of
+	// its own, and nothing else would stop it or remove the temporary
+	// directory.
+	ctx, stopSignals := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGHUP)
+	defer stopSignals()
 	dir, err := filepath.Abs(o.pkg)
 	if err != nil {
 		return err
@@ -330,13 +340,17 @@ func (l *devLoop) change(ctx context.Context, states map[string]fileState) {
 // functions to patch, or why a baseline step is needed, or the syntax
 // errors of the new files.
 func (l *devLoop) decide(now map[string][]byte) ([]hotEdit, string, scanner.ErrorList) {
+	// Files the build leaves out (//go:build ignore, x_windows.go) are
+	// not the server's code: editing one changes nothing, and a file
+	// that joins or leaves the build is new or removed code.
+	now, base := inBuild(now), inBuild(l.base)
 	var perr scanner.ErrorList
 	parsed := map[string]*srcFile{}
 	for rel, b := range now {
 		if !strings.HasSuffix(rel, ".go") {
 			continue
 		}
-		if old, ok := l.base[rel]; ok && bytes.Equal(old, b) {
+		if old, ok := base[rel]; ok && bytes.Equal(old, b) {
 			continue
 		}
 		f, err := parseSrc(rel, b)
@@ -355,7 +369,7 @@ func (l *devLoop) decide(now map[string][]byte) ([]hotEdit, string, scanner.Erro
 	var edits []hotEdit
 	for _, rel := range sortedKeys(now) {
 		b := now[rel]
-		old, ok := l.base[rel]
+		old, ok := base[rel]
 		switch {
 		case ok && bytes.Equal(old, b):
 			continue
@@ -374,7 +388,7 @@ func (l *devLoop) decide(now map[string][]byte) ([]hotEdit, string, scanner.Erro
 		}
 		edits = append(edits, e...)
 	}
-	for rel := range l.base {
+	for rel := range base {
 		if _, ok := now[rel]; !ok {
 			return nil, rel + " removed", nil
 		}
@@ -474,7 +488,7 @@ func (l *devLoop) pkgOf(f *srcFile) (pkgInfo, string) {
 	if dir != "." {
 		p.path += "/" + dir
 	}
-	for rel, b := range l.cur {
+	for rel, b := range inBuild(l.cur) {
 		if filepath.ToSlash(filepath.Dir(rel)) != dir || !strings.HasSuffix(rel, ".go") {
 			continue
 		}
@@ -526,6 +540,27 @@ func (l *devLoop) build(ctx context.Context) error {
 		return errors.New(msg)
 	}
 	return nil
+}
+
+// inBuild is files without the .go files the build leaves out for their
+// name or their //go:build line, as "go build" on this platform with cgo
+// on (the baseline's build) sees them. A file that does not parse stays,
+// so that its syntax error is shown.
+func inBuild(files map[string][]byte) map[string][]byte {
+	ctxt := build.Default
+	ctxt.CgoEnabled = true
+	out := make(map[string][]byte, len(files))
+	for rel, b := range files {
+		if strings.HasSuffix(rel, ".go") {
+			ctxt.OpenFile = func(string) (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(b)), nil }
+			dir, name := path.Split(rel)
+			if ok, err := ctxt.MatchFile(dir, name); err == nil && !ok {
+				continue
+			}
+		}
+		out[rel] = b
+	}
+	return out
 }
 
 func sortedKeys[V any](m map[string]V) []string {
