@@ -121,3 +121,82 @@ func TestAttackDevSIGTERM(t *testing.T) {
 		}
 	}
 }
+
+// devFakeSrc is a main package that stands in for a hotpatch server in
+// the loop's tests that need no real one: it refuses every restart, as a
+// baseline step whose new binary crashes on start is refused, and has a
+// slot whose body uses nothing of its package.
+const devFakeSrc = `package main
+
+import (
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func helper() int { return 1 }
+
+// Answer backs a slot.
+//
+//hotpatch:slot fake.Answer
+func Answer() string {
+	return "one"
+}
+
+func main() {
+	c := make(chan os.Signal, 1)
+	signal.Notify(c, syscall.SIGHUP)
+	fmt.Println("up", helper(), Answer())
+	for range c {
+		fmt.Println("level=ERROR msg=\"baseline: restart failed; still serving\" err=\"the new process exited: panic\"")
+	}
+}
+`
+
+// devFake writes the fake server's module into a new directory.
+func devFake(t *testing.T) string {
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "go.mod"), "module example.com/fake\n\ngo 1.26.0\n")
+	writeFile(t, filepath.Join(dir, "main.go"), devFakeSrc)
+	return dir
+}
+
+// TestAttackDevFailedStep: a baseline step the server refuses (the new
+// binary crashed on start) leaves the old baseline serving, so the next
+// save is compared with that one: an edit of a slot body alone is not
+// hot while the refused non-slot change is still unserved.
+func TestAttackDevFailedStep(t *testing.T) {
+	dir := devFake(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	out := &devOutput{more: make(chan struct{}, 1)}
+	done := make(chan int, 1)
+	go func() { done <- run(ctx, []string{"dev", "--debounce", "30ms", "--wait", "3s", dir}, out, out) }()
+	defer func() {
+		cancel()
+		<-done
+	}()
+	from := 0
+	out.next(t, &from, "started")
+	writeFile(t, filepath.Join(dir, "main.go"), strings.Replace(devFakeSrc, "return 1", "return 2", 1))
+	if line := out.next(t, &from, "main.go:"); !strings.Contains(line, "baseline step failed") {
+		t.Fatalf("a refused restart: %s", line)
+	}
+	src := strings.Replace(devFakeSrc, "return 1", "return 2", 1)
+	writeFile(t, filepath.Join(dir, "main.go"), strings.Replace(src, `return "one"`, `return "two"`, 1))
+	if line := out.next(t, &from, "main.go:"); !strings.Contains(line, "func helper changed") {
+		t.Errorf("after a refused step, a slot body edit: %s\nwant the step again, for func helper", line)
+	}
+}
+
+// TestAttackDevInterruptedBuild: Ctrl-C while the first build runs is
+// not a failed build: nothing is reported as an error.
+func TestAttackDevInterruptedBuild(t *testing.T) {
+	dir := devFake(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	out := &devOutput{more: make(chan struct{}, 1)}
+	if code := run(ctx, []string{"dev", dir}, out, out); code != 0 || out.String() != "" {
+		t.Errorf("Ctrl-C during the build: exit %d, output %q; want 0 and nothing", code, out.String())
+	}
+}

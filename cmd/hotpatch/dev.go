@@ -170,6 +170,9 @@ func (l *devLoop) run(ctx context.Context) error {
 	snap := l.read(l.seen)
 	start := time.Now()
 	if err := l.build(ctx); err != nil {
+		if ctx.Err() != nil {
+			return nil // Ctrl-C during the build: not a failed build
+		}
 		return err
 	}
 	l.base, l.cur = snap, snap
@@ -329,6 +332,9 @@ func (l *devLoop) change(ctx context.Context, states map[string]fileState) {
 	}
 	pid, err := l.step(ctx, now)
 	l.cur = now
+	if ctx.Err() != nil {
+		return // stopping: the step was cut short, not failed
+	}
 	if err != nil {
 		l.out.status(colRed, fmt.Sprintf("%s: baseline step failed; the old code keeps serving:\n%s\n(not hot: %s)", names, err, reason))
 		return
@@ -516,16 +522,23 @@ func (l *devLoop) step(ctx context.Context, now map[string][]byte) (int, error) 
 	for slot := range l.scripts {
 		l.drop(slot)
 	}
-	l.base = now
 	if l.srv == nil {
 		srv, err := startDevServer(l.link, append(l.o.serverArgs, l.o.patchFlag, l.patchDir), l.out)
 		if err != nil {
 			return 0, err
 		}
 		l.srv = srv
+		l.base = now
 		return srv.pid(), nil
 	}
-	return l.srv.restart(ctx, l.o.wait)
+	pid, err := l.srv.restart(ctx, l.o.wait)
+	if err != nil {
+		// The old baseline serves on: the next save is compared with
+		// its source, not with the refused one.
+		return 0, err
+	}
+	l.base = now
+	return pid, nil
 }
 
 // build builds the baseline under l.link, "hotpatch build -versioned".
