@@ -68,7 +68,8 @@ func slotOf(fd *ast.FuncDecl) string {
 
 // decl is a top-level declaration reduced to what decides the rule.
 type decl struct {
-	key  string   // "func Greet", "type Book", "import", ...
+	key  string   // "func Greet", "type Book", "imports", ...; "#2" on for a repeated one
+	name string   // key without the "#2"
 	toks []string // its tokens, without the body of a slot function
 	slot string   // for a slot function: the slot
 	body []string // for a slot function: the tokens of its body
@@ -103,6 +104,17 @@ func (f *srcFile) decls() []decl {
 				from = off(d.Doc.Pos())
 			}
 			out = append(out, decl{key: genKey(d), toks: toks(from, to)})
+		}
+	}
+	// Keys repeat (two init funcs, "var _ I = (*T)(nil)" lines, import
+	// "C" beside the import block): the n-th of a key is compared with
+	// the n-th.
+	seen := map[string]int{}
+	for i := range out {
+		d := &out[i]
+		d.name = d.key
+		if seen[d.key]++; seen[d.key] > 1 {
+			d.key += fmt.Sprintf(" #%d", seen[d.key])
 		}
 	}
 	return out
@@ -205,20 +217,20 @@ func compareFile(old, cur *srcFile) (edits []hotEdit, reason string) {
 		o, ok := om[d.key]
 		switch {
 		case !ok:
-			return nil, fmt.Sprintf("%s: new %s", cur.rel, d.key)
+			return nil, fmt.Sprintf("%s: new %s", cur.rel, d.name)
 		case !slices.Equal(o.toks, d.toks):
 			what := "changed"
 			if o.slot != "" || d.slot != "" {
 				what = "changed outside its body (signature, doc directive)"
 			}
-			return nil, fmt.Sprintf("%s: %s %s", cur.rel, d.key, what)
+			return nil, fmt.Sprintf("%s: %s %s", cur.rel, d.name, what)
 		case d.slot != "" && !slices.Equal(o.body, d.body):
 			edits = append(edits, hotEdit{slot: d.slot, fn: d.fd.Name.Name, file: cur, fd: d.fd})
 		}
 	}
 	for _, d := range od {
 		if _, ok := nm[d.key]; !ok {
-			return nil, fmt.Sprintf("%s: %s removed", cur.rel, d.key)
+			return nil, fmt.Sprintf("%s: %s removed", cur.rel, d.name)
 		}
 	}
 	// Same declarations in another order: the order of var
