@@ -200,3 +200,23 @@ func TestAttackDevInterruptedBuild(t *testing.T) {
 		t.Errorf("Ctrl-C during the build: exit %d, output %q; want 0 and nothing", code, out.String())
 	}
 }
+
+// TestAttackDevCommentOnly: a save that changes only comments or layout
+// is a no-op, and says so: not "hot", not "back to the baseline" (nothing
+// was patched before it).
+func TestAttackDevCommentOnly(t *testing.T) {
+	root := t.TempDir()
+	src := devFakeSrc
+	writeFile(t, filepath.Join(root, "main.go"), src)
+	out := &devOutput{more: make(chan struct{}, 1)}
+	l := &devLoop{o: devOptions{wait: time.Second}, out: newDevOut(out), root: root, modPath: "example.com/fake", pkgRel: ".",
+		scripts: map[string][]byte{}, files: map[string]string{}, srv: &devServer{pgid: syscall.Getpgrp()}}
+	l.seen = l.scan()
+	l.base = l.read(l.seen)
+	l.cur = l.base
+	writeFile(t, filepath.Join(root, "main.go"), strings.Replace(src, "// Answer backs a slot.", "// Answer backs a slot; a new comment.", 1))
+	l.change(context.Background(), l.scan())
+	if got := out.String(); !strings.Contains(got, "no change to the code") {
+		t.Errorf("a comment-only save: %q", got)
+	}
+}

@@ -316,14 +316,17 @@ func (l *devLoop) change(ctx context.Context, states map[string]fileState) {
 		l.cur = now
 		return
 	case reason == "" && l.srv != nil:
-		err := l.hot(ctx, edits)
+		applied, dropped, err := l.hot(ctx, edits)
 		if err == nil {
 			l.cur = now
-			if len(edits) == 0 {
+			switch {
+			case applied == 0 && dropped == 0:
+				l.out.status(colGreen, fmt.Sprintf("%s: no change to the code (comments, layout, or files outside the build)", names))
+			case applied == 0:
 				l.out.status(colGreen, fmt.Sprintf("%s: back to the running baseline in %s", names, since(saved)))
-				return
+			default:
+				l.out.status(colGreen, fmt.Sprintf("%s: hot (script) in %s", names, since(saved)))
 			}
-			l.out.status(colGreen, fmt.Sprintf("%s: hot (script) in %s", names, since(saved)))
 			return
 		}
 		reason = err.Error()
@@ -408,7 +411,8 @@ func (l *devLoop) decide(now map[string][]byte) ([]hotEdit, string, scanner.Erro
 
 // hot writes one script per changed slot (and removes those of the slots
 // whose body is the baseline's again), and waits for each to be applied.
-func (l *devLoop) hot(ctx context.Context, edits []hotEdit) error {
+// It returns how many scripts it applied and removed.
+func (l *devLoop) hot(ctx context.Context, edits []hotEdit) (applied, dropped int, err error) {
 	want := map[string][]byte{}
 	for _, e := range edits {
 		pkg, why := l.pkgOf(e.file)
@@ -418,12 +422,13 @@ func (l *devLoop) hot(ctx context.Context, edits []hotEdit) error {
 			want[e.slot] = src
 		}
 		if why != "" {
-			return errors.New(why)
+			return 0, 0, errors.New(why)
 		}
 	}
 	for slot := range l.scripts {
 		if _, ok := want[slot]; !ok {
 			l.drop(slot)
+			dropped++
 		}
 	}
 	for _, slot := range sortedKeys(want) {
@@ -432,11 +437,12 @@ func (l *devLoop) hot(ctx context.Context, edits []hotEdit) error {
 			continue
 		}
 		if err := l.apply(ctx, slot, src); err != nil {
-			return err
+			return applied, dropped, err
 		}
 		l.scripts[slot] = src
+		applied++
 	}
-	return nil
+	return applied, dropped, nil
 }
 
 // apply writes the script for slot (a new file, renamed into place) and
