@@ -124,16 +124,36 @@ func TestAttackDevSIGTERM(t *testing.T) {
 
 // devFakeSrc is a main package that stands in for a hotpatch server in
 // the loop's tests that need no real one: it refuses every restart, as a
-// baseline step whose new binary crashes on start is refused, and has a
-// slot whose body uses nothing of its package.
+// baseline step whose new binary crashes on start is refused, says it
+// applied each new file of its patch directory (its last argument), and
+// has a slot whose body uses nothing of its package.
 const devFakeSrc = `package main
 
 import (
 	"fmt"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
+	"time"
 )
+
+func watch(dir string) {
+	seen := map[string]bool{}
+	for {
+		ents, _ := os.ReadDir(dir)
+		now := map[string]bool{}
+		for _, e := range ents {
+			p := filepath.Join(dir, e.Name())
+			now[p] = true
+			if !seen[p] {
+				fmt.Printf("level=INFO msg=\"hotswap: applied\" source=%s\n", p)
+			}
+		}
+		seen = now
+		time.Sleep(10 * time.Millisecond)
+	}
+}
 
 func helper() int { return 1 }
 
@@ -148,6 +168,7 @@ func main() {
 	c := make(chan os.Signal, 1)
 	signal.Notify(c, syscall.SIGHUP)
 	fmt.Println("up", helper(), Answer())
+	go watch(os.Args[len(os.Args)-1])
 	for range c {
 		fmt.Println("level=ERROR msg=\"baseline: restart failed; still serving\" err=\"the new process exited: panic\"")
 	}
@@ -177,10 +198,27 @@ func TestAttackDevFailedStep(t *testing.T) {
 		<-done
 	}()
 	from := 0
-	out.next(t, &from, "started")
-	writeFile(t, filepath.Join(dir, "main.go"), strings.Replace(devFakeSrc, "return 1", "return 2", 1))
+	line := out.next(t, &from, "started")
+	pid := regexp.MustCompile(`\(pid (\d+)\)`).FindStringSubmatch(line)
+	if pid == nil {
+		t.Fatalf("no pid in %q", line)
+	}
+	cmdline, _ := os.ReadFile("/proc/" + pid[1] + "/cmdline")
+	args := strings.Split(strings.TrimRight(string(cmdline), "\x00"), "\x00")
+	patchDir := args[len(args)-1]
+
+	hot := strings.Replace(devFakeSrc, `return "one"`, `return "hot"`, 1)
+	writeFile(t, filepath.Join(dir, "main.go"), hot)
+	if line := out.next(t, &from, "main.go:"); !strings.Contains(line, "hot (script)") {
+		t.Fatalf("a slot body edit: %s", line)
+	}
+	writeFile(t, filepath.Join(dir, "main.go"), strings.Replace(hot, "return 1", "return 2", 1))
 	if line := out.next(t, &from, "main.go:"); !strings.Contains(line, "baseline step failed") {
 		t.Fatalf("a refused restart: %s", line)
+	}
+	// The old process serves on, and so does its hot edit.
+	if ents, _ := os.ReadDir(patchDir); len(ents) != 1 {
+		t.Errorf("after a refused restart, the patch directory holds %d scripts, want the hot edit's", len(ents))
 	}
 	src := strings.Replace(devFakeSrc, "return 1", "return 2", 1)
 	writeFile(t, filepath.Join(dir, "main.go"), strings.Replace(src, `return "one"`, `return "two"`, 1))

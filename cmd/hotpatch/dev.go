@@ -10,6 +10,7 @@ import (
 	"go/scanner"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
 	"os/signal"
 	"path"
@@ -525,6 +526,7 @@ func (l *devLoop) step(ctx context.Context, now map[string][]byte) (int, error) 
 	}
 	// The new baseline holds every edit: the scripts go. The old
 	// process serves its own baseline for the moment of the restart.
+	kept := maps.Clone(l.scripts)
 	for slot := range l.scripts {
 		l.drop(slot)
 	}
@@ -540,7 +542,15 @@ func (l *devLoop) step(ctx context.Context, now map[string][]byte) (int, error) 
 	pid, err := l.srv.restart(ctx, l.o.wait)
 	if err != nil {
 		// The old baseline serves on: the next save is compared with
-		// its source, not with the refused one.
+		// its source, not with the refused one, and its hot edits are
+		// applied again.
+		for _, slot := range sortedKeys(kept) {
+			if aerr := l.apply(ctx, slot, kept[slot]); aerr != nil {
+				err = errors.Join(err, fmt.Errorf("the last hot edit of %s is not serving: %w", slot, aerr))
+				continue
+			}
+			l.scripts[slot] = kept[slot]
+		}
 		return 0, err
 	}
 	l.base = now
