@@ -5,10 +5,12 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"os/signal"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -256,5 +258,78 @@ func TestAttackDevCommentOnly(t *testing.T) {
 	l.change(context.Background(), l.scan())
 	if got := out.String(); !strings.Contains(got, "no change to the code") {
 		t.Errorf("a comment-only save: %q", got)
+	}
+}
+
+// procChildren lists the live children of pid with their command lines.
+func procChildren(pid int) map[int]string {
+	out := map[int]string{}
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		p, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		i := bytes.LastIndexByte(b, ')')
+		f := strings.Fields(string(b[i+1:]))
+		if len(f) < 2 || f[0] == "Z" {
+			continue
+		}
+		if pp, _ := strconv.Atoi(f[1]); pp == pid {
+			cl, _ := os.ReadFile("/proc/" + e.Name() + "/cmdline")
+			out[p] = string(bytes.ReplaceAll(cl, []byte{0}, []byte(" ")))
+		}
+	}
+	return out
+}
+
+// TestAttackDevCtrlCMidBuild: Ctrl-C while go build runs leaves no
+// process of the build and no work directory of the go command behind.
+func TestAttackDevCtrlCMidBuild(t *testing.T) {
+	dir := devFake(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	out := &devOutput{more: make(chan struct{}, 1)}
+	done := make(chan int, 1)
+	go func() { done <- run(ctx, []string{"dev", dir}, out, out) }()
+	// Wait for a tool the go command runs (the linker, at least).
+	var work string
+	var tools []int
+	deadline := time.Now().Add(time.Minute)
+	for work == "" {
+		if time.Now().After(deadline) {
+			t.Fatalf("no go build with a tool running seen; output:\n%s", out.String())
+		}
+		for p, cl := range procChildren(os.Getpid()) {
+			if strings.Contains(cl, "hotpatch-dev-") && strings.Contains(cl, " build ") {
+				for tp, tcl := range procChildren(p) {
+					if m := regexp.MustCompile(`/\S*go-build\d+`).FindString(tcl); m != "" {
+						work = m
+						tools = append(tools, p, tp)
+					}
+				}
+			}
+		}
+		runtime.Gosched()
+	}
+	cancel()
+	select {
+	case <-done:
+	case <-time.After(time.Minute):
+		t.Fatal("hotpatch dev did not stop")
+	}
+	for _, p := range tools {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p))
+		if err == nil && !bytes.Contains(b, []byte(") Z")) {
+			t.Errorf("a process of the build is left: %s", b)
+		}
+	}
+	if _, err := os.Stat(work); err == nil {
+		os.RemoveAll(work)
+		t.Errorf("the go command's work directory %s left behind", work)
 	}
 }

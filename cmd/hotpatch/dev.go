@@ -12,6 +12,7 @@ import (
 	"io/fs"
 	"maps"
 	"os"
+	"os/exec"
 	"os/signal"
 	"path"
 	"path/filepath"
@@ -98,6 +99,7 @@ type devLoop struct {
 	tmp      string // the private temporary directory
 	patchDir string
 	link     string // tmp/bin/NAME, the link the server runs from
+	goCmd    string // tmp/go: the go command, with its work directory in tmp
 
 	seen    map[string]fileState // by module-relative path: the last poll
 	base    map[string][]byte    // the running baseline's source
@@ -157,6 +159,9 @@ func runDev(ctx context.Context, o devOptions, stdout, stderr io.Writer) (err er
 	if err := os.MkdirAll(l.patchDir, 0o755); err != nil {
 		return err
 	}
+	if l.goCmd, err = goWithTmp(tmp); err != nil {
+		return err
+	}
 	defer func() {
 		if l.srv != nil {
 			err = errors.Join(err, l.srv.stop())
@@ -175,6 +180,9 @@ func (l *devLoop) run(ctx context.Context) error {
 			return nil // Ctrl-C during the build: not a failed build
 		}
 		return err
+	}
+	if ctx.Err() != nil {
+		return nil
 	}
 	l.base, l.cur = snap, snap
 	srv, err := startDevServer(l.link, append(l.o.serverArgs, l.o.patchFlag, l.patchDir), l.out)
@@ -557,11 +565,67 @@ func (l *devLoop) step(ctx context.Context, now map[string][]byte) (int, error) 
 	return pid, nil
 }
 
+// goWithTmp writes tmp/go, the go command with its work directories
+// (GOTMPDIR) in tmp: a build cut short by Ctrl-C leaves nothing behind
+// once tmp is removed.
+func goWithTmp(tmp string) (string, error) {
+	goCmd, err := exec.LookPath("go")
+	if err != nil {
+		return "", fmt.Errorf("hotpatch dev builds with the go command: %w", err)
+	}
+	if goCmd, err = filepath.Abs(goCmd); err != nil {
+		return "", err
+	}
+	work := filepath.Join(tmp, "gotmp")
+	if err := os.MkdirAll(work, 0o755); err != nil {
+		return "", err
+	}
+	quote := func(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
+	wrapper := filepath.Join(tmp, "go")
+	script := "#!/bin/sh\nGOTMPDIR=" + quote(work) + " exec " + quote(goCmd) + " \"$@\"\n"
+	if err := os.WriteFile(wrapper, []byte(script), 0o755); err != nil {
+		return "", err
+	}
+	return wrapper, nil
+}
+
 // build builds the baseline under l.link, "hotpatch build -versioned".
 func (l *devLoop) build(ctx context.Context) error {
 	var log bytes.Buffer
 	opts := patchbuild.BaselineOptions{Package: "./" + l.pkgRel, Output: l.link, Dir: l.root}
-	if err := runVersionedBuild(ctx, opts, io.Discard, &log); err != nil {
+	opts.Go = l.goCmd
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	// On Ctrl-C the go command is stopped with its tools (killBuilds),
+	// not killed alone as a cancelled context would (its tools would
+	// run on); its work directory is in l.tmp.
+	bctx, hardStop := context.WithCancel(context.WithoutCancel(ctx))
+	defer hardStop()
+	built := make(chan struct{})
+	defer close(built)
+	go func() {
+		select {
+		case <-built:
+			return
+		case <-ctx.Done():
+		}
+		deadline := time.After(15 * time.Second)
+		tick := time.NewTicker(20 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			killBuilds(l.tmp)
+			select {
+			case <-built:
+				return
+			case <-deadline:
+				hardStop()
+				return
+			case <-tick.C:
+			}
+		}
+	}()
+	if err := runVersionedBuild(bctx, opts, io.Discard, &log); err != nil {
 		msg := err.Error()
 		// go build names files relative to its directory, the module's
 		// root: keep those; make absolute ones relative too.

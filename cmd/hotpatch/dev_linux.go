@@ -175,3 +175,55 @@ func groupPIDs(pgid int) []int {
 	}
 	return out
 }
+
+// killBuilds stops the go commands this process runs into dir (their
+// command line names it) with the tools they run: the go command has no
+// handler for SIGINT while it builds, and a killed one leaves its tools
+// running, so each tree is frozen (SIGSTOP, parents first, so that none
+// starts another) and then killed. The go command's work directory is in
+// dir (GOTMPDIR), removed with it.
+func killBuilds(dir string) {
+	children := map[int][]int{} // by parent
+	cmdlines := map[int]string{}
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		i := strings.LastIndexByte(string(b), ')')
+		if i < 0 {
+			continue
+		}
+		f := strings.Fields(string(b[i+1:]))
+		if len(f) < 2 || f[0] == "Z" {
+			continue
+		}
+		ppid, _ := strconv.Atoi(f[1])
+		children[ppid] = append(children[ppid], pid)
+		if cl, err := os.ReadFile("/proc/" + e.Name() + "/cmdline"); err == nil {
+			cmdlines[pid] = string(cl)
+		}
+	}
+	var tree []int
+	var add func(int)
+	add = func(pid int) {
+		tree = append(tree, pid)
+		_ = syscall.Kill(pid, syscall.SIGSTOP)
+		for _, c := range children[pid] {
+			add(c)
+		}
+	}
+	for _, pid := range children[os.Getpid()] {
+		if strings.Contains(cmdlines[pid], dir) {
+			add(pid)
+		}
+	}
+	for _, pid := range tree {
+		_ = syscall.Kill(pid, syscall.SIGKILL)
+	}
+}

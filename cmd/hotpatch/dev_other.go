@@ -18,3 +18,5 @@ func (*devServer) pid() int                                            { return 
 func (*devServer) alive() bool                                         { return false }
 func (*devServer) stop() error                                         { return nil }
 func (*devServer) restart(context.Context, time.Duration) (int, error) { return 0, errDevNotSupported }
+
+func killBuilds(string) {}
