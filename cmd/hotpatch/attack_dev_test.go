@@ -333,3 +333,38 @@ func TestAttackDevCtrlCMidBuild(t *testing.T) {
 		t.Errorf("the go command's work directory %s left behind", work)
 	}
 }
+
+// TestAttackDevServerExits: a server that exits on start (a panic, a
+// port in use) is reported when it exits, not at the next save, and the
+// next good save builds and starts it again.
+func TestAttackDevServerExits(t *testing.T) {
+	dir := devFake(t)
+	dying := strings.Replace(devFakeSrc, `	fmt.Println("up", helper(), Answer())`, `	fmt.Println("up", helper(), Answer())
+	if helper() == 1 {
+		fmt.Println("cannot listen: address in use")
+		os.Exit(3)
+	}`, 1)
+	writeFile(t, filepath.Join(dir, "main.go"), dying)
+	ctx, cancel := context.WithCancel(context.Background())
+	out := &devOutput{more: make(chan struct{}, 1)}
+	done := make(chan int, 1)
+	go func() { done <- run(ctx, []string{"dev", "--debounce", "30ms", dir}, out, out) }()
+	defer func() {
+		cancel()
+		<-done
+	}()
+	from := 0
+	out.next(t, &from, "started")
+	if line := out.next(t, &from, "not running"); !strings.Contains(line, "exited") {
+		t.Errorf("the server's exit: %s", line)
+	}
+	writeFile(t, filepath.Join(dir, "main.go"), strings.Replace(dying, "return 1", "return 2", 1))
+	line := out.next(t, &from, "main.go:")
+	m := regexp.MustCompile(`pid (\d+)`).FindStringSubmatch(line)
+	if m == nil {
+		t.Fatalf("after a good save: %s", line)
+	}
+	if _, err := os.Stat("/proc/" + m[1]); err != nil {
+		t.Errorf("pid %s is not running", m[1])
+	}
+}

@@ -107,6 +107,7 @@ type devLoop struct {
 	scripts map[string][]byte    // by slot: the script in the patch directory
 	files   map[string]string    // by slot: that script's file
 	srv     *devServer
+	srvDown bool // the server's exit was reported
 	seq     int
 }
 
@@ -200,6 +201,10 @@ func (l *devLoop) run(ctx context.Context) error {
 		case <-ctx.Done():
 			return nil
 		case <-tick.C:
+		}
+		if l.srv != nil && !l.srvDown && !l.srv.running() {
+			l.srvDown = true
+			l.out.status(colRed, fmt.Sprintf("the server is not running: %s (its output above says why); the next save builds and starts it", l.srv.exitDesc()))
 		}
 		now := l.scan()
 		if !sameStates(now, l.seen) {
@@ -310,8 +315,10 @@ func (l *devLoop) change(ctx context.Context, states map[string]fileState) {
 		names = strings.Join(files[:3], " ") + fmt.Sprintf(" (+%d)", len(files)-3)
 	}
 	if l.srv != nil && !l.srv.alive() {
-		l.out.status(colRed, "the server is not running; rebuilding")
-		l.srv = nil
+		if !l.srvDown {
+			l.out.status(colRed, "the server is not running; rebuilding")
+		}
+		l.srv, l.srvDown = nil, false
 	}
 
 	edits, reason, perr := l.decide(now)

@@ -27,7 +27,8 @@ type devServer struct {
 	mu      sync.Mutex // guards current
 	current int        // the PID serving
 	readers sync.WaitGroup
-	waited  chan struct{} // closed once the first process is reaped
+	waited  chan struct{}    // closed once the first process is reaped
+	state   *os.ProcessState // the first process's, once waited is closed
 }
 
 // startDevServer starts link with args. Its output (both streams) is
@@ -70,6 +71,7 @@ func startDevServer(link string, args []string, out *devOut) (*devServer, error)
 	s.pgid, s.current = cmd.Process.Pid, cmd.Process.Pid
 	go func() {
 		_ = cmd.Wait()
+		s.state = cmd.ProcessState
 		close(s.waited)
 	}()
 	return s, nil
@@ -117,6 +119,32 @@ func (s *devServer) restart(ctx context.Context, wait time.Duration) (int, error
 		}
 	}
 	return 0, fmt.Errorf("the server restarted, but no process runs %s", target)
+}
+
+// running says whether the server runs: its serving process, checked
+// with one read, else any process of its group.
+func (s *devServer) running() bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", s.pid()))
+	if i := strings.LastIndexByte(string(b), ')'); err == nil && i >= 0 {
+		if f := strings.Fields(string(b[i+1:])); len(f) > 0 && f[0] != "Z" && f[0] != "X" {
+			return true
+		}
+	}
+	return s.alive()
+}
+
+// exitDesc says how the server ended, as far as it is known: the exit
+// status of the first process (later ones are not this process's
+// children).
+func (s *devServer) exitDesc() string {
+	select {
+	case <-s.waited:
+		if s.pid() == s.pgid && s.state != nil {
+			return "it exited: " + s.state.String()
+		}
+	default:
+	}
+	return "it exited"
 }
 
 // alive says whether any process of the server runs.

@@ -16,6 +16,8 @@ func startDevServer(string, []string, *devOut) (*devServer, error) { return nil,
 
 func (*devServer) pid() int                                            { return 0 }
 func (*devServer) alive() bool                                         { return false }
+func (*devServer) running() bool                                       { return false }
+func (*devServer) exitDesc() string                                    { return "" }
 func (*devServer) stop() error                                         { return nil }
 func (*devServer) restart(context.Context, time.Duration) (int, error) { return 0, errDevNotSupported }
 
