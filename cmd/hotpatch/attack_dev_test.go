@@ -296,9 +296,21 @@ func TestAttackDevCtrlCMidBuild(t *testing.T) {
 	out := &devOutput{more: make(chan struct{}, 1)}
 	done := make(chan int, 1)
 	go func() { done <- run(ctx, []string{"dev", dir}, out, out) }()
-	// Wait for a tool the go command runs (the linker, at least).
-	var work string
-	var tools []int
+	work, tools := waitBuildTool(t, out)
+	cancel()
+	select {
+	case <-done:
+	case <-time.After(time.Minute):
+		t.Fatal("hotpatch dev did not stop")
+	}
+	checkBuildGone(t, work, tools)
+}
+
+// waitBuildTool waits for a tool that a go command building for hotpatch
+// dev runs (the linker, at least), and returns the go command's work
+// directory and the PIDs of the go command and its tools.
+func waitBuildTool(t *testing.T, out *devOutput) (work string, tools []int) {
+	t.Helper()
 	deadline := time.Now().Add(time.Minute)
 	for work == "" {
 		if time.Now().After(deadline) {
@@ -316,12 +328,13 @@ func TestAttackDevCtrlCMidBuild(t *testing.T) {
 		}
 		runtime.Gosched()
 	}
-	cancel()
-	select {
-	case <-done:
-	case <-time.After(time.Minute):
-		t.Fatal("hotpatch dev did not stop")
-	}
+	return work, tools
+}
+
+// checkBuildGone checks that the processes of a build and its work
+// directory are gone.
+func checkBuildGone(t *testing.T, work string, tools []int) {
+	t.Helper()
 	for _, p := range tools {
 		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p))
 		if err == nil && !bytes.Contains(b, []byte(") Z")) {
@@ -366,5 +379,40 @@ func TestAttackDevServerExits(t *testing.T) {
 	}
 	if _, err := os.Stat("/proc/" + m[1]); err != nil {
 		t.Errorf("pid %s is not running", m[1])
+	}
+}
+
+// TestAttackDevCtrlCMidStep: Ctrl-C while a baseline step builds stops
+// the build as on the first one, and the server with SIGTERM, as always:
+// it is not taken for a process of the build.
+func TestAttackDevCtrlCMidStep(t *testing.T) {
+	dir := devFake(t)
+	graceful := strings.Replace(devFakeSrc, "signal.Notify(c, syscall.SIGHUP)", `signal.Notify(c, syscall.SIGHUP)
+	term := make(chan os.Signal, 1)
+	signal.Notify(term, syscall.SIGTERM)
+	go func() {
+		<-term
+		fmt.Println("graceful stop")
+		os.Exit(0)
+	}()`, 1)
+	writeFile(t, filepath.Join(dir, "main.go"), graceful)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	out := &devOutput{more: make(chan struct{}, 1)}
+	done := make(chan int, 1)
+	go func() { done <- run(ctx, []string{"dev", "--debounce", "30ms", dir}, out, out) }()
+	from := 0
+	out.next(t, &from, "started")
+	writeFile(t, filepath.Join(dir, "main.go"), strings.Replace(graceful, "return 1", "return 2", 1))
+	work, tools := waitBuildTool(t, out)
+	cancel()
+	select {
+	case <-done:
+	case <-time.After(time.Minute):
+		t.Fatal("hotpatch dev did not stop")
+	}
+	checkBuildGone(t, work, tools)
+	if !strings.Contains(out.String(), "graceful stop") {
+		t.Errorf("the server was not stopped with SIGTERM; output:\n%s", out.String())
 	}
 }

@@ -611,6 +611,10 @@ func (l *devLoop) build(ctx context.Context) error {
 	defer hardStop()
 	built := make(chan struct{})
 	defer close(built)
+	spare := -1 // the server's process group: it is stopped with SIGTERM
+	if l.srv != nil {
+		spare = l.srv.pgid
+	}
 	go func() {
 		select {
 		case <-built:
@@ -621,7 +625,7 @@ func (l *devLoop) build(ctx context.Context) error {
 		tick := time.NewTicker(20 * time.Millisecond)
 		defer tick.Stop()
 		for {
-			killBuilds(l.tmp)
+			killBuilds(l.tmp, spare)
 			select {
 			case <-built:
 				return

@@ -207,51 +207,64 @@ func groupPIDs(pgid int) []int {
 // killBuilds stops the go commands this process runs into dir (their
 // command line names it) with the tools they run: the go command has no
 // handler for SIGINT while it builds, and a killed one leaves its tools
-// running, so each tree is frozen (SIGSTOP, parents first, so that none
-// starts another) and then killed. The go command's work directory is in
-// dir (GOTMPDIR), removed with it.
-func killBuilds(dir string) {
-	children := map[int][]int{} // by parent
-	cmdlines := map[int]string{}
-	ents, _ := os.ReadDir("/proc")
-	for _, e := range ents {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
+// running. So each tree is frozen first (SIGSTOP; /proc read again until
+// no new process shows up: one frozen cannot start another), then
+// killed. The go command's work directory is in dir (GOTMPDIR), removed
+// with it. The server's process group, spare, is left to stop.
+func killBuilds(dir string, spare int) {
+	self := os.Getpid()
+	frozen := map[int]bool{}
+	for {
+		added := false
+		ents, _ := os.ReadDir("/proc")
+		for _, e := range ents {
+			pid, err := strconv.Atoi(e.Name())
+			if err != nil || frozen[pid] {
+				continue
+			}
+			b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+			if err != nil {
+				continue
+			}
+			i := strings.LastIndexByte(string(b), ')')
+			if i < 0 {
+				continue
+			}
+			f := strings.Fields(string(b[i+1:]))
+			if len(f) < 3 || f[0] == "Z" || f[2] == strconv.Itoa(spare) {
+				continue
+			}
+			ppid, _ := strconv.Atoi(f[1])
+			if !frozen[ppid] {
+				if ppid != self {
+					continue
+				}
+				if cl, err := os.ReadFile("/proc/" + e.Name() + "/cmdline"); err != nil || !strings.Contains(string(cl), dir) {
+					continue
+				}
+			}
+			_ = syscall.Kill(pid, syscall.SIGSTOP)
+			frozen[pid], added = true, true
 		}
-		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
-		if err != nil {
-			continue
-		}
-		i := strings.LastIndexByte(string(b), ')')
-		if i < 0 {
-			continue
-		}
-		f := strings.Fields(string(b[i+1:]))
-		if len(f) < 2 || f[0] == "Z" {
-			continue
-		}
-		ppid, _ := strconv.Atoi(f[1])
-		children[ppid] = append(children[ppid], pid)
-		if cl, err := os.ReadFile("/proc/" + e.Name() + "/cmdline"); err == nil {
-			cmdlines[pid] = string(cl)
+		if !added {
+			break
 		}
 	}
-	var tree []int
-	var add func(int)
-	add = func(pid int) {
-		tree = append(tree, pid)
-		_ = syscall.Kill(pid, syscall.SIGSTOP)
-		for _, c := range children[pid] {
-			add(c)
-		}
-	}
-	for _, pid := range children[os.Getpid()] {
-		if strings.Contains(cmdlines[pid], dir) {
-			add(pid)
-		}
-	}
-	for _, pid := range tree {
+	for pid := range frozen {
 		_ = syscall.Kill(pid, syscall.SIGKILL)
+	}
+	// SIGKILL takes effect when the process next runs: wait for that,
+	// so that none is left when the caller goes on.
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		live := 0
+		for pid := range frozen {
+			b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+			if i := strings.LastIndexByte(string(b), ')'); err == nil && i >= 0 && !strings.HasPrefix(string(b[i+1:]), " Z") {
+				live++
+			}
+		}
+		if live == 0 {
+			return
+		}
 	}
 }

@@ -10,6 +10,7 @@ import (
 // devServer is linux only: see dev_linux.go.
 type devServer struct {
 	logs logWatch
+	pgid int
 }
 
 func startDevServer(string, []string, *devOut) (*devServer, error) { return nil, errDevNotSupported }
@@ -21,4 +22,4 @@ func (*devServer) exitDesc() string                                    { return 
 func (*devServer) stop() error                                         { return nil }
 func (*devServer) restart(context.Context, time.Duration) (int, error) { return 0, errDevNotSupported }
 
-func killBuilds(string) {}
+func killBuilds(string, int) {}
