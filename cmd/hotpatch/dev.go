@@ -6,10 +6,15 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"go/build"
 	"go/scanner"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
+	"os/exec"
+	"os/signal"
+	"path"
 	"path/filepath"
 	"regexp"
 	"runtime"
@@ -17,6 +22,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/hotpatch-go/hotpatch/internal/patchbuild"
@@ -93,6 +99,7 @@ type devLoop struct {
 	tmp      string // the private temporary directory
 	patchDir string
 	link     string // tmp/bin/NAME, the link the server runs from
+	goCmd    string // tmp/go: the go command, with its work directory in tmp
 
 	seen    map[string]fileState // by module-relative path: the last poll
 	base    map[string][]byte    // the running baseline's source
@@ -100,6 +107,7 @@ type devLoop struct {
 	scripts map[string][]byte    // by slot: the script in the patch directory
 	files   map[string]string    // by slot: that script's file
 	srv     *devServer
+	srvDown bool // the server's exit was reported
 	seq     int
 }
 
@@ -108,6 +116,12 @@ func runDev(ctx context.Context, o devOptions, stdout, stderr io.Writer) (err er
 	if runtime.GOOS != "linux" {
 		return errDevNotSupported
 	}
+	// SIGTERM (kill, a process manager) and SIGHUP (the terminal closed)
+	// end the loop as Ctrl-C does: the server runs in a process group of
+	// its own, and nothing else would stop it or remove the temporary
+	// directory.
+	ctx, stopSignals := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGHUP)
+	defer stopSignals()
 	dir, err := filepath.Abs(o.pkg)
 	if err != nil {
 		return err
@@ -146,6 +160,9 @@ func runDev(ctx context.Context, o devOptions, stdout, stderr io.Writer) (err er
 	if err := os.MkdirAll(l.patchDir, 0o755); err != nil {
 		return err
 	}
+	if l.goCmd, err = goWithTmp(tmp); err != nil {
+		return err
+	}
 	defer func() {
 		if l.srv != nil {
 			err = errors.Join(err, l.srv.stop())
@@ -160,7 +177,13 @@ func (l *devLoop) run(ctx context.Context) error {
 	snap := l.read(l.seen)
 	start := time.Now()
 	if err := l.build(ctx); err != nil {
+		if ctx.Err() != nil {
+			return nil // Ctrl-C during the build: not a failed build
+		}
 		return err
+	}
+	if ctx.Err() != nil {
+		return nil
 	}
 	l.base, l.cur = snap, snap
 	srv, err := startDevServer(l.link, append(l.o.serverArgs, l.o.patchFlag, l.patchDir), l.out)
@@ -178,6 +201,10 @@ func (l *devLoop) run(ctx context.Context) error {
 		case <-ctx.Done():
 			return nil
 		case <-tick.C:
+		}
+		if l.srv != nil && !l.srvDown && !l.srv.running() {
+			l.srvDown = true
+			l.out.status(colRed, fmt.Sprintf("the server is not running: %s (its output above says why); the next save builds and starts it", l.srv.exitDesc()))
 		}
 		now := l.scan()
 		if !sameStates(now, l.seen) {
@@ -288,8 +315,10 @@ func (l *devLoop) change(ctx context.Context, states map[string]fileState) {
 		names = strings.Join(files[:3], " ") + fmt.Sprintf(" (+%d)", len(files)-3)
 	}
 	if l.srv != nil && !l.srv.alive() {
-		l.out.status(colRed, "the server is not running; rebuilding")
-		l.srv = nil
+		if !l.srvDown {
+			l.out.status(colRed, "the server is not running; rebuilding")
+		}
+		l.srv, l.srvDown = nil, false
 	}
 
 	edits, reason, perr := l.decide(now)
@@ -303,14 +332,17 @@ func (l *devLoop) change(ctx context.Context, states map[string]fileState) {
 		l.cur = now
 		return
 	case reason == "" && l.srv != nil:
-		err := l.hot(ctx, edits)
+		applied, dropped, err := l.hot(ctx, edits)
 		if err == nil {
 			l.cur = now
-			if len(edits) == 0 {
+			switch {
+			case applied == 0 && dropped == 0:
+				l.out.status(colGreen, fmt.Sprintf("%s: no change to the code (comments, layout, or files outside the build)", names))
+			case applied == 0:
 				l.out.status(colGreen, fmt.Sprintf("%s: back to the running baseline in %s", names, since(saved)))
-				return
+			default:
+				l.out.status(colGreen, fmt.Sprintf("%s: hot (script) in %s", names, since(saved)))
 			}
-			l.out.status(colGreen, fmt.Sprintf("%s: hot (script) in %s", names, since(saved)))
 			return
 		}
 		reason = err.Error()
@@ -319,6 +351,9 @@ func (l *devLoop) change(ctx context.Context, states map[string]fileState) {
 	}
 	pid, err := l.step(ctx, now)
 	l.cur = now
+	if ctx.Err() != nil {
+		return // stopping: the step was cut short, not failed
+	}
 	if err != nil {
 		l.out.status(colRed, fmt.Sprintf("%s: baseline step failed; the old code keeps serving:\n%s\n(not hot: %s)", names, err, reason))
 		return
@@ -330,13 +365,17 @@ func (l *devLoop) change(ctx context.Context, states map[string]fileState) {
 // functions to patch, or why a baseline step is needed, or the syntax
 // errors of the new files.
 func (l *devLoop) decide(now map[string][]byte) ([]hotEdit, string, scanner.ErrorList) {
+	// Files the build leaves out (//go:build ignore, x_windows.go) are
+	// not the server's code: editing one changes nothing, and a file
+	// that joins or leaves the build is new or removed code.
+	now, base := inBuild(now), inBuild(l.base)
 	var perr scanner.ErrorList
 	parsed := map[string]*srcFile{}
 	for rel, b := range now {
 		if !strings.HasSuffix(rel, ".go") {
 			continue
 		}
-		if old, ok := l.base[rel]; ok && bytes.Equal(old, b) {
+		if old, ok := base[rel]; ok && bytes.Equal(old, b) {
 			continue
 		}
 		f, err := parseSrc(rel, b)
@@ -355,7 +394,7 @@ func (l *devLoop) decide(now map[string][]byte) ([]hotEdit, string, scanner.Erro
 	var edits []hotEdit
 	for _, rel := range sortedKeys(now) {
 		b := now[rel]
-		old, ok := l.base[rel]
+		old, ok := base[rel]
 		switch {
 		case ok && bytes.Equal(old, b):
 			continue
@@ -374,7 +413,7 @@ func (l *devLoop) decide(now map[string][]byte) ([]hotEdit, string, scanner.Erro
 		}
 		edits = append(edits, e...)
 	}
-	for rel := range l.base {
+	for rel := range base {
 		if _, ok := now[rel]; !ok {
 			return nil, rel + " removed", nil
 		}
@@ -388,7 +427,8 @@ func (l *devLoop) decide(now map[string][]byte) ([]hotEdit, string, scanner.Erro
 
 // hot writes one script per changed slot (and removes those of the slots
 // whose body is the baseline's again), and waits for each to be applied.
-func (l *devLoop) hot(ctx context.Context, edits []hotEdit) error {
+// It returns how many scripts it applied and removed.
+func (l *devLoop) hot(ctx context.Context, edits []hotEdit) (applied, dropped int, err error) {
 	want := map[string][]byte{}
 	for _, e := range edits {
 		pkg, why := l.pkgOf(e.file)
@@ -398,12 +438,13 @@ func (l *devLoop) hot(ctx context.Context, edits []hotEdit) error {
 			want[e.slot] = src
 		}
 		if why != "" {
-			return errors.New(why)
+			return 0, 0, errors.New(why)
 		}
 	}
 	for slot := range l.scripts {
 		if _, ok := want[slot]; !ok {
 			l.drop(slot)
+			dropped++
 		}
 	}
 	for _, slot := range sortedKeys(want) {
@@ -412,11 +453,12 @@ func (l *devLoop) hot(ctx context.Context, edits []hotEdit) error {
 			continue
 		}
 		if err := l.apply(ctx, slot, src); err != nil {
-			return err
+			return applied, dropped, err
 		}
 		l.scripts[slot] = src
+		applied++
 	}
-	return nil
+	return applied, dropped, nil
 }
 
 // apply writes the script for slot (a new file, renamed into place) and
@@ -474,7 +516,7 @@ func (l *devLoop) pkgOf(f *srcFile) (pkgInfo, string) {
 	if dir != "." {
 		p.path += "/" + dir
 	}
-	for rel, b := range l.cur {
+	for rel, b := range inBuild(l.cur) {
 		if filepath.ToSlash(filepath.Dir(rel)) != dir || !strings.HasSuffix(rel, ".go") {
 			continue
 		}
@@ -499,26 +541,102 @@ func (l *devLoop) step(ctx context.Context, now map[string][]byte) (int, error) 
 	}
 	// The new baseline holds every edit: the scripts go. The old
 	// process serves its own baseline for the moment of the restart.
+	kept := maps.Clone(l.scripts)
 	for slot := range l.scripts {
 		l.drop(slot)
 	}
-	l.base = now
 	if l.srv == nil {
 		srv, err := startDevServer(l.link, append(l.o.serverArgs, l.o.patchFlag, l.patchDir), l.out)
 		if err != nil {
 			return 0, err
 		}
 		l.srv = srv
+		l.base = now
 		return srv.pid(), nil
 	}
-	return l.srv.restart(ctx, l.o.wait)
+	pid, err := l.srv.restart(ctx, l.o.wait)
+	if err != nil {
+		// The old baseline serves on: the next save is compared with
+		// its source, not with the refused one, and its hot edits are
+		// applied again.
+		for _, slot := range sortedKeys(kept) {
+			if aerr := l.apply(ctx, slot, kept[slot]); aerr != nil {
+				err = errors.Join(err, fmt.Errorf("the last hot edit of %s is not serving: %w", slot, aerr))
+				continue
+			}
+			l.scripts[slot] = kept[slot]
+		}
+		return 0, err
+	}
+	l.base = now
+	return pid, nil
+}
+
+// goWithTmp writes tmp/go, the go command with its work directories
+// (GOTMPDIR) in tmp: a build cut short by Ctrl-C leaves nothing behind
+// once tmp is removed.
+func goWithTmp(tmp string) (string, error) {
+	goCmd, err := exec.LookPath("go")
+	if err != nil {
+		return "", fmt.Errorf("hotpatch dev builds with the go command: %w", err)
+	}
+	if goCmd, err = filepath.Abs(goCmd); err != nil {
+		return "", err
+	}
+	work := filepath.Join(tmp, "gotmp")
+	if err := os.MkdirAll(work, 0o755); err != nil {
+		return "", err
+	}
+	quote := func(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
+	wrapper := filepath.Join(tmp, "go")
+	script := "#!/bin/sh\nGOTMPDIR=" + quote(work) + " exec " + quote(goCmd) + " \"$@\"\n"
+	if err := os.WriteFile(wrapper, []byte(script), 0o755); err != nil {
+		return "", err
+	}
+	return wrapper, nil
 }
 
 // build builds the baseline under l.link, "hotpatch build -versioned".
 func (l *devLoop) build(ctx context.Context) error {
 	var log bytes.Buffer
 	opts := patchbuild.BaselineOptions{Package: "./" + l.pkgRel, Output: l.link, Dir: l.root}
-	if err := runVersionedBuild(ctx, opts, io.Discard, &log); err != nil {
+	opts.Go = l.goCmd
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	// On Ctrl-C the go command is stopped with its tools (killBuilds),
+	// not killed alone as a cancelled context would (its tools would
+	// run on); its work directory is in l.tmp.
+	bctx, hardStop := context.WithCancel(context.WithoutCancel(ctx))
+	defer hardStop()
+	built := make(chan struct{})
+	defer close(built)
+	spare := -1 // the server's process group: it is stopped with SIGTERM
+	if l.srv != nil {
+		spare = l.srv.pgid
+	}
+	go func() {
+		select {
+		case <-built:
+			return
+		case <-ctx.Done():
+		}
+		deadline := time.After(15 * time.Second)
+		tick := time.NewTicker(20 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			killBuilds(l.tmp, spare)
+			select {
+			case <-built:
+				return
+			case <-deadline:
+				hardStop()
+				return
+			case <-tick.C:
+			}
+		}
+	}()
+	if err := runVersionedBuild(bctx, opts, io.Discard, &log); err != nil {
 		msg := err.Error()
 		// go build names files relative to its directory, the module's
 		// root: keep those; make absolute ones relative too.
@@ -526,6 +644,27 @@ func (l *devLoop) build(ctx context.Context) error {
 		return errors.New(msg)
 	}
 	return nil
+}
+
+// inBuild is files without the .go files the build leaves out for their
+// name or their //go:build line, as "go build" on this platform with cgo
+// on (the baseline's build) sees them. A file that does not parse stays,
+// so that its syntax error is shown.
+func inBuild(files map[string][]byte) map[string][]byte {
+	ctxt := build.Default
+	ctxt.CgoEnabled = true
+	out := make(map[string][]byte, len(files))
+	for rel, b := range files {
+		if strings.HasSuffix(rel, ".go") {
+			ctxt.OpenFile = func(string) (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(b)), nil }
+			dir, name := path.Split(rel)
+			if ok, err := ctxt.MatchFile(dir, name); err == nil && !ok {
+				continue
+			}
+		}
+		out[rel] = b
+	}
+	return out
 }
 
 func sortedKeys[V any](m map[string]V) []string {

@@ -68,7 +68,8 @@ func slotOf(fd *ast.FuncDecl) string {
 
 // decl is a top-level declaration reduced to what decides the rule.
 type decl struct {
-	key  string   // "func Greet", "type Book", "import", ...
+	key  string   // "func Greet", "type Book", "imports", ...; "#2" on for a repeated one
+	name string   // key without the "#2"
 	toks []string // its tokens, without the body of a slot function
 	slot string   // for a slot function: the slot
 	body []string // for a slot function: the tokens of its body
@@ -103,6 +104,17 @@ func (f *srcFile) decls() []decl {
 				from = off(d.Doc.Pos())
 			}
 			out = append(out, decl{key: genKey(d), toks: toks(from, to)})
+		}
+	}
+	// Keys repeat (two init funcs, "var _ I = (*T)(nil)" lines, import
+	// "C" beside the import block): the n-th of a key is compared with
+	// the n-th.
+	seen := map[string]int{}
+	for i := range out {
+		d := &out[i]
+		d.name = d.key
+		if seen[d.key]++; seen[d.key] > 1 {
+			d.key += fmt.Sprintf(" #%d", seen[d.key])
 		}
 	}
 	return out
@@ -192,7 +204,11 @@ type hotEdit struct {
 // content. It returns the slot functions whose body changed, or the
 // reason the change needs a baseline step.
 func compareFile(old, cur *srcFile) (edits []hotEdit, reason string) {
-	od, nd := old.decls(), cur.decls()
+	// The imports are compared as a set, below: goimports regroups
+	// them, adds the one a slot body starts to use, drops the one it
+	// stopped using.
+	notImports := func(d decl) bool { return d.name == "imports" }
+	od, nd := slices.DeleteFunc(old.decls(), notImports), slices.DeleteFunc(cur.decls(), notImports)
 	byKey := func(ds []decl) map[string]decl {
 		m := make(map[string]decl, len(ds))
 		for _, d := range ds {
@@ -205,20 +221,20 @@ func compareFile(old, cur *srcFile) (edits []hotEdit, reason string) {
 		o, ok := om[d.key]
 		switch {
 		case !ok:
-			return nil, fmt.Sprintf("%s: new %s", cur.rel, d.key)
+			return nil, fmt.Sprintf("%s: new %s", cur.rel, d.name)
 		case !slices.Equal(o.toks, d.toks):
 			what := "changed"
 			if o.slot != "" || d.slot != "" {
 				what = "changed outside its body (signature, doc directive)"
 			}
-			return nil, fmt.Sprintf("%s: %s %s", cur.rel, d.key, what)
+			return nil, fmt.Sprintf("%s: %s %s", cur.rel, d.name, what)
 		case d.slot != "" && !slices.Equal(o.body, d.body):
 			edits = append(edits, hotEdit{slot: d.slot, fn: d.fd.Name.Name, file: cur, fd: d.fd})
 		}
 	}
 	for _, d := range od {
 		if _, ok := nm[d.key]; !ok {
-			return nil, fmt.Sprintf("%s: %s removed", cur.rel, d.key)
+			return nil, fmt.Sprintf("%s: %s removed", cur.rel, d.name)
 		}
 	}
 	// Same declarations in another order: the order of var
@@ -226,7 +242,88 @@ func compareFile(old, cur *srcFile) (edits []hotEdit, reason string) {
 	if !slices.EqualFunc(od, nd, func(a, b decl) bool { return a.key == b.key }) {
 		return nil, fmt.Sprintf("%s: declarations reordered", cur.rel)
 	}
+	if why := compareImports(old, cur, edits); why != "" {
+		return nil, why
+	}
 	return edits, ""
+}
+
+// compareImports says why the imports of cur, a new version of old, need
+// a baseline step, or "" when they do not: the same set, give or take an
+// import that a changed slot body uses and that the script imports
+// itself, and an import nothing in cur uses any more (the baseline keeps
+// it). The C code of a cgo preamble counts in full.
+func compareImports(old, cur *srcFile, edits []hotEdit) string {
+	set := func(f *srcFile) (map[string]*ast.ImportSpec, string) {
+		m := map[string]*ast.ImportSpec{}
+		var preamble strings.Builder
+		for _, d := range f.file.Decls {
+			g, ok := d.(*ast.GenDecl)
+			if !ok || g.Tok != token.IMPORT {
+				continue
+			}
+			for _, sp := range g.Specs {
+				is := sp.(*ast.ImportSpec)
+				p, _ := strconv.Unquote(is.Path.Value)
+				name := importName(p)
+				if is.Name != nil {
+					name = is.Name.Name
+				}
+				m[name+" "+p] = is
+				if p == "C" && g.Doc != nil {
+					tf := f.fset.File(f.file.Pos())
+					preamble.Write(f.src[tf.Offset(g.Doc.Pos()):tf.Offset(g.Doc.End())])
+				}
+			}
+		}
+		return m, preamble.String()
+	}
+	om, opre := set(old)
+	nm, npre := set(cur)
+	if opre != npre {
+		return fmt.Sprintf("%s: the cgo preamble changed", cur.rel)
+	}
+	// The names used as NAME.X in a region of cur.
+	qualifiers := func(n ast.Node) map[string]bool {
+		used := map[string]bool{}
+		ast.Inspect(n, func(n ast.Node) bool {
+			if se, ok := n.(*ast.SelectorExpr); ok {
+				if id, ok := se.X.(*ast.Ident); ok {
+					used[id.Name] = true
+				}
+			}
+			return true
+		})
+		return used
+	}
+	inSlots := map[string]bool{}
+	for _, e := range edits {
+		if e.file == cur {
+			for n := range qualifiers(e.fd.Body) {
+				inSlots[n] = true
+			}
+		}
+	}
+	inFile := qualifiers(cur.file)
+	for key, is := range nm {
+		if _, ok := om[key]; ok {
+			continue
+		}
+		name, p, _ := strings.Cut(key, " ")
+		if p == "C" || name == "_" || name == "." || !inSlots[name] {
+			return fmt.Sprintf("%s: imports changed (%s added, not for a changed slot body)", cur.rel, is.Path.Value)
+		}
+	}
+	for key, is := range om {
+		if _, ok := nm[key]; ok {
+			continue
+		}
+		name, p, _ := strings.Cut(key, " ")
+		if p == "C" || name == "_" || name == "." || inFile[name] {
+			return fmt.Sprintf("%s: imports changed (%s removed)", cur.rel, is.Path.Value)
+		}
+	}
+	return ""
 }
 
 // pkgInfo is what a script needs to know of the package of a slot

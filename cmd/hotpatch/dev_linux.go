@@ -27,7 +27,8 @@ type devServer struct {
 	mu      sync.Mutex // guards current
 	current int        // the PID serving
 	readers sync.WaitGroup
-	waited  chan struct{} // closed once the first process is reaped
+	waited  chan struct{}    // closed once the first process is reaped
+	state   *os.ProcessState // the first process's, once waited is closed
 }
 
 // startDevServer starts link with args. Its output (both streams) is
@@ -70,6 +71,7 @@ func startDevServer(link string, args []string, out *devOut) (*devServer, error)
 	s.pgid, s.current = cmd.Process.Pid, cmd.Process.Pid
 	go func() {
 		_ = cmd.Wait()
+		s.state = cmd.ProcessState
 		close(s.waited)
 	}()
 	return s, nil
@@ -117,6 +119,32 @@ func (s *devServer) restart(ctx context.Context, wait time.Duration) (int, error
 		}
 	}
 	return 0, fmt.Errorf("the server restarted, but no process runs %s", target)
+}
+
+// running says whether the server runs: its serving process, checked
+// with one read, else any process of its group.
+func (s *devServer) running() bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", s.pid()))
+	if i := strings.LastIndexByte(string(b), ')'); err == nil && i >= 0 {
+		if f := strings.Fields(string(b[i+1:])); len(f) > 0 && f[0] != "Z" && f[0] != "X" {
+			return true
+		}
+	}
+	return s.alive()
+}
+
+// exitDesc says how the server ended, as far as it is known: the exit
+// status of the first process (later ones are not this process's
+// children).
+func (s *devServer) exitDesc() string {
+	select {
+	case <-s.waited:
+		if s.pid() == s.pgid && s.state != nil {
+			return "it exited: " + s.state.String()
+		}
+	default:
+	}
+	return "it exited"
 }
 
 // alive says whether any process of the server runs.
@@ -174,4 +202,69 @@ func groupPIDs(pgid int) []int {
 		}
 	}
 	return out
+}
+
+// killBuilds stops the go commands this process runs into dir (their
+// command line names it) with the tools they run: the go command has no
+// handler for SIGINT while it builds, and a killed one leaves its tools
+// running. So each tree is frozen first (SIGSTOP; /proc read again until
+// no new process shows up: one frozen cannot start another), then
+// killed. The go command's work directory is in dir (GOTMPDIR), removed
+// with it. The server's process group, spare, is left to stop.
+func killBuilds(dir string, spare int) {
+	self := os.Getpid()
+	frozen := map[int]bool{}
+	for {
+		added := false
+		ents, _ := os.ReadDir("/proc")
+		for _, e := range ents {
+			pid, err := strconv.Atoi(e.Name())
+			if err != nil || frozen[pid] {
+				continue
+			}
+			b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+			if err != nil {
+				continue
+			}
+			i := strings.LastIndexByte(string(b), ')')
+			if i < 0 {
+				continue
+			}
+			f := strings.Fields(string(b[i+1:]))
+			if len(f) < 3 || f[0] == "Z" || f[2] == strconv.Itoa(spare) {
+				continue
+			}
+			ppid, _ := strconv.Atoi(f[1])
+			if !frozen[ppid] {
+				if ppid != self {
+					continue
+				}
+				if cl, err := os.ReadFile("/proc/" + e.Name() + "/cmdline"); err != nil || !strings.Contains(string(cl), dir) {
+					continue
+				}
+			}
+			_ = syscall.Kill(pid, syscall.SIGSTOP)
+			frozen[pid], added = true, true
+		}
+		if !added {
+			break
+		}
+	}
+	for pid := range frozen {
+		_ = syscall.Kill(pid, syscall.SIGKILL)
+	}
+	// SIGKILL takes effect when the process next runs: wait for that,
+	// so that none is left when the caller goes on.
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		live := 0
+		for pid := range frozen {
+			b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+			if i := strings.LastIndexByte(string(b), ')'); err == nil && i >= 0 && !strings.HasPrefix(string(b[i+1:]), " Z") {
+				live++
+			}
+		}
+		if live == 0 {
+			return
+		}
+	}
 }
