@@ -134,7 +134,7 @@ func newProbation(id string, kind hotswap.Kind, p *hotswap.Probation, now time.T
 // Summary is the probation on one line, for the slots table and the
 // events table: the state, the counts, the time left.
 func (p *probation) Summary() string {
-	s := fmt.Sprintf("%s: %d failures in %d calls", p.State, p.Failures, p.Calls)
+	s := fmt.Sprintf("%s: %s in %s", p.State, counted(p.Failures, "failure"), counted(p.Calls, "call"))
 	if p.State == string(hotswap.ProbationActive) {
 		s += fmt.Sprintf(", %s left", p.Left.Round(time.Second))
 	}
@@ -284,4 +284,12 @@ func shorten(s string, n int) string {
 		return s
 	}
 	return string(r[:n]) + "…"
+}
+
+// counted says n of noun, in the plural unless n is 1.
+func counted(n int64, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }

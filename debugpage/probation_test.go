@@ -205,7 +205,7 @@ func TestCommittedPage(t *testing.T) {
 	if row == nil || row[2] != "committed" || row[5] != "ended" || row[6] != "4" || row[7] != "1" {
 		t.Errorf("probation row of p2 = %q", row)
 	}
-	if got := rows(t, doc, "slots")[1][7]; got != "committed: 1 failures in 4 calls" {
+	if got := rows(t, doc, "slots")[1][7]; got != "committed: 1 failure in 4 calls" {
 		t.Errorf("slots: shop.Price probation %q", got)
 	}
 	// The hostile patch of the fixture, on the same short window, may

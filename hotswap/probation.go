@@ -103,14 +103,22 @@ func (p RollbackPolicy) exceeded(calls, failures int64) bool {
 	return false
 }
 
+// counted says n of noun, in the plural unless n is 1.
+func counted(n int64, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
+}
+
 // String describes the thresholds, for event texts.
 func (p RollbackPolicy) String() string {
 	var parts []string
 	if p.Failures > 0 {
-		parts = append(parts, fmt.Sprintf("%d failures", p.Failures))
+		parts = append(parts, counted(int64(p.Failures), "failure"))
 	}
 	if p.Ratio > 0 {
-		parts = append(parts, fmt.Sprintf("%g%% of at least %d calls", 100*p.Ratio, p.MinCalls))
+		parts = append(parts, fmt.Sprintf("%g%% of at least %s", 100*p.Ratio, counted(int64(p.MinCalls), "call")))
 	}
 	if len(parts) == 0 {
 		return "no probation"
@@ -206,16 +214,16 @@ func (m *Manager) endProbation(e *entry) {
 	pr := m.probation(e, stCommitted)
 	m.emit(Event{Type: EventCommitted, Generation: m.Generation(), PatchID: e.p.ID, Kind: e.p.Kind, Source: e.p.Source,
 		Slots: e.slots, Probation: pr,
-		Note: fmt.Sprintf("probation of %v ended clean: %d failures in %d calls (rollback at %s)",
-			pr.Policy.Window, pr.Failures, pr.Calls, pr.Policy)})
+		Note: fmt.Sprintf("probation of %v ended clean: %s in %s (rollback at %s)",
+			pr.Policy.Window, counted(pr.Failures, "failure"), counted(pr.Calls, "call"), pr.Policy)})
 }
 
 // revertProbation rolls e back for failing its probation; the caller holds
 // the lock and has set e's state to rolled back.
 func (m *Manager) revertProbation(e *entry, slot string, last error) error {
 	pr := m.probation(e, stRolledBack)
-	why := fmt.Errorf("%w: %d failures in %d calls within %v of its apply (rollback at %s)",
-		ErrProbationFailed, pr.Failures, pr.Calls, time.Since(pr.Start).Round(time.Millisecond), pr.Policy)
+	why := fmt.Errorf("%w: %s in %s within %v of its apply (rollback at %s)",
+		ErrProbationFailed, counted(pr.Failures, "failure"), counted(pr.Calls, "call"), time.Since(pr.Start).Round(time.Millisecond), pr.Policy)
 	if last != nil {
 		why = fmt.Errorf("%w; last, on slot %s: %w", why, slot, last)
 	}
