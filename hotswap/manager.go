@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"reflect"
-	"runtime/debug"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -501,10 +500,7 @@ func (m *Manager) count(slot string, err error) {
 // instead, which counts against the version that served the call, and
 // counts the call.
 func (m *Manager) Recovered(slot string, v any) error {
-	pe, ok := v.(*PanicError)
-	if !ok {
-		pe = &PanicError{Value: v, Stack: debug.Stack()}
-	}
+	pe := asPanicError(v)
 	var acc Accounted
 	if err, ok := v.(error); ok && errors.As(err, &acc) {
 		return pe // its loader accounted for it

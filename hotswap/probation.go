@@ -380,10 +380,7 @@ func (c Call) end(fault error) {
 // an [Accounted] error. A panic on the
 // baseline counts nothing.
 func (c Call) Panic(v any) error {
-	pe, ok := v.(*PanicError)
-	if !ok {
-		pe = &PanicError{Value: v, Stack: debug.Stack()}
-	}
+	pe := asPanicError(v)
 	if c.e == nil {
 		return pe
 	}
@@ -393,6 +390,15 @@ func (c Call) Panic(v any) error {
 	}
 	c.end(fault)
 	return pe
+}
+
+// asPanicError returns v, a recovered panic value, as a *PanicError: v
+// itself when it is one, else v with the stack of the recovering goroutine.
+func asPanicError(v any) *PanicError {
+	if pe, ok := v.(*PanicError); ok {
+		return pe
+	}
+	return &PanicError{Value: v, Stack: debug.Stack()}
 }
 
 // countable reports whether err, the outcome of a call, may be the
