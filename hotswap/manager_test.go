@@ -501,17 +501,17 @@ func TestRollbackWindowExpired(t *testing.T) {
 	}
 	f.m.ReportFailure("example.Greet", errors.New("late failure"))
 	f.serving(t, "p", 10)
-	assertNoRollback(t, f)
+	assertNoRollback(t, f.m)
 }
 
 // assertNoRollback closes the manager, which waits for every rollback
 // started, and checks that none rolled a patch back.
-func assertNoRollback(t *testing.T, f *fixture) {
+func assertNoRollback(t *testing.T, m *hotswap.Manager) {
 	t.Helper()
-	if err := f.m.Close(context.Background()); err != nil {
+	if err := m.Close(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	for _, e := range f.m.History() {
+	for _, e := range m.History() {
 		if e.Type == hotswap.EventRolledBack {
 			t.Fatalf("rolled back: %v", e)
 		}
@@ -531,7 +531,7 @@ func TestRollbackDisabledByDefault(t *testing.T) {
 	}
 	// A rollback would run in the background: Close waits for it, so the
 	// check below sees one that was started.
-	assertNoRollback(t, f)
+	assertNoRollback(t, f.m)
 }
 
 func TestStatusListsLateSlots(t *testing.T) {

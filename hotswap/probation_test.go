@@ -161,19 +161,7 @@ func TestProbationRareFailuresCommitted(t *testing.T) {
 	if got := charge.PatchID(); got != "rare" {
 		t.Fatalf("after the commit %q serves", got)
 	}
-	assertNoRollbackOf(t, m)
-}
-
-func assertNoRollbackOf(t *testing.T, m *hotswap.Manager) {
-	t.Helper()
-	if err := m.Close(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	for _, e := range m.History() {
-		if e.Type == hotswap.EventRolledBack {
-			t.Fatalf("rolled back: %v", e)
-		}
-	}
+	assertNoRollback(t, m)
 }
 
 // TestProbationRatio: a ratio over MinCalls rolls a patch back, also when
@@ -225,7 +213,7 @@ func TestProbationNotFaults(t *testing.T) {
 	if c := m.Begin(ctx, "no.Such"); c.PatchID() != "" {
 		t.Fatalf("a call of an unknown slot counts against %q", c.PatchID())
 	}
-	assertNoRollbackOf(t, m)
+	assertNoRollback(t, m)
 }
 
 // TestLateFailureCountsAgainstServer: a failure that arrives after a newer
