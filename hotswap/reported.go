@@ -27,8 +27,7 @@ type reportedRing struct {
 type reportedVal struct {
 	slot string
 	v    any
-	seq  uint64 // the report's number; the values of one report share it
-	set  bool
+	seq  uint64 // the report's number, from 1; the values of one report share it; 0 for an empty place
 }
 
 // remember notes the values a failure reported as err may go on up the
@@ -51,7 +50,7 @@ func (r *reportedRing) remember(slot string, err error) {
 }
 
 func (r *reportedRing) add(slot string, v any, seq uint64) {
-	r.vals[r.next] = reportedVal{slot: slot, v: v, seq: seq, set: true}
+	r.vals[r.next] = reportedVal{slot: slot, v: v, seq: seq}
 	r.next = (r.next + 1) % reportedSize
 }
 
@@ -73,7 +72,7 @@ func (r *reportedRing) take(slot string, v any) bool {
 	defer r.mu.Unlock()
 	for i := range r.vals {
 		rv := &r.vals[i]
-		if rv.set && rv.slot == slot && equal(rv.v, v) {
+		if rv.seq != 0 && rv.slot == slot && equal(rv.v, v) {
 			r.forget(rv.seq)
 			return true
 		}
@@ -103,7 +102,7 @@ func (r *reportedRing) takeSince(slot string, since uint64) bool {
 	oldest := uint64(0)
 	for i := range r.vals {
 		rv := &r.vals[i]
-		if rv.set && rv.slot == slot && rv.seq > since && (oldest == 0 || rv.seq < oldest) {
+		if rv.slot == slot && rv.seq > since && (oldest == 0 || rv.seq < oldest) {
 			oldest = rv.seq
 		}
 	}
