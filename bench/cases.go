@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -149,14 +150,12 @@ func add(a, b int) int { return a + b }
 //go:noinline
 func price(cents int) int { return cents }
 
-var sink int
-
 func benchDirect(b *testing.B) {
 	s := 0
 	for i := 0; i < b.N; i++ {
 		s = add(s, i)
 	}
-	sink = s
+	runtime.KeepAlive(s) // the result is used: the loop is not optimised away
 }
 
 func (fx *fixture) benchSlot(b *testing.B) {
@@ -164,7 +163,7 @@ func (fx *fixture) benchSlot(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		s = fx.add.Load()(s, i)
 	}
-	sink = s
+	runtime.KeepAlive(s)
 }
 
 func (fx *fixture) benchGreet(f *registry.Func[func(string) string]) func(b *testing.B) {
@@ -173,7 +172,7 @@ func (fx *fixture) benchGreet(f *registry.Func[func(string) string]) func(b *tes
 		for i := 0; i < b.N; i++ {
 			n += len(f.Load()("fr:ada lovelace"))
 		}
-		sink = n
+		runtime.KeepAlive(n)
 	}
 }
 
