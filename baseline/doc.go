@@ -51,7 +51,8 @@
 //	err = up.Shutdown(ctx)                   // stop accepting, drain
 //
 // [Upgrader.HasParent] is true in a process started by a restart: it
-// follows an old process that served until it became ready. [ID] names a
+// follows an old process that served until it became ready.
+// [github.com/hotpatch-go/hotpatch/fingerprint.BaselineID] names a
 // baseline by its fingerprint and source record. The root package's
 // Options.Baseline makes this step part of the one-import embedding, with
 // the manager as the event recorder.

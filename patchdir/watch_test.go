@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -22,10 +23,14 @@ import (
 // wrong type.
 type wordLoader struct {
 	loads, released, closed atomic.Int32
+	asked                   sync.Map // base names Match was asked about
 }
 
-func (l *wordLoader) Kind() hotswap.Kind     { return hotswap.KindScript }
-func (l *wordLoader) Match(path string) bool { return strings.HasSuffix(path, ".word") }
+func (l *wordLoader) Kind() hotswap.Kind { return hotswap.KindScript }
+func (l *wordLoader) Match(path string) bool {
+	l.asked.Store(filepath.Base(path), true)
+	return strings.HasSuffix(path, ".word")
+}
 func (l *wordLoader) Close(context.Context) error {
 	l.closed.Add(1)
 	return nil
@@ -123,7 +128,7 @@ func TestWatchDir(t *testing.T) {
 
 	// Files no loader matches are ignored.
 	writeAtomic(t, dir, "notes.txt", "nothing")
-	time.Sleep(100 * time.Millisecond)
+	waitFor(t, func() bool { _, ok := l.asked.Load("notes.txt"); return ok })
 	if greet() != "hello, x" {
 		t.Fatal("an unmatched file changed a slot")
 	}

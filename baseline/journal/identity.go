@@ -44,7 +44,7 @@ func Identity() (string, error) {
 	}
 	if src, err := manifest.RunningSources(); err == nil {
 		if fp, err := fingerprint.Fingerprint(); err == nil {
-			return buildIdentity(fp, src), nil
+			return "build:" + fingerprint.BaselineID(fp, src), nil
 		}
 	} else if !errors.Is(err, manifest.ErrNoSources) {
 		return "", fmt.Errorf("journal: baseline identity: source record: %w", err)
@@ -82,10 +82,6 @@ func goBuildID(exe string) (string, bool) {
 		return "", false
 	}
 	return id, true
-}
-
-func buildIdentity(fp fingerprint.Record, src fingerprint.Sources) string {
-	return "build:" + fingerprint.BaselineID(fp, src)
 }
 
 // exeIdentity hashes the executable at path.
