@@ -117,8 +117,7 @@ type Server struct {
 	tgt  Target
 	log  *slog.Logger
 	uid  int
-	done chan struct{} // closed by Close: event streams end
-	// closing ends when done is closed (cancelClosing).
+	// closing ends when Close begins (cancelClosing): event streams end.
 	closing       context.Context
 	cancelClosing context.CancelFunc
 	pushM         sync.Mutex // guards the files of the pushed directory
@@ -169,7 +168,7 @@ func Start(tgt Target, opts Options) (*Server, error) {
 	if listen == nil {
 		listen = net.Listen
 	}
-	s := &Server{opts: opts, tgt: tgt, log: log, uid: os.Getuid(), done: make(chan struct{})}
+	s := &Server{opts: opts, tgt: tgt, log: log, uid: os.Getuid()}
 	s.closing, s.cancelClosing = context.WithCancel(context.Background())
 	if opts.Socket != "" {
 		ln, err := listenUnix(opts.Socket, listen)
@@ -231,7 +230,6 @@ func (s *Server) serve(ln net.Listener, tc *tls.Config, auth func(*http.Request)
 // socket file is removed. Close is safe to call more than once.
 func (s *Server) Close(ctx context.Context) error {
 	s.closeOnce.Do(func() {
-		close(s.done)
 		s.cancelClosing()
 		var errs []error
 		for _, srv := range s.srvs {

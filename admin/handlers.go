@@ -185,7 +185,7 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request, _ string) {
 	defer stop()
 	send := func(format string, args ...any) bool {
 		select {
-		case <-s.done:
+		case <-s.closing.Done():
 		default:
 			_ = rc.SetWriteDeadline(time.Now().Add(streamWrite))
 		}
@@ -207,7 +207,7 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request, _ string) {
 		select {
 		case <-r.Context().Done():
 			return
-		case <-s.done:
+		case <-s.closing.Done():
 			send("event: end\ndata: {}\n\n")
 			return
 		case <-keep.C:

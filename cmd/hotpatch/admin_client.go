@@ -187,7 +187,7 @@ func (c *client) open(ctx context.Context, method, path string, body io.Reader) 
 	return nil, fmt.Errorf("%s (%d %s)", msg, resp.StatusCode, http.StatusText(resp.StatusCode))
 }
 
-// run runs one call with the flags' timeout and prints its JSON answer
+// call runs one call with the flags' timeout and prints its JSON answer
 // with --json, or hands it to human.
 func (rf *remoteFlags) call(ctx context.Context, method, path string, body io.Reader, stdout io.Writer, out any, human func()) error {
 	c, err := rf.client()
