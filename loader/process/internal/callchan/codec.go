@@ -557,14 +557,7 @@ func (d *decoder) bool() bool {
 	return false
 }
 
-func (d *decoder) string() string {
-	n := d.uvarint()
-	if n > uint64(len(d.b)) {
-		d.fail(errShort)
-		return ""
-	}
-	return string(d.take(int(n)))
-}
+func (d *decoder) string() string { return string(d.bytes()) }
 
 func (d *decoder) bytes() []byte {
 	n := d.uvarint()
