@@ -75,10 +75,7 @@ func (e *ArgError) Unwrap() error { return e.Err }
 
 // deadlineOf returns ctx's deadline in Unix nanoseconds, 0 for none.
 func deadlineOf(ctx context.Context) int64 {
-	if ctx == nil {
-		return 0
-	}
-	if d, ok := ctx.Deadline(); ok {
+	if d, ok := ctxDeadline(ctx); ok {
 		return wireDeadline(d)
 	}
 	return 0

@@ -509,29 +509,34 @@ func (d *decoder) take(n int) []byte {
 }
 
 func (d *decoder) uvarint() uint64 {
-	if d.err != nil {
-		return 0
-	}
 	x, n := binary.Uvarint(d.b)
-	if n <= 0 {
-		d.fail(errShort)
+	if !d.skip(n) {
 		return 0
 	}
-	d.b = d.b[n:]
 	return x
 }
 
 func (d *decoder) varint() int64 {
-	if d.err != nil {
+	x, n := binary.Varint(d.b)
+	if !d.skip(n) {
 		return 0
 	}
-	x, n := binary.Varint(d.b)
+	return x
+}
+
+// skip consumes the n bytes a varint read from the input took, and reports
+// whether it was read: n is that of binary.Uvarint and binary.Varint, 0 or
+// less for a short or overlong one.
+func (d *decoder) skip(n int) bool {
+	if d.err != nil {
+		return false
+	}
 	if n <= 0 {
 		d.fail(errShort)
-		return 0
+		return false
 	}
 	d.b = d.b[n:]
-	return x
+	return true
 }
 
 func (d *decoder) float() float64 {
@@ -557,14 +562,7 @@ func (d *decoder) bool() bool {
 	return false
 }
 
-func (d *decoder) string() string {
-	n := d.uvarint()
-	if n > uint64(len(d.b)) {
-		d.fail(errShort)
-		return ""
-	}
-	return string(d.take(int(n)))
-}
+func (d *decoder) string() string { return string(d.bytes()) }
 
 func (d *decoder) bytes() []byte {
 	n := d.uvarint()
