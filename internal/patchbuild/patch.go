@@ -381,7 +381,6 @@ func (p *Plan) goRun(ctx context.Context, dir string, progress io.Writer, args .
 	cmd := exec.CommandContext(ctx, p.Go, args...)
 	cmd.Dir = dir
 	cmd.Env = p.GoEnv
-	endTreeOnCancel(cmd)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if progress != nil {
