@@ -61,7 +61,9 @@ func marked(token string) []int {
 		}
 		cmdline, _ := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
 		environ, _ := os.ReadFile(filepath.Join("/proc", e.Name(), "environ"))
-		if (bytes.Contains(cmdline, []byte(token)) || bytes.Contains(environ, []byte("STOCK_MARKER="+token+"\x00"))) && alive(pid) {
+		// Matched with its delimiters: token k1x3 is a prefix of k1x33,
+		// which belongs to another test (running in parallel).
+		if (bytes.Contains(cmdline, []byte("_"+token+".")) || bytes.Contains(environ, []byte("STOCK_MARKER="+token+"\x00"))) && alive(pid) {
 			out = append(out, pid)
 		}
 	}
