@@ -61,13 +61,27 @@ func marked(token string) []int {
 		}
 		cmdline, _ := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
 		environ, _ := os.ReadFile(filepath.Join("/proc", e.Name(), "environ"))
-		// Matched with its delimiters: token k1x3 is a prefix of k1x33,
-		// which belongs to another test (running in parallel).
-		if (bytes.Contains(cmdline, []byte("_"+token+".")) || bytes.Contains(environ, []byte("STOCK_MARKER="+token+"\x00"))) && alive(pid) {
+		if (hasToken(cmdline, token) || bytes.Contains(environ, []byte("STOCK_MARKER="+token+"\x00"))) && alive(pid) {
 			out = append(out, pid)
 		}
 	}
 	return out
+}
+
+// hasToken reports whether b holds token not followed by a digit: token
+// k1x3 is a prefix of k1x33, which belongs to another test (running in
+// parallel).
+func hasToken(b []byte, token string) bool {
+	for {
+		i := bytes.Index(b, []byte(token))
+		if i < 0 {
+			return false
+		}
+		b = b[i+len(token):]
+		if len(b) == 0 || b[0] < '0' || b[0] > '9' {
+			return true
+		}
+	}
 }
 
 // stockCustom is the host side of the stock plugin, dispensing by protocol.
