@@ -13,6 +13,7 @@ import (
 	"github.com/hotpatch-go/hotpatch/admin/api"
 	"github.com/hotpatch-go/hotpatch/bundle"
 	"github.com/hotpatch-go/hotpatch/hotswap"
+	"github.com/hotpatch-go/hotpatch/internal/atomicfile"
 )
 
 // PushedDir is the directory of the state directory that keeps pushed
@@ -116,34 +117,11 @@ func (s *Server) store(sum string, data []byte) (string, bool, error) {
 
 func (s *Server) pushedDir() string { return filepath.Join(s.tgt.Journal.Dir(), PushedDir) }
 
-// writeFile replaces dir/name with data: a temporary file, synced,
-// renamed, the directory synced, so a crash leaves the old or the new.
+// writeFile replaces dir/name with data, whole (see package atomicfile),
+// making dir (0700) first.
 func writeFile(dir, name string, data []byte) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err
 	}
-	f, err := os.CreateTemp(dir, ".tmp-*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, filepath.Join(dir, name))
-	}
-	if err != nil {
-		_ = os.Remove(tmp)
-		return err
-	}
-	if d, err := os.Open(dir); err == nil {
-		_ = d.Sync()
-		d.Close()
-	}
-	return nil
+	return atomicfile.WriteBytes(filepath.Join(dir, name), data, atomicfile.Options{Pattern: ".tmp-*"})
 }

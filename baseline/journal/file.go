@@ -12,6 +12,7 @@ import (
 
 	"github.com/hotpatch-go/hotpatch/bundle"
 	"github.com/hotpatch-go/hotpatch/hotswap"
+	"github.com/hotpatch-go/hotpatch/internal/atomicfile"
 )
 
 // The journal file is one JSON document (a [state]) followed by the line
@@ -258,40 +259,14 @@ func validBase(id, source, sum string) bool {
 	return id == b+"-"+sum[:12]
 }
 
-// writeAtomic replaces dir/name with data: a temporary file in dir is
-// written, synced and renamed over name, and dir is synced, so that a
-// crash at any point leaves the old file or the new one.
+// writeAtomic replaces dir/name with data (see package atomicfile); its
+// temporary file is name.tmp-*, which Open removes when a crash left one.
 func writeAtomic(dir, name string, data []byte, perm os.FileMode) error {
 	return writeAtomicVia(dir, name+".tmp-*", dir, name, data, perm)
 }
 
 // writeAtomicVia is writeAtomic with the temporary file made in tmpDir
 // (on the same file system as dir), named after pattern.
-func writeAtomicVia(tmpDir, pattern, dir, name string, data []byte, perm os.FileMode) (err error) {
-	f, err := os.CreateTemp(tmpDir, pattern)
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(f.Name())
-		}
-	}()
-	if _, err = f.Write(data); err != nil {
-		return err
-	}
-	if err = f.Chmod(perm); err != nil {
-		return err
-	}
-	if err = f.Sync(); err != nil {
-		return err
-	}
-	if err = f.Close(); err != nil {
-		return err
-	}
-	if err = os.Rename(f.Name(), filepath.Join(dir, name)); err != nil {
-		return err
-	}
-	return syncDir(dir)
+func writeAtomicVia(tmpDir, pattern, dir, name string, data []byte, perm os.FileMode) error {
+	return atomicfile.WriteBytes(filepath.Join(dir, name), data, atomicfile.Options{Perm: perm, TempDir: tmpDir, Pattern: pattern})
 }

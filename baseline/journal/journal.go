@@ -18,6 +18,7 @@ import (
 
 	"github.com/hotpatch-go/hotpatch/bundle"
 	"github.com/hotpatch-go/hotpatch/hotswap"
+	"github.com/hotpatch-go/hotpatch/internal/atomicfile"
 	"github.com/hotpatch-go/hotpatch/internal/patchfile"
 )
 
@@ -746,10 +747,10 @@ func (j *Journal) keep(source string, sum [sha256.Size]byte, data []byte) error 
 		}
 		// The new directories' entries are durable before a journal
 		// that names the copy is.
-		if err := syncDir(filepath.Dir(d)); err != nil {
+		if err := atomicfile.SyncDir(filepath.Dir(d)); err != nil {
 			return err
 		}
-		if err := syncDir(j.dir); err != nil {
+		if err := atomicfile.SyncDir(j.dir); err != nil {
 			return err
 		}
 	}
@@ -905,7 +906,7 @@ func (j *Journal) moveAside(why error) error {
 	if err := os.Rename(path, aside); err != nil {
 		return fmt.Errorf("journal: %s is unusable (%w) and cannot be moved aside: %w", path, why, err)
 	}
-	_ = syncDir(j.dir)
+	_ = atomicfile.SyncDir(j.dir)
 	err := fmt.Errorf("journal %s: %w; moved aside to %s; the server starts on its baseline and applies no patch from the journal",
 		path, why, filepath.Base(aside))
 	j.m.Logger().Error("journal: corrupt or unreadable journal moved aside", "path", path, "aside", aside, "err", why)

@@ -9,9 +9,6 @@ import "io/fs"
 // probe of checkDir still runs.
 func checkPerm(string, fs.FileInfo) error { return nil }
 
-// syncDir does nothing here: a directory cannot be opened for a sync.
-func syncDir(string) error { return nil }
-
 // lockDir takes no lock here: two processes writing one state directory
 // at the same moment may undo each other's record.
 func lockDir(string) (func(), error) { return func() {}, nil }

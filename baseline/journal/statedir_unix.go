@@ -55,16 +55,6 @@ func checkPerm(dir string, fi fs.FileInfo) error {
 	return nil
 }
 
-// syncDir makes a rename in dir durable.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
-}
-
 // holdOwner creates the file owner.<token> in dir and holds a lock on it
 // while the journal is open (the system releases it when the process
 // ends, however it ends): see ownerAlive. release removes the file.

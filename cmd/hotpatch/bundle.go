@@ -12,6 +12,7 @@ import (
 	"unicode"
 
 	"github.com/hotpatch-go/hotpatch/bundle"
+	"github.com/hotpatch-go/hotpatch/internal/atomicfile"
 	"github.com/hotpatch-go/hotpatch/internal/patchfile"
 )
 
@@ -173,22 +174,12 @@ func plainText(s string) bool {
 // writeBundle writes the bundle to a temporary file renamed over out, so
 // that a watched directory never sees half a bundle.
 func writeBundle(out string, m bundle.Manifest, payload, priv []byte, stdout io.Writer) error {
-	tmp, err := os.CreateTemp(filepath.Dir(out), "."+filepath.Base(out)+".*.tmp")
-	if err != nil {
+	err := atomicfile.Write(out, atomicfile.Options{Perm: 0o644}, func(f *os.File) error {
+		var err error
+		m, err = bundle.Write(f, m, payload, priv)
 		return err
-	}
-	defer os.Remove(tmp.Name())
-	m, err = bundle.Write(tmp, m, payload, priv)
-	if err == nil {
-		err = tmp.Chmod(0o644)
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
+	})
 	if err != nil {
-		return err
-	}
-	if err := os.Rename(tmp.Name(), out); err != nil {
 		return err
 	}
 	signed := "unsigned"

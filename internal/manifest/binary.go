@@ -6,10 +6,10 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"slices"
 
 	"github.com/hotpatch-go/hotpatch/fingerprint"
+	"github.com/hotpatch-go/hotpatch/internal/atomicfile"
 	"github.com/hotpatch-go/hotpatch/internal/patchfile"
 )
 
@@ -85,25 +85,14 @@ func replaceSources(path string, text []byte) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", path, err)
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.tmp")
-	if err != nil {
+	// A build's output: made again when lost, so not synced.
+	return atomicfile.Write(path, atomicfile.Options{Perm: fi.Mode().Perm(), NoSync: true}, func(f *os.File) error {
+		if _, err := io.Copy(f, io.NewSectionReader(src, 0, body)); err != nil {
+			return err
+		}
+		_, err := f.Write(slices.Concat(text, sourcesTrailer(text)))
 		return err
-	}
-	defer os.Remove(tmp.Name()) // after the rename, there is nothing to remove
-	_, err = io.Copy(tmp, io.NewSectionReader(src, 0, body))
-	if err == nil {
-		_, err = tmp.Write(slices.Concat(text, sourcesTrailer(text)))
-	}
-	if err == nil {
-		err = tmp.Chmod(fi.Mode().Perm())
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
+	})
 }
 
 // ReadSources returns the source record appended to the executable at
