@@ -28,7 +28,7 @@ func TestLeanDependencies(t *testing.T) {
 		{pkg: mod + "/internal/patchbuild", forbidden: runtimeSide},
 		{pkg: mod + "/fingerprint", forbidden: []string{mod + "/"}, allowed: []string{mod + "/fingerprint", mod + "/internal/patchfile"}},
 		{pkg: mod + "/redirect", forbidden: []string{mod + "/"}, allowed: []string{mod + "/redirect"}},
-		{pkg: mod + "/internal/manifest", forbidden: []string{mod + "/"}, allowed: []string{mod + "/internal/manifest", mod + "/fingerprint", mod + "/internal/patchfile"}},
+		{pkg: mod + "/internal/manifest", forbidden: []string{mod + "/"}, allowed: []string{mod + "/internal/manifest", mod + "/fingerprint", mod + "/internal/patchfile", mod + "/internal/atomicfile"}},
 	} {
 		out, err := exec.Command("go", "list", "-deps", tt.pkg).Output()
 		if err != nil {
