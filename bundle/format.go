@@ -172,9 +172,9 @@ func (m Manifest) Check() error {
 		return bad("expires (%s) is not after created (%s)", m.Expires.Format(time.RFC3339), m.Created.Format(time.RFC3339))
 	case len(m.Author) > maxText || len(m.Description) > maxText:
 		return bad("author or description longer than %d bytes", maxText)
-	case !plainText(m.Author):
+	case !PlainText(m.Author):
 		return bad("author %q holds a control or bidirectional-formatting character", m.Author)
-	case !plainText(m.Description):
+	case !PlainText(m.Description):
 		return bad("description %q holds a control or bidirectional-formatting character", m.Description)
 	case len(m.Slots) > maxSlots:
 		return bad("%d slots, at most %d", len(m.Slots), maxSlots)
@@ -193,7 +193,7 @@ func (m Manifest) Check() error {
 			return bad("slot name %q is not dotted identifiers", s.Name)
 		case seen[s.Name]:
 			return bad("slot %s listed twice", s.Name)
-		case len(s.Type) > maxText || !utf8.ValidString(s.Type) || !plainText(s.Type):
+		case len(s.Type) > maxText || !utf8.ValidString(s.Type) || !PlainText(s.Type):
 			return bad("slot %s: type %q too long, not UTF-8, or holding a control or bidirectional-formatting character", s.Name, s.Type)
 		}
 		seen[s.Name] = true
@@ -216,12 +216,12 @@ func validName(s string, max int) bool {
 	return true
 }
 
-// plainText reports whether s, text for humans that `hotpatch verify`
+// PlainText reports whether s, text for humans that `hotpatch verify`
 // prints, holds no control character (a terminal escape, a carriage
 // return that rewrites the line, a newline that forges a row) and no
 // bidirectional formatting character (which can make a word read
 // backwards).
-func plainText(s string) bool {
+func PlainText(s string) bool {
 	for _, r := range s {
 		if unicode.IsControl(r) || unicode.Is(unicode.Bidi_Control, r) {
 			return false

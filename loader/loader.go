@@ -133,7 +133,12 @@ func (s *Source) CheckSlots(lookup func(slot string) error) error {
 // under the same name give the same ID, so a file saved twice unchanged is
 // recognised, and a change anywhere gives a new ID.
 func PatchID(filename string, content []byte) string {
-	sum := sha256.Sum256(content)
+	return PatchIDOfSum(filename, sha256.Sum256(content))
+}
+
+// PatchIDOfSum is [PatchID] for content whose SHA-256 is sum, for a
+// caller that hashed it already (the journal).
+func PatchIDOfSum(filename string, sum [sha256.Size]byte) string {
 	return filepath.Base(filename) + "-" + hex.EncodeToString(sum[:6])
 }
 

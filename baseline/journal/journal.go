@@ -20,6 +20,7 @@ import (
 	"github.com/hotpatch-go/hotpatch/hotswap"
 	"github.com/hotpatch-go/hotpatch/internal/atomicfile"
 	"github.com/hotpatch-go/hotpatch/internal/patchfile"
+	"github.com/hotpatch-go/hotpatch/loader"
 )
 
 // Events the journal records through [hotswap.Manager.Record], besides
@@ -983,7 +984,7 @@ const bundleExt = ".hpatch"
 // patchID is the ID every loader gives the file at path with that
 // content's SHA-256 (loader.PatchID).
 func patchID(path string, sum [sha256.Size]byte) string {
-	return filepath.Base(path) + "-" + hex.EncodeToString(sum[:6])
+	return loader.PatchIDOfSum(path, sum)
 }
 
 // short shortens an identity for people.

@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
-	"unicode"
 
 	"github.com/hotpatch-go/hotpatch/bundle"
 	"github.com/hotpatch-go/hotpatch/internal/atomicfile"
@@ -100,9 +99,9 @@ unsigned bundle, which only hosts that do not require signatures accept.`,
 					return usageError("--version 0: versions start at 1")
 				case id != "" && !validID(id):
 					return usageError("--id %q: an ID is letters, digits, '_', '-' and '.' (ASCII, at most 128, not starting with '.')", id)
-				case !plainText(author):
+				case !bundle.PlainText(author):
 					return usageError("--author %q holds a control or bidirectional-formatting character", author)
-				case !plainText(desc):
+				case !bundle.PlainText(desc):
 					return usageError("--description %q holds a control or bidirectional-formatting character", desc)
 				case out != "" && !strings.HasSuffix(out, bundle.Ext):
 					return usageError("-o %s: a bundle's name ends in %s (hosts load no other)", out, bundle.Ext)
@@ -158,17 +157,6 @@ unsigned bundle, which only hosts that do not require signatures accept.`,
 func validID(id string) bool {
 	got, _, ok := bundle.SplitPatchID(id + "@1")
 	return ok && got == id
-}
-
-// plainText is the rule of bundle.Manifest.Check for the text fields, so
-// that a bad flag is named as such.
-func plainText(s string) bool {
-	for _, r := range s {
-		if unicode.IsControl(r) || unicode.Is(unicode.Bidi_Control, r) {
-			return false
-		}
-	}
-	return true
 }
 
 // writeBundle writes the bundle to a temporary file renamed over out, so
