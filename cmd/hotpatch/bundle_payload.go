@@ -42,25 +42,12 @@ func describePayload(path string, data []byte) (bundle.Manifest, error) {
 		}
 	case manifest.NativeExt:
 		m.Kind = "native"
-		f, err := elf.NewFile(bytes.NewReader(data))
-		if err != nil {
-			return m, fmt.Errorf("%s: not an ELF shared object: %w", path, err)
-		}
-		sec := f.Section(manifest.Section)
-		if sec == nil {
-			return m, fmt.Errorf("%s: no %s section: not built by `hotpatch patch build`", path, manifest.Section)
-		}
-		if sec.Size > 16<<20 || sec.Offset+sec.Size > uint64(len(data)) {
-			return m, fmt.Errorf("%s: a %s section of %d bytes at %d, in a file of %d", path, manifest.Section, sec.Size, sec.Offset, len(data))
-		}
-		text, err := sec.Data()
+		// Read as the native loader reads it, with the same checks.
+		info, err := manifest.InspectNative(bytes.NewReader(data), int64(len(data)))
 		if err != nil {
 			return m, fmt.Errorf("%s: %w", path, err)
 		}
-		var nm manifest.Manifest
-		if err := nm.UnmarshalText(bytes.TrimRight(text, "\x00")); err != nil {
-			return m, fmt.Errorf("%s: %w", path, err)
-		}
+		nm := info.Manifest
 		m.Baseline = nm.Baseline.Hash()
 		for _, n := range nm.SlotNames() {
 			m.Slots = append(m.Slots, bundle.Slot{Name: n})

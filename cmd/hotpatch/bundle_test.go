@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -59,6 +60,13 @@ func TestDescribeNativePayload(t *testing.T) {
 	data, _ = os.ReadFile(so)
 	if _, err := describePayload(so, data); err == nil || !strings.Contains(err.Error(), "no .hotpatch section") {
 		t.Errorf("a .so without the section: %v", err)
+	}
+	// Text named .so, and a shared object cut short, are refused as the
+	// native loader refuses them.
+	for name, data := range map[string][]byte{"text.so": []byte("package main\n"), "cut.so": data[:len(data)/2]} {
+		if _, err := describePayload(name, data); !errors.Is(err, manifest.ErrNotNative) || !strings.Contains(err.Error(), name) {
+			t.Errorf("%s: %v, want ErrNotNative naming the file", name, err)
+		}
 	}
 }
 

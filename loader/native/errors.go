@@ -7,6 +7,7 @@ import (
 
 	"github.com/hotpatch-go/hotpatch/fingerprint"
 	"github.com/hotpatch-go/hotpatch/hotswap"
+	"github.com/hotpatch-go/hotpatch/internal/manifest"
 )
 
 // Errors of the loader. Load wraps them with the file name and what was
@@ -22,10 +23,10 @@ var (
 	// ErrNotPatch is returned for a file that is not a native patch: not an
 	// ELF shared object, truncated, or a Go plugin without the hotpatch
 	// manifest section.
-	ErrNotPatch = errors.New("native: not a native patch")
+	ErrNotPatch = manifest.ErrNotNative
 
 	// ErrBadManifest is returned when the manifest section cannot be parsed.
-	ErrBadManifest = errors.New("native: malformed patch manifest")
+	ErrBadManifest = manifest.ErrBadNative
 
 	// ErrBaselineMismatch is matched by a [*BaselineError]: the patch was
 	// built against another baseline than the running binary.

@@ -189,7 +189,7 @@ func (l *Loader) Load(ctx context.Context, host hotswap.Host, path string) (hots
 	if err != nil {
 		return hotswap.Patch{}, fmt.Errorf("%s: %w", path, err)
 	}
-	m := info.manifest
+	m := info.Manifest
 	running, err := l.fingerprint()
 	if err != nil {
 		return hotswap.Patch{}, fmt.Errorf("%s: fingerprint of the running binary: %w", path, err)
@@ -308,7 +308,7 @@ func (l *Loader) open(path string, data []byte, hash func() [sha256.Size]byte, i
 	}
 	// Go refuses a second plugin with the same plugin path, so that is the
 	// key; the content must be the same too.
-	key := info.manifest.Package
+	key := info.Manifest.Package
 	if o := l.opened[key]; o != nil {
 		if o.sum != hash() {
 			return nil, fmt.Errorf("%s: %w: another file of the same build (plugin path %s) is already loaded, "+
@@ -322,21 +322,21 @@ func (l *Loader) open(path string, data []byte, hash func() [sha256.Size]byte, i
 			// both apply, and removing one leaves the other serving. But
 			// it is rarely meant.
 			l.log.Warn("native: this build is already loaded under another name: the two files apply the same patch twice",
-				"file", path, "loaded", strings.Join(o.paths, ", "), "id", info.manifest.ID)
+				"file", path, "loaded", strings.Join(o.paths, ", "), "id", info.Manifest.ID)
 			o.paths = append(o.paths, path)
 		}
 		return o.p, nil // the same build, already open: no new memory
 	}
-	if l.used+info.mapped > l.opts.MaxMemory {
+	if l.used+info.Mapped > l.opts.MaxMemory {
 		return nil, fmt.Errorf("%s: %w: it needs %s, %s of %s are taken by the %d patches opened so far, "+
 			"and Go plugins are never unmapped (Options.MaxMemory)",
-			path, ErrMemoryCap, mib(info.mapped), mib(l.used), mib(l.opts.MaxMemory), len(l.opened))
+			path, ErrMemoryCap, mib(info.Mapped), mib(l.used), mib(l.opts.MaxMemory), len(l.opened))
 	}
 	dir, err := l.privateDir()
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	cp := filepath.Join(dir, info.manifest.ID+Ext)
+	cp := filepath.Join(dir, info.Manifest.ID+Ext)
 	if err := os.WriteFile(cp, data, 0o500); err != nil {
 		return nil, fmt.Errorf("%s: private copy: %w", path, err)
 	}
@@ -344,7 +344,7 @@ func (l *Loader) open(path string, data []byte, hash func() [sha256.Size]byte, i
 	mapped := err == nil || isMapped(cp)
 	_ = os.Remove(cp)
 	if mapped {
-		l.used += info.mapped
+		l.used += info.Mapped
 	}
 	if err != nil {
 		err = l.openError(path, cp, err)

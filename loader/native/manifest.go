@@ -3,7 +3,6 @@ package native
 import (
 	"bytes"
 	"debug/elf"
-	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -71,79 +70,15 @@ func readManifest(path string) (manifest.Manifest, error) {
 	if err != nil {
 		return manifest.Manifest{}, fmt.Errorf("%s: %w", path, err)
 	}
-	return info.manifest, nil
+	return info.Manifest, nil
 }
 
 // soInfo is what the loader learns from a patch file before opening it.
-type soInfo struct {
-	manifest manifest.Manifest
-	mapped   int64 // bytes its loadable segments take once mapped, page-rounded
-}
+type soInfo = manifest.NativeInfo
 
-const pageSize = 4096
-
-// inspect parses data as an ELF shared object and returns its manifest and
-// mapped size. Section and program headers are at both ends of the file,
-// so a truncated file fails here, before anything maps it.
-func inspect(r io.ReaderAt, size int64) (soInfo, error) {
-	f, err := elf.NewFile(io.NewSectionReader(r, 0, size))
-	if err != nil {
-		var magic [4]byte
-		if n, _ := r.ReadAt(magic[:], 0); n == 4 && string(magic[:]) == elf.ELFMAG {
-			if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-				return soInfo{}, fmt.Errorf("%w: truncated: an ELF file of %d bytes whose headers point past its end "+
-					"(was it copied while it was written?)", ErrNotPatch, size)
-			}
-			return soInfo{}, fmt.Errorf("%w: a damaged ELF file: %w", ErrNotPatch, err)
-		}
-		// Say what the file is rather than why debug/elf stopped reading
-		// it (for a short file, "EOF").
-		n, _ := r.ReadAt(magic[:], 0)
-		return soInfo{}, fmt.Errorf("%w: not an ELF file: a file of %d bytes that starts with %q, not %q",
-			ErrNotPatch, size, magic[:n], elf.ELFMAG)
-	}
-	defer f.Close()
-	if f.Type != elf.ET_DYN {
-		return soInfo{}, fmt.Errorf("%w: ELF type %v, want a shared object (ET_DYN)", ErrNotPatch, f.Type)
-	}
-	var info soInfo
-	for _, p := range f.Progs {
-		if p.Type != elf.PT_LOAD {
-			continue
-		}
-		if p.Off+p.Filesz > uint64(size) {
-			return soInfo{}, fmt.Errorf("%w: truncated: a loadable segment ends at byte %d of %d", ErrNotPatch, p.Off+p.Filesz, size)
-		}
-		start := p.Vaddr &^ (pageSize - 1)
-		end := (p.Vaddr + p.Memsz + pageSize - 1) &^ (pageSize - 1)
-		info.mapped += int64(end - start)
-	}
-	if info.mapped == 0 {
-		return soInfo{}, fmt.Errorf("%w: no loadable segment", ErrNotPatch)
-	}
-	s := f.Section(Section)
-	if s == nil {
-		return soInfo{}, fmt.Errorf("%w: no %s section (build native patches with `hotpatch patch build`)", ErrNotPatch, Section)
-	}
-	if s.Type != elf.SHT_NOBITS && s.Offset+s.Size > uint64(size) {
-		return soInfo{}, fmt.Errorf("%w: truncated: the %s section ends at byte %d of %d", ErrNotPatch, Section, s.Offset+s.Size, size)
-	}
-	if s.Size > 1<<20 {
-		return soInfo{}, fmt.Errorf("%w: %s section of %d bytes", ErrBadManifest, Section, s.Size)
-	}
-	text, err := io.ReadAll(s.Open())
-	if err != nil {
-		return soInfo{}, fmt.Errorf("%w: reading %s: %w", ErrNotPatch, Section, err)
-	}
-	text = bytes.TrimRight(text, "\x00") // the C string's terminator
-	if err := info.manifest.UnmarshalText(text); err != nil {
-		return soInfo{}, fmt.Errorf("%w: %w", ErrBadManifest, err)
-	}
-	if info.manifest.Kind != manifest.KindNative {
-		return soInfo{}, fmt.Errorf("%w: a manifest of kind %s, want %s", ErrBadManifest, info.manifest.Kind, manifest.KindNative)
-	}
-	return info, nil
-}
+// inspect parses data as an ELF shared object and returns its manifest
+// and mapped size (see manifest.InspectNative).
+func inspect(r io.ReaderAt, size int64) (soInfo, error) { return manifest.InspectNative(r, size) }
 
 // errNoWrap refuses a patch without [SymbolWrap].
 var errNoWrap = fmt.Errorf("%w: no %s: the patch was built by an older `hotpatch patch build`, "+
