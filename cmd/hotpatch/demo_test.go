@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"flag"
 	"os"
 	"os/exec"
 	"regexp"
@@ -15,13 +14,11 @@ import (
 	"time"
 )
 
-var demoFull = flag.Bool("demo.full", false, "TestDemo: run every step of the demo, with the native and process builds (the first build of plugin-mode packages can take minutes)")
-
 // TestDemo runs the demo end to end: the example server as a subprocess
-// under load, and each step of the tour. By default it runs the steps
-// that need no native or process build (those of -short); -demo.full runs
-// them all. Every step must report ok, and the closing table 0 failed
-// requests for each.
+// under load, and each step of the tour, the native and process builds
+// included (go test -short runs only the steps that need no such build,
+// as the demo's own -short does). Every step must report ok, and the
+// closing table 0 failed requests for each.
 func TestDemo(t *testing.T) {
 	if _, err := exec.LookPath("go"); err != nil {
 		t.Skip("no go command")
@@ -32,7 +29,7 @@ func TestDemo(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute) // a hang detector
 	defer cancel()
 	var out bytes.Buffer
-	opts := demoOptions{Short: !*demoFull, Clients: 4, Root: moduleRoot(t)}
+	opts := demoOptions{Short: testing.Short(), Clients: 4, Root: moduleRoot(t)}
 	err := runTour(ctx, opts, &out)
 	t.Logf("demo output:\n%s", out.String())
 	if err != nil {
