@@ -668,7 +668,10 @@ func (l *devLoop) step(ctx context.Context, now map[string][]byte) (int, error) 
 	// process serves its own baseline for the moment of the restart.
 	// Their files are set aside, to be put back if the restart is
 	// refused (a native patch cannot be built again for nothing).
-	type keptPatch struct{ src []byte; kind, file string }
+	type keptPatch struct {
+		src        []byte
+		kind, file string
+	}
 	kept := map[string]keptPatch{}
 	for _, slot := range sortedKeys(l.scripts) {
 		aside := filepath.Join(l.tmp, "aside-"+filepath.Base(l.files[slot]))
