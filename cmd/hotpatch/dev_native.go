@@ -237,7 +237,7 @@ func nativeSource(e hotEdit, pkg pkgInfo, shim *pkgShim, abs string) (src []byte
 	// so that the directive still documents the func) puts the func on
 	// its line of the module's file; it starts a line, as there.
 	fp := fset.Position(fd.Type.Pos())
-	fmt.Fprintf(&b, "\n//line %s:%d\n%s %s\n", abs, max(fp.Line-1, 1), slotDirective, e.slot)
+	fmt.Fprintf(&b, "\n//line %s:%d:1\n%s %s\n", abs, max(fp.Line-1, 1), slotDirective, e.slot)
 	last := from
 	for _, r := range rewrites {
 		b.Write(f.src[last:r.from])

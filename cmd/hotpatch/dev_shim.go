@@ -80,8 +80,8 @@ func (s *pkgShim) reachOf(name, q string) (string, string) {
 func buildShims(files map[string][]byte, onDisk func(rel string) bool) map[string]*pkgShim {
 	byDir := map[string][]*srcFile{}
 	for _, rel := range sortedKeys(inBuild(files)) {
-		if !strings.HasSuffix(rel, ".go") {
-			continue
+		if !strings.HasSuffix(rel, ".go") || strings.HasSuffix(rel, "_test.go") {
+			continue // tests are not part of the server
 		}
 		f, err := parseSrc(rel, files[rel])
 		if err != nil {
