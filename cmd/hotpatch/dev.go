@@ -573,6 +573,9 @@ func (l *devLoop) stage(src []byte) (string, error) {
 func (l *devLoop) apply(ctx context.Context, slot, kind, staged, ext string) error {
 	l.seq++
 	final := filepath.Join(l.patchDir, fmt.Sprintf("dev-%s-%d%s", safeName(slot), l.seq, ext))
+	if kind == kindNative {
+		kind = "native patch"
+	}
 	w := l.srv.logs.wait(func(line string) bool {
 		return strings.Contains(line, final) && (strings.Contains(line, "hotswap: applied") || strings.Contains(line, "hotswap: rejected"))
 	})

@@ -200,3 +200,54 @@ func TestDevNative(t *testing.T) {
 		}
 	})
 }
+
+// TestDevNativeRefused: when the server refuses the script and then the
+// native patch (its loader's memory cap reached, say), the edit takes the
+// baseline step, and the line gives both refusals; the refused .so is
+// not left in the patch directory.
+func TestDevNativeRefused(t *testing.T) {
+	if _, err := exec.LookPath("go"); err != nil {
+		t.Skip("no go command")
+	}
+	const applied = `fmt.Printf("level=INFO msg=\"hotswap: applied\" source=%s\n", p)`
+	if !strings.Contains(devFakeSrc, applied) {
+		t.Fatalf("the fake server has no %s", applied)
+	}
+	refusing := strings.Replace(devFakeSrc, applied, `if filepath.Ext(p) == ".so" {
+					fmt.Printf("level=ERROR msg=\"hotswap: rejected\" source=%s err=\"native: memory cap of native patches reached; take the baseline step\"\n", p)
+				} else {
+					fmt.Printf("level=ERROR msg=\"hotswap: rejected\" source=%s err=\"the interpreter cannot run it\"\n", p)
+				}`, 1)
+	dir := devFake(t)
+	writeFile(t, filepath.Join(dir, "main.go"), refusing)
+	ctx, cancel := context.WithCancel(context.Background())
+	out := &devOutput{more: make(chan struct{}, 1)}
+	done := make(chan int, 1)
+	go func() { done <- run(ctx, []string{"dev", "--debounce", "30ms", "--wait", "1m", dir}, out, out) }()
+	defer func() {
+		cancel()
+		<-done
+	}()
+	from := 0
+	line := out.next(t, &from, "started")
+	pid := regexp.MustCompile(`\(pid (\d+)\)`).FindStringSubmatch(line)
+	if pid == nil {
+		t.Fatalf("no pid in %q", line)
+	}
+	cmdline, _ := os.ReadFile("/proc/" + pid[1] + "/cmdline")
+	args := strings.Split(strings.TrimRight(string(cmdline), "\x00"), "\x00")
+	patchDir := args[len(args)-1]
+
+	writeFile(t, filepath.Join(dir, "main.go"), strings.Replace(refusing, `return "one"`, `return "hot"`, 1))
+	line = out.next(t, &from, "main.go:")
+	t.Log(line)
+	for _, want := range []string{"baseline step", "the script for fake.Answer was refused (the interpreter cannot run it)",
+		"the native patch for fake.Answer was refused (native: memory cap of native patches reached"} {
+		if !strings.Contains(line, want) {
+			t.Errorf("line lacks %q: %s", want, line)
+		}
+	}
+	if so := soFiles(t, patchDir); len(so) != 0 {
+		t.Errorf("refused native patches left in the patch directory: %v", so)
+	}
+}
