@@ -45,6 +45,10 @@ ignored. After each save, once the files stay unchanged for --debounce:
                  changed, and each new body reaches nothing but exported
                  names of imported packages: the bodies become one script
                  per slot in the patch directory; no restart, state kept.
+  hot (native)   the same, for a body the interpreter cannot run or
+                 reach (an unexported name of its package, reached
+                 through export shims the baseline is built with): a Go
+                 plugin built against the running baseline.
   baseline step  anything else: the baseline is rebuilt and the server
                  sent SIGHUP; it restarts into the new binary with no
                  request failing. The line says why the edit was not hot.

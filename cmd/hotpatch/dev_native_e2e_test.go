@@ -177,19 +177,9 @@ func TestDevNative(t *testing.T) {
 		greet("<ann>")
 		samePID()
 	})
-	t.Run("revert", func(t *testing.T) {
-		writeFile(t, shopGo, string(orig))
-		if line := out.next(t, at, "shop/shop.go:"); !strings.Contains(line, "back to the running baseline") {
-			t.Fatalf("want back to the baseline, got %s", line)
-		}
-		greet("hello, ann")
-		if so := soFiles(t, patchDir); len(so) != 0 {
-			t.Errorf("after the revert, the patch directory holds %v", so)
-		}
-		samePID()
-	})
+	const bump = "return fmt.Sprint(greets.bump(), \" \", name)"
 	t.Run("unexported method", func(t *testing.T) {
-		setBody("return fmt.Sprint(greets.bump(), \" \", name)")
+		setBody(bump)
 		line := out.next(t, at, "shop/shop.go:")
 		if !strings.Contains(line, "baseline step in") || !regexp.MustCompile(`shop/shop\.go:\d+:\d+: \.bump is an unexported method or field`).MatchString(line) {
 			t.Fatalf("want a baseline step, for .bump; got %s", line)
@@ -197,6 +187,30 @@ func TestDevNative(t *testing.T) {
 		// The baseline's own readiness check greets too.
 		if got := devGet(t, base+"/greet?name=ann"); !regexp.MustCompile(`^\d+ ann$`).MatchString(got) {
 			t.Errorf("greet: %q, want the tally and ann", got)
+		}
+		if so := soFiles(t, patchDir); len(so) != 0 {
+			t.Errorf("after the baseline step, the patch directory holds %v", so)
+		}
+	})
+	t.Run("revert", func(t *testing.T) {
+		_, pid1 := count(t, base)
+		setBody("return decorate(name)")
+		if line := out.next(t, at, "shop/shop.go:"); !strings.Contains(line, "hot (native)") {
+			t.Fatalf("want hot (native), got %s", line)
+		}
+		greet("<ann>")
+		setBody(bump) // the running baseline's body
+		if line := out.next(t, at, "shop/shop.go:"); !strings.Contains(line, "back to the running baseline") {
+			t.Fatalf("want back to the baseline, got %s", line)
+		}
+		if got := devGet(t, base+"/greet?name=ann"); !regexp.MustCompile(`^\d+ ann$`).MatchString(got) {
+			t.Errorf("greet: %q, want the baseline's body", got)
+		}
+		if so := soFiles(t, patchDir); len(so) != 0 {
+			t.Errorf("after the revert, the patch directory holds %v", so)
+		}
+		if _, pid := count(t, base); pid != pid1 {
+			t.Errorf("pid %d, want %d", pid, pid1)
 		}
 	})
 }
@@ -249,5 +263,37 @@ func TestDevNativeRefused(t *testing.T) {
 	}
 	if so := soFiles(t, patchDir); len(so) != 0 {
 		t.Errorf("refused native patches left in the patch directory: %v", so)
+	}
+}
+
+// TestDevNativeCtrlC: Ctrl-C while a native patch builds stops the go
+// command with its tools, and leaves neither its work directory nor its
+// package directory in the module (.hotpatch/build/<id>).
+func TestDevNativeCtrlC(t *testing.T) {
+	if _, err := exec.LookPath("go"); err != nil {
+		t.Skip("no go command")
+	}
+	const applied = `fmt.Printf("level=INFO msg=\"hotswap: applied\" source=%s\n", p)`
+	refusing := strings.Replace(devFakeSrc, applied, `fmt.Printf("level=ERROR msg=\"hotswap: rejected\" source=%s err=\"the interpreter cannot run it\"\n", p)`, 1)
+	dir := devFake(t)
+	writeFile(t, filepath.Join(dir, "main.go"), refusing)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	out := &devOutput{more: make(chan struct{}, 1)}
+	done := make(chan int, 1)
+	go func() { done <- run(ctx, []string{"dev", "--debounce", "30ms", dir}, out, out) }()
+	from := 0
+	out.next(t, &from, "started")
+	writeFile(t, filepath.Join(dir, "main.go"), strings.Replace(refusing, `return "one"`, `return "native"`, 1))
+	work, tools := waitBuildTool(t, out)
+	cancel()
+	select {
+	case <-done:
+	case <-time.After(time.Minute):
+		t.Fatal("hotpatch dev did not stop")
+	}
+	checkBuildGone(t, work, tools)
+	if ents, _ := os.ReadDir(filepath.Join(dir, ".hotpatch", "build")); len(ents) != 0 {
+		t.Errorf("a patch build's package directory is left in the module: %v", ents)
 	}
 }
