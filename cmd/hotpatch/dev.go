@@ -630,7 +630,7 @@ func safeName(slot string) string {
 	return regexp.MustCompile(`[^A-Za-z0-9_]`).ReplaceAllString(slot, "_")
 }
 
-// drop removes the script of slot, if any.
+// drop removes the patch of slot, if any.
 func (l *devLoop) drop(slot string) {
 	if f := l.files[slot]; f != "" {
 		os.Remove(f)
@@ -688,6 +688,9 @@ func (l *devLoop) step(ctx context.Context, now map[string][]byte) (int, error) 
 		l.drop(slot)
 	}
 	if l.srv == nil {
+		for _, k := range kept {
+			os.Remove(k.file) // the new process starts from its baseline
+		}
 		srv, err := startDevServer(l.link, append(l.o.serverArgs, l.o.patchFlag, l.patchDir), l.out)
 		if err != nil {
 			return 0, err

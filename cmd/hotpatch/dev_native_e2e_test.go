@@ -297,3 +297,50 @@ func TestDevNativeCtrlC(t *testing.T) {
 		t.Errorf("a patch build's package directory is left in the module: %v", ents)
 	}
 }
+
+// TestDevNativeFailedStep: a baseline step the server refuses puts the
+// native patch of the last hot edit back (set aside, not rebuilt), so the
+// old process serves on with it.
+func TestDevNativeFailedStep(t *testing.T) {
+	if _, err := exec.LookPath("go"); err != nil {
+		t.Skip("no go command")
+	}
+	const applied = `fmt.Printf("level=INFO msg=\"hotswap: applied\" source=%s\n", p)`
+	nativeOnly := strings.Replace(devFakeSrc, applied, `if filepath.Ext(p) == ".so" {
+					`+applied+`
+				} else {
+					fmt.Printf("level=ERROR msg=\"hotswap: rejected\" source=%s err=\"the interpreter cannot run it\"\n", p)
+				}`, 1)
+	dir := devFake(t)
+	writeFile(t, filepath.Join(dir, "main.go"), nativeOnly)
+	ctx, cancel := context.WithCancel(context.Background())
+	out := &devOutput{more: make(chan struct{}, 1)}
+	done := make(chan int, 1)
+	go func() { done <- run(ctx, []string{"dev", "--debounce", "30ms", "--wait", "1m", dir}, out, out) }()
+	defer func() {
+		cancel()
+		<-done
+	}()
+	from := 0
+	line := out.next(t, &from, "started")
+	pid := regexp.MustCompile(`\(pid (\d+)\)`).FindStringSubmatch(line)
+	if pid == nil {
+		t.Fatalf("no pid in %q", line)
+	}
+	cmdline, _ := os.ReadFile("/proc/" + pid[1] + "/cmdline")
+	args := strings.Split(strings.TrimRight(string(cmdline), "\x00"), "\x00")
+	patchDir := args[len(args)-1]
+
+	hot := strings.Replace(nativeOnly, `return "one"`, `return "native"`, 1)
+	writeFile(t, filepath.Join(dir, "main.go"), hot)
+	if line := out.next(t, &from, "main.go:"); !strings.Contains(line, "hot (native)") {
+		t.Fatalf("a slot body edit, the script refused: %s", line)
+	}
+	writeFile(t, filepath.Join(dir, "main.go"), strings.Replace(hot, "return 1", "return 2", 1))
+	if line := out.next(t, &from, "main.go:"); !strings.Contains(line, "baseline step failed") {
+		t.Fatalf("a refused restart: %s", line)
+	}
+	if so := soFiles(t, patchDir); len(so) != 1 {
+		t.Errorf("after a refused restart, the patch directory holds %v, want the hot edit's .so", so)
+	}
+}
