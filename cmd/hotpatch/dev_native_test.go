@@ -105,3 +105,32 @@ func TestDevCompileErrors(t *testing.T) {
 		}
 	}
 }
+
+// FuzzDevNativeSource: for any file with a slot function, the native
+// patch source is written or refused with a reason, never a panic, and
+// a source written parses.
+func FuzzDevNativeSource(f *testing.F) {
+	f.Add(devNativeBase)
+	f.Add(strings.Replace(devNativeBase, `return "hello, " + name`, "hits++\n\treturn helper(name) + fmt.Sprint(tally{n: hits}, Book{Title: name}.Title)", 1))
+	f.Fuzz(func(t *testing.T, src string) {
+		sf, err := parseSrc("shop/shop.go", []byte(src))
+		if err != nil {
+			return
+		}
+		pkg := pkgInfo{name: sf.file.Name.Name, path: "example.com/m/shop", names: map[string]bool{}}
+		collectNames(sf.file, pkg.names)
+		shim := buildShims(map[string][]byte{"shop/shop.go": []byte(src)}, func(string) bool { return false })["shop"]
+		for _, d := range sf.decls() {
+			if d.slot == "" {
+				continue
+			}
+			got, why := nativeSource(hotEdit{slot: d.slot, fn: d.fd.Name.Name, file: sf, fd: d.fd}, pkg, shim, "/m/shop/shop.go")
+			if why != "" {
+				continue
+			}
+			if _, err := parseSrc("patch.go", got); err != nil {
+				t.Fatalf("the source does not parse: %v\n%s", err, got)
+			}
+		}
+	})
+}
