@@ -115,6 +115,7 @@ type devLoop struct {
 	srv     *devServer
 	srvDown bool // the server's exit was reported
 	seq     int
+	natives int // native patches built so far
 }
 
 // The kinds of patch a hot edit is delivered as.

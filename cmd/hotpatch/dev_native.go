@@ -284,6 +284,10 @@ func (l *devLoop) buildNative(ctx context.Context, slot string, src []byte) (str
 	if l.baseBin == "" {
 		return "", errors.New("no baseline binary to build a native patch against")
 	}
+	if l.natives++; l.natives == 1 {
+		l.out.status(colYellow, "building the first native patch of this run: when the build cache lacks them, "+
+			"the dependencies are compiled again in plugin mode first, which can take a minute")
+	}
 	l.seq++
 	dir := filepath.Join(l.tmp, "native")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
