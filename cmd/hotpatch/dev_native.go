@@ -93,6 +93,9 @@ func nativeSource(e hotEdit, pkg pkgInfo, shim *pkgShim, abs string) (src []byte
 		}
 		return true
 	})
+	// local says whether id is declared in the function, or is the
+	// function itself: a recursive call runs the new body, as it would
+	// in a baseline built from it.
 	local := func(id *ast.Ident) bool {
 		if id.Obj == nil {
 			return false
