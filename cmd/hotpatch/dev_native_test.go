@@ -1,6 +1,9 @@
 package main
 
 import (
+	"encoding/json"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -133,4 +136,76 @@ func FuzzDevNativeSource(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestDevOverlay: the overlay of a build for a baseline adds the shims,
+// puts back the baseline's copy of a file saved since (not a cgo file:
+// the source record catches those), and removes a file the baseline did
+// not have; a file unchanged is left to the tree.
+func TestDevOverlay(t *testing.T) {
+	root, tmp := t.TempDir(), t.TempDir()
+	const cgo = "package shop\n\n// int one(void) { return 1; }\nimport \"C\"\n"
+	snap := map[string][]byte{
+		"go.mod":       []byte("module example.com/m\n"),
+		"shop/shop.go": []byte("package shop\n\nfunc A() {}\n"),
+		"shop/same.go": []byte("package shop\n"),
+		"shop/cgo.go":  []byte(cgo),
+	}
+	for rel, b := range snap {
+		if err := os.MkdirAll(filepath.Join(root, filepath.Dir(rel)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		writeFile(t, filepath.Join(root, rel), string(b))
+	}
+	writeFile(t, filepath.Join(root, "shop", "shop.go"), "package shop\n\nfunc A() { println() }\n")
+	writeFile(t, filepath.Join(root, "shop", "cgo.go"), cgo+"\nfunc B() {}\n")
+	writeFile(t, filepath.Join(root, "shop", "new.go"), "package shop\n")
+	l := &devLoop{root: root, tmp: tmp}
+	shims := &shimSet{files: map[string]string{filepath.Join(root, "shop", "zz_hotpatch_export.go"): "/shim.go"}}
+	file, cleanup, err := l.writeOverlay(snap, shims)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var o struct{ Replace map[string]string }
+	b, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &o); err != nil {
+		t.Fatal(err)
+	}
+	if got := o.Replace[filepath.Join(root, "shop", "zz_hotpatch_export.go")]; got != "/shim.go" {
+		t.Errorf("shim: %q", got)
+	}
+	if got, err := os.ReadFile(o.Replace[filepath.Join(root, "shop", "shop.go")]); err != nil || string(got) != string(snap["shop/shop.go"]) {
+		t.Errorf("the saved file is replaced by %q (%v), want the baseline's copy", got, err)
+	}
+	if r, ok := o.Replace[filepath.Join(root, "shop", "new.go")]; !ok || r != "" {
+		t.Errorf("the new file: %q, %v; want removed", r, ok)
+	}
+	for _, rel := range []string{"shop/same.go", "shop/cgo.go", "go.mod"} {
+		if r, ok := o.Replace[filepath.Join(root, rel)]; ok {
+			t.Errorf("%s is in the overlay (%q)", rel, r)
+		}
+	}
+	cleanup()
+	if _, err := os.Stat(file); err == nil {
+		t.Errorf("cleanup left %s", file)
+	}
+}
+
+// TestDevHotResult: the output's word for a save's delivery.
+func TestDevHotResult(t *testing.T) {
+	for _, tt := range []struct {
+		r          hotResult
+		kind, note string
+	}{
+		{hotResult{scripts: 2}, "hot (script)", ""},
+		{hotResult{natives: 1, notes: []string{"x: uses y"}}, "hot (native)", "; not a script: x: uses y"},
+		{hotResult{scripts: 1, natives: 1, notes: []string{"a"}}, "hot (1 script, 1 native)", "; not a script: a"},
+	} {
+		if k, n := tt.r.kind(), tt.r.note(); k != tt.kind || n != tt.note {
+			t.Errorf("%+v: %q %q, want %q %q", tt.r, k, n, tt.kind, tt.note)
+		}
+	}
 }
