@@ -10,7 +10,6 @@ import (
 	"go/scanner"
 	"io"
 	"io/fs"
-	"maps"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -46,6 +45,10 @@ ignored. After each save, once the files stay unchanged for --debounce:
                  changed, and each new body reaches nothing but exported
                  names of imported packages: the bodies become one script
                  per slot in the patch directory; no restart, state kept.
+  hot (native)   the same, for a body the interpreter cannot run or
+                 reach (an unexported name of its package, reached
+                 through export shims the baseline is built with): a Go
+                 plugin built against the running baseline.
   baseline step  anything else: the baseline is rebuilt and the server
                  sent SIGHUP; it restarts into the new binary with no
                  request failing. The line says why the edit was not hot.
@@ -104,12 +107,22 @@ type devLoop struct {
 	seen    map[string]fileState // by module-relative path: the last poll
 	base    map[string][]byte    // the running baseline's source
 	cur     map[string][]byte    // what was last acted on
-	scripts map[string][]byte    // by slot: the script in the patch directory
-	files   map[string]string    // by slot: that script's file
+	scripts map[string][]byte    // by slot: the source of its patch in the patch directory
+	files   map[string]string    // by slot: that patch's file
+	kinds   map[string]string    // by slot: that patch's kind, kindScript or kindNative
+	shims   *shimSet             // the running baseline's export shims
+	baseBin string               // the running baseline's binary (the link's target then)
 	srv     *devServer
 	srvDown bool // the server's exit was reported
 	seq     int
+	natives int // native patches built so far
 }
+
+// The kinds of patch a hot edit is delivered as.
+const (
+	kindScript = "script"
+	kindNative = "native"
+)
 
 // runDev runs "hotpatch dev" until ctx ends.
 func runDev(ctx context.Context, o devOptions, stdout, stderr io.Writer) (err error) {
@@ -156,7 +169,7 @@ func runDev(ctx context.Context, o devOptions, stdout, stderr io.Writer) (err er
 	defer os.RemoveAll(tmp)
 	l := &devLoop{o: o, out: newDevOut(stdout), root: root, modPath: string(m[1]), pkgRel: filepath.ToSlash(rel),
 		tmp: tmp, patchDir: filepath.Join(tmp, "patches"), link: filepath.Join(tmp, "bin", filepath.Base(dir)),
-		scripts: map[string][]byte{}, files: map[string]string{}}
+		scripts: map[string][]byte{}, files: map[string]string{}, kinds: map[string]string{}}
 	if err := os.MkdirAll(l.patchDir, 0o755); err != nil {
 		return err
 	}
@@ -176,7 +189,8 @@ func (l *devLoop) run(ctx context.Context) error {
 	l.seen = l.scan()
 	snap := l.read(l.seen)
 	start := time.Now()
-	if err := l.build(ctx); err != nil {
+	shims, bin, err := l.build(ctx, snap)
+	if err != nil {
 		if ctx.Err() != nil {
 			return nil // Ctrl-C during the build: not a failed build
 		}
@@ -185,7 +199,7 @@ func (l *devLoop) run(ctx context.Context) error {
 	if ctx.Err() != nil {
 		return nil
 	}
-	l.base, l.cur = snap, snap
+	l.base, l.cur, l.shims, l.baseBin = snap, snap, shims, bin
 	srv, err := startDevServer(l.link, append(l.o.serverArgs, l.o.patchFlag, l.patchDir), l.out)
 	if err != nil {
 		return err
@@ -332,18 +346,28 @@ func (l *devLoop) change(ctx context.Context, states map[string]fileState) {
 		l.cur = now
 		return
 	case reason == "" && l.srv != nil:
-		applied, dropped, err := l.hot(ctx, edits)
-		if err == nil {
+		res, err := l.hot(ctx, edits)
+		var ce *devCompileError
+		switch {
+		case err == nil:
 			l.cur = now
 			switch {
-			case applied == 0 && dropped == 0:
+			case res.scripts+res.natives == 0 && res.dropped == 0:
 				l.out.status(colGreen, fmt.Sprintf("%s: no change to the code (comments, layout, or files outside the build)", names))
-			case applied == 0:
+			case res.scripts+res.natives == 0:
 				l.out.status(colGreen, fmt.Sprintf("%s: back to the running baseline in %s", names, since(saved)))
 			default:
-				l.out.status(colGreen, fmt.Sprintf("%s: hot (script) in %s", names, since(saved)))
+				l.out.status(colGreen, fmt.Sprintf("%s: %s in %s%s", names, res.kind(), since(saved), res.note()))
 			}
 			return
+		case errors.As(err, &ce):
+			// The new body does not compile: a baseline step would
+			// fail on the same errors.
+			l.cur = now
+			l.out.status(colRed, fmt.Sprintf("%s: the native patch does not compile; the old code keeps serving:\n%s", names, ce.msg))
+			return
+		case ctx.Err() != nil:
+			return // stopping
 		}
 		reason = err.Error()
 	case l.srv == nil:
@@ -425,57 +449,138 @@ func (l *devLoop) decide(now map[string][]byte) ([]hotEdit, string, scanner.Erro
 	return edits, reason, nil
 }
 
-// hot writes one script per changed slot (and removes those of the slots
-// whose body is the baseline's again), and waits for each to be applied.
-// It returns how many scripts it applied and removed.
-func (l *devLoop) hot(ctx context.Context, edits []hotEdit) (applied, dropped int, err error) {
-	want := map[string][]byte{}
+// hot delivers each changed slot body, as a script when it can be
+// written and the server takes it, else as a native patch (and removes
+// the patches of the slots whose body is the baseline's again). It waits
+// for each to be applied.
+func (l *devLoop) hot(ctx context.Context, edits []hotEdit) (res hotResult, err error) {
+	type want struct {
+		script, native       []byte
+		scriptWhy, nativeWhy string
+	}
+	wants := map[string]*want{}
 	for _, e := range edits {
 		pkg, why := l.pkgOf(e.file)
-		if why == "" {
-			var src []byte
-			src, why = script(e, pkg)
-			want[e.slot] = src
-		}
 		if why != "" {
-			return 0, 0, errors.New(why)
+			return res, errors.New(why)
+		}
+		w := &want{}
+		w.script, w.scriptWhy = script(e, pkg)
+		var shim *pkgShim
+		if l.shims != nil {
+			shim = l.shims.pkgs[path.Dir(e.file.rel)]
+		}
+		w.native, w.nativeWhy = nativeSource(e, pkg, shim, filepath.Join(l.root, filepath.FromSlash(e.file.rel)))
+		if w.scriptWhy != "" && w.nativeWhy != "" {
+			return res, errors.New(w.nativeWhy)
+		}
+		wants[e.slot] = w
+	}
+	for _, slot := range sortedKeys(l.scripts) {
+		if wants[slot] == nil {
+			if err := l.revert(ctx, slot); err != nil {
+				return res, err
+			}
+			res.dropped++
 		}
 	}
-	for slot := range l.scripts {
-		if _, ok := want[slot]; !ok {
-			l.drop(slot)
-			dropped++
-		}
-	}
-	for _, slot := range sortedKeys(want) {
-		src := want[slot]
-		if bytes.Equal(l.scripts[slot], src) {
+	for _, slot := range sortedKeys(wants) {
+		w := wants[slot]
+		switch cur := l.scripts[slot]; {
+		case cur != nil && l.kinds[slot] == kindScript && bytes.Equal(cur, w.script),
+			cur != nil && l.kinds[slot] == kindNative && bytes.Equal(cur, w.native):
 			continue
 		}
-		if err := l.apply(ctx, slot, src); err != nil {
-			return applied, dropped, err
+		notScript := w.scriptWhy
+		if notScript == "" {
+			staged, err := l.stage(w.script)
+			if err != nil {
+				return res, err
+			}
+			err = l.apply(ctx, slot, kindScript, staged, ".go")
+			if err == nil {
+				l.scripts[slot], l.kinds[slot] = w.script, kindScript
+				res.scripts++
+				continue
+			}
+			if ctx.Err() != nil {
+				return res, err
+			}
+			notScript = err.Error()
 		}
-		l.scripts[slot] = src
-		applied++
+		if w.nativeWhy != "" {
+			return res, fmt.Errorf("%s; a native patch cannot do either: %s", notScript, w.nativeWhy)
+		}
+		so, err := l.buildNative(ctx, slot, w.native)
+		if err != nil {
+			var ce *devCompileError
+			if errors.As(err, &ce) {
+				return res, err
+			}
+			return res, fmt.Errorf("%s; %w", notScript, err)
+		}
+		if err := l.apply(ctx, slot, kindNative, so, ".so"); err != nil {
+			return res, fmt.Errorf("%s; %w", notScript, err)
+		}
+		l.scripts[slot], l.kinds[slot] = w.native, kindNative
+		res.natives++
+		res.notes = append(res.notes, notScript)
 	}
-	return applied, dropped, nil
+	return res, nil
 }
 
-// apply writes the script for slot (a new file, renamed into place) and
-// waits for the server's log to say it was applied or refused. The
-// manager logs each event with the patch's source path: a generic
-// signal, where an HTTP status page would be the example's own. Each
-// script has a file of its own, stacked on the slot's previous one,
-// which is removed once the new one serves: a refused script leaves the
-// previous one serving.
-func (l *devLoop) apply(ctx context.Context, slot string, src []byte) error {
-	l.seq++
-	name := fmt.Sprintf("dev-%s-%d.go", regexp.MustCompile(`[^A-Za-z0-9_]`).ReplaceAllString(slot, "_"), l.seq)
-	staged := filepath.Join(l.tmp, fmt.Sprintf("staged-%d.go", l.seq))
-	if err := os.WriteFile(staged, src, 0o644); err != nil {
-		return err
+// hotResult is what hot delivered.
+type hotResult struct {
+	scripts, natives, dropped int
+	notes                     []string // why each native patch is not a script
+}
+
+// kind is the output's word for the delivery: hot (script), hot
+// (native), or both for a save of several slots.
+func (r hotResult) kind() string {
+	switch {
+	case r.natives == 0:
+		return "hot (" + kindScript + ")"
+	case r.scripts == 0:
+		return "hot (" + kindNative + ")"
 	}
-	final := filepath.Join(l.patchDir, name)
+	return fmt.Sprintf("hot (%d %s, %d %s)", r.scripts, kindScript, r.natives, kindNative)
+}
+
+// note says why the native patches are not scripts.
+func (r hotResult) note() string {
+	if len(r.notes) == 0 {
+		return ""
+	}
+	return "; not a script: " + strings.Join(r.notes, "; ")
+}
+
+// devCompileError is a native patch build that failed on the compiler's
+// errors in the module's own files: the new code does not compile.
+type devCompileError struct{ msg string }
+
+func (e *devCompileError) Error() string { return e.msg }
+
+// stage writes src, a script, outside the patch directory.
+func (l *devLoop) stage(src []byte) (string, error) {
+	l.seq++
+	staged := filepath.Join(l.tmp, fmt.Sprintf("staged-%d.go", l.seq))
+	return staged, os.WriteFile(staged, src, 0o644)
+}
+
+// apply renames staged, a patch of the given kind, into the patch
+// directory and waits for the server's log to say it was applied or
+// refused. The manager logs each event with the patch's source path: a
+// generic signal, where an HTTP status page would be the example's own.
+// Each patch has a file of its own, stacked on the slot's previous one,
+// which is removed once the new one serves: a refused patch leaves the
+// previous one serving.
+func (l *devLoop) apply(ctx context.Context, slot, kind, staged, ext string) error {
+	l.seq++
+	final := filepath.Join(l.patchDir, fmt.Sprintf("dev-%s-%d%s", safeName(slot), l.seq, ext))
+	if kind == kindNative {
+		kind = "native patch"
+	}
 	w := l.srv.logs.wait(func(line string) bool {
 		return strings.Contains(line, final) && (strings.Contains(line, "hotswap: applied") || strings.Contains(line, "hotswap: rejected"))
 	})
@@ -487,7 +592,7 @@ func (l *devLoop) apply(ctx context.Context, slot string, src []byte) error {
 	case line := <-w.c:
 		if strings.Contains(line, "hotswap: rejected") {
 			os.Remove(final)
-			return fmt.Errorf("the script for %s was refused (%s)", slot, logValue(line, "err"))
+			return fmt.Errorf("the %s for %s was refused (%s)", kind, slot, logValue(line, "err"))
 		}
 		l.drop(slot)
 		l.files[slot] = final
@@ -496,17 +601,44 @@ func (l *devLoop) apply(ctx context.Context, slot string, src []byte) error {
 		return ctx.Err()
 	case <-time.After(l.o.wait):
 		os.Remove(final)
-		return fmt.Errorf("the script for %s was not applied within %s", slot, l.o.wait)
+		return fmt.Errorf("the %s for %s was not applied within %s", kind, slot, l.o.wait)
 	}
 }
 
-// drop removes the script of slot, if any.
+// revert removes the patch of slot, whose body is the baseline's again,
+// and waits for the server's log to say it was reverted. A native
+// patch's code stays mapped (Go never unloads a plugin); it no longer
+// serves.
+func (l *devLoop) revert(ctx context.Context, slot string) error {
+	file := l.files[slot]
+	w := l.srv.logs.wait(func(line string) bool {
+		return strings.Contains(line, file) && strings.Contains(line, "hotswap: reverted")
+	})
+	defer l.srv.logs.cancel(w)
+	l.drop(slot)
+	select {
+	case <-w.c:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(l.o.wait):
+		return fmt.Errorf("the patch of %s was removed, but the server did not say it reverted it within %s", slot, l.o.wait)
+	}
+}
+
+// safeName is slot as a part of a file name.
+func safeName(slot string) string {
+	return regexp.MustCompile(`[^A-Za-z0-9_]`).ReplaceAllString(slot, "_")
+}
+
+// drop removes the patch of slot, if any.
 func (l *devLoop) drop(slot string) {
 	if f := l.files[slot]; f != "" {
 		os.Remove(f)
 	}
 	delete(l.files, slot)
 	delete(l.scripts, slot)
+	delete(l.kinds, slot)
 }
 
 // pkgOf describes the package of f, from the files acted on.
@@ -536,22 +668,36 @@ func (l *devLoop) pkgOf(f *srcFile) (pkgInfo, string) {
 // step rebuilds the baseline and restarts the server into it, or starts
 // it when it is not running. It returns the PID now serving.
 func (l *devLoop) step(ctx context.Context, now map[string][]byte) (int, error) {
-	if err := l.build(ctx); err != nil {
+	shims, bin, err := l.build(ctx, now)
+	if err != nil {
 		return 0, err
 	}
-	// The new baseline holds every edit: the scripts go. The old
+	// The new baseline holds every edit: the patches go. The old
 	// process serves its own baseline for the moment of the restart.
-	kept := maps.Clone(l.scripts)
-	for slot := range l.scripts {
+	// Their files are set aside, to be put back if the restart is
+	// refused (a native patch cannot be built again for nothing).
+	type keptPatch struct {
+		src        []byte
+		kind, file string
+	}
+	kept := map[string]keptPatch{}
+	for _, slot := range sortedKeys(l.scripts) {
+		aside := filepath.Join(l.tmp, "aside-"+filepath.Base(l.files[slot]))
+		if err := os.Rename(l.files[slot], aside); err == nil {
+			kept[slot] = keptPatch{l.scripts[slot], l.kinds[slot], aside}
+		}
 		l.drop(slot)
 	}
 	if l.srv == nil {
+		for _, k := range kept {
+			os.Remove(k.file) // the new process starts from its baseline
+		}
 		srv, err := startDevServer(l.link, append(l.o.serverArgs, l.o.patchFlag, l.patchDir), l.out)
 		if err != nil {
 			return 0, err
 		}
 		l.srv = srv
-		l.base = now
+		l.base, l.shims, l.baseBin = now, shims, bin
 		return srv.pid(), nil
 	}
 	pid, err := l.srv.restart(ctx, l.o.wait)
@@ -560,15 +706,19 @@ func (l *devLoop) step(ctx context.Context, now map[string][]byte) (int, error) 
 		// its source, not with the refused one, and its hot edits are
 		// applied again.
 		for _, slot := range sortedKeys(kept) {
-			if aerr := l.apply(ctx, slot, kept[slot]); aerr != nil {
+			k := kept[slot]
+			if aerr := l.apply(ctx, slot, k.kind, k.file, filepath.Ext(k.file)); aerr != nil {
 				err = errors.Join(err, fmt.Errorf("the last hot edit of %s is not serving: %w", slot, aerr))
 				continue
 			}
-			l.scripts[slot] = kept[slot]
+			l.scripts[slot], l.kinds[slot] = k.src, k.kind
 		}
 		return 0, err
 	}
-	l.base = now
+	for _, k := range kept {
+		os.Remove(k.file)
+	}
+	l.base, l.shims, l.baseBin = now, shims, bin
 	return pid, nil
 }
 
@@ -596,17 +746,51 @@ func goWithTmp(tmp string) (string, error) {
 	return wrapper, nil
 }
 
-// build builds the baseline under l.link, "hotpatch build -versioned".
-func (l *devLoop) build(ctx context.Context) error {
+// build builds the baseline of snap (the module's files as read) under
+// l.link, "hotpatch build -versioned", with the export shims of snap's
+// packages added by an overlay (which also keeps the build on snap where
+// the tree changed since it was read). It returns the shims and the
+// binary the link now names.
+func (l *devLoop) build(ctx context.Context, snap map[string][]byte) (*shimSet, string, error) {
+	l.seq++
+	shims, err := writeShims(l.root, filepath.Join(l.tmp, fmt.Sprintf("shims-%d", l.seq)), buildShims(snap, func(rel string) bool {
+		_, err := os.Lstat(filepath.Join(l.root, filepath.FromSlash(rel)))
+		return err == nil
+	}))
+	if err != nil {
+		return nil, "", err
+	}
+	overlay, cleanup, err := l.writeOverlay(snap, shims)
+	if err != nil {
+		return nil, "", err
+	}
+	defer cleanup()
 	var log bytes.Buffer
-	opts := patchbuild.BaselineOptions{Package: "./" + l.pkgRel, Output: l.link, Dir: l.root}
+	opts := patchbuild.BaselineOptions{Package: "./" + l.pkgRel, Output: l.link, Dir: l.root, Overlay: overlay}
 	opts.Go = l.goCmd
+	err = l.guard(ctx, func(ctx context.Context) error { return runVersionedBuild(ctx, opts, io.Discard, &log) })
+	if err != nil {
+		msg := err.Error()
+		// go build names files relative to its directory, the module's
+		// root: keep those; make absolute ones relative too.
+		msg = strings.ReplaceAll(msg, l.root+string(filepath.Separator), "")
+		return nil, "", errors.New(msg)
+	}
+	bin, err := filepath.EvalSymlinks(l.link)
+	if err != nil {
+		return nil, "", err
+	}
+	return shims, bin, nil
+}
+
+// guard runs fn, a build, and on Ctrl-C stops the go commands it runs
+// with their tools (killBuilds), rather than kill the go command alone
+// as a cancelled context would (its tools would run on); their work
+// directories are in l.tmp.
+func (l *devLoop) guard(ctx context.Context, fn func(context.Context) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	// On Ctrl-C the go command is stopped with its tools (killBuilds),
-	// not killed alone as a cancelled context would (its tools would
-	// run on); its work directory is in l.tmp.
 	bctx, hardStop := context.WithCancel(context.WithoutCancel(ctx))
 	defer hardStop()
 	built := make(chan struct{})
@@ -636,14 +820,7 @@ func (l *devLoop) build(ctx context.Context) error {
 			}
 		}
 	}()
-	if err := runVersionedBuild(bctx, opts, io.Discard, &log); err != nil {
-		msg := err.Error()
-		// go build names files relative to its directory, the module's
-		// root: keep those; make absolute ones relative too.
-		msg = strings.ReplaceAll(msg, l.root+string(filepath.Separator), "")
-		return errors.New(msg)
-	}
-	return nil
+	return fn(bctx)
 }
 
 // inBuild is files without the .go files the build leaves out for their

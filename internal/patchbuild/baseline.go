@@ -38,6 +38,13 @@ type BaselineOptions struct {
 	Dir    string   // the working directory; "" means the current one
 	Go     string   // the go command; "" means "go"
 	Log    io.Writer
+	// Overlay, if set, is a `go build -overlay` file (JSON, absolute
+	// paths) given to the build and to the listings of the source record
+	// (whose hashes read a replaced file's replacement). Unlike -overlay
+	// in Flags, which is refused, the caller takes charge of it: the
+	// binary does not record it, so each patch build for this baseline
+	// must be given the same one ([Options.Overlay]).
+	Overlay string
 }
 
 // BaselineResult describes a built baseline.
@@ -149,7 +156,10 @@ func BuildBaseline(ctx context.Context, opts BaselineOptions) (*BaselineResult, 
 	if v, ok := os.LookupEnv("CGO_ENABLED"); ok && v != "1" {
 		res.Warnings = append(res.Warnings, "CGO_ENABLED="+v+" overridden: loading Go plugins needs cgo")
 	}
-	p := &Plan{Options: Options{Go: opts.Go}, GoEnv: env}
+	p := &Plan{Options: Options{Go: opts.Go, Overlay: opts.Overlay}, GoEnv: env}
+	if p.overlay, err = readOverlay(opts.Overlay); err != nil {
+		return nil, err
+	}
 	dir := opts.Dir
 	if dir == "" {
 		dir = "."
@@ -160,6 +170,9 @@ func BuildBaseline(ctx context.Context, opts BaselineOptions) (*BaselineResult, 
 	}
 
 	args := []string{"build"}
+	if opts.Overlay != "" {
+		args = append(args, "-overlay="+opts.Overlay)
+	}
 	switch {
 	case count["gcflags"] > 0:
 		if !strings.Contains(" "+gcflags+" ", " -l ") && opts.Inline != InlineNone {
@@ -225,7 +238,11 @@ func BuildBaseline(ctx context.Context, opts BaselineOptions) (*BaselineResult, 
 // package pkg, as the go command in dir sees it, or says in one sentence
 // why it is not one.
 func (p *Plan) mainPackage(ctx context.Context, dir, pkg string) (importPath, modPath string, err error) {
-	out, err := p.goOutput(ctx, dir, "list", "-f", "{{.Name}}\t{{.ImportPath}}\t{{with .Module}}{{.Path}}{{end}}", pkg)
+	args := []string{"list", "-f", "{{.Name}}\t{{.ImportPath}}\t{{with .Module}}{{.Path}}{{end}}"}
+	if p.Overlay != "" {
+		args = append(args, "-overlay="+p.Overlay)
+	}
+	out, err := p.goOutput(ctx, dir, append(args, pkg)...)
 	if ge := (*goError)(nil); errors.As(err, &ge) {
 		return "", "", fmt.Errorf("%w: %s: %s", ErrPackage, pkg, ge.stderr)
 	}

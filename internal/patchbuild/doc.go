@@ -47,4 +47,16 @@
 // Go's own check at load time, which compares export data only. A
 // baseline whose record is malformed is refused ([ErrBaseline]), and one
 // built again into the same file keeps or replaces its record.
+//
+// # Overlays
+//
+// [BaselineOptions.Overlay] and [Options.Overlay] name a `go build
+// -overlay` file given to every go command that must see the same
+// packages: the build, and the listings of the source record, whose
+// hashes read a replaced file's replacement. The go command does not
+// record an overlay in the binary, so a caller that builds a baseline
+// with one gives the same one to each patch build for it (`hotpatch dev`
+// adds its export shims this way, and keeps a patch build on the source
+// the running baseline was built from). -overlay among the flags stays
+// refused.
 package patchbuild

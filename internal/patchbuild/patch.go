@@ -54,6 +54,14 @@ type Options struct {
 	// takes a while; later ones find them in the build cache.
 	Progress io.Writer
 	KeepWork bool // keep the build directory, for debugging
+	// Overlay, if set, is a `go build -overlay` file (JSON, absolute
+	// paths) that every go command of the build is given: the build and
+	// the listings of the source record, whose hashes read a replaced
+	// file's replacement. The go command does not record it in the
+	// baseline, so the caller gives the very overlay the baseline was
+	// built with ([BaselineOptions.Overlay]): a plugin must see its
+	// packages byte for byte as the baseline did, or it will not load.
+	Overlay string
 }
 
 // Plan is a prepared patch build: everything [Plan.Run] will write and run.
@@ -72,6 +80,7 @@ type Plan struct {
 
 	imports []string            // the patch source's imports, whose source record the manifest carries
 	tree    fingerprint.Sources // their source record in the tree, taken by Prepare
+	overlay map[string]string   // Overlay's replacements, by absolute path ("" for a removed file)
 }
 
 // Result describes a built patch.
@@ -148,6 +157,9 @@ func Prepare(ctx context.Context, opts Options) (*Plan, error) {
 	}
 
 	p := &Plan{Options: opts, Info: info, Flags: flags, Env: env}
+	if p.overlay, err = readOverlay(opts.Overlay); err != nil {
+		return nil, err
+	}
 	p.GoEnv = setEnv(os.Environ(), "GOFLAGS=") // the baseline's flags, not the caller's
 	if os.Getenv("GOTOOLCHAIN") == "" {
 		p.GoEnv = setEnv(p.GoEnv, "GOTOOLCHAIN=local")
@@ -271,6 +283,9 @@ func (p *Plan) Command(out string) []string {
 	args := []string{p.Go, "build", "-buildmode=plugin", "-buildvcs=false"}
 	if p.Progress != nil {
 		args = append(args, "-v")
+	}
+	if p.Overlay != "" {
+		args = append(args, "-overlay="+p.Overlay)
 	}
 	args = append(args, p.Flags...)
 	return append(args, "-o", out, "./"+p.Dir)

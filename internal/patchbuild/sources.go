@@ -54,6 +54,9 @@ func (p *Plan) sourceRecord(ctx context.Context, dir string, flags []string, tol
 	if tolerant {
 		args = append(args, "-e")
 	}
+	if p.Overlay != "" {
+		args = append(args, "-overlay="+p.Overlay)
+	}
 	args = append(append(args, selectionFlags(flags)...), pkgs...)
 	list, err := p.goOutput(ctx, dir, args...)
 	if err != nil {
@@ -71,7 +74,7 @@ func (p *Plan) sourceRecord(ctx context.Context, dir string, flags []string, tol
 			cache != "" && strings.HasPrefix(pkg.Dir, cache+string(filepath.Separator)) {
 			continue
 		}
-		sum, err := packageSum(pkg)
+		sum, err := packageSum(pkg, p.overlay)
 		if err != nil {
 			return nil, err
 		}
@@ -84,8 +87,9 @@ func (p *Plan) sourceRecord(ctx context.Context, dir string, flags []string, tol
 // and the Go version its module's go.mod states: that version is the
 // language the files are compiled as (the scope of loop variables, for
 // one), so a go.mod edited from "go 1.21" to "go 1.22" changes what the
-// same files do.
-func packageSum(pkg listedPackage) (string, error) {
+// same files do. A file the overlay replaces is read from its
+// replacement, as the go command compiles it.
+func packageSum(pkg listedPackage, overlay map[string]string) (string, error) {
 	names := slices.Concat(pkg.GoFiles, pkg.CgoFiles, pkg.CFiles, pkg.CXXFiles, pkg.MFiles, pkg.HFiles, pkg.FFiles,
 		pkg.SFiles, pkg.SwigFiles, pkg.SwigCXXFiles, pkg.SysoFiles, pkg.EmbedFiles)
 	slices.Sort(names)
@@ -95,7 +99,11 @@ func packageSum(pkg listedPackage) (string, error) {
 		fmt.Fprintf(h, "go %s\x00", pkg.Module.GoVersion)
 	}
 	for _, name := range names {
-		if err := hashFile(h, name, filepath.Join(pkg.Dir, filepath.FromSlash(name))); err != nil {
+		file := filepath.Join(pkg.Dir, filepath.FromSlash(name))
+		if r, ok := overlay[file]; ok && r != "" {
+			file = r
+		}
+		if err := hashFile(h, name, file); err != nil {
 			return "", fmt.Errorf("package %s: %w", pkg.ImportPath, err)
 		}
 	}
@@ -117,6 +125,30 @@ func hashFile(h io.Writer, name, path string) error {
 		return fmt.Errorf("%s: changed while it was read (%d bytes, then %d)", path, fi.Size(), n)
 	}
 	return nil
+}
+
+// readOverlay reads a `go build -overlay` file: its replacements, by
+// absolute path. "" reads as no overlay.
+func readOverlay(file string) (map[string]string, error) {
+	if file == "" {
+		return nil, nil
+	}
+	b, _, err := patchfile.ReadFile(file, MaxSource)
+	if err != nil {
+		return nil, fmt.Errorf("%w: overlay: %w", ErrFlags, err)
+	}
+	var o struct{ Replace map[string]string }
+	if err := json.Unmarshal(b, &o); err != nil {
+		return nil, fmt.Errorf("%w: overlay %s: %w", ErrFlags, file, err)
+	}
+	out := make(map[string]string, len(o.Replace))
+	for k, v := range o.Replace {
+		if !filepath.IsAbs(k) || v != "" && !filepath.IsAbs(v) {
+			return nil, fmt.Errorf("%w: overlay %s: %q => %q: give absolute paths (the go commands run in other directories)", ErrFlags, file, k, v)
+		}
+		out[filepath.Clean(k)] = v
+	}
+	return out, nil
 }
 
 // DriftError reports a source tree whose packages differ from those the
