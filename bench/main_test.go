@@ -89,7 +89,8 @@ func TestRun(t *testing.T) {
 	if !strings.HasPrefix(out, before+markBegin+"\n") || !strings.HasSuffix(out, markEnd+after) || strings.Contains(out, "old report") {
 		t.Errorf("-write did not replace exactly the part between the markers:\n%s", out)
 	}
-	for _, want := range []string{"go run ./bench " + strings.Join(args, " "), "GOMAXPROCS", "go1.", "the whole run took"} {
+	for _, want := range []string{"go run ./bench " + strings.Join(args, " "), "GOMAXPROCS", "go1.", "the whole run took",
+		"Headlines", "A call through a slot", "script ", "native ", "process ", "Apply latency: manual", "File event to served", "Baseline step: ", "hotpatch dev: ", "the 1 % target", "Memory: "} {
 		if !strings.Contains(out, want) {
 			t.Errorf("report lacks %q:\n%s", want, out)
 		}

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"runtime"
 	"slices"
@@ -138,6 +139,12 @@ func writeMarkdown(c config, rows []row, failed []error, m machine, took time.Du
 	for _, r := range rows {
 		byName[r.name] = r
 	}
+	if hl := headlines(byName); len(hl) > 0 {
+		fmt.Fprintf(&w, "\nHeadlines (medians of this run):\n\n")
+		for _, l := range hl {
+			fmt.Fprintf(&w, "- %s\n", l)
+		}
+	}
 	for _, g := range groups {
 		var gr []row
 		for _, r := range rows {
@@ -181,6 +188,76 @@ func writeMarkdown(c config, rows []row, failed []error, m machine, took time.Du
 		}
 	}
 	return w.Bytes()
+}
+
+// headlines sums up the report in a few lines, each from the rows it
+// names; a line whose rows were not measured is left out.
+func headlines(byName map[string]row) []string {
+	med := func(names ...string) ([]float64, bool) {
+		var v []float64
+		for _, n := range names {
+			r, ok := byName[n]
+			if !ok {
+				return nil, false
+			}
+			v = append(v, median(r.vals))
+		}
+		return v, true
+	}
+	var out []string
+	if v, ok := med("slot call", "direct call"); ok {
+		out = append(out, fmt.Sprintf("A call through a slot: %.2f × a direct call (%s against %s).", v[0]/v[1], fmtNs(v[0]), fmtNs(v[1])))
+	}
+	var kinds []string
+	for _, k := range [][3]string{{"script", "script Greet", "compiled Greet"}, {"native", "native Identity", "compiled Identity"}, {"process", "process Hello", "compiled Hello"}} {
+		if v, ok := med(k[1], k[2]); ok {
+			kinds = append(kinds, fmt.Sprintf("%s %.3g × (+%s)", k[0], v[0]/v[1], fmtNs(v[0]-v[1])))
+		}
+	}
+	if len(kinds) > 0 {
+		out = append(out, "A patched call against the same func compiled: "+strings.Join(kinds, ", ")+".")
+	}
+	var applies []string
+	for _, k := range [][2]string{{"manual", "manual apply"}, {"script", "script apply"}, {"native", "native apply"}, {"process", "process apply"}} {
+		if v, ok := med(k[1]); ok {
+			applies = append(applies, k[0]+" "+fmtNs(v[0]))
+		}
+	}
+	if len(applies) > 0 {
+		out = append(out, "Apply latency: "+strings.Join(applies, ", ")+".")
+	}
+	if v, ok := med("rename to served, debounce 100 ms (p50)", "rename to served, debounce 10 ms (p50)"); ok {
+		out = append(out, fmt.Sprintf("File event to served (p50): %s with the default 100 ms debounce, %s with 10 ms.", fmtNs(v[0]), fmtNs(v[1])))
+	}
+	if v, ok := med("SIGHUP to new process serving"); ok {
+		f := byName["failed requests during the steps"]
+		out = append(out, fmt.Sprintf("Baseline step: %s from SIGHUP to the new process serving; %.0f failed requests in all runs.", fmtNs(v[0]), sum(f.vals)))
+	}
+	if v, ok := med("hot (script)", "rebuild-restart"); ok {
+		out = append(out, fmt.Sprintf("hotpatch dev: %s from save to served, against %s for rebuild-and-restart (%.3g × faster).", fmtNs(v[0]), fmtNs(v[1]), v[1]/v[0]))
+	}
+	if r, ok := byName["slots against direct"]; ok {
+		verdict := "within"
+		if math.Abs(median(r.vals)) > 1 {
+			verdict = "outside"
+		}
+		f := byName["failed requests under load"]
+		out = append(out, fmt.Sprintf("Example server throughput, handlers behind slots against direct calls: %s (spread %s to %s over %d pairs), %s the 1 %% target; %.0f failed requests.",
+			r.format(median(r.vals)), r.format(slices.Min(r.vals)), r.format(slices.Max(r.vals)), len(r.vals), verdict, sum(f.vals)))
+	}
+	if v, ok := med("per script version", "per native patch"); ok {
+		out = append(out, fmt.Sprintf("Memory: %s of live heap per retired script version; %s resident per native patch.",
+			byName["per script version"].format(v[0]), byName["per native patch"].format(v[1])))
+	}
+	return out
+}
+
+func sum(v []float64) float64 {
+	s := 0.0
+	for _, x := range v {
+		s += x
+	}
+	return s
 }
 
 // The markers of the generated part of a Markdown file.

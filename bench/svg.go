@@ -40,6 +40,9 @@ func svgChart(ch chart, rows []row) []byte {
 		lo = min(lo, math.Log10(max(slices.Min(r.vals), 1e-3)))
 		hi = max(hi, math.Log10(max(slices.Max(r.vals), 1e-3)))
 	}
+	if lo-math.Floor(lo) < 0.2 {
+		lo-- // so that the shortest bar still shows
+	}
 	lo, hi = math.Floor(lo), math.Ceil(hi)
 	if hi <= lo {
 		hi = lo + 1
