@@ -122,7 +122,7 @@ func scriptMemoryRun(versions int) (float64, error) {
 		if err := os.WriteFile(path, []byte(src), 0o644); err != nil {
 			return err
 		}
-		p, err := m.Load(ctx, l, path)
+		p, err := m.Load(ctx, l, path) // as the patch directory loads
 		if err != nil {
 			return err
 		}
