@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -21,11 +22,13 @@ type httpConfig struct {
 	clients int           // keep-alive clients, each one request at a time
 	round   time.Duration // one round of load on one server
 	pairs   int           // pairs of rounds, one on each server
+	apart   bool          // rounds one after the other (ABBA), not both at once
 }
 
 // exampleServer is a running examples/httpserver.
 type exampleServer struct {
 	url  string
+	pid  int          // its process, whose CPU time is read
 	stop func() error // ends it and waits for it
 }
 
@@ -59,7 +62,7 @@ func measureHTTP(ctx context.Context, e env, c httpConfig) ([]row, error) {
 	}
 	// A first short round on each warms the connections and the caches.
 	for _, s := range servers {
-		if _, _, err := load(ctx, s.url, c.clients, min(c.round, 500*time.Millisecond)); err != nil {
+		if _, _, _, err := load(ctx, s.url, c.clients, min(c.round, 500*time.Millisecond)); err != nil {
 			return nil, err
 		}
 	}
@@ -68,47 +71,88 @@ func measureHTTP(ctx context.Context, e env, c httpConfig) ([]row, error) {
 	direct := row{group: "http", name: "direct handlers", unit: unitRate,
 		what: "the same server with -direct: the same handlers calling the compiled logic, no slot, no hp.Handler"}
 	diff := row{group: "http", name: "slots against direct", unit: unitPercent,
-		what: fmt.Sprintf("(with slots / direct − 1) of each pair of rounds; target: within 1 %%; %d pairs ABBA", c.pairs)}
+		what: fmt.Sprintf("(with slots / direct − 1) of each pair of rounds; target: within 1 %%; %d pairs, %s", c.pairs, map[bool]string{false: "both servers loaded at once", true: "ABBA"}[c.apart])}
 	fails := row{group: "http", name: "failed requests under load", unit: unitCount, what: "requests that failed or did not answer 200, over both servers, per pair"}
+	cpuSlots := row{group: "http", name: "server CPU per request, with slots", unit: unitNs,
+		what: "CPU time (user and system) of the server process during a round, per request answered: less sensitive than requests/s to what else runs on the machine"}
+	cpuDirect := row{group: "http", name: "server CPU per request, direct", unit: unitNs, base: "server CPU per request, with slots",
+		what: "the same for the -direct server"}
+	cpuDiff := row{group: "http", name: "CPU per request, slots against direct", unit: unitPercent,
+		what: "(with slots / direct − 1) of each pair's CPU time per request"}
 	for p := range c.pairs {
 		order := []int{0, 1}
 		if p%2 == 1 {
 			order = []int{1, 0}
 		}
-		var rate [2]float64
-		failed := 0
-		for _, i := range order {
-			r, f, err := load(ctx, servers[i].url, c.clients, c.round)
-			if err != nil {
-				return nil, err
+		var res [2]roundResult
+		if !c.apart {
+			// Both at once: whatever else the machine does falls on both.
+			var wg sync.WaitGroup
+			for i := range 2 {
+				wg.Go(func() { res[i] = loadRound(ctx, servers[i], c) })
 			}
-			rate[i], failed = r, failed+f
+			wg.Wait()
+		} else {
+			for _, i := range order {
+				res[i] = loadRound(ctx, servers[i], c)
+			}
 		}
+		if err := errors.Join(res[0].err, res[1].err); err != nil {
+			return nil, err
+		}
+		rate := [2]float64{res[0].rate, res[1].rate}
+		cpu := [2]float64{res[0].cpu, res[1].cpu}
+		failed, cpuOK := res[0].failed+res[1].failed, res[0].cpuOK && res[1].cpuOK
 		slots.vals = append(slots.vals, rate[0])
 		direct.vals = append(direct.vals, rate[1])
 		diff.vals = append(diff.vals, (rate[0]/rate[1]-1)*100)
 		fails.vals = append(fails.vals, float64(failed))
+		if cpuOK {
+			cpuSlots.vals = append(cpuSlots.vals, cpu[0])
+			cpuDirect.vals = append(cpuDirect.vals, cpu[1])
+			cpuDiff.vals = append(cpuDiff.vals, (cpu[0]/cpu[1]-1)*100)
+		}
 	}
-	for _, r := range []*row{&slots, &direct, &diff, &fails} {
+	rows := []row{slots, direct, diff, fails}
+	if len(cpuSlots.vals) == c.pairs { // not where the process's CPU time cannot be read
+		rows = append(rows, cpuSlots, cpuDirect, cpuDiff)
+	}
+	for i := range rows {
+		r := &rows[i]
 		r.source = "go run ./bench: examples/httpserver built by go build, twice started (one with -direct), loaded from this process"
 	}
 	var errs []error
 	for _, s := range servers {
 		errs = append(errs, s.stop())
 	}
-	return []row{slots, direct, diff, fails}, errors.Join(errs...)
+	return rows, errors.Join(errs...)
+}
+
+// roundResult is one round of load on one server.
+type roundResult struct {
+	rate   float64 // good answers per second
+	failed int
+	cpu    float64 // the server's CPU time per good answer, in ns
+	cpuOK  bool    // whether cpu could be read
+	err    error
+}
+
+func loadRound(ctx context.Context, s *exampleServer, c httpConfig) roundResult {
+	cpu0, ok0 := procCPU(s.pid)
+	rate, failed, n, err := load(ctx, s.url, c.clients, c.round)
+	cpu1, ok1 := procCPU(s.pid)
+	return roundResult{rate: rate, failed: failed, cpu: float64(cpu1-cpu0) / float64(max(n, 1)), cpuOK: ok0 && ok1, err: err}
 }
 
 // load sends requests to base from clients keep-alive clients for d and
-// returns the rate of good answers and how many failed.
-func load(ctx context.Context, base string, clients int, d time.Duration) (rate float64, failed int, err error) {
+// returns the rate of good answers, how many failed and how many succeeded.
+func load(ctx context.Context, base string, clients int, d time.Duration) (rate float64, failed, ok int, err error) {
 	tr := &http.Transport{MaxIdleConnsPerHost: clients, MaxConnsPerHost: clients}
 	defer tr.CloseIdleConnections()
 	client := &http.Client{Transport: tr, Timeout: 30 * time.Second}
 	ctx, cancel := context.WithTimeout(ctx, d)
 	defer cancel()
 	var mu sync.Mutex // guards ok, failed and firstErr
-	ok := 0
 	var firstErr error
 	var wg sync.WaitGroup
 	start := time.Now()
@@ -141,9 +185,9 @@ func load(ctx context.Context, base string, clients int, d time.Duration) (rate 
 	wg.Wait()
 	elapsed := time.Since(start)
 	if ok == 0 {
-		return 0, failed, fmt.Errorf("load on %s: no request succeeded: %v", base, firstErr)
+		return 0, failed, 0, fmt.Errorf("load on %s: no request succeeded: %v", base, firstErr)
 	}
-	return float64(ok) / elapsed.Seconds(), failed, nil
+	return float64(ok) / elapsed.Seconds(), failed, ok, nil
 }
 
 // cmp keeps the first error.
@@ -226,7 +270,7 @@ func startExample(ctx context.Context, root, dir string, direct bool) (*exampleS
 	}
 	select {
 	case a := <-addr:
-		return &exampleServer{url: "http://" + a, stop: stop}, nil
+		return &exampleServer{url: "http://" + a, pid: cmd.Process.Pid, stop: stop}, nil
 	case err := <-waited:
 		stopped, stopErr = true, err
 		mu.Lock()
@@ -239,6 +283,32 @@ func startExample(ctx context.Context, root, dir string, direct bool) (*exampleS
 		_ = stop()
 		return nil, ctx.Err()
 	}
+}
+
+// procCPU returns the CPU time, user and system, that process pid has
+// used so far, from /proc/PID/stat (in clock ticks of 10 ms, the usual
+// USER_HZ of Linux); false where there is no such file.
+func procCPU(pid int) (time.Duration, bool) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, false
+	}
+	// The command name, in parentheses, may hold spaces: count the fields
+	// after it. utime and stime are fields 14 and 15 of the line.
+	i := strings.LastIndexByte(string(b), ')')
+	if i < 0 {
+		return 0, false
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 13 {
+		return 0, false
+	}
+	utime, err1 := strconv.ParseInt(f[11], 10, 64)
+	stime, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0, false
+	}
+	return time.Duration(utime+stime) * 10 * time.Millisecond, true
 }
 
 // logField returns the value of key=value in a slog text line.

@@ -98,8 +98,9 @@ func parseFlags(args []string) (config, error) {
 	fs.StringVar(&c.write, "write", "", "replace the part of this Markdown file between <!-- bench:begin --> and <!-- bench:end --> with the report (docs/benchmarks.md)")
 	fs.StringVar(&c.svgdir, "svgdir", "", "write the charts bench-apply.svg and bench-calls.svg into this directory (docs/)")
 	fs.IntVar(&c.http.clients, "clients", 8, "keep-alive clients loading the example server")
-	fs.DurationVar(&c.http.round, "round", 3*time.Second, "how long each load round on the example server lasts")
-	fs.IntVar(&c.http.pairs, "pairs", 5, "pairs of load rounds (slots, direct) on the example server, in the order ABBA ABBA ...")
+	fs.DurationVar(&c.http.round, "round", 2*time.Second, "how long each load round on the example server lasts")
+	fs.BoolVar(&c.http.apart, "apart", false, "load the two example servers one after the other (ABBA), not both at once")
+	fs.IntVar(&c.http.pairs, "pairs", 20, "pairs of load rounds (slots, direct) on the example server, in the order ABBA ABBA ...")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}

@@ -53,7 +53,7 @@ func fakeEnv(t *testing.T) (env, *[][]string) {
 			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				fmt.Fprintf(w, "%s %v", r.URL, direct)
 			}))
-			return &exampleServer{url: srv.URL, stop: func() error { srv.Close(); return nil }}, nil
+			return &exampleServer{url: srv.URL, pid: os.Getpid(), stop: func() error { srv.Close(); return nil }}, nil
 		},
 	}
 	return e, &calls
@@ -90,7 +90,7 @@ func TestRun(t *testing.T) {
 		t.Errorf("-write did not replace exactly the part between the markers:\n%s", out)
 	}
 	for _, want := range []string{"go run ./bench " + strings.Join(args, " "), "GOMAXPROCS", "go1.", "the whole run took",
-		"Headlines", "A call through a slot", "script ", "native ", "process ", "Apply latency: manual", "File event to served", "Baseline step: ", "hotpatch dev: ", "the 1 % target", "Memory: "} {
+		"Headlines", "A call through a slot", "script ", "native ", "process ", "Apply latency: manual", "File event to served", "Baseline step: ", "hotpatch dev: ", "the 1 % target", "Its server CPU time per request", "Memory: "} {
 		if !strings.Contains(out, want) {
 			t.Errorf("report lacks %q:\n%s", want, out)
 		}
@@ -120,7 +120,8 @@ func TestRun(t *testing.T) {
 			want = append(want, mr.row)
 		}
 	}
-	for _, name := range []string{"per script version", "with slots", "direct handlers", "slots against direct", "failed requests under load"} {
+	for _, name := range []string{"per script version", "with slots", "direct handlers", "slots against direct", "failed requests under load",
+		"server CPU per request, with slots", "server CPU per request, direct", "CPU per request, slots against direct"} {
 		want = append(want, row{name: name})
 	}
 	inCharts := map[string]int{}
@@ -298,6 +299,18 @@ PASS
 	}
 }
 
+func TestQuantile(t *testing.T) {
+	v := []float64{4, 1, 3, 2, 5}
+	for _, tc := range []struct{ q, want float64 }{{0, 1}, {0.25, 2}, {0.5, 3}, {0.75, 4}, {1, 5}} {
+		if got := quantile(v, tc.q); got != tc.want {
+			t.Errorf("quantile(%v, %v) = %v, want %v", v, tc.q, got, tc.want)
+		}
+	}
+	if got := quantile([]float64{1, 2}, 0.25); got != 1.25 {
+		t.Errorf("quantile([1 2], 0.25) = %v, want 1.25", got)
+	}
+}
+
 func TestRewrite(t *testing.T) {
 	report := []byte("new\n")
 	for _, tc := range []struct{ doc, want, err string }{
@@ -335,8 +348,8 @@ func TestExampleServer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(rows) != 4 {
-		t.Fatalf("got %d rows, want 4", len(rows))
+	if len(rows) != 7 {
+		t.Fatalf("got %d rows, want 7", len(rows))
 	}
 	for _, r := range rows {
 		if len(r.vals) != 2 {
@@ -345,5 +358,29 @@ func TestExampleServer(t *testing.T) {
 	}
 	if f := rows[3]; f.name != "failed requests under load" || f.vals[0]+f.vals[1] != 0 {
 		t.Errorf("failed requests: %+v", f)
+	}
+}
+
+// TestRunApart runs the load one server after the other (ABBA).
+func TestRunApart(t *testing.T) {
+	e, _ := fakeEnv(t)
+	var stdout bytes.Buffer
+	if err := run(context.Background(), []string{"-only", "http", "-apart", "-pairs", "2", "-round", "20ms", "-clients", "1"}, &stdout, e); err != nil {
+		t.Fatal(err)
+	}
+	if out := stdout.String(); !strings.Contains(out, "2 pairs, ABBA") || !strings.Contains(out, "| **slots against direct**: ") {
+		t.Errorf("-apart reported:\n%s", out)
+	}
+}
+
+func TestProcCPU(t *testing.T) {
+	if _, err := os.Stat("/proc/self/stat"); err != nil {
+		t.Skip("no /proc")
+	}
+	if d, ok := procCPU(os.Getpid()); !ok || d < 0 {
+		t.Errorf("procCPU(self) = %v, %v", d, ok)
+	}
+	if _, ok := procCPU(-1); ok {
+		t.Error("procCPU(-1) reads something")
 	}
 }

@@ -46,6 +46,18 @@ func median(v []float64) float64 {
 	return (s[n/2-1] + s[n/2]) / 2
 }
 
+// quantile returns the q-quantile of v, interpolated between ranks.
+func quantile(v []float64, q float64) float64 {
+	s := slices.Clone(v)
+	slices.Sort(s)
+	pos := q * float64(len(s)-1)
+	i := int(pos)
+	if i+1 >= len(s) {
+		return s[len(s)-1]
+	}
+	return s[i] + (pos-float64(i))*(s[i+1]-s[i])
+}
+
 // format prints a figure of the row's unit with three significant digits.
 func (r row) format(v float64) string {
 	switch r.unit {
@@ -242,8 +254,13 @@ func headlines(byName map[string]row) []string {
 			verdict = "outside"
 		}
 		f := byName["failed requests under load"]
-		out = append(out, fmt.Sprintf("Example server throughput, handlers behind slots against direct calls: %s (spread %s to %s over %d pairs), %s the 1 %% target; %.0f failed requests.",
-			r.format(median(r.vals)), r.format(slices.Min(r.vals)), r.format(slices.Max(r.vals)), len(r.vals), verdict, sum(f.vals)))
+		out = append(out, fmt.Sprintf("Example server throughput, handlers behind slots against direct calls: %s, %s the 1 %% target (middle half of the %d pairs %s to %s, all %s to %s); %.0f failed requests.",
+			r.format(median(r.vals)), verdict, len(r.vals), r.format(quantile(r.vals, 0.25)), r.format(quantile(r.vals, 0.75)),
+			r.format(slices.Min(r.vals)), r.format(slices.Max(r.vals)), sum(f.vals)))
+		if c, ok := byName["CPU per request, slots against direct"]; ok {
+			out = append(out, fmt.Sprintf("Its server CPU time per request, with slots against direct: %s (middle half %s to %s).",
+				c.format(median(c.vals)), c.format(quantile(c.vals, 0.25)), c.format(quantile(c.vals, 0.75))))
+		}
 	}
 	if v, ok := med("per script version", "per native patch"); ok {
 		out = append(out, fmt.Sprintf("Memory: %s of live heap per retired script version; %s resident per native patch.",
