@@ -90,7 +90,7 @@ func TestRun(t *testing.T) {
 		t.Errorf("-write did not replace exactly the part between the markers:\n%s", out)
 	}
 	for _, want := range []string{"go run ./bench " + strings.Join(args, " "), "GOMAXPROCS", "go1.", "the whole run took",
-		"Headlines", "A call through a slot", "script ", "native ", "process ", "Apply latency: manual", "File event to served", "Baseline step: ", "hotpatch dev: ", "the 1 % target", "Its server CPU time per request", "Memory: "} {
+		"Headlines", "A call through a slot", "script ", "native ", "process ", "Apply latency: manual", "File event to served", "Baseline step: ", "hotpatch dev: ", "1 % target", "Its server CPU time per request", "Memory: "} {
 		if !strings.Contains(out, want) {
 			t.Errorf("report lacks %q:\n%s", want, out)
 		}
@@ -296,6 +296,19 @@ PASS
 	g.count, g.rows[0].metric = 1, "p50-ms"
 	if _, err := runGoBench(context.Background(), e, g); err == nil || !strings.Contains(err.Error(), "p50-ms of BenchmarkNativeCall/direct") {
 		t.Errorf("missing metric: %v", err)
+	}
+}
+
+func TestHeadlineTarget(t *testing.T) {
+	for _, tc := range []struct {
+		diff float64
+		want string
+	}{{-3, "slower than the 1 % target allows"}, {-0.5, "within the 1 % target"}, {0.5, "within the 1 % target"}, {4, "no slower, so within"}} {
+		r := row{name: "slots against direct", unit: unitPercent, vals: []float64{tc.diff}}
+		hl := strings.Join(headlines(map[string]row{r.name: r}), "\n")
+		if !strings.Contains(hl, tc.want) {
+			t.Errorf("a difference of %v %%: %q, want %q", tc.diff, hl, tc.want)
+		}
 	}
 }
 
