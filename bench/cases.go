@@ -17,13 +17,52 @@ import (
 	"github.com/hotpatch-go/hotpatch/registry"
 )
 
-// bench is one benchmark of the report.
+// bench is one benchmark of the report run in this process.
 type bench struct {
-	name string // the row's name
-	what string // what one op is
-	base string // the row this one is compared with, if any
-	call bool   // whether it goes in the call overhead chart
-	fn   func(b *testing.B)
+	row
+	fn func(b *testing.B)
+}
+
+// inProcess is where the report says an in-process row comes from.
+const inProcess = "go run ./bench (testing.Benchmark, in process)"
+
+// runInProcess runs the group's in-process benchmarks, each runs times.
+func runInProcess(runs int, group string) ([]row, error) {
+	var cases []bench
+	for _, bc := range (&fixture{}).cases() {
+		if bc.group == group {
+			cases = append(cases, bc)
+		}
+	}
+	if len(cases) == 0 {
+		return nil, nil
+	}
+	fx, err := newFixture()
+	if err != nil {
+		return nil, err
+	}
+	defer fx.close()
+	var rows []row
+	for _, bc := range fx.cases() {
+		if bc.group != group {
+			continue
+		}
+		r := bc.row
+		r.source = inProcess
+		for range runs {
+			res := testing.Benchmark(bc.fn)
+			if res.N == 0 {
+				if err := fx.err(); err != nil {
+					return nil, fmt.Errorf("benchmark %q: %w", bc.name, err)
+				}
+				return nil, fmt.Errorf("benchmark %q ran no iterations", bc.name)
+			}
+			r.vals = append(r.vals, float64(res.T.Nanoseconds())/float64(res.N))
+			r.allocs = append(r.allocs, float64(res.AllocsPerOp()))
+		}
+		rows = append(rows, r)
+	}
+	return rows, fx.err()
 }
 
 // fixture holds what the benchmarks run against: a registry with the slots,
@@ -132,16 +171,36 @@ func (fx *fixture) err() error {
 	return errors.Join(fx.errs...)
 }
 
-// cases lists the report's rows in order; a row's base comes before it.
+// cases lists the in-process rows in their order. A fixture of zero value
+// lists them without running them.
 func (fx *fixture) cases() []bench {
-	return []bench{
-		{name: "direct call", what: "a //go:noinline func(a, b int) int", call: true, fn: benchDirect},
-		{name: "slot call", what: "Func.Load()(a, b) on the same func", base: "direct call", call: true, fn: fx.benchSlot},
-		{name: "compiled Greet", what: "a 10-line func through a slot: map lookup, string helpers, fmt.Sprintf", call: true, fn: fx.benchGreet(fx.greetCompiled)},
-		{name: "script Greet", what: "the same Greet as a script patch through its slot", base: "compiled Greet", call: true, fn: fx.benchGreet(fx.greetScript)},
-		{name: "manual apply", what: "Manager.Apply and Revert of a 1-slot patch", fn: fx.benchApply},
-		{name: "script apply", what: "Manager.Load and Apply of a 50-line script file, replacing the previous version", fn: fx.benchScriptApply},
+	call := func(name, what, base string, fn func(*testing.B)) bench {
+		return bench{row{group: "calls", name: name, what: what, unit: unitNs, base: base, chart: "calls"}, fn}
 	}
+	apply := func(name, what string, fn func(*testing.B)) bench {
+		return bench{row{group: "apply", name: name, what: what, unit: unitNs, chart: "apply"}, fn}
+	}
+	return []bench{
+		call("direct call", "a //go:noinline func(a, b int) int", "", benchDirect),
+		call("slot call", "Func.Load()(a, b) on the same func", "direct call", fx.benchSlot),
+		call("compiled Greet", "a 10-line func through a slot: map lookup, string helpers, fmt.Sprintf", "", fx.benchGreet(fx.greetCompiled)),
+		call("script Greet", "the same Greet as a script patch through its slot", "compiled Greet", fx.benchGreet(fx.greetScript)),
+		call("compiled Hello", `func(name string) string { return "hello v1, " + name }, the process patch's func, compiled here`, "", benchHello),
+		apply("manual apply", "Manager.Apply and Revert of a 1-slot patch", fx.benchApply),
+		apply("script apply", "Manager.Load and Apply of a 50-line script file, replacing the previous version", fx.benchScriptApply),
+	}
+}
+
+//go:noinline
+func hello(name string) string { return "hello v1, " + name }
+
+func benchHello(b *testing.B) {
+	n := 0
+	f := hello // through a func value, as a slot calls
+	for i := 0; i < b.N; i++ {
+		n += len(f("bench"))
+	}
+	runtime.KeepAlive(n)
 }
 
 //go:noinline

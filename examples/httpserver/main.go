@@ -91,6 +91,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, ready f
 	ratio := fs.Float64("rollback-ratio", 0, "revert a patch on probation when this `fraction` of its requests fail, once it served 20 (0: no ratio threshold)")
 	window := fs.Duration("probation", time.Minute, "how long a new patch stays on probation before it is committed")
 	adminSocket := fs.String("admin-socket", "", "serve the admin API (hotpatch status, push, revert, restart) on the unix socket `path` (default: off)")
+	direct := fs.Bool("direct", false, "serve /greet, /price, /books and /recommend with the compiled logic called directly, without slots: for the throughput comparison of go run ./bench")
 	var trust []string
 	fs.Func("trust", "load signed bundles (*.hpatch) and accept the signatures of the public keys in `file` (hotpatch keygen's NAME.pub; repeatable); unsigned bundles load too", func(s string) error {
 		trust = append(trust, s)
@@ -149,6 +150,9 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, ready f
 	defer hp.Close(context.Background()) // reverts every slot, retires every patch
 	srv := newServer(hp)
 	handler = versioned(srv.routes())
+	if *direct {
+		handler = versioned(srv.directRoutes())
+	}
 	if err := hp.Start(ctx); err != nil {
 		return err
 	}
