@@ -19,6 +19,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"weak"
 
 	"github.com/traefik/yaegi/interp"
 
@@ -104,9 +105,9 @@ func (l *Loader) eval(ctx context.Context, host hotswap.Host, id string, s *load
 		return nil, nil, interpError(s, r.err, tap)
 	}
 
-	ver := &version{id: id, report: host.ReportFailure, callTimeout: max(l.opts.CallTimeout, 0), interp: i, stopper: st, box: box}
+	live := &liveToken{report: host.ReportFailure}
+	ver := &version{id: id, live: weak.Make(live), callTimeout: max(l.opts.CallTimeout, 0), interp: i, stopper: st, box: box}
 	impls := make(map[string]any, len(s.Directives))
-	live := new(liveToken)
 	var errs []error
 	for _, d := range s.Directives {
 		fn, err := l.fetch(host, i, pkgName, d)
@@ -272,8 +273,13 @@ func (l *Loader) fetch(host hotswap.Host, i *interp.Interpreter, pkgName string,
 // version is one evaluated script: its interpreter and the calls in flight
 // through its funcs.
 type version struct {
-	id          string
-	report      func(slot string, err error)
+	id string
+	// live is the wrappers' token, held weakly: the version is the
+	// argument of the cleanup that waits for the token to be unreachable,
+	// so nothing the version holds may reach the token, and the host's
+	// failure reporter, which may reach the patch and so the wrappers (as
+	// the manager's per-load host does), is kept in the token.
+	live        weak.Pointer[liveToken]
 	callTimeout time.Duration
 	lateBound   atomic.Int64 // once retired: the bound of calls that start now (the retire timeout), in ns
 	inflight    atomic.Int64 // calls running now; a counter, not a WaitGroup, since calls may start while retire waits
@@ -287,8 +293,21 @@ type version struct {
 	interp *interp.Interpreter
 }
 
-// liveToken is what the cleanup of a version's interpreter waits on.
-type liveToken struct{ _ byte } // not zero-sized: each one is its own allocation
+// liveToken is what the cleanup of a version's interpreter waits on. It
+// holds the host's failure reporter for the version's wrappers, which keep
+// it alive.
+type liveToken struct {
+	report func(slot string, err error)
+}
+
+// reportFailure reports err for slot to the host, as long as the version's
+// funcs can be called (its token is reachable); after that, nothing of the
+// version serves, and there is nothing to roll back.
+func (ver *version) reportFailure(slot string, err error) {
+	if l := ver.live.Value(); l != nil && l.report != nil {
+		l.report(slot, err)
+	}
+}
 
 // stopError is what a call into a stopped script panics with.
 type stopError struct {
@@ -336,9 +355,7 @@ func (ver *version) wrap(slot string, fn reflect.Value, live *liveToken) any {
 			t := time.AfterFunc(timeout, func() {
 				err := fmt.Errorf("%w: a call of %s ran longer than %v (%s)", ErrCallTimeout, slot, timeout, why)
 				ver.stop("stopped", err)
-				if ver.report != nil {
-					ver.report(slot, fmt.Errorf("script %s: %w", ver.id, err))
-				}
+				ver.reportFailure(slot, fmt.Errorf("script %s: %w", ver.id, err))
 			})
 			defer t.Stop()
 		}
@@ -380,8 +397,8 @@ func (ver *version) exit(slot string) {
 	}
 	// http.ErrAbortHandler is how a handler aborts a response on purpose,
 	// not a failure of the script.
-	if ver.report != nil && v != http.ErrAbortHandler {
-		ver.report(slot, fmt.Errorf("script %s: %w", ver.id, &hotswap.PanicError{Value: v, Stack: debug.Stack()}))
+	if v != http.ErrAbortHandler {
+		ver.reportFailure(slot, fmt.Errorf("script %s: %w", ver.id, &hotswap.PanicError{Value: v, Stack: debug.Stack()}))
 	}
 	panic(v)
 }

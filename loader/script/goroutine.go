@@ -75,7 +75,7 @@ func (g *goGuard) panicked(v any) {
 	}
 	err := fmt.Errorf("script %s: a goroutine it started panicked: %w", g.id, &hotswap.PanicError{Value: v, Stack: debug.Stack()})
 	fmt.Fprintln(g.stderr, err)
-	if ver := g.ver.Load(); ver != nil && ver.report != nil && ver.called.Load() {
-		ver.report(g.slot, err)
+	if ver := g.ver.Load(); ver != nil && ver.called.Load() {
+		ver.reportFailure(g.slot, err)
 	}
 }

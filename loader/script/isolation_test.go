@@ -565,6 +565,50 @@ func Greet(n string) string {
 	t.Errorf("a retired script's goroutine still runs: %v", err)
 }
 
+// TestReplacedScriptGoroutinesEnd: the same through Manager.Load, Apply
+// and a newer version that replaces it, as the patch directory applies
+// scripts. The manager's per-load host reaches the applied patch, and so
+// the version's funcs: a version that kept its host's reporter kept them
+// reachable for ever, and the goroutine spun on.
+func TestReplacedScriptGoroutinesEnd(t *testing.T) {
+	// Not parallel: it counts goroutines.
+	e := newEnv(t)
+	m, err := hotswap.New(e.reg, hotswap.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close(context.Background())
+	l := e.loader(script.Options{})
+	apply := func(name, src, replaces string) string {
+		t.Helper()
+		p, err := m.Load(context.Background(), l, e.write(name, src))
+		if err != nil {
+			t.Fatal(err)
+		}
+		p.Replaces = replaces
+		if _, err := m.Apply(context.Background(), p); err != nil {
+			t.Fatal(err)
+		}
+		return p.ID
+	}
+	ignore := goleak.IgnoreCurrent()
+	first := apply("spin.go", "package patch\n\n//hotpatch:slot example.Greet\nfunc Greet(n string) string {\n\tgo func() {\n\t\tfor {\n\t\t}\n\t}()\n\treturn n\n}\n", "")
+	if got := e.greet.Load()("bob"); got != "bob" {
+		t.Fatalf("Greet = %q", got)
+	}
+	apply("calm.go", "package patch\n\n//hotpatch:slot example.Greet\nfunc Greet(n string) string { return \"calm \" + n }\n", first)
+	if got := e.greet.Load()("bob"); got != "calm bob" {
+		t.Fatalf("Greet = %q", got)
+	}
+	for range 100 { // a hang detector, not a clock
+		runtime.GC()
+		if err = goleak.Find(ignore); err == nil {
+			return
+		}
+	}
+	t.Errorf("a replaced script's goroutine still runs: %v", err)
+}
+
 func TestRefusedScriptGoroutinesEnd(t *testing.T) {
 	// Not parallel: it counts goroutines.
 	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
