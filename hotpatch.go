@@ -94,7 +94,11 @@ type Runtime struct {
 	mgr  *hotswap.Manager
 	up   *baseline.Upgrader // nil without Options.Baseline
 
-	mu      sync.Mutex // guards watch, journal, admin, started, closing
+	// startMu serialises Start and the teardown of Close, which waits for
+	// a Start under way; mu guards the fields below and is never held
+	// while user code runs, so a hook may call Close, Journal or Admin.
+	startMu sync.Mutex
+	mu      sync.Mutex // guards admin, watch, journal, started, closing
 	admin   *admin.Server
 	watch   *patchdir.Dir
 	journal *journal.Journal
@@ -184,15 +188,18 @@ func (rt *Runtime) Manager() *hotswap.Manager { return rt.mgr }
 // with the same content are not applied twice. Without Options.Dir and
 // StateDir it does nothing. Start once, after registering the slots.
 func (rt *Runtime) Start(ctx context.Context) error {
+	rt.startMu.Lock()
+	defer rt.startMu.Unlock()
 	rt.mu.Lock()
-	defer rt.mu.Unlock()
+	closing, started := rt.closing, rt.started
+	rt.started = true
+	rt.mu.Unlock()
 	switch {
-	case rt.closing:
+	case closing:
 		return ErrClosed
-	case rt.started:
+	case started:
 		return ErrStarted
 	}
-	rt.started = true
 	if rt.opts.Dir != "" {
 		if err := os.MkdirAll(rt.opts.Dir, 0o755); err != nil {
 			return fmt.Errorf("hotpatch: patch directory: %w", err)
@@ -206,7 +213,9 @@ func (rt *Runtime) Start(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	rt.mu.Lock()
 	rt.journal = j
+	rt.mu.Unlock()
 	if err := rt.startAdmin(); err != nil {
 		return err
 	}
@@ -217,7 +226,9 @@ func (rt *Runtime) Start(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("hotpatch: %w", err)
 	}
+	rt.mu.Lock()
 	rt.watch = w
+	rt.mu.Unlock()
 	return nil
 }
 
@@ -229,14 +240,21 @@ func (rt *Runtime) Start(ctx context.Context) error {
 // loaders, in that order. It returns when all of that is done or when ctx
 // ends, whichever comes first; the work goes on after a ctx that ended,
 // and a later Close waits for it again. Close is safe to call more than
-// once and concurrently.
+// once and concurrently. A Start under way finishes first. Called from
+// code the manager runs (the logger's handler, a Retire hook, a loader's
+// Load, see [hotswap.InHook]), which the shutdown may wait for, Close
+// starts it and returns without waiting.
 func (rt *Runtime) Close(ctx context.Context) error {
 	rt.closeOnce.Do(func() {
 		rt.mu.Lock()
 		rt.closing = true
-		w, j, a := rt.watch, rt.journal, rt.admin
 		rt.mu.Unlock()
 		go func() {
+			rt.startMu.Lock() // Start may be running the very hook that called Close
+			rt.mu.Lock()
+			w, j, a := rt.watch, rt.journal, rt.admin
+			rt.mu.Unlock()
+			rt.startMu.Unlock()
 			errs := []error{closeAdmin(a)}
 			if w != nil {
 				errs = append(errs, w.Close())
@@ -252,6 +270,9 @@ func (rt *Runtime) Close(ctx context.Context) error {
 			close(rt.closed)
 		}()
 	})
+	if hotswap.InHook() {
+		return nil
+	}
 	select {
 	case <-rt.closed:
 		return rt.closeErr
