@@ -7,10 +7,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"math"
 	"net"
 	"net/http"
 	"os"
+	"slices"
 	"sync"
 	"time"
 
@@ -61,7 +63,9 @@ type Options struct {
 	// TLS is the server's TLS configuration for TCP; it is cloned.
 	TLS *tls.Config
 	// Tokens are the bearer tokens TCP accepts, by name: the audit names
-	// the token, never shows it. With ClientCAs too, both are required.
+	// the token, never shows it, so each needs a name that is not empty
+	// and a value of its own (at least 16 bytes). With ClientCAs too, both
+	// are required.
 	Tokens map[string]string
 	// ClientCAs, if set, makes TCP require a client certificate that
 	// chains to it; the audit names its subject.
@@ -145,10 +149,21 @@ func Start(tgt Target, opts Options) (*Server, error) {
 		if len(opts.Tokens) == 0 && opts.ClientCAs == nil {
 			return nil, fmt.Errorf("%w: set Options.Tokens or Options.ClientCAs for %s", ErrInsecureTCP, opts.TCP)
 		}
-		for name, tok := range opts.Tokens {
-			if len(tok) < 16 {
+		// The audit names the token that was shown: a name must be there
+		// and tell one token from the others.
+		names := slices.Sorted(maps.Keys(opts.Tokens))
+		byToken := make(map[string]string, len(names))
+		for _, name := range names {
+			tok := opts.Tokens[name]
+			switch other, dup := byToken[tok]; {
+			case name == "":
+				return nil, fmt.Errorf("%w: a token in Options.Tokens has an empty name; the audit names the token a call showed", ErrInsecureTCP)
+			case len(tok) < 16:
 				return nil, fmt.Errorf("%w: token %q is %d bytes, at least 16 are needed", ErrInsecureTCP, name, len(tok))
+			case dup:
+				return nil, fmt.Errorf("%w: tokens %q and %q are the same token; the audit could not tell who called: give each its own", ErrInsecureTCP, other, name)
 			}
+			byToken[tok] = name
 		}
 	}
 	switch {
