@@ -64,6 +64,16 @@ func (rt *Runtime) checkPatchDir() error {
 	return nil
 }
 
+// checkPatchFile is the watch's check before each load of the file at
+// path: the patch directory is judged again, as at Start, since its mode,
+// its owner or the directory a symlink names may have changed since.
+func (rt *Runtime) checkPatchFile(path string) error {
+	if err := rt.checkPatchDir(); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	return nil
+}
+
 // Bundles returns the loader of signed bundles, or nil without
 // Options.Bundles. Whatever brings a bundle in (the patch directory, an
 // admin API) loads it with it through [hotswap.Manager.Load], so every

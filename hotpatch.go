@@ -38,7 +38,9 @@ type Options struct {
 	// Dir is the patch directory watched by [Runtime.Start]; it is created
 	// (mode 0755) if missing. One that group or others may write, or that
 	// another user owns (root excepted), is refused: whoever writes it
-	// chooses the code the server runs. "" means no directory: patches
+	// chooses the code the server runs. It is checked again before each
+	// file is loaded, so a directory that becomes so later (a chmod, a
+	// symlink switched to another directory) has its files refused. "" means no directory: patches
 	// arrive only through [Runtime.Manager].
 	Dir string
 	// StateDir keeps the journal of applied patches (package
@@ -209,6 +211,9 @@ func (rt *Runtime) Start(ctx context.Context) error {
 		}
 	}
 	wo := rt.opts.Watch
+	if wo.Check == nil {
+		wo.Check = rt.checkPatchFile
+	}
 	j, err := rt.openJournal(ctx, &wo)
 	if err != nil {
 		return err

@@ -83,6 +83,12 @@ type Options struct {
 	// a patch applied from an earlier content of the file is reverted. It
 	// runs on the watch's workers, concurrently: it must not block.
 	Known func(path string, sum [sha256.Size]byte) (id string, skip bool)
+	// Check, if set, is asked before every load, with the file's path; an
+	// error refuses the file (a rejected event with it) and what served
+	// before keeps serving. The root package checks there that the
+	// directory is still one that only its owner may write, as at start.
+	// It runs on the watch's workers, concurrently: it must not block.
+	Check func(path string) error
 }
 
 // Dir feeds the files of one patch directory through the loaders attached
@@ -428,6 +434,12 @@ func (d *Dir) apply(ev watcher.Event, after <-chan struct{}) bool {
 			d.mu.Lock()
 			d.files[ev.Name] = id
 			d.mu.Unlock()
+			return true
+		}
+	}
+	if d.opts.Check != nil {
+		if err := d.opts.Check(ev.Path); err != nil {
+			_ = d.m.Record(hotswap.Event{Type: hotswap.EventRejected, Kind: l.Kind(), Source: ev.Path, Err: err})
 			return true
 		}
 	}
