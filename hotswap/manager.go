@@ -128,7 +128,7 @@ func New(reg *registry.Registry, opts Options) (*Manager, error) {
 		byID:     make(map[string]*entry),
 		cur:      make(map[string]*entry),
 		writers:  make(map[string]slotaccess.Writer),
-		hist:     history{buf: make([]Event, opts.HistorySize)},
+		hist:     history{size: opts.HistorySize},
 		subs:     make(map[chan Event]struct{}),
 		done:     make(chan struct{}),
 		finished: make(chan struct{}),
