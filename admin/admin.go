@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"slices"
 	"sync"
 	"time"
@@ -52,7 +53,10 @@ const sunPathMax = 108
 // Options configure a [Server]. At least one of Socket and TCP is set.
 type Options struct {
 	// Socket is the path of the unix socket (created mode 0600; a stale
-	// one is replaced, one another process serves is an error).
+	// one is replaced, one another process serves is an error). A
+	// relative path is made absolute at Start, so a later chdir does not
+	// move it, unless the absolute path is too long for the kernel (108
+	// bytes on Linux): then do not chdir while it is served.
 	Socket string
 	// AllowUIDs are the users, besides the process's own and root, whose
 	// peers the socket serves.
@@ -165,6 +169,12 @@ func Start(tgt Target, opts Options) (*Server, error) {
 			}
 			byToken[tok] = name
 		}
+	}
+	if abs, err := filepath.Abs(opts.Socket); opts.Socket != "" && err == nil && len(abs) < sunPathMax {
+		// The listener removes its socket at Close by the path it was
+		// given: a relative one would name a file of the working
+		// directory of that moment.
+		opts.Socket = abs
 	}
 	switch {
 	case opts.MaxPush == 0:

@@ -3,6 +3,8 @@ package admin_test
 import (
 	"crypto/tls"
 	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -33,5 +35,31 @@ func TestAttack3TokenNames(t *testing.T) {
 		if !errors.Is(err, admin.ErrInsecureTCP) || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("Tokens %v: %v, want ErrInsecureTCP saying %q", tc.tokens, err, tc.want)
 		}
+	}
+}
+
+// TestAttack3RelativeSocket: a relative socket path is the one of the
+// directory the server started in; a chdir afterwards must not make
+// Close remove a file of the same name in the new working directory (and
+// leave the socket behind).
+func TestAttack3RelativeSocket(t *testing.T) {
+	a, b := shortDir(t), shortDir(t)
+	t.Chdir(a)
+	srv, err := admin.Start(admin.Target{Manager: newManager(t)}, admin.Options{Socket: "s"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Chdir(b)
+	if err := os.WriteFile("s", []byte("someone's data"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Close(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(b, "s")); err != nil {
+		t.Errorf("Close removed a file of the new working directory: %v", err)
+	}
+	if _, err := os.Lstat(filepath.Join(a, "s")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("Close left the socket behind: %v", err)
 	}
 }
