@@ -4,6 +4,7 @@ import (
 	"crypto/ed25519"
 	"fmt"
 	"log/slog"
+	"path/filepath"
 
 	"github.com/hotpatch-go/hotpatch/bundle"
 	"github.com/hotpatch-go/hotpatch/bundle/bundleloader"
@@ -67,9 +68,11 @@ func (rt *Runtime) checkPatchDir() error {
 // checkPatchFile is the watch's check before each load of the file at
 // path: the patch directory is judged again, as at Start, since its mode,
 // its owner or the directory a symlink names may have changed since.
+// The directory is the file's, as the watch names it (absolute, through
+// a symlink that names the directory).
 func (rt *Runtime) checkPatchFile(path string) error {
-	if err := rt.checkPatchDir(); err != nil {
-		return fmt.Errorf("%s: %w", path, err)
+	if err := bundle.CheckMode(filepath.Dir(path), 0o022); err != nil {
+		return fmt.Errorf("hotpatch: %s: patch directory: %w", path, err)
 	}
 	return nil
 }

@@ -40,7 +40,9 @@ type Options struct {
 	// another user owns (root excepted), is refused: whoever writes it
 	// chooses the code the server runs. It is checked again before each
 	// file is loaded, so a directory that becomes so later (a chmod, a
-	// symlink switched to another directory) has its files refused. "" means no directory: patches
+	// symlink switched to another directory) has its files refused. A
+	// relative Dir names the directory of the working directory at Start;
+	// a later chdir does not move it. "" means no directory: patches
 	// arrive only through [Runtime.Manager].
 	Dir string
 	// StateDir keeps the journal of applied patches (package
