@@ -116,3 +116,33 @@ func TestAttack3CloseFromLoggerOnWatchWorker(t *testing.T) {
 		t.Fatalf("Close: %v", err)
 	}
 }
+
+// TestAttack3CloseFromRetireDuringClose: a Retire hook that closes the
+// runtime (a patch that stops the server when it is taken out) while the
+// runtime's Close retires it returns at once, rather than waiting for the
+// Close that waits for it.
+func TestAttack3CloseFromRetireDuringClose(t *testing.T) {
+	t.Parallel()
+	rt, err := New(Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	MustRegister(rt, "t.F", func() int { return 1 })
+	closed := make(chan error, 1)
+	if _, err := rt.Manager().Apply(context.Background(), hotswap.Patch{ID: "p", Kind: hotswap.KindManual,
+		Impls: map[string]any{"t.F": func() int { return 2 }},
+		Retire: func(context.Context) error {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second) // a hang detector
+			defer cancel()
+			closed <- rt.Close(ctx)
+			return nil
+		}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := rt.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-closed; err != nil {
+		t.Fatalf("Close from the Retire hook: %v, want nil (the shutdown is under way)", err)
+	}
+}
