@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"math"
 	"path/filepath"
 	"runtime/debug"
 	"slices"
@@ -230,13 +231,15 @@ func (d *Dir) Close() error {
 		}()
 		// Loads in progress end or are abandoned within the grace; an
 		// Apply in progress has LoadTimeout.
-		t := time.NewTimer(min(abandonGrace, d.opts.LoadTimeout) + d.opts.LoadTimeout)
+		bound := min(abandonGrace, d.opts.LoadTimeout)
+		bound += min(d.opts.LoadTimeout, math.MaxInt64-bound) // a LoadTimeout of "for ever" must not wrap
+		t := time.NewTimer(bound)
 		defer t.Stop()
 		select {
 		case <-waited:
 		case <-t.C:
 			err = errors.Join(err, fmt.Errorf("patchdir: watch %s: work on some files (an Apply whose Validate hook ignores its context?) did not end within %v of Close: %w",
-				d.dir, min(abandonGrace, d.opts.LoadTimeout)+d.opts.LoadTimeout, ErrLoadAbandoned))
+				d.dir, bound, ErrLoadAbandoned))
 		}
 		d.closeErr = err
 	})
