@@ -498,8 +498,12 @@ func (m *Manager) count(slot string, err error) {
 // Recovered counts against the patch serving slot when it is called; a
 // feeder that began the call with [Manager.Begin] uses [Call.Panic]
 // instead, which counts against the version that served the call, and
-// counts the call.
+// counts the call. A nil v, what recover() returns when nothing
+// panicked, counts nothing and returns nil.
 func (m *Manager) Recovered(slot string, v any) error {
+	if v == nil {
+		return nil
+	}
 	pe := asPanicError(v)
 	var acc Accounted
 	if err, ok := v.(error); ok && errors.As(err, &acc) {
