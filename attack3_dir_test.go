@@ -61,3 +61,36 @@ func TestAttack3PatchDirMadeWritable(t *testing.T) {
 		}
 	}
 }
+
+// TestAttack3StartAgainAfterRefusal: a Start refused for the patch
+// directory's mode started nothing; once the mode is fixed, Start again
+// works, rather than answering "already started" for a runtime that runs
+// nothing.
+func TestAttack3StartAgainAfterRefusal(t *testing.T) {
+	t.Parallel()
+	dir := filepath.Join(t.TempDir(), "patches")
+	if err := os.Mkdir(dir, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(dir, 0o777); err != nil { // whatever the umask
+		t.Fatal(err)
+	}
+	rt, err := New(Options{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rt.Close(context.Background())
+	var me *bundle.ModeError
+	if err := rt.Start(context.Background()); !errors.As(err, &me) {
+		t.Fatalf("Start on a directory others may write: %v, want a *bundle.ModeError", err)
+	}
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := rt.Start(context.Background()); err != nil {
+		t.Fatalf("Start after the mode was fixed: %v", err)
+	}
+	if err := rt.Start(context.Background()); !errors.Is(err, ErrStarted) {
+		t.Fatalf("third Start: %v, want ErrStarted", err)
+	}
+}

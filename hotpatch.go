@@ -190,13 +190,15 @@ func (rt *Runtime) Manager() *hotswap.Manager { return rt.mgr }
 // the patches the journal recorded for this very binary (a restart), and
 // reports those of an older baseline as superseded; the directory's files
 // with the same content are not applied twice. Without Options.Dir and
-// StateDir it does nothing. Start once, after registering the slots.
+// StateDir it does nothing. Start once, after registering the slots; a
+// Start that failed before its journal was open (the patch directory could not be
+// made or has a bad mode, the state directory could not be opened, ctx
+// ended while the journal applied its patches again) may be called again.
 func (rt *Runtime) Start(ctx context.Context) error {
 	rt.startMu.Lock()
 	defer rt.startMu.Unlock()
 	rt.mu.Lock()
 	closing, started := rt.closing, rt.started
-	rt.started = true
 	rt.mu.Unlock()
 	switch {
 	case closing:
@@ -220,8 +222,10 @@ func (rt *Runtime) Start(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	// From here on something runs: a Start that failed before may be
+	// called again (the directory made, its mode fixed).
 	rt.mu.Lock()
-	rt.journal = j
+	rt.journal, rt.started = j, true
 	rt.mu.Unlock()
 	if err := rt.startAdmin(); err != nil {
 		return err
