@@ -146,3 +146,57 @@ func TestAttack3CloseFromRetireDuringClose(t *testing.T) {
 		t.Fatalf("Close from the Retire hook: %v, want nil (the shutdown is under way)", err)
 	}
 }
+
+// TestAttack3AccessorsFromLoggerDuringStart: Journal and Admin, called
+// from the logger while Start replays the journal, answer (the journal
+// is not open yet: nil) rather than wait for Start, which waits for them.
+func TestAttack3AccessorsFromLoggerDuringStart(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	rt1, err := New(Options{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	MustRegister(rt1, "t.F", func() int { return 1 })
+	if err := rt1.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := rt1.Manager().Apply(context.Background(), hotswap.Patch{ID: "manual", Kind: hotswap.KindManual,
+		Impls: map[string]any{"t.F": func() int { return 2 }}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := rt1.Journal().Sync(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if err := rt1.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	var rtp atomic.Pointer[Runtime]
+	var asked atomic.Bool
+	log := slog.New(hookHandler{fn: func(slog.Record) {
+		if rt := rtp.Load(); rt != nil {
+			_, _ = rt.Journal(), rt.Admin()
+			asked.Store(true)
+		}
+	}})
+	rt, err := New(Options{Dir: dir, Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rt.Close(context.Background())
+	MustRegister(rt, "t.F", func() int { return 1 })
+	rtp.Store(rt)
+	started := make(chan error, 1)
+	go func() { started <- rt.Start(context.Background()) }()
+	select {
+	case err := <-started:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second): // a hang detector
+		t.Fatal("Start hangs: the logger's Journal waits for the lock Start holds")
+	}
+	if !asked.Load() {
+		t.Fatal("nothing was logged during Start")
+	}
+}
