@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -23,7 +24,11 @@ func TestAttack3PatchDirMadeWritable(t *testing.T) {
 	if err := os.Mkdir(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	rt, err := New(Options{Dir: dir, StateDir: NoStateDir, Watch: patchdir.Options{Debounce: 10 * time.Millisecond}})
+	// An application's own check that accepts everything does not turn
+	// the directory's check off.
+	var asked atomic.Bool
+	rt, err := New(Options{Dir: dir, StateDir: NoStateDir, Watch: patchdir.Options{Debounce: 10 * time.Millisecond,
+		Check: func(string) error { asked.Store(true); return nil }}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -54,6 +59,9 @@ func TestAttack3PatchDirMadeWritable(t *testing.T) {
 			}
 			if got := f.Load()(); got != 1 {
 				t.Fatalf("t.F serves %d, want the baseline 1", got)
+			}
+			if asked.Load() {
+				t.Error("the application's check was asked about a file the directory's check refused")
 			}
 			return
 		case <-timeout:

@@ -215,9 +215,7 @@ func (rt *Runtime) Start(ctx context.Context) error {
 		}
 	}
 	wo := rt.opts.Watch
-	if wo.Check == nil {
-		wo.Check = rt.checkPatchFile
-	}
+	wo.Check = rt.checkPatchFile(wo.Check)
 	j, err := rt.openJournal(ctx, &wo)
 	if err != nil {
 		return err
