@@ -75,3 +75,25 @@ func TestAttack3RecoveredNil(t *testing.T) {
 		t.Fatalf("stack %+v, want patch good with 3 calls and no failure", p)
 	}
 }
+
+// TestAttack3HugeSubscribeBuffer: a subscriber that asks for a buffer
+// large enough never to miss an event (math.MaxInt) must get a working
+// subscription, not a panic of make.
+func TestAttack3HugeSubscribeBuffer(t *testing.T) {
+	reg := registry.New()
+	registry.MustRegister(reg, "t.F", func() int { return 1 })
+	m, err := hotswap.New(reg, hotswap.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close(context.Background())
+	ch, cancel := m.Subscribe(math.MaxInt)
+	defer cancel()
+	if _, err := m.Apply(context.Background(), hotswap.Patch{ID: "p", Kind: hotswap.KindManual,
+		Impls: map[string]any{"t.F": func() int { return 2 }}}); err != nil {
+		t.Fatal(err)
+	}
+	if e := <-ch; e.Type != hotswap.EventApplied || e.PatchID != "p" {
+		t.Fatalf("first event %v, want the apply of p", e)
+	}
+}
