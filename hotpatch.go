@@ -191,9 +191,10 @@ func (rt *Runtime) Manager() *hotswap.Manager { return rt.mgr }
 // reports those of an older baseline as superseded; the directory's files
 // with the same content are not applied twice. Without Options.Dir and
 // StateDir it does nothing. Start once, after registering the slots; a
-// Start that failed before its journal was open (the patch directory could not be
-// made or has a bad mode, the state directory could not be opened, ctx
-// ended while the journal applied its patches again) may be called again.
+// Start that failed before its journal was open (the patch directory
+// could not be made or has a bad mode, the state directory could not be
+// opened, ctx ended while the journal applied its patches again) may be
+// called again.
 func (rt *Runtime) Start(ctx context.Context) error {
 	rt.startMu.Lock()
 	defer rt.startMu.Unlock()
