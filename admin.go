@@ -12,8 +12,7 @@ import (
 // startAdmin starts the admin API of Options.Admin, if set, on the
 // runtime's manager, bundle loader, journal and baseline step; with the
 // baseline step, its listeners come from the upgrader, so the next
-// process inherits them. The caller holds rt.mu, after the journal is
-// open.
+// process inherits them. Start calls it, after the journal is open.
 func (rt *Runtime) startAdmin() error {
 	if rt.opts.Admin == nil {
 		return nil
@@ -42,7 +41,9 @@ func (rt *Runtime) startAdmin() error {
 	if err != nil {
 		return fmt.Errorf("hotpatch: %w", err)
 	}
+	rt.mu.Lock()
 	rt.admin = srv
+	rt.mu.Unlock()
 	return nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"crypto/ed25519"
 	"fmt"
 	"log/slog"
+	"path/filepath"
 
 	"github.com/hotpatch-go/hotpatch/bundle"
 	"github.com/hotpatch-go/hotpatch/bundle/bundleloader"
@@ -62,6 +63,23 @@ func (rt *Runtime) checkPatchDir() error {
 		return fmt.Errorf("hotpatch: patch directory: %w", err)
 	}
 	return nil
+}
+
+// checkPatchFile returns the watch's check before each load of a file:
+// the patch directory is judged again, as at Start, since its mode, its
+// owner or the directory a symlink names may have changed since; then
+// the application's own check, if any. The directory is the file's, as
+// the watch names it (absolute, through a symlink that names it).
+func (rt *Runtime) checkPatchFile(also func(path string) error) func(path string) error {
+	return func(path string) error {
+		if err := bundle.CheckMode(filepath.Dir(path), 0o022); err != nil {
+			return fmt.Errorf("hotpatch: %s: patch directory: %w", path, err)
+		}
+		if also != nil {
+			return also(path)
+		}
+		return nil
+	}
 }
 
 // Bundles returns the loader of signed bundles, or nil without

@@ -38,7 +38,11 @@ type Options struct {
 	// Dir is the patch directory watched by [Runtime.Start]; it is created
 	// (mode 0755) if missing. One that group or others may write, or that
 	// another user owns (root excepted), is refused: whoever writes it
-	// chooses the code the server runs. "" means no directory: patches
+	// chooses the code the server runs. It is checked again before each
+	// file is loaded, so a directory that becomes so later (a chmod, a
+	// symlink switched to another directory) has its files refused. A
+	// relative Dir names the directory of the working directory at Start;
+	// a later chdir does not move it. "" means no directory: patches
 	// arrive only through [Runtime.Manager].
 	Dir string
 	// StateDir keeps the journal of applied patches (package
@@ -94,7 +98,11 @@ type Runtime struct {
 	mgr  *hotswap.Manager
 	up   *baseline.Upgrader // nil without Options.Baseline
 
-	mu      sync.Mutex // guards watch, journal, admin, started, closing
+	// startMu serialises Start and the teardown of Close, which waits for
+	// a Start under way; mu guards the fields below and is never held
+	// while user code runs, so a hook may call Close, Journal or Admin.
+	startMu sync.Mutex
+	mu      sync.Mutex // guards admin, watch, journal, started, closing
 	admin   *admin.Server
 	watch   *patchdir.Dir
 	journal *journal.Journal
@@ -182,17 +190,23 @@ func (rt *Runtime) Manager() *hotswap.Manager { return rt.mgr }
 // the patches the journal recorded for this very binary (a restart), and
 // reports those of an older baseline as superseded; the directory's files
 // with the same content are not applied twice. Without Options.Dir and
-// StateDir it does nothing. Start once, after registering the slots.
+// StateDir it does nothing. Start once, after registering the slots; a
+// Start that failed before its journal was open (the patch directory
+// could not be made or has a bad mode, the state directory could not be
+// opened, ctx ended while the journal applied its patches again) may be
+// called again.
 func (rt *Runtime) Start(ctx context.Context) error {
+	rt.startMu.Lock()
+	defer rt.startMu.Unlock()
 	rt.mu.Lock()
-	defer rt.mu.Unlock()
+	closing, started := rt.closing, rt.started
+	rt.mu.Unlock()
 	switch {
-	case rt.closing:
+	case closing:
 		return ErrClosed
-	case rt.started:
+	case started:
 		return ErrStarted
 	}
-	rt.started = true
 	if rt.opts.Dir != "" {
 		if err := os.MkdirAll(rt.opts.Dir, 0o755); err != nil {
 			return fmt.Errorf("hotpatch: patch directory: %w", err)
@@ -202,11 +216,16 @@ func (rt *Runtime) Start(ctx context.Context) error {
 		}
 	}
 	wo := rt.opts.Watch
+	wo.Check = rt.checkPatchFile(wo.Check)
 	j, err := rt.openJournal(ctx, &wo)
 	if err != nil {
 		return err
 	}
-	rt.journal = j
+	// From here on something runs: a Start that failed before may be
+	// called again (the directory made, its mode fixed).
+	rt.mu.Lock()
+	rt.journal, rt.started = j, true
+	rt.mu.Unlock()
 	if err := rt.startAdmin(); err != nil {
 		return err
 	}
@@ -217,7 +236,9 @@ func (rt *Runtime) Start(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("hotpatch: %w", err)
 	}
+	rt.mu.Lock()
 	rt.watch = w
+	rt.mu.Unlock()
 	return nil
 }
 
@@ -229,14 +250,21 @@ func (rt *Runtime) Start(ctx context.Context) error {
 // loaders, in that order. It returns when all of that is done or when ctx
 // ends, whichever comes first; the work goes on after a ctx that ended,
 // and a later Close waits for it again. Close is safe to call more than
-// once and concurrently.
+// once and concurrently. A Start under way finishes first. Called from
+// code the manager runs (the logger's handler, a Retire hook, a loader's
+// Load, see [hotswap.InHook]), which the shutdown may wait for, Close
+// starts it and returns without waiting.
 func (rt *Runtime) Close(ctx context.Context) error {
 	rt.closeOnce.Do(func() {
 		rt.mu.Lock()
 		rt.closing = true
-		w, j, a := rt.watch, rt.journal, rt.admin
 		rt.mu.Unlock()
 		go func() {
+			rt.startMu.Lock() // Start may be running the very hook that called Close
+			rt.mu.Lock()
+			w, j, a := rt.watch, rt.journal, rt.admin
+			rt.mu.Unlock()
+			rt.startMu.Unlock()
 			errs := []error{closeAdmin(a)}
 			if w != nil {
 				errs = append(errs, w.Close())
@@ -252,6 +280,9 @@ func (rt *Runtime) Close(ctx context.Context) error {
 			close(rt.closed)
 		}()
 	})
+	if hotswap.InHook() {
+		return nil
+	}
 	select {
 	case <-rt.closed:
 		return rt.closeErr

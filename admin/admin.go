@@ -7,10 +7,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"math"
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
+	"slices"
 	"sync"
 	"time"
 
@@ -50,7 +53,10 @@ const sunPathMax = 108
 // Options configure a [Server]. At least one of Socket and TCP is set.
 type Options struct {
 	// Socket is the path of the unix socket (created mode 0600; a stale
-	// one is replaced, one another process serves is an error).
+	// one is replaced, one another process serves is an error). A
+	// relative path is made absolute at Start, so a later chdir does not
+	// move it, unless the absolute path is too long for the kernel (108
+	// bytes on Linux): then do not chdir while it is served.
 	Socket string
 	// AllowUIDs are the users, besides the process's own and root, whose
 	// peers the socket serves.
@@ -61,7 +67,9 @@ type Options struct {
 	// TLS is the server's TLS configuration for TCP; it is cloned.
 	TLS *tls.Config
 	// Tokens are the bearer tokens TCP accepts, by name: the audit names
-	// the token, never shows it. With ClientCAs too, both are required.
+	// the token, never shows it, so each needs a name that is not empty
+	// and a value of its own (at least 16 bytes). With ClientCAs too, both
+	// are required.
 	Tokens map[string]string
 	// ClientCAs, if set, makes TCP require a client certificate that
 	// chains to it; the audit names its subject.
@@ -145,11 +153,28 @@ func Start(tgt Target, opts Options) (*Server, error) {
 		if len(opts.Tokens) == 0 && opts.ClientCAs == nil {
 			return nil, fmt.Errorf("%w: set Options.Tokens or Options.ClientCAs for %s", ErrInsecureTCP, opts.TCP)
 		}
-		for name, tok := range opts.Tokens {
-			if len(tok) < 16 {
+		// The audit names the token that was shown: a name must be there
+		// and tell one token from the others.
+		names := slices.Sorted(maps.Keys(opts.Tokens))
+		byToken := make(map[string]string, len(names))
+		for _, name := range names {
+			tok := opts.Tokens[name]
+			switch other, dup := byToken[tok]; {
+			case name == "":
+				return nil, fmt.Errorf("%w: a token in Options.Tokens has an empty name; the audit names the token a call showed", ErrInsecureTCP)
+			case len(tok) < 16:
 				return nil, fmt.Errorf("%w: token %q is %d bytes, at least 16 are needed", ErrInsecureTCP, name, len(tok))
+			case dup:
+				return nil, fmt.Errorf("%w: tokens %q and %q are the same token; the audit could not tell who called: give each its own", ErrInsecureTCP, other, name)
 			}
+			byToken[tok] = name
 		}
+	}
+	if abs, err := filepath.Abs(opts.Socket); opts.Socket != "" && err == nil && len(abs) < sunPathMax {
+		// The listener removes its socket at Close by the path it was
+		// given: a relative one would name a file of the working
+		// directory of that moment.
+		opts.Socket = abs
 	}
 	switch {
 	case opts.MaxPush == 0:

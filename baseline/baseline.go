@@ -79,7 +79,8 @@ type Options struct {
 	// when it names a symbolic link (the link is followed anew at each
 	// restart, so switching it selects the next baseline), otherwise
 	// os.Executable. The path is opened at each restart, so a file renamed
-	// over it is picked up too. The arguments are always this process's.
+	// over it is picked up too. A relative Binary is made absolute at
+	// [New]. The arguments are always this process's.
 	Binary string
 	// Check is the readiness check the new process runs in
 	// [Upgrader.Ready] before it reports ready; the restart fails if it

@@ -71,6 +71,8 @@ func New(opts Options) (*Upgrader, error) {
 		if bin, err = startedFrom(); err != nil {
 			return nil, fmt.Errorf("baseline: the binary to restart: %w", err)
 		}
+	} else if abs, err := filepath.Abs(bin); err == nil {
+		bin = abs // a restart after a chdir starts this very file
 	}
 	tf, err := tableflip.New(tableflip.Options{UpgradeTimeout: opts.ReadyTimeout})
 	if err != nil {

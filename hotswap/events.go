@@ -80,28 +80,27 @@ func (e Event) String() string {
 	return b.String()
 }
 
-// history is a bounded ring of events.
+// history is a bounded ring of events. It grows as events come, up to
+// size, so that a large bound (HistorySize) costs nothing until used.
 type history struct {
+	size int // the bound
 	buf  []Event
-	next int
-	full bool
+	next int // where the next event goes, once buf is full
 }
 
 func (h *history) add(e Event) {
-	if len(h.buf) == 0 {
+	if len(h.buf) < h.size {
+		h.buf = append(h.buf, e)
+		return
+	}
+	if h.size == 0 {
 		return
 	}
 	h.buf[h.next] = e
-	h.next++
-	if h.next == len(h.buf) {
-		h.next, h.full = 0, true
-	}
+	h.next = (h.next + 1) % h.size
 }
 
 func (h *history) list() []Event {
-	if !h.full {
-		return append([]Event(nil), h.buf[:h.next]...)
-	}
 	out := make([]Event, 0, len(h.buf))
 	out = append(out, h.buf[h.next:]...)
 	return append(out, h.buf[:h.next]...)

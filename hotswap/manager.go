@@ -128,7 +128,7 @@ func New(reg *registry.Registry, opts Options) (*Manager, error) {
 		byID:     make(map[string]*entry),
 		cur:      make(map[string]*entry),
 		writers:  make(map[string]slotaccess.Writer),
-		hist:     history{buf: make([]Event, opts.HistorySize)},
+		hist:     history{size: opts.HistorySize},
 		subs:     make(map[chan Event]struct{}),
 		done:     make(chan struct{}),
 		finished: make(chan struct{}),
@@ -498,8 +498,12 @@ func (m *Manager) count(slot string, err error) {
 // Recovered counts against the patch serving slot when it is called; a
 // feeder that began the call with [Manager.Begin] uses [Call.Panic]
 // instead, which counts against the version that served the call, and
-// counts the call.
+// counts the call. A nil v, what recover() returns when nothing
+// panicked, counts nothing and returns nil.
 func (m *Manager) Recovered(slot string, v any) error {
+	if v == nil {
+		return nil
+	}
 	pe := asPanicError(v)
 	var acc Accounted
 	if err, ok := v.(error); ok && errors.As(err, &acc) {

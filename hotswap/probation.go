@@ -378,8 +378,13 @@ func (c Call) end(fault error) {
 // very panic already (see [Manager.Recovered] for how a panic is
 // recognised) or reported a failure of the slot during the call, or it is
 // an [Accounted] error. A panic on the
-// baseline counts nothing.
+// baseline counts nothing. A nil v, what recover() returns when nothing
+// panicked, ends the call as a success and returns nil.
 func (c Call) Panic(v any) error {
+	if v == nil {
+		c.end(nil)
+		return nil
+	}
 	pe := asPanicError(v)
 	if c.e == nil {
 		return pe

@@ -149,6 +149,9 @@ func (m *Manager) Status() Status {
 	return st
 }
 
+// maxSubscribeBuffer bounds the buffer of a [Manager.Subscribe] channel.
+const maxSubscribeBuffer = 1 << 16
+
 // History returns the recorded events, oldest first. The log keeps the last
 // Options.HistorySize events.
 func (m *Manager) History() []Event {
@@ -160,10 +163,11 @@ func (m *Manager) History() []Event {
 // Subscribe returns a channel that receives every event from now on, and a
 // function that cancels the subscription and closes the channel. A
 // subscriber that falls more than buffer events behind misses events rather
-// than slowing the manager; History keeps them. The channel is closed by
-// Close too.
+// than slowing the manager; History keeps them. A buffer is at most
+// 65536 events (a few MiB): the channel's buffer is allocated at once.
+// The channel is closed by Close too.
 func (m *Manager) Subscribe(buffer int) (<-chan Event, func()) {
-	ch := make(chan Event, max(buffer, 0))
+	ch := make(chan Event, min(max(buffer, 0), maxSubscribeBuffer))
 	m.evMu.Lock()
 	defer m.evMu.Unlock()
 	if m.stopping {

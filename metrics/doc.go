@@ -49,7 +49,8 @@
 // framework's four, or a loader's own; past 16 distinct kinds, the rest
 // count as [KindOther]), reason one of the fixed values listed with [New],
 // slot a registered slot. Values from outside are made valid UTF-8 and cut
-// to 128 bytes. Patch IDs appear only on the per-slot gauges
+// to 128 bytes; a cut value ends with a hash of the whole, so two long
+// slot names (or IDs, or kinds) that begin alike keep series of their own. Patch IDs appear only on the per-slot gauges
 // (hotpatch_slot_info, hotpatch_slot_failures: one series per slot, the
 // version serving it now) and on the probation counters, which have
 // series only for the patches whose probation runs now; so a long life of

@@ -1,6 +1,8 @@
 package metrics
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"strings"
 	"unicode/utf8"
 
@@ -16,23 +18,28 @@ const maxKinds = 16
 const KindOther = "other"
 
 // maxLabelLen bounds a label value in bytes (patch IDs, kinds, event
-// types come from outside); longer values are cut, with an ellipsis.
+// types, slot names come from outside); longer values are cut, with an
+// ellipsis and a hash of the whole value.
 const maxLabelLen = 128
 
 // labelValue returns s as a label value: bytes that are not UTF-8 (which
 // the Prometheus client refuses with a panic) replaced by U+FFFD, and cut
-// to maxLabelLen bytes at a rune boundary.
+// to maxLabelLen bytes at a rune boundary. A cut value ends with 8 hex
+// digits of the SHA-256 of the whole, so two long values that share a
+// beginning (two slots, whose series must differ, or a scrape fails for
+// them all) keep distinct labels.
 func labelValue(s string) string {
 	s = strings.ToValidUTF8(s, "\uFFFD")
 	if len(s) <= maxLabelLen {
 		return s
 	}
-	const ellipsis = "…"
-	cut := maxLabelLen - len(ellipsis)
+	sum := sha256.Sum256([]byte(s))
+	tail := "…" + hex.EncodeToString(sum[:4])
+	cut := maxLabelLen - len(tail)
 	for cut > 0 && !utf8.RuneStart(s[cut]) {
 		cut--
 	}
-	return s[:cut] + ellipsis
+	return s[:cut] + tail
 }
 
 // kindLabel returns the kind label of an event's kind: "unknown" for an

@@ -264,9 +264,8 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		c.collectSlot(ch, s)
 	}
 	c.collectProbation(ch, st.Stack)
-	// Loaders of one kind label (two native loaders, or kinds that are
-	// the same once cut) are summed: two series of the same labels would
-	// fail the whole scrape.
+	// Loaders of one kind (two native loaders) are summed: two series of
+	// the same labels would fail the whole scrape.
 	type mem struct{ used, limit int64 }
 	var kinds []string
 	mems := make(map[string]mem)
@@ -319,8 +318,7 @@ func (c *Collector) collectSlot(ch chan<- prometheus.Metric, s hotswap.SlotStatu
 // come and go with probations and their number is bounded by the stack; a
 // committed patch's failures stay in hotpatch_slot_failures.
 // Calls and failures are counted per patch, across its slots, by the
-// manager: a per-slot split does not exist to export. Two patches whose
-// IDs are the same once cut to a label are summed, as one series.
+// manager: a per-slot split does not exist to export.
 func (c *Collector) collectProbation(ch chan<- prometheus.Metric, stack []hotswap.PatchInfo) {
 	type key struct{ id, kind string }
 	type counts struct{ calls, failures int64 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"math"
 	"path/filepath"
 	"runtime/debug"
 	"slices"
@@ -83,6 +84,12 @@ type Options struct {
 	// a patch applied from an earlier content of the file is reverted. It
 	// runs on the watch's workers, concurrently: it must not block.
 	Known func(path string, sum [sha256.Size]byte) (id string, skip bool)
+	// Check, if set, is asked before every load, with the file's path; an
+	// error refuses the file (a rejected event with it) and what served
+	// before keeps serving. The root package checks there that the
+	// directory is still one that only its owner may write, as at start.
+	// It runs on the watch's workers, concurrently: it must not block.
+	Check func(path string) error
 }
 
 // Dir feeds the files of one patch directory through the loaders attached
@@ -224,13 +231,15 @@ func (d *Dir) Close() error {
 		}()
 		// Loads in progress end or are abandoned within the grace; an
 		// Apply in progress has LoadTimeout.
-		t := time.NewTimer(min(abandonGrace, d.opts.LoadTimeout) + d.opts.LoadTimeout)
+		bound := min(abandonGrace, d.opts.LoadTimeout)
+		bound += min(d.opts.LoadTimeout, math.MaxInt64-bound) // a LoadTimeout of "for ever" must not wrap
+		t := time.NewTimer(bound)
 		defer t.Stop()
 		select {
 		case <-waited:
 		case <-t.C:
 			err = errors.Join(err, fmt.Errorf("patchdir: watch %s: work on some files (an Apply whose Validate hook ignores its context?) did not end within %v of Close: %w",
-				d.dir, min(abandonGrace, d.opts.LoadTimeout)+d.opts.LoadTimeout, ErrLoadAbandoned))
+				d.dir, bound, ErrLoadAbandoned))
 		}
 		d.closeErr = err
 	})
@@ -428,6 +437,12 @@ func (d *Dir) apply(ev watcher.Event, after <-chan struct{}) bool {
 			d.mu.Lock()
 			d.files[ev.Name] = id
 			d.mu.Unlock()
+			return true
+		}
+	}
+	if d.opts.Check != nil {
+		if err := d.opts.Check(ev.Path); err != nil {
+			_ = d.m.Record(hotswap.Event{Type: hotswap.EventRejected, Kind: l.Kind(), Source: ev.Path, Err: err})
 			return true
 		}
 	}

@@ -200,7 +200,9 @@ type Watcher struct {
 // quiet for the debounce period, and reports every matching file as
 // Apply, so a restarted server re-applies what is in the directory.
 //
-// Only dir itself is watched, not its subdirectories.
+// Only dir itself is watched, not its subdirectories. A relative dir is
+// made absolute: a later chdir of the process does not move the watch,
+// and the paths of events are absolute.
 func New(dir string, opts Options) (*Watcher, error) {
 	return newWatcher(dir, opts, nil)
 }
@@ -217,7 +219,13 @@ func newWatcher(dir string, opts Options, bgGate func(string)) (*Watcher, error)
 	if debounce <= 0 {
 		debounce = DefaultDebounce
 	}
-	clean := filepath.Clean(dir)
+	// Absolute, so that a chdir of the process does not move the watch
+	// (its recheck would take the directory for gone, and the paths of
+	// its events would name files of another directory).
+	clean, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, fmt.Errorf("watcher: %w", err)
+	}
 	maxSize := opts.MaxSize
 	if maxSize == 0 {
 		maxSize = DefaultMaxSize

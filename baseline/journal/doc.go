@@ -62,7 +62,9 @@
 //
 // # The contract with the baseline step
 //
-// [Open] returns once the patches of a restart are applied again. The
+// [Open] returns once the patches of a restart are applied again; if its
+// context ends first, it returns the context's error and leaves the
+// record as it was, so the next start applies them all. The
 // process that takes over in a baseline step calls it (the root package's
 // Runtime.Start does) before it reports ready, and watches the patch
 // directory only after it, with [Journal.Known]; it closes the journal

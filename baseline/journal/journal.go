@@ -152,7 +152,10 @@ type Journal struct {
 //     record of the manager's logger), and nothing is applied.
 //
 // A patch that fails to apply again is reported as a rejection, and the
-// others go on. Patches are recorded from the manager's events, whatever
+// others go on. If ctx ends before every patch was applied again, Open
+// returns its error and leaves the record as it was, so the next start
+// applies them all again; those it applied stay applied (close the
+// manager). Patches are recorded from the manager's events, whatever
 // applied them (the patch directory, [hotswap.Manager.Apply], a tool):
 // for a patch loaded from a file, a copy of the file is kept in dir,
 // content-addressed, as soon as its applied event is seen; a patch
@@ -218,7 +221,13 @@ func open(ctx context.Context, m *hotswap.Manager, dir string, opts Options, buf
 	// the re-applies on, no change is missed.
 	j.events, j.unsubscribe = m.Subscribe(buffer)
 	apply, gone, prev := j.plan(st)
-	j.replay(ctx, apply, prev != "")
+	if err := j.replay(ctx, apply, prev != ""); err != nil {
+		// Cut short (a signal during start-up): a record rebuilt from
+		// the stack now would lose the patches not applied yet.
+		j.unsubscribe()
+		j.release()
+		return nil, fmt.Errorf("journal: %s: applying the patches again: %w", dir, err)
+	}
 	j.resync()
 	j.dirty = true
 	_ = j.flush()
@@ -394,8 +403,9 @@ func (j *Journal) plan(st *state) (apply, gone []entry, prev string) {
 }
 
 // replay applies the entries again, in order; carried says they come
-// from the previous baseline (Options.CarryForward).
-func (j *Journal) replay(ctx context.Context, apply []entry, carried bool) {
+// from the previous baseline (Options.CarryForward). It stops with ctx's
+// error at the first that fails once ctx ended.
+func (j *Journal) replay(ctx context.Context, apply []entry, carried bool) error {
 	how := "again after a restart"
 	if carried {
 		how = "carried forward to the new baseline"
@@ -413,6 +423,9 @@ func (j *Journal) replay(ctx context.Context, apply []entry, carried bool) {
 			continue
 		}
 		err := j.replayOne(ctx, e)
+		if err != nil && ctx.Err() != nil {
+			return ctx.Err()
+		}
 		var refused *applyError
 		switch {
 		case errors.As(err, &refused):
@@ -423,6 +436,7 @@ func (j *Journal) replay(ctx context.Context, apply []entry, carried bool) {
 				Err: fmt.Errorf("journal: apply patch %q %s: %w", e.ID, how, err)})
 		}
 	}
+	return nil
 }
 
 // leftToDir says why e, from a file of the patch directory, is left to

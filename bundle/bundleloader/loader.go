@@ -29,7 +29,8 @@ type Options struct {
 	// loader reads them; it is created with mode 0700 if missing and must
 	// not be writable by others. It is one host's alone: payload
 	// directories a crashed process left there are removed at the first
-	// load. "" means a fresh directory under os.TempDir, removed by Close
+	// load. A relative Dir is made absolute at [New]. "" means a fresh
+	// directory under os.TempDir, removed by Close
 	// (and left behind by a crash); loads are refused if others may write
 	// os.TempDir without its sticky bit.
 	Dir string
@@ -72,6 +73,11 @@ func New(pol bundle.Policy, opts Options, delegates ...hotswap.Loader) *Loader {
 	log := opts.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
+	}
+	if abs, err := filepath.Abs(opts.Dir); opts.Dir != "" && err == nil {
+		// Used from the first load on, which may come after a chdir: the
+		// directory named now, whose leftovers it clears, is the one.
+		opts.Dir = abs
 	}
 	return &Loader{pol: pol, marks: marks, delegates: slices.Clone(delegates), opts: opts, log: log}
 }
