@@ -252,6 +252,58 @@ func TestEventsStream(t *testing.T) {
 	}
 }
 
+// TestEventsStreamOneLineType: an event type an application recorded
+// with line breaks in it stays one "event:" field; it cannot forge a data
+// line or end the event early.
+func TestEventsStreamOneLineType(t *testing.T) {
+	t.Parallel()
+	f := start(t, admin.Options{})
+	c := unixClient(f.sock)
+	resp, err := c.Get("http://admin" + api.PathEvents)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	lines := make(chan string)
+	go func() {
+		defer close(lines)
+		sc := bufio.NewScanner(resp.Body)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+	}()
+	if l := <-lines; !strings.HasPrefix(l, ":") {
+		t.Fatalf("first line %q", l)
+	}
+	if err := f.rt.Manager().Record(hotswap.Event{Type: "evil\ndata: forged\r\n\nevent: x"}); err != nil {
+		t.Fatal(err)
+	}
+	timeout := time.After(hang)
+	for {
+		select {
+		case l, ok := <-lines:
+			if !ok {
+				t.Fatal("the stream ended")
+			}
+			if l == "" {
+				continue
+			}
+			if strings.HasPrefix(l, "event: ") {
+				if want := "event: evil data: forged   event: x"; l != want {
+					t.Fatalf("event line %q, want %q", l, want)
+				}
+				continue
+			}
+			if !strings.HasPrefix(l, "data: {") {
+				t.Fatalf("a forged line: %q", l)
+			}
+			return
+		case <-timeout:
+			t.Fatal("no event")
+		}
+	}
+}
+
 // fakeRestarter answers Restart with err.
 type fakeRestarter struct{ err error }
 

@@ -220,11 +220,24 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request, _ string) {
 				return
 			}
 			b, _ := json.Marshal(convertEvent(e))
-			if !send("event: %s\ndata: %s\n\n", e.Type, b) {
+			// The event's type names the SSE event; a type an application
+			// recorded with a line break in it would end the field and
+			// forge others, so breaks become spaces (the data has it as is).
+			if !send("event: %s\ndata: %s\n\n", sseField(string(e.Type)), b) {
 				return
 			}
 		}
 	}
+}
+
+// sseField makes s one line, as a server-sent event's field must be.
+func sseField(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r == '\n' || r == '\r' {
+			return ' '
+		}
+		return r
+	}, s)
 }
 
 // decodeOne decodes the one JSON object of r into v: an unknown field or

@@ -44,6 +44,7 @@ type Options struct {
 	// must be on a file system that allows executable mappings (not mounted
 	// noexec). "" means a directory of mode 0700 in os.TempDir() named
 	// after the user and the process, shared by the loaders of the process.
+	// A relative path is made absolute by New.
 	Dir string
 
 	// Logger receives warnings, such as a redirection whose target has no
@@ -100,6 +101,12 @@ func New(opts Options) *Loader {
 	log := opts.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
+	}
+	if opts.Dir != "" {
+		// Made absolute now: a chdir of the process later must not move it.
+		if abs, err := filepath.Abs(opts.Dir); err == nil {
+			opts.Dir = abs
+		}
 	}
 	return &Loader{
 		opts:      opts,

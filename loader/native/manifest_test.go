@@ -86,3 +86,16 @@ func TestJoinErrorsOneLine(t *testing.T) {
 		t.Errorf("joinErrors of nothing or one error")
 	}
 }
+
+// TestRelativeDir: a relative Options.Dir is made absolute by New, so a
+// later chdir of the process does not move the loader's private copies.
+func TestRelativeDir(t *testing.T) {
+	l := New(Options{Dir: "copies"})
+	wd, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := filepath.Join(wd, "copies"); l.opts.Dir != want {
+		t.Errorf("Dir = %q, want %q", l.opts.Dir, want)
+	}
+}
