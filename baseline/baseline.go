@@ -34,6 +34,9 @@ var (
 	// ErrBinary is wrapped by the errors about the binary to start: missing,
 	// not a regular file, not executable.
 	ErrBinary = errors.New("baseline: unusable binary")
+	// ErrInDrain is returned by [Upgrader.Shutdown] called from one of its
+	// own drain hooks: the shutdown is under way, and waits for that hook.
+	ErrInDrain = errors.New("baseline: Shutdown called from a drain hook; the shutdown is under way and ends when the hooks return")
 )
 
 // idleGrace is how long HTTPServer's drain leaves a connection idle

@@ -11,6 +11,8 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"reflect"
+	"runtime"
 	"strings"
 	"sync"
 	"syscall"
@@ -476,13 +478,47 @@ func (p passThrough) Write(b []byte) (int, error) {
 	return p.keep.Write(b)
 }
 
+// runDrainHook runs one drain hook. It must not be inlined: its frame is
+// what inDrainHook looks for.
+//
+//go:noinline
+func runDrainHook(ctx context.Context, d func(context.Context) error) error { return d(ctx) }
+
+// drainHookEntry is the entry address of runDrainHook.
+var drainHookEntry = reflect.ValueOf(runDrainHook).Pointer()
+
+// inDrainHook reports whether the calling goroutine runs a drain hook (a
+// goroutine the hook started does not count).
+func inDrainHook() bool {
+	pcs := make([]uintptr, 64)
+	var n int
+	for {
+		n = runtime.Callers(2, pcs)
+		if n < len(pcs) {
+			break
+		}
+		pcs = make([]uintptr, 2*len(pcs))
+	}
+	for _, pc := range pcs[:n] {
+		if f := runtime.FuncForPC(pc - 1); f != nil && f.Entry() == drainHookEntry {
+			return true
+		}
+	}
+	return false
+}
+
 // Shutdown stops restarts and the signal watch, closes the listeners
 // [Upgrader.Listen] returned (new connections go to the new process, or
 // are refused after a plain shutdown), then runs the drain hooks, within
 // [Options.DrainTimeout] or until ctx ends. A restart in progress is abandoned and its process
 // killed. Without a restart before it, unix sockets are removed. Shutdown
-// is safe to call more than once; later calls wait for the first.
+// is safe to call more than once; later calls wait for the first. Called
+// from a drain hook (which the first call waits for), it returns
+// [ErrInDrain] at once.
 func (u *Upgrader) Shutdown(ctx context.Context) error {
+	if inDrainHook() {
+		return ErrInDrain
+	}
 	u.shutOnce.Do(func() {
 		u.mu.Lock()
 		u.stopped = true
@@ -517,7 +553,7 @@ func (u *Upgrader) Shutdown(ctx context.Context) error {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				derrs[i] = d(dctx)
+				derrs[i] = runDrainHook(dctx, d)
 			}()
 		}
 		wg.Wait()
