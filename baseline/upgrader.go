@@ -11,8 +11,6 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"reflect"
-	"runtime"
 	"strings"
 	"sync"
 	"syscall"
@@ -22,6 +20,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/hotpatch-go/hotpatch/hotswap"
+	"github.com/hotpatch-go/hotpatch/internal/hookframe"
 )
 
 // stderrName names the descriptor of the real standard error that every
@@ -485,27 +484,11 @@ func (p passThrough) Write(b []byte) (int, error) {
 func runDrainHook(ctx context.Context, d func(context.Context) error) error { return d(ctx) }
 
 // drainHookEntry is the entry address of runDrainHook.
-var drainHookEntry = reflect.ValueOf(runDrainHook).Pointer()
+var drainHookEntry = hookframe.Entry(runDrainHook)
 
 // inDrainHook reports whether the calling goroutine runs a drain hook (a
 // goroutine the hook started does not count).
-func inDrainHook() bool {
-	pcs := make([]uintptr, 64)
-	var n int
-	for {
-		n = runtime.Callers(2, pcs)
-		if n < len(pcs) {
-			break
-		}
-		pcs = make([]uintptr, 2*len(pcs))
-	}
-	for _, pc := range pcs[:n] {
-		if f := runtime.FuncForPC(pc - 1); f != nil && f.Entry() == drainHookEntry {
-			return true
-		}
-	}
-	return false
-}
+func inDrainHook() bool { return hookframe.OnStack(drainHookEntry) }
 
 // Shutdown stops restarts and the signal watch, closes the listeners
 // [Upgrader.Listen] returned (new connections go to the new process, or

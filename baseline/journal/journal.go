@@ -19,6 +19,7 @@ import (
 	"github.com/hotpatch-go/hotpatch/bundle"
 	"github.com/hotpatch-go/hotpatch/hotswap"
 	"github.com/hotpatch-go/hotpatch/internal/atomicfile"
+	"github.com/hotpatch-go/hotpatch/internal/hookframe"
 	"github.com/hotpatch-go/hotpatch/internal/patchfile"
 	"github.com/hotpatch-go/hotpatch/loader"
 )
@@ -66,6 +67,11 @@ var (
 	// has opened the same state directory: the journal no longer writes
 	// it (see [Open]).
 	ErrTakenOver = errors.New("journal: another process took over the state directory")
+	// ErrOwnGoroutine is returned by [Journal.Sync] called from the
+	// journal's own goroutine: from the manager's logger, while the
+	// journal logs through it. That goroutine writes the record itself
+	// once the step it logs is done.
+	ErrOwnGoroutine = errors.New("journal: Sync called from the journal's own goroutine (a logger it logs through); the journal writes its record after this step")
 )
 
 // Options configure [Open]. The zero value is ready to use.
@@ -236,7 +242,7 @@ func open(ctx context.Context, m *hotswap.Manager, dir string, opts Options, buf
 			Note: fmt.Sprintf("applied on baseline %s; the new baseline %s contains its fix, so it is not applied again (nor is a file with the same content, until it changes)",
 				short(prev), short(ident))})
 	}
-	go j.follow()
+	go runFollow(j)
 	return j, nil
 }
 
@@ -320,6 +326,9 @@ func (j *Journal) inStack(id string) bool {
 // directory). An admin API, say, calls it after Apply to promise that
 // the patch survives a crash.
 func (j *Journal) Sync(ctx context.Context) error {
+	if hookframe.OnStack(followEntry) {
+		return ErrOwnGoroutine
+	}
 	reply := make(chan error, 1)
 	select {
 	case j.syncReq <- reply:
@@ -343,9 +352,18 @@ func (j *Journal) Sync(ctx context.Context) error {
 func (j *Journal) Close() error {
 	j.closeOnce.Do(func() {
 		close(j.stop)
-		<-j.exited
-		j.unsubscribe()
-		j.release()
+		finish := func() {
+			<-j.exited
+			j.unsubscribe()
+			j.release()
+		}
+		if hookframe.OnStack(followEntry) {
+			// From the journal's own goroutine (a logger it logs
+			// through): it ends once the step it logs returns.
+			go finish()
+			return
+		}
+		finish()
 	})
 	return nil
 }
@@ -512,6 +530,15 @@ func (j *Journal) replayOne(ctx context.Context, e entry) error {
 
 // follow keeps the record in step with the manager's events until Close
 // or the manager's shutdown.
+// runFollow runs j.follow. It must not be inlined: its frame is how Sync
+// and Close recognise the journal's own goroutine.
+//
+//go:noinline
+func runFollow(j *Journal) { j.follow() }
+
+// followEntry is the entry address of runFollow.
+var followEntry = hookframe.Entry(runFollow)
+
 func (j *Journal) follow() {
 	defer close(j.exited)
 	for {
