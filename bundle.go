@@ -68,12 +68,18 @@ func (rt *Runtime) checkPatchDir() error {
 // checkPatchFile returns the watch's check before each load of a file:
 // the patch directory is judged again, as at Start, since its mode, its
 // owner or the directory a symlink names may have changed since; then
-// the application's own check, if any. The directory is the file's, as
+// the file itself (group- or world-writable, or another user's, unless
+// on a read-only mount); then the application's own check, if any. The directory is the file's, as
 // the watch names it (absolute, through a symlink that names it).
 func (rt *Runtime) checkPatchFile(also func(path string) error) func(path string) error {
 	return func(path string) error {
 		if err := bundle.CheckMode(filepath.Dir(path), 0o022); err != nil {
-			return fmt.Errorf("hotpatch: %s: patch directory: %w", path, err)
+			return fmt.Errorf("hotpatch: %s: patch directory: %w; once fixed, the watch loads it when its content changes, or when it is moved out and back in", path, err)
+		}
+		// The file too: who may write it may change what is loaded,
+		// though the directory is the owner's alone.
+		if err := bundle.CheckMode(path, 0o022); err != nil {
+			return fmt.Errorf("hotpatch: %s: patch file: %w; once fixed, the watch loads it when its content changes, or when it is moved out and back in", path, err)
 		}
 		if also != nil {
 			return also(path)

@@ -18,10 +18,10 @@ func checkMode(path string, forbidden fs.FileMode) error {
 	if err := checkOwner(path, fi); err != nil {
 		return err
 	}
-	// A directory on a read-only mount (a Kubernetes ConfigMap or Secret
-	// volume: mode 0777, mounted read-only) cannot be written by anyone,
-	// whatever its mode says.
-	if fi.Mode().Perm()&forbidden != 0 && !(fi.IsDir() && readOnlyMount(path)) {
+	// What is on a read-only mount (a Kubernetes ConfigMap or Secret
+	// volume: mode 0777 with defaultMode, mounted read-only) cannot be
+	// written by anyone, whatever its mode says.
+	if fi.Mode().Perm()&forbidden != 0 && !readOnlyMount(path) {
 		return &ModeError{Path: path, Mode: fi.Mode(), Dir: fi.IsDir(), Bits: forbidden}
 	}
 	// The parent is judged for a directory as for a file: who may rename
