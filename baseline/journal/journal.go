@@ -329,6 +329,11 @@ func (j *Journal) Sync(ctx context.Context) error {
 	if hookframe.OnStack(followEntry) {
 		return ErrOwnGoroutine
 	}
+	select {
+	case <-j.stop: // closed, its goroutine maybe not yet gone
+		return ErrClosed
+	default:
+	}
 	reply := make(chan error, 1)
 	select {
 	case j.syncReq <- reply:
