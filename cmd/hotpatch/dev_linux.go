@@ -205,7 +205,8 @@ func groupPIDs(pgid int) []int {
 }
 
 // killBuilds stops the go commands this process runs into dir (their
-// command line names it) with the tools they run: the go command has no
+// command line names it) with the tools they run (and any tool whose
+// command line names dir, such as one whose go command died first): the go command has no
 // handler for SIGINT while it builds, and a killed one leaves its tools
 // running. So each tree is frozen first (SIGSTOP; /proc read again until
 // no new process shows up: one frozen cannot start another), then
@@ -236,7 +237,10 @@ func killBuilds(dir string, spare int) {
 			}
 			ppid, _ := strconv.Atoi(f[1])
 			if !frozen[ppid] {
-				if ppid != self {
+				// A go command, or a tool whose go command is gone
+				// already (it was re-parented: found by its command
+				// line, which names the work directory in dir).
+				if pid == self {
 					continue
 				}
 				if cl, err := os.ReadFile("/proc/" + e.Name() + "/cmdline"); err != nil || !strings.Contains(string(cl), dir) {
