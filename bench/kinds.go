@@ -64,6 +64,8 @@ func goBenches(c config) []goBench {
 		{group: "dev", pkg: "./cmd/hotpatch/", bench: "DevLoop", benchtime: x(s.devEdits), count: s.devRuns, rows: []metricRow{
 			{bench: "BenchmarkDevLoop/hot", metric: "p50-ms", scale: 1e6,
 				row: ns("dev", "hot (script)", "hotpatch dev: save of a body edit of Greet to the new answer; p50 of "+x(s.devEdits)+" edits per run", "", "")},
+			{bench: "BenchmarkDevLoop/hot-native", metric: "p50-ms", scale: 1e6,
+				row: ns("dev", "hot (native)", "hotpatch dev: a body edit that calls an unexported helper (a native patch through the export shims)", "hot (script)", "")},
 			{bench: "BenchmarkDevLoop/baseline-step", metric: "p50-ms", scale: 1e6,
 				row: ns("dev", "baseline step", "hotpatch dev: the same edit plus a signature change (hotpatch build, SIGHUP)", "hot (script)", "")},
 			{bench: "BenchmarkDevLoop/rebuild-restart", metric: "p50-ms", scale: 1e6,

@@ -245,7 +245,11 @@ func headlines(byName map[string]row) []string {
 		out = append(out, fmt.Sprintf("Baseline step: %s from SIGHUP to the new process serving; %.0f failed requests in all runs.", fmtNs(v[0]), sum(f.vals)))
 	}
 	if v, ok := med("hot (script)", "rebuild-restart"); ok {
-		out = append(out, fmt.Sprintf("hotpatch dev: %s from save to served, against %s for rebuild-and-restart (%.3g × faster).", fmtNs(v[0]), fmtNs(v[1]), v[1]/v[0]))
+		line := fmt.Sprintf("hotpatch dev: %s from save to served, against %s for rebuild-and-restart (%.3g × faster)", fmtNs(v[0]), fmtNs(v[1]), v[1]/v[0])
+		if n, ok := med("hot (native)"); ok {
+			line += fmt.Sprintf("; %s for a native hot edit (%.3g × faster)", fmtNs(n[0]), v[1]/n[0])
+		}
+		out = append(out, line+".")
 	}
 	if r, ok := byName["slots against direct"]; ok {
 		// The target is a cost: slots slower by under 1 %.
