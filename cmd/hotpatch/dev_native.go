@@ -134,9 +134,14 @@ func nativeSource(e hotEdit, pkg pkgInfo, shim *pkgShim, abs string) (src []byte
 		}
 		switch n := n.(type) {
 		case *ast.SelectorExpr:
-			if id, ok := n.X.(*ast.Ident); ok && id.Obj == nil && !pkg.names[id.Name] && imports[id.Name] != nil {
-				used[id.Name] = true
-				return false
+			if id, ok := n.X.(*ast.Ident); ok && id.Obj == nil && !pkg.names[id.Name] {
+				if why = qualifierWhy(id, n.Sel.Name, imports, at(id.Pos())); why != "" {
+					return false
+				}
+				if imports[id.Name] != nil {
+					used[id.Name] = true
+					return false
+				}
 			}
 			visitNode(n.X)
 			if why == "" && !ast.IsExported(n.Sel.Name) && !ownFields[n.Sel.Name] {

@@ -1,0 +1,86 @@
+package main
+
+import (
+	"strings"
+	"testing"
+)
+
+// devAttack2Base is devNativeBase with what real packages hold: a cgo
+// preamble, imports whose package name is not their path's last element
+// as written (go-isatty is package isatty, go.uuid package uuid), and
+// blank package-level vars (var _ I = (*T)(nil)).
+var devAttack2Base = strings.Replace(devNativeBase, "import (",
+	"// int one(void) { return 1; }\nimport \"C\"\n\nimport (\n\t\"github.com/mattn/go-isatty\"\n\t\"github.com/satori/go.uuid\"", 1) +
+	"\nvar _ = helper\n\nvar _ = isatty.IsTerminal\n\nvar _ = uuid.NewV4\n"
+
+// TestAttackDev2PatchSource: bodies that compile in the package must get
+// a script or native source that compiles too, or a reason (which takes
+// the baseline step); a source that does not compile is reported as the
+// user's compile error, and the edit is never delivered.
+func TestAttackDev2PatchSource(t *testing.T) {
+	for _, tt := range []struct {
+		name, body   string
+		script       []string // the script has these; nil: no script, scriptWhy says why
+		scriptWhy    string
+		native       []string
+		nativeReason string
+	}{
+		// A blank identifier names nothing: the package's "var _ = ..."
+		// lines must not make "_ = x" a use of an unexported name.
+		{name: "blank assign, exported", body: "_ = BulkQty\n\treturn name",
+			script: []string{"_ = shop.BulkQty"}, native: []string{"_ = shop.BulkQty"}},
+		{name: "blank assign, unexported", body: "_ = hits\n\treturn name",
+			scriptWhy: "uses hits", native: []string{"_ = (*shop.HotpatchExportPtr_hits)"}},
+		// goimports writes go-isatty unnamed: its package is isatty.
+		{name: "go- prefixed import path", body: "return fmt.Sprint(isatty.IsTerminal(0), hits)",
+			scriptWhy: "uses hits", native: []string{`"github.com/mattn/go-isatty"`, "isatty.IsTerminal(0)"}},
+		{name: "go- prefixed import path, script", body: "return fmt.Sprint(isatty.IsTerminal(0))",
+			script: []string{`"github.com/mattn/go-isatty"`}, native: []string{`"github.com/mattn/go-isatty"`}},
+		// A name the tool cannot tie to an import: refused, not dropped.
+		{name: "import name not its path's", body: "return fmt.Sprint(uuid.NewV4(), hits)",
+			scriptWhy: "uuid", nativeReason: "uuid"},
+		// C.x needs the file's preamble: a patch cannot have it.
+		{name: "cgo name", body: "return fmt.Sprint(C.one(), hits)",
+			scriptWhy: "C.one", nativeReason: "C.one"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			src := strings.Replace(devAttack2Base, `return "hello, " + name`, tt.body, 1)
+			f, err := parseSrc("shop/shop.go", []byte(src))
+			if err != nil {
+				t.Fatal(err)
+			}
+			of, _ := parseSrc("shop/shop.go", []byte(devAttack2Base))
+			edits, reason := compareFile(of, f)
+			if reason != "" || len(edits) != 1 {
+				t.Fatalf("edits %v, reason %q", edits, reason)
+			}
+			pkg := pkgInfo{name: "shop", path: "example.com/m/shop", names: map[string]bool{}}
+			collectNames(f.file, pkg.names)
+			shim := buildShims(map[string][]byte{"shop/shop.go": []byte(devAttack2Base)}, func(string) bool { return false })["shop"]
+			s, swhy := script(edits[0], pkg)
+			switch {
+			case tt.script == nil && (swhy == "" || !strings.Contains(swhy, tt.scriptWhy) || !strings.Contains(swhy, "shop/shop.go:")):
+				t.Errorf("script: %q\n%s\nwant a reason with the position that says %q", swhy, s, tt.scriptWhy)
+			case tt.script != nil && swhy != "":
+				t.Errorf("no script: %s", swhy)
+			}
+			for _, w := range tt.script {
+				if !strings.Contains(string(s), w) {
+					t.Errorf("script lacks %q:\n%s", w, s)
+				}
+			}
+			got, why := nativeSource(edits[0], pkg, shim, "/m/shop/shop.go")
+			switch {
+			case tt.nativeReason != "" && (!strings.Contains(why, tt.nativeReason) || !strings.Contains(why, "shop/shop.go:")):
+				t.Errorf("native: reason %q\n%s\nwant one with the position that says %q", why, got, tt.nativeReason)
+			case tt.nativeReason == "" && why != "":
+				t.Errorf("no native source: %s", why)
+			}
+			for _, w := range tt.native {
+				if !strings.Contains(string(got), w) {
+					t.Errorf("native source lacks %q:\n%s", w, got)
+				}
+			}
+		})
+	}
+}
