@@ -1,6 +1,11 @@
+//go:build linux
+
 package main
 
 import (
+	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -82,5 +87,43 @@ func TestAttackDev2PatchSource(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestAttackDev2GoflagsTags: with GOFLAGS=-tags=dev (set in the
+// environment or by go env -w), the baseline is built with the tag, so
+// the decision and the export shims must see the files as that build
+// does: a //go:build !dev file is not the server's code (its unexported
+// names must not be in the shim, or the baseline does not even build),
+// and a //go:build dev file is (an edit of a slot body there is hot, not
+// "no change to the code").
+func TestAttackDev2GoflagsTags(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "go.mod"), "module example.com/fake\n\ngo 1.26.0\n")
+	writeFile(t, filepath.Join(dir, "main.go"), strings.Replace(
+		strings.Replace(devFakeSrc, "import (", "import (\n\t\"example.com/fake/tagged\"", 1),
+		`fmt.Println("up", helper(), Answer())`, `fmt.Println("up", helper(), Answer(), tagged.Mode())`, 1))
+	const dev = "//go:build dev\n\npackage tagged\n\nfunc devOnly() string { return \"dev\" }\n\n// Mode backs a slot.\n//\n//hotpatch:slot tagged.Mode\nfunc Mode() string {\n\treturn devOnly()\n}\n"
+	if err := os.MkdirAll(filepath.Join(dir, "tagged"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(dir, "tagged", "dev.go"), dev)
+	writeFile(t, filepath.Join(dir, "tagged", "nodev.go"), "//go:build !dev\n\npackage tagged\n\nfunc prodOnly() string { return \"prod\" }\n\n// Mode backs a slot.\n//\n//hotpatch:slot tagged.Mode\nfunc Mode() string {\n\treturn prodOnly()\n}\n")
+	t.Setenv("GOFLAGS", "-tags=dev")
+	ctx, cancel := context.WithCancel(context.Background())
+	out := &devOutput{more: make(chan struct{}, 1)}
+	done := make(chan int, 1)
+	go func() { done <- run(ctx, []string{"dev", "--debounce", "30ms", "--wait", "10s", dir}, out, out) }()
+	defer func() {
+		cancel()
+		<-done
+	}()
+	from := 0
+	if line := out.next(t, &from, "hotpatch dev:"); !strings.Contains(line, "started") {
+		t.Fatalf("with GOFLAGS=-tags=dev: %s\nwant the server started", line)
+	}
+	writeFile(t, filepath.Join(dir, "tagged", "dev.go"), strings.Replace(dev, "return devOnly()", `return "edited"`, 1))
+	if line := out.next(t, &from, "dev.go:"); !strings.Contains(line, "hot (script)") {
+		t.Errorf("an edit of a slot body in the file the tag builds: %s\nwant hot (script)", line)
 	}
 }

@@ -110,6 +110,7 @@ type devLoop struct {
 	scripts map[string][]byte    // by slot: the source of its patch in the patch directory
 	files   map[string]string    // by slot: that patch's file
 	kinds   map[string]string    // by slot: that patch's kind, kindScript or kindNative
+	tags    []string             // the build tags of GOFLAGS, which the baseline's build uses
 	shims   *shimSet             // the running baseline's export shims
 	baseBin string               // the running baseline's binary (the link's target then)
 	srv     *devServer
@@ -174,6 +175,9 @@ func runDev(ctx context.Context, o devOptions, stdout, stderr io.Writer) (err er
 		return err
 	}
 	if l.goCmd, err = goWithTmp(tmp); err != nil {
+		return err
+	}
+	if l.tags, err = goflagsTags(ctx, l.goCmd, root); err != nil {
 		return err
 	}
 	defer func() {
@@ -392,7 +396,7 @@ func (l *devLoop) decide(now map[string][]byte) ([]hotEdit, string, scanner.Erro
 	// Files the build leaves out (//go:build ignore, x_windows.go) are
 	// not the server's code: editing one changes nothing, and a file
 	// that joins or leaves the build is new or removed code.
-	now, base := inBuild(now), inBuild(l.base)
+	now, base := inBuild(now, l.tags...), inBuild(l.base, l.tags...)
 	var perr scanner.ErrorList
 	parsed := map[string]*srcFile{}
 	for rel, b := range now {
@@ -648,7 +652,7 @@ func (l *devLoop) pkgOf(f *srcFile) (pkgInfo, string) {
 	if dir != "." {
 		p.path += "/" + dir
 	}
-	for rel, b := range inBuild(l.cur) {
+	for rel, b := range inBuild(l.cur, l.tags...) {
 		if filepath.ToSlash(filepath.Dir(rel)) != dir || !strings.HasSuffix(rel, ".go") {
 			continue
 		}
@@ -756,7 +760,7 @@ func (l *devLoop) build(ctx context.Context, snap map[string][]byte) (*shimSet, 
 	shims, err := writeShims(l.root, filepath.Join(l.tmp, fmt.Sprintf("shims-%d", l.seq)), buildShims(snap, func(rel string) bool {
 		_, err := os.Lstat(filepath.Join(l.root, filepath.FromSlash(rel)))
 		return err == nil
-	}))
+	}, l.tags...))
 	if err != nil {
 		return nil, "", err
 	}
@@ -825,11 +829,12 @@ func (l *devLoop) guard(ctx context.Context, fn func(context.Context) error) err
 
 // inBuild is files without the .go files the build leaves out for their
 // name or their //go:build line, as "go build" on this platform with cgo
-// on (the baseline's build) sees them. A file that does not parse stays,
-// so that its syntax error is shown.
-func inBuild(files map[string][]byte) map[string][]byte {
+// on and the build tags given (the baseline's build) sees them. A file
+// that does not parse stays, so that its syntax error is shown.
+func inBuild(files map[string][]byte, tags ...string) map[string][]byte {
 	ctxt := build.Default
 	ctxt.CgoEnabled = true
+	ctxt.BuildTags = tags
 	out := make(map[string][]byte, len(files))
 	for rel, b := range files {
 		if strings.HasSuffix(rel, ".go") {
@@ -842,6 +847,36 @@ func inBuild(files map[string][]byte) map[string][]byte {
 		out[rel] = b
 	}
 	return out
+}
+
+// goflagsTags returns the build tags that GOFLAGS (from the environment
+// or from go env -w) gives every build in dir: the baseline is built
+// with them, so the decision and the export shims must see the files as
+// that build does.
+func goflagsTags(ctx context.Context, goCmd, dir string) ([]string, error) {
+	cmd := exec.CommandContext(ctx, goCmd, "env", "GOFLAGS")
+	cmd.Dir = dir
+	out, err := cmd.Output()
+	if err != nil {
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			return nil, fmt.Errorf("go env GOFLAGS: %w\n%s", err, bytes.TrimSpace(ee.Stderr))
+		}
+		return nil, fmt.Errorf("go env GOFLAGS: %w", err)
+	}
+	var tags []string
+	for _, f := range strings.Fields(string(out)) {
+		f = strings.TrimPrefix(strings.TrimPrefix(f, "-"), "-")
+		if v, ok := strings.CutPrefix(f, "tags="); ok {
+			tags = nil // the last one counts, as for the go command
+			for _, t := range strings.Split(v, ",") {
+				if t = strings.TrimSpace(t); t != "" {
+					tags = append(tags, t)
+				}
+			}
+		}
+	}
+	return tags, nil
 }
 
 func sortedKeys[V any](m map[string]V) []string {

@@ -77,9 +77,10 @@ func (s *pkgShim) reachOf(name, q string) (string, string) {
 // source, module-relative paths; only files in the build count) that hold
 // a slot function, keyed by directory. onDisk says whether a
 // module-relative path exists in the tree: the shim's file name must not.
-func buildShims(files map[string][]byte, onDisk func(rel string) bool) map[string]*pkgShim {
+// tags are the build's tags (GOFLAGS).
+func buildShims(files map[string][]byte, onDisk func(rel string) bool, tags ...string) map[string]*pkgShim {
 	byDir := map[string][]*srcFile{}
-	for _, rel := range sortedKeys(inBuild(files)) {
+	for _, rel := range sortedKeys(inBuild(files, tags...)) {
 		if !strings.HasSuffix(rel, ".go") || strings.HasSuffix(rel, "_test.go") {
 			continue // tests are not part of the server
 		}
