@@ -44,6 +44,16 @@ func TestAttackDev2PatchSource(t *testing.T) {
 		// A name the tool cannot tie to an import: refused, not dropped.
 		{name: "import name not its path's", body: "return fmt.Sprint(uuid.NewV4(), hits)",
 			scriptWhy: "uuid", nativeReason: "uuid"},
+		// A key spelled like a local may still be a field: of an
+		// unexported one, a patch cannot set it. Refused, not left to
+		// fail as the user's compile error.
+		{name: "local named like an unexported field", body: "n := hits\n\treturn fmt.Sprint(tally{n: n})",
+			scriptWhy: "uses hits", nativeReason: "n"},
+		{name: "local named like an unexported field, elided type", body: "n := hits\n\treturn fmt.Sprint([]tally{{n: n}})",
+			scriptWhy: "uses hits", nativeReason: "n"},
+		// The keys of a map literal are expressions: qualified.
+		{name: "map literal keys", body: "return fmt.Sprint(map[int]string{BulkQty: name, hits: name}, [...]int{BulkQty: 1})",
+			scriptWhy: "uses hits", native: []string{"map[int]string{shop.BulkQty", "(*shop.HotpatchExportPtr_hits)", "[...]int{shop.BulkQty"}},
 		// C.x needs the file's preamble: a patch cannot have it.
 		{name: "cgo name", body: "return fmt.Sprint(C.one(), hits)",
 			scriptWhy: "C.one", nativeReason: "C.one"},

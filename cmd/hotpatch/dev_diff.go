@@ -402,6 +402,19 @@ func script(e hotEdit, pkg pkgInfo) (src []byte, reason string) {
 			}
 			ast.Inspect(n.X, visit)
 			return false
+		case *ast.CompositeLit:
+			if exprKeys(n) { // keys are expressions
+				ast.Inspect(n.Type, visit)
+				for _, el := range n.Elts {
+					if kv, ok := el.(*ast.KeyValueExpr); ok {
+						ast.Inspect(kv.Key, visit)
+						ast.Inspect(kv.Value, visit)
+					} else {
+						ast.Inspect(el, visit)
+					}
+				}
+				return false
+			}
 		case *ast.KeyValueExpr:
 			if id, ok := n.Key.(*ast.Ident); ok && !locals[id.Name] {
 				if pkg.names[id.Name] {

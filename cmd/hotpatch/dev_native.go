@@ -149,17 +149,41 @@ func nativeSource(e hotEdit, pkg pkgInfo, shim *pkgShim, abs string) (src []byte
 					"the export shims cover package-level names only", at(n.Sel.Pos()), n.Sel.Name)
 			}
 			return false
+		case *ast.CompositeLit:
+			visitNode(n.Type)
+			for _, el := range n.Elts {
+				kv, ok := el.(*ast.KeyValueExpr)
+				id, isIdent := (*ast.Ident)(nil), false
+				if ok {
+					id, isIdent = kv.Key.(*ast.Ident)
+				}
+				if !isIdent || exprKeys(n) {
+					visitNode(el) // an element, or a key that is an expression
+					continue
+				}
+				// A key that may be a field name: left as written
+				// (a field, or a local of the patch's function too),
+				// unless a patch cannot set it or the tool cannot
+				// tell it from a package-level name.
+				unexported := !ast.IsExported(id.Name) && !ownFields[id.Name] && types.Universe.Lookup(id.Name) == nil
+				switch {
+				case local(id) && unexported:
+					why = fmt.Sprintf("%s: %s: may be an unexported field (the tool cannot tell it from the local %s), "+
+						"which a patch (another package) cannot set", at(id.Pos()), id.Name, id.Name)
+				case local(id):
+				case pkgLevel(id):
+					why = fmt.Sprintf("%s: %s is a key the tool cannot tell from a field name", at(id.Pos()), id.Name)
+				case unexported:
+					why = fmt.Sprintf("%s: %s: is an unexported field, which a patch (another package) cannot set", at(id.Pos()), id.Name)
+				}
+				if why != "" {
+					return false
+				}
+				visitNode(kv.Value)
+			}
+			return false
 		case *ast.KeyValueExpr:
-			id, ok := n.Key.(*ast.Ident)
-			if !ok || local(id) {
-				break
-			}
-			switch {
-			case pkgLevel(id):
-				why = fmt.Sprintf("%s: %s is a key the tool cannot tell from a field name", at(id.Pos()), id.Name)
-			case !ast.IsExported(id.Name) && !ownFields[id.Name] && types.Universe.Lookup(id.Name) == nil:
-				why = fmt.Sprintf("%s: %s: is an unexported field, which a patch (another package) cannot set", at(id.Pos()), id.Name)
-			}
+			visitNode(n.Key) // in a literal whose keys are expressions
 			visitNode(n.Value)
 			return false
 		case *ast.Field:
@@ -256,6 +280,17 @@ func nativeSource(e hotEdit, pkg pkgInfo, shim *pkgShim, abs string) (src []byte
 	b.Write(f.src[last:to])
 	b.WriteString("\n")
 	return b.Bytes(), ""
+}
+
+// exprKeys says whether the keys of lit are expressions, as its type
+// shows in the source: a map, array or slice literal. Elsewhere (a
+// named type, a type left out) a key may be a field name.
+func exprKeys(lit *ast.CompositeLit) bool {
+	switch lit.Type.(type) {
+	case *ast.MapType, *ast.ArrayType:
+		return true
+	}
+	return false
 }
 
 // compileErrors returns the compiler's messages in out (a failed go
