@@ -178,6 +178,9 @@ func runDev(ctx context.Context, o devOptions, stdout, stderr io.Writer) (err er
 		return err
 	}
 	if l.tags, err = goflagsTags(ctx, l.goCmd, root); err != nil {
+		if ctx.Err() != nil {
+			return nil // Ctrl-C before the build: nothing to report
+		}
 		return err
 	}
 	defer func() {
