@@ -3,8 +3,10 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -135,5 +137,62 @@ func TestAttackDev2GoflagsTags(t *testing.T) {
 	writeFile(t, filepath.Join(dir, "tagged", "dev.go"), strings.Replace(dev, "return devOnly()", `return "edited"`, 1))
 	if line := out.next(t, &from, "dev.go:"); !strings.Contains(line, "hot (script)") {
 		t.Errorf("an edit of a slot body in the file the tag builds: %s\nwant hot (script)", line)
+	}
+}
+
+// TestAttackDev2SaveDuringBuild: a file saved while a build runs (an
+// editor's save, gofmt on save) must not get into a binary built for the
+// files as read before it: the loop records that snapshot as the running
+// baseline's source, compares the next saves with it, and builds the
+// native patches against it. The go command here saves other.go (a file
+// the snapshot holds unchanged) as the build starts.
+func TestAttackDev2SaveDuringBuild(t *testing.T) {
+	root, tmp := devFake(t), t.TempDir()
+	other := "package main\n\nfunc otherValue() int { return 1 }\n"
+	writeFile(t, filepath.Join(root, "other.go"), other)
+	writeFile(t, filepath.Join(root, "main.go"), strings.Replace(devFakeSrc, `fmt.Println("up", helper(), Answer())`,
+		`fmt.Println("up", helper(), Answer(), otherValue())`, 1))
+	goCmd, err := goWithTmp(tmp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	real, err := os.ReadFile(goCmd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Save other.go as the build starts, then run the build.
+	saved := strings.Replace(other, "return 1", "return 2", 1)
+	hook := "if [ \"$1\" = build ]; then printf '%s' '" + saved + "' > '" + filepath.Join(root, "other.go") + "'; fi\n"
+	script := strings.Replace(string(real), "#!/bin/sh\n", "#!/bin/sh\n"+hook, 1)
+	if err := os.WriteFile(goCmd, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	l := &devLoop{root: root, tmp: tmp, modPath: "example.com/fake", pkgRel: ".", goCmd: goCmd,
+		link: filepath.Join(tmp, "bin", "fake")}
+	snap := l.read(l.scan())
+	if _, _, err := l.build(context.Background(), snap); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(filepath.Join(root, "other.go")); string(b) != saved {
+		t.Fatalf("the go command did not save other.go: %q", b)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), hang)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, l.link, t.TempDir())
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Wait()
+	defer cmd.Process.Kill()
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil {
+		t.Fatal(err)
+	}
+	if line != "up 1 one 1\n" {
+		t.Errorf("the binary built for the snapshot says %q, want %q: a file saved during the build got into it", line, "up 1 one 1\n")
 	}
 }

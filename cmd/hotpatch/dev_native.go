@@ -371,13 +371,14 @@ func (l *devLoop) buildNative(ctx context.Context, slot string, src []byte) (str
 }
 
 // writeOverlay writes the overlay of a build for the baseline of snap:
-// the shims added, and the tree kept as snap holds it, where it changed
-// since (a file edited is replaced by snap's copy, a file snap does not
-// hold is removed), so that a baseline and each of its patches see the
-// same packages, byte for byte, whatever was saved since. A cgo file is
-// left as the tree holds it (the go command treats cgo overlays apart):
-// if it changed, the source record refuses the patch. cleanup removes the
-// overlay's files.
+// the shims added, and the tree kept as snap holds it (each Go file is
+// replaced by snap's copy, a file snap does not hold is removed), so
+// that a baseline and each of its patches see the same packages, byte
+// for byte, whatever was saved since, or is saved while the build runs
+// (an editor's save mid-build would otherwise get into the build, or
+// fail its source record's check). A cgo file is left as the tree holds
+// it (the go command treats cgo overlays apart): if it changed, the
+// source record refuses the patch. cleanup removes the overlay's files.
 func (l *devLoop) writeOverlay(snap map[string][]byte, shims *shimSet) (file string, cleanup func(), err error) {
 	l.seq++
 	dir := filepath.Join(l.tmp, fmt.Sprintf("overlay-%d", l.seq))
@@ -391,7 +392,7 @@ func (l *devLoop) writeOverlay(snap map[string][]byte, shims *shimSet) (file str
 		if !strings.HasSuffix(rel, ".go") {
 			continue
 		}
-		if d, ok := disk[rel]; ok && bytes.Equal(d, b) || usesCgo(b) {
+		if usesCgo(b) {
 			continue
 		}
 		f := filepath.Join(dir, filepath.FromSlash(rel))
