@@ -196,3 +196,17 @@ func TestAttackDev2SaveDuringBuild(t *testing.T) {
 		t.Errorf("the binary built for the snapshot says %q, want %q: a file saved during the build got into it", line, "up 1 one 1\n")
 	}
 }
+
+// TestAttackDev2ShimMethodPrefix: a method named with the shims' prefix
+// does not collide with a package-level name of the shim (methods live
+// in their type's namespace): the package still gets its shims.
+func TestAttackDev2ShimMethodPrefix(t *testing.T) {
+	src := devNativeBase + "\nfunc (t *tally) HotpatchExportState() int { return t.n }\n"
+	s := buildShims(map[string][]byte{"shop/shop.go": []byte(src)}, func(string) bool { return false })["shop"]
+	if s == nil || s.why != "" || s.src == nil {
+		t.Fatalf("a method named HotpatchExportState: shim %+v", s)
+	}
+	if r, why := s.reachOf("hits", "shop"); r != "(*shop.HotpatchExportPtr_hits)" {
+		t.Errorf("reachOf(hits) = %q, %q", r, why)
+	}
+}

@@ -137,7 +137,7 @@ func shimFor(dir string, fs []*srcFile, onDisk func(rel string) bool) *pkgShim {
 			switch d := d.(type) {
 			case *ast.FuncDecl:
 				n := d.Name.Name
-				if strings.HasPrefix(n, shimPrefix) {
+				if d.Recv == nil && strings.HasPrefix(n, shimPrefix) { // a method's name is its type's
 					s.why = fmt.Sprintf("%s: the package declares %s, a name the export shims would use: it gets none", pos(d.Name.Pos()), n)
 					return s
 				}
