@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -208,5 +209,25 @@ func TestAttackDev2ShimMethodPrefix(t *testing.T) {
 	}
 	if r, why := s.reachOf("hits", "shop"); r != "(*shop.HotpatchExportPtr_hits)" {
 		t.Errorf("reachOf(hits) = %q, %q", r, why)
+	}
+}
+
+// TestAttackDev2BuildErrorPositions: a baseline build's compile errors
+// name the module's files, module-relative, never the copies the build
+// was given in its overlay (a temporary file the user cannot open).
+func TestAttackDev2BuildErrorPositions(t *testing.T) {
+	root, tmp := devFake(t), t.TempDir()
+	writeFile(t, filepath.Join(root, "main.go"), strings.Replace(devFakeSrc, "func helper() int { return 1 }", "func helper() int { return undefinedQty }", 1))
+	goCmd, err := goWithTmp(tmp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := &devLoop{root: root, tmp: tmp, modPath: "example.com/fake", pkgRel: ".", goCmd: goCmd, link: filepath.Join(tmp, "bin", "fake")}
+	_, _, err = l.build(context.Background(), l.read(l.scan()))
+	if err == nil {
+		t.Fatal("a type error built")
+	}
+	if !regexp.MustCompile(`(?m)^(\./)?main\.go:\d+:\d+: undefined: undefinedQty`).MatchString(err.Error()) || strings.Contains(err.Error(), "overlay-2/main.go") {
+		t.Errorf("the build's error:\n%s\nwant main.go:LINE:COL: undefined: undefinedQty, module-relative", err)
 	}
 }

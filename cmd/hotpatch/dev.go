@@ -777,17 +777,31 @@ func (l *devLoop) build(ctx context.Context, snap map[string][]byte) (*shimSet, 
 	opts.Go = l.goCmd
 	err = l.guard(ctx, func(ctx context.Context) error { return runVersionedBuild(ctx, opts, io.Discard, &log) })
 	if err != nil {
-		msg := err.Error()
-		// go build names files relative to its directory, the module's
-		// root: keep those; make absolute ones relative too.
-		msg = strings.ReplaceAll(msg, l.root+string(filepath.Separator), "")
-		return nil, "", errors.New(msg)
+		return nil, "", errors.New(l.relPaths(err.Error(), overlay))
 	}
 	bin, err := filepath.EvalSymlinks(l.link)
 	if err != nil {
 		return nil, "", err
 	}
 	return shims, bin, nil
+}
+
+// relPaths makes the file names in msg, the output of a go command run
+// in the module's root with the overlay file given, module-relative: go
+// build names files relative to its directory (keep those), or absolute,
+// and a file of the overlay (the snapshot's copy of a module file) by
+// the copy's name, absolute or relative, which is the module file's
+// under the overlay's directory.
+func (l *devLoop) relPaths(msg, overlay string) string {
+	sep := string(filepath.Separator)
+	if overlay != "" {
+		dir := filepath.Dir(overlay)
+		if rel, err := filepath.Rel(l.root, dir); err == nil {
+			msg = strings.ReplaceAll(msg, rel+sep, "")
+		}
+		msg = strings.ReplaceAll(msg, dir+sep, "")
+	}
+	return strings.ReplaceAll(msg, l.root+sep, "")
 }
 
 // guard runs fn, a build, and on Ctrl-C stops the go commands it runs

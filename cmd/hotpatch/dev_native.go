@@ -357,7 +357,7 @@ func (l *devLoop) buildNative(ctx context.Context, slot string, src []byte) (str
 		return err
 	})
 	if err != nil {
-		msg := strings.ReplaceAll(err.Error(), l.root+string(filepath.Separator), "")
+		msg := l.relPaths(err.Error(), overlay)
 		if errors.Is(err, patchbuild.ErrGoBuild) {
 			if _, output, ok := strings.Cut(msg, "\n"); ok {
 				if ce := compileErrors(output, l.base); ce != "" {
