@@ -231,3 +231,46 @@ func TestAttackDev2BuildErrorPositions(t *testing.T) {
 		t.Errorf("the build's error:\n%s\nwant main.go:LINE:COL: undefined: undefinedQty, module-relative", err)
 	}
 }
+
+// TestAttackDev2UnexportedNotUserError: a native patch is another
+// package: what it cannot reach (an unexported field or method through
+// a name the tool took for the function's own, say a local struct type
+// with a field bump beside greets.bump()) fails its build with
+// "cannot refer to unexported ...", on code that compiles in its own
+// package. That is the patch's limit, not the user's compile error: the
+// edit must take the baseline step (which shows the real answer), not
+// be reported as not compiling and never delivered.
+func TestAttackDev2UnexportedNotUserError(t *testing.T) {
+	base := devNativeBase + "\nvar greets tally\n"
+	src := strings.Replace(base, `return "hello, " + name`, "type row struct{ bump int }\n\t_ = row{bump: 1}\n\treturn fmt.Sprint(greets.bump())", 1)
+	f, _ := parseSrc("shop/shop.go", []byte(src))
+	of, _ := parseSrc("shop/shop.go", []byte(base))
+	edits, reason := compareFile(of, f)
+	if reason != "" || len(edits) != 1 {
+		t.Fatalf("edits %v, reason %q", edits, reason)
+	}
+	pkg := pkgInfo{name: "shop", path: "example.com/m/shop", names: map[string]bool{}}
+	collectNames(f.file, pkg.names)
+	shim := buildShims(map[string][]byte{"shop/shop.go": []byte(base)}, func(string) bool { return false })["shop"]
+	if _, why := nativeSource(edits[0], pkg, shim, "/m/shop/shop.go"); why != "" {
+		return // refused up front: a baseline step, fine
+	}
+	// The build's answer, as go build prints it.
+	files := map[string][]byte{"shop/shop.go": []byte(src)}
+	for _, out := range []string{
+		"# example.com/m/.hotpatch/build/x\n./shop/shop.go:22:26: (*shop.HotpatchExportPtr_greets).bump undefined (cannot refer to unexported method bump)\n",
+		"# example.com/m/.hotpatch/build/x\nshop/shop.go:20:6: cannot refer to unexported field n in struct literal of type shop.HotpatchExport_tally\n",
+	} {
+		if got := compileErrors(out, files); got != "" {
+			t.Errorf("compileErrors(%q) = %q: taken for the user's error; want \"\" (the patch's limit: a baseline step)", out, got)
+		}
+	}
+	// A real compile error names the user's identifiers, not the shims'.
+	out := "./shop/shop.go:21:9: cannot use (*shop.HotpatchExportPtr_hits) (variable of type int) as string value in return statement\n" +
+		"./shop/shop.go:22:9: cannot use shop.HotpatchExport_helper (value of type func(s string) string) as int value in assignment\n"
+	want := "shop/shop.go:21:9: cannot use hits (variable of type int) as string value in return statement\n" +
+		"shop/shop.go:22:9: cannot use helper (value of type func(s string) string) as int value in assignment"
+	if got := compileErrors(out, files); got != want {
+		t.Errorf("compileErrors:\n%s\nwant\n%s", got, want)
+	}
+}

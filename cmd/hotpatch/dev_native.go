@@ -13,6 +13,7 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -298,12 +299,19 @@ func exprKeys(lit *ast.CompositeLit) bool {
 // position in one of the module's files (files): then the new body does
 // not compile, whatever delivers it. Otherwise it returns "": the
 // failure is the patch's, not the code's, and a baseline step may do.
+// A message that the patch cannot refer to something unexported is the
+// patch's too (it is another package; the tool let through a selector
+// or key it took for the function's own). The shims' names in the
+// messages are given back as the user wrote them.
 func compileErrors(out string, files map[string][]byte) string {
 	var msgs []string
 	for _, line := range strings.Split(out, "\n") {
+		line = shimRef.ReplaceAllString(line, "$1$2")
 		switch {
 		case line == "" || strings.HasPrefix(line, "# "):
 			continue
+		case strings.Contains(line, "cannot refer to unexported"):
+			return ""
 		case strings.HasPrefix(line, "\t") && len(msgs) > 0:
 			msgs = append(msgs, line)
 			continue
@@ -316,6 +324,11 @@ func compileErrors(out string, files map[string][]byte) string {
 	}
 	return strings.Join(msgs, "\n")
 }
+
+// shimRef matches what a native patch writes for an unexported name of
+// its package: (*P.HotpatchExportPtr_v) for a var, P.HotpatchExport_x
+// for the rest.
+var shimRef = regexp.MustCompile(`\(\*\w+\.` + shimPtr + `(\w+)\)|\b\w+\.` + shimName + `(\w+)`)
 
 func startsWithDigit(s string) bool { return s != "" && s[0] >= '0' && s[0] <= '9' }
 
