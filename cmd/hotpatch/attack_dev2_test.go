@@ -274,3 +274,42 @@ func TestAttackDev2UnexportedNotUserError(t *testing.T) {
 		t.Errorf("compileErrors:\n%s\nwant\n%s", got, want)
 	}
 }
+
+// TestAttackDev2DuplicateSlot: a function copied with its doc comment
+// (GreetFormal from Greet) carries the same //hotpatch:slot directive.
+// The tool cannot tell which of the two the server registers: an edit of
+// either body must not be delivered as the slot's patch (GreetFormal's
+// body would replace Greet's in the server), but take the baseline step
+// and say why.
+func TestAttackDev2DuplicateSlot(t *testing.T) {
+	formal := "\n// GreetFormal is Greet, formal.\n//\n//hotpatch:slot example.Greet\nfunc GreetFormal(name string) string {\n\treturn \"good day, \" + name\n}\n"
+	l := &devLoop{modPath: "example.com/m", base: map[string][]byte{
+		"go.mod":       []byte("module example.com/m\n"),
+		"shop/shop.go": []byte(devBase),
+		"shop/more.go": []byte("package shop\n" + formal),
+	}}
+	l.cur = l.base
+	for _, tt := range []struct{ name, rel, src string }{
+		{"the copy's body", "shop/more.go", "package shop\n" + strings.Replace(formal, "good day, ", "good evening, ", 1)},
+		{"the original's body", "shop/shop.go", strings.Replace(devBase, `"hello, "`, `"hi, "`, 1)},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			now := map[string][]byte{}
+			for k, v := range l.base {
+				now[k] = v
+			}
+			now[tt.rel] = []byte(tt.src)
+			edits, reason, perr := l.decide(now)
+			if perr != nil {
+				t.Fatal(perr)
+			}
+			if len(edits) != 0 || !strings.Contains(reason, "example.Greet") || !strings.Contains(reason, "shop/more.go:") || !strings.Contains(reason, "shop/shop.go:") {
+				var got []string
+				for _, e := range edits {
+					got = append(got, e.slot+" from "+e.fn)
+				}
+				t.Errorf("edits %v, reason %q; want a baseline step that names the slot and both functions", got, reason)
+			}
+		})
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"go/ast"
 	"go/build"
 	"go/scanner"
 	"io"
@@ -111,6 +112,7 @@ type devLoop struct {
 	files   map[string]string    // by slot: that patch's file
 	kinds   map[string]string    // by slot: that patch's kind, kindScript or kindNative
 	tags    []string             // the build tags of GOFLAGS, which the baseline's build uses
+	sites   map[string]fileSites // by module-relative path: its slot functions, for its content
 	shims   *shimSet             // the running baseline's export shims
 	baseBin string               // the running baseline's binary (the link's target then)
 	srv     *devServer
@@ -453,7 +455,57 @@ func (l *devLoop) decide(now map[string][]byte) ([]hotEdit, string, scanner.Erro
 		// Back to the baseline's bodies: the scripts go.
 		return nil, "", nil
 	}
+	// A function copied with its doc comment carries the slot's
+	// directive too: the tool cannot tell which one the server
+	// registers, and a patch of the other would replace it.
+	sites := l.slotSites(now)
+	for _, e := range edits {
+		if at := sites[e.slot]; len(at) > 1 {
+			return nil, fmt.Sprintf("slot %s is marked on %d functions (%s): the tool cannot tell which one the server registers; "+
+				"keep the directive on that one only", e.slot, len(at), strings.Join(at, ", ")), nil
+		}
+	}
 	return edits, reason, nil
+}
+
+// slotSites returns, for each slot, where the functions of files (the
+// files in the build) marked with its directive are: "rel:line (Name)".
+// A file's sites are kept while its content is the same.
+func (l *devLoop) slotSites(files map[string][]byte) map[string][]string {
+	if l.sites == nil {
+		l.sites = map[string]fileSites{}
+	}
+	out := map[string][]string{}
+	for _, rel := range sortedKeys(files) {
+		b := files[rel]
+		if !strings.HasSuffix(rel, ".go") {
+			continue
+		}
+		fs, ok := l.sites[rel]
+		if !ok || !bytes.Equal(fs.src, b) {
+			fs = fileSites{src: b, slots: map[string][]string{}}
+			if f, err := parseSrc(rel, b); err == nil {
+				for _, d := range f.file.Decls {
+					if fd, ok := d.(*ast.FuncDecl); ok {
+						if slot := slotOf(fd); slot != "" {
+							fs.slots[slot] = append(fs.slots[slot], fmt.Sprintf("%s:%d (%s)", rel, f.fset.Position(fd.Name.Pos()).Line, fd.Name.Name))
+						}
+					}
+				}
+			}
+			l.sites[rel] = fs
+		}
+		for slot, at := range fs.slots {
+			out[slot] = append(out[slot], at...)
+		}
+	}
+	return out
+}
+
+// fileSites is the slot functions of one file's content.
+type fileSites struct {
+	src   []byte
+	slots map[string][]string
 }
 
 // hot delivers each changed slot body, as a script when it can be
