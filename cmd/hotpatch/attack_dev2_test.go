@@ -313,3 +313,74 @@ func TestAttackDev2DuplicateSlot(t *testing.T) {
 		})
 	}
 }
+
+// devLibSrc is a package of the fake server's module with unexported
+// state and a slot function: a body that uses them is hot (native).
+const devLibSrc = `package lib
+
+var hits = 40
+
+func decorate(s string) string { return "<" + s + ">" }
+
+// Mode backs a slot.
+//
+//hotpatch:slot lib.Mode
+func Mode() string {
+	return "one"
+}
+`
+
+// devFakeLib writes the fake server's module, with package lib, into
+// dir.
+func devFakeLib(t *testing.T, dir string) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Join(dir, "lib"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(dir, "go.mod"), "module example.com/fake\n\ngo 1.26.0\n")
+	writeFile(t, filepath.Join(dir, "main.go"), strings.Replace(
+		strings.Replace(devFakeSrc, "import (", "import (\n\t\"example.com/fake/lib\"", 1),
+		`fmt.Println("up", helper(), Answer())`, `fmt.Println("up", helper(), Answer(), lib.Mode())`, 1))
+	writeFile(t, filepath.Join(dir, "lib", "lib.go"), devLibSrc)
+}
+
+// TestAttackDev2SymlinkedModule: the module reached through a symbolic
+// link (a home directory linked to another disk, say), run from another
+// directory: the go command finds its files by their real path, so an
+// overlay keyed by the linked path is not applied, and the shims are
+// missing from the baseline. A body that uses an unexported name must
+// still be hot (native).
+func TestAttackDev2SymlinkedModule(t *testing.T) {
+	if _, err := exec.LookPath("go"); err != nil {
+		t.Skip("no go command")
+	}
+	for _, tt := range []struct {
+		name string
+		sub  string // the module under the link
+	}{{"the module directory is a link", ""}, {"a parent directory is a link", "m"}} {
+		t.Run(tt.name, func(t *testing.T) {
+			real, link := t.TempDir(), filepath.Join(t.TempDir(), "link")
+			if err := os.Symlink(real, link); err != nil {
+				t.Fatal(err)
+			}
+			devFakeLib(t, filepath.Join(real, tt.sub))
+			mod := filepath.Join(link, tt.sub)
+			ctx, cancel := context.WithCancel(context.Background())
+			out := &devOutput{more: make(chan struct{}, 1)}
+			done := make(chan int, 1)
+			go func() { done <- run(ctx, []string{"dev", "--debounce", "30ms", "--wait", "10s", mod}, out, out) }()
+			defer func() {
+				cancel()
+				<-done
+			}()
+			from := 0
+			if line := out.next(t, &from, "hotpatch dev:"); !strings.Contains(line, "started") {
+				t.Fatalf("%s", line)
+			}
+			writeFile(t, filepath.Join(mod, "lib", "lib.go"), strings.Replace(devLibSrc, `return "one"`, "hits++\n\treturn decorate(\"x\")", 1))
+			if line := out.next(t, &from, "lib.go:"); !strings.Contains(line, "hot (native)") {
+				t.Errorf("a body that uses unexported names, in a module reached through a link: %s\nwant hot (native)", line)
+			}
+		})
+	}
+}

@@ -145,6 +145,13 @@ func runDev(ctx context.Context, o devOptions, stdout, stderr io.Writer) (err er
 	if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
 		return usageError("%s: not a directory; name the main package's directory", o.pkg)
 	}
+	// The real path: the watcher does not follow a link (a module
+	// directory that is one would show no files), and the go command
+	// names the files by their real path, which the overlay's keys
+	// (the shims, the pinned files) must match.
+	if dir, err = filepath.EvalSymlinks(dir); err != nil {
+		return err
+	}
 	root := dir
 	for {
 		if _, err := os.Stat(filepath.Join(root, "go.mod")); err == nil {
