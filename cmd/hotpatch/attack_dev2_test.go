@@ -5,6 +5,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -382,5 +383,52 @@ func TestAttackDev2SymlinkedModule(t *testing.T) {
 				t.Errorf("a body that uses unexported names, in a module reached through a link: %s\nwant hot (native)", line)
 			}
 		})
+	}
+}
+
+// TestAttackDev2ShimLinkname: a package may declare a function (or var)
+// pulled from another package with //go:linkname, or implemented in
+// assembly, and never use it outside its tests: it builds, as the linker
+// resolves only what is referenced. The shim must not reference it, or
+// the baseline fails to link ("invalid reference to runtime.gcinit")
+// and hotpatch dev cannot start.
+func TestAttackDev2ShimLinkname(t *testing.T) {
+	if _, err := exec.LookPath("go"); err != nil {
+		t.Skip("no go command")
+	}
+	root := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(root, "p"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	files := map[string]string{
+		"go.mod":  "module m\n\ngo 1.26\n",
+		"main.go": "package main\n\nimport \"m/p\"\n\nfunc main() { println(p.Greet()) }\n",
+		"p/p.go": "package p\n\nimport _ \"unsafe\"\n\n//go:linkname gcinit runtime.gcinit\nfunc gcinit()\n\n" +
+			"func helper() string { return \"x\" }\n\n//hotpatch:slot p.Greet\nfunc Greet() string {\n\treturn helper()\n}\n",
+	}
+	snap := map[string][]byte{}
+	for rel, s := range files {
+		writeFile(t, filepath.Join(root, filepath.FromSlash(rel)), s)
+		snap[rel] = []byte(s)
+	}
+	shims := buildShims(snap, func(string) bool { return false })
+	s := shims["p"]
+	if s == nil || s.src == nil {
+		t.Fatalf("no shim: %+v", s)
+	}
+	if _, why := s.reachOf("gcinit", "p"); !strings.Contains(why, "p/p.go:6:6") {
+		t.Errorf("reachOf(gcinit): %q, want why, with the position", why)
+	}
+	set, err := writeShims(root, t.TempDir(), shims)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ov, _ := json.Marshal(map[string]any{"Replace": set.files})
+	ovFile := filepath.Join(t.TempDir(), "overlay.json")
+	writeFile(t, ovFile, string(ov))
+	cmd := exec.Command("go", "build", "-overlay="+ovFile, "-o", os.DevNull, ".")
+	cmd.Dir, cmd.Env = root, append(os.Environ(), "CGO_ENABLED=1", "GOFLAGS=")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Errorf("the package with its shim does not build: %v\n%s\n%s", err, out, s.src)
 	}
 }
