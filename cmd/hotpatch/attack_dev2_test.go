@@ -432,3 +432,41 @@ func TestAttackDev2ShimLinkname(t *testing.T) {
 		t.Errorf("the package with its shim does not build: %v\n%s\n%s", err, out, s.src)
 	}
 }
+
+// TestAttackDev2SameStatSave: two saves within the file system's
+// timestamp granularity (a jiffy on Linux, seconds on some file systems)
+// and of the same size leave the file's mtime and size as they were. When
+// the loop read the first, the second must still be seen, or the old
+// content serves with nothing said. The second save here is given the
+// first's mtime, as a coarse clock would.
+func TestAttackDev2SameStatSave(t *testing.T) {
+	dir := devFake(t)
+	main := filepath.Join(dir, "main.go")
+	ctx, cancel := context.WithCancel(context.Background())
+	out := &devOutput{more: make(chan struct{}, 1)}
+	done := make(chan int, 1)
+	go func() { done <- run(ctx, []string{"dev", "--debounce", "30ms", "--wait", "10s", dir}, out, out) }()
+	defer func() {
+		cancel()
+		<-done
+	}()
+	from := 0
+	if line := out.next(t, &from, "hotpatch dev:"); !strings.Contains(line, "started") {
+		t.Fatalf("%s", line)
+	}
+	writeFile(t, main, strings.Replace(devFakeSrc, `return "one"`, `return "two"`, 1))
+	fi, err := os.Stat(main)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if line := out.next(t, &from, "main.go:"); !strings.Contains(line, "hot (script)") {
+		t.Fatalf("the first save: %s", line)
+	}
+	writeFile(t, main, strings.Replace(devFakeSrc, `return "one"`, `return "six"`, 1))
+	if err := os.Chtimes(main, fi.ModTime(), fi.ModTime()); err != nil {
+		t.Fatal(err)
+	}
+	if line := out.next(t, &from, "main.go:"); !strings.Contains(line, "hot (script)") {
+		t.Errorf("the second save, of the same size and mtime: %s", line)
+	}
+}

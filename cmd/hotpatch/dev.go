@@ -113,6 +113,12 @@ type devLoop struct {
 	kinds   map[string]string    // by slot: that patch's kind, kindScript or kindNative
 	tags    []string             // the build tags of GOFLAGS, which the baseline's build uses
 	sites   map[string]fileSites // by module-relative path: its slot functions, for its content
+	// racy holds the files read within racyWindow of their mtime, with
+	// that mtime: a later save within the file system's timestamp
+	// granularity, of the same size, leaves the same mtime and size,
+	// which the scan cannot tell from no save; their content is read
+	// again at each poll until the window has passed.
+	racy map[string]time.Time
 	shims   *shimSet             // the running baseline's export shims
 	baseBin string               // the running baseline's binary (the link's target then)
 	srv     *devServer
@@ -203,7 +209,7 @@ func runDev(ctx context.Context, o devOptions, stdout, stderr io.Writer) (err er
 // run builds, starts, and then serves each change until ctx ends.
 func (l *devLoop) run(ctx context.Context) error {
 	l.seen = l.scan()
-	snap := l.read(l.seen)
+	snap := l.readRacy(l.seen)
 	start := time.Now()
 	shims, bin, err := l.build(ctx, snap)
 	if err != nil {
@@ -237,7 +243,7 @@ func (l *devLoop) run(ctx context.Context) error {
 			l.out.status(colRed, fmt.Sprintf("the server is not running: %s (its output above says why); the next save builds and starts it", l.srv.exitDesc()))
 		}
 		now := l.scan()
-		if !sameStates(now, l.seen) {
+		if !sameStates(now, l.seen) || l.racyChanged() {
 			l.seen, pendingSince = now, time.Now()
 			continue
 		}
@@ -317,9 +323,50 @@ func (l *devLoop) read(states map[string]fileState) map[string][]byte {
 	return out
 }
 
+// racyWindow is how long after its mtime a file read may still be
+// saved again with the same mtime: the timestamp granularity of the
+// file systems a module may be on (a jiffy on Linux's own, up to two
+// seconds on others), with a margin.
+const racyWindow = 3 * time.Second
+
+// readRacy is read, and notes the files read within racyWindow of their
+// mtime (l.racy).
+func (l *devLoop) readRacy(states map[string]fileState) map[string][]byte {
+	at := time.Now()
+	out := l.read(states)
+	if l.racy == nil {
+		l.racy = map[string]time.Time{}
+	}
+	for rel, st := range states {
+		// A file from the future (a clock skew) is not racy: a save
+		// now gives it another mtime.
+		if d := at.Sub(st.mod); d > -racyWindow && d < racyWindow {
+			l.racy[rel] = st.mod
+		}
+	}
+	return out
+}
+
+// racyChanged says whether a racy file's content differs from what was
+// last acted on: a save the scan cannot see. A file whose window has
+// passed is dropped.
+func (l *devLoop) racyChanged() bool {
+	for rel, mod := range l.racy {
+		b, err := os.ReadFile(filepath.Join(l.root, filepath.FromSlash(rel)))
+		if cur, ok := l.cur[rel]; err != nil || !ok || !bytes.Equal(b, cur) {
+			delete(l.racy, rel)
+			return true
+		}
+		if time.Since(mod) >= racyWindow {
+			delete(l.racy, rel)
+		}
+	}
+	return false
+}
+
 // change acts on the files as they are now.
 func (l *devLoop) change(ctx context.Context, states map[string]fileState) {
-	now := l.read(states)
+	now := l.readRacy(states)
 	var saved time.Time
 	var files []string
 	for rel, b := range now {
