@@ -118,9 +118,9 @@ type devLoop struct {
 	// granularity, of the same size, leaves the same mtime and size,
 	// which the scan cannot tell from no save; their content is read
 	// again at each poll until the window has passed.
-	racy map[string]time.Time
-	shims   *shimSet             // the running baseline's export shims
-	baseBin string               // the running baseline's binary (the link's target then)
+	racy    map[string]time.Time
+	shims   *shimSet // the running baseline's export shims
+	baseBin string   // the running baseline's binary (the link's target then)
 	srv     *devServer
 	srvDown bool // the server's exit was reported
 	seq     int
