@@ -470,3 +470,36 @@ func TestAttackDev2SameStatSave(t *testing.T) {
 		t.Errorf("the second save, of the same size and mtime: %s", line)
 	}
 }
+
+// TestAttackDev2SymlinkedFile: a .go file of the module that is a
+// symbolic link (a file shared between modules, say) is part of the
+// package for the go command; the watcher must see it too: its names
+// are the package's (a body that uses them compiles), and its edits are
+// the server's code.
+func TestAttackDev2SymlinkedFile(t *testing.T) {
+	if _, err := exec.LookPath("go"); err != nil {
+		t.Skip("no go command")
+	}
+	dir, shared := t.TempDir(), filepath.Join(t.TempDir(), "extra.go")
+	devFakeLib(t, dir)
+	writeFile(t, shared, "package lib\n\nfunc extra() string { return \"extra\" }\n")
+	if err := os.Symlink(shared, filepath.Join(dir, "lib", "extra.go")); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	out := &devOutput{more: make(chan struct{}, 1)}
+	done := make(chan int, 1)
+	go func() { done <- run(ctx, []string{"dev", "--debounce", "30ms", "--wait", "10s", dir}, out, out) }()
+	defer func() {
+		cancel()
+		<-done
+	}()
+	from := 0
+	if line := out.next(t, &from, "hotpatch dev:"); !strings.Contains(line, "started") {
+		t.Fatalf("%s", line)
+	}
+	writeFile(t, filepath.Join(dir, "lib", "lib.go"), strings.Replace(devLibSrc, `return "one"`, "return extra()", 1))
+	if line := out.next(t, &from, "lib.go:"); !strings.Contains(line, "hot (native)") {
+		t.Errorf("a body that uses a name of the linked file: %s\nwant hot (native)", line)
+	}
+}

@@ -278,6 +278,11 @@ func (l *devLoop) scan() map[string]fileState {
 			return nil
 		}
 		fi, err := d.Info()
+		if err == nil && d.Type()&fs.ModeSymlink != 0 {
+			// A linked file is the package's for the go command,
+			// which follows the link: its target's content counts.
+			fi, err = os.Stat(p)
+		}
 		if err != nil || !fi.Mode().IsRegular() {
 			return nil
 		}
