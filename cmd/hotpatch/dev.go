@@ -6,6 +6,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"go/ast"
 	"go/build"
 	"go/scanner"
 	"io"
@@ -110,8 +111,16 @@ type devLoop struct {
 	scripts map[string][]byte    // by slot: the source of its patch in the patch directory
 	files   map[string]string    // by slot: that patch's file
 	kinds   map[string]string    // by slot: that patch's kind, kindScript or kindNative
-	shims   *shimSet             // the running baseline's export shims
-	baseBin string               // the running baseline's binary (the link's target then)
+	tags    []string             // the build tags of GOFLAGS, which the baseline's build uses
+	sites   map[string]fileSites // by module-relative path: its slot functions, for its content
+	// racy holds the files read within racyWindow of their mtime, with
+	// that mtime: a later save within the file system's timestamp
+	// granularity, of the same size, leaves the same mtime and size,
+	// which the scan cannot tell from no save; their content is read
+	// again at each poll until the window has passed.
+	racy    map[string]time.Time
+	shims   *shimSet // the running baseline's export shims
+	baseBin string   // the running baseline's binary (the link's target then)
 	srv     *devServer
 	srvDown bool // the server's exit was reported
 	seq     int
@@ -141,6 +150,13 @@ func runDev(ctx context.Context, o devOptions, stdout, stderr io.Writer) (err er
 	}
 	if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
 		return usageError("%s: not a directory; name the main package's directory", o.pkg)
+	}
+	// The real path: the watcher does not follow a link (a module
+	// directory that is one would show no files), and the go command
+	// names the files by their real path, which the overlay's keys
+	// (the shims, the pinned files) must match.
+	if dir, err = filepath.EvalSymlinks(dir); err != nil {
+		return err
 	}
 	root := dir
 	for {
@@ -176,6 +192,12 @@ func runDev(ctx context.Context, o devOptions, stdout, stderr io.Writer) (err er
 	if l.goCmd, err = goWithTmp(tmp); err != nil {
 		return err
 	}
+	if l.tags, err = goflagsTags(ctx, l.goCmd, root); err != nil {
+		if ctx.Err() != nil {
+			return nil // Ctrl-C before the build: nothing to report
+		}
+		return err
+	}
 	defer func() {
 		if l.srv != nil {
 			err = errors.Join(err, l.srv.stop())
@@ -187,7 +209,7 @@ func runDev(ctx context.Context, o devOptions, stdout, stderr io.Writer) (err er
 // run builds, starts, and then serves each change until ctx ends.
 func (l *devLoop) run(ctx context.Context) error {
 	l.seen = l.scan()
-	snap := l.read(l.seen)
+	snap := l.readRacy(l.seen)
 	start := time.Now()
 	shims, bin, err := l.build(ctx, snap)
 	if err != nil {
@@ -200,6 +222,7 @@ func (l *devLoop) run(ctx context.Context) error {
 		return nil
 	}
 	l.base, l.cur, l.shims, l.baseBin = snap, snap, shims, bin
+	l.slotSites(inBuild(snap, l.tags...)) // parsed now (25 ms for 250 files), not at the first hot edit
 	srv, err := startDevServer(l.link, append(l.o.serverArgs, l.o.patchFlag, l.patchDir), l.out)
 	if err != nil {
 		return err
@@ -221,7 +244,7 @@ func (l *devLoop) run(ctx context.Context) error {
 			l.out.status(colRed, fmt.Sprintf("the server is not running: %s (its output above says why); the next save builds and starts it", l.srv.exitDesc()))
 		}
 		now := l.scan()
-		if !sameStates(now, l.seen) {
+		if !sameStates(now, l.seen) || l.racyChanged() {
 			l.seen, pendingSince = now, time.Now()
 			continue
 		}
@@ -256,6 +279,11 @@ func (l *devLoop) scan() map[string]fileState {
 			return nil
 		}
 		fi, err := d.Info()
+		if err == nil && d.Type()&fs.ModeSymlink != 0 {
+			// A linked file is the package's for the go command,
+			// which follows the link: its target's content counts.
+			fi, err = os.Stat(p)
+		}
 		if err != nil || !fi.Mode().IsRegular() {
 			return nil
 		}
@@ -301,9 +329,50 @@ func (l *devLoop) read(states map[string]fileState) map[string][]byte {
 	return out
 }
 
+// racyWindow is how long after its mtime a file read may still be
+// saved again with the same mtime: the timestamp granularity of the
+// file systems a module may be on (a jiffy on Linux's own, up to two
+// seconds on others), with a margin.
+const racyWindow = 3 * time.Second
+
+// readRacy is read, and notes the files read within racyWindow of their
+// mtime (l.racy).
+func (l *devLoop) readRacy(states map[string]fileState) map[string][]byte {
+	at := time.Now()
+	out := l.read(states)
+	if l.racy == nil {
+		l.racy = map[string]time.Time{}
+	}
+	for rel, st := range states {
+		// A file from the future (a clock skew) is not racy: a save
+		// now gives it another mtime.
+		if d := at.Sub(st.mod); d > -racyWindow && d < racyWindow {
+			l.racy[rel] = st.mod
+		}
+	}
+	return out
+}
+
+// racyChanged says whether a racy file's content differs from what was
+// last acted on: a save the scan cannot see. A file whose window has
+// passed is dropped.
+func (l *devLoop) racyChanged() bool {
+	for rel, mod := range l.racy {
+		b, err := os.ReadFile(filepath.Join(l.root, filepath.FromSlash(rel)))
+		if cur, ok := l.cur[rel]; err != nil || !ok || !bytes.Equal(b, cur) {
+			delete(l.racy, rel)
+			return true
+		}
+		if time.Since(mod) >= racyWindow {
+			delete(l.racy, rel)
+		}
+	}
+	return false
+}
+
 // change acts on the files as they are now.
 func (l *devLoop) change(ctx context.Context, states map[string]fileState) {
-	now := l.read(states)
+	now := l.readRacy(states)
 	var saved time.Time
 	var files []string
 	for rel, b := range now {
@@ -392,7 +461,7 @@ func (l *devLoop) decide(now map[string][]byte) ([]hotEdit, string, scanner.Erro
 	// Files the build leaves out (//go:build ignore, x_windows.go) are
 	// not the server's code: editing one changes nothing, and a file
 	// that joins or leaves the build is new or removed code.
-	now, base := inBuild(now), inBuild(l.base)
+	now, base := inBuild(now, l.tags...), inBuild(l.base, l.tags...)
 	var perr scanner.ErrorList
 	parsed := map[string]*srcFile{}
 	for rel, b := range now {
@@ -446,7 +515,57 @@ func (l *devLoop) decide(now map[string][]byte) ([]hotEdit, string, scanner.Erro
 		// Back to the baseline's bodies: the scripts go.
 		return nil, "", nil
 	}
+	// A function copied with its doc comment carries the slot's
+	// directive too: the tool cannot tell which one the server
+	// registers, and a patch of the other would replace it.
+	sites := l.slotSites(now)
+	for _, e := range edits {
+		if at := sites[e.slot]; len(at) > 1 {
+			return nil, fmt.Sprintf("slot %s is marked on %d functions (%s): the tool cannot tell which one the server registers; "+
+				"keep the directive on that one only", e.slot, len(at), strings.Join(at, ", ")), nil
+		}
+	}
 	return edits, reason, nil
+}
+
+// slotSites returns, for each slot, where the functions of files (the
+// files in the build) marked with its directive are: "rel:line (Name)".
+// A file's sites are kept while its content is the same.
+func (l *devLoop) slotSites(files map[string][]byte) map[string][]string {
+	if l.sites == nil {
+		l.sites = map[string]fileSites{}
+	}
+	out := map[string][]string{}
+	for _, rel := range sortedKeys(files) {
+		b := files[rel]
+		if !strings.HasSuffix(rel, ".go") {
+			continue
+		}
+		fs, ok := l.sites[rel]
+		if !ok || !bytes.Equal(fs.src, b) {
+			fs = fileSites{src: b, slots: map[string][]string{}}
+			if f, err := parseSrc(rel, b); err == nil {
+				for _, d := range f.file.Decls {
+					if fd, ok := d.(*ast.FuncDecl); ok {
+						if slot := slotOf(fd); slot != "" {
+							fs.slots[slot] = append(fs.slots[slot], fmt.Sprintf("%s:%d (%s)", rel, f.fset.Position(fd.Name.Pos()).Line, fd.Name.Name))
+						}
+					}
+				}
+			}
+			l.sites[rel] = fs
+		}
+		for slot, at := range fs.slots {
+			out[slot] = append(out[slot], at...)
+		}
+	}
+	return out
+}
+
+// fileSites is the slot functions of one file's content.
+type fileSites struct {
+	src   []byte
+	slots map[string][]string
 }
 
 // hot delivers each changed slot body, as a script when it can be
@@ -648,7 +767,7 @@ func (l *devLoop) pkgOf(f *srcFile) (pkgInfo, string) {
 	if dir != "." {
 		p.path += "/" + dir
 	}
-	for rel, b := range inBuild(l.cur) {
+	for rel, b := range inBuild(l.cur, l.tags...) {
 		if filepath.ToSlash(filepath.Dir(rel)) != dir || !strings.HasSuffix(rel, ".go") {
 			continue
 		}
@@ -756,7 +875,7 @@ func (l *devLoop) build(ctx context.Context, snap map[string][]byte) (*shimSet, 
 	shims, err := writeShims(l.root, filepath.Join(l.tmp, fmt.Sprintf("shims-%d", l.seq)), buildShims(snap, func(rel string) bool {
 		_, err := os.Lstat(filepath.Join(l.root, filepath.FromSlash(rel)))
 		return err == nil
-	}))
+	}, l.tags...))
 	if err != nil {
 		return nil, "", err
 	}
@@ -770,17 +889,31 @@ func (l *devLoop) build(ctx context.Context, snap map[string][]byte) (*shimSet, 
 	opts.Go = l.goCmd
 	err = l.guard(ctx, func(ctx context.Context) error { return runVersionedBuild(ctx, opts, io.Discard, &log) })
 	if err != nil {
-		msg := err.Error()
-		// go build names files relative to its directory, the module's
-		// root: keep those; make absolute ones relative too.
-		msg = strings.ReplaceAll(msg, l.root+string(filepath.Separator), "")
-		return nil, "", errors.New(msg)
+		return nil, "", errors.New(l.relPaths(err.Error(), overlay))
 	}
 	bin, err := filepath.EvalSymlinks(l.link)
 	if err != nil {
 		return nil, "", err
 	}
 	return shims, bin, nil
+}
+
+// relPaths makes the file names in msg, the output of a go command run
+// in the module's root with the overlay file given, module-relative: go
+// build names files relative to its directory (keep those), or absolute,
+// and a file of the overlay (the snapshot's copy of a module file) by
+// the copy's name, absolute or relative, which is the module file's
+// under the overlay's directory.
+func (l *devLoop) relPaths(msg, overlay string) string {
+	sep := string(filepath.Separator)
+	if overlay != "" {
+		dir := filepath.Dir(overlay)
+		if rel, err := filepath.Rel(l.root, dir); err == nil {
+			msg = strings.ReplaceAll(msg, rel+sep, "")
+		}
+		msg = strings.ReplaceAll(msg, dir+sep, "")
+	}
+	return strings.ReplaceAll(msg, l.root+sep, "")
 }
 
 // guard runs fn, a build, and on Ctrl-C stops the go commands it runs
@@ -825,11 +958,12 @@ func (l *devLoop) guard(ctx context.Context, fn func(context.Context) error) err
 
 // inBuild is files without the .go files the build leaves out for their
 // name or their //go:build line, as "go build" on this platform with cgo
-// on (the baseline's build) sees them. A file that does not parse stays,
-// so that its syntax error is shown.
-func inBuild(files map[string][]byte) map[string][]byte {
+// on and the build tags given (the baseline's build) sees them. A file
+// that does not parse stays, so that its syntax error is shown.
+func inBuild(files map[string][]byte, tags ...string) map[string][]byte {
 	ctxt := build.Default
 	ctxt.CgoEnabled = true
+	ctxt.BuildTags = tags
 	out := make(map[string][]byte, len(files))
 	for rel, b := range files {
 		if strings.HasSuffix(rel, ".go") {
@@ -842,6 +976,36 @@ func inBuild(files map[string][]byte) map[string][]byte {
 		out[rel] = b
 	}
 	return out
+}
+
+// goflagsTags returns the build tags that GOFLAGS (from the environment
+// or from go env -w) gives every build in dir: the baseline is built
+// with them, so the decision and the export shims must see the files as
+// that build does.
+func goflagsTags(ctx context.Context, goCmd, dir string) ([]string, error) {
+	cmd := exec.CommandContext(ctx, goCmd, "env", "GOFLAGS")
+	cmd.Dir = dir
+	out, err := cmd.Output()
+	if err != nil {
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			return nil, fmt.Errorf("go env GOFLAGS: %w\n%s", err, bytes.TrimSpace(ee.Stderr))
+		}
+		return nil, fmt.Errorf("go env GOFLAGS: %w", err)
+	}
+	var tags []string
+	for _, f := range strings.Fields(string(out)) {
+		f = strings.TrimPrefix(strings.TrimPrefix(f, "-"), "-")
+		if v, ok := strings.CutPrefix(f, "tags="); ok {
+			tags = nil // the last one counts, as for the go command
+			for _, t := range strings.Split(v, ",") {
+				if t = strings.TrimSpace(t); t != "" {
+					tags = append(tags, t)
+				}
+			}
+		}
+	}
+	return tags, nil
 }
 
 func sortedKeys[V any](m map[string]V) []string {

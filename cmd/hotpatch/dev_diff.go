@@ -7,11 +7,13 @@ import (
 	"go/parser"
 	"go/scanner"
 	"go/token"
+	"go/types"
 	"path"
 	"slices"
 	"sort"
 	"strconv"
 	"strings"
+	"unicode"
 )
 
 // This file holds the decision of "hotpatch dev": which edits can be
@@ -339,17 +341,21 @@ func collectNames(f *ast.File, names map[string]bool) {
 	for _, d := range f.Decls {
 		switch d := d.(type) {
 		case *ast.FuncDecl:
-			if d.Recv == nil {
+			if d.Recv == nil && d.Name.Name != "_" {
 				names[d.Name.Name] = true
 			}
 		case *ast.GenDecl:
 			for _, s := range d.Specs {
 				switch s := s.(type) {
 				case *ast.TypeSpec:
-					names[s.Name.Name] = true
+					if s.Name.Name != "_" {
+						names[s.Name.Name] = true
+					}
 				case *ast.ValueSpec:
 					for _, n := range s.Names {
-						names[n.Name] = true
+						if n.Name != "_" { // a blank name names nothing
+							names[n.Name] = true
+						}
 					}
 				}
 			}
@@ -389,8 +395,26 @@ func script(e hotEdit, pkg pkgInfo) (src []byte, reason string) {
 		}
 		switch n := n.(type) {
 		case *ast.SelectorExpr:
+			if id, ok := n.X.(*ast.Ident); ok && !locals[id.Name] && !pkg.names[id.Name] {
+				if why = qualifierWhy(id, n.Sel.Name, imports, f.fset.Position(id.Pos()).String()); why != "" {
+					return false
+				}
+			}
 			ast.Inspect(n.X, visit)
 			return false
+		case *ast.CompositeLit:
+			if exprKeys(n) { // keys are expressions
+				ast.Inspect(n.Type, visit)
+				for _, el := range n.Elts {
+					if kv, ok := el.(*ast.KeyValueExpr); ok {
+						ast.Inspect(kv.Key, visit)
+						ast.Inspect(kv.Value, visit)
+					} else {
+						ast.Inspect(el, visit)
+					}
+				}
+				return false
+			}
 		case *ast.KeyValueExpr:
 			if id, ok := n.Key.(*ast.Ident); ok && !locals[id.Name] {
 				if pkg.names[id.Name] {
@@ -479,7 +503,11 @@ func script(e hotEdit, pkg pkgInfo) (src []byte, reason string) {
 }
 
 // importName is the name a package is known by when imported without
-// one: the last element of its path, a major version suffix skipped.
+// one, as goimports assumes it (and names the import when the package's
+// name differs): the last element of its path, a major version suffix
+// skipped, a "go-" prefix dropped, cut at the first character that
+// cannot be in a name. A package whose name differs from that and is
+// imported without a name is not recognised (qualifierWhy refuses it).
 func importName(p string) string {
 	base := path.Base(p)
 	if len(base) > 1 && base[0] == 'v' && strings.Trim(base[1:], "0123456789") == "" {
@@ -487,10 +515,34 @@ func importName(p string) string {
 			base = path.Base(dir)
 		}
 	}
-	if i := strings.IndexAny(base, ".-"); i > 0 {
+	base = strings.TrimPrefix(base, "go-")
+	if i := strings.IndexFunc(base, func(r rune) bool {
+		return !unicode.IsLetter(r) && !unicode.IsDigit(r) && r != '_'
+	}); i > 0 {
 		base = base[:i]
 	}
 	return base
+}
+
+// qualifierWhy says why a patch cannot be written for X.sel, X (id) a
+// name that is neither declared in the function nor a package-level name
+// of its package: a cgo name (C.x needs the file's preamble, which a
+// patch does not have), or a name no import of the file is known by (a
+// package whose name is not its path's last element, imported without a
+// name): dropping it would make the patch fail to compile on code that
+// compiles. pos is id's position.
+func qualifierWhy(id *ast.Ident, sel string, imports map[string]*ast.ImportSpec, pos string) string {
+	if is := imports[id.Name]; is != nil {
+		if is.Path.Value == `"C"` {
+			return fmt.Sprintf("%s: uses C.%s, of the file's cgo preamble, which a patch (another file) does not have", pos, sel)
+		}
+		return ""
+	}
+	if types.Universe.Lookup(id.Name) != nil {
+		return "" // error.Error, a method expression
+	}
+	return fmt.Sprintf("%s: uses %s.%s, and no import of the file is known by the name %s: "+
+		"name the import (%s \"path\") for a hot patch", pos, id.Name, sel, id.Name, id.Name)
 }
 
 // localNames is every name fd declares inside itself: parameters,

@@ -13,6 +13,7 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -134,9 +135,14 @@ func nativeSource(e hotEdit, pkg pkgInfo, shim *pkgShim, abs string) (src []byte
 		}
 		switch n := n.(type) {
 		case *ast.SelectorExpr:
-			if id, ok := n.X.(*ast.Ident); ok && id.Obj == nil && !pkg.names[id.Name] && imports[id.Name] != nil {
-				used[id.Name] = true
-				return false
+			if id, ok := n.X.(*ast.Ident); ok && id.Obj == nil && !pkg.names[id.Name] {
+				if why = qualifierWhy(id, n.Sel.Name, imports, at(id.Pos())); why != "" {
+					return false
+				}
+				if imports[id.Name] != nil {
+					used[id.Name] = true
+					return false
+				}
 			}
 			visitNode(n.X)
 			if why == "" && !ast.IsExported(n.Sel.Name) && !ownFields[n.Sel.Name] {
@@ -144,17 +150,41 @@ func nativeSource(e hotEdit, pkg pkgInfo, shim *pkgShim, abs string) (src []byte
 					"the export shims cover package-level names only", at(n.Sel.Pos()), n.Sel.Name)
 			}
 			return false
+		case *ast.CompositeLit:
+			visitNode(n.Type)
+			for _, el := range n.Elts {
+				kv, ok := el.(*ast.KeyValueExpr)
+				id, isIdent := (*ast.Ident)(nil), false
+				if ok {
+					id, isIdent = kv.Key.(*ast.Ident)
+				}
+				if !isIdent || exprKeys(n) {
+					visitNode(el) // an element, or a key that is an expression
+					continue
+				}
+				// A key that may be a field name: left as written
+				// (a field, or a local of the patch's function too),
+				// unless a patch cannot set it or the tool cannot
+				// tell it from a package-level name.
+				unexported := !ast.IsExported(id.Name) && !ownFields[id.Name] && types.Universe.Lookup(id.Name) == nil
+				switch {
+				case local(id) && unexported:
+					why = fmt.Sprintf("%s: %s: may be an unexported field (the tool cannot tell it from the local %s), "+
+						"which a patch (another package) cannot set", at(id.Pos()), id.Name, id.Name)
+				case local(id):
+				case pkgLevel(id):
+					why = fmt.Sprintf("%s: %s is a key the tool cannot tell from a field name", at(id.Pos()), id.Name)
+				case unexported:
+					why = fmt.Sprintf("%s: %s: is an unexported field, which a patch (another package) cannot set", at(id.Pos()), id.Name)
+				}
+				if why != "" {
+					return false
+				}
+				visitNode(kv.Value)
+			}
+			return false
 		case *ast.KeyValueExpr:
-			id, ok := n.Key.(*ast.Ident)
-			if !ok || local(id) {
-				break
-			}
-			switch {
-			case pkgLevel(id):
-				why = fmt.Sprintf("%s: %s is a key the tool cannot tell from a field name", at(id.Pos()), id.Name)
-			case !ast.IsExported(id.Name) && !ownFields[id.Name] && types.Universe.Lookup(id.Name) == nil:
-				why = fmt.Sprintf("%s: %s: is an unexported field, which a patch (another package) cannot set", at(id.Pos()), id.Name)
-			}
+			visitNode(n.Key) // in a literal whose keys are expressions
 			visitNode(n.Value)
 			return false
 		case *ast.Field:
@@ -253,17 +283,35 @@ func nativeSource(e hotEdit, pkg pkgInfo, shim *pkgShim, abs string) (src []byte
 	return b.Bytes(), ""
 }
 
+// exprKeys says whether the keys of lit are expressions, as its type
+// shows in the source: a map, array or slice literal. Elsewhere (a
+// named type, a type left out) a key may be a field name.
+func exprKeys(lit *ast.CompositeLit) bool {
+	switch lit.Type.(type) {
+	case *ast.MapType, *ast.ArrayType:
+		return true
+	}
+	return false
+}
+
 // compileErrors returns the compiler's messages in out (a failed go
 // build's output, the module's root made relative) when each names a
 // position in one of the module's files (files): then the new body does
 // not compile, whatever delivers it. Otherwise it returns "": the
 // failure is the patch's, not the code's, and a baseline step may do.
+// A message that the patch cannot refer to something unexported is the
+// patch's too (it is another package; the tool let through a selector
+// or key it took for the function's own). The shims' names in the
+// messages are given back as the user wrote them.
 func compileErrors(out string, files map[string][]byte) string {
 	var msgs []string
 	for _, line := range strings.Split(out, "\n") {
+		line = shimRef.ReplaceAllString(line, "$1$2")
 		switch {
 		case line == "" || strings.HasPrefix(line, "# "):
 			continue
+		case strings.Contains(line, "cannot refer to unexported"):
+			return ""
 		case strings.HasPrefix(line, "\t") && len(msgs) > 0:
 			msgs = append(msgs, line)
 			continue
@@ -276,6 +324,11 @@ func compileErrors(out string, files map[string][]byte) string {
 	}
 	return strings.Join(msgs, "\n")
 }
+
+// shimRef matches what a native patch writes for an unexported name of
+// its package: (*P.HotpatchExportPtr_v) for a var, P.HotpatchExport_x
+// for the rest.
+var shimRef = regexp.MustCompile(`\(\*\w+\.` + shimPtr + `(\w+)\)|\b\w+\.` + shimName + `(\w+)`)
 
 func startsWithDigit(s string) bool { return s != "" && s[0] >= '0' && s[0] <= '9' }
 
@@ -317,7 +370,7 @@ func (l *devLoop) buildNative(ctx context.Context, slot string, src []byte) (str
 		return err
 	})
 	if err != nil {
-		msg := strings.ReplaceAll(err.Error(), l.root+string(filepath.Separator), "")
+		msg := l.relPaths(err.Error(), overlay)
 		if errors.Is(err, patchbuild.ErrGoBuild) {
 			if _, output, ok := strings.Cut(msg, "\n"); ok {
 				if ce := compileErrors(output, l.base); ce != "" {
@@ -331,13 +384,14 @@ func (l *devLoop) buildNative(ctx context.Context, slot string, src []byte) (str
 }
 
 // writeOverlay writes the overlay of a build for the baseline of snap:
-// the shims added, and the tree kept as snap holds it, where it changed
-// since (a file edited is replaced by snap's copy, a file snap does not
-// hold is removed), so that a baseline and each of its patches see the
-// same packages, byte for byte, whatever was saved since. A cgo file is
-// left as the tree holds it (the go command treats cgo overlays apart):
-// if it changed, the source record refuses the patch. cleanup removes the
-// overlay's files.
+// the shims added, and the tree kept as snap holds it (each Go file is
+// replaced by snap's copy, a file snap does not hold is removed), so
+// that a baseline and each of its patches see the same packages, byte
+// for byte, whatever was saved since, or is saved while the build runs
+// (an editor's save mid-build would otherwise get into the build, or
+// fail its source record's check). A cgo file is left as the tree holds
+// it (the go command treats cgo overlays apart): if it changed, the
+// source record refuses the patch. cleanup removes the overlay's files.
 func (l *devLoop) writeOverlay(snap map[string][]byte, shims *shimSet) (file string, cleanup func(), err error) {
 	l.seq++
 	dir := filepath.Join(l.tmp, fmt.Sprintf("overlay-%d", l.seq))
@@ -351,7 +405,7 @@ func (l *devLoop) writeOverlay(snap map[string][]byte, shims *shimSet) (file str
 		if !strings.HasSuffix(rel, ".go") {
 			continue
 		}
-		if d, ok := disk[rel]; ok && bytes.Equal(d, b) || usesCgo(b) {
+		if usesCgo(b) {
 			continue
 		}
 		f := filepath.Join(dir, filepath.FromSlash(rel))

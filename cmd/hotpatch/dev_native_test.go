@@ -139,9 +139,9 @@ func FuzzDevNativeSource(f *testing.F) {
 }
 
 // TestDevOverlay: the overlay of a build for a baseline adds the shims,
-// puts back the baseline's copy of a file saved since (not a cgo file:
-// the source record catches those), and removes a file the baseline did
-// not have; a file unchanged is left to the tree.
+// puts back the baseline's copy of every Go file, saved since or not (not
+// a cgo file: the source record catches those), and removes a file the
+// baseline did not have.
 func TestDevOverlay(t *testing.T) {
 	root, tmp := t.TempDir(), t.TempDir()
 	const cgo = "package shop\n\n// int one(void) { return 1; }\nimport \"C\"\n"
@@ -183,7 +183,12 @@ func TestDevOverlay(t *testing.T) {
 	if r, ok := o.Replace[filepath.Join(root, "shop", "new.go")]; !ok || r != "" {
 		t.Errorf("the new file: %q, %v; want removed", r, ok)
 	}
-	for _, rel := range []string{"shop/same.go", "shop/cgo.go", "go.mod"} {
+	// A file unchanged is pinned too: a save while the build runs
+	// must not get into it.
+	if got, err := os.ReadFile(o.Replace[filepath.Join(root, "shop", "same.go")]); err != nil || string(got) != string(snap["shop/same.go"]) {
+		t.Errorf("the unchanged file is replaced by %q (%v), want the baseline's copy", got, err)
+	}
+	for _, rel := range []string{"shop/cgo.go", "go.mod"} {
 		if r, ok := o.Replace[filepath.Join(root, rel)]; ok {
 			t.Errorf("%s is in the overlay (%q)", rel, r)
 		}

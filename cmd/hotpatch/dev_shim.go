@@ -77,9 +77,10 @@ func (s *pkgShim) reachOf(name, q string) (string, string) {
 // source, module-relative paths; only files in the build count) that hold
 // a slot function, keyed by directory. onDisk says whether a
 // module-relative path exists in the tree: the shim's file name must not.
-func buildShims(files map[string][]byte, onDisk func(rel string) bool) map[string]*pkgShim {
+// tags are the build's tags (GOFLAGS).
+func buildShims(files map[string][]byte, onDisk func(rel string) bool, tags ...string) map[string]*pkgShim {
 	byDir := map[string][]*srcFile{}
-	for _, rel := range sortedKeys(inBuild(files)) {
+	for _, rel := range sortedKeys(inBuild(files, tags...)) {
 		if !strings.HasSuffix(rel, ".go") || strings.HasSuffix(rel, "_test.go") {
 			continue // tests are not part of the server
 		}
@@ -130,13 +131,33 @@ func shimFor(dir string, fs []*srcFile, onDisk func(rel string) bool) *pkgShim {
 			*list = append(*list, name)
 		}
 	}
+	// Names a //go:linkname directive binds to another symbol: the
+	// linker resolves them only when referenced, and may refuse them
+	// (a pull of a runtime internal), so a shim must not reference what
+	// the package itself may not.
+	linked := map[string]bool{}
+	for _, f := range fs {
+		for _, cg := range f.file.Comments {
+			for _, c := range cg.List {
+				if rest, ok := strings.CutPrefix(c.Text, "//go:linkname "); ok {
+					if fields := strings.Fields(rest); len(fields) > 0 {
+						linked[fields[0]] = true
+					}
+				}
+			}
+		}
+	}
 	for _, f := range fs {
 		pos := func(p token.Pos) string { return f.fset.Position(p).String() }
+		noLink := func(kind, n string, at token.Pos) {
+			s.skipped[n] = fmt.Sprintf("%s: %s %s is bound to another symbol (//go:linkname, or assembly): "+
+				"a shim leaves it out, as referring to it could fail the link", pos(at), kind, n)
+		}
 		for _, d := range f.file.Decls {
 			switch d := d.(type) {
 			case *ast.FuncDecl:
 				n := d.Name.Name
-				if strings.HasPrefix(n, shimPrefix) {
+				if d.Recv == nil && strings.HasPrefix(n, shimPrefix) { // a method's name is its type's
 					s.why = fmt.Sprintf("%s: the package declares %s, a name the export shims would use: it gets none", pos(d.Name.Pos()), n)
 					return s
 				}
@@ -146,6 +167,8 @@ func shimFor(dir string, fs []*srcFile, onDisk func(rel string) bool) *pkgShim {
 					// init cannot be referred to; nothing calls it twice.
 				case d.Type.TypeParams != nil:
 					s.skipped[n] = fmt.Sprintf("%s: func %s is generic: a shim cannot export it without instantiating it", pos(d.Name.Pos()), n)
+				case d.Body == nil || linked[n]:
+					noLink("func", n, d.Name.Pos())
 				default:
 					add(&funcs, n)
 				}
@@ -175,9 +198,12 @@ func shimFor(dir string, fs []*srcFile, onDisk func(rel string) bool) *pkgShim {
 							if ast.IsExported(n) || n == "_" {
 								continue
 							}
-							if d.Tok == token.CONST {
+							switch {
+							case d.Tok == token.CONST:
 								add(&consts, n)
-							} else {
+							case linked[n]:
+								noLink("var", n, id.Pos())
+							default:
 								add(&ptrs, n)
 							}
 						}
