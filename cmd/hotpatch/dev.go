@@ -25,6 +25,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/hotpatch-go/hotpatch/internal/manifest"
 	"github.com/hotpatch-go/hotpatch/internal/patchbuild"
 )
 
@@ -125,6 +126,12 @@ type devLoop struct {
 	srvDown bool // the server's exit was reported
 	seq     int
 	natives int // native patches built so far
+
+	// linked holds the module-relative directories of the packages of
+	// the module that linkedOf, a baseline binary, links (from its
+	// source record); nil when the record cannot be read.
+	linked   map[string]bool
+	linkedOf string
 }
 
 // The kinds of patch a hot edit is delivered as.
@@ -536,10 +543,14 @@ func (l *devLoop) slotSites(files map[string][]byte) map[string][]string {
 		l.sites = map[string]fileSites{}
 	}
 	out := map[string][]string{}
+	linked := l.linkedDirs()
 	for _, rel := range sortedKeys(files) {
 		b := files[rel]
 		if !strings.HasSuffix(rel, ".go") {
 			continue
+		}
+		if linked != nil && !linked[path.Dir(rel)] {
+			continue // a package the server does not link (a sample patch, a tool)
 		}
 		fs, ok := l.sites[rel]
 		if !ok || !bytes.Equal(fs.src, b) {
@@ -560,6 +571,34 @@ func (l *devLoop) slotSites(files map[string][]byte) map[string][]string {
 		}
 	}
 	return out
+}
+
+// linkedDirs returns the module-relative directories of the module's
+// packages that the running baseline links, from the source record
+// appended to its binary, or nil when it has none (every package then
+// counts).
+func (l *devLoop) linkedDirs() map[string]bool {
+	if l.baseBin == "" {
+		return nil
+	}
+	if l.linkedOf == l.baseBin {
+		return l.linked
+	}
+	l.linked, l.linkedOf = nil, l.baseBin
+	src, err := manifest.ReadSources(l.baseBin)
+	if err != nil {
+		return nil
+	}
+	dirs := map[string]bool{}
+	for p := range src {
+		if p == l.modPath {
+			dirs["."] = true
+		} else if rel, ok := strings.CutPrefix(p, l.modPath+"/"); ok {
+			dirs[rel] = true
+		}
+	}
+	l.linked = dirs
+	return dirs
 }
 
 // fileSites is the slot functions of one file's content.
