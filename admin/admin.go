@@ -128,7 +128,8 @@ type Server struct {
 	// closing ends when Close begins (cancelClosing): event streams end.
 	closing       context.Context
 	cancelClosing context.CancelFunc
-	pushM         sync.Mutex // guards the files of the pushed directory
+	pushM         sync.Mutex          // guards the files of the pushed directory and pushRefs
+	pushRefs      map[string]*pushRef // stored bundles in use by pushes in flight, by SHA-256
 
 	srvs      []*http.Server
 	lns       []net.Listener

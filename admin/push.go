@@ -54,20 +54,16 @@ func (s *Server) pushBody(w http.ResponseWriter, r *http.Request) (int, api.Push
 	}
 	sum := sha256.Sum256(data)
 	res.SHA256 = hex.EncodeToString(sum[:])
-	path, created, err := s.store(res.SHA256, data)
+	path, release, err := s.store(res.SHA256, data)
 	if err != nil {
 		return http.StatusInternalServerError, res, err
 	}
 	res.Stored = path
-	drop := func() {
-		if created {
-			_ = os.Remove(path)
-		}
-	}
+	applied := false
+	defer func() { release(applied) }()
 	mgr := s.tgt.Manager
 	p, err := mgr.Load(r.Context(), s.tgt.Bundles, path)
 	if err != nil {
-		drop()
 		if errors.Is(err, bundle.ErrReplay) {
 			return http.StatusConflict, res, fmt.Errorf("push: %w", err)
 		}
@@ -84,13 +80,13 @@ func (s *Server) pushBody(w http.ResponseWriter, r *http.Request) (int, api.Push
 	a, err := mgr.Apply(r.Context(), p)
 	if err != nil {
 		_ = mgr.Release(p)
-		drop()
 		code := http.StatusUnprocessableEntity
 		if errors.Is(err, hotswap.ErrDuplicateID) || errors.Is(err, bundle.ErrReplay) {
 			code = http.StatusConflict
 		}
 		return code, res, fmt.Errorf("push: %w", err)
 	}
+	applied = true
 	res.Generation = a.Generation
 	if err := s.tgt.Journal.Sync(r.Context()); err != nil {
 		return http.StatusInternalServerError, res, fmt.Errorf("push: %s is applied but the journal did not record it, so a restart would lose it: %w", p.ID, err)
@@ -99,20 +95,53 @@ func (s *Server) pushBody(w http.ResponseWriter, r *http.Request) (int, api.Push
 }
 
 // store writes data to <state>/pushed/<sum>.hpatch, unless it is there
-// already. It says whether it created the file.
-func (s *Server) store(sum string, data []byte) (string, bool, error) {
+// already, and returns its path and the release the caller must call
+// once done with it, saying whether the bundle was applied. A file that
+// a push created is removed when the last push of the same bytes in
+// flight releases it and none of them applied it; concurrent pushes of
+// one bundle share the file (one that failed removed it under another's
+// load before).
+func (s *Server) store(sum string, data []byte) (string, func(applied bool), error) {
 	dir := s.pushedDir()
 	name := sum + bundle.Ext
 	path := filepath.Join(dir, name)
 	s.pushM.Lock()
 	defer s.pushM.Unlock()
-	if _, err := os.Lstat(path); err == nil {
-		return path, false, nil
+	ref := s.pushRefs[sum]
+	if ref == nil {
+		ref = &pushRef{}
+		if _, err := os.Lstat(path); err != nil {
+			if err := writeFile(dir, name, data); err != nil {
+				return "", nil, fmt.Errorf("push: storing the bundle: %w", err)
+			}
+			ref.created = true
+		}
+		if s.pushRefs == nil {
+			s.pushRefs = map[string]*pushRef{}
+		}
+		s.pushRefs[sum] = ref
 	}
-	if err := writeFile(dir, name, data); err != nil {
-		return "", false, fmt.Errorf("push: storing the bundle: %w", err)
+	ref.users++
+	release := func(applied bool) {
+		s.pushM.Lock()
+		defer s.pushM.Unlock()
+		ref.applied = ref.applied || applied
+		if ref.users--; ref.users > 0 {
+			return
+		}
+		delete(s.pushRefs, sum)
+		if ref.created && !ref.applied {
+			_ = os.Remove(path)
+		}
 	}
-	return path, true, nil
+	return path, release, nil
+}
+
+// pushRef is a stored bundle that pushes in flight use.
+type pushRef struct {
+	users   int  // pushes in flight that use the file
+	created bool // one of them wrote it (it was not there before)
+	applied bool // one of them applied it
 }
 
 func (s *Server) pushedDir() string { return filepath.Join(s.tgt.Journal.Dir(), PushedDir) }
