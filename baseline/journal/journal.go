@@ -85,7 +85,8 @@ type Options struct {
 	// [Identity].
 	Identity string
 	// LoadTimeout bounds the load and apply of each patch re-applied at
-	// Open; zero means DefaultLoadTimeout.
+	// Open; zero means DefaultLoadTimeout. A load that runs out of it is
+	// tried once more; a patch that fails again is left out of the record.
 	LoadTimeout time.Duration
 	// MaxPatchSize is the largest patch file kept for a restart; zero
 	// means DefaultMaxPatchSize. A larger one is reported (EventError)
@@ -446,10 +447,17 @@ func (j *Journal) replay(ctx context.Context, apply []entry, carried bool) error
 			continue
 		}
 		err := j.replayOne(ctx, e)
+		var refused *applyError
+		if err != nil && ctx.Err() == nil && !errors.As(err, &refused) && errors.Is(err, context.DeadlineExceeded) {
+			// The load ran out of Options.LoadTimeout, as it may while
+			// a restart loads the machine: once more, before the patch
+			// is dropped from the record for good.
+			j.m.Logger().Warn("journal: patch not loaded in time "+how+"; trying once more", "patch", e.ID, "source", e.Source, "err", err)
+			err = j.replayOne(ctx, e)
+		}
 		if err != nil && ctx.Err() != nil {
 			return ctx.Err()
 		}
-		var refused *applyError
 		switch {
 		case errors.As(err, &refused):
 			// The manager reported the rejection already.
