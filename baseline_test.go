@@ -23,6 +23,9 @@ func TestBaselineOption(t *testing.T) {
 	missing := filepath.Join(t.TempDir(), "gone")
 	rt, err := hotpatch.New(hotpatch.Options{StateDir: filepath.Join(t.TempDir(), "state"),
 		Baseline: &baseline.Options{Binary: missing, NoSignal: true}})
+	if errors.Is(err, baseline.ErrSecondUpgrader) {
+		t.Skip("one upgrader per process: a second run (-count) cannot make another")
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -76,6 +79,12 @@ func TestBaselineOption(t *testing.T) {
 	}
 	if err := up.Restart(ctx); !errors.Is(err, baseline.ErrStopped) {
 		t.Errorf("restart after Close: %v, want ErrStopped", err)
+	}
+	// A second runtime with a baseline step in this process is refused,
+	// saying why, and leaves nothing open.
+	if _, err := hotpatch.New(hotpatch.Options{StateDir: filepath.Join(t.TempDir(), "state2"),
+		Baseline: &baseline.Options{Binary: missing, NoSignal: true}}); !errors.Is(err, baseline.ErrSecondUpgrader) {
+		t.Errorf("a second upgrader in the process: %v, want ErrSecondUpgrader", err)
 	}
 	if _, err := ln.Accept(); err == nil {
 		t.Error("the listener still accepts after Close")

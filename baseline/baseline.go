@@ -34,6 +34,10 @@ var (
 	// ErrBinary is wrapped by the errors about the binary to start: missing,
 	// not a regular file, not executable.
 	ErrBinary = errors.New("baseline: unusable binary")
+	// ErrSecondUpgrader is returned by [New] in a process that made an
+	// Upgrader before: the listener hand-off allows one per process, for
+	// the life of the process.
+	ErrSecondUpgrader = errors.New("baseline: only one Upgrader per process")
 	// ErrInDrain is returned by [Upgrader.Shutdown] called from one of its
 	// own drain hooks: the shutdown is under way, and waits for that hook.
 	ErrInDrain = errors.New("baseline: Shutdown called from a drain hook; the shutdown is under way and ends when the hooks return")

@@ -84,7 +84,7 @@
 // # Limits
 //
 //   - One Upgrader per process: tableflip keeps process-wide state, and a
-//     second [New] fails. tableflip starts os.Args[0] with os.Stderr as its
+//     second [New] fails with [ErrSecondUpgrader]. tableflip starts os.Args[0] with os.Stderr as its
 //     standard error; Restart points both at the chosen binary and the
 //     relay while it runs, and puts them back.
 //   - If ctx ends before Restart is done, Restart returns and the attempt

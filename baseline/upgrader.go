@@ -80,6 +80,10 @@ func New(opts Options) (*Upgrader, error) {
 		if errors.Is(err, tableflip.ErrNotSupported) {
 			return nil, ErrNotSupported
 		}
+		if strings.Contains(err.Error(), "only a single Upgrader") {
+			return nil, fmt.Errorf("%w: this process made one already (even if it was shut down since); "+
+				"make one per process, at its start, and hand it to what needs it", ErrSecondUpgrader)
+		}
 		return nil, fmt.Errorf("baseline: %w", err)
 	}
 	u := &Upgrader{opts: opts, tf: tf, binary: bin, stderr: os.Stderr,
