@@ -291,12 +291,13 @@ func procChildren(pid int) map[int]string {
 // process of the build and no work directory of the go command behind.
 func TestAttackDevCtrlCMidBuild(t *testing.T) {
 	dir := devFake(t)
+	scope := scopeTmp(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	out := &devOutput{more: make(chan struct{}, 1)}
 	done := make(chan int, 1)
 	go func() { done <- run(ctx, []string{"dev", dir}, out, out) }()
-	work, tools := waitBuildTool(t, out)
+	work, tools := waitBuildTool(t, out, scope)
 	cancel()
 	select {
 	case <-done:
@@ -306,10 +307,21 @@ func TestAttackDevCtrlCMidBuild(t *testing.T) {
 	checkBuildGone(t, work, tools)
 }
 
+// scopeTmp points TMPDIR at a directory of the test's own, so that the
+// hotpatch dev it runs makes its temporary directory there, and returns
+// it: waitBuildTool then finds that dev's builds only, not one another
+// test's dev left running a moment longer.
+func scopeTmp(t *testing.T) string {
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp)
+	return tmp
+}
+
 // waitBuildTool waits for a tool that a go command building for hotpatch
 // dev runs (the linker, at least), and returns the go command's work
-// directory and the PIDs of the go command and its tools.
-func waitBuildTool(t *testing.T, out *devOutput) (work string, tools []int) {
+// directory and the PIDs of the go command and its tools. Only go
+// commands whose command line names scope (see scopeTmp) count.
+func waitBuildTool(t *testing.T, out *devOutput, scope string) (work string, tools []int) {
 	t.Helper()
 	deadline := time.Now().Add(time.Minute)
 	for work == "" {
@@ -317,7 +329,7 @@ func waitBuildTool(t *testing.T, out *devOutput) (work string, tools []int) {
 			t.Fatalf("no go build with a tool running seen; output:\n%s", out.String())
 		}
 		for p, cl := range procChildren(os.Getpid()) {
-			if strings.Contains(cl, "hotpatch-dev-") && strings.Contains(cl, " build ") {
+			if strings.Contains(cl, scope) && strings.Contains(cl, "hotpatch-dev-") && strings.Contains(cl, " build ") {
 				for tp, tcl := range procChildren(p) {
 					if m := regexp.MustCompile(`/\S*go-build\d+`).FindString(tcl); m != "" {
 						work = m
@@ -396,6 +408,7 @@ func TestAttackDevCtrlCMidStep(t *testing.T) {
 		os.Exit(0)
 	}()`, 1)
 	writeFile(t, filepath.Join(dir, "main.go"), graceful)
+	scope := scopeTmp(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	out := &devOutput{more: make(chan struct{}, 1)}
@@ -404,7 +417,7 @@ func TestAttackDevCtrlCMidStep(t *testing.T) {
 	from := 0
 	out.next(t, &from, "started")
 	writeFile(t, filepath.Join(dir, "main.go"), strings.Replace(graceful, "return 1", "return 2", 1))
-	work, tools := waitBuildTool(t, out)
+	work, tools := waitBuildTool(t, out, scope)
 	cancel()
 	select {
 	case <-done:

@@ -277,6 +277,7 @@ func TestDevNativeCtrlC(t *testing.T) {
 	refusing := strings.Replace(devFakeSrc, applied, `fmt.Printf("level=ERROR msg=\"hotswap: rejected\" source=%s err=\"the interpreter cannot run it\"\n", p)`, 1)
 	dir := devFake(t)
 	writeFile(t, filepath.Join(dir, "main.go"), refusing)
+	scope := scopeTmp(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	out := &devOutput{more: make(chan struct{}, 1)}
@@ -285,7 +286,7 @@ func TestDevNativeCtrlC(t *testing.T) {
 	from := 0
 	out.next(t, &from, "started")
 	writeFile(t, filepath.Join(dir, "main.go"), strings.Replace(refusing, `return "one"`, `return "native"`, 1))
-	work, tools := waitBuildTool(t, out)
+	work, tools := waitBuildTool(t, out, scope)
 	cancel()
 	select {
 	case <-done:
