@@ -25,6 +25,11 @@ func signalGroup(pgid int, sig syscall.Signal) bool {
 	return !errors.Is(err, syscall.ESRCH)
 }
 
-func termGroup(pgid int) bool  { return signalGroup(pgid, syscall.SIGTERM) }
-func killGroup(pgid int) bool  { return signalGroup(pgid, syscall.SIGKILL) }
-func groupAlive(pgid int) bool { return signalGroup(pgid, 0) }
+func termGroup(pgid int) bool { return signalGroup(pgid, syscall.SIGTERM) }
+func killGroup(pgid int) bool { return signalGroup(pgid, syscall.SIGKILL) }
+
+// groupAlive reports whether a process of the group pgid still runs. A
+// zombie does not count: one whose parent never reaps it (a process
+// re-parented to a subreaper that does not wait for it, such as a test
+// binary) would keep the group "alive" for ever.
+func groupAlive(pgid int) bool { return groupRunning(pgid) }
