@@ -896,8 +896,15 @@ func goWithTmp(tmp string) (string, error) {
 		return "", err
 	}
 	quote := func(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
+	// In a session (so a process group) of its own when setsid(1) is
+	// there: its tools stay in that group when the go command dies
+	// first, so that killBuilds finds them, re-parented or not.
+	setsid := ""
+	if p, err := exec.LookPath("setsid"); err == nil {
+		setsid = quote(p) + " "
+	}
 	wrapper := filepath.Join(tmp, "go")
-	script := "#!/bin/sh\nGOTMPDIR=" + quote(work) + " exec " + quote(goCmd) + " \"$@\"\n"
+	script := "#!/bin/sh\nGOTMPDIR=" + quote(work) + " exec " + setsid + quote(goCmd) + " \"$@\"\n"
 	if err := os.WriteFile(wrapper, []byte(script), 0o755); err != nil {
 		return "", err
 	}

@@ -205,8 +205,9 @@ func groupPIDs(pgid int) []int {
 }
 
 // killBuilds stops the go commands this process runs into dir (their
-// command line names it) with the tools they run (and any tool whose
-// command line names dir, such as one whose go command died first): the go command has no
+// command line names it) with the tools they run (their children, the
+// processes of their group when they lead one, and any process whose
+// command line names dir, such as a tool whose go command died first): the go command has no
 // handler for SIGINT while it builds, and a killed one leaves its tools
 // running. So each tree is frozen first (SIGSTOP; /proc read again until
 // no new process shows up: one frozen cannot start another), then
@@ -215,6 +216,7 @@ func groupPIDs(pgid int) []int {
 func killBuilds(dir string, spare int) {
 	self := os.Getpid()
 	frozen := map[int]bool{}
+	groups := map[int]bool{} // the groups of frozen go commands that lead their own (see goWithTmp)
 	for {
 		added := false
 		ents, _ := os.ReadDir("/proc")
@@ -236,7 +238,8 @@ func killBuilds(dir string, spare int) {
 				continue
 			}
 			ppid, _ := strconv.Atoi(f[1])
-			if !frozen[ppid] {
+			pgrp, _ := strconv.Atoi(f[2])
+			if !frozen[ppid] && !groups[pgrp] {
 				// A go command, or a tool whose go command is gone
 				// already (it was re-parented: found by its command
 				// line, which names the work directory in dir).
@@ -249,6 +252,9 @@ func killBuilds(dir string, spare int) {
 			}
 			_ = syscall.Kill(pid, syscall.SIGSTOP)
 			frozen[pid], added = true, true
+			if pgrp == pid && pgrp != spare {
+				groups[pgrp] = true
+			}
 		}
 		if !added {
 			break
