@@ -5,6 +5,7 @@ package hotpatch_test
 import (
 	"context"
 	"errors"
+	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -14,6 +15,7 @@ import (
 	"github.com/hotpatch-go/hotpatch"
 	"github.com/hotpatch-go/hotpatch/baseline"
 	"github.com/hotpatch-go/hotpatch/baseline/journal"
+	"github.com/hotpatch-go/hotpatch/patchdir"
 )
 
 // TestBaselineOption: Options.Baseline gives the runtime an upgrader whose
@@ -21,7 +23,12 @@ import (
 // upgrader per process: this is the package's only one.)
 func TestBaselineOption(t *testing.T) {
 	missing := filepath.Join(t.TempDir(), "gone")
-	rt, err := hotpatch.New(hotpatch.Options{StateDir: filepath.Join(t.TempDir(), "state"),
+	patches := filepath.Join(t.TempDir(), "patches")
+	if err := os.Mkdir(patches, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	rt, err := hotpatch.New(hotpatch.Options{Dir: patches, StateDir: filepath.Join(t.TempDir(), "state"),
+		Watch:    patchdir.Options{Debounce: 10 * time.Millisecond},
 		Baseline: &baseline.Options{Binary: missing, NoSignal: true}})
 	if errors.Is(err, baseline.ErrSecondUpgrader) {
 		t.Skip("one upgrader per process: a second run (-count) cannot make another")
@@ -73,6 +80,16 @@ func TestBaselineOption(t *testing.T) {
 		if time.Now().After(deadline) {
 			t.Fatalf("journal after the hand-over: Sync %v, want it closed", err)
 		}
+	}
+	// Nor does it take new patches: the new process does. (A bounded
+	// look, 50 debounce periods: nothing is to happen.)
+	greet := hotpatch.MustRegister(rt, "t.Late", func() int { return 1 })
+	if err := os.WriteFile(filepath.Join(patches, "late.go"), []byte("package patch\n\n//hotpatch:slot t.Late\nfunc F() int { return 2 }\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(500 * time.Millisecond)
+	if got := greet.Load()(); got != 1 {
+		t.Errorf("the process that handed over applied a new patch file (t.Late = %d)", got)
 	}
 	if err := rt.Close(ctx); err != nil {
 		t.Fatal(err)

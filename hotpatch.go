@@ -239,6 +239,19 @@ func (rt *Runtime) Start(ctx context.Context) error {
 	rt.mu.Lock()
 	rt.watch = w
 	rt.mu.Unlock()
+	if rt.up != nil {
+		// Once a new process took over, it takes the new patches: this
+		// one, draining, stops watching (what it applied stays applied
+		// for the requests it finishes), or it would apply them too and
+		// say so in its log, which tools read as the new process's.
+		go func() {
+			select {
+			case <-rt.up.Exit(): // handed over, or Shutdown began
+				_ = w.Close()
+			case <-rt.closed:
+			}
+		}()
+	}
 	return nil
 }
 
