@@ -14,15 +14,35 @@ import (
 type listener struct {
 	net.Listener
 
-	mu       sync.Mutex // guards the fields below
-	inAccept int        // Accept calls under way
-	pending  int        // connections returned whose caller has not called Accept again
-	closed   bool
-	quiet    chan struct{} // closed once closed, inAccept == 0 and pending == 0
+	mu         sync.Mutex // guards the fields below
+	inAccept   int        // Accept calls under way
+	pending    int        // connections returned whose caller has not called Accept again
+	closed     bool
+	handedOver bool          // the socket is the new process's: this one no longer accepts
+	quiet      chan struct{} // closed once closed, inAccept == 0 and pending == 0
+	done       chan struct{} // closed by Close
 }
 
 func newListener(ln net.Listener) *listener {
-	return &listener{Listener: ln, quiet: make(chan struct{})}
+	return &listener{Listener: ln, quiet: make(chan struct{}), done: make(chan struct{})}
+}
+
+// handOver stops this process accepting once a new process has taken
+// the socket over, so that every connection from then on goes to the new
+// process, before this one's drain even begins. The socket stays open in
+// the new process. An Accept under way, or a later one, waits for Close
+// and then fails as after Close: a server's accept loop does not end on
+// its own with an error it would take for a failed listener (and leave
+// its connections undrained).
+func (l *listener) handOver() {
+	l.mu.Lock()
+	if l.closed || l.handedOver {
+		l.mu.Unlock()
+		return
+	}
+	l.handedOver = true
+	l.mu.Unlock()
+	_ = l.Listener.Close()
 }
 
 func (l *listener) Accept() (net.Conn, error) {
@@ -33,6 +53,14 @@ func (l *listener) Accept() (net.Conn, error) {
 	l.inAccept++
 	l.mu.Unlock()
 	c, err := l.Listener.Accept()
+	if err != nil {
+		l.mu.Lock()
+		over := l.handedOver
+		l.mu.Unlock()
+		if over {
+			<-l.done
+		}
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.inAccept--
@@ -47,7 +75,13 @@ func (l *listener) Close() error {
 	err := l.Listener.Close()
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.closed = true
+	if l.handedOver && !l.closed {
+		err = nil // closed at the hand-over: this is the first Close of the caller's
+	}
+	if !l.closed {
+		l.closed = true
+		close(l.done)
+	}
 	l.check()
 	return err
 }

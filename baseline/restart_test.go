@@ -3,7 +3,9 @@
 package baseline_test
 
 import (
+	"context"
 	"io"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -165,5 +167,56 @@ func TestSecondTriggerRefused(t *testing.T) {
 	}
 	tr.switchTo(bins.v2)
 	tr.restart(true, "v2")
+	tr.stop()
+}
+
+// TestHandOverStopsAccepting: once a restart has returned, every new
+// connection, on TCP and on the unix socket, reaches the new process,
+// although the old one is slow to come to its Shutdown (it lingers 2 s):
+// the old process stopped accepting at the hand-over. A request it
+// accepted before stays its own to answer.
+func TestHandOverStopsAccepting(t *testing.T) {
+	tr := startTree(t, bins.v1, "-linger=2s")
+	old := tr.cur
+	inFlight := make(chan string, 1)
+	go func() {
+		body, err := tr.get("/slow")
+		if err != nil {
+			body = err.Error()
+		}
+		inFlight <- body
+	}()
+	tr.waitFor("slow pid=" + strconv.Itoa(old))
+	tr.switchTo(bins.v2)
+	if body, err := tr.get("/restart"); err != nil || body != "ok" {
+		t.Fatalf("GET /restart: %q, %v", body, err)
+	}
+	l := tr.waitFor("ready ")
+	tr.cur = field(t, l, "pid")
+	want := "v2 " + strconv.Itoa(tr.cur)
+	sock := tr.sock
+	unixClient := &http.Client{Timeout: hang, Transport: &http.Transport{DisableKeepAlives: true,
+		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			return (&net.Dialer{}).DialContext(ctx, "unix", sock)
+		}}}
+	for i := range 40 {
+		body, err := tr.get("/version")
+		if err == nil && i%2 == 1 {
+			var resp *http.Response
+			if resp, err = unixClient.Get("http://unix/version"); err == nil {
+				var b []byte
+				b, err = io.ReadAll(resp.Body)
+				resp.Body.Close()
+				body = string(b)
+			}
+		}
+		if err != nil || body != want {
+			t.Fatalf("new connection %d after the restart returned: %q, %v; want %q (the old process still accepts)", i, body, err, want)
+		}
+	}
+	if body := <-inFlight; body != "v1 "+strconv.Itoa(old) {
+		t.Errorf("request in flight across the hand-over: %q, want the old process's answer", body)
+	}
+	tr.waitExit(old)
 	tr.stop()
 }

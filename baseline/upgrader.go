@@ -297,8 +297,11 @@ func (u *Upgrader) parentGone() bool {
 func (u *Upgrader) Exit() <-chan struct{} { return u.tf.Exit() }
 
 // Restart starts the binary with this process's arguments, passes it the
-// listeners and waits until it is ready. On success [Upgrader.Exit] is
-// closed and the caller's process should shut down. On failure this
+// listeners and waits until it is ready. On success this process has
+// stopped accepting (every new connection goes to the new process; the
+// Accept calls of its listeners wait for Shutdown, so that accept loops
+// do not end early), [Upgrader.Exit] is closed, and the caller's process
+// should shut down. On failure this
 // process keeps serving and the error is a [*RestartError] with the tail of
 // the new process's standard error. A restart while another runs, or while
 // the process this one replaced still drains, is refused with
@@ -404,6 +407,14 @@ func (u *Upgrader) attempt() error {
 	pw.Close()
 
 	if err == nil {
+		// The new process serves on the sockets: this one stops
+		// accepting now, not when its application gets to Shutdown.
+		u.mu.Lock()
+		listeners := u.listeners
+		u.mu.Unlock()
+		for _, ln := range listeners {
+			ln.handOver()
+		}
 		note := fmt.Sprintf("pid %d handed over to a new process of %s after %s", os.Getpid(), bin, time.Since(start).Round(time.Millisecond))
 		log.Info("baseline: restarted; draining", "binary", bin, "took", time.Since(start))
 		u.record(hotswap.Event{Type: EventStep, Note: note})

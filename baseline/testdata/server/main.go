@@ -39,6 +39,7 @@ func main() {
 	addr := flag.String("addr", "127.0.0.1:0", "TCP address")
 	sock := flag.String("unix", "", "unix socket path")
 	readyTimeout := flag.Duration("ready-timeout", 0, "baseline ReadyTimeout")
+	linger := flag.Duration("linger", 0, "time between handing over and calling Shutdown")
 	flag.Parse()
 	mode := ""
 	if exe, err := os.Executable(); err == nil {
@@ -53,14 +54,14 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
-	if err := run(ctx, mode, *addr, *sock, *readyTimeout); err != nil {
+	if err := run(ctx, mode, *addr, *sock, *readyTimeout, *linger); err != nil {
 		fmt.Fprintln(os.Stderr, "server:", err)
 		os.Exit(1)
 	}
 	fmt.Printf("exit pid=%d\n", os.Getpid())
 }
 
-func run(ctx context.Context, mode, addr, sock string, readyTimeout time.Duration) error {
+func run(ctx context.Context, mode, addr, sock string, readyTimeout, linger time.Duration) error {
 	mux := http.NewServeMux()
 	var up *baseline.Upgrader
 	body := fmt.Sprintf("%s %d", version, os.Getpid())
@@ -142,6 +143,9 @@ func run(ctx context.Context, mode, addr, sock string, readyTimeout time.Duratio
 	fmt.Printf("ready pid=%d version=%s parent=%v addrs=%s\n", os.Getpid(), version, up.HasParent(), strings.Join(addrs, ","))
 	select {
 	case <-up.Exit():
+		// An application slow to come to its Shutdown: it must not
+		// accept connections meanwhile.
+		time.Sleep(linger)
 	case <-ctx.Done():
 	}
 	return up.Shutdown(context.Background())
