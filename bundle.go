@@ -74,12 +74,12 @@ func (rt *Runtime) checkPatchDir() error {
 func (rt *Runtime) checkPatchFile(also func(path string) error) func(path string) error {
 	return func(path string) error {
 		if err := bundle.CheckMode(filepath.Dir(path), 0o022); err != nil {
-			return fmt.Errorf("hotpatch: %s: patch directory: %w; once fixed, the watch loads it when its content changes, or when it is moved out and back in", path, err)
+			return fmt.Errorf("hotpatch: %s: patch directory: %w; the watch checks it again every second and loads it once fixed", path, err)
 		}
 		// The file too: who may write it may change what is loaded,
 		// though the directory is the owner's alone.
 		if err := bundle.CheckMode(path, 0o022); err != nil {
-			return fmt.Errorf("hotpatch: %s: patch file: %w; once fixed, the watch loads it when its content changes, or when it is moved out and back in", path, err)
+			return fmt.Errorf("hotpatch: %s: patch file: %w; the watch checks it again every second and loads it once fixed", path, err)
 		}
 		if also != nil {
 			return also(path)

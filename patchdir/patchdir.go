@@ -86,9 +86,13 @@ type Options struct {
 	Known func(path string, sum [sha256.Size]byte) (id string, skip bool)
 	// Check, if set, is asked before every load, with the file's path; an
 	// error refuses the file (a rejected event with it) and what served
-	// before keeps serving. The root package checks there that the
-	// directory is still one that only its owner may write, as at start.
-	// It runs on the watch's workers, concurrently: it must not block.
+	// before keeps serving. A refused file is checked again every
+	// [RecheckInterval], quietly, until Check passes (it is then loaded)
+	// or the file changes: a fix that changes no content (chmod go-w)
+	// takes effect without touching the file. The root package checks
+	// there that the directory and the file are ones that only their
+	// owner may write, as at start. It runs on the watch's workers,
+	// concurrently: it must not block.
 	Check func(path string) error
 }
 
@@ -255,8 +259,13 @@ type workDone struct {
 	// came back to the settled content, nothing will, so run starts the
 	// event again unless a newer one came.
 	retry   bool
-	attempt int // how many times in a row ev was tried and found changed
+	attempt int  // how many times in a row ev was tried and found changed
+	refused bool // Check refused the file: run checks it again later
 }
+
+// RecheckInterval is how often a file that [Options.Check] refused is
+// checked again.
+const RecheckInterval = time.Second
 
 // fileWork is run's record of one file that has a worker.
 type fileWork struct {
@@ -272,8 +281,18 @@ func (d *Dir) run() {
 	start := func(ev watcher.Event, after <-chan struct{}, mine chan struct{}, attempt int) {
 		busy[ev.Name] = &fileWork{}
 		d.workers.Add(1)
-		go d.work(ev, after, mine, attempt)
+		go d.work(ev, after, mine, attempt, false)
 	}
+	// Files Check refused, by name, with the event that brought them:
+	// checked again on a ticker that runs while there are any.
+	refused := make(map[string]watcher.Event)
+	var recheck <-chan time.Time
+	var ticker *time.Ticker
+	defer func() {
+		if ticker != nil {
+			ticker.Stop()
+		}
+	}()
 	// Until the first scan is complete (Synced), events wait: then the
 	// files load at once and apply in the order of their names, each
 	// after the one before.
@@ -305,6 +324,26 @@ func (d *Dir) run() {
 				start(*fw.next, nil, nil, 0)
 			case r.retry:
 				start(r.ev, nil, nil, r.attempt+1)
+			case r.refused:
+				refused[r.ev.Name] = r.ev
+				if ticker == nil {
+					ticker = time.NewTicker(RecheckInterval)
+					recheck = ticker.C
+				}
+			}
+		case <-recheck:
+			for name, ev := range refused {
+				if busy[name] != nil {
+					continue
+				}
+				delete(refused, name)
+				busy[name] = &fileWork{}
+				d.workers.Add(1)
+				go d.work(ev, nil, nil, 0, true)
+			}
+			if len(refused) == 0 {
+				ticker.Stop()
+				ticker, recheck = nil, nil
 			}
 		case err, ok := <-errs:
 			if !ok {
@@ -327,8 +366,10 @@ func (d *Dir) run() {
 			case starting:
 				initial[ev.Name] = ev
 			case busy[ev.Name] != nil:
+				delete(refused, ev.Name)
 				busy[ev.Name].next = &ev // runs when the current work on the file ends
 			default:
+				delete(refused, ev.Name) // a newer event supersedes the refused one
 				start(ev, nil, nil, 0)
 			}
 		}
@@ -337,9 +378,11 @@ func (d *Dir) run() {
 
 // work handles one event of one file, then tells run. Workers of one file
 // never overlap. At start, after and mine order the applies (see run).
-func (d *Dir) work(ev watcher.Event, after <-chan struct{}, mine chan struct{}, attempt int) {
+// recheck: ev is a file Check refused, looked at again; while Check
+// refuses it, that is not recorded again.
+func (d *Dir) work(ev watcher.Event, after <-chan struct{}, mine chan struct{}, attempt int, recheck bool) {
 	defer d.workers.Done()
-	retry := false
+	retry, refused := false, false
 	defer func() {
 		if mine != nil {
 			close(mine)
@@ -357,13 +400,15 @@ func (d *Dir) work(ev watcher.Event, after <-chan struct{}, mine chan struct{}, 
 			}
 		}
 		select {
-		case d.done <- workDone{ev, retry, attempt}:
+		case d.done <- workDone{ev, retry, attempt, refused}:
 		case <-d.exited:
 		}
 	}()
 	switch ev.Op {
 	case watcher.Apply:
-		retry = !d.apply(ev, after)
+		var ok bool
+		ok, refused = d.apply(ev, after, recheck)
+		retry = !ok
 	case watcher.Remove:
 		d.remove(ev)
 	case watcher.Skip:
@@ -410,17 +455,18 @@ func (d *Dir) debounce() time.Duration {
 	return watcher.DefaultDebounce
 }
 
-// apply loads and applies the file of ev. It returns false if the file
-// did not hold the content ev says, before or after the load: then
-// nothing was applied, and the event is to be tried again unless a newer
-// one comes (see workDone).
-func (d *Dir) apply(ev watcher.Event, after <-chan struct{}) bool {
+// apply loads and applies the file of ev. ok is false if the file did
+// not hold the content ev says, before or after the load: then nothing
+// was applied, and the event is to be tried again unless a newer one
+// comes (see workDone). refused is true if Options.Check refused the
+// file; quiet, it is then not recorded (a recheck of a refused file).
+func (d *Dir) apply(ev watcher.Event, after <-chan struct{}, quiet bool) (ok, refused bool) {
 	l := d.loaderFor(ev.Path)
 	if l == nil {
-		return true
+		return true, false
 	}
 	if !d.sameContent(d.ctx, ev) {
-		return d.ctx.Err() != nil // changed since it settled
+		return d.ctx.Err() != nil, false // changed since it settled
 	}
 	if d.opts.Known != nil {
 		if id, skip := d.opts.Known(ev.Path, ev.Sum); skip {
@@ -432,18 +478,20 @@ func (d *Dir) apply(ev watcher.Event, after <-chan struct{}) bool {
 			}
 			if id == "" {
 				d.remove(ev) // what the file held before goes too
-				return true
+				return true, false
 			}
 			d.mu.Lock()
 			d.files[ev.Name] = id
 			d.mu.Unlock()
-			return true
+			return true, false
 		}
 	}
 	if d.opts.Check != nil {
 		if err := d.opts.Check(ev.Path); err != nil {
-			_ = d.m.Record(hotswap.Event{Type: hotswap.EventRejected, Kind: l.Kind(), Source: ev.Path, Err: err})
-			return true
+			if !quiet {
+				_ = d.m.Record(hotswap.Event{Type: hotswap.EventRejected, Kind: l.Kind(), Source: ev.Path, Err: err})
+			}
+			return true, true
 		}
 	}
 	p, err := d.load(l, ev.Path)
@@ -453,14 +501,14 @@ func (d *Dir) apply(ev watcher.Event, after <-chan struct{}) bool {
 		if err == nil {
 			d.release(p)
 		}
-		return d.ctx.Err() != nil
+		return d.ctx.Err() != nil, false
 	}
 	if err != nil {
 		if d.ctx.Err() == nil && !errors.Is(err, ErrLoadAbandoned) { // an abandoned load was reported
 			_ = d.m.Record(hotswap.Event{Type: hotswap.EventRejected, Kind: l.Kind(), Source: ev.Path,
 				Err: fmt.Errorf("load: %w", err)})
 		}
-		return true
+		return true, false
 	}
 	if p.Source == "" {
 		p.Source = ev.Path
@@ -471,7 +519,7 @@ func (d *Dir) apply(ev watcher.Event, after <-chan struct{}) bool {
 		case <-after:
 		case <-d.ctx.Done():
 			d.release(p)
-			return true
+			return true, false
 		}
 	}
 	ctx, cancel := context.WithTimeout(d.ctx, d.opts.LoadTimeout)
@@ -483,7 +531,7 @@ func (d *Dir) apply(ev watcher.Event, after <-chan struct{}) bool {
 		// Same content as what is applied (the file was re-saved or the
 		// directory rescanned): nothing to do but release the new load.
 		d.release(p)
-		return true
+		return true, false
 	}
 	if old != "" && !applied(d.m, old) {
 		// The previous version was reverted meanwhile (by an operator or a
@@ -501,12 +549,12 @@ func (d *Dir) apply(ev watcher.Event, after <-chan struct{}) bool {
 		// Apply recorded the rejection with its reason; the previous
 		// version keeps serving. Release what the refused load holds.
 		d.release(p)
-		return true
+		return true, false
 	}
 	d.mu.Lock()
 	d.files[ev.Name] = p.ID
 	d.mu.Unlock()
-	return true
+	return true, false
 }
 
 // load runs l.Load within the bounds: it waits for one of Parallel tokens,
