@@ -3,10 +3,10 @@ package hotswap
 import (
 	"context"
 	"fmt"
-	"reflect"
-	"runtime"
 	"runtime/debug"
 	"time"
+
+	"github.com/hotpatch-go/hotpatch/internal/hookframe"
 )
 
 // User code (Validate and Retire hooks, the logger's handler) runs inside one
@@ -28,37 +28,17 @@ const (
 )
 
 var (
-	lockedEntry   = reflect.ValueOf(runLocked).Pointer()
-	unlockedEntry = reflect.ValueOf(runUnlocked).Pointer()
+	lockedEntry   = hookframe.Entry(runLocked)
+	unlockedEntry = hookframe.Entry(runUnlocked)
 )
 
 // callerFrames reports the runner frames on the calling goroutine's stack.
 // It walks the whole stack, so it is kept off hot paths: only a call that
 // would wait on the change lock, and Close, use it.
 func callerFrames() userFrame {
-	pcs := make([]uintptr, 64)
-	var n int
-	for {
-		n = runtime.Callers(2, pcs)
-		if n < len(pcs) {
-			break
-		}
-		pcs = make([]uintptr, 2*len(pcs))
-	}
-	var found userFrame
-	for _, pc := range pcs[:n] {
-		f := runtime.FuncForPC(pc - 1)
-		if f == nil {
-			continue
-		}
-		switch f.Entry() {
-		case lockedEntry:
-			found |= inLocked
-		case unlockedEntry:
-			found |= inUnlocked
-		}
-	}
-	return found
+	// The bits of Which follow the order of the entries: inLocked,
+	// inUnlocked.
+	return userFrame(hookframe.Which(lockedEntry, unlockedEntry))
 }
 
 // runLocked runs a hook while the change lock is held. It must not be

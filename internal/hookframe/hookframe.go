@@ -18,7 +18,12 @@ func Entry(fn any) uintptr { return reflect.ValueOf(fn).Pointer() }
 // entry is on the calling goroutine's stack. It walks the whole stack:
 // keep it off hot paths. A goroutine that the function started does not
 // count.
-func OnStack(entry uintptr) bool {
+func OnStack(entry uintptr) bool { return Which(entry)&1 != 0 }
+
+// Which reports which of the functions whose entry addresses are given
+// (at most 64) have a frame on the calling goroutine's stack: bit i of
+// the result is set for entries[i]. One walk of the stack, as OnStack.
+func Which(entries ...uintptr) uint64 {
 	pcs := make([]uintptr, 64)
 	var n int
 	for {
@@ -28,10 +33,17 @@ func OnStack(entry uintptr) bool {
 		}
 		pcs = make([]uintptr, 2*len(pcs))
 	}
+	var found uint64
 	for _, pc := range pcs[:n] {
-		if f := runtime.FuncForPC(pc - 1); f != nil && f.Entry() == entry {
-			return true
+		f := runtime.FuncForPC(pc - 1)
+		if f == nil {
+			continue
+		}
+		for i, e := range entries[:min(len(entries), 64)] {
+			if f.Entry() == e {
+				found |= 1 << i
+			}
 		}
 	}
-	return false
+	return found
 }

@@ -3,6 +3,7 @@ package hookframe
 import "testing"
 
 //go:noinline
+//go:noinline
 func run(f func()) { f() }
 
 var runEntry = Entry(run)
@@ -24,5 +25,24 @@ func TestOnStack(t *testing.T) {
 	}
 	if other {
 		t.Error("a goroutine started inside run counts as inside it")
+	}
+}
+
+//go:noinline
+func run2(f func()) { f() }
+
+var run2Entry = Entry(run2)
+
+func TestWhich(t *testing.T) {
+	if got := Which(runEntry, run2Entry); got != 0 {
+		t.Errorf("Which outside both: %b", got)
+	}
+	var one, both uint64
+	run2(func() {
+		one = Which(runEntry, run2Entry)
+		run(func() { both = Which(runEntry, run2Entry) })
+	})
+	if one != 0b10 || both != 0b11 {
+		t.Errorf("Which inside run2: %b, want 10; inside both: %b, want 11", one, both)
 	}
 }
