@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/hotpatch-go/hotpatch/hotswap"
+	"github.com/hotpatch-go/hotpatch/internal/benchgreet"
 	"github.com/hotpatch-go/hotpatch/loader/script"
 	"github.com/hotpatch-go/hotpatch/registry"
 )
@@ -102,10 +103,10 @@ func newFixture() (fx *fixture, err error) {
 
 	reg := registry.New()
 	fx.add = registry.MustRegister(reg, "bench.Add", add)
-	fx.greetCompiled = registry.MustRegister(reg, "bench.GreetCompiled", compiledGreet)
+	fx.greetCompiled = registry.MustRegister(reg, "bench.GreetCompiled", benchgreet.Compiled)
 
 	sreg := registry.New()
-	fx.greetScript = registry.MustRegister(sreg, "example.Greet", compiledGreet)
+	fx.greetScript = registry.MustRegister(sreg, "example.Greet", benchgreet.Compiled)
 	if fx.scriptMgr, err = hotswap.New(sreg, hotswap.Options{}); err != nil {
 		return nil, fmt.Errorf("manager for the script call: %w", err)
 	}
@@ -123,7 +124,7 @@ func newFixture() (fx *fixture, err error) {
 	}
 	// Both must answer the same, or the comparison is of different work.
 	const in = "fr:ada lovelace"
-	if got, want := fx.greetScript.Load()(in), compiledGreet(in); got != want {
+	if got, want := fx.greetScript.Load()(in), benchgreet.Compiled(in); got != want {
 		return nil, fmt.Errorf("the script's Greet(%q) = %q, the compiled one %q: they must do the same work", in, got, want)
 	}
 
@@ -134,7 +135,7 @@ func newFixture() (fx *fixture, err error) {
 	}
 
 	lreg := registry.New()
-	registry.MustRegister(lreg, "example.Greet", compiledGreet)
+	registry.MustRegister(lreg, "example.Greet", benchgreet.Compiled)
 	if fx.loadMgr, err = hotswap.New(lreg, hotswap.Options{HistorySize: 1}); err != nil {
 		return nil, fmt.Errorf("manager for script apply: %w", err)
 	}
@@ -276,97 +277,10 @@ func newTempScript() (dir string, paths [2]string, err error) {
 	// Two files that differ by one blank line, so each apply is a new patch.
 	for i := range paths {
 		paths[i] = filepath.Join(dir, fmt.Sprintf("greet%d.go", i))
-		if err := os.WriteFile(paths[i], []byte(greetScript+strings.Repeat("\n", i)), 0o644); err != nil {
+		if err := os.WriteFile(paths[i], []byte(benchgreet.Script+strings.Repeat("\n", i)), 0o644); err != nil {
 			os.RemoveAll(dir)
 			return "", paths, fmt.Errorf("write the script: %w", err)
 		}
 	}
 	return dir, paths, nil
-}
-
-// greetScript is a 50-line script of the usual kind: imports, package
-// state, helpers and the slot's func; compiledGreet is the same, compiled.
-const greetScript = `package patch
-
-import (
-	"fmt"
-	"strconv"
-	"strings"
-)
-
-var greetings = map[string]string{
-	"en": "hello",
-	"fr": "bonjour",
-	"de": "hallo",
-	"es": "hola",
-}
-
-func capitalize(s string) string {
-	if s == "" {
-		return s
-	}
-	return strings.ToUpper(s[:1]) + s[1:]
-}
-
-func split(name string) (lang, who string) {
-	if i := strings.IndexByte(name, ':'); i > 0 {
-		return name[:i], name[i+1:]
-	}
-	return "en", name
-}
-
-func count(name string) string {
-	n := 0
-	for _, r := range name {
-		if r != ' ' {
-			n++
-		}
-	}
-	return strconv.Itoa(n)
-}
-
-//hotpatch:slot example.Greet
-func Greet(name string) string {
-	lang, who := split(name)
-	g, ok := greetings[lang]
-	if !ok {
-		g = greetings["en"]
-	}
-	return fmt.Sprintf("%s, %s (%s letters)", capitalize(g), capitalize(who), count(who))
-}
-`
-
-func compiledGreet(name string) string {
-	lang, who := greetSplit(name)
-	g, ok := greetings[lang]
-	if !ok {
-		g = greetings["en"]
-	}
-	return fmt.Sprintf("%s, %s (%s letters)", greetCapitalize(g), greetCapitalize(who), greetCount(who))
-}
-
-var greetings = map[string]string{"en": "hello", "fr": "bonjour", "de": "hallo", "es": "hola"}
-
-func greetCapitalize(s string) string {
-	if s == "" {
-		return s
-	}
-	return strings.ToUpper(s[:1]) + s[1:]
-}
-
-func greetSplit(name string) (lang, who string) {
-	if i := strings.IndexByte(name, ':'); i > 0 {
-		return name[:i], name[i+1:]
-	}
-	return "en", name
-}
-
-func greetCount(name string) string {
-	n := 0
-	for _, r := range name {
-		if r != ' ' {
-			n++
-		}
-	}
-	return strconv.Itoa(n)
 }

@@ -2,82 +2,27 @@ package script_test
 
 import (
 	"context"
-	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/hotpatch-go/hotpatch/hotswap"
+	"github.com/hotpatch-go/hotpatch/internal/benchgreet"
 	"github.com/hotpatch-go/hotpatch/loader/script"
 	"github.com/hotpatch-go/hotpatch/registry"
 )
-
-// benchScript is a 50-line script of the usual kind: a few imports,
-// package state, helpers and the slot's func.
-const benchScript = `package patch
-
-import (
-	"fmt"
-	"strconv"
-	"strings"
-	"time"
-)
-
-var greetings = map[string]string{
-	"en": "hello",
-	"fr": "bonjour",
-	"de": "hallo",
-	"es": "hola",
-}
-var started = time.Now()
-
-func capitalize(s string) string {
-	if s == "" {
-		return s
-	}
-	return strings.ToUpper(s[:1]) + s[1:]
-}
-
-func split(name string) (lang, who string) {
-	if i := strings.IndexByte(name, ':'); i > 0 {
-		return name[:i], name[i+1:]
-	}
-	return "en", name
-}
-
-func count(name string) string {
-	n := 0
-	for _, r := range name {
-		if r != ' ' {
-			n++
-		}
-	}
-	return strconv.Itoa(n)
-}
-
-//hotpatch:slot example.Greet
-func Greet(name string) string {
-	lang, who := split(name)
-	g, ok := greetings[lang]
-	if !ok {
-		g = greetings["en"]
-	}
-	return fmt.Sprintf("%s, %s (%s letters)", capitalize(g), capitalize(who), count(who))
-}
-`
 
 // BenchmarkScriptApply measures what a changed file costs before it serves:
 // read, parse, check, evaluate in a fresh interpreter, and swap in, each
 // version replacing the one before.
 func BenchmarkScriptApply(b *testing.B) {
-	if n := strings.Count(benchScript, "\n"); n != 50 {
+	if n := strings.Count(benchgreet.Script, "\n"); n != 50 {
 		b.Fatalf("the script has %d lines, want 50", n)
 	}
 	reg := registry.New()
-	registry.MustRegister(reg, "example.Greet", compiledGreet)
+	registry.MustRegister(reg, "example.Greet", benchgreet.Compiled)
 	m, err := hotswap.New(reg, hotswap.Options{HistorySize: 1})
 	if err != nil {
 		b.Fatal(err)
@@ -88,7 +33,7 @@ func BenchmarkScriptApply(b *testing.B) {
 	// Two files that differ by one comment, so each apply is a new patch.
 	paths := [2]string{filepath.Join(dir, "a.go"), filepath.Join(dir, "b.go")}
 	for i, p := range paths {
-		if err := os.WriteFile(p, []byte(benchScript+strings.Repeat("\n", i)), 0o644); err != nil {
+		if err := os.WriteFile(p, []byte(benchgreet.Script+strings.Repeat("\n", i)), 0o644); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -110,42 +55,6 @@ func BenchmarkScriptApply(b *testing.B) {
 	}
 }
 
-// compiledGreet is benchScript's Greet, compiled.
-func compiledGreet(name string) string {
-	lang, who := benchSplit(name)
-	g, ok := benchGreetings[lang]
-	if !ok {
-		g = benchGreetings["en"]
-	}
-	return fmt.Sprintf("%s, %s (%s letters)", benchCapitalize(g), benchCapitalize(who), benchCount(who))
-}
-
-var benchGreetings = map[string]string{"en": "hello", "fr": "bonjour", "de": "hallo", "es": "hola"}
-
-func benchCapitalize(s string) string {
-	if s == "" {
-		return s
-	}
-	return strings.ToUpper(s[:1]) + s[1:]
-}
-
-func benchSplit(name string) (lang, who string) {
-	if i := strings.IndexByte(name, ':'); i > 0 {
-		return name[:i], name[i+1:]
-	}
-	return "en", name
-}
-
-func benchCount(name string) string {
-	n := 0
-	for _, r := range name {
-		if r != ' ' {
-			n++
-		}
-	}
-	return strconv.Itoa(n)
-}
-
 func BenchmarkScriptCall(b *testing.B) { benchScriptCall(b, script.Options{}) }
 
 // BenchmarkScriptCallTimeout is BenchmarkScriptCall with Options.CallTimeout
@@ -156,14 +65,14 @@ func BenchmarkScriptCallTimeout(b *testing.B) {
 
 func benchScriptCall(b *testing.B, opts script.Options) {
 	reg := registry.New()
-	greet := registry.MustRegister(reg, "example.Greet", compiledGreet)
+	greet := registry.MustRegister(reg, "example.Greet", benchgreet.Compiled)
 	m, err := hotswap.New(reg, hotswap.Options{})
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer m.Close(context.Background())
 	path := filepath.Join(b.TempDir(), "greet.go")
-	if err := os.WriteFile(path, []byte(benchScript), 0o644); err != nil {
+	if err := os.WriteFile(path, []byte(benchgreet.Script), 0o644); err != nil {
 		b.Fatal(err)
 	}
 	p, err := script.New(opts).Load(context.Background(), m, path)
@@ -178,7 +87,7 @@ func benchScriptCall(b *testing.B, opts script.Options) {
 
 func BenchmarkCompiledCall(b *testing.B) {
 	reg := registry.New()
-	benchCall(b, registry.MustRegister(reg, "example.Greet", compiledGreet))
+	benchCall(b, registry.MustRegister(reg, "example.Greet", benchgreet.Compiled))
 }
 
 func benchCall(b *testing.B, greet *registry.Func[func(string) string]) {
