@@ -265,7 +265,8 @@ func killBuilds(dir string, spare int) {
 	}
 	// SIGKILL takes effect when the process next runs: wait for that,
 	// so that none is left when the caller goes on.
-	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+	deadline := time.Now().Add(5 * time.Second)
+	for ; time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
 		live := 0
 		for pid := range frozen {
 			b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
@@ -274,7 +275,19 @@ func killBuilds(dir string, spare int) {
 			}
 		}
 		if live == 0 {
-			return
+			break
+		}
+	}
+	// A go command that SIGSTOP reached in the middle of a fork has a
+	// child the scans above did not see (re-parented once the command
+	// died): it is in the group the command leads (see goWithTmp), as
+	// are its own children. Empty those groups.
+	for g := range groups {
+		for ; time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+			if len(groupPIDs(g)) == 0 {
+				break
+			}
+			_ = syscall.Kill(-g, syscall.SIGKILL)
 		}
 	}
 }
