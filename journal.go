@@ -2,6 +2,7 @@ package hotpatch
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"path/filepath"
 
@@ -44,7 +45,16 @@ func (rt *Runtime) openJournal(ctx context.Context, wo *patchdir.Options) (*jour
 	if jo.PatchDir == "" {
 		jo.PatchDir = rt.opts.Dir
 	}
+	restarted := rt.up != nil && rt.up.HasParent()
+	if restarted {
+		// A restart must not drop a patch the old process serves: fail
+		// it instead, and the old process keeps serving.
+		jo.RequireReplay = true
+	}
 	j, err := journal.Open(ctx, rt.mgr, dir, jo)
+	if errors.Is(err, journal.ErrReplay) && restarted {
+		return nil, fmt.Errorf("hotpatch: state directory: %w; this process does not take over: the old process, which serves the patch, keeps serving; revert the patch there (hotpatch revert, or Manager.Revert) before the next restart, or fix what refused it", err)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("hotpatch: state directory: %w", err)
 	}

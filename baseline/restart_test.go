@@ -7,6 +7,8 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -218,5 +220,53 @@ func TestHandOverStopsAccepting(t *testing.T) {
 		t.Errorf("request in flight across the hand-over: %q, want the old process's answer", body)
 	}
 	tr.waitExit(old)
+	tr.stop()
+}
+
+// TestRestartKeepsPatchesOrFails: a restart of the example whose new
+// process cannot apply again a patch the old one serves (its kept copy
+// in the state directory was damaged) fails, saying which patch and
+// why, and the old process keeps serving it: a restart never drops a
+// fix silently.
+func TestRestartKeepsPatchesOrFails(t *testing.T) {
+	patches := t.TempDir()
+	tr := launch(t, bins.example[0], true, func(string) []string {
+		return []string{"-addr", "127.0.0.1:0", "-patches", patches}
+	})
+	f := tr.waitFor("msg=serving")
+	tr.cur = field(t, f, "pid")
+	tr.tcp = fieldStr(f, "addr")
+	src := "package patch\n\n//hotpatch:slot example.Greet\nfunc Greet(name string) string { return \"patched, \" + name }\n"
+	if err := os.WriteFile(filepath.Join(patches, "greet.go"), []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tr.waitFor("hotswap: applied")
+	if body, err := tr.get("/greet?name=x"); err != nil || body != "patched, x" {
+		t.Fatalf("GET /greet after the patch: %q, %v", body, err)
+	}
+	var copies []string
+	for deadline := time.Now().Add(hang); len(copies) == 0; time.Sleep(10 * time.Millisecond) { // the journal keeps it just after the apply
+		if time.Now().After(deadline) {
+			t.Fatalf("no kept copy of greet.go in %s.state within %s", patches, hang)
+		}
+		copies, _ = filepath.Glob(filepath.Join(patches+".state", "blobs", "*", "greet.go"))
+	}
+	if err := os.WriteFile(copies[0], []byte("damaged"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	old := tr.cur
+	if err := syscall.Kill(old, syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	l := tr.waitFor("baseline: restart failed")
+	if !strings.Contains(l, "could not be applied again") || !strings.Contains(l, "greet.go") {
+		t.Errorf("the failed restart does not say which patch and why: %s", l)
+	}
+	if body, err := tr.get("/greet?name=x"); err != nil || body != "patched, x" {
+		t.Errorf("GET /greet after the failed restart: %q, %v; want the patch, served by the old process", body, err)
+	}
+	if err := syscall.Kill(old, 0); err != nil {
+		t.Errorf("the old process %d after the failed restart: %v", old, err)
+	}
 	tr.stop()
 }

@@ -97,7 +97,12 @@
 // that was removed while the server was down is not applied again, and
 // one whose file changed is left to the watch, which applies the new
 // content. A patch handed over in code has no copy: it is reported (a
-// rejection that says so) for the application to apply again.
+// rejection that says so) for the application to apply again. A patch
+// with a copy that cannot be applied again is reported and left out of
+// the record, or, with [Options] RequireReplay (set by the root package
+// in a process a baseline step started), fails Open with [ErrReplay] and
+// leaves the record as it was, so that the step fails rather than drop
+// the patch.
 //
 // # A new baseline
 //

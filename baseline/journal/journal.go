@@ -67,6 +67,9 @@ var (
 	// has opened the same state directory: the journal no longer writes
 	// it (see [Open]).
 	ErrTakenOver = errors.New("journal: another process took over the state directory")
+	// ErrReplay is wrapped by the error of an [Open] with
+	// Options.RequireReplay when a patch could not be applied again.
+	ErrReplay = errors.New("journal: a patch of the record could not be applied again")
 	// ErrOwnGoroutine is returned by [Journal.Sync] called from the
 	// journal's own goroutine: from the manager's logger, while the
 	// journal logs through it. That goroutine writes the record itself
@@ -86,8 +89,19 @@ type Options struct {
 	Identity string
 	// LoadTimeout bounds the load and apply of each patch re-applied at
 	// Open; zero means DefaultLoadTimeout. A load that runs out of it is
-	// tried once more; a patch that fails again is left out of the record.
+	// tried once more; a patch that fails again is left out of the record
+	// (or fails Open, with RequireReplay).
 	LoadTimeout time.Duration
+	// RequireReplay makes Open fail, with an error wrapping [ErrReplay],
+	// when a patch of the record that has a kept copy cannot be applied
+	// again (the copy unreadable, the load or the apply refused, out of
+	// time twice), leaving the record as it was, instead of reporting it
+	// and going on without it. A process started by a baseline step sets
+	// it (the root package's Runtime.Start does): its start-up then fails,
+	// so the restart does, and the old process, which serves the patch,
+	// keeps serving, rather than a restart silently dropping a fix. The
+	// patches applied before the failure stay applied in the manager.
+	RequireReplay bool
 	// MaxPatchSize is the largest patch file kept for a restart; zero
 	// means DefaultMaxPatchSize. A larger one is reported (EventError)
 	// and is not re-applied after a restart.
@@ -228,9 +242,14 @@ func open(ctx context.Context, m *hotswap.Manager, dir string, opts Options, buf
 	// the re-applies on, no change is missed.
 	j.events, j.unsubscribe = m.Subscribe(buffer)
 	apply, gone, prev := j.plan(st)
-	if err := j.replay(ctx, apply, prev != ""); err != nil {
-		// Cut short (a signal during start-up): a record rebuilt from
-		// the stack now would lose the patches not applied yet.
+	failed, err := j.replay(ctx, apply, prev != "")
+	if err == nil && opts.RequireReplay && len(failed) > 0 {
+		err = fmt.Errorf("%w: %w; the record is kept as it was", ErrReplay, errors.Join(failed...))
+	}
+	if err != nil {
+		// Cut short (a signal during start-up), or a patch missing
+		// where one is required: a record rebuilt from the stack now
+		// would lose the patches not applied.
 		j.unsubscribe()
 		j.release()
 		return nil, fmt.Errorf("journal: %s: applying the patches again: %w", dir, err)
@@ -427,9 +446,10 @@ func (j *Journal) plan(st *state) (apply, gone []entry, prev string) {
 }
 
 // replay applies the entries again, in order; carried says they come
-// from the previous baseline (Options.CarryForward). It stops with ctx's
-// error at the first that fails once ctx ended.
-func (j *Journal) replay(ctx context.Context, apply []entry, carried bool) error {
+// from the previous baseline (Options.CarryForward). It returns why each
+// patch with a kept copy failed, and stops with ctx's error at the first
+// that fails once ctx ended.
+func (j *Journal) replay(ctx context.Context, apply []entry, carried bool) (failed []error, err error) {
 	how := "again after a restart"
 	if carried {
 		how = "carried forward to the new baseline"
@@ -448,6 +468,7 @@ func (j *Journal) replay(ctx context.Context, apply []entry, carried bool) error
 		}
 		err := j.replayOne(ctx, e)
 		var refused *applyError
+		var noCopy *noCopyError
 		if err != nil && ctx.Err() == nil && !errors.As(err, &refused) && errors.Is(err, context.DeadlineExceeded) {
 			// The load ran out of Options.LoadTimeout, as it may while
 			// a restart loads the machine: once more, before the patch
@@ -456,7 +477,7 @@ func (j *Journal) replay(ctx context.Context, apply []entry, carried bool) error
 			err = j.replayOne(ctx, e)
 		}
 		if err != nil && ctx.Err() != nil {
-			return ctx.Err()
+			return failed, ctx.Err()
 		}
 		switch {
 		case errors.As(err, &refused):
@@ -466,8 +487,11 @@ func (j *Journal) replay(ctx context.Context, apply []entry, carried bool) error
 			_ = j.m.Record(hotswap.Event{Type: hotswap.EventRejected, PatchID: e.ID, Kind: e.Kind, Source: e.Source,
 				Err: fmt.Errorf("journal: apply patch %q %s: %w", e.ID, how, err)})
 		}
+		if err != nil && !errors.As(err, &noCopy) {
+			failed = append(failed, fmt.Errorf("patch %q (%s, from %s) %s: %w", e.ID, e.Kind, e.Source, how, err))
+		}
 	}
-	return nil
+	return failed, nil
 }
 
 // leftToDir says why e, from a file of the patch directory, is left to
@@ -495,6 +519,14 @@ func sameDir(a, b string) bool {
 	return filepath.Clean(a) == filepath.Clean(b)
 }
 
+// noCopyError says that a patch has no kept copy to apply again from:
+// it is the application's, or the patch directory's, to apply again.
+type noCopyError struct{}
+
+func (*noCopyError) Error() string {
+	return "no copy of its code was kept (a patch handed over in code must be applied again by the application; a file that changed before it could be copied is applied again from the patch directory, if it is there)"
+}
+
 // applyError is a refusal of the manager's Apply, which records its
 // own rejection event.
 type applyError struct{ err error }
@@ -504,7 +536,7 @@ func (e *applyError) Unwrap() error { return e.err }
 
 func (j *Journal) replayOne(ctx context.Context, e entry) error {
 	if e.SHA256 == "" {
-		return errors.New("no copy of its code was kept (a patch handed over in code must be applied again by the application; a file that changed before it could be copied is applied again from the patch directory, if it is there)")
+		return &noCopyError{}
 	}
 	path := j.blobPath(e)
 	data, _, err := patchfile.ReadFile(path, j.opts.MaxPatchSize)
