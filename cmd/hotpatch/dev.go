@@ -973,12 +973,13 @@ func (l *devLoop) guard(ctx context.Context, fn func(context.Context) error) err
 	bctx, hardStop := context.WithCancel(context.WithoutCancel(ctx))
 	defer hardStop()
 	built := make(chan struct{})
-	defer close(built)
-	spare := -1 // the server's process group: it is stopped with SIGTERM
+	stopped := make(chan struct{}) // the stopping goroutine is done
+	spare := -1                    // the server's process group: it is stopped with SIGTERM
 	if l.srv != nil {
 		spare = l.srv.pgid
 	}
 	go func() {
+		defer close(stopped)
 		select {
 		case <-built:
 			return
@@ -991,6 +992,9 @@ func (l *devLoop) guard(ctx context.Context, fn func(context.Context) error) err
 			killBuilds(l.tmp, spare)
 			select {
 			case <-built:
+				// The go command is gone: once more for what it
+				// started last, then the caller goes on.
+				killBuilds(l.tmp, spare)
 				return
 			case <-deadline:
 				hardStop()
@@ -999,7 +1003,12 @@ func (l *devLoop) guard(ctx context.Context, fn func(context.Context) error) err
 			}
 		}
 	}()
-	return fn(bctx)
+	err := fn(bctx)
+	close(built)
+	// The go command may end (killed) while killBuilds still stops its
+	// tools: wait, so that none is running when Ctrl-C returns.
+	<-stopped
+	return err
 }
 
 // inBuild is files without the .go files the build leaves out for their
