@@ -64,6 +64,10 @@ func (s *Server) pushBody(w http.ResponseWriter, r *http.Request) (int, api.Push
 	mgr := s.tgt.Manager
 	p, err := mgr.Load(r.Context(), s.tgt.Bundles, path)
 	if err != nil {
+		// As for a bundle dropped into the patch directory: a refusal
+		// before Apply is a rejected event (metrics, debug page, event
+		// stream), not only an audit record. Apply records its own.
+		_ = mgr.Record(hotswap.Event{Type: hotswap.EventRejected, Kind: s.tgt.Bundles.Kind(), Source: path, Err: fmt.Errorf("push: %w", err)})
 		if errors.Is(err, bundle.ErrReplay) {
 			return http.StatusConflict, res, fmt.Errorf("push: %w", err)
 		}
