@@ -92,7 +92,7 @@ func (s *Server) pushBody(w http.ResponseWriter, r *http.Request) (int, api.Push
 	}
 	applied = true
 	res.Generation = a.Generation
-	if err := s.tgt.Journal.Sync(r.Context()); err != nil {
+	if err := s.tgt.Journal.SyncTo(r.Context(), a.Generation); err != nil {
 		return http.StatusInternalServerError, res, fmt.Errorf("push: %s is applied but the journal did not record it, so a restart would lose it: %w", p.ID, err)
 	}
 	return 0, res, nil

@@ -1,0 +1,73 @@
+package admin_test
+
+import (
+	"context"
+	"crypto/ed25519"
+	"errors"
+	"path/filepath"
+	"testing"
+
+	"github.com/hotpatch-go/hotpatch/admin"
+	"github.com/hotpatch-go/hotpatch/admin/api"
+	"github.com/hotpatch-go/hotpatch/bundle"
+	"github.com/hotpatch-go/hotpatch/bundle/bundleloader"
+	"github.com/hotpatch-go/hotpatch/hotswap"
+	scriptloader "github.com/hotpatch-go/hotpatch/loader/script"
+	"github.com/hotpatch-go/hotpatch/registry"
+)
+
+// takenOverJournal is a journal that wrote the changes up to written
+// before another process took it over: Sync, which waits for every
+// change, fails; SyncTo succeeds for what was written.
+type takenOverJournal struct {
+	dir     string
+	written uint64
+}
+
+var errTakenOver = errors.New("journal: another process took over the state directory")
+
+func (j *takenOverJournal) Dir() string                { return j.dir }
+func (j *takenOverJournal) Identity() string           { return "test" }
+func (j *takenOverJournal) Sync(context.Context) error { return errTakenOver }
+func (j *takenOverJournal) SyncTo(_ context.Context, gen uint64) error {
+	if gen <= j.written {
+		return nil
+	}
+	return errTakenOver
+}
+
+// TestPushAnswersForItsOwnPatch: a push answers whether its own patch is
+// on record, not whether every change of the manager is: a push written
+// before a baseline step's new process took the journal over (which then
+// applies it again) was answered 500 "will not be applied again after a
+// restart" because a push after it could not be written.
+func TestPushAnswersForItsOwnPatch(t *testing.T) {
+	t.Parallel()
+	reg := registry.New()
+	registry.MustRegister(reg, "example.Greet", func(n string) string { return "hello " + n })
+	m, err := hotswap.New(reg, hotswap.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = m.Close(context.Background()) })
+	bl := bundleloader.New(bundle.Policy{Trusted: []ed25519.PublicKey{key.Public().(ed25519.PublicKey)}, RequireSigned: true},
+		bundleloader.Options{}, scriptloader.New(scriptloader.Options{}))
+	if err := m.Attach(bl); err != nil {
+		t.Fatal(err)
+	}
+	d := shortDir(t)
+	j := &takenOverJournal{dir: filepath.Join(d, "state"), written: 1}
+	srv, err := admin.Start(admin.Target{Manager: m, Bundles: bl, Journal: j}, admin.Options{Socket: filepath.Join(d, "s")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = srv.Close(context.Background()) })
+	c := unixClient(filepath.Join(d, "s"))
+	var res api.PushResult
+	if code, msg := call(t, c, "http://admin", "POST", api.PathPush, script(t, "a", 1, "a", key), &res); code != 200 || res.Generation != 1 {
+		t.Errorf("push written before the take-over: %d %q (generation %d), want 200", code, msg, res.Generation)
+	}
+	if code, _ := call(t, c, "http://admin", "POST", api.PathPush, script(t, "b", 1, "b", key), nil); code != 500 {
+		t.Errorf("push applied after the take-over: %d, want 500", code)
+	}
+}
