@@ -3,12 +3,14 @@ package admin_test
 import (
 	"context"
 	"crypto/ed25519"
-	"errors"
+	"fmt"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/hotpatch-go/hotpatch/admin"
 	"github.com/hotpatch-go/hotpatch/admin/api"
+	"github.com/hotpatch-go/hotpatch/baseline/journal"
 	"github.com/hotpatch-go/hotpatch/bundle"
 	"github.com/hotpatch-go/hotpatch/bundle/bundleloader"
 	"github.com/hotpatch-go/hotpatch/hotswap"
@@ -24,7 +26,7 @@ type takenOverJournal struct {
 	written uint64
 }
 
-var errTakenOver = errors.New("journal: another process took over the state directory")
+var errTakenOver = fmt.Errorf("%w: by process 42", journal.ErrTakenOver)
 
 func (j *takenOverJournal) Dir() string                { return j.dir }
 func (j *takenOverJournal) Identity() string           { return "test" }
@@ -40,11 +42,13 @@ func (j *takenOverJournal) SyncTo(_ context.Context, gen uint64) error {
 // on record, not whether every change of the manager is: a push written
 // before a baseline step's new process took the journal over (which then
 // applies it again) was answered 500 "will not be applied again after a
-// restart" because a push after it could not be written.
+// restart" because a push after it could not be written. One applied
+// after the take-over is refused (409) and reverted: it stayed applied in
+// the old process, which served it until the hand-over, after a 500.
 func TestPushAnswersForItsOwnPatch(t *testing.T) {
 	t.Parallel()
 	reg := registry.New()
-	registry.MustRegister(reg, "example.Greet", func(n string) string { return "hello " + n })
+	greet := registry.MustRegister(reg, "example.Greet", func(n string) string { return "hello " + n })
 	m, err := hotswap.New(reg, hotswap.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -67,7 +71,15 @@ func TestPushAnswersForItsOwnPatch(t *testing.T) {
 	if code, msg := call(t, c, "http://admin", "POST", api.PathPush, script(t, "a", 1, "a", key), &res); code != 200 || res.Generation != 1 {
 		t.Errorf("push written before the take-over: %d %q (generation %d), want 200", code, msg, res.Generation)
 	}
-	if code, _ := call(t, c, "http://admin", "POST", api.PathPush, script(t, "b", 1, "b", key), nil); code != 500 {
-		t.Errorf("push applied after the take-over: %d, want 500", code)
+	// Applied after the take-over: the new process will serve without
+	// it, so it is refused, and reverted here too.
+	if code, msg := call(t, c, "http://admin", "POST", api.PathPush, script(t, "b", 1, "b", key), nil); code != 409 || !strings.Contains(msg, "baseline step is under way") {
+		t.Errorf("push applied after the take-over: %d %q, want 409 saying a baseline step is under way", code, msg)
+	}
+	if st := m.Status(); len(st.Stack) != 1 || st.Stack[0].ID != "a@1" {
+		t.Errorf("stack after the refused push: %+v, want a@1 alone", st.Stack)
+	}
+	if got := greet.Load()("x"); got != "a x" {
+		t.Errorf("serving %q after the refused push, want %q", got, "a x")
 	}
 }
