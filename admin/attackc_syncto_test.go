@@ -24,18 +24,19 @@ import (
 type takenOverJournal struct {
 	dir     string
 	written uint64
+	err     error // what Sync and SyncTo past written return
 }
 
 var errTakenOver = fmt.Errorf("%w: by process 42", journal.ErrTakenOver)
 
 func (j *takenOverJournal) Dir() string                { return j.dir }
 func (j *takenOverJournal) Identity() string           { return "test" }
-func (j *takenOverJournal) Sync(context.Context) error { return errTakenOver }
+func (j *takenOverJournal) Sync(context.Context) error { return j.err }
 func (j *takenOverJournal) SyncTo(_ context.Context, gen uint64) error {
 	if gen <= j.written {
 		return nil
 	}
-	return errTakenOver
+	return j.err
 }
 
 // TestPushAnswersForItsOwnPatch: a push answers whether its own patch is
@@ -43,8 +44,9 @@ func (j *takenOverJournal) SyncTo(_ context.Context, gen uint64) error {
 // before a baseline step's new process took the journal over (which then
 // applies it again) was answered 500 "will not be applied again after a
 // restart" because a push after it could not be written. One applied
-// after the take-over is refused (409) and reverted: it stayed applied in
-// the old process, which served it until the hand-over, after a 500.
+// after the take-over, or after the hand-over closed the journal, is
+// refused (409) and reverted: it stayed applied in the old process, which
+// served it until the hand-over, after a 500.
 func TestPushAnswersForItsOwnPatch(t *testing.T) {
 	t.Parallel()
 	reg := registry.New()
@@ -60,7 +62,7 @@ func TestPushAnswersForItsOwnPatch(t *testing.T) {
 		t.Fatal(err)
 	}
 	d := shortDir(t)
-	j := &takenOverJournal{dir: filepath.Join(d, "state"), written: 1}
+	j := &takenOverJournal{dir: filepath.Join(d, "state"), written: 1, err: errTakenOver}
 	srv, err := admin.Start(admin.Target{Manager: m, Bundles: bl, Journal: j}, admin.Options{Socket: filepath.Join(d, "s")})
 	if err != nil {
 		t.Fatal(err)
@@ -76,10 +78,14 @@ func TestPushAnswersForItsOwnPatch(t *testing.T) {
 	if code, msg := call(t, c, "http://admin", "POST", api.PathPush, script(t, "b", 1, "b", key), nil); code != 409 || !strings.Contains(msg, "baseline step is under way") {
 		t.Errorf("push applied after the take-over: %d %q, want 409 saying a baseline step is under way", code, msg)
 	}
+	j.err = journal.ErrClosed // the hand-over closed it
+	if code, msg := call(t, c, "http://admin", "POST", api.PathPush, script(t, "c", 1, "c", key), nil); code != 409 || !strings.Contains(msg, "baseline step is under way") {
+		t.Errorf("push applied after the hand-over: %d %q, want 409 saying a baseline step is under way", code, msg)
+	}
 	if st := m.Status(); len(st.Stack) != 1 || st.Stack[0].ID != "a@1" {
-		t.Errorf("stack after the refused push: %+v, want a@1 alone", st.Stack)
+		t.Errorf("stack after the refused pushes: %+v, want a@1 alone", st.Stack)
 	}
 	if got := greet.Load()("x"); got != "a x" {
-		t.Errorf("serving %q after the refused push, want %q", got, "a x")
+		t.Errorf("serving %q after the refused pushes, want %q", got, "a x")
 	}
 }

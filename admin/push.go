@@ -94,15 +94,16 @@ func (s *Server) pushBody(w http.ResponseWriter, r *http.Request) (int, api.Push
 	}
 	applied = true
 	res.Generation = a.Generation
-	if err := s.tgt.Journal.SyncTo(r.Context(), a.Generation); errors.Is(err, journal.ErrTakenOver) {
-		// A baseline step's new process took the state directory over: it
-		// serves in a moment, without this patch. A refused push changes
-		// nothing here either.
+	if err := s.tgt.Journal.SyncTo(r.Context(), a.Generation); errors.Is(err, journal.ErrTakenOver) || errors.Is(err, journal.ErrClosed) {
+		// A baseline step's new process took the state directory over (or
+		// this one handed over, or stops, and closed its journal): the
+		// process that serves next does so without this patch. A refused
+		// push changes nothing here either.
 		if rerr := mgr.Revert(context.WithoutCancel(r.Context()), p.ID); rerr != nil {
-			return http.StatusInternalServerError, res, fmt.Errorf("push: %s is applied in this process only, which a new process is replacing (a baseline step), and reverting it failed: %w (journal: %w)", p.ID, rerr, err)
+			return http.StatusInternalServerError, res, fmt.Errorf("push: %s is applied in this process only, which is being replaced or stopped, and reverting it failed: %w (journal: %w)", p.ID, rerr, err)
 		}
 		applied = false
-		return http.StatusConflict, res, fmt.Errorf("push: a baseline step is under way: another process took over the state directory, so %s is not kept (reverted here); push it again once the new process serves (hotpatch status shows its pid): %w", p.ID, err)
+		return http.StatusConflict, res, fmt.Errorf("push: a baseline step is under way (or this process stops): this process no longer records its patches, so %s is not kept (reverted here); push it again once the new process serves (hotpatch status shows its pid): %w", p.ID, err)
 	} else if err != nil {
 		return http.StatusInternalServerError, res, fmt.Errorf("push: %s is applied but the journal did not record it, so a restart would lose it: %w", p.ID, err)
 	}
