@@ -88,4 +88,10 @@ func TestPushAnswersForItsOwnPatch(t *testing.T) {
 	if got := greet.Load()("x"); got != "a x" {
 		t.Errorf("serving %q after the refused pushes, want %q", got, "a x")
 	}
+	// A revert in the same moment cannot be recorded: the next process
+	// applies the patch. Say so, as a conflict to try again, not a 500.
+	body := []byte(`{"id": "a@1"}`)
+	if code, msg := call(t, c, "http://admin", "POST", api.PathRevert, body, nil); code != 409 || !strings.Contains(msg, "revert it again once the new process serves") {
+		t.Errorf("revert after the hand-over: %d %q, want 409 saying to revert again", code, msg)
+	}
 }
