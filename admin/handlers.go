@@ -12,8 +12,8 @@ import (
 	"time"
 
 	"github.com/hotpatch-go/hotpatch/admin/api"
-	"github.com/hotpatch-go/hotpatch/baseline/journal"
 	"github.com/hotpatch-go/hotpatch/baseline"
+	"github.com/hotpatch-go/hotpatch/baseline/journal"
 	"github.com/hotpatch-go/hotpatch/hotswap"
 )
 
