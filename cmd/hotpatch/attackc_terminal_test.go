@@ -2,6 +2,9 @@ package main
 
 import (
 	"bytes"
+	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -48,5 +51,32 @@ func TestStatusEscapesHostileText(t *testing.T) {
 	what := eventWhat(api.Event{Err: "load: x\x1b]0;owned\x07.go: bad"})
 	if strings.ContainsAny(what, "\x1b\x07") {
 		t.Errorf("eventWhat = %q, with raw control bytes", what)
+	}
+}
+
+// TestBundleWarnsOfAProcessWithoutSlots: an executable that records no
+// slots (a stock go-plugin plugin, here this test binary) was bundled with
+// "0 slot(s)" and exit 0, and only the host said why it is useless.
+func TestBundleWarnsOfAProcessWithoutSlots(t *testing.T) {
+	t.Parallel()
+	self, err := os.Executable()
+	if err != nil {
+		t.Skip(err)
+	}
+	data, err := os.ReadFile(self)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	payload := filepath.Join(dir, "stock.proc")
+	if err := os.WriteFile(payload, data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	var stdout, stderr bytes.Buffer
+	if code := run(context.Background(), []string{"bundle", "--unsigned", "-o", filepath.Join(dir, "stock.hpatch"), payload}, &stdout, &stderr); code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr.String())
+	}
+	if !strings.Contains(stderr.String(), "lists no slots") || !strings.Contains(stdout.String(), "0 slot(s)") {
+		t.Errorf("stdout %q, stderr %q: want the bundle and a warning that it lists no slots", stdout.String(), stderr.String())
 	}
 }
