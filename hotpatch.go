@@ -64,7 +64,9 @@ type Options struct {
 	Symbols map[string]map[string]reflect.Value
 	// Bundles, if not nil, loads signed bundles (*.hpatch) under this
 	// policy; with RequireSigned they are the only patches the directory
-	// takes (bundle.go).
+	// takes (bundle.go). With a state directory and no Marks of its own,
+	// the replay marks are kept in the state directory ([MarksFile]), so
+	// an older bundle stays a replay after a restart.
 	Bundles *bundle.Policy
 	// Baseline, if set, enables the baseline step: a graceful restart into
 	// a new binary by listener hand-off (see [Runtime.Upgrader]). Its Events
@@ -120,6 +122,7 @@ func New(opts Options) (*Runtime, error) {
 	if err := checkBundlePolicy(opts.Bundles); err != nil {
 		return nil, err
 	}
+	opts = withStateMarks(opts)
 	log := opts.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)

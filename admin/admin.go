@@ -111,6 +111,9 @@ type Journal interface {
 	Dir() string
 	Identity() string
 	Sync(ctx context.Context) error
+	// SyncTo waits for the changes up to generation gen only: a push
+	// answers for its own patch, not for one pushed after it.
+	SyncTo(ctx context.Context, gen uint64) error
 }
 
 // Restarter is the part of a baseline step (package baseline) the server

@@ -13,6 +13,7 @@ import (
 
 	"github.com/hotpatch-go/hotpatch/admin/api"
 	"github.com/hotpatch-go/hotpatch/baseline"
+	"github.com/hotpatch-go/hotpatch/baseline/journal"
 	"github.com/hotpatch-go/hotpatch/hotswap"
 )
 
@@ -116,6 +117,11 @@ func convertEvents(evs []hotswap.Event) []api.Event {
 	return out
 }
 
+// errStepUnderWay: a change could not be recorded because a baseline
+// step's new process took the state directory over, or this process
+// handed over and closed its journal.
+var errStepUnderWay = errors.New("a baseline step is under way (or this process stops): this process no longer records its patches")
+
 func (s *Server) revert(w http.ResponseWriter, r *http.Request, who string) {
 	var req api.RevertRequest
 	s.bodyDeadline(w)
@@ -133,6 +139,8 @@ func (s *Server) revert(w http.ResponseWriter, r *http.Request, who string) {
 	switch {
 	case errors.Is(err, hotswap.ErrUnknownPatch):
 		writeError(w, http.StatusNotFound, err)
+	case errors.Is(err, errStepUnderWay):
+		writeError(w, http.StatusConflict, err)
 	case err != nil:
 		writeError(w, http.StatusInternalServerError, err)
 	default:
@@ -147,7 +155,9 @@ func (s *Server) revertPatch(ctx context.Context, id string) error {
 		return err
 	}
 	if j := s.tgt.Journal; j != nil {
-		if err := j.Sync(ctx); err != nil {
+		if err := j.Sync(ctx); errors.Is(err, journal.ErrTakenOver) || errors.Is(err, journal.ErrClosed) {
+			return fmt.Errorf("revert: %w: %s is reverted in this process only; the process that serves next applies it (its journal holds it): revert it again once the new process serves (hotpatch status shows its pid): %w", errStepUnderWay, id, err)
+		} else if err != nil {
 			return fmt.Errorf("revert: %s is reverted but the journal did not record it, so a restart would apply it again: %w", id, err)
 		}
 	}

@@ -1,6 +1,7 @@
 package admin
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -11,6 +12,7 @@ import (
 	"path/filepath"
 
 	"github.com/hotpatch-go/hotpatch/admin/api"
+	"github.com/hotpatch-go/hotpatch/baseline/journal"
 	"github.com/hotpatch-go/hotpatch/bundle"
 	"github.com/hotpatch-go/hotpatch/hotswap"
 	"github.com/hotpatch-go/hotpatch/internal/atomicfile"
@@ -64,6 +66,10 @@ func (s *Server) pushBody(w http.ResponseWriter, r *http.Request) (int, api.Push
 	mgr := s.tgt.Manager
 	p, err := mgr.Load(r.Context(), s.tgt.Bundles, path)
 	if err != nil {
+		// As for a bundle dropped into the patch directory: a refusal
+		// before Apply is a rejected event (metrics, debug page, event
+		// stream), not only an audit record. Apply records its own.
+		_ = mgr.Record(hotswap.Event{Type: hotswap.EventRejected, Kind: s.tgt.Bundles.Kind(), Source: path, Err: fmt.Errorf("push: %w", err)})
 		if errors.Is(err, bundle.ErrReplay) {
 			return http.StatusConflict, res, fmt.Errorf("push: %w", err)
 		}
@@ -88,7 +94,17 @@ func (s *Server) pushBody(w http.ResponseWriter, r *http.Request) (int, api.Push
 	}
 	applied = true
 	res.Generation = a.Generation
-	if err := s.tgt.Journal.Sync(r.Context()); err != nil {
+	if err := s.tgt.Journal.SyncTo(r.Context(), a.Generation); errors.Is(err, journal.ErrTakenOver) || errors.Is(err, journal.ErrClosed) {
+		// A baseline step's new process took the state directory over (or
+		// this one handed over, or stops, and closed its journal): the
+		// process that serves next does so without this patch. A refused
+		// push changes nothing here either.
+		if rerr := mgr.Revert(context.WithoutCancel(r.Context()), p.ID); rerr != nil {
+			return http.StatusInternalServerError, res, fmt.Errorf("push: %s is applied in this process only, which is being replaced or stopped, and reverting it failed: %w (journal: %w)", p.ID, rerr, err)
+		}
+		applied = false
+		return http.StatusConflict, res, fmt.Errorf("push: a baseline step is under way (or this process stops): this process no longer records its patches, so %s is not kept (reverted here); push it again once the new process serves (hotpatch status shows its pid): %w", p.ID, err)
+	} else if err != nil {
 		return http.StatusInternalServerError, res, fmt.Errorf("push: %s is applied but the journal did not record it, so a restart would lose it: %w", p.ID, err)
 	}
 	return 0, res, nil

@@ -9,9 +9,10 @@ import (
 // dirJournal is a Journal whose directory is dir.
 type dirJournal struct{ dir string }
 
-func (j dirJournal) Dir() string                    { return j.dir }
-func (j dirJournal) Sync(ctx context.Context) error { return nil }
-func (j dirJournal) Identity() string               { return "test" }
+func (j dirJournal) Dir() string                          { return j.dir }
+func (j dirJournal) Sync(ctx context.Context) error       { return nil }
+func (j dirJournal) SyncTo(context.Context, uint64) error { return nil }
+func (j dirJournal) Identity() string                     { return "test" }
 
 // TestStoreSharedByPushes: two pushes of the same bytes in flight share
 // the stored file; the one that fails first must not remove it under the

@@ -44,5 +44,6 @@
 // and is refused too; the same bundle again passes. The mark only rises,
 // also when a patch is reverted: to go back, sign the old payload as a new
 // version. [MemoryMarks] keeps the marks for the life of the process; a
-// store that keeps them across restarts implements [Marks].
+// store that keeps them across restarts implements [Marks] (the root
+// package hotpatch keeps them in its state directory).
 package bundle

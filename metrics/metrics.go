@@ -78,7 +78,8 @@ type Collector struct {
 //	commits_total{kind}                     patches whose probation ended clean
 //	rejections_total{kind,reason}           patches (or files) refused; reason: unknown_slot,
 //	                                        type_mismatch, baseline_changed, duplicate_id, vetoed,
-//	                                        closed, timeout, panic, invalid, error
+//	                                        closed, timeout, panic, invalid, signature,
+//	                                        expired, replay, error
 //	restarts_total{kind}                    restarts of what serves a patch (a process)
 //	events_total{type}                      every event, by type (open set, bounded)
 //	apply_duration_seconds{kind}            load (or Apply) start to applied ([hotswap.Event].Took)

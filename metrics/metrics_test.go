@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/common/model"
 	"go.uber.org/goleak"
 
+	"github.com/hotpatch-go/hotpatch/bundle"
 	"github.com/hotpatch-go/hotpatch/hotswap"
 	"github.com/hotpatch-go/hotpatch/loader"
 	"github.com/hotpatch-go/hotpatch/patchdir"
@@ -416,6 +417,15 @@ func TestReason(t *testing.T) {
 		{fmt.Errorf("3 failures; last: %w", &hotswap.PanicError{Value: "boom"}), ReasonPanic},
 		{&loader.Error{Pos: token.Position{Filename: "p.go", Line: 3}, Err: loader.ErrSyntax}, ReasonInvalid},
 		{hotswap.ErrEmptyPatch, ReasonInvalid},
+		{fmt.Errorf("push: %w: key 1234", bundle.ErrUntrusted), ReasonSignature},
+		{bundle.ErrUnsigned, ReasonSignature},
+		{bundle.ErrPayloadTampered, ReasonSignature},
+		{bundle.ErrManifestTampered, ReasonSignature},
+		{fmt.Errorf("load: %w", bundle.ErrExpired), ReasonExpired},
+		{fmt.Errorf("push: %w: greet version 1", bundle.ErrReplay), ReasonReplay},
+		{bundle.ErrWrongBaseline, ReasonBaselineChanged},
+		{fmt.Errorf("%w: truncated", bundle.ErrMalformed), ReasonInvalid},
+		{bundle.ErrWrongKind, ReasonInvalid},
 		{errors.New("<script>alert(1)</script> 500"), ReasonError},
 		{nil, ReasonError},
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 
+	"github.com/hotpatch-go/hotpatch/bundle"
 	"github.com/hotpatch-go/hotpatch/hotswap"
 	"github.com/hotpatch-go/hotpatch/loader"
 	"github.com/hotpatch-go/hotpatch/patchdir"
@@ -22,13 +23,17 @@ const (
 	ReasonClosed          = "closed"           // [hotswap.ErrClosed]
 	ReasonTimeout         = "timeout"          // a deadline, or a load abandoned past its timeout
 	ReasonPanic           = "panic"            // a [*hotswap.PanicError]
-	ReasonInvalid         = "invalid"          // a bad patch: no ID, no implementation, a bad source file
+	ReasonInvalid         = "invalid"          // a bad patch: no ID, no implementation, a bad source file, a malformed bundle
+	ReasonSignature       = "signature"        // a bundle unsigned, signed by an untrusted key, or altered after it was signed
+	ReasonExpired         = "expired"          // [bundle.ErrExpired]
+	ReasonReplay          = "replay"           // [bundle.ErrReplay]: older than a bundle of the same ID already applied
 	ReasonError           = "error"            // anything else
 )
 
 // reasons are the values of the reason label of rejections and rollbacks.
 var reasons = []string{ReasonUnknownSlot, ReasonTypeMismatch, ReasonBaselineChanged, ReasonDuplicateID,
-	ReasonVetoed, ReasonClosed, ReasonTimeout, ReasonPanic, ReasonInvalid, ReasonError}
+	ReasonVetoed, ReasonClosed, ReasonTimeout, ReasonPanic, ReasonInvalid, ReasonSignature, ReasonExpired,
+	ReasonReplay, ReasonError}
 
 // The values of the reason label of hotpatch_reverts_total.
 const (
@@ -48,7 +53,13 @@ func reason(err error) string {
 		return ReasonUnknownSlot
 	case errors.Is(err, hotswap.ErrTypeMismatch):
 		return ReasonTypeMismatch
-	case errors.Is(err, hotswap.ErrBaselineChanged):
+	case errors.Is(err, bundle.ErrUnsigned), errors.Is(err, bundle.ErrUntrusted), errors.Is(err, bundle.ErrTampered):
+		return ReasonSignature
+	case errors.Is(err, bundle.ErrExpired):
+		return ReasonExpired
+	case errors.Is(err, bundle.ErrReplay):
+		return ReasonReplay
+	case errors.Is(err, hotswap.ErrBaselineChanged), errors.Is(err, bundle.ErrWrongBaseline):
 		return ReasonBaselineChanged
 	case errors.Is(err, hotswap.ErrDuplicateID):
 		return ReasonDuplicateID
@@ -61,7 +72,9 @@ func reason(err error) string {
 	case errors.As(err, &pe):
 		return ReasonPanic
 	case errors.Is(err, hotswap.ErrNoID), errors.Is(err, hotswap.ErrEmptyPatch),
-		errors.Is(err, hotswap.ErrNilImpl), errors.As(err, &le):
+		errors.Is(err, hotswap.ErrNilImpl), errors.As(err, &le),
+		errors.Is(err, bundle.ErrNotBundle), errors.Is(err, bundle.ErrMalformed),
+		errors.Is(err, bundle.ErrTooLarge), errors.Is(err, bundle.ErrWrongKind):
 		return ReasonInvalid
 	}
 	return ReasonError

@@ -130,3 +130,43 @@ func TestAttackTwoServersRace(t *testing.T) {
 		t.Fatalf("restart applied %v, want the second server's stack %v", got, want)
 	}
 }
+
+// TestSyncToAnswersForItsOwnChange: a baseline step's new process takes
+// the journal over between the old process's write of a push and that
+// push's Sync, and a later push cannot be written. The earlier push is
+// in the record the new process applies again: SyncTo for its generation
+// succeeds (the admin API answered it 500, "will not be applied again
+// after a restart", and the new process then served it); the later one's
+// fails, as does Sync, which waits for every change.
+func TestSyncToAnswersForItsOwnChange(t *testing.T) {
+	t.Parallel()
+	state, src := stateDir(t), t.TempDir()
+	first := start(t, state, "exe:A", hotswap.KindScript, journal.Options{})
+	a := first.apply(t, writeFile(t, src, "a.txt", "A")) // written
+	genA := first.m.Generation()
+
+	second := start(t, state, "exe:A", hotswap.KindScript, journal.Options{})
+	if got := second.stack(); !slices.Equal(got, []string{a}) {
+		t.Fatalf("the process that took over applied %v, want [%s]", got, a)
+	}
+	l := first.m.Loaders()[0]
+	p, err := first.m.Load(context.Background(), l, writeFile(t, src, "c.txt", "C"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	applied, err := first.m.Apply(context.Background(), p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := first.j.SyncTo(ctx, genA); err != nil {
+		t.Errorf("SyncTo(%d) for the patch written before the take-over = %v, want nil", genA, err)
+	}
+	if err := first.j.SyncTo(ctx, applied.Generation); !errors.Is(err, journal.ErrTakenOver) {
+		t.Errorf("SyncTo(%d) for the patch applied after the take-over = %v, want %v", applied.Generation, err, journal.ErrTakenOver)
+	}
+	if err := first.j.Sync(ctx); !errors.Is(err, journal.ErrTakenOver) {
+		t.Errorf("Sync after the take-over = %v, want %v", err, journal.ErrTakenOver)
+	}
+}

@@ -134,6 +134,7 @@ type Journal struct {
 	known    map[string]entry // the entries re-applied at Open, by ID: their copies stay for this run
 	synced   uint64           // events up to this generation are in st
 	lastGen  uint64           // the generation of the last change event taken
+	onDisk   uint64           // the record on disk holds the changes up to this generation
 	dirty    bool             // st differs from the file
 	detached bool             // another process, alive, took the journal over
 	release  func()           // releases the lock that says this journal's owner is alive
@@ -143,7 +144,7 @@ type Journal struct {
 
 	events      <-chan hotswap.Event
 	unsubscribe func()
-	syncReq     chan chan error
+	syncReq     chan syncRequest
 	stop        chan struct{}
 	exited      chan struct{} // closed when follow returned
 	closeOnce   sync.Once
@@ -230,7 +231,7 @@ func open(ctx context.Context, m *hotswap.Manager, dir string, opts Options, buf
 		known:      make(map[string]entry),
 		warned:     make(map[string]bool),
 		uncopyable: make(map[string]bool),
-		syncReq:    make(chan chan error),
+		syncReq:    make(chan syncRequest),
 		stop:       make(chan struct{}),
 		exited:     make(chan struct{}),
 	}
@@ -346,6 +347,16 @@ func (j *Journal) inStack(id string) bool {
 // directory). An admin API, say, calls it after Apply to promise that
 // the patch survives a crash.
 func (j *Journal) Sync(ctx context.Context) error {
+	return j.SyncTo(ctx, j.m.Generation())
+}
+
+// SyncTo is [Journal.Sync] for the changes up to generation gen (an
+// Apply's [hotswap.Applied.Generation]): it succeeds once the record on
+// disk holds them, also when a later change could not be written. So a
+// push whose patch was written before a baseline step's new process took
+// the journal over (which then applies it again) is not reported lost
+// because a push that came after it was.
+func (j *Journal) SyncTo(ctx context.Context, gen uint64) error {
 	if hookframe.OnStack(followEntry) {
 		return ErrOwnGoroutine
 	}
@@ -356,7 +367,7 @@ func (j *Journal) Sync(ctx context.Context) error {
 	}
 	reply := make(chan error, 1)
 	select {
-	case j.syncReq <- reply:
+	case j.syncReq <- syncRequest{gen: gen, reply: reply}:
 	case <-j.exited:
 		return ErrClosed
 	case <-ctx.Done():
@@ -581,6 +592,13 @@ func (j *Journal) replayOne(ctx context.Context, e entry) error {
 //go:noinline
 func runFollow(j *Journal) { j.follow() }
 
+// syncRequest asks the follow goroutine to write the record; it answers
+// on reply.
+type syncRequest struct {
+	gen   uint64 // the changes up to it must be on disk
+	reply chan error
+}
+
 // followEntry is the entry address of runFollow.
 var followEntry = hookframe.Entry(runFollow)
 
@@ -595,12 +613,16 @@ func (j *Journal) follow() {
 				return
 			}
 			_ = j.flush()
-		case reply := <-j.syncReq:
+		case req := <-j.syncReq:
 			more := j.drain()
 			if j.m.Generation() > j.lastGen && more {
 				j.resync() // a change whose event this subscriber missed
 			}
-			reply <- j.flush()
+			err := j.flush()
+			if errors.Is(err, ErrTakenOver) && j.onDisk >= req.gen {
+				err = nil // what the caller waits for was written before
+			}
+			req.reply <- err
 			if !more {
 				return
 			}
@@ -874,6 +896,7 @@ func (j *Journal) blobPath(e entry) string {
 func (j *Journal) flush() error {
 	copyErr := j.copyMissing()
 	if !j.dirty {
+		j.onDisk = max(j.onDisk, j.lastGen)
 		return copyErr
 	}
 	unlock, err := lockDir(j.dir)
@@ -903,6 +926,7 @@ func (j *Journal) flush() error {
 		return err
 	}
 	j.dirty = false
+	j.onDisk = max(j.onDisk, j.lastGen)
 	j.collect()
 	return copyErr
 }

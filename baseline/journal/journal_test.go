@@ -477,10 +477,12 @@ func TestPatchDirectoryDoesNotApplyTwice(t *testing.T) {
 	// unapplied until they change.
 	s = start(t, state, "exe:B", hotswap.KindScript, journal.Options{})
 	w = watch(s)
+	// The watch may see c.txt empty first (os.WriteFile truncates, then
+	// writes) and apply that: wait for its content, not for a patch.
 	writeFile(t, dir, "c.txt", "C") // applies, after b.txt in name order
-	waitFor(t, func() bool { return len(s.stack()) == 1 })
-	if got := s.greet.Load()(); got != "C" {
-		t.Fatalf("greet serves %q; want C, with b.txt superseded", got)
+	waitFor(t, func() bool { return s.greet.Load()() == "C" })
+	if got := s.stack(); len(got) != 1 {
+		t.Fatalf("stack %v; want c.txt alone, with b.txt superseded", got)
 	}
 	writeFile(t, dir, "b.txt", "B, edited")
 	waitFor(t, func() bool { return len(s.stack()) == 2 && s.greet.Load()() == "B, edited" })

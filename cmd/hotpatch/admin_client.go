@@ -181,6 +181,7 @@ func (c *client) open(ctx context.Context, method, path string, body io.Reader) 
 	if json.Unmarshal(data, &e) == nil && e.Error != "" {
 		msg = e.Error
 	}
+	msg = text(msg)
 	if resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden {
 		return nil, fmt.Errorf("%w: %s (%d)", errUnreachable, msg, resp.StatusCode)
 	}

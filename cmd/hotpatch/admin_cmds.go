@@ -50,14 +50,14 @@ stack, bottom first, with each patch's probation.` + remoteHelp,
 func printStatus(w io.Writer, st api.Status) {
 	fmt.Fprintf(w, "pid          %d\n", st.PID)
 	fmt.Fprintf(w, "generation   %d\n", st.Generation)
-	fmt.Fprintf(w, "fingerprint  %s\n", orDash(st.Baseline.Fingerprint))
-	fmt.Fprintf(w, "baseline     %s\n", orDash(st.Baseline.Identity))
-	fmt.Fprintf(w, "state dir    %s\n", orDash(st.Baseline.StateDir))
+	fmt.Fprintf(w, "fingerprint  %s\n", cell(orDash(st.Baseline.Fingerprint)))
+	fmt.Fprintf(w, "baseline     %s\n", cell(orDash(st.Baseline.Identity)))
+	fmt.Fprintf(w, "state dir    %s\n", cell(orDash(st.Baseline.StateDir)))
 	fmt.Fprintf(w, "restart      %s\n", map[bool]string{true: "on", false: "off"}[st.Restart])
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "\nSLOT\tTYPE\tSERVED BY\tKIND\tGEN\tFAILURES")
 	for _, s := range st.Slots {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\n", s.Name, s.Type, orDefault(s.PatchID, "baseline"), orDash(s.Kind), s.Generation, s.Failures)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\n", cell(s.Name), cell(s.Type), cell(orDefault(s.PatchID, "baseline")), cell(orDash(s.Kind)), s.Generation, s.Failures)
 	}
 	tw.Flush()
 	if len(st.Stack) == 0 {
@@ -68,9 +68,9 @@ func printStatus(w io.Writer, st api.Status) {
 	for _, p := range st.Stack {
 		prob := "-"
 		if p.Probation != nil {
-			prob = fmt.Sprintf("%s %d/%d failed", p.Probation.State, p.Probation.Failures, p.Probation.Calls)
+			prob = fmt.Sprintf("%s %d/%d failed", cell(p.Probation.State), p.Probation.Failures, p.Probation.Calls)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\n", p.ID, p.Kind, strings.Join(p.Slots, ","), orDash(strings.Join(p.Serving, ",")),
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\n", cell(p.ID), cell(p.Kind), cell(strings.Join(p.Slots, ",")), cell(orDash(strings.Join(p.Serving, ","))),
 			p.Generation, p.AppliedAt.Local().Format(time.DateTime), prob)
 	}
 	tw.Flush()
@@ -100,11 +100,11 @@ ID replaces the older one.` + remoteHelp,
 				}
 				var res api.PushResult
 				return rf.call(ctx, "POST", api.PathPush, bytes.NewReader(data), stdout, &res, func() {
-					fmt.Fprintf(stdout, "pushed %s (%s) at generation %d", res.ID, res.Kind, res.Generation)
+					fmt.Fprintf(stdout, "pushed %s (%s) at generation %d", cell(res.ID), cell(res.Kind), res.Generation)
 					if res.Replaced != "" {
-						fmt.Fprintf(stdout, ", replacing %s", res.Replaced)
+						fmt.Fprintf(stdout, ", replacing %s", cell(res.Replaced))
 					}
-					fmt.Fprintf(stdout, "; stored as %s\n", res.Stored)
+					fmt.Fprintf(stdout, "; stored as %s\n", cell(res.Stored))
 				})
 			}
 		},
@@ -129,7 +129,7 @@ and a restart no longer applies it.` + remoteHelp,
 				}
 				body, _ := json.Marshal(api.RevertRequest{ID: args[0]})
 				var res api.Result
-				return rf.call(ctx, "POST", api.PathRevert, bytes.NewReader(body), stdout, &res, func() { fmt.Fprintln(stdout, res.Note) })
+				return rf.call(ctx, "POST", api.PathRevert, bytes.NewReader(body), stdout, &res, func() { fmt.Fprintln(stdout, text(res.Note)) })
 			}
 		},
 	}
@@ -156,7 +156,7 @@ restart (who, what, result).` + remoteHelp,
 					tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 					fmt.Fprintln(tw, "TIME\tGEN\tTYPE\tPATCH\tWHAT")
 					for _, e := range h.Events {
-						fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\n", e.Time.Local().Format(time.DateTime), e.Generation, e.Type, orDash(e.PatchID), eventWhat(e))
+						fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\n", e.Time.Local().Format(time.DateTime), e.Generation, cell(e.Type), cell(orDash(e.PatchID)), eventWhat(e))
 					}
 					tw.Flush()
 				})
@@ -177,7 +177,7 @@ func eventWhat(e api.Event) string {
 	if len(parts) == 0 && len(e.Slots) > 0 {
 		parts = append(parts, "slots "+strings.Join(e.Slots, ","))
 	}
-	return strings.ReplaceAll(strings.Join(parts, "; "), "\n", " ")
+	return cell(strings.ReplaceAll(strings.Join(parts, "; "), "\n", " "))
 }
 
 func eventsCommand() *command {
@@ -225,7 +225,7 @@ server closes the stream.` + remoteHelp,
 					if err := json.Unmarshal([]byte(ev.data), &e); err != nil {
 						return fmt.Errorf("event %q: %w", ev.name, err)
 					}
-					_, err := fmt.Fprintf(stdout, "%s gen=%d %s %s %s\n", e.Time.Local().Format(time.DateTime), e.Generation, e.Type, orDash(e.PatchID), eventWhat(e))
+					_, err := fmt.Fprintf(stdout, "%s gen=%d %s %s %s\n", e.Time.Local().Format(time.DateTime), e.Generation, cell(e.Type), cell(orDash(e.PatchID)), eventWhat(e))
 					return err
 				})
 				if ctx.Err() != nil && errors.Is(context.Cause(ctx), context.Canceled) {
@@ -256,7 +256,7 @@ the baseline step.` + remoteHelp,
 					return usageError("no arguments wanted")
 				}
 				var res api.Result
-				return rf.call(ctx, "POST", api.PathRestart, nil, stdout, &res, func() { fmt.Fprintln(stdout, res.Note) })
+				return rf.call(ctx, "POST", api.PathRestart, nil, stdout, &res, func() { fmt.Fprintln(stdout, text(res.Note)) })
 			}
 		},
 	}

@@ -81,7 +81,7 @@ unsigned bundle, which only hosts that do not require signatures accept.`,
 			fs.DurationVar(&expires, "expires", 0, "refuse the bundle after this `duration` (default: never)")
 			fs.StringVar(&author, "author", os.Getenv("USER"), "who built it")
 			fs.StringVar(&desc, "description", "", "what it fixes")
-			return func(_ context.Context, args []string, stdout, _ io.Writer) error {
+			return func(_ context.Context, args []string, stdout, stderr io.Writer) error {
 				switch {
 				case len(args) != 1:
 					return usageError("want one PAYLOAD, have %d arguments", len(args))
@@ -127,6 +127,11 @@ unsigned bundle, which only hosts that do not require signatures accept.`,
 				m, err := describePayload(payload, data)
 				if err != nil {
 					return err
+				}
+				if m.Kind == "process" && len(m.Slots) == 0 {
+					// A stock go-plugin plugin, or a stripped build: the
+					// bundle is made, but say what a host will do with it.
+					fmt.Fprintf(stderr, "hotpatch bundle: warning: %s lists no slots: it was not built by `hotpatch patch build --kind process`, or its symbols were stripped; a host's process loader learns its slots at the handshake, and refuses a plugin that is not hotpatch's (a go-plugin plugin of your own needs process.NewCustom in the host)\n", payload)
 				}
 				base := filepath.Base(payload)
 				m.ID, m.Version, m.Author, m.Description = id, version, author, desc

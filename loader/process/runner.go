@@ -202,11 +202,16 @@ func (r *procRunner) Kill(context.Context) error {
 		return nil
 	}
 	r.mu.Lock()
-	r.forced = true
-	select {
-	case <-r.stdout.eof:
-		r.outEnded = true
-	default:
+	// Only the first Kill sees the process as it ran: a later one (go-plugin
+	// kills again after its own start timeout) finds the output that the
+	// first one ended, and must not blame the plugin for it.
+	if !r.forced {
+		r.forced = true
+		select {
+		case <-r.stdout.eof:
+			r.outEnded = true
+		default:
+		}
 	}
 	r.mu.Unlock()
 	killTree(pid)

@@ -144,9 +144,9 @@
 // through the patch panic with an error wrapping [ErrCallTimeout].
 //
 // Goroutines a script starts are stopped with its interpreter. A panic in
-// one started with a func literal (go func() { ... }()), or in a func
-// handed to time.AfterFunc, is recovered,
-// written to Options.Stderr and, once the patch has served a call,
-// reported to the host; a panic in one started as go f(x) ends the
-// process, as it would in compiled code.
+// one started with a func literal (go func() { ... }()) or as go f(x), or
+// in a func handed to time.AfterFunc, is recovered, written to
+// Options.Stderr and, once the patch has served a call, reported to the
+// host; a panic in one started as go f(xs...) (a spread slice) or go
+// close(ch) (a builtin) ends the process, as it would in compiled code.
 package script

@@ -18,8 +18,15 @@ import (
 // with go func() { ... }() gets, as its first statement, a deferred func
 // that recovers the panic and hands it to the loader (package
 // hotpatchguard, imported on the package clause's line so that no line
-// moves). A goroutine started as go f(x) is not
-// guarded: docs/scripts.md says to write it as a func literal.
+// moves). A goroutine started as go f(x, y) becomes the statement
+// hotpatchguard.Go(f)(x, y), the go keyword blanked (no column moves
+// either): f, x and y are evaluated by the calling goroutine, as the go
+// statement does (yaegi evaluates the arguments of a go statement that
+// calls a compiled func in the new goroutine, so go hotpatchguard.Go(f)(x)
+// would see x as it is later), and the guard's func starts a goroutine
+// that calls f under a recover. Left unguarded: a call that spreads a
+// slice (f(xs...)), which the guard could only pass as a copy, and the
+// builtins (go close(ch)), which are no values.
 
 // guardPath is the import path of the loader's guard package: a domain
 // that cannot exist, so no real package is shadowed.
@@ -36,17 +43,35 @@ func goroutineGuards(s *loader.Source) []edit {
 	}
 	var edits []edit
 	ast.Inspect(s.AST, func(n ast.Node) bool {
-		if g, ok := n.(*ast.GoStmt); ok {
-			if lit, ok := g.Call.Fun.(*ast.FuncLit); ok {
-				edits = append(edits, edit{off: off(lit.Body, false) + 1, text: guardDefer})
-			}
+		g, ok := n.(*ast.GoStmt)
+		if !ok {
+			return true
 		}
+		fun := ast.Unparen(g.Call.Fun)
+		if lit, ok := fun.(*ast.FuncLit); ok {
+			edits = append(edits, edit{off: off(lit.Body, false) + 1, text: guardDefer})
+			return true
+		}
+		if id, ok := fun.(*ast.Ident); (ok && builtins[id.Name]) || g.Call.Ellipsis.IsValid() {
+			return true // a builtin (or a local func of its name), or a spread slice: unguarded
+		}
+		edits = append(edits,
+			edit{off: off(g, false), text: "  ", del: len("go")},
+			edit{off: off(g.Call.Fun, false), text: "hotpatchguard.Go("},
+			edit{off: off(g.Call.Fun, true), text: ")"})
 		return true
 	})
 	if len(edits) == 0 {
 		return nil
 	}
 	return append(edits, edit{off: off(s.AST.Name, true), text: `; import hotpatchguard "` + guardPath + `"`})
+}
+
+// builtins are the names of Go's builtin funcs.
+var builtins = map[string]bool{
+	"append": true, "cap": true, "clear": true, "close": true, "complex": true, "copy": true,
+	"delete": true, "imag": true, "len": true, "make": true, "max": true, "min": true,
+	"new": true, "panic": true, "print": true, "println": true, "real": true, "recover": true,
 }
 
 // guardDefer is the first statement of a guarded goroutine. It is a func
@@ -63,7 +88,7 @@ type goGuard struct {
 }
 
 func (g *goGuard) exports() map[string]reflect.Value {
-	return map[string]reflect.Value{"Panicked": reflect.ValueOf(g.panicked)}
+	return map[string]reflect.Value{"Panicked": reflect.ValueOf(g.panicked), "Go": reflect.ValueOf(g.goCall)}
 }
 
 // panicked writes the panic to Options.Stderr and, once the patch has
@@ -78,4 +103,52 @@ func (g *goGuard) panicked(v any) {
 	if ver := g.ver.Load(); ver != nil && ver.called.Load() {
 		ver.reportFailure(g.slot, err)
 	}
+}
+
+// goCall is hotpatchguard.Go: go f(args) becomes Go(f)(args), and the
+// returned func, given the arguments evaluated by the caller, starts the
+// goroutine, which calls f with them under a recover. args come as any:
+// an untyped constant arrives with its default type and nil as nil, so
+// each is converted to f's parameter type as the compiler would have.
+func (g *goGuard) goCall(fn any) func(args ...any) {
+	f := reflect.ValueOf(fn)
+	if rv, ok := fn.(reflect.Value); ok {
+		f = rv
+	}
+	return func(args ...any) {
+		in := callArgs(f.Type(), args)
+		go func() {
+			defer func() {
+				if v := recover(); v != nil {
+					g.panicked(v)
+				}
+			}()
+			f.Call(in)
+		}()
+	}
+}
+
+// callArgs converts args to the parameters of the func type t.
+func callArgs(t reflect.Type, args []any) []reflect.Value {
+	in := make([]reflect.Value, len(args))
+	for i, a := range args {
+		var pt reflect.Type
+		if t.IsVariadic() && i >= t.NumIn()-1 {
+			pt = t.In(t.NumIn() - 1).Elem()
+		} else {
+			pt = t.In(i)
+		}
+		v := reflect.ValueOf(a)
+		if rv, ok := a.(reflect.Value); ok {
+			v = rv
+		}
+		switch {
+		case !v.IsValid():
+			v = reflect.Zero(pt)
+		case !v.Type().AssignableTo(pt) && v.Type().ConvertibleTo(pt):
+			v = v.Convert(pt)
+		}
+		in[i] = v
+	}
+	return in
 }

@@ -136,6 +136,40 @@ func Greet(n string) string {
 	return "after"
 }
 `, `reported: example.Greet: script goroutine-panic.go-`},
+	// go f(x): the loader starts it as go hotpatchguard.Go(f)(x); the
+	// untyped constant and nil still reach f's parameters as such.
+	{"goroutine-named-func", `package patch
+
+type job struct{ n int }
+
+func work(id int64, j *job, done chan struct{}, tags ...string) {
+	defer close(done)
+	if j == nil && id == 3 && len(tags) == 2 {
+		panic("worker broke")
+	}
+}
+
+//hotpatch:slot example.Greet
+func Greet(n string) string {
+	done := make(chan struct{})
+	go work(3, nil, done, "a", n)
+	<-done
+	return "after"
+}
+`, `reported: example.Greet: script goroutine-named-func.go-`},
+	{"goroutine-method-value", `package patch
+
+type counter struct{ m map[string]int }
+
+func (c *counter) add(k string) { c.m[k]++ }
+
+//hotpatch:slot example.Greet
+func Greet(n string) string {
+	c := &counter{}
+	go c.add(n)
+	return "after"
+}
+`, `reported: example.Greet: script goroutine-method-value.go-`},
 	{"goroutine-timer", `package patch
 
 import "time"

@@ -156,10 +156,12 @@ func loopCopies(s *loader.Source) ([]edit, error) {
 	return edits, nil
 }
 
-// edit inserts text at a byte offset of the source.
+// edit inserts text at a byte offset of the source, in place of the del
+// bytes there.
 type edit struct {
 	off  int
 	text string
+	del  int
 }
 
 // applyEdits returns src with edits made; their offsets are src's.
@@ -175,7 +177,7 @@ func applyEdits(src string, edits []edit) string {
 	for _, e := range sorted {
 		b.WriteString(src[last:e.off])
 		b.WriteString(e.text)
-		last = e.off
+		last = e.off + e.del
 	}
 	b.WriteString(src[last:])
 	return b.String()

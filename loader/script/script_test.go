@@ -350,6 +350,12 @@ func TestLoadRefuses(t *testing.T) {
 		{name: "generic stdlib func yaegi cannot instantiate", src: okHead + "import \"slices\"\n\n//hotpatch:slot example.Greet\nfunc Greet(n string) string {\n\ts := []string{n, \"b\"}\n\tslices.Reverse(s)\n\treturn s[0]\n}\n",
 			want: script.ErrCompile, line: 8, msg: "yaegi v0.16.1 cannot instantiate slices.Reverse here"},
 		{name: "stdlib func newer than Go 1.22", src: okHead + "import \"strings\"\n\n//hotpatch:slot example.Greet\nfunc Greet(n string) string {\n\tfor l := range strings.Lines(n) {\n\t\treturn l\n\t}\n\treturn n\n}\n", want: script.ErrCompile, line: 7, msg: "has no symbol Lines"},
+		// yaegi gives script types no methods outside the interpreter:
+		// errors.As into one panics at every call.
+		{name: "errors.As into a script type", src: okHead + "import (\n\t\"errors\"\n\t\"fmt\"\n)\n\ntype MyErr struct{ Code int }\n\nfunc (e *MyErr) Error() string { return fmt.Sprint(e.Code) }\n\n//hotpatch:slot example.Greet\nfunc Greet(n string) string {\n\tvar me *MyErr\n\tif errors.As(fmt.Errorf(\"w: %w\", &MyErr{7}), &me) {\n\t\treturn me.Error()\n\t}\n\treturn n\n}\n",
+			want: script.ErrUnsupported, line: 15, msg: "errors.As into type *MyErr, which the script declares"},
+		{name: "errors.As into a script value type, errors renamed", src: okHead + "import (\n\tstd \"errors\"\n)\n\ntype E struct{}\n\nfunc (E) Error() string { return \"e\" }\n\n//hotpatch:slot example.Greet\nfunc Greet(n string) string {\n\tvar e E\n\tif std.As(nil, &e) {\n\t\treturn \"yes\"\n\t}\n\treturn n\n}\n",
+			want: script.ErrUnsupported, line: 14, msg: "errors.As into type E, which the script declares"},
 		{name: "undefined name", src: greetScript(`shout(name)`), want: script.ErrCompile, line: 5, msg: "undefined: shout"},
 		{name: "redeclared", src: greetScript(`name`) + "\nfunc Greet(n string) string { return n }\n", want: loader.ErrSyntax, line: 8, msg: "Greet redeclared in this block; previous declaration at"},
 		{name: "no directive", src: okHead + "func Greet(n string) string { return n }\n", want: loader.ErrNoDirective, line: 1},

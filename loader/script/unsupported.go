@@ -41,7 +41,7 @@ func unsupported(s *loader.Source) error {
 		},
 		DisableUnusedImportCheck: true,
 	}
-	_, _ = conf.Check(s.Package, s.FileSet, []*ast.File{s.AST}, info)
+	pkg, _ := conf.Check(s.Package, s.FileSet, []*ast.File{s.AST}, info)
 
 	fail := func(pos token.Pos, format string, args ...any) {
 		errs = append(errs, &loader.Error{Pos: s.FileSet.Position(pos), Err: fmt.Errorf("%w: "+format, append([]any{ErrUnsupported}, args...)...)})
@@ -60,6 +60,11 @@ func unsupported(s *loader.Source) error {
 				}
 			case *types.Signature:
 				fail(n.For, "range over a func (Go 1.23 iterators); call the func with a yield callback, or range over a slice")
+			}
+		case *ast.CallExpr:
+			if t := errorsAsScriptTarget(pkg, info, n); t != nil {
+				fail(n.Lparen, "errors.As into type %s, which the script declares: its methods stay in the interpreter, so to errors.As it does not implement error and the call panics (\"errors: *target must be interface or implement error\"); use a type assertion or a type switch on the error (and errors.Unwrap for a wrapped one)",
+					types.TypeString(t, types.RelativeTo(pkg)))
 			}
 		case *ast.Ident:
 			if b, ok := info.Uses[n].(*types.Builtin); ok {
@@ -81,6 +86,48 @@ func unsupported(s *loader.Source) error {
 		return errs[0]
 	}
 	return joinErrors(errs)
+}
+
+// errorsAsScriptTarget returns the type that call, a call of errors.As,
+// would match the error against (what its target points to) when that is
+// a type the script declares, a pointer to one, or an interface with
+// methods written in the script; else nil. The interpreter builds such
+// types without their methods for compiled code, so to errors.As the
+// target neither implements error nor is an interface, and errors.As
+// panics.
+func errorsAsScriptTarget(pkg *types.Package, info *types.Info, call *ast.CallExpr) types.Type {
+	sel, ok := call.Fun.(*ast.SelectorExpr)
+	if !ok || sel.Sel.Name != "As" || len(call.Args) != 2 {
+		return nil
+	}
+	x, ok := sel.X.(*ast.Ident)
+	if !ok {
+		return nil
+	}
+	if pn, ok := info.Uses[x].(*types.PkgName); !ok || pn.Imported().Path() != "errors" {
+		return nil
+	}
+	ptr, ok := info.TypeOf(call.Args[1]).(*types.Pointer)
+	if !ok {
+		return nil
+	}
+	t := types.Unalias(ptr.Elem())
+	if p, ok := t.(*types.Pointer); ok {
+		t = types.Unalias(p.Elem())
+	}
+	switch t := t.(type) {
+	case *types.Named:
+		if pkg == nil || t.Obj().Pkg() != pkg {
+			return nil // predeclared (error) or compiled
+		}
+	case *types.Interface:
+		if t.NumMethods() == 0 {
+			return nil // any matches as in compiled code
+		}
+	default:
+		return nil
+	}
+	return ptr.Elem()
 }
 
 // constantTooLarge reports whether a type checker's message says that a
