@@ -15,6 +15,7 @@ import (
 	"github.com/hotpatch-go/hotpatch/baseline"
 	"github.com/hotpatch-go/hotpatch/baseline/journal"
 	"github.com/hotpatch-go/hotpatch/hotswap"
+	"github.com/hotpatch-go/hotpatch/internal/textcap"
 )
 
 // handler routes the endpoints behind auth.
@@ -104,7 +105,7 @@ func convertEvent(e hotswap.Event) api.Event {
 	ae := api.Event{Type: string(e.Type), Time: e.Time, Generation: e.Generation, PatchID: e.PatchID, Kind: string(e.Kind),
 		Source: e.Source, Slots: e.Slots, Note: e.Note, TookNS: int64(e.Took)}
 	if e.Err != nil {
-		ae.Err = e.Err.Error()
+		ae.Err = textcap.Clip(e.Err.Error(), textcap.ErrMax)
 	}
 	return ae
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/hotpatch-go/hotpatch/hotswap"
 	"github.com/hotpatch-go/hotpatch/internal/memprobe"
+	"github.com/hotpatch-go/hotpatch/internal/textcap"
 )
 
 // maxEvents bounds the recent events the page shows.
@@ -200,7 +201,7 @@ func build(m *hotswap.Manager, mem *memprobe.Prober, now time.Time) view {
 			Patch: e.PatchID, Kind: string(e.Kind), Source: e.Source, Slots: e.Slots, Note: e.Note,
 			Probation: newProbation(e.PatchID, e.Kind, e.Probation, now), Took: e.Took}
 		if e.Err != nil {
-			ev.Err = e.Err.Error()
+			ev.Err = textcap.Clip(e.Err.Error(), textcap.ErrMax)
 		}
 		v.Events = append(v.Events, ev)
 	}
