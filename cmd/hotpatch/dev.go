@@ -11,6 +11,7 @@ import (
 	"go/scanner"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -132,6 +133,10 @@ type devLoop struct {
 	// source record); nil when the record cannot be read.
 	linked   map[string]bool
 	linkedOf string
+	// extra holds the files the running baseline is built from that
+	// are not .go files of the main module (dev_extra.go); nil before
+	// the first build.
+	extra *extraFiles
 }
 
 // The kinds of patch a hot edit is delivered as.
@@ -298,6 +303,7 @@ func (l *devLoop) scan() map[string]fileState {
 		out[filepath.ToSlash(rel)] = fileState{mod: fi.ModTime(), size: fi.Size()}
 		return nil
 	})
+	l.scanExtra(out)
 	return out
 }
 
@@ -500,8 +506,8 @@ func (l *devLoop) decide(now map[string][]byte) ([]hotEdit, string, scanner.Erro
 			continue
 		case !ok:
 			return nil, rel + ": new file", nil
-		case !strings.HasSuffix(rel, ".go"):
-			return nil, rel + " changed", nil
+		case !strings.HasSuffix(rel, ".go") || !filepath.IsLocal(rel):
+			return nil, l.extraReason(rel), nil
 		}
 		of, err := parseSrc(rel, old)
 		if err != nil {
@@ -513,8 +519,11 @@ func (l *devLoop) decide(now map[string][]byte) ([]hotEdit, string, scanner.Erro
 		}
 		edits = append(edits, e...)
 	}
-	for rel := range base {
+	for _, rel := range sortedKeys(base) {
 		if _, ok := now[rel]; !ok {
+			if (!strings.HasSuffix(rel, ".go") || !filepath.IsLocal(rel)) && rel != "go.mod" && rel != "go.sum" && !l.extraGone(rel) {
+				continue // no longer used by the build, as the last baseline step found
+			}
 			return nil, rel + " removed", nil
 		}
 	}
@@ -915,10 +924,18 @@ func goWithTmp(tmp string) (string, error) {
 // l.link, "hotpatch build -versioned", with the export shims of snap's
 // packages added by an overlay (which also keeps the build on snap where
 // the tree changed since it was read). It returns the shims and the
-// binary the link now names.
+// binary the link now names. It then lists the files the build used
+// beside the main module's .go files (l.extra, dev_extra.go) and adds
+// them to snap, as read now.
 func (l *devLoop) build(ctx context.Context, snap map[string][]byte) (*shimSet, string, error) {
 	l.seq++
-	shims, err := writeShims(l.root, filepath.Join(l.tmp, fmt.Sprintf("shims-%d", l.seq)), buildShims(snap, func(rel string) bool {
+	local := make(map[string][]byte, len(snap)) // the main module's files: only its packages get shims
+	for rel, b := range snap {
+		if filepath.IsLocal(rel) {
+			local[rel] = b
+		}
+	}
+	shims, err := writeShims(l.root, filepath.Join(l.tmp, fmt.Sprintf("shims-%d", l.seq)), buildShims(local, func(rel string) bool {
 		_, err := os.Lstat(filepath.Join(l.root, filepath.FromSlash(rel)))
 		return err == nil
 	}, l.tags...))
@@ -941,6 +958,23 @@ func (l *devLoop) build(ctx context.Context, snap map[string][]byte) (*shimSet, 
 	if err != nil {
 		return nil, "", err
 	}
+	var extra *extraFiles
+	err = l.guard(ctx, func(ctx context.Context) error {
+		extra, err = l.listExtra(ctx, overlay)
+		return err
+	})
+	if err != nil {
+		return nil, "", err
+	}
+	l.extra = extra
+	states := map[string]fileState{}
+	l.scanExtra(states)
+	for rel := range states {
+		if _, ok := snap[rel]; ok {
+			delete(states, rel) // read with the rest, before the build
+		}
+	}
+	maps.Copy(snap, l.read(states))
 	return shims, bin, nil
 }
 

@@ -1,0 +1,94 @@
+//go:build linux
+
+package main
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// devExtraCgo is a package of the fake server with a cgo file whose slot
+// body uses an unexported helper: its edits are native patches.
+const devExtraCgo = `package cg
+
+// static int one(void) { return 1; }
+import "C"
+
+func two() int { return 2 }
+
+// Val backs a slot.
+//
+//hotpatch:slot cg.Val
+func Val() int {
+	return two()
+}
+
+// One calls C.
+func One() int { return int(C.one()) }
+`
+
+// devExtraFake writes the fake server's module, with a file embedded in
+// package main, a cgo package and a required module replaced by a local
+// directory beside it; it returns the module's directory and the other
+// module's.
+func devExtraFake(t *testing.T) (root, lib string) {
+	dir := t.TempDir()
+	root, lib = filepath.Join(dir, "fake"), filepath.Join(dir, "lib")
+	for _, d := range []string{filepath.Join(root, "cg"), lib} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	writeFile(t, filepath.Join(root, "go.mod"), "module example.com/fake\n\ngo 1.26.0\n\nrequire example.com/lib v0.0.0\n\nreplace example.com/lib => ../lib\n")
+	src := strings.Replace(devFakeSrc, "import (", "import (\n\t_ \"embed\"\n\t\"example.com/fake/cg\"\n\t\"example.com/lib\"", 1)
+	src = strings.Replace(src, `fmt.Println("up", helper(), Answer())`, `fmt.Println("up", helper(), Answer(), greeting, cg.Val(), cg.One(), lib.Suffix())`, 1)
+	writeFile(t, filepath.Join(root, "main.go"), src+"\n//go:embed greeting.txt\nvar greeting string\n")
+	writeFile(t, filepath.Join(root, "greeting.txt"), "hello")
+	writeFile(t, filepath.Join(root, "cg", "cg.go"), devExtraCgo)
+	writeFile(t, filepath.Join(lib, "go.mod"), "module example.com/lib\n\ngo 1.26.0\n")
+	writeFile(t, filepath.Join(lib, "lib.go"), "package lib\n\nfunc Suffix() string { return \"!\" }\n")
+	return root, lib
+}
+
+// TestAttackBDevExtraFiles: the files a server is built from beside the
+// main module's .go files are watched, and an edit of one is a baseline
+// step that says what the file is: a //go:embed file (unwatched, an edit
+// went unseen until an unrelated save, and failed every native patch of
+// its package meanwhile), a file of a module replaced by a local
+// directory; and a slot body in a cgo file is hot (native), not refused
+// by the source record (its file was left out of the overlay).
+func TestAttackBDevExtraFiles(t *testing.T) {
+	root, lib := devExtraFake(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	out := &devOutput{more: make(chan struct{}, 1)}
+	done := make(chan int, 1)
+	go func() { done <- run(ctx, []string{"dev", "--debounce", "30ms", "--wait", "1m", root}, out, out) }()
+	defer func() {
+		cancel()
+		<-done
+	}()
+	from := 0
+	if line := out.next(t, &from, "hotpatch dev:"); !strings.Contains(line, "started") {
+		t.Fatalf("%s\nwant the server started", line)
+	}
+
+	writeFile(t, filepath.Join(root, "cg", "cg.go"), strings.Replace(devExtraCgo, "return two()", "return two() + 1", 1))
+	if line := out.next(t, &from, "cg/cg.go:"); !strings.Contains(line, "hot (native)") {
+		t.Errorf("a slot body edit in a cgo file: %s\nwant hot (native)", line)
+	}
+
+	writeFile(t, filepath.Join(lib, "lib.go"), "package lib\n\nfunc Suffix() string { return \"?\" }\n")
+	if line := out.next(t, &from, "../lib/lib.go"); !strings.Contains(line, "(not hot: ../lib/lib.go changed (a file of package example.com/lib of module example.com/lib, outside the main module)") {
+		t.Errorf("an edit of a replaced module's file: %s\nwant a baseline step for it", line)
+	}
+	writeFile(t, filepath.Join(lib, "lib.go"), "package lib\n\nfunc Suffix() string { return \"!\" }\n")
+	out.next(t, &from, "../lib/lib.go")
+
+	writeFile(t, filepath.Join(root, "greeting.txt"), "howdy")
+	if line := out.next(t, &from, "greeting.txt"); !strings.Contains(line, "(not hot: greeting.txt changed (embedded by package example.com/fake)") {
+		t.Errorf("an edit of an embedded file: %s\nwant a baseline step for it", line)
+	}
+}
