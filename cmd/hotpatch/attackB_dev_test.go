@@ -7,7 +7,9 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 )
 
 // devExtraCgo is a package of the fake server with a cgo file whose slot
@@ -90,5 +92,45 @@ func TestAttackBDevExtraFiles(t *testing.T) {
 	writeFile(t, filepath.Join(root, "greeting.txt"), "howdy")
 	if line := out.next(t, &from, "greeting.txt"); !strings.Contains(line, "(not hot: greeting.txt changed (embedded by package example.com/fake)") {
 		t.Errorf("an edit of an embedded file: %s\nwant a baseline step for it", line)
+	}
+}
+
+// TestAttackBDevReadWhileSaved: files saved again between the scan that
+// saw them settled and their read (an editor's in-place write, truncated
+// then filled; git switching files; vim renaming the file away and
+// writing a new one) are not acted on half written or missing: the
+// round waits for them to settle again.
+func TestAttackBDevReadWhileSaved(t *testing.T) {
+	root := t.TempDir()
+	writeFile(t, filepath.Join(root, "main.go"), devFakeSrc)
+	out := &devOutput{more: make(chan struct{}, 1)}
+	l := &devLoop{o: devOptions{wait: time.Second}, out: newDevOut(out), root: root, modPath: "example.com/fake", pkgRel: ".",
+		scripts: map[string][]byte{}, files: map[string]string{}, srv: &devServer{pgid: syscall.Getpgrp()}}
+	l.seen = l.scan()
+	l.base = l.read(l.seen)
+	l.cur = l.base
+	for _, tt := range []struct {
+		name  string
+		write func()
+	}{
+		{"truncated, then written", func() {
+			writeFile(t, filepath.Join(root, "main.go"), "")
+		}},
+		{"renamed away", func() {
+			if err := os.Rename(filepath.Join(root, "main.go"), filepath.Join(root, "main.go~")); err != nil {
+				t.Fatal(err)
+			}
+		}},
+	} {
+		tt.write()
+		states := l.scan() // the scans saw this settled
+		writeFile(t, filepath.Join(root, "main.go"), strings.Replace(devFakeSrc, `return "one"`, `return "two"`, 1))
+		os.Remove(filepath.Join(root, "main.go~"))
+		if l.change(context.Background(), states) {
+			t.Errorf("%s: the round acted on files saved again since the scan: %q", tt.name, out.String())
+		}
+		if got := out.String(); got != "" {
+			t.Errorf("%s: %q", tt.name, got)
+		}
 	}
 }

@@ -264,7 +264,11 @@ func (l *devLoop) run(ctx context.Context) error {
 			continue
 		}
 		pendingSince = time.Time{}
-		l.change(ctx, now)
+		if !l.change(ctx, now) {
+			// Saved again while it was read: wait for the files to
+			// settle again.
+			l.seen, pendingSince = l.scan(), time.Now()
+		}
 	}
 }
 
@@ -383,9 +387,17 @@ func (l *devLoop) racyChanged() bool {
 	return false
 }
 
-// change acts on the files as they are now.
-func (l *devLoop) change(ctx context.Context, states map[string]fileState) {
+// change acts on the files as they are now, states as the last scans
+// saw them settled. It returns false, having done nothing, when they
+// changed again by the time they were read: an editor writing a file in
+// place (truncated, then written), git switching many files, a file
+// renamed away and back (vim's backup) would otherwise be acted on half
+// written or missing.
+func (l *devLoop) change(ctx context.Context, states map[string]fileState) bool {
 	now := l.readRacy(states)
+	if !sameStates(l.scan(), states) {
+		return false
+	}
 	var saved time.Time
 	var files []string
 	for rel, b := range now {
@@ -403,7 +415,7 @@ func (l *devLoop) change(ctx context.Context, states map[string]fileState) {
 		}
 	}
 	if len(files) == 0 {
-		return // touched, not changed
+		return true // touched, not changed
 	}
 	sort.Strings(files)
 	names := strings.Join(files, " ")
@@ -426,7 +438,7 @@ func (l *devLoop) change(ctx context.Context, states map[string]fileState) {
 		}
 		l.out.status(colRed, fmt.Sprintf("%s: syntax error; the old code keeps serving:%s", names, msg.String()))
 		l.cur = now
-		return
+		return true
 	case reason == "" && l.srv != nil:
 		res, err := l.hot(ctx, edits)
 		var ce *devCompileError
@@ -441,15 +453,15 @@ func (l *devLoop) change(ctx context.Context, states map[string]fileState) {
 			default:
 				l.out.status(colGreen, fmt.Sprintf("%s: %s in %s%s", names, res.kind(), since(saved), res.note()))
 			}
-			return
+			return true
 		case errors.As(err, &ce):
 			// The new body does not compile: a baseline step would
 			// fail on the same errors.
 			l.cur = now
 			l.out.status(colRed, fmt.Sprintf("%s: the native patch does not compile; the old code keeps serving:\n%s", names, ce.msg))
-			return
+			return true
 		case ctx.Err() != nil:
-			return // stopping
+			return true // stopping
 		}
 		reason = err.Error()
 	case l.srv == nil:
@@ -458,13 +470,14 @@ func (l *devLoop) change(ctx context.Context, states map[string]fileState) {
 	pid, err := l.step(ctx, now)
 	l.cur = now
 	if ctx.Err() != nil {
-		return // stopping: the step was cut short, not failed
+		return true // stopping: the step was cut short, not failed
 	}
 	if err != nil {
 		l.out.status(colRed, fmt.Sprintf("%s: baseline step failed; the old code keeps serving:\n%s\n(not hot: %s)", names, err, reason))
-		return
+		return true
 	}
 	l.out.status(colYellow, fmt.Sprintf("%s: baseline step in %s, pid %d: %s", names, since(saved), pid, reason))
+	return true
 }
 
 // decide compares now with the running baseline's source: the slot

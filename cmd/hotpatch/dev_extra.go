@@ -192,7 +192,7 @@ func (l *devLoop) extraReason(rel string) string {
 		}
 	}
 	switch {
-	case what != "" && !filepath.IsLocal(rel):
+	case what != "" && !filepath.IsLocal(rel) && strings.HasSuffix(rel, ".go"):
 		return fmt.Sprintf("%s changed (%s): only slot bodies of the main module are hot", rel, what)
 	case what != "":
 		return fmt.Sprintf("%s changed (%s)", rel, what)
