@@ -4,8 +4,13 @@ package main
 
 import (
 	"context"
+	"fmt"
+	"go/ast"
+	"go/parser"
+	"go/token"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -131,6 +136,77 @@ func TestAttackBDevReadWhileSaved(t *testing.T) {
 		}
 		if got := out.String(); got != "" {
 			t.Errorf("%s: %q", tt.name, got)
+		}
+	}
+}
+
+// withoutLines is src, a patch source, without its line directives.
+func withoutLines(src []byte) []byte {
+	return regexp.MustCompile(`(?m)^//line \S+\n|/\*line \S+\*/`).ReplaceAll(src, nil)
+}
+
+// TestAttackBDevScriptPositions: a script's positions are the module
+// file's, as the interpreter reports them (it reads line directives as
+// go/parser does): a type error or a panic in a hot edit's body named
+// the script's temporary file, which the user never opened and which is
+// gone after Ctrl-C. The file's name is absolute in the script (a
+// relative one is taken relative to the script's directory); the status
+// lines make it module-relative.
+func TestAttackBDevScriptPositions(t *testing.T) {
+	body := "s := strings.ToUpper(name)\n\treturn fmt.Sprint(s, BulkQty, undefinedThing)"
+	src := strings.Replace(devBase, `return "hello, " + name`, body, 1)
+	f, err := parseSrc("shop/shop.go", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	of, _ := parseSrc("shop/shop.go", []byte(devBase))
+	edits, reason := compareFile(of, f)
+	if reason != "" || len(edits) != 1 {
+		t.Fatalf("edits %v, reason %q", edits, reason)
+	}
+	pkg := pkgInfo{name: "shop", path: "example.com/m/shop", names: map[string]bool{}, dir: "/m/shop"}
+	collectNames(f.file, pkg.names)
+	got, why := script(edits[0], pkg)
+	if why != "" {
+		t.Fatalf("no script: %s", why)
+	}
+	fset := token.NewFileSet()
+	sf, err := parser.ParseFile(fset, "/tmp/patches/dev-example_Greet-1.go", got, parser.ParseComments)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, got)
+	}
+	// want is where the n-th s (from 1) is in the module's file.
+	want := func(s string, n int) string {
+		off := -1
+		for range n {
+			off += 1 + strings.Index(src[off+1:], s)
+		}
+		line := strings.Count(src[:off], "\n") + 1
+		return fmt.Sprintf("/m/shop/shop.go:%d:%d", line, off-strings.LastIndex(src[:off], "\n"))
+	}
+	seen := map[string]string{}
+	ast.Inspect(sf, func(n ast.Node) bool {
+		switch n := n.(type) {
+		case *ast.Ident:
+			if _, ok := seen[n.Name]; !ok {
+				seen[n.Name] = fset.Position(n.Pos()).String()
+			}
+		case *ast.ImportSpec:
+			seen[n.Path.Value] = fset.Position(n.Pos()).String()
+		case *ast.FuncDecl:
+			seen["func"] = fset.Position(n.Pos()).String()
+		}
+		return true
+	})
+	for name, at := range map[string]string{
+		"undefinedThing": want("undefinedThing", 1),
+		"BulkQty":        want("BulkQty", 3), // a comment, the declaration, the use
+		"ToUpper":        want("ToUpper", 1),
+		`"strings"`:      want(`"strings"`, 1),
+		"func":           want("func Greet", 1),
+	} {
+		if seen[name] != at {
+			t.Errorf("%s is at %s in the script, want %s (the module's file)\n%s", name, seen[name], at, got)
 		}
 	}
 }

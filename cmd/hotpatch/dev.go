@@ -772,7 +772,7 @@ func (l *devLoop) apply(ctx context.Context, slot, kind, staged, ext string) err
 	case line := <-w.c:
 		if strings.Contains(line, "hotswap: rejected") {
 			os.Remove(final)
-			return fmt.Errorf("the %s for %s was refused (%s)", kind, slot, logValue(line, "err"))
+			return fmt.Errorf("the %s for %s was refused (%s)", kind, slot, l.relPaths(logValue(line, "err"), ""))
 		}
 		l.drop(slot)
 		l.files[slot] = final
@@ -824,7 +824,7 @@ func (l *devLoop) drop(slot string) {
 // pkgOf describes the package of f, from the files acted on.
 func (l *devLoop) pkgOf(f *srcFile) (pkgInfo, string) {
 	dir := filepath.ToSlash(filepath.Dir(f.rel))
-	p := pkgInfo{name: f.file.Name.Name, path: l.modPath, names: map[string]bool{}}
+	p := pkgInfo{name: f.file.Name.Name, path: l.modPath, names: map[string]bool{}, dir: filepath.Join(l.root, filepath.FromSlash(dir))}
 	if dir != "." {
 		p.path += "/" + dir
 	}
