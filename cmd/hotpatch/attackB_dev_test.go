@@ -210,3 +210,26 @@ func TestAttackBDevScriptPositions(t *testing.T) {
 		}
 	}
 }
+
+// TestAttackBDevNotSlotWhy: an edit of a function whose doc comment
+// means the slot directive but is not read as one (on a method; written
+// "// hotpatch:slot", as a comment) is a baseline step that says why,
+// rather than a bare "func X changed" the user cannot tell from a bug.
+func TestAttackBDevNotSlotWhy(t *testing.T) {
+	for _, tt := range []struct{ name, decl, want string }{
+		{"method", "//hotpatch:slot shop.Inc\nfunc (c *Counter) Inc() int {\n\treturn c.N\n}", "func (Counter).Inc changed; a method's body is not hot"},
+		{"space after //", "// hotpatch:slot shop.Inc\nfunc Inc(c *Counter) int {\n\treturn c.N\n}", `func Inc changed; "// hotpatch:slot shop.Inc" is not the directive`},
+		{"plain comment", "// Inc increments.\nfunc Inc(c *Counter) int {\n\treturn c.N\n}", "func Inc changed"},
+	} {
+		src := "package shop\n\n// Counter counts.\ntype Counter struct{ N int }\n\n" + tt.decl + "\n"
+		of, err := parseSrc("shop/shop.go", []byte(src))
+		if err != nil {
+			t.Fatal(err)
+		}
+		nf, _ := parseSrc("shop/shop.go", []byte(strings.Replace(src, "return c.N", "return c.N + 1", 1)))
+		_, reason := compareFile(of, nf)
+		if !strings.Contains(reason, tt.want) || tt.name == "plain comment" && strings.Contains(reason, ";") {
+			t.Errorf("%s: %q, want it to say %q", tt.name, reason, tt.want)
+		}
+	}
+}

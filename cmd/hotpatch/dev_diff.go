@@ -69,6 +69,31 @@ func slotOf(fd *ast.FuncDecl) string {
 	return ""
 }
 
+// notSlotWhy says why fd, a function whose doc comment mentions the slot
+// directive, is not a slot's function here, or "" when it mentions none:
+// an edit of its body is then a baseline step, which the user expected
+// hot.
+func notSlotWhy(fd *ast.FuncDecl) string {
+	if fd == nil || fd.Doc == nil || slotOf(fd) != "" {
+		return ""
+	}
+	for _, c := range fd.Doc.List {
+		if !strings.Contains(c.Text, "hotpatch:slot") {
+			continue
+		}
+		switch {
+		case fd.Recv != nil && strings.HasPrefix(c.Text, slotDirective+" "):
+			return "a method's body is not hot: " + slotDirective + " is read above plain functions only " +
+				"(register a function that takes the receiver as its first argument, and mark that one)"
+		case fd.Body == nil:
+			return ""
+		default:
+			return fmt.Sprintf("%q is not the directive: write %q at the start of a line of its doc comment, with no space after //", c.Text, slotDirective+" NAME")
+		}
+	}
+	return ""
+}
+
 // decl is a top-level declaration reduced to what decides the rule.
 type decl struct {
 	key  string   // "func Greet", "type Book", "imports", ...; "#2" on for a repeated one
@@ -229,6 +254,8 @@ func compareFile(old, cur *srcFile) (edits []hotEdit, reason string) {
 			what := "changed"
 			if o.slot != "" || d.slot != "" {
 				what = "changed outside its body (signature, doc directive)"
+			} else if why := notSlotWhy(d.fd); why != "" {
+				what += "; " + why
 			}
 			return nil, fmt.Sprintf("%s: %s %s", cur.rel, d.name, what)
 		case d.slot != "" && !slices.Equal(o.body, d.body):
