@@ -233,3 +233,38 @@ func TestAttackBDevNotSlotWhy(t *testing.T) {
 		}
 	}
 }
+
+// TestAttackBDevSaveTime: the time a line gives is from the save to the
+// new code serving, also for a file whose mtime is not its save's (cp -p,
+// rsync -t, an archive extracted, a clock skew): such an edit said "hot
+// (script) in 2h0m0.3s".
+func TestAttackBDevSaveTime(t *testing.T) {
+	dir := devFake(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	out := &devOutput{more: make(chan struct{}, 1)}
+	done := make(chan int, 1)
+	go func() { done <- run(ctx, []string{"dev", "--debounce", "30ms", "--wait", "1m", dir}, out, out) }()
+	defer func() {
+		cancel()
+		<-done
+	}()
+	from := 0
+	out.next(t, &from, "started")
+	for _, mtime := range []time.Time{time.Now().Add(-2 * time.Hour), time.Now().Add(time.Hour)} {
+		saved := time.Now()
+		file := filepath.Join(dir, "main.go")
+		writeFile(t, file, strings.Replace(devFakeSrc, `return "one"`, fmt.Sprintf("return %q", mtime.String()), 1))
+		if err := os.Chtimes(file, mtime, mtime); err != nil {
+			t.Fatal(err)
+		}
+		line := out.next(t, &from, "main.go:")
+		m := regexp.MustCompile(`hot \(script\) in (\S+)$`).FindStringSubmatch(line)
+		if m == nil {
+			t.Fatalf("%s\nwant hot (script)", line)
+		}
+		took, err := time.ParseDuration(m[1])
+		if err != nil || took < 0 || took > time.Since(saved) {
+			t.Errorf("with an mtime of %s: %s; want the time since the save (at most %s)", mtime.Format(time.TimeOnly), line, time.Since(saved))
+		}
+	}
+}

@@ -133,6 +133,12 @@ type devLoop struct {
 	// source record); nil when the record cannot be read.
 	linked   map[string]bool
 	linkedOf string
+	// scannedAt is when the last scan ran; changeAfter and changeSeen
+	// bound when the change not yet acted on was made: after the scan
+	// before the one that first saw it, by that one (zero: none seen).
+	// A changed file's mtime outside them (copied with its old one, a
+	// clock skew) is not its save's time.
+	scannedAt, changeAfter, changeSeen time.Time
 	// extra holds the files the running baseline is built from that
 	// are not .go files of the main module (dev_extra.go); nil before
 	// the first build.
@@ -220,7 +226,7 @@ func runDev(ctx context.Context, o devOptions, stdout, stderr io.Writer) (err er
 
 // run builds, starts, and then serves each change until ctx ends.
 func (l *devLoop) run(ctx context.Context) error {
-	l.seen = l.scan()
+	l.seen, l.scannedAt = l.scan(), time.Now()
 	snap := l.readRacy(l.seen)
 	start := time.Now()
 	shims, bin, err := l.build(ctx, snap)
@@ -255,8 +261,13 @@ func (l *devLoop) run(ctx context.Context) error {
 			l.srvDown = true
 			l.out.status(colRed, fmt.Sprintf("the server is not running: %s (its output above says why); the next save builds and starts it", l.srv.exitDesc()))
 		}
+		prev := l.scannedAt
 		now := l.scan()
+		l.scannedAt = time.Now()
 		if !sameStates(now, l.seen) || l.racyChanged() {
+			if l.changeSeen.IsZero() {
+				l.changeAfter, l.changeSeen = prev, l.scannedAt
+			}
 			l.seen, pendingSince = now, time.Now()
 			continue
 		}
@@ -268,7 +279,9 @@ func (l *devLoop) run(ctx context.Context) error {
 			// Saved again while it was read: wait for the files to
 			// settle again.
 			l.seen, pendingSince = l.scan(), time.Now()
+			continue
 		}
+		l.changeSeen = time.Time{}
 	}
 }
 
@@ -416,6 +429,9 @@ func (l *devLoop) change(ctx context.Context, states map[string]fileState) bool 
 	}
 	if len(files) == 0 {
 		return true // touched, not changed
+	}
+	if !l.changeSeen.IsZero() && (saved.Before(l.changeAfter) || saved.After(l.changeSeen)) {
+		saved = l.changeSeen // an mtime that is not the save's
 	}
 	sort.Strings(files)
 	names := strings.Join(files, " ")
