@@ -268,3 +268,36 @@ func TestAttackBDevSaveTime(t *testing.T) {
 		}
 	}
 }
+
+// TestAttackBDevNoSuchSlot: a slot body whose directive names a slot the
+// server did not register (a typo in the name) is not built as a native
+// patch, which the server would refuse the same way after a build for
+// nothing, at every save: the line says to check the name.
+func TestAttackBDevNoSuchSlot(t *testing.T) {
+	dir := devFake(t)
+	src := strings.Replace(devFakeSrc, `fmt.Printf("level=INFO msg=\"hotswap: applied\" source=%s\n", p)`,
+		`if filepath.Ext(p) == ".go" {
+					fmt.Printf("level=WARN msg=\"hotswap: rejected\" source=%s err=\"load: x.go:1:1: hotswap: no such slot: fake.Answer (func Answer)\"\n", p)
+				} else {
+					fmt.Printf("level=INFO msg=\"hotswap: applied\" source=%s\n", p)
+				}`, 1)
+	if src == devFakeSrc {
+		t.Fatal("the fake server's applied line moved")
+	}
+	writeFile(t, filepath.Join(dir, "main.go"), src)
+	ctx, cancel := context.WithCancel(context.Background())
+	out := &devOutput{more: make(chan struct{}, 1)}
+	done := make(chan int, 1)
+	go func() { done <- run(ctx, []string{"dev", "--debounce", "30ms", "--wait", "1m", dir}, out, out) }()
+	defer func() {
+		cancel()
+		<-done
+	}()
+	from := 0
+	out.next(t, &from, "started")
+	writeFile(t, filepath.Join(dir, "main.go"), strings.Replace(src, `return "one"`, `return "two"`, 1))
+	line := out.next(t, &from, "main.go:")
+	if !strings.Contains(line, "the server registers no slot fake.Answer; check the name") || strings.Contains(line, "native") {
+		t.Errorf("a body edit of a slot the server does not register: %s\nwant no native patch, and the name to check", line)
+	}
+}

@@ -145,6 +145,10 @@ type devLoop struct {
 	extra *extraFiles
 }
 
+// noSuchSlot is the manager's refusal of a patch for a slot the server
+// did not register (hotswap.ErrUnknownSlot), as its log line says it.
+const noSuchSlot = "hotswap: no such slot"
+
 // The kinds of patch a hot edit is delivered as.
 const (
 	kindScript = "script"
@@ -703,6 +707,12 @@ func (l *devLoop) hot(ctx context.Context, edits []hotEdit) (res hotResult, err 
 				return res, err
 			}
 			notScript = err.Error()
+			if strings.Contains(notScript, noSuchSlot) {
+				// A native patch would be refused the same way, after
+				// a build for nothing, at every save.
+				return res, fmt.Errorf("%s: the server registers no slot %s; check the name in the %s directive "+
+					"(the body goes in with the baseline step, as long as no slot of that name is registered)", notScript, slot, slotDirective)
+			}
 		}
 		if w.nativeWhy != "" {
 			return res, fmt.Errorf("%s; a native patch cannot do either: %s", notScript, w.nativeWhy)
@@ -788,7 +798,8 @@ func (l *devLoop) apply(ctx context.Context, slot, kind, staged, ext string) err
 	case line := <-w.c:
 		if strings.Contains(line, "hotswap: rejected") {
 			os.Remove(final)
-			return fmt.Errorf("the %s for %s was refused (%s)", kind, slot, l.relPaths(logValue(line, "err"), ""))
+			why := strings.ReplaceAll(l.relPaths(logValue(line, "err"), ""), l.patchDir+string(filepath.Separator), "")
+			return fmt.Errorf("the %s for %s was refused (%s)", kind, slot, why)
 		}
 		l.drop(slot)
 		l.files[slot] = final
