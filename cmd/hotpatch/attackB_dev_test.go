@@ -301,3 +301,40 @@ func TestAttackBDevNoSuchSlot(t *testing.T) {
 		t.Errorf("a body edit of a slot the server does not register: %s\nwant no native patch, and the name to check", line)
 	}
 }
+
+// TestAttackBDevRolledBack: a hot edit the server rolls back on its own
+// (its probation failed: the new body panics) is forgotten, and the line
+// says so: the baseline's body serves again. Kept, the body put back as
+// the baseline's waited --wait for a revert the server never logs, then
+// took a baseline step.
+func TestAttackBDevRolledBack(t *testing.T) {
+	dir := devFake(t)
+	src := strings.Replace(devFakeSrc, `fmt.Printf("level=INFO msg=\"hotswap: applied\" source=%s\n", p)`,
+		`fmt.Printf("level=INFO msg=\"hotswap: applied\" source=%s\n", p)
+				fmt.Printf("level=WARN msg=\"hotswap: rolled-back\" source=%s err=\"hotswap: patch failed its probation: 3 failures in 3 calls\"\n", p)`, 1)
+	if src == devFakeSrc {
+		t.Fatal("the fake server's applied line moved")
+	}
+	writeFile(t, filepath.Join(dir, "main.go"), src)
+	ctx, cancel := context.WithCancel(context.Background())
+	out := &devOutput{more: make(chan struct{}, 1)}
+	done := make(chan int, 1)
+	go func() { done <- run(ctx, []string{"dev", "--debounce", "30ms", "--wait", "5s", dir}, out, out) }()
+	defer func() {
+		cancel()
+		<-done
+	}()
+	from := 0
+	out.next(t, &from, "started")
+	writeFile(t, filepath.Join(dir, "main.go"), strings.Replace(src, `return "one"`, `panic("two")`, 1))
+	if line := out.next(t, &from, "main.go:"); !strings.Contains(line, "hot (script)") {
+		t.Fatalf("%s\nwant hot (script)", line)
+	}
+	if line := out.next(t, &from, "slot fake.Answer:"); !strings.Contains(line, "rolled back its hot edit (hotswap: patch failed its probation") {
+		t.Errorf("%s\nwant the rollback said", line)
+	}
+	writeFile(t, filepath.Join(dir, "main.go"), src)
+	if line := out.next(t, &from, "main.go:"); strings.Contains(line, "baseline step") {
+		t.Errorf("the body put back after a rollback: %s\nwant no baseline step: the baseline's body serves", line)
+	}
+}

@@ -261,6 +261,9 @@ func (l *devLoop) run(ctx context.Context) error {
 			return nil
 		case <-tick.C:
 		}
+		if l.srv != nil {
+			l.rolledBack(l.srv.logs.rolledBack())
+		}
 		if l.srv != nil && !l.srvDown && !l.srv.running() {
 			l.srvDown = true
 			l.out.status(colRed, fmt.Sprintf("the server is not running: %s (its output above says why); the next save builds and starts it", l.srv.exitDesc()))
@@ -833,6 +836,23 @@ func (l *devLoop) revert(ctx context.Context, slot string) error {
 	}
 }
 
+// rolledBack forgets the patches that the server rolled back on its own
+// (lines, its log's), as their probation failed: the running baseline's
+// body serves those slots again. Kept, a patch would be waited for in
+// vain when its body goes back to the baseline's, and taken for serving
+// when its body is saved again.
+func (l *devLoop) rolledBack(lines []string) {
+	for _, line := range lines {
+		for _, slot := range sortedKeys(l.files) {
+			if strings.Contains(line, l.files[slot]) {
+				l.drop(slot)
+				l.out.status(colRed, fmt.Sprintf("slot %s: the server rolled back its hot edit (%s); the running baseline's body serves it until the next edit of it",
+					slot, logValue(line, "err")))
+			}
+		}
+	}
+}
+
 // safeName is slot as a part of a file name.
 func safeName(slot string) string {
 	return regexp.MustCompile(`[^A-Za-z0-9_]`).ReplaceAllString(slot, "_")
@@ -1223,10 +1243,22 @@ type logWaiter struct {
 	c     chan string // buffered; gets the first matching line
 }
 
-// logWatch hands the server's lines to those waiting for one.
+// logWatch hands the server's lines to those waiting for one, and keeps
+// the lines that say the server rolled a patch back on its own.
 type logWatch struct {
-	mu      sync.Mutex // guards waiters
+	mu      sync.Mutex // guards waiters, rolled
 	waiters []*logWaiter
+	rolled  []string
+}
+
+// rolledBack returns the lines, since the last call, that say the server
+// rolled back a patch (its probation failed).
+func (lw *logWatch) rolledBack() []string {
+	lw.mu.Lock()
+	defer lw.mu.Unlock()
+	r := lw.rolled
+	lw.rolled = nil
+	return r
 }
 
 func (lw *logWatch) wait(match func(string) bool) *logWaiter {
@@ -1251,6 +1283,9 @@ func (lw *logWatch) cancel(w *logWaiter) {
 func (lw *logWatch) line(s string) {
 	lw.mu.Lock()
 	defer lw.mu.Unlock()
+	if strings.Contains(s, "hotswap: rolled-back") {
+		lw.rolled = append(lw.rolled, s)
+	}
 	kept := lw.waiters[:0]
 	for _, w := range lw.waiters {
 		if w.match(s) {
