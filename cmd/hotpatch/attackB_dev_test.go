@@ -140,11 +140,6 @@ func TestAttackBDevReadWhileSaved(t *testing.T) {
 	}
 }
 
-// withoutLines is src, a patch source, without its line directives.
-func withoutLines(src []byte) []byte {
-	return regexp.MustCompile(`(?m)^//line \S+\n|/\*line \S+\*/`).ReplaceAll(src, nil)
-}
-
 // TestAttackBDevScriptPositions: a script's positions are the module
 // file's, as the interpreter reports them (it reads line directives as
 // go/parser does): a type error or a panic in a hot edit's body named
