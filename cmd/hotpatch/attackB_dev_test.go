@@ -8,6 +8,7 @@ import (
 	"go/ast"
 	"go/parser"
 	"go/token"
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -15,6 +16,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/hotpatch-go/hotpatch/fingerprint"
+	"github.com/hotpatch-go/hotpatch/internal/manifest"
 )
 
 // devExtraCgo is a package of the fake server with a cgo file whose slot
@@ -331,5 +335,46 @@ func TestAttackBDevRolledBack(t *testing.T) {
 	writeFile(t, filepath.Join(dir, "main.go"), src)
 	if line := out.next(t, &from, "main.go:"); strings.Contains(line, "baseline step") {
 		t.Errorf("the body put back after a rollback: %s\nwant no baseline step: the baseline's body serves", line)
+	}
+}
+
+// TestAttackBDevUnlinkedPackage: an edit in a package of the module that
+// the server does not link (another command, a tool) is not the server's
+// code: it restarted the server (a baseline step, its state lost) for a
+// new file or a changed func there.
+func TestAttackBDevUnlinkedPackage(t *testing.T) {
+	bin := filepath.Join(t.TempDir(), "server")
+	if err := os.WriteFile(bin, []byte("not an executable, only a record"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	hash := "sha256:" + strings.Repeat("0", 64)
+	if err := manifest.WriteSources(bin, fingerprint.Sources{"example.com/m": hash, "example.com/m/shop": hash}); err != nil {
+		t.Fatal(err)
+	}
+	const cli = "package main\n\nfunc main() { println(\"cli\") }\n"
+	for _, tt := range []struct {
+		name string
+		edit func(now map[string][]byte)
+		want string // the reason; "" for no step
+	}{
+		{"edited", func(now map[string][]byte) {
+			now["cmd/cli/main.go"] = []byte(strings.Replace(cli, `"cli"`, `"cli2"`, 1))
+		}, ""},
+		{"new file", func(now map[string][]byte) { now["cmd/cli/more.go"] = []byte("package main\n") }, ""},
+		{"removed", func(now map[string][]byte) { delete(now, "cmd/cli/main.go") }, ""},
+		{"linked package edited", func(now map[string][]byte) { now["shop/more.go"] = []byte("package shop\n\nfunc more() {}\n") }, "new file"},
+	} {
+		l := &devLoop{modPath: "example.com/m", baseBin: bin, base: map[string][]byte{
+			"go.mod":          []byte("module example.com/m\n"),
+			"shop/shop.go":    []byte(devBase),
+			"cmd/cli/main.go": []byte(cli),
+		}}
+		l.cur = l.base
+		now := maps.Clone(l.base)
+		tt.edit(now)
+		edits, reason, perr := l.decide(now)
+		if perr != nil || len(edits) != 0 || !strings.Contains(reason, tt.want) || tt.want == "" && reason != "" {
+			t.Errorf("%s: %d edits, reason %q, %v; want the reason %q", tt.name, len(edits), reason, perr, tt.want)
+		}
 	}
 }

@@ -470,7 +470,7 @@ func (l *devLoop) change(ctx context.Context, states map[string]fileState) bool 
 			l.cur = now
 			switch {
 			case res.scripts+res.natives == 0 && res.dropped == 0:
-				l.out.status(colGreen, fmt.Sprintf("%s: no change to the code (comments, layout, or files outside the build)", names))
+				l.out.status(colGreen, fmt.Sprintf("%s: no change to the code (comments, layout, or files the server is not built from)", names))
 			case res.scripts+res.natives == 0:
 				l.out.status(colGreen, fmt.Sprintf("%s: back to the running baseline in %s", names, since(saved)))
 			default:
@@ -511,6 +511,17 @@ func (l *devLoop) decide(now map[string][]byte) ([]hotEdit, string, scanner.Erro
 	// not the server's code: editing one changes nothing, and a file
 	// that joins or leaves the build is new or removed code.
 	now, base := inBuild(now, l.tags...), inBuild(l.base, l.tags...)
+	// Nor are the packages of the module that the running baseline does
+	// not link (another command, a tool, a sample): an edit there must
+	// not restart the server. A package it starts to link is imported by
+	// one it links, whose edit takes the step.
+	if linked := l.linkedDirs(); linked != nil {
+		unlinked := func(rel string, _ []byte) bool {
+			return strings.HasSuffix(rel, ".go") && filepath.IsLocal(rel) && !linked[path.Dir(rel)]
+		}
+		maps.DeleteFunc(now, unlinked) // inBuild's copies
+		maps.DeleteFunc(base, unlinked)
+	}
 	var perr scanner.ErrorList
 	parsed := map[string]*srcFile{}
 	for rel, b := range now {
