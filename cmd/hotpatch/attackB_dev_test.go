@@ -42,25 +42,28 @@ func One() int { return int(C.one()) }
 `
 
 // devExtraFake writes the fake server's module, with a file embedded in
-// package main, a cgo package and a required module replaced by a local
-// directory beside it; it returns the module's directory and the other
-// module's.
+// package main, a cgo package, and required modules replaced by a local
+// directory beside it and by one nested in its tree; it returns the
+// module's directory and the other module's.
 func devExtraFake(t *testing.T) (root, lib string) {
 	dir := t.TempDir()
 	root, lib = filepath.Join(dir, "fake"), filepath.Join(dir, "lib")
-	for _, d := range []string{filepath.Join(root, "cg"), lib} {
+	for _, d := range []string{filepath.Join(root, "cg"), filepath.Join(root, "nested"), lib} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			t.Fatal(err)
 		}
 	}
-	writeFile(t, filepath.Join(root, "go.mod"), "module example.com/fake\n\ngo 1.26.0\n\nrequire example.com/lib v0.0.0\n\nreplace example.com/lib => ../lib\n")
-	src := strings.Replace(devFakeSrc, "import (", "import (\n\t_ \"embed\"\n\t\"example.com/fake/cg\"\n\t\"example.com/lib\"", 1)
-	src = strings.Replace(src, `fmt.Println("up", helper(), Answer())`, `fmt.Println("up", helper(), Answer(), greeting, cg.Val(), cg.One(), lib.Suffix())`, 1)
+	writeFile(t, filepath.Join(root, "go.mod"), "module example.com/fake\n\ngo 1.26.0\n\nrequire (\n\texample.com/lib v0.0.0\n\texample.com/nested v0.0.0\n)\n\n"+
+		"replace example.com/lib => ../lib\n\nreplace example.com/nested => ./nested\n")
+	src := strings.Replace(devFakeSrc, "import (", "import (\n\t_ \"embed\"\n\t\"example.com/fake/cg\"\n\t\"example.com/lib\"\n\t\"example.com/nested\"", 1)
+	src = strings.Replace(src, `fmt.Println("up", helper(), Answer())`, `fmt.Println("up", helper(), Answer(), greeting, cg.Val(), cg.One(), lib.Suffix(), nested.N())`, 1)
 	writeFile(t, filepath.Join(root, "main.go"), src+"\n//go:embed greeting.txt\nvar greeting string\n")
 	writeFile(t, filepath.Join(root, "greeting.txt"), "hello")
 	writeFile(t, filepath.Join(root, "cg", "cg.go"), devExtraCgo)
 	writeFile(t, filepath.Join(lib, "go.mod"), "module example.com/lib\n\ngo 1.26.0\n")
 	writeFile(t, filepath.Join(lib, "lib.go"), "package lib\n\nfunc Suffix() string { return \"!\" }\n")
+	writeFile(t, filepath.Join(root, "nested", "go.mod"), "module example.com/nested\n\ngo 1.26.0\n")
+	writeFile(t, filepath.Join(root, "nested", "n.go"), "package nested\n\nfunc N() int { return 1 }\n")
 	return root, lib
 }
 
@@ -97,6 +100,14 @@ func TestAttackBDevExtraFiles(t *testing.T) {
 	}
 	writeFile(t, filepath.Join(lib, "lib.go"), "package lib\n\nfunc Suffix() string { return \"!\" }\n")
 	out.next(t, &from, "../lib/lib.go")
+
+	// A module nested in the main module's tree is another module too.
+	writeFile(t, filepath.Join(root, "nested", "n.go"), "package nested\n\nfunc N() int { return 2 }\n")
+	if line := out.next(t, &from, "nested/n.go"); !strings.Contains(line, "(not hot: nested/n.go changed (a file of package example.com/nested of module example.com/nested, outside the main module)") {
+		t.Errorf("an edit of a nested module's file: %s\nwant a baseline step for it", line)
+	}
+	writeFile(t, filepath.Join(root, "nested", "n.go"), "package nested\n\nfunc N() int { return 1 }\n")
+	out.next(t, &from, "nested/n.go")
 
 	writeFile(t, filepath.Join(root, "greeting.txt"), "howdy")
 	if line := out.next(t, &from, "greeting.txt"); !strings.Contains(line, "(not hot: greeting.txt changed (embedded by package example.com/fake)") {

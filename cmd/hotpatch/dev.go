@@ -517,7 +517,7 @@ func (l *devLoop) decide(now map[string][]byte) ([]hotEdit, string, scanner.Erro
 	// one it links, whose edit takes the step.
 	if linked := l.linkedDirs(); linked != nil {
 		unlinked := func(rel string, _ []byte) bool {
-			return strings.HasSuffix(rel, ".go") && filepath.IsLocal(rel) && !linked[path.Dir(rel)]
+			return l.mainGo(rel) && !linked[path.Dir(rel)]
 		}
 		maps.DeleteFunc(now, unlinked) // inBuild's copies
 		maps.DeleteFunc(base, unlinked)
@@ -553,7 +553,7 @@ func (l *devLoop) decide(now map[string][]byte) ([]hotEdit, string, scanner.Erro
 			continue
 		case !ok:
 			return nil, rel + ": new file", nil
-		case !strings.HasSuffix(rel, ".go") || !filepath.IsLocal(rel):
+		case !l.mainGo(rel):
 			return nil, l.extraReason(rel), nil
 		}
 		of, err := parseSrc(rel, old)
@@ -568,7 +568,7 @@ func (l *devLoop) decide(now map[string][]byte) ([]hotEdit, string, scanner.Erro
 	}
 	for _, rel := range sortedKeys(base) {
 		if _, ok := now[rel]; !ok {
-			if (!strings.HasSuffix(rel, ".go") || !filepath.IsLocal(rel)) && rel != "go.mod" && rel != "go.sum" && !l.extraGone(rel) {
+			if !l.mainGo(rel) && rel != "go.mod" && rel != "go.sum" && !l.extraGone(rel) {
 				continue // no longer used by the build, as the last baseline step found
 			}
 			return nil, rel + " removed", nil
@@ -1002,7 +1002,7 @@ func (l *devLoop) build(ctx context.Context, snap map[string][]byte) (*shimSet, 
 	l.seq++
 	local := make(map[string][]byte, len(snap)) // the main module's files: only its packages get shims
 	for rel, b := range snap {
-		if filepath.IsLocal(rel) {
+		if l.mainGo(rel) || !strings.HasSuffix(rel, ".go") {
 			local[rel] = b
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -192,12 +193,23 @@ func (l *devLoop) extraReason(rel string) string {
 		}
 	}
 	switch {
-	case what != "" && !filepath.IsLocal(rel) && strings.HasSuffix(rel, ".go"):
+	case what != "" && strings.HasSuffix(rel, ".go"):
 		return fmt.Sprintf("%s changed (%s): only slot bodies of the main module are hot", rel, what)
 	case what != "":
 		return fmt.Sprintf("%s changed (%s)", rel, what)
 	}
 	return rel + " changed"
+}
+
+// mainGo says whether rel, a path relative to the module's root, is a .go
+// file of the main module: inside it, and not in the directory of a
+// package of another module (one nested in the main module's tree and
+// replaced or in the workspace).
+func (l *devLoop) mainGo(rel string) bool {
+	if !strings.HasSuffix(rel, ".go") || !filepath.IsLocal(rel) {
+		return false
+	}
+	return l.extra == nil || l.extra.files[rel] == "" && l.extra.dirs[filepath.Join(l.root, filepath.FromSlash(path.Dir(rel)))] == ""
 }
 
 // extraGone says whether rel, an extra file the baseline was built from

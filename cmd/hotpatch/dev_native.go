@@ -403,7 +403,7 @@ func (l *devLoop) writeOverlay(snap map[string][]byte, shims *shimSet) (file str
 	}
 	disk := l.read(l.scan())
 	for rel, b := range snap {
-		if !strings.HasSuffix(rel, ".go") || !filepath.IsLocal(rel) {
+		if !l.mainGo(rel) {
 			continue
 		}
 		f := filepath.Join(dir, filepath.FromSlash(rel))
@@ -416,7 +416,7 @@ func (l *devLoop) writeOverlay(snap map[string][]byte, shims *shimSet) (file str
 		replace[filepath.Join(l.root, filepath.FromSlash(rel))] = f
 	}
 	for rel := range disk {
-		if _, ok := snap[rel]; !ok && strings.HasSuffix(rel, ".go") && filepath.IsLocal(rel) {
+		if _, ok := snap[rel]; !ok && l.mainGo(rel) {
 			replace[filepath.Join(l.root, filepath.FromSlash(rel))] = ""
 		}
 	}
