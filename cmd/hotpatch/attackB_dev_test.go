@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -387,5 +388,47 @@ func TestAttackBDevUnlinkedPackage(t *testing.T) {
 		if perr != nil || len(edits) != 0 || !strings.Contains(reason, tt.want) || tt.want == "" && reason != "" {
 			t.Errorf("%s: %d edits, reason %q, %v; want the reason %q", tt.name, len(edits), reason, perr, tt.want)
 		}
+	}
+}
+
+// TestAttackBDevStopHurried: a server that does not stop at SIGTERM (it
+// drains a request that never ends: a hot edit's endless loop) is waited
+// for with a line that says so, and Ctrl-C again kills it at once; the
+// second Ctrl-C was ignored, and the wait was 15 s of silence.
+func TestAttackBDevStopHurried(t *testing.T) {
+	dir := devFake(t)
+	src := strings.Replace(devFakeSrc, "signal.Notify(c, syscall.SIGHUP)", "signal.Notify(c, syscall.SIGHUP)\n\tsignal.Ignore(syscall.SIGTERM)", 1)
+	if src == devFakeSrc {
+		t.Fatal("the fake server's signal set-up moved")
+	}
+	writeFile(t, filepath.Join(dir, "main.go"), src)
+	ctx, cancel := context.WithCancel(context.Background())
+	out := &devOutput{more: make(chan struct{}, 1)}
+	done := make(chan int, 1)
+	go func() { done <- run(ctx, []string{"dev", dir}, out, out) }()
+	defer func() {
+		cancel()
+		<-done
+	}()
+	from := 0
+	line := out.next(t, &from, "started")
+	pid, err := strconv.Atoi(regexp.MustCompile(`\(pid (\d+)\)`).FindStringSubmatch(line)[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	out.next(t, &from, "  | up") // SIGTERM ignored from now on
+	cancel()                     // Ctrl-C
+	out.next(t, &from, "waiting for the server to stop")
+	// Ctrl-C again: the command's handler is set while it waits.
+	if err := syscall.Kill(os.Getpid(), syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	<-done
+	done <- 0 // for the deferred wait
+	if got := out.String(); !strings.Contains(got, "killed") || !strings.Contains(got, "Ctrl-C came again") {
+		t.Errorf("output %q\nwant the server killed at the second Ctrl-C", got)
+	}
+	if left := groupPIDs(pid); len(left) > 0 {
+		t.Errorf("processes left: %v", left)
 	}
 }

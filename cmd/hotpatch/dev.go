@@ -222,7 +222,12 @@ func runDev(ctx context.Context, o devOptions, stdout, stderr io.Writer) (err er
 	}
 	defer func() {
 		if l.srv != nil {
-			err = errors.Join(err, l.srv.stop())
+			// Ctrl-C again (or SIGTERM, SIGHUP) kills the server
+			// rather than wait out its grace period.
+			hurry := make(chan os.Signal, 1)
+			signal.Notify(hurry, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
+			defer signal.Stop(hurry)
+			err = errors.Join(err, l.srv.stop(hurry, func(msg string) { l.out.status(colYellow, msg) }))
 		}
 	}()
 	return l.run(ctx)
