@@ -432,3 +432,21 @@ func TestAttackBDevStopHurried(t *testing.T) {
 		t.Errorf("processes left: %v", left)
 	}
 }
+
+// TestAttackBDevServerLongLine: a line of the server's output longer than
+// the reader's buffer (a large value logged) is cut, not the end of the
+// output: every later line was dropped, among them the "hotswap:
+// applied" each hot edit waits for (--wait, then a baseline step, at
+// every save, for the life of the run).
+func TestAttackBDevServerLongLine(t *testing.T) {
+	long := strings.Repeat("x", 3<<20)
+	in := "first\n" + long + "\nlevel=INFO msg=\"hotswap: applied\" source=/p/dev-x-1.go\nlast"
+	var got []string
+	serverLines(strings.NewReader(in), func(line string) { got = append(got, line) })
+	if len(got) != 4 || got[0] != "first" || got[2] != `level=INFO msg="hotswap: applied" source=/p/dev-x-1.go` || got[3] != "last" {
+		t.Fatalf("%d lines: %.80q", len(got), got)
+	}
+	if !strings.HasPrefix(got[1], "xxx") || len(got[1]) >= len(long) || !strings.Contains(got[1], "cut") {
+		t.Errorf("the long line: %d bytes, ending %q; want it cut, and said so", len(got[1]), got[1][max(0, len(got[1])-40):])
+	}
+}

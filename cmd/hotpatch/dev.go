@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -1311,4 +1312,42 @@ func (lw *logWatch) line(s string) {
 		kept = append(kept, w)
 	}
 	lw.waiters = kept
+}
+
+// maxServerLine bounds a line of the server's output as the loop keeps
+// it; the rest of a longer line is dropped.
+const maxServerLine = 1 << 20
+
+// serverLines calls fn with each line of r, the server's output, until
+// r ends. A line longer than maxServerLine (a large value logged) is cut,
+// and says so: the lines after it still count (a "hotswap: applied" the
+// loop waits for among them).
+func serverLines(r io.Reader, fn func(string)) {
+	br := bufio.NewReaderSize(r, 64<<10)
+	var line []byte
+	cut := 0
+	for {
+		frag, err := br.ReadSlice('\n')
+		frag = bytes.TrimSuffix(frag, []byte("\n"))
+		keep := min(len(frag), maxServerLine-len(line))
+		line = append(line, frag[:keep]...)
+		cut += len(frag) - keep
+		if errors.Is(err, bufio.ErrBufferFull) {
+			continue
+		}
+		text := strings.TrimSuffix(string(line), "\r")
+		if cut > 0 {
+			text += fmt.Sprintf(" [%d bytes cut]", cut)
+		}
+		if len(line) > 0 || err == nil {
+			fn(text)
+		}
+		line, cut = line[:0], 0
+		if err != nil {
+			// Past a read error, drain: a server whose output
+			// is not read blocks, or dies of SIGPIPE.
+			_, _ = io.Copy(io.Discard, br)
+			return
+		}
+	}
 }

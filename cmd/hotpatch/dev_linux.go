@@ -1,11 +1,9 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -50,13 +48,10 @@ func startDevServer(link string, args []string, out *devOut) (*devServer, error)
 		go func() {
 			defer s.readers.Done()
 			defer r.Close()
-			sc := bufio.NewScanner(r)
-			sc.Buffer(make([]byte, 64<<10), 1<<20)
-			for sc.Scan() {
-				out.server(sc.Text())
-				s.logs.line(sc.Text())
-			}
-			_, _ = io.Copy(io.Discard, r)
+			serverLines(r, func(line string) {
+				out.server(line)
+				s.logs.line(line)
+			})
 		}()
 	}
 	cmd.Stdout, cmd.Stderr = writers[0], writers[1]
