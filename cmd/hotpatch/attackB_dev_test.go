@@ -450,3 +450,30 @@ func TestAttackBDevServerLongLine(t *testing.T) {
 		t.Errorf("the long line: %d bytes, ending %q; want it cut, and said so", len(got[1]), got[1][max(0, len(got[1])-40):])
 	}
 }
+
+// TestAttackBDevSilentServer: a server that does not log its manager's
+// events (hotpatch.Options.Logger left nil: they are discarded) never
+// says a patch was applied; the line says what to give it, rather than
+// only that the patch was not applied in time.
+func TestAttackBDevSilentServer(t *testing.T) {
+	dir := devFake(t)
+	src := strings.Replace(devFakeSrc, `fmt.Printf("level=INFO msg=\"hotswap: applied\" source=%s\n", p)`, `_ = p`, 1)
+	if src == devFakeSrc {
+		t.Fatal("the fake server's applied line moved")
+	}
+	writeFile(t, filepath.Join(dir, "main.go"), src)
+	ctx, cancel := context.WithCancel(context.Background())
+	out := &devOutput{more: make(chan struct{}, 1)}
+	done := make(chan int, 1)
+	go func() { done <- run(ctx, []string{"dev", "--debounce", "30ms", "--wait", "1s", dir}, out, out) }()
+	defer func() {
+		cancel()
+		<-done
+	}()
+	from := 0
+	out.next(t, &from, "started")
+	writeFile(t, filepath.Join(dir, "main.go"), strings.Replace(src, `return "one"`, `return "two"`, 1))
+	if line := out.next(t, &from, "main.go:"); !strings.Contains(line, "never logged its manager's events") || !strings.Contains(line, "hotpatch.Options.Logger") {
+		t.Errorf("%s\nwant the logger named", line)
+	}
+}

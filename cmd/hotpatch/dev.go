@@ -828,7 +828,12 @@ func (l *devLoop) apply(ctx context.Context, slot, kind, staged, ext string) err
 		return ctx.Err()
 	case <-time.After(l.o.wait):
 		os.Remove(final)
-		return fmt.Errorf("the %s for %s was not applied within %s", kind, slot, l.o.wait)
+		err := fmt.Errorf("the %s for %s was not applied within %s", kind, slot, l.o.wait)
+		if !l.srv.logs.sawEvents() {
+			err = fmt.Errorf("%w, and the server never logged its manager's events: hotpatch dev waits for its \"hotswap: applied\" line; "+
+				"give hotpatch.Options.Logger a log/slog text or JSON logger to stdout or stderr", err)
+		}
+		return err
 	}
 }
 
@@ -1263,9 +1268,18 @@ type logWaiter struct {
 // logWatch hands the server's lines to those waiting for one, and keeps
 // the lines that say the server rolled a patch back on its own.
 type logWatch struct {
-	mu      sync.Mutex // guards waiters, rolled
+	mu      sync.Mutex // guards waiters, rolled, events
 	waiters []*logWaiter
 	rolled  []string
+	events  bool // a line of the manager's events was seen
+}
+
+// sawEvents says whether the server logged any of its manager's events
+// ("hotswap: ...") so far.
+func (lw *logWatch) sawEvents() bool {
+	lw.mu.Lock()
+	defer lw.mu.Unlock()
+	return lw.events
 }
 
 // rolledBack returns the lines, since the last call, that say the server
@@ -1302,6 +1316,9 @@ func (lw *logWatch) line(s string) {
 	defer lw.mu.Unlock()
 	if strings.Contains(s, "hotswap: rolled-back") {
 		lw.rolled = append(lw.rolled, s)
+	}
+	if strings.Contains(s, "hotswap: ") {
+		lw.events = true
 	}
 	kept := lw.waiters[:0]
 	for _, w := range lw.waiters {
