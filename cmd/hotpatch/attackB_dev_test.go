@@ -389,6 +389,22 @@ func TestAttackBDevUnlinkedPackage(t *testing.T) {
 			t.Errorf("%s: %d edits, reason %q, %v; want the reason %q", tt.name, len(edits), reason, perr, tt.want)
 		}
 	}
+	// A native patch may link a package the baseline does not: while one
+	// that imports it serves, an edit of that package takes the step.
+	l := &devLoop{modPath: "example.com/m", baseBin: bin, base: map[string][]byte{
+		"go.mod":          []byte("module example.com/m\n"),
+		"shop/shop.go":    []byte(devBase),
+		"tools/t/t.go":    []byte("package t\n\nfunc T() int { return 1 }\n"),
+		"cmd/cli/main.go": []byte(cli),
+	}, kinds: map[string]string{"example.Greet": kindNative}, scripts: map[string][]byte{
+		"example.Greet": []byte("package patch\n\nimport \"example.com/m/tools/t\"\n\n//hotpatch:slot example.Greet\nfunc Greet(name string) string { return name + string(rune(t.T())) }\n"),
+	}}
+	l.cur = l.base
+	now := maps.Clone(l.base)
+	now["tools/t/t.go"] = []byte("package t\n\nfunc T() int { return 2 }\n")
+	if _, reason, _ := l.decide(now); !strings.Contains(reason, "tools/t/t.go: func T changed") {
+		t.Errorf("an edit of a package a serving native patch links: reason %q, want a baseline step for it", reason)
+	}
 }
 
 // TestAttackBDevStopHurried: a server that does not stop at SIGTERM (it

@@ -9,7 +9,9 @@ import (
 	"fmt"
 	"go/ast"
 	"go/build"
+	"go/parser"
 	"go/scanner"
+	"go/token"
 	"io"
 	"io/fs"
 	"maps"
@@ -520,8 +522,10 @@ func (l *devLoop) decide(now map[string][]byte) ([]hotEdit, string, scanner.Erro
 	// Nor are the packages of the module that the running baseline does
 	// not link (another command, a tool, a sample): an edit there must
 	// not restart the server. A package it starts to link is imported by
-	// one it links, whose edit takes the step.
-	if linked := l.linkedDirs(); linked != nil {
+	// one it links, whose edit takes the step; or by a native patch
+	// serving now (a plugin may link packages of its own), and then
+	// every package counts.
+	if linked := l.linkedDirs(); linked != nil && !l.nativeLinksMore(linked) {
 		unlinked := func(rel string, _ []byte) bool {
 			return l.mainGo(rel) && !linked[path.Dir(rel)]
 		}
@@ -595,6 +599,34 @@ func (l *devLoop) decide(now map[string][]byte) ([]hotEdit, string, scanner.Erro
 		}
 	}
 	return edits, reason, nil
+}
+
+// nativeLinksMore says whether a native patch serving now imports a
+// package of the module that the running baseline does not link (linked,
+// by module-relative directory): the patch carries that package's code,
+// which an edit of it must replace. A package the baseline links has
+// its dependencies linked too.
+func (l *devLoop) nativeLinksMore(linked map[string]bool) bool {
+	for slot, kind := range l.kinds {
+		if kind != kindNative {
+			continue
+		}
+		f, err := parser.ParseFile(token.NewFileSet(), "", l.scripts[slot], parser.ImportsOnly)
+		if err != nil {
+			return true
+		}
+		for _, is := range f.Imports {
+			p, _ := strconv.Unquote(is.Path.Value)
+			rel, ok := strings.CutPrefix(p, l.modPath+"/")
+			if p == l.modPath {
+				rel, ok = ".", true
+			}
+			if ok && !linked[rel] {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // slotSites returns, for each slot, where the functions of files (the
