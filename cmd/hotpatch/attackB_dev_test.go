@@ -493,3 +493,16 @@ func TestAttackBDevSilentServer(t *testing.T) {
 		t.Errorf("%s\nwant the logger named", line)
 	}
 }
+
+// TestAttackBDevBadDurations: a --poll or --wait of zero or less, or a
+// negative --debounce, is refused before anything is built: --poll 0
+// panicked (a ticker of no interval) once the server was started.
+func TestAttackBDevBadDurations(t *testing.T) {
+	dir := t.TempDir()
+	for _, args := range [][]string{{"--poll", "0"}, {"--poll", "-1s"}, {"--wait", "0"}, {"--debounce", "-1ms"}} {
+		var out strings.Builder
+		if code := run(context.Background(), append(append([]string{"dev"}, args...), dir), &out, &out); code != 2 || !strings.Contains(out.String(), args[0]+" ") {
+			t.Errorf("%q: exit %d, %q; want 2 and the flag named", args, code, out.String())
+		}
+	}
+}

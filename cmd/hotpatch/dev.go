@@ -72,6 +72,14 @@ Ctrl-C stops the server and removes the temporary directory. Linux only.`,
 				if len(args) == 0 {
 					return usageError("name the main package's directory")
 				}
+				switch {
+				case o.poll <= 0:
+					return usageError("--poll %s: give how often to check the files, more than 0", o.poll)
+				case o.wait <= 0:
+					return usageError("--wait %s: give how long to wait for new code to serve, more than 0", o.wait)
+				case o.debounce < 0:
+					return usageError("--debounce %s: give how long the files must stay unchanged, 0 or more", o.debounce)
+				}
 				o.pkg, o.serverArgs = args[0], args[1:]
 				return runDev(ctx, o, stdout, stderr)
 			}
