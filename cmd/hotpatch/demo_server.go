@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -55,10 +54,9 @@ func startDemoServer(ctx context.Context, bin string, args []string, log io.Writ
 	addrc := make(chan string, 1)
 	go func() {
 		defer close(s.read)
-		sc := bufio.NewScanner(r)
-		sc.Buffer(make([]byte, 64<<10), 1<<20)
-		for sc.Scan() {
-			line := sc.Text()
+		// A line over 1 MiB is cut, not the end of the reading (a
+		// server whose output is not read blocks).
+		serverLines(r, func(line string) {
 			s.tail.add(line)
 			if log != nil {
 				fmt.Fprintln(log, line)
@@ -70,7 +68,7 @@ func startDemoServer(ctx context.Context, bin string, args []string, log io.Writ
 				default:
 				}
 			}
-		}
+		})
 	}()
 	select {
 	case s.addr = <-addrc:

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -8,9 +9,12 @@ import (
 	"fmt"
 	"go/ast"
 	"go/build"
+	"go/parser"
 	"go/scanner"
+	"go/token"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -67,6 +71,14 @@ Ctrl-C stops the server and removes the temporary directory. Linux only.`,
 			return func(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 				if len(args) == 0 {
 					return usageError("name the main package's directory")
+				}
+				switch {
+				case o.poll <= 0:
+					return usageError("--poll %s: give how often to check the files, more than 0", o.poll)
+				case o.wait <= 0:
+					return usageError("--wait %s: give how long to wait for new code to serve, more than 0", o.wait)
+				case o.debounce < 0:
+					return usageError("--debounce %s: give how long the files must stay unchanged, 0 or more", o.debounce)
 				}
 				o.pkg, o.serverArgs = args[0], args[1:]
 				return runDev(ctx, o, stdout, stderr)
@@ -132,7 +144,21 @@ type devLoop struct {
 	// source record); nil when the record cannot be read.
 	linked   map[string]bool
 	linkedOf string
+	// scannedAt is when the last scan ran; changeAfter and changeSeen
+	// bound when the change not yet acted on was made: after the scan
+	// before the one that first saw it, by that one (zero: none seen).
+	// A changed file's mtime outside them (copied with its old one, a
+	// clock skew) is not its save's time.
+	scannedAt, changeAfter, changeSeen time.Time
+	// extra holds the files the running baseline is built from that
+	// are not .go files of the main module (dev_extra.go); nil before
+	// the first build.
+	extra *extraFiles
 }
+
+// noSuchSlot is the manager's refusal of a patch for a slot the server
+// did not register (hotswap.ErrUnknownSlot), as its log line says it.
+const noSuchSlot = "hotswap: no such slot"
 
 // The kinds of patch a hot edit is delivered as.
 const (
@@ -207,7 +233,12 @@ func runDev(ctx context.Context, o devOptions, stdout, stderr io.Writer) (err er
 	}
 	defer func() {
 		if l.srv != nil {
-			err = errors.Join(err, l.srv.stop())
+			// Ctrl-C again (or SIGTERM, SIGHUP) kills the server
+			// rather than wait out its grace period.
+			hurry := make(chan os.Signal, 1)
+			signal.Notify(hurry, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
+			defer signal.Stop(hurry)
+			err = errors.Join(err, l.srv.stop(hurry, func(msg string) { l.out.status(colYellow, msg) }))
 		}
 	}()
 	return l.run(ctx)
@@ -215,7 +246,7 @@ func runDev(ctx context.Context, o devOptions, stdout, stderr io.Writer) (err er
 
 // run builds, starts, and then serves each change until ctx ends.
 func (l *devLoop) run(ctx context.Context) error {
-	l.seen = l.scan()
+	l.seen, l.scannedAt = l.scan(), time.Now()
 	snap := l.readRacy(l.seen)
 	start := time.Now()
 	shims, bin, err := l.build(ctx, snap)
@@ -246,12 +277,20 @@ func (l *devLoop) run(ctx context.Context) error {
 			return nil
 		case <-tick.C:
 		}
+		if l.srv != nil {
+			l.rolledBack(l.srv.logs.rolledBack())
+		}
 		if l.srv != nil && !l.srvDown && !l.srv.running() {
 			l.srvDown = true
 			l.out.status(colRed, fmt.Sprintf("the server is not running: %s (its output above says why); the next save builds and starts it", l.srv.exitDesc()))
 		}
+		prev := l.scannedAt
 		now := l.scan()
+		l.scannedAt = time.Now()
 		if !sameStates(now, l.seen) || l.racyChanged() {
+			if l.changeSeen.IsZero() {
+				l.changeAfter, l.changeSeen = prev, l.scannedAt
+			}
 			l.seen, pendingSince = now, time.Now()
 			continue
 		}
@@ -259,7 +298,13 @@ func (l *devLoop) run(ctx context.Context) error {
 			continue
 		}
 		pendingSince = time.Time{}
-		l.change(ctx, now)
+		if !l.change(ctx, now) {
+			// Saved again while it was read: wait for the files to
+			// settle again.
+			l.seen, pendingSince = l.scan(), time.Now()
+			continue
+		}
+		l.changeSeen = time.Time{}
 	}
 }
 
@@ -298,6 +343,7 @@ func (l *devLoop) scan() map[string]fileState {
 		out[filepath.ToSlash(rel)] = fileState{mod: fi.ModTime(), size: fi.Size()}
 		return nil
 	})
+	l.scanExtra(out)
 	return out
 }
 
@@ -377,9 +423,17 @@ func (l *devLoop) racyChanged() bool {
 	return false
 }
 
-// change acts on the files as they are now.
-func (l *devLoop) change(ctx context.Context, states map[string]fileState) {
+// change acts on the files as they are now, states as the last scans
+// saw them settled. It returns false, having done nothing, when they
+// changed again by the time they were read: an editor writing a file in
+// place (truncated, then written), git switching many files, a file
+// renamed away and back (vim's backup) would otherwise be acted on half
+// written or missing.
+func (l *devLoop) change(ctx context.Context, states map[string]fileState) bool {
 	now := l.readRacy(states)
+	if !sameStates(l.scan(), states) {
+		return false
+	}
 	var saved time.Time
 	var files []string
 	for rel, b := range now {
@@ -397,7 +451,10 @@ func (l *devLoop) change(ctx context.Context, states map[string]fileState) {
 		}
 	}
 	if len(files) == 0 {
-		return // touched, not changed
+		return true // touched, not changed
+	}
+	if !l.changeSeen.IsZero() && (saved.Before(l.changeAfter) || saved.After(l.changeSeen)) {
+		saved = l.changeSeen // an mtime that is not the save's
 	}
 	sort.Strings(files)
 	names := strings.Join(files, " ")
@@ -420,7 +477,7 @@ func (l *devLoop) change(ctx context.Context, states map[string]fileState) {
 		}
 		l.out.status(colRed, fmt.Sprintf("%s: syntax error; the old code keeps serving:%s", names, msg.String()))
 		l.cur = now
-		return
+		return true
 	case reason == "" && l.srv != nil:
 		res, err := l.hot(ctx, edits)
 		var ce *devCompileError
@@ -429,21 +486,21 @@ func (l *devLoop) change(ctx context.Context, states map[string]fileState) {
 			l.cur = now
 			switch {
 			case res.scripts+res.natives == 0 && res.dropped == 0:
-				l.out.status(colGreen, fmt.Sprintf("%s: no change to the code (comments, layout, or files outside the build)", names))
+				l.out.status(colGreen, fmt.Sprintf("%s: no change to the code (comments, layout, or files the server is not built from)", names))
 			case res.scripts+res.natives == 0:
 				l.out.status(colGreen, fmt.Sprintf("%s: back to the running baseline in %s", names, since(saved)))
 			default:
 				l.out.status(colGreen, fmt.Sprintf("%s: %s in %s%s", names, res.kind(), since(saved), res.note()))
 			}
-			return
+			return true
 		case errors.As(err, &ce):
 			// The new body does not compile: a baseline step would
 			// fail on the same errors.
 			l.cur = now
 			l.out.status(colRed, fmt.Sprintf("%s: the native patch does not compile; the old code keeps serving:\n%s", names, ce.msg))
-			return
+			return true
 		case ctx.Err() != nil:
-			return // stopping
+			return true // stopping
 		}
 		reason = err.Error()
 	case l.srv == nil:
@@ -452,13 +509,14 @@ func (l *devLoop) change(ctx context.Context, states map[string]fileState) {
 	pid, err := l.step(ctx, now)
 	l.cur = now
 	if ctx.Err() != nil {
-		return // stopping: the step was cut short, not failed
+		return true // stopping: the step was cut short, not failed
 	}
 	if err != nil {
 		l.out.status(colRed, fmt.Sprintf("%s: baseline step failed; the old code keeps serving:\n%s\n(not hot: %s)", names, err, reason))
-		return
+		return true
 	}
 	l.out.status(colYellow, fmt.Sprintf("%s: baseline step in %s, pid %d: %s", names, since(saved), pid, reason))
+	return true
 }
 
 // decide compares now with the running baseline's source: the slot
@@ -469,6 +527,19 @@ func (l *devLoop) decide(now map[string][]byte) ([]hotEdit, string, scanner.Erro
 	// not the server's code: editing one changes nothing, and a file
 	// that joins or leaves the build is new or removed code.
 	now, base := inBuild(now, l.tags...), inBuild(l.base, l.tags...)
+	// Nor are the packages of the module that the running baseline does
+	// not link (another command, a tool, a sample): an edit there must
+	// not restart the server. A package it starts to link is imported by
+	// one it links, whose edit takes the step; or by a native patch
+	// serving now (a plugin may link packages of its own), and then
+	// every package counts.
+	if linked := l.linkedDirs(); linked != nil && !l.nativeLinksMore(linked) {
+		unlinked := func(rel string, _ []byte) bool {
+			return l.mainGo(rel) && !linked[path.Dir(rel)]
+		}
+		maps.DeleteFunc(now, unlinked) // inBuild's copies
+		maps.DeleteFunc(base, unlinked)
+	}
 	var perr scanner.ErrorList
 	parsed := map[string]*srcFile{}
 	for rel, b := range now {
@@ -500,8 +571,8 @@ func (l *devLoop) decide(now map[string][]byte) ([]hotEdit, string, scanner.Erro
 			continue
 		case !ok:
 			return nil, rel + ": new file", nil
-		case !strings.HasSuffix(rel, ".go"):
-			return nil, rel + " changed", nil
+		case !l.mainGo(rel):
+			return nil, l.extraReason(rel), nil
 		}
 		of, err := parseSrc(rel, old)
 		if err != nil {
@@ -513,8 +584,11 @@ func (l *devLoop) decide(now map[string][]byte) ([]hotEdit, string, scanner.Erro
 		}
 		edits = append(edits, e...)
 	}
-	for rel := range base {
+	for _, rel := range sortedKeys(base) {
 		if _, ok := now[rel]; !ok {
+			if !l.mainGo(rel) && rel != "go.mod" && rel != "go.sum" && !l.extraGone(rel) {
+				continue // no longer used by the build, as the last baseline step found
+			}
 			return nil, rel + " removed", nil
 		}
 	}
@@ -533,6 +607,34 @@ func (l *devLoop) decide(now map[string][]byte) ([]hotEdit, string, scanner.Erro
 		}
 	}
 	return edits, reason, nil
+}
+
+// nativeLinksMore says whether a native patch serving now imports a
+// package of the module that the running baseline does not link (linked,
+// by module-relative directory): the patch carries that package's code,
+// which an edit of it must replace. A package the baseline links has
+// its dependencies linked too.
+func (l *devLoop) nativeLinksMore(linked map[string]bool) bool {
+	for slot, kind := range l.kinds {
+		if kind != kindNative {
+			continue
+		}
+		f, err := parser.ParseFile(token.NewFileSet(), "", l.scripts[slot], parser.ImportsOnly)
+		if err != nil {
+			return true
+		}
+		for _, is := range f.Imports {
+			p, _ := strconv.Unquote(is.Path.Value)
+			rel, ok := strings.CutPrefix(p, l.modPath+"/")
+			if p == l.modPath {
+				rel, ok = ".", true
+			}
+			if ok && !linked[rel] {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // slotSites returns, for each slot, where the functions of files (the
@@ -665,6 +767,12 @@ func (l *devLoop) hot(ctx context.Context, edits []hotEdit) (res hotResult, err 
 				return res, err
 			}
 			notScript = err.Error()
+			if strings.Contains(notScript, noSuchSlot) {
+				// A native patch would be refused the same way, after
+				// a build for nothing, at every save.
+				return res, fmt.Errorf("%s: the server registers no slot %s; check the name in the %s directive "+
+					"(the body goes in with the baseline step, as long as no slot of that name is registered)", notScript, slot, slotDirective)
+			}
 		}
 		if w.nativeWhy != "" {
 			return res, fmt.Errorf("%s; a native patch cannot do either: %s", notScript, w.nativeWhy)
@@ -750,7 +858,8 @@ func (l *devLoop) apply(ctx context.Context, slot, kind, staged, ext string) err
 	case line := <-w.c:
 		if strings.Contains(line, "hotswap: rejected") {
 			os.Remove(final)
-			return fmt.Errorf("the %s for %s was refused (%s)", kind, slot, logValue(line, "err"))
+			why := strings.ReplaceAll(l.relPaths(logValue(line, "err"), ""), l.patchDir+string(filepath.Separator), "")
+			return fmt.Errorf("the %s for %s was refused (%s)", kind, slot, why)
 		}
 		l.drop(slot)
 		l.files[slot] = final
@@ -759,7 +868,12 @@ func (l *devLoop) apply(ctx context.Context, slot, kind, staged, ext string) err
 		return ctx.Err()
 	case <-time.After(l.o.wait):
 		os.Remove(final)
-		return fmt.Errorf("the %s for %s was not applied within %s", kind, slot, l.o.wait)
+		err := fmt.Errorf("the %s for %s was not applied within %s", kind, slot, l.o.wait)
+		if !l.srv.logs.sawEvents() {
+			err = fmt.Errorf("%w, and the server never logged its manager's events: hotpatch dev waits for its \"hotswap: applied\" line; "+
+				"give hotpatch.Options.Logger a log/slog text or JSON logger to stdout or stderr", err)
+		}
+		return err
 	}
 }
 
@@ -784,6 +898,23 @@ func (l *devLoop) revert(ctx context.Context, slot string) error {
 	}
 }
 
+// rolledBack forgets the patches that the server rolled back on its own
+// (lines, its log's), as their probation failed: the running baseline's
+// body serves those slots again. Kept, a patch would be waited for in
+// vain when its body goes back to the baseline's, and taken for serving
+// when its body is saved again.
+func (l *devLoop) rolledBack(lines []string) {
+	for _, line := range lines {
+		for _, slot := range sortedKeys(l.files) {
+			if strings.Contains(line, l.files[slot]) {
+				l.drop(slot)
+				l.out.status(colRed, fmt.Sprintf("slot %s: the server rolled back its hot edit (%s); the running baseline's body serves it until the next edit of it",
+					slot, logValue(line, "err")))
+			}
+		}
+	}
+}
+
 // safeName is slot as a part of a file name.
 func safeName(slot string) string {
 	return regexp.MustCompile(`[^A-Za-z0-9_]`).ReplaceAllString(slot, "_")
@@ -802,7 +933,7 @@ func (l *devLoop) drop(slot string) {
 // pkgOf describes the package of f, from the files acted on.
 func (l *devLoop) pkgOf(f *srcFile) (pkgInfo, string) {
 	dir := filepath.ToSlash(filepath.Dir(f.rel))
-	p := pkgInfo{name: f.file.Name.Name, path: l.modPath, names: map[string]bool{}}
+	p := pkgInfo{name: f.file.Name.Name, path: l.modPath, names: map[string]bool{}, dir: filepath.Join(l.root, filepath.FromSlash(dir))}
 	if dir != "." {
 		p.path += "/" + dir
 	}
@@ -915,10 +1046,18 @@ func goWithTmp(tmp string) (string, error) {
 // l.link, "hotpatch build -versioned", with the export shims of snap's
 // packages added by an overlay (which also keeps the build on snap where
 // the tree changed since it was read). It returns the shims and the
-// binary the link now names.
+// binary the link now names. It then lists the files the build used
+// beside the main module's .go files (l.extra, dev_extra.go) and adds
+// them to snap, as read now.
 func (l *devLoop) build(ctx context.Context, snap map[string][]byte) (*shimSet, string, error) {
 	l.seq++
-	shims, err := writeShims(l.root, filepath.Join(l.tmp, fmt.Sprintf("shims-%d", l.seq)), buildShims(snap, func(rel string) bool {
+	local := make(map[string][]byte, len(snap)) // the main module's files: only its packages get shims
+	for rel, b := range snap {
+		if l.mainGo(rel) || !strings.HasSuffix(rel, ".go") {
+			local[rel] = b
+		}
+	}
+	shims, err := writeShims(l.root, filepath.Join(l.tmp, fmt.Sprintf("shims-%d", l.seq)), buildShims(local, func(rel string) bool {
 		_, err := os.Lstat(filepath.Join(l.root, filepath.FromSlash(rel)))
 		return err == nil
 	}, l.tags...))
@@ -941,6 +1080,23 @@ func (l *devLoop) build(ctx context.Context, snap map[string][]byte) (*shimSet, 
 	if err != nil {
 		return nil, "", err
 	}
+	var extra *extraFiles
+	err = l.guard(ctx, func(ctx context.Context) error {
+		extra, err = l.listExtra(ctx, overlay)
+		return err
+	})
+	if err != nil {
+		return nil, "", err
+	}
+	l.extra = extra
+	states := map[string]fileState{}
+	l.scanExtra(states)
+	for rel := range states {
+		if _, ok := snap[rel]; ok {
+			delete(states, rel) // read with the rest, before the build
+		}
+	}
+	maps.Copy(snap, l.read(states))
 	return shims, bin, nil
 }
 
@@ -1158,10 +1314,31 @@ type logWaiter struct {
 	c     chan string // buffered; gets the first matching line
 }
 
-// logWatch hands the server's lines to those waiting for one.
+// logWatch hands the server's lines to those waiting for one, and keeps
+// the lines that say the server rolled a patch back on its own.
 type logWatch struct {
-	mu      sync.Mutex // guards waiters
+	mu      sync.Mutex // guards waiters, rolled, events
 	waiters []*logWaiter
+	rolled  []string
+	events  bool // a line of the manager's events was seen
+}
+
+// sawEvents says whether the server logged any of its manager's events
+// ("hotswap: ...") so far.
+func (lw *logWatch) sawEvents() bool {
+	lw.mu.Lock()
+	defer lw.mu.Unlock()
+	return lw.events
+}
+
+// rolledBack returns the lines, since the last call, that say the server
+// rolled back a patch (its probation failed).
+func (lw *logWatch) rolledBack() []string {
+	lw.mu.Lock()
+	defer lw.mu.Unlock()
+	r := lw.rolled
+	lw.rolled = nil
+	return r
 }
 
 func (lw *logWatch) wait(match func(string) bool) *logWaiter {
@@ -1186,6 +1363,12 @@ func (lw *logWatch) cancel(w *logWaiter) {
 func (lw *logWatch) line(s string) {
 	lw.mu.Lock()
 	defer lw.mu.Unlock()
+	if strings.Contains(s, "hotswap: rolled-back") {
+		lw.rolled = append(lw.rolled, s)
+	}
+	if strings.Contains(s, "hotswap: ") {
+		lw.events = true
+	}
 	kept := lw.waiters[:0]
 	for _, w := range lw.waiters {
 		if w.match(s) {
@@ -1195,4 +1378,42 @@ func (lw *logWatch) line(s string) {
 		kept = append(kept, w)
 	}
 	lw.waiters = kept
+}
+
+// maxServerLine bounds a line of the server's output as the loop keeps
+// it; the rest of a longer line is dropped.
+const maxServerLine = 1 << 20
+
+// serverLines calls fn with each line of r, the server's output, until
+// r ends. A line longer than maxServerLine (a large value logged) is cut,
+// and says so: the lines after it still count (a "hotswap: applied" the
+// loop waits for among them).
+func serverLines(r io.Reader, fn func(string)) {
+	br := bufio.NewReaderSize(r, 64<<10)
+	var line []byte
+	cut := 0
+	for {
+		frag, err := br.ReadSlice('\n')
+		frag = bytes.TrimSuffix(frag, []byte("\n"))
+		keep := min(len(frag), maxServerLine-len(line))
+		line = append(line, frag[:keep]...)
+		cut += len(frag) - keep
+		if errors.Is(err, bufio.ErrBufferFull) {
+			continue
+		}
+		text := strings.TrimSuffix(string(line), "\r")
+		if cut > 0 {
+			text += fmt.Sprintf(" [%d bytes cut]", cut)
+		}
+		if len(line) > 0 || err == nil {
+			fn(text)
+		}
+		line, cut = line[:0], 0
+		if err != nil {
+			// Past a read error, drain: a server whose output
+			// is not read blocks, or dies of SIGPIPE.
+			_, _ = io.Copy(io.Discard, br)
+			return
+		}
+	}
 }

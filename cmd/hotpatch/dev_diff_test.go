@@ -117,6 +117,7 @@ func TestDevScript(t *testing.T) {
 			pkg := pkgInfo{name: "shop", path: "example.com/m/shop", names: map[string]bool{}}
 			collectNames(f.file, pkg.names)
 			got, why := script(edits[0], pkg)
+			got = withoutLines(got)
 			if tt.reason != "" {
 				if !strings.Contains(why, tt.reason) || !strings.Contains(why, "shop/shop.go:") {
 					t.Errorf("reason %q, want it to say %q with the position", why, tt.reason)

@@ -1,11 +1,9 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -50,13 +48,10 @@ func startDevServer(link string, args []string, out *devOut) (*devServer, error)
 		go func() {
 			defer s.readers.Done()
 			defer r.Close()
-			sc := bufio.NewScanner(r)
-			sc.Buffer(make([]byte, 64<<10), 1<<20)
-			for sc.Scan() {
-				out.server(sc.Text())
-				s.logs.line(sc.Text())
-			}
-			_, _ = io.Copy(io.Discard, r)
+			serverLines(r, func(line string) {
+				out.server(line)
+				s.logs.line(line)
+			})
 		}()
 	}
 	cmd.Stdout, cmd.Stderr = writers[0], writers[1]
@@ -151,15 +146,30 @@ func (s *devServer) exitDesc() string {
 func (s *devServer) alive() bool { return len(groupPIDs(s.pgid)) > 0 }
 
 // stop ends every process of the server: SIGTERM, then SIGKILL after a
-// grace period, and waits for them and for their output.
-func (s *devServer) stop() error {
+// grace period, or at once when hurry gets a signal (Ctrl-C again), and
+// waits for them and for their output. note says what the wait is when
+// it lasts.
+func (s *devServer) stop(hurry <-chan os.Signal, note func(string)) error {
 	_ = syscall.Kill(-s.pgid, syscall.SIGTERM)
-	deadline := time.Now().Add(15 * time.Second)
+	start := time.Now()
+	deadline, why := start.Add(15*time.Second), "within 15s of SIGTERM"
 	var err error
+	noted := false
 	for len(groupPIDs(s.pgid)) > 0 {
+		select {
+		case <-hurry:
+			deadline, why = time.Now(), "after SIGTERM, and Ctrl-C came again"
+		default:
+		}
+		if !noted && time.Since(start) > time.Second {
+			// A server draining a request that never ends (a hot
+			// edit's endless loop): say what the wait is.
+			noted = true
+			note("waiting for the server to stop (SIGTERM sent): it is killed in 15s, or at the next Ctrl-C")
+		}
 		if time.Now().After(deadline) {
 			_ = syscall.Kill(-s.pgid, syscall.SIGKILL)
-			err = errors.New("the server did not stop within 15s of SIGTERM: killed")
+			err = fmt.Errorf("the server did not stop %s: killed", why)
 			deadline = time.Now().Add(time.Hour)
 		}
 		time.Sleep(20 * time.Millisecond)

@@ -389,9 +389,10 @@ func (l *devLoop) buildNative(ctx context.Context, slot string, src []byte) (str
 // that a baseline and each of its patches see the same packages, byte
 // for byte, whatever was saved since, or is saved while the build runs
 // (an editor's save mid-build would otherwise get into the build, or
-// fail its source record's check). A cgo file is left as the tree holds
-// it (the go command treats cgo overlays apart): if it changed, the
-// source record refuses the patch. cleanup removes the overlay's files.
+// fail its source record's check); cgo files too, which the go command
+// compiles from the overlay as well. The files outside the main module
+// (dev_extra.go) are left as the tree holds them: an edit of one is a
+// baseline step anyway. cleanup removes the overlay's files.
 func (l *devLoop) writeOverlay(snap map[string][]byte, shims *shimSet) (file string, cleanup func(), err error) {
 	l.seq++
 	dir := filepath.Join(l.tmp, fmt.Sprintf("overlay-%d", l.seq))
@@ -402,10 +403,7 @@ func (l *devLoop) writeOverlay(snap map[string][]byte, shims *shimSet) (file str
 	}
 	disk := l.read(l.scan())
 	for rel, b := range snap {
-		if !strings.HasSuffix(rel, ".go") {
-			continue
-		}
-		if usesCgo(b) {
+		if !l.mainGo(rel) {
 			continue
 		}
 		f := filepath.Join(dir, filepath.FromSlash(rel))
@@ -418,7 +416,7 @@ func (l *devLoop) writeOverlay(snap map[string][]byte, shims *shimSet) (file str
 		replace[filepath.Join(l.root, filepath.FromSlash(rel))] = f
 	}
 	for rel := range disk {
-		if _, ok := snap[rel]; !ok && strings.HasSuffix(rel, ".go") {
+		if _, ok := snap[rel]; !ok && l.mainGo(rel) {
 			replace[filepath.Join(l.root, filepath.FromSlash(rel))] = ""
 		}
 	}
@@ -431,18 +429,4 @@ func (l *devLoop) writeOverlay(snap map[string][]byte, shims *shimSet) (file str
 	}
 	file = filepath.Join(dir, "overlay.json")
 	return file, cleanup, os.WriteFile(file, b, 0o644)
-}
-
-// usesCgo says whether src, a Go file, imports "C".
-func usesCgo(src []byte) bool {
-	f, err := parser.ParseFile(token.NewFileSet(), "", src, parser.ImportsOnly)
-	if err != nil {
-		return false
-	}
-	for _, is := range f.Imports {
-		if is.Path.Value == `"C"` {
-			return true
-		}
-	}
-	return false
 }

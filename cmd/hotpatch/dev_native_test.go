@@ -139,9 +139,9 @@ func FuzzDevNativeSource(f *testing.F) {
 }
 
 // TestDevOverlay: the overlay of a build for a baseline adds the shims,
-// puts back the baseline's copy of every Go file, saved since or not (not
-// a cgo file: the source record catches those), and removes a file the
-// baseline did not have.
+// puts back the baseline's copy of every Go file, saved since or not (a
+// cgo file too: the go command compiles it from the overlay), and removes
+// a file the baseline did not have.
 func TestDevOverlay(t *testing.T) {
 	root, tmp := t.TempDir(), t.TempDir()
 	const cgo = "package shop\n\n// int one(void) { return 1; }\nimport \"C\"\n"
@@ -188,7 +188,10 @@ func TestDevOverlay(t *testing.T) {
 	if got, err := os.ReadFile(o.Replace[filepath.Join(root, "shop", "same.go")]); err != nil || string(got) != string(snap["shop/same.go"]) {
 		t.Errorf("the unchanged file is replaced by %q (%v), want the baseline's copy", got, err)
 	}
-	for _, rel := range []string{"shop/cgo.go", "go.mod"} {
+	if got, err := os.ReadFile(o.Replace[filepath.Join(root, "shop", "cgo.go")]); err != nil || string(got) != cgo {
+		t.Errorf("the saved cgo file is replaced by %q (%v), want the baseline's copy", got, err)
+	}
+	for _, rel := range []string{"go.mod"} {
 		if r, ok := o.Replace[filepath.Join(root, rel)]; ok {
 			t.Errorf("%s is in the overlay (%q)", rel, r)
 		}

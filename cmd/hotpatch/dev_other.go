@@ -4,6 +4,7 @@ package main
 
 import (
 	"context"
+	"os"
 	"time"
 )
 
@@ -19,7 +20,7 @@ func (*devServer) pid() int                                            { return 
 func (*devServer) alive() bool                                         { return false }
 func (*devServer) running() bool                                       { return false }
 func (*devServer) exitDesc() string                                    { return "" }
-func (*devServer) stop() error                                         { return nil }
+func (*devServer) stop(<-chan os.Signal, func(string)) error           { return nil }
 func (*devServer) restart(context.Context, time.Duration) (int, error) { return 0, errDevNotSupported }
 
 func killBuilds(string, int) {}
