@@ -103,6 +103,11 @@
 //   - The listeners [Upgrader.Listen] returns are wrappers, not
 //     *net.TCPListener: they tell Shutdown when the accept loop has
 //     registered every connection it accepted, so the drain misses none.
+//     Shutdown waits up to 1 s for an accept loop to come back to Accept
+//     after its last connection; one that does not (a wrapper such as
+//     netutil.LimitListener waiting for a free slot, or a server that
+//     serves one connection at a time) is taken to have registered it,
+//     and the hooks run.
 //
 // # Platforms
 //

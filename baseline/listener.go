@@ -1,9 +1,17 @@
 package baseline
 
 import (
+	"context"
+	"errors"
 	"net"
 	"sync"
+	"time"
 )
+
+// acceptGrace bounds the wait of [stopAccepting] for an accept loop to
+// come back to Accept after the last connection it got; a variable for
+// the tests.
+var acceptGrace = time.Second
 
 // listener follows the connections its Accept returned until their
 // caller comes back to Accept: a server's accept loop registers a
@@ -96,4 +104,35 @@ func (l *listener) check() {
 			close(l.quiet)
 		}
 	}
+}
+
+// stopAccepting closes the listeners and waits until their accept loops
+// have registered every connection they accepted, so that a drain hook
+// that waits for its server's connections misses none. An Accept under
+// way returns at once; a loop that got a connection and has not come
+// back within acceptGrace is taken to have registered it: it is a wrapper
+// that waits for a free slot before it calls Accept again
+// (netutil.LimitListener, full of kept-alive connections that only the
+// drain hooks will close), or a server that serves one connection at a
+// time. Waiting for it longer would hold the hooks up until ctx ends,
+// and they would then cut every connection.
+func stopAccepting(ctx context.Context, listeners []*listener) []error {
+	var errs []error
+	for _, ln := range listeners {
+		if err := ln.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
+			errs = append(errs, err)
+		}
+	}
+	t := time.NewTimer(acceptGrace)
+	defer t.Stop()
+	for _, ln := range listeners {
+		select {
+		case <-ln.quiet:
+		case <-t.C:
+			return errs
+		case <-ctx.Done():
+			return errs
+		}
+	}
+	return errs
 }

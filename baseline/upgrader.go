@@ -532,19 +532,8 @@ func (u *Upgrader) Shutdown(ctx context.Context) error {
 
 		// Stop accepting first: the drain hooks wait for the connections
 		// already accepted, a count that new ones would keep up.
-		var errs []error
-		for _, ln := range listeners {
-			if err := ln.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
-				errs = append(errs, err)
-			}
-		}
 		dctx, cancel := context.WithTimeout(ctx, u.opts.DrainTimeout)
-		for _, ln := range listeners {
-			select { // until the accept loops came back: every accepted connection is known
-			case <-ln.quiet:
-			case <-dctx.Done():
-			}
-		}
+		errs := stopAccepting(dctx, listeners)
 		derrs := make([]error, len(drains))
 		var wg sync.WaitGroup
 		for i, d := range drains {
