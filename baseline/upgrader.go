@@ -177,7 +177,14 @@ func (u *Upgrader) HasParent() bool { return u.tf.HasParent() }
 // a new one. TCP and unix networks are supported, as many as needed.
 // Shutdown closes the listeners it returned that are still open. The
 // listener is a wrapper (not a *net.TCPListener) that lets Shutdown know
-// when the accept loop has registered every connection it accepted.
+// when the accept loop has registered every connection it accepted. Once
+// its socket is closed by the hand-over or Shutdown, its Accept waits
+// until the server closes the listener itself (http.Server.Shutdown and
+// grpc.Server.GracefulStop do) or the drain hooks have returned, and then
+// fails with an error wrapping [net.ErrClosed]: http.Server.Serve returns
+// [http.ErrServerClosed] and grpc.Server.Serve nil, as after their own
+// graceful stops, so a server that treats any other error of Serve as
+// fatal does not end in the middle of its drain.
 func (u *Upgrader) Listen(network, addr string) (net.Listener, error) {
 	u.mu.Lock()
 	defer u.mu.Unlock()
@@ -299,9 +306,9 @@ func (u *Upgrader) Exit() <-chan struct{} { return u.tf.Exit() }
 // Restart starts the binary with this process's arguments, passes it the
 // listeners and waits until it is ready. On success this process has
 // stopped accepting (every new connection goes to the new process; the
-// Accept calls of its listeners wait for Shutdown, so that accept loops
-// do not end early), [Upgrader.Exit] is closed, and the caller's process
-// should shut down. On failure this
+// Accept calls of its listeners wait for the server's own Close or the
+// end of Shutdown's drain hooks, so that accept loops do not end early),
+// [Upgrader.Exit] is closed, and the caller's process should shut down. On failure this
 // process keeps serving and the error is a [*RestartError] with the tail of
 // the new process's standard error. A restart while another runs, or while
 // the process this one replaced still drains, is refused with
@@ -413,7 +420,7 @@ func (u *Upgrader) attempt() error {
 		listeners := u.listeners
 		u.mu.Unlock()
 		for _, ln := range listeners {
-			ln.handOver()
+			_ = ln.stop()
 		}
 		note := fmt.Sprintf("pid %d handed over to a new process of %s after %s", os.Getpid(), bin, time.Since(start).Round(time.Millisecond))
 		log.Info("baseline: restarted; draining", "binary", bin, "took", time.Since(start))
@@ -505,10 +512,14 @@ var drainHookEntry = hookframe.Entry(runDrainHook)
 // goroutine the hook started does not count).
 func inDrainHook() bool { return hookframe.OnStack(drainHookEntry) }
 
-// Shutdown stops restarts and the signal watch, closes the listeners
-// [Upgrader.Listen] returned (new connections go to the new process, or
-// are refused after a plain shutdown), then runs the drain hooks, within
-// [Options.DrainTimeout] or until ctx ends. A restart in progress is abandoned and its process
+// Shutdown stops restarts and the signal watch, closes the sockets of the
+// listeners [Upgrader.Listen] returned (new connections go to the new
+// process, or are refused after a plain shutdown), then runs the drain
+// hooks, within [Options.DrainTimeout] or until ctx ends; the Accept
+// calls of the listeners fail when the server closes its listener (its
+// graceful stop, in a hook) or, at the latest, when the hooks have
+// returned. A drain hook for a server of the application's own must not
+// wait for its accept loop to end unless it closes the listener first. A restart in progress is abandoned and its process
 // killed. Without a restart before it, unix sockets are removed. Shutdown
 // is safe to call more than once; later calls wait for the first. Called
 // from a drain hook (which the first call waits for), it returns
@@ -545,6 +556,9 @@ func (u *Upgrader) Shutdown(ctx context.Context) error {
 		}
 		wg.Wait()
 		cancel()
+		for _, ln := range listeners {
+			ln.release() // the accept loops that still wait end now
+		}
 		errs = append(errs, derrs...)
 		u.wg.Wait()
 		if err := errors.Join(errs...); err != nil {
