@@ -512,6 +512,13 @@ var drainHookEntry = hookframe.Entry(runDrainHook)
 // goroutine the hook started does not count).
 func inDrainHook() bool { return hookframe.OnStack(drainHookEntry) }
 
+// InDrainHook reports whether the calling goroutine runs one of the drain
+// hooks of [Upgrader.Shutdown] (a goroutine the hook started does not
+// count). A teardown that the hooks may call, and that waits for
+// Shutdown, uses it to start its work without waiting: Shutdown waits for
+// the hook, which would wait for Shutdown.
+func InDrainHook() bool { return inDrainHook() }
+
 // Shutdown stops restarts and the signal watch, closes the sockets of the
 // listeners [Upgrader.Listen] returned (new connections go to the new
 // process, or are refused after a plain shutdown), then runs the drain
