@@ -227,8 +227,10 @@ func (u *Upgrader) OnDrain(fns ...func(context.Context) error) {
 
 // Ready runs the readiness check ([Options.Check]) and reports this
 // process ready: in a process started by a restart, the old one then
-// drains and exits. Call it once every listener is obtained and served
-// and the start-up work is done. A failed check is returned, and so is
+// drains and exits. Call it once every listener is obtained and the
+// start-up work is done, and serve the listeners after it returns: a
+// process that fails its check has then accepted nothing from the queue
+// it shares with the old process. A failed check is returned, and so is
 // ctx's error if ctx ended (the process was told to stop during its
 // start-up): the process should then exit, which fails the restart with
 // its standard error and leaves the old process serving.
