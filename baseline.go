@@ -31,6 +31,7 @@ func newUpgrader(opts *baseline.Options, log *slog.Logger, mgr *hotswap.Manager)
 
 // Upgrader returns the runtime's baseline step, or nil without
 // Options.Baseline. Take the listeners from it ([baseline.Upgrader.Listen]),
-// call Ready once they are served and [Runtime.Start] has applied the
-// patches, and when its Exit channel closes, Shutdown it and return.
+// add the drain hooks (OnDrain), call Ready once [Runtime.Start] has
+// applied the patches, serve the listeners only after Ready returns, and
+// when its Exit channel closes, Shutdown it and return.
 func (rt *Runtime) Upgrader() *baseline.Upgrader { return rt.up }

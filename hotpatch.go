@@ -268,8 +268,9 @@ func (rt *Runtime) Start(ctx context.Context) error {
 // and a later Close waits for it again. Close is safe to call more than
 // once and concurrently. A Start under way finishes first. Called from
 // code the manager runs (the logger's handler, a Retire hook, a loader's
-// Load, see [hotswap.InHook]), which the shutdown may wait for, Close
-// starts it and returns without waiting.
+// Load, see [hotswap.InHook]) or from a drain hook of the baseline step
+// ([baseline.InDrainHook]), which the shutdown may wait for, Close starts
+// it and returns without waiting.
 func (rt *Runtime) Close(ctx context.Context) error {
 	rt.closeOnce.Do(func() {
 		rt.mu.Lock()
@@ -296,7 +297,7 @@ func (rt *Runtime) Close(ctx context.Context) error {
 			close(rt.closed)
 		}()
 	})
-	if hotswap.InHook() {
+	if hotswap.InHook() || baseline.InDrainHook() {
 		return nil
 	}
 	select {

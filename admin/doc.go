@@ -19,7 +19,10 @@
 // needed. [Start] refuses TCP without them ([ErrInsecureTCP]). A request
 // without credentials gets 401, one whose credentials are refused 403;
 // both are logged (the logger's warning records) with the address and
-// the reason. The token is read from the Authorization header only.
+// the reason. The token is read from the Authorization header only. A
+// push, revert or restart that a browser marks as coming from a page of
+// another site (net/http's CrossOriginProtection) gets 403: a browser
+// holding the client certificate presents it to any page's request.
 //
 // Slow clients: headers within 10 s, a body within Options.BodyTimeout
 // (then the connection is closed), idle connections closed after 2 min;

@@ -22,6 +22,10 @@ import (
 func (s *Server) handler(auth func(*http.Request) (string, int, error)) http.Handler {
 	mux := http.NewServeMux()
 	allow := map[string]string{} // path: its method
+	// crossOrigin refuses the changes a browser marks as coming from a
+	// page of another site; clients that are not browsers send neither
+	// header it reads (Sec-Fetch-Site, Origin) and pass.
+	crossOrigin := http.NewCrossOriginProtection()
 	route := func(pattern string, h func(w http.ResponseWriter, r *http.Request, who string)) {
 		method, path, ok := strings.Cut(pattern, " ")
 		if ok {
@@ -44,6 +48,20 @@ func (s *Server) handler(auth func(*http.Request) (string, int, error)) http.Han
 				}
 				writeError(w, code, fmt.Errorf("refused: %w", err))
 				return
+			}
+			if what != "" {
+				if err := crossOrigin.Check(r); err != nil {
+					// A browser that holds the client certificate sends
+					// it with any page's request, and a page of another
+					// site may POST text/plain without a preflight.
+					err = fmt.Errorf("refused: a request from a browser page of another site (Origin %q, Sec-Fetch-Site %q): %w",
+						r.Header.Get("Origin"), r.Header.Get("Sec-Fetch-Site"), err)
+					s.log.Warn("admin: request refused", "method", r.Method, "path", r.URL.Path,
+						"remote", r.RemoteAddr, "who", who, "status", http.StatusForbidden, "err", err)
+					s.audit(who, what, "", err)
+					writeError(w, http.StatusForbidden, err)
+					return
+				}
 			}
 			h(w, r, who)
 		})

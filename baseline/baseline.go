@@ -168,9 +168,9 @@ func (e *RestartError) Unwrap() error { return e.Err }
 // that instant (wrk, a browser, any client under load) loses it. Shutdown
 // also closes, unanswered, a connection whose first request it reads after
 // it began: one the listener accepted an instant before.
-// [Upgrader.Shutdown] closes the listeners before the hooks run, so Serve
-// returns an error wrapping [net.ErrClosed] rather than
-// [http.ErrServerClosed].
+// [Upgrader.Shutdown] closes the sockets before the hooks run, but the
+// Accept calls of its listeners wait for the server's own Close, so Serve
+// returns [http.ErrServerClosed], as after a Shutdown of its own.
 func HTTPServer(srv *http.Server) func(context.Context) error {
 	type conn struct {
 		state http.ConnState

@@ -14,9 +14,11 @@
 // [Upgrader.Ready], which runs its readiness check ([Options.Check]) and
 // then tells the old process. Only then does the old process see
 // [Upgrader.Exit] close; it calls [Upgrader.Shutdown], which closes its
-// listeners (the sockets stay open in the new process, so the kernel keeps
-// queueing connections for it) and runs the drain hooks ([HTTPServer] for
-// an *http.Server, [Graceful] for a gRPC server) within
+// listeners' sockets (they stay open in the new process, so the kernel
+// keeps queueing connections for it; the accept loops wait for the
+// server's own graceful stop, so Serve ends as after it) and runs the
+// drain hooks ([HTTPServer] for an *http.Server, [Graceful] for a gRPC
+// server) within
 // [Options.DrainTimeout], and the process exits.
 //
 // Serve on the inherited listeners only after Ready returns: a process
@@ -103,6 +105,11 @@
 //   - The listeners [Upgrader.Listen] returns are wrappers, not
 //     *net.TCPListener: they tell Shutdown when the accept loop has
 //     registered every connection it accepted, so the drain misses none.
+//     Shutdown waits up to 1 s for an accept loop to come back to Accept
+//     after its last connection; one that does not (a wrapper such as
+//     netutil.LimitListener waiting for a free slot, or a server that
+//     serves one connection at a time) is taken to have registered it,
+//     and the hooks run.
 //
 // # Platforms
 //

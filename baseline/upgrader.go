@@ -177,7 +177,14 @@ func (u *Upgrader) HasParent() bool { return u.tf.HasParent() }
 // a new one. TCP and unix networks are supported, as many as needed.
 // Shutdown closes the listeners it returned that are still open. The
 // listener is a wrapper (not a *net.TCPListener) that lets Shutdown know
-// when the accept loop has registered every connection it accepted.
+// when the accept loop has registered every connection it accepted. Once
+// its socket is closed by the hand-over or Shutdown, its Accept waits
+// until the server closes the listener itself (http.Server.Shutdown and
+// grpc.Server.GracefulStop do) or the drain hooks have returned, and then
+// fails with an error wrapping [net.ErrClosed]: http.Server.Serve returns
+// [http.ErrServerClosed] and grpc.Server.Serve nil, as after their own
+// graceful stops, so a server that treats any other error of Serve as
+// fatal does not end in the middle of its drain.
 func (u *Upgrader) Listen(network, addr string) (net.Listener, error) {
 	u.mu.Lock()
 	defer u.mu.Unlock()
@@ -220,8 +227,10 @@ func (u *Upgrader) OnDrain(fns ...func(context.Context) error) {
 
 // Ready runs the readiness check ([Options.Check]) and reports this
 // process ready: in a process started by a restart, the old one then
-// drains and exits. Call it once every listener is obtained and served
-// and the start-up work is done. A failed check is returned, and so is
+// drains and exits. Call it once every listener is obtained and the
+// start-up work is done, and serve the listeners after it returns: a
+// process that fails its check has then accepted nothing from the queue
+// it shares with the old process. A failed check is returned, and so is
 // ctx's error if ctx ended (the process was told to stop during its
 // start-up): the process should then exit, which fails the restart with
 // its standard error and leaves the old process serving.
@@ -299,9 +308,9 @@ func (u *Upgrader) Exit() <-chan struct{} { return u.tf.Exit() }
 // Restart starts the binary with this process's arguments, passes it the
 // listeners and waits until it is ready. On success this process has
 // stopped accepting (every new connection goes to the new process; the
-// Accept calls of its listeners wait for Shutdown, so that accept loops
-// do not end early), [Upgrader.Exit] is closed, and the caller's process
-// should shut down. On failure this
+// Accept calls of its listeners wait for the server's own Close or the
+// end of Shutdown's drain hooks, so that accept loops do not end early),
+// [Upgrader.Exit] is closed, and the caller's process should shut down. On failure this
 // process keeps serving and the error is a [*RestartError] with the tail of
 // the new process's standard error. A restart while another runs, or while
 // the process this one replaced still drains, is refused with
@@ -413,7 +422,7 @@ func (u *Upgrader) attempt() error {
 		listeners := u.listeners
 		u.mu.Unlock()
 		for _, ln := range listeners {
-			ln.handOver()
+			_ = ln.stop()
 		}
 		note := fmt.Sprintf("pid %d handed over to a new process of %s after %s", os.Getpid(), bin, time.Since(start).Round(time.Millisecond))
 		log.Info("baseline: restarted; draining", "binary", bin, "took", time.Since(start))
@@ -505,10 +514,21 @@ var drainHookEntry = hookframe.Entry(runDrainHook)
 // goroutine the hook started does not count).
 func inDrainHook() bool { return hookframe.OnStack(drainHookEntry) }
 
-// Shutdown stops restarts and the signal watch, closes the listeners
-// [Upgrader.Listen] returned (new connections go to the new process, or
-// are refused after a plain shutdown), then runs the drain hooks, within
-// [Options.DrainTimeout] or until ctx ends. A restart in progress is abandoned and its process
+// InDrainHook reports whether the calling goroutine runs one of the drain
+// hooks of [Upgrader.Shutdown] (a goroutine the hook started does not
+// count). A teardown that the hooks may call, and that waits for
+// Shutdown, uses it to start its work without waiting: Shutdown waits for
+// the hook, which would wait for Shutdown.
+func InDrainHook() bool { return inDrainHook() }
+
+// Shutdown stops restarts and the signal watch, closes the sockets of the
+// listeners [Upgrader.Listen] returned (new connections go to the new
+// process, or are refused after a plain shutdown), then runs the drain
+// hooks, within [Options.DrainTimeout] or until ctx ends; the Accept
+// calls of the listeners fail when the server closes its listener (its
+// graceful stop, in a hook) or, at the latest, when the hooks have
+// returned. A drain hook for a server of the application's own must not
+// wait for its accept loop to end unless it closes the listener first. A restart in progress is abandoned and its process
 // killed. Without a restart before it, unix sockets are removed. Shutdown
 // is safe to call more than once; later calls wait for the first. Called
 // from a drain hook (which the first call waits for), it returns
@@ -532,19 +552,8 @@ func (u *Upgrader) Shutdown(ctx context.Context) error {
 
 		// Stop accepting first: the drain hooks wait for the connections
 		// already accepted, a count that new ones would keep up.
-		var errs []error
-		for _, ln := range listeners {
-			if err := ln.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
-				errs = append(errs, err)
-			}
-		}
 		dctx, cancel := context.WithTimeout(ctx, u.opts.DrainTimeout)
-		for _, ln := range listeners {
-			select { // until the accept loops came back: every accepted connection is known
-			case <-ln.quiet:
-			case <-dctx.Done():
-			}
-		}
+		errs := stopAccepting(dctx, listeners)
 		derrs := make([]error, len(drains))
 		var wg sync.WaitGroup
 		for i, d := range drains {
@@ -556,6 +565,9 @@ func (u *Upgrader) Shutdown(ctx context.Context) error {
 		}
 		wg.Wait()
 		cancel()
+		for _, ln := range listeners {
+			ln.release() // the accept loops that still wait end now
+		}
 		errs = append(errs, derrs...)
 		u.wg.Wait()
 		if err := errors.Join(errs...); err != nil {

@@ -22,3 +22,6 @@ func (*Upgrader) Ready(context.Context) error                 { return ErrNotSup
 func (*Upgrader) Exit() <-chan struct{}                       { return nil }
 func (*Upgrader) Restart(context.Context) error               { return ErrNotSupported }
 func (*Upgrader) Shutdown(context.Context) error              { return nil }
+
+// InDrainHook reports false: no drain hook runs on this platform.
+func InDrainHook() bool { return false }

@@ -148,6 +148,7 @@ type Journal struct {
 	stop        chan struct{}
 	exited      chan struct{} // closed when follow returned
 	closeOnce   sync.Once
+	closed      chan struct{} // closed when Close's work is done
 }
 
 // Open opens the journal in the state directory dir for the manager m,
@@ -234,6 +235,7 @@ func open(ctx context.Context, m *hotswap.Manager, dir string, opts Options, buf
 		syncReq:    make(chan syncRequest),
 		stop:       make(chan struct{}),
 		exited:     make(chan struct{}),
+		closed:     make(chan struct{}),
 	}
 	st, err := j.claim()
 	if err != nil {
@@ -384,7 +386,10 @@ func (j *Journal) SyncTo(ctx context.Context, gen uint64) error {
 // Close stops following the manager; the journal keeps what it holds, so
 // close it before the manager, whose Close reverts every patch (the
 // journal also recognises those reverts and ignores them). Close is safe
-// to call more than once.
+// to call more than once: it returns once the journal's goroutine has
+// ended and its owner file is gone, also when an earlier Close came from
+// the journal's own goroutine (a logger it logs through), which returns
+// at once.
 func (j *Journal) Close() error {
 	j.closeOnce.Do(func() {
 		close(j.stop)
@@ -392,6 +397,7 @@ func (j *Journal) Close() error {
 			<-j.exited
 			j.unsubscribe()
 			j.release()
+			close(j.closed)
 		}
 		if hookframe.OnStack(followEntry) {
 			// From the journal's own goroutine (a logger it logs
@@ -401,6 +407,9 @@ func (j *Journal) Close() error {
 		}
 		finish()
 	})
+	if !hookframe.OnStack(followEntry) {
+		<-j.closed // a later Close waits for the first one's work
+	}
 	return nil
 }
 

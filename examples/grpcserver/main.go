@@ -183,7 +183,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, ready f
 	if up != nil {
 		// Closes the listener, then runs stop.
 		err := up.Shutdown(context.Background())
-		<-served // nil after GracefulStop, or the listener's close
+		<-served // nil: GracefulStop closed the listener
 		return err
 	}
 	sctx, cancel := context.WithTimeout(context.Background(), stopTimeout)

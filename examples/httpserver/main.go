@@ -198,7 +198,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, ready f
 	if up != nil {
 		// Closes the listener, then drains hs.
 		err := up.Shutdown(context.Background())
-		if serr := <-served; !errors.Is(serr, net.ErrClosed) && !errors.Is(serr, http.ErrServerClosed) {
+		if serr := <-served; !errors.Is(serr, http.ErrServerClosed) {
 			err = errors.Join(err, serr)
 		}
 		return err
