@@ -132,9 +132,13 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, ready f
 	// and turn a panic into codes.Internal; health and reflection are not
 	// behind slots and pass through.
 	mgr := hp.Manager()
+	// Health watches last as long as their clients like, and
+	// GracefulStop waits for every stream: they end when the stop begins.
+	draining, drain := context.WithCancel(context.Background())
+	defer drain()
 	gs := grpc.NewServer(
 		grpc.ChainUnaryInterceptor(versionUnary, hotgrpc.UnaryServerInterceptor(mgr, slotOf)),
-		grpc.ChainStreamInterceptor(versionStream, hotgrpc.StreamServerInterceptor(mgr, slotOf)),
+		grpc.ChainStreamInterceptor(versionStream, endWatches(draining), hotgrpc.StreamServerInterceptor(mgr, slotOf)),
 	)
 	inventorypb.RegisterInventoryServer(gs, srv)
 	hs := health.NewServer() // every service SERVING until the stop
@@ -142,10 +146,11 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, ready f
 	healthpb.RegisterHealthServer(gs, hs)
 	reflection.Register(gs)
 
-	// stop tells health watchers this process is going, then stops: its
-	// graceful form waits for every call and stream in flight, its forced
+	// stop tells health watchers this process is going and ends their
+	// watches (they reconnect, to the new process after a baseline
+	// step), then stops: its graceful form waits for every call and stream in flight, its forced
 	// form (at the deadline) cuts them.
-	stop := baseline.Graceful(func() { hs.Shutdown(); gs.GracefulStop() }, gs.Stop)
+	stop := baseline.Graceful(func() { hs.Shutdown(); drain(); gs.GracefulStop() }, gs.Stop)
 
 	listen, up := net.Listen, hp.Upgrader()
 	var handedOver <-chan struct{} // closed once a new process took over; nil without the step
@@ -192,3 +197,26 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, ready f
 	<-served
 	return err
 }
+
+// endWatches ends the health service's Watch streams once draining ends:
+// the client sees the stream end (codes.Canceled) and watches again,
+// reaching the process that serves then. Other streams pass through.
+func endWatches(draining context.Context) grpc.StreamServerInterceptor {
+	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+		if info.FullMethod != healthpb.Health_Watch_FullMethodName {
+			return handler(srv, ss)
+		}
+		ctx, cancel := context.WithCancel(ss.Context())
+		defer cancel()
+		defer context.AfterFunc(draining, cancel)()
+		return handler(srv, ctxStream{ss, ctx})
+	}
+}
+
+// ctxStream is a server stream with another context.
+type ctxStream struct {
+	grpc.ServerStream
+	ctx context.Context
+}
+
+func (s ctxStream) Context() context.Context { return s.ctx }
