@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -231,7 +232,15 @@ func stepBaseline(ctx context.Context, d *demoRun) (time.Duration, string, error
 	if _, err := d.awaitBody(ctx, demoSaleCheck, "the sale after the restart", func(b string) bool { return strings.Contains(b, saleNote) }); err != nil {
 		return took, "", err
 	}
-	return took, fmt.Sprintf("POST %s: pid %d -> %d, %d patches applied again", api.PathRestart, before.PID, after.PID, len(after.Stack)), nil
+	return took, fmt.Sprintf("POST %s: pid %d -> %d, %s applied again", api.PathRestart, before.PID, after.PID, patchCount(len(after.Stack))), nil
+}
+
+// patchCount says n patches in words: "1 patch", "4 patches".
+func patchCount(n int) string {
+	if n == 1 {
+		return "1 patch"
+	}
+	return strconv.Itoa(n) + " patches"
 }
 
 // badScript does not compile: it returns an int where the slot wants a

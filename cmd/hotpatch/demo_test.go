@@ -76,7 +76,20 @@ func TestDemo(t *testing.T) {
 	if !strings.Contains(text, "requests, 0 failed. Stopping the server") {
 		t.Error("no closing count")
 	}
+	if m := regexp.MustCompile(`pid \d+ -> \d+, (\d+) (patch|patches) applied again`).FindStringSubmatch(text); m == nil {
+		t.Error("the baseline step's line does not say how many patches were applied again")
+	} else if (m[1] == "1") != (m[2] == "patch") {
+		t.Errorf("the baseline step's line says %q %q", m[1], m[2])
+	}
 	checkCleanedUp(t, text)
+}
+
+func TestPatchCount(t *testing.T) {
+	for n, want := range map[int]string{0: "0 patches", 1: "1 patch", 4: "4 patches"} {
+		if got := patchCount(n); got != want {
+			t.Errorf("patchCount(%d) = %q, want %q", n, got, want)
+		}
+	}
 }
 
 // TestDemoInterrupted cancels the demo (as Ctrl-C does) once the first
