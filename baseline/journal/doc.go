@@ -102,7 +102,9 @@
 // the record, or, with [Options] RequireReplay (set by the root package
 // in a process a baseline step started), fails Open with [ErrReplay] and
 // leaves the record as it was, so that the step fails rather than drop
-// the patch.
+// the patch. A patch carried forward to a new baseline (below) that the
+// new baseline refuses is reported and left out, RequireReplay or not:
+// the new baseline changed the code it was written for.
 //
 // # A new baseline
 //

@@ -96,7 +96,11 @@ type Options struct {
 	// when a patch of the record that has a kept copy cannot be applied
 	// again (the copy unreadable, the load or the apply refused, out of
 	// time twice), leaving the record as it was, instead of reporting it
-	// and going on without it. A process started by a baseline step sets
+	// and going on without it. It holds for a restart of the same
+	// baseline only: a patch carried forward to a new baseline
+	// (CarryForward) that the new baseline refuses (its slot is gone or
+	// has another type: the new baseline changed that code) is reported
+	// and left out all the same. A process started by a baseline step sets
 	// it (the root package's Runtime.Start does): its start-up then fails,
 	// so the restart does, and the old process, which serves the patch,
 	// keeps serving, rather than a restart silently dropping a fix. The
@@ -246,7 +250,10 @@ func open(ctx context.Context, m *hotswap.Manager, dir string, opts Options, buf
 	j.events, j.unsubscribe = m.Subscribe(buffer)
 	apply, gone, prev := j.plan(st)
 	failed, err := j.replay(ctx, apply, prev != "")
-	if err == nil && opts.RequireReplay && len(failed) > 0 {
+	// RequireReplay is for a restart of the same baseline: a patch carried
+	// forward to a new one (prev != "") that it refuses was written for
+	// code the new baseline changed, and is reported and left out.
+	if err == nil && opts.RequireReplay && prev == "" && len(failed) > 0 {
 		err = fmt.Errorf("%w: %w; the record is kept as it was", ErrReplay, errors.Join(failed...))
 	}
 	if err != nil {
