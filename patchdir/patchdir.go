@@ -88,7 +88,8 @@ type Options struct {
 	// error refuses the file (a rejected event with it) and what served
 	// before keeps serving. A refused file is checked again every
 	// [RecheckInterval], quietly, until Check passes (it is then loaded)
-	// or the file changes: a fix that changes no content (chmod go-w)
+	// or the file changes; a recheck runs Check alone, without reading
+	// the file, until it passes: a fix that changes no content (chmod go-w)
 	// takes effect without touching the file. The root package checks
 	// there that the directory and the file are ones that only their
 	// owner may write, as at start. It runs on the watch's workers,
@@ -464,6 +465,13 @@ func (d *Dir) apply(ev watcher.Event, after <-chan struct{}, quiet bool) (ok, re
 	l := d.loaderFor(ev.Path)
 	if l == nil {
 		return true, false
+	}
+	if quiet && d.opts.Check != nil {
+		// A recheck asks Check first: while it refuses, the file is not
+		// read (every refused file, every RecheckInterval, however large).
+		if err := d.opts.Check(ev.Path); err != nil {
+			return true, true
+		}
 	}
 	if !d.sameContent(d.ctx, ev) {
 		return d.ctx.Err() != nil, false // changed since it settled
