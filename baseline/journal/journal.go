@@ -964,10 +964,22 @@ func (j *Journal) readOwned() *state {
 
 // takeBack makes this journal the owner again after the process that
 // took it over ended: this baseline's record, then the others as that
-// process left them; this baseline is the one running.
+// process left them; this baseline is the one running. That process ran
+// while this one serves: a baseline step that failed. The record of its
+// baseline, if another, is put back as this journal read it at Open
+// (none, if there was none): the next step to that baseline is judged
+// as the failed one was (a new baseline supersedes, or carries forward,
+// this one's patches, also those applied since), not taken for a
+// restart of a baseline that never served.
 func (j *Journal) takeBack(disk *state) {
 	mine := j.st.Baselines[0]
 	others := slices.DeleteFunc(disk.Baselines, func(b baselineRec) bool { return b.Identity == mine.Identity })
+	if failed := disk.Current; failed != "" && failed != mine.Identity {
+		others = slices.DeleteFunc(others, func(b baselineRec) bool { return b.Identity == failed })
+		if rec := j.st.find(failed); rec != nil {
+			others = append([]baselineRec{*rec}, others...)
+		}
+	}
 	j.st = &state{Version: formatVersion, Current: j.ident, Owner: j.owner,
 		Baselines: append([]baselineRec{mine}, others...)}
 	if len(j.st.Baselines) > maxBaselines {
