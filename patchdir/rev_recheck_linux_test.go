@@ -3,6 +3,7 @@ package patchdir_test
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"os"
 	"strconv"
 	"sync/atomic"
@@ -81,4 +82,38 @@ func rejections(f *fixture) int {
 		}
 	}
 	return n
+}
+
+// TestRecheckAppliesInNameOrder: files refused together (the directory
+// was group-writable, say) and passed by Check together apply in the
+// order of their names, each after the one before, as the files of the
+// first scan do: of several that patch one slot, the last name serves.
+// They were started all at once, and whichever applied last served.
+func TestRecheckAppliesInNameOrder(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, hotswap.Options{})
+	dir := t.TempDir()
+	var allow atomic.Bool
+	check := func(string) error {
+		if allow.Load() {
+			return nil
+		}
+		return errors.New("the directory is group-writable")
+	}
+	l := &wordLoader{}
+	w, err := f.watch(t, dir, patchdir.Options{Debounce: 10 * time.Millisecond, Check: check}, l)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	const n = 12
+	for i := range n {
+		writeAtomic(t, dir, fmt.Sprintf("p%02d.word", i), fmt.Sprintf("w%02d", i))
+	}
+	waitFor(t, func() bool { return rejections(f) == n })
+	allow.Store(true)
+	waitFor(t, func() bool { return l.loads.Load() == n && len(f.m.Status().Stack) == n })
+	if got, want := f.greet.Load()("x"), fmt.Sprintf("w%02d, x", n-1); got != want {
+		t.Errorf("serving %q, want %q (the last name)", got, want)
+	}
 }
