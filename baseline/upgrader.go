@@ -196,7 +196,11 @@ func (u *Upgrader) HasParent() bool { return u.tf.HasParent() }
 // fails with an error wrapping [net.ErrClosed]: http.Server.Serve returns
 // [http.ErrServerClosed] and grpc.Server.Serve nil, as after their own
 // graceful stops, so a server that treats any other error of Serve as
-// fatal does not end in the middle of its drain.
+// fatal does not end in the middle of its drain. A listener that two
+// servers serve is closed for both by the first one's graceful stop: the
+// other's Serve then returns the error wrapping [net.ErrClosed] before its
+// own stop began; give each server a listener of its own (another
+// address), or serve it with one server that routes.
 func (u *Upgrader) Listen(network, addr string) (net.Listener, error) {
 	u.mu.Lock()
 	defer u.mu.Unlock()
