@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hotpatch-go/hotpatch/bundle"
@@ -151,7 +152,7 @@ type Journal struct {
 	syncReq     chan syncRequest
 	stop        chan struct{}
 	exited      chan struct{} // closed when follow returned
-	closeOnce   sync.Once
+	closing     atomic.Bool   // set by the first Close
 	closed      chan struct{} // closed when Close's work is done
 }
 
@@ -398,25 +399,30 @@ func (j *Journal) SyncTo(ctx context.Context, gen uint64) error {
 // the journal's own goroutine (a logger it logs through), which returns
 // at once.
 func (j *Journal) Close() error {
-	j.closeOnce.Do(func() {
-		close(j.stop)
-		finish := func() {
-			<-j.exited
-			j.unsubscribe()
-			j.release()
-			close(j.closed)
+	own := hookframe.OnStack(followEntry)
+	if !j.closing.CompareAndSwap(false, true) {
+		// A later Close waits for the first one's work, but on the
+		// journal's own goroutine, which that work waits for (a sync.Once
+		// held it there while another goroutine's Close waited for it).
+		if !own {
+			<-j.closed
 		}
-		if hookframe.OnStack(followEntry) {
-			// From the journal's own goroutine (a logger it logs
-			// through): it ends once the step it logs returns.
-			go finish()
-			return
-		}
-		finish()
-	})
-	if !hookframe.OnStack(followEntry) {
-		<-j.closed // a later Close waits for the first one's work
+		return nil
 	}
+	close(j.stop)
+	finish := func() {
+		<-j.exited
+		j.unsubscribe()
+		j.release()
+		close(j.closed)
+	}
+	if own {
+		// From the journal's own goroutine (a logger it logs through):
+		// it ends once the step it logs returns.
+		go finish()
+		return nil
+	}
+	finish()
 	return nil
 }
 
