@@ -25,7 +25,9 @@ const maxMarksSize = 16 << 20
 // step) is still a replay. Each call reads the file, so the process that
 // took over in a baseline step sees the marks the old one raised while it
 // drained; SetMark merges into what the file holds (a mark only rises) and
-// replaces it whole (temporary file, sync, rename, sync of the directory).
+// replaces it whole (temporary file, sync, rename, sync of the directory),
+// under an flock of replay-marks.lock, so that two processes raising marks
+// at once lose none (without flock, on Windows, the last to write wins).
 type fileMarks struct {
 	path string
 	mu   sync.Mutex // serialises this process's read-merge-write
@@ -70,6 +72,11 @@ func (s *fileMarks) Mark(id string) (bundle.Mark, bool, error) {
 func (s *fileMarks) SetMark(id string, m bundle.Mark) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	unlock, err := lockMarks(s.path)
+	if err != nil {
+		return fmt.Errorf("replay marks: lock: %w", err)
+	}
+	defer unlock()
 	marks, err := s.read()
 	if err != nil {
 		return err

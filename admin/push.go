@@ -98,7 +98,13 @@ func (s *Server) pushBody(w http.ResponseWriter, r *http.Request) (int, api.Push
 		// A baseline step's new process took the state directory over (or
 		// this one handed over, or stops, and closed its journal): the
 		// process that serves next does so without this patch. A refused
-		// push changes nothing here either.
+		// push changes nothing here either, unless it replaced a version
+		// (a newer one of the same bundle ID): that one left the stack
+		// and was retired, and a revert would have this process, which
+		// still serves, serve the baseline. The new version is kept here.
+		if p.Replaces != "" {
+			return http.StatusConflict, res, fmt.Errorf("push: a baseline step is under way (or this process stops): this process no longer records its patches, so %s is not kept: it serves in this process only, until it stops (it replaced %s, which a revert would not bring back), and the process that serves next serves %s; push it again once the new process serves (hotpatch status shows its pid): %w", p.ID, p.Replaces, p.Replaces, err)
+		}
 		if rerr := mgr.Revert(context.WithoutCancel(r.Context()), p.ID); rerr != nil {
 			return http.StatusInternalServerError, res, fmt.Errorf("push: %s is applied in this process only, which is being replaced or stopped, and reverting it failed: %w (journal: %w)", p.ID, rerr, err)
 		}

@@ -47,6 +47,8 @@ type Upgrader struct {
 	busy   chan struct{}   // holds a token while a restart runs
 	stop   chan struct{}   // closed when Shutdown begins
 	parent <-chan struct{} // closed when the process this one replaced has exited; nil in a first process
+	exit   chan struct{}   // closed when tableflip's Exit is, or at a Shutdown that leaves tableflip be
+	leave  chan struct{}   // closed by a Shutdown that does not stop tableflip (see Shutdown)
 	wg     sync.WaitGroup  // the signal loop and restart attempts
 
 	mu         sync.Mutex // guards the fields below
@@ -87,7 +89,8 @@ func New(opts Options) (*Upgrader, error) {
 		return nil, fmt.Errorf("baseline: %w", err)
 	}
 	u := &Upgrader{opts: opts, tf: tf, binary: bin, stderr: os.Stderr,
-		busy: make(chan struct{}, 1), stop: make(chan struct{}), shutDone: make(chan struct{})}
+		busy: make(chan struct{}, 1), stop: make(chan struct{}), shutDone: make(chan struct{}),
+		exit: make(chan struct{}), leave: make(chan struct{})}
 	if tf.HasParent() {
 		if u.realStderr, err = tf.File(stderrName); err != nil {
 			tf.Stop()
@@ -125,6 +128,15 @@ func New(opts Options) (*Upgrader, error) {
 		u.wg.Add(1)
 		go u.signalLoop(ch, sig)
 	}
+	u.wg.Add(1)
+	go func() {
+		defer u.wg.Done()
+		select {
+		case <-tf.Exit():
+		case <-u.leave:
+		}
+		close(u.exit)
+	}()
 	return u, nil
 }
 
@@ -184,7 +196,11 @@ func (u *Upgrader) HasParent() bool { return u.tf.HasParent() }
 // fails with an error wrapping [net.ErrClosed]: http.Server.Serve returns
 // [http.ErrServerClosed] and grpc.Server.Serve nil, as after their own
 // graceful stops, so a server that treats any other error of Serve as
-// fatal does not end in the middle of its drain.
+// fatal does not end in the middle of its drain. A listener that two
+// servers serve is closed for both by the first one's graceful stop: the
+// other's Serve then returns the error wrapping [net.ErrClosed] before its
+// own stop began; give each server a listener of its own (another
+// address), or serve it with one server that routes.
 func (u *Upgrader) Listen(network, addr string) (net.Listener, error) {
 	u.mu.Lock()
 	defer u.mu.Unlock()
@@ -303,7 +319,7 @@ func (u *Upgrader) parentGone() bool {
 
 // Exit returns a channel closed when this process has handed over to a
 // new one (or Shutdown began): call [Upgrader.Shutdown] then, and exit.
-func (u *Upgrader) Exit() <-chan struct{} { return u.tf.Exit() }
+func (u *Upgrader) Exit() <-chan struct{} { return u.exit }
 
 // Restart starts the binary with this process's arguments, passes it the
 // listeners and waits until it is ready. On success this process has
@@ -529,7 +545,9 @@ func InDrainHook() bool { return inDrainHook() }
 // graceful stop, in a hook) or, at the latest, when the hooks have
 // returned. A drain hook for a server of the application's own must not
 // wait for its accept loop to end unless it closes the listener first. A restart in progress is abandoned and its process
-// killed. Without a restart before it, unix sockets are removed. Shutdown
+// killed. Without a restart before it, unix sockets are removed, except in
+// a process a restart started that never reported ready: the old process
+// still serves on them. Shutdown
 // is safe to call more than once; later calls wait for the first. Called
 // from a drain hook (which the first call waits for), it returns
 // [ErrInDrain] at once.
@@ -542,13 +560,26 @@ func (u *Upgrader) Shutdown(ctx context.Context) error {
 		u.stopped = true
 		drains := u.drains
 		listeners := u.listeners
+		tookOver := u.ready || !u.tf.HasParent()
 		u.mu.Unlock()
 		close(u.stop)
-		u.tf.Stop()
-		// tableflip removes the unix sockets of a plain stop, and kills a
-		// new process still starting, on its own goroutine, which closes
-		// Exit when done: wait for it, or the process may exit first.
-		<-u.tf.Exit()
+		if tookOver {
+			u.tf.Stop()
+			// tableflip removes the unix sockets of a plain stop, and
+			// kills a new process still starting, on its own goroutine,
+			// which closes Exit when done: wait for it, or the process
+			// may exit first.
+			<-u.tf.Exit()
+		} else {
+			// A process a restart started that never reported ready (its
+			// check failed, it was told to stop): its sockets serve in
+			// the old process, which goes on. tableflip's Stop would
+			// remove the file of every unix socket this process took, and
+			// nobody could connect to the old process there any more.
+			// tableflip is left be: this process exits, which the old
+			// one's restart takes for the failure it is.
+			close(u.leave)
+		}
 
 		// Stop accepting first: the drain hooks wait for the connections
 		// already accepted, a count that new ones would keep up.

@@ -88,7 +88,9 @@ type Options struct {
 	// error refuses the file (a rejected event with it) and what served
 	// before keeps serving. A refused file is checked again every
 	// [RecheckInterval], quietly, until Check passes (it is then loaded)
-	// or the file changes: a fix that changes no content (chmod go-w)
+	// or the file changes; a recheck runs Check alone, without reading
+	// the file, until it passes, and files that pass together apply in
+	// the order of their names, as at start: a fix that changes no content (chmod go-w)
 	// takes effect without touching the file. The root package checks
 	// there that the directory and the file are ones that only their
 	// owner may write, as at start. It runs on the watch's workers,
@@ -332,14 +334,22 @@ func (d *Dir) run() {
 				}
 			}
 		case <-recheck:
-			for name, ev := range refused {
+			// In the order of their names, each applied after the one
+			// before, as at start: files refused together (the
+			// directory was writable by others) that Check now passes
+			// stack as they would have.
+			var prev <-chan struct{}
+			for _, name := range slices.Sorted(maps.Keys(refused)) {
 				if busy[name] != nil {
 					continue
 				}
+				ev := refused[name]
 				delete(refused, name)
+				mine := make(chan struct{})
 				busy[name] = &fileWork{}
 				d.workers.Add(1)
-				go d.work(ev, nil, nil, 0, true)
+				go d.work(ev, prev, mine, 0, true)
+				prev = mine
 			}
 			if len(refused) == 0 {
 				ticker.Stop()
@@ -464,6 +474,13 @@ func (d *Dir) apply(ev watcher.Event, after <-chan struct{}, quiet bool) (ok, re
 	l := d.loaderFor(ev.Path)
 	if l == nil {
 		return true, false
+	}
+	if quiet && d.opts.Check != nil {
+		// A recheck asks Check first: while it refuses, the file is not
+		// read (every refused file, every RecheckInterval, however large).
+		if err := d.opts.Check(ev.Path); err != nil {
+			return true, true
+		}
 	}
 	if !d.sameContent(d.ctx, ev) {
 		return d.ctx.Err() != nil, false // changed since it settled

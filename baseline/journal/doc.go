@@ -57,7 +57,11 @@
 // serving for a moment, cannot undo its record; a second server started
 // on the same directory by mistake takes it over too. When the owner
 // ends (a step whose new process exits or is stopped), the old one takes
-// the journal back at its next change. On platforms without flock (not
+// the journal back at its next change; the failed process's baseline
+// record, if another baseline's, is put back as the old one read it at
+// Open (none, if there was none), so that the next step to that
+// baseline supersedes or carries forward every patch of the old one,
+// those applied after the failed step too. On platforms without flock (not
 // unix-like), the last process to write wins.
 //
 // # The contract with the baseline step
@@ -102,7 +106,9 @@
 // the record, or, with [Options] RequireReplay (set by the root package
 // in a process a baseline step started), fails Open with [ErrReplay] and
 // leaves the record as it was, so that the step fails rather than drop
-// the patch.
+// the patch. A patch carried forward to a new baseline (below) that the
+// new baseline refuses is reported and left out, RequireReplay or not:
+// the new baseline changed the code it was written for.
 //
 // # A new baseline
 //

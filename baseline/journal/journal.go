@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hotpatch-go/hotpatch/bundle"
@@ -96,7 +97,11 @@ type Options struct {
 	// when a patch of the record that has a kept copy cannot be applied
 	// again (the copy unreadable, the load or the apply refused, out of
 	// time twice), leaving the record as it was, instead of reporting it
-	// and going on without it. A process started by a baseline step sets
+	// and going on without it. It holds for a restart of the same
+	// baseline only: a patch carried forward to a new baseline
+	// (CarryForward) that the new baseline refuses (its slot is gone or
+	// has another type: the new baseline changed that code) is reported
+	// and left out all the same. A process started by a baseline step sets
 	// it (the root package's Runtime.Start does): its start-up then fails,
 	// so the restart does, and the old process, which serves the patch,
 	// keeps serving, rather than a restart silently dropping a fix. The
@@ -147,7 +152,7 @@ type Journal struct {
 	syncReq     chan syncRequest
 	stop        chan struct{}
 	exited      chan struct{} // closed when follow returned
-	closeOnce   sync.Once
+	closing     atomic.Bool   // set by the first Close
 	closed      chan struct{} // closed when Close's work is done
 }
 
@@ -246,7 +251,10 @@ func open(ctx context.Context, m *hotswap.Manager, dir string, opts Options, buf
 	j.events, j.unsubscribe = m.Subscribe(buffer)
 	apply, gone, prev := j.plan(st)
 	failed, err := j.replay(ctx, apply, prev != "")
-	if err == nil && opts.RequireReplay && len(failed) > 0 {
+	// RequireReplay is for a restart of the same baseline: a patch carried
+	// forward to a new one (prev != "") that it refuses was written for
+	// code the new baseline changed, and is reported and left out.
+	if err == nil && opts.RequireReplay && prev == "" && len(failed) > 0 {
 		err = fmt.Errorf("%w: %w; the record is kept as it was", ErrReplay, errors.Join(failed...))
 	}
 	if err != nil {
@@ -391,25 +399,30 @@ func (j *Journal) SyncTo(ctx context.Context, gen uint64) error {
 // the journal's own goroutine (a logger it logs through), which returns
 // at once.
 func (j *Journal) Close() error {
-	j.closeOnce.Do(func() {
-		close(j.stop)
-		finish := func() {
-			<-j.exited
-			j.unsubscribe()
-			j.release()
-			close(j.closed)
+	own := hookframe.OnStack(followEntry)
+	if !j.closing.CompareAndSwap(false, true) {
+		// A later Close waits for the first one's work, but on the
+		// journal's own goroutine, which that work waits for (a sync.Once
+		// held it there while another goroutine's Close waited for it).
+		if !own {
+			<-j.closed
 		}
-		if hookframe.OnStack(followEntry) {
-			// From the journal's own goroutine (a logger it logs
-			// through): it ends once the step it logs returns.
-			go finish()
-			return
-		}
-		finish()
-	})
-	if !hookframe.OnStack(followEntry) {
-		<-j.closed // a later Close waits for the first one's work
+		return nil
 	}
+	close(j.stop)
+	finish := func() {
+		<-j.exited
+		j.unsubscribe()
+		j.release()
+		close(j.closed)
+	}
+	if own {
+		// From the journal's own goroutine (a logger it logs through):
+		// it ends once the step it logs returns.
+		go finish()
+		return nil
+	}
+	finish()
 	return nil
 }
 
@@ -957,10 +970,22 @@ func (j *Journal) readOwned() *state {
 
 // takeBack makes this journal the owner again after the process that
 // took it over ended: this baseline's record, then the others as that
-// process left them; this baseline is the one running.
+// process left them; this baseline is the one running. That process ran
+// while this one serves: a baseline step that failed. The record of its
+// baseline, if another, is put back as this journal read it at Open
+// (none, if there was none): the next step to that baseline is judged
+// as the failed one was (a new baseline supersedes, or carries forward,
+// this one's patches, also those applied since), not taken for a
+// restart of a baseline that never served.
 func (j *Journal) takeBack(disk *state) {
 	mine := j.st.Baselines[0]
 	others := slices.DeleteFunc(disk.Baselines, func(b baselineRec) bool { return b.Identity == mine.Identity })
+	if failed := disk.Current; failed != "" && failed != mine.Identity {
+		others = slices.DeleteFunc(others, func(b baselineRec) bool { return b.Identity == failed })
+		if rec := j.st.find(failed); rec != nil {
+			others = append([]baselineRec{*rec}, others...)
+		}
+	}
 	j.st = &state{Version: formatVersion, Current: j.ident, Owner: j.owner,
 		Baselines: append([]baselineRec{mine}, others...)}
 	if len(j.st.Baselines) > maxBaselines {

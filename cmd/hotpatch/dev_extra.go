@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path"
@@ -28,8 +29,60 @@ import (
 // to the build; and the directories of the packages outside the main
 // module, whose new .go files count too.
 type extraFiles struct {
-	files map[string]string // by root-relative path: "embedded by package P", ...
-	dirs  map[string]string // by absolute path: "package P of module M"
+	files  map[string]string // by root-relative path: "embedded by package P", ...
+	dirs   map[string]string // by absolute path: "package P of module M"
+	embeds []embedPattern    // the //go:embed patterns, whose new matches count too
+}
+
+// embedPattern is one //go:embed pattern of a package.
+type embedPattern struct {
+	pkg     string // the package's import path
+	pattern string // absolute: the package's directory joined with the pattern, "all:" cut
+	all     bool   // the pattern had "all:": a directory takes its . and _ files too
+}
+
+// embedded returns, for each file the patterns take now, by its path
+// relative to root, the package that embeds it: a file matched by a
+// pattern, and every file under a directory matched by one, as the go
+// command takes them (names starting with . or _ only with all:), but
+// for editors' temporary files (#name#, name~), which a save leaves for
+// a moment.
+func (x *extraFiles) embedded(root string) map[string]string {
+	out := map[string]string{}
+	add := func(abs, pkg string) {
+		if rel, err := filepath.Rel(root, abs); err == nil {
+			out[filepath.ToSlash(rel)] = pkg
+		}
+	}
+	for _, e := range x.embeds {
+		matches, _ := filepath.Glob(e.pattern)
+		for _, m := range matches {
+			fi, err := os.Stat(m)
+			switch {
+			case err != nil:
+			case fi.Mode().IsRegular():
+				add(m, e.pkg)
+			case fi.IsDir():
+				_ = filepath.WalkDir(m, func(p string, d fs.DirEntry, err error) error {
+					if err != nil || p == m {
+						return nil
+					}
+					name := d.Name()
+					skip := !e.all && (strings.HasPrefix(name, ".") || strings.HasPrefix(name, "_")) ||
+						strings.HasPrefix(name, "#") || strings.HasSuffix(name, "~")
+					switch {
+					case d.IsDir() && skip:
+						return filepath.SkipDir
+					case skip:
+					case d.Type().IsRegular():
+						add(p, e.pkg)
+					}
+					return nil
+				})
+			}
+		}
+	}
+	return out
 }
 
 // listedExtra is what listExtra asks of `go list -json=...`.
@@ -44,6 +97,7 @@ type listedExtra struct {
 	SFiles          []string
 	SysoFiles       []string
 	EmbedFiles      []string
+	EmbedPatterns   []string
 	Module          *struct {
 		Path, Dir, GoMod string
 		Main             bool
@@ -76,7 +130,7 @@ func (l *devLoop) listExtra(ctx context.Context, overlay string) (*extraFiles, e
 	if len(vals) > 1 {
 		gowork = strings.TrimSpace(vals[1])
 	}
-	args := []string{"list", "-deps", "-e", "-json=ImportPath,Dir,Standard,GoFiles,CgoFiles,CFiles,CXXFiles,HFiles,SFiles,SysoFiles,EmbedFiles,Module"}
+	args := []string{"list", "-deps", "-e", "-json=ImportPath,Dir,Standard,GoFiles,CgoFiles,CFiles,CXXFiles,HFiles,SFiles,SysoFiles,EmbedFiles,EmbedPatterns,Module"}
 	if overlay != "" {
 		args = append(args, "-overlay="+overlay)
 	}
@@ -118,6 +172,11 @@ func (l *devLoop) listExtra(ctx context.Context, overlay string) (*extraFiles, e
 		}
 		for _, name := range p.EmbedFiles {
 			add(filepath.Join(p.Dir, filepath.FromSlash(name)), "embedded by package "+p.ImportPath)
+		}
+		for _, pat := range p.EmbedPatterns {
+			all := strings.HasPrefix(pat, "all:")
+			pat = strings.TrimPrefix(pat, "all:")
+			x.embeds = append(x.embeds, embedPattern{pkg: p.ImportPath, pattern: filepath.Join(p.Dir, filepath.FromSlash(pat)), all: all})
 		}
 		for _, name := range slices.Concat(p.CFiles, p.CXXFiles, p.HFiles, p.SFiles, p.SysoFiles) {
 			add(filepath.Join(p.Dir, name), "compiled into package "+p.ImportPath)
@@ -166,6 +225,11 @@ func (l *devLoop) scanExtra(out map[string]fileState) {
 			stat(filepath.Join(l.root, filepath.FromSlash(rel)))
 		}
 	}
+	for rel := range l.extra.embedded(l.root) { // a new file a pattern takes
+		if _, ok := out[rel]; !ok {
+			stat(filepath.Join(l.root, filepath.FromSlash(rel)))
+		}
+	}
 	for dir := range l.extra.dirs {
 		ents, err := os.ReadDir(dir)
 		if err != nil {
@@ -185,6 +249,11 @@ func (l *devLoop) extraReason(rel string) string {
 	what := ""
 	if l.extra != nil {
 		what = l.extra.files[rel]
+		if what == "" {
+			if pkg := l.extra.embedded(l.root)[rel]; pkg != "" {
+				what = "embedded by package " + pkg
+			}
+		}
 		if what == "" {
 			what = l.extra.dirs[filepath.Join(l.root, filepath.FromSlash(filepath.Dir(rel)))]
 			if what != "" {

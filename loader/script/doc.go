@@ -144,9 +144,10 @@
 // through the patch panic with an error wrapping [ErrCallTimeout].
 //
 // Goroutines a script starts are stopped with its interpreter. A panic in
-// one started with a func literal (go func() { ... }()) or as go f(x), or
-// in a func handed to time.AfterFunc, is recovered, written to
-// Options.Stderr and, once the patch has served a call, reported to the
-// host; a panic in one started as go f(xs...) (a spread slice) or go
-// close(ch) (a builtin) ends the process, as it would in compiled code.
+// one started with a func literal (go func() { ... }()), as go f(x) or
+// go f(x, xs...), as go panic(v) or go close(ch), or in a func handed to
+// time.AfterFunc, is recovered, written to Options.Stderr and, once the
+// patch has served a call, reported to the host. Left as in compiled
+// code, where a panic ends the process: go panic(v) or go close(ch) in a
+// script that declares a name panic or close of its own anywhere.
 package script

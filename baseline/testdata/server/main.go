@@ -135,7 +135,9 @@ func run(ctx context.Context, mode, addr, sock string, readyTimeout, linger time
 	// for being late, must not have accepted connections from the queue
 	// it shares with the old process.
 	if err := up.Ready(ctx); err != nil {
-		return err
+		// As an application that shuts its upgrader down on every way
+		// out does (the root package's Runtime.Close).
+		return errors.Join(err, up.Shutdown(context.Background()))
 	}
 	for _, ln := range lns {
 		go func() { _ = srv.Serve(ln) }()
