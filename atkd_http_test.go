@@ -1,0 +1,52 @@
+package hotpatch
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/hotpatch-go/hotpatch/hotswap"
+)
+
+// TestHandlerWrappedTwice: a slot's handler wrapped twice in Handler (a
+// router that wraps every route, and the route's own wrap) counts each
+// request once and each failure once, as the docs say ("each failure
+// counts once"): the inner wrap counted the panic, and the outer one then
+// saw the 500 the inner wrote and counted it again, with two calls per
+// request, so a Failures threshold of 4 rolled the patch back after 2
+// failed requests.
+func TestHandlerWrappedTwice(t *testing.T) {
+	t.Parallel()
+	rt, err := New(Options{Rollback: hotswap.RollbackPolicy{Failures: 100, Window: time.Hour}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rt.Close(context.Background())
+	greet := MustRegister(rt, "t.Greet", func(n string) string { return "hello, " + n })
+	inner := rt.Handler("t.Greet", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/5xx":
+			w.WriteHeader(http.StatusBadGateway)
+		default:
+			_, _ = w.Write([]byte(greet.Load()("x")))
+		}
+	}))
+	h := rt.Handler("t.Greet", inner)
+	if _, err := rt.Manager().Apply(context.Background(), hotswap.Patch{ID: "bad",
+		Impls: map[string]any{"t.Greet": func(string) string { panic("bad patch") }}}); err != nil {
+		t.Fatal(err)
+	}
+	for _, path := range []string{"/panic", "/5xx", "/panic"} {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest("GET", path, nil))
+		if rec.Code < 500 {
+			t.Fatalf("%s: status %d, want a 5xx", path, rec.Code)
+		}
+	}
+	pr := rt.Manager().Status().Stack[0].Probation
+	if pr.Calls != 3 || pr.Failures != 3 {
+		t.Fatalf("3 failed requests through a handler wrapped twice: calls %d, failures %d; want 3 and 3", pr.Calls, pr.Failures)
+	}
+}
