@@ -24,7 +24,11 @@ func UnaryServerInterceptor(m *hotswap.Manager, slot func(fullMethod string) str
 		if name == "" {
 			return handler(ctx, req)
 		}
+		if within(ctx, m, name) {
+			return handler(ctx, req) // chained twice: the outer one counts
+		}
 		c := m.Begin(ctx, name)
+		ctx = context.WithValue(ctx, callKey{}, inCall{m, name})
 		defer func() {
 			if v := recover(); v != nil {
 				resp, err = nil, recovered(m, c, name, info.FullMethod, v)
@@ -47,19 +51,49 @@ func StreamServerInterceptor(m *hotswap.Manager, slot func(fullMethod string) st
 		if name == "" {
 			return handler(srv, ss)
 		}
+		if within(ss.Context(), m, name) {
+			return handler(srv, ss) // chained twice: the outer one counts
+		}
 		c := m.Begin(ss.Context(), name)
+		ctx := ss.Context()
+		ss = &markedStream{ServerStream: ss, ctx: context.WithValue(ctx, callKey{}, inCall{m, name})}
 		defer func() {
 			if v := recover(); v != nil {
 				err = recovered(m, c, name, info.FullMethod, v)
 				return
 			}
-			c.End(fault(ss.Context(), err))
+			c.End(fault(ctx, err))
 		}()
 		return handler(srv, ss)
 	}
 }
 
 // mustHave panics if the arguments of an interceptor are missing.
+// callKey is the context key of the call an interceptor counts.
+type callKey struct{}
+
+// inCall marks a context as inside the interceptors of manager m and slot.
+type inCall struct {
+	m    *hotswap.Manager
+	slot string
+}
+
+// within reports whether ctx is a call that this package's interceptors
+// count for m and slot already: installed twice (a shared option set and
+// the service's own), the inner ones pass the call through, so that it and
+// its failure count once.
+func within(ctx context.Context, m *hotswap.Manager, slot string) bool {
+	return ctx.Value(callKey{}) == inCall{m, slot}
+}
+
+// markedStream is a stream whose context is marked with the call.
+type markedStream struct {
+	grpc.ServerStream
+	ctx context.Context
+}
+
+func (s *markedStream) Context() context.Context { return s.ctx }
+
 func mustHave(m *hotswap.Manager, slot func(string) string, fn string) {
 	if m == nil {
 		panic("hotgrpc: " + fn + ": nil manager")
