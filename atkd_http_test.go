@@ -2,6 +2,7 @@ package hotpatch
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -48,5 +49,41 @@ func TestHandlerWrappedTwice(t *testing.T) {
 	pr := rt.Manager().Status().Stack[0].Probation
 	if pr.Calls != 3 || pr.Failures != 3 {
 		t.Fatalf("3 failed requests through a handler wrapped twice: calls %d, failures %d; want 3 and 3", pr.Calls, pr.Failures)
+	}
+}
+
+// TestGuardInsideHandler: a handler wrapped by Handler that runs its slot
+// through Manager.Guard (two feeders of one slot, one inside the other)
+// counts each request and its failure once: Guard counted the error, and
+// Handler then counted the 500 the handler answered for it, with two calls
+// per request.
+func TestGuardInsideHandler(t *testing.T) {
+	t.Parallel()
+	rt, err := New(Options{Rollback: hotswap.RollbackPolicy{Failures: 100, Window: time.Hour}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rt.Close(context.Background())
+	charge := MustRegister(rt, "t.Charge", func(n int) error { return nil })
+	h := rt.Handler("t.Charge", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		err := rt.Manager().Guard(r.Context(), "t.Charge", func() error { return charge.Load()(1) })
+		if err != nil {
+			http.Error(w, "charge failed", http.StatusBadGateway)
+		}
+	}))
+	if _, err := rt.Manager().Apply(context.Background(), hotswap.Patch{ID: "bad",
+		Impls: map[string]any{"t.Charge": func(int) error { return errors.New("card declined by a bug") }}}); err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest("GET", "/", nil))
+		if rec.Code != http.StatusBadGateway {
+			t.Fatalf("status %d", rec.Code)
+		}
+	}
+	pr := rt.Manager().Status().Stack[0].Probation
+	if pr.Calls != 3 || pr.Failures != 3 {
+		t.Fatalf("3 failed requests, the slot run by Guard inside Handler: calls %d, failures %d; want 3 and 3", pr.Calls, pr.Failures)
 	}
 }

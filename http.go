@@ -41,11 +41,12 @@ import (
 // revert (see Begin), so a patch that fails every request fails at most its
 // threshold plus the requests in flight when it was crossed.
 //
-// A request that reaches a Handler of the same slot inside another (a
-// router's wrap around the route's own) counts once, in the outer one,
-// when the writers between them pass Unwrap on. Handlers of different
-// slots nested count each: a 5xx that the inner one answers counts
-// against both slots' patches.
+// h gets the request with its context marked ([hotswap.Call.Within]): a
+// feeder of the same slot inside h (a [hotswap.Manager.Guard] given
+// r.Context(), a Handler of the slot wrapped twice) counts nothing, and
+// the request counts once, here, with the status h answers. Feeders of
+// different slots nested count each: a 5xx that the inner one answers
+// counts against both slots' patches.
 //
 // Handler panics if h is nil, as http.Handle does. A slot that is not
 // registered yet is logged at warn level: until it is, its requests count
@@ -58,14 +59,13 @@ func (rt *Runtime) Handler(slot string, h http.Handler) http.Handler {
 		rt.log.Warn("hotpatch: Handler for a slot that is not registered; its requests count for no patch until it is (a typo?)", "slot", slot)
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if rt.wrapping(w, slot) {
-			// Wrapped twice (a router's wrap around the route's own):
-			// the outer wrap counts the request and its failure, once.
-			h.ServeHTTP(w, r)
-			return
-		}
 		c := rt.mgr.Begin(r.Context(), slot)
-		sw := &statusWriter{ResponseWriter: w, rt: rt, slot: slot}
+		if ctx := c.Within(r.Context()); ctx != r.Context() {
+			// Feeders of slot inside h (Guard, Handler wrapped twice)
+			// count nothing: this one counts the request, once.
+			r = r.WithContext(ctx)
+		}
+		sw := &statusWriter{ResponseWriter: w}
 		defer func() {
 			v := recover()
 			if v == nil {
@@ -102,29 +102,12 @@ func (e *statusError) Error() string { return "HTTP " + strconv.Itoa(e.code) }
 // http.Hijacker (websocket libraries).
 type statusWriter struct {
 	http.ResponseWriter
-	rt       *Runtime
-	slot     string
 	status   int  // the status written, 0 while nothing was
 	hijacked bool // the handler took the connection over
 }
 
 // WriteHeader notes the first final status: 1xx are informational, except
 // 101 Switching Protocols, which net/http sends as the final one.
-// wrapping reports whether w is, or wraps, the writer of a request that
-// this runtime's Handler of slot serves already.
-func (rt *Runtime) wrapping(w http.ResponseWriter, slot string) bool {
-	for {
-		if sw, ok := w.(*statusWriter); ok && sw.rt == rt && sw.slot == slot {
-			return true
-		}
-		u, ok := w.(interface{ Unwrap() http.ResponseWriter })
-		if !ok {
-			return false
-		}
-		w = u.Unwrap()
-	}
-}
-
 func (w *statusWriter) WriteHeader(code int) {
 	if w.status == 0 && (code >= 200 || code == http.StatusSwitchingProtocols) {
 		w.status = code

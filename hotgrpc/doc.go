@@ -39,10 +39,13 @@
 // A stream call is one call, with the outcome of its handler: a stream
 // that fails half-way is one failure.
 //
-// Installed twice for one manager and slot (a shared set of server
-// options plus the service's own), the interceptors count a call once: the
-// inner ones see the call's context marked by the outer ones and pass it
-// through. Interceptors of two managers, or two slots, count each.
+// The handler gets the call's context marked ([hotswap.Call.Within]):
+// feeders of the same manager and slot inside it (the interceptors
+// installed twice, by a shared set of server options and the service's
+// own, or a [hotswap.Manager.Guard] given that context) count nothing, so
+// a call and its failure count once, in the outermost interceptor, with
+// the status it returns. Feeders of two managers, or two slots, count
+// each.
 //
 // Methods the Slot function maps to "" pass through untouched: their
 // panics go on up as they would without the interceptor.

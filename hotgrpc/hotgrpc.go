@@ -24,11 +24,8 @@ func UnaryServerInterceptor(m *hotswap.Manager, slot func(fullMethod string) str
 		if name == "" {
 			return handler(ctx, req)
 		}
-		if within(ctx, m, name) {
-			return handler(ctx, req) // chained twice: the outer one counts
-		}
 		c := m.Begin(ctx, name)
-		ctx = context.WithValue(ctx, callKey{}, inCall{m, name})
+		ctx = c.Within(ctx) // feeders of the slot inside count nothing
 		defer func() {
 			if v := recover(); v != nil {
 				resp, err = nil, recovered(m, c, name, info.FullMethod, v)
@@ -51,12 +48,11 @@ func StreamServerInterceptor(m *hotswap.Manager, slot func(fullMethod string) st
 		if name == "" {
 			return handler(srv, ss)
 		}
-		if within(ss.Context(), m, name) {
-			return handler(srv, ss) // chained twice: the outer one counts
-		}
-		c := m.Begin(ss.Context(), name)
 		ctx := ss.Context()
-		ss = &markedStream{ServerStream: ss, ctx: context.WithValue(ctx, callKey{}, inCall{m, name})}
+		c := m.Begin(ctx, name)
+		if inner := c.Within(ctx); inner != ctx {
+			ss = &markedStream{ServerStream: ss, ctx: inner} // feeders of the slot inside count nothing
+		}
 		defer func() {
 			if v := recover(); v != nil {
 				err = recovered(m, c, name, info.FullMethod, v)
@@ -69,23 +65,6 @@ func StreamServerInterceptor(m *hotswap.Manager, slot func(fullMethod string) st
 }
 
 // mustHave panics if the arguments of an interceptor are missing.
-// callKey is the context key of the call an interceptor counts.
-type callKey struct{}
-
-// inCall marks a context as inside the interceptors of manager m and slot.
-type inCall struct {
-	m    *hotswap.Manager
-	slot string
-}
-
-// within reports whether ctx is a call that this package's interceptors
-// count for m and slot already: installed twice (a shared option set and
-// the service's own), the inner ones pass the call through, so that it and
-// its failure count once.
-func within(ctx context.Context, m *hotswap.Manager, slot string) bool {
-	return ctx.Value(callKey{}) == inCall{m, slot}
-}
-
 // markedStream is a stream whose context is marked with the call.
 type markedStream struct {
 	grpc.ServerStream

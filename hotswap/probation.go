@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"reflect"
 	"runtime/debug"
 	"strings"
 	"time"
@@ -225,7 +226,12 @@ func (m *Manager) revertProbation(e *entry, slot string, last error) error {
 	why := fmt.Errorf("%w: %s in %s within %v of its apply (rollback at %s)",
 		ErrProbationFailed, counted(pr.Failures, "failure"), counted(pr.Calls, "call"), time.Since(pr.Start).Round(time.Millisecond), pr.Policy)
 	if last != nil {
-		why = fmt.Errorf("%w; last, on slot %s: %w", why, slot, last)
+		if v := reflect.ValueOf(last); v.Kind() == reflect.Pointer && v.IsNil() {
+			// Its text would say "<nil>", which reads as no error.
+			why = fmt.Errorf("%w; last, on slot %s: a nil %T returned as an error: %w", why, slot, last, last)
+		} else {
+			why = fmt.Errorf("%w; last, on slot %s: %w", why, slot, last)
+		}
 	}
 	return m.revertWith(e.p.ID, EventRolledBack, why, pr)
 }
@@ -287,7 +293,11 @@ type Call struct {
 // outcome counts against the version that served it, even when the
 // outcome is known only after a newer version took over. It reads the
 // manager's snapshot (one atomic load and a binary search over the slot
-// names) and does not allocate.
+// names, after a look-up of ctx's values) and does not allocate.
+//
+// A ctx that [Call.Within] marked as inside a call of the same slot (one
+// feeder inside another) gives the zero Call: the outer feeder counts the
+// call.
 //
 // A call that begins on a patch whose rollback has been decided waits for
 // the revert to be done, or for ctx to end, and then begins on the version
@@ -300,6 +310,9 @@ type Call struct {
 // just after the slot changes: a call that begins within that instant of
 // a change counts against the version the snapshot still shows.
 func (m *Manager) Begin(ctx context.Context, slot string) Call {
+	if ctx != nil && ctx.Value(callKey{}) == (inCall{m, slot}) {
+		return Call{} // inside a call of slot that a feeder counts already
+	}
 	for {
 		s := m.snap.Load()
 		i := s.find(slot)
@@ -325,6 +338,30 @@ func (m *Manager) Begin(ctx context.Context, slot string) Call {
 			return c
 		}
 	}
+}
+
+// callKey is the context key of a call that a feeder counts.
+type callKey struct{}
+
+// inCall is the value of callKey: the manager and slot of the call.
+type inCall struct {
+	m    *Manager
+	slot string
+}
+
+// Within returns ctx marked as inside the call c: a Begin of the same
+// slot and manager with the marked context (a second feeder inside the
+// first, such as [Manager.Guard] inside an HTTP middleware, or a
+// middleware installed twice) returns the zero Call, which counts
+// nothing, so the call and its failure count once, in the outer feeder,
+// which sees the outcome the inner one passed on. A feeder passes the
+// marked context to the code it calls. For the zero Call, Within returns
+// ctx itself.
+func (c Call) Within(ctx context.Context) context.Context {
+	if c.e == nil {
+		return ctx
+	}
+	return context.WithValue(ctx, callKey{}, inCall{c.e.m, c.slot})
 }
 
 // PatchID returns the ID of the patch the call counts against, or "" for
@@ -419,7 +456,12 @@ func countable(err error) bool {
 // the call (as [Call.End] says), and a panic is recovered, counted (as
 // [Call.Panic] says) and returned as an error wrapping a [*PanicError].
 // A nil fn is the caller's mistake: Guard returns [ErrNilGuard] and counts
-// nothing.
+// nothing. Given a ctx that a feeder of the same slot marked
+// ([Call.Within]: an HTTP request's context inside the root package's
+// Handler, a gRPC call's inside the hotgrpc interceptors), Guard counts
+// nothing: the outer feeder counts the call, with the outcome it sees.
+// An error is counted as Go compares it: a typed nil pointer returned as
+// an error is not nil, and counts.
 func (m *Manager) Guard(ctx context.Context, slot string, fn func() error) (err error) {
 	if fn == nil {
 		return fmt.Errorf("guard slot %s: %w", slot, ErrNilGuard)
