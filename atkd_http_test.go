@@ -30,6 +30,9 @@ func TestHandlerWrappedTwice(t *testing.T) {
 		switch r.URL.Path {
 		case "/5xx":
 			w.WriteHeader(http.StatusBadGateway)
+		case "/late":
+			w.WriteHeader(http.StatusOK)
+			_, _ = w.Write([]byte(greet.Load()("x")))
 		default:
 			_, _ = w.Write([]byte(greet.Load()("x")))
 		}
@@ -46,9 +49,19 @@ func TestHandlerWrappedTwice(t *testing.T) {
 			t.Fatalf("%s: status %d, want a 5xx", path, rec.Code)
 		}
 	}
+	// A panic after the response began is cut with http.ErrAbortHandler,
+	// and still counts once.
+	func() {
+		defer func() {
+			if v := recover(); v != http.ErrAbortHandler {
+				t.Fatalf("a panic after the headers went up as %v, want http.ErrAbortHandler", v)
+			}
+		}()
+		h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/late", nil))
+	}()
 	pr := rt.Manager().Status().Stack[0].Probation
-	if pr.Calls != 3 || pr.Failures != 3 {
-		t.Fatalf("3 failed requests through a handler wrapped twice: calls %d, failures %d; want 3 and 3", pr.Calls, pr.Failures)
+	if pr.Calls != 4 || pr.Failures != 4 {
+		t.Fatalf("4 failed requests through a handler wrapped twice: calls %d, failures %d; want 4 and 4", pr.Calls, pr.Failures)
 	}
 }
 

@@ -2,6 +2,7 @@ package hotpatch
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -43,8 +44,9 @@ import (
 //
 // h gets the request with its context marked ([hotswap.Call.Within]): a
 // feeder of the same slot inside h (a [hotswap.Manager.Guard] given
-// r.Context(), a Handler of the slot wrapped twice) counts nothing, and
-// the request counts once, here, with the status h answers. Feeders of
+// r.Context()) counts nothing, and a Handler of the same slot inside h (a
+// wrap twice) passes the request through, panics included; the request
+// counts once, here, with the status h answers. Feeders of
 // different slots nested count each: a 5xx that the inner one answers
 // counts against both slots' patches.
 //
@@ -59,12 +61,17 @@ func (rt *Runtime) Handler(slot string, h http.Handler) http.Handler {
 		rt.log.Warn("hotpatch: Handler for a slot that is not registered; its requests count for no patch until it is (a typo?)", "slot", slot)
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		c := rt.mgr.Begin(r.Context(), slot)
-		if ctx := c.Within(r.Context()); ctx != r.Context() {
-			// Feeders of slot inside h (Guard, Handler wrapped twice)
-			// count nothing: this one counts the request, once.
-			r = r.WithContext(ctx)
+		mark := inHandler{rt, slot}
+		if r.Context().Value(handlerKey{}) == mark {
+			// Wrapped twice (a router's wrap around the route's own):
+			// the outer one counts the request, and recovers its panic.
+			h.ServeHTTP(w, r)
+			return
 		}
+		c := rt.mgr.Begin(r.Context(), slot)
+		// Feeders of slot inside h (Guard) count nothing: this one
+		// counts the request, once.
+		r = r.WithContext(context.WithValue(c.Within(r.Context()), handlerKey{}, mark))
 		sw := &statusWriter{ResponseWriter: w}
 		defer func() {
 			v := recover()
@@ -92,6 +99,15 @@ func (rt *Runtime) Handler(slot string, h http.Handler) http.Handler {
 }
 
 // statusError is the failure of a request answered with a 5xx status.
+// handlerKey is the context key of the request a Handler serves.
+type handlerKey struct{}
+
+// inHandler marks a request as served by rt's Handler of slot.
+type inHandler struct {
+	rt   *Runtime
+	slot string
+}
+
 type statusError struct{ code int }
 
 func (e *statusError) Error() string { return "HTTP " + strconv.Itoa(e.code) }
