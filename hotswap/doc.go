@@ -65,6 +65,12 @@
 //     when the report arrives: for reporters that hold no token or bound
 //     host.
 //
+// Feeders nest: a feeder passes the code it calls a context marked with
+// its call ([Call.Within]), and a Begin (or Guard) of the same slot with
+// that context returns the zero Call, which counts nothing, so a call
+// that passes two feeders of one slot (Guard inside an HTTP middleware,
+// interceptors installed twice) counts once, in the outer one.
+//
 // Only feeders count calls; failures are counted whoever reports them. The
 // counts are per patch, across all its slots, from its apply on, and never
 // reset; a patch applied again starts from zero.
