@@ -13,6 +13,17 @@
 //	defer c.Close()
 //	reg.MustRegister(c)
 //
+// A collector is registered once per registry (a second Register returns
+// prometheus.AlreadyRegisteredError). Its metrics carry no label that
+// names the manager, so the collectors of two managers share a registry
+// only when each is registered with a label of its own:
+//
+//	prometheus.WrapRegistererWith(prometheus.Labels{"manager": "billing"}, reg).MustRegister(c)
+//
+// Close does not unregister the collector: it keeps answering scrapes
+// (counters at their last values, gauges read from the manager) until
+// reg.Unregister(c).
+//
 // One without serves [Collector.Handler], which adds the Go runtime's and
 // the process's metrics, and imports no Prometheus package itself:
 //
