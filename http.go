@@ -2,7 +2,6 @@ package hotpatch
 
 import (
 	"bufio"
-	"context"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -61,17 +60,18 @@ func (rt *Runtime) Handler(slot string, h http.Handler) http.Handler {
 		rt.log.Warn("hotpatch: Handler for a slot that is not registered; its requests count for no patch until it is (a typo?)", "slot", slot)
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		mark := inHandler{rt, slot}
-		if r.Context().Value(handlerKey{}) == mark {
+		c := rt.mgr.Begin(r.Context(), slot)
+		if c.Nested() {
 			// Wrapped twice (a router's wrap around the route's own):
 			// the outer one counts the request, and recovers its panic.
 			h.ServeHTTP(w, r)
 			return
 		}
-		c := rt.mgr.Begin(r.Context(), slot)
-		// Feeders of slot inside h (Guard) count nothing: this one
-		// counts the request, once.
-		r = r.WithContext(context.WithValue(c.Within(r.Context()), handlerKey{}, mark))
+		if ctx := c.Within(r.Context()); ctx != r.Context() {
+			// Feeders of slot inside h (Guard) count nothing: this one
+			// counts the request, once.
+			r = r.WithContext(ctx)
+		}
 		sw := &statusWriter{ResponseWriter: w}
 		defer func() {
 			v := recover()
@@ -99,15 +99,6 @@ func (rt *Runtime) Handler(slot string, h http.Handler) http.Handler {
 }
 
 // statusError is the failure of a request answered with a 5xx status.
-// handlerKey is the context key of the request a Handler serves.
-type handlerKey struct{}
-
-// inHandler marks a request as served by rt's Handler of slot.
-type inHandler struct {
-	rt   *Runtime
-	slot string
-}
-
 type statusError struct{ code int }
 
 func (e *statusError) Error() string { return "HTTP " + strconv.Itoa(e.code) }

@@ -44,7 +44,8 @@
 // installed twice, by a shared set of server options and the service's
 // own, or a [hotswap.Manager.Guard] given that context) count nothing, so
 // a call and its failure count once, in the outermost interceptor, with
-// the status it returns. Feeders of two managers, or two slots, count
+// the status it returns; the inner interceptors pass the call through,
+// panics included. Feeders of two managers, or two slots, count
 // each.
 //
 // Methods the Slot function maps to "" pass through untouched: their

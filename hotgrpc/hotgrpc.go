@@ -25,6 +25,9 @@ func UnaryServerInterceptor(m *hotswap.Manager, slot func(fullMethod string) str
 			return handler(ctx, req)
 		}
 		c := m.Begin(ctx, name)
+		if c.Nested() {
+			return handler(ctx, req) // installed twice: the outer one counts and recovers
+		}
 		ctx = c.Within(ctx) // feeders of the slot inside count nothing
 		defer func() {
 			if v := recover(); v != nil {
@@ -50,6 +53,9 @@ func StreamServerInterceptor(m *hotswap.Manager, slot func(fullMethod string) st
 		}
 		ctx := ss.Context()
 		c := m.Begin(ctx, name)
+		if c.Nested() {
+			return handler(srv, ss) // installed twice: the outer one counts and recovers
+		}
 		if inner := c.Within(ctx); inner != ctx {
 			ss = &markedStream{ServerStream: ss, ctx: inner} // feeders of the slot inside count nothing
 		}

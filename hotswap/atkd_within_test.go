@@ -33,8 +33,11 @@ func TestWithinCountsOnce(t *testing.T) {
 	if err := m.Guard(ctx, "t.A", func() error { return fa.Load()() }); err == nil {
 		t.Fatal("Guard hid the error")
 	}
-	if c := m.Begin(ctx, "t.A"); c.PatchID() != "" {
-		t.Fatalf("nested Begin counts against %q, want the zero Call", c.PatchID())
+	if c := m.Begin(ctx, "t.A"); c.PatchID() != "" || !c.Nested() || c.Within(ctx) != ctx {
+		t.Fatalf("nested Begin counts against %q (nested %v), want a nested Call that counts nothing", c.PatchID(), c.Nested())
+	}
+	if outer.Nested() || m.Begin(ctx, "t.B").Nested() {
+		t.Fatal("a call of its own, or of another slot, is nested")
 	}
 	outer.End(errors.New("bad"))
 	pr := m.Status().Stack[0].Probation

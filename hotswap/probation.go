@@ -285,6 +285,9 @@ type Call struct {
 	e    *entry
 	slot string
 	seq  uint64 // the loaders' reports counted when it began
+	// nested: it began inside a call of slot that a feeder counts
+	// (Within); it counts nothing.
+	nested bool
 }
 
 // Begin starts a call through slot and returns its token; end it with
@@ -296,8 +299,8 @@ type Call struct {
 // names, after a look-up of ctx's values) and does not allocate.
 //
 // A ctx that [Call.Within] marked as inside a call of the same slot (one
-// feeder inside another) gives the zero Call: the outer feeder counts the
-// call.
+// feeder inside another) gives a nested Call ([Call.Nested]), which
+// counts nothing: the outer feeder counts the call.
 //
 // A call that begins on a patch whose rollback has been decided waits for
 // the revert to be done, or for ctx to end, and then begins on the version
@@ -311,7 +314,7 @@ type Call struct {
 // a change counts against the version the snapshot still shows.
 func (m *Manager) Begin(ctx context.Context, slot string) Call {
 	if ctx != nil && ctx.Value(callKey{}) == (inCall{m, slot}) {
-		return Call{} // inside a call of slot that a feeder counts already
+		return Call{slot: slot, nested: true} // inside a call of slot that a feeder counts already
 	}
 	for {
 		s := m.snap.Load()
@@ -352,17 +355,24 @@ type inCall struct {
 // Within returns ctx marked as inside the call c: a Begin of the same
 // slot and manager with the marked context (a second feeder inside the
 // first, such as [Manager.Guard] inside an HTTP middleware, or a
-// middleware installed twice) returns the zero Call, which counts
+// middleware installed twice) returns a nested Call, which counts
 // nothing, so the call and its failure count once, in the outer feeder,
 // which sees the outcome the inner one passed on. A feeder passes the
-// marked context to the code it calls. For the zero Call, Within returns
-// ctx itself.
+// marked context to the code it calls. For the zero Call and a nested
+// one, Within returns ctx itself (a nested call's ctx is marked already).
 func (c Call) Within(ctx context.Context) context.Context {
 	if c.e == nil {
 		return ctx
 	}
 	return context.WithValue(ctx, callKey{}, inCall{c.e.m, c.slot})
 }
+
+// Nested reports whether the call began inside a call of the same slot
+// that a feeder counts (its ctx marked by [Call.Within]). A nested call
+// counts nothing, like the zero Call; a feeder that finds its call nested
+// may pass the call through untouched, panics included, and leave the
+// outcome to the outer one.
+func (c Call) Nested() bool { return c.nested }
 
 // PatchID returns the ID of the patch the call counts against, or "" for
 // the baseline.
