@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"path"
 	"slices"
-	"strconv"
 	"time"
 
 	"github.com/hotpatch-go/hotpatch/hotswap"
@@ -259,13 +258,13 @@ func nonNil(s []string) []string {
 }
 
 var page = template.Must(template.New("page").Funcs(template.FuncMap{
-	"ts":    func(t time.Time) string { return t.Format("2006-01-02 15:04:05.000 MST") },
-	"join":  shownList,
-	"show":  shown,
-	"mib":   func(n int64) string { return formatMiB(n) },
-	"dur":   func(d time.Duration) string { return d.Round(time.Second).String() },
-	"pct":   func(r float64) string { return strconv.FormatFloat(100*r, 'g', 4, 64) + " %" },
-	"short": func(s string) string { return shorten(shown(s), 16) },
+	"ts":      func(t time.Time) string { return t.Format("2006-01-02 15:04:05.000 MST") },
+	"join":    shownList,
+	"show":    shown,
+	"mib":     func(n int64) string { return formatMiB(n) },
+	"dur":     func(d time.Duration) string { return d.Round(time.Second).String() },
+	"counted": counted,
+	"short":   func(s string) string { return shorten(shown(s), 16) },
 	"shadowed": func(p patchView) []string {
 		var out []string
 		for _, s := range p.Slots {

@@ -95,7 +95,7 @@ func checkProbationPage(t *testing.T, doc *html.Node) {
 	if p[5] == "ended" || !strings.HasSuffix(p[5], "s") {
 		t.Errorf("probation row: time left %q, want a duration", p[5])
 	}
-	if want := "3 failures or 50 % of at least 100 calls within 1h0m0s"; p[8] != want {
+	if want := "3 failures or 50% of at least 100 calls within 1h0m0s"; p[8] != want {
 		t.Errorf("probation row: rollback at %q, want %q", p[8], want)
 	}
 	slots := rows(t, doc, "slots")

@@ -70,7 +70,7 @@ tr.other td:first-child { border-left: 4px solid #5e35b1; }
 {{- range .Probation}}
 <tr class="{{.State}}"><td><code class="v">{{show .Patch}}</code></td><td>{{show .Kind}}</td><td>{{show .State}}</td><td>{{ts .Start}}</td><td>{{ts .Until}}</td>
 <td>{{if eq .State "on-probation"}}{{dur .Left}}{{else}}ended{{end}}</td><td>{{.Calls}}</td><td>{{.Failures}}</td>
-<td>{{with .Threshold}}{{if .Failures}}{{.Failures}} failures{{end}}{{if and .Failures .Ratio}} or {{end}}{{if .Ratio}}{{pct .Ratio}} of at least {{.MinCalls}} calls{{end}} within {{dur .Window}}{{end}}</td></tr>
+<td>{{show .Threshold.Text}}</td></tr>
 {{- else}}
 <tr><td colspan="9" class="none">no patch on probation (no rollback policy, or no patch applied)</td></tr>
 {{- end}}
@@ -98,7 +98,7 @@ tr.other td:first-child { border-left: 4px solid #5e35b1; }
 {{- range .Events}}
 <tr class="{{.Class}}"><td>{{ts .Time}}</td><td>{{show .Type}}</td><td>{{.Generation}}</td><td><code class="v">{{show .Patch}}</code></td><td>{{show .Kind}}</td>
 <td><code class="v">{{show .Source}}</code></td><td>{{join .Slots}}</td><td>{{if .Took}}took {{.Took}} {{end}}{{show .Note}}{{if .Err}} <span class="err">{{show .Err}}</span>{{end}}
-{{- with .Probation}} <span class="evidence">evidence: {{.Failures}} failures in {{.Calls}} calls, window {{ts .Start}} to {{ts .Until}}, rollback at {{show .Threshold.Text}}</span>{{end}}</td></tr>
+{{- with .Probation}} <span class="evidence">evidence: {{counted .Failures "failure"}} in {{counted .Calls "call"}}, window {{ts .Start}} to {{ts .Until}}, rollback at {{show .Threshold.Text}}</span>{{end}}</td></tr>
 {{- else}}
 <tr><td colspan="8" class="none">no event yet</td></tr>
 {{- end}}
