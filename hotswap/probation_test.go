@@ -109,7 +109,9 @@ func TestProbationPanicsBounded(t *testing.T) {
 // evidence on its committed event.
 func TestProbationRareFailuresCommitted(t *testing.T) {
 	t.Parallel()
-	m, charge := checkedFixture(t, hotswap.RollbackPolicy{Ratio: 0.05, MinCalls: 20, Window: 50 * time.Millisecond})
+	// The window must outlast the apply and the look at its state under
+	// -race on a loaded machine: 50 ms did not (the state read committed).
+	m, charge := checkedFixture(t, hotswap.RollbackPolicy{Ratio: 0.05, MinCalls: 20, Window: 500 * time.Millisecond})
 	events, cancel := m.Subscribe(100)
 	defer cancel()
 	var n atomic.Int64
