@@ -100,3 +100,57 @@ func TestGuardInsideHandler(t *testing.T) {
 		t.Fatalf("3 failed requests, the slot run by Guard inside Handler: calls %d, failures %d; want 3 and 3", pr.Calls, pr.Failures)
 	}
 }
+
+// TestRecoveredInsideHandler: a handler's own recovery that reports with
+// Manager.Recovered and answers 500, inside Handler, counts the failure
+// once, as a ReportFailure there does: Recovered counted the panic, and
+// Handler counted the 500 again.
+func TestRecoveredInsideHandler(t *testing.T) {
+	t.Parallel()
+	rt, err := New(Options{Rollback: hotswap.RollbackPolicy{Failures: 100, Window: time.Hour}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rt.Close(context.Background())
+	greet := MustRegister(rt, "t.Greet", func(n string) string { return "hello, " + n })
+	h := rt.Handler("t.Greet", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if v := recover(); v != nil {
+				_ = rt.Manager().Recovered("t.Greet", v)
+				http.Error(w, "sorry", http.StatusInternalServerError)
+			}
+		}()
+		_, _ = w.Write([]byte(greet.Load()("x")))
+	}))
+	if _, err := rt.Manager().Apply(context.Background(), hotswap.Patch{ID: "bad",
+		Impls: map[string]any{"t.Greet": func(string) string { panic("bad patch") }}}); err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest("GET", "/", nil))
+		if rec.Code != http.StatusInternalServerError {
+			t.Fatalf("status %d", rec.Code)
+		}
+	}
+	pr := rt.Manager().Status().Stack[0].Probation
+	if pr.Calls != 3 || pr.Failures != 3 {
+		t.Fatalf("3 failed requests, each recovered with Recovered inside Handler: calls %d, failures %d; want 3 and 3", pr.Calls, pr.Failures)
+	}
+	// A panic its loader reported (as a script's wrapper does) counts once
+	// too: Recovered took the loader's report, and Handler, finding none,
+	// counted the 500.
+	if _, err := rt.Manager().Apply(context.Background(), hotswap.Patch{ID: "reported",
+		Impls: map[string]any{"t.Greet": func(string) string {
+			rt.Manager().ReportFailure("t.Greet", &hotswap.PanicError{Value: "reported by its loader"})
+			panic("reported by its loader")
+		}}}); err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/", nil))
+	}
+	if pr := rt.Manager().Status().Stack[1].Probation; pr.Calls != 3 || pr.Failures != 3 {
+		t.Fatalf("3 failed requests, a loader's report each, recovered with Recovered inside Handler: calls %d, failures %d; want 3 and 3", pr.Calls, pr.Failures)
+	}
+}

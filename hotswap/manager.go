@@ -498,7 +498,9 @@ func (m *Manager) count(slot string, err error) {
 // Recovered counts against the patch serving slot when it is called; a
 // feeder that began the call with [Manager.Begin] uses [Call.Panic]
 // instead, which counts against the version that served the call, and
-// counts the call. A nil v, what recover() returns when nothing
+// counts the call. Called inside such a feeder (a recovery of the
+// application's own inside the root package's Handler), it leaves the
+// failure noted for the feeder, which then does not count it again. A nil v, what recover() returns when nothing
 // panicked, counts nothing and returns nil.
 func (m *Manager) Recovered(slot string, v any) error {
 	if v == nil {
@@ -509,12 +511,24 @@ func (m *Manager) Recovered(slot string, v any) error {
 	if err, ok := v.(error); ok && errors.As(err, &acc) {
 		return pe // its loader accounted for it
 	}
-	if m.closed.Load() || m.reported.take(slot, v) {
+	if m.closed.Load() {
 		return pe
 	}
-	m.count(slot, pe)
+	if !m.reported.take(slot, v) {
+		m.count(slot, pe)
+	}
+	// A feeder around the caller (the root package's Handler) then sees
+	// the 500 the caller answers, or v panicked again: the report tells
+	// it the failure was counted, as a ReportFailure's does.
+	// (noted as a value of its own: a later Recovered of the same value
+	// is another panic, and counts).
+	m.reported.remember(slot, errRecoveredNoted)
 	return pe
 }
+
+// errRecoveredNoted is the report Recovered leaves for a feeder around its
+// caller; no panic value equals it.
+var errRecoveredNoted = errors.New("hotswap: failure counted by Recovered")
 
 // Close stops the manager: it puts every slot back to its baseline, retires
 // every applied patch, waits for background work (retire hooks are bounded
