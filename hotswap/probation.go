@@ -470,6 +470,9 @@ func countable(err error) bool {
 // ([Call.Within]: an HTTP request's context inside the root package's
 // Handler, a gRPC call's inside the hotgrpc interceptors), Guard counts
 // nothing: the outer feeder counts the call, with the outcome it sees.
+// Guard cannot mark the context fn uses, so a Guard of the same slot
+// inside fn counts its call too (the error then counts twice): begin the
+// outer call with Begin and pass the inner one [Call.Within]'s context.
 // An error is counted as Go compares it: a typed nil pointer returned as
 // an error is not nil, and counts.
 func (m *Manager) Guard(ctx context.Context, slot string, fn func() error) (err error) {
