@@ -30,6 +30,16 @@
 // variables work. The replacement value is kept reachable while it is in
 // use.
 //
+// While the target is redirected, nothing can call its original code: a
+// replacement that calls the target (directly, or through a func value
+// taken before the redirect) reaches the replacement again. A recursive
+// replacement may therefore recurse through the target, and every level
+// runs the replacement; but a replacement meant to wrap the original
+// (log, then call the target) recurses until the goroutine's stack
+// overflows, which kills the process: copy the original body into the
+// replacement instead. A recursion in flight at the redirect runs its
+// deeper levels in the replacement (TestChildRedirectRecursive).
+//
 // Each of these is refused with its own error, before anything is written:
 // a target or replacement that is not a non-nil func ([ErrNotFunc]),
 // different types ([ErrTypeMismatch]), the target as its own replacement,
