@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"testing"
 	"time"
 )
@@ -35,11 +36,17 @@ func dirEntries(dir string) []string {
 
 // TestApplyRevertCycles applies and reverts a process patch many times:
 // once every reverted version is retired, no process, descriptor,
-// goroutine, socket or file under the loader's directory may be left.
+// goroutine, socket or file under the loader's directories may be left.
+//
+// It does 20 cycles; set HOTPATCH_CYCLES (e.g. 100) for a longer run.
 func TestApplyRevertCycles(t *testing.T) {
-	cycles := 100
-	if testing.Short() {
-		cycles = 10
+	cycles := 20
+	if s := os.Getenv("HOTPATCH_CYCLES"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil {
+			t.Fatalf("HOTPATCH_CYCLES=%q: %v", s, err)
+		}
+		cycles = n
 	}
 	e := newEnv(t, Options{Grace: 10 * time.Second})
 	// Warm up once: the loader's private directory and first-use state.
