@@ -26,7 +26,7 @@ func initSite(s *site) error {
 	}
 	s.orig = loadWord(s.word)
 	s.code = readCode(s.entry)
-	if amd64IsJump(s.code) {
+	if amd64ForeignJump(s.code, s.codeLen) {
 		return fmt.Errorf("%w: entry %#x already starts with a jump (% x)", ErrEntryModified, s.entry, s.code[:jumpLen])
 	}
 	return nil

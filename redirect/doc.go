@@ -51,9 +51,11 @@
 // wrapper ([ErrMethodValue]) and other compiler-generated wrappers
 // ([ErrWrapper]), a target with fewer bytes than the jump before the next
 // function ([ErrTooShort]), a target already redirected ([ErrAlreadyRedirected]),
-// and a target whose entry someone else rewrote: it starts with a jump, or
-// its bytes differ from what this package recorded when it first saw it
-// ([ErrEntryModified]). Restore refuses, with [ErrEntryModified], to
+// and a target whose entry someone else rewrote: it starts with a jump out
+// of the function, or its bytes differ from what this package recorded
+// when it first saw it ([ErrEntryModified]). (A jump within the function
+// is the compiler's: a frameless leaf whose body is a loop starts with a
+// jump to the loop's condition, and is redirected like any other.) Restore refuses, with [ErrEntryModified], to
 // overwrite a jump that is no longer the one it wrote.
 //
 // # How the entry is rewritten
