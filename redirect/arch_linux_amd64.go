@@ -26,8 +26,8 @@ func initSite(s *site) error {
 	}
 	s.orig = loadWord(s.word)
 	s.code = readCode(s.entry)
-	if amd64IsJump(s.code) {
-		return fmt.Errorf("%w: entry %#x already starts with a jump (% x)", ErrEntryModified, s.entry, s.code[:jumpLen])
+	if amd64ForeignJump(s.code, s.codeLen) {
+		return fmt.Errorf("%w: entry %#x already starts with a jump out of the function (% x)", ErrEntryModified, s.entry, s.code[:jumpLen])
 	}
 	return nil
 }

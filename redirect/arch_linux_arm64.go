@@ -23,8 +23,8 @@ func initSite(s *site) error {
 	}
 	s.word = s.entry
 	s.orig = loadWord(s.word)
-	if arm64IsJump(uint32(s.orig)) {
-		return fmt.Errorf("%w: entry %#x already starts with a branch (%#08x)", ErrEntryModified, s.entry, s.orig)
+	if arm64ForeignJump(uint32(s.orig), s.codeLen) {
+		return fmt.Errorf("%w: entry %#x already starts with a branch out of the function (%#08x)", ErrEntryModified, s.entry, s.orig)
 	}
 	return nil
 }

@@ -30,6 +30,16 @@
 // variables work. The replacement value is kept reachable while it is in
 // use.
 //
+// While the target is redirected, nothing can call its original code: a
+// replacement that calls the target (directly, or through a func value
+// taken before the redirect) reaches the replacement again. A recursive
+// replacement may therefore recurse through the target, and every level
+// runs the replacement; but a replacement meant to wrap the original
+// (log, then call the target) recurses until the goroutine's stack
+// overflows, which kills the process: copy the original body into the
+// replacement instead. A recursion in flight at the redirect runs its
+// deeper levels in the replacement (TestChildRedirectRecursive).
+//
 // Each of these is refused with its own error, before anything is written:
 // a target or replacement that is not a non-nil func ([ErrNotFunc]),
 // different types ([ErrTypeMismatch]), the target as its own replacement,
@@ -41,9 +51,11 @@
 // wrapper ([ErrMethodValue]) and other compiler-generated wrappers
 // ([ErrWrapper]), a target with fewer bytes than the jump before the next
 // function ([ErrTooShort]), a target already redirected ([ErrAlreadyRedirected]),
-// and a target whose entry someone else rewrote: it starts with a jump, or
-// its bytes differ from what this package recorded when it first saw it
-// ([ErrEntryModified]). Restore refuses, with [ErrEntryModified], to
+// and a target whose entry someone else rewrote: it starts with a jump out
+// of the function, or its bytes differ from what this package recorded
+// when it first saw it ([ErrEntryModified]). (A jump within the function
+// is the compiler's: a frameless leaf whose body is a loop starts with a
+// jump to the loop's condition, and is redirected like any other.) Restore refuses, with [ErrEntryModified], to
 // overwrite a jump that is no longer the one it wrote.
 //
 // # How the entry is rewritten

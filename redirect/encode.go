@@ -86,13 +86,26 @@ func amd64Trampoline(at, data uint64) ([amd64TrampolineLen]byte, bool) {
 	return b, true
 }
 
-// amd64IsJump reports whether code starts with an unconditional jump
-// (JMP rel8, rel32, or through a register or memory): what this package,
-// gomonkey-style patchers and the like write at an entry. No Go-compiled
-// function body starts with one.
-func amd64IsJump(code []byte) bool {
+// amd64ForeignJump reports whether code, the first bytes of a function
+// with codeLen bytes of instructions, starts with a jump that someone
+// wrote over its entry: this package, gomonkey-style patchers and the
+// like write a jump that leaves the function (relative, or through a
+// register or memory). The compiler starts functions with a jump too: a
+// frameless leaf whose body is a loop (for x > 100 { x -= 7 }) begins
+// with JMP rel8 to the loop's condition at its end, inside the function;
+// that jump is the function's own first instruction, replaced like any
+// other.
+func amd64ForeignJump(code []byte, codeLen int) bool {
 	inst, ok := x86Decode(code)
-	return ok && (inst.Op == x86asm.JMP || inst.Op == x86asm.LJMP)
+	if !ok || (inst.Op != x86asm.JMP && inst.Op != x86asm.LJMP) {
+		return false
+	}
+	rel, ok := inst.Args[0].(x86asm.Rel)
+	if !ok {
+		return true
+	}
+	to := int64(inst.Len) + int64(rel)
+	return to < 0 || to >= int64(codeLen)
 }
 
 // amd64RelWindows returns ranges [lo, hi] of rel32 values that a JMP rel32
@@ -202,6 +215,21 @@ func arm64Trampoline(at, data uint64) ([arm64TrampolineLen]byte, bool) {
 // writes at an entry.
 func arm64IsJump(insn uint32) bool {
 	return insn&0xFC000000 == 0x14000000 || insn&0xFFFFFC1F == 0xD61F0000
+}
+
+// arm64ForeignJump reports whether insn, the first instruction of a
+// function with codeLen bytes of instructions, is a branch that someone
+// wrote over its entry: a BR, or a B that leaves the function. A B within
+// the function is the compiler's own (see amd64ForeignJump).
+func arm64ForeignJump(insn uint32, codeLen int) bool {
+	if !arm64IsJump(insn) {
+		return false
+	}
+	if insn&0xFC000000 != 0x14000000 {
+		return true // BR
+	}
+	to := int64(int32(insn<<6)>>6) * 4 // imm26, in instructions, sign-extended
+	return to < 0 || to >= int64(codeLen)
 }
 
 // x86InsnLen returns the length of the x86-64 instruction at the start of

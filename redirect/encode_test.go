@@ -57,22 +57,28 @@ func TestAMD64Trampoline(t *testing.T) {
 	}
 }
 
-func TestAMD64IsJump(t *testing.T) {
+func TestAMD64ForeignJump(t *testing.T) {
 	for _, tt := range []struct {
-		code string
-		want bool
+		code    string
+		codeLen int
+		want    bool
 	}{
-		{"e9 00 00 00 00", true},
-		{"eb 10", true},
-		{"ff 25 00 00 00 00", true},
-		{"ff e0", true},    // JMP AX
-		{"41 ff e3", true}, // JMP R11
-		{"49 3b 66 10 76 2e", false},
-		{"ff d0", false}, // CALL AX
-		{"c3", false},
+		{"e9 00 00 00 00", 64, false},   // to offset 5, inside
+		{"e9 00 01 00 00", 64, true},    // out of the function
+		{"e9 f0 ff ff ff", 64, true},    // backwards, before the entry
+		{"2e e9 00 10 00 00", 64, true}, // CS JMP rel32, as this package writes after a prefix
+		{"eb 10", 64, false},            // JMP rel8 to a loop's condition
+		{"eb 04 48 83 c0 f9", 13, false},
+		{"eb 10", 13, true}, // past the function's last byte
+		{"ff 25 00 00 00 00", 64, true},
+		{"ff e0", 64, true},    // JMP AX
+		{"41 ff e3", 64, true}, // JMP R11
+		{"49 3b 66 10 76 2e", 64, false},
+		{"ff d0", 64, false}, // CALL AX
+		{"c3", 64, false},
 	} {
-		if got := amd64IsJump(hexBytes(t, tt.code)); got != tt.want {
-			t.Errorf("amd64IsJump(%s) = %v, want %v", tt.code, got, tt.want)
+		if got := amd64ForeignJump(hexBytes(t, tt.code), tt.codeLen); got != tt.want {
+			t.Errorf("amd64ForeignJump(%s, %d) = %v, want %v", tt.code, tt.codeLen, got, tt.want)
 		}
 	}
 }
@@ -338,6 +344,21 @@ func TestARM64Trampoline(t *testing.T) {
 	}
 	if !arm64IsJump(0x14000002) || !arm64IsJump(0xd61f0360) || arm64IsJump(0xf9400b90) {
 		t.Error("arm64IsJump misclassifies")
+	}
+	for _, tt := range []struct {
+		insn    uint32
+		codeLen int
+		want    bool
+	}{
+		{0x14000002, 64, false}, // B +8: the compiler's jump to a loop's condition
+		{0x14000002, 8, true},   // past the function's last byte
+		{0x17ffffff, 64, true},  // B -4: before the entry
+		{0xd61f0360, 64, true},  // BR R27
+		{0xf9400b90, 64, false}, // not a branch
+	} {
+		if got := arm64ForeignJump(tt.insn, tt.codeLen); got != tt.want {
+			t.Errorf("arm64ForeignJump(%#08x, %d) = %v, want %v", tt.insn, tt.codeLen, got, tt.want)
+		}
 	}
 }
 

@@ -57,7 +57,8 @@ var (
 	ErrAlreadyRedirected = errors.New("redirect: target is already redirected")
 
 	// ErrEntryModified is returned when the target's entry does not hold
-	// what this package expects: it already starts with a jump, its bytes
+	// what this package expects: it already starts with a jump out of the
+	// function (a jump within it is the compiler's own), its bytes
 	// changed since this package first saw them, or (from Restore) the
 	// jump this package wrote was overwritten. Someone else patched it.
 	ErrEntryModified = errors.New("redirect: target entry was modified outside this package")

@@ -678,7 +678,7 @@ func TestRedirectARM64UnderQEMU(t *testing.T) {
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("building the arm64 test binary: %v\n%s", err, out)
 	}
-	for _, name := range []string{"TestChildRedirect", "TestChildRedirectRefusals", "TestChildRedirectForeignPatch", "TestChildRedirectConcurrent", "TestChildRedirectShortLeaf", "TestChildRedirectBigFrame", "TestChildRedirectGenericCallPaths", "TestChildUnparkedStores", "TestChildDirectCalls", "TestChildNotParked"} {
+	for _, name := range []string{"TestChildRedirect", "TestChildRedirectRefusals", "TestChildRedirectForeignPatch", "TestChildRedirectConcurrent", "TestChildRedirectShortLeaf", "TestChildRedirectBigFrame", "TestChildRedirectGenericCallPaths", "TestChildUnparkedStores", "TestChildDirectCalls", "TestChildNotParked", "TestChildRedirectRecursive", "TestChildRedirectLoopEntry"} {
 		cmd := exec.Command(qemu, bin, "-test.run=^"+name+"$", "-test.v", "-test.count=1")
 		// Emulated, a cycle takes up to tens of milliseconds: 300 cycles
 		// per target keep the package's tests within their time budget.

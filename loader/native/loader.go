@@ -371,13 +371,36 @@ func (l *Loader) open(path string, data []byte, hash func() [sha256.Size]byte, i
 // openPlugin is plugin.Open, with a panic of the plugin's init functions
 // turned into an error (a *hotswap.PanicError): a patch that panics while
 // it initializes is refused, and the process goes on.
+//
+// Go's plugin cache keeps such a plugin under its path as still loading,
+// for good: a later plugin.Open of the same path waits for an end of its
+// init that never comes. Loaders of one process share the paths of their
+// private copies (see privateDir), so the panic is kept here, by path, and
+// returned again instead; and opens are serialized, so that no open of a
+// path starts while its init runs.
 func openPlugin(path string) (p *plugin.Plugin, err error) {
+	initPanics.mu.Lock()
+	defer initPanics.mu.Unlock()
+	if err := initPanics.byPath[path]; err != nil {
+		return nil, err
+	}
 	defer func() {
 		if v := recover(); v != nil {
 			p, err = nil, &hotswap.PanicError{Value: v, Stack: debug.Stack()}
+			if initPanics.byPath == nil {
+				initPanics.byPath = make(map[string]error)
+			}
+			initPanics.byPath[path] = err
 		}
 	}()
 	return plugin.Open(path)
+}
+
+// initPanics is package-level because Go's plugin cache, whose gap it
+// closes, is process-wide (see openPlugin).
+var initPanics struct {
+	mu     sync.Mutex       // serializes plugin opens; guards byPath
+	byPath map[string]error // by private copy path: the panic of its init
 }
 
 // privateDir returns the directory of private copies, making it if need
