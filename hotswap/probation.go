@@ -296,11 +296,15 @@ type Call struct {
 // outcome counts against the version that served it, even when the
 // outcome is known only after a newer version took over. It reads the
 // manager's snapshot (one atomic load and a binary search over the slot
-// names, after a look-up of ctx's values) and does not allocate.
+// names; for a patched slot, a look-up of ctx's values) and does not
+// allocate.
 //
 // A ctx that [Call.Within] marked as inside a call of the same slot (one
 // feeder inside another) gives a nested Call ([Call.Nested]), which
-// counts nothing: the outer feeder counts the call.
+// counts nothing: the outer feeder counts the call. On a slot serving
+// its baseline Begin returns the zero Call, marked context or not (a
+// slot reverted between the outer Begin and the inner one: the inner
+// feeder then handles its call as on the baseline).
 //
 // A call that begins on a patch whose rollback has been decided waits for
 // the revert to be done, or for ctx to end, and then begins on the version
@@ -313,9 +317,6 @@ type Call struct {
 // just after the slot changes: a call that begins within that instant of
 // a change counts against the version the snapshot still shows.
 func (m *Manager) Begin(ctx context.Context, slot string) Call {
-	if ctx != nil && ctx.Value(callKey{}) == (inCall{m, slot}) {
-		return Call{slot: slot, nested: true} // inside a call of slot that a feeder counts already
-	}
 	for {
 		s := m.snap.Load()
 		i := s.find(slot)
@@ -324,7 +325,12 @@ func (m *Manager) Begin(ctx context.Context, slot string) Call {
 		}
 		e := s.vers[i].e
 		if e == nil {
+			// The baseline counts nothing, nested or not: no look-up of
+			// ctx's values on the path of every unpatched call.
 			return Call{}
+		}
+		if ctx != nil && ctx.Value(callKey{}) == (inCall{m, slot}) {
+			return Call{slot: slot, nested: true} // inside a call of slot that a feeder counts already
 		}
 		c := Call{e: e, slot: slot, seq: m.reported.seq.Load()}
 		if e.out == nil || e.state.Load() != stRolledBack {
