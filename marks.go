@@ -10,6 +10,7 @@ import (
 
 	"github.com/hotpatch-go/hotpatch/bundle"
 	"github.com/hotpatch-go/hotpatch/internal/atomicfile"
+	"github.com/hotpatch-go/hotpatch/internal/filelock"
 	"github.com/hotpatch-go/hotpatch/internal/patchfile"
 )
 
@@ -72,7 +73,7 @@ func (s *fileMarks) Mark(id string) (bundle.Mark, bool, error) {
 func (s *fileMarks) SetMark(id string, m bundle.Mark) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	unlock, err := lockMarks(s.path)
+	unlock, err := filelock.Lock(s.path + ".lock")
 	if err != nil {
 		return fmt.Errorf("replay marks: lock: %w", err)
 	}

@@ -8,27 +8,15 @@ import (
 	"os"
 	"path/filepath"
 	"syscall"
+
+	"github.com/hotpatch-go/hotpatch/internal/filelock"
 )
 
 // lockDir takes the state directory's lock (an exclusive flock of its
 // file named lock), held while the journal is read and written; the
 // returned function releases it.
 func lockDir(dir string) (unlock func(), err error) {
-	f, err := os.OpenFile(filepath.Join(dir, lockName), os.O_RDWR|os.O_CREATE, 0o600)
-	if err != nil {
-		return nil, err
-	}
-	for {
-		err = syscall.Flock(int(f.Fd()), syscall.LOCK_EX)
-		if err != syscall.EINTR {
-			break
-		}
-	}
-	if err != nil {
-		f.Close()
-		return nil, err
-	}
-	return func() { f.Close() }, nil // closing the file releases the lock
+	return filelock.Lock(filepath.Join(dir, lockName))
 }
 
 // checkPerm refuses a state directory that others may write (they could
