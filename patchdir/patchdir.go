@@ -280,10 +280,25 @@ func (d *Dir) run() {
 	// ends, whether by ctx, by the manager closing or by Close.
 	defer d.w.Close()
 	busy := make(map[string]*fileWork)
-	start := func(ev watcher.Event, after <-chan struct{}, mine chan struct{}, attempt int) {
+	start := func(ev watcher.Event, after <-chan struct{}, mine chan struct{}, attempt int, recheck bool) {
 		busy[ev.Name] = &fileWork{}
 		d.workers.Add(1)
-		go d.work(ev, after, mine, attempt, false)
+		go d.work(ev, after, mine, attempt, recheck)
+	}
+	// chain starts the files of evs that have no worker, in the order of
+	// their names, each applied after the one before, and takes them out
+	// of evs.
+	chain := func(evs map[string]watcher.Event, recheck bool) {
+		var prev <-chan struct{}
+		for _, name := range slices.Sorted(maps.Keys(evs)) {
+			if busy[name] != nil {
+				continue
+			}
+			mine := make(chan struct{})
+			start(evs[name], prev, mine, 0, recheck)
+			delete(evs, name)
+			prev = mine
+		}
 	}
 	// Files Check refused, by name, with the event that brought them:
 	// checked again on a ticker that runs while there are any.
@@ -302,14 +317,7 @@ func (d *Dir) run() {
 	starting := true
 	startAll := func() {
 		starting = false
-		names := slices.Sorted(maps.Keys(initial))
-		var prev <-chan struct{}
-		for _, name := range names {
-			mine := make(chan struct{})
-			start(initial[name], prev, mine, 0)
-			prev = mine
-		}
-		clear(initial)
+		chain(initial, false)
 	}
 	events, errs := d.w.Events(), d.w.Errors()
 	for {
@@ -323,9 +331,9 @@ func (d *Dir) run() {
 			delete(busy, r.ev.Name)
 			switch {
 			case fw != nil && fw.next != nil:
-				start(*fw.next, nil, nil, 0)
+				start(*fw.next, nil, nil, 0, false)
 			case r.retry:
-				start(r.ev, nil, nil, r.attempt+1)
+				start(r.ev, nil, nil, r.attempt+1, false)
 			case r.refused:
 				refused[r.ev.Name] = r.ev
 				if ticker == nil {
@@ -338,19 +346,7 @@ func (d *Dir) run() {
 			// before, as at start: files refused together (the
 			// directory was writable by others) that Check now passes
 			// stack as they would have.
-			var prev <-chan struct{}
-			for _, name := range slices.Sorted(maps.Keys(refused)) {
-				if busy[name] != nil {
-					continue
-				}
-				ev := refused[name]
-				delete(refused, name)
-				mine := make(chan struct{})
-				busy[name] = &fileWork{}
-				d.workers.Add(1)
-				go d.work(ev, prev, mine, 0, true)
-				prev = mine
-			}
+			chain(refused, true)
 			if len(refused) == 0 {
 				ticker.Stop()
 				ticker, recheck = nil, nil
@@ -380,7 +376,7 @@ func (d *Dir) run() {
 				busy[ev.Name].next = &ev // runs when the current work on the file ends
 			default:
 				delete(refused, ev.Name) // a newer event supersedes the refused one
-				start(ev, nil, nil, 0)
+				start(ev, nil, nil, 0, false)
 			}
 		}
 	}
