@@ -326,13 +326,13 @@ func (u *Upgrader) Exit() <-chan struct{} { return u.exit }
 // stopped accepting (every new connection goes to the new process; the
 // Accept calls of its listeners wait for the server's own Close or the
 // end of Shutdown's drain hooks, so that accept loops do not end early),
-// [Upgrader.Exit] is closed, and the caller's process should shut down. On failure this
-// process keeps serving and the error is a [*RestartError] with the tail of
-// the new process's standard error. A restart while another runs, or while
-// the process this one replaced still drains, is refused with
-// [ErrRestartInProgress]. If ctx ends first Restart returns its error, and
-// the attempt goes on, bounded by [Options.ReadyTimeout]; its outcome is
-// logged and recorded.
+// [Upgrader.Exit] is closed, and the caller's process should shut down.
+// On failure this process keeps serving and the error is a
+// [*RestartError] with the tail of the new process's standard error. A
+// restart while another runs, or while the process this one replaced
+// still drains, is refused with [ErrRestartInProgress]. If ctx ends first
+// Restart returns its error, and the attempt goes on, bounded by
+// [Options.ReadyTimeout]; its outcome is logged and recorded.
 func (u *Upgrader) Restart(ctx context.Context) error {
 	select {
 	case u.busy <- struct{}{}:
@@ -518,7 +518,7 @@ func (p passThrough) Write(b []byte) (int, error) {
 }
 
 // runDrainHook runs one drain hook. It must not be inlined: its frame is
-// what inDrainHook looks for.
+// what InDrainHook looks for.
 //
 //go:noinline
 func runDrainHook(ctx context.Context, d func(context.Context) error) error { return d(ctx) }
@@ -526,16 +526,12 @@ func runDrainHook(ctx context.Context, d func(context.Context) error) error { re
 // drainHookEntry is the entry address of runDrainHook.
 var drainHookEntry = hookframe.Entry(runDrainHook)
 
-// inDrainHook reports whether the calling goroutine runs a drain hook (a
-// goroutine the hook started does not count).
-func inDrainHook() bool { return hookframe.OnStack(drainHookEntry) }
-
 // InDrainHook reports whether the calling goroutine runs one of the drain
 // hooks of [Upgrader.Shutdown] (a goroutine the hook started does not
 // count). A teardown that the hooks may call, and that waits for
 // Shutdown, uses it to start its work without waiting: Shutdown waits for
 // the hook, which would wait for Shutdown.
-func InDrainHook() bool { return inDrainHook() }
+func InDrainHook() bool { return hookframe.OnStack(drainHookEntry) }
 
 // Shutdown stops restarts and the signal watch, closes the sockets of the
 // listeners [Upgrader.Listen] returned (new connections go to the new
@@ -544,15 +540,15 @@ func InDrainHook() bool { return inDrainHook() }
 // calls of the listeners fail when the server closes its listener (its
 // graceful stop, in a hook) or, at the latest, when the hooks have
 // returned. A drain hook for a server of the application's own must not
-// wait for its accept loop to end unless it closes the listener first. A restart in progress is abandoned and its process
-// killed. Without a restart before it, unix sockets are removed, except in
-// a process a restart started that never reported ready: the old process
-// still serves on them. Shutdown
-// is safe to call more than once; later calls wait for the first. Called
-// from a drain hook (which the first call waits for), it returns
-// [ErrInDrain] at once.
+// wait for its accept loop to end unless it closes the listener first.
+// A restart in progress is abandoned and its process killed. Without a
+// restart before it, unix sockets are removed, except in a process a
+// restart started that never reported ready: the old process still
+// serves on them. Shutdown is safe to call more than once; later calls
+// wait for the first. Called from a drain hook (which the first call
+// waits for), it returns [ErrInDrain] at once.
 func (u *Upgrader) Shutdown(ctx context.Context) error {
-	if inDrainHook() {
+	if InDrainHook() {
 		return ErrInDrain
 	}
 	u.shutOnce.Do(func() {
